@@ -1,0 +1,90 @@
+"""Names of what the generated module defines.
+
+Semantics uses these to reject ``.pm`` names that would collide in the
+generated module (PM0701); codegen uses the same functions to name things,
+so the check and the output cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+LIFECYCLE_EVENTS: tuple[str, ...] = (
+    "TransitionPlanned",
+    "TaskStarted",
+    "TaskCompleted",
+    "TaskFailed",
+    "TaskRetryScheduled",
+    "TaskTimedOut",
+    "TimerScheduled",
+    "TimerFired",
+    "ProcessCompleted",
+    "ProcessFailed",
+    "ProcessCancelled",
+)
+
+# Names the generated module imports or defines besides the user's classes.
+# Keep in step with templates/module.py.jinja.
+MODULE_RESERVED: frozenset[str] = frozenset(
+    {
+        "Any",
+        "BaseModel",
+        "ClassVar",
+        "Decimal",
+        "Event",
+        "Literal",
+        "Protocol",
+        "StrEnum",
+        "UUID",
+        "annotations",
+        "date",
+        "datetime",
+        "rt",
+        "TaskContext",
+        "DEFINITION",
+    }
+    | set(LIFECYCLE_EVENTS)
+)
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def invalid_identifier_reason(name: str) -> str | None:
+    """Why ``name`` cannot become a Python identifier, or None if it can."""
+    if not _IDENTIFIER.match(name):
+        return "is not an ASCII identifier"
+    if keyword.iskeyword(name):
+        return "is a Python keyword"
+    if keyword.issoftkeyword(name):
+        return "is a Python soft keyword"
+    if name.startswith("_"):
+        return "starts with `_`, which Python and pydantic treat as private"
+    return None
+
+
+def snake_case(name: str) -> str:
+    """``CloseInstance`` -> ``close_instance``; ``HTTPCall`` -> ``http_call``."""
+    return _CAMEL_BOUNDARY.sub("_", name).lower()
+
+
+def state_enum_name(machine: str) -> str:
+    return f"{machine}State"
+
+
+def result_model_name(task: str) -> str:
+    return f"{task}Result"
+
+
+def tasks_protocol_name(process: str) -> str:
+    return f"{process}Tasks"
+
+
+def task_method_name(task: str) -> str:
+    return snake_case(task)
+
+
+def event_type_name(process: str, name: str) -> str:
+    """The stored ``__event_name__``: stable however the module is moved."""
+    return f"{process}.{name}"

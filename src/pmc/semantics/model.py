@@ -1,0 +1,250 @@
+"""The validated model of a process: what semantics hands to codegen.
+
+Everything here is resolved and checked: names exist, types are known,
+``*`` sources are expanded, defaults are filled in. Codegen never needs the
+AST or diagnostics. Tuples keep source order, which is also the order of the
+generated code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+# ---- types -----------------------------------------------------------------
+
+
+class Primitive(StrEnum):
+    STR = "str"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    UUID = "UUID"
+    DATETIME = "datetime"
+    DATE = "date"
+    DECIMAL = "Decimal"
+
+
+@dataclass(frozen=True, slots=True)
+class PrimitiveType:
+    primitive: Primitive
+
+
+@dataclass(frozen=True, slots=True)
+class ListType:
+    item: ValueType
+
+
+@dataclass(frozen=True, slots=True)
+class DictType:
+    """``dict[str, T]``: keys are always ``str``."""
+
+    value: ValueType
+
+
+@dataclass(frozen=True, slots=True)
+class OptionalType:
+    """``T | None``."""
+
+    inner: ValueType
+
+
+ValueType = PrimitiveType | ListType | DictType | OptionalType
+
+LiteralValue = str | int | Decimal | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldModel:
+    name: str
+    type: ValueType
+    has_default: bool = False
+    default: LiteralValue = None
+
+
+# ---- events and tasks --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventModel:
+    name: str
+    fields: tuple[FieldModel, ...]
+
+
+class TaskMode(StrEnum):
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+class RetryDelayKind(StrEnum):
+    NONE = "none"  # retry at once
+    BACKOFF = "backoff"  # delay doubles from ``delay_ms``
+    EVERY = "every"  # fixed ``delay_ms``
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """``retries`` more attempts after the first one fails."""
+
+    retries: int
+    delay_kind: RetryDelayKind
+    delay_ms: int
+    max_delay_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskModel:
+    name: str
+    mode: TaskMode
+    fields: tuple[FieldModel, ...]
+    returns: tuple[FieldModel, ...]  # empty: the task returns nothing
+    retry: RetryPolicy | None  # None: a failed attempt is final
+    timeout_ms: int | None  # None: no timeout
+
+
+# ---- machines ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventTriggerModel:
+    """The machine's single instance reacts to ``event``."""
+
+    event: str
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorTriggerModel:
+    """``event.field`` holds the target instance id, or a list of them (fan-out)."""
+
+    event: str
+    field: str
+    fan_out: bool
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeTriggerModel:
+    task: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class TimerTriggerModel:
+    after_ms: int
+
+
+TriggerModel = EventTriggerModel | SelectorTriggerModel | OutcomeTriggerModel | TimerTriggerModel
+
+
+@dataclass(frozen=True, slots=True)
+class LiteralExpr:
+    value: LiteralValue
+
+
+@dataclass(frozen=True, slots=True)
+class EventFieldExpr:
+    """A field of the trigger: an input event's field, a task result field or ``reason``."""
+
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class MachineIdExpr:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class KeyExpr:
+    pass
+
+
+ExprModel = LiteralExpr | EventFieldExpr | MachineIdExpr | KeyExpr
+
+
+@dataclass(frozen=True, slots=True)
+class BindingModel:
+    field: str
+    value: ExprModel
+
+
+@dataclass(frozen=True, slots=True)
+class RunModel:
+    """The task a transition starts. Task fields with defaults may be unbound."""
+
+    task: str
+    bindings: tuple[BindingModel, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionModel:
+    name: str
+    sources: tuple[str, ...]  # ``*`` expanded; never a final state
+    target: str
+    trigger: TriggerModel
+    run: RunModel | None
+
+
+@dataclass(frozen=True, slots=True)
+class MachineModel:
+    name: str
+    states: tuple[str, ...]
+    initial: str
+    final: tuple[str, ...]
+    multi_instance: bool  # triggered by ``Event.field`` selectors
+    transitions: tuple[TransitionModel, ...]
+
+
+# ---- process ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AllFinalCondition:
+    machine: str
+
+
+@dataclass(frozen=True, slots=True)
+class AllInCondition:
+    machine: str
+    states: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyInCondition:
+    machine: str
+    states: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyModel:
+    field: str
+    type: PrimitiveType  # str, int or UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessModel:
+    name: str
+    key: KeyModel
+    events: tuple[EventModel, ...]
+    tasks: tuple[TaskModel, ...]
+    machines: tuple[MachineModel, ...]
+    start_events: tuple[str, ...] | None  # None: any trigger event starts an instance
+    # Completion holds when every condition holds; the default (no
+    # ``complete when``) is one AllFinalCondition per machine.
+    complete_when: tuple[AllFinalCondition | AllInCondition, ...]
+    # Failure holds when any condition holds; empty: the process never fails.
+    fail_when: tuple[AnyInCondition, ...]
+    cancel_events: tuple[str, ...]
+
+    def event(self, name: str) -> EventModel:
+        return next(e for e in self.events if e.name == name)
+
+    def task(self, name: str) -> TaskModel:
+        return next(t for t in self.tasks if t.name == name)
+
+    def machine(self, name: str) -> MachineModel:
+        return next(m for m in self.machines if m.name == name)

@@ -1,0 +1,429 @@
+"""The abstract syntax tree of a ``.pm`` file.
+
+Immutable, faithful to the source (declarations keep their order, repeated
+clauses are kept so that semantics can report them) and free of lark types.
+Every node carries the :class:`~pmc.source.Span` it was parsed from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import TypeVar
+
+from pmc.source import Span
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A duration literal such as ``30s``; ``text`` keeps the spelling."""
+
+    milliseconds: int
+    text: str
+    span: Span
+
+
+# ---- types -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NamedType:
+    """``str``, ``list[str]``, ``dict[str, int]``: a name with optional arguments."""
+
+    name: Name
+    args: tuple[TypeExpr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class UnionType:
+    """``T | None`` (other unions are parsed and rejected by semantics)."""
+
+    members: tuple[NamedType, ...]
+    span: Span
+
+
+TypeExpr = NamedType | UnionType
+
+
+# ---- literals and expressions ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StringLiteral:
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class IntLiteral:
+    value: int
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DecimalLiteral:
+    value: Decimal
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BoolLiteral:
+    value: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class NoneLiteral:
+    span: Span
+
+
+Literal = StringLiteral | IntLiteral | DecimalLiteral | BoolLiteral | NoneLiteral
+
+
+@dataclass(frozen=True, slots=True)
+class EventFieldRef:
+    """``event.FIELD``: a field of the event that triggered the transition."""
+
+    field: Name
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MachineIdRef:
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRef:
+    span: Span
+
+
+Expr = Literal | EventFieldRef | MachineIdRef | KeyRef
+
+
+# ---- declarations ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: Name
+    type: TypeExpr
+    default: Literal | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class KeyDecl:
+    field: Name
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class EventDecl:
+    name: Name
+    fields: tuple[Field, ...]
+    span: Span
+
+
+class TaskMode(StrEnum):
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+class RetryDelayKind(StrEnum):
+    BACKOFF = "backoff"
+    EVERY = "every"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDelay:
+    kind: RetryDelayKind
+    duration: Duration
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RetryClause:
+    """``retry N [backoff D | every D] [max D]``: ``N`` retries after the first attempt."""
+
+    retries: int
+    retries_span: Span
+    delay: RetryDelay | None
+    max_delay: Duration | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutClause:
+    duration: Duration
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnsClause:
+    fields: tuple[Field, ...]
+    span: Span
+
+
+TaskMember = Field | ReturnsClause | RetryClause | TimeoutClause
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDecl:
+    name: Name
+    mode: TaskMode | None  # None: not written, defaults to async
+    mode_span: Span | None
+    members: tuple[TaskMember, ...]
+    span: Span
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return tuple(m for m in self.members if isinstance(m, Field))
+
+    @property
+    def returns(self) -> tuple[ReturnsClause, ...]:
+        return tuple(m for m in self.members if isinstance(m, ReturnsClause))
+
+    @property
+    def retries(self) -> tuple[RetryClause, ...]:
+        return tuple(m for m in self.members if isinstance(m, RetryClause))
+
+    @property
+    def timeouts(self) -> tuple[TimeoutClause, ...]:
+        return tuple(m for m in self.members if isinstance(m, TimeoutClause))
+
+
+# ---- machines ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatesClause:
+    names: tuple[Name, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class InitialClause:
+    state: Name
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class FinalClause:
+    states: tuple[Name, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Wildcard:
+    """``*`` as a transition source: every non-final state."""
+
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class EventTrigger:
+    """``on EventName``: the machine's single instance."""
+
+    event: Name
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorTrigger:
+    """``on EventName.field``: the field names the target instance(s)."""
+
+    event: Name
+    field: Name
+    span: Span
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeTrigger:
+    """``on Task completed`` / ``on Task failed``."""
+
+    task: Name
+    outcome: Outcome
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TimerTrigger:
+    """``on after 5m``."""
+
+    duration: Duration
+    span: Span
+
+
+Trigger = EventTrigger | SelectorTrigger | OutcomeTrigger | TimerTrigger
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    field: Name
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RunClause:
+    task: Name
+    bindings: tuple[Binding, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    name: Name
+    sources: tuple[Name | Wildcard, ...]
+    target: Name
+    trigger: Trigger
+    run: RunClause | None
+    span: Span
+
+
+MachineMember = StatesClause | InitialClause | FinalClause | Transition
+
+
+@dataclass(frozen=True, slots=True)
+class MachineDecl:
+    name: Name
+    members: tuple[MachineMember, ...]
+    span: Span
+
+    @property
+    def states_clauses(self) -> tuple[StatesClause, ...]:
+        return tuple(m for m in self.members if isinstance(m, StatesClause))
+
+    @property
+    def initial_clauses(self) -> tuple[InitialClause, ...]:
+        return tuple(m for m in self.members if isinstance(m, InitialClause))
+
+    @property
+    def final_clauses(self) -> tuple[FinalClause, ...]:
+        return tuple(m for m in self.members if isinstance(m, FinalClause))
+
+    @property
+    def transitions(self) -> tuple[Transition, ...]:
+        return tuple(m for m in self.members if isinstance(m, Transition))
+
+
+# ---- process-level clauses ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AllFinal:
+    """``all M final``."""
+
+    machine: Name
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class AllIn:
+    """``all M in S, ...``."""
+
+    machine: Name
+    states: tuple[Name, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class AnyIn:
+    """``any M in S, ...``."""
+
+    machine: Name
+    states: tuple[Name, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class StartOn:
+    events: tuple[Name, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteWhen:
+    """Conditions joined by ``and``."""
+
+    conditions: tuple[AllFinal | AllIn, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class FailWhen:
+    """Conditions joined by ``or``."""
+
+    conditions: tuple[AnyIn, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOn:
+    events: tuple[Name, ...]
+    span: Span
+
+
+Declaration = (
+    KeyDecl | EventDecl | TaskDecl | MachineDecl | StartOn | CompleteWhen | FailWhen | CancelOn
+)
+
+
+_D = TypeVar("_D")
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    name: Name
+    declarations: tuple[Declaration, ...]
+    span: Span
+
+    def of_type(self, kind: type[_D]) -> tuple[_D, ...]:
+        return tuple(d for d in self.declarations if isinstance(d, kind))
+
+    @property
+    def keys(self) -> tuple[KeyDecl, ...]:
+        return self.of_type(KeyDecl)
+
+    @property
+    def events(self) -> tuple[EventDecl, ...]:
+        return self.of_type(EventDecl)
+
+    @property
+    def tasks(self) -> tuple[TaskDecl, ...]:
+        return self.of_type(TaskDecl)
+
+    @property
+    def machines(self) -> tuple[MachineDecl, ...]:
+        return self.of_type(MachineDecl)
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A ``#`` comment; kept beside the tree for the formatter."""
+
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """One parsed ``.pm`` file."""
+
+    process: Process
+    comments: tuple[Comment, ...]

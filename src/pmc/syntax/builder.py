@@ -1,0 +1,273 @@
+"""Turns lark's parse tree into the typed AST (:mod:`pmc.syntax.ast`).
+
+Only this module and :mod:`pmc.syntax.parser` know about lark.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from lark import Token, Transformer, Tree, v_args
+
+from pmc.syntax import ast
+
+_DURATION_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION = re.compile(r"([0-9]+)(ms|s|m|h|d)")
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+
+
+class InvalidLiteral(Exception):
+    """A token that the grammar accepts but whose value is not valid."""
+
+    def __init__(self, code: str, message: str, span: ast.Span, help: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.span = span
+        self.help = help
+
+
+def token_span(token: Token) -> ast.Span:
+    assert token.line is not None and token.column is not None
+    assert token.end_line is not None and token.end_column is not None
+    return ast.Span(token.line, token.column, token.end_line, token.end_column)
+
+
+def _meta_span(meta: Any) -> ast.Span:
+    return ast.Span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _name(token: Token) -> ast.Name:
+    return ast.Name(str(token), token_span(token))
+
+
+def decode_string(token: Token) -> str:
+    """Decode a string literal's escapes: ``\\"``, ``\\\\``, ``\\n``, ``\\t``, ``\\r``."""
+    body = str(token)[1:-1]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            escaped = body[i + 1]
+            if escaped not in _ESCAPES:
+                line = token.line or 1
+                column = (token.column or 1) + 1 + i
+                raise InvalidLiteral(
+                    "PM0004",
+                    f"unknown escape sequence `\\{escaped}` in string",
+                    ast.Span(line, column, line, column + 2),
+                    help='strings support `\\"`, `\\\\`, `\\n`, `\\t` and `\\r`',
+                )
+            out.append(_ESCAPES[escaped])
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _duration(token: Token) -> ast.Duration:
+    match = _DURATION.fullmatch(str(token))
+    assert match is not None, token
+    amount, unit = match.groups()
+    return ast.Duration(int(amount) * _DURATION_UNITS_MS[unit], str(token), token_span(token))
+
+
+@v_args(meta=True)
+class AstBuilder(Transformer[Token, ast.Module]):
+    """Bottom-up construction; one method per grammar rule or alias."""
+
+    def start(self, meta: Any, children: list[ast.Process]) -> ast.Process:
+        return children[0]
+
+    def process(self, meta: Any, children: list[Any]) -> ast.Process:
+        name, *declarations = children
+        return ast.Process(_name(name), tuple(declarations), _meta_span(meta))
+
+    def key_decl(self, meta: Any, children: list[Token]) -> ast.KeyDecl:
+        return ast.KeyDecl(_name(children[1]), _meta_span(meta))
+
+    def event_decl(self, meta: Any, children: list[Any]) -> ast.EventDecl:
+        name, *fields = children
+        return ast.EventDecl(_name(name), tuple(fields), _meta_span(meta))
+
+    def field(self, meta: Any, children: list[Any]) -> ast.Field:
+        name, type_, default = children
+        return ast.Field(_name(name), type_, default, _meta_span(meta))
+
+    def default(self, meta: Any, children: list[ast.Literal]) -> ast.Literal:
+        return children[0]
+
+    # tasks
+
+    def task_decl(self, meta: Any, children: list[Any]) -> ast.TaskDecl:
+        name, mode, *members = children
+        mode_value = None if mode is None else ast.TaskMode(str(mode))
+        mode_span = None if mode is None else token_span(mode)
+        return ast.TaskDecl(_name(name), mode_value, mode_span, tuple(members), _meta_span(meta))
+
+    def task_mode(self, meta: Any, children: list[Token]) -> Token:
+        return children[0]
+
+    def returns_clause(self, meta: Any, children: list[ast.Field]) -> ast.ReturnsClause:
+        return ast.ReturnsClause(tuple(children), _meta_span(meta))
+
+    def retry_clause(self, meta: Any, children: list[Any]) -> ast.RetryClause:
+        count, delay, max_delay = children
+        return ast.RetryClause(
+            int(count), token_span(count), delay, max_delay, _meta_span(meta)
+        )
+
+    def retry_delay(self, meta: Any, children: list[Token]) -> ast.RetryDelay:
+        kind, duration = children
+        return ast.RetryDelay(
+            ast.RetryDelayKind(str(kind)), _duration(duration), _meta_span(meta)
+        )
+
+    def retry_max(self, meta: Any, children: list[Token]) -> ast.Duration:
+        return _duration(children[0])
+
+    def timeout_clause(self, meta: Any, children: list[Token]) -> ast.TimeoutClause:
+        return ast.TimeoutClause(_duration(children[0]), _meta_span(meta))
+
+    # machines
+
+    def machine_decl(self, meta: Any, children: list[Any]) -> ast.MachineDecl:
+        name, *members = children
+        return ast.MachineDecl(_name(name), tuple(members), _meta_span(meta))
+
+    def name_list(self, meta: Any, children: list[Token]) -> tuple[ast.Name, ...]:
+        return tuple(_name(token) for token in children)
+
+    def states_clause(self, meta: Any, children: list[Any]) -> ast.StatesClause:
+        return ast.StatesClause(children[0], _meta_span(meta))
+
+    def initial_clause(self, meta: Any, children: list[Token]) -> ast.InitialClause:
+        return ast.InitialClause(_name(children[0]), _meta_span(meta))
+
+    def final_clause(self, meta: Any, children: list[Any]) -> ast.FinalClause:
+        return ast.FinalClause(children[0], _meta_span(meta))
+
+    def transition(self, meta: Any, children: list[Any]) -> ast.Transition:
+        name, sources, target, trigger, run = children
+        return ast.Transition(
+            _name(name), sources, _name(target), trigger, run, _meta_span(meta)
+        )
+
+    def sources(self, meta: Any, children: list[Any]) -> tuple[ast.Name | ast.Wildcard, ...]:
+        return tuple(children)
+
+    def source(self, meta: Any, children: list[Token]) -> ast.Name | ast.Wildcard:
+        token = children[0]
+        if token.type == "STAR":
+            return ast.Wildcard(token_span(token))
+        return _name(token)
+
+    def event_trigger(self, meta: Any, children: list[Token]) -> ast.EventTrigger:
+        return ast.EventTrigger(_name(children[0]), _meta_span(meta))
+
+    def selector_trigger(self, meta: Any, children: list[Token]) -> ast.SelectorTrigger:
+        event, field = children
+        return ast.SelectorTrigger(_name(event), _name(field), _meta_span(meta))
+
+    def outcome_trigger(self, meta: Any, children: list[Token]) -> ast.OutcomeTrigger:
+        task, outcome = children
+        return ast.OutcomeTrigger(_name(task), ast.Outcome(str(outcome)), _meta_span(meta))
+
+    def timer_trigger(self, meta: Any, children: list[Token]) -> ast.TimerTrigger:
+        return ast.TimerTrigger(_duration(children[0]), _meta_span(meta))
+
+    def run_clause(self, meta: Any, children: list[Any]) -> ast.RunClause:
+        task, bindings = children
+        return ast.RunClause(_name(task), bindings or (), _meta_span(meta))
+
+    def bindings(self, meta: Any, children: list[Any]) -> tuple[ast.Binding, ...]:
+        return tuple(child for child in children if child is not None)
+
+    def binding(self, meta: Any, children: list[Any]) -> ast.Binding:
+        field, value = children
+        return ast.Binding(_name(field), value, _meta_span(meta))
+
+    def expr(self, meta: Any, children: list[ast.Literal]) -> ast.Literal:
+        return children[0]
+
+    def event_field_ref(self, meta: Any, children: list[Token]) -> ast.EventFieldRef:
+        return ast.EventFieldRef(_name(children[0]), _meta_span(meta))
+
+    def machine_id_ref(self, meta: Any, children: list[Token]) -> ast.MachineIdRef:
+        return ast.MachineIdRef(_meta_span(meta))
+
+    def key_ref(self, meta: Any, children: list[Token]) -> ast.KeyRef:
+        return ast.KeyRef(_meta_span(meta))
+
+    # process-level clauses
+
+    def start_decl(self, meta: Any, children: list[Any]) -> ast.StartOn:
+        return ast.StartOn(children[0], _meta_span(meta))
+
+    def complete_decl(self, meta: Any, children: list[Any]) -> ast.CompleteWhen:
+        return ast.CompleteWhen(tuple(children), _meta_span(meta))
+
+    def all_final(self, meta: Any, children: list[Token]) -> ast.AllFinal:
+        return ast.AllFinal(_name(children[0]), _meta_span(meta))
+
+    def all_in(self, meta: Any, children: list[Any]) -> ast.AllIn:
+        machine, states = children
+        return ast.AllIn(_name(machine), states, _meta_span(meta))
+
+    def fail_decl(self, meta: Any, children: list[Any]) -> ast.FailWhen:
+        return ast.FailWhen(tuple(children), _meta_span(meta))
+
+    def any_condition(self, meta: Any, children: list[Any]) -> ast.AnyIn:
+        machine, states = children
+        return ast.AnyIn(_name(machine), states, _meta_span(meta))
+
+    def cancel_decl(self, meta: Any, children: list[Any]) -> ast.CancelOn:
+        return ast.CancelOn(children[0], _meta_span(meta))
+
+    # types and literals
+
+    def type(self, meta: Any, children: list[ast.NamedType]) -> ast.TypeExpr:
+        if len(children) == 1:
+            return children[0]
+        return ast.UnionType(tuple(children), _meta_span(meta))
+
+    def type_atom(self, meta: Any, children: list[Any]) -> ast.NamedType:
+        name, args = children
+        return ast.NamedType(_name(name), args or (), _meta_span(meta))
+
+    def type_args(self, meta: Any, children: list[ast.TypeExpr]) -> tuple[ast.TypeExpr, ...]:
+        return tuple(children)
+
+    def string(self, meta: Any, children: list[Token]) -> ast.StringLiteral:
+        return ast.StringLiteral(decode_string(children[0]), token_span(children[0]))
+
+    def decimal(self, meta: Any, children: list[Token]) -> ast.DecimalLiteral:
+        token = children[0]
+        return ast.DecimalLiteral(Decimal(str(token)), str(token), token_span(token))
+
+    def integer(self, meta: Any, children: list[Token]) -> ast.IntLiteral:
+        return ast.IntLiteral(int(children[0]), token_span(children[0]))
+
+    def true(self, meta: Any, children: list[Token]) -> ast.BoolLiteral:
+        return ast.BoolLiteral(True, _meta_span(meta))
+
+    def false(self, meta: Any, children: list[Token]) -> ast.BoolLiteral:
+        return ast.BoolLiteral(False, _meta_span(meta))
+
+    def none(self, meta: Any, children: list[Token]) -> ast.NoneLiteral:
+        return ast.NoneLiteral(_meta_span(meta))
+
+
+def tree_depth(tree: Tree[Token]) -> int:
+    """Depth of a parse tree, computed without recursion (hostile input can nest deeply)."""
+    deepest = 0
+    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return deepest
