@@ -27,5 +27,6 @@ process RebaseCleanup {
     }
 
     complete when all Instance final
+
     fail when any Instance in Failed
 }

@@ -187,6 +187,9 @@ class TransitionModel:
     target: str
     trigger: TriggerModel
     run: RunModel | None
+    # Written with ``*``: ``pmc graph`` draws one edge from "any state"
+    # instead of one per expanded source.
+    from_wildcard: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Turns lark's parse tree into the typed AST (:mod:`pmc.syntax.ast`).
 
-Only this module and :mod:`pmc.syntax.parser` know about lark.
+Lark stays inside :mod:`pmc.syntax`; the AST it produces is free of lark types.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from lark import Token, Transformer, Tree, v_args
+from lark import Token, Transformer, v_args
 
+from pmc.source import Span
 from pmc.syntax import ast
 
 _DURATION_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -21,7 +22,7 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 class InvalidLiteral(Exception):
     """A token that the grammar accepts but whose value is not valid."""
 
-    def __init__(self, code: str, message: str, span: ast.Span, help: str | None = None):
+    def __init__(self, code: str, message: str, span: Span, help: str | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
@@ -29,14 +30,14 @@ class InvalidLiteral(Exception):
         self.help = help
 
 
-def token_span(token: Token) -> ast.Span:
+def token_span(token: Token) -> Span:
     assert token.line is not None and token.column is not None
     assert token.end_line is not None and token.end_column is not None
-    return ast.Span(token.line, token.column, token.end_line, token.end_column)
+    return Span(token.line, token.column, token.end_line, token.end_column)
 
 
-def _meta_span(meta: Any) -> ast.Span:
-    return ast.Span(meta.line, meta.column, meta.end_line, meta.end_column)
+def _meta_span(meta: Any) -> Span:
+    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
 
 
 def _name(token: Token) -> ast.Name:
@@ -58,7 +59,7 @@ def decode_string(token: Token) -> str:
                 raise InvalidLiteral(
                     "PM0004",
                     f"unknown escape sequence `\\{escaped}` in string",
-                    ast.Span(line, column, line, column + 2),
+                    Span(line, column, line, column + 2),
                     help='strings support `\\"`, `\\\\`, `\\n`, `\\t` and `\\r`',
                 )
             out.append(_ESCAPES[escaped])
@@ -69,11 +70,47 @@ def decode_string(token: Token) -> str:
     return "".join(out)
 
 
+# Integers must fit a signed 64-bit integer: event payloads are stored as JSON
+# and in SQL columns, where larger numbers are rejected or silently rounded.
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+# Timers and retries add a duration to an event's timestamp; a century keeps
+# the result a valid `datetime` (years up to 9999) and its milliseconds an int64.
+MAX_DURATION_MS = 36_500 * _DURATION_UNITS_MS["d"]
+# Checked before `int()`: Python refuses to convert strings of over 4,300 digits.
+_MAX_DIGITS = 30
+
+
+def _integer(token: Token) -> int:
+    text = str(token)
+    value = int(text) if len(text.lstrip("-")) <= _MAX_DIGITS else None
+    if value is None or not INT_MIN <= value <= INT_MAX:
+        raise InvalidLiteral(
+            "PM0006",
+            f"integer `{_shorten(text)}` is out of range",
+            token_span(token),
+            help=f"integers must lie between {INT_MIN:,} and {INT_MAX:,}",
+        )
+    return value
+
+
 def _duration(token: Token) -> ast.Duration:
     match = _DURATION.fullmatch(str(token))
     assert match is not None, token
     amount, unit = match.groups()
-    return ast.Duration(int(amount) * _DURATION_UNITS_MS[unit], str(token), token_span(token))
+    milliseconds = int(amount) * _DURATION_UNITS_MS[unit] if len(amount) <= _MAX_DIGITS else None
+    if milliseconds is None or milliseconds > MAX_DURATION_MS:
+        raise InvalidLiteral(
+            "PM0006",
+            f"duration `{_shorten(str(token))}` is too long",
+            token_span(token),
+            help="durations are limited to 100 years (`36500d`)",
+        )
+    return ast.Duration(milliseconds, str(token), token_span(token))
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 32 else text[:31] + "…"
 
 
 @v_args(meta=True)
@@ -118,14 +155,12 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def retry_clause(self, meta: Any, children: list[Any]) -> ast.RetryClause:
         count, delay, max_delay = children
         return ast.RetryClause(
-            int(count), token_span(count), delay, max_delay, _meta_span(meta)
+            _integer(count), token_span(count), delay, max_delay, _meta_span(meta)
         )
 
     def retry_delay(self, meta: Any, children: list[Token]) -> ast.RetryDelay:
         kind, duration = children
-        return ast.RetryDelay(
-            ast.RetryDelayKind(str(kind)), _duration(duration), _meta_span(meta)
-        )
+        return ast.RetryDelay(ast.RetryDelayKind(str(kind)), _duration(duration), _meta_span(meta))
 
     def retry_max(self, meta: Any, children: list[Token]) -> ast.Duration:
         return _duration(children[0])
@@ -153,9 +188,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
 
     def transition(self, meta: Any, children: list[Any]) -> ast.Transition:
         name, sources, target, trigger, run = children
-        return ast.Transition(
-            _name(name), sources, _name(target), trigger, run, _meta_span(meta)
-        )
+        return ast.Transition(_name(name), sources, _name(target), trigger, run, _meta_span(meta))
 
     def sources(self, meta: Any, children: list[Any]) -> tuple[ast.Name | ast.Wildcard, ...]:
         return tuple(children)
@@ -250,7 +283,7 @@ class AstBuilder(Transformer[Token, ast.Module]):
         return ast.DecimalLiteral(Decimal(str(token)), str(token), token_span(token))
 
     def integer(self, meta: Any, children: list[Token]) -> ast.IntLiteral:
-        return ast.IntLiteral(int(children[0]), token_span(children[0]))
+        return ast.IntLiteral(_integer(children[0]), token_span(children[0]))
 
     def true(self, meta: Any, children: list[Token]) -> ast.BoolLiteral:
         return ast.BoolLiteral(True, _meta_span(meta))
@@ -260,14 +293,3 @@ class AstBuilder(Transformer[Token, ast.Module]):
 
     def none(self, meta: Any, children: list[Token]) -> ast.NoneLiteral:
         return ast.NoneLiteral(_meta_span(meta))
-
-
-def tree_depth(tree: Tree[Token]) -> int:
-    """Depth of a parse tree, computed without recursion (hostile input can nest deeply)."""
-    deepest = 0
-    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
-    return deepest

@@ -2,34 +2,53 @@
 
 Lark exceptions never leave this package: every failure becomes a
 :class:`~pmc.diagnostics.Diagnostic`.
+
+The parser is driven token by token through lark's interactive parser rather
+than ``Lark.parse``: at the same speed, it lets us stop hostile input early
+(too many tokens, brackets nested too deeply) and, on a syntax error, know the
+last token that was accepted, which is where a caret for "something is
+missing" belongs.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Any
 
-from lark import Token
-from lark.exceptions import (
-    UnexpectedCharacters,
-    UnexpectedEOF,
-    UnexpectedInput,
-    UnexpectedToken,
-    VisitError,
-)
+from lark import Token, Tree
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken, VisitError
+from lark.parsers.lalr_interactive_parser import InteractiveParser
 
 from pmc.diagnostics import Diagnostic
 from pmc.source import SourceFile, Span
 from pmc.syntax import ast
-from pmc.syntax.builder import AstBuilder, InvalidLiteral, tree_depth
-from pmc.syntax.errors import syntax_error_diagnostic
+from pmc.syntax.builder import AstBuilder, InvalidLiteral, token_span
+from pmc.syntax.errors import CHARACTER, END, explain, keyword_terminals
 from pmc.syntax.grammar import parser
+from pmc.syntax.recovery import (
+    COMMENT_OR_STRING,
+    blank_statement,
+    brackets_balance,
+    is_recoverable,
+)
 
-# Generous for real processes, small enough that hostile input fails fast.
+# Generous for real processes (the reference example is 900 bytes and 150
+# tokens; 50,000 tokens is about 5,000 transitions), small enough that hostile
+# input fails fast: lark lexes and parses some 50,000 tokens a second, and the
+# AST builder and semantics take as long again.
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
-MAX_TREE_DEPTH = 100
+MAX_TOKENS = 50_000
+# After the first syntax error, at most this many more are looked for, and
+# only in files of a size people write by hand: each one costs a new parse.
+MAX_SYNTAX_ERRORS = 10
+MAX_RECOVERY_CHARACTERS = 64 * 1024
+# Open `{`, `(` and `[` at once. The grammar nests at most a few levels apart
+# from types (`list[dict[str, list[int]]]`); bounding the brackets bounds the
+# depth of the parse tree, which the AST builder walks recursively.
+MAX_NESTING = 32
 
-_COMMENT_OR_STRING = re.compile(r'"(?:\\.|[^"\\\r\n])*"|#[^\n]*')
+_OPENERS = frozenset({"LBRACE", "LPAR", "LSQB"})
+_CLOSERS = frozenset({"RBRACE", "RPAR", "RSQB"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,35 +68,166 @@ def parse(source: SourceFile) -> ParseResult:
                 help="split the process into smaller ones",
             )
         )
-    try:
-        tree = parser().parse(source.text)
-    except (UnexpectedToken, UnexpectedCharacters, UnexpectedEOF) as error:
-        return _failure(syntax_error_diagnostic(error, source))
-    except UnexpectedInput as error:  # pragma: no cover - other lark input errors
-        return _failure(syntax_error_diagnostic(error, source))
-    if tree_depth(tree) > MAX_TREE_DEPTH:
-        return _failure(
-            Diagnostic(
-                "PM0005",
-                f"nesting is too deep (the limit is {MAX_TREE_DEPTH} levels)",
-                Span.point(1, 1),
-            )
-        )
+    outcome = parse_once(source)
+    if isinstance(outcome, ast.Module):
+        return ParseResult(outcome, ())
+    return ParseResult(None, (outcome, *more_errors(source, outcome)))
+
+
+def parse_once(source: SourceFile) -> ast.Module | Diagnostic:
+    """The module, or the first error in ``source``."""
+    tree = parse_tree(source)
+    if isinstance(tree, Diagnostic):
+        return tree
     try:
         process = AstBuilder().transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, InvalidLiteral):
             invalid = error.orig_exc
-            return _failure(Diagnostic(invalid.code, invalid.message, invalid.span, help=invalid.help))
+            return Diagnostic(invalid.code, invalid.message, invalid.span, help=invalid.help)
         raise
     assert isinstance(process, ast.Process)
-    return ParseResult(ast.Module(process, scan_comments(source.text, source)), ())
+    return ast.Module(process, scan_comments(source.text, source))
+
+
+def more_errors(source: SourceFile, first: Diagnostic) -> list[Diagnostic]:
+    """Errors after ``first``, found by blanking each broken statement in turn."""
+    found: list[Diagnostic] = []
+    error = first
+    text = source.text
+    if len(text) > MAX_RECOVERY_CHARACTERS or not brackets_balance(text):
+        # A missing or extra bracket moves every later statement into
+        # another block: what follows could only be a cascade.
+        return found
+    while len(found) < MAX_SYNTAX_ERRORS - 1 and is_recoverable(error):
+        blanked = blank_statement(text, error.span.line)
+        if blanked is None:
+            break
+        text = blanked.text
+        outcome = parse_once(SourceFile(source.path, text))
+        # An error on the line right after the blanked ones is most likely the
+        # broken statement's tail, read as the start of the next one.
+        if isinstance(outcome, ast.Module) or outcome.span.line <= blanked.last_line + 1:
+            break
+        error = outcome
+        found.append(error)
+    return found
+
+
+def parse_tree(source: SourceFile) -> Tree[Token] | Diagnostic:
+    """Lark's parse tree of ``source``, or the one diagnostic explaining why there is none."""
+    interactive = parser().parse_interactive(source.text)
+    previous: Token | None = None
+    count = 0
+    depth = 0
+    try:
+        tokens = interactive.lexer_thread.lex(interactive.parser_state)  # type: ignore[no-untyped-call]
+        for token in tokens:
+            count += 1
+            if count > MAX_TOKENS:
+                return _too_many_tokens(token)
+            depth += (token.type in _OPENERS) - (token.type in _CLOSERS)
+            if depth > MAX_NESTING:
+                return _too_deep(token)
+            if not _feed(interactive, token):
+                return explain(interactive, token, previous, source)
+            previous = token
+        end = end_token(source)
+        try:
+            result = interactive.feed_token(end)
+        except UnexpectedToken:
+            return explain(interactive, end, previous, source)
+    except UnexpectedToken as error:
+        # The contextual lexer found a token that is valid elsewhere in the
+        # grammar but not here; the parser state is still just before it.
+        return explain(interactive, error.token, previous, source)
+    except UnexpectedCharacters as error:
+        return explain(interactive, character_token(error, source), previous, source)
+    except LarkError as error:  # pragma: no cover - lark has no other input errors for LALR
+        return Diagnostic("PM0001", f"syntax error ({type(error).__name__})", _at(previous))
+    assert isinstance(result, Tree)
+    return result
+
+
+def _feed(interactive: InteractiveParser, token: Token) -> bool:
+    """Feed one token; on failure, leave the parser as it was just before it.
+
+    Lark reduces on the lookahead before it notices the token does not fit,
+    and the error rules should see the state that knows everything that could
+    have come next, not a reduced one.
+
+    A keyword the parser rejects is tried again as a name: LALR merges states,
+    so after a field's type in an event the contextual lexer also expects a
+    task's `retry` or `timeout`, and reads a next field named `retry` as the
+    keyword. A keyword is meant to be reserved only where it can actually go.
+    """
+    state = interactive.parser_state
+    saved = (state.state_stack.copy(), state.value_stack.copy())
+    if _try_feed(interactive, token):
+        return True
+    _restore(interactive, saved)
+    if token.type not in keyword_terminals():
+        return False
+    if _try_feed(interactive, Token.new_borrow_pos("NAME", str(token), token)):
+        return True
+    _restore(interactive, saved)
+    return False
+
+
+def _try_feed(interactive: InteractiveParser, token: Token) -> bool:
+    try:
+        interactive.feed_token(token)
+    except UnexpectedToken:
+        return False
+    return True
+
+
+def _restore(interactive: InteractiveParser, saved: tuple[list[Any], list[Any]]) -> None:
+    # In place: the lexer consults this very state object to pick its context.
+    interactive.parser_state.state_stack[:] = saved[0]
+    interactive.parser_state.value_stack[:] = saved[1]
+
+
+def end_token(source: SourceFile) -> Token:
+    line, column = source.position(len(source.text))
+    return Token(END, "", len(source.text), line, column, line, column, len(source.text))
+
+
+def character_token(error: UnexpectedCharacters, source: SourceFile) -> Token:
+    """The character the lexer could not match, as a token the error rules can look at."""
+    position = error.pos_in_stream or 0
+    line, column = source.position(position)
+    character = source.text[position : position + 1] or " "
+    return Token(CHARACTER, character, position, line, column, line, column + 1, position + 1)
+
+
+def _at(token: Token | None) -> Span:
+    return token_span(token) if token is not None else Span.point(1, 1)
+
+
+def _too_many_tokens(token: Token) -> Diagnostic:
+    return Diagnostic(
+        "PM0005",
+        f"the file has too many tokens (the limit is {MAX_TOKENS:,})",
+        token_span(token),
+        label="the limit is reached here",
+        help="split the process into smaller ones",
+    )
+
+
+def _too_deep(token: Token) -> Diagnostic:
+    return Diagnostic(
+        "PM0005",
+        f"brackets are nested too deeply (the limit is {MAX_NESTING} levels)",
+        token_span(token),
+        label="one level too many",
+    )
 
 
 def scan_comments(text: str, source: SourceFile) -> tuple[ast.Comment, ...]:
     """Every ``#`` comment, skipping ``#`` inside string literals."""
     comments = []
-    for match in _COMMENT_OR_STRING.finditer(text):
+    for match in COMMENT_OR_STRING.finditer(text):
         if match.group().startswith("#"):
             line, column = source.position(match.start())
             end_line, end_column = source.position(match.end())
@@ -91,4 +241,11 @@ def _failure(diagnostic: Diagnostic) -> ParseResult:
     return ParseResult(None, (diagnostic,))
 
 
-__all__ = ["MAX_SOURCE_BYTES", "MAX_TREE_DEPTH", "ParseResult", "Token", "parse"]
+__all__ = [
+    "MAX_NESTING",
+    "MAX_SOURCE_BYTES",
+    "MAX_SYNTAX_ERRORS",
+    "MAX_TOKENS",
+    "ParseResult",
+    "parse",
+]

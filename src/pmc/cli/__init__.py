@@ -1,0 +1,8 @@
+"""The ``pmc`` command line: one module per command, registered on one typer app."""
+
+from pmc.cli import (
+    check,  # noqa: F401  (registers the command)
+)
+from pmc.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,172 @@
+"""The ``pmc`` typer application and what its commands share.
+
+The CLI is the only layer that prints or exits. Each command lives in its own
+module of this package and registers itself on :data:`app`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+
+from pmc import __version__
+from pmc.compiler import check_source
+from pmc.diagnostics import Severity
+from pmc.diagnostics.render import (
+    FileDiagnostics,
+    render_concise,
+    render_github,
+    render_json,
+    render_text,
+    summary_line,
+)
+from pmc.source import SourceFile
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    name="pmc",
+    help="Compiler for event-sourced process managers.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    CONCISE = "concise"
+    JSON = "json"
+    GITHUB = "github"
+
+
+class InputError(Exception):
+    """A file that cannot be read as UTF-8 text."""
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"pmc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """Compile .pm process definitions into typed Python process managers."""
+
+
+def read_source(path: str, stdin_filename: str | None) -> SourceFile:
+    """Read ``path`` (``-`` for stdin) as UTF-8, or raise :class:`InputError`."""
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        display = stdin_filename or "<stdin>"
+    else:
+        display = path
+        try:
+            data = Path(path).read_bytes()
+        except IsADirectoryError:
+            raise InputError(f"cannot read `{path}`: it is a directory") from None
+        except OSError as error:
+            raise InputError(f"cannot read `{path}`: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"cannot read `{display}`: not valid UTF-8 (byte {error.start})") from None
+    return SourceFile(display, text.removeprefix("\ufeff"))
+
+
+def print_error(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    reports: tuple[FileDiagnostics, ...]
+    io_failed: bool
+
+
+def check_files(files: Sequence[str], stdin_filename: str | None) -> CheckOutcome:
+    reports = []
+    io_failed = False
+    for path in files:
+        try:
+            source = read_source(path, stdin_filename)
+        except InputError as error:
+            print_error(str(error))
+            io_failed = True
+            continue
+        result = check_source(source)
+        reports.append(FileDiagnostics(source, result.diagnostics))
+    return CheckOutcome(tuple(reports), io_failed)
+
+
+def emit_diagnostics(reports: Sequence[FileDiagnostics], output_format: OutputFormat) -> None:
+    """Print diagnostics: JSON to stdout, everything else to stderr."""
+    if output_format is OutputFormat.JSON:
+        sys.stdout.write(render_json(reports))
+        return
+    render = {
+        OutputFormat.TEXT: render_text,
+        OutputFormat.CONCISE: render_concise,
+        OutputFormat.GITHUB: render_github,
+    }[output_format]
+    for report in reports:
+        sys.stderr.write(render(report))
+    if output_format is OutputFormat.TEXT and any(r.diagnostics for r in reports):
+        sys.stderr.write(f"{summary_line(reports)} emitted\n")
+
+
+def failed(reports: Sequence[FileDiagnostics], strict: bool) -> bool:
+    failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
+    return any(d.severity in failing for r in reports for d in r.diagnostics)
+
+
+FilesArgument = Annotated[
+    list[str], typer.Argument(help="`.pm` files; `-` reads stdin.", metavar="FILE...")
+]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="How to print diagnostics.")]
+StdinFilenameOption = Annotated[
+    str | None, typer.Option("--stdin-filename", help="Name to report for `-`.")
+]
+
+
+_T = TypeVar("_T")
+
+
+def _guarded(run: Callable[[], _T]) -> _T:
+    """Run the CLI; an unexpected exception is an internal error (exit 2), not a traceback."""
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence
+        if os.environ.get("PMC_DEBUG"):
+            traceback.print_exc()
+        print_error(f"internal error: {type(exc).__name__}: {exc}")
+        print_error("this is a bug in pmc; rerun with PMC_DEBUG=1 for a traceback and report it")
+        sys.exit(EXIT_USAGE)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    args = list(sys.argv[1:] if argv is None else argv)
+    _guarded(lambda: app(args=args, prog_name="pmc", standalone_mode=True))
+    sys.exit(EXIT_OK)  # pragma: no cover - typer always exits in standalone mode

@@ -1,0 +1,332 @@
+"""Process-level tables: events, tasks and machines, with their fields and names checked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pmc.diagnostics import Diagnostic, Label
+from pmc.naming import invalid_identifier_reason
+from pmc.semantics.model import (
+    FieldModel,
+    RetryDelayKind,
+    RetryPolicy,
+    TaskMode,
+    ValueType,
+)
+from pmc.semantics.types import (
+    literal_kind,
+    literal_matches,
+    literal_value_for,
+    resolve_type,
+    type_text,
+)
+from pmc.source import Span
+from pmc.syntax import ast
+
+# Public attributes of pydantic's ``BaseModel`` (v2, besides ``model_*``): a
+# field with one of these names would shadow a method, which pydantic warns
+# about and mypy rejects in the generated module.
+PYDANTIC_ATTRIBUTES = frozenset(
+    {
+        "construct",
+        "copy",
+        "dict",
+        "from_orm",
+        "json",
+        "parse_file",
+        "parse_obj",
+        "parse_raw",
+        "schema",
+        "schema_json",
+        "update_forward_refs",
+        "validate",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    decl: ast.Field
+    model: FieldModel | None  # None: the type did not resolve (already reported)
+
+    @property
+    def name(self) -> str:
+        return self.decl.name.text
+
+    @property
+    def type(self) -> ValueType | None:
+        return None if self.model is None else self.model.type
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    decl: ast.EventDecl
+    fields: Mapping[str, FieldInfo]  # first declaration of each name, in source order
+    # What `event.FIELD` may read when this event is the trigger; None: unresolved type.
+    field_types: Mapping[str, ValueType | None]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    decl: ast.TaskDecl
+    mode: TaskMode
+    fields: Mapping[str, FieldInfo]
+    returns: Mapping[str, FieldInfo]
+    retry: RetryPolicy | None
+    timeout_ms: int | None
+    returns_types: Mapping[str, ValueType | None]  # what `T completed` carries
+
+
+@dataclass(frozen=True, slots=True)
+class Declarations:
+    """First declaration of each name; duplicates are reported, not kept."""
+
+    events: Mapping[str, EventInfo]
+    tasks: Mapping[str, TaskInfo]
+    machines: Mapping[str, ast.MachineDecl]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def collect_declarations(process: ast.Process) -> Declarations:
+    diagnostics: list[Diagnostic] = []
+    diagnostics.extend(identifier_diagnostics(process.name, "process"))
+    diagnostics.extend(_duplicate_declarations(process))
+    events: dict[str, EventInfo] = {}
+    for event in process.events:
+        info, found = _event_info(event)
+        diagnostics.extend(found)
+        events.setdefault(event.name.text, info)
+    tasks: dict[str, TaskInfo] = {}
+    for task in process.tasks:
+        task_info, found = _task_info(task)
+        diagnostics.extend(found)
+        tasks.setdefault(task.name.text, task_info)
+    machines: dict[str, ast.MachineDecl] = {}
+    for machine in process.machines:
+        diagnostics.extend(identifier_diagnostics(machine.name, "machine"))
+        machines.setdefault(machine.name.text, machine)
+    return Declarations(events, tasks, machines, tuple(diagnostics))
+
+
+_KIND = {ast.EventDecl: "an event", ast.TaskDecl: "a task", ast.MachineDecl: "a machine"}
+
+
+def _duplicate_declarations(process: ast.Process) -> Iterator[Diagnostic]:
+    """Events, tasks and machines share one namespace: they are all named in triggers."""
+    first: dict[str, ast.EventDecl | ast.TaskDecl | ast.MachineDecl] = {}
+    for decl in process.declarations:
+        if not isinstance(decl, ast.EventDecl | ast.TaskDecl | ast.MachineDecl):
+            continue
+        name = decl.name.text
+        earlier = first.setdefault(name, decl)
+        if earlier is decl:
+            continue
+        yield Diagnostic(
+            "PM0101",
+            f"`{name}` is declared more than once",
+            decl.name.span,
+            label=f"declared again here, as {_KIND[type(decl)]}",
+            secondary=(
+                Label(earlier.name.span, f"first declared here, as {_KIND[type(earlier)]}"),
+            ),
+            notes=("events, tasks and machines share one namespace",),
+        )
+
+
+def identifier_diagnostics(name: ast.Name, kind: str) -> Iterator[Diagnostic]:
+    """PM0105 when ``name`` cannot become a Python identifier in the generated module."""
+    reason = invalid_identifier_reason(name.text)
+    if reason is not None:
+        yield Diagnostic(
+            "PM0105",
+            f"invalid {kind} name `{name.text}`",
+            name.span,
+            label=reason,
+            help=f"rename the {kind}; names are never changed silently",
+        )
+
+
+def field_name_diagnostics(name: ast.Name) -> Iterator[Diagnostic]:
+    """Field names become pydantic model attributes: Python's rules and pydantic's."""
+    reason = invalid_identifier_reason(name.text)
+    if reason is None and name.text.startswith("model_"):
+        reason = "starts with `model_`, which pydantic reserves"
+    if reason is None and name.text in PYDANTIC_ATTRIBUTES:
+        reason = "is a method of pydantic models"
+    if reason is not None:
+        yield Diagnostic(
+            "PM0105",
+            f"invalid field name `{name.text}`",
+            name.span,
+            label=reason,
+            help="rename the field; names are never changed silently",
+        )
+
+
+def collect_fields(
+    fields: Iterable[ast.Field], owner: str
+) -> tuple[dict[str, FieldInfo], list[Diagnostic]]:
+    """Fields by name (first wins) with duplicate, name, type and default checks."""
+    table: dict[str, FieldInfo] = {}
+    diagnostics: list[Diagnostic] = []
+    for field in fields:
+        name = field.name.text
+        diagnostics.extend(field_name_diagnostics(field.name))
+        resolved = resolve_type(field.type)
+        diagnostics.extend(resolved.diagnostics)
+        model = None
+        if resolved.type is not None:
+            diagnostics.extend(_default_diagnostics(field, resolved.type))
+            model = _field_model(field, resolved.type)
+        if name in table:
+            diagnostics.append(
+                Diagnostic(
+                    "PM0104",
+                    f"duplicate field `{name}` in {owner}",
+                    field.name.span,
+                    label="declared again here",
+                    secondary=(Label(table[name].decl.name.span, "first declared here"),),
+                )
+            )
+            continue
+        table[name] = FieldInfo(field, model)
+    return table, diagnostics
+
+
+def field_types(fields: Mapping[str, FieldInfo]) -> dict[str, ValueType | None]:
+    return {name: info.type for name, info in fields.items()}
+
+
+def _field_model(field: ast.Field, value_type: ValueType) -> FieldModel:
+    if field.default is None:
+        return FieldModel(field.name.text, value_type)
+    return FieldModel(
+        field.name.text, value_type, True, literal_value_for(field.default, value_type)
+    )
+
+
+def _default_diagnostics(field: ast.Field, value_type: ValueType) -> Iterator[Diagnostic]:
+    default = field.default
+    if default is None or literal_matches(default, value_type):
+        return
+    help = None
+    if isinstance(default, ast.NoneLiteral):
+        help = f"make the field optional: `{field.name.text}: {type_text(value_type)} | None`"
+    yield Diagnostic(
+        "PM0504",
+        f"default for `{field.name.text}` is {literal_kind(default)}, "
+        f"but the field is `{type_text(value_type)}`",
+        default.span,
+        label=f"not a `{type_text(value_type)}`",
+        secondary=(Label(field.type.span, "field type declared here"),),
+        help=help,
+    )
+
+
+def _event_info(event: ast.EventDecl) -> tuple[EventInfo, list[Diagnostic]]:
+    diagnostics = list(identifier_diagnostics(event.name, "event"))
+    fields, found = collect_fields(event.fields, f"event `{event.name.text}`")
+    diagnostics.extend(found)
+    return EventInfo(event, fields, field_types(fields)), diagnostics
+
+
+# ---- tasks ------------------------------------------------------------------------
+
+
+def _task_info(task: ast.TaskDecl) -> tuple[TaskInfo, list[Diagnostic]]:
+    name = task.name.text
+    diagnostics = list(identifier_diagnostics(task.name, "task"))
+    fields, found = collect_fields(task.fields, f"task `{name}`")
+    diagnostics.extend(found)
+    returns: dict[str, FieldInfo] = {}
+    for index, clause in enumerate(task.returns):
+        clause_fields, found = collect_fields(clause.fields, f"the result of `{name}`")
+        diagnostics.extend(found)
+        if index == 0:
+            returns = clause_fields
+    for kind, clauses in (
+        ("returns", task.returns),
+        ("retry", task.retries),
+        ("timeout", task.timeouts),
+    ):
+        diagnostics.extend(duplicate_clauses(clauses, f"`{kind}` clause in task `{name}`"))
+    for retry in task.retries:
+        diagnostics.extend(retry_diagnostics(retry))
+    for timeout in task.timeouts:
+        diagnostics.extend(positive_duration(timeout.duration, "a timeout"))
+    retry_policy = retry_model(task.retries[0]) if task.retries else None
+    timeout_ms = task.timeouts[0].duration.milliseconds if task.timeouts else None
+    # The language's default mode is async: a task runs in the worker pool.
+    mode = TaskMode.SYNC if task.mode is ast.TaskMode.SYNC else TaskMode.ASYNC
+    info = TaskInfo(task, mode, fields, returns, retry_policy, timeout_ms, field_types(returns))
+    return info, diagnostics
+
+
+class HasSpan(Protocol):
+    @property
+    def span(self) -> Span: ...
+
+
+def duplicate_clauses(clauses: Sequence[HasSpan], what: str) -> Iterator[Diagnostic]:
+    """PM0106 for every repetition of a clause that may be written once."""
+    for clause in clauses[1:]:
+        yield Diagnostic(
+            "PM0106",
+            f"duplicate {what}",
+            clause.span,
+            label="written again here",
+            secondary=(Label(clauses[0].span, "first written here"),),
+            help="keep one of them",
+        )
+
+
+def positive_duration(duration: ast.Duration, what: str) -> Iterator[Diagnostic]:
+    if duration.milliseconds == 0:
+        yield Diagnostic(
+            "PM0307",
+            f"{what} must be longer than zero",
+            duration.span,
+            label="zero duration",
+        )
+
+
+def retry_diagnostics(retry: ast.RetryClause) -> Iterator[Diagnostic]:
+    if retry.retries < 0:
+        yield Diagnostic(
+            "PM0307",
+            "the retry count must not be negative",
+            retry.retries_span,
+            label="negative",
+            help="`retry 0` (or no `retry` clause) means a failed attempt is final",
+        )
+    if retry.delay is not None:
+        yield from positive_duration(retry.delay.duration, f"a `{retry.delay.kind}` delay")
+    if retry.max_delay is None:
+        return
+    if retry.delay is None:
+        yield Diagnostic(
+            "PM0307",
+            "`max` needs a `backoff` or `every` delay to limit",
+            retry.max_delay.span,
+            label="no delay to limit",
+            help=f"for example `retry {retry.retries} backoff 1s max {retry.max_delay.text}`",
+        )
+    elif retry.max_delay.milliseconds < retry.delay.duration.milliseconds:
+        yield Diagnostic(
+            "PM0307",
+            f"`max {retry.max_delay.text}` is shorter than the delay "
+            f"`{retry.delay.kind} {retry.delay.duration.text}`",
+            retry.max_delay.span,
+            label="shorter than the delay",
+            secondary=(Label(retry.delay.duration.span, "the delay"),),
+        )
+
+
+def retry_model(retry: ast.RetryClause) -> RetryPolicy:
+    max_ms = None if retry.max_delay is None else retry.max_delay.milliseconds
+    if retry.delay is None:
+        return RetryPolicy(retry.retries, RetryDelayKind.NONE, 0, max_ms)
+    kind = RetryDelayKind(retry.delay.kind.value)
+    return RetryPolicy(retry.retries, kind, retry.delay.duration.milliseconds, max_ms)

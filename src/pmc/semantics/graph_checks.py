@@ -1,0 +1,205 @@
+"""The checks on a resolved machine's graph (PM0401-PM0405), as diagnostics.
+
+The algorithms live in :mod:`pmc.semantics.graph`; this module prepares their
+plain inputs and words their results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from pmc.diagnostics import Diagnostic, Label
+from pmc.semantics import graph
+from pmc.semantics.model import Outcome
+from pmc.semantics.states import StateTable
+from pmc.semantics.transitions import TransitionInfo
+from pmc.syntax import ast
+
+
+def expand_sources(
+    transitions: Sequence[TransitionInfo], table: StateTable
+) -> tuple[tuple[str, ...], ...]:
+    """Each transition's sources with ``*`` expanded, in the order written.
+
+    ``*`` is every non-final state; for an outcome trigger ``T completed|failed``
+    only those where the outcome can arrive (a transition running ``T`` enters
+    them), so that ``*`` does not make the trigger dead or nondeterministic.
+    """
+    entered = graph.entered_with_task(
+        graph.Arc((), t.target, None, runs=t.runs) for t in transitions if t.target is not None
+    )
+    non_final = table.non_final()
+    # Computed once per task, and only for outcome triggers written with `*`,
+    # to keep the expansion linear in what it produces.
+    live: dict[str, tuple[str, ...]] = {}
+    expanded: list[tuple[str, ...]] = []
+    for t in transitions:
+        names: list[str] = []
+        for source in t.decl.sources:
+            if not isinstance(source, ast.Wildcard):
+                names.append(source.text)
+                continue
+            task = t.outcome_task
+            if task is None:
+                names.extend(non_final)
+                continue
+            if task not in live:
+                states = entered.get(task, frozenset())
+                live[task] = tuple(s for s in non_final if s in states)
+            names.extend(live[task])
+        expanded.append(tuple(dict.fromkeys(names)))
+    return tuple(expanded)
+
+
+def _arcs(
+    transitions: Sequence[TransitionInfo], sources: Sequence[tuple[str, ...]]
+) -> tuple[graph.Arc, ...]:
+    arcs = []
+    for t, from_states in zip(transitions, sources, strict=True):
+        assert t.target is not None
+        task = t.outcome_task
+        outcome = None
+        if task is not None and isinstance(t.decl.trigger, ast.OutcomeTrigger):
+            outcome = (task, Outcome(t.decl.trigger.outcome.value))
+        arcs.append(graph.Arc(from_states, t.target, t.trigger.identity, t.runs, outcome))
+    return tuple(arcs)
+
+
+def graph_checks(
+    transitions: Sequence[TransitionInfo],
+    sources: Sequence[tuple[str, ...]],
+    table: StateTable,
+) -> tuple[list[Diagnostic], frozenset[str]]:
+    assert table.initial is not None
+    arcs = _arcs(transitions, sources)
+    states = tuple(table.declared)
+    found: list[Diagnostic] = []
+    summary = graph.reachability(states, table.initial, table.finals, arcs)
+    for state in summary.unreachable:
+        found.append(
+            Diagnostic(
+                "PM0401",
+                f"state `{state}` is unreachable",
+                table.declared[state].span,
+                label=f"no path from the initial state `{table.initial}` leads here",
+                help=f"add a transition into `{state}`, or remove the state",
+            )
+        )
+    for state in summary.traps:
+        found.append(
+            Diagnostic(
+                "PM0402",
+                f"state `{state}` is a trap: no final state can be reached from it",
+                table.declared[state].span,
+                label="an instance that enters it never finishes",
+                help=f"add a transition from `{state}` towards a final state, or make it final",
+            )
+        )
+    found.extend(_conflict_diagnostics(transitions, arcs))
+    # Outcome checks need every task reference resolved: an unknown task in
+    # one transition would otherwise make the outcome transitions look dead.
+    if all(_tasks_resolved(t) for t in transitions):
+        found.extend(_outcome_gap_diagnostics(transitions, arcs, table))
+        found.extend(_dead_outcome_diagnostics(transitions, arcs, table))
+    return found, summary.reachable
+
+
+def _tasks_resolved(t: TransitionInfo) -> bool:
+    outcome_ok = not isinstance(t.decl.trigger, ast.OutcomeTrigger) or t.trigger.task is not None
+    run_ok = t.run is None or t.run.task is not None
+    return outcome_ok and run_ok
+
+
+def _state_list(states: Sequence[str]) -> str:
+    return ", ".join(f"`{s}`" for s in states)
+
+
+def _conflict_diagnostics(
+    transitions: Sequence[TransitionInfo], arcs: Sequence[graph.Arc]
+) -> Iterator[Diagnostic]:
+    for conflict in graph.conflicts(arcs):
+        first = transitions[conflict.first].decl
+        second = transitions[conflict.second]
+        states = _state_list(conflict.states)
+        via_wildcard = any(
+            isinstance(s, ast.Wildcard) for t in (first, second.decl) for s in t.sources
+        )
+        yield Diagnostic(
+            "PM0403",
+            f"transitions `{first.name.text}` and `{second.decl.name.text}` both leave "
+            f"{states} on {second.trigger.display}",
+            second.decl.name.span,
+            label=f"conflicts with `{first.name.text}`",
+            secondary=(Label(first.name.span, f"`{first.name.text}` declared here"),),
+            notes=("`*` stands for every non-final state",) if via_wildcard else (),
+            help="a machine must know which transition to take: change a source or a trigger",
+        )
+
+
+def _outcome_gap_diagnostics(
+    transitions: Sequence[TransitionInfo], arcs: Sequence[graph.Arc], table: StateTable
+) -> Iterator[Diagnostic]:
+    finals = frozenset(table.finals)
+    for gap in graph.outcome_gaps(arcs, table.finals):
+        run = transitions[gap.arc].decl.run
+        assert run is not None
+        task, state = gap.task, gap.state
+        triggers = [f"`{task} {outcome}`" for outcome in gap.missing]
+        if state in finals:
+            message = (
+                f"task `{task}` runs on entering final state `{state}`, "
+                "where its outcome is never handled"
+            )
+            help = f"run `{task}` on a transition into a non-final state that handles its outcome"
+        elif len(triggers) == 2:
+            message = f"state `{state}` handles neither {triggers[0]} nor {triggers[1]}"
+            help = f"add transitions from `{state}` on {triggers[0]} and on {triggers[1]}"
+        else:
+            message = f"state `{state}` does not handle {triggers[0]}"
+            help = f"add a transition from `{state}` on {triggers[0]}"
+        yield Diagnostic(
+            "PM0404",
+            message,
+            run.task.span,
+            label=f"`{task}` starts on entering `{state}`",
+            notes=("an instance waiting for an unhandled outcome never moves on",),
+            help=help,
+        )
+
+
+def _dead_outcome_diagnostics(
+    transitions: Sequence[TransitionInfo], arcs: Sequence[graph.Arc], table: StateTable
+) -> Iterator[Diagnostic]:
+    entered = graph.entered_with_task(arcs)
+    finals = frozenset(table.finals)
+    for t in transitions:
+        task = t.outcome_task
+        if task is None:
+            continue
+        live = entered.get(task, frozenset())
+        display = t.trigger.display
+        for source in t.decl.sources:
+            if isinstance(source, ast.Wildcard):
+                if not live - finals:
+                    yield Diagnostic(
+                        "PM0405",
+                        f"{display} can never happen in any state `*` stands for",
+                        source.span,
+                        label=f"no transition running `{task}` enters a non-final state",
+                        help=_outcome_states_help(task, live, table),
+                    )
+            elif source.text not in live and source.text not in finals:
+                yield Diagnostic(
+                    "PM0405",
+                    f"{display} can never happen in state `{source.text}`",
+                    source.span,
+                    label=f"no transition running `{task}` enters `{source.text}`",
+                    help=_outcome_states_help(task, live, table),
+                )
+
+
+def _outcome_states_help(task: str, live: frozenset[str], table: StateTable) -> str:
+    if not live:
+        return f"no transition of machine `{table.machine}` runs `{task}`"
+    ordered = [s for s in table.declared if s in live]
+    return f"the outcomes of `{task}` arrive in {_state_list(ordered)}"

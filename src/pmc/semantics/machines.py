@@ -1,0 +1,107 @@
+"""One machine: its states and transitions resolved, its graph checked, its model built."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pmc.diagnostics import Diagnostic
+from pmc.semantics.graph_checks import expand_sources, graph_checks
+from pmc.semantics.model import MachineModel, SelectorTriggerModel, TransitionModel
+from pmc.semantics.scope import Scope
+from pmc.semantics.states import StateTable, resolve_states
+from pmc.semantics.suggest import duplicates
+from pmc.semantics.transitions import TransitionInfo, mixed_triggers, resolve_transition
+from pmc.syntax import ast
+
+
+@dataclass(frozen=True, slots=True)
+class MachineResult:
+    name: str
+    model: MachineModel | None  # None: this machine has errors
+    diagnostics: tuple[Diagnostic, ...]
+    states: Mapping[str, ast.Name]
+    finals: tuple[str, ...]
+    reachable: frozenset[str] | None  # None: the graph was not analysed
+    event_uses: tuple[ast.Name, ...]  # input events named by triggers
+    tasks_run: frozenset[str]
+
+
+def analyze_machine(machine: ast.MachineDecl, scope: Scope) -> MachineResult:
+    name = machine.name.text
+    table, diagnostics = resolve_states(machine)
+    transitions: list[TransitionInfo] = []
+    for transition in machine.transitions:
+        info, found = resolve_transition(transition, table, scope)
+        transitions.append(info)
+        diagnostics.extend(found)
+    diagnostics.extend(
+        duplicates(
+            machine.transitions,
+            lambda t: t.name.text,
+            lambda t: t.name.span,
+            "PM0103",
+            lambda t: f"duplicate transition `{t}` in machine `{name}`",
+        )
+    )
+    diagnostics.extend(mixed_triggers(machine))
+    reachable = None
+    if table.resolved and table.initial is not None and all(t.resolved for t in transitions):
+        sources = expand_sources(transitions, table)
+        found, reachable = graph_checks(transitions, sources, table)
+        diagnostics.extend(found)
+        # A trigger or run may be unresolved without a diagnostic here, when
+        # the cause (say, a field's unknown type) is reported with its event.
+        if not diagnostics and all(t.modelled for t in transitions):
+            model = _machine_model(machine, table, transitions, sources)
+            return _result(name, model, diagnostics, table, reachable, transitions)
+    return _result(name, None, diagnostics, table, reachable, transitions)
+
+
+def _result(
+    name: str,
+    model: MachineModel | None,
+    diagnostics: Sequence[Diagnostic],
+    table: StateTable,
+    reachable: frozenset[str] | None,
+    transitions: Sequence[TransitionInfo],
+) -> MachineResult:
+    return MachineResult(
+        name,
+        model,
+        tuple(diagnostics),
+        table.declared,
+        table.finals,
+        reachable,
+        tuple(t.trigger.event for t in transitions if t.trigger.event is not None),
+        frozenset(t.runs for t in transitions if t.runs is not None),
+    )
+
+
+def _machine_model(
+    machine: ast.MachineDecl,
+    table: StateTable,
+    transitions: Sequence[TransitionInfo],
+    sources: Sequence[tuple[str, ...]],
+) -> MachineModel:
+    assert table.initial is not None
+    models = []
+    for t, from_states in zip(transitions, sources, strict=True):
+        assert t.target is not None and t.trigger.model is not None
+        run = None
+        if t.run is not None:
+            assert t.run.model is not None
+            run = t.run.model
+        wildcard = any(isinstance(s, ast.Wildcard) for s in t.decl.sources)
+        models.append(
+            TransitionModel(t.decl.name.text, from_states, t.target, t.trigger.model, run, wildcard)
+        )
+    multi = any(isinstance(t.trigger.model, SelectorTriggerModel) for t in transitions)
+    return MachineModel(
+        machine.name.text,
+        tuple(table.declared),
+        table.initial,
+        table.finals,
+        multi,
+        tuple(models),
+    )

@@ -1,0 +1,121 @@
+"""A machine's transitions: sources, target, trigger and task run, resolved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pmc.diagnostics import Diagnostic, Label
+from pmc.semantics.bindings import RunInfo, resolve_run
+from pmc.semantics.declarations import identifier_diagnostics
+from pmc.semantics.scope import Scope
+from pmc.semantics.states import StateTable
+from pmc.semantics.triggers import TriggerInfo, resolve_trigger
+from pmc.syntax import ast
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionInfo:
+    decl: ast.Transition
+    explicit: tuple[str, ...]  # declared explicit sources, in order
+    target: str | None  # None: unknown (already reported)
+    trigger: TriggerInfo
+    run: RunInfo | None
+    resolved: bool  # every state it names is declared
+
+    @property
+    def outcome_task(self) -> str | None:
+        if isinstance(self.decl.trigger, ast.OutcomeTrigger):
+            return self.trigger.task
+        return None
+
+    @property
+    def modelled(self) -> bool:
+        """Whether trigger and run resolved to their models."""
+        run_ok = self.run is None or self.run.model is not None
+        return self.trigger.model is not None and run_ok
+
+    @property
+    def runs(self) -> str | None:
+        return None if self.run is None else self.run.task
+
+
+def resolve_transition(
+    transition: ast.Transition, table: StateTable, scope: Scope
+) -> tuple[TransitionInfo, list[Diagnostic]]:
+    found = list(identifier_diagnostics(transition.name, "transition"))
+    explicit: list[str] = []
+    resolved = bool(table.declared)
+    finals = frozenset(table.finals)
+    for source in transition.sources:
+        if isinstance(source, ast.Wildcard) or not table.declared:
+            continue
+        if source.text not in table.declared:
+            found.append(table.unknown(source))
+            resolved = False
+        else:
+            explicit.append(source.text)
+            if source.text in finals:
+                found.append(_leaves_final(transition, source))
+    target: str | None = None
+    if table.declared:
+        if transition.target.text in table.declared:
+            target = transition.target.text
+        else:
+            found.append(table.unknown(transition.target))
+            resolved = False
+    trigger = resolve_trigger(transition.trigger, scope)
+    found.extend(trigger.diagnostics)
+    run = None
+    if transition.run is not None:
+        run = resolve_run(transition.run, trigger, scope)
+        found.extend(run.diagnostics)
+    info = TransitionInfo(
+        transition, tuple(dict.fromkeys(explicit)), target, trigger, run, resolved
+    )
+    return info, found
+
+
+def _leaves_final(transition: ast.Transition, source: ast.Name) -> Diagnostic:
+    return Diagnostic(
+        "PM0303",
+        f"transition `{transition.name.text}` leaves final state `{source.text}`",
+        source.span,
+        label=f"`{source.text}` is final",
+        help=f"an instance in a final state is done; remove `{source.text}` from the sources "
+        "or from `final`",
+    )
+
+
+def mixed_triggers(machine: ast.MachineDecl) -> Iterator[Diagnostic]:
+    """PM0406: plain triggers address the one instance, selectors address many."""
+    triggers = [
+        t.trigger
+        for t in machine.transitions
+        if isinstance(t.trigger, ast.EventTrigger | ast.SelectorTrigger)
+    ]
+    plain = [t for t in triggers if isinstance(t, ast.EventTrigger)]
+    selectors = [t for t in triggers if isinstance(t, ast.SelectorTrigger)]
+    if not plain or not selectors:
+        return
+    first, odd = (plain[0], selectors[0]) if triggers[0] is plain[0] else (selectors[0], plain[0])
+    yield Diagnostic(
+        "PM0406",
+        f"machine `{machine.name.text}` mixes single-instance and multi-instance triggers",
+        odd.span,
+        label=(
+            "selects instances by a field"
+            if isinstance(odd, ast.SelectorTrigger)
+            else "addresses the single instance"
+        ),
+        secondary=(
+            Label(
+                first.span,
+                "selects instances by a field"
+                if isinstance(first, ast.SelectorTrigger)
+                else "addresses the single instance",
+            ),
+        ),
+        help="a machine has one instance (triggers `Event`) or many (triggers `Event.field`), "
+        "not both",
+    )

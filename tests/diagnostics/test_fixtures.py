@@ -1,0 +1,50 @@
+"""One invalid ``.pm`` per diagnostic code; its text and JSON output are snapshotted.
+
+A fixture is named ``PMxxxx_what_is_wrong.pm``; the code in its name must be
+reported. ``pytest --snapshot-update`` rewrites the snapshots after an
+intended change of wording; review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from pmc.compiler import check_source
+from pmc.diagnostics import CODES
+from pmc.diagnostics.render import FileDiagnostics, render_json, render_text
+from pmc.source import SourceFile
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_FILES = sorted(FIXTURES.glob("PM*.pm"))
+
+
+def _code_of(path: Path) -> str:
+    return path.name.split("_", 1)[0]
+
+
+def _check(path: Path) -> FileDiagnostics:
+    source = SourceFile(path.name, path.read_text(encoding="utf-8"))
+    return FileDiagnostics(source, check_source(source).diagnostics)
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_fixture_reports_its_code(fixture: Path, snapshot: SnapshotAssertion) -> None:
+    report = _check(fixture)
+    codes = [d.code for d in report.diagnostics]
+    assert _code_of(fixture) in codes, f"{fixture.name} reported {codes}"
+    assert render_text(report) == snapshot(name="text")
+    assert json.loads(render_json([report])) == snapshot(name="json")
+
+
+def test_every_active_code_has_a_fixture() -> None:
+    covered = {_code_of(path) for path in FIXTURE_FILES}
+    active = {code for code, entry in CODES.items() if not entry.retired}
+    assert sorted(active - covered) == []
+
+
+def test_fixture_names_use_registered_codes() -> None:
+    assert sorted({_code_of(p) for p in FIXTURE_FILES} - set(CODES)) == []

@@ -1,0 +1,567 @@
+"""Each semantic check on small processes: what it reports, and what it must not."""
+
+from __future__ import annotations
+
+from pmc.semantics.model import (
+    AllInCondition,
+    DictType,
+    KeyExpr,
+    ListType,
+    LiteralExpr,
+    MachineIdExpr,
+    OptionalType,
+    Primitive,
+    PrimitiveType,
+    RetryDelayKind,
+    RetryPolicy,
+    SelectorTriggerModel,
+    TaskMode,
+    TimerTriggerModel,
+)
+from tests.semantics.helpers import analyze_text, codes, diagnostics, machine_process, only
+
+SIMPLE = """
+        states A, B, Done
+        initial A
+        final Done
+        transition go: A -> B on Go
+        transition stop: B -> Done on Stop
+"""
+
+
+def errors(text: str) -> list[str]:
+    return [d.code for d in diagnostics(text) if d.severity == "error"]
+
+
+# ---- a clean process ---------------------------------------------------------------
+
+
+def test_a_simple_machine_is_clean_apart_from_unused_tasks() -> None:
+    assert codes(machine_process(SIMPLE)) == ["PM0902", "PM0902"]
+    assert analyze_text(machine_process(SIMPLE)).model is not None  # warnings allow a model
+
+
+def test_single_instance_machine_and_default_completion() -> None:
+    model = analyze_text(machine_process(SIMPLE)).model
+    assert model is not None
+    machine = model.machine("M")
+    assert not machine.multi_instance
+    assert [t.name for t in machine.transitions] == ["go", "stop"]
+    assert [c.machine for c in model.complete_when] == ["M"]
+    assert model.fail_when == ()
+    assert model.start_events is None
+
+
+def test_task_defaults_and_retry_variants() -> None:
+    text = machine_process(
+        SIMPLE,
+        declarations="""
+    task Now { retry 2 }
+    task Fixed async { retry 5 every 3s  timeout 1m }""",
+    )
+    model = analyze_text(text).model
+    assert model is not None
+    assert model.task("Work").mode is TaskMode.ASYNC  # the default
+    assert model.task("Check").mode is TaskMode.SYNC
+    assert model.task("Work").retry is None and model.task("Work").timeout_ms is None
+    assert model.task("Now").retry == RetryPolicy(2, RetryDelayKind.NONE, 0, None)
+    assert model.task("Fixed").retry == RetryPolicy(5, RetryDelayKind.EVERY, 3_000, None)
+    assert model.task("Fixed").timeout_ms == 60_000
+
+
+def test_start_cancel_and_conditions_reach_the_model() -> None:
+    text = machine_process(
+        SIMPLE,
+        tail="""
+    start on Go, Go
+    cancel on Stop
+    complete when all M in B, Done
+    fail when any M in B""",
+    )
+    model = analyze_text(text).model
+    assert model is not None
+    assert model.start_events == ("Go",)
+    assert model.cancel_events == ("Stop",)
+    assert model.complete_when == (AllInCondition("M", ("B", "Done")),)
+
+
+# ---- names and duplicates ------------------------------------------------------------
+
+
+def test_events_tasks_and_machines_share_one_namespace() -> None:
+    d = only(machine_process(SIMPLE, declarations="    machine Go { }"), "PM0101")
+    assert d.message == "`Go` is declared more than once"
+    assert d.secondary[0].message == "first declared here, as an event"
+
+
+def test_repeated_states_clauses_are_concatenated_and_duplicates_reported() -> None:
+    machine = SIMPLE.replace("states A, B, Done", "states A, B\n        states Done, B")
+    assert errors(machine_process(machine)) == ["PM0102"]
+
+
+def test_duplicate_transition_names() -> None:
+    machine = SIMPLE + "        transition go: B -> A on Go\n"
+    assert "PM0103" in errors(machine_process(machine))
+
+
+def test_duplicate_fields_and_bindings() -> None:
+    assert errors(machine_process(SIMPLE, "    event E { id: str  id: int }")) == ["PM0104"]
+    machine = SIMPLE.replace("on Go\n", "on Go run Check(level = 1, level = 2)\n")
+    assert "PM0104" in errors(machine_process(machine))
+
+
+def test_invalid_identifiers_name_the_reason() -> None:
+    text = machine_process(SIMPLE.replace("transition go:", "transition _go:"))
+    assert (
+        only(text, "PM0105").label == "starts with `_`, which Python and pydantic treat as private"
+    )
+    text = machine_process(
+        SIMPLE, "    event E { id: str  model_name: str  json: str  match: int }"
+    )
+    labels = [d.label for d in diagnostics(text) if d.code == "PM0105"]
+    assert labels == [
+        "starts with `model_`, which pydantic reserves",
+        "is a method of pydantic models",
+        "is a Python soft keyword",
+    ]
+
+
+def test_state_names_must_not_shadow_str_attributes_of_the_enum() -> None:
+    machine = SIMPLE.replace("A, B, Done", "A, upper, Done").replace("-> B", "-> upper")
+    d = only(machine_process(machine.replace("B ->", "upper ->")), "PM0105")
+    assert d.label == "is an attribute of `str`, which the enum `MState` extends"
+
+
+def test_single_valued_clauses_written_twice() -> None:
+    machine = SIMPLE.replace("initial A", "initial A\n        initial B")
+    text = machine_process(
+        machine,
+        declarations="    task T { retry 1  retry 2  returns { a: int }  returns { b: int } }",
+        tail="    complete when all M final\n    complete when all M final\n"
+        "    fail when any M in B\n    fail when any M in A",
+    )
+    assert errors(text) == ["PM0106"] * 5
+    text = "process P {\n    key id\n    key id\n" + machine_process(SIMPLE).split("key id\n", 1)[1]
+    assert errors(text) == ["PM0106"]
+
+
+# ---- unknown references ----------------------------------------------------------------
+
+
+def test_unknown_state_suggests_a_spelling_and_stops_graph_checks() -> None:
+    machine = SIMPLE.replace("B -> Done", "B -> Dnoe")
+    d = only(machine_process(machine), "PM0203")
+    assert (d.message, d.label, d.help) == (
+        "unknown state `Dnoe`",
+        "not declared in machine `M`",
+        "did you mean `Done`?",
+    )
+    # `Done` now has no incoming transition and `B` no way out, but neither is reported.
+    assert errors(machine_process(machine)) == ["PM0203"]
+
+
+def test_unknown_event_that_is_a_task_says_so() -> None:
+    d = only(machine_process(SIMPLE.replace("on Go", "on Work")), "PM0201")
+    assert d.help == "`Work` is a task: write `Work completed` or `Work failed`"
+    d = only(machine_process(SIMPLE, tail="    cancel on Work"), "PM0201")
+    assert d.help == "`Work` is a task, not an event"
+
+
+def test_unknown_task_in_run_and_outcome() -> None:
+    machine = SIMPLE.replace("on Go", "on Go run Wrk").replace("on Stop", "on Wrok completed")
+    found = [d for d in diagnostics(machine_process(machine)) if d.code == "PM0202"]
+    assert [d.help for d in found] == ["did you mean `Work`?", "did you mean `Work`?"]
+
+
+def test_unknown_selector_field_and_unknown_type() -> None:
+    machine = SIMPLE.replace("on Go\n", "on Go.cuont\n").replace("on Stop", "on Stop.id")
+    assert only(machine_process(machine), "PM0204").help == "did you mean `count`?"
+    d = only(machine_process(SIMPLE, "    event E { id: str  at: uuid }"), "PM0205")
+    assert d.help == "did you mean `UUID`?"
+
+
+def test_unknown_machine_and_state_in_conditions() -> None:
+    text = machine_process(SIMPLE, tail="    complete when all N final\n    fail when any M in Dne")
+    assert errors(text) == ["PM0206", "PM0203"]
+
+
+# ---- structure -------------------------------------------------------------------------------
+
+
+def test_initial_not_declared() -> None:
+    d = only(machine_process(SIMPLE.replace("initial A", "initial Start")), "PM0301")
+    assert d.message == "initial state `Start` is not a declared state"
+
+
+def test_machine_without_states_reports_only_that() -> None:
+    assert errors(machine_process("        transition go: A -> B on Go")) == ["PM0302"]
+
+
+def test_final_naming_an_undeclared_state_is_an_unknown_state() -> None:
+    machine = SIMPLE.replace("final Done", "final Done, Finished")
+    assert errors(machine_process(machine)) == ["PM0203"]
+
+
+def test_only_explicit_sources_can_leave_a_final_state() -> None:
+    explicit = SIMPLE + "        transition again: Done -> A on Go\n"
+    assert errors(machine_process(explicit)) == ["PM0303"]
+    wildcard = SIMPLE + "        transition reset: * -> A on Stop\n"
+    assert "PM0303" not in codes(machine_process(wildcard))
+
+
+def test_no_final_state_and_no_machine() -> None:
+    assert errors(machine_process(SIMPLE.replace("final Done", ""))) == ["PM0305"]
+    assert codes("process P { key id  event E { id: str }  cancel on E }") == ["PM0306"]
+
+
+def test_missing_key_suggests_a_field_every_event_has() -> None:
+    text = machine_process(SIMPLE).replace("    key id\n", "")
+    assert only(text, "PM0304").help == (
+        "name the event field that identifies a process instance, e.g. `key id`"
+    )
+
+
+def test_invalid_retry_and_timeout_values() -> None:
+    text = machine_process(
+        SIMPLE,
+        declarations="""
+    task A { retry -1 }
+    task B { retry 1 backoff 0s }
+    task C { retry 1 max 5s }
+    task D { retry 1 every 10s max 5s }
+    task E { timeout 0ms }""",
+    )
+    messages = [d.message for d in diagnostics(text) if d.code == "PM0307"]
+    assert messages == [
+        "the retry count must not be negative",
+        "a `backoff` delay must be longer than zero",
+        "`max` needs a `backoff` or `every` delay to limit",
+        "`max 5s` is shorter than the delay `every 10s`",
+        "a timeout must be longer than zero",
+    ]
+    assert errors(machine_process(SIMPLE.replace("on Stop", "on after 0s"))) == ["PM0307"]
+
+
+# ---- the state graph -----------------------------------------------------------------------
+
+
+def test_unreachable_and_trap_states() -> None:
+    machine = """
+        states A, Lost, Stuck, Done
+        initial A
+        final Done
+        transition go: A -> Done on Go
+        transition wait: A -> Stuck on after 5m
+        transition away: Lost -> Done on Stop
+"""
+    found = [(d.code, d.message) for d in diagnostics(machine_process(machine))]
+    assert ("PM0401", "state `Lost` is unreachable") in found
+    assert ("PM0402", "state `Stuck` is a trap: no final state can be reached from it") in found
+    assert [c for c, _ in found if c.startswith("PM04")] == ["PM0401", "PM0402"]
+
+
+def test_nondeterminism_through_a_wildcard() -> None:
+    machine = SIMPLE + "        transition abort: * -> Done on Go\n"
+    d = only(machine_process(machine), "PM0403")
+    assert d.message == "transitions `go` and `abort` both leave `A` on `Go`"
+    assert d.notes == ("`*` stands for every non-final state",)
+
+
+def test_selectors_of_one_event_share_its_trigger_identity() -> None:
+    machine = """
+        states A, Done
+        initial A
+        final Done
+        transition one: A -> Done on Go.id
+        transition two: A -> Done on Go.note
+"""
+    assert "PM0403" in codes(machine_process(machine))
+
+
+def test_timers_are_told_apart_by_duration_however_spelled() -> None:
+    machine = SIMPLE + "        transition t1: A -> Done on after 60s\n"
+    same = machine + "        transition t2: A -> Done on after 1m\n"
+    other = machine + "        transition t2: A -> Done on after 2m\n"
+    assert "PM0403" in codes(machine_process(same))
+    assert "PM0403" not in codes(machine_process(other))
+    model = analyze_text(machine_process(machine)).model
+    assert model is not None
+    assert model.machine("M").transitions[-1].trigger == TimerTriggerModel(60_000)
+
+
+RUNS_WORK = """
+        states A, Busy, Done, Failed
+        initial A
+        final Done, Failed
+        transition go: A -> Busy on Go run Work
+"""
+
+
+def test_outcome_handling_is_complete() -> None:
+    machine = RUNS_WORK + (
+        "        transition ok: Busy -> Done on Work completed\n"
+        "        transition ko: Busy -> Failed on Work failed\n"
+    )
+    assert errors(machine_process(machine)) == []
+
+
+def test_an_unhandled_outcome_names_what_is_missing() -> None:
+    neither = RUNS_WORK + "        transition stop: Busy -> Done on Stop\n"
+    assert only(machine_process(neither), "PM0404").message == (
+        "state `Busy` handles neither `Work completed` nor `Work failed`"
+    )
+    one = RUNS_WORK + "        transition ok: Busy -> Done on Work completed\n"
+    assert only(machine_process(one), "PM0404").message == (
+        "state `Busy` does not handle `Work failed`"
+    )
+
+
+def test_a_task_run_into_a_final_state_is_never_handled() -> None:
+    machine = SIMPLE.replace("on Stop", "on Stop run Work")
+    assert only(machine_process(machine), "PM0404").message == (
+        "task `Work` runs on entering final state `Done`, where its outcome is never handled"
+    )
+
+
+def test_wildcard_outcome_transitions_keep_only_the_live_states() -> None:
+    machine = RUNS_WORK + (
+        "        transition ok: Busy -> Done on Work completed\n"
+        "        transition ko: * -> Failed on Work failed\n"
+    )
+    analysis = analyze_text(machine_process(machine))
+    assert [d.code for d in analysis.diagnostics if d.severity == "error"] == []
+    assert analysis.model is not None
+    assert analysis.model.machine("M").transitions[-1].sources == ("Busy",)
+
+
+def test_dead_outcome_transitions() -> None:
+    explicit = RUNS_WORK + (
+        "        transition ok: Busy -> Done on Work completed\n"
+        "        transition ko: Busy -> Failed on Work failed\n"
+        "        transition early: A -> Failed on Work failed\n"
+    )
+    assert only(machine_process(explicit), "PM0405").message == (
+        "`Work failed` can never happen in state `A`"
+    )
+    never_run = SIMPLE + "        transition odd: * -> Done on Work failed\n"
+    d = only(machine_process(never_run), "PM0405")
+    assert d.help == "no transition of machine `M` runs `Work`"
+
+
+def test_an_unknown_task_does_not_make_outcome_transitions_dead() -> None:
+    machine = RUNS_WORK.replace("run Work", "run Wrk") + (
+        "        transition ok: Busy -> Done on Work completed\n"
+        "        transition ko: Busy -> Failed on Work failed\n"
+    )
+    assert errors(machine_process(machine)) == ["PM0202"]
+
+
+def test_mixing_single_and_multi_instance_triggers() -> None:
+    machine = SIMPLE.replace("on Go\n", "on Go.id\n")
+    d = only(machine_process(machine), "PM0406")
+    assert d.label == "addresses the single instance"
+
+
+# ---- types and the key ------------------------------------------------------------------------
+
+
+def test_a_selector_field_of_unknown_type_is_reported_once() -> None:
+    machine = SIMPLE.replace("on Go\n", "on Many.ids\n").replace("on Stop", "on Stop.id")
+    text = machine_process(machine, "    event Many { id: str  ids: list[Str] }")
+    assert errors(text) == ["PM0205"]
+
+
+def test_selector_types_and_fan_out() -> None:
+    machine = """
+        states A, Done
+        initial A
+        final Done
+        transition one: A -> Done on Go.id
+        transition many: A -> Done on Many.ids
+"""
+    text = machine_process(machine, "    event Many { id: str  ids: list[UUID] }")
+    model = analyze_text(text).model
+    assert model is not None
+    one, many = model.machine("M").transitions
+    assert one.trigger == SelectorTriggerModel("Go", "id", fan_out=False)
+    assert many.trigger == SelectorTriggerModel("Many", "ids", fan_out=True)
+    assert model.machine("M").multi_instance
+    bad = machine.replace("Go.id", "Go.note")
+    assert only(machine_process(bad, "    event Many { id: str  ids: list[UUID] }"), "PM0501")
+
+
+def test_every_trigger_event_needs_the_key_once() -> None:
+    text = machine_process(
+        SIMPLE.replace("on Stop", "on Ping") + "        transition p2: A -> A on Ping\n",
+        "    event Ping { at: datetime }",
+        tail="    cancel on Ping",
+    )
+    d = only(text, "PM0502")
+    assert d.message == "event `Ping` lacks the key field `id`"
+    assert d.help == "add `id: str` to event `Ping`"
+
+
+def test_key_types() -> None:
+    bad = machine_process(SIMPLE).replace("event Stop { id: str }", "event Stop { id: float }")
+    assert only(bad, "PM0503").message == "key field `id` of event `Stop` is `float`"
+    mixed = machine_process(SIMPLE).replace("event Stop { id: str }", "event Stop { id: int }")
+    assert only(mixed, "PM0503").label == "expected `str`"
+    unused = machine_process(SIMPLE, "    event Spare { id: float }")
+    assert errors(unused) == []  # only events the key routes must agree on it
+    uuid = machine_process(SIMPLE).replace("id: str", "id: UUID")
+    model = analyze_text(uuid).model
+    assert model is not None and model.key.type == PrimitiveType(Primitive.UUID)
+
+
+def test_defaults_must_match_their_field_type() -> None:
+    good = """    event E { id: str  a: float = 1  b: Decimal = 1.5  c: bool = false
+              d: int | None = none  e: list[str] | None = none  f: str | None = "x" }"""
+    assert errors(machine_process(SIMPLE, good)) == []
+    for field in (
+        "a: int = 1.5",
+        "b: str = 1",
+        'c: bool = "true"',
+        "d: int = none",
+        'e: list[str] = "a"',
+        'f: UUID = "x"',
+    ):
+        assert errors(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}")) == [
+            "PM0504"
+        ], field
+
+
+def test_integer_literals_for_decimal_fields_become_decimals() -> None:
+    declarations = (
+        "    event E { id: str  price: Decimal = 2  ratio: float = 1  cap: Decimal | None = 3 }"
+    )
+    model = analyze_text(machine_process(SIMPLE, declarations)).model
+    assert model is not None
+    defaults = [f.default for f in model.event("E").fields[1:]]
+    assert [type(d).__name__ for d in defaults] == ["Decimal", "int", "Decimal"]
+
+
+def test_invalid_type_shapes() -> None:
+    for field in (
+        "a: list",
+        "a: list[str, int]",
+        "a: dict[str]",
+        "a: dict[int, str]",
+        "a: str[int]",
+        "a: str | int",
+        "a: None",
+        "a: str | None | None",
+    ):
+        assert errors(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}")) == [
+            "PM0505"
+        ], field
+    text = machine_process(SIMPLE, "    event E { id: str  a: dict[str, list[int]] | None }")
+    model = analyze_text(text).model
+    assert model is not None
+    int_list = ListType(PrimitiveType(Primitive.INT))
+    assert model.event("E").fields[1].type == OptionalType(DictType(int_list))
+
+
+# ---- bindings ------------------------------------------------------------------------------------
+
+
+RUN_CHECK = """
+        states A, Busy, Done
+        initial A
+        final Done
+        transition go: A -> Busy on Go
+        transition ok: Busy -> Done on Check completed
+        transition ko: Busy -> Done on Check failed
+"""
+
+
+def run_on_go(run: str, machine: str = RUN_CHECK) -> str:
+    return machine_process(machine.replace("on Go\n", f"on Go run {run}\n"))
+
+
+def test_binding_values_reach_the_model() -> None:
+    model = analyze_text(run_on_go("Check(level = 3, label = machine_id)")).model
+    assert model is not None
+    run = model.machine("M").transitions[0].run
+    assert run is not None
+    assert [b.value for b in run.bindings] == [LiteralExpr(3), MachineIdExpr()]
+    model = analyze_text(run_on_go("Check(level = 1, label = key)")).model
+    assert model is not None and model.machine("M").transitions[0].run is not None
+    assert model.machine("M").transitions[0].run.bindings[1].value == KeyExpr()
+
+
+def test_unknown_and_missing_binding_fields() -> None:
+    assert only(run_on_go("Check(levl = 1)"), "PM0601").help == "did you mean `level`?"
+    d = only(run_on_go("Check"), "PM0602")
+    assert d.message == "`run Check` leaves required field `level` unbound"
+
+
+def test_binding_types() -> None:
+    assert errors(run_on_go("Check(level = event.count)")) == []
+    assert errors(run_on_go('Check(level = "high")')) == ["PM0603"]
+    assert errors(run_on_go("Check(level = machine_id)")) == ["PM0603"]
+    assert errors(run_on_go("Check(level = 1, label = event.note)")) == ["PM0603"]
+    assert only(run_on_go("Check(level = key)"), "PM0603").message == (
+        "`level` is `int`, but the value bound to it is `str`"
+    )
+
+
+def test_event_fields_available_per_trigger() -> None:
+    machine = RUNS_WORK + (
+        "        transition ok: Busy -> Done on Work completed run Check(level = event.done)\n"
+        "        transition ko: Busy -> Failed on Work failed\n"
+        "            run Check(level = 1, label = event.reason)\n"
+    )
+    assert errors(machine_process(machine)) == ["PM0404", "PM0404"]  # Check into final states
+    missing = RUNS_WORK + (
+        "        transition ok: Busy -> Done on Work completed run Check(level = event.count)\n"
+        "        transition ko: Busy -> Failed on Work failed\n"
+        "        transition t: A -> Busy on after 1s run Check(level = event.count)\n"
+    )
+    found = [d for d in diagnostics(machine_process(missing)) if d.code == "PM0604"]
+    assert [d.label for d in found] == [
+        "not carried by `Work completed`",
+        "a timer carries no fields",
+    ]
+
+
+# ---- collisions and warnings ---------------------------------------------------------------------
+
+
+def test_generated_names_collide() -> None:
+    assert errors(machine_process(SIMPLE, "    event MState { id: str }")) == ["PM0701"]
+    assert errors(machine_process(SIMPLE, "    event WorkResult { id: str }")) == ["PM0701"]
+    # `Check` returns nothing, so no `CheckResult` is generated.
+    assert errors(machine_process(SIMPLE, "    event CheckResult { id: str }")) == []
+    assert errors(machine_process(SIMPLE, "    event PTasks { id: str }")) == ["PM0701"]
+    assert errors(machine_process(SIMPLE, "    event P { id: str }")) == ["PM0701"]
+    assert errors(machine_process(SIMPLE, "    event Event { id: str }")) == ["PM0701"]
+
+
+def test_task_method_names_collide_or_are_keywords() -> None:
+    text = machine_process(
+        SIMPLE, "    task HTTPCall { }\n    task HttpCall { }\n    task Import { }"
+    )
+    messages = [d.message for d in diagnostics(text) if d.code == "PM0701"]
+    assert messages == [
+        "tasks `HTTPCall` and `HttpCall` would both become the method `http_call` of `PTasks`",
+        "task `Import` would become the method `import`, a Python keyword",
+    ]
+
+
+def test_unused_declarations_are_warnings() -> None:
+    text = machine_process(SIMPLE, "    event Spare { id: str }")
+    assert [d.message for d in diagnostics(text)] == [
+        "task `Work` is never run",
+        "task `Check` is never run",
+        "event `Spare` is never used",
+    ]
+
+
+def test_completion_conditions_that_never_hold() -> None:
+    unreachable = SIMPLE + "        states Never\n        transition n: Never -> Done on Go\n"
+    text = machine_process(unreachable, tail="    complete when all M in Never")
+    assert only(text, "PM0903").message == "`all M in Never` can never hold"
+    contradictory = machine_process(SIMPLE, tail="    complete when all M in B and all M final")
+    assert "PM0903" in codes(contradictory)
+    compatible = machine_process(SIMPLE, tail="    complete when all M in B, Done and all M final")
+    assert "PM0903" not in codes(compatible)
