@@ -2,6 +2,7 @@
 
 from pmc.cli import (
     check,  # noqa: F401  (registers the command)
+    compile,  # noqa: F401
 )
 from pmc.cli.app import app, main
 

@@ -1,0 +1,160 @@
+"""``pmc compile``: generate the Python module of each .pm file."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pmc.cli.app import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    FilesArgument,
+    FormatOption,
+    InputError,
+    OutputFormat,
+    StdinFilenameOption,
+    app,
+    emit_diagnostics,
+    print_error,
+    read_source,
+)
+from pmc.codegen import generate
+from pmc.compiler import check_source
+from pmc.diagnostics import has_errors
+from pmc.diagnostics.render import FileDiagnostics
+from pmc.emit import NotGeneratedError, compare, write_generated
+from pmc.source import SourceFile
+
+
+class UsageError(Exception):
+    """Arguments that cannot work together; reported with exit code 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """One source and where its module goes (None: standard output)."""
+
+    source: SourceFile
+    target: Path | None
+    text: str
+
+
+def output_path(source_path: str, output: str | None, many: bool) -> Path | None:
+    """Where the module of ``source_path`` is written.
+
+    Default: ``name.py`` beside ``name.pm``. ``-o DIR`` (an existing directory,
+    or a path ending in ``/``) puts ``name.py`` in DIR; ``-o FILE`` names the
+    file and works with one input only. Stdin without ``-o`` goes to stdout.
+    Nothing is ever written anywhere else.
+    """
+    is_dir = output is not None and (Path(output).is_dir() or output.endswith(("/", "\\")))
+    if output is not None and not is_dir:
+        if many:
+            raise UsageError(f"with several files, `-o {output}` must be a directory")
+        return Path(output)
+    if source_path == "-":
+        if output is None:
+            return None
+        raise UsageError("reading stdin, `-o` must name the output file, not a directory")
+    module_name = Path(source_path).with_suffix(".py").name
+    if output is not None:
+        return Path(output) / module_name
+    return Path(source_path).with_suffix(".py")
+
+
+@app.command("compile")
+def compile_(
+    files: FilesArgument,
+    output: Annotated[
+        str | None,
+        typer.Option("-o", "--output", help="Output file, or directory for several files."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 if a module is missing or stale."),
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Write nothing; print a unified diff; exit 1 if any.")
+    ] = False,
+    output_format: FormatOption = OutputFormat.TEXT,
+    stdin_filename: StdinFilenameOption = None,
+) -> None:
+    """Check .pm files and generate their Python modules.
+
+    Nothing is written while any file has errors.
+    """
+    sources = _read_all(files, stdin_filename)
+    results = [check_source(source) for source in sources]
+    reports = [FileDiagnostics(r.source, r.diagnostics) for r in results if r.diagnostics]
+    if reports:
+        emit_diagnostics(reports, output_format)
+    if len(sources) < len(files):
+        raise typer.Exit(EXIT_USAGE)
+    if any(has_errors(r.diagnostics) for r in results):
+        raise typer.Exit(EXIT_FAILED)
+    try:
+        planned = [
+            _Planned(
+                r.source,
+                output_path(path, output, many=len(files) > 1),
+                generate(r.model, source_name=Path(r.source.path).name, source_text=r.source.text),
+            )
+            for path, r in zip(files, results, strict=True)
+            if r.model is not None
+        ]
+    except UsageError as error:
+        print_error(str(error))
+        raise typer.Exit(EXIT_USAGE) from None
+    if check or diff:
+        raise typer.Exit(_compare_all(planned, show_diff=diff))
+    raise typer.Exit(_write_all(planned))
+
+
+def _read_all(files: list[str], stdin_filename: str | None) -> list[SourceFile]:
+    sources = []
+    for path in files:
+        try:
+            sources.append(read_source(path, stdin_filename))
+        except InputError as error:
+            print_error(str(error))
+    return sources
+
+
+def _compare_all(planned: list[_Planned], show_diff: bool) -> int:
+    differs = False
+    for item in planned:
+        if item.target is None:
+            continue
+        result = compare(item.target, item.text)
+        if result.differs:
+            differs = True
+            typer.echo(f"{item.target} is {result.status} (from {item.source.path})", err=True)
+            if show_diff:
+                sys.stdout.write(result.diff)
+    return EXIT_FAILED if differs else 0
+
+
+def _write_all(planned: list[_Planned]) -> int:
+    status = 0
+    for item in planned:
+        if item.target is None:
+            sys.stdout.write(item.text)
+            continue
+        try:
+            item.target.parent.mkdir(parents=True, exist_ok=True)
+            changed = write_generated(item.target, item.text)
+        except NotGeneratedError as error:
+            print_error(str(error))
+            status = max(status, EXIT_FAILED)
+            continue
+        except OSError as error:
+            print_error(f"cannot write `{item.target}`: {error.strerror or error}")
+            status = EXIT_USAGE
+            continue
+        if changed:
+            typer.echo(f"compiled {item.source.path} -> {item.target}", err=True)
+    return status

@@ -1,0 +1,566 @@
+"""The view model: everything the templates print, decided here.
+
+Names come from :mod:`pmc.naming`, values go through :mod:`.literals`, and
+lines are laid out by :mod:`.layout`; templates only loop and branch. Order
+is the source order kept by the model, so the output is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pmc import naming
+from pmc.codegen.layout import assignment, bracketed, tuple_display
+from pmc.codegen.literals import annotation, primitives, py_str, value_literal
+from pmc.runtime.engine import on_event, on_outcome, on_timer
+from pmc.semantics.model import (
+    AllFinalCondition,
+    AllInCondition,
+    BindingModel,
+    EventFieldExpr,
+    EventTriggerModel,
+    FieldModel,
+    KeyExpr,
+    ListType,
+    LiteralExpr,
+    MachineIdExpr,
+    MachineModel,
+    OptionalType,
+    Outcome,
+    OutcomeTriggerModel,
+    Primitive,
+    PrimitiveType,
+    ProcessModel,
+    SelectorTriggerModel,
+    TaskModel,
+    TimerTriggerModel,
+    TransitionModel,
+    TriggerModel,
+    ValueType,
+)
+
+# ---- the view model ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClassView:
+    """A class with a docstring, an optional ``__event_name__`` and field lines."""
+
+    name: str
+    base: str
+    doc: str
+    event_name: str | None  # a Python string literal
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EnumView:
+    name: str
+    doc: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionView:
+    """A function: its ``def`` line(s) and the lines of its body."""
+
+    signature: str
+    body: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCase:
+    pattern: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionView:
+    name: str
+    doc: str
+    attributes: tuple[str, ...]
+    route_cases: tuple[RouteCase, ...]
+    instance: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleView:
+    header: tuple[str, ...]
+    doc: str
+    imports: tuple[str, ...]
+    events: tuple[ClassView, ...]
+    task_models: tuple[ClassView, ...]
+    enums: tuple[EnumView, ...]
+    lifecycle: tuple[ClassView, ...]
+    protocol: ClassView
+    protocol_methods: tuple[str, ...]
+    binders: tuple[FunctionView, ...]
+    definition: DefinitionView
+
+
+# ---- building it -------------------------------------------------------------
+
+
+def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str) -> ModuleView:
+    binder_names = _binder_names(model)
+    return ModuleView(
+        header=tuple(header),
+        doc=f"The {model.name} process, generated from {printable(source_name)}.",
+        imports=_imports(model),
+        events=tuple(_event_class(model, e.name, e.fields) for e in model.events),
+        task_models=tuple(m for t in model.tasks for m in _task_classes(t)),
+        enums=tuple(_state_enum(m) for m in model.machines),
+        lifecycle=_lifecycle_classes(model),
+        protocol=ClassView(
+            name=naming.tasks_protocol_name(model.name),
+            base="Protocol",
+            doc=f"The handlers of the {model.name} tasks: one method per task.",
+            event_name=None,
+            fields=(),
+        ),
+        protocol_methods=tuple(_protocol_method(t) for t in model.tasks),
+        binders=tuple(
+            _binder(model, machine, transition, binder_names[(machine.name, transition.name)])
+            for machine, transition in _runs(model)
+        ),
+        definition=_definition(model, binder_names),
+    )
+
+
+def printable(text: str) -> str:
+    """``text`` for a comment or docstring: no line breaks or other control characters."""
+    if text.isprintable() and '"""' not in text and "\\" not in text:
+        return text
+    return text.encode("unicode_escape").decode("ascii").replace('"', "\\x22")
+
+
+def _runs(model: ProcessModel) -> Iterable[tuple[MachineModel, TransitionModel]]:
+    for machine in model.machines:
+        for transition in machine.transitions:
+            if transition.run is not None:
+                yield machine, transition
+
+
+# ---- imports ---------------------------------------------------------------------
+
+_STDLIB_IMPORTS: tuple[tuple[Primitive, str, str], ...] = (
+    (Primitive.DATE, "datetime", "date"),
+    (Primitive.DATETIME, "datetime", "datetime"),
+    (Primitive.DECIMAL, "decimal", "Decimal"),
+    (Primitive.UUID, "uuid", "UUID"),
+)
+
+
+def _imports(model: ProcessModel) -> tuple[str, ...]:
+    used = set(primitives(model.key.type))
+    fields = [f for e in model.events for f in e.fields]
+    fields += [f for t in model.tasks for f in (*t.fields, *t.returns)]
+    for field in fields:
+        used |= primitives(field.type)
+    names: dict[str, list[str]] = {"datetime": [], "decimal": [], "enum": ["StrEnum"]}
+    names["typing"] = ["ClassVar", "Literal", "Protocol"]
+    names["uuid"] = []
+    for primitive, module, name in _STDLIB_IMPORTS:
+        if primitive in used:
+            names[module].append(name)
+    lines = ["from __future__ import annotations", ""]
+    for module in sorted(names):
+        if names[module]:
+            lines.append(f"from {module} import {', '.join(sorted(names[module]))}")
+    lines += ["", "import pmc.runtime as rt", "from event_sourcery import Event"]
+    if model.tasks:
+        lines.append("from pmc.runtime import TaskContext")
+    return tuple(lines)
+
+
+# ---- classes -----------------------------------------------------------------------
+
+
+def _field_line(field: FieldModel, indent: int = 4) -> str:
+    target = f"{field.name}: {annotation(field.type)}"
+    if not field.has_default:
+        return target
+    return assignment(indent, target, value_literal(field.default, field.type))
+
+
+def _event_class(model: ProcessModel, name: str, fields: Sequence[FieldModel]) -> ClassView:
+    return ClassView(
+        name=name,
+        base="Event",
+        doc=f"The input event ``{name}``.",
+        event_name=py_str(naming.event_type_name(model.name, name)),
+        fields=tuple(_field_line(f) for f in fields),
+    )
+
+
+def _task_classes(task: TaskModel) -> Iterable[ClassView]:
+    yield ClassView(
+        name=task.name,
+        base="rt.TaskInput",
+        doc=f"The input of the task ``{task.name}``.",
+        event_name=None,
+        fields=tuple(_field_line(f) for f in task.fields),
+    )
+    if task.returns:
+        yield ClassView(
+            name=naming.result_model_name(task.name),
+            base="rt.TaskResult",
+            doc=f"What the task ``{task.name}`` returns.",
+            event_name=None,
+            fields=tuple(_field_line(f) for f in task.returns),
+        )
+
+
+def _state_enum(machine: MachineModel) -> EnumView:
+    return EnumView(
+        name=naming.state_enum_name(machine.name),
+        doc=f"The states of the machine ``{machine.name}``.",
+        members=tuple(f"{state} = {py_str(state)}" for state in machine.states),
+    )
+
+
+def _override(name: str, values: Iterable[str], optional: bool = False) -> tuple[str, ...]:
+    """``name: Literal[...]``, narrowing a base field to the names this process uses."""
+    unique = [py_str(v) for v in dict.fromkeys(values)]
+    # With nothing to narrow to (no tasks, no timers) the base's type stays.
+    if not unique:
+        return ()
+    if optional:
+        # ``Literal[..., None]`` rather than ``Literal[...] | None``: ruff
+        # keeps it as written when it has to be split over lines.
+        return (bracketed(4, f"{name}: Literal[", [*unique, "None"], "] = None"),)
+    return (bracketed(4, f"{name}: Literal[", unique, "]"),)
+
+
+def _lifecycle_classes(model: ProcessModel) -> tuple[ClassView, ...]:
+    machines = [m.name for m in model.machines]
+    transitions = [t.name for m in model.machines for t in m.transitions]
+    runs = list(_runs(model))
+    timers = [(m, t) for m in model.machines for t in m.transitions if _is_timer(t.trigger)]
+    states = " | ".join(naming.state_enum_name(m) for m in machines)
+    overrides: dict[str, tuple[str, ...]] = {
+        "TransitionPlanned": (
+            *_override("machine", machines),
+            *_override("transition", transitions),
+            f"from_state: {states}",
+            f"to_state: {states}",
+            *_override("task", (t.run.task for _, t in runs if t.run), optional=True),
+            *_override(
+                "task_mode",
+                (model.task(t.run.task).mode.value for _, t in runs if t.run),
+                optional=True,
+            ),
+        ),
+        "TaskCompleted": _task_outcome_overrides(runs),
+        "TaskFailed": _task_outcome_overrides(runs),
+        "TimerScheduled": (
+            *_override("machine", (m.name for m, _ in timers)),
+            *_override("transition", (t.name for _, t in timers)),
+        ),
+    }
+    return tuple(
+        ClassView(
+            name=name,
+            base=f"rt.{name}Base",
+            doc=f"``{name}`` in a {model.name} stream.",
+            event_name=py_str(naming.event_type_name(model.name, name)),
+            fields=overrides.get(name, ()),
+        )
+        for name in naming.LIFECYCLE_EVENTS
+    )
+
+
+def _task_outcome_overrides(
+    runs: Sequence[tuple[MachineModel, TransitionModel]],
+) -> tuple[str, ...]:
+    return (
+        *_override("machine", (m.name for m, _ in runs)),
+        *_override("transition", (t.name for _, t in runs)),
+    )
+
+
+def _is_timer(trigger: TriggerModel) -> bool:
+    return isinstance(trigger, TimerTriggerModel)
+
+
+def _protocol_method(task: TaskModel) -> str:
+    result = naming.result_model_name(task.name) if task.returns else None
+    returns = f"{result} | None" if result else "None"
+    return bracketed(
+        4,
+        f"def {naming.task_method_name(task.name)}(",
+        ["self", f"task: {task.name}", "ctx: TaskContext"],
+        f") -> {returns}: ...",
+    )
+
+
+# ---- binding functions ---------------------------------------------------------------
+
+
+def _binder_names(model: ProcessModel) -> dict[tuple[str, str], str]:
+    """``_bind_<transition>``, with the machine added where two machines share a name."""
+    runs = list(_runs(model))
+    counts: dict[str, int] = {}
+    for _, transition in runs:
+        counts[transition.name] = counts.get(transition.name, 0) + 1
+    names: dict[tuple[str, str], str] = {}
+    taken: set[str] = set()
+    for machine, transition in runs:
+        base = f"_bind_{transition.name}"
+        if counts[transition.name] > 1:
+            base = f"_bind_{naming.snake_case(machine.name)}_{transition.name}"
+        name, suffix = base, 2
+        while name in taken:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        taken.add(name)
+        names[(machine.name, transition.name)] = name
+    return names
+
+
+def _payload_type(model: ProcessModel, trigger: TriggerModel) -> str:
+    match trigger:
+        case EventTriggerModel(event) | SelectorTriggerModel(event, _, _):
+            return event
+        case OutcomeTriggerModel(task, Outcome.COMPLETED):
+            returns = model.task(task).returns
+            return naming.result_model_name(task) if returns else "None"
+        case OutcomeTriggerModel(_, Outcome.FAILED):
+            return "rt.TaskFailure"
+        case TimerTriggerModel():
+            return "TimerFired"
+    raise AssertionError(trigger)  # pragma: no cover - the match is exhaustive
+
+
+def _binder(
+    model: ProcessModel, machine: MachineModel, transition: TransitionModel, name: str
+) -> FunctionView:
+    assert transition.run is not None
+    task = model.task(transition.run.task)
+    params = [
+        f"event: {_payload_type(model, transition.trigger)}",
+        "machine_id: str",
+        f"key: {annotation(model.key.type)}",
+    ]
+    signature = bracketed(0, f"def {name}(", params, f") -> {task.name}:")
+    fields = {f.name: f for f in task.fields}
+    args = [_binding_arg(b, fields[b.field].type) for b in transition.run.bindings]
+    body = bracketed(4, f"return {task.name}(", args, ")")
+    return FunctionView(signature=signature, body=(body,))
+
+
+def _binding_arg(binding: BindingModel, target: ValueType) -> str:
+    match binding.value:
+        case LiteralExpr(value):
+            return f"{binding.field}={value_literal(value, target)}"
+        case EventFieldExpr(field):
+            return f"{binding.field}=event.{field}"
+        case MachineIdExpr():
+            # Machine ids are text; semantics only binds them to ``str`` fields.
+            return f"{binding.field}=machine_id"
+        case KeyExpr():
+            return f"{binding.field}=key"
+    raise AssertionError(binding)  # pragma: no cover - the match is exhaustive
+
+
+# ---- the definition class ----------------------------------------------------------------
+
+
+def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -> DefinitionView:
+    trigger_events = _trigger_events(model)
+    start = model.start_events if model.start_events is not None else trigger_events
+    attributes = (
+        f"category = {py_str(model.name)}",
+        f"key_field = {py_str(model.key.field)}",
+        _tuple_attr("events", [e.name for e in model.events]),
+        _tuple_attr("start_on", list(start)),
+        _tuple_attr("cancel_on", list(model.cancel_events)),
+        _tuple_attr("machines", [_machine_spec(m) for m in model.machines]),
+        _dict_attr("tasks", "rt.TaskTable", [_task_entry(t) for t in model.tasks]),
+        _dict_attr("transitions", "rt.TransitionTable", _transition_entries(model, binder_names)),
+        _dict_attr("timers", "rt.TimerTable", _timer_entries(model)),
+        _tuple_attr("complete_when", [_condition(c) for c in model.complete_when]),
+        _tuple_attr(
+            "fail_when",
+            [
+                f"rt.AnyIn({py_str(c.machine)}, {_states([py_str(s) for s in c.states])})"
+                for c in model.fail_when
+            ],
+        ),
+        bracketed(
+            4,
+            "lifecycle = rt.LifecycleTypes(",
+            [f"{naming.snake_case(n)}={n}" for n in naming.LIFECYCLE_EVENTS],
+            ")",
+        ),
+    )
+    return DefinitionView(
+        name=model.name,
+        doc=(
+            f"The {model.name} process: its tables and ``route``.\n\n"
+            "    ``decide``, ``evolve`` and the rest come from ``rt.ProcessDefinition``."
+        ),
+        attributes=attributes,
+        route_cases=tuple(_route_cases(model)),
+        instance="DEFINITION",
+    )
+
+
+def _trigger_events(model: ProcessModel) -> tuple[str, ...]:
+    used = {
+        t.trigger.event
+        for m in model.machines
+        for t in m.transitions
+        if isinstance(t.trigger, EventTriggerModel | SelectorTriggerModel)
+    }
+    return tuple(e.name for e in model.events if e.name in used)
+
+
+def _tuple_attr(name: str, items: Sequence[str]) -> str:
+    return tuple_display(4, f"{name} = ", items)
+
+
+def _dict_attr(name: str, table_type: str, entries: Sequence[str]) -> str:
+    return bracketed(4, f"{name}: ClassVar[{table_type}] = {{", entries, "}")
+
+
+def _states(items: Sequence[str]) -> str:
+    return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
+
+
+def _machine_spec(machine: MachineModel) -> str:
+    enum = naming.state_enum_name(machine.name)
+    final = tuple_display(12, "final=", [f"{enum}.{s}" for s in machine.final], reserve=1)
+    return bracketed(
+        8,
+        "rt.MachineSpec(",
+        [
+            f"name={py_str(machine.name)}",
+            f"states={enum}",
+            f"initial={enum}.{machine.initial}",
+            final,
+            f"multi_instance={machine.multi_instance}",
+        ],
+        ")",
+        reserve=1,
+    )
+
+
+def _task_entry(task: TaskModel) -> str:
+    result = naming.result_model_name(task.name) if task.returns else "None"
+    retry = "retry=None"
+    if task.retry is not None:
+        retry = bracketed(
+            12,
+            "retry=rt.RetrySpec(",
+            [
+                f"retries={task.retry.retries}",
+                f"delay={py_str(task.retry.delay_kind.value)}",
+                f"delay_ms={task.retry.delay_ms}",
+                f"max_delay_ms={task.retry.max_delay_ms}",
+            ],
+            ")",
+            reserve=1,
+        )
+    return bracketed(
+        8,
+        f"{py_str(task.name)}: rt.TaskSpec(",
+        [
+            f"name={py_str(task.name)}",
+            f"mode={py_str(task.mode.value)}",
+            f"input={task.name}",
+            f"result={result}",
+            f"method={py_str(naming.task_method_name(task.name))}",
+            retry,
+            f"timeout_ms={task.timeout_ms}",
+        ],
+        ")",
+        reserve=1,
+    )
+
+
+def _trigger_key(trigger: TriggerModel, transition: str) -> str:
+    match trigger:
+        case EventTriggerModel(event) | SelectorTriggerModel(event, _, _):
+            return on_event(event)
+        case OutcomeTriggerModel(task, outcome):
+            return on_outcome(task, "completed" if outcome is Outcome.COMPLETED else "failed")
+        case TimerTriggerModel():
+            return on_timer(transition)
+    raise AssertionError(trigger)  # pragma: no cover - the match is exhaustive
+
+
+def _transition_entries(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -> list[str]:
+    entries = []
+    for machine in model.machines:
+        for transition in machine.transitions:
+            args = [f"name={py_str(transition.name)}", f"target={py_str(transition.target)}"]
+            if transition.run is not None:
+                args.append(f"task={py_str(transition.run.task)}")
+                args.append(f"bind={binder_names[(machine.name, transition.name)]}")
+            trigger = py_str(_trigger_key(transition.trigger, transition.name))
+            for source in transition.sources:
+                key = f"({py_str(machine.name)}, {py_str(source)}, {trigger})"
+                head = f"{key}: rt.TransitionSpec("
+                entries.append(bracketed(8, head, args, ")", reserve=1))
+    return entries
+
+
+def _timer_entries(model: ProcessModel) -> list[str]:
+    by_state: dict[tuple[str, str], list[str]] = {}
+    for machine in model.machines:
+        for transition in machine.transitions:
+            if isinstance(transition.trigger, TimerTriggerModel):
+                spec = (
+                    f"rt.TimerSpec(transition={py_str(transition.name)},"
+                    f" after_ms={transition.trigger.after_ms})"
+                )
+                for source in transition.sources:
+                    by_state.setdefault((machine.name, source), []).append(spec)
+    return [
+        tuple_display(8, f"({py_str(machine)}, {py_str(state)}): ", specs, reserve=1)
+        for (machine, state), specs in by_state.items()
+    ]
+
+
+def _condition(condition: AllFinalCondition | AllInCondition) -> str:
+    if isinstance(condition, AllFinalCondition):
+        return f"rt.AllFinal({py_str(condition.machine)})"
+    states = _states([py_str(s) for s in condition.states])
+    return f"rt.AllIn({py_str(condition.machine)}, {states})"
+
+
+def _route_cases(model: ProcessModel) -> Iterable[RouteCase]:
+    for event in model.events:
+        routes: dict[str, str] = {}
+        for machine in model.machines:
+            for transition in machine.transitions:
+                trigger = transition.trigger
+                if machine.name in routes:
+                    break
+                if isinstance(trigger, EventTriggerModel) and trigger.event == event.name:
+                    routes[machine.name] = f"({py_str(machine.name)},)"
+                elif isinstance(trigger, SelectorTriggerModel) and trigger.event == event.name:
+                    field = next(f for f in event.fields if f.name == trigger.field)
+                    routes[machine.name] = _ids_expr(f"event.{field.name}", field.type)
+        if routes:
+            items = [f"rt.Route({py_str(m)}, {ids})" for m, ids in routes.items()]
+            yield RouteCase(
+                pattern=f"{event.name}()",
+                result=bracketed(16, "return [", items, "]"),
+            )
+
+
+def _ids_expr(access: str, value_type: ValueType) -> str:
+    """A tuple of instance ids (text) from a selector field."""
+    if isinstance(value_type, OptionalType):
+        return f"() if {access} is None else {_ids_expr(access, value_type.inner)}"
+    if isinstance(value_type, ListType):
+        if _is_str(value_type.item):
+            return f"tuple({access})"
+        return f"tuple(str(i) for i in {access})"
+    return f"({access},)" if _is_str(value_type) else f"(str({access}),)"
+
+
+def _is_str(value_type: ValueType) -> bool:
+    return isinstance(value_type, PrimitiveType) and value_type.primitive is Primitive.STR

@@ -1,0 +1,428 @@
+"""The generic decision engine: ``decide`` and ``evolve`` for any process.
+
+A generated module holds only what differs between processes (tables, the
+``route`` match, binding functions); the algorithm lives here once.
+
+``decide`` never changes state itself. It folds the handled event, then
+proposes events one by one, folding each into a working state before the
+next, so the decisions it returns are exactly what ``evolve`` will see on
+replay.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from event_sourcery import Event
+from pydantic import ValidationError
+
+from pmc.runtime.lifecycle import (
+    TaskCompletedBase,
+    TaskFailure,
+    TaskResult,
+    TaskRetryScheduledBase,
+    TaskStartedBase,
+    TimerScheduledBase,
+    TransitionPlannedBase,
+)
+from pmc.runtime.state import (
+    End,
+    ProcessState,
+    TaskInFlight,
+    TaskStatus,
+    Timer,
+)
+
+if TYPE_CHECKING:
+    from pmc.runtime.definition import EventMeta, ProcessDefinition, TransitionSpec
+
+# Fixed forever: changing it would change every task and timer id derived
+# from recorded events.
+ID_NAMESPACE = uuid.UUID("6f1c9a52-3d0e-5b8e-9a57-2f4d1c7e8b30")
+
+
+def derived_id(kind: Literal["task", "timer"], *parts: object) -> uuid.UUID:
+    """A uuid5 over ``parts``: the same decision always yields the same id."""
+    return uuid.uuid5(ID_NAMESPACE, "\x1f".join([kind, *(str(p) for p in parts)]))
+
+
+def on_event(event: str) -> str:
+    """The trigger key of ``on Event`` and ``on Event.field``."""
+    return event
+
+
+def on_outcome(task: str, outcome: Literal["completed", "failed"]) -> str:
+    """The trigger key of ``on Task completed`` / ``on Task failed``."""
+    return f"{task} {outcome}"
+
+
+def on_timer(transition: str) -> str:
+    """The trigger key of an ``after D`` transition.
+
+    A fired timer is matched by its transition's name, unique in its machine,
+    so two timers leaving one state never share a key.
+    """
+    return f"after:{transition}"
+
+
+# ---- evolve --------------------------------------------------------------------
+
+
+def evolve(defn: ProcessDefinition, state: ProcessState, event: Event) -> ProcessState:
+    """Fold one recorded event; events of other processes only bump the version."""
+    folded = _apply(defn, state, event)
+    return replace(folded, version=state.version + 1)
+
+
+def _apply(defn: ProcessDefinition, state: ProcessState, event: Event) -> ProcessState:
+    lc = defn.lifecycle
+    if isinstance(event, defn.events):
+        # The first input event names the process instance.
+        return state if state.started else replace(state, key=getattr(event, defn.key_field))
+    if isinstance(event, lc.transition_planned):
+        return _fold_transition(state, event)
+    if isinstance(event, lc.task_started):
+        return _fold_started(state, event)
+    if isinstance(event, lc.task_completed):
+        task = state.tasks.get(event.task_id)
+        if task is None or event.attempt > task.attempt:
+            return state
+        return state.without_tasks(frozenset({task.task_id}))
+    if isinstance(event, (lc.task_failed, lc.task_timed_out)):
+        return _fold_failed_attempt(defn, state, event.task_id, event.attempt)
+    if isinstance(event, lc.task_retry_scheduled):
+        return _fold_retry(state, event)
+    if isinstance(event, lc.timer_scheduled):
+        return _fold_timer(state, event)
+    if isinstance(event, lc.timer_fired):
+        return state.without_timers(frozenset({event.timer_id}))
+    if isinstance(event, lc.process_completed):
+        return replace(state, end=End.COMPLETED)
+    if isinstance(event, lc.process_failed):
+        return replace(state, end=End.FAILED, end_reason=event.reason)
+    if isinstance(event, lc.process_cancelled):
+        return replace(state, end=End.CANCELLED, end_reason=event.reason)
+    return state
+
+
+def _fold_transition(state: ProcessState, event: TransitionPlannedBase) -> ProcessState:
+    machine, machine_id = event.machine, event.machine_id
+    # Leaving a state abandons what was started for it: its timers, and the
+    # tasks whose outcome it was waiting for (their late outcomes change
+    # nothing). A self-loop does not leave its state.
+    if str(event.from_state) != str(event.to_state):
+        state = state.without_timers(state.timers_of(machine, machine_id))
+        state = state.without_tasks(state.tasks_of(machine, machine_id))
+    state = state.with_instance(machine, machine_id, str(event.to_state))
+    if event.task is None or event.task_id is None:
+        return state
+    return state.with_task(
+        TaskInFlight(
+            task_id=event.task_id,
+            task=event.task,
+            mode=str(event.task_mode),
+            machine=machine,
+            machine_id=machine_id,
+            transition=event.transition,
+            input_json=canonical_json(event.task_input or {}),
+        )
+    )
+
+
+def _fold_started(state: ProcessState, event: TaskStartedBase) -> ProcessState:
+    task = state.tasks.get(event.task_id)
+    if task is None or task.attempt != event.attempt:
+        return state
+    running = replace(
+        task, status=TaskStatus.RUNNING, worker=event.worker, lease_until=event.lease_until
+    )
+    return state.with_task(running)
+
+
+def _fold_failed_attempt(
+    defn: ProcessDefinition, state: ProcessState, task_id: uuid.UUID, attempt: int
+) -> ProcessState:
+    task = state.tasks.get(task_id)
+    if task is None or task.attempt != attempt or task.status == TaskStatus.FAILED:
+        return state
+    if task.attempt < defn.tasks[task.task].max_attempts:
+        # Waiting for the TaskRetryScheduled decided with it.
+        return state.with_task(replace(task, status=TaskStatus.FAILED))
+    return state.without_tasks(frozenset({task.task_id}))
+
+
+def _fold_retry(state: ProcessState, event: TaskRetryScheduledBase) -> ProcessState:
+    task = state.tasks.get(event.task_id)
+    if task is None or event.attempt != task.attempt + 1:
+        return state
+    retry = replace(
+        task,
+        attempt=event.attempt,
+        status=TaskStatus.RETRY_SCHEDULED,
+        not_before=event.not_before,
+        worker=None,
+        lease_until=None,
+    )
+    return state.with_task(retry)
+
+
+def _fold_timer(state: ProcessState, event: TimerScheduledBase) -> ProcessState:
+    current = state.state_of(event.machine, event.machine_id)
+    if current is None:
+        return state
+    timer = Timer(
+        timer_id=event.timer_id,
+        machine=event.machine,
+        machine_id=event.machine_id,
+        transition=event.transition,
+        state=current,
+        due_at=event.due_at,
+    )
+    return state.with_timer(timer)
+
+
+def canonical_json(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# ---- decide --------------------------------------------------------------------
+
+
+@dataclass
+class _Decision:
+    """Events proposed so far for one handled event, with the state they lead to."""
+
+    defn: ProcessDefinition
+    meta: EventMeta
+    state: ProcessState
+    events: list[Event] = field(default_factory=list)
+    # How often each (machine, machine_id, transition) was planned by this
+    # decision: part of the derived ids, so a repeated plan gets a new id.
+    planned: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def record(self, event: Event) -> None:
+        self.events.append(event)
+        self.state = evolve(self.defn, self.state, event)
+
+    def take(self, machine: str, machine_id: str, trigger: str, payload: object) -> None:
+        """Plan the transition ``trigger`` selects for one instance, if any."""
+        spec = self.defn.machine(machine)
+        current = self.state.state_of(machine, machine_id)
+        if current is None:
+            if not spec.multi_instance:
+                return
+            current = spec.initial
+        transition = self.defn.transitions.get((machine, current, trigger))
+        if transition is None:
+            return
+        self._plan(machine, machine_id, current, transition, payload)
+
+    def _plan(
+        self,
+        machine: str,
+        machine_id: str,
+        current: str,
+        transition: TransitionSpec,
+        payload: object,
+    ) -> None:
+        occurrence = self.planned.get((machine, machine_id, transition.name), 0)
+        self.planned[(machine, machine_id, transition.name)] = occurrence + 1
+        task_id = None
+        task_input = None
+        task_mode = None
+        if transition.task is not None and transition.bind is not None:
+            task_id = derived_id(
+                "task",
+                self.defn.category,
+                self.meta.key,
+                self.meta.event_id,
+                machine,
+                machine_id,
+                transition.name,
+                occurrence,
+            )
+            bound = transition.bind(payload, machine_id, self.state.key)
+            task_input = bound.model_dump(mode="json")
+            task_mode = self.defn.tasks[transition.task].mode
+        self.record(
+            self.defn.lifecycle.transition_planned(
+                machine=machine,
+                machine_id=machine_id,
+                transition=transition.name,
+                from_state=current,
+                to_state=transition.target,
+                task=transition.task,
+                task_mode=task_mode,
+                task_id=task_id,
+                task_input=task_input,
+                caused_by=self.meta.event_id,
+            )
+        )
+        if transition.target != current:
+            self.schedule_timers(machine, machine_id, transition.target, occurrence)
+
+    def schedule_timers(self, machine: str, machine_id: str, state: str, occurrence: int) -> None:
+        for timer in self.defn.timers.get((machine, state), ()):
+            self.record(
+                self.defn.lifecycle.timer_scheduled(
+                    machine=machine,
+                    machine_id=machine_id,
+                    timer_id=derived_id(
+                        "timer",
+                        self.defn.category,
+                        self.meta.key,
+                        self.meta.event_id,
+                        machine,
+                        machine_id,
+                        timer.transition,
+                        occurrence,
+                    ),
+                    transition=timer.transition,
+                    due_at=self.meta.timestamp + timedelta(milliseconds=timer.after_ms),
+                )
+            )
+
+
+def decide(
+    defn: ProcessDefinition, state: ProcessState, event: Event, meta: EventMeta
+) -> list[Event]:
+    if state.ended or not (defn.is_input(event) or defn.is_lifecycle(event)):
+        return []
+    if not state.started and not defn.is_input(event):
+        # Only an input event starts a process; nothing can be in flight yet.
+        return []
+    decision = _Decision(defn, meta, evolve(defn, state, event))
+    if isinstance(event, defn.cancel_on):
+        decision.record(
+            defn.lifecycle.process_cancelled(reason=f"cancelled by {type(event).__name__}")
+        )
+        return decision.events
+    if defn.is_input(event):
+        _react_to_input(decision, event)
+    else:
+        _react_to_lifecycle(decision, state, event)
+    if not state.started:
+        _schedule_initial_timers(decision)
+    _check_end(decision)
+    return decision.events
+
+
+def _react_to_input(decision: _Decision, event: Event) -> None:
+    trigger = on_event(type(event).__name__)
+    for route in decision.defn.route(event):
+        for machine_id in route.ids:
+            decision.take(route.machine, machine_id, trigger, event)
+
+
+def _react_to_lifecycle(decision: _Decision, before: ProcessState, event: Event) -> None:
+    lc = decision.defn.lifecycle
+    if isinstance(event, lc.task_completed):
+        _on_completed(decision, before.tasks.get(event.task_id), event)
+    elif isinstance(event, lc.task_failed):
+        _on_failed_attempt(decision, before.tasks.get(event.task_id), event.attempt, event.reason)
+    elif isinstance(event, lc.task_timed_out):
+        reason = f"attempt {event.attempt} timed out"
+        _on_failed_attempt(decision, before.tasks.get(event.task_id), event.attempt, reason)
+    elif isinstance(event, lc.timer_fired):
+        timer = before.timers.get(event.timer_id)
+        if timer is not None and before.state_of(timer.machine, timer.machine_id) == timer.state:
+            decision.take(timer.machine, timer.machine_id, on_timer(timer.transition), event)
+
+
+def _on_completed(decision: _Decision, task: TaskInFlight | None, event: TaskCompletedBase) -> None:
+    # A completion from an earlier attempt than the current one still counts:
+    # the work was done (handlers are idempotent by task id).
+    if task is None or event.attempt > task.attempt:
+        return
+    payload = _result_payload(decision.defn, task.task, event.result)
+    if isinstance(payload, TaskFailure):
+        # A result that does not match the task's ``returns`` cannot be
+        # bound; retrying would not help, so it counts as a final failure.
+        decision.take(task.machine, task.machine_id, on_outcome(task.task, "failed"), payload)
+    else:
+        decision.take(task.machine, task.machine_id, on_outcome(task.task, "completed"), payload)
+
+
+def _result_payload(
+    defn: ProcessDefinition, task: str, result: dict[str, Any] | None
+) -> TaskResult | TaskFailure | None:
+    model = defn.tasks[task].result
+    if model is None:
+        return None
+    try:
+        return model.model_validate(result or {})
+    except ValidationError as error:
+        return TaskFailure(reason=f"invalid result: {error.error_count()} validation error(s)")
+
+
+def _on_failed_attempt(
+    decision: _Decision, task: TaskInFlight | None, attempt: int, reason: str
+) -> None:
+    # Only the current attempt's failure counts: duplicates and reports of
+    # attempts already given up on change nothing.
+    if task is None or task.attempt != attempt or task.status == TaskStatus.FAILED:
+        return
+    spec = decision.defn.tasks[task.task]
+    if spec.retry is not None and task.attempt < spec.retry.max_attempts:
+        decision.record(
+            decision.defn.lifecycle.task_retry_scheduled(
+                task_id=task.task_id,
+                attempt=task.attempt + 1,
+                not_before=decision.meta.timestamp + spec.retry.delay_after(task.attempt),
+            )
+        )
+        return
+    failure = TaskFailure(reason)
+    decision.take(task.machine, task.machine_id, on_outcome(task.task, "failed"), failure)
+
+
+def _schedule_initial_timers(decision: _Decision) -> None:
+    # Single-instance machines enter their initial state when the process
+    # starts. If the first event already moved them on, the timer would be
+    # cancelled at once, so it is not recorded at all.
+    # (One event moves a single instance at most once, so an instance still
+    # in its initial state has not left it.)
+    for machine in decision.defn.machines:
+        in_initial = decision.state.state_of(machine.name, machine.name) == machine.initial
+        if not machine.multi_instance and in_initial:
+            decision.schedule_timers(machine.name, machine.name, machine.initial, 0)
+
+
+# ---- the end of a process -------------------------------------------------------
+
+
+def _check_end(decision: _Decision) -> None:
+    if decision.state.ended:
+        return
+    failure = _failure(decision.defn, decision.state)
+    if failure is not None:
+        decision.record(decision.defn.lifecycle.process_failed(reason=failure))
+    elif _completed(decision.defn, decision.state):
+        decision.record(decision.defn.lifecycle.process_completed())
+
+
+def _failure(defn: ProcessDefinition, state: ProcessState) -> str | None:
+    for condition in defn.fail_when:
+        for machine_id, current in _instances(state, condition.machine):
+            if current in condition.states:
+                return f"{condition.machine} {machine_id} is in {current}"
+    return None
+
+
+def _completed(defn: ProcessDefinition, state: ProcessState) -> bool:
+    if not defn.complete_when:
+        return False
+    for condition in defn.complete_when:
+        states = condition.accepted(defn.machine(condition.machine))
+        if any(current not in states for _, current in _instances(state, condition.machine)):
+            return False
+    return True
+
+
+def _instances(state: ProcessState, machine: str) -> Iterator[tuple[str, str]]:
+    yield from state.instances.get(machine, {}).items()

@@ -1,0 +1,136 @@
+"""Base classes of what a generated module defines.
+
+Each generated process subclasses the lifecycle events below, narrowing the
+field types (``transition: Literal[...]``, states as the machine's enum) and
+setting ``__event_name__ = "<Process>.<Name>"``. The bases here never set
+``__event_name__``: event-sourcery keys its registry by that name and silently
+skips a second class with a name already taken, so a name on a base would
+shadow every process's own class. The bases are registered by event-sourcery
+under their module path; they are never instantiated, so nothing is ever
+stored under those names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from event_sourcery import Event
+from pydantic import BaseModel, ConfigDict
+
+
+class TaskInput(BaseModel):
+    """Base of a task's input model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TaskResult(BaseModel):
+    """Base of the model of what a task ``returns``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailure:
+    """What a ``T failed`` transition's bindings see as ``event``."""
+
+    reason: str
+
+
+class LifecycleEvent(Event):
+    """Base of every event the engine records (never an input event)."""
+
+
+class TransitionPlannedBase(LifecycleEvent):
+    """A machine instance moves from one state to another; the only record of it."""
+
+    machine: str
+    machine_id: str
+    transition: str
+    from_state: str
+    to_state: str
+    task: str | None = None
+    task_mode: str | None = None
+    task_id: UUID | None = None
+    task_input: dict[str, Any] | None = None
+    caused_by: UUID
+
+
+class TaskStartedBase(LifecycleEvent):
+    task_id: UUID
+    attempt: int
+    worker: str
+    lease_until: datetime | None = None
+
+
+class TaskCompletedBase(LifecycleEvent):
+    machine: str
+    machine_id: str
+    task_id: UUID
+    transition: str
+    attempt: int
+    result: dict[str, Any] | None = None
+
+
+class TaskFailedBase(LifecycleEvent):
+    machine: str
+    machine_id: str
+    task_id: UUID
+    transition: str
+    attempt: int
+    reason: str
+
+
+class TaskRetryScheduledBase(LifecycleEvent):
+    task_id: UUID
+    attempt: int  # the attempt that may start at ``not_before``
+    not_before: datetime
+
+
+class TaskTimedOutBase(LifecycleEvent):
+    task_id: UUID
+    attempt: int
+
+
+class TimerScheduledBase(LifecycleEvent):
+    machine: str
+    machine_id: str
+    timer_id: UUID
+    transition: str
+    due_at: datetime
+
+
+class TimerFiredBase(LifecycleEvent):
+    timer_id: UUID
+
+
+class ProcessCompletedBase(LifecycleEvent):
+    pass
+
+
+class ProcessFailedBase(LifecycleEvent):
+    reason: str
+
+
+class ProcessCancelledBase(LifecycleEvent):
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleTypes:
+    """The lifecycle event classes generated for one process."""
+
+    transition_planned: type[TransitionPlannedBase]
+    task_started: type[TaskStartedBase]
+    task_completed: type[TaskCompletedBase]
+    task_failed: type[TaskFailedBase]
+    task_retry_scheduled: type[TaskRetryScheduledBase]
+    task_timed_out: type[TaskTimedOutBase]
+    timer_scheduled: type[TimerScheduledBase]
+    timer_fired: type[TimerFiredBase]
+    process_completed: type[ProcessCompletedBase]
+    process_failed: type[ProcessFailedBase]
+    process_cancelled: type[ProcessCancelledBase]

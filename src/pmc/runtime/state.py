@@ -1,0 +1,147 @@
+"""The state of one process instance: the fold of its event stream.
+
+Everything here is immutable, so a state can be cached, shared between
+threads and compared after a replay. Updates return new objects; the maps are
+read-only views over dicts that nothing else holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TypeVar
+from uuid import UUID
+
+KeyValue = str | int | UUID
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def frozen_map(items: Mapping[_K, _V] | None = None) -> Mapping[_K, _V]:
+    """A read-only copy of ``items``."""
+    return MappingProxyType(dict(items or {}))
+
+
+def with_item(mapping: Mapping[_K, _V], key: _K, value: _V) -> Mapping[_K, _V]:
+    copy = dict(mapping)
+    copy[key] = value
+    return MappingProxyType(copy)
+
+
+def without_keys(mapping: Mapping[_K, _V], keys: frozenset[_K]) -> Mapping[_K, _V]:
+    if not keys:
+        return mapping
+    return MappingProxyType({k: v for k, v in mapping.items() if k not in keys})
+
+
+class End(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TaskStatus(StrEnum):
+    """Where the current attempt of a task in flight stands."""
+
+    PLANNED = "planned"  # planned by a transition; no attempt claimed yet
+    RUNNING = "running"  # claimed by a worker (TaskStarted)
+    FAILED = "failed"  # the attempt failed; a retry is being scheduled
+    RETRY_SCHEDULED = "retry_scheduled"  # the next attempt may start at ``not_before``
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInFlight:
+    """A planned task whose outcome has not been settled yet."""
+
+    task_id: UUID
+    task: str
+    mode: str
+    machine: str
+    machine_id: str
+    transition: str
+    # Canonical JSON of the task input (sorted keys): immutable, and equal
+    # after a round trip through any store.
+    input_json: str
+    attempt: int = 1
+    status: TaskStatus = TaskStatus.PLANNED
+    not_before: datetime | None = None
+    worker: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A scheduled ``after D`` transition, cancelled when its instance leaves ``state``."""
+
+    timer_id: UUID
+    machine: str
+    machine_id: str
+    transition: str
+    state: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessState:
+    """The fold of one stream.
+
+    ``instances`` maps machine -> machine id -> state name; a machine with a
+    single instance has it from the start, under the machine's name.
+    ``version`` counts the folded events, so it is the stream version to
+    expect on the next append.
+    """
+
+    instances: Mapping[str, Mapping[str, str]]
+    tasks: Mapping[UUID, TaskInFlight] = field(default_factory=frozen_map)
+    timers: Mapping[UUID, Timer] = field(default_factory=frozen_map)
+    key: KeyValue | None = None
+    version: int = 0
+    end: End | None = None
+    end_reason: str | None = None
+
+    @property
+    def started(self) -> bool:
+        """Has an input event been recorded? (Its key field set ``key``.)"""
+        return self.key is not None
+
+    @property
+    def ended(self) -> bool:
+        return self.end is not None
+
+    def state_of(self, machine: str, machine_id: str) -> str | None:
+        """The state of one instance, or None if it has not been created."""
+        return self.instances.get(machine, {}).get(machine_id)
+
+    def with_instance(self, machine: str, machine_id: str, state: str) -> ProcessState:
+        per_machine = with_item(self.instances.get(machine, frozen_map()), machine_id, state)
+        return replace(self, instances=with_item(self.instances, machine, per_machine))
+
+    def with_task(self, task: TaskInFlight) -> ProcessState:
+        return replace(self, tasks=with_item(self.tasks, task.task_id, task))
+
+    def without_tasks(self, task_ids: frozenset[UUID]) -> ProcessState:
+        return replace(self, tasks=without_keys(self.tasks, task_ids))
+
+    def with_timer(self, timer: Timer) -> ProcessState:
+        return replace(self, timers=with_item(self.timers, timer.timer_id, timer))
+
+    def without_timers(self, timer_ids: frozenset[UUID]) -> ProcessState:
+        return replace(self, timers=without_keys(self.timers, timer_ids))
+
+    def tasks_of(self, machine: str, machine_id: str) -> frozenset[UUID]:
+        return frozenset(
+            t.task_id
+            for t in self.tasks.values()
+            if t.machine == machine and t.machine_id == machine_id
+        )
+
+    def timers_of(self, machine: str, machine_id: str) -> frozenset[UUID]:
+        return frozenset(
+            t.timer_id
+            for t in self.timers.values()
+            if t.machine == machine and t.machine_id == machine_id
+        )

@@ -1,0 +1,31 @@
+"""Every example compiles, and its module is a reviewed snapshot.
+
+``pytest --snapshot-update`` rewrites the snapshots after a deliberate change;
+a stale snapshot fails the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from pmc.codegen import generate
+from tests.codegen.support import check_clean
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.pm"))
+
+
+def compile_example(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    return generate(check_clean(text, path.name), source_name=path.name, source_text=text)
+
+
+def test_there_are_examples() -> None:
+    assert any(p.name == "rebase_cleanup.pm" for p in EXAMPLES)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_module(path: Path, python_snapshot: SnapshotAssertion) -> None:
+    assert compile_example(path) == python_snapshot

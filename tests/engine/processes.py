@@ -1,0 +1,68 @@
+"""Small processes the behaviour tests run, each exercising a few rules."""
+
+from __future__ import annotations
+
+# Three machines, one per retry policy, all fanned out over the same event.
+JOBS = """
+process Jobs {
+    key job_id
+    event Submitted { job_id: str  parts: list[int] }
+    task Backoff { part: str  retry 4 backoff 1s max 5s  timeout 10s }
+    task Every { part: str  retry 2 every 3s }
+    task Once { part: str }
+    machine B {
+        states Idle, Running, Done, Broken
+        initial Idle
+        final Done, Broken
+        transition go: Idle -> Running on Submitted.parts run Backoff(part = machine_id)
+        transition ok: Running -> Done on Backoff completed
+        transition ko: Running -> Broken on Backoff failed
+    }
+    machine E {
+        states Idle, Running, Done, Broken
+        initial Idle
+        final Done, Broken
+        transition go: Idle -> Running on Submitted.parts run Every(part = machine_id)
+        transition ok: Running -> Done on Every completed
+        transition ko: Running -> Broken on Every failed
+    }
+    machine O {
+        states Idle, Running, Done, Broken
+        initial Idle
+        final Done, Broken
+        transition go: Idle -> Running on Submitted.parts run Once(part = machine_id)
+        transition ok: Running -> Done on Once completed
+        transition ko: Running -> Broken on Once failed
+    }
+}
+"""
+
+# A single-instance machine with timers, a sync task with a result, start
+# and cancel events.
+APPROVAL = """
+process Approval {
+    key doc_id
+    event Requested { doc_id: str }
+    event Approved { doc_id: str }
+    event Withdrawn { doc_id: str }
+    task Remind sync { doc_id: str  returns { sent_to: str } }
+    task Archive { doc_id: str  note: str }
+    machine Review {
+        states Waiting, Reminding, Reminded, Accepted, Expired
+        initial Waiting
+        final Accepted, Expired
+        transition remind: Waiting -> Reminding on after 1h run Remind(doc_id = key)
+        transition reminded: Reminding -> Reminded on Remind completed
+            run Archive(doc_id = key, note = event.sent_to)
+        transition not_reminded: Reminding -> Reminded on Remind failed
+            run Archive(doc_id = key, note = event.reason)
+        # Self-loops: an outcome that does not leave the state.
+        transition archived: Reminded -> Reminded on Archive completed
+        transition not_archived: Reminded -> Reminded on Archive failed
+        transition accept: Waiting, Reminded -> Accepted on Approved
+        transition expire: Reminded -> Expired on after 1d
+    }
+    start on Requested
+    cancel on Withdrawn
+}
+"""
