@@ -1,0 +1,62 @@
+"""Process stores: events through event-sourcery plus a durable pending-work index.
+
+``open_store(url)`` picks the backend:
+
+- ``memory://`` — in this process only, for tests;
+- ``sqlite:///path.db`` — the embedded default, shared by the processes of one machine;
+- ``postgresql://user@host:port/db`` — for workers on several machines.
+"""
+
+from __future__ import annotations
+
+from pmc.runtime.stores.api import (
+    NO_WORK,
+    AppendRejected,
+    Clock,
+    DuplicateEventId,
+    JsonValue,
+    NewEvent,
+    ProcessStore,
+    RecordedEvent,
+    StoredEvent,
+    VersionConflict,
+    WorkChanges,
+    WorkItem,
+    WorkRow,
+)
+from pmc.runtime.stores.memory import MemoryStore
+from pmc.runtime.stores.sql import SqlStore, postgres_store, sqlite_store
+
+__all__ = [
+    "NO_WORK",
+    "AppendRejected",
+    "Clock",
+    "DuplicateEventId",
+    "JsonValue",
+    "MemoryStore",
+    "NewEvent",
+    "ProcessStore",
+    "RecordedEvent",
+    "SqlStore",
+    "StoredEvent",
+    "VersionConflict",
+    "WorkChanges",
+    "WorkItem",
+    "WorkRow",
+    "open_store",
+]
+
+SUPPORTED_URLS = "memory://, sqlite:///path.db or postgresql://user@host:port/db"
+
+
+def open_store(url: str) -> ProcessStore:
+    """The store at ``url``; tables are created on first use (or by ``init()``)."""
+    scheme = url.partition("://")[0].lower()
+    if scheme == "memory" and url.lower() == "memory://":
+        return MemoryStore()
+    if scheme == "sqlite":
+        return sqlite_store(url)
+    if scheme in ("postgresql", "postgresql+psycopg2", "postgres"):
+        # SQLAlchemy 2 no longer accepts the `postgres://` spelling.
+        return postgres_store("postgresql" + url[len(scheme) :])
+    raise ValueError(f"unsupported store URL {url!r}: expected {SUPPORTED_URLS}")

@@ -1,0 +1,305 @@
+"""What every process store offers, whatever its backend.
+
+A process store keeps two things for each stream (one process instance,
+addressed by ``category`` and ``key``):
+
+- its events, through event-sourcery — the source of truth;
+- a small index of pending work (tasks to run, retries, timeouts, timers)
+  written in the same transaction as the events, so a worker can find what
+  is due without scanning streams. The index only says where to look: a
+  worker claims a row, then reads the stream to decide what is really due.
+
+Every write is an ``append`` at an expected version, checked by the store
+itself on every backend (event-sourcery leaves ``expected_version=0``
+unchecked and its in-memory backend never detects races).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, TypeAlias
+from uuid import UUID
+
+from event_sourcery import Event
+
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
+Clock: TypeAlias = Callable[[], datetime]
+
+# event-sourcery's tables hold stream names, categories and our ids in
+# VARCHAR(255) columns; longer values would fail only on PostgreSQL.
+MAX_NAME_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append, with the id the caller chose for it.
+
+    Callers pass deterministic ids (derived from what caused the event) so
+    that recording the same thing twice is detected instead of stored twice.
+    """
+
+    event: Event
+    event_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as recorded: ``version`` is 1-based, ``created_at`` is aware UTC."""
+
+    event: Event
+    version: int
+    event_id: UUID
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event exactly as stored: its name and JSON payload, not turned into a class.
+
+    For export and replay, which must read events that no class (or no
+    longer the same class) describes.
+    """
+
+    version: int
+    event_id: UUID
+    created_at: datetime
+    name: str
+    payload: Mapping[str, JsonValue]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkRow:
+    """A row of the pending-work index, as the writer of a stream wants it.
+
+    ``kind`` is free text for the runtime ("task", "retry", "timer", ...);
+    the store only orders rows by ``due_at``.
+    """
+
+    work_id: str
+    kind: str
+    due_at: datetime
+    payload: Mapping[str, JsonValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_name("work_id", self.work_id)
+        check_name("kind", self.kind)
+        require_aware("due_at", self.due_at)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkChanges:
+    """Index changes for the stream being appended to, applied in the same transaction.
+
+    Upserting a row replaces it entirely and clears any claim on it: the
+    writer has decided anew what this work is.
+    """
+
+    upsert: tuple[WorkRow, ...] = ()
+    delete: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        upserted = [row.work_id for row in self.upsert]
+        if len(set(upserted)) != len(upserted):
+            raise ValueError(f"work ids upserted twice in one change: {sorted(upserted)}")
+        both = set(upserted) & set(self.delete)
+        if both:
+            raise ValueError(f"work ids both upserted and deleted: {sorted(both)}")
+
+    def __bool__(self) -> bool:
+        return bool(self.upsert or self.delete)
+
+
+NO_WORK = WorkChanges()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """A stored row of the pending-work index, with its claim if any."""
+
+    category: str
+    key: str
+    work_id: str
+    kind: str
+    due_at: datetime
+    payload: Mapping[str, JsonValue]
+    claimed_by: str | None
+    lease_until: datetime | None
+
+
+class AppendRejected(Exception):
+    """An append wrote nothing; the caller should reload the stream and decide again."""
+
+
+class VersionConflict(AppendRejected):
+    """The stream is not at the version the writer expected (someone else wrote first)."""
+
+    def __init__(
+        self, category: str, key: str, expected_version: int, actual_version: int | None
+    ) -> None:
+        self.category = category
+        self.key = key
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        actual = "unknown" if actual_version is None else str(actual_version)
+        super().__init__(
+            f"stream {category}/{key}: expected version {expected_version}, found {actual}"
+        )
+
+
+class DuplicateEventId(AppendRejected):
+    """Some of the event ids are already recorded (in this stream or another).
+
+    Raised rather than silently dropping those events: the batch was decided
+    as a whole, so storing only part of it could record decisions without
+    their cause. A caller that checked its stream first only sees this for an
+    id that lives in a different stream.
+    """
+
+    def __init__(self, event_ids: Sequence[UUID]) -> None:
+        self.event_ids = tuple(event_ids)
+        listed = ", ".join(str(event_id) for event_id in self.event_ids)
+        super().__init__(f"event ids already recorded: {listed}")
+
+
+class ProcessStore(Protocol):
+    """The narrow store API the process manager and the workers are built on."""
+
+    def init(self) -> None:
+        """Create the tables if missing; idempotent, also done on first use."""
+
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""
+
+    def load(self, category: str, key: str, after_version: int = 0) -> list[StoredEvent]:
+        """The events of a stream with a version above ``after_version``, in order."""
+        ...
+
+    def load_recorded(self, category: str, key: str) -> list[RecordedEvent]:
+        """Every event of a stream as stored (name and payload), by version."""
+        ...
+
+    def version(self, category: str, key: str) -> int:
+        """The stream's current version; 0 when it has no events."""
+        ...
+
+    def append(
+        self,
+        category: str,
+        key: str,
+        events: Sequence[NewEvent],
+        expected_version: int,
+        work: WorkChanges = NO_WORK,
+        now: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """Record ``events`` and ``work`` in one transaction, or nothing at all.
+
+        Raises VersionConflict unless the stream is exactly at
+        ``expected_version`` (0: the stream must not exist yet), and
+        DuplicateEventId if an event id is already recorded. With no events,
+        only the version is checked and the work changes applied.
+        ``now`` (aware) stamps ``created_at``; defaults to the wall clock.
+        """
+        ...
+
+    def stream_keys(self, category: str) -> list[str]:
+        """Keys of every stream of ``category`` that has events, sorted."""
+        ...
+
+    def work_items(self, category: str, key: str) -> list[WorkItem]:
+        """The index rows of one stream, by due time (for inspection and tests)."""
+        ...
+
+    def claim_due(
+        self,
+        now: datetime,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        category: str | None = None,
+    ) -> list[WorkItem]:
+        """Claim up to ``limit`` rows due at ``now`` that nobody holds a live lease on.
+
+        Atomic across threads, processes and machines: a row is handed to one
+        claimer until ``now + lease_seconds``; after that anyone may claim it.
+        ``category`` limits the claim to one process's streams (a worker runs
+        the tasks of one process; other processes may share the store).
+        """
+        ...
+
+    def release(self, item: WorkItem) -> bool:
+        """Drop the claim held by ``item.claimed_by``; False if it no longer holds it."""
+        ...
+
+    def has_due(self, now: datetime, category: str | None = None) -> bool:
+        """Whether ``claim_due(now, ..., category)`` would find anything (a cheap read)."""
+        ...
+
+    def wait_for_due(
+        self, timeout: float, clock: Clock | None = None, category: str | None = None
+    ) -> bool:
+        """Block until some work (of ``category``) is due (True) or ``timeout`` seconds pass.
+
+        Wakes at once on changes made through this store object, and polls
+        often enough to notice other processes' work within 100 ms.
+        """
+        ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def require_aware(name: str, value: datetime) -> None:
+    # Naive datetimes would be compared with UTC ones stored by other
+    # processes; refusing them keeps every backend unambiguous.
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
+
+
+def to_naive_utc(value: datetime) -> datetime:
+    """The form the SQL columns (``TIMESTAMP WITHOUT TIME ZONE``) hold."""
+    require_aware("datetime", value)
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def from_naive_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
+def check_name(what: str, value: str) -> None:
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"{what} is longer than {MAX_NAME_LENGTH} characters: {value[:40]!r}...")
+
+
+def check_category(category: str) -> None:
+    check_name("category", category)
+    # KurrentDB reads `-` in a stream name as the category separator.
+    if "-" in category:
+        raise ValueError(f"category must not contain '-': {category!r}")
+
+
+def check_stream(category: str, key: str) -> None:
+    check_category(category)
+    check_name("key", key)
+
+
+def check_append(events: Sequence[NewEvent], expected_version: int, work: WorkChanges) -> None:
+    if expected_version < 0:
+        raise ValueError(f"expected_version must be >= 0, got {expected_version}")
+    ids = [new.event_id for new in events]
+    if len(set(ids)) != len(ids):
+        raise ValueError("the same event id appears twice in one append")
+    if work.upsert and not events and expected_version == 0:
+        # The stream must then be empty, and work always belongs to a stream.
+        raise ValueError("work rows can only be added to a stream that has events")
+
+
+def check_claim(limit: int, lease_seconds: float) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    if lease_seconds <= 0:
+        raise ValueError(f"lease_seconds must be > 0, got {lease_seconds}")

@@ -1,0 +1,194 @@
+"""``memory://``: event-sourcery's in-memory backend behind one lock, for tests.
+
+The in-memory backend is not thread-safe and never detects a concurrent
+write, so every operation holds the store's lock and the version, id and
+work checks happen here, before the backend is touched.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from event_sourcery import StreamId
+from event_sourcery.backend import InMemoryBackend
+from event_sourcery.interfaces import StorageStrategy
+
+from pmc.runtime.stores._events import recorded, stored, wrap
+from pmc.runtime.stores._signal import WorkSignal
+from pmc.runtime.stores.api import (
+    NO_WORK,
+    Clock,
+    DuplicateEventId,
+    NewEvent,
+    RecordedEvent,
+    StoredEvent,
+    VersionConflict,
+    WorkChanges,
+    WorkItem,
+    check_append,
+    check_category,
+    check_claim,
+    check_stream,
+    require_aware,
+    utc_now,
+)
+
+_StreamKey = tuple[str, str]
+_WorkKey = tuple[str, str, str]
+
+
+class MemoryStore:
+    """A process store living in this process only; ``memory://``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        backend = InMemoryBackend().configure()
+        self._events = backend.event_store
+        self._raw_events = backend[StorageStrategy]
+        self._versions: dict[_StreamKey, int] = {}
+        self._event_ids: set[UUID] = set()
+        self._work: dict[_WorkKey, WorkItem] = {}
+        self._signal = WorkSignal()
+
+    def init(self) -> None:
+        """Nothing to create in memory."""
+
+    def close(self) -> None:
+        """Nothing to release in memory."""
+
+    def load(self, category: str, key: str, after_version: int = 0) -> list[StoredEvent]:
+        check_stream(category, key)
+        stream_id = StreamId(name=key, category=category)
+        with self._lock:
+            # The backend copies the whole stream on every read; skip it when
+            # the caller already has everything.
+            if self._versions.get((category, key), 0) <= after_version:
+                return []
+            wrapped = self._events.load_stream(stream_id, start=after_version + 1)
+        return [stored(event) for event in wrapped]
+
+    def load_recorded(self, category: str, key: str) -> list[RecordedEvent]:
+        check_stream(category, key)
+        with self._lock:
+            raw = self._raw_events.fetch_events(StreamId(name=key, category=category))
+        return [recorded(event) for event in raw]
+
+    def version(self, category: str, key: str) -> int:
+        check_stream(category, key)
+        with self._lock:
+            return self._versions.get((category, key), 0)
+
+    def append(
+        self,
+        category: str,
+        key: str,
+        events: Sequence[NewEvent],
+        expected_version: int,
+        work: WorkChanges = NO_WORK,
+        now: datetime | None = None,
+    ) -> list[StoredEvent]:
+        check_stream(category, key)
+        check_append(events, expected_version, work)
+        wrapped = wrap(events, expected_version, now or utc_now())
+        with self._lock:
+            actual = self._versions.get((category, key), 0)
+            if actual != expected_version:
+                raise VersionConflict(category, key, expected_version, actual)
+            duplicates = [new.event_id for new in events if new.event_id in self._event_ids]
+            if duplicates:
+                raise DuplicateEventId(duplicates)
+            if wrapped:
+                self._events.append(
+                    *wrapped,
+                    stream_id=StreamId(name=key, category=category),
+                    expected_version=expected_version,
+                )
+                self._versions[(category, key)] = expected_version + len(wrapped)
+                self._event_ids.update(new.event_id for new in events)
+            self._apply_work(category, key, work)
+        if work:
+            self._signal.notify()
+        return [stored(event) for event in wrapped]
+
+    def _apply_work(self, category: str, key: str, work: WorkChanges) -> None:
+        for work_id in work.delete:
+            self._work.pop((category, key, work_id), None)
+        for row in work.upsert:
+            self._work[(category, key, row.work_id)] = WorkItem(
+                category=category,
+                key=key,
+                work_id=row.work_id,
+                kind=row.kind,
+                due_at=row.due_at,
+                payload=dict(row.payload),
+                claimed_by=None,
+                lease_until=None,
+            )
+
+    def stream_keys(self, category: str) -> list[str]:
+        check_category(category)
+        with self._lock:
+            return sorted(key for cat, key in self._versions if cat == category)
+
+    def work_items(self, category: str, key: str) -> list[WorkItem]:
+        check_stream(category, key)
+        with self._lock:
+            items = [
+                item for (cat, k, _), item in self._work.items() if (cat, k) == (category, key)
+            ]
+        return sorted(items, key=lambda item: (item.due_at, item.work_id))
+
+    def claim_due(
+        self,
+        now: datetime,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        category: str | None = None,
+    ) -> list[WorkItem]:
+        require_aware("now", now)
+        check_claim(limit, lease_seconds)
+        lease_until = now + timedelta(seconds=lease_seconds)
+        with self._lock:
+            due = sorted(
+                (item for item in self._work.values() if is_claimable(item, now, category)),
+                key=lambda item: (item.due_at, item.category, item.key, item.work_id),
+            )[:limit]
+            claimed = [replace(item, claimed_by=worker_id, lease_until=lease_until) for item in due]
+            for item in claimed:
+                self._work[(item.category, item.key, item.work_id)] = item
+        return claimed
+
+    def release(self, item: WorkItem) -> bool:
+        work_key = (item.category, item.key, item.work_id)
+        with self._lock:
+            current = self._work.get(work_key)
+            if current is None or item.claimed_by is None:
+                return False
+            if current.claimed_by != item.claimed_by:
+                return False
+            self._work[work_key] = replace(current, claimed_by=None, lease_until=None)
+        self._signal.notify()
+        return True
+
+    def has_due(self, now: datetime, category: str | None = None) -> bool:
+        require_aware("now", now)
+        with self._lock:
+            return any(is_claimable(item, now, category) for item in self._work.values())
+
+    def wait_for_due(
+        self, timeout: float, clock: Clock | None = None, category: str | None = None
+    ) -> bool:
+        return self._signal.wait_for_due(
+            lambda now: self.has_due(now, category), timeout, clock or utc_now
+        )
+
+
+def is_claimable(item: WorkItem, now: datetime, category: str | None = None) -> bool:
+    if item.due_at > now or category not in (None, item.category):
+        return False
+    return item.claimed_by is None or (item.lease_until is not None and item.lease_until <= now)

@@ -1,0 +1,104 @@
+"""Tables of the SQL stores: event-sourcery's, plus two of ours.
+
+- ``pmc_streams`` holds each stream's version. Every append bumps it first,
+  with a conditional ``UPDATE`` (or an ``INSERT ... ON CONFLICT DO NOTHING``
+  for a new stream), which both checks the expected version and serialises
+  writers of one stream before event-sourcery is called. It also answers
+  "which streams exist", which event-sourcery cannot.
+- ``pmc_work`` is the pending-work index.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from event_sourcery_sqlalchemy import configure_models
+from event_sourcery_sqlalchemy.models.default import (
+    DefaultEvent,
+    DefaultOutboxEntry,
+    DefaultProjectorCursor,
+    DefaultSnapshot,
+    DefaultStream,
+)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from pmc.runtime.stores.api import MAX_NAME_LENGTH
+
+metadata = MetaData()
+
+streams = Table(
+    "pmc_streams",
+    metadata,
+    Column("category", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("key", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+work = Table(
+    "pmc_work",
+    metadata,
+    Column("category", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("key", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("work_id", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("kind", String(MAX_NAME_LENGTH), nullable=False),
+    Column("due_at", DateTime, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("claimed_by", String(MAX_NAME_LENGTH), nullable=True),
+    Column("lease_until", DateTime, nullable=True),
+    ForeignKeyConstraint(["category", "key"], [streams.c.category, streams.c.key]),
+    Index("ix_pmc_work_due_at", "due_at"),
+)
+
+
+class _EventSourceryBase(DeclarativeBase):
+    pass
+
+
+_models_lock = threading.Lock()
+_models_configured = False
+
+
+def event_sourcery_tables() -> list[Table]:
+    """event-sourcery's tables, mapping its models first if nobody has yet.
+
+    ``configure_models`` must run once per process. If the application
+    already ran it with its own base, the models are mapped there and this
+    call leaves them alone; reading the tables off the models works either way.
+    """
+    global _models_configured
+    with _models_lock:
+        if not _models_configured:
+            configure_models(_EventSourceryBase)
+            _models_configured = True
+    models = (
+        DefaultStream,
+        DefaultEvent,
+        DefaultSnapshot,
+        DefaultOutboxEntry,
+        DefaultProjectorCursor,
+    )
+    return [table_of(model) for model in models]
+
+
+def table_of(model: type[object]) -> Table:
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
+
+
+def events_table() -> Table:
+    """event-sourcery's events table, where event ids are unique."""
+    event_sourcery_tables()
+    return table_of(DefaultEvent)

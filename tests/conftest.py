@@ -1,0 +1,83 @@
+"""Store fixtures: every store test runs on memory, an SQLite file and PostgreSQL.
+
+PostgreSQL runs only when ``PMC_TEST_POSTGRES_URL`` names a server (``.ci/postgres.sh
+start`` prints one); each test then gets its own schema, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from pmc.runtime.stores import ProcessStore, open_store
+
+POSTGRES_ENV = "PMC_TEST_POSTGRES_URL"
+
+
+def postgres_server_url() -> str:
+    url = os.environ.get(POSTGRES_ENV, "")
+    if not url:
+        pytest.skip(f'no PostgreSQL server: set {POSTGRES_ENV} (eval "$(.ci/postgres.sh start)")')
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose connections see only a fresh, private schema."""
+    server = sqlalchemy.make_url(postgres_server_url())
+    schema = f"pmc_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(server)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+        scoped = server.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    backend: str = request.param
+    if backend == "memory":
+        return "memory://"
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+OpenStore = Callable[[], ProcessStore]
+
+
+@pytest.fixture
+def open_same_store(store_url: str) -> Iterator[OpenStore]:
+    """Opens another store object on the same data, as another process would.
+
+    ``memory://`` lives in one object, so there every call returns that object.
+    """
+    opened: list[ProcessStore] = []
+    shared = open_store(store_url) if store_url == "memory://" else None
+
+    def open_another() -> ProcessStore:
+        if shared is not None:
+            return shared
+        store = open_store(store_url)
+        opened.append(store)
+        return store
+
+    yield open_another
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_same_store: OpenStore) -> ProcessStore:
+    return open_same_store()
