@@ -1,8 +1,12 @@
 """The ``pmc`` command line: one module per command, registered on one typer app."""
 
 from pmc.cli import (
+    breaking,  # noqa: F401
     check,  # noqa: F401  (registers the command)
     compile,  # noqa: F401
+    explain,  # noqa: F401
+    fmt,  # noqa: F401
+    graph,  # noqa: F401
 )
 from pmc.cli.app import app, main
 

@@ -1,0 +1,109 @@
+"""``pmc breaking``: refuse a change that would break replay of recorded streams."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from pmc.breaking import Finding, Side, Version, compare
+from pmc.cli.app import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    FormatOption,
+    InputError,
+    OutputFormat,
+    app,
+    emit_diagnostics,
+    print_error,
+    read_source,
+)
+from pmc.compiler import CheckResult, check_source
+from pmc.diagnostics import Severity, has_errors
+from pmc.diagnostics.render import FileDiagnostics
+from pmc.source import SourceFile
+
+GIT_PREFIX = "git:"
+
+
+def parse_git_spec(spec: str) -> tuple[str, str] | None:
+    """``git:REF:PATH`` -> ``(REF, PATH)``; None for a plain path.
+
+    Git forbids `:` in ref names, so the first colon after the prefix ends REF.
+    """
+    if not spec.startswith(GIT_PREFIX):
+        return None
+    ref, colon, path = spec.removeprefix(GIT_PREFIX).partition(":")
+    if not ref or not colon or not path:
+        raise InputError(f"`{spec}` is not of the form git:REF:PATH (e.g. git:main:orders.pm)")
+    return ref, path
+
+
+def read_git(spec: str, ref: str, path: str) -> SourceFile:
+    """``git show REF:PATH`` in the current directory's repository."""
+    try:
+        completed = subprocess.run(
+            ["git", "show", f"{ref}:{path}"], capture_output=True, timeout=60, check=False
+        )
+    except FileNotFoundError:
+        raise InputError(f"cannot read `{spec}`: git is not installed") from None
+    if completed.returncode != 0:
+        reason = completed.stderr.decode("utf-8", "replace").strip() or "git show failed"
+        raise InputError(f"cannot read `{spec}`: {reason}")
+    try:
+        text = completed.stdout.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"cannot read `{spec}`: not valid UTF-8 (byte {error.start})") from None
+    return SourceFile(spec, text.removeprefix("\ufeff"))
+
+
+def read_against(spec: str) -> SourceFile:
+    git = parse_git_spec(spec)
+    return read_source(spec, None) if git is None else read_git(spec, *git)
+
+
+def report(
+    new: CheckResult, old: CheckResult, findings: Sequence[Finding]
+) -> tuple[FileDiagnostics, ...]:
+    """Findings grouped by the file they point into, new file first, each in line order."""
+    reports = []
+    for side, result in ((Side.NEW, new), (Side.OLD, old)):
+        found = sorted((f for f in findings if f.side is side), key=lambda f: f.sort_key)
+        if found:
+            reports.append(FileDiagnostics(result.source, tuple(found)))
+    return tuple(reports)
+
+
+@app.command()
+def breaking(
+    file: Annotated[str, typer.Argument(help="The new version of the `.pm` file.", metavar="FILE")],
+    against: Annotated[
+        str,
+        typer.Option(
+            "--against",
+            help="The old version: a path, or git:REF:PATH read with `git show`.",
+            metavar="OLD",
+        ),
+    ],
+    output_format: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Report changes that would break replay of streams recorded with the old version."""
+    try:
+        new_source = read_source(file, None)
+        old_source = read_against(against)
+    except InputError as error:
+        print_error(str(error))
+        raise typer.Exit(EXIT_USAGE) from None
+    new, old = check_source(new_source), check_source(old_source)
+    invalid = [r for r in (new, old) if has_errors(r.diagnostics)]
+    if invalid:
+        emit_diagnostics([FileDiagnostics(r.source, r.diagnostics) for r in invalid], output_format)
+        print_error("fix the errors above first: only valid versions can be compared")
+        raise typer.Exit(EXIT_USAGE)
+    assert new.module and new.model and old.module and old.model  # no errors: both built
+    findings = compare(Version(old.model, old.module), Version(new.model, new.module))
+    emit_diagnostics(report(new, old, findings), output_format)
+    if any(f.severity is Severity.ERROR for f in findings):
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,40 @@
+"""``pmc explain``: print the documentation of a diagnostic code or breaking-change rule."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pmc.cli.app import EXIT_USAGE, app, print_error
+from pmc.explain import all_sections
+from pmc.semantics.suggest import did_you_mean
+
+
+@app.command()
+def explain(
+    code: Annotated[
+        str,
+        typer.Argument(
+            help="A diagnostic code (PM0203) or a `pmc breaking` rule (STATE_NO_DELETE)."
+        ),
+    ],
+) -> None:
+    """Explain a diagnostic code or a breaking-change rule."""
+    try:
+        documented = all_sections()
+    except OSError as error:
+        print_error(f"the documentation is not installed with pmc: {error}")
+        raise typer.Exit(EXIT_USAGE) from None
+    text = documented.get(code.strip().upper())
+    if text is None:
+        hint = did_you_mean(code.strip(), documented)
+        print_error(
+            f"no documentation for `{code}`: not a diagnostic code (PM0203) "
+            "or a breaking-change rule (STATE_NO_DELETE)"
+        )
+        if hint:
+            typer.echo(f"help: {hint}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    sys.stdout.write(text)

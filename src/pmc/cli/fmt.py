@@ -1,0 +1,102 @@
+"""``pmc fmt``: rewrite .pm files in the canonical style (docs/style.md)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pmc.cli.app import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    FilesArgument,
+    FormatOption,
+    InputError,
+    OutputFormat,
+    StdinFilenameOption,
+    app,
+    emit_diagnostics,
+    print_error,
+    read_source,
+)
+from pmc.diagnostics.render import FileDiagnostics
+from pmc.files import unified_diff, write_atomically
+from pmc.fmt import format_source
+
+CheckOption = Annotated[
+    bool,
+    typer.Option("--check", help="Write nothing; list the files that would change and exit 1."),
+]
+DiffOption = Annotated[
+    bool,
+    typer.Option("--diff", help="Write nothing; print a unified diff and exit 1 if any."),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What happened to one file; the command sums these up into an exit code."""
+
+    changed: bool = False
+    io_failed: bool = False
+    report: FileDiagnostics | None = None
+
+
+@app.command("fmt")
+def fmt(
+    files: FilesArgument,
+    check: CheckOption = False,
+    diff: DiffOption = False,
+    output_format: FormatOption = OutputFormat.TEXT,
+    stdin_filename: StdinFilenameOption = None,
+) -> None:
+    """Format .pm files in place; `-` formats stdin to stdout.
+
+    A file with syntax errors is left untouched and its diagnostics are printed
+    as `pmc check` prints them (exit 1).
+    """
+    dry_run = check or diff
+    outcomes = [_format_one(path, stdin_filename, dry_run, diff) for path in files]
+    reports = [o.report for o in outcomes if o.report is not None]
+    if reports:
+        emit_diagnostics(reports, output_format)
+    if any(o.io_failed for o in outcomes):
+        raise typer.Exit(EXIT_USAGE)
+    if reports or (dry_run and any(o.changed for o in outcomes)):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _format_one(path: str, stdin_filename: str | None, dry_run: bool, diff: bool) -> _Outcome:
+    try:
+        source = read_source(path, stdin_filename)
+    except InputError as error:
+        print_error(str(error))
+        return _Outcome(io_failed=True)
+    result = format_source(source)
+    if result.text is None:
+        return _Outcome(report=FileDiagnostics(source, result.diagnostics))
+    changed = result.text != source.text
+    if diff:
+        sys.stdout.write(
+            unified_diff(
+                source.text, result.text, f"{source.path} (original)", f"{source.path} (formatted)"
+            )
+        )
+    if dry_run:
+        if changed:
+            typer.echo(f"would reformat {source.path}", err=True)
+        return _Outcome(changed=changed)
+    if path == "-":
+        sys.stdout.write(result.text)
+        return _Outcome(changed=changed)
+    if changed:
+        try:
+            write_atomically(Path(path), result.text)
+        except OSError as error:
+            print_error(f"cannot write `{path}`: {error.strerror or error}")
+            return _Outcome(io_failed=True)
+        typer.echo(f"reformatted {source.path}", err=True)
+    return _Outcome(changed=changed)

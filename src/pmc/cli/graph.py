@@ -1,0 +1,71 @@
+"""``pmc graph``: draw the machines of a process."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pmc.cli.app import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    InputError,
+    OutputFormat,
+    app,
+    emit_diagnostics,
+    print_error,
+    read_source,
+)
+from pmc.compiler import check_source
+from pmc.diagnostics import has_errors
+from pmc.diagnostics.render import FileDiagnostics
+from pmc.files import write_atomically
+from pmc.graph import UnknownMachineError, render_dot, render_mermaid
+
+
+class GraphFormat(StrEnum):
+    MERMAID = "mermaid"
+    DOT = "dot"
+
+
+@app.command()
+def graph(
+    file: Annotated[str, typer.Argument(help="A `.pm` file; `-` reads stdin.", metavar="FILE")],
+    graph_format: Annotated[
+        GraphFormat, typer.Option("--format", help="Mermaid stateDiagram-v2 or Graphviz DOT.")
+    ] = GraphFormat.MERMAID,
+    machine: Annotated[
+        str | None, typer.Option("--machine", help="Draw only this machine.", metavar="NAME")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write here instead of stdout.", metavar="PATH"),
+    ] = None,
+) -> None:
+    """Draw each machine of a process as a state diagram."""
+    try:
+        source = read_source(file, None)
+    except InputError as error:
+        print_error(str(error))
+        raise typer.Exit(EXIT_USAGE) from None
+    result = check_source(source)
+    if result.model is None or has_errors(result.diagnostics):
+        emit_diagnostics([FileDiagnostics(source, result.diagnostics)], OutputFormat.TEXT)
+        raise typer.Exit(EXIT_FAILED)
+    render = render_dot if graph_format is GraphFormat.DOT else render_mermaid
+    try:
+        text = render(result.model, machine)
+    except UnknownMachineError as error:
+        print_error(str(error))
+        raise typer.Exit(EXIT_USAGE) from None
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        write_atomically(output, text)
+    except OSError as error:
+        print_error(f"cannot write `{output}`: {error.strerror or error}")
+        raise typer.Exit(EXIT_USAGE) from None

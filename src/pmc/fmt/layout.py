@@ -1,0 +1,397 @@
+"""Lays the AST out as canonical lines, before comments are woven back in.
+
+Each :class:`Line` remembers the range of source it renders, so that
+:mod:`pmc.fmt.comments` can tell which comments come before, inside or after
+it. The rules are documented in ``docs/style.md``; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from pmc.source import Span
+from pmc.syntax import ast
+
+INDENT = 4
+MAX_WIDTH = 100
+
+Pos = tuple[int, int]
+"""A source position as ``(line, column)``, 1-based; tuples compare in reading order."""
+
+
+class Kind(Enum):
+    """What a line is, which decides the blank lines allowed before it."""
+
+    TOP = "top"  # a declaration of the process: always one blank line before
+    MEMBER = "member"  # a member of a block: keeps one blank line if the author had one
+    CONT = "cont"  # the rest of a construct that did not fit on one line: never a blank line
+    CLOSE = "close"  # `}` or `)`: comments before it belong to the block's end
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    indent: int
+    text: str
+    start: Pos  # where the first token rendered on this line starts in the source
+    end: Pos  # where the last one ends
+    kind: Kind
+
+    @property
+    def opens(self) -> bool:
+        return self.text.endswith(("{", "("))
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """A token or a short run of tokens that line filling never splits."""
+
+    text: str
+    start: Pos
+    end: Pos
+
+
+def start_of(span: Span) -> Pos:
+    return (span.line, span.column)
+
+
+def end_of(span: Span) -> Pos:
+    return (span.end_line, span.end_column)
+
+
+def _last_char(span: Span) -> Pos:
+    """The closing `}` or `)` of a node: its last character."""
+    return (span.end_line, span.end_column - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class CommentIndex:
+    """Where the comments start: some layout choices depend on a comment inside."""
+
+    positions: tuple[Pos, ...]
+
+    @staticmethod
+    def of(positions: Iterable[Pos]) -> CommentIndex:
+        return CommentIndex(tuple(sorted(positions)))
+
+    def any_between(self, start: Pos, end: Pos) -> bool:
+        index = bisect_left(self.positions, start)
+        return index < len(self.positions) and self.positions[index] < end
+
+
+def _fits(indent: int, text: str) -> bool:
+    return indent + len(text) <= MAX_WIDTH
+
+
+# ---- the layout ----------------------------------------------------------------
+
+
+def layout_process(process: ast.Process, comments: CommentIndex) -> list[Line]:
+    """The lines of a whole file, comments left out; ``comments`` only steer choices."""
+    header = f"process {process.name.text}"
+    body: list[Line] = []
+    for declaration in process.declarations:
+        body.extend(_declaration(declaration, INDENT, comments))
+    return _block(header, end_of(process.name.span), process.span, body, 0, Kind.MEMBER, comments)
+
+
+def _block(
+    header: str,
+    header_end: Pos,
+    span: Span,
+    body: list[Line],
+    indent: int,
+    kind: Kind,
+    comments: CommentIndex,
+) -> list[Line]:
+    """``header {`` + body + ``}``, or ``header {}`` when there is nothing inside.
+
+    ``header_end`` is where the header's last token ends in the source: a
+    comment between it and the closing brace keeps the block open.
+    """
+    start = start_of(span)
+    close = _last_char(span)
+    if not body and not comments.any_between(header_end, close):
+        return [Line(indent, f"{header} {{}}", start, end_of(span), kind)]
+    return [
+        Line(indent, f"{header} {{", start, header_end, kind),
+        *body,
+        Line(indent, "}", close, end_of(span), Kind.CLOSE),
+    ]
+
+
+def _declaration(declaration: ast.Declaration, indent: int, comments: CommentIndex) -> list[Line]:
+    kind = Kind.TOP
+    match declaration:
+        case ast.KeyDecl(field=field, span=span):
+            return [_line(indent, f"key {field.text}", span, kind)]
+        case ast.EventDecl(name=name, fields=fields, span=span):
+            body = [_field(f, indent + INDENT) for f in fields]
+            header = f"event {name.text}"
+            return _block(header, end_of(name.span), span, body, indent, kind, comments)
+        case ast.TaskDecl():
+            return _task(declaration, indent, comments)
+        case ast.MachineDecl(name=name, members=members, span=span):
+            body = [line for m in members for line in _machine_member(m, indent + INDENT, comments)]
+            header = f"machine {name.text}"
+            return _block(header, end_of(name.span), span, body, indent, kind, comments)
+        case ast.StartOn(events=events, span=span):
+            return _fill("start on", _names(events), indent, start_of(span), kind)
+        case ast.CancelOn(events=events, span=span):
+            return _fill("cancel on", _names(events), indent, start_of(span), kind)
+        case ast.CompleteWhen(conditions=conditions, span=span):
+            return _conditions("complete when", "and", conditions, indent, span, kind)
+        case ast.FailWhen(conditions=conditions, span=span):
+            return _conditions("fail when", "or", conditions, indent, span, kind)
+
+
+def _line(indent: int, text: str, span: Span, kind: Kind) -> Line:
+    return Line(indent, text, start_of(span), end_of(span), kind)
+
+
+def _names(names: Sequence[ast.Name]) -> list[_Piece]:
+    return [_Piece(n.text, start_of(n.span), end_of(n.span)) for n in names]
+
+
+def _fill(prefix: str, pieces: Sequence[_Piece], indent: int, start: Pos, kind: Kind) -> list[Line]:
+    """``prefix a, b, c`` on one line, or filled greedily up to the width limit
+    with the continuation lines aligned under the first piece."""
+    column = indent + len(prefix) + 1
+    texts = [p.text + "," for p in pieces[:-1]] + [pieces[-1].text]
+    rows: list[list[int]] = [[0]]
+    for i in range(1, len(pieces)):
+        row = rows[-1]
+        width = sum(len(texts[j]) + 1 for j in row) + len(texts[i])
+        if column + width <= MAX_WIDTH:
+            row.append(i)
+        else:
+            rows.append([i])
+    lines = []
+    for number, row in enumerate(rows):
+        text = " ".join(texts[j] for j in row)
+        first, last = pieces[row[0]], pieces[row[-1]]
+        if number == 0:
+            lines.append(Line(indent, f"{prefix} {text}", start, last.end, kind))
+        else:
+            lines.append(Line(column, text, first.start, last.end, Kind.CONT))
+    return lines
+
+
+# ---- events and tasks --------------------------------------------------------
+
+
+def _field(field: ast.Field, indent: int) -> Line:
+    text = f"{field.name.text}: {type_text(field.type)}"
+    if field.default is not None:
+        text += f" = {literal_text(field.default)}"
+    return _line(indent, text, field.span, Kind.MEMBER)
+
+
+def _task(task: ast.TaskDecl, indent: int, comments: CommentIndex) -> list[Line]:
+    header = f"task {task.name.text}"
+    header_end = end_of(task.name.span)
+    if task.mode is not None and task.mode_span is not None:
+        header += f" {task.mode.value}"
+        header_end = end_of(task.mode_span)
+    body = [line for m in task.members for line in _task_member(m, indent + INDENT, comments)]
+    return _block(header, header_end, task.span, body, indent, Kind.TOP, comments)
+
+
+def _task_member(member: ast.TaskMember, indent: int, comments: CommentIndex) -> list[Line]:
+    match member:
+        case ast.Field():
+            return [_field(member, indent)]
+        case ast.ReturnsClause(fields=fields, span=span):
+            keyword_end = (span.line, span.column + len("returns"))
+            body = [_field(f, indent + INDENT) for f in fields]
+            return _block("returns", keyword_end, span, body, indent, Kind.MEMBER, comments)
+        case ast.RetryClause():
+            return [_line(indent, retry_text(member), member.span, Kind.MEMBER)]
+        case ast.TimeoutClause(duration=duration, span=span):
+            return [_line(indent, f"timeout {duration.text}", span, Kind.MEMBER)]
+
+
+def retry_text(retry: ast.RetryClause) -> str:
+    text = f"retry {retry.retries}"
+    if retry.delay is not None:
+        text += f" {retry.delay.kind.value} {retry.delay.duration.text}"
+    if retry.max_delay is not None:
+        text += f" max {retry.max_delay.text}"
+    return text
+
+
+# ---- machines ----------------------------------------------------------------
+
+
+def _machine_member(member: ast.MachineMember, indent: int, comments: CommentIndex) -> list[Line]:
+    match member:
+        case ast.StatesClause(names=names, span=span):
+            return _fill("states", _names(names), indent, start_of(span), Kind.MEMBER)
+        case ast.InitialClause(state=state, span=span):
+            return [_line(indent, f"initial {state.text}", span, Kind.MEMBER)]
+        case ast.FinalClause(states=states, span=span):
+            return _fill("final", _names(states), indent, start_of(span), Kind.MEMBER)
+        case ast.Transition():
+            return _transition(member, indent, comments)
+
+
+def _transition(transition: ast.Transition, indent: int, comments: CommentIndex) -> list[Line]:
+    """``transition n: A, B -> C on E`` on one line when it fits; otherwise the
+    sources are filled and ``-> C on E`` goes on a continuation line. ``run``
+    always starts a continuation line of its own."""
+    head = f"transition {transition.name.text}:"
+    sources = [_source_piece(s) for s in transition.sources]
+    tail = f"-> {transition.target.text} on {trigger_text(transition.trigger)}"
+    start = start_of(transition.span)
+    tail_end = end_of(transition.trigger.span)
+    one_line = f"{head} {', '.join(p.text for p in sources)} {tail}"
+    if _fits(indent, one_line):
+        lines = [Line(indent, one_line, start, tail_end, Kind.MEMBER)]
+    else:
+        lines = _fill(head, sources, indent, start, Kind.MEMBER)
+        tail_start = start_of(transition.target.span)
+        lines.append(Line(indent + INDENT, tail, tail_start, tail_end, Kind.CONT))
+    if transition.run is not None:
+        lines.extend(_run(transition.run, indent + INDENT, comments))
+    return lines
+
+
+def _source_piece(source: ast.Name | ast.Wildcard) -> _Piece:
+    text = source.text if isinstance(source, ast.Name) else "*"
+    return _Piece(text, start_of(source.span), end_of(source.span))
+
+
+def trigger_text(trigger: ast.Trigger) -> str:
+    match trigger:
+        case ast.EventTrigger(event=event):
+            return event.text
+        case ast.SelectorTrigger(event=event, field=field):
+            return f"{event.text}.{field.text}"
+        case ast.OutcomeTrigger(task=task, outcome=outcome):
+            return f"{task.text} {outcome.value}"
+        case ast.TimerTrigger(duration=duration):
+            return f"after {duration.text}"
+
+
+def _run(run: ast.RunClause, indent: int, comments: CommentIndex) -> list[Line]:
+    """``run T(a = x, b = y)`` when it fits and holds no comment; otherwise
+    one binding per line with a trailing comma. No bindings: plain ``run T``."""
+    call = f"run {run.task.text}"
+    if not run.bindings:
+        return [_line(indent, call, run.span, Kind.CONT)]
+    bindings = [f"{b.field.text} = {expr_text(b.value)}" for b in run.bindings]
+    inline = f"{call}({', '.join(bindings)})"
+    close = _last_char(run.span)
+    commented = comments.any_between(end_of(run.task.span), close)
+    if _fits(indent, inline) and not commented:
+        return [_line(indent, inline, run.span, Kind.CONT)]
+    return [
+        Line(indent, f"{call}(", start_of(run.span), end_of(run.task.span), Kind.CONT),
+        *(
+            _line(indent + INDENT, f"{text},", b.span, Kind.CONT)
+            for text, b in zip(bindings, run.bindings, strict=True)
+        ),
+        Line(indent, ")", close, end_of(run.span), Kind.CLOSE),
+    ]
+
+
+# ---- process-level conditions ----------------------------------------------------
+
+
+def _conditions(
+    keyword: str,
+    joiner: str,
+    conditions: Sequence[ast.AllFinal | ast.AllIn | ast.AnyIn],
+    indent: int,
+    span: Span,
+    kind: Kind,
+) -> list[Line]:
+    """All conditions on one line when they fit; otherwise one per line, the
+    later ones on continuation lines that start with ``and`` / ``or``."""
+    one_line = f"{keyword} " + f" {joiner} ".join(condition_text(c) for c in conditions)
+    if _fits(indent, one_line):
+        return [_line(indent, one_line, span, kind)]
+    lines: list[Line] = []
+    for number, condition in enumerate(conditions):
+        if number == 0:
+            lines.extend(_condition(keyword, condition, indent, start_of(span), kind))
+        else:
+            start = start_of(condition.span)
+            lines.extend(_condition(joiner, condition, indent + INDENT, start, Kind.CONT))
+    return lines
+
+
+def _condition(
+    prefix: str,
+    condition: ast.AllFinal | ast.AllIn | ast.AnyIn,
+    indent: int,
+    start: Pos,
+    kind: Kind,
+) -> list[Line]:
+    match condition:
+        case ast.AllFinal(machine=machine):
+            end = end_of(condition.span)
+            return [Line(indent, f"{prefix} all {machine.text} final", start, end, kind)]
+        case ast.AllIn(machine=machine, states=states):
+            return _fill(f"{prefix} all {machine.text} in", _names(states), indent, start, kind)
+        case ast.AnyIn(machine=machine, states=states):
+            return _fill(f"{prefix} any {machine.text} in", _names(states), indent, start, kind)
+
+
+def condition_text(condition: ast.AllFinal | ast.AllIn | ast.AnyIn) -> str:
+    match condition:
+        case ast.AllFinal(machine=machine):
+            return f"all {machine.text} final"
+        case ast.AllIn(machine=machine, states=states):
+            return f"all {machine.text} in {', '.join(s.text for s in states)}"
+        case ast.AnyIn(machine=machine, states=states):
+            return f"any {machine.text} in {', '.join(s.text for s in states)}"
+
+
+# ---- types, literals and expressions ---------------------------------------------
+
+
+def type_text(type_: ast.TypeExpr) -> str:
+    match type_:
+        case ast.UnionType(members=members):
+            return " | ".join(type_text(m) for m in members)
+        case ast.NamedType(name=name, args=args):
+            if not args:
+                return name.text
+            return f"{name.text}[{', '.join(type_text(a) for a in args)}]"
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def quote(value: str) -> str:
+    """The canonical spelling of a string: double quotes, five escapes, the rest as is."""
+    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in value) + '"'
+
+
+def literal_text(literal: ast.Literal) -> str:
+    match literal:
+        case ast.StringLiteral(value=value):
+            return quote(value)
+        case ast.IntLiteral(value=value):
+            return str(value)
+        case ast.DecimalLiteral(text=text):
+            return text
+        case ast.BoolLiteral(value=value):
+            return "true" if value else "false"
+        case ast.NoneLiteral():
+            return "none"
+
+
+def expr_text(expr: ast.Expr) -> str:
+    match expr:
+        case ast.EventFieldRef(field=field):
+            return f"event.{field.text}"
+        case ast.MachineIdRef():
+            return "machine_id"
+        case ast.KeyRef():
+            return "key"
+        case _:
+            return literal_text(expr)
