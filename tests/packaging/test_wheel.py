@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# The installed copy must be found on its own, not through an inherited path.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME"}}
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +67,7 @@ def test_installed_wheel_checks_and_compiles_outside_the_repository(
             "print(r.data_dir('grammar')); print(r.data_dir('templates'))",
         ],
         cwd=workdir,
+        env=CLEAN_ENV,
         capture_output=True,
         text=True,
         check=True,
@@ -73,6 +77,7 @@ def test_installed_wheel_checks_and_compiles_outside_the_repository(
     check = subprocess.run(
         [env_dir / "bin" / "pmc", "check", "rebase_cleanup.pm"],
         cwd=workdir,
+        env=CLEAN_ENV,
         capture_output=True,
         text=True,
         timeout=120,
@@ -81,6 +86,7 @@ def test_installed_wheel_checks_and_compiles_outside_the_repository(
     compiled = subprocess.run(
         [env_dir / "bin" / "pmc", "compile", "rebase_cleanup.pm"],
         cwd=workdir,
+        env=CLEAN_ENV,
         capture_output=True,
         text=True,
         timeout=120,
@@ -91,6 +97,7 @@ def test_installed_wheel_checks_and_compiles_outside_the_repository(
     explained = subprocess.run(
         [env_dir / "bin" / "pmc", "explain", "PM0401"],
         cwd=workdir,
+        env=CLEAN_ENV,
         capture_output=True,
         text=True,
         timeout=120,

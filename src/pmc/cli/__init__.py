@@ -4,9 +4,11 @@ from pmc.cli import (
     breaking,  # noqa: F401
     check,  # noqa: F401  (registers the command)
     compile,  # noqa: F401
+    db,  # noqa: F401
     explain,  # noqa: F401
     fmt,  # noqa: F401
     graph,  # noqa: F401
+    worker,  # noqa: F401
 )
 from pmc.cli.app import app, main
 

@@ -44,7 +44,9 @@ from pmc.runtime.lifecycle import (
     TimerScheduledBase,
     TransitionPlannedBase,
 )
+from pmc.runtime.manager import HandleResult, HandleStatus, ProcessManager
 from pmc.runtime.state import End, ProcessState, TaskInFlight, TaskStatus, Timer
+from pmc.runtime.worker import Worker
 
 __all__ = [
     "AllFinal",
@@ -53,6 +55,8 @@ __all__ = [
     "Binder",
     "End",
     "EventMeta",
+    "HandleResult",
+    "HandleStatus",
     "LifecycleEvent",
     "LifecycleTypes",
     "MachineSpec",
@@ -60,6 +64,7 @@ __all__ = [
     "ProcessCompletedBase",
     "ProcessDefinition",
     "ProcessFailedBase",
+    "ProcessManager",
     "ProcessState",
     "RetrySpec",
     "Route",
@@ -86,6 +91,7 @@ __all__ = [
     "TransitionPlannedBase",
     "TransitionSpec",
     "TransitionTable",
+    "Worker",
     "on_event",
     "on_outcome",
     "on_timer",

@@ -1,0 +1,40 @@
+"""``pmc db init``: create a store's tables ahead of the first worker."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from pmc.cli.app import EXIT_USAGE, app, print_error
+from pmc.cli.worker import safe_url
+from pmc.runtime.stores import open_store
+
+db_app = typer.Typer(
+    name="db",
+    help="Manage process stores.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(db_app)
+
+
+@db_app.command("init")
+def init(
+    url: Annotated[
+        str,
+        typer.Argument(help="sqlite:///path.db or postgresql://user@host:port/db", metavar="URL"),
+    ],
+) -> None:
+    """Create the store's tables if they are missing (safe to run again)."""
+    try:
+        store = open_store(url)
+        try:
+            store.init()
+        finally:
+            store.close()
+    except (ValueError, ArgumentError, SQLAlchemyError) as error:
+        print_error(f"cannot initialise {safe_url(url)}: {error}")
+        raise typer.Exit(EXIT_USAGE) from None
+    typer.echo(f"store ready: {safe_url(url)}", err=True)

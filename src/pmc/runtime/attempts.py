@@ -1,0 +1,184 @@
+"""One task attempt: the events that record it and the call of its handler.
+
+Every event the runtime records on its own account gets an id derived from
+what it reports, never a random one: a task attempt is started once (the
+second worker to try finds the id already in the stream), has one outcome,
+times out once; a timer fires once; and the decisions made on an event are
+numbered from that event's id. Recording the same thing twice is then caught
+by the stream's inbox instead of stored twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from event_sourcery import Event
+from pydantic import ValidationError
+
+from pmc.runtime.definition import ProcessDefinition, TaskContext
+from pmc.runtime.lifecycle import (
+    TaskCompletedBase,
+    TaskFailedBase,
+    TaskStartedBase,
+    TaskTimedOutBase,
+    TimerFiredBase,
+)
+from pmc.runtime.state import TaskInFlight, Timer
+
+# Fixed forever: changing it would change the ids of events already recorded,
+# and a re-delivered outcome would then be recorded a second time.
+RUNTIME_NAMESPACE = uuid.UUID("0b7f3c1e-5a2d-5e4f-8c61-9d2e7a4b3f10")
+
+
+def runtime_id(*parts: object) -> uuid.UUID:
+    return uuid.uuid5(RUNTIME_NAMESPACE, "\x1f".join(str(part) for part in parts))
+
+
+def decision_id(event_id: uuid.UUID, index: int) -> uuid.UUID:
+    """The id of the ``index``-th event decided on ``event_id``."""
+    return runtime_id("decision", event_id, index)
+
+
+def started_id(task_id: uuid.UUID, attempt: int) -> uuid.UUID:
+    return runtime_id("started", task_id, attempt)
+
+
+def renewed_id(task_id: uuid.UUID, attempt: int, number: int) -> uuid.UUID:
+    """The ``number``-th renewal of an attempt's lease (a ``TaskStarted`` again)."""
+    return runtime_id("renewed", task_id, attempt, number)
+
+
+def outcome_id(task_id: uuid.UUID, attempt: int) -> uuid.UUID:
+    # Completed and failed share one id: an attempt has one outcome.
+    return runtime_id("outcome", task_id, attempt)
+
+
+def timed_out_id(task_id: uuid.UUID, attempt: int) -> uuid.UUID:
+    return runtime_id("timed-out", task_id, attempt)
+
+
+def fired_id(timer_id: uuid.UUID) -> uuid.UUID:
+    return runtime_id("fired", timer_id)
+
+
+# ---- the events ----------------------------------------------------------------------
+
+
+def started_event(
+    definition: ProcessDefinition, task: TaskInFlight, worker: str, lease_until: datetime
+) -> TaskStartedBase:
+    return definition.lifecycle.task_started(
+        task_id=task.task_id, attempt=task.attempt, worker=worker, lease_until=lease_until
+    )
+
+
+def completed_event(
+    definition: ProcessDefinition, task: TaskInFlight, result: dict[str, Any] | None
+) -> TaskCompletedBase:
+    return definition.lifecycle.task_completed(
+        machine=task.machine,
+        machine_id=task.machine_id,
+        task_id=task.task_id,
+        transition=task.transition,
+        attempt=task.attempt,
+        result=result,
+    )
+
+
+def failed_event(definition: ProcessDefinition, task: TaskInFlight, reason: str) -> TaskFailedBase:
+    return definition.lifecycle.task_failed(
+        machine=task.machine,
+        machine_id=task.machine_id,
+        task_id=task.task_id,
+        transition=task.transition,
+        attempt=task.attempt,
+        reason=reason,
+    )
+
+
+def timed_out_event(definition: ProcessDefinition, task: TaskInFlight) -> TaskTimedOutBase:
+    return definition.lifecycle.task_timed_out(task_id=task.task_id, attempt=task.attempt)
+
+
+def fired_event(definition: ProcessDefinition, timer: Timer) -> TimerFiredBase:
+    return definition.lifecycle.timer_fired(timer_id=timer.timer_id)
+
+
+def attempt_lease(
+    definition: ProcessDefinition, task: TaskInFlight, default: timedelta
+) -> timedelta:
+    """An attempt's lease: the task's ``timeout``, else the runner's (renewed as it runs)."""
+    timeout_ms = definition.tasks[task.task].timeout_ms
+    return default if timeout_ms is None else timedelta(milliseconds=timeout_ms)
+
+
+# ---- running a handler -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    reason: str
+
+
+Outcome = Completed | Failed
+
+
+def invoke(
+    definition: ProcessDefinition, handlers: object, task: TaskInFlight, context: TaskContext
+) -> Outcome:
+    """Run the handler of ``task`` and turn whatever happens into an outcome.
+
+    Exceptions become failures with the exception's message, so one bad
+    handler never takes a worker down. Interrupts (``BaseException``) still
+    propagate: they stop the program, not the task.
+    """
+    try:
+        handler = handler_of(definition, handlers, task.task)
+        returned = handler(definition.task_input(task), context)
+    except Exception as error:
+        return Failed(failure_reason(error))
+    try:
+        return Completed(definition.task_result(task.task, returned))
+    except ValidationError as error:
+        return Failed(f"invalid result: {error.error_count()} validation error(s)")
+
+
+def handler_of(definition: ProcessDefinition, handlers: object, task: str) -> Callable[..., Any]:
+    method = definition.tasks[task].method
+    handler: Callable[..., Any] | None = getattr(handlers, method, None)
+    if not callable(handler):
+        raise TypeError(f"the task handlers have no method `{method}` for the task {task}")
+    return handler
+
+
+def missing_handlers(definition: ProcessDefinition, handlers: object) -> list[str]:
+    """The ``<Process>Tasks`` methods ``handlers`` lacks, sorted."""
+    methods = {spec.method for spec in definition.tasks.values()}
+    return sorted(m for m in methods if not callable(getattr(handlers, m, None)))
+
+
+def failure_reason(error: Exception) -> str:
+    message = str(error)
+    return message if message else type(error).__name__
+
+
+OutcomeKind = Literal["completed", "failed"]
+
+
+def outcome_kind(outcome: Outcome) -> OutcomeKind:
+    return "completed" if isinstance(outcome, Completed) else "failed"
+
+
+def outcome_event(definition: ProcessDefinition, task: TaskInFlight, outcome: Outcome) -> Event:
+    if isinstance(outcome, Completed):
+        return completed_event(definition, task, outcome.result)
+    return failed_event(definition, task, outcome.reason)

@@ -1,0 +1,322 @@
+"""Workers: run async tasks, record timeouts, start due retries, fire timers.
+
+A worker finds what to do in the store's pending-work index, never by
+watching streams, so work committed late by a slow writer is found all the
+same and a restarted worker finds everything still pending. Claiming a row
+only says "I look at this stream now"; what is really due is read from the
+stream's state (``pmc.runtime.work.due_action``), and every effect goes
+through the process manager's checked append: starting an attempt is
+recording ``TaskStarted`` with an id derived from the attempt, so of two
+workers only one runs it.
+
+Guarantees: every outcome is recorded exactly once; a handler may run more
+than once for one task (its worker died, or its attempt timed out and was
+retried), so handlers should be idempotent, keyed by ``ctx.task_id``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pmc.runtime import attempts
+from pmc.runtime.definition import ProcessDefinition
+from pmc.runtime.log import fields, logger
+from pmc.runtime.manager import (
+    AttemptReport,
+    HandleResult,
+    ProcessManager,
+    lease_expired,
+    timer_due,
+)
+from pmc.runtime.state import TaskInFlight
+from pmc.runtime.stores.api import Clock, ProcessStore, WorkItem, utc_now
+from pmc.runtime.work import Drop, FireTimer, NotYet, StartAttempt, TimeOut, due_action
+
+DEFAULT_CONCURRENCY = 1
+# How long a claimed index row is ours before another worker may take it:
+# only the time between claiming and recording ``TaskStarted`` (after which
+# the attempt's own lease counts), so it can be short.
+CLAIM_SECONDS = 30.0
+# An idle worker waits on the store at most this long at a time: the store
+# wakes it within 100 ms when work arrives, and this bounds how long a stop
+# request waits for an idle thread.
+IDLE_WAIT = 0.25
+STOP_GRACE = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    """Totals since the worker started, for progress output."""
+
+    completed: int = 0  # attempts that completed
+    failed: int = 0  # tasks that failed for good
+    retrying: int = 0  # failed attempts followed by a scheduled retry
+    timed_out: int = 0  # attempts whose lease expired
+    timers_fired: int = 0
+
+
+class Worker:
+    """Runs the tasks of one process from a store, in ``concurrency`` threads.
+
+    ``start()`` / ``stop()`` run it in the background; ``run_once()`` does
+    what is due now in the calling thread (handy with a fake clock).
+    ``listener`` is called (from worker threads) after every attempt, with
+    the totals so far.
+    """
+
+    def __init__(
+        self,
+        definition: ProcessDefinition,
+        store: ProcessStore,
+        tasks: object,
+        *,
+        worker_id: str | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        lease: timedelta = timedelta(minutes=5),
+        clock: Clock = utc_now,
+        claim_seconds: float = CLAIM_SECONDS,
+        idle_wait: float = IDLE_WAIT,
+        listener: Callable[[AttemptReport, WorkerStats], None] | None = None,
+    ) -> None:
+        """``lease`` is the lease of an attempt of a task without ``timeout``,
+        renewed every third of it while the handler runs."""
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        missing = attempts.missing_handlers(definition, tasks)
+        if missing:
+            raise TypeError(
+                f"the task handlers lack {', '.join(missing)} "
+                f"(see the {definition.category}Tasks protocol)"
+            )
+        self.definition = definition
+        self.store = store
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
+        self.concurrency = concurrency
+        self.lease = lease
+        self.clock = clock
+        self.claim_seconds = claim_seconds
+        self.idle_wait = idle_wait
+        self.listener = listener
+        self.manager = ProcessManager(
+            definition, store, tasks, clock, runner_id=self.worker_id, lease=lease
+        )
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._stats = WorkerStats()
+        self._stats_lock = threading.Lock()
+        self._running: dict[uuid.UUID, threading.Event] = {}
+
+    @property
+    def stats(self) -> WorkerStats:
+        with self._stats_lock:
+            return self._stats
+
+    # ---- in the background -------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._threads:
+            raise RuntimeError(f"worker {self.worker_id} is already running")
+        self._stopping.clear()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"{self.worker_id}-{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
+        logger.info(
+            "worker %s started for %s (%d threads)",
+            self.worker_id,
+            self.definition.category,
+            self.concurrency,
+            extra=fields(worker=self.worker_id, category=self.definition.category),
+        )
+
+    def stop(self, grace: float = STOP_GRACE) -> bool:
+        """Stop claiming work and let running attempts finish; True if all did.
+
+        Claimed rows not started yet are released. Attempts still running
+        after ``grace`` seconds see ``ctx.cancelled``; if they do not return
+        within a second more, they are left to their lease: another worker
+        records their timeout and retries them.
+        """
+        self._stopping.set()
+        stopped = _join_all(self._threads, grace)
+        if not stopped:
+            for cancellation in list(self._running.values()):
+                cancellation.set()
+            stopped = _join_all(self._threads, 1.0)
+        self._threads = []
+        logger.info(
+            "worker %s stopped%s",
+            self.worker_id,
+            "" if stopped else " (attempts still running are left to their lease)",
+            extra=fields(worker=self.worker_id, category=self.definition.category),
+        )
+        return stopped
+
+    def request_stop(self) -> None:
+        """Ask the threads to stop after their current work (safe in a signal handler)."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if not self.run_once(limit=1):
+                    self.store.wait_for_due(
+                        self.idle_wait, self.clock, category=self.definition.category
+                    )
+            except Exception:
+                # The store is unreachable, say: keep trying, slowly.
+                logger.exception(
+                    "worker %s: unexpected error",
+                    self.worker_id,
+                    extra=fields(worker=self.worker_id),
+                )
+                self._stopping.wait(self.idle_wait)
+
+    # ---- one round -------------------------------------------------------------------------
+
+    def run_once(self, limit: int | None = None) -> int:
+        """Claim what is due now (at most ``limit`` rows) and do it; the rows handled."""
+        items = self.store.claim_due(
+            self.clock(),
+            self.worker_id,
+            limit or max(self.concurrency, 16),
+            self.claim_seconds,
+            category=self.definition.category,
+        )
+        for index, item in enumerate(items):
+            if self._stopping.is_set():
+                for unstarted in items[index:]:
+                    self.store.release(unstarted)
+                break
+            self.process(item)
+        return len(items)
+
+    def drain(self, max_rounds: int = 1000) -> int:
+        """``run_once`` until nothing is due at the clock's time; the rows handled."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = self.run_once()
+            if not handled:
+                return total
+            total += handled
+        raise RuntimeError(f"work still due after {max_rounds} rounds")
+
+    def process(self, item: WorkItem) -> None:
+        """Do what a claimed index row asks for, judged from its stream's state."""
+        try:
+            self._process(item)
+        except Exception:
+            # The row keeps its claim until the claim expires: a row that
+            # keeps failing is retried at that pace, not in a busy loop.
+            logger.exception(
+                "worker %s: %s/%s %s failed",
+                self.worker_id,
+                item.category,
+                item.key,
+                item.work_id,
+                extra=fields(
+                    worker=self.worker_id,
+                    category=item.category,
+                    key=item.key,
+                    work_id=item.work_id,
+                ),
+            )
+
+    def _process(self, item: WorkItem) -> None:
+        if item.category != self.definition.category:
+            # Only a row handed over by mistake (claims are per category):
+            # another process's worker must judge it against its own stream.
+            self.store.release(item)
+            return
+        manager = self.manager
+        now = self.clock()
+        action = due_action(manager.state(item.key), item, now)
+        match action:
+            case Drop():
+                manager.set_work(item, None)
+            case NotYet(due_at=due_at):
+                manager.set_work(item, due_at)
+            case StartAttempt(task=task):
+                self._run_attempt(item, task)
+            case TimeOut(task=task):
+                result = manager.record(
+                    item.key,
+                    attempts.timed_out_event(self.definition, task),
+                    attempts.timed_out_id(task.task_id, task.attempt),
+                    lease_expired(task, now),
+                )
+                self._settle(item, result, timed_out=1)
+            case FireTimer(timer=timer):
+                result = manager.record(
+                    item.key,
+                    attempts.fired_event(self.definition, timer),
+                    attempts.fired_id(timer.timer_id),
+                    timer_due(timer.timer_id, now),
+                )
+                self._settle(item, result, timers_fired=1)
+
+    def _run_attempt(self, item: WorkItem, task: TaskInFlight) -> None:
+        cancellation = threading.Event()
+        self._running[task.task_id] = cancellation
+        try:
+            report = self.manager.run_attempt(
+                item.key, task, self.worker_id, self.lease, cancellation
+            )
+        finally:
+            self._running.pop(task.task_id, None)
+        if report is None:
+            # Another worker started this attempt first.
+            self.store.release(item)
+            return
+        self._count(report)
+        for sync_report in self.manager.run_sync_tasks(item.key):
+            self._count(sync_report)
+
+    def _settle(self, item: WorkItem, result: HandleResult, **counts: int) -> None:
+        if result.recorded:
+            self._add(**counts)
+            for report in result.sync_runs:
+                self._count(report)
+        else:
+            # Nothing written, so the row still carries our claim.
+            self.store.release(item)
+
+    # ---- stats -------------------------------------------------------------------------------
+
+    def _count(self, report: AttemptReport) -> None:
+        if report.outcome == "completed":
+            self._add(completed=1)
+        elif report.retry_scheduled:
+            self._add(retrying=1)
+        else:
+            self._add(failed=1)
+        if self.listener is not None:
+            self.listener(report, self.stats)
+
+    def _add(self, **counts: int) -> None:
+        with self._stats_lock:
+            stats = self._stats
+            self._stats = WorkerStats(
+                **{
+                    name: getattr(stats, name) + counts.get(name, 0)
+                    for name in WorkerStats.__dataclass_fields__
+                }
+            )
+
+
+def _join_all(threads: list[threading.Thread], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in threads)

@@ -1,0 +1,30 @@
+"""The manager and the workers ship without the compiler, like the stores."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PROBE = """
+import json, sys
+import pmc.runtime.manager, pmc.runtime.worker
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_manager_and_worker_import_nothing_from_the_compiler() -> None:
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", PROBE], check=True, capture_output=True, text=True
+        ).stdout
+    )
+
+    assert {"pmc.runtime.manager", "pmc.runtime.worker", "pmc.runtime.stores.sql"} <= set(loaded)
+    assert [m for m in loaded if m.split(".")[0] in ("lark", "jinja2", "typer")] == []
+    outside = [
+        m
+        for m in loaded
+        if m.startswith("pmc.") and m != "pmc.runtime" and not m.startswith("pmc.runtime.")
+    ]
+    assert outside == []

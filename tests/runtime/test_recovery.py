@@ -1,0 +1,223 @@
+"""Crashes and restarts: everything pending is found again from the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from pmc.runtime import End, TaskContext
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.stores import open_store
+from pmc.runtime.worker import Worker
+from tests.conftest import OpenStore
+from tests.runtime.support import (
+    FakeClock,
+    RebaseTasks,
+    ReminderTasks,
+    definition,
+    fail_first,
+    names,
+    of_type,
+    path_of,
+    quick,
+    reminder,
+    seed,
+    snapshot,
+    untimed,
+    wait_until,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def child(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tests.runtime.child", *args]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store other processes can open too (not ``memory://``)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def test_a_task_whose_worker_is_killed_is_retried_by_another(
+    shared_url: str, tmp_path: Path
+) -> None:
+    m = quick()  # CloseInstance: `timeout 1s`, `retry 3` without delay
+    store = open_store(shared_url)
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    marker = tmp_path / "started"
+    doomed = subprocess.Popen(
+        child("stuck-worker", path_of(m), shared_url, str(marker)),
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until(marker.exists, timeout=30)
+    finally:
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+    tasks = RebaseTasks()
+    rescuer = Worker(definition(m), store, tasks, worker_id="rescuer")
+
+    rescuer.start()
+    try:
+        wait_until(lambda: manager.state("r1").ended, timeout=15)
+    finally:
+        rescuer.stop()
+        store.close()
+
+    history = manager.history("r1")
+    assert [(s.worker, s.attempt) for s in of_type(history, "TaskStarted")] == [
+        ("doomed", 1),
+        ("rescuer", 2),
+    ]
+    assert [t.attempt for t in of_type(history, "TaskTimedOut")] == [1]
+    assert tasks.calls.of("CloseInstance") == [("A", 2)]
+    assert manager.state("r1").end is End.COMPLETED
+
+
+def test_new_workers_finish_what_stopped_ones_left_pending(open_same_store: OpenStore) -> None:
+    rebase, ticket = seed(), reminder()
+    clock = FakeClock()
+    before = open_same_store()
+    ProcessManager(definition(rebase), before, clock=clock).handle(
+        rebase.RebaseFailed(rebase_id="r1", instances=["A", "B"])
+    )
+    ProcessManager(definition(ticket), before, clock=clock).handle(ticket.Opened(ticket_id="t1"))
+    first = Worker(definition(rebase), before, RebaseTasks(fail_first(1, only="B")), clock=clock)
+    first.drain()
+    first.stop()
+    # Left behind: B's retry (due in 2 s) and the ticket's timer (due in 1 h).
+    pending = {item.kind for item in before.work_items("RtRebase", "r1")}
+    pending |= {item.kind for item in before.work_items("RtReminder", "t1")}
+    assert pending == {"task", "timer"}
+
+    after = open_same_store()
+    clock.advance(hours=1)
+    tasks = RebaseTasks()
+    Worker(definition(rebase), after, tasks, clock=clock).drain()
+    Worker(definition(ticket), after, ReminderTasks(), clock=clock).drain()
+
+    assert tasks.calls.of("CloseInstance") == [("B", 2)]
+    assert ProcessManager(definition(rebase), after).state("r1").end is End.COMPLETED
+    ticket_history = ProcessManager(definition(ticket), after).history("t1")
+    assert names(ticket_history)[-2:] == ["TimerFired", "TransitionPlanned"]
+
+
+def test_a_stopping_worker_finishes_its_running_attempt(open_same_store: OpenStore) -> None:
+    m = seed()
+    store = open_same_store()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    tasks = RebaseTasks(delay=0.3)
+    worker = Worker(definition(m), store, tasks)
+    worker.start()
+    wait_until(lambda: bool(tasks.calls.log))
+
+    assert worker.stop(grace=5)
+
+    assert names(manager.history("r1"))[-1] == "ProcessCompleted"
+
+
+def test_a_stopping_worker_cancels_an_attempt_that_outlasts_the_grace(
+    open_same_store: OpenStore,
+) -> None:
+    m = seed()
+    store = open_same_store()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    running = threading.Event()
+
+    class PatientTasks:
+        def close_instance(self, task: object, ctx: TaskContext) -> None:
+            running.set()
+            if ctx.cancellation.wait(10):
+                raise RuntimeError("cancelled: the worker is stopping")
+
+    worker = Worker(definition(m), store, PatientTasks())
+    worker.start()
+    assert running.wait(5)
+
+    assert worker.stop(grace=0.1)
+
+    [failed] = of_type(manager.history("r1"), "TaskFailed")
+    assert failed.reason == "cancelled: the worker is stopping"
+
+
+def test_an_attempt_without_timeout_keeps_its_lease_while_it_runs(
+    open_same_store: OpenStore,
+) -> None:
+    m = untimed()
+    store = open_same_store()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    lease = timedelta(seconds=0.3)
+    tasks = RebaseTasks(delay=1.0)  # runs for more than three leases
+    runner = Worker(definition(m), store, tasks, worker_id="runner", lease=lease)
+    # A second worker would record a timeout as soon as a lease expired.
+    watcher = Worker(definition(m), open_same_store(), tasks, worker_id="watcher", lease=lease)
+
+    runner.start()
+    wait_until(lambda: bool(tasks.calls.log))
+    watcher.start()
+    try:
+        wait_until(lambda: manager.state("r1").ended)
+    finally:
+        runner.stop()
+        watcher.stop()
+
+    history = manager.history("r1")
+    starts = of_type(history, "TaskStarted")
+    assert {(s.worker, s.attempt) for s in starts} == {("runner", 1)}
+    assert len(starts) >= 3  # the start and its renewals
+    assert of_type(history, "TaskTimedOut") == []
+    assert tasks.calls.of("CloseInstance") == [("A", 1)]
+    assert manager.state("r1").end is End.COMPLETED
+
+
+def test_the_state_rebuilt_in_a_fresh_process_equals_the_live_state(shared_url: str) -> None:
+    m = seed()
+    clock = FakeClock()
+    store = open_store(shared_url)
+    manager = ProcessManager(definition(m), store, clock=clock)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B", "C"]))
+    Worker(definition(m), store, RebaseTasks(fail_first(1, only="AB")), clock=clock).drain()
+    live = manager.state("r1")
+    assert live.tasks  # mid-flight: retries pending, so the comparison covers tasks
+    store.close()
+
+    folded = subprocess.run(
+        child("fold", path_of(m), shared_url, "r1"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert json.loads(folded.stdout) == json.loads(json.dumps(snapshot(live), default=str))
+
+
+def test_replaying_a_stream_equals_the_cached_state(open_same_store: OpenStore) -> None:
+    m = seed()
+    clock = FakeClock()
+    store = open_same_store()
+    manager = ProcessManager(definition(m), store, clock=clock)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B", "C"]))
+    worker = Worker(definition(m), store, RebaseTasks(fail_first(1, only="A")), clock=clock)
+    worker.drain()
+
+    assert ProcessManager(definition(m), open_same_store()).state("r1") == manager.state("r1")
+    assert manager.replay("r1") == manager.state("r1")
