@@ -1,10 +1,11 @@
 """The documentation of a diagnostic code or a breaking-change rule, for ``pmc explain``.
 
 The reference pages are the single source: ``docs/diagnostics.md`` documents
-every ``PMxxxx`` code and ``docs/breaking.md`` every rule of ``pmc
-breaking``, each under a heading ``## CODE: title``. The wheel ships both
-pages (see ``pyproject.toml``), so ``pmc explain`` works where pmc is
-installed, not only in a checkout.
+every ``PMxxxx`` code, ``docs/breaking.md`` every rule of ``pmc breaking``
+and ``docs/replay.md`` every rule of ``pmc replay``, each under a heading
+``## CODE: title``. The wheel ships the three pages (see
+``pyproject.toml``), so ``pmc explain`` works where pmc is installed, not only
+in a checkout.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 from pmc import _resources
 
-DOC_PAGES = ("diagnostics.md", "breaking.md")
+DOC_PAGES = ("diagnostics.md", "breaking.md", "replay.md")
 
 _ENTRY = re.compile(r"## (?P<code>[A-Z][A-Z0-9_]+):")
 _SECTION_END = re.compile(r"#{1,2} |---+\s*$")

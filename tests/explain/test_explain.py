@@ -52,7 +52,11 @@ def test_each_entry_runs_from_its_heading_to_the_next_heading() -> None:
 
 
 def test_codes_are_looked_up_in_any_case_on_every_page() -> None:
-    pages = {"diagnostics.md": PAGE, "breaking.md": "## KEY_SAME: keep the key\n\nText.\n"}
+    pages = {
+        "diagnostics.md": PAGE,
+        "breaking.md": "## KEY_SAME: keep the key\n\nText.\n",
+        "replay.md": "",
+    }
     assert explain("pm0002", pages.__getitem__) == "## PM0002: unexpected end of file\n\nShort.\n"
     assert explain(" key_same ", pages.__getitem__) == "## KEY_SAME: keep the key\n\nText.\n"
     assert explain("PM0003", pages.__getitem__) is None

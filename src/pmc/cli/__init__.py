@@ -6,8 +6,10 @@ from pmc.cli import (
     compile,  # noqa: F401
     db,  # noqa: F401
     explain,  # noqa: F401
+    export,  # noqa: F401
     fmt,  # noqa: F401
     graph,  # noqa: F401
+    replay,  # noqa: F401
     worker,  # noqa: F401
 )
 from pmc.cli.app import app, main

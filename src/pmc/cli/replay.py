@@ -1,0 +1,143 @@
+"""``pmc replay``: fold recorded streams with the current process; the CI guard before a deploy."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from pmc.cli.app import EXIT_FAILED, EXIT_USAGE, app, print_error
+from pmc.cli.export import (
+    KeysOption,
+    StoreError,
+    TargetArgument,
+    check_keys,
+    open_existing_store,
+    resolve,
+)
+from pmc.cli.worker import STORE_ENV, safe_url
+from pmc.replay import (
+    ReplayReport,
+    Stream,
+    TargetError,
+    group_streams,
+    render_github,
+    render_json,
+    render_text,
+    replay,
+    store_streams,
+    summary_line,
+)
+from pmc.runtime import ProcessDefinition
+from pmc.runtime.export import ExportFormatError, read_json_lines
+
+
+class ReplayFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+
+
+class InputError(Exception):
+    """The streams to replay cannot be read."""
+
+
+@app.command("replay")
+def replay_command(
+    target: TargetArgument,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar=STORE_ENV,
+            help="Read the streams from this store (sqlite:///path.db, postgresql://...).",
+        ),
+    ] = None,
+    from_jsonl: Annotated[
+        str | None,
+        typer.Option(
+            "--from-jsonl",
+            help="Read the streams from a `pmc export` file (`-` for stdin).",
+            metavar="FILE",
+        ),
+    ] = None,
+    keys: KeysOption = None,
+    output_format: Annotated[
+        ReplayFormat, typer.Option("--format", help="How to print findings.")
+    ] = ReplayFormat.TEXT,
+) -> None:
+    """Fold every recorded stream with the current process; exit 1 if any cannot be replayed."""
+    if (store is None) == (from_jsonl is None):
+        print_error("give exactly one of --store URL and --from-jsonl FILE")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        definition = resolve(target)
+        if from_jsonl is not None:
+            report = replay(definition, streams_from_file(from_jsonl, keys or ()))
+        else:
+            assert store is not None  # exactly one source, checked above
+            report = replay_store(definition, store, keys or ())
+    except (TargetError, InputError, StoreError) as error:
+        print_error(str(error))
+        raise typer.Exit(EXIT_USAGE) from None
+    emit(report, output_format, definition.category)
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def replay_store(definition: ProcessDefinition, url: str, keys: Sequence[str]) -> ReplayReport:
+    """Replay straight from a store, one stream in memory at a time."""
+    process_store = open_existing_store(url)
+    try:
+        if keys:
+            check_keys(process_store, definition.category, keys)
+        streams = store_streams(process_store, definition.category, keys or None)
+        return replay(definition, streams)
+    except SQLAlchemyError as error:
+        raise StoreError(f"cannot read {safe_url(url)}: {error}") from None
+    finally:
+        process_store.close()
+
+
+def streams_from_file(path: str, keys: Sequence[str]) -> list[Stream]:
+    try:
+        if path == "-":
+            events = list(read_json_lines(sys.stdin))
+        else:
+            with Path(path).open(encoding="utf-8") as lines:
+                events = list(read_json_lines(lines))
+    except ExportFormatError as error:
+        raise InputError(f"{path}:{error.line}: not an exported event: {error.reason}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"cannot read `{path}`: not valid UTF-8 (byte {error.start})") from None
+    except OSError as error:
+        raise InputError(f"cannot read `{path}`: {error.strerror or error}") from None
+    streams = group_streams(events)
+    if not keys:
+        return streams
+    found = {stream.key for stream in streams}
+    missing = [key for key in keys if key not in found]
+    if missing:
+        raise InputError(f"no stream {', '.join(f'`{k}`' for k in missing)} in `{path}`")
+    return [stream for stream in streams if stream.key in keys]
+
+
+def emit(report: ReplayReport, output_format: ReplayFormat, category: str) -> None:
+    """JSON to stdout; findings and the summary otherwise to stderr, as ``pmc check`` does."""
+    if output_format is ReplayFormat.JSON:
+        sys.stdout.write(render_json(report))
+        return
+    render = render_github if output_format is ReplayFormat.GITHUB else render_text
+    sys.stderr.write(render(report))
+    if not report.streams:
+        print_warning(f"no streams of `{category}` to replay")
+    sys.stderr.write(f"replayed {summary_line(report)}\n")
+
+
+def print_warning(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)

@@ -1,0 +1,615 @@
+"""Replay recorded streams with the current definition of a process.
+
+Before a changed process is deployed, every stream already recorded must
+still load and fold with the new generated module: each stored event name
+must name one of its classes, each payload must validate, every machine,
+state, transition and task a ``TransitionPlanned`` names must still be in its
+tables, and ``evolve`` must fold the stream to the end. ``replay`` checks
+exactly that and returns the problems as data (:class:`ReplayFinding`, each
+with a stable rule id documented in ``docs/replay.md``); the CLI prints them.
+
+Streams are read as stored (name and JSON payload, see
+:mod:`pmc.runtime.export`), never through event-sourcery's registry, which
+would fail on the first unknown name without saying where, and which keeps
+the first class registered for a name rather than the definition's.
+
+``pmc breaking`` compares two ``.pm`` versions without data; this compares a
+version with the data itself, so it also catches what only the records show
+(a renamed ``initial`` state that recorded transitions still leave from, a
+payload a hand-written migration left behind).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from event_sourcery import Event
+from pydantic import BaseModel, ValidationError
+
+from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase
+from pmc.runtime.export import ExportedEvent, export_streams
+from pmc.runtime.stores import ProcessStore
+
+# ---- rules ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+
+
+def _registry(*rules: Rule) -> dict[str, Rule]:
+    table: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.id in table:
+            raise AssertionError(f"duplicate rule {rule.id}")
+        table[rule.id] = rule
+    return table
+
+
+# Rule ids are stable: never rename or reuse one. docs/replay.md documents each.
+RULES: dict[str, Rule] = _registry(
+    Rule("REPLAY_UNKNOWN_CATEGORY", "the stream is recorded under this process's name"),
+    Rule("REPLAY_VERSION_GAP", "stream versions count up from 1 without gaps"),
+    Rule("REPLAY_DUPLICATE_VERSION", "each stream version is recorded once"),
+    Rule("REPLAY_UNKNOWN_EVENT", "every recorded event name has a class in the module"),
+    Rule("REPLAY_INVALID_PAYLOAD", "every recorded payload validates against its class"),
+    Rule("REPLAY_KEY_MISMATCH", "input events carry the key of their stream"),
+    Rule("REPLAY_UNKNOWN_MACHINE", "recorded machines still exist"),
+    Rule("REPLAY_UNKNOWN_STATE", "recorded states are still states of their machine"),
+    Rule("REPLAY_UNKNOWN_TRANSITION", "recorded transitions are still in the table"),
+    Rule("REPLAY_UNKNOWN_TASK", "recorded tasks still exist"),
+    Rule("REPLAY_INVALID_TASK_INPUT", "recorded task inputs validate against the task"),
+    Rule("REPLAY_STATE_MISMATCH", "a recorded transition leaves the state replay is in"),
+    Rule("REPLAY_EVOLVE_ERROR", "evolve folds every recorded event"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayFinding:
+    """Why one stream cannot be replayed, at one event (``version``) of it."""
+
+    code: str
+    category: str
+    key: str
+    version: int
+    event: str | None  # the recorded event name, when the finding is about one event
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.code not in RULES:
+            raise ValueError(f"unregistered replay rule {self.code}")
+
+
+# ---- input: streams --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """The recorded events of one process instance, in the order they were read."""
+
+    category: str
+    key: str
+    events: tuple[ExportedEvent, ...]
+
+
+def group_streams(events: Iterable[ExportedEvent]) -> list[Stream]:
+    """Events by stream, streams by (category, key), each stream by version.
+
+    Sorting is stable, so two events claiming one version keep their order
+    and both reach the duplicate check.
+    """
+    grouped: dict[tuple[str, str], list[ExportedEvent]] = defaultdict(list)
+    for event in events:
+        grouped[(event.category, event.key)].append(event)
+    return [
+        Stream(category, key, tuple(sorted(grouped[(category, key)], key=lambda e: e.version)))
+        for category, key in sorted(grouped)
+    ]
+
+
+def store_streams(
+    store: ProcessStore, category: str, keys: Iterable[str] | None = None
+) -> Iterator[Stream]:
+    """The streams of ``category`` in ``store`` (all, or those of ``keys``), read one at a time."""
+    # export_streams yields each stream whole, by version: group without sorting.
+    for key, events in itertools.groupby(export_streams(store, category, keys), lambda e: e.key):
+        yield Stream(category, key, tuple(events))
+
+
+# ---- output: the report ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReplay:
+    """The outcome for one stream: its findings, and its state when it folded."""
+
+    category: str
+    key: str
+    events: int
+    findings: tuple[ReplayFinding, ...]
+    state: ProcessState | None  # None when the stream could not be folded to the end
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    streams: tuple[StreamReplay, ...]
+
+    @property
+    def events(self) -> int:
+        return sum(stream.events for stream in self.streams)
+
+    @property
+    def failures(self) -> int:
+        """How many streams cannot be replayed."""
+        return sum(1 for stream in self.streams if not stream.ok)
+
+    @property
+    def findings(self) -> tuple[ReplayFinding, ...]:
+        return tuple(f for stream in self.streams for f in stream.findings)
+
+    @property
+    def ok(self) -> bool:
+        return self.failures == 0
+
+
+# ---- what the current definition knows ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The names a recorded stream may use, read off a definition once."""
+
+    category: str
+    key_field: str
+    classes: Mapping[str, type[Event]]  # stored name -> class
+    input_events: tuple[type[Event], ...]
+    states: Mapping[str, frozenset[str]]  # machine -> its states
+    single_instance: frozenset[str]  # machines with one instance, named like the machine
+    initial: Mapping[str, str]  # machine -> initial state
+    edges: frozenset[tuple[str, str, str, str]]  # (machine, transition, from, to)
+    transitions: Mapping[str, frozenset[str]]  # machine -> transition names
+    tasks: Mapping[str, type[BaseModel]]  # task -> input model
+    transition_planned: type[TransitionPlannedBase]
+    outcome_events: tuple[type[Event], ...]  # events naming a machine and transition
+
+    @classmethod
+    def of(cls, definition: ProcessDefinition) -> Catalog:
+        lifecycle = definition.lifecycle
+        lifecycle_classes: list[type[Event]] = [
+            getattr(lifecycle, f.name) for f in dataclasses.fields(lifecycle)
+        ]
+        classes = {
+            event_name(event_class): event_class
+            for event_class in (*definition.events, *lifecycle_classes)
+        }
+        transitions: dict[str, set[str]] = defaultdict(set)
+        edges = set()
+        for (machine, source, _trigger), spec in definition.transitions.items():
+            transitions[machine].add(spec.name)
+            edges.add((machine, spec.name, str(source), str(spec.target)))
+        return cls(
+            category=definition.category,
+            key_field=definition.key_field,
+            classes=classes,
+            input_events=tuple(definition.events),
+            states={m.name: frozenset(str(s) for s in m.states) for m in definition.machines},
+            single_instance=frozenset(m.name for m in definition.machines if not m.multi_instance),
+            initial={m.name: str(m.initial) for m in definition.machines},
+            edges=frozenset(edges),
+            transitions={m: frozenset(names) for m, names in transitions.items()},
+            tasks={name: spec.input for name, spec in definition.tasks.items()},
+            transition_planned=lifecycle.transition_planned,
+            outcome_events=(
+                lifecycle.task_completed,
+                lifecycle.task_failed,
+                lifecycle.timer_scheduled,
+            ),
+        )
+
+
+def event_name(event_class: type[Event]) -> str:
+    """The name a class is stored under (generated classes always set one)."""
+    name = getattr(event_class, "__event_name__", "")
+    return name if isinstance(name, str) and name else event_class.__qualname__
+
+
+# ---- replay --------------------------------------------------------------------------------
+
+
+def replay(definition: ProcessDefinition, streams: Iterable[Stream]) -> ReplayReport:
+    """Load and fold every stream with ``definition``; never raises for bad data."""
+    catalog = Catalog.of(definition)
+    return ReplayReport(tuple(replay_stream(definition, catalog, s) for s in streams))
+
+
+def replay_stream(definition: ProcessDefinition, catalog: Catalog, stream: Stream) -> StreamReplay:
+    """Check one stream: its category and versions, every event, then the fold.
+
+    Every event is loaded, so one run lists all the events that no longer
+    load; the fold, whose later steps depend on earlier ones, runs only on a
+    stream that loaded completely and stops at its first problem.
+    """
+    where = _Locator(stream)
+    foreign = list(_check_category(catalog, where))
+    if foreign:
+        # Its event names carry the other process's name too: listing each
+        # of them as unknown would bury the one finding that matters.
+        return StreamReplay(stream.category, stream.key, len(stream.events), tuple(foreign), None)
+    findings = list(_check_versions(where))
+    loaded: list[Event] = []
+    for recorded in stream.events:
+        event, problems = _load_event(catalog, where, recorded)
+        findings.extend(problems)
+        if event is not None:
+            loaded.append(event)
+    state = None
+    if not findings:
+        state, problems = _fold(definition, catalog, where, stream.events, loaded)
+        findings.extend(problems)
+    return StreamReplay(stream.category, stream.key, len(stream.events), tuple(findings), state)
+
+
+@dataclass(frozen=True, slots=True)
+class _Locator:
+    """Builds findings that point at a stream (and an event of it)."""
+
+    stream: Stream
+
+    def finding(
+        self, code: str, message: str, version: int, event: str | None = None
+    ) -> ReplayFinding:
+        return ReplayFinding(code, self.stream.category, self.stream.key, version, event, message)
+
+    def at(self, code: str, message: str, recorded: ExportedEvent) -> ReplayFinding:
+        return self.finding(code, message, recorded.version, recorded.event)
+
+
+def _check_category(catalog: Catalog, where: _Locator) -> Iterator[ReplayFinding]:
+    if where.stream.category != catalog.category:
+        first = where.stream.events[0].version if where.stream.events else 1
+        yield where.finding(
+            "REPLAY_UNKNOWN_CATEGORY",
+            f"stream of category `{where.stream.category}`, but this process records "
+            f"under `{catalog.category}` (was the process renamed?)",
+            first,
+        )
+
+
+def _check_versions(where: _Locator) -> Iterator[ReplayFinding]:
+    expected = 1
+    for recorded in where.stream.events:
+        if recorded.version < expected:
+            yield where.at(
+                "REPLAY_DUPLICATE_VERSION",
+                f"version {recorded.version} is recorded more than once",
+                recorded,
+            )
+            continue
+        if recorded.version > expected:
+            missing = (
+                f"version {expected}"
+                if recorded.version == expected + 1
+                else f"versions {expected} to {recorded.version - 1}"
+            )
+            yield where.at(
+                "REPLAY_VERSION_GAP",
+                f"{missing} missing before version {recorded.version}",
+                recorded,
+            )
+        expected = recorded.version + 1
+
+
+# ---- loading one event ------------------------------------------------------------------
+
+
+def _load_event(
+    catalog: Catalog, where: _Locator, recorded: ExportedEvent
+) -> tuple[Event | None, list[ReplayFinding]]:
+    """The event as the current class, or why it cannot be one."""
+    event_class = catalog.classes.get(recorded.event)
+    if event_class is None:
+        return None, [
+            where.at(
+                "REPLAY_UNKNOWN_EVENT",
+                f"`{recorded.event}` is not an event of process `{catalog.category}`",
+                recorded,
+            )
+        ]
+    # Names first: a removed state or transition also fails validation (the
+    # generated fields are enums and Literals), but naming it is more useful
+    # than pydantic's list of allowed values.
+    problems = list(_check_names(catalog, where, event_class, recorded))
+    if problems:
+        return None, problems
+    try:
+        event = event_class.model_validate(dict(recorded.payload))
+    except ValidationError as error:
+        return None, [where.at("REPLAY_INVALID_PAYLOAD", describe_errors(error), recorded)]
+    problems = [
+        *_check_key(catalog, where, event, recorded),
+        *_check_task_input(catalog, where, event, recorded),
+    ]
+    return (None, problems) if problems else (event, [])
+
+
+def _check_names(
+    catalog: Catalog, where: _Locator, event_class: type[Event], recorded: ExportedEvent
+) -> Iterator[ReplayFinding]:
+    """Machine, state, transition and task names a lifecycle event records.
+
+    Only names recorded as strings are checked here; a missing or mistyped
+    field is left to validation.
+    """
+    if event_class is not catalog.transition_planned and event_class not in catalog.outcome_events:
+        return
+    payload = recorded.payload
+    machine = payload.get("machine")
+    if not isinstance(machine, str):
+        return
+    if machine not in catalog.states:
+        yield where.at("REPLAY_UNKNOWN_MACHINE", f"unknown machine `{machine}`", recorded)
+        return
+    transition = payload.get("transition")
+    if event_class is not catalog.transition_planned:
+        if isinstance(transition, str) and transition not in catalog.transitions.get(machine, ()):
+            yield where.at(
+                "REPLAY_UNKNOWN_TRANSITION",
+                f"machine `{machine}` has no transition `{transition}`",
+                recorded,
+            )
+        return
+    yield from _check_planned(catalog, where, machine, recorded)
+
+
+def _check_planned(
+    catalog: Catalog, where: _Locator, machine: str, recorded: ExportedEvent
+) -> Iterator[ReplayFinding]:
+    payload = recorded.payload
+    states = catalog.states[machine]
+    unknown = [
+        state
+        for state in (payload.get("from_state"), payload.get("to_state"))
+        if isinstance(state, str) and state not in states
+    ]
+    for state in dict.fromkeys(unknown):
+        message = f"machine `{machine}` has no state `{state}`"
+        yield where.at("REPLAY_UNKNOWN_STATE", message, recorded)
+    task = payload.get("task")
+    if isinstance(task, str) and task not in catalog.tasks:
+        yield where.at("REPLAY_UNKNOWN_TASK", f"unknown task `{task}`", recorded)
+    transition, source, target = (payload.get(f) for f in ("transition", "from_state", "to_state"))
+    if unknown or not all(isinstance(v, str) for v in (transition, source, target)):
+        return
+    if (machine, transition, source, target) not in catalog.edges:
+        known = transition in catalog.transitions.get(machine, ())
+        reason = f"no longer leads from `{source}` to `{target}`" if known else "is not declared"
+        yield where.at(
+            "REPLAY_UNKNOWN_TRANSITION",
+            f"transition `{transition}` of machine `{machine}` {reason}",
+            recorded,
+        )
+
+
+def _check_key(
+    catalog: Catalog, where: _Locator, event: Event, recorded: ExportedEvent
+) -> Iterator[ReplayFinding]:
+    # Only input events carry the key: the manager names their stream with it
+    # (a changed key field or key type would file new events elsewhere).
+    if not isinstance(event, catalog.input_events):
+        return
+    value = str(getattr(event, catalog.key_field))
+    if value != where.stream.key:
+        yield where.at(
+            "REPLAY_KEY_MISMATCH",
+            f"key field `{catalog.key_field}` is `{value}`, "
+            f"but the event is in stream `{where.stream.key}`",
+            recorded,
+        )
+
+
+def _check_task_input(
+    catalog: Catalog, where: _Locator, event: Event, recorded: ExportedEvent
+) -> Iterator[ReplayFinding]:
+    # A pending task is started from its recorded input, validated by the
+    # current task model: a task whose input no longer validates cannot run.
+    if not isinstance(event, catalog.transition_planned):
+        return
+    model = catalog.tasks.get(str(event.task))
+    if model is None or event.task_input is None:
+        return
+    try:
+        model.model_validate(event.task_input)
+    except ValidationError as error:
+        yield where.at(
+            "REPLAY_INVALID_TASK_INPUT",
+            f"input of task `{event.task}`: {describe_errors(error)}",
+            recorded,
+        )
+
+
+def describe_errors(error: ValidationError, limit: int = 3) -> str:
+    """pydantic's errors in one line: ``field `a.b`: message; ...``."""
+    parts = []
+    for item in error.errors(include_url=False)[:limit]:
+        location = ".".join(str(part) for part in item["loc"])
+        parts.append(f"field `{location}`: {item['msg']}" if location else str(item["msg"]))
+    more = error.error_count() - limit
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+# ---- folding -------------------------------------------------------------------------------
+
+
+def _fold(
+    definition: ProcessDefinition,
+    catalog: Catalog,
+    where: _Locator,
+    records: Sequence[ExportedEvent],
+    events: Sequence[Event],
+) -> tuple[ProcessState | None, list[ReplayFinding]]:
+    """Fold the loaded events; stop at the first one that does not fit the state."""
+    state = definition.initial_state()
+    for recorded, event in zip(records, events, strict=True):
+        mismatch = _check_source_state(catalog, state, event)
+        if mismatch is not None:
+            return None, [where.at("REPLAY_STATE_MISMATCH", mismatch, recorded)]
+        try:
+            state = definition.evolve(state, event)
+        except Exception as error:  # any bug in evolve is a finding, never a crash
+            message = f"evolve raised {type(error).__name__}: {error}"
+            return None, [where.at("REPLAY_EVOLVE_ERROR", message, recorded)]
+    return state, []
+
+
+def _check_source_state(catalog: Catalog, state: ProcessState, event: Event) -> str | None:
+    """Why a ``TransitionPlanned`` cannot have been decided in ``state``, if it cannot."""
+    if not isinstance(event, catalog.transition_planned):
+        return None
+    machine, machine_id, source = event.machine, event.machine_id, str(event.from_state)
+    if machine in catalog.single_instance and machine_id != machine:
+        return f"machine `{machine}` now has a single instance, but `{machine_id}` is recorded"
+    current = state.state_of(machine, machine_id)
+    if current is None:
+        # An instance of a multi-instance machine is created in ``initial``.
+        current = catalog.initial[machine]
+    if current == source:
+        return None
+    return (
+        f"transition `{event.transition}` leaves `{source}`, but on replay "
+        f"`{machine}` instance `{machine_id}` is in `{current}`"
+    )
+
+
+# ---- rendering ---------------------------------------------------------------------------
+
+
+def render_text(report: ReplayReport) -> str:
+    """``KEY@VERSION: error[RULE]: message``, one line per finding."""
+    return "".join(f"{f.key}@{f.version}: error[{f.code}]: {f.message}\n" for f in report.findings)
+
+
+def render_github(report: ReplayReport) -> str:
+    """GitHub Actions annotations; findings point at streams, not files, so none has a file."""
+    return "".join(
+        f"::error title={_escape_property(f.code)}::"
+        f"{_escape_data(f'{f.category}/{f.key}@{f.version}: {f.message}')}\n"
+        for f in report.findings
+    )
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_json(report: ReplayReport) -> str:
+    document = {
+        "streams": len(report.streams),
+        "events": report.events,
+        "failures": report.failures,
+        "findings": [
+            {
+                "code": f.code,
+                "severity": "error",
+                "category": f.category,
+                "key": f.key,
+                "version": f.version,
+                "event": f.event,
+                "message": f.message,
+            }
+            for f in report.findings
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def summary_line(report: ReplayReport) -> str:
+    """``3 streams, 42 events, 1 failure``: failures count streams, not findings."""
+    return ", ".join(
+        [
+            plural(len(report.streams), "stream"),
+            plural(report.events, "event"),
+            plural(report.failures, "failure"),
+        ]
+    )
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+# ---- naming the process ------------------------------------------------------------------
+
+
+class TargetError(Exception):
+    """``MODULE:Process`` does not name a generated process."""
+
+
+def load_process(target: str) -> ProcessDefinition:
+    """Import ``MODULE`` and take its ``Process`` (a definition class or instance).
+
+    ``MODULE`` alone takes the module's ``DEFINITION``, which every generated
+    module has. The caller decides what is on ``sys.path``.
+    """
+    module_name, _, attribute = target.partition(":")
+    if not module_name or module_name.endswith(".py") or "/" in module_name:
+        hint = f" (e.g. `{_module_hint(module_name)}:Process`)" if module_name else ""
+        raise TargetError(f"`{target}`: expected MODULE:Process, a dotted module name{hint}")
+    module = _import(module_name)
+    name = attribute or "DEFINITION"
+    if not hasattr(module, name):
+        found = [n for n, v in vars(module).items() if _is_process(v) and not n.startswith("_")]
+        hint = f"; it defines {', '.join(f'`{n}`' for n in sorted(found))}" if found else ""
+        raise TargetError(f"module `{module_name}` has no `{name}`{hint}")
+    value = getattr(module, name)
+    if isinstance(value, type) and _is_process(value):
+        value = value()
+    if not isinstance(value, ProcessDefinition):
+        raise TargetError(
+            f"`{module_name}:{name}` is not a process generated by pmc "
+            "(a ProcessDefinition subclass or instance)"
+        )
+    return value
+
+
+def _is_process(value: object) -> bool:
+    if isinstance(value, ProcessDefinition):
+        return True
+    # The base class itself has no tables; only generated subclasses count.
+    return (
+        isinstance(value, type)
+        and issubclass(value, ProcessDefinition)
+        and value is not ProcessDefinition
+    )
+
+
+def _module_hint(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".").strip(".")
+
+
+def _import(module_name: str) -> object:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise TargetError(f"cannot import `{module_name}`: {error}") from None
+    except Exception as error:  # the user's module ran and failed: say how
+        raise TargetError(
+            f"importing `{module_name}` failed: {type(error).__name__}: {error}"
+        ) from None

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import pytest
+
+from pmc.runtime.export import ExportedEvent, export_streams
+from pmc.runtime.stores import open_store
+from tests.replay.support import record_streams
+
+
+@pytest.fixture(scope="session")
+def recorded() -> tuple[ExportedEvent, ...]:
+    """The streams BASE records (see ``support.RECORDED_INPUTS``), as exported."""
+    store = open_store("memory://")
+    record_streams(store)
+    return tuple(export_streams(store, "RpCleanup"))
