@@ -4,7 +4,8 @@
     python examples/run_rebase_cleanup.py --store sqlite:///rebase_cleanup.db
     python examples/run_rebase_cleanup.py --store postgresql://user@host:5432/db
 
-It compiles ``examples/rebase_cleanup.pm`` (what ``pmc compile`` does), starts
+It compiles ``examples/rebase_cleanup.pm`` into ``examples/rebase_cleanup.py``
+exactly as ``pmc compile examples/rebase_cleanup.pm`` does, imports it, starts
 two workers in threads with demo handlers, handles
 ``RebaseFailed(rebase_id="r1", instances=["A", "B", "C"])`` and waits for the
 process to end. The handler for instance B fails its first attempt, so the
@@ -47,7 +48,7 @@ SHOWN_FIELDS = (
 
 
 def compile_process(out_dir: Path) -> ModuleType:
-    """Generate ``rebase_cleanup.py`` into ``out_dir`` and import it."""
+    """Generate ``rebase_cleanup.py`` into ``out_dir`` (unless up to date) and import it."""
     text = SOURCE.read_text(encoding="utf-8")
     result = check_source(SourceFile(SOURCE.name, text))
     if result.model is None:
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="pmc-demo-") as scratch:
         url = args.store or f"sqlite:///{Path(scratch) / 'rebase_cleanup.db'}"
-        m = compile_process(Path(scratch))
+        m = compile_process(SOURCE.parent)
         store = open_store(url)
         manager = ProcessManager(m.DEFINITION, store)
         workers = [

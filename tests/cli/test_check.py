@@ -68,9 +68,7 @@ def test_concise_and_github_formats(pmc: PmcRunner, tmp_path: Path) -> None:
     concise = pmc("check", "--format", "concise", path.name)
     assert concise.stderr.startswith("broken.pm:3:21: error[PM0001]: ")
     github = pmc("check", "--format", "github", path.name)
-    assert github.stderr.startswith(
-        "::error file=broken.pm,line=3,col=21,"
-    )
+    assert github.stderr.startswith("::error file=broken.pm,line=3,col=21,")
     assert concise.exit_code == github.exit_code == 1
 
 

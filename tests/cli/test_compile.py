@@ -79,7 +79,7 @@ def test_diff_prints_what_would_change(pmc: PmcRunner, tmp_path: Path) -> None:
     run = pmc("compile", "--diff", "rebase_cleanup.pm")
     assert run.exit_code == 1
     assert run.stdout.startswith("--- rebase_cleanup.py\n+++ rebase_cleanup.py\n")
-    assert "+    reason: str = \"gave up\"" in run.stdout
+    assert '+    reason: str = "gave up"' in run.stdout
     assert (tmp_path / "rebase_cleanup.py").read_text() == before
 
 
