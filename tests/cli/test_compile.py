@@ -60,7 +60,10 @@ def test_check_reports_missing_and_stale_modules(pmc: PmcRunner, tmp_path: Path)
     source = _copy_example(tmp_path)
     missing = pmc("compile", "--check", "rebase_cleanup.pm")
     assert missing.exit_code == 1
-    assert missing.stderr == "rebase_cleanup.py is missing (from rebase_cleanup.pm)\n"
+    assert missing.stderr == (
+        "rebase_cleanup.py is missing (from rebase_cleanup.pm);"
+        " run `pmc compile rebase_cleanup.pm`\n"
+    )
     assert not (tmp_path / "rebase_cleanup.py").exists()
     assert pmc("compile", "rebase_cleanup.pm").exit_code == 0
     fresh = pmc("compile", "--check", "rebase_cleanup.pm")
@@ -110,3 +113,55 @@ def test_unreadable_input_is_a_usage_error(pmc: PmcRunner, tmp_path: Path) -> No
     assert run.exit_code == 2
     assert "cannot read `missing.pm`" in run.stderr
     assert not (tmp_path / "rebase_cleanup.py").exists()
+
+
+def test_two_sources_never_overwrite_each_other(pmc: PmcRunner, tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(EXAMPLES / "rebase_cleanup.pm", tmp_path / folder)
+    run = pmc("compile", "a/rebase_cleanup.pm", "b/rebase_cleanup.pm", "-o", "out/")
+    assert run.exit_code == 2
+    assert "would both be written to `out/rebase_cleanup.py`" in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_check_lists_every_file_that_differs(pmc: PmcRunner, tmp_path: Path) -> None:
+    _copy_example(tmp_path)
+    _copy_example(tmp_path, "provisioning")
+    run = pmc("compile", "--check", "rebase_cleanup.pm", "provisioning.pm")
+    assert run.exit_code == 1
+    assert run.stderr.splitlines() == [
+        "rebase_cleanup.py is missing (from rebase_cleanup.pm);"
+        " run `pmc compile rebase_cleanup.pm`",
+        "provisioning.py is missing (from provisioning.pm); run `pmc compile provisioning.pm`",
+    ]
+
+
+def test_diff_exits_zero_when_up_to_date(pmc: PmcRunner, tmp_path: Path) -> None:
+    _copy_example(tmp_path)
+    assert pmc("compile", "rebase_cleanup.pm").exit_code == 0
+    run = pmc("compile", "--diff", "rebase_cleanup.pm")
+    assert (run.exit_code, run.stdout, run.stderr) == (0, "", "")
+
+
+def test_check_on_an_unreadable_target_is_an_io_error(pmc: PmcRunner, tmp_path: Path) -> None:
+    _copy_example(tmp_path)
+    (tmp_path / "rebase_cleanup.py").mkdir()
+    run = pmc("compile", "--check", "rebase_cleanup.pm")
+    assert run.exit_code == 2
+    assert run.stderr == "error: cannot read `rebase_cleanup.py`: Is a directory\n"
+
+
+def test_check_needs_a_target_when_reading_stdin(pmc: PmcRunner) -> None:
+    source = (EXAMPLES / "rebase_cleanup.pm").read_text(encoding="utf-8")
+    run = pmc("compile", "--check", "-", stdin=source)
+    assert run.exit_code == 2
+    assert "need `-o`" in run.stderr
+
+
+def test_an_unimportable_module_name_is_warned_about(pmc: PmcRunner, tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES / "rebase_cleanup.pm", tmp_path / "rebase-cleanup.pm")
+    run = pmc("compile", "rebase-cleanup.pm")
+    assert run.exit_code == 0
+    assert "warning: `rebase-cleanup.py` is not an importable module name" in run.stderr
+    assert (tmp_path / "rebase-cleanup.py").exists()

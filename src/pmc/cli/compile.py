@@ -106,12 +106,41 @@ def compile_(
             for path, r in zip(files, results, strict=True)
             if r.model is not None
         ]
+        _check_targets(planned, comparing=check or diff)
     except UsageError as error:
         print_error(str(error))
         raise typer.Exit(EXIT_USAGE) from None
+    _warn_unimportable(planned)
     if check or diff:
-        raise typer.Exit(_compare_all(planned, show_diff=diff))
+        raise typer.Exit(_compare_all(planned, output, show_diff=diff))
     raise typer.Exit(_write_all(planned))
+
+
+def _check_targets(planned: list[_Planned], comparing: bool) -> None:
+    """Refuse what would lose output: two sources to one file, or stdout with --check."""
+    seen: dict[Path, str] = {}
+    for item in planned:
+        if item.target is None:
+            if comparing:
+                raise UsageError("`--check` and `--diff` on stdin need `-o` naming the module")
+            continue
+        resolved = item.target.resolve()
+        if resolved in seen:
+            raise UsageError(
+                f"`{seen[resolved]}` and `{item.source.path}` would both be written"
+                f" to `{item.target}`"
+            )
+        seen[resolved] = item.source.path
+
+
+def _warn_unimportable(planned: list[_Planned]) -> None:
+    for item in planned:
+        if item.target is not None and not item.target.stem.isidentifier():
+            typer.echo(
+                f"warning: `{item.target.name}` is not an importable module name;"
+                f" rename `{item.source.path}` or use `-o`",
+                err=True,
+            )
 
 
 def _read_all(files: list[str], stdin_filename: str | None) -> list[SourceFile]:
@@ -124,15 +153,22 @@ def _read_all(files: list[str], stdin_filename: str | None) -> list[SourceFile]:
     return sources
 
 
-def _compare_all(planned: list[_Planned], show_diff: bool) -> int:
+def _compare_all(planned: list[_Planned], output: str | None, show_diff: bool) -> int:
     differs = False
     for item in planned:
-        if item.target is None:
-            continue
-        result = compare(item.target, item.text)
+        assert item.target is not None  # _check_targets refuses stdout here
+        try:
+            result = compare(item.target, item.text)
+        except OSError as error:
+            print_error(f"cannot read `{item.target}`: {error.strerror or error}")
+            return EXIT_USAGE
         if result.differs:
             differs = True
-            typer.echo(f"{item.target} is {result.status} (from {item.source.path})", err=True)
+            fix = f"pmc compile {item.source.path}" + (f" -o {output}" if output else "")
+            typer.echo(
+                f"{item.target} is {result.status} (from {item.source.path}); run `{fix}`",
+                err=True,
+            )
             if show_diff:
                 sys.stdout.write(result.diff)
     return EXIT_FAILED if differs else 0
