@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
+from typer.testing import CliRunner
 
+from pmc.cli import app
 from pmc.compiler import check_source
 from pmc.diagnostics import CODES
 from pmc.diagnostics.render import FileDiagnostics, render_json, render_text
@@ -48,3 +50,16 @@ def test_every_active_code_has_a_fixture() -> None:
 
 def test_fixture_names_use_registered_codes() -> None:
     assert sorted({_code_of(p) for p in FIXTURE_FILES} - set(CODES)) == []
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_fixture_exit_codes(fixture: Path) -> None:
+    """Errors exit 1; a fixture whose code is a warning exits 0, and 1 with --strict."""
+    runner = CliRunner()
+    plain = runner.invoke(app, ["check", str(fixture)])
+    strict = runner.invoke(app, ["check", "--strict", str(fixture)])
+    assert f"[{_code_of(fixture)}]" in plain.stderr
+    if CODES[_code_of(fixture)].severity == "warning":
+        assert (plain.exit_code, strict.exit_code) == (0, 1)
+    else:
+        assert (plain.exit_code, strict.exit_code) == (1, 1)
