@@ -7,6 +7,7 @@ so the check and the output cannot drift apart.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 
@@ -45,6 +46,17 @@ MODULE_RESERVED: frozenset[str] = frozenset(
         "DEFINITION",
     }
     | set(LIFECYCLE_EVENTS)
+)
+
+# Every public name of Python's ``builtins`` module. A module-level name of
+# the generated module (an event, a task, a task's result model, the process
+# class, the tasks protocol, a state enum) equal to one would shadow a
+# builtin the generated code and pydantic rely on: an event named `list`
+# breaks every `list[...]` annotation. The names ``site`` adds (`exit`,
+# `help`, ...) are listed too, so ``python -S`` does not change the answer.
+PYTHON_BUILTINS: frozenset[str] = frozenset(
+    {name for name in dir(builtins) if not name.startswith("_")}
+    | {"copyright", "credits", "exit", "help", "license", "quit"}
 )
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -28,13 +28,29 @@ class Span:
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file's display path and its text, with line lookup for rendering."""
+    """A file's display path and its text, with line lookup for rendering.
+
+    Line endings are normalized on construction: ``\r\n`` and a lone ``\r``
+    become ``\n``, so every stage, every position and the generated module's
+    source hash see LF lines whatever editor wrote the file.
+    ``line_endings_normalized`` records that the text given was changed.
+
+    ``truncated`` marks a file the reader stopped reading because it is longer
+    than the parser accepts; ``text`` then holds only its beginning and the
+    parser reports it as too large.
+    """
 
     path: str
     text: str
+    truncated: bool = False
+    line_endings_normalized: bool = field(init=False, default=False, compare=False)
     _line_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if "\r" in self.text:
+            normalized = self.text.replace("\r\n", "\n").replace("\r", "\n")
+            object.__setattr__(self, "text", normalized)
+            object.__setattr__(self, "line_endings_normalized", True)
         starts = [0]
         # str.find runs in C: a per-character loop takes a second on 5 MB.
         newline = self.text.find("\n")
@@ -53,8 +69,7 @@ class SourceFile:
             return ""
         start = self._line_starts[line - 1]
         end = self.text.find("\n", start)
-        text = self.text[start:] if end == -1 else self.text[start:end]
-        return text.rstrip("\r")
+        return self.text[start:] if end == -1 else self.text[start:end]
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
+
+from pmc.syntax.parser import MAX_SOURCE_BYTES
 from tests.cli.conftest import EXAMPLES, PmcRunner
 
 BROKEN = """process P {
@@ -68,7 +75,9 @@ def test_concise_and_github_formats(pmc: PmcRunner, tmp_path: Path) -> None:
     concise = pmc("check", "--format", "concise", path.name)
     assert concise.stderr.startswith("broken.pm:3:21: error[PM0001]: ")
     github = pmc("check", "--format", "github", path.name)
-    assert github.stderr.startswith("::error file=broken.pm,line=3,col=21,")
+    # GitHub Actions reads workflow commands from stdout only.
+    assert github.stdout.startswith("::error file=broken.pm,line=3,col=21,")
+    assert github.stderr == ""
     assert concise.exit_code == github.exit_code == 1
 
 
@@ -131,3 +140,88 @@ def test_version_and_help(pmc: PmcRunner) -> None:
     help_text = pmc("--help")
     assert help_text.exit_code == 0
     assert "check" in help_text.stdout
+
+
+def test_stdin_may_be_named_only_once(pmc: PmcRunner) -> None:
+    run = pmc("check", "-", "-", stdin=BROKEN)
+    assert run.exit_code == 2
+    assert run.stderr == "error: `-` (stdin) may be given only once: stdin can be read only once\n"
+    fmt = pmc("fmt", "-", "-", stdin=BROKEN)
+    assert fmt.exit_code == 2
+    assert "`-` (stdin) may be given only once" in fmt.stderr
+
+
+def test_stdin_filename_needs_stdin(pmc: PmcRunner, tmp_path: Path) -> None:
+    path = _write(tmp_path, "broken.pm", BROKEN)
+    run = pmc("check", path.name, "--stdin-filename", "x.pm")
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr == ("error: `--stdin-filename` names stdin, but `-` is not among the files\n")
+    assert pmc("fmt", path.name, "--stdin-filename", "x.pm").exit_code == 2
+
+
+def test_cr_only_line_endings_are_lines(pmc: PmcRunner, tmp_path: Path) -> None:
+    example = (EXAMPLES / "rebase_cleanup.pm").read_text(encoding="utf-8")
+    (tmp_path / "cr.pm").write_bytes(example.replace("\n", "\r").encode())
+    (tmp_path / "crlf.pm").write_bytes(example.replace("\n", "\r\n").encode())
+    assert pmc("check", "cr.pm", "crlf.pm") == pmc("check", str(EXAMPLES / "rebase_cleanup.pm"))
+    (tmp_path / "broken.pm").write_bytes(BROKEN.replace("\n", "\r").encode())
+    run = pmc("check", "--format", "concise", "broken.pm")
+    assert run.stderr.startswith("broken.pm:3:21: error[PM0001]: ")
+
+
+TOO_LARGE = (
+    f"file is too large (more than {MAX_SOURCE_BYTES:,} bytes; the limit is {MAX_SOURCE_BYTES:,})"
+)
+
+
+def _assert_too_large(exit_code: int, stdout: str, stderr: str, path: str) -> None:
+    assert exit_code == 1, stderr[-2000:]
+    assert stdout == ""
+    assert stderr.startswith(f"error[PM0005]: {TOO_LARGE}\n --> {path}:1:1\n")
+    assert "Traceback" not in stderr and "internal error" not in stderr
+    assert len(stderr) < 2000  # the first line is shown cut to a window, not in full
+
+
+def test_a_file_over_the_limit_is_reported_without_reading_it_all(
+    pmc: PmcRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.pm"
+    with path.open("wb") as stream:  # 300 MB, sparse: a full read would take seconds
+        stream.write(b"process P { # " + b"x" * 1000 + b"\n")
+        stream.truncate(300 * 1024 * 1024)
+    started = time.monotonic()
+    run = pmc("check", "big.pm")
+    assert time.monotonic() - started < 30
+    _assert_too_large(run.exit_code, run.stdout, run.stderr, "big.pm")
+    assert "1 | process P { # xxxxxxxx" in run.stderr
+    assert "error[PM0005]" in pmc("check", "--format", "concise", "big.pm").stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_an_endless_device_is_reported_as_too_large(pmc: PmcRunner) -> None:
+    run = pmc("check", "/dev/zero")
+    _assert_too_large(run.exit_code, run.stdout, run.stderr, "/dev/zero")
+
+
+def test_an_endless_stdin_is_reported_as_too_large(tmp_path: Path) -> None:
+    # `yes | pmc check -`: the writer never stops; pmc stops after the limit.
+    generator = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nwhile True: sys.stdout.write('y' * 65536 + '\\n')"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "pmc", "check", "-", "--stdin-filename", "yes.pm"],
+            stdin=generator.stdout,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    finally:
+        assert generator.stdout is not None
+        generator.stdout.close()
+        generator.kill()
+        generator.wait()
+    _assert_too_large(completed.returncode, completed.stdout, completed.stderr, "yes.pm")

@@ -130,3 +130,15 @@ def test_a_symbolic_link_stays_a_link(pmc: PmcRunner, tmp_path: Path) -> None:
     assert pmc("fmt", "link.pm").exit_code == 0
     assert (tmp_path / "link.pm").is_symlink()
     assert real.read_text(encoding="utf-8") == PRETTY
+
+
+def test_crlf_and_cr_files_are_rewritten_with_lf(pmc: PmcRunner, tmp_path: Path) -> None:
+    # The reader normalizes line endings: a file that differs only in them
+    # still counts as changed, and is written back with `\n`.
+    for name, ending in (("crlf.pm", "\r\n"), ("cr.pm", "\r")):
+        path = _write(tmp_path, name, PRETTY.replace("\n", ending))
+        check = pmc("fmt", "--check", name)
+        assert (check.exit_code, check.stderr) == (1, f"would reformat {name}\n")
+        run = pmc("fmt", name)
+        assert (run.exit_code, run.stderr) == (0, f"reformatted {name}\n")
+        assert path.read_bytes() == PRETTY.encode()

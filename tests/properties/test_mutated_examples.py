@@ -6,8 +6,6 @@ or swapped, the text cut short, stray characters inserted) and checked.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import tempfile
 from pathlib import Path
 
@@ -15,11 +13,11 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from lark.exceptions import UnexpectedInput
 
-from pmc.cli import main
 from pmc.compiler import check_source
 from pmc.source import SourceFile
 from pmc.syntax.grammar import parser
 from pmc.syntax.parser import parse
+from tests.properties.cli import run_cli
 from tests.properties.strategies import EXAMPLE_TEXTS, mutated_examples, tokens
 from tests.syntax.helpers import leaked_lark_words
 
@@ -67,19 +65,6 @@ def test_one_edit_makes_at_most_one_syntax_error(text: str) -> None:
     # for more; a second error from a single edit would be a cascade.
     note(f"text = {text!r}")
     assert len(parse(SourceFile("mutated.pm", text)).diagnostics) <= 1
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            main(list(args))
-        except SystemExit as exit:
-            code = exit.code
-        else:  # pragma: no cover - main always exits
-            code = None
-    assert isinstance(code, int)
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

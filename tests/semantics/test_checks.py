@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pytest import MonkeyPatch
+
+from pmc.semantics import collisions
 from pmc.semantics.model import (
     AllInCondition,
     DictType,
@@ -123,6 +126,18 @@ def test_invalid_identifiers_name_the_reason() -> None:
         "starts with `model_`, which pydantic reserves",
         "is a method of pydantic models",
         "is a Python soft keyword",
+    ]
+
+
+def test_field_names_must_not_shadow_the_types_of_the_model() -> None:
+    """``str: str = "a"`` then ``name: str`` would resolve ``str`` to the default."""
+    text = machine_process(
+        SIMPLE, '    event E { id: str  str: str = "a"  date: date  day: date  name: str }'
+    )
+    labels = [d.label for d in diagnostics(text) if d.code == "PM0105"]
+    assert labels == [
+        "would shadow the type `str` inside the generated model",
+        "would shadow the type `date` inside the generated model",
     ]
 
 
@@ -379,7 +394,7 @@ def test_selector_types_and_fan_out() -> None:
         transition one: A -> Done on Go.id
         transition many: A -> Done on Many.ids
 """
-    text = machine_process(machine, "    event Many { id: str  ids: list[UUID] }")
+    text = machine_process(machine, "    event Many { id: str  ids: list[str] }")
     model = analyze_text(text).model
     assert model is not None
     one, many = model.machine("M").transitions
@@ -387,7 +402,35 @@ def test_selector_types_and_fan_out() -> None:
     assert many.trigger == SelectorTriggerModel("Many", "ids", fan_out=True)
     assert model.machine("M").multi_instance
     bad = machine.replace("Go.id", "Go.note")
-    assert only(machine_process(bad, "    event Many { id: str  ids: list[UUID] }"), "PM0501")
+    assert only(machine_process(bad, "    event Many { id: str  ids: list[str] }"), "PM0501")
+
+
+def test_one_machine_selects_its_instances_by_ids_of_one_type() -> None:
+    # Ids are compared as text at runtime: `1` and `"1"` would be one instance.
+    machine = """
+        states A, B, Done
+        initial A
+        final Done
+        transition one: A -> B on Go.id
+        transition two: B -> Done on Num.n
+        transition three: B -> Done on Go.id
+"""
+    text = machine_process(machine, "    event Num { id: str  n: int }")
+    d = only(text, "PM0501")
+    assert d.message == (
+        "instances of `M` are selected by `Go.id` of type str and `Num.n` of type int; use one type"
+    )
+    lines = text.splitlines()
+    two = next(n for n, line in enumerate(lines, 1) if "transition two" in line)
+    assert (d.span.line, d.span.column) == (two, lines[two - 1].index("Num.n") + 5)
+    assert d.label == "ids of type `int`"
+    [first] = d.secondary
+    assert (first.span.line, first.message) == (two - 1, "ids of type `str`")
+    # A list of ids carries ids of its item type; UUID is a type of its own.
+    same = machine_process(machine, "    event Num { id: str  n: list[str] }")
+    assert errors(same) == []
+    uuids = machine_process(machine, "    event Num { id: str  n: list[UUID] }")
+    assert errors(uuids) == ["PM0501"]
 
 
 def test_every_trigger_event_needs_the_key_once() -> None:
@@ -428,6 +471,26 @@ def test_defaults_must_match_their_field_type() -> None:
         assert errors(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}")) == [
             "PM0504"
         ], field
+
+
+def test_a_decimal_default_too_large_for_a_float_is_reported() -> None:
+    huge = "1" + "0" * 400 + ".0"
+    for field in (f"n: float = {huge}", f"n: float | None = -{huge}"):
+        d = only(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}"), "PM0504")
+        assert d.message == "default for `n` does not fit a float"
+    # The largest float fits; a `Decimal` holds any number of digits.
+    for field in (
+        "n: float = 179769313486231570000000000" + "0" * 282 + ".0",
+        f"n: Decimal = {huge}",
+    ):
+        assert errors(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}")) == []
+
+
+def test_a_decimal_bound_to_a_float_field_must_fit_a_float() -> None:
+    declarations = "    task Scale sync { factor: float }"
+    machine = SIMPLE.replace("on Go\n", "on Go run Scale(factor = 1" + "0" * 400 + ".5)\n")
+    d = only(machine_process(machine, declarations), "PM0603")
+    assert d.message == "the value bound to `factor` does not fit a float"
 
 
 def test_integer_literals_for_decimal_fields_become_decimals() -> None:
@@ -535,6 +598,33 @@ def test_generated_names_collide() -> None:
     assert errors(machine_process(SIMPLE, "    event PTasks { id: str }")) == ["PM0701"]
     assert errors(machine_process(SIMPLE, "    event P { id: str }")) == ["PM0701"]
     assert errors(machine_process(SIMPLE, "    event Event { id: str }")) == ["PM0701"]
+
+
+def test_module_level_names_may_not_shadow_python_builtins() -> None:
+    # Each would break the generated module: `list[str]` annotations, the
+    # `tuple(...)` of a fan-out, `str(...)` of an int key.
+    for declaration in ("event list { id: str }", "event tuple { id: str }", "task str { }"):
+        kind, name = declaration.split()[:2]
+        found = diagnostics(machine_process(SIMPLE, f"    {declaration}"))
+        (clash,) = [d for d in found if d.code == "PM0701"]
+        message = f"{kind} name `{name}` shadows a Python builtin in the generated module"
+        assert clash.message == message
+        assert clash.label == f"`{name}` is a Python builtin the generated module uses"
+    process = machine_process(SIMPLE).replace("process P {", "process object {")
+    assert errors(process) == ["PM0701"]
+    # A machine is not a module-level name: its enum is `<Machine>State`.
+    assert errors(machine_process(SIMPLE).replace("machine M {", "machine list {")) == []
+
+
+def test_a_generated_name_that_shadows_a_builtin_is_reported(monkeypatch: MonkeyPatch) -> None:
+    # No builtin ends in State, Result or Tasks today; the check still covers them.
+    monkeypatch.setattr(collisions, "PYTHON_BUILTINS", frozenset({"MState"}))
+
+    found = [d for d in diagnostics(machine_process(SIMPLE)) if d.code == "PM0701"]
+
+    assert [d.message for d in found] == [
+        "the state enum of machine `M` would be named `MState`, which shadows a Python builtin"
+    ]
 
 
 def test_task_method_names_collide_or_are_keywords() -> None:

@@ -12,7 +12,6 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
@@ -29,6 +28,7 @@ from pmc.diagnostics.render import (
     summary_line,
 )
 from pmc.source import SourceFile
+from pmc.syntax.parser import MAX_SOURCE_BYTES
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -74,23 +74,45 @@ def _root(
 
 
 def read_source(path: str, stdin_filename: str | None) -> SourceFile:
-    """Read ``path`` (``-`` for stdin) as UTF-8, or raise :class:`InputError`."""
+    """Read ``path`` (``-`` for stdin) as UTF-8, or raise :class:`InputError`.
+
+    At most ``MAX_SOURCE_BYTES + 1`` bytes are read, from a file, a device or a
+    pipe alike (``stat`` says nothing about ``/dev/zero`` or a pipe): a longer
+    input comes back ``truncated``, and the parser reports it as too large
+    (PM0005) at once instead of reading it to the end.
+    """
     if path == "-":
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
         display = stdin_filename or "<stdin>"
     else:
         display = path
         try:
-            data = Path(path).read_bytes()
+            with open(path, "rb") as stream:
+                data = stream.read(MAX_SOURCE_BYTES + 1)
         except IsADirectoryError:
             raise InputError(f"cannot read `{path}`: it is a directory") from None
         except OSError as error:
             raise InputError(f"cannot read `{path}`: {error.strerror or error}") from None
+    if len(data) > MAX_SOURCE_BYTES:
+        # Only the first line is kept, to show under the diagnostic; a file
+        # cut anywhere may end inside a character, hence `replace`.
+        first_line = data[:MAX_SOURCE_BYTES].split(b"\n", 1)[0]
+        text = first_line.decode("utf-8", errors="replace").removeprefix("\ufeff")
+        return SourceFile(display, text, truncated=True)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InputError(f"cannot read `{display}`: not valid UTF-8 (byte {error.start})") from None
     return SourceFile(display, text.removeprefix("\ufeff"))
+
+
+def stdin_usage_error(files: Sequence[str], stdin_filename: str | None) -> str | None:
+    """Why ``files`` and ``--stdin-filename`` do not go together, or None if they do."""
+    if files.count("-") > 1:
+        return "`-` (stdin) may be given only once: stdin can be read only once"
+    if stdin_filename is not None and "-" not in files:
+        return "`--stdin-filename` names stdin, but `-` is not among the files"
+    return None
 
 
 def print_error(message: str) -> None:
@@ -119,15 +141,18 @@ def check_files(files: Sequence[str], stdin_filename: str | None) -> CheckOutcom
 
 
 def emit_diagnostics(reports: Sequence[FileDiagnostics], output_format: OutputFormat) -> None:
-    """Print diagnostics: JSON to stdout, everything else to stderr."""
+    """Print diagnostics: JSON and GitHub annotations to stdout, text and concise to stderr.
+
+    GitHub Actions reads workflow commands (``::error ...::``) only from stdout.
+    """
     if output_format is OutputFormat.JSON:
         sys.stdout.write(render_json(reports))
         return
-    render = {
-        OutputFormat.TEXT: render_text,
-        OutputFormat.CONCISE: render_concise,
-        OutputFormat.GITHUB: render_github,
-    }[output_format]
+    if output_format is OutputFormat.GITHUB:
+        for report in reports:
+            sys.stdout.write(render_github(report))
+        return
+    render = render_text if output_format is OutputFormat.TEXT else render_concise
     for report in reports:
         sys.stderr.write(render(report))
     if output_format is OutputFormat.TEXT and any(r.diagnostics for r in reports):

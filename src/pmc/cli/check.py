@@ -17,6 +17,8 @@ from pmc.cli.app import (
     check_files,
     emit_diagnostics,
     failed,
+    print_error,
+    stdin_usage_error,
 )
 
 
@@ -28,6 +30,10 @@ def check(
     stdin_filename: StdinFilenameOption = None,
 ) -> None:
     """Parse and validate .pm files."""
+    usage_error = stdin_usage_error(files, stdin_filename)
+    if usage_error is not None:
+        print_error(usage_error)
+        raise typer.Exit(EXIT_USAGE)
     outcome = check_files(files, stdin_filename)
     emit_diagnostics(outcome.reports, output_format)
     if outcome.io_failed:

@@ -21,6 +21,7 @@ from pmc.cli.app import (
     emit_diagnostics,
     print_error,
     read_source,
+    stdin_usage_error,
 )
 from pmc.diagnostics.render import FileDiagnostics
 from pmc.files import unified_diff, write_atomically
@@ -58,6 +59,10 @@ def fmt(
     A file with syntax errors is left untouched and its diagnostics are printed
     as `pmc check` prints them (exit 1).
     """
+    usage_error = stdin_usage_error(files, stdin_filename)
+    if usage_error is not None:
+        print_error(usage_error)
+        raise typer.Exit(EXIT_USAGE)
     dry_run = check or diff
     outcomes = [_format_one(path, stdin_filename, dry_run, diff) for path in files]
     reports = [o.report for o in outcomes if o.report is not None]
@@ -78,7 +83,8 @@ def _format_one(path: str, stdin_filename: str | None, dry_run: bool, diff: bool
     result = format_source(source)
     if result.text is None:
         return _Outcome(report=FileDiagnostics(source, result.diagnostics))
-    changed = result.text != source.text
+    # A file written with CRLF or CR line endings is rewritten with LF ones.
+    changed = result.text != source.text or source.line_endings_normalized
     if diff:
         sys.stdout.write(
             unified_diff(

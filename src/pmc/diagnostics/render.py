@@ -44,11 +44,12 @@ def _render_one(source: SourceFile, diagnostic: Diagnostic) -> str:
         if previous is not None and line > previous + 1:
             out.append(f"{gutter} ...\n" if line > previous + 2 else "")
             if line == previous + 2:
-                out.append(_source_line(source, previous + 1, gutter))
-        out.append(_source_line(source, line, gutter))
-        for marked, mark, label in annotated:
-            if marked.line == line:
-                out.append(_marker_line(source, marked, mark, label, gutter))
+                out.append(_source_line(_Window.of(source, previous + 1, ()), gutter))
+        marks = [(marked, mark, label) for marked, mark, label in annotated if marked.line == line]
+        window = _Window.of(source, line, [marked for marked, _, _ in marks])
+        out.append(_source_line(window, gutter))
+        for marked, mark, label in marks:
+            out.append(_marker_line(window, marked, mark, label, gutter))
         previous = line
     for note in diagnostic.notes:
         out.append(f"{gutter} = note: {note}\n")
@@ -58,10 +59,54 @@ def _render_one(source: SourceFile, diagnostic: Diagnostic) -> str:
     return "".join(out)
 
 
-def _source_line(source: SourceFile, line: int, gutter: str) -> str:
-    text = source.line_text(line).replace("\t", _TAB)
-    number = str(line).rjust(len(gutter))
-    return f"{number} | {text}".rstrip() + "\n"
+# A source line longer than this many columns is shown cut to a window of
+# that width around what is marked, with `...` where it was cut: a 1 MB line
+# would otherwise be printed whole, and its carets after it.
+MAX_SHOWN_COLUMNS = 100
+# Columns shown before the first mark when the line has to be cut.
+_CONTEXT_COLUMNS = 20
+_CUT = "..."
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The part of one source line that is shown, in display columns (tabs expanded)."""
+
+    text: str  # the whole line, tabs expanded
+    raw: str  # the whole line as in the file, for mapping columns
+    number: int
+    start: int
+    end: int
+
+    @staticmethod
+    def of(source: SourceFile, line: int, spans: Sequence[Span]) -> _Window:
+        raw = source.line_text(line)
+        text = raw.replace("\t", _TAB)
+        if len(text) <= MAX_SHOWN_COLUMNS:
+            return _Window(text, raw, line, 0, len(text))
+        first = min((_display_column(raw, s.column) for s in spans), default=0)
+        start = max(0, min(first - _CONTEXT_COLUMNS, len(text) - MAX_SHOWN_COLUMNS))
+        return _Window(text, raw, line, start, start + MAX_SHOWN_COLUMNS)
+
+    @property
+    def lead(self) -> str:
+        return _CUT if self.start > 0 else ""
+
+    def shown(self) -> str:
+        tail = _CUT if self.end < len(self.text) else ""
+        return f"{self.lead}{self.text[self.start : self.end]}{tail}"
+
+    def offset(self, column: int) -> int:
+        """Where display column ``column`` of the line falls in :meth:`shown`."""
+        shown = max(column - self.start, 0)
+        if self.end < len(self.text):  # cut on the right: marks stop at the cut
+            shown = min(shown, self.end - self.start)
+        return len(self.lead) + shown
+
+
+def _source_line(window: _Window, gutter: str) -> str:
+    number = str(window.number).rjust(len(gutter))
+    return f"{number} | {window.shown()}".rstrip() + "\n"
 
 
 def _display_column(text: str, column: int) -> int:
@@ -70,16 +115,16 @@ def _display_column(text: str, column: int) -> int:
     return len(prefix.replace("\t", _TAB))
 
 
-def _marker_line(source: SourceFile, span: Span, mark: str, label: str, gutter: str) -> str:
-    text = source.line_text(span.line)
-    start = _display_column(text, span.column)
+def _marker_line(window: _Window, span: Span, mark: str, label: str, gutter: str) -> str:
+    start = _display_column(window.raw, span.column)
     if span.end_line == span.line:
-        end = _display_column(text, span.end_column)
+        end = _display_column(window.raw, span.end_column)
     else:
-        end = len(text.replace("\t", _TAB))
-    width = max(end - start, 1)
+        end = len(window.text)
+    left = window.offset(start)
+    width = max(window.offset(end) - left, 1)
     suffix = f" {label}" if label else ""
-    return f"{gutter} | {' ' * start}{mark * width}{suffix}\n"
+    return f"{gutter} | {' ' * left}{mark * width}{suffix}\n"
 
 
 def render_concise(report: FileDiagnostics) -> str:

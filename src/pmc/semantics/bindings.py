@@ -25,6 +25,7 @@ from pmc.semantics.types import (
     assignable,
     literal_kind,
     literal_matches,
+    literal_overflows,
     literal_value,
     literal_value_for,
     type_text,
@@ -113,6 +114,16 @@ def _binding_diagnostics(
             return
         matches = assignable(source, field.type)
         described = f"`{type_text(source)}`"
+    elif literal_overflows(value, field.type):
+        yield Diagnostic(
+            "PM0603",
+            f"the value bound to `{binding.field.text}` does not fit a float",
+            value.span,
+            label="larger than the largest float (about 1.8e308)",
+            secondary=(Label(field.decl.type.span, "field type declared here"),),
+            help="use a smaller number, or make the task field a `Decimal`",
+        )
+        return
     else:
         matches = literal_matches(value, field.type)
         described = literal_kind(value)

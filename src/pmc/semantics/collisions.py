@@ -14,6 +14,7 @@ from pmc.diagnostics import Diagnostic, Label
 from pmc.naming import (
     LIFECYCLE_EVENTS,
     MODULE_RESERVED,
+    PYTHON_BUILTINS,
     result_model_name,
     state_enum_name,
     task_method_name,
@@ -61,6 +62,7 @@ def _generated_names(process: ast.Process) -> dict[str, _Generated]:
 
 def collision_diagnostics(process: ast.Process) -> Iterator[Diagnostic]:
     yield from _reserved(process)
+    yield from _builtins(process)
     yield from _clashes(process)
     yield from _method_names(process)
 
@@ -83,6 +85,34 @@ def _reserved(process: ast.Process) -> Iterator[Diagnostic]:
                 name.span,
                 label=f"`{name.text}` is {what}",
                 help=f"rename the {kind}",
+            )
+
+
+def _builtins(process: ast.Process) -> Iterator[Diagnostic]:
+    """Module-level names of the generated module that would shadow a Python builtin.
+
+    Machines are not among them: a machine becomes ``<Machine>State``.
+    """
+    declared: list[tuple[ast.Name, str]] = [(process.name, "process")]
+    declared += [(e.name, "event") for e in process.events]
+    declared += [(t.name, "task") for t in process.tasks]
+    for name, kind in declared:
+        if name.text in PYTHON_BUILTINS:
+            yield Diagnostic(
+                "PM0701",
+                f"{kind} name `{name.text}` shadows a Python builtin in the generated module",
+                name.span,
+                label=f"`{name.text}` is a Python builtin the generated module uses",
+                help=f"rename the {kind}",
+            )
+    for entry in _generated_names(process).values():
+        if entry.name in PYTHON_BUILTINS:
+            yield Diagnostic(
+                "PM0701",
+                f"{entry.origin} would be named `{entry.name}`, which shadows a Python builtin",
+                entry.span,
+                label=f"`{entry.name}` is a Python builtin the generated module uses",
+                help="rename the declaration",
             )
 
 

@@ -10,6 +10,7 @@ from pmc.diagnostics import Diagnostic, Label
 from pmc.naming import invalid_identifier_reason
 from pmc.semantics.model import (
     FieldModel,
+    Primitive,
     RetryDelayKind,
     RetryPolicy,
     TaskMode,
@@ -18,12 +19,18 @@ from pmc.semantics.model import (
 from pmc.semantics.types import (
     literal_kind,
     literal_matches,
+    literal_overflows,
     literal_value_for,
     resolve_type,
     type_text,
 )
 from pmc.source import Span
 from pmc.syntax import ast
+
+# Types the generated models annotate fields with: a field named like one
+# would be found instead of the type when pydantic resolves a later annotation
+# (``str: str = "a"`` then ``name: str``), so such names are rejected.
+TYPE_NAMES = frozenset({*(p.value for p in Primitive), "list", "dict", "None"})
 
 # Public attributes of pydantic's ``BaseModel`` (v2, besides ``model_*``): a
 # field with one of these names would shadow a method, which pydantic warns
@@ -155,6 +162,8 @@ def field_name_diagnostics(name: ast.Name) -> Iterator[Diagnostic]:
         reason = "starts with `model_`, which pydantic reserves"
     if reason is None and name.text in PYDANTIC_ATTRIBUTES:
         reason = "is a method of pydantic models"
+    if reason is None and name.text in TYPE_NAMES:
+        reason = f"would shadow the type `{name.text}` inside the generated model"
     if reason is not None:
         yield Diagnostic(
             "PM0105",
@@ -209,7 +218,19 @@ def _field_model(field: ast.Field, value_type: ValueType) -> FieldModel:
 
 def _default_diagnostics(field: ast.Field, value_type: ValueType) -> Iterator[Diagnostic]:
     default = field.default
-    if default is None or literal_matches(default, value_type):
+    if default is None:
+        return
+    if literal_overflows(default, value_type):
+        yield Diagnostic(
+            "PM0504",
+            f"default for `{field.name.text}` does not fit a float",
+            default.span,
+            label="larger than the largest float (about 1.8e308)",
+            secondary=(Label(field.type.span, "field type declared here"),),
+            help="use a smaller number, or make the field a `Decimal`",
+        )
+        return
+    if literal_matches(default, value_type):
         return
     help = None
     if isinstance(default, ast.NoneLiteral):

@@ -11,7 +11,12 @@ from pmc.semantics.model import MachineModel, SelectorTriggerModel, TransitionMo
 from pmc.semantics.scope import Scope
 from pmc.semantics.states import StateTable, resolve_states
 from pmc.semantics.suggest import duplicates
-from pmc.semantics.transitions import TransitionInfo, mixed_triggers, resolve_transition
+from pmc.semantics.transitions import (
+    TransitionInfo,
+    mixed_selector_types,
+    mixed_triggers,
+    resolve_transition,
+)
 from pmc.syntax import ast
 
 
@@ -45,6 +50,7 @@ def analyze_machine(machine: ast.MachineDecl, scope: Scope) -> MachineResult:
         )
     )
     diagnostics.extend(mixed_triggers(machine))
+    diagnostics.extend(mixed_selector_types(machine, transitions))
     reachable = None
     if table.resolved and table.initial is not None and all(t.resolved for t in transitions):
         sources = expand_sources(transitions, table)

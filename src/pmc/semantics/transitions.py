@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pmc.diagnostics import Diagnostic, Label
 from pmc.semantics.bindings import RunInfo, resolve_run
 from pmc.semantics.declarations import identifier_diagnostics
+from pmc.semantics.model import ListType, SelectorTriggerModel, ValueType
 from pmc.semantics.scope import Scope
 from pmc.semantics.states import StateTable
 from pmc.semantics.triggers import TriggerInfo, resolve_trigger
+from pmc.semantics.types import type_text
 from pmc.syntax import ast
 
 
@@ -119,3 +121,51 @@ def mixed_triggers(machine: ast.MachineDecl) -> Iterator[Diagnostic]:
         help="a machine has one instance (triggers `Event`) or many (triggers `Event.field`), "
         "not both",
     )
+
+
+def mixed_selector_types(
+    machine: ast.MachineDecl, transitions: Sequence[TransitionInfo]
+) -> Iterator[Diagnostic]:
+    """PM0501: every selector of one machine must carry ids of one type.
+
+    The runtime compares instance ids as text, so `1` from an `int` field and
+    `"1"` from a `str` field would select the same instance.
+    """
+    first: tuple[ast.SelectorTrigger, ValueType] | None = None
+    for transition in transitions:
+        trigger = transition.decl.trigger
+        selector = _selector_id_type(transition)
+        if not isinstance(trigger, ast.SelectorTrigger) or selector is None:
+            continue
+        if first is None:
+            first = (trigger, selector)
+            continue
+        first_trigger, first_type = first
+        if selector == first_type:
+            continue
+        yield Diagnostic(
+            "PM0501",
+            f"instances of `{machine.name.text}` are selected by "
+            f"`{_selector_text(first_trigger)}` of type {type_text(first_type)} and "
+            f"`{_selector_text(trigger)}` of type {type_text(selector)}; use one type",
+            trigger.field.span,
+            label=f"ids of type `{type_text(selector)}`",
+            secondary=(Label(first_trigger.field.span, f"ids of type `{type_text(first_type)}`"),),
+            help="instance ids are compared as text: ids of two types could name the same "
+            'instance (`1` and `"1"`); declare both fields with the same id type',
+        )
+
+
+def _selector_id_type(transition: TransitionInfo) -> ValueType | None:
+    """The type of one instance id a resolved selector trigger carries (a list's item type)."""
+    trigger = transition.decl.trigger
+    model = transition.trigger.model
+    fields = transition.trigger.fields
+    if not isinstance(trigger, ast.SelectorTrigger) or not isinstance(model, SelectorTriggerModel):
+        return None
+    value_type = None if fields is None else fields.get(trigger.field.text)
+    return value_type.item if isinstance(value_type, ListType) else value_type
+
+
+def _selector_text(trigger: ast.SelectorTrigger) -> str:
+    return f"{trigger.event.text}.{trigger.field.text}"

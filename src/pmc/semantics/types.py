@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -209,6 +210,20 @@ def literal_matches(literal: ast.Literal, value_type: ValueType) -> bool:
     if isinstance(value_type, PrimitiveType):
         return value_type.primitive in _LITERAL_PRIMITIVES.get(type(literal), frozenset())
     return False
+
+
+def literal_overflows(literal: ast.Literal, value_type: ValueType) -> bool:
+    """Whether a number literal for a `float` is too large for one (it would become `inf`).
+
+    Integers are bounded by the parser (64 bits); a decimal literal is not,
+    since a `Decimal` holds any number of digits.
+    """
+    inner = value_type.inner if isinstance(value_type, OptionalType) else value_type
+    if not (isinstance(inner, PrimitiveType) and inner.primitive is Primitive.FLOAT):
+        return False
+    if not isinstance(literal, ast.DecimalLiteral | ast.IntLiteral):
+        return False
+    return math.isinf(float(literal.value))
 
 
 # ---- assignability ------------------------------------------------------------------

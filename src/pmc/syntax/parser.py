@@ -59,11 +59,13 @@ class ParseResult:
 
 def parse(source: SourceFile) -> ParseResult:
     size = len(source.text.encode("utf-8", errors="surrogatepass"))
-    if size > MAX_SOURCE_BYTES:
+    if source.truncated or size > MAX_SOURCE_BYTES:
+        # A reader stops after the limit: the true size of a truncated file is unknown.
+        amount = f"more than {MAX_SOURCE_BYTES:,}" if source.truncated else f"{size:,}"
         return _failure(
             Diagnostic(
                 "PM0005",
-                f"file is too large ({size:,} bytes; the limit is {MAX_SOURCE_BYTES:,})",
+                f"file is too large ({amount} bytes; the limit is {MAX_SOURCE_BYTES:,})",
                 Span.point(1, 1),
                 help="split the process into smaller ones",
             )
