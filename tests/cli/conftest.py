@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -26,10 +27,16 @@ PmcRunner = Callable[..., Run]
 def pmc(tmp_path: Path) -> PmcRunner:
     """Run the real ``pmc`` command in a subprocess, stdout and stderr kept apart."""
 
-    def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> Run:
+    def run(
+        *args: str,
+        stdin: str | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Run:
         completed = subprocess.run(
             [sys.executable, "-m", "pmc", *args],
             input=stdin,
+            env={**os.environ, **(env or {})},
             capture_output=True,
             text=True,
             cwd=cwd or tmp_path,

@@ -165,3 +165,30 @@ def test_an_unimportable_module_name_is_warned_about(pmc: PmcRunner, tmp_path: P
     assert run.exit_code == 0
     assert "warning: `rebase-cleanup.py` is not an importable module name" in run.stderr
     assert (tmp_path / "rebase-cleanup.py").exists()
+
+
+def test_a_missing_formatter_is_a_clear_error(pmc: PmcRunner, tmp_path: Path) -> None:
+    """Generated code is formatted by the pinned ruff; without it, nothing is written."""
+    _copy_example(tmp_path)
+    sitecustomize = tmp_path / "hide_ruff" / "sitecustomize.py"
+    sitecustomize.parent.mkdir()
+    sitecustomize.write_text(
+        "import pmc.codegen.formatter as f\n"
+        "f._ruff_bin.cache_clear()\n"
+        "f._ruff_bin = lambda: '/nonexistent/ruff'\n"
+    )
+    run = pmc("compile", "rebase_cleanup.pm", env={"PYTHONPATH": str(sitecustomize.parent)})
+    assert run.exit_code == 2
+    assert run.stderr.startswith("error: cannot generate code: ")
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "rebase_cleanup.py").exists()
+
+
+def test_stdin_can_be_named_only_once(pmc: PmcRunner, tmp_path: Path) -> None:
+    _copy_example(tmp_path)
+    twice = pmc("compile", "-", "-", stdin="process P {}")
+    assert twice.exit_code == 2
+    assert "may be given only once" in twice.stderr
+    unused = pmc("compile", "--stdin-filename", "x.pm", "rebase_cleanup.pm")
+    assert unused.exit_code == 2
+    assert not (tmp_path / "rebase_cleanup.py").exists()

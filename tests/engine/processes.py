@@ -66,3 +66,39 @@ process Approval {
     cancel on Withdrawn
 }
 """
+
+# A multi-instance machine whose instances are opened and closed by different
+# events: a `Closed` for a ticket never opened is accepted by no transition.
+TICKETS = """
+process Tickets {
+    key board
+    event Opened { board: str  ids: list[str] }
+    event Closed { board: str  id: str }
+    machine Ticket {
+        states New, Open, Done
+        initial New
+        final Done
+        transition open: New -> Open on Opened.ids
+        transition close: Open -> Done on Closed.id
+    }
+}
+"""
+
+# Retries without a `max`, deep enough for an uncapped backoff to overflow,
+# and a timer as long as a duration may be.
+DEEP = """
+process Deep {
+    key id
+    event Go { id: str }
+    task Poll { id: str  retry 200 backoff 1h }
+    machine M {
+        states Idle, Polling, Done, Gone
+        initial Idle
+        final Done, Gone
+        transition go: Idle -> Polling on Go run Poll(id = key)
+        transition ok: Polling -> Done on Poll completed
+        transition ko: Polling -> Done on Poll failed
+        transition gone: Polling -> Gone on after 36500d
+    }
+}
+"""

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from pmc.runtime import End, TaskStatus
+from pmc.runtime import End, HandleStatus, ProcessManager, TaskStatus
+from pmc.runtime.definition import MAX_DELAY_MS, RetrySpec
+from pmc.runtime.stores import open_store
+from pmc.syntax.builder import MAX_DURATION_MS
 from tests.codegen.support import compile_and_import
-from tests.engine.processes import APPROVAL, JOBS
+from tests.engine.processes import APPROVAL, DEEP, JOBS, TICKETS
 from tests.engine.scenario import Scenario, summary
 
 
@@ -24,6 +28,11 @@ def jobs() -> ModuleType:
 @pytest.fixture(scope="module")
 def approval() -> ModuleType:
     return compile_and_import(APPROVAL)
+
+
+@pytest.fixture(scope="module")
+def tickets() -> ModuleType:
+    return compile_and_import(TICKETS)
 
 
 def submitted(jobs: ModuleType, *parts: int) -> Any:
@@ -65,16 +74,15 @@ def test_a_known_instance_is_not_started_again(jobs: ModuleType) -> None:
 
 
 def test_an_event_no_transition_accepts_is_ignored(approval: ModuleType) -> None:
+    # Review is Waiting; no transition leaves Waiting on Requested.
     s = Scenario(approval).given(approval.Requested(doc_id="r1"))
-    s.given(approval.Approved(doc_id="r1"))
+    before = s.state
 
-    assert s.state.end is End.COMPLETED
-    assert (
-        Scenario(approval)
-        .given(approval.Requested(doc_id="r1"))
-        .when(approval.Requested(doc_id="r1"))
-        == []
-    )
+    decisions = s.when(approval.Requested(doc_id="r1"))
+
+    assert decisions == []
+    assert replace(s.state, version=before.version) == before  # recorded, nothing else
+    assert s.state.version == before.version + 1
 
 
 def test_typed_task_input_is_rebuilt_from_the_state(jobs: ModuleType) -> None:
@@ -195,6 +203,44 @@ def test_a_late_success_of_an_earlier_attempt_still_completes_the_task(jobs: Mod
     decisions = s.when(s.completed(planned, attempt=1))
 
     assert summary(decisions) == [("TransitionPlanned", "1", "Running->Done", None)]
+
+
+def test_backoff_without_max_is_capped_at_a_hundred_years() -> None:
+    spec = RetrySpec(retries=200, delay="backoff", delay_ms=3_600_000)
+
+    delays = [spec.delay_after(attempt) for attempt in range(1, 201)]
+
+    assert delays[:3] == [timedelta(hours=1), timedelta(hours=2), timedelta(hours=4)]
+    assert delays == sorted(delays)
+    assert delays[-1] == timedelta(milliseconds=MAX_DELAY_MS) == timedelta(days=36_500)
+    assert MAX_DELAY_MS == MAX_DURATION_MS  # the longest duration a .pm file may write
+
+
+def test_deep_retries_never_overflow_in_decide() -> None:
+    deep = compile_and_import(DEEP)
+    s = Scenario(deep).given(deep.Go(id="r1"))
+    poll = s.planned("M", "go")
+
+    retries = [s.when(s.failed(poll, attempt=attempt))[0] for attempt in range(1, 201)]
+
+    assert [r.attempt for r in retries] == list(range(2, 202))
+    assert max(r.not_before - s.now for r in retries) == timedelta(days=36_500)
+    assert summary(s.when(s.failed(poll, attempt=201)))[0][2] == "Polling->Done"
+
+
+def test_times_past_year_9999_are_clamped_to_the_last_representable_one() -> None:
+    deep = compile_and_import(DEEP)
+    s = Scenario(deep)
+    s.now = datetime(9999, 6, 1, tzinfo=UTC)
+    last = datetime.max.replace(tzinfo=UTC)
+
+    (_, timer) = s.when(deep.Go(id="r1"))
+    (retry,) = s.when(s.failed(s.planned("M", "go")))
+
+    assert (timer.due_at, retry.not_before) == (last, s.now + timedelta(hours=1))
+    for attempt in range(2, 30):
+        (retry,) = s.when(s.failed(s.planned("M", "go"), attempt=attempt))
+    assert retry.not_before == last
 
 
 def test_a_retry_can_start_at_not_before(jobs: ModuleType) -> None:
@@ -319,6 +365,39 @@ def test_an_invalid_result_takes_the_failed_transition(approval: ModuleType) -> 
 # ---- start, cancel, end ------------------------------------------------------------------------
 
 
+def test_decide_starts_a_process_only_on_a_start_event(approval: ModuleType) -> None:
+    # `start on Requested`: Approved would take Waiting -> Accepted, and
+    # Withdrawn would cancel, but neither may create the process.
+    s = Scenario(approval)
+    empty = s.definition.initial_state()
+
+    assert s.definition.decide(empty, approval.Approved(doc_id="r1"), s.meta()) == []
+    assert s.definition.decide(empty, approval.Withdrawn(doc_id="r1"), s.meta()) == []
+
+    s.given(approval.Requested(doc_id="r1"))
+
+    assert summary(s.when(approval.Approved(doc_id="r1"))) == [
+        ("TransitionPlanned", "Review", "Waiting->Accepted", None),
+        ("ProcessCompleted",),
+    ]
+
+
+def test_the_runtime_refuses_to_start_on_other_events_and_accepts_them_after() -> None:
+    # A process name of its own: event-sourcery's registry keeps the first
+    # class per stored name, and the store looks classes up there.
+    approval = compile_and_import(APPROVAL.replace("process Approval", "process StartOnly"))
+    manager = ProcessManager(approval.DEFINITION, open_store("memory://"))
+
+    refused = manager.handle(approval.Approved(doc_id="d1"))
+
+    assert refused.status is HandleStatus.NOT_STARTED
+    assert manager.history("d1") == []
+    assert manager.handle(approval.Requested(doc_id="d1")).status is HandleStatus.RECORDED
+    accepted = manager.handle(approval.Approved(doc_id="d1"))
+    assert accepted.status is HandleStatus.RECORDED
+    assert accepted.state.end is End.COMPLETED
+
+
 def test_start_on_names_the_events_that_may_create_an_instance(approval: ModuleType) -> None:
     definition = approval.DEFINITION
 
@@ -343,6 +422,34 @@ def test_cancel_ends_the_process_and_late_outcomes_change_nothing(approval: Modu
     assert s.state.end is End.CANCELLED
     assert s.when(s.completed(remind, {"sent_to": "ann"})) == []
     assert s.when(approval.Approved(doc_id="r1")) == []
+
+
+def test_an_ignored_first_event_leaves_the_process_open(tickets: ModuleType) -> None:
+    # No Ticket instance exists yet: "all Ticket final" (the default
+    # completion) does not hold for none at all.
+    s = Scenario(tickets)
+
+    assert s.when(tickets.Closed(board="r1", id="A")) == []
+    assert s.state.started and not s.state.ended
+    assert s.state.instances["Ticket"] == {}
+
+    opened = s.when(tickets.Opened(board="r1", ids=["A"]))
+    closed = s.when(tickets.Closed(board="r1", id="A"))
+
+    assert summary(opened) == [("TransitionPlanned", "A", "New->Open", None)]
+    assert summary(closed) == [
+        ("TransitionPlanned", "A", "Open->Done", None),
+        ("ProcessCompleted",),
+    ]
+
+
+def test_completion_needs_every_instance_final_not_just_some(tickets: ModuleType) -> None:
+    s = Scenario(tickets).given(tickets.Opened(board="r1", ids=["A", "B"]))
+
+    assert summary(s.when(tickets.Closed(board="r1", id="A"))) == [
+        ("TransitionPlanned", "A", "Open->Done", None)
+    ]
+    assert summary(s.when(tickets.Closed(board="r1", id="B")))[-1] == ("ProcessCompleted",)
 
 
 def test_completion_is_recorded_once(approval: ModuleType) -> None:

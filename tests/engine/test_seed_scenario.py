@@ -131,13 +131,18 @@ def test_one_instance_failing_for_good_fails_the_process(rebase: ModuleType) -> 
     assert s.when(s.completed(s.planned("B", "close"))) == []
 
 
-def test_an_empty_fan_out_completes_at_once(rebase: ModuleType) -> None:
-    # "all Instance final" holds for no instances at all.
+def test_an_empty_fan_out_plans_nothing_and_leaves_the_process_open(rebase: ModuleType) -> None:
+    # "all Instance final" needs at least one instance: none is not "all final".
     s = Scenario(rebase)
 
-    assert summary(s.when(rebase.RebaseFailed(rebase_id="r1", instances=[]))) == [
-        ("ProcessCompleted",),
-    ]
+    assert s.when(rebase.RebaseFailed(rebase_id="r1", instances=[])) == []
+    assert s.state.started and not s.state.ended
+
+    decisions = s.when(rebase.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    assert summary(decisions) == [("TransitionPlanned", "A", "Working->Closing", "CloseInstance")]
+    s.given(s.completed(s.planned("A", "close")))
+    assert s.state.end is End.COMPLETED
 
 
 def test_a_repeated_id_in_one_fan_out_is_planned_once(rebase: ModuleType) -> None:

@@ -21,8 +21,9 @@ from pmc.cli.app import (
     emit_diagnostics,
     print_error,
     read_source,
+    stdin_usage_error,
 )
-from pmc.codegen import generate
+from pmc.codegen import CodegenError, generate
 from pmc.compiler import check_source
 from pmc.diagnostics import has_errors
 from pmc.diagnostics.render import FileDiagnostics
@@ -87,6 +88,10 @@ def compile_(
 
     Nothing is written while any file has errors.
     """
+    usage_error = stdin_usage_error(files, stdin_filename)
+    if usage_error is not None:
+        print_error(usage_error)
+        raise typer.Exit(EXIT_USAGE)
     sources = _read_all(files, stdin_filename)
     results = [check_source(source) for source in sources]
     reports = [FileDiagnostics(r.source, r.diagnostics) for r in results if r.diagnostics]
@@ -109,6 +114,9 @@ def compile_(
         _check_targets(planned, comparing=check or diff)
     except UsageError as error:
         print_error(str(error))
+        raise typer.Exit(EXIT_USAGE) from None
+    except CodegenError as error:
+        print_error(f"cannot generate code: {error}")
         raise typer.Exit(EXIT_USAGE) from None
     _warn_unimportable(planned)
     if check or diff:

@@ -1,18 +1,19 @@
-"""Line layout that ``ruff format`` leaves alone.
+"""Line layout that ``ruff format`` leaves alone, as far as templates can tell.
 
-The generated module is written already formatted, so the compiler does not
-need a formatter at run time (a test checks that ``ruff format --isolated``
-changes nothing). Two layouts are stable under ruff: a bracketed list that
-fits on one line, written on one line; and one item per line ending with a
-trailing comma, which ruff keeps exploded ("magic trailing comma").
+The rendered module goes through ``ruff format`` (:mod:`.formatter`), which has
+the final word; laying lines out the way it would keeps its changes rare and
+the templates readable. Two layouts are stable under ruff: a bracketed list
+that fits on one line, written on one line; and one item per line ending with
+a trailing comma, which ruff keeps exploded ("magic trailing comma").
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
-# ruff's default line length, which ``--isolated`` uses.
-LINE_LENGTH = 88
+from pmc.codegen.formatter import LINE_LENGTH
+
 INDENT = "    "
 
 
@@ -53,3 +54,35 @@ def tuple_display(indent: int, head: str, items: Sequence[str], *, reserve: int 
         if indent + len(one_line) + reserve <= LINE_LENGTH:
             return one_line
     return bracketed(indent, f"{head}(", items, ")", reserve=reserve)
+
+
+def docstring(indent: int, *paragraphs: str) -> str:
+    """The text between a docstring's triple quotes, wrapped to the line length.
+
+    One paragraph that fits stays on the quotes' line; otherwise the text is
+    wrapped at spaces (ruff never wraps a docstring itself) and the closing
+    quotes go on a line of their own. Blank lines carry no indentation.
+    """
+    if len(paragraphs) == 1 and indent + len(paragraphs[0]) + 6 <= LINE_LENGTH:
+        return paragraphs[0]
+    lines: list[str] = []
+    for number, paragraph in enumerate(paragraphs):
+        if number:
+            lines.append("")
+        opening = '"""' if number == 0 else ""
+        wrapped = textwrap.wrap(
+            paragraph,
+            width=LINE_LENGTH - indent,
+            initial_indent=opening,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        wrapped[0] = wrapped[0][len(opening) :]
+        if len(paragraphs) == 1 and len(wrapped) == 1 and " " in wrapped[0]:
+            # Fits beside the opening quotes but not with the closing ones:
+            # ruff would join a lone line with the closing quotes again.
+            wrapped = list(wrapped[0].rpartition(" ")[::2])
+        lines += wrapped
+    margin = " " * indent
+    rest = "".join(f"\n{margin}{line}" if line else "\n" for line in lines[1:])
+    return f"{lines[0]}{rest}\n{margin}"

@@ -9,6 +9,7 @@ import jinja2
 
 from pmc import __version__
 from pmc._resources import data_dir
+from pmc.codegen.formatter import format_module, module_filename
 from pmc.codegen.view import ModuleView, module_view, printable
 from pmc.semantics.model import ProcessModel
 
@@ -48,6 +49,12 @@ def render(view: ModuleView) -> str:
 
 
 def generate(model: ProcessModel, *, source_name: str, source_text: str) -> str:
-    """The generated module for ``model``: same input, same text."""
+    """The generated module for ``model``: same input, same text.
+
+    Rendered from the templates, then formatted by the pinned ruff in
+    isolated mode; raises :class:`~pmc.codegen.formatter.CodegenError` when
+    the formatter is missing or fails.
+    """
     header = header_lines(source_name, source_text)
-    return render(module_view(model, header=header, source_name=source_name))
+    text = render(module_view(model, header=header, source_name=source_name))
+    return format_module(text, filename=module_filename(source_name))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pmc import naming
-from pmc.codegen.layout import assignment, bracketed, tuple_display
+from pmc.codegen.layout import assignment, bracketed, docstring, tuple_display
 from pmc.codegen.literals import annotation, primitives, py_str, value_literal
 from pmc.runtime.engine import on_event, on_outcome, on_timer
 from pmc.semantics.model import (
@@ -106,7 +106,7 @@ def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str)
     binder_names = _binder_names(model)
     return ModuleView(
         header=tuple(header),
-        doc=f"The {model.name} process, generated from {printable(source_name)}.",
+        doc=docstring(0, f"The {model.name} process, generated from {printable(source_name)}."),
         imports=_imports(model),
         events=tuple(_event_class(model, e.name, e.fields) for e in model.events),
         task_models=tuple(m for t in model.tasks for m in _task_classes(t)),
@@ -115,7 +115,7 @@ def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str)
         protocol=ClassView(
             name=naming.tasks_protocol_name(model.name),
             base="Protocol",
-            doc=f"The handlers of the {model.name} tasks: one method per task.",
+            doc=docstring(4, f"The handlers of the {model.name} tasks: one method per task."),
             event_name=None,
             fields=(),
         ),
@@ -188,7 +188,7 @@ def _event_class(model: ProcessModel, name: str, fields: Sequence[FieldModel]) -
     return ClassView(
         name=name,
         base="Event",
-        doc=f"The input event ``{name}``.",
+        doc=docstring(4, f"The input event ``{name}``."),
         event_name=py_str(naming.event_type_name(model.name, name)),
         fields=tuple(_field_line(f) for f in fields),
     )
@@ -198,7 +198,7 @@ def _task_classes(task: TaskModel) -> Iterable[ClassView]:
     yield ClassView(
         name=task.name,
         base="rt.TaskInput",
-        doc=f"The input of the task ``{task.name}``.",
+        doc=docstring(4, f"The input of the task ``{task.name}``."),
         event_name=None,
         fields=tuple(_field_line(f) for f in task.fields),
     )
@@ -206,7 +206,7 @@ def _task_classes(task: TaskModel) -> Iterable[ClassView]:
         yield ClassView(
             name=naming.result_model_name(task.name),
             base="rt.TaskResult",
-            doc=f"What the task ``{task.name}`` returns.",
+            doc=docstring(4, f"What the task ``{task.name}`` returns."),
             event_name=None,
             fields=tuple(_field_line(f) for f in task.returns),
         )
@@ -215,8 +215,8 @@ def _task_classes(task: TaskModel) -> Iterable[ClassView]:
 def _state_enum(machine: MachineModel) -> EnumView:
     return EnumView(
         name=naming.state_enum_name(machine.name),
-        doc=f"The states of the machine ``{machine.name}``.",
-        members=tuple(f"{state} = {py_str(state)}" for state in machine.states),
+        doc=docstring(4, f"The states of the machine ``{machine.name}``."),
+        members=tuple(assignment(4, state, py_str(state)) for state in machine.states),
     )
 
 
@@ -226,11 +226,15 @@ def _override(name: str, values: Iterable[str], optional: bool = False) -> tuple
     # With nothing to narrow to (no tasks, no timers) the base's type stays.
     if not unique:
         return ()
-    if optional:
-        # ``Literal[..., None]`` rather than ``Literal[...] | None``: ruff
-        # keeps it as written when it has to be split over lines.
-        return (bracketed(4, f"{name}: Literal[", [*unique, "None"], "] = None"),)
-    return (bracketed(4, f"{name}: Literal[", unique, "]"),)
+    if not optional:
+        return (bracketed(4, f"{name}: Literal[", unique, "]"),)
+    # ``Literal[...] | None``, not ``Literal[..., None]`` (ruff's PYI061).
+    # Too long for one line, ruff parenthesizes the union and splits it.
+    one_line = bracketed(4, f"{name}: Literal[", unique, "] | None = None")
+    if "\n" not in one_line:
+        return (one_line,)
+    literal = bracketed(8, "Literal[", unique, "]")
+    return (f"{name}: (\n        {literal}\n        | None\n    ) = None",)
 
 
 def _lifecycle_classes(model: ProcessModel) -> tuple[ClassView, ...]:
@@ -263,7 +267,7 @@ def _lifecycle_classes(model: ProcessModel) -> tuple[ClassView, ...]:
         ClassView(
             name=name,
             base=f"rt.{name}Base",
-            doc=f"``{name}`` in a {model.name} stream.",
+            doc=docstring(4, f"``{name}`` in a {model.name} stream."),
             event_name=py_str(naming.event_type_name(model.name, name)),
             fields=overrides.get(name, ()),
         )
@@ -396,9 +400,10 @@ def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -
     )
     return DefinitionView(
         name=model.name,
-        doc=(
-            f"The {model.name} process: its tables and ``route``.\n\n"
-            "    ``decide``, ``evolve`` and the rest come from ``rt.ProcessDefinition``."
+        doc=docstring(
+            4,
+            f"The {model.name} process: its tables and ``route``.",
+            "``decide``, ``evolve`` and the rest come from ``rt.ProcessDefinition``.",
         ),
         attributes=attributes,
         route_cases=tuple(_route_cases(model)),

@@ -74,6 +74,12 @@ class Route:
     ids: tuple[str, ...]
 
 
+# The longest delay before a retry: 100 years, the longest duration a `.pm`
+# file may write (PM0006; ``pmc.syntax.builder.MAX_DURATION_MS``).
+MAX_DELAY_MS = 36_500 * 24 * 60 * 60 * 1000
+_MAX_BACKOFF_EXPONENT = 64
+
+
 @dataclass(frozen=True, slots=True)
 class RetrySpec:
     """``retry N [backoff D | every D] [max D]``: N more attempts after the first."""
@@ -88,19 +94,26 @@ class RetrySpec:
         return self.retries + 1
 
     def delay_after(self, failed_attempt: int) -> timedelta:
-        """How long to wait before the attempt after ``failed_attempt`` (1-based)."""
+        """How long to wait before the attempt after ``failed_attempt`` (1-based).
+
+        Never more than :data:`MAX_DELAY_MS` (100 years), whatever the number
+        of retries: ``retry 30 backoff 1h`` without ``max`` would otherwise
+        double past what ``timedelta`` can hold.
+        """
         match self.delay:
             case "none":
                 ms = 0
             case "every":
                 ms = self.delay_ms
             case "backoff":
-                # Doubling from delay_ms; the exponent is bounded by the
-                # number of retries, which semantics keeps small.
-                ms = self.delay_ms * 2 ** (failed_attempt - 1)
+                # Doubling from delay_ms. The exponent is capped first, so no
+                # huge integer is ever built: delay_ms >= 1 doubled 64 times
+                # is far past the cap.
+                exponent = min(max(failed_attempt - 1, 0), _MAX_BACKOFF_EXPONENT)
+                ms = self.delay_ms * 2**exponent
         if self.max_delay_ms is not None:
             ms = min(ms, self.max_delay_ms)
-        return timedelta(milliseconds=ms)
+        return timedelta(milliseconds=min(ms, MAX_DELAY_MS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +158,7 @@ TimerTable = Mapping[tuple[str, str], tuple["TimerSpec", ...]]  # (machine, stat
 
 @dataclass(frozen=True, slots=True)
 class AllFinal:
-    """``all M final``: every instance of M is in a final state."""
+    """``all M final``: M has an instance, and every instance is in a final state."""
 
     machine: str
 
@@ -155,7 +168,7 @@ class AllFinal:
 
 @dataclass(frozen=True, slots=True)
 class AllIn:
-    """``all M in S, ...``."""
+    """``all M in S, ...``: M has an instance, and every instance is in one of ``states``."""
 
     machine: str
     states: tuple[str, ...]
@@ -166,7 +179,7 @@ class AllIn:
 
 @dataclass(frozen=True, slots=True)
 class AnyIn:
-    """``any M in S, ...``."""
+    """``any M in S, ...``: some instance of M is in one of ``states``."""
 
     machine: str
     states: tuple[str, ...]

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from event_sourcery import Event
@@ -186,6 +186,14 @@ def _fold_timer(state: ProcessState, event: TimerScheduledBase) -> ProcessState:
     return state.with_timer(timer)
 
 
+def later(timestamp: datetime, delay: timedelta) -> datetime:
+    """``timestamp + delay``, or the last representable time if that is past year 9999."""
+    try:
+        return timestamp + delay
+    except OverflowError:
+        return datetime.max.replace(tzinfo=timestamp.tzinfo)
+
+
 def canonical_json(payload: dict[str, Any]) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -283,7 +291,7 @@ class _Decision:
                         occurrence,
                     ),
                     transition=timer.transition,
-                    due_at=self.meta.timestamp + timedelta(milliseconds=timer.after_ms),
+                    due_at=later(self.meta.timestamp, timedelta(milliseconds=timer.after_ms)),
                 )
             )
 
@@ -291,17 +299,30 @@ class _Decision:
 def decide(
     defn: ProcessDefinition, state: ProcessState, event: Event, meta: EventMeta
 ) -> list[Event]:
+    return decide_and_fold(defn, state, event, meta)[0]
+
+
+def decide_and_fold(
+    defn: ProcessDefinition, state: ProcessState, event: Event, meta: EventMeta
+) -> tuple[list[Event], ProcessState]:
+    """The decisions on ``event``, and the state ``decide`` built while making them.
+
+    That state is ``state`` with ``event`` and the decisions folded in: what
+    the stream folds to once they are appended (a test replays the stored
+    stream to check exactly that).
+    """
     if state.ended or not (defn.is_input(event) or defn.is_lifecycle(event)):
-        return []
-    if not state.started and not defn.is_input(event):
-        # Only an input event starts a process; nothing can be in flight yet.
-        return []
+        return [], evolve(defn, state, event)
+    if not state.started and not (defn.is_input(event) and defn.can_start(event)):
+        # Only a start event (``start on``; any trigger event without it)
+        # starts a process; nothing can be in flight yet.
+        return [], evolve(defn, state, event)
     decision = _Decision(defn, meta, evolve(defn, state, event))
     if isinstance(event, defn.cancel_on):
         decision.record(
             defn.lifecycle.process_cancelled(reason=f"cancelled by {type(event).__name__}")
         )
-        return decision.events
+        return decision.events, decision.state
     if defn.is_input(event):
         _react_to_input(decision, event)
     else:
@@ -309,7 +330,7 @@ def decide(
     if not state.started:
         _schedule_initial_timers(decision)
     _check_end(decision)
-    return decision.events
+    return decision.events, decision.state
 
 
 def _react_to_input(decision: _Decision, event: Event) -> None:
@@ -373,7 +394,7 @@ def _on_failed_attempt(
             decision.defn.lifecycle.task_retry_scheduled(
                 task_id=task.task_id,
                 attempt=task.attempt + 1,
-                not_before=decision.meta.timestamp + spec.retry.delay_after(task.attempt),
+                not_before=later(decision.meta.timestamp, spec.retry.delay_after(task.attempt)),
             )
         )
         return
@@ -415,11 +436,18 @@ def _failure(defn: ProcessDefinition, state: ProcessState) -> str | None:
 
 
 def _completed(defn: ProcessDefinition, state: ProcessState) -> bool:
+    """Every condition holds: its machine has instances, and all are in accepted states.
+
+    A machine with no instances satisfies no ``all M ...`` condition, so an
+    input event that starts no instance (ignored, or an empty fan-out) never
+    completes the process. A single-instance machine always has its instance.
+    """
     if not defn.complete_when:
         return False
     for condition in defn.complete_when:
         states = condition.accepted(defn.machine(condition.machine))
-        if any(current not in states for _, current in _instances(state, condition.machine)):
+        current = [s for _, s in _instances(state, condition.machine)]
+        if not current or any(s not in states for s in current):
             return False
     return True
 

@@ -12,7 +12,7 @@ import pmc.runtime as rt
 from event_sourcery import Event
 from pmc.runtime import TaskContext
 
-# ---- input events ----------------------------------------------------------
+# ---- input events --------------------------------------------------------------------
 
 
 class OrderPlaced(Event):
@@ -46,7 +46,7 @@ class ParcelDelivered(Event):
     signed_by: str | None = None
 
 
-# ---- task inputs and results -------------------------------------------------
+# ---- task inputs and results ---------------------------------------------------------
 
 
 class AuthorizePayment(rt.TaskInput):
@@ -108,7 +108,7 @@ class SendTrackingMail(rt.TaskInput):
     template: str = "parcel-on-its-way"
 
 
-# ---- machine states ----------------------------------------------------------
+# ---- machine states ------------------------------------------------------------------
 
 
 class PaymentState(StrEnum):
@@ -136,7 +136,7 @@ class ShippingState(StrEnum):
     Undeliverable = "Undeliverable"
 
 
-# ---- lifecycle events ----------------------------------------------------------
+# ---- lifecycle events ----------------------------------------------------------------
 
 
 class TransitionPlanned(rt.TransitionPlannedBase):
@@ -163,15 +163,17 @@ class TransitionPlanned(rt.TransitionPlannedBase):
     ]
     from_state: PaymentState | ShippingState
     to_state: PaymentState | ShippingState
-    task: Literal[
-        "AuthorizePayment",
-        "CapturePayment",
-        "ReserveStock",
-        "BookCourier",
-        "SendTrackingMail",
-        None,
-    ] = None
-    task_mode: Literal["async", "sync", None] = None
+    task: (
+        Literal[
+            "AuthorizePayment",
+            "CapturePayment",
+            "ReserveStock",
+            "BookCourier",
+            "SendTrackingMail",
+        ]
+        | None
+    ) = None
+    task_mode: Literal["async", "sync"] | None = None
 
 
 class TaskStarted(rt.TaskStartedBase):
@@ -240,7 +242,7 @@ class ProcessCancelled(rt.ProcessCancelledBase):
     __event_name__ = "OrderFulfilment.ProcessCancelled"
 
 
-# ---- tasks -----------------------------------------------------------------------
+# ---- tasks ---------------------------------------------------------------------------
 
 
 class OrderFulfilmentTasks(Protocol):
@@ -260,16 +262,12 @@ class OrderFulfilmentTasks(Protocol):
 
     def reserve_stock(self, task: ReserveStock, ctx: TaskContext) -> None: ...
 
-    def book_courier(
-        self,
-        task: BookCourier,
-        ctx: TaskContext,
-    ) -> BookCourierResult | None: ...
+    def book_courier(self, task: BookCourier, ctx: TaskContext) -> BookCourierResult | None: ...
 
     def send_tracking_mail(self, task: SendTrackingMail, ctx: TaskContext) -> None: ...
 
 
-# ---- the process -------------------------------------------------------------------
+# ---- the process ---------------------------------------------------------------------
 
 
 def _bind_authorize(event: OrderPlaced, machine_id: str, key: str) -> AuthorizePayment:
@@ -281,15 +279,8 @@ def _bind_authorize(event: OrderPlaced, machine_id: str, key: str) -> AuthorizeP
     )
 
 
-def _bind_capture(
-    event: AuthorizePaymentResult,
-    machine_id: str,
-    key: str,
-) -> CapturePayment:
-    return CapturePayment(
-        authorization_id=event.authorization_id,
-        amount=event.authorized_amount,
-    )
+def _bind_capture(event: AuthorizePaymentResult, machine_id: str, key: str) -> CapturePayment:
+    return CapturePayment(authorization_id=event.authorization_id, amount=event.authorized_amount)
 
 
 def _bind_reserve(event: OrderPlaced, machine_id: str, key: str) -> ReserveStock:
@@ -297,18 +288,10 @@ def _bind_reserve(event: OrderPlaced, machine_id: str, key: str) -> ReserveStock
 
 
 def _bind_book(event: OrderPacked, machine_id: str, key: str) -> BookCourier:
-    return BookCourier(
-        order_id=key,
-        address=event.address,
-        weight_grams=event.weight_grams,
-    )
+    return BookCourier(order_id=key, address=event.address, weight_grams=event.weight_grams)
 
 
-def _bind_booked(
-    event: BookCourierResult,
-    machine_id: str,
-    key: str,
-) -> SendTrackingMail:
+def _bind_booked(event: BookCourierResult, machine_id: str, key: str) -> SendTrackingMail:
     return SendTrackingMail(order_id=key, tracking_number=event.tracking_number)
 
 
@@ -328,22 +311,14 @@ class OrderFulfilment(rt.ProcessDefinition):
             name="Payment",
             states=PaymentState,
             initial=PaymentState.Pending,
-            final=(
-                PaymentState.Captured,
-                PaymentState.Declined,
-                PaymentState.CaptureFailed,
-            ),
+            final=(PaymentState.Captured, PaymentState.Declined, PaymentState.CaptureFailed),
             multi_instance=False,
         ),
         rt.MachineSpec(
             name="Shipping",
             states=ShippingState,
             initial=ShippingState.Waiting,
-            final=(
-                ShippingState.Delivered,
-                ShippingState.OutOfStock,
-                ShippingState.Undeliverable,
-            ),
+            final=(ShippingState.Delivered, ShippingState.OutOfStock, ShippingState.Undeliverable),
             multi_instance=False,
         ),
     )
@@ -354,12 +329,7 @@ class OrderFulfilment(rt.ProcessDefinition):
             input=AuthorizePayment,
             result=AuthorizePaymentResult,
             method="authorize_payment",
-            retry=rt.RetrySpec(
-                retries=3,
-                delay="backoff",
-                delay_ms=1000,
-                max_delay_ms=30000,
-            ),
+            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=1000, max_delay_ms=30000),
             timeout_ms=20000,
         ),
         "CapturePayment": rt.TaskSpec(
@@ -368,12 +338,7 @@ class OrderFulfilment(rt.ProcessDefinition):
             input=CapturePayment,
             result=CapturePaymentResult,
             method="capture_payment",
-            retry=rt.RetrySpec(
-                retries=5,
-                delay="every",
-                delay_ms=10000,
-                max_delay_ms=None,
-            ),
+            retry=rt.RetrySpec(retries=5, delay="every", delay_ms=10000, max_delay_ms=None),
             timeout_ms=30000,
         ),
         "ReserveStock": rt.TaskSpec(
@@ -391,12 +356,7 @@ class OrderFulfilment(rt.ProcessDefinition):
             input=BookCourier,
             result=BookCourierResult,
             method="book_courier",
-            retry=rt.RetrySpec(
-                retries=3,
-                delay="backoff",
-                delay_ms=5000,
-                max_delay_ms=None,
-            ),
+            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=5000, max_delay_ms=None),
             timeout_ms=60000,
         ),
         "SendTrackingMail": rt.TaskSpec(
@@ -478,10 +438,7 @@ class OrderFulfilment(rt.ProcessDefinition):
         ),
     }
     timers: ClassVar[rt.TimerTable] = {}
-    complete_when = (
-        rt.AllIn("Payment", ("Captured",)),
-        rt.AllIn("Shipping", ("Delivered",)),
-    )
+    complete_when = (rt.AllIn("Payment", ("Captured",)), rt.AllIn("Shipping", ("Delivered",)))
     fail_when = (
         rt.AnyIn("Payment", ("Declined", "CaptureFailed")),
         rt.AnyIn("Shipping", ("OutOfStock", "Undeliverable")),
@@ -504,10 +461,7 @@ class OrderFulfilment(rt.ProcessDefinition):
         """The machine instances an input event is addressed to, in order."""
         match event:
             case OrderPlaced():
-                return [
-                    rt.Route("Payment", ("Payment",)),
-                    rt.Route("Shipping", ("Shipping",)),
-                ]
+                return [rt.Route("Payment", ("Payment",)), rt.Route("Shipping", ("Shipping",))]
             case OrderPacked():
                 return [rt.Route("Shipping", ("Shipping",))]
             case ParcelDelivered():

@@ -11,7 +11,7 @@ import pmc.runtime as rt
 from event_sourcery import Event
 from pmc.runtime import TaskContext
 
-# ---- input events ----------------------------------------------------------
+# ---- input events --------------------------------------------------------------------
 
 
 class ClusterRequested(Event):
@@ -27,7 +27,7 @@ class ClusterRequested(Event):
     labels: dict[str, str]
 
 
-# ---- task inputs and results -------------------------------------------------
+# ---- task inputs and results ---------------------------------------------------------
 
 
 class CreateNetwork(rt.TaskInput):
@@ -93,7 +93,7 @@ class ReleaseNode(rt.TaskInput):
     reason: str
 
 
-# ---- machine states ----------------------------------------------------------
+# ---- machine states ------------------------------------------------------------------
 
 
 class NetworkState(StrEnum):
@@ -121,7 +121,7 @@ class NodeState(StrEnum):
     Leaked = "Leaked"
 
 
-# ---- lifecycle events ----------------------------------------------------------
+# ---- lifecycle events ----------------------------------------------------------------
 
 
 class TransitionPlanned(rt.TransitionPlannedBase):
@@ -148,16 +148,18 @@ class TransitionPlanned(rt.TransitionPlannedBase):
     ]
     from_state: NetworkState | NodeState
     to_state: NetworkState | NodeState
-    task: Literal[
-        "CreateNetwork",
-        "ConfigureFirewall",
-        "DeleteNetwork",
-        "AllocateNode",
-        "InstallImage",
-        "ReleaseNode",
-        None,
-    ] = None
-    task_mode: Literal["async", None] = None
+    task: (
+        Literal[
+            "CreateNetwork",
+            "ConfigureFirewall",
+            "DeleteNetwork",
+            "AllocateNode",
+            "InstallImage",
+            "ReleaseNode",
+        ]
+        | None
+    ) = None
+    task_mode: Literal["async"] | None = None
 
 
 class TaskStarted(rt.TaskStartedBase):
@@ -172,14 +174,7 @@ class TaskCompleted(rt.TaskCompletedBase):
     __event_name__ = "Provisioning.TaskCompleted"
 
     machine: Literal["Network", "Node"]
-    transition: Literal[
-        "create",
-        "secure",
-        "unsecured",
-        "allocate",
-        "install",
-        "broken",
-    ]
+    transition: Literal["create", "secure", "unsecured", "allocate", "install", "broken"]
 
 
 class TaskFailed(rt.TaskFailedBase):
@@ -188,14 +183,7 @@ class TaskFailed(rt.TaskFailedBase):
     __event_name__ = "Provisioning.TaskFailed"
 
     machine: Literal["Network", "Node"]
-    transition: Literal[
-        "create",
-        "secure",
-        "unsecured",
-        "allocate",
-        "install",
-        "broken",
-    ]
+    transition: Literal["create", "secure", "unsecured", "allocate", "install", "broken"]
 
 
 class TaskRetryScheduled(rt.TaskRetryScheduledBase):
@@ -240,7 +228,7 @@ class ProcessCancelled(rt.ProcessCancelledBase):
     __event_name__ = "Provisioning.ProcessCancelled"
 
 
-# ---- tasks -----------------------------------------------------------------------
+# ---- tasks ---------------------------------------------------------------------------
 
 
 class ProvisioningTasks(Protocol):
@@ -256,39 +244,22 @@ class ProvisioningTasks(Protocol):
 
     def delete_network(self, task: DeleteNetwork, ctx: TaskContext) -> None: ...
 
-    def allocate_node(
-        self,
-        task: AllocateNode,
-        ctx: TaskContext,
-    ) -> AllocateNodeResult | None: ...
+    def allocate_node(self, task: AllocateNode, ctx: TaskContext) -> AllocateNodeResult | None: ...
 
     def install_image(self, task: InstallImage, ctx: TaskContext) -> None: ...
 
     def release_node(self, task: ReleaseNode, ctx: TaskContext) -> None: ...
 
 
-# ---- the process -------------------------------------------------------------------
+# ---- the process ---------------------------------------------------------------------
 
 
 def _bind_create(event: ClusterRequested, machine_id: str, key: int) -> CreateNetwork:
-    return CreateNetwork(
-        request_id=key,
-        cidr=event.cidr,
-        region=event.region,
-        labels=event.labels,
-    )
+    return CreateNetwork(request_id=key, cidr=event.cidr, region=event.region, labels=event.labels)
 
 
-def _bind_secure(
-    event: CreateNetworkResult,
-    machine_id: str,
-    key: int,
-) -> ConfigureFirewall:
-    return ConfigureFirewall(
-        request_id=key,
-        network_id=event.network_id,
-        allow_ssh=False,
-    )
+def _bind_secure(event: CreateNetworkResult, machine_id: str, key: int) -> ConfigureFirewall:
+    return ConfigureFirewall(request_id=key, network_id=event.network_id, allow_ssh=False)
 
 
 def _bind_unsecured(event: rt.TaskFailure, machine_id: str, key: int) -> DeleteNetwork:
@@ -296,12 +267,7 @@ def _bind_unsecured(event: rt.TaskFailure, machine_id: str, key: int) -> DeleteN
 
 
 def _bind_allocate(event: ClusterRequested, machine_id: str, key: int) -> AllocateNode:
-    return AllocateNode(
-        request_id=key,
-        node=machine_id,
-        region=event.region,
-        size=event.node_size,
-    )
+    return AllocateNode(request_id=key, node=machine_id, region=event.region, size=event.node_size)
 
 
 def _bind_install(event: AllocateNodeResult, machine_id: str, key: int) -> InstallImage:
@@ -351,12 +317,7 @@ class Provisioning(rt.ProcessDefinition):
             input=CreateNetwork,
             result=CreateNetworkResult,
             method="create_network",
-            retry=rt.RetrySpec(
-                retries=5,
-                delay="backoff",
-                delay_ms=10000,
-                max_delay_ms=120000,
-            ),
+            retry=rt.RetrySpec(retries=5, delay="backoff", delay_ms=10000, max_delay_ms=120000),
             timeout_ms=120000,
         ),
         "ConfigureFirewall": rt.TaskSpec(
@@ -374,12 +335,7 @@ class Provisioning(rt.ProcessDefinition):
             input=DeleteNetwork,
             result=None,
             method="delete_network",
-            retry=rt.RetrySpec(
-                retries=10,
-                delay="every",
-                delay_ms=60000,
-                max_delay_ms=None,
-            ),
+            retry=rt.RetrySpec(retries=10, delay="every", delay_ms=60000, max_delay_ms=None),
             timeout_ms=120000,
         ),
         "AllocateNode": rt.TaskSpec(
@@ -388,12 +344,7 @@ class Provisioning(rt.ProcessDefinition):
             input=AllocateNode,
             result=AllocateNodeResult,
             method="allocate_node",
-            retry=rt.RetrySpec(
-                retries=4,
-                delay="backoff",
-                delay_ms=5000,
-                max_delay_ms=60000,
-            ),
+            retry=rt.RetrySpec(retries=4, delay="backoff", delay_ms=5000, max_delay_ms=60000),
             timeout_ms=300000,
         ),
         "InstallImage": rt.TaskSpec(
@@ -402,12 +353,7 @@ class Provisioning(rt.ProcessDefinition):
             input=InstallImage,
             result=None,
             method="install_image",
-            retry=rt.RetrySpec(
-                retries=1,
-                delay="every",
-                delay_ms=30000,
-                max_delay_ms=None,
-            ),
+            retry=rt.RetrySpec(retries=1, delay="every", delay_ms=30000, max_delay_ms=None),
             timeout_ms=900000,
         ),
         "ReleaseNode": rt.TaskSpec(
@@ -416,12 +362,7 @@ class Provisioning(rt.ProcessDefinition):
             input=ReleaseNode,
             result=None,
             method="release_node",
-            retry=rt.RetrySpec(
-                retries=10,
-                delay="every",
-                delay_ms=30000,
-                max_delay_ms=None,
-            ),
+            retry=rt.RetrySpec(retries=10, delay="every", delay_ms=30000, max_delay_ms=None),
             timeout_ms=120000,
         ),
     }
@@ -496,10 +437,7 @@ class Provisioning(rt.ProcessDefinition):
         ),
     }
     timers: ClassVar[rt.TimerTable] = {}
-    complete_when = (
-        rt.AllIn("Network", ("Ready",)),
-        rt.AllIn("Node", ("Ready", "Skipped")),
-    )
+    complete_when = (rt.AllIn("Network", ("Ready",)), rt.AllIn("Node", ("Ready", "Skipped")))
     fail_when = (
         rt.AnyIn("Network", ("Failed", "RolledBack", "Leaked")),
         rt.AnyIn("Node", ("Leaked",)),
@@ -522,10 +460,7 @@ class Provisioning(rt.ProcessDefinition):
         """The machine instances an input event is addressed to, in order."""
         match event:
             case ClusterRequested():
-                return [
-                    rt.Route("Network", ("Network",)),
-                    rt.Route("Node", tuple(event.nodes)),
-                ]
+                return [rt.Route("Network", ("Network",)), rt.Route("Node", tuple(event.nodes))]
             case _:
                 return []
 

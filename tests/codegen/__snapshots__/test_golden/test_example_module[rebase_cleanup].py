@@ -11,7 +11,7 @@ import pmc.runtime as rt
 from event_sourcery import Event
 from pmc.runtime import TaskContext
 
-# ---- input events ----------------------------------------------------------
+# ---- input events --------------------------------------------------------------------
 
 
 class RebaseFailed(Event):
@@ -24,7 +24,7 @@ class RebaseFailed(Event):
     reason: str = "rebase failed"
 
 
-# ---- task inputs and results -------------------------------------------------
+# ---- task inputs and results ---------------------------------------------------------
 
 
 class CloseInstance(rt.TaskInput):
@@ -33,7 +33,7 @@ class CloseInstance(rt.TaskInput):
     reason: str
 
 
-# ---- machine states ----------------------------------------------------------
+# ---- machine states ------------------------------------------------------------------
 
 
 class InstanceState(StrEnum):
@@ -45,7 +45,7 @@ class InstanceState(StrEnum):
     Failed = "Failed"
 
 
-# ---- lifecycle events ----------------------------------------------------------
+# ---- lifecycle events ----------------------------------------------------------------
 
 
 class TransitionPlanned(rt.TransitionPlannedBase):
@@ -57,8 +57,8 @@ class TransitionPlanned(rt.TransitionPlannedBase):
     transition: Literal["close", "closed", "give_up"]
     from_state: InstanceState
     to_state: InstanceState
-    task: Literal["CloseInstance", None] = None
-    task_mode: Literal["async", None] = None
+    task: Literal["CloseInstance"] | None = None
+    task_mode: Literal["async"] | None = None
 
 
 class TaskStarted(rt.TaskStartedBase):
@@ -127,7 +127,7 @@ class ProcessCancelled(rt.ProcessCancelledBase):
     __event_name__ = "RebaseCleanup.ProcessCancelled"
 
 
-# ---- tasks -----------------------------------------------------------------------
+# ---- tasks ---------------------------------------------------------------------------
 
 
 class RebaseCleanupTasks(Protocol):
@@ -136,7 +136,7 @@ class RebaseCleanupTasks(Protocol):
     def close_instance(self, task: CloseInstance, ctx: TaskContext) -> None: ...
 
 
-# ---- the process -------------------------------------------------------------------
+# ---- the process ---------------------------------------------------------------------
 
 
 def _bind_close(event: RebaseFailed, machine_id: str, key: str) -> CloseInstance:
@@ -170,12 +170,7 @@ class RebaseCleanup(rt.ProcessDefinition):
             input=CloseInstance,
             result=None,
             method="close_instance",
-            retry=rt.RetrySpec(
-                retries=3,
-                delay="backoff",
-                delay_ms=2000,
-                max_delay_ms=60000,
-            ),
+            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=2000, max_delay_ms=60000),
             timeout_ms=30000,
         ),
     }
