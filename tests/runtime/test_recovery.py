@@ -221,3 +221,72 @@ def test_replaying_a_stream_equals_the_cached_state(open_same_store: OpenStore) 
 
     assert ProcessManager(definition(m), open_same_store()).state("r1") == manager.state("r1")
     assert manager.replay("r1") == manager.state("r1")
+
+
+def test_workers_stopped_mid_task_are_replaced_by_new_ones_on_a_new_store(
+    shared_url: str,
+) -> None:
+    """A real restart: running threads stop mid-task; new workers on a new store object
+    find the expired leases, the pending retry and the due timer, and finish everything."""
+    rebase, ticket = seed(), reminder()  # CloseInstance: `timeout 30s`, `backoff 2s`
+    clock = FakeClock()
+    before = open_store(shared_url)
+    ProcessManager(definition(rebase), before, clock=clock).handle(
+        rebase.RebaseFailed(rebase_id="r1", instances=["A", "B", "C"])
+    )
+    ProcessManager(definition(ticket), before, clock=clock).handle(ticket.Opened(ticket_id="t1"))
+    hold = threading.Event()
+    stuck: list[str] = []
+
+    class StuckTasks:
+        """A and C hang until the test ends; B fails at once, leaving a retry pending."""
+
+        def close_instance(self, task: object, ctx: TaskContext) -> None:
+            if ctx.machine_id == "B":
+                raise RuntimeError("API down")
+            stuck.append(ctx.machine_id)
+            hold.wait(30)
+            raise RuntimeError("abandoned")
+
+    old = Worker(definition(rebase), before, StuckTasks(), clock=clock, concurrency=3)
+    old_timers = Worker(definition(ticket), before, ReminderTasks(), clock=clock)
+    old.start()
+    old_timers.start()
+    try:
+        wait_until(lambda: sorted(stuck) == ["A", "C"], timeout=15)
+        wait_until(lambda: old.stats.retrying == 1, timeout=15)
+        # Both threads are mid-task: stopping gives up on them (left to their leases).
+        assert not old.stop(grace=0.1)
+        assert old_timers.stop()
+
+        clock.advance(hours=1)  # the leases expire; the retry and the timer are due
+        after = open_store(shared_url)
+        tasks = RebaseTasks()
+        new = Worker(definition(rebase), after, tasks, clock=clock, concurrency=2)
+        new_timers = Worker(definition(ticket), after, ReminderTasks(), clock=clock)
+        rebases = ProcessManager(definition(rebase), after)
+        tickets = ProcessManager(definition(ticket), after)
+        new.start()
+        new_timers.start()
+        try:
+
+            def finished() -> bool:
+                clock.advance(seconds=1)  # the retries after the timeouts wait 2 s
+                return rebases.state("r1").ended
+
+            wait_until(finished, timeout=30)
+            wait_until(lambda: "TimerFired" in names(tickets.history("t1")), timeout=30)
+        finally:
+            assert new.stop()
+            assert new_timers.stop()
+    finally:
+        hold.set()
+
+    history = rebases.history("r1")
+    assert rebases.state("r1").end is End.COMPLETED
+    assert sorted(tasks.calls.of("CloseInstance")) == [("A", 2), ("B", 2), ("C", 2)]
+    assert sorted(t.attempt for t in of_type(history, "TaskTimedOut")) == [1, 1]
+    assert new.stats.timed_out == 2 and new.stats.completed == 3
+    assert dict(tickets.state("t1").instances["Ticket"]) == {"Ticket": "Reminded"}
+    after.close()
+    before.close()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
-from pmc.runtime import End
+from pmc.runtime import End, TaskContext
 from pmc.runtime.manager import HandleStatus, ProcessManager
 from pmc.runtime.stores import ProcessStore, StoredEvent
 from pmc.runtime.worker import Worker
+from tests.conftest import OpenStore
 from tests.runtime.support import (
     FakeClock,
     RebaseTasks,
@@ -20,6 +23,8 @@ from tests.runtime.support import (
     seed,
     wait_until,
 )
+
+TRIALS = 5
 
 
 def test_a_failed_rebase_is_recorded_with_one_close_planned_per_instance(
@@ -92,24 +97,37 @@ def test_running_workers_pick_up_new_work_by_themselves(store: ProcessStore) -> 
     assert len(tasks.calls.log) == 3
 
 
-def test_an_idle_worker_starts_new_work_within_100_ms(store: ProcessStore) -> None:
+def test_an_idle_worker_starts_new_work_within_100_ms(open_same_store: OpenStore) -> None:
+    """Measured from ``handle`` returning, through another store object (as another
+    process would write); the median of several trials, so one hiccup of a loaded
+    machine does not decide."""
     m = seed()
-    manager = ProcessManager(definition(m), store)
-    started = threading.Event()
+    manager = ProcessManager(definition(m), open_same_store())
+    started: dict[str, float] = {}
+    arrived = threading.Condition()
 
     class Tasks:
-        def close_instance(self, task: object, ctx: object) -> None:
-            started.set()
+        def close_instance(self, task: object, ctx: TaskContext) -> None:
+            with arrived:
+                started[ctx.key] = time.monotonic()
+                arrived.notify_all()
 
-    worker = Worker(definition(m), store, Tasks())
+    worker = Worker(definition(m), open_same_store(), Tasks())
     worker.start()
+    delays: list[float] = []
     try:
-        threading.Event().wait(0.3)  # let the worker go idle first
-        manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
-        # 100 ms for the pick-up, with room for the claim and TaskStarted append.
-        assert started.wait(0.25)
+        for trial in range(TRIALS):
+            time.sleep(0.3)  # let the worker go idle first
+            key = f"r{trial}"
+            manager.handle(m.RebaseFailed(rebase_id=key, instances=["A"]))
+            handled = time.monotonic()
+            with arrived:
+                assert arrived.wait_for(lambda key=key: key in started, timeout=5)
+            delays.append(started[key] - handled)
     finally:
         worker.stop()
+
+    assert statistics.median(delays) <= 0.1, delays
 
 
 def _events_of(history: list[StoredEvent], instance: str) -> list[StoredEvent]:

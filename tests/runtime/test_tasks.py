@@ -10,7 +10,7 @@ import threading
 from datetime import timedelta
 
 from pmc.runtime import End
-from pmc.runtime.attempts import started_event, started_id
+from pmc.runtime.attempts import completed_event, outcome_id, started_event, started_id
 from pmc.runtime.manager import HandleStatus, ProcessManager
 from pmc.runtime.stores import ProcessStore
 from pmc.runtime.worker import Worker
@@ -339,3 +339,38 @@ def test_a_handler_error_is_a_failed_attempt_and_the_worker_carries_on(
 def _ship_task(manager: ProcessManager) -> object:
     planned = of_type(manager.history("o1"), "TransitionPlanned")
     return next(p.task_id for p in planned if p.task == "Ship")
+
+
+def test_after_the_end_only_the_running_attempt_reports_a_late_outcome(
+    store: ProcessStore,
+) -> None:
+    m = order()  # Ship: `retry 2 backoff 2s`, `timeout 30s`
+    clock = FakeClock()
+    tasks = OrderTasks()
+    manager = ProcessManager(definition(m), store, tasks, clock=clock)
+    manager.handle(m.Placed(order_id="o1", items=[]))
+    ship = manager.state("o1").tasks[_ship_task(manager)]  # type: ignore[index]
+    # Attempt 1 starts on a worker that dies; it times out; attempt 2 starts.
+    manager.record(
+        "o1", started_event(definition(m), ship, "ghost", clock()), started_id(ship.task_id, 1)
+    )
+    clock.advance(seconds=1)
+    Worker(definition(m), store, tasks, clock=clock).drain()
+    clock.advance(seconds=2)
+    second = manager.state("o1").tasks[ship.task_id]
+    assert second.attempt == 2
+    manager.record(
+        "o1", started_event(definition(m), second, "ghost", clock()), started_id(ship.task_id, 2)
+    )
+    manager.handle(m.Withdrawn(order_id="o1"))
+
+    superseded = manager.record(
+        "o1", completed_event(definition(m), ship, None), outcome_id(ship.task_id, 1)
+    )
+    running = manager.record(
+        "o1", completed_event(definition(m), second, None), outcome_id(ship.task_id, 2)
+    )
+
+    assert superseded.status is HandleStatus.AFTER_END
+    assert running.status is HandleStatus.RECORDED
+    assert names(manager.history("o1"))[-3:] == ["Withdrawn", "ProcessCancelled", "TaskCompleted"]

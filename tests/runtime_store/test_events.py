@@ -183,11 +183,20 @@ def test_ids_repeated_within_one_append_are_refused(store: ProcessStore) -> None
 
 @pytest.mark.parametrize(
     ("category", "key"),
-    [("", "k"), ("Cleanup", ""), ("Clean-up", "k"), ("Cleanup", "k" * 256)],
+    [("", "k"), ("Cleanup", ""), ("Clean-up", "k"), ("Cleanup", "k" * 256), ("Cleanup", "k\x00")],
 )
 def test_invalid_stream_names_are_refused(store: ProcessStore, category: str, key: str) -> None:
     with pytest.raises(ValueError):
         store.append(category, key, [added("a")], expected_version=0)
+
+
+def test_an_event_holding_a_nul_character_is_refused_on_every_backend(
+    store: ProcessStore,
+) -> None:
+    # PostgreSQL's JSONB cannot hold U+0000: refused alike everywhere, nothing written.
+    with pytest.raises(ValueError, match="ItemAdded contains a NUL character"):
+        store.append("Cleanup", "r1", [added("a"), added("b\x00")], expected_version=0)
+    assert store.load("Cleanup", "r1") == []
 
 
 def test_naive_timestamps_are_refused(store: ProcessStore) -> None:

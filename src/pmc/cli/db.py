@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pmc.cli.app import EXIT_USAGE, app, print_error
-from pmc.cli.worker import safe_url
-from pmc.runtime.stores import open_store
+from pmc.cli.worker import UsageError, open_shared_store, safe_url
 
 db_app = typer.Typer(
     name="db",
@@ -29,12 +27,8 @@ def init(
 ) -> None:
     """Create the store's tables if they are missing (safe to run again)."""
     try:
-        store = open_store(url)
-        try:
-            store.init()
-        finally:
-            store.close()
-    except (ValueError, ArgumentError, SQLAlchemyError) as error:
-        print_error(f"cannot initialise {safe_url(url)}: {error}")
+        open_shared_store(url, doing="initialise").close()
+    except UsageError as error:
+        print_error(str(error))
         raise typer.Exit(EXIT_USAGE) from None
     typer.echo(f"store ready: {safe_url(url)}", err=True)

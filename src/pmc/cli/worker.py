@@ -13,14 +13,13 @@ from typing import Annotated
 
 import typer
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from pmc.cli.app import EXIT_USAGE, app, print_error
 from pmc.runtime import ProcessDefinition
 from pmc.runtime.log import FieldsFormatter
-from pmc.runtime.manager import AttemptReport
-from pmc.runtime.stores import open_store
-from pmc.runtime.worker import Worker, WorkerStats
+from pmc.runtime.stores import ProcessStore, open_store
+from pmc.runtime.worker import Progress, TimeoutReport, TimerReport, Worker, WorkerStats
 
 STORE_ENV = "PMC_STORE"
 DEFAULT_STORE = "sqlite:///pmc.db"
@@ -80,17 +79,20 @@ def worker(
     try:
         definition = load_definition(target)
         handlers = load_handlers(tasks)
-        process_store = open_store(store)
-        process_store.init()
-        running = Worker(
-            definition,
-            process_store,
-            handlers,
-            worker_id=worker_id,
-            concurrency=concurrency,
-            lease=timedelta(seconds=lease),
-            listener=print_progress,
-        )
+        process_store = open_shared_store(store)
+        try:
+            running = Worker(
+                definition,
+                process_store,
+                handlers,
+                worker_id=worker_id,
+                concurrency=concurrency,
+                lease=timedelta(seconds=lease),
+                listener=print_progress,
+            )
+        except BaseException:
+            process_store.close()
+            raise
     except (UsageError, TypeError, ValueError, ArgumentError) as error:
         print_error(str(error))
         raise typer.Exit(EXIT_USAGE) from None
@@ -129,7 +131,43 @@ def load_handlers(factory_path: str) -> object:
     factory = getattr(_import(module_name), attribute, None)
     if not callable(factory):
         raise UsageError(f"--tasks `{factory_path}`: no callable `{attribute}` there")
-    return factory()
+    try:
+        return factory()
+    except Exception as error:
+        raise UsageError(
+            f"the task factory `{factory_path}` raised {type(error).__name__}: {error}"
+        ) from None
+
+
+def open_shared_store(url: str, doing: str = "open store") -> ProcessStore:
+    """The store at ``url`` with its tables ready, or a ``UsageError`` saying why not.
+
+    ``memory://`` is refused: it lives in one process, so workers and
+    ``pmc db init`` would each see a store nobody else can reach.
+    """
+    shown = safe_url(url)
+    if url.partition("://")[0].lower() == "memory":
+        raise UsageError(
+            f"cannot {doing} {shown}: a memory:// store lives inside one process; "
+            "use sqlite:///path.db or postgresql://user@host:port/db"
+        )
+    try:
+        opened = open_store(url)
+    except (ValueError, ArgumentError) as error:
+        raise UsageError(f"cannot {doing} {shown}: {error}") from None
+    try:
+        opened.init()
+    except SQLAlchemyError as error:
+        opened.close()
+        raise UsageError(f"cannot {doing} {shown}: {database_reason(error)}") from None
+    return opened
+
+
+def database_reason(error: SQLAlchemyError) -> str:
+    """The driver's own words, on one line, without SQLAlchemy's statement dump and link."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return "; ".join(lines) or type(cause).__name__
 
 
 def _import(module_name: str) -> object:
@@ -157,24 +195,36 @@ def configure_logging(verbose: bool) -> None:
     runtime.setLevel(logging.INFO if verbose else logging.ERROR)
 
 
-def print_progress(report: AttemptReport, stats: WorkerStats) -> None:
-    """One line per finished attempt, with the running totals."""
-    if report.outcome == "completed":
+def print_progress(progress: Progress, stats: WorkerStats) -> None:
+    """One line per finished attempt, recorded timeout and fired timer, with the totals."""
+    typer.echo(f"{progress_line(progress)}  [{summary(stats)}]", err=True)
+
+
+def progress_line(progress: Progress) -> str:
+    if isinstance(progress, TimerReport):
+        return (
+            f"timer {progress.category}/{progress.key} {progress.machine_id}: "
+            f"fired ({progress.transition})"
+        )
+    where = f"{progress.task} {progress.category}/{progress.key} {progress.machine_id}"
+    if isinstance(progress, TimeoutReport):
+        then = "retry scheduled" if progress.retry_scheduled else "failed for good"
+        return f"{where} attempt {progress.attempt}: timed out; {then}"
+    if not progress.recorded.recorded:
+        what = f"{progress.outcome}, not recorded ({progress.recorded.status})"
+    elif progress.outcome == "completed":
         what = "completed"
     else:
-        then = "retry scheduled" if report.retry_scheduled else "failed for good"
-        what = f"failed ({report.reason}); {then}"
-    typer.echo(
-        f"{report.task} {report.category}/{report.key} {report.machine_id} "
-        f"attempt {report.attempt}: {what}  [{summary(stats)}]",
-        err=True,
-    )
+        then = "retry scheduled" if progress.retry_scheduled else "failed for good"
+        what = f"failed ({progress.reason}); {then}"
+    return f"{where} attempt {progress.attempt}: {what}"
 
 
 def summary(stats: WorkerStats) -> str:
     return (
         f"done {stats.completed}, failed {stats.failed}, retried {stats.retrying}, "
         f"timed out {stats.timed_out}, timers {stats.timers_fired}"
+        + (f", thread crashes {stats.crashes}" if stats.crashes else "")
     )
 
 

@@ -3,7 +3,13 @@
 Must not import the compiler's dependencies (lark, jinja2, typer) nor any pmc
 module outside ``pmc.runtime``: a deployed process needs only this package,
 event-sourcery and pydantic.
+
+``ProcessManager`` and ``Worker`` are loaded on first use: importing a
+generated module (or compiling one) must not pay for SQLAlchemy and the
+stores, which only running a process needs.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from pmc.runtime.definition import (
     AllFinal,
@@ -44,9 +50,27 @@ from pmc.runtime.lifecycle import (
     TimerScheduledBase,
     TransitionPlannedBase,
 )
-from pmc.runtime.manager import HandleResult, HandleStatus, ProcessManager
 from pmc.runtime.state import End, ProcessState, TaskInFlight, TaskStatus, Timer
-from pmc.runtime.worker import Worker
+
+if TYPE_CHECKING:
+    from pmc.runtime.manager import HandleResult, HandleStatus, ProcessManager
+    from pmc.runtime.worker import Worker
+
+_LAZY = {
+    "HandleResult": "pmc.runtime.manager",
+    "HandleStatus": "pmc.runtime.manager",
+    "ProcessManager": "pmc.runtime.manager",
+    "Worker": "pmc.runtime.worker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AllFinal",

@@ -28,6 +28,7 @@ from pmc.runtime.lifecycle import (
     TimerFiredBase,
 )
 from pmc.runtime.state import TaskInFlight, Timer
+from pmc.runtime.stores.api import holds_nul
 
 # Fixed forever: changing it would change the ids of events already recorded,
 # and a re-delivered outcome would then be recorded a second time.
@@ -36,6 +37,11 @@ RUNTIME_NAMESPACE = uuid.UUID("0b7f3c1e-5a2d-5e4f-8c61-9d2e7a4b3f10")
 
 def runtime_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(RUNTIME_NAMESPACE, "\x1f".join(str(part) for part in parts))
+
+
+def delivery_id(category: str, key: str, event_id: uuid.UUID) -> uuid.UUID:
+    """The stored id of an input event delivered as ``event_id`` to one stream."""
+    return runtime_id("delivery", category, key, event_id)
 
 
 def decision_id(event_id: uuid.UUID, index: int) -> uuid.UUID:
@@ -96,7 +102,7 @@ def failed_event(definition: ProcessDefinition, task: TaskInFlight, reason: str)
         task_id=task.task_id,
         transition=task.transition,
         attempt=task.attempt,
-        reason=reason,
+        reason=safe_reason(reason),
     )
 
 
@@ -137,19 +143,41 @@ def invoke(
 ) -> Outcome:
     """Run the handler of ``task`` and turn whatever happens into an outcome.
 
-    Exceptions become failures with the exception's message, so one bad
-    handler never takes a worker down. Interrupts (``BaseException``) still
-    propagate: they stop the program, not the task.
+    Whatever the handler raises becomes a failure, ``BaseException``
+    included: a handler calling ``sys.exit(3)`` records ``TaskFailed``
+    with the reason ``SystemExit: 3`` and the runner carries on, so one bad
+    handler never takes a worker thread down. (Only ``GeneratorExit``, which
+    is not an error, propagates.) A result the task's ``returns`` refuses,
+    or one holding text the stores cannot keep, is a failure too.
     """
     try:
         handler = handler_of(definition, handlers, task.task)
         returned = handler(definition.task_input(task), context)
-    except Exception as error:
-        return Failed(failure_reason(error))
+    except GeneratorExit:
+        raise
+    except BaseException as error:  # see the docstring
+        return Failed(safe_reason(failure_reason(error)))
     try:
-        return Completed(definition.task_result(task.task, returned))
+        result = definition.task_result(task.task, returned)
     except ValidationError as error:
-        return Failed(f"invalid result: {error.error_count()} validation error(s)")
+        return Failed(invalid_result_reason(error))
+    if holds_nul(result):
+        return Failed(
+            "invalid result: it contains a NUL character (\\x00), which stores cannot hold"
+        )
+    return Completed(result)
+
+
+def invalid_result_reason(error: ValidationError) -> str:
+    """The first validation error, naming the field, and how many more there are."""
+    errors = error.errors()
+    if not errors:
+        return "invalid result"
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the result"
+    more = len(errors) - 1
+    tail = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+    return f"invalid result: {where}: {first['msg']}{tail}"
 
 
 def handler_of(definition: ProcessDefinition, handlers: object, task: str) -> Callable[..., Any]:
@@ -166,9 +194,26 @@ def missing_handlers(definition: ProcessDefinition, handlers: object) -> list[st
     return sorted(m for m in methods if not callable(getattr(handlers, m, None)))
 
 
-def failure_reason(error: Exception) -> str:
+def failure_reason(error: BaseException) -> str:
+    """The reason recorded for a handler's exception.
+
+    An ``Exception``'s message (its class name if it has none); for other
+    ``BaseException``s, whose messages mean little alone (``SystemExit(3)``
+    says ``3``), the class name and the message: ``SystemExit: 3``.
+    """
     message = str(error)
+    if not isinstance(error, Exception):
+        return f"{type(error).__name__}: {message}" if message else type(error).__name__
     return message if message else type(error).__name__
+
+
+def safe_reason(reason: str) -> str:
+    """``reason`` as the stores can hold it: NUL characters become the text ``\\x00``.
+
+    PostgreSQL's JSONB cannot hold U+0000; writing ``\\x00`` keeps the reason
+    readable and the stream appendable on every backend alike.
+    """
+    return reason.replace("\x00", "\\x00")
 
 
 OutcomeKind = Literal["completed", "failed"]

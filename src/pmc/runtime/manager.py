@@ -180,9 +180,13 @@ class ProcessManager:
     def handle(self, event: Event, event_id: uuid.UUID | None = None) -> HandleResult:
         """Record an input event with its decisions, then run the sync tasks it planned.
 
-        ``event_id`` identifies the delivery: the same id handled twice is
-        recorded once (``DEDUPLICATED`` the second time). Without one, a
-        random id is used.
+        ``event_id`` identifies the delivery (a message id, say): the same id
+        handled twice for one stream is recorded once (``DEDUPLICATED`` the
+        second time). The id stored with the event is derived from it and
+        the stream (see ``stored_event_id``), so one delivery handled by two
+        processes, or for two keys, is recorded in each stream. Without
+        ``event_id``, a random id is used. ``HandleResult.event_id`` is the
+        stored id: the ``caused_by`` of the decisions made on the event.
         """
         if not self.definition.is_input(event):
             raise TypeError(
@@ -190,7 +194,17 @@ class ProcessManager:
                 "outcomes are recorded with record(key, event, event_id)"
             )
         key = self.definition.key_of(event)
-        return self.record(key, event, event_id or uuid.uuid4())
+        stored_id = uuid.uuid4() if event_id is None else self.stored_event_id(key, event_id)
+        return self.record(key, event, stored_id)
+
+    def stored_event_id(self, key: str, event_id: uuid.UUID) -> uuid.UUID:
+        """The id ``handle`` stores an input event under, for delivery ``event_id`` to ``key``.
+
+        Stores keep event ids unique across all streams (event-sourcery's
+        schema), while a delivery id is only unique per stream: one message
+        may concern several processes or keys.
+        """
+        return attempts.delivery_id(self.category, key, event_id)
 
     def record(
         self,
@@ -428,7 +442,9 @@ class ProcessManager:
         if not isinstance(event, (lifecycle.task_completed, lifecycle.task_failed)):
             return False
         task = state.tasks.get(event.task_id)
-        return task is not None and task.status is TaskStatus.RUNNING
+        return (
+            task is not None and task.status is TaskStatus.RUNNING and task.attempt == event.attempt
+        )
 
     def _decide_and_append(
         self, key: str, folded: _Folded, event: Event, event_id: uuid.UUID
@@ -448,7 +464,8 @@ class ProcessManager:
             self.store.append(self.category, key, new_events, before.version, work, now=now)
         except DuplicateEventId as duplicate:
             # The inbox found no such id in this stream, so it lives in
-            # another one: the same delivery was handled under another key.
+            # another one. ``handle`` derives stored ids from the stream, so
+            # only a caller of ``record`` reusing an id elsewhere gets here.
             logger.warning(
                 "%s/%s: event id %s is already recorded in another stream",
                 self.category,

@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from pmc.runtime import attempts
 from pmc.runtime.definition import ProcessDefinition
+from pmc.runtime.lifecycle import TaskRetryScheduledBase
 from pmc.runtime.log import fields, logger
 from pmc.runtime.manager import (
     AttemptReport,
@@ -34,7 +35,7 @@ from pmc.runtime.manager import (
     timer_due,
 )
 from pmc.runtime.state import TaskInFlight
-from pmc.runtime.stores.api import Clock, ProcessStore, WorkItem, utc_now
+from pmc.runtime.stores.api import Clock, ProcessStore, WorkItem, check_name, utc_now
 from pmc.runtime.work import Drop, FireTimer, NotYet, StartAttempt, TimeOut, due_action
 
 DEFAULT_CONCURRENCY = 1
@@ -51,13 +52,51 @@ STOP_GRACE = 30.0
 
 @dataclass(frozen=True, slots=True)
 class WorkerStats:
-    """Totals since the worker started, for progress output."""
+    """Totals since the worker started, for progress output.
+
+    Only what this worker recorded counts: an outcome another runner had
+    already recorded, or one refused because it came too late, does not.
+    """
 
     completed: int = 0  # attempts that completed
-    failed: int = 0  # tasks that failed for good
-    retrying: int = 0  # failed attempts followed by a scheduled retry
+    failed: int = 0  # tasks that failed for good (a failed or timed-out last attempt)
+    retrying: int = 0  # failed or timed-out attempts followed by a scheduled retry
     timed_out: int = 0  # attempts whose lease expired
     timers_fired: int = 0
+    crashes: int = 0  # worker threads restarted after an unexpected exception
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutReport:
+    """An attempt whose lease expired, recorded as ``TaskTimedOut`` by this worker."""
+
+    category: str
+    key: str
+    task: str
+    task_id: uuid.UUID
+    machine: str
+    machine_id: str
+    attempt: int
+    retry_scheduled: bool
+
+    @property
+    def gave_up(self) -> bool:
+        return not self.retry_scheduled
+
+
+@dataclass(frozen=True, slots=True)
+class TimerReport:
+    """A timer this worker fired (``TimerFired``)."""
+
+    category: str
+    key: str
+    timer_id: uuid.UUID
+    machine: str
+    machine_id: str
+    transition: str
+
+
+Progress = AttemptReport | TimeoutReport | TimerReport
 
 
 class Worker:
@@ -65,8 +104,13 @@ class Worker:
 
     ``start()`` / ``stop()`` run it in the background; ``run_once()`` does
     what is due now in the calling thread (handy with a fake clock).
-    ``listener`` is called (from worker threads) after every attempt, with
-    the totals so far.
+    ``listener`` is called (from worker threads) after every attempt,
+    recorded timeout and fired timer, with the totals so far.
+
+    A worker thread survives anything: an exception escaping a round
+    (``BaseException`` included, from the store or a listener) is logged,
+    counted in ``stats.crashes``, and the thread starts its loop again after
+    ``idle_wait``; it ends only when the worker is stopped.
     """
 
     def __init__(
@@ -81,7 +125,7 @@ class Worker:
         clock: Clock = utc_now,
         claim_seconds: float = CLAIM_SECONDS,
         idle_wait: float = IDLE_WAIT,
-        listener: Callable[[AttemptReport, WorkerStats], None] | None = None,
+        listener: Callable[[Progress, WorkerStats], None] | None = None,
     ) -> None:
         """``lease`` is the lease of an attempt of a task without ``timeout``,
         renewed every third of it while the handler runs."""
@@ -93,6 +137,9 @@ class Worker:
                 f"the task handlers lack {', '.join(missing)} "
                 f"(see the {definition.category}Tasks protocol)"
             )
+        if worker_id is not None:
+            # Recorded in TaskStarted and the work index (VARCHAR(255) columns).
+            check_name("worker id", worker_id)
         self.definition = definition
         self.store = store
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
@@ -182,6 +229,21 @@ class Worker:
                     extra=fields(worker=self.worker_id),
                 )
                 self._stopping.wait(self.idle_wait)
+            except BaseException as error:
+                # SystemExit or the like raised in this thread (by a
+                # listener, say): it cannot stop the program from here, and
+                # a silently dead thread would leave a zombie worker.
+                self._add(crashes=1)
+                logger.critical(
+                    "worker %s: thread %s crashed (%s: %s); restarting its loop",
+                    self.worker_id,
+                    threading.current_thread().name,
+                    type(error).__name__,
+                    error,
+                    exc_info=True,
+                    extra=fields(worker=self.worker_id),
+                )
+                self._stopping.wait(self.idle_wait)
 
     # ---- one round -------------------------------------------------------------------------
 
@@ -256,7 +318,22 @@ class Worker:
                     attempts.timed_out_id(task.task_id, task.attempt),
                     lease_expired(task, now),
                 )
-                self._settle(item, result, timed_out=1)
+                if self._settle(item, result):
+                    retry = any(_is_retry(event) for event in result.decisions)
+                    self._add(timed_out=1, **({"retrying": 1} if retry else {"failed": 1}))
+                    self._tell(
+                        TimeoutReport(
+                            self.definition.category,
+                            item.key,
+                            task.task,
+                            task.task_id,
+                            task.machine,
+                            task.machine_id,
+                            task.attempt,
+                            retry,
+                        )
+                    )
+                    self._count_sync_runs(result)
             case FireTimer(timer=timer):
                 result = manager.record(
                     item.key,
@@ -264,7 +341,19 @@ class Worker:
                     attempts.fired_id(timer.timer_id),
                     timer_due(timer.timer_id, now),
                 )
-                self._settle(item, result, timers_fired=1)
+                if self._settle(item, result):
+                    self._add(timers_fired=1)
+                    self._tell(
+                        TimerReport(
+                            self.definition.category,
+                            item.key,
+                            timer.timer_id,
+                            timer.machine,
+                            timer.machine_id,
+                            timer.transition,
+                        )
+                    )
+                    self._count_sync_runs(result)
 
     def _run_attempt(self, item: WorkItem, task: TaskInFlight) -> None:
         cancellation = threading.Event()
@@ -283,26 +372,35 @@ class Worker:
         for sync_report in self.manager.run_sync_tasks(item.key):
             self._count(sync_report)
 
-    def _settle(self, item: WorkItem, result: HandleResult, **counts: int) -> None:
+    def _settle(self, item: WorkItem, result: HandleResult) -> bool:
+        """Whether ``result`` was recorded; if not, the row still carries our claim: release it."""
         if result.recorded:
-            self._add(**counts)
-            for report in result.sync_runs:
-                self._count(report)
-        else:
-            # Nothing written, so the row still carries our claim.
-            self.store.release(item)
+            return True
+        self.store.release(item)
+        return False
+
+    def _count_sync_runs(self, result: HandleResult) -> None:
+        for report in result.sync_runs:
+            self._count(report)
 
     # ---- stats -------------------------------------------------------------------------------
 
     def _count(self, report: AttemptReport) -> None:
-        if report.outcome == "completed":
+        if not report.recorded.recorded:
+            # Another runner recorded this attempt's outcome first, or the
+            # outcome came too late to be kept: not this worker's result.
+            pass
+        elif report.outcome == "completed":
             self._add(completed=1)
         elif report.retry_scheduled:
             self._add(retrying=1)
         else:
             self._add(failed=1)
+        self._tell(report)
+
+    def _tell(self, progress: Progress) -> None:
         if self.listener is not None:
-            self.listener(report, self.stats)
+            self.listener(progress, self.stats)
 
     def _add(self, **counts: int) -> None:
         with self._stats_lock:
@@ -313,6 +411,10 @@ class Worker:
                     for name in WorkerStats.__dataclass_fields__
                 }
             )
+
+
+def _is_retry(event: object) -> bool:
+    return isinstance(event, TaskRetryScheduledBase)
 
 
 def _join_all(threads: list[threading.Thread], timeout: float) -> bool:

@@ -273,6 +273,9 @@ def check_name(what: str, value: str) -> None:
         raise ValueError(f"{what} must not be empty")
     if len(value) > MAX_NAME_LENGTH:
         raise ValueError(f"{what} is longer than {MAX_NAME_LENGTH} characters: {value[:40]!r}...")
+    if "\x00" in value:
+        # PostgreSQL cannot store U+0000 in text; refused on every backend alike.
+        raise ValueError(f"{what} must not contain a NUL character (\\x00): {value[:40]!r}")
 
 
 def check_category(category: str) -> None:
@@ -293,9 +296,28 @@ def check_append(events: Sequence[NewEvent], expected_version: int, work: WorkCh
     ids = [new.event_id for new in events]
     if len(set(ids)) != len(ids):
         raise ValueError("the same event id appears twice in one append")
+    for new in events:
+        # PostgreSQL's JSONB refuses U+0000: refused here on every backend
+        # alike, before anything is written.
+        if holds_nul(new.event.model_dump()):
+            raise ValueError(
+                f"{type(new.event).__name__} contains a NUL character (\\x00), "
+                "which stores cannot hold"
+            )
     if work.upsert and not events and expected_version == 0:
         # The stream must then be empty, and work always belongs to a stream.
         raise ValueError("work rows can only be added to a stream that has events")
+
+
+def holds_nul(value: object) -> bool:
+    """Whether a string in ``value`` (nested in dicts, lists, tuples) holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(holds_nul(item) for item in value)
+    return False
 
 
 def check_claim(limit: int, lease_seconds: float) -> None:

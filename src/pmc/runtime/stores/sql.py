@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -469,14 +470,31 @@ def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPool
     connection = cast(sqlite3.Connection, dbapi_connection)
     # We issue BEGIN ourselves (see _begin_sqlite); the driver must not.
     connection.isolation_level = None
-    for pragma in (
-        f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-        "journal_mode=WAL",
-        # In WAL mode NORMAL only risks the last commits on power loss, never corruption.
-        "synchronous=NORMAL",
-        "foreign_keys=ON",
-    ):
-        connection.execute(f"PRAGMA {pragma}")
+    connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _enable_wal(connection)
+    # In WAL mode NORMAL only risks the last commits on power loss, never corruption.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _enable_wal(connection: sqlite3.Connection) -> None:
+    """Switch the file to WAL once; the mode is stored in the file.
+
+    Switching needs a moment alone with the file and SQLite may refuse it
+    without waiting for the busy timeout while other connections open at the
+    same time, so a refusal is retried until the timeout has passed.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _begin_sqlite(conn: Connection) -> None:
