@@ -10,7 +10,10 @@ rule id (like buf's ``FIELD_NO_DELETE``) documented in ``docs/breaking.md``.
 
 Findings are diagnostics: a :class:`Finding` renders in every format ``pmc
 check`` prints. The model has no spans, so locations come from the AST: a
-deletion points into the old file, everything else into the new one.
+deletion points into the old file, everything else into the new one. A
+deletion also carries an ``anchor`` in the new file (the declaration that
+lost the name, or the process), for reports that can only point into the new
+file, such as annotations on a pull request.
 """
 
 from __future__ import annotations
@@ -78,6 +81,12 @@ RULES: dict[str, Rule] = _registry(
         "RETURNS_FIELD_NO_DELETE", Severity.ERROR, "task result fields are not removed or renamed"
     ),
     Rule("TASK_MODE_SAME", Severity.WARNING, "tasks keep their mode"),
+    Rule(
+        "MACHINE_SAME_INSTANCES",
+        Severity.ERROR,
+        "a machine keeps one instance, or keeps many",
+    ),
+    Rule("INITIAL_SAME", Severity.ERROR, "a machine keeps its initial state"),
 )
 
 
@@ -93,6 +102,8 @@ class Finding(Diagnostic):
     """A breaking change: a diagnostic whose code is a rule id of :data:`RULES`."""
 
     side: Side = Side.NEW
+    # For a finding in the old file: where its subject was, in the new one.
+    anchor: Span | None = None
 
     def __post_init__(self) -> None:
         if self.code not in RULES:
@@ -268,6 +279,7 @@ def _fields(shape: _Shape, old: Version, owner_span: Span) -> Iterator[Finding]:
                 label="recorded values still carry this field",
                 help=_rename_help(before.name, added),
                 side=Side.OLD,
+                anchor=owner_span,
             )
         elif not _accepts(after.type, before.type):
             changed = _field(shape.new_decl_fields, after.name)
@@ -311,6 +323,7 @@ def _events(old: Version, new: Version) -> Iterator[Finding]:
                 label=f"recorded streams hold `{old.model.name}.{before.name}` events",
                 help=_rename_help(before.name, added),
                 side=Side.OLD,
+                anchor=_fallback(new),
             )
             continue
         old_decl = _by_name(old.module.process.events, before.name)
@@ -377,6 +390,7 @@ def _tasks(old: Version, new: Version) -> Iterator[Finding]:
                 label="recorded transitions planned this task, and its outcomes name it",
                 help=_rename_help(before.name, added),
                 side=Side.OLD,
+                anchor=_fallback(new),
             )
         else:
             yield from _task(old, new, before, after)
@@ -400,13 +414,68 @@ def _machines(old: Version, new: Version) -> Iterator[Finding]:
                 label="recorded transitions name this machine",
                 help=_rename_help(before.name, added),
                 side=Side.OLD,
+                anchor=_fallback(new),
             )
         else:
-            yield from _states(old, before, after)
+            yield from _instances(new, before, after)
+            yield from _initial(new, before, after)
+            yield from _states(old, new, before, after)
             yield from _transitions(old, new, before, after)
 
 
-def _states(old: Version, before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+def _machine_span(version: Version, machine: str) -> Span:
+    decl = _machine_decl(version, machine)
+    return decl.name.span if decl else _fallback(version)
+
+
+def _instances(new: Version, before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    if before.multi_instance == after.multi_instance:
+        return
+    decl = _machine_decl(new, after.name)
+    triggers = [t.trigger for t in decl.transitions] if decl else []
+    kind = ast.SelectorTrigger if after.multi_instance else ast.EventTrigger
+    span = next((t.span for t in triggers if isinstance(t, kind)), None)
+    if after.multi_instance:
+        message = f"machine `{after.name}` now has many instances (`on Event.field`), not one"
+        label = "recorded transitions name the machine's single instance"
+    else:
+        message = f"machine `{after.name}` now has a single instance, not many"
+        label = "recorded transitions name instances by their field values"
+    yield Finding(
+        "MACHINE_SAME_INSTANCES",
+        message,
+        span or _machine_span(new, after.name),
+        label=label,
+        notes=(
+            "a single-instance machine is triggered by `on Event`, "
+            "a multi-instance one by `on Event.field`",
+        ),
+        help="keep the machine's triggers of the same kind; "
+        "draw the new flow as a new machine or process",
+    )
+
+
+def _initial(new: Version, before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    if before.initial == after.initial:
+        return
+    decl = _machine_decl(new, after.name)
+    clauses = decl.initial_clauses if decl else ()
+    yield Finding(
+        "INITIAL_SAME",
+        f"machine `{after.name}` now starts in `{after.initial}`, not `{before.initial}`",
+        clauses[0].state.span if clauses else _machine_span(new, after.name),
+        label=f"recorded first transitions leave `{before.initial}`",
+        help=f"keep `initial {before.initial}`; "
+        "if the new start applies to new instances only, deploy it as a new process",
+    )
+
+
+def _states(
+    old: Version, new: Version, before: MachineModel, after: MachineModel
+) -> Iterator[Finding]:
+    decl = _machine_decl(new, after.name)
+    clauses = decl.states_clauses if decl else ()
+    anchor = clauses[0].span if clauses else _machine_span(new, after.name)
     kept = set(after.states)
     added = [s for s in after.states if s not in set(before.states)]
     for state in before.states:
@@ -418,6 +487,7 @@ def _states(old: Version, before: MachineModel, after: MachineModel) -> Iterator
                 label="recorded transitions enter or leave this state",
                 help=_rename_help(state, added),
                 side=Side.OLD,
+                anchor=anchor,
             )
 
 
@@ -443,6 +513,7 @@ def _transitions(
                 label="recorded `TransitionPlanned` events name this transition",
                 help=_rename_help(transition.name, added),
                 side=Side.OLD,
+                anchor=_machine_span(new, after.name),
             )
             continue
         # A removed state is reported once, as STATE_NO_DELETE, not again here.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.breaking.test_rules import BASE, edit
-from tests.cli.conftest import PmcRunner
+from tests.cli.conftest import PmcRunner, Run
 
 RENAMED_STATE = edit(("Failed", "Failure"))
 
@@ -17,6 +17,11 @@ RENAMED_STATE = edit(("Failed", "Failure"))
 def _write(directory: Path, name: str, text: str) -> str:
     (directory / name).write_text(text, encoding="utf-8")
     return name
+
+
+def annotations(run: Run) -> list[str]:
+    """The workflow commands printed, whichever stream the `github` format writes them to."""
+    return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("::")]
 
 
 def test_a_compatible_change_exits_zero_silently(cli: PmcRunner, tmp_path: Path) -> None:
@@ -70,8 +75,8 @@ def test_check_errors_in_either_version_exit_two_with_the_diagnostics(
     old = _write(tmp_path, "old.pm", BASE.replace("initial New", "initial Nwe"))
     new = _write(tmp_path, "new.pm", BASE)
     run = cli("breaking", new, "--against", old, "--format", "github")
-    assert (run.exit_code, run.stdout) == (2, "")
-    assert run.stderr.startswith("::error file=old.pm,line=27,")
+    assert run.exit_code == 2
+    assert annotations(run)[0].startswith("::error file=old.pm,line=27,")
     assert run.stderr.endswith(
         "error: fix the errors above first: only valid versions can be compared\n"
     )
@@ -124,3 +129,58 @@ def test_a_path_missing_at_the_revision_exits_two(cli: PmcRunner, repo: Path) ->
     run = cli("breaking", "procs/shop.pm", "--against", "git:HEAD:procs/nope.pm", cwd=repo)
     assert (run.exit_code, run.stdout) == (2, "")
     assert run.stderr.startswith("error: cannot read `git:HEAD:procs/nope.pm`: fatal: ")
+
+
+def test_github_annotations_point_into_the_new_file_when_the_old_is_a_revision(
+    cli: PmcRunner, repo: Path
+) -> None:
+    _write(repo / "procs", "shop.pm", RENAMED_STATE)
+    run = cli(
+        "breaking",
+        "procs/shop.pm",
+        "--against",
+        "git:HEAD:procs/shop.pm",
+        "--format",
+        "github",
+        cwd=repo,
+    )
+    assert run.exit_code == 1
+    # The `states` clause of the new file, not `git:HEAD:...`, which is in no pull request.
+    assert annotations(run) == [
+        "::error file=procs/shop.pm,line=26,col=9,endLine=26,endColumn=44,"
+        "title=STATE_NO_DELETE::state `Failed` was removed from machine `Order` "
+        "(was at line 26 of HEAD) (help: if `Failed` was renamed to `Failure`, "
+        "keep the old name: streams record it)"
+    ]
+    text = cli("breaking", "procs/shop.pm", "--against", "git:HEAD:procs/shop.pm", cwd=repo)
+    assert "  --> git:HEAD:procs/shop.pm:26:37\n" in text.stderr  # text keeps the old source
+
+
+def test_strict_fails_on_warnings(cli: PmcRunner, tmp_path: Path) -> None:
+    old = _write(tmp_path, "old.pm", BASE)
+    new = _write(tmp_path, "new.pm", edit(("task Charge async", "task Charge sync")))
+    run = cli("breaking", new, "--against", old, "--strict", "--format", "concise")
+    assert (run.exit_code, run.stdout) == (1, "")
+    assert "warning[TASK_MODE_SAME]" in run.stderr
+    assert cli("breaking", old, "--against", old, "--strict").exit_code == 0
+
+
+def test_a_new_initial_state_exits_one(cli: PmcRunner, tmp_path: Path) -> None:
+    old = _write(tmp_path, "old.pm", BASE)
+    new = _write(
+        tmp_path,
+        "new.pm",
+        edit(
+            ("states New,", "states Draft, New,"),
+            ("initial New", "initial Draft"),
+            (
+                "        transition charge:",
+                "        transition open: Draft -> New on Placed\n        transition charge:",
+            ),
+        ),
+    )
+    run = cli("breaking", new, "--against", old, "--format", "concise")
+    assert (run.exit_code, run.stdout) == (1, "")
+    assert run.stderr == (
+        "new.pm:27:17: error[INITIAL_SAME]: machine `Order` now starts in `Draft`, not `New`\n"
+    )

@@ -217,6 +217,29 @@ CASES = [
         [("TASK_MODE_SAME", NEW, "sync")],
     ),
     Case(
+        # Recorded transitions name the single instance by the machine's name.
+        "machine switched from one instance to many",
+        edit(("on Placed", "on Placed.customer"), ("on Cancelled", "on Cancelled.customer")),
+        [("MACHINE_SAME_INSTANCES", NEW, "Placed.customer")],
+    ),
+    Case(
+        "machine starts in a new initial state",
+        edit(
+            ("states New,", "states Draft, New,"),
+            ("initial New", "initial Draft"),
+            (
+                "        transition charge:",
+                "        transition open: Draft -> New on Placed\n        transition charge:",
+            ),
+        ),
+        [("INITIAL_SAME", NEW, "Draft")],
+    ),
+    Case(
+        "a trigger changed, the machine still has one instance",
+        edit(("cancel: New -> Failed on Cancelled", "cancel: New -> Failed on after 1h")),
+        [],
+    ),
+    Case(
         "task mode written out for the first time: same mode",
         edit(("task Charge async", "task Charge")),
         [],
@@ -295,3 +318,21 @@ def test_the_mode_change_is_a_warning_and_everything_else_an_error() -> None:
 def test_a_finding_must_name_a_registered_rule() -> None:
     with pytest.raises(ValueError, match="unregistered"):
         Finding("NO_SUCH_RULE", "message", version(BASE, "x.pm").module.process.span)
+
+
+def test_a_machine_switched_from_many_instances_to_one_is_reported() -> None:
+    many = edit(("on Placed", "on Placed.customer"), ("on Cancelled", "on Cancelled.customer"))
+    assert findings(BASE, old_text=many) == [("MACHINE_SAME_INSTANCES", NEW, "Placed")]
+
+
+def test_every_finding_in_the_old_file_has_an_anchor_in_the_new_one() -> None:
+    removals = [case for case in CASES if any(side is OLD for _, side, _ in case.expected)]
+    assert removals
+    for case in removals:
+        new = version(case.new, "new.pm")
+        for finding in compare(version(BASE, "old.pm"), new):
+            if finding.side is OLD:
+                assert finding.anchor is not None, case.id
+                assert finding.anchor.end_line <= case.new.count("\n") + 1
+            else:
+                assert finding.anchor is None, case.id

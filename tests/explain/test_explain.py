@@ -10,6 +10,7 @@ import pytest
 from pmc.breaking import RULES
 from pmc.diagnostics import CODES
 from pmc.explain import all_sections, explain, sections
+from pmc.replay import RULES as REPLAY_RULES
 from tests.cli.conftest import PmcRunner
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -87,6 +88,26 @@ def test_cli_rejects_an_unknown_code(cli: PmcRunner, code: str, hint: str) -> No
     run = cli("explain", code)
     assert (run.exit_code, run.stdout) == (2, "")
     assert run.stderr == (
-        f"error: no documentation for `{code}`: not a diagnostic code (PM0203) "
-        "or a breaking-change rule (STATE_NO_DELETE)\n" + hint
+        f"error: no documentation for `{code}`: not a diagnostic code (PM0203), "
+        "a breaking-change rule (STATE_NO_DELETE) or a replay rule (REPLAY_UNKNOWN_STATE)\n" + hint
     )
+
+
+def test_every_replay_rule_has_an_entry() -> None:
+    assert set(REPLAY_RULES) <= set(all_sections())
+
+
+def test_help_names_every_kind_of_code(cli: PmcRunner) -> None:
+    run = cli("explain", "--help")
+    assert run.exit_code == 0
+    text = " ".join(run.stdout.split())
+    for example in ("PM0203", "STATE_NO_DELETE", "REPLAY_UNKNOWN_STATE"):
+        assert example in text
+
+
+@pytest.mark.parametrize("code", ["MACHINE_SAME_INSTANCES", "INITIAL_SAME"])
+def test_cli_explains_the_rules_that_keep_names_but_break_replay(cli: PmcRunner, code: str) -> None:
+    run = cli("explain", code)
+    assert (run.exit_code, run.stderr) == (0, "")
+    assert run.stdout.startswith(f"## {code}: a machine keeps ")
+    assert "**Fix:**" in run.stdout

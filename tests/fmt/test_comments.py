@@ -159,6 +159,57 @@ def test_a_comment_inside_a_line_that_gets_joined_moves_above_it() -> None:
     )
 
 
+def test_comments_inside_a_list_stack_up_above_the_statement() -> None:
+    """docs/style.md shows this case: the comments leave the names they were about."""
+    text = pm(
+        """
+        process P {
+            machine M {
+                states Working,  # still running
+                    Closing,     # waiting for the cloud API
+                    Closed
+            }
+        }
+        """
+    )
+    assert fmt(text) == pm(
+        """
+        process P {
+            machine M {
+                # still running
+                # waiting for the cloud API
+                states Working, Closing, Closed
+            }
+        }
+        """
+    )
+
+
+def test_a_comment_inside_a_filled_list_goes_before_the_line_around_it() -> None:
+    names = [f"State{n:02}Long" for n in range(12)]
+    text = pm(
+        f"""
+        process P {{
+            machine M {{
+                states {", ".join(names[:7])},  # about {names[7]}
+                    {", ".join(names[7:])}
+            }}
+        }}
+        """
+    )
+    assert fmt(text) == pm(
+        f"""
+        process P {{
+            machine M {{
+                states {", ".join(names[:6])},
+                       # about {names[7]}
+                       {", ".join(names[6:])}
+            }}
+        }}
+        """
+    )
+
+
 def test_a_comment_among_bindings_keeps_them_one_per_line() -> None:
     text = pm(
         """

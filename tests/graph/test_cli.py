@@ -47,3 +47,20 @@ def test_a_missing_file_or_bad_option_exits_two(cli: PmcRunner) -> None:
     assert (missing.exit_code, missing.stdout) == (2, "")
     assert missing.stderr.startswith("error: cannot read `missing.pm`")
     assert cli("graph", str(REBASE), "--format", "svg").exit_code == 2
+
+
+def test_output_into_a_directory_that_does_not_exist_yet(cli: PmcRunner, tmp_path: Path) -> None:
+    run = cli("graph", str(REBASE), "-o", "docs/diagrams/rebase.mmd")
+    assert (run.exit_code, run.stdout, run.stderr) == (0, "", "")
+    written = (tmp_path / "docs" / "diagrams" / "rebase.mmd").read_text(encoding="utf-8")
+    assert written == render_mermaid(example_model(REBASE))
+
+
+def test_diagnostics_print_as_text_whatever_the_diagram_format(
+    cli: PmcRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "bad.pm").write_text("process P {\n    key\n}\n", encoding="utf-8")
+    run = cli("graph", "bad.pm", "--format", "dot")
+    assert (run.exit_code, run.stdout) == (1, "")
+    assert run.stderr.startswith("error[PM0001]")
+    assert run.stderr.endswith("1 error, 0 warnings emitted\n")

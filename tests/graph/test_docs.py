@@ -1,8 +1,10 @@
 """The diagrams in the docs are ``pmc graph`` output, and Graphviz draws every example.
 
 ``docs/diagrams.md`` shows every example and the README the reference
-process; a diagram that drifts from ``pmc graph`` fails here. To refresh them
-after a deliberate change to the renderer or an example, run::
+process; a diagram that drifts from what the ``pmc graph`` command prints
+(the typer app, run in this process) fails here, and so does a command that
+draws differently under another ``PYTHONHASHSEED``. To refresh them after a
+deliberate change to the renderer or an example, run::
 
     PMC_UPDATE_DIAGRAMS=1 python -m pytest tests/graph/test_docs.py
 """
@@ -12,11 +14,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from pmc.cli import app
 from pmc.graph import render_dot, render_mermaid
 from tests.graph.helpers import example_model
 
@@ -76,19 +81,69 @@ def _checked_blocks(path: Path, expected: dict[str, str]) -> dict[str, str]:
     return {b.heading: b.body for b in mermaid_blocks(path.read_text(encoding="utf-8"))}
 
 
+def pmc_graph(path: Path, *options: str) -> str:
+    """What ``pmc graph examples/NAME.pm`` prints, run from the repository's top."""
+    previous = Path.cwd()
+    os.chdir(REPO)
+    try:
+        result = CliRunner().invoke(
+            app, ["graph", f"examples/{path.name}", *options], catch_exceptions=False
+        )
+    finally:
+        os.chdir(previous)
+    assert (result.exit_code, result.stderr) == (0, ""), result.stderr
+    return result.stdout
+
+
 def test_the_examples_are_found() -> None:
     assert len(EXAMPLES) >= 4
 
 
 def test_docs_show_every_example_as_pmc_graph_draws_it() -> None:
-    expected = {f"examples/{p.name}": render_mermaid(example_model(p)) for p in EXAMPLES}
+    expected = {f"examples/{p.name}": pmc_graph(p) for p in EXAMPLES}
     assert _checked_blocks(DIAGRAMS, expected) == expected
 
 
 def test_readme_shows_the_reference_process_as_pmc_graph_draws_it() -> None:
-    expected = render_mermaid(example_model(REPO / "examples" / "rebase_cleanup.pm"))
+    expected = pmc_graph(REPO / "examples" / "rebase_cleanup.pm")
     blocks = _checked_blocks(README, {README_HEADING: expected})
     assert blocks[README_HEADING] == expected
+
+
+def test_the_command_prints_what_the_library_renders() -> None:
+    for path in EXAMPLES:
+        model = example_model(path)
+        assert pmc_graph(path) == render_mermaid(model)
+        assert pmc_graph(path, "--format", "dot") == render_dot(model)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("graph_format", ["mermaid", "dot"])
+def test_the_command_draws_the_same_bytes_under_any_hash_seed(graph_format: str) -> None:
+    """Set and dict order must not leak into a diagram: each example, two interpreters."""
+
+    def draw(path: Path, seed: str) -> bytes:
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pmc",
+                "graph",
+                f"examples/{path.name}",
+                "--format",
+                graph_format,
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert (completed.returncode, completed.stderr) == (0, b""), completed.stderr
+        return completed.stdout
+
+    for path in EXAMPLES:
+        assert draw(path, "1") == draw(path, "2"), path.name
 
 
 def test_block_parsing_finds_each_fence_under_its_heading() -> None:

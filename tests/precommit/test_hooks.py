@@ -3,11 +3,14 @@
 The hook repository is a snapshot of this working tree committed to a
 temporary git repository, so the test sees uncommitted changes too.
 pre-commit installs it into its own virtualenv (from the package registry).
+The service's ``.pre-commit-config.yaml`` is the README's snippet, with its
+placeholders filled in; the README's `repo: local` variant runs too.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -40,6 +43,22 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
     return subprocess.run(
         args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
     )
+
+
+def _readme_snippets() -> tuple[str, str]:
+    """The README's two `.pre-commit-config.yaml` snippets: from the repository, and local."""
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Pre-commit\n", 1)[1]
+    remote, local = re.findall(r"^```yaml\n(.*?)^```$", section.split("\n## ", 1)[0], re.M | re.S)
+    return remote, local
+
+
+def _remote_config(url: Path, rev: str) -> str:
+    """The README's snippet as a service pastes it, placeholders replaced."""
+    remote, _ = _readme_snippets()
+    config = re.sub(r"(?m)^(\s*- repo:) .*$", rf"\1 {url}", remote)
+    config = re.sub(r"(?m)^(\s*rev:) .*$", rf"\1 {rev}", config)
+    assert "PLACEHOLDER" not in config and "<" not in config, config
+    return config
 
 
 def _git(cwd: Path, env: dict[str, str], *args: str) -> str:
@@ -76,16 +95,8 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> 
 @pytest.fixture
 def service(tmp_path: Path, env: dict[str, str], hook_repo: tuple[Path, str]) -> Iterator[Path]:
     root, rev = hook_repo
-    (tmp_path / ".pre-commit-config.yaml").write_text(
-        f"repos:\n"
-        f"  - repo: {root}\n"
-        f"    rev: {rev}\n"
-        f"    hooks:\n"
-        f"      - id: pmc-check\n"
-        f"      - id: pmc-compile-check\n"
-        f"      - id: pmc-fmt\n",
-        encoding="utf-8",
-    )
+    config = _remote_config(root, rev)
+    (tmp_path / ".pre-commit-config.yaml").write_text(config, encoding="utf-8")
     shutil.copy(REPO / "examples" / "rebase_cleanup.pm", tmp_path / "rebase_cleanup.pm")
     compiled = _run(["pmc", "compile", "rebase_cleanup.pm"], tmp_path, env)
     assert compiled.returncode == 0, compiled.stderr
@@ -99,11 +110,77 @@ def _pre_commit(service: Path, env: dict[str, str]) -> subprocess.CompletedProce
     return _run(["pre-commit", "run", "--all-files", "--color", "never"], service, env)
 
 
+HOOKS = ("pmc fmt", "pmc check", "pmc compile --check")  # in the README's order
+_STATUS = re.compile(r"^(?P<hook>\S.*?)\.{3,}(?:\([^)]*\))?(?P<status>Passed|Failed|Skipped)$")
+
+
+def statuses(output: str) -> dict[str, str]:
+    """Each hook's result, from pre-commit's `name.....Passed` lines, in the order run."""
+    found = {}
+    for line in output.splitlines():
+        match = _STATUS.match(line.strip())
+        if match:
+            found[match["hook"]] = match["status"]
+    return found
+
+
+def test_status_lines_are_read_per_hook() -> None:
+    output = (
+        "pmc fmt..................................................................Passed\n"
+        "pmc check............................................(no files to check)Skipped\n"
+        "pmc compile --check......................................................Failed\n"
+        "- hook id: pmc-compile-check\n"
+    )
+    assert statuses(output) == {
+        "pmc fmt": "Passed",
+        "pmc check": "Skipped",
+        "pmc compile --check": "Failed",
+    }
+
+
 def test_a_clean_tree_passes(service: Path, env: dict[str, str]) -> None:
     run = _pre_commit(service, env)
     assert run.returncode == 0, run.stdout + run.stderr
-    for hook in ("pmc check", "pmc compile --check", "pmc fmt"):
-        assert f"{hook}." in run.stdout and "Passed" in run.stdout
+    # Every hook ran on the file and passed: a Skipped hook (no file matched) fails here.
+    assert statuses(run.stdout) == dict.fromkeys(HOOKS, "Passed"), run.stdout
+    assert list(statuses(run.stdout)) == list(HOOKS)  # pmc fmt first
+
+
+def test_an_unformatted_process_fails_the_fmt_hook_which_fixes_it(
+    service: Path, env: dict[str, str]
+) -> None:
+    source = service / "rebase_cleanup.pm"
+    canonical = source.read_text(encoding="utf-8")
+    messy = canonical.replace("    key rebase_id\n", "  key   rebase_id;\n").replace(
+        "        states Working, Closing, Closed, Failed\n",
+        "        states Working,Closing,\n            Closed,Failed\n",
+    )
+    assert messy != canonical
+    source.write_text(messy, encoding="utf-8")
+    run = _pre_commit(service, env)
+    assert run.returncode == 1
+    assert statuses(run.stdout)["pmc fmt"] == "Failed", run.stdout
+    assert "files were modified by this hook" in run.stdout
+    assert source.read_text(encoding="utf-8") == canonical
+    # The checks after it saw the formatted file: the generated module matches it again.
+    assert statuses(run.stdout)["pmc check"] == "Passed"
+    assert statuses(run.stdout)["pmc compile --check"] == "Passed"
+
+
+def test_the_readmes_local_hooks_work_as_pasted(service: Path, env: dict[str, str]) -> None:
+    if shutil.which("pmc", path=env.get("PATH")) is None:
+        pytest.skip("`pmc` is not on PATH (language: system hooks run the installed pmc)")
+    _, local = _readme_snippets()
+    (service / ".pre-commit-config.yaml").write_text(local, encoding="utf-8")
+    clean = _pre_commit(service, env)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert statuses(clean.stdout) == dict.fromkeys(HOOKS, "Passed"), clean.stdout
+    source = service / "rebase_cleanup.pm"
+    source.write_text(source.read_text().replace("-> Closed on", "-> Closd on"))
+    broken = _pre_commit(service, env)
+    assert broken.returncode == 1
+    assert statuses(broken.stdout)["pmc check"] == "Failed"
+    assert "error[PM0203]: unknown state `Closd`" in broken.stdout
 
 
 def test_an_invalid_process_fails_with_its_diagnostic(service: Path, env: dict[str, str]) -> None:
@@ -111,6 +188,7 @@ def test_an_invalid_process_fails_with_its_diagnostic(service: Path, env: dict[s
     source.write_text(source.read_text().replace("-> Closed on", "-> Closd on"))
     run = _pre_commit(service, env)
     assert run.returncode == 1
+    assert statuses(run.stdout)["pmc check"] == "Failed", run.stdout
     assert "error[PM0203]: unknown state `Closd`" in run.stdout
     assert "rebase_cleanup.pm:" in run.stdout
 
@@ -120,4 +198,10 @@ def test_a_stale_generated_module_fails(service: Path, env: dict[str, str]) -> N
     source.write_text(source.read_text().replace('"rebase failed"', '"rebase was abandoned"'))
     run = _pre_commit(service, env)
     assert run.returncode == 1
+    assert statuses(run.stdout) == {
+        "pmc fmt": "Passed",
+        "pmc check": "Passed",
+        "pmc compile --check": "Failed",
+    }, run.stdout
     assert "rebase_cleanup.py is stale (from rebase_cleanup.pm)" in run.stdout
+    assert "run `pmc compile rebase_cleanup.pm`" in run.stdout  # says how to fix it

@@ -173,19 +173,24 @@ def test_github_annotations_for_a_failing_stream(project: Project) -> None:
         "replay", "rp_cleanup_next", "--from-jsonl", project.exported, "--format", "github"
     )
 
-    assert (run.exit_code, run.stdout) == (1, "")
-    assert run.stderr.splitlines() == [
+    # Where `pmc check --format github` prints its annotations: stdout.
+    assert run.exit_code == 1
+    assert run.stdout.splitlines() == [
         "::error title=REPLAY_UNKNOWN_STATE::RpCleanup/r2@8: "
         "machine `Instance` has no state `Failed`",
-        "replayed 2 streams, 19 events, 1 failure",
     ]
+    assert run.stderr == "replayed 2 streams, 19 events, 1 failure\n"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("rp_cleanup:Nope", "--from-jsonl", "x.jsonl"), "module `rp_cleanup` has no `Nope`"),
-        (("rp_cleanup:RpCleanup",), "give exactly one of --store URL and --from-jsonl FILE"),
+        (("rp_cleanup:RpCleanup",), "give --store URL (or set $PMC_STORE) or --from-jsonl FILE"),
+        (
+            ("rp_cleanup:RpCleanup", "--store", "sqlite:///store.db", "--from-jsonl", "x.jsonl"),
+            "give only one of --store URL and --from-jsonl FILE",
+        ),
         (("rp_cleanup:RpCleanup", "--from-jsonl", "missing.jsonl"), "cannot read `missing.jsonl`"),
         (("rp_cleanup:RpCleanup", "--from-jsonl", "broken.jsonl"), "broken.jsonl:2: not an"),
         (("rp_cleanup:RpCleanup", "--store", "mysql://db/x"), "unsupported store URL"),
@@ -197,8 +202,9 @@ def test_github_annotations_for_a_failing_stream(project: Project) -> None:
     ],
 )
 def test_usage_and_input_errors_exit_two(
-    project: Project, args: tuple[str, ...], message: str
+    project: Project, args: tuple[str, ...], message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("PMC_STORE", raising=False)
     (project.directory / "broken.jsonl").write_text("\n{\n", "utf-8")
 
     run = project.cli("replay", *args)
@@ -213,3 +219,54 @@ def test_export_of_a_key_without_a_stream_is_an_error_not_an_empty_file(project:
     assert (run.exit_code, run.stdout) == (2, "")
     assert run.stderr == "error: no stream `r404` of `RpCleanup` in the store\n"
     assert not (project.directory / "x").exists()
+
+
+def test_an_explicit_export_file_wins_over_the_store_in_the_environment(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PMC_STORE", "sqlite:///nowhere.db")  # would fail if it were read
+
+    run = project.cli("replay", "rp_cleanup:RpCleanup", "--from-jsonl", project.exported)
+
+    assert (run.exit_code, run.stdout, run.stderr) == (0, "", SUMMARY)
+
+
+def test_the_store_in_the_environment_is_the_default_source(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PMC_STORE", project.store)
+
+    run = project.cli("replay", "rp_cleanup:RpCleanup")
+
+    assert (run.exit_code, run.stdout, run.stderr) == (0, "", SUMMARY)
+
+
+def test_concise_prints_the_findings_without_the_summary(project: Project) -> None:
+    run = project.cli(
+        "replay", "rp_cleanup_next", "--from-jsonl", project.exported, "--format", "concise"
+    )
+
+    assert (run.exit_code, run.stdout) == (1, "")
+    assert run.stderr == (
+        "r2@8: error[REPLAY_UNKNOWN_STATE]: machine `Instance` has no state `Failed`\n"
+    )
+
+
+def test_no_streams_is_a_warning_unless_streams_are_required(project: Project) -> None:
+    (project.directory / "empty.jsonl").write_text("", "utf-8")
+
+    lenient = project.cli("replay", "rp_cleanup", "--from-jsonl", "empty.jsonl")
+    strict = project.cli("replay", "rp_cleanup", "--from-jsonl", "empty.jsonl", "--require-streams")
+    found = project.cli(
+        "replay", "rp_cleanup", "--from-jsonl", project.exported, "--require-streams"
+    )
+
+    assert (lenient.exit_code, lenient.stdout) == (0, "")
+    assert lenient.stderr == (
+        "warning: no streams of `RpCleanup` to replay\nreplayed 0 streams, 0 events, 0 failures\n"
+    )
+    assert (strict.exit_code, strict.stdout) == (1, "")
+    assert strict.stderr == (
+        "error: no streams of `RpCleanup` to replay\nreplayed 0 streams, 0 events, 0 failures\n"
+    )
+    assert (found.exit_code, found.stderr) == (0, SUMMARY)

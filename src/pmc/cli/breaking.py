@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from collections.abc import Sequence
 from typing import Annotated
@@ -17,11 +18,12 @@ from pmc.cli.app import (
     OutputFormat,
     app,
     emit_diagnostics,
+    failed,
     print_error,
     read_source,
 )
 from pmc.compiler import CheckResult, check_source
-from pmc.diagnostics import Severity, has_errors
+from pmc.diagnostics import has_errors
 from pmc.diagnostics.render import FileDiagnostics
 from pmc.source import SourceFile
 
@@ -76,6 +78,31 @@ def report(
     return tuple(reports)
 
 
+def annotations_report(
+    new: CheckResult, findings: Sequence[Finding], ref: str
+) -> tuple[FileDiagnostics, ...]:
+    """Every finding located in the new file, for GitHub annotations.
+
+    The old version read from ``git:REF:PATH`` is no file of the pull request,
+    so an annotation there would attach to nothing. A finding in the old file
+    points at its anchor in the new one instead, and says where it was.
+    """
+    moved = [
+        f
+        if f.side is Side.NEW or f.anchor is None
+        else dataclasses.replace(
+            f,
+            span=f.anchor,
+            message=f"{f.message} (was at line {f.span.line} of {ref})",
+            side=Side.NEW,
+            anchor=None,
+        )
+        for f in findings
+    ]
+    found = tuple(sorted(moved, key=lambda f: f.sort_key))
+    return (FileDiagnostics(new.source, found),) if found else ()
+
+
 @app.command()
 def breaking(
     file: Annotated[str, typer.Argument(help="The new version of the `.pm` file.", metavar="FILE")],
@@ -88,6 +115,9 @@ def breaking(
         ),
     ],
     output_format: FormatOption = OutputFormat.TEXT,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Warnings (such as TASK_MODE_SAME) fail too.")
+    ] = False,
 ) -> None:
     """Report changes that would break replay of streams recorded with the old version."""
     try:
@@ -104,6 +134,11 @@ def breaking(
         raise typer.Exit(EXIT_USAGE)
     assert new.module and new.model and old.module and old.model  # no errors: both built
     findings = compare(Version(old.model, old.module), Version(new.model, new.module))
-    emit_diagnostics(report(new, old, findings), output_format)
-    if any(f.severity is Severity.ERROR for f in findings):
+    git = parse_git_spec(against)
+    if output_format is OutputFormat.GITHUB and git is not None:
+        reports = annotations_report(new, findings, git[0])
+    else:
+        reports = report(new, old, findings)
+    emit_diagnostics(reports, output_format)
+    if failed(reports, strict):
         raise typer.Exit(EXIT_FAILED)

@@ -17,11 +17,12 @@ def explain(
     code: Annotated[
         str,
         typer.Argument(
-            help="A diagnostic code (PM0203) or a `pmc breaking` rule (STATE_NO_DELETE)."
+            help="A diagnostic code (PM0203), a `pmc breaking` rule (STATE_NO_DELETE) "
+            "or a `pmc replay` rule (REPLAY_UNKNOWN_STATE)."
         ),
     ],
 ) -> None:
-    """Explain a diagnostic code or a breaking-change rule."""
+    """Explain a diagnostic code (PMxxxx) or a rule of `pmc breaking` or `pmc replay` (REPLAY_*)."""
     try:
         documented = all_sections()
     except OSError as error:
@@ -31,8 +32,8 @@ def explain(
     if text is None:
         hint = did_you_mean(code.strip(), documented)
         print_error(
-            f"no documentation for `{code}`: not a diagnostic code (PM0203) "
-            "or a breaking-change rule (STATE_NO_DELETE)"
+            f"no documentation for `{code}`: not a diagnostic code (PM0203), "
+            "a breaking-change rule (STATE_NO_DELETE) or a replay rule (REPLAY_UNKNOWN_STATE)"
         )
         if hint:
             typer.echo(f"help: {hint}", err=True)

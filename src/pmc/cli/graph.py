@@ -53,6 +53,7 @@ def graph(
         raise typer.Exit(EXIT_USAGE) from None
     result = check_source(source)
     if result.model is None or has_errors(result.diagnostics):
+        # `--format` names the diagram format here, so diagnostics print as text.
         emit_diagnostics([FileDiagnostics(source, result.diagnostics)], OutputFormat.TEXT)
         raise typer.Exit(EXIT_FAILED)
     render = render_dot if graph_format is GraphFormat.DOT else render_mermaid
@@ -65,6 +66,7 @@ def graph(
         sys.stdout.write(text)
         return
     try:
+        output.parent.mkdir(parents=True, exist_ok=True)  # as `pmc compile -o` does
         write_atomically(output, text)
     except OSError as error:
         print_error(f"cannot write `{output}`: {error.strerror or error}")

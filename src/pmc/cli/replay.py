@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
@@ -38,7 +39,10 @@ from pmc.runtime.export import ExportFormatError, read_json_lines
 
 
 class ReplayFormat(StrEnum):
+    """The formats of ``pmc check``; ``concise`` is the finding lines without the summary."""
+
     TEXT = "text"
+    CONCISE = "concise"
     JSON = "json"
     GITHUB = "github"
 
@@ -54,8 +58,8 @@ def replay_command(
         str | None,
         typer.Option(
             "--store",
-            envvar=STORE_ENV,
-            help="Read the streams from this store (sqlite:///path.db, postgresql://...).",
+            help="Read the streams from this store (sqlite:///path.db, postgresql://...); "
+            f"default: ${STORE_ENV}, unless --from-jsonl is given.",
         ),
     ] = None,
     from_jsonl: Annotated[
@@ -70,11 +74,24 @@ def replay_command(
     output_format: Annotated[
         ReplayFormat, typer.Option("--format", help="How to print findings.")
     ] = ReplayFormat.TEXT,
+    require_streams: Annotated[
+        bool,
+        typer.Option(
+            "--require-streams",
+            help="Exit 1 when there is no stream to replay (an empty or truncated export).",
+        ),
+    ] = False,
 ) -> None:
     """Fold every recorded stream with the current process; exit 1 if any cannot be replayed."""
-    if (store is None) == (from_jsonl is None):
-        print_error("give exactly one of --store URL and --from-jsonl FILE")
+    if store is not None and from_jsonl is not None:
+        print_error("give only one of --store URL and --from-jsonl FILE")
         raise typer.Exit(EXIT_USAGE)
+    if store is None and from_jsonl is None:
+        # $PMC_STORE is only a default: an explicit --from-jsonl wins over it.
+        store = os.environ.get(STORE_ENV) or None
+        if store is None:
+            print_error(f"give --store URL (or set ${STORE_ENV}) or --from-jsonl FILE")
+            raise typer.Exit(EXIT_USAGE)
     try:
         definition = resolve(target)
         if from_jsonl is not None:
@@ -85,8 +102,8 @@ def replay_command(
     except (TargetError, InputError, StoreError) as error:
         print_error(str(error))
         raise typer.Exit(EXIT_USAGE) from None
-    emit(report, output_format, definition.category)
-    if not report.ok:
+    emit(report, output_format, definition.category, require_streams)
+    if not report.ok or (require_streams and not report.streams):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -127,17 +144,22 @@ def streams_from_file(path: str, keys: Sequence[str]) -> list[Stream]:
     return [stream for stream in streams if stream.key in keys]
 
 
-def emit(report: ReplayReport, output_format: ReplayFormat, category: str) -> None:
-    """JSON to stdout; findings and the summary otherwise to stderr, as ``pmc check`` does."""
+def emit(
+    report: ReplayReport, output_format: ReplayFormat, category: str, require_streams: bool
+) -> None:
+    """Where ``pmc check`` prints: JSON and GitHub annotations to stdout, the rest to stderr.
+
+    ``concise`` is ``text`` without the summary line.
+    """
     if output_format is ReplayFormat.JSON:
         sys.stdout.write(render_json(report))
         return
-    render = render_github if output_format is ReplayFormat.GITHUB else render_text
-    sys.stderr.write(render(report))
+    if output_format is ReplayFormat.GITHUB:
+        sys.stdout.write(render_github(report))
+    else:
+        sys.stderr.write(render_text(report))
     if not report.streams:
-        print_warning(f"no streams of `{category}` to replay")
-    sys.stderr.write(f"replayed {summary_line(report)}\n")
-
-
-def print_warning(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
+        message = f"no streams of `{category}` to replay"
+        typer.echo(f"{'error' if require_streams else 'warning'}: {message}", err=True)
+    if output_format is not ReplayFormat.CONCISE:
+        sys.stderr.write(f"replayed {summary_line(report)}\n")
