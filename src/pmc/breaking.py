@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pmc.diagnostics import Diagnostic, Severity
 from pmc.semantics.model import (
@@ -137,6 +137,24 @@ def compare(old: Version, new: Version) -> tuple[Finding, ...]:
 
 
 _Decl = TypeVar("_Decl", ast.EventDecl, ast.TaskDecl, ast.MachineDecl)
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_N = TypeVar("_N", bound=_Named)
+
+
+def _match_by_name(
+    old: Sequence[_N], new: Sequence[_N]
+) -> tuple[list[tuple[_N, _N | None]], list[str]]:
+    """Each old item with its namesake in ``new`` (None: removed), and the names ``new`` adds."""
+    new_by_name = {item.name: item for item in new}
+    old_names = {item.name for item in old}
+    added = [item.name for item in new if item.name not in old_names]
+    return [(item, new_by_name.get(item.name)) for item in old], added
 
 
 def _by_name(decls: Sequence[_Decl], name: str) -> _Decl | None:
@@ -265,11 +283,8 @@ class _Shape:
 
 
 def _fields(shape: _Shape, old: Version, owner_span: Span) -> Iterator[Finding]:
-    new_by_name = {f.name: f for f in shape.new_fields}
-    old_names = {f.name for f in shape.old_fields}
-    added = [f.name for f in shape.new_fields if f.name not in old_names]
-    for before in shape.old_fields:
-        after = new_by_name.get(before.name)
+    pairs, added = _match_by_name(shape.old_fields, shape.new_fields)
+    for before, after in pairs:
         if after is None:
             removed = _field(shape.old_decl_fields, before.name)
             yield Finding(
@@ -292,7 +307,7 @@ def _fields(shape: _Shape, old: Version, owner_span: Span) -> Iterator[Finding]:
                 help="keep the old type, or widen it to `T | None`",
             )
     for after in shape.new_fields:
-        if after.name not in old_names and not after.has_default:
+        if after.name in added and not after.has_default:
             added_decl = _field(shape.new_decl_fields, after.name)
             yield Finding(
                 "FIELD_NO_ADD_REQUIRED",
@@ -310,11 +325,8 @@ def _fields(shape: _Shape, old: Version, owner_span: Span) -> Iterator[Finding]:
 
 
 def _events(old: Version, new: Version) -> Iterator[Finding]:
-    new_events = {e.name: e for e in new.model.events}
-    old_names = {e.name for e in old.model.events}
-    added = [e.name for e in new.model.events if e.name not in old_names]
-    for before in old.model.events:
-        after = new_events.get(before.name)
+    pairs, added = _match_by_name(old.model.events, new.model.events)
+    for before, after in pairs:
         if after is None:
             yield Finding(
                 "EVENT_NO_DELETE",
@@ -376,11 +388,8 @@ def _task(old: Version, new: Version, before: TaskModel, after: TaskModel) -> It
 
 
 def _tasks(old: Version, new: Version) -> Iterator[Finding]:
-    new_tasks = {t.name: t for t in new.model.tasks}
-    old_names = {t.name for t in old.model.tasks}
-    added = [t.name for t in new.model.tasks if t.name not in old_names]
-    for before in old.model.tasks:
-        after = new_tasks.get(before.name)
+    pairs, added = _match_by_name(old.model.tasks, new.model.tasks)
+    for before, after in pairs:
         if after is None:
             decl = _task_decl(old, before.name)
             yield Finding(
@@ -400,11 +409,8 @@ def _tasks(old: Version, new: Version) -> Iterator[Finding]:
 
 
 def _machines(old: Version, new: Version) -> Iterator[Finding]:
-    new_machines = {m.name: m for m in new.model.machines}
-    old_names = {m.name for m in old.model.machines}
-    added = [m.name for m in new.model.machines if m.name not in old_names]
-    for before in old.model.machines:
-        after = new_machines.get(before.name)
+    pairs, added = _match_by_name(old.model.machines, new.model.machines)
+    for before, after in pairs:
         if after is None:
             decl = _machine_decl(old, before.name)
             yield Finding(
@@ -498,12 +504,9 @@ def _endpoints(transition: TransitionModel) -> list[tuple[str, str]]:
 def _transitions(
     old: Version, new: Version, before: MachineModel, after: MachineModel
 ) -> Iterator[Finding]:
-    new_transitions = {t.name: t for t in after.transitions}
-    old_names = {t.name for t in before.transitions}
-    added = [t.name for t in after.transitions if t.name not in old_names]
+    pairs, added = _match_by_name(before.transitions, after.transitions)
     states = set(after.states)
-    for transition in before.transitions:
-        changed = new_transitions.get(transition.name)
+    for transition, changed in pairs:
         if changed is None:
             decl = _transition_decl(old, before.name, transition.name)
             yield Finding(
