@@ -225,3 +225,25 @@ def test_an_endless_stdin_is_reported_as_too_large(tmp_path: Path) -> None:
         generator.kill()
         generator.wait()
     _assert_too_large(completed.returncode, completed.stdout, completed.stderr, "yes.pm")
+
+
+def test_check_does_not_load_the_runtime_stack(tmp_path: Path) -> None:
+    """`pmc check` runs in pre-commit hooks and editors: it must start quickly."""
+    import subprocess
+    import sys
+
+    (tmp_path / "p.pm").write_text((EXAMPLES / "rebase_cleanup.pm").read_text())
+    probe = (
+        "import sys\n"
+        "from pmc.cli import main\n"
+        "try:\n"
+        "    main(['check', 'p.pm'])\n"
+        "except SystemExit as done:\n"
+        "    heavy = ('sqlalchemy', 'pmc.runtime.manager')\n"
+        "    loaded = sorted(m for m in heavy if m in sys.modules)\n"
+        "    print(done.code, loaded)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert run.stdout == "0 []\n", run.stderr

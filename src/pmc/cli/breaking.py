@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from pmc.breaking import Finding, Side, Version, compare
-from pmc.cli.app import (
+from pmc.cli.shared import (
     EXIT_FAILED,
     EXIT_USAGE,
     FormatOption,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.app import EXIT_USAGE, app, print_error
+from pmc.cli.shared import EXIT_USAGE, app, print_error
 from pmc.cli.worker import UsageError, open_shared_store, safe_url
 
 db_app = typer.Typer(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.app import EXIT_USAGE, app, print_error
+from pmc.cli.shared import EXIT_USAGE, app, print_error
 from pmc.explain import all_sections
 from pmc.semantics.suggest import did_you_mean
 

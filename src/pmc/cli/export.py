@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from pmc.cli.app import EXIT_USAGE, app, print_error
+from pmc.cli.shared import EXIT_USAGE, app, print_error
 from pmc.cli.worker import STORE_ENV, safe_url
 from pmc.replay import TargetError, load_process, plural
 from pmc.runtime import ProcessDefinition

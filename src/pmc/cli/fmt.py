@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.app import (
+from pmc.cli.shared import (
     EXIT_FAILED,
     EXIT_USAGE,
     FilesArgument,

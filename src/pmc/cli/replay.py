@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from pmc.cli.app import EXIT_FAILED, EXIT_USAGE, app, print_error
 from pmc.cli.export import (
     KeysOption,
     StoreError,
@@ -21,6 +20,7 @@ from pmc.cli.export import (
     open_existing_store,
     resolve,
 )
+from pmc.cli.shared import EXIT_FAILED, EXIT_USAGE, app, print_error
 from pmc.cli.worker import STORE_ENV, safe_url
 from pmc.replay import (
     ReplayReport,

@@ -15,7 +15,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from pmc.cli.app import EXIT_USAGE, app, print_error
+from pmc.cli.shared import EXIT_USAGE, app, print_error
 from pmc.runtime import ProcessDefinition
 from pmc.runtime.log import FieldsFormatter
 from pmc.runtime.stores import ProcessStore, open_store
