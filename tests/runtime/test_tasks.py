@@ -7,11 +7,12 @@ clock's time, so each test says exactly when things become due.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 from pmc.runtime import End
 from pmc.runtime.attempts import completed_event, outcome_id, started_event, started_id
-from pmc.runtime.manager import HandleStatus, ProcessManager
+from pmc.runtime.manager import HandleStatus, ProcessManager, in_flight
 from pmc.runtime.stores import ProcessStore
 from pmc.runtime.worker import Worker
 from tests.runtime.support import (
@@ -374,3 +375,49 @@ def test_after_the_end_only_the_running_attempt_reports_a_late_outcome(
     assert superseded.status is HandleStatus.AFTER_END
     assert running.status is HandleStatus.RECORDED
     assert names(manager.history("o1"))[-3:] == ["Withdrawn", "ProcessCancelled", "TaskCompleted"]
+
+
+def test_a_superseded_attempt_never_records_a_second_outcome(store: ProcessStore) -> None:
+    """At most one TaskCompleted per task: once it has settled, late reports are stale."""
+    m = seed()
+    clock = FakeClock()
+    manager = ProcessManager(definition(m), store, clock=clock)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B"]))
+    task_a = next(t for t in manager.state("r1").tasks.values() if t.machine_id == "A")
+    first = manager.record(
+        "r1",
+        completed_event(definition(m), task_a, None),
+        outcome_id(task_a.task_id, 1),
+        in_flight(task_a.task_id),
+    )
+    late = manager.record(
+        "r1",
+        completed_event(definition(m), replace(task_a, attempt=2), None),
+        outcome_id(task_a.task_id, 2),
+        in_flight(task_a.task_id),
+    )
+    assert (first.status, late.status) == (HandleStatus.RECORDED, HandleStatus.STALE)
+    assert manager.state("r1").end is None  # B is still in flight
+    completions = of_type(manager.history("r1"), "TaskCompleted")
+    assert [c.task_id for c in completions] == [task_a.task_id]
+
+
+def test_a_work_row_judged_on_an_old_state_is_left_alone(store: ProcessStore) -> None:
+    """A worker that judged "not yet" must not undo what a newer decision scheduled."""
+    m = seed()
+    clock = FakeClock()
+    manager = ProcessManager(definition(m), store, clock=clock)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    judged = manager.state("r1").version
+    [row] = store.work_items(definition(m).category, "r1")
+    task = next(iter(manager.state("r1").tasks.values()))
+    manager.record(
+        "r1", started_event(definition(m), task, "w", clock()), started_id(task.task_id, 1)
+    )
+    rescheduled = [(r.work_id, r.due_at) for r in store.work_items(definition(m).category, "r1")]
+
+    moved = manager.set_work(row, clock() + timedelta(minutes=5), judged_at=judged)
+
+    assert moved is False
+    after = [(r.work_id, r.due_at) for r in store.work_items(definition(m).category, "r1")]
+    assert after == rescheduled

@@ -319,6 +319,7 @@ class ProcessManager:
             key,
             attempts.outcome_event(self.definition, task, outcome),
             attempts.outcome_id(task.task_id, task.attempt),
+            in_flight(task.task_id),
         )
         report = AttemptReport(
             category=self.category,
@@ -370,19 +371,19 @@ class ProcessManager:
 
     # ---- the work index ------------------------------------------------------------------
 
-    def set_work(self, item: WorkItem, due_at: datetime | None) -> bool:
+    def set_work(self, item: WorkItem, due_at: datetime | None, judged_at: int) -> bool:
         """Move a claimed index row to ``due_at``, or delete it (None).
 
-        Written at the stream's version, so a row changed meanwhile by a new
-        decision is left alone (False).
+        ``judged_at`` is the stream version the caller judged the row on. The
+        change is written at that version, so if a decision was recorded since
+        (and rewrote the row) nothing is written and the answer is False.
         """
-        state = self._folded(item.key).state
         if due_at is None:
             changes = WorkChanges(delete=(item.work_id,))
         else:
             changes = WorkChanges(upsert=(WorkRow(item.work_id, item.kind, due_at, item.payload),))
         try:
-            self.store.append(self.category, item.key, [], state.version, changes, now=self.clock())
+            self.store.append(self.category, item.key, [], judged_at, changes, now=self.clock())
         except VersionConflict:
             return False
         return True
@@ -526,6 +527,20 @@ class ProcessManager:
 
 
 # ---- preconditions of the runtime's reports ---------------------------------------------
+
+
+def in_flight(task_id: uuid.UUID) -> Precondition:
+    """An outcome is recorded only while its task is in flight (or as a late outcome).
+
+    Once a task has completed or failed for good it leaves the state, so a
+    superseded attempt that finishes later (after a timeout, say) is not
+    recorded as a second outcome of the same task: it is STALE.
+    """
+
+    def check(state: ProcessState) -> bool:
+        return state.ended or task_id in state.tasks
+
+    return check
 
 
 def startable(task: TaskInFlight, now: datetime) -> Precondition:

@@ -303,12 +303,13 @@ class Worker:
             return
         manager = self.manager
         now = self.clock()
-        action = due_action(manager.state(item.key), item, now)
+        state = manager.state(item.key)
+        action = due_action(state, item, now)
         match action:
             case Drop():
-                manager.set_work(item, None)
+                manager.set_work(item, None, judged_at=state.version)
             case NotYet(due_at=due_at):
-                manager.set_work(item, due_at)
+                manager.set_work(item, due_at, judged_at=state.version)
             case StartAttempt(task=task):
                 self._run_attempt(item, task)
             case TimeOut(task=task):
