@@ -37,6 +37,8 @@ process Types {
         at: datetime
         day: date
         amount: Decimal = 1.50
+        zero: Decimal = 0
+        debt: Decimal = -2
         ratio: float = 2.5
         whole: float = 2
         count: int = -3

@@ -29,7 +29,9 @@ BOOL = PrimitiveType(Primitive.BOOL)
         (Decimal("2.50"), FLOAT, "2.5", 2.5),
         (Decimal("1" * 400 + ".0"), FLOAT, f'float("{"1" * 400}.0")', float("inf")),
         (Decimal("2.50"), DECIMAL, 'Decimal("2.50")', Decimal("2.50")),
-        (2, DECIMAL, 'Decimal("2")', Decimal(2)),
+        (2, DECIMAL, "Decimal(2)", Decimal(2)),
+        (Decimal(-2), DECIMAL, "Decimal(-2)", Decimal(-2)),
+        (Decimal("7.0"), DECIMAL, 'Decimal("7.0")', Decimal("7.0")),
     ],
 )
 def test_value_literal(

@@ -81,6 +81,11 @@ def value_literal(value: LiteralValue, value_type: ValueType) -> str:
     if isinstance(value, str):
         return py_str(value)
     if primitive is Primitive.DECIMAL:
+        # An integer as an int (ruff's default FURB157 flags ``Decimal("7")``);
+        # ``7.0`` keeps its string, which keeps its precision.
+        whole = isinstance(value, int) or value.as_tuple().exponent == 0
+        if whole:
+            return f"Decimal({int(value)})"
         return f"Decimal({py_str(str(value))})"
     if primitive is Primitive.FLOAT and isinstance(value, Decimal):
         number = float(value)
