@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+import pmc.runtime as rt
 from pmc.runtime import EventMeta
 from tests.codegen.support import compile_text, import_code
 from tests.codegen.test_golden import EXAMPLES, compile_example
@@ -102,6 +104,18 @@ def test_defaults_keep_their_declared_types() -> None:
     assert type(ping.amount) is Decimal and type(ping.whole) in (int, float)
     assert (ping.flag, ping.maybe) == (True, None)
     assert m.DEFINITION.key_of(ping) == str(uuid.UUID(int=7))
+
+
+def test_input_events_are_runtime_input_events_with_finite_floats() -> None:
+    m = import_code(compile_text(TYPES))
+    fields: dict[str, Any] = {"id": uuid.UUID(int=7), "at": "2026-01-01T00:00:00Z"}
+    fields |= {"day": "2026-01-01", "tags": {}}
+
+    assert issubclass(m.Ping, rt.InputEvent)
+    with pytest.raises(ValidationError, match="finite"):
+        m.Ping(**fields, ratio=float("inf"))
+    with pytest.raises(ValidationError, match="finite"):
+        m.Ping(**fields, ratio=float("nan"))
 
 
 def test_compiling_twice_gives_the_same_text() -> None:

@@ -187,7 +187,7 @@ def _field_line(field: FieldModel, indent: int = 4) -> str:
 def _event_class(model: ProcessModel, name: str, fields: Sequence[FieldModel]) -> ClassView:
     return ClassView(
         name=name,
-        base="Event",
+        base="rt.InputEvent",
         doc=docstring(4, f"The input event ``{name}``."),
         event_name=py_str(naming.event_type_name(model.name, name)),
         fields=tuple(_field_line(f) for f in fields),

@@ -33,6 +33,7 @@ from pmc.runtime.definition import (
 )
 from pmc.runtime.engine import on_event, on_outcome, on_timer
 from pmc.runtime.lifecycle import (
+    InputEvent,
     LifecycleEvent,
     LifecycleTypes,
     ProcessCancelledBase,
@@ -81,6 +82,7 @@ __all__ = [
     "EventMeta",
     "HandleResult",
     "HandleStatus",
+    "InputEvent",
     "LifecycleEvent",
     "LifecycleTypes",
     "MachineSpec",

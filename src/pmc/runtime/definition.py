@@ -249,8 +249,18 @@ class ProcessDefinition:
         return isinstance(event, self.start_on)
 
     def key_of(self, event: Event) -> str:
-        """The stream name of an input event: its key field, as text."""
-        value: KeyValue = getattr(event, self.key_field)
+        """The stream name of an input event: its key field, as text.
+
+        Raises TypeError for an event without the key field (an event the
+        process declares but uses nowhere need not have it).
+        """
+        try:
+            value: KeyValue = getattr(event, self.key_field)
+        except AttributeError:
+            raise TypeError(
+                f"event {type(event).__name__} has no key field {self.key_field!r}: "
+                f"it cannot be routed to a {self.category} process"
+            ) from None
         return str(value)
 
     def initial_state(self) -> ProcessState:

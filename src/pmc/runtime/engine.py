@@ -195,7 +195,12 @@ def later(timestamp: datetime, delay: timedelta) -> datetime:
 
 
 def canonical_json(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # ``allow_nan=False``: inf and nan are rejected where they enter (input
+    # events, task inputs and results); one that slips through fails loudly
+    # here instead of being stored as ``Infinity`` and replayed as ``null``.
+    return json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 # ---- decide --------------------------------------------------------------------
@@ -221,6 +226,7 @@ class _Decision:
         """Plan the transition ``trigger`` selects for one instance, if any."""
         spec = self.defn.machine(machine)
         current = self.state.state_of(machine, machine_id)
+        created = current is None
         if current is None:
             if not spec.multi_instance:
                 return
@@ -228,7 +234,13 @@ class _Decision:
         transition = self.defn.transitions.get((machine, current, trigger))
         if transition is None:
             return
-        self._plan(machine, machine_id, current, transition, payload)
+        # The target state's timers are scheduled when the instance enters
+        # it: on a move to another state; when a new instance stays in its
+        # initial state; and on a transition taken on a timer, which re-enters
+        # its target (so ``S -> S on after D`` repeats every D).
+        on_its_timer = trigger == on_timer(transition.name)
+        enters = transition.target != current or created or on_its_timer
+        self._plan(machine, machine_id, current, transition, payload, enters=enters)
 
     def _plan(
         self,
@@ -237,6 +249,8 @@ class _Decision:
         current: str,
         transition: TransitionSpec,
         payload: object,
+        *,
+        enters: bool,
     ) -> None:
         occurrence = self.planned.get((machine, machine_id, transition.name), 0)
         self.planned[(machine, machine_id, transition.name)] = occurrence + 1
@@ -271,11 +285,30 @@ class _Decision:
                 caused_by=self.meta.event_id,
             )
         )
-        if transition.target != current:
-            self.schedule_timers(machine, machine_id, transition.target, occurrence)
+        if enters:
+            self.schedule_timers(
+                machine, machine_id, transition.target, transition.name, occurrence
+            )
 
-    def schedule_timers(self, machine: str, machine_id: str, state: str, occurrence: int) -> None:
+    def schedule_timers(
+        self, machine: str, machine_id: str, state: str, entered_by: str, occurrence: int
+    ) -> None:
+        """Schedule the timers of ``state``, just entered by ``entered_by`` ("" at the start).
+
+        A timer still running for the instance is kept, not scheduled twice
+        (a re-entered state keeps the timers that have not fired yet). The id
+        is derived from the handled event, the instance, the transition that
+        entered the state and how often it did so in this decision, and the
+        timer's transition: unique within the stream, however often one
+        fan-out moves an instance in and out of ``state``.
+        """
+        running = {
+            self.state.timers[timer_id].transition
+            for timer_id in self.state.timers_of(machine, machine_id)
+        }
         for timer in self.defn.timers.get((machine, state), ()):
+            if timer.transition in running:
+                continue
             self.record(
                 self.defn.lifecycle.timer_scheduled(
                     machine=machine,
@@ -287,8 +320,9 @@ class _Decision:
                         self.meta.event_id,
                         machine,
                         machine_id,
-                        timer.transition,
+                        entered_by,
                         occurrence,
+                        timer.transition,
                     ),
                     transition=timer.transition,
                     due_at=later(self.meta.timestamp, timedelta(milliseconds=timer.after_ms)),
@@ -411,7 +445,7 @@ def _schedule_initial_timers(decision: _Decision) -> None:
     for machine in decision.defn.machines:
         in_initial = decision.state.state_of(machine.name, machine.name) == machine.initial
         if not machine.multi_instance and in_initial:
-            decision.schedule_timers(machine.name, machine.name, machine.initial, 0)
+            decision.schedule_timers(machine.name, machine.name, machine.initial, "", 0)
 
 
 # ---- the end of a process -------------------------------------------------------

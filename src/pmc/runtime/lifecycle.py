@@ -21,16 +21,26 @@ from event_sourcery import Event
 from pydantic import BaseModel, ConfigDict
 
 
-class TaskInput(BaseModel):
-    """Base of a task's input model."""
+class InputEvent(Event):
+    """Base of a process's input events.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Rejects ``inf`` and ``nan`` in float fields: JSON cannot hold them, so a
+    stored event would not read back equal (see ``docs/design.md``).
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class TaskInput(BaseModel):
+    """Base of a task's input model (finite floats only, as for input events)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class TaskResult(BaseModel):
-    """Base of the model of what a task ``returns``."""
+    """Base of the model of what a task ``returns`` (finite floats only)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True, slots=True)

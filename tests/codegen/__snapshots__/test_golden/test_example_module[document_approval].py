@@ -16,7 +16,7 @@ from pmc.runtime import TaskContext
 # ---- input events --------------------------------------------------------------------
 
 
-class ReviewRequested(Event):
+class ReviewRequested(rt.InputEvent):
     """The input event ``ReviewRequested``."""
 
     __event_name__ = "DocumentApproval.ReviewRequested"
@@ -28,7 +28,7 @@ class ReviewRequested(Event):
     requested_at: datetime
 
 
-class ReviewApproved(Event):
+class ReviewApproved(rt.InputEvent):
     """The input event ``ReviewApproved``."""
 
     __event_name__ = "DocumentApproval.ReviewApproved"
@@ -38,7 +38,7 @@ class ReviewApproved(Event):
     comment: str | None = None
 
 
-class ReviewRejected(Event):
+class ReviewRejected(rt.InputEvent):
     """The input event ``ReviewRejected``."""
 
     __event_name__ = "DocumentApproval.ReviewRejected"
@@ -48,7 +48,7 @@ class ReviewRejected(Event):
     reason: str
 
 
-class ReviewerRemoved(Event):
+class ReviewerRemoved(rt.InputEvent):
     """The input event ``ReviewerRemoved``."""
 
     __event_name__ = "DocumentApproval.ReviewerRemoved"
@@ -57,7 +57,7 @@ class ReviewerRemoved(Event):
     reviewer: str
 
 
-class DocumentWithdrawn(Event):
+class DocumentWithdrawn(rt.InputEvent):
     """The input event ``DocumentWithdrawn``."""
 
     __event_name__ = "DocumentApproval.DocumentWithdrawn"

@@ -15,7 +15,7 @@ from pmc.runtime import TaskContext
 # ---- input events --------------------------------------------------------------------
 
 
-class OrderPlaced(Event):
+class OrderPlaced(rt.InputEvent):
     """The input event ``OrderPlaced``."""
 
     __event_name__ = "OrderFulfilment.OrderPlaced"
@@ -27,7 +27,7 @@ class OrderPlaced(Event):
     items: list[str]
 
 
-class OrderPacked(Event):
+class OrderPacked(rt.InputEvent):
     """The input event ``OrderPacked``."""
 
     __event_name__ = "OrderFulfilment.OrderPacked"
@@ -37,7 +37,7 @@ class OrderPacked(Event):
     weight_grams: int
 
 
-class ParcelDelivered(Event):
+class ParcelDelivered(rt.InputEvent):
     """The input event ``ParcelDelivered``."""
 
     __event_name__ = "OrderFulfilment.ParcelDelivered"

@@ -14,7 +14,7 @@ from pmc.runtime import TaskContext
 # ---- input events --------------------------------------------------------------------
 
 
-class ClusterRequested(Event):
+class ClusterRequested(rt.InputEvent):
     """The input event ``ClusterRequested``."""
 
     __event_name__ = "Provisioning.ClusterRequested"

@@ -14,7 +14,7 @@ from pmc.runtime import TaskContext
 # ---- input events --------------------------------------------------------------------
 
 
-class RebaseFailed(Event):
+class RebaseFailed(rt.InputEvent):
     """The input event ``RebaseFailed``."""
 
     __event_name__ = "RebaseCleanup.RebaseFailed"
