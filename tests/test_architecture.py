@@ -19,8 +19,9 @@ ALLOWED: dict[str, set[str]] = {
     "pmc.source": set(),
     "pmc.naming": set(),
     "pmc.files": set(),
+    "pmc.registry": set(),
     "pmc._resources": set(),
-    "pmc.diagnostics": {"pmc.source"},
+    "pmc.diagnostics": {"pmc.source", "pmc.registry"},
     "pmc.syntax": {"pmc.diagnostics", "pmc.source", "pmc._resources"},
     "pmc.semantics": {"pmc.syntax", "pmc.diagnostics", "pmc.source", "pmc.naming"},
     "pmc.compiler": {"pmc.syntax", "pmc.semantics", "pmc.diagnostics", "pmc.source"},
@@ -28,9 +29,15 @@ ALLOWED: dict[str, set[str]] = {
     "pmc.emit": {"pmc.codegen", "pmc.files"},
     "pmc.fmt": {"pmc.syntax", "pmc.diagnostics", "pmc.source"},
     "pmc.graph": {"pmc.semantics"},
-    "pmc.breaking": {"pmc.semantics", "pmc.syntax", "pmc.diagnostics", "pmc.source"},
+    "pmc.breaking": {
+        "pmc.semantics",
+        "pmc.syntax",
+        "pmc.diagnostics",
+        "pmc.source",
+        "pmc.registry",
+    },
     "pmc.explain": {"pmc", "pmc._resources"},
-    "pmc.replay": {"pmc.runtime"},
+    "pmc.replay": {"pmc.runtime", "pmc.registry"},
     "pmc.runtime": set(),
 }
 UNRESTRICTED = {"pmc", "pmc.cli", "pmc.__main__"}

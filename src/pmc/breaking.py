@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from pmc.diagnostics import Diagnostic, Severity
+from pmc.registry import registry
 from pmc.semantics.model import (
     DictType,
     FieldModel,
@@ -49,17 +50,9 @@ class Rule:
     title: str
 
 
-def _registry(*rules: Rule) -> dict[str, Rule]:
-    table: dict[str, Rule] = {}
-    for rule in rules:
-        if rule.id in table:
-            raise AssertionError(f"duplicate rule {rule.id}")
-        table[rule.id] = rule
-    return table
-
-
 # Rule ids are stable: never rename or reuse one. docs/breaking.md documents each.
-RULES: dict[str, Rule] = _registry(
+RULES: dict[str, Rule] = registry(
+    lambda entry: entry.id,
     Rule("PROCESS_SAME_NAME", Severity.ERROR, "the process keeps its name"),
     Rule("KEY_SAME", Severity.ERROR, "the correlation key keeps its field and type"),
     Rule("EVENT_NO_DELETE", Severity.ERROR, "events are not removed or renamed"),

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from event_sourcery import Event
 from pydantic import BaseModel, ValidationError
 
+from pmc.registry import registry
 from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase
 from pmc.runtime.export import ExportedEvent, export_streams
 from pmc.runtime.stores import ProcessStore
@@ -45,17 +46,9 @@ class Rule:
     title: str
 
 
-def _registry(*rules: Rule) -> dict[str, Rule]:
-    table: dict[str, Rule] = {}
-    for rule in rules:
-        if rule.id in table:
-            raise AssertionError(f"duplicate rule {rule.id}")
-        table[rule.id] = rule
-    return table
-
-
 # Rule ids are stable: never rename or reuse one. docs/replay.md documents each.
-RULES: dict[str, Rule] = _registry(
+RULES: dict[str, Rule] = registry(
+    lambda entry: entry.id,
     Rule("REPLAY_UNKNOWN_CATEGORY", "the stream is recorded under this process's name"),
     Rule("REPLAY_VERSION_GAP", "stream versions count up from 1 without gaps"),
     Rule("REPLAY_DUPLICATE_VERSION", "each stream version is recorded once"),

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pmc.registry import registry
+
 
 @dataclass(frozen=True, slots=True)
 class Code:
@@ -24,16 +26,8 @@ class Code:
     retired: bool = False
 
 
-def _registry(*codes: Code) -> dict[str, Code]:
-    table: dict[str, Code] = {}
-    for code in codes:
-        if code.code in table:
-            raise AssertionError(f"duplicate diagnostic code {code.code}")
-        table[code.code] = code
-    return table
-
-
-CODES: dict[str, Code] = _registry(
+CODES: dict[str, Code] = registry(
+    lambda entry: entry.code,
     # syntax and limits
     Code("PM0001", "error", "syntax error"),
     Code("PM0002", "error", "unexpected end of file"),

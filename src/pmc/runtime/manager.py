@@ -545,24 +545,24 @@ def in_flight(task_id: uuid.UUID) -> Precondition:
 
 def startable(task: TaskInFlight, now: datetime) -> Precondition:
     """The attempt of ``task`` is still the one to start, and due."""
-
-    def check(state: ProcessState) -> bool:
-        current = state.tasks.get(task.task_id)
-        if current is None or current.attempt != task.attempt:
-            return False
-        return isinstance(task_action(current, now), StartAttempt)
-
-    return check
+    return _attempt_calls_for(task, now, StartAttempt)
 
 
 def lease_expired(task: TaskInFlight, now: datetime) -> Precondition:
     """The attempt of ``task`` is still running on a lease that has passed."""
+    return _attempt_calls_for(task, now, TimeOut)
+
+
+def _attempt_calls_for(
+    task: TaskInFlight, now: datetime, action: type[StartAttempt] | type[TimeOut]
+) -> Precondition:
+    """The same attempt of ``task`` is still current and its due action is ``action``."""
 
     def check(state: ProcessState) -> bool:
         current = state.tasks.get(task.task_id)
         if current is None or current.attempt != task.attempt:
             return False
-        return isinstance(task_action(current, now), TimeOut)
+        return isinstance(task_action(current, now), action)
 
     return check
 
