@@ -7,6 +7,7 @@ start`` prints one); each test then gets its own schema, dropped afterwards.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,8 +20,24 @@ from pmc.runtime.stores import ProcessStore, open_store
 POSTGRES_ENV = "PMC_TEST_POSTGRES_URL"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Put the console scripts installed beside this interpreter on PATH.
+
+    The README runs the suite as `.venv/bin/python -m pytest` without activating
+    the virtualenv; tests that run `pmc` or `pre-commit` as a user types them
+    must still find the ones installed with the interpreter under test.
+    """
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, path]) if path else scripts
+
+
 def postgres_server_url() -> str:
     url = os.environ.get(POSTGRES_ENV, "")
+    if not url and os.environ.get("CI") == "true":
+        # CI starts a server (.ci/run): a missing one there is a broken run, not a skip.
+        pytest.fail(f"CI=true but {POSTGRES_ENV} is not set")
     if not url:
         pytest.skip(f'no PostgreSQL server: set {POSTGRES_ENV} (eval "$(.ci/postgres.sh start)")')
     return url

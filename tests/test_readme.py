@@ -28,11 +28,14 @@ def test_the_first_lines_are_the_two_commands_ci_runs() -> None:
     install, test = first.strip().splitlines()
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert README.index("```sh") < README.index("\n## ")
-    assert install.startswith("python -m pip install -e '.[test]'")
-    assert "pmc compile examples/rebase_cleanup.pm" in install
+    # A virtualenv first: current Debian and Ubuntu refuse `pip install` into
+    # the system interpreter (PEP 668).
+    venv, pip, *_ = install.split(" && ")
+    assert (venv, pip) == ("python3 -m venv .venv", ".venv/bin/python -m pip install -e '.[test]'")
+    assert ".venv/bin/pmc compile examples/rebase_cleanup.pm" in install
     assert "sqlite:///" in install
     assert install in ci
-    assert test == "python -m pytest"
+    assert test == ".venv/bin/python -m pytest"
     assert test in ci
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -17,6 +18,30 @@ REPO = Path(__file__).resolve().parents[2]
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME"}}
 
 pytestmark = pytest.mark.slow
+
+
+def _borrow_dependencies(python: Path) -> None:
+    """Let a fresh venv import the dependencies installed where the tests run.
+
+    No network: the wheel is installed with --no-deps, and its dependencies come
+    from the interpreter running the tests, whether that is a virtualenv (the
+    README's set-up) or a system interpreter. A .pth file appends those
+    directories after the venv's own site-packages, so the installed wheel
+    shadows any copy of pmc there; .pth files inside them (the editable install
+    of the checkout) are not processed, so the checkout stays out of reach.
+    """
+    borrowed = [*site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        borrowed.append(site.getusersitepackages())
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    Path(purelib, "_pmc_test_dependencies.pth").write_text(
+        "".join(f"{path}\n" for path in borrowed), encoding="utf-8"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +72,9 @@ def test_installed_wheel_checks_and_compiles_outside_the_repository(
     wheel: Path, tmp_path: Path
 ) -> None:
     env_dir = tmp_path / "venv"
-    # System site-packages provide the dependencies (no network); the wheel is
-    # installed into the venv itself, which shadows the editable checkout.
-    venv.create(env_dir, with_pip=True, system_site_packages=True)
+    venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    _borrow_dependencies(python)
     subprocess.run(
         [python, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", str(wheel)],
         check=True,
