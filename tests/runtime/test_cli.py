@@ -219,7 +219,7 @@ def test_the_demo_runs_the_reference_scenario_to_completion(tmp_path: Path) -> N
     assert "handled RebaseFailed(r1): recorded" in lines
     assert any(line.split()[1:2] == ["ProcessCompleted"] for line in lines)
     assert lines[-1] == "process completed: {'A': 'Closed', 'B': 'Closed', 'C': 'Closed'}"
-    assert "attempt 1 failed: cloud API timed out, retry scheduled" in done.stderr
+    assert "attempt 1 failed (cloud API timed out); retry scheduled" in done.stderr
     assert (tmp_path / "rebase_cleanup.py").exists()
     assert _files_of(REPO / "examples") == before
 

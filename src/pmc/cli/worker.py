@@ -210,20 +210,14 @@ def progress_line(progress: Progress) -> str:
     if isinstance(progress, TimeoutReport):
         then = "retry scheduled" if progress.retry_scheduled else "failed for good"
         return f"{where} attempt {progress.attempt}: timed out; {then}"
-    if not progress.recorded.recorded:
-        what = f"{progress.outcome}, not recorded ({progress.recorded.status})"
-    elif progress.outcome == "completed":
-        what = "completed"
-    else:
-        then = "retry scheduled" if progress.retry_scheduled else "failed for good"
-        what = f"failed ({progress.reason}); {then}"
-    return f"{where} attempt {progress.attempt}: {what}"
+    return f"{where} attempt {progress.attempt}: {progress.describe()}"
 
 
 def summary(stats: WorkerStats) -> str:
     return (
         f"done {stats.completed}, failed {stats.failed}, retried {stats.retrying}, "
         f"timed out {stats.timed_out}, timers {stats.timers_fired}"
+        + (f", late {stats.late}" if stats.late else "")
         + (f", thread crashes {stats.crashes}" if stats.crashes else "")
     )
 
