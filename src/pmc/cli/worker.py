@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import signal
 import sys
@@ -131,6 +132,13 @@ def load_handlers(factory_path: str) -> object:
     factory = getattr(_import(module_name), attribute, None)
     if not callable(factory):
         raise UsageError(f"--tasks `{factory_path}`: no callable `{attribute}` there")
+    if inspect.iscoroutinefunction(factory):
+        # Awaiting it here would create the handlers on a loop that is gone
+        # before the first task runs (each worker thread has its own).
+        raise UsageError(
+            f"--tasks `{factory_path}` is an `async def` function: the factory must return "
+            "the handlers itself (their methods may be `async def`)"
+        )
     try:
         return factory()
     except Exception as error:
