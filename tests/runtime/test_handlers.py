@@ -21,9 +21,12 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from pmc.cli.worker import progress_line, summary
+from pmc.replay import group_streams, replay, store_streams
 from pmc.runtime import End, PermanentFailure, TaskContext
 from pmc.runtime.attempts import completed_event, outcome_id
+from pmc.runtime.export import export_streams, read_json_lines, to_json_line
 from pmc.runtime.manager import (
+    OUTCOME_WRITE_TRIES,
     AttemptReport,
     HandleStatus,
     ProcessManager,
@@ -450,8 +453,6 @@ def test_an_outcome_write_that_keeps_failing_leaves_the_attempt_to_its_lease(
     with caplog.at_level(logging.ERROR, logger="pmc.runtime"):
         worker.drain()
 
-    from pmc.runtime.manager import OUTCOME_WRITE_TRIES
-
     assert flaky.failed == OUTCOME_WRITE_TRIES
     assert names(manager.history("r1"))[-1] == "TaskStarted"
     assert any(
@@ -514,3 +515,40 @@ def test_a_report_names_an_earlier_timeout_and_an_outcome_not_recorded(
         "CloseInstance RtRebase/r1 A attempt 1: "
         "timed out earlier, then failed (boom); not recorded (deduplicated)"
     )
+
+
+# ---- replay and export accept what this records ----------------------------------------------
+
+
+def test_streams_with_late_outcomes_and_permanent_failures_replay_and_export(
+    store: ProcessStore,
+) -> None:
+    m = checkout()
+    clock = FakeClock()
+    manager = ProcessManager(definition(m), store, clock=clock)
+    # o1: paid by transfer while the charge ran: a late TaskCompleted.
+    tasks = BlockingCharge()
+    manager.handle(m.Ordered(order_id="o1"))
+    running = threading.Thread(target=Worker(definition(m), store, tasks, clock=clock).drain)
+    running.start()
+    assert tasks.started.wait(5)
+    manager.handle(m.PaidByTransfer(order_id="o1"))
+    tasks.release.set()
+    running.join(10)
+    # o2: a hard decline, failed permanently.
+    manager.handle(m.Ordered(order_id="o2"))
+    Worker(definition(m), store, Declining(use_async=False), clock=clock).drain()
+    assert "TaskCompleted" in names(manager.history("o1"))
+    assert of_type(manager.history("o2"), "TaskFailed")[0].permanent
+
+    from_store = replay(definition(m), store_streams(store, "RtCheckout"))
+    lines = [to_json_line(event) + "\n" for event in export_streams(store, "RtCheckout")]
+    from_file = replay(definition(m), group_streams(read_json_lines(lines)))
+
+    assert from_store.ok, from_store.findings
+    assert from_file == from_store
+    assert {s.key: s.state for s in from_store.streams} == {
+        "o1": manager.state("o1"),
+        "o2": manager.state("o2"),
+    }
+    assert '"permanent":true' in "".join(lines).replace(" ", "")
