@@ -12,8 +12,8 @@ and its decisions folded in) must equal a from-scratch fold of the recorded
 stream, read back through JSON into the classes of a separately compiled and
 imported module, by a fresh definition instance. ``decide`` must never raise
 and must be deterministic; events the runtime would not record (no process
-yet and not a start event; after the end, unless a late outcome) must get no
-decisions.
+yet and not a start event; after the end, unless the outcome of an attempt
+that ran) must get no decisions. Failures may be permanent.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from event_sourcery import Event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmc.runtime import ProcessDefinition, ProcessState, TaskStatus
+from pmc.runtime import ProcessDefinition, ProcessState
 from pmc.runtime.engine import decide_and_fold
 from tests.codegen.support import compile_and_import
 from tests.engine.processes import APPROVAL, DEEP, JOBS, TICKETS
@@ -69,7 +69,7 @@ actions = st.lists(
     st.one_of(
         st.tuples(st.just("input"), st.integers(0, 15)),
         st.tuples(
-            st.sampled_from(["complete", "fail", "timeout", "start"]),
+            st.sampled_from(["complete", "fail", "permanent", "timeout", "start"]),
             st.integers(0, 20),
             st.integers(1, 6),
             st.booleans(),
@@ -121,7 +121,7 @@ class Run:
                     return []
                 planned = tasks[index % len(tasks)]
                 return [FailCurrent(planned)] * count
-            case (kind, index, attempt, valid) if kind in {"complete", "fail", "timeout", "start"}:
+            case (kind, index, attempt, valid) if kind in OUTCOME_KINDS:
                 tasks = self.planned_tasks()
                 if not tasks:
                     return []
@@ -152,7 +152,9 @@ class Run:
         decisions, built = decide_and_fold(self.definition, before, event, meta)
 
         assert self.definition.decide(before, event, meta) == decisions  # deterministic
-        if not recorded_by_the_runtime(self.definition, before, event):
+        if repeats_an_outcome(self.definition, s.stream, event):
+            return  # the runtime records one outcome per attempt
+        if not recorded_by_the_runtime(self.definition, s.stream, before, event):
             assert decisions == []
             return
         s.stream += [event, *decisions]
@@ -182,6 +184,8 @@ def outcome(s: Scenario, kind: str, planned: Any, attempt: int, valid: bool) -> 
             event: Event = s.completed(planned, result, attempt)
         case "fail":
             event = s.failed(planned, attempt)
+        case "permanent":
+            event = s.failed(planned, attempt).model_copy(update={"permanent": True})
         case "timeout":
             event = s.timed_out(planned, attempt)
         case _:
@@ -189,19 +193,40 @@ def outcome(s: Scenario, kind: str, planned: Any, attempt: int, valid: bool) -> 
     return event
 
 
+OUTCOME_KINDS = {"complete", "fail", "permanent", "timeout", "start"}
+
+
+def _is_outcome(definition: ProcessDefinition, event: Event) -> bool:
+    lc = definition.lifecycle
+    return isinstance(event, (lc.task_completed, lc.task_failed))
+
+
+def repeats_an_outcome(definition: ProcessDefinition, stream: list[Event], event: Event) -> bool:
+    """An outcome of an attempt that has one in the stream: the runtime deduplicates it."""
+    if not _is_outcome(definition, event):
+        return False
+    attempt = (getattr(event, "task_id", None), getattr(event, "attempt", None))
+    return any(
+        _is_outcome(definition, e)
+        and (getattr(e, "task_id", None), getattr(e, "attempt", None)) == attempt
+        for e in stream
+    )
+
+
 def recorded_by_the_runtime(
-    definition: ProcessDefinition, state: ProcessState, event: Event
+    definition: ProcessDefinition, stream: list[Event], state: ProcessState, event: Event
 ) -> bool:
     """What ``ProcessManager`` appends: see its admission rules."""
     if not state.started:
         return definition.is_input(event) and definition.can_start(event)
     if not state.ended:
         return True
-    lc = definition.lifecycle
-    if not isinstance(event, (lc.task_completed, lc.task_failed)):
+    # After the end, only the outcome of an attempt that ran (a late outcome).
+    if not _is_outcome(definition, event):
         return False
-    task = state.tasks.get(event.task_id)
-    return task is not None and task.status is TaskStatus.RUNNING
+    started = definition.lifecycle.task_started
+    attempt = (getattr(event, "task_id", None), getattr(event, "attempt", None))
+    return any(isinstance(e, started) and (e.task_id, e.attempt) == attempt for e in stream)
 
 
 # The event each run usually starts with, so most runs get past the start.

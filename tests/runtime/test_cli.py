@@ -28,6 +28,7 @@ from tests.runtime.support import definition, names, seed, wait_until
 REPO = Path(__file__).resolve().parents[2]
 
 HANDLERS = """
+import asyncio
 import time
 
 class Tasks:
@@ -55,6 +56,21 @@ def broken():
 
 class Incomplete:
     pass
+
+
+class AsyncTasks:
+    async def close_instance(self, task, ctx):
+        await asyncio.sleep(0.01)
+        if ctx.machine_id == "B" and ctx.attempt == 1:
+            raise RuntimeError("API down")
+
+
+def make_async():
+    return AsyncTasks()
+
+
+async def async_factory():
+    return AsyncTasks()
 """
 
 
@@ -130,6 +146,12 @@ def test_db_init_rejects_an_unknown_url(tmp_path: Path, pmc_here: Callable[..., 
             "handlers:Incomplete",
             "the task handlers lack close_instance (see the RtRebaseTasks protocol)",
         ),
+        (
+            "{seed}",
+            "handlers:async_factory",
+            "--tasks `handlers:async_factory` is an `async def` function: the factory must "
+            "return the handlers itself (their methods may be `async def`)",
+        ),
     ],
 )
 def test_worker_reports_what_it_cannot_use(
@@ -166,10 +188,11 @@ def test_worker_names_what_it_cannot_import(
     assert str(error.value).startswith(message)
 
 
-def test_worker_runs_tasks_until_sigterm(project: Path) -> None:
+@pytest.mark.parametrize("factory", ["handlers:make", "handlers:make_async"])
+def test_worker_runs_tasks_until_sigterm(project: Path, factory: str) -> None:
     url = f"sqlite:///{project / 'app.db'}"
     m = seed()
-    command = ["worker", "rt_rebase:RtRebase", "--tasks", "handlers:make", "--store", url]
+    command = ["worker", "rt_rebase:RtRebase", "--tasks", factory, "--store", url]
     worker = subprocess.Popen(
         [sys.executable, "-m", "pmc", *command, "--concurrency", "2"],
         cwd=project,
@@ -219,7 +242,7 @@ def test_the_demo_runs_the_reference_scenario_to_completion(tmp_path: Path) -> N
     assert "handled RebaseFailed(r1): recorded" in lines
     assert any(line.split()[1:2] == ["ProcessCompleted"] for line in lines)
     assert lines[-1] == "process completed: {'A': 'Closed', 'B': 'Closed', 'C': 'Closed'}"
-    assert "attempt 1 failed: cloud API timed out, retry scheduled" in done.stderr
+    assert "attempt 1 failed (cloud API timed out); retry scheduled" in done.stderr
     assert (tmp_path / "rebase_cleanup.py").exists()
     assert _files_of(REPO / "examples") == before
 

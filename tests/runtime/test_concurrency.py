@@ -68,10 +68,11 @@ def test_an_outcome_reported_again_after_the_end_is_not_recorded(store: ProcessS
     Worker(definition(m), store, RebaseTasks()).drain()
     completed = of_type(manager.history("r1"), "TaskCompleted")[0]
 
-    # Reported again under a new id, e.g. by a handler's own retry logic.
+    # Reported again under a new id, e.g. by a handler's own retry logic: an
+    # identical outcome (same task and attempt) is already recorded.
     result = manager.record("r1", completed, uuid.uuid4())
 
-    assert result.status is HandleStatus.AFTER_END
+    assert result.status is HandleStatus.DEDUPLICATED
     assert names(manager.history("r1")).count("TaskCompleted") == 2
 
 

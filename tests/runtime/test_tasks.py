@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from pmc.runtime import End
 from pmc.runtime.attempts import completed_event, outcome_id, started_event, started_id
-from pmc.runtime.manager import HandleStatus, ProcessManager, in_flight
+from pmc.runtime.manager import HandleStatus, ProcessManager
 from pmc.runtime.stores import ProcessStore
 from pmc.runtime.worker import Worker
 from tests.runtime.support import (
@@ -342,7 +342,7 @@ def _ship_task(manager: ProcessManager) -> object:
     return next(p.task_id for p in planned if p.task == "Ship")
 
 
-def test_after_the_end_only_the_running_attempt_reports_a_late_outcome(
+def test_after_the_end_every_attempt_that_ran_reports_a_late_outcome(
     store: ProcessStore,
 ) -> None:
     m = order()  # Ship: `retry 2 backoff 2s`, `timeout 30s`
@@ -364,6 +364,7 @@ def test_after_the_end_only_the_running_attempt_reports_a_late_outcome(
         "o1", started_event(definition(m), second, "ghost", clock()), started_id(ship.task_id, 2)
     )
     manager.handle(m.Withdrawn(order_id="o1"))
+    never_started = replace(second, attempt=3)
 
     superseded = manager.record(
         "o1", completed_event(definition(m), ship, None), outcome_id(ship.task_id, 1)
@@ -371,35 +372,50 @@ def test_after_the_end_only_the_running_attempt_reports_a_late_outcome(
     running = manager.record(
         "o1", completed_event(definition(m), second, None), outcome_id(ship.task_id, 2)
     )
+    again = manager.record(
+        "o1", completed_event(definition(m), second, None), outcome_id(ship.task_id, 2)
+    )
+    phantom = manager.record(
+        "o1", completed_event(definition(m), never_started, None), outcome_id(ship.task_id, 3)
+    )
 
-    assert superseded.status is HandleStatus.AFTER_END
-    assert running.status is HandleStatus.RECORDED
-    assert names(manager.history("o1"))[-3:] == ["Withdrawn", "ProcessCancelled", "TaskCompleted"]
+    # Both attempts ran (the timed-out one too): their outcomes are facts.
+    assert (superseded.status, running.status) == (HandleStatus.LATE, HandleStatus.LATE)
+    assert again.status is HandleStatus.DEDUPLICATED  # an identical outcome is kept once
+    assert phantom.status is HandleStatus.AFTER_END  # attempt 3 never ran
+    assert names(manager.history("o1"))[-4:] == [
+        "Withdrawn",
+        "ProcessCancelled",
+        "TaskCompleted",
+        "TaskCompleted",
+    ]
+    assert manager.replay("o1") == manager.state("o1")
 
 
-def test_a_superseded_attempt_never_records_a_second_outcome(store: ProcessStore) -> None:
-    """At most one TaskCompleted per task: once it has settled, late reports are stale."""
+def test_a_superseded_attempt_records_its_outcome_late_and_changes_nothing(
+    store: ProcessStore,
+) -> None:
+    """At most one TaskCompleted per task changes state; later ones are late outcomes."""
     m = seed()
     clock = FakeClock()
     manager = ProcessManager(definition(m), store, clock=clock)
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B"]))
     task_a = next(t for t in manager.state("r1").tasks.values() if t.machine_id == "A")
     first = manager.record(
-        "r1",
-        completed_event(definition(m), task_a, None),
-        outcome_id(task_a.task_id, 1),
-        in_flight(task_a.task_id),
+        "r1", completed_event(definition(m), task_a, None), outcome_id(task_a.task_id, 1)
     )
+    settled = manager.state("r1")
     late = manager.record(
         "r1",
         completed_event(definition(m), replace(task_a, attempt=2), None),
         outcome_id(task_a.task_id, 2),
-        in_flight(task_a.task_id),
     )
-    assert (first.status, late.status) == (HandleStatus.RECORDED, HandleStatus.STALE)
-    assert manager.state("r1").end is None  # B is still in flight
+    assert (first.status, late.status) == (HandleStatus.RECORDED, HandleStatus.LATE)
+    assert late.decisions == ()
+    state = manager.state("r1")
+    assert (state.instances, state.tasks, state.end) == (settled.instances, settled.tasks, None)
     completions = of_type(manager.history("r1"), "TaskCompleted")
-    assert [c.task_id for c in completions] == [task_a.task_id]
+    assert [c.attempt for c in completions] == [1, 2]
 
 
 def test_a_work_row_judged_on_an_old_state_is_left_alone(store: ProcessStore) -> None:

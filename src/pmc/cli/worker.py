@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import signal
 import sys
@@ -131,6 +132,13 @@ def load_handlers(factory_path: str) -> object:
     factory = getattr(_import(module_name), attribute, None)
     if not callable(factory):
         raise UsageError(f"--tasks `{factory_path}`: no callable `{attribute}` there")
+    if inspect.iscoroutinefunction(factory):
+        # Awaiting it here would create the handlers on a loop that is gone
+        # before the first task runs (each worker thread has its own).
+        raise UsageError(
+            f"--tasks `{factory_path}` is an `async def` function: the factory must return "
+            "the handlers itself (their methods may be `async def`)"
+        )
     try:
         return factory()
     except Exception as error:
@@ -210,20 +218,14 @@ def progress_line(progress: Progress) -> str:
     if isinstance(progress, TimeoutReport):
         then = "retry scheduled" if progress.retry_scheduled else "failed for good"
         return f"{where} attempt {progress.attempt}: timed out; {then}"
-    if not progress.recorded.recorded:
-        what = f"{progress.outcome}, not recorded ({progress.recorded.status})"
-    elif progress.outcome == "completed":
-        what = "completed"
-    else:
-        then = "retry scheduled" if progress.retry_scheduled else "failed for good"
-        what = f"failed ({progress.reason}); {then}"
-    return f"{where} attempt {progress.attempt}: {what}"
+    return f"{where} attempt {progress.attempt}: {progress.describe()}"
 
 
 def summary(stats: WorkerStats) -> str:
     return (
         f"done {stats.completed}, failed {stats.failed}, retried {stats.retrying}, "
         f"timed out {stats.timed_out}, timers {stats.timers_fired}"
+        + (f", late {stats.late}" if stats.late else "")
         + (f", thread crashes {stats.crashes}" if stats.crashes else "")
     )
 

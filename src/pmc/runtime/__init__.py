@@ -18,6 +18,7 @@ from pmc.runtime.definition import (
     Binder,
     EventMeta,
     MachineSpec,
+    PermanentFailure,
     ProcessDefinition,
     RetrySpec,
     Route,
@@ -54,13 +55,14 @@ from pmc.runtime.lifecycle import (
 from pmc.runtime.state import End, ProcessState, TaskInFlight, TaskStatus, Timer
 
 if TYPE_CHECKING:
-    from pmc.runtime.manager import HandleResult, HandleStatus, ProcessManager
+    from pmc.runtime.manager import HandleResult, HandleStatus, ProcessManager, SyncRetryWarning
     from pmc.runtime.worker import Worker
 
 _LAZY = {
     "HandleResult": "pmc.runtime.manager",
     "HandleStatus": "pmc.runtime.manager",
     "ProcessManager": "pmc.runtime.manager",
+    "SyncRetryWarning": "pmc.runtime.manager",
     "Worker": "pmc.runtime.worker",
 }
 
@@ -86,6 +88,7 @@ __all__ = [
     "LifecycleEvent",
     "LifecycleTypes",
     "MachineSpec",
+    "PermanentFailure",
     "ProcessCancelledBase",
     "ProcessCompletedBase",
     "ProcessDefinition",
@@ -94,6 +97,7 @@ __all__ = [
     "ProcessState",
     "RetrySpec",
     "Route",
+    "SyncRetryWarning",
     "TaskCompletedBase",
     "TaskContext",
     "TaskFailedBase",

@@ -10,16 +10,20 @@ by the stream's inbox instead of stored twice.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from event_sourcery import Event
 from pydantic import ValidationError
 
-from pmc.runtime.definition import ProcessDefinition, TaskContext
+from pmc.runtime.definition import PermanentFailure, ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import (
     TaskCompletedBase,
     TaskFailedBase,
@@ -33,6 +37,8 @@ from pmc.runtime.stores.api import holds_nul
 # Fixed forever: changing it would change the ids of events already recorded,
 # and a re-delivered outcome would then be recorded a second time.
 RUNTIME_NAMESPACE = uuid.UUID("0b7f3c1e-5a2d-5e4f-8c61-9d2e7a4b3f10")
+
+_T = TypeVar("_T")
 
 
 def runtime_id(*parts: object) -> uuid.UUID:
@@ -95,7 +101,9 @@ def completed_event(
     )
 
 
-def failed_event(definition: ProcessDefinition, task: TaskInFlight, reason: str) -> TaskFailedBase:
+def failed_event(
+    definition: ProcessDefinition, task: TaskInFlight, reason: str, *, permanent: bool = False
+) -> TaskFailedBase:
     return definition.lifecycle.task_failed(
         machine=task.machine,
         machine_id=task.machine_id,
@@ -103,6 +111,7 @@ def failed_event(definition: ProcessDefinition, task: TaskInFlight, reason: str)
         transition=task.transition,
         attempt=task.attempt,
         reason=safe_reason(reason),
+        permanent=permanent,
     )
 
 
@@ -133,6 +142,7 @@ class Completed:
 @dataclass(frozen=True, slots=True)
 class Failed:
     reason: str
+    permanent: bool = False  # the handler raised PermanentFailure: no retry
 
 
 Outcome = Completed | Failed
@@ -143,18 +153,26 @@ def invoke(
 ) -> Outcome:
     """Run the handler of ``task`` and turn whatever happens into an outcome.
 
-    Whatever the handler raises becomes a failure, ``BaseException``
-    included: a handler calling ``sys.exit(3)`` records ``TaskFailed``
-    with the reason ``SystemExit: 3`` and the runner carries on, so one bad
-    handler never takes a worker thread down. (Only ``GeneratorExit``, which
-    is not an error, propagates.) A result the task's ``returns`` refuses,
-    or one holding text the stores cannot keep, is a failure too.
+    A handler may be ``def`` or ``async def``: what an ``async def`` handler
+    returns is awaited (see ``await_in_thread``) before it counts, so its body
+    always runs. Whatever the handler raises becomes a failure,
+    ``BaseException`` included: a handler calling ``sys.exit(3)`` records
+    ``TaskFailed`` with the reason ``SystemExit: 3`` and the runner carries
+    on, so one bad handler never takes a worker thread down. (Only
+    ``GeneratorExit``, which is not an error, propagates.)
+    ``PermanentFailure`` is a failure without retries. A result the task's
+    ``returns`` refuses, or one holding text the stores cannot keep, is a
+    failure too.
     """
     try:
         handler = handler_of(definition, handlers, task.task)
         returned = handler(definition.task_input(task), context)
+        if inspect.isawaitable(returned):
+            returned = await_in_thread(returned)
     except GeneratorExit:
         raise
+    except PermanentFailure as error:
+        return Failed(safe_reason(failure_reason(error)), permanent=True)
     except BaseException as error:  # see the docstring
         return Failed(safe_reason(failure_reason(error)))
     try:
@@ -166,6 +184,56 @@ def invoke(
             "invalid result: it contains a NUL character (\\x00), which stores cannot hold"
         )
     return Completed(result)
+
+
+# ---- awaiting async def handlers --------------------------------------------------------
+
+# One event loop per thread that runs handlers (a worker thread, or a thread
+# calling ``ProcessManager.handle``), kept between attempts: a handler object
+# may hold clients bound to the loop that first used them (an HTTP session,
+# say), and a loop per attempt would break them on the second call.
+_thread_loops = threading.local()
+
+
+def await_in_thread(awaitable: Awaitable[_T]) -> _T:
+    """Run ``awaitable`` to its end from synchronous code, on this thread's own loop.
+
+    If the calling thread already runs an event loop (``handle`` called from
+    ``async`` code), that loop is blocked by the caller and cannot run the
+    handler: it then runs on a fresh loop in a helper thread, and the caller
+    waits for it, as it waits for a ``def`` handler.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        with ThreadPoolExecutor(1, thread_name_prefix="pmc-async-handler") as helper:
+            return helper.submit(asyncio.run, _awaited(awaitable)).result()
+    runner: asyncio.Runner | None = getattr(_thread_loops, "runner", None)
+    if runner is None:
+        runner = _thread_loops.runner = asyncio.Runner()
+    try:
+        return runner.run(_awaited(awaitable))
+    except BaseException as error:
+        if not isinstance(error, Exception):
+            # KeyboardInterrupt, SystemExit or a cancellation left the loop
+            # mid-step: start the next handler on a clean one.
+            close_thread_loop()
+        raise
+
+
+def close_thread_loop() -> None:
+    """Close this thread's handler loop, if it has one (a worker thread ending)."""
+    runner: asyncio.Runner | None = getattr(_thread_loops, "runner", None)
+    _thread_loops.runner = None
+    if runner is not None:
+        runner.close()
+
+
+async def _awaited(awaitable: Awaitable[_T]) -> _T:
+    # ``asyncio.Runner.run`` takes a coroutine; a handler may return any awaitable.
+    return await awaitable
 
 
 def invalid_result_reason(error: ValidationError) -> str:
@@ -226,4 +294,4 @@ def outcome_kind(outcome: Outcome) -> OutcomeKind:
 def outcome_event(definition: ProcessDefinition, task: TaskInFlight, outcome: Outcome) -> Event:
     if isinstance(outcome, Completed):
         return completed_event(definition, task, outcome.result)
-    return failed_event(definition, task, outcome.reason)
+    return failed_event(definition, task, outcome.reason, permanent=outcome.permanent)

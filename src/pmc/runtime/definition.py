@@ -66,6 +66,21 @@ class TaskContext:
         return self.cancellation.is_set()
 
 
+class PermanentFailure(Exception):
+    """Raised by a task handler: this task will never succeed, so do not retry it.
+
+    The attempt fails with ``reason`` and the task takes its ``failed``
+    transition at once, whatever retries its ``retry`` clause has left (a hard
+    card decline, a deleted account). ``TaskFailed`` records it with
+    ``permanent=True``, so a replay takes the same path. Any other exception
+    fails the attempt and leaves the remaining retries to run.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """The instances of one machine an input event is addressed to, in order."""

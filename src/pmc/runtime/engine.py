@@ -23,10 +23,12 @@ from pydantic import ValidationError
 
 from pmc.runtime.lifecycle import (
     TaskCompletedBase,
+    TaskFailedBase,
     TaskFailure,
     TaskResult,
     TaskRetryScheduledBase,
     TaskStartedBase,
+    TaskTimedOutBase,
     TimerScheduledBase,
     TransitionPlannedBase,
 )
@@ -88,13 +90,13 @@ def _apply(defn: ProcessDefinition, state: ProcessState, event: Event) -> Proces
         return _fold_transition(state, event)
     if isinstance(event, lc.task_started):
         return _fold_started(state, event)
-    if isinstance(event, lc.task_completed):
-        task = state.tasks.get(event.task_id)
-        if task is None or event.attempt > task.attempt:
-            return state
-        return state.without_tasks(frozenset({task.task_id}))
-    if isinstance(event, (lc.task_failed, lc.task_timed_out)):
-        return _fold_failed_attempt(defn, state, event.task_id, event.attempt)
+    if isinstance(event, (lc.task_completed, lc.task_failed, lc.task_timed_out)):
+        if not outcome_changes_state(state, event):
+            return state  # a late outcome: recorded, and changes nothing
+        if isinstance(event, lc.task_completed):
+            return state.without_tasks(frozenset({event.task_id}))
+        permanent = isinstance(event, lc.task_failed) and event.permanent
+        return _fold_failed_attempt(defn, state, event.task_id, permanent=permanent)
     if isinstance(event, lc.task_retry_scheduled):
         return _fold_retry(state, event)
     if isinstance(event, lc.timer_scheduled):
@@ -145,12 +147,11 @@ def _fold_started(state: ProcessState, event: TaskStartedBase) -> ProcessState:
 
 
 def _fold_failed_attempt(
-    defn: ProcessDefinition, state: ProcessState, task_id: uuid.UUID, attempt: int
+    defn: ProcessDefinition, state: ProcessState, task_id: uuid.UUID, *, permanent: bool
 ) -> ProcessState:
-    task = state.tasks.get(task_id)
-    if task is None or task.attempt != attempt or task.status == TaskStatus.FAILED:
-        return state
-    if task.attempt < defn.tasks[task.task].max_attempts:
+    """A failure that counts (see ``outcome_changes_state``) of the current attempt."""
+    task = state.tasks[task_id]
+    if not permanent and task.attempt < defn.tasks[task.task].max_attempts:
         # Waiting for the TaskRetryScheduled decided with it.
         return state.with_task(replace(task, status=TaskStatus.FAILED))
     return state.without_tasks(frozenset({task.task_id}))
@@ -184,6 +185,38 @@ def _fold_timer(state: ProcessState, event: TimerScheduledBase) -> ProcessState:
         due_at=event.due_at,
     )
     return state.with_timer(timer)
+
+
+# ---- when an outcome changes state ------------------------------------------------
+
+
+def outcome_changes_state(
+    state: ProcessState, event: TaskCompletedBase | TaskFailedBase | TaskTimedOutBase
+) -> bool:
+    """Whether a task outcome recorded on ``state`` changes it; if not, it is a late outcome.
+
+    The one rule ``evolve`` and ``decide`` both follow, so a replay agrees
+    with what was decided. An outcome counts only while the process runs and
+    its task is in flight (``state.tasks``: planned by a transition of the
+    state its instance is still in, and not settled yet):
+
+    - ``TaskCompleted`` of the current attempt or of an earlier one (an
+      attempt that timed out but did the work after all);
+    - ``TaskFailed`` / ``TaskTimedOut`` of the current attempt only, once.
+
+    Anything else is a late outcome: the instance left the state while the
+    task ran, the task already completed or failed for good, a later attempt
+    owns it, or the process ended. The runtime still records the outcome of
+    every attempt that ran (the work happened), and it changes nothing.
+    """
+    if state.ended:
+        return False
+    task = state.tasks.get(event.task_id)
+    if task is None:
+        return False
+    if isinstance(event, TaskCompletedBase):
+        return event.attempt <= task.attempt
+    return event.attempt == task.attempt and task.status != TaskStatus.FAILED
 
 
 def later(timestamp: datetime, delay: timedelta) -> datetime:
@@ -377,23 +410,24 @@ def _react_to_input(decision: _Decision, event: Event) -> None:
 def _react_to_lifecycle(decision: _Decision, before: ProcessState, event: Event) -> None:
     lc = decision.defn.lifecycle
     if isinstance(event, lc.task_completed):
-        _on_completed(decision, before.tasks.get(event.task_id), event)
+        _on_completed(decision, before, event)
     elif isinstance(event, lc.task_failed):
-        _on_failed_attempt(decision, before.tasks.get(event.task_id), event.attempt, event.reason)
+        _on_failed_attempt(decision, before, event, event.reason, permanent=event.permanent)
     elif isinstance(event, lc.task_timed_out):
         reason = f"attempt {event.attempt} timed out"
-        _on_failed_attempt(decision, before.tasks.get(event.task_id), event.attempt, reason)
+        _on_failed_attempt(decision, before, event, reason, permanent=False)
     elif isinstance(event, lc.timer_fired):
         timer = before.timers.get(event.timer_id)
         if timer is not None and before.state_of(timer.machine, timer.machine_id) == timer.state:
             decision.take(timer.machine, timer.machine_id, on_timer(timer.transition), event)
 
 
-def _on_completed(decision: _Decision, task: TaskInFlight | None, event: TaskCompletedBase) -> None:
+def _on_completed(decision: _Decision, before: ProcessState, event: TaskCompletedBase) -> None:
     # A completion from an earlier attempt than the current one still counts:
     # the work was done (handlers are idempotent by task id).
-    if task is None or event.attempt > task.attempt:
+    if not outcome_changes_state(before, event):
         return
+    task = before.tasks[event.task_id]
     payload = _result_payload(decision.defn, task.task, event.result)
     if isinstance(payload, TaskFailure):
         # A result that does not match the task's ``returns`` cannot be
@@ -416,14 +450,22 @@ def _result_payload(
 
 
 def _on_failed_attempt(
-    decision: _Decision, task: TaskInFlight | None, attempt: int, reason: str
+    decision: _Decision,
+    before: ProcessState,
+    event: TaskFailedBase | TaskTimedOutBase,
+    reason: str,
+    *,
+    permanent: bool,
 ) -> None:
     # Only the current attempt's failure counts: duplicates and reports of
     # attempts already given up on change nothing.
-    if task is None or task.attempt != attempt or task.status == TaskStatus.FAILED:
+    if not outcome_changes_state(before, event):
         return
+    task = before.tasks[event.task_id]
     spec = decision.defn.tasks[task.task]
-    if spec.retry is not None and task.attempt < spec.retry.max_attempts:
+    # A permanent failure (``PermanentFailure`` in the handler) skips the
+    # retries left: the handler said that trying again cannot help.
+    if not permanent and spec.retry is not None and task.attempt < spec.retry.max_attempts:
         decision.record(
             decision.defn.lifecycle.task_retry_scheduled(
                 task_id=task.task_id,

@@ -92,6 +92,9 @@ class TaskFailedBase(LifecycleEvent):
     transition: str
     attempt: int
     reason: str
+    # Raised as ``PermanentFailure``: the task fails without its remaining
+    # retries. Defaults to False, so streams recorded before it still load.
+    permanent: bool = False
 
 
 class TaskRetryScheduledBase(LifecycleEvent):

@@ -18,17 +18,19 @@ import random
 import threading
 import time
 import uuid
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeGuard
 
 from event_sourcery import Event
 
-from pmc.runtime import attempts
+from pmc.runtime import attempts, engine
 from pmc.runtime.definition import EventMeta, ProcessDefinition, TaskContext
-from pmc.runtime.lifecycle import TaskRetryScheduledBase
+from pmc.runtime.lifecycle import TaskCompletedBase, TaskFailedBase, TaskRetryScheduledBase
 from pmc.runtime.log import fields, logger
 from pmc.runtime.state import ProcessState, TaskInFlight, TaskStatus
 from pmc.runtime.stores.api import (
@@ -51,6 +53,12 @@ MAX_CONFLICTS = 100
 # tasks plan each other forever cannot hold its caller forever; the rest stay
 # in the work index for the workers.
 MAX_SYNC_RUNS = 100
+# Writing an attempt's outcome is tried this many times, pausing
+# OUTCOME_WRITE_BACKOFF seconds, then twice as long each time (0.2 s .. 1.6 s,
+# about 3 s in all): enough for a dropped connection to be replaced, short
+# next to a lease, after which the attempt would be run again.
+OUTCOME_WRITE_TRIES = 5
+OUTCOME_WRITE_BACKOFF = 0.2
 CACHED_STREAMS = 10_000
 
 
@@ -61,6 +69,10 @@ class HandleStatus(StrEnum):
     NOT_STARTED = "not_started"  # no process instance, and this event may not start one
     AFTER_END = "after_end"  # the process has ended: not recorded
     STALE = "stale"  # the work it reports is no longer due (a runner's precondition)
+    # A task outcome recorded that changes nothing: the instance left the state
+    # while the task ran, the task had settled, or the process had ended
+    # (``engine.outcome_changes_state``). The work happened, so it is recorded.
+    LATE = "late"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +89,7 @@ class HandleResult:
 
     @property
     def recorded(self) -> bool:
-        return self.status in (HandleStatus.RECORDED, HandleStatus.IGNORED)
+        return self.status in (HandleStatus.RECORDED, HandleStatus.IGNORED, HandleStatus.LATE)
 
     @property
     def version(self) -> int:
@@ -99,19 +111,57 @@ class AttemptReport:
     outcome: attempts.OutcomeKind
     reason: str | None  # why it failed
     recorded: HandleResult  # recording the outcome
+    permanent: bool = False  # the handler raised PermanentFailure
+    # The attempt's lease had expired and ``TaskTimedOut`` was recorded for it
+    # before it returned: a later attempt, or nobody, owns the task now.
+    timed_out: bool = False
 
     @property
     def retry_scheduled(self) -> bool:
         return any(_is_retry(event) for event in self.recorded.decisions)
 
     @property
+    def late(self) -> bool:
+        """The outcome was recorded and changed nothing (``HandleStatus.LATE``)."""
+        return self.recorded.status is HandleStatus.LATE
+
+    @property
     def gave_up(self) -> bool:
         """A failure with no attempt left: the task failed for good."""
-        return self.outcome == "failed" and self.recorded.recorded and not self.retry_scheduled
+        return (
+            self.outcome == "failed"
+            and self.recorded.status is HandleStatus.RECORDED
+            and not self.retry_scheduled
+        )
+
+    def describe(self) -> str:
+        """What became of the attempt, in words: for logs and progress lines.
+
+        ``completed``; ``failed (reason); retry scheduled``; ``failed
+        permanently (reason); failed for good``; ``timed out earlier, then
+        completed; recorded late, changes nothing``; ``completed; not recorded
+        (deduplicated)``.
+        """
+        what = self.outcome if self.reason is None else f"{self.outcome} ({self.reason})"
+        if self.permanent:
+            what = f"failed permanently ({self.reason})"
+        if self.timed_out:
+            what = f"timed out earlier, then {what}"
+        if not self.recorded.recorded:
+            return f"{what}; not recorded ({self.recorded.status})"
+        if self.late:
+            return f"{what}; recorded late, changes nothing"
+        if self.outcome == "completed":
+            return f"{what}; recorded" if self.timed_out else what
+        return f"{what}; {'retry scheduled' if self.retry_scheduled else 'failed for good'}"
 
 
 def _is_retry(event: Event) -> bool:
     return isinstance(event, TaskRetryScheduledBase)
+
+
+class SyncRetryWarning(RuntimeWarning):
+    """A sync task's retries wait for a delay, and only a worker runs them when due."""
 
 
 class ConflictRetriesExhausted(RuntimeError):
@@ -134,6 +184,24 @@ Precondition = Callable[[ProcessState], bool]
 class _Folded:
     state: ProcessState
     event_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    # (task id, attempt) of every TaskCompleted / TaskFailed in the stream,
+    # whatever its event id: an attempt has one outcome.
+    outcomes: frozenset[tuple[uuid.UUID, int]] = field(default_factory=frozenset)
+
+    def with_events(
+        self, state: ProcessState, events: Sequence[tuple[uuid.UUID, Event]]
+    ) -> _Folded:
+        """This fold with ``events`` (id, event) appended, ending in ``state``."""
+        outcomes = {
+            (event.task_id, event.attempt)
+            for _, event in events
+            if isinstance(event, TaskCompletedBase | TaskFailedBase)
+        }
+        return _Folded(
+            state,
+            self.event_ids | {event_id for event_id, _ in events},
+            self.outcomes | outcomes if outcomes else self.outcomes,
+        )
 
 
 class ProcessManager:
@@ -154,11 +222,19 @@ class ProcessManager:
         lease: timedelta = DEFAULT_LEASE,
         sync_grace: timedelta = DEFAULT_SYNC_GRACE,
         max_conflicts: int = MAX_CONFLICTS,
+        with_worker: bool = False,
     ) -> None:
         """``tasks`` implements the ``<Process>Tasks`` protocol; without it,
         sync tasks are left to the workers. ``lease`` is the (renewed) lease
         of an attempt of a task without ``timeout``; ``sync_grace`` is how long
-        a sync task waits for this manager before a worker may run it instead."""
+        a sync task waits for this manager before a worker may run it instead.
+
+        ``with_worker=True`` says a ``Worker`` (``pmc worker``) runs this
+        process against the same store. Without it, a manager given ``tasks``
+        warns (``SyncRetryWarning``) if a sync task retries after a delay:
+        ``handle`` runs a sync task's retry only when it is already due, so a
+        delayed retry runs in a worker, or never if none runs.
+        """
         self.definition = definition
         self.store = store
         self.tasks = tasks
@@ -168,6 +244,8 @@ class ProcessManager:
         self.sync_grace = sync_grace
         self.max_conflicts = max_conflicts
         self._has_sync_tasks = any(spec.mode == "sync" for spec in definition.tasks.values())
+        if tasks is not None and not with_worker:
+            _warn_of_delayed_sync_retries(definition)
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -315,12 +393,8 @@ class ProcessManager:
         finally:
             if keeper is not None:
                 keeper.stop()
-        recorded = self._append(
-            key,
-            attempts.outcome_event(self.definition, task, outcome),
-            attempts.outcome_id(task.task_id, task.attempt),
-            in_flight(task.task_id),
-        )
+        recorded = self._record_outcome(key, task, worker, outcome)
+        timed_out_id = attempts.timed_out_id(task.task_id, task.attempt)
         report = AttemptReport(
             category=self.category,
             key=key,
@@ -333,9 +407,50 @@ class ProcessManager:
             outcome=attempts.outcome_kind(outcome),
             reason=outcome.reason if isinstance(outcome, attempts.Failed) else None,
             recorded=recorded,
+            permanent=isinstance(outcome, attempts.Failed) and outcome.permanent,
+            timed_out=timed_out_id in self._folded(key).event_ids,
         )
         _log_report(report)
         return report
+
+    def _record_outcome(
+        self, key: str, task: TaskInFlight, worker: str, outcome: attempts.Outcome
+    ) -> HandleResult:
+        """Record the outcome of an attempt that ran, retrying a write that fails.
+
+        The work happened, so the outcome is always recorded (late if it
+        changes nothing; see ``_admit``). A transient store error (a dropped
+        connection) must not lose it: the write is tried again, with a
+        growing pause, up to ``OUTCOME_WRITE_TRIES`` times. Its id is fixed,
+        so a retry after a write that did land finds it (``DEDUPLICATED``)
+        instead of recording it twice. If every try fails, the error is
+        raised and the attempt is left to its lease: it times out, and a
+        retry runs the handler again.
+        """
+        event = attempts.outcome_event(self.definition, task, outcome)
+        event_id = attempts.outcome_id(task.task_id, task.attempt)
+        for number in range(1, OUTCOME_WRITE_TRIES + 1):
+            try:
+                return self._append(key, event, event_id)
+            except Exception as error:
+                last = number == OUTCOME_WRITE_TRIES
+                _log_attempt(
+                    "could not record the outcome"
+                    + (
+                        f" after {number} tries ({error}); the attempt is left to its lease"
+                        if last
+                        else f" ({error}); trying again"
+                    ),
+                    self.category,
+                    key,
+                    task,
+                    worker,
+                    level=logging.ERROR if last else logging.WARNING,
+                )
+                if last:
+                    raise
+                time.sleep(OUTCOME_WRITE_BACKOFF * 2 ** (number - 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _keep_lease(
         self,
@@ -424,28 +539,39 @@ class ProcessManager:
     ) -> HandleStatus | None:
         """Why ``event`` must not be recorded on this state, or None to go ahead."""
         state = folded.state
-        if event_id in folded.event_ids:
+        if event_id in folded.event_ids or self._outcome_already_recorded(folded, event):
             return HandleStatus.DEDUPLICATED
         if not (self.definition.is_input(event) or self.definition.is_lifecycle(event)):
             raise TypeError(f"{type(event).__name__} is not an event of {self.category}")
         if not state.started:
             starts = self.definition.is_input(event) and self.definition.can_start(event)
             return None if starts else HandleStatus.NOT_STARTED
-        if state.ended and not self._late_outcome(state, event):
+        if state.ended and not self._outcome_of_a_run(folded, event):
             return HandleStatus.AFTER_END
         if precondition is not None and not precondition(state):
             return HandleStatus.STALE
         return None
 
-    def _late_outcome(self, state: ProcessState, event: Event) -> bool:
-        """An attempt still in flight when the process ended reports back: keep the record."""
+    def _outcome_already_recorded(self, folded: _Folded, event: Event) -> bool:
+        """An outcome of an attempt whose outcome the stream holds already (under any id).
+
+        An attempt has one outcome: a report of it again (a handler's own
+        retry logic, say) is a duplicate, not a second fact.
+        """
+        return self._is_outcome(event) and (event.task_id, event.attempt) in folded.outcomes
+
+    def _outcome_of_a_run(self, folded: _Folded, event: Event) -> bool:
+        """Is ``event`` the outcome of an attempt that was started in this stream?
+
+        Such an outcome reports work that happened, so it is recorded even
+        after the process ended (as a late outcome). The attempt ran if its
+        ``TaskStarted`` (whose id derives from task and attempt) is in the
+        stream; an outcome of an attempt never started is not a fact.
+        """
         lifecycle = self.definition.lifecycle
         if not isinstance(event, (lifecycle.task_completed, lifecycle.task_failed)):
             return False
-        task = state.tasks.get(event.task_id)
-        return (
-            task is not None and task.status is TaskStatus.RUNNING and task.attempt == event.attempt
-        )
+        return attempts.started_id(event.task_id, event.attempt) in folded.event_ids
 
     def _decide_and_append(
         self, key: str, folded: _Folded, event: Event, event_id: uuid.UUID
@@ -477,15 +603,22 @@ class ProcessManager:
             if event_id not in duplicate.event_ids:
                 raise
             return self._result(HandleStatus.DEDUPLICATED, key, event, event_id, before)
-        ids = folded.event_ids | {new.event_id for new in new_events}
-        self._remember(key, _Folded(after, ids))
+        self._remember(
+            key, folded.with_events(after, [(new.event_id, new.event) for new in new_events])
+        )
         # Only an input event can be ignored; the runtime's own reports are
         # facts worth recording whether or not they change anything.
         ignored = not decisions and self.definition.is_input(event)
         status = HandleStatus.IGNORED if ignored else HandleStatus.RECORDED
+        if self._is_outcome(event) and not engine.outcome_changes_state(before, event):
+            status = HandleStatus.LATE
         result = HandleResult(status, self.category, key, event_id, after, tuple(decisions))
         _log_decision(result, event)
         return result
+
+    def _is_outcome(self, event: Event) -> TypeGuard[TaskCompletedBase | TaskFailedBase]:
+        lifecycle = self.definition.lifecycle
+        return isinstance(event, (lifecycle.task_completed, lifecycle.task_failed))
 
     def _result(
         self,
@@ -511,7 +644,7 @@ class ProcessManager:
         state = folded.state
         for stored in tail:
             state = self.definition.evolve(state, stored.event)
-        updated = _Folded(state, folded.event_ids | {stored.event_id for stored in tail})
+        updated = folded.with_events(state, [(stored.event_id, stored.event) for stored in tail])
         self._remember(key, updated)
         return updated
 
@@ -527,20 +660,6 @@ class ProcessManager:
 
 
 # ---- preconditions of the runtime's reports ---------------------------------------------
-
-
-def in_flight(task_id: uuid.UUID) -> Precondition:
-    """An outcome is recorded only while its task is in flight (or as a late outcome).
-
-    Once a task has completed or failed for good it leaves the state, so a
-    superseded attempt that finishes later (after a timeout, say) is not
-    recorded as a second outcome of the same task: it is STALE.
-    """
-
-    def check(state: ProcessState) -> bool:
-        return state.ended or task_id in state.tasks
-
-    return check
 
 
 def startable(task: TaskInFlight, now: datetime) -> Precondition:
@@ -687,9 +806,16 @@ def _log_decision(result: HandleResult, event: Event) -> None:
 
 
 def _log_attempt(
-    what: str, category: str, key: str, task: TaskInFlight, worker: str, **more: object
+    what: str,
+    category: str,
+    key: str,
+    task: TaskInFlight,
+    worker: str,
+    level: int = logging.INFO,
+    **more: object,
 ) -> None:
-    logger.info(
+    logger.log(
+        level,
         "%s/%s: %s %s/%s attempt %d %s",
         category,
         key,
@@ -714,18 +840,16 @@ def _log_attempt(
 
 
 def _log_report(report: AttemptReport) -> None:
-    what = report.outcome if report.reason is None else f"{report.outcome}: {report.reason}"
     logger.log(
         logging.INFO if report.outcome == "completed" else logging.WARNING,
-        "%s/%s: %s %s/%s attempt %d %s%s",
+        "%s/%s: %s %s/%s attempt %d %s",
         report.category,
         report.key,
         report.task,
         report.machine,
         report.machine_id,
         report.attempt,
-        what,
-        ", retry scheduled" if report.retry_scheduled else "",
+        report.describe(),
         extra=fields(
             category=report.category,
             key=report.key,
@@ -738,5 +862,28 @@ def _log_report(report: AttemptReport) -> None:
             outcome=report.outcome,
             reason=report.reason,
             retry_scheduled=report.retry_scheduled,
+            permanent=report.permanent,
+            timed_out=report.timed_out,
+            recorded=str(report.recorded.status),
         ),
     )
+
+
+def _warn_of_delayed_sync_retries(definition: ProcessDefinition) -> None:
+    """Warn if a sync task retries after a delay: only a worker runs such a retry when due."""
+    delayed = sorted(
+        spec.name
+        for spec in definition.tasks.values()
+        if spec.mode == "sync" and spec.retry is not None and spec.retry.delay_after(1)
+    )
+    if not delayed:
+        return
+    message = (
+        f"{definition.category}: the sync task{'s' if len(delayed) > 1 else ''} "
+        f"{', '.join(delayed)} retr{'y' if len(delayed) > 1 else 'ies'} after a delay; "
+        "handle() runs a retry only once it is due (on a later event for the same key), "
+        "so without a worker (`pmc worker`, or Worker) on this store such a retry may "
+        "never run. Run one, and pass with_worker=True to say so."
+    )
+    logger.warning(message, extra=fields(category=definition.category, tasks=delayed))
+    warnings.warn(SyncRetryWarning(message), stacklevel=3)

@@ -64,6 +64,9 @@ class WorkerStats:
     timed_out: int = 0  # attempts whose lease expired
     timers_fired: int = 0
     crashes: int = 0  # worker threads restarted after an unexpected exception
+    # Outcomes recorded late, changing nothing: the instance had left the
+    # state, the task had settled (another attempt), or the process had ended.
+    late: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +153,7 @@ class Worker:
         self.idle_wait = idle_wait
         self.listener = listener
         self.manager = ProcessManager(
-            definition, store, tasks, clock, runner_id=self.worker_id, lease=lease
+            definition, store, tasks, clock, runner_id=self.worker_id, lease=lease, with_worker=True
         )
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -215,6 +218,13 @@ class Worker:
         return self._stopping.is_set()
 
     def _loop(self) -> None:
+        try:
+            self._rounds()
+        finally:
+            # The event loop ``async def`` handlers ran on in this thread.
+            attempts.close_thread_loop()
+
+    def _rounds(self) -> None:
         while not self._stopping.is_set():
             try:
                 if not self.run_once(limit=1):
@@ -388,9 +398,11 @@ class Worker:
 
     def _count(self, report: AttemptReport) -> None:
         if not report.recorded.recorded:
-            # Another runner recorded this attempt's outcome first, or the
-            # outcome came too late to be kept: not this worker's result.
+            # Another runner recorded this attempt's outcome first: not this
+            # worker's result.
             pass
+        elif report.late:
+            self._add(late=1)
         elif report.outcome == "completed":
             self._add(completed=1)
         elif report.retry_scheduled:

@@ -1,0 +1,554 @@
+"""Task handlers: ``async def``, permanent failures, outcomes never thrown away.
+
+Every outcome of an attempt that ran is recorded: late (the instance left the
+state, the task settled, the process ended) it changes nothing; if writing it
+fails on a transient store error, the write is retried before the attempt is
+left to its lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import warnings
+from collections.abc import Sequence
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from pmc.cli.worker import progress_line, summary
+from pmc.replay import group_streams, replay, store_streams
+from pmc.runtime import End, PermanentFailure, TaskContext
+from pmc.runtime.attempts import completed_event, outcome_id
+from pmc.runtime.export import export_streams, read_json_lines, to_json_line
+from pmc.runtime.manager import (
+    OUTCOME_WRITE_TRIES,
+    AttemptReport,
+    HandleStatus,
+    ProcessManager,
+    SyncRetryWarning,
+)
+from pmc.runtime.stores import NewEvent, ProcessStore, WorkChanges
+from pmc.runtime.worker import Progress, Worker, WorkerStats
+from tests.runtime.support import (
+    FakeClock,
+    RebaseTasks,
+    compiled,
+    definition,
+    names,
+    of_type,
+    order,
+    seed,
+)
+
+# The customer may pay by transfer while the card is being charged.
+CHECKOUT = """
+process RtCheckout {
+    key order_id
+    event Ordered { order_id: str }
+    event PaidByTransfer { order_id: str }
+    event Shipped { order_id: str }
+    task Charge async { order_id: str  returns { charge_id: str }  retry 3 every 1s  timeout 30s }
+    machine Payment {
+        states New, Charging, Paid, Declined, Done
+        initial New
+        final Declined, Done
+        transition charge: New -> Charging on Ordered run Charge(order_id = key)
+        transition charged: Charging -> Paid on Charge completed
+        transition declined: Charging -> Declined on Charge failed
+        transition transfer: Charging -> Paid on PaidByTransfer
+        transition ship: Paid -> Done on Shipped
+    }
+    fail when any Payment in Declined
+}
+"""
+
+# A sync task retried after a delay: only a worker (or a later event) runs it.
+SYNC_RETRY = """
+process RtSyncRetry {
+    key id
+    event Go { id: str }
+    task Ping sync { id: str  retry 2 every 2s }
+    task Pong sync { id: str  retry 1 }
+    machine M {
+        states Idle, Pinging, Ponging, Done, Broken
+        initial Idle
+        final Done, Broken
+        transition go: Idle -> Pinging on Go run Ping(id = key)
+        transition pinged: Pinging -> Ponging on Ping completed run Pong(id = key)
+        transition ping_failed: Pinging -> Broken on Ping failed
+        transition ponged: Ponging -> Done on Pong completed
+        transition pong_failed: Ponging -> Broken on Pong failed
+    }
+}
+"""
+
+
+def checkout() -> ModuleType:
+    return compiled(CHECKOUT)
+
+
+def sync_retry() -> ModuleType:
+    return compiled(SYNC_RETRY)
+
+
+# ---- async def handlers ---------------------------------------------------------------------
+
+
+class AsyncOrderTasks:
+    """RtOrder's handlers as coroutines: each awaits, then records what it did."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[str, str, int]] = []
+
+    async def reserve(self, task: Any, ctx: TaskContext) -> Any:
+        await asyncio.sleep(0.01)
+        self.done.append(("Reserve", task.order_id, ctx.attempt))
+        return {"reservation": f"res-{task.order_id}"}
+
+    async def ship(self, task: Any, ctx: TaskContext) -> None:
+        await asyncio.sleep(0.01)
+        self.done.append(("Ship", task.reservation, ctx.attempt))
+
+
+class MixedOrderTasks(AsyncOrderTasks):
+    """One handler ``def``, the other ``async def``, in one object."""
+
+    def reserve(self, task: Any, ctx: TaskContext) -> Any:  # type: ignore[override]
+        self.done.append(("Reserve", task.order_id, ctx.attempt))
+        return {"reservation": f"sync-{task.order_id}"}
+
+
+def test_async_handlers_are_awaited_inline_and_by_workers(store: ProcessStore) -> None:
+    m = order()  # Reserve: sync, returns a reservation; Ship: async
+    clock = FakeClock()
+    tasks = AsyncOrderTasks()
+    manager = ProcessManager(definition(m), store, tasks, clock)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "coroutine ... was never awaited" fails the test
+        manager.handle(m.Placed(order_id="o1", items=["book"]))
+        Worker(definition(m), store, tasks, clock=clock).drain()
+
+    assert tasks.done == [("Reserve", "o1", 1), ("Ship", "res-o1", 1)]
+    [reserved] = of_type(manager.history("o1"), "TaskCompleted")[:1]
+    assert reserved.result == {"reservation": "res-o1"}
+    assert manager.state("o1").end is End.COMPLETED
+
+
+def test_def_and_async_def_handlers_mix_in_one_tasks_object(store: ProcessStore) -> None:
+    m = order()
+    clock = FakeClock()
+    tasks = MixedOrderTasks()
+    manager = ProcessManager(definition(m), store, tasks, clock)
+
+    manager.handle(m.Placed(order_id="o1", items=[]))
+    Worker(definition(m), store, tasks, clock=clock).drain()
+
+    assert tasks.done == [("Reserve", "o1", 1), ("Ship", "sync-o1", 1)]
+    assert manager.state("o1").end is End.COMPLETED
+
+
+def test_an_async_handler_runs_when_handle_is_called_inside_an_event_loop(
+    store: ProcessStore,
+) -> None:
+    m = order()
+    tasks = AsyncOrderTasks()
+    manager = ProcessManager(definition(m), store, tasks)
+
+    async def service() -> None:
+        # A blocking call from async code: the handler cannot use this loop.
+        manager.handle(m.Placed(order_id="o1", items=[]))
+
+    asyncio.run(service())
+
+    assert tasks.done == [("Reserve", "o1", 1)]
+    assert of_type(manager.history("o1"), "TaskCompleted")[0].result == {"reservation": "res-o1"}
+
+
+def test_an_async_handler_that_raises_fails_its_attempt(store: ProcessStore) -> None:
+    m = seed()
+    clock = FakeClock()
+    manager = ProcessManager(definition(m), store, clock=clock)
+
+    class Failing:
+        async def close_instance(self, task: Any, ctx: TaskContext) -> None:
+            await asyncio.sleep(0)
+            if ctx.attempt == 1:
+                raise RuntimeError("cloud said no")
+
+    worker = Worker(definition(m), store, Failing(), clock=clock)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    worker.drain()
+    clock.advance(seconds=2)
+    worker.drain()
+
+    assert [f.reason for f in of_type(manager.history("r1"), "TaskFailed")] == ["cloud said no"]
+    assert manager.state("r1").end is End.COMPLETED
+
+
+def test_a_worker_thread_reuses_its_event_loop_across_attempts(store: ProcessStore) -> None:
+    m = seed()
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    class LoopWatcher:
+        async def close_instance(self, task: Any, ctx: TaskContext) -> None:
+            loops.append(asyncio.get_running_loop())
+
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, LoopWatcher(), concurrency=1)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B", "C"]))
+    worker.start()
+    try:
+        deadline = threading.Event()
+        while not manager.state("r1").ended and not deadline.wait(0.02):
+            pass
+    finally:
+        assert worker.stop()
+
+    assert len(loops) == 3
+    assert len(set(map(id, loops))) == 1  # one loop for the thread, not one per attempt
+
+
+# ---- permanent failures ---------------------------------------------------------------------
+
+
+class Declining:
+    """Sync or async, the handler says the task can never succeed."""
+
+    def __init__(self, use_async: bool) -> None:
+        self.calls = 0
+        self.use_async = use_async
+
+    def charge(self, task: Any, ctx: TaskContext) -> Any:
+        self.calls += 1
+        if self.use_async:
+
+            async def decline() -> None:
+                raise PermanentFailure("hard decline: stolen card")
+
+            return decline()
+        raise PermanentFailure("hard decline: stolen card")
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["def", "async_def"])
+def test_a_permanent_failure_fails_the_task_without_its_retries(
+    store: ProcessStore, use_async: bool
+) -> None:
+    m = checkout()  # Charge: `retry 3 every 1s`
+    clock = FakeClock()
+    seen: list[Progress] = []
+    tasks = Declining(use_async)
+    manager = ProcessManager(definition(m), store, clock=clock)
+    worker = Worker(definition(m), store, tasks, clock=clock, listener=lambda p, _s: seen.append(p))
+    manager.handle(m.Ordered(order_id="o1"))
+
+    for _ in range(5):
+        worker.drain()
+        clock.advance(seconds=1)
+
+    assert tasks.calls == 1
+    [failed] = of_type(manager.history("o1"), "TaskFailed")
+    assert (failed.reason, failed.permanent) == ("hard decline: stolen card", True)
+    assert of_type(manager.history("o1"), "TaskRetryScheduled") == []
+    state = manager.state("o1")
+    assert (state.end, dict(state.instances["Payment"])) == (
+        End.FAILED,
+        {"Payment": "Declined"},
+    )
+    assert manager.replay("o1") == state
+    assert worker.stats == WorkerStats(failed=1)
+    [report] = [p for p in seen if isinstance(p, AttemptReport)]
+    assert report.permanent and report.gave_up
+    assert progress_line(report) == (
+        "Charge RtCheckout/o1 Payment attempt 1: "
+        "failed permanently (hard decline: stolen card); failed for good"
+    )
+
+
+def test_permanent_failure_is_exported_with_its_reason() -> None:
+    error = PermanentFailure("hard decline")
+
+    assert isinstance(error, Exception)
+    assert (error.reason, str(error)) == ("hard decline", "hard decline")
+
+
+# ---- late outcomes ---------------------------------------------------------------------------
+
+
+class BlockingCharge:
+    """Charge blocks until released, then returns a charge id (async or not)."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.block_attempts = {1}
+
+    def charge(self, task: Any, ctx: TaskContext) -> Any:
+        if ctx.attempt in self.block_attempts:
+            self.started.set()
+            assert self.release.wait(10)
+        return {"charge_id": f"ch-{ctx.attempt}"}
+
+
+def test_an_outcome_after_the_instance_left_the_state_is_recorded_late(
+    store: ProcessStore,
+) -> None:
+    m = checkout()
+    tasks = BlockingCharge()
+    seen: list[Progress] = []
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, tasks, listener=lambda p, _s: seen.append(p))
+    manager.handle(m.Ordered(order_id="o1"))
+    running = threading.Thread(target=worker.drain)
+    running.start()
+    assert tasks.started.wait(5)
+
+    # The customer pays by transfer while the card is being charged.
+    manager.handle(m.PaidByTransfer(order_id="o1"))
+    paid = manager.state("o1")
+    tasks.release.set()
+    running.join(10)
+
+    history = manager.history("o1")
+    assert names(history)[-3:] == ["PaidByTransfer", "TransitionPlanned", "TaskCompleted"]
+    [charged] = of_type(history, "TaskCompleted")
+    assert charged.result == {"charge_id": "ch-1"}  # the stream shows the charge
+    state = manager.state("o1")
+    assert (state.instances, state.tasks, state.version) == (
+        paid.instances,
+        paid.tasks,
+        paid.version + 1,
+    )
+    assert manager.replay("o1") == state
+    [report] = [p for p in seen if isinstance(p, AttemptReport)]
+    assert report.recorded.status is HandleStatus.LATE and report.recorded.recorded
+    assert worker.stats == WorkerStats(late=1)
+    assert progress_line(report) == (
+        "Charge RtCheckout/o1 Payment attempt 1: completed; recorded late, changes nothing"
+    )
+    assert summary(worker.stats).endswith(", late 1")
+
+
+def test_an_attempt_that_timed_out_and_was_superseded_still_records_its_outcome(
+    open_same_store: Any,
+) -> None:
+    m = checkout()  # Charge: `timeout 30s`, `retry 3 every 1s`
+    clock = FakeClock()
+    store = open_same_store()
+    tasks = BlockingCharge()
+    seen: list[Progress] = []
+    manager = ProcessManager(definition(m), store, clock=clock)
+    slow = Worker(definition(m), store, tasks, clock=clock, listener=lambda p, _s: seen.append(p))
+    other = Worker(definition(m), open_same_store(), tasks, clock=clock)
+    manager.handle(m.Ordered(order_id="o1"))
+    running = threading.Thread(target=slow.drain)
+    running.start()
+    assert tasks.started.wait(5)
+
+    clock.advance(seconds=30)  # attempt 1's lease expires while it runs
+    other.drain()
+    clock.advance(seconds=1)
+    other.drain()  # attempt 2 runs and completes the task
+    assert [c.attempt for c in of_type(manager.history("o1"), "TaskCompleted")] == [2]
+    settled = manager.state("o1")
+    tasks.release.set()
+    running.join(10)
+
+    history = manager.history("o1")
+    assert [(c.attempt, c.result) for c in of_type(history, "TaskCompleted")] == [
+        (2, {"charge_id": "ch-2"}),
+        (1, {"charge_id": "ch-1"}),  # the first charge happened too: the stream says so
+    ]
+    assert manager.state("o1").instances == settled.instances
+    [report] = [p for p in seen if isinstance(p, AttemptReport)]
+    assert report.timed_out and report.recorded.status is HandleStatus.LATE
+    assert progress_line(report) == (
+        "Charge RtCheckout/o1 Payment attempt 1: "
+        "timed out earlier, then completed; recorded late, changes nothing"
+    )
+
+
+# ---- a transient store error while recording an outcome ------------------------------------
+
+
+class Flaky:
+    """A store whose next ``failures`` appends fail as a dropped connection would."""
+
+    def __init__(self, inner: ProcessStore) -> None:
+        self.inner = inner
+        self.failures = 0
+        self.failed = 0
+
+    def append(
+        self,
+        category: str,
+        key: str,
+        events: Sequence[NewEvent],
+        expected_version: int,
+        work: WorkChanges | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        if self.failures:
+            self.failures -= 1
+            self.failed += 1
+            raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+        self.inner.append(category, key, events, expected_version, work, now=now)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_an_outcome_write_that_fails_once_is_retried(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
+    m = seed()
+    clock = FakeClock()
+    flaky = Flaky(store)
+    manager = ProcessManager(definition(m), store, clock=clock)
+    calls: list[int] = []
+
+    class Tasks:
+        def close_instance(self, task: Any, ctx: TaskContext) -> None:
+            calls.append(ctx.attempt)
+            flaky.failures = 2  # the connection drops while the handler runs
+
+    worker = Worker(definition(m), flaky, Tasks(), clock=clock)  # type: ignore[arg-type]
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    worker.drain()
+
+    assert flaky.failed == 2
+    assert calls == [1]
+    assert names(manager.history("r1"))[-3:] == [
+        "TaskCompleted",
+        "TransitionPlanned",
+        "ProcessCompleted",
+    ]
+    assert worker.stats.completed == 1
+
+
+def test_an_outcome_write_that_keeps_failing_leaves_the_attempt_to_its_lease(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
+    m = seed()
+    clock = FakeClock()
+    flaky = Flaky(store)
+    manager = ProcessManager(definition(m), store, clock=clock)
+
+    class Tasks:
+        def close_instance(self, task: Any, ctx: TaskContext) -> None:
+            flaky.failures = 1000
+
+    worker = Worker(definition(m), flaky, Tasks(), clock=clock)  # type: ignore[arg-type]
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    with caplog.at_level(logging.ERROR, logger="pmc.runtime"):
+        worker.drain()
+
+    assert flaky.failed == OUTCOME_WRITE_TRIES
+    assert names(manager.history("r1"))[-1] == "TaskStarted"
+    assert any(
+        "could not record the outcome" in r.getMessage() and "left to its lease" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+# ---- sync tasks retried after a delay ----------------------------------------------------
+
+
+class PingPong:
+    def ping(self, task: Any, ctx: TaskContext) -> None:
+        pass
+
+    def pong(self, task: Any, ctx: TaskContext) -> None:
+        pass
+
+
+def test_a_manager_running_sync_tasks_warns_when_their_retries_need_a_worker(
+    store: ProcessStore,
+) -> None:
+    m = sync_retry()  # Ping: `retry 2 every 2s`; Pong: `retry 1` (no delay: runs inline)
+
+    with pytest.warns(SyncRetryWarning) as warned:
+        ProcessManager(definition(m), store, PingPong())
+
+    [message] = [str(w.message) for w in warned]
+    assert "Ping" in message and "Pong" not in message
+    assert "pmc worker" in message
+
+
+def test_no_sync_retry_warning_where_a_worker_runs_them(store: ProcessStore) -> None:
+    m = sync_retry()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ProcessManager(definition(m), store)  # runs no sync task itself
+        ProcessManager(definition(m), store, PingPong(), with_worker=True)
+        Worker(definition(m), store, PingPong())
+        ProcessManager(definition(order()), store, RebaseTasks())  # Reserve has no retry
+
+
+def test_a_report_names_an_earlier_timeout_and_an_outcome_not_recorded(
+    store: ProcessStore,
+) -> None:
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    task = next(iter(manager.state("r1").tasks.values()))
+    event = completed_event(definition(m), task, None)
+    manager.record("r1", event, outcome_id(task.task_id, 1))
+    again = manager.record("r1", event, outcome_id(task.task_id, 1))
+    report = AttemptReport(
+        "RtRebase", "r1", "CloseInstance", task.task_id, "Instance", "A", 1, "w", "failed",
+        "boom", again, timed_out=True,
+    )  # fmt: skip
+
+    assert progress_line(report) == (
+        "CloseInstance RtRebase/r1 A attempt 1: "
+        "timed out earlier, then failed (boom); not recorded (deduplicated)"
+    )
+
+
+# ---- replay and export accept what this records ----------------------------------------------
+
+
+def test_streams_with_late_outcomes_and_permanent_failures_replay_and_export(
+    store: ProcessStore,
+) -> None:
+    m = checkout()
+    clock = FakeClock()
+    manager = ProcessManager(definition(m), store, clock=clock)
+    # o1: paid by transfer while the charge ran: a late TaskCompleted.
+    tasks = BlockingCharge()
+    manager.handle(m.Ordered(order_id="o1"))
+    running = threading.Thread(target=Worker(definition(m), store, tasks, clock=clock).drain)
+    running.start()
+    assert tasks.started.wait(5)
+    manager.handle(m.PaidByTransfer(order_id="o1"))
+    tasks.release.set()
+    running.join(10)
+    # o2: a hard decline, failed permanently.
+    manager.handle(m.Ordered(order_id="o2"))
+    Worker(definition(m), store, Declining(use_async=False), clock=clock).drain()
+    assert "TaskCompleted" in names(manager.history("o1"))
+    assert of_type(manager.history("o2"), "TaskFailed")[0].permanent
+
+    from_store = replay(definition(m), store_streams(store, "RtCheckout"))
+    lines = [to_json_line(event) + "\n" for event in export_streams(store, "RtCheckout")]
+    from_file = replay(definition(m), group_streams(read_json_lines(lines)))
+
+    assert from_store.ok, from_store.findings
+    assert from_file == from_store
+    assert {s.key: s.state for s in from_store.streams} == {
+        "o1": manager.state("o1"),
+        "o2": manager.state("o2"),
+    }
+    assert '"permanent":true' in "".join(lines).replace(" ", "")
