@@ -174,6 +174,10 @@ class TransitionPlanned(rt.TransitionPlannedBase):
         | None
     ) = None
     task_mode: Literal["async", "sync"] | None = None
+    machine_states: ClassVar[dict[str, type[StrEnum]]] = {
+        "Payment": PaymentState,
+        "Shipping": ShippingState,
+    }
 
 
 class TaskStarted(rt.TaskStartedBase):

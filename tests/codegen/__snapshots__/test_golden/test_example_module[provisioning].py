@@ -160,6 +160,10 @@ class TransitionPlanned(rt.TransitionPlannedBase):
         | None
     ) = None
     task_mode: Literal["async"] | None = None
+    machine_states: ClassVar[dict[str, type[StrEnum]]] = {
+        "Network": NetworkState,
+        "Node": NodeState,
+    }
 
 
 class TaskStarted(rt.TaskStartedBase):
