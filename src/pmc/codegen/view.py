@@ -313,8 +313,9 @@ def _is_timer(trigger: TriggerModel) -> bool:
 
 
 def _protocol_method(task: TaskModel) -> str:
-    result = naming.result_model_name(task.name) if task.returns else None
-    returns = f"{result} | None" if result else "None"
+    # What the runtime records as the outcome: a task that ``returns`` must
+    # return its result (``None`` fails the attempt), any other returns None.
+    returns = naming.result_model_name(task.name) if task.returns else "None"
     return bracketed(
         4,
         f"def {naming.task_method_name(task.name)}(",
