@@ -76,6 +76,30 @@ class MaybeTasks:
 
 TASKS: m.TyApiTasks = MaybeTasks()  # error
 """,
+    "delivery_ids": """
+def deliver(manager: ProcessManager, webhook_id: str, message_id: UUID) -> None:
+    manager.handle(m.Placed(order_id=1), event_id=webhook_id)
+    manager.handle(m.Placed(order_id=1), event_id=message_id)
+    manager.handle(m.Placed(order_id=1))
+    stored: UUID = manager.stored_event_id(1, webhook_id)
+    manager.handle(m.Placed(order_id=1), event_id=7)  # error
+""",
+    "keys": """
+def read(manager: ProcessManager) -> None:
+    state: ProcessState = manager.state(1)
+    replayed: ProcessState = manager.replay(1)
+    count = len(manager.history(1))
+    by_text: ProcessState = manager.state("1")
+    by_uuid: ProcessState = manager.state(UUID(int=1))
+    manager.state(1.5)  # error
+""",
+    "state_of": """
+def order_state(manager: ProcessManager) -> str:
+    state = manager.state(1)
+    done: bool = state.of("Order") == m.OrderState.Done
+    ids: list[str] = list(state.instances_of("Order"))
+    return state.of("Order")
+""",
 }
 
 
@@ -124,3 +148,5 @@ def test_mypy_flags_exactly_what_it_should(findings: str, name: str) -> None:
 def test_every_snippet_that_expects_errors_marks_them() -> None:
     # A snippet meant to be refused must say where: else it proves nothing.
     assert expected("protocol_refuses_none") == [10]
+    assert expected("delivery_ids") == [7]
+    assert expected("keys") == [8]

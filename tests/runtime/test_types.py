@@ -12,9 +12,10 @@ from types import ModuleType
 
 import pytest
 
-from pmc.runtime.manager import ProcessManager
+from pmc.runtime import End
+from pmc.runtime.manager import HandleStatus, ProcessManager
 from pmc.runtime.stores import ProcessStore
-from tests.runtime.support import compiled, definition, of_type
+from tests.runtime.support import compiled, definition, of_type, seed
 
 # Two machines sharing the state names `Deploying` and `Live`, an `int` key,
 # and a `fail when` on a single-instance machine.
@@ -106,3 +107,134 @@ def test_a_state_its_machine_does_not_have_is_refused() -> None:
 
     with pytest.raises(ValueError, match="to_state"):
         m.TransitionPlanned(**planned)
+
+
+# ---- delivery ids as text ----------------------------------------------------------------
+
+
+def test_a_text_event_id_is_stored_under_the_same_id_every_time(
+    store: ProcessStore,
+) -> None:
+    m = deploy()
+    first = ProcessManager(definition(m), store).handle(m.Go(deploy_id=1), event_id="msg-1")
+    # Another manager (no shared cache), as after a restart.
+    again = ProcessManager(definition(m), store).handle(m.Go(deploy_id=1), event_id="msg-1")
+
+    assert (first.status, again.status) == (HandleStatus.RECORDED, HandleStatus.DEDUPLICATED)
+    assert first.event_id == again.event_id
+    # uuid5 of (category, key, the text) in the runtime's namespace: pinned,
+    # since a redelivery after an upgrade must find the id already stored.
+    assert first.event_id == uuid.UUID("c611c795-d007-5259-bdba-82c59e041566")
+    stored = ProcessManager(definition(m), store).history(1)[0]
+    assert stored.event_id == first.event_id
+
+
+def test_a_uuid_and_its_canonical_text_are_one_delivery(store: ProcessStore) -> None:
+    m = deploy()
+    manager = ProcessManager(definition(m), store)
+    delivery = uuid.UUID("0f0e0d0c-0b0a-4908-8706-050403020100")
+
+    first = manager.handle(m.Go(deploy_id=1), event_id=delivery)
+    again = manager.handle(m.Go(deploy_id=1), event_id=str(delivery))
+
+    assert again.status is HandleStatus.DEDUPLICATED
+    assert again.event_id == first.event_id
+
+
+@pytest.mark.parametrize("event_id", ["", 7, b"msg-1"])
+def test_an_event_id_that_is_neither_text_nor_a_uuid_is_refused(
+    store: ProcessStore, event_id: object
+) -> None:
+    m = deploy()
+    manager = ProcessManager(definition(m), store)
+
+    with pytest.raises((TypeError, ValueError), match="event_id"):
+        manager.handle(m.Go(deploy_id=1), event_id=event_id)  # type: ignore[arg-type]
+    assert manager.history(1) == []
+
+
+# ---- keys in their declared types ---------------------------------------------------------
+
+
+def test_an_int_key_is_accepted_where_a_key_is(store: ProcessStore) -> None:
+    m = deploy()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Go(deploy_id=1))
+
+    assert manager.state(1) == manager.state("1")
+    assert manager.state(1).key == 1
+    assert manager.replay(1) == manager.state(1)
+    assert [s.event_id for s in manager.history(1)] == [s.event_id for s in manager.history("1")]
+    assert len(manager.history(1)) == 2
+
+
+def test_a_uuid_key_is_accepted_where_a_key_is(store: ProcessStore) -> None:
+    m = by_uuid()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Queued(job_id=JOB))
+
+    assert manager.state(JOB).of("Job") == "Queued"
+    assert manager.replay(JOB) == manager.state(str(JOB))
+    assert len(manager.history(JOB)) == 3  # Queued, TransitionPlanned, ProcessCompleted
+
+
+@pytest.mark.parametrize("key", [True, 1.0, None, b"1"])
+def test_a_key_of_no_key_type_is_refused(store: ProcessStore, key: object) -> None:
+    manager = ProcessManager(definition(deploy()), store)
+
+    # `True` and `1.0` would silently name the streams "True" and "1.0".
+    for read in (manager.state, manager.history, manager.replay):
+        with pytest.raises(TypeError, match="key"):
+            read(key)  # type: ignore[arg-type]
+
+
+# ---- reading the state of a machine ---------------------------------------------------------
+
+
+def test_of_gives_the_state_of_a_single_instance_machine(store: ProcessStore) -> None:
+    m = deploy()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Go(deploy_id=1))
+    state = manager.state(1)
+
+    assert state.of("Fleet") == m.FleetState.Deploying
+    assert state.of("Canary") == "Deploying"
+    assert dict(state.instances_of("Fleet")) == {"Fleet": "Deploying"}
+
+
+def test_instances_of_gives_the_states_of_a_many_instance_machine(store: ProcessStore) -> None:
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B"]))
+    state = manager.state("r1")
+
+    assert dict(state.instances_of("Instance")) == {"A": "Closing", "B": "Closing"}
+    # A many-instance machine has no one state: say so instead of comparing False.
+    with pytest.raises(TypeError, match=r"instances_of\('Instance'\)"):
+        state.of("Instance")
+
+
+def test_a_machine_the_process_does_not_have_is_an_error(store: ProcessStore) -> None:
+    state = ProcessManager(definition(deploy()), store).state(1)
+
+    for read in (state.of, state.instances_of):
+        with pytest.raises(KeyError, match="Trip"):
+            read("Trip")
+
+
+def test_a_new_many_instance_machine_has_no_instances(store: ProcessStore) -> None:
+    state = ProcessManager(definition(seed()), store).state("nothing yet")
+
+    assert dict(state.instances_of("Instance")) == {}
+
+
+# ---- end reasons -------------------------------------------------------------------------------
+
+
+def test_an_end_reason_names_a_single_instance_machine_once(store: ProcessStore) -> None:
+    m = deploy()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Broke(deploy_id=1))
+
+    state = manager.state(1)
+    assert (state.end, state.end_reason) == (End.FAILED, "Canary is in Broken")
