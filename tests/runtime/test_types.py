@@ -15,7 +15,7 @@ import pytest
 from pmc.runtime import End
 from pmc.runtime.manager import HandleStatus, ProcessManager
 from pmc.runtime.stores import ProcessStore
-from tests.runtime.support import compiled, definition, of_type, seed
+from tests.runtime.support import compiled, definition, of_type, order, seed
 
 # Two machines sharing the state names `Deploying` and `Live`, an `int` key,
 # and a `fail when` on a single-instance machine.
@@ -238,3 +238,28 @@ def test_an_end_reason_names_a_single_instance_machine_once(store: ProcessStore)
 
     state = manager.state(1)
     assert (state.end, state.end_reason) == (End.FAILED, "Canary is in Broken")
+
+
+# ---- what a handler returns ------------------------------------------------------------------
+
+
+class _ReturnsNothing:
+    """Handlers of RtOrder whose `reserve` returns None though `Reserve` returns something."""
+
+    def reserve(self, task: object, ctx: object) -> None:
+        return None
+
+    def ship(self, task: object, ctx: object) -> None:
+        return None
+
+
+def test_none_from_a_task_that_returns_fails_the_attempt(store: ProcessStore) -> None:
+    # Why the protocol types such a handler `-> ReserveResult`, not `| None`.
+    m = order()
+    manager = ProcessManager(definition(m), store, _ReturnsNothing())
+
+    result = manager.handle(m.Placed(order_id="o1", items=["book"]))
+
+    (run,) = result.sync_runs
+    assert run.outcome == "failed"
+    assert run.reason is not None and run.reason.startswith("invalid result: ")
