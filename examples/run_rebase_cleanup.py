@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nstream {m.DEFINITION.category}/{args.rebase_id}:")
         for stored in manager.history(args.rebase_id):
             print(describe(stored))
-        print(f"\nprocess {state.end or 'still running'}: {dict(state.instances['Instance'])}")
+        print(f"\nprocess {state.end or 'still running'}: {dict(state.instances_of('Instance'))}")
         store.close()
     return 0 if state.ended else 1
 

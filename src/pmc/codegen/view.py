@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pmc import naming
+from pmc.codegen.formatter import LINE_LENGTH
 from pmc.codegen.layout import assignment, bracketed, docstring, tuple_display
 from pmc.codegen.literals import annotation, primitives, py_str, value_literal
 from pmc.runtime.engine import on_event, on_outcome, on_timer
@@ -255,6 +256,7 @@ def _lifecycle_classes(model: ProcessModel) -> tuple[ClassView, ...]:
                 (model.task(t.run.task).mode.value for _, t in runs if t.run),
                 optional=True,
             ),
+            *_machine_states(machines),
         ),
         "TaskCompleted": _task_outcome_overrides(runs),
         "TaskFailed": _task_outcome_overrides(runs),
@@ -275,6 +277,28 @@ def _lifecycle_classes(model: ProcessModel) -> tuple[ClassView, ...]:
     )
 
 
+def _machine_states(machines: Sequence[str]) -> tuple[str, ...]:
+    """Each machine's enum, for the states of a ``TransitionPlanned`` to be read back in.
+
+    With one machine the union of enums has one member: nothing to choose.
+    """
+    if len(machines) < 2:
+        return ()
+    items = [_dict_item(8, py_str(m), naming.state_enum_name(m)) for m in machines]
+    return (bracketed(4, "machine_states: ClassVar[dict[str, type[StrEnum]]] = {", items, "}"),)
+
+
+def _dict_item(indent: int, key: str, value: str) -> str:
+    """``key: value,`` in an exploded dict; a value too long for the line goes in parentheses.
+
+    (ruff cannot split a long name, and keeps the parentheses it finds.)
+    """
+    item = f"{key}: {value}"
+    if indent + len(item) + 1 <= LINE_LENGTH:
+        return item
+    return f"{key}: (\n{' ' * (indent + 4)}{value}\n{' ' * indent})"
+
+
 def _task_outcome_overrides(
     runs: Sequence[tuple[MachineModel, TransitionModel]],
 ) -> tuple[str, ...]:
@@ -289,8 +313,9 @@ def _is_timer(trigger: TriggerModel) -> bool:
 
 
 def _protocol_method(task: TaskModel) -> str:
-    result = naming.result_model_name(task.name) if task.returns else None
-    returns = f"{result} | None" if result else "None"
+    # What the runtime records as the outcome: a task that ``returns`` must
+    # return its result (``None`` fails the attempt), any other returns None.
+    returns = naming.result_model_name(task.name) if task.returns else "None"
     return bracketed(
         4,
         f"def {naming.task_method_name(task.name)}(",

@@ -45,8 +45,11 @@ def runtime_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(RUNTIME_NAMESPACE, "\x1f".join(str(part) for part in parts))
 
 
-def delivery_id(category: str, key: str, event_id: uuid.UUID) -> uuid.UUID:
-    """The stored id of an input event delivered as ``event_id`` to one stream."""
+def delivery_id(category: str, key: str, event_id: str | uuid.UUID) -> uuid.UUID:
+    """The stored id of an input event delivered as ``event_id`` to one stream.
+
+    A UUID counts as its canonical text: ``uuid`` and ``str(uuid)`` are one delivery.
+    """
     return runtime_id("delivery", category, key, event_id)
 
 

@@ -286,7 +286,8 @@ class ProcessDefinition:
                     m.name: frozen_map({m.name: m.initial} if not m.multi_instance else {})
                     for m in self.machines
                 }
-            )
+            ),
+            single_instance=frozenset(m.name for m in self.machines if not m.multi_instance),
         )
 
     def decide(self, state: ProcessState, event: Event, meta: EventMeta) -> list[Event]:

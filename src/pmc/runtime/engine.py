@@ -507,6 +507,9 @@ def _failure(defn: ProcessDefinition, state: ProcessState) -> str | None:
     for condition in defn.fail_when:
         for machine_id, current in _instances(state, condition.machine):
             if current in condition.states:
+                # A single instance goes by its machine's name: say it once.
+                if not defn.machine(condition.machine).multi_instance:
+                    return f"{condition.machine} is in {current}"
                 return f"{condition.machine} {machine_id} is in {current}"
     return None
 

@@ -12,13 +12,15 @@ stored under those names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 from uuid import UUID
 
 from event_sourcery import Event
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 class InputEvent(Event):
@@ -67,6 +69,37 @@ class TransitionPlannedBase(LifecycleEvent):
     task_id: UUID | None = None
     task_input: dict[str, Any] | None = None
     caused_by: UUID
+
+    # Each machine's state enum, set by a generated process with several
+    # machines. Its ``from_state: AState | BState`` alone is not enough: for
+    # a state name both machines have, pydantic picks the first enum of the
+    # union that has the value, whatever the ``machine``.
+    machine_states: ClassVar[Mapping[str, type[StrEnum]]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _states_of_its_machine(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        machine = data.get("machine")
+        if not isinstance(machine, str) or machine not in cls.machine_states:
+            return data
+        states = cls.machine_states[machine]
+        return {
+            **data,
+            **{
+                name: _state_of(states, machine, name, data[name])
+                for name in ("from_state", "to_state")
+                if isinstance(data.get(name), str)
+            },
+        }
+
+
+def _state_of(states: type[StrEnum], machine: str, name: str, value: str) -> StrEnum:
+    try:
+        return states(value)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a state of machine {machine!r}") from None
 
 
 class TaskStartedBase(LifecycleEvent):

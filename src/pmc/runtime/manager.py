@@ -32,7 +32,7 @@ from pmc.runtime import attempts, engine
 from pmc.runtime.definition import EventMeta, ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import TaskCompletedBase, TaskFailedBase, TaskRetryScheduledBase
 from pmc.runtime.log import fields, logger
-from pmc.runtime.state import ProcessState, TaskInFlight, TaskStatus
+from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, TaskStatus, stream_key
 from pmc.runtime.stores.api import (
     Clock,
     DuplicateEventId,
@@ -255,15 +255,15 @@ class ProcessManager:
 
     # ---- the public API --------------------------------------------------------------
 
-    def handle(self, event: Event, event_id: uuid.UUID | None = None) -> HandleResult:
+    def handle(self, event: Event, event_id: str | uuid.UUID | None = None) -> HandleResult:
         """Record an input event with its decisions, then run the sync tasks it planned.
 
-        ``event_id`` identifies the delivery (a message id, say): the same id
-        handled twice for one stream is recorded once (``DEDUPLICATED`` the
-        second time). The id stored with the event is derived from it and
-        the stream (see ``stored_event_id``), so one delivery handled by two
-        processes, or for two keys, is recorded in each stream. Without
-        ``event_id``, a random id is used. ``HandleResult.event_id`` is the
+        ``event_id`` identifies the delivery (a message id, say; a UUID or
+        non-empty text): the same id handled twice for one stream is recorded
+        once (``DEDUPLICATED`` the second time). The id stored with the event
+        is derived from it and the stream (see ``stored_event_id``), so one
+        delivery handled by two processes, or for two keys, is recorded in
+        each stream. Without ``event_id``, a random id is used. ``HandleResult.event_id`` is the
         stored id: the ``caused_by`` of the decisions made on the event.
         """
         if not self.definition.is_input(event):
@@ -275,18 +275,20 @@ class ProcessManager:
         stored_id = uuid.uuid4() if event_id is None else self.stored_event_id(key, event_id)
         return self.record(key, event, stored_id)
 
-    def stored_event_id(self, key: str, event_id: uuid.UUID) -> uuid.UUID:
+    def stored_event_id(self, key: KeyValue, event_id: str | uuid.UUID) -> uuid.UUID:
         """The id ``handle`` stores an input event under, for delivery ``event_id`` to ``key``.
 
         Stores keep event ids unique across all streams (event-sourcery's
         schema), while a delivery id is only unique per stream: one message
-        may concern several processes or keys.
+        may concern several processes or keys. A text id is taken as it is
+        and a UUID as its canonical text, so the same text always maps to the
+        same stored id, and a UUID and its ``str`` are one delivery.
         """
-        return attempts.delivery_id(self.category, key, event_id)
+        return attempts.delivery_id(self.category, stream_key(key), _delivery(event_id))
 
     def record(
         self,
-        key: str,
+        key: KeyValue,
         event: Event,
         event_id: uuid.UUID,
         precondition: Precondition | None = None,
@@ -297,6 +299,7 @@ class ProcessManager:
         timers): ``precondition`` is checked on the state each attempt is
         decided on; if it fails, nothing is written (``STALE``).
         """
+        key = stream_key(key)
         result = self._append(key, event, event_id, precondition)
         if result.status is HandleStatus.NOT_STARTED:
             return result
@@ -305,16 +308,22 @@ class ProcessManager:
             return result
         return _with_sync_runs(result, runs, self._folded(key).state)
 
-    def state(self, key: str) -> ProcessState:
-        """The current state of stream ``key`` (the initial state if it has no events)."""
+    def state(self, key: KeyValue) -> ProcessState:
+        """The current state of process ``key`` (the initial state if it has no events).
+
+        A key is accepted in its declared type or as its text (``1`` or ``"1"``).
+        """
+        key = stream_key(key)
         return self._folded(key).state
 
-    def history(self, key: str) -> list[StoredEvent]:
-        """Every event of stream ``key``, in order."""
-        return self.store.load(self.category, str(key))
+    def history(self, key: KeyValue) -> list[StoredEvent]:
+        """Every event of process ``key``, in order."""
+        key = stream_key(key)
+        return self.store.load(self.category, key)
 
-    def replay(self, key: str) -> ProcessState:
+    def replay(self, key: KeyValue) -> ProcessState:
         """The state rebuilt from the stream alone, bypassing the cache."""
+        key = stream_key(key)
         return self.definition.fold([stored.event for stored in self.history(key)])
 
     # ---- running tasks -------------------------------------------------------------------
@@ -657,6 +666,15 @@ class ProcessManager:
             self._cache.move_to_end(key)
             while len(self._cache) > CACHED_STREAMS:
                 self._cache.popitem(last=False)
+
+
+def _delivery(event_id: str | uuid.UUID) -> str | uuid.UUID:
+    """A delivery id, checked: an empty text is a missing id, not one to deduplicate on."""
+    if isinstance(event_id, uuid.UUID) or (isinstance(event_id, str) and event_id):
+        return event_id
+    if isinstance(event_id, str):
+        raise ValueError("event_id must not be empty (pass None for a random id)")
+    raise TypeError(f"event_id is a str or a UUID, not {type(event_id).__name__}")
 
 
 # ---- preconditions of the runtime's reports ---------------------------------------------

@@ -17,6 +17,19 @@ from uuid import UUID
 
 KeyValue = str | int | UUID
 
+
+def stream_key(key: KeyValue) -> str:
+    """The name of the stream of process key ``key``, given in its declared type.
+
+    ``str(key)``, as for the key field of an input event: ``1`` and ``"1"``
+    name one stream, a UUID its canonical text. Any other type (``True``,
+    ``1.0``) would silently name a stream no event is ever recorded in.
+    """
+    if isinstance(key, bool) or not isinstance(key, str | int | UUID):
+        raise TypeError(f"a process key is a str, int or UUID, not {type(key).__name__}")
+    return str(key)
+
+
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -90,7 +103,8 @@ class ProcessState:
     """The fold of one stream.
 
     ``instances`` maps machine -> machine id -> state name; a machine with a
-    single instance has it from the start, under the machine's name.
+    single instance has it from the start, under the machine's name (read
+    it with ``of``, and a many-instance machine with ``instances_of``).
     ``version`` counts the folded events, so it is the stream version to
     expect on the next append.
     """
@@ -102,6 +116,30 @@ class ProcessState:
     version: int = 0
     end: End | None = None
     end_reason: str | None = None
+    single_instance: frozenset[str] = frozenset()  # the machines with one instance
+
+    def of(self, machine: str) -> str:
+        """The state of single-instance machine ``machine``.
+
+        A many-instance machine has no one state: that is a TypeError (use
+        ``instances_of``), not a value that silently compares unequal.
+        """
+        instances = self.instances_of(machine)
+        if machine not in self.single_instance:
+            raise TypeError(
+                f"machine {machine} has many instances: "
+                f"read their states with instances_of({machine!r})"
+            )
+        return instances[machine]
+
+    def instances_of(self, machine: str) -> Mapping[str, str]:
+        """Machine id -> state of every instance of ``machine`` (one, under its own
+        name, for a single-instance machine)."""
+        try:
+            return self.instances[machine]
+        except KeyError:
+            known = ", ".join(self.instances) or "none"
+            raise KeyError(f"no machine {machine!r} in this process (machines: {known})") from None
 
     @property
     def started(self) -> bool:

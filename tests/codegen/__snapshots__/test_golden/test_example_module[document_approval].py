@@ -147,6 +147,10 @@ class TransitionPlanned(rt.TransitionPlannedBase):
     to_state: ReviewState | DeadlineState
     task: Literal["NotifyReviewer", "EscalateToManager", "SendReminder"] | None = None
     task_mode: Literal["async"] | None = None
+    machine_states: ClassVar[dict[str, type[StrEnum]]] = {
+        "Review": ReviewState,
+        "Deadline": DeadlineState,
+    }
 
 
 class TaskStarted(rt.TaskStartedBase):

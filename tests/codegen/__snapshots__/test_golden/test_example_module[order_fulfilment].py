@@ -174,6 +174,10 @@ class TransitionPlanned(rt.TransitionPlannedBase):
         | None
     ) = None
     task_mode: Literal["async", "sync"] | None = None
+    machine_states: ClassVar[dict[str, type[StrEnum]]] = {
+        "Payment": PaymentState,
+        "Shipping": ShippingState,
+    }
 
 
 class TaskStarted(rt.TaskStartedBase):
@@ -252,17 +256,13 @@ class OrderFulfilmentTasks(Protocol):
         self,
         task: AuthorizePayment,
         ctx: TaskContext,
-    ) -> AuthorizePaymentResult | None: ...
+    ) -> AuthorizePaymentResult: ...
 
-    def capture_payment(
-        self,
-        task: CapturePayment,
-        ctx: TaskContext,
-    ) -> CapturePaymentResult | None: ...
+    def capture_payment(self, task: CapturePayment, ctx: TaskContext) -> CapturePaymentResult: ...
 
     def reserve_stock(self, task: ReserveStock, ctx: TaskContext) -> None: ...
 
-    def book_courier(self, task: BookCourier, ctx: TaskContext) -> BookCourierResult | None: ...
+    def book_courier(self, task: BookCourier, ctx: TaskContext) -> BookCourierResult: ...
 
     def send_tracking_mail(self, task: SendTrackingMail, ctx: TaskContext) -> None: ...
 

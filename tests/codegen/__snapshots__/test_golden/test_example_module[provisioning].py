@@ -160,6 +160,10 @@ class TransitionPlanned(rt.TransitionPlannedBase):
         | None
     ) = None
     task_mode: Literal["async"] | None = None
+    machine_states: ClassVar[dict[str, type[StrEnum]]] = {
+        "Network": NetworkState,
+        "Node": NodeState,
+    }
 
 
 class TaskStarted(rt.TaskStartedBase):
@@ -234,17 +238,13 @@ class ProcessCancelled(rt.ProcessCancelledBase):
 class ProvisioningTasks(Protocol):
     """The handlers of the Provisioning tasks: one method per task."""
 
-    def create_network(
-        self,
-        task: CreateNetwork,
-        ctx: TaskContext,
-    ) -> CreateNetworkResult | None: ...
+    def create_network(self, task: CreateNetwork, ctx: TaskContext) -> CreateNetworkResult: ...
 
     def configure_firewall(self, task: ConfigureFirewall, ctx: TaskContext) -> None: ...
 
     def delete_network(self, task: DeleteNetwork, ctx: TaskContext) -> None: ...
 
-    def allocate_node(self, task: AllocateNode, ctx: TaskContext) -> AllocateNodeResult | None: ...
+    def allocate_node(self, task: AllocateNode, ctx: TaskContext) -> AllocateNodeResult: ...
 
     def install_image(self, task: InstallImage, ctx: TaskContext) -> None: ...
 
