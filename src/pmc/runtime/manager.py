@@ -263,8 +263,9 @@ class ProcessManager:
         once (``DEDUPLICATED`` the second time). The id stored with the event
         is derived from it and the stream (see ``stored_event_id``), so one
         delivery handled by two processes, or for two keys, is recorded in
-        each stream. Without ``event_id``, a random id is used. ``HandleResult.event_id`` is the
-        stored id: the ``caused_by`` of the decisions made on the event.
+        each stream. Without ``event_id``, a random id is used.
+        ``HandleResult.event_id`` is the stored id: the ``caused_by`` of the
+        decisions made on the event.
         """
         if not self.definition.is_input(event):
             raise TypeError(
