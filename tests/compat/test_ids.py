@@ -1,6 +1,7 @@
 """Every derived id is a persisted format: these values must never change.
 
-The ids below were computed by the runtime of pmc 0.1.0 from fixed inputs.
+The ids below were computed by the runtime of pmc 0.1.0 from fixed inputs
+(then in ``engine.py`` and ``attempts.py``, now all in ``contract.py``).
 Task and timer ids are recorded in ``TransitionPlanned`` / ``TimerScheduled``;
 the runtime's own ids (deliveries, decisions, attempts, timeouts, fired
 timers) are the stored ids the inbox deduplicates on. A changed derivation
@@ -17,8 +18,8 @@ from uuid import UUID
 import pytest
 
 from pmc.runtime import EventMeta
-from pmc.runtime import attempts as ids
-from pmc.runtime.engine import canonical_json, derived_id
+from pmc.runtime import contract as ids
+from pmc.runtime.contract import canonical_json, derived_id
 from tests.compat.support import released_module
 
 EVENT = UUID("00000000-0000-4000-8000-000000000001")
@@ -121,3 +122,25 @@ def test_decisions_of_a_released_module_plan_the_same_ids() -> None:
         ("Deadline", "begin"): "None",
     }
     assert timers == {("Deadline", "expire"): "eaa6538c-b45a-5795-a670-19af2af56745"}
+
+
+def test_the_old_homes_of_the_derivations_still_export_them() -> None:
+    from pmc.runtime import attempts, engine
+
+    assert attempts.started_id is ids.started_id
+    assert engine.derived_id is ids.derived_id
+
+
+def test_the_engine_does_not_import_the_definition_class() -> None:
+    """The cycle ``engine`` <-> ``definition`` is gone: both import ``contract``."""
+    import ast
+    from pathlib import Path
+
+    from pmc.runtime import engine
+
+    tree = ast.parse(Path(engine.__file__).read_text(encoding="utf-8"))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "pmc.runtime.definition" not in imported
+    assert "pmc.runtime.contract" in imported

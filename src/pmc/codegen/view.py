@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pmc import naming
 from pmc.codegen.layout import assignment, bracketed, docstring, tuple_display
 from pmc.codegen.literals import annotation, primitives, py_str, value_literal
-from pmc.runtime.engine import on_event, on_outcome, on_timer
+from pmc.runtime.contract import on_event, on_outcome, on_timer
 from pmc.semantics.model import (
     AllFinalCondition,
     AllInCondition,
