@@ -90,17 +90,17 @@ def require_api(api: int, *, source: str) -> None:
 
 
 def _unsupported(api: int, source: str) -> str:
-    supported = ", ".join(str(n) for n in SUPPORTED_APIS)
-    runs = f"this pmc.runtime runs API {supported}"
+    runs = f"API {', '.join(str(n) for n in SUPPORTED_APIS)}"
     if api > RUNTIME_API:
         return (
             f"{source} was compiled by a pmc newer than this pmc.runtime, for runtime API"
-            f" {api} ({runs}): upgrade pmc where the module runs, or regenerate the module"
-            f" with the pmc installed here: `pmc compile {source}`"
+            f" {api} (this pmc.runtime runs {runs}): upgrade pmc where the module runs, or"
+            f" regenerate it with the pmc installed here: `pmc compile {source}`"
         )
     return (
-        f"{source} was compiled by {generated_by(api)} for runtime API {api}, which {runs}"
-        f" no longer supports: regenerate it with `pmc compile {source}`"
+        f"{source} was compiled by {generated_by(api)} for runtime API {api}, which this"
+        f" pmc.runtime no longer runs (it runs {runs}): regenerate it with"
+        f" `pmc compile {source}`"
     )
 
 
