@@ -18,6 +18,7 @@ from uuid import uuid4
 import pytest
 
 from pmc.runtime import EventMeta, IncompatibleModule, contract
+from tests.cli.conftest import PmcRunner
 from tests.codegen.support import import_code
 from tests.compat.support import FIXTURES, fixture_paths, released_module
 
@@ -124,4 +125,19 @@ def test_a_module_for_a_newer_api_fails_at_import_before_anything_else() -> None
         f" (this pmc.runtime runs API {', '.join(map(str, contract.SUPPORTED_APIS))}):"
         " upgrade pmc where the module runs, or regenerate it with the pmc installed here:"
         " `pmc compile later.pm`"
+    )
+
+
+def test_pmc_worker_reports_an_incompatible_module(pmc: PmcRunner, tmp_path: Path) -> None:
+    (tmp_path / "later.py").write_text(
+        "import pmc.runtime as rt\n\nrt.require_api(7, source='later.pm')\n", encoding="utf-8"
+    )
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+
+    run = pmc("worker", "later", "--tasks", "later:make", "--store", url)
+
+    assert run.exit_code == 2
+    assert run.stderr.startswith(
+        "error: cannot import `later`: later.pm was compiled by a pmc newer than this"
+        " pmc.runtime, for runtime API 7"
     )
