@@ -13,13 +13,15 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
+from types import ModuleType
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
 from pmc.runtime import EventMeta, IncompatibleModule, contract
 from tests.cli.conftest import PmcRunner
-from tests.codegen.support import import_code
+from tests.codegen.support import compile_and_import, import_code
 from tests.compat.support import FIXTURES, fixture_paths, released_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,3 +143,36 @@ def test_pmc_worker_reports_an_incompatible_module(pmc: PmcRunner, tmp_path: Pat
         "error: cannot import `later`: later.pm was compiled by a pmc newer than this"
         " pmc.runtime, for runtime API 7"
     )
+
+
+def test_a_module_compiled_now_decides_exactly_as_the_released_one() -> None:
+    """Same source, same events: same decisions, ids included (wildcard rows or not)."""
+    old = released_module("v0_1_0", "document_approval")
+    new = compile_and_import((FIXTURES / "v0_1_0" / "document_approval.pm").read_text())
+    document = UUID("00000000-0000-4000-8000-0000000000d0")
+
+    def run(m: ModuleType) -> list[tuple[str, dict[str, Any]]]:
+        definition = m.DEFINITION
+        events = [
+            m.ReviewRequested(
+                document_id=document,
+                title="t",
+                author="a",
+                reviewers=["ann", "bob"],
+                requested_at=T0,
+            ),
+            m.ReviewerRemoved(document_id=document, reviewer="ann"),
+            m.ReviewerRemoved(document_id=document, reviewer="carl"),
+            m.ReviewApproved(document_id=document, reviewer="bob"),
+        ]
+        state, decided = definition.initial_state(), []
+        for number, event in enumerate(events, start=1):
+            decisions = definition.decide(state, event, EventMeta(UUID(int=number), T0, "d"))
+            for recorded in (event, *decisions):
+                state = definition.evolve(state, recorded)
+            decided += [(type(d).__name__, d.model_dump(mode="json")) for d in decisions]
+        assert state.ended
+        return decided
+
+    assert new.DEFINITION.api == 2
+    assert run(new) == run(old)

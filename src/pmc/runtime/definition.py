@@ -125,8 +125,10 @@ class ProcessDefinition:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         contract.check_definition(cls, cls.api)
-        if cls.api == 1:
+        # API 1 modules expanded `*` into the exact tables: no wildcard rows.
+        if not hasattr(cls, "wildcard_transitions"):
             cls.wildcard_transitions = {}
+        if not hasattr(cls, "wildcard_timers"):
             cls.wildcard_timers = {}
 
     def route(self, event: Event) -> Sequence[Route]:
