@@ -114,10 +114,11 @@ def check_definition(cls: type, api: int) -> None:
     A module edited by hand, or cut short, would otherwise import fine and
     fail at the first event that needs the missing table.
     """
-    source = source_of(cls)
-    require_api(api, source=source)
+    if api not in SUPPORTED_APIS:
+        raise IncompatibleModule(_unsupported(api, source_of(cls)))
     missing = [name for name in REQUIRED_TABLES[api] if not hasattr(cls, name)]
     if missing:
+        source = source_of(cls)
         tables = ", ".join(f"`{name}`" for name in missing)
         raise IncompatibleModule(
             f"{cls.__module__}.{cls.__name__} (compiled from {source} by {generated_by(api)},"
