@@ -189,7 +189,7 @@ class Catalog:
         }
         transitions: dict[str, set[str]] = defaultdict(set)
         edges = set()
-        for (machine, source, _trigger), spec in definition.transitions.items():
+        for (machine, source, _trigger), spec in definition.rows():
             transitions[machine].add(spec.name)
             edges.add((machine, spec.name, str(source), str(spec.target)))
         return cls(

@@ -20,7 +20,9 @@ def test_module_is_written_beside_the_source(pmc: PmcRunner, tmp_path: Path) -> 
     assert run.exit_code == 0, run.stderr
     assert run.stderr == "compiled rebase_cleanup.pm -> rebase_cleanup.py\n"
     text = (tmp_path / "rebase_cleanup.py").read_text(encoding="utf-8")
-    assert text.startswith(f"{HEADER}0.1.0 from rebase_cleanup.pm. DO NOT EDIT.\n# source sha256: ")
+    assert text.startswith(
+        f"{HEADER}for runtime API 2 from rebase_cleanup.pm. DO NOT EDIT.\n# program sha256: "
+    )
     assert "class RebaseFailed(" in text
 
 
@@ -53,7 +55,8 @@ def test_stdin_compiles_to_stdout(pmc: PmcRunner) -> None:
     source = (EXAMPLES / "rebase_cleanup.pm").read_text(encoding="utf-8")
     run = pmc("compile", "-", "--stdin-filename", "rebase_cleanup.pm", stdin=source)
     assert run.exit_code == 0
-    assert run.stdout.startswith(f"{HEADER}0.1.0 from rebase_cleanup.pm. DO NOT EDIT.\n")
+    expected = f"{HEADER}for runtime API 2 from rebase_cleanup.pm. DO NOT EDIT.\n"
+    assert run.stdout.startswith(expected)
 
 
 def test_check_reports_missing_and_stale_modules(pmc: PmcRunner, tmp_path: Path) -> None:
@@ -68,7 +71,10 @@ def test_check_reports_missing_and_stale_modules(pmc: PmcRunner, tmp_path: Path)
     assert pmc("compile", "rebase_cleanup.pm").exit_code == 0
     fresh = pmc("compile", "--check", "rebase_cleanup.pm")
     assert (fresh.exit_code, fresh.stdout, fresh.stderr) == (0, "", "")
+    # A comment changes nothing in the module (the header hashes the program).
     source.write_text(source.read_text() + "# changed\n")
+    assert pmc("compile", "--check", "rebase_cleanup.pm").exit_code == 0
+    source.write_text(source.read_text().replace("retry 3", "retry 4"))
     stale = pmc("compile", "--check", "rebase_cleanup.pm")
     assert stale.exit_code == 1
     assert "rebase_cleanup.py is stale" in stale.stderr

@@ -14,7 +14,7 @@ from pmc import naming
 from pmc.codegen.formatter import LINE_LENGTH
 from pmc.codegen.layout import assignment, bracketed, docstring, tuple_display
 from pmc.codegen.literals import annotation, primitives, py_str, value_literal
-from pmc.runtime.engine import on_event, on_outcome, on_timer
+from pmc.runtime.contract import RUNTIME_API, on_event, on_outcome, on_timer
 from pmc.semantics.model import (
     AllFinalCondition,
     AllInCondition,
@@ -90,6 +90,7 @@ class ModuleView:
     header: tuple[str, ...]
     doc: str
     imports: tuple[str, ...]
+    api_check: str  # the call that fails the import on a runtime without this API
     events: tuple[ClassView, ...]
     task_models: tuple[ClassView, ...]
     enums: tuple[EnumView, ...]
@@ -109,6 +110,7 @@ def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str)
         header=tuple(header),
         doc=docstring(0, f"The {model.name} process, generated from {printable(source_name)}."),
         imports=_imports(model),
+        api_check=f"rt.require_api({RUNTIME_API}, source={py_str(source_name)})",
         events=tuple(_event_class(model, e.name, e.fields) for e in model.events),
         task_models=tuple(m for t in model.tasks for m in _task_classes(t)),
         enums=tuple(_state_enum(m) for m in model.machines),
@@ -399,6 +401,7 @@ def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -
     trigger_events = _trigger_events(model)
     start = model.start_events if model.start_events is not None else trigger_events
     attributes = (
+        f"api = {RUNTIME_API}",
         f"category = {py_str(model.name)}",
         f"key_field = {py_str(model.key.field)}",
         _tuple_attr("events", [e.name for e in model.events]),
@@ -408,6 +411,10 @@ def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -
         _dict_attr("tasks", "rt.TaskTable", [_task_entry(t) for t in model.tasks]),
         _dict_attr("transitions", "rt.TransitionTable", _transition_entries(model, binder_names)),
         _dict_attr("timers", "rt.TimerTable", _timer_entries(model)),
+        _dict_attr(
+            "wildcard_transitions", "rt.WildcardTable", _wildcard_entries(model, binder_names)
+        ),
+        _dict_attr("wildcard_timers", "rt.WildcardTimerTable", _wildcard_timer_entries(model)),
         _tuple_attr("complete_when", [_condition(c) for c in model.complete_when]),
         _tuple_attr(
             "fail_when",
@@ -520,14 +527,24 @@ def _trigger_key(trigger: TriggerModel, transition: str) -> str:
     raise AssertionError(trigger)  # pragma: no cover - the match is exhaustive
 
 
+def _spec_args(
+    machine: MachineModel, transition: TransitionModel, binder_names: dict[tuple[str, str], str]
+) -> list[str]:
+    args = [f"name={py_str(transition.name)}", f"target={py_str(transition.target)}"]
+    if transition.run is not None:
+        args.append(f"task={py_str(transition.run.task)}")
+        args.append(f"bind={binder_names[(machine.name, transition.name)]}")
+    return args
+
+
 def _transition_entries(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -> list[str]:
+    """One row per explicit source; transitions written with ``*`` get a wildcard row instead."""
     entries = []
     for machine in model.machines:
         for transition in machine.transitions:
-            args = [f"name={py_str(transition.name)}", f"target={py_str(transition.target)}"]
-            if transition.run is not None:
-                args.append(f"task={py_str(transition.run.task)}")
-                args.append(f"bind={binder_names[(machine.name, transition.name)]}")
+            if transition.from_wildcard:
+                continue
+            args = _spec_args(machine, transition, binder_names)
             trigger = py_str(_trigger_key(transition.trigger, transition.name))
             for source in transition.sources:
                 key = f"({py_str(machine.name)}, {py_str(source)}, {trigger})"
@@ -536,21 +553,62 @@ def _transition_entries(model: ProcessModel, binder_names: dict[tuple[str, str],
     return entries
 
 
+def _wildcard_entries(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -> list[str]:
+    """``(machine, trigger)`` rows of the transitions written with ``*``.
+
+    The runtime applies one in every non-final state without a row of its
+    own, which is what ``*`` expands to: the semantic checks refuse another
+    transition on the same state and trigger, and an outcome ``*`` narrows
+    to the states where the task can be in flight, the only states where
+    its outcome arrives.
+    """
+    entries = []
+    for machine in model.machines:
+        for transition in machine.transitions:
+            if not transition.from_wildcard:
+                continue
+            args = _spec_args(machine, transition, binder_names)
+            trigger = py_str(_trigger_key(transition.trigger, transition.name))
+            head = f"({py_str(machine.name)}, {trigger}): rt.TransitionSpec("
+            entries.append(bracketed(8, head, args, ")", reserve=1))
+    return entries
+
+
+def _timer_spec(transition: TransitionModel) -> str | None:
+    if not isinstance(transition.trigger, TimerTriggerModel):
+        return None
+    return (
+        f"rt.TimerSpec(transition={py_str(transition.name)},"
+        f" after_ms={transition.trigger.after_ms})"
+    )
+
+
 def _timer_entries(model: ProcessModel) -> list[str]:
     by_state: dict[tuple[str, str], list[str]] = {}
     for machine in model.machines:
         for transition in machine.transitions:
-            if isinstance(transition.trigger, TimerTriggerModel):
-                spec = (
-                    f"rt.TimerSpec(transition={py_str(transition.name)},"
-                    f" after_ms={transition.trigger.after_ms})"
-                )
+            spec = _timer_spec(transition)
+            if spec is not None and not transition.from_wildcard:
                 for source in transition.sources:
                     by_state.setdefault((machine.name, source), []).append(spec)
     return [
         tuple_display(8, f"({py_str(machine)}, {py_str(state)}): ", specs, reserve=1)
         for (machine, state), specs in by_state.items()
     ]
+
+
+def _wildcard_timer_entries(model: ProcessModel) -> list[str]:
+    """The timers of ``*`` transitions, per machine: scheduled after a state's own."""
+    entries = []
+    for machine in model.machines:
+        specs = [
+            spec
+            for transition in machine.transitions
+            if transition.from_wildcard and (spec := _timer_spec(transition)) is not None
+        ]
+        if specs:
+            entries.append(tuple_display(8, f"{py_str(machine.name)}: ", specs, reserve=1))
+    return entries
 
 
 def _condition(condition: AllFinalCondition | AllInCondition) -> str:

@@ -27,6 +27,16 @@ def format_module(module: ast.Module, source: SourceFile) -> str:
     return weave(lines, module.comments, source)
 
 
+def program_text(module: ast.Module) -> str:
+    """The program alone, as ``pmc fmt`` lays it out: no comments, no blank lines.
+
+    Two sources that differ only in layout or comments have the same
+    program text; generated modules hash it (``docs/design.md``).
+    """
+    lines = layout_process(module.process, CommentIndex.of(()))
+    return "".join(f"{' ' * line.indent}{line.text}\n" for line in lines)
+
+
 @dataclass(frozen=True, slots=True)
 class FormatResult:
     text: str | None  # None when the source does not parse
@@ -41,4 +51,12 @@ def format_source(source: SourceFile) -> FormatResult:
     return FormatResult(format_module(parsed.module, source), parsed.diagnostics)
 
 
-__all__ = ["INDENT", "MAX_WIDTH", "FormatResult", "format_module", "format_source", "quote"]
+__all__ = [
+    "INDENT",
+    "MAX_WIDTH",
+    "FormatResult",
+    "format_module",
+    "format_source",
+    "program_text",
+    "quote",
+]

@@ -11,18 +11,18 @@ stores, which only running a process needs.
 
 from typing import TYPE_CHECKING, Any
 
-from pmc.runtime.definition import (
+from pmc.runtime.contract import (
+    RUNTIME_API,
+    SUPPORTED_APIS,
     AllFinal,
     AllIn,
     AnyIn,
     Binder,
     EventMeta,
+    IncompatibleModule,
     MachineSpec,
-    PermanentFailure,
-    ProcessDefinition,
     RetrySpec,
     Route,
-    TaskContext,
     TaskMode,
     TaskSpec,
     TaskTable,
@@ -31,8 +31,14 @@ from pmc.runtime.definition import (
     TransitionKey,
     TransitionSpec,
     TransitionTable,
+    WildcardTable,
+    WildcardTimerTable,
+    on_event,
+    on_outcome,
+    on_timer,
+    require_api,
 )
-from pmc.runtime.engine import on_event, on_outcome, on_timer
+from pmc.runtime.definition import PermanentFailure, ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import (
     InputEvent,
     LifecycleEvent,
@@ -76,6 +82,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "RUNTIME_API",
+    "SUPPORTED_APIS",
     "AllFinal",
     "AllIn",
     "AnyIn",
@@ -84,6 +92,7 @@ __all__ = [
     "EventMeta",
     "HandleResult",
     "HandleStatus",
+    "IncompatibleModule",
     "InputEvent",
     "LifecycleEvent",
     "LifecycleTypes",
@@ -121,8 +130,11 @@ __all__ = [
     "TransitionPlannedBase",
     "TransitionSpec",
     "TransitionTable",
+    "WildcardTable",
+    "WildcardTimerTable",
     "Worker",
     "on_event",
     "on_outcome",
     "on_timer",
+    "require_api",
 ]

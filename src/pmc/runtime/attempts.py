@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +22,17 @@ from typing import Any, Literal, TypeVar
 from event_sourcery import Event
 from pydantic import ValidationError
 
+# The id derivations live in ``contract``; re-exported for the callers that
+# use them as ``attempts.<name>_id``.
+from pmc.runtime.contract import RUNTIME_NAMESPACE as RUNTIME_NAMESPACE
+from pmc.runtime.contract import decision_id as decision_id
+from pmc.runtime.contract import delivery_id as delivery_id
+from pmc.runtime.contract import fired_id as fired_id
+from pmc.runtime.contract import outcome_id as outcome_id
+from pmc.runtime.contract import renewed_id as renewed_id
+from pmc.runtime.contract import runtime_id as runtime_id
+from pmc.runtime.contract import started_id as started_id
+from pmc.runtime.contract import timed_out_id as timed_out_id
 from pmc.runtime.definition import PermanentFailure, ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import (
     TaskCompletedBase,
@@ -34,50 +44,7 @@ from pmc.runtime.lifecycle import (
 from pmc.runtime.state import TaskInFlight, Timer
 from pmc.runtime.stores.api import holds_nul
 
-# Fixed forever: changing it would change the ids of events already recorded,
-# and a re-delivered outcome would then be recorded a second time.
-RUNTIME_NAMESPACE = uuid.UUID("0b7f3c1e-5a2d-5e4f-8c61-9d2e7a4b3f10")
-
 _T = TypeVar("_T")
-
-
-def runtime_id(*parts: object) -> uuid.UUID:
-    return uuid.uuid5(RUNTIME_NAMESPACE, "\x1f".join(str(part) for part in parts))
-
-
-def delivery_id(category: str, key: str, event_id: str | uuid.UUID) -> uuid.UUID:
-    """The stored id of an input event delivered as ``event_id`` to one stream.
-
-    A UUID counts as its canonical text: ``uuid`` and ``str(uuid)`` are one delivery.
-    """
-    return runtime_id("delivery", category, key, event_id)
-
-
-def decision_id(event_id: uuid.UUID, index: int) -> uuid.UUID:
-    """The id of the ``index``-th event decided on ``event_id``."""
-    return runtime_id("decision", event_id, index)
-
-
-def started_id(task_id: uuid.UUID, attempt: int) -> uuid.UUID:
-    return runtime_id("started", task_id, attempt)
-
-
-def renewed_id(task_id: uuid.UUID, attempt: int, number: int) -> uuid.UUID:
-    """The ``number``-th renewal of an attempt's lease (a ``TaskStarted`` again)."""
-    return runtime_id("renewed", task_id, attempt, number)
-
-
-def outcome_id(task_id: uuid.UUID, attempt: int) -> uuid.UUID:
-    # Completed and failed share one id: an attempt has one outcome.
-    return runtime_id("outcome", task_id, attempt)
-
-
-def timed_out_id(task_id: uuid.UUID, attempt: int) -> uuid.UUID:
-    return runtime_id("timed-out", task_id, attempt)
-
-
-def fired_id(timer_id: uuid.UUID) -> uuid.UUID:
-    return runtime_id("fired", timer_id)
 
 
 # ---- the events ----------------------------------------------------------------------

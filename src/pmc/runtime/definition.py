@@ -12,38 +12,64 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from datetime import datetime
+from typing import Any, ClassVar
 from uuid import UUID
 
 from event_sourcery import Event
 
-from pmc.runtime import engine
-from pmc.runtime.lifecycle import LifecycleTypes, TaskInput, TaskResult
+from pmc.runtime import contract, engine
+from pmc.runtime.contract import (
+    MAX_DELAY_MS,
+    AllFinal,
+    AllIn,
+    AnyIn,
+    Binder,
+    EventMeta,
+    MachineSpec,
+    RetrySpec,
+    Route,
+    TaskMode,
+    TaskSpec,
+    TaskTable,
+    TimerSpec,
+    TimerTable,
+    TransitionKey,
+    TransitionSpec,
+    TransitionTable,
+    WildcardTable,
+    WildcardTimerTable,
+)
+from pmc.runtime.lifecycle import LifecycleTypes, TaskInput
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, frozen_map
 
-TaskMode = Literal["sync", "async"]
-
-# A generated binding function: (trigger payload, machine id, process key) ->
-# the task's input model. The payload is the input event, the task's result
-# model (or None), a TaskFailure, or the TimerFired event.
-Binder = Callable[[Any, str, Any], TaskInput]
-
-
-@dataclass(frozen=True, slots=True)
-class EventMeta:
-    """What the store knows about the event being decided on.
-
-    ``timestamp`` is the only clock a decision reads; ``event_id`` makes the
-    ids of planned tasks and timers deterministic; ``key`` is the stream name.
-    """
-
-    event_id: UUID
-    timestamp: datetime
-    key: str
+# The table and spec types live in ``contract`` now; they are still exported
+# from here for the modules that import them from this one.
+__all__ = [
+    "MAX_DELAY_MS",
+    "AllFinal",
+    "AllIn",
+    "AnyIn",
+    "Binder",
+    "EventMeta",
+    "MachineSpec",
+    "ProcessDefinition",
+    "RetrySpec",
+    "Route",
+    "TaskContext",
+    "TaskMode",
+    "TaskSpec",
+    "TaskTable",
+    "TimerSpec",
+    "TimerTable",
+    "TransitionKey",
+    "TransitionSpec",
+    "TransitionTable",
+    "WildcardTable",
+    "WildcardTimerTable",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,140 +107,19 @@ class PermanentFailure(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """The instances of one machine an input event is addressed to, in order."""
-
-    machine: str
-    ids: tuple[str, ...]
-
-
-# The longest delay before a retry: 100 years, the longest duration a `.pm`
-# file may write (PM0006; ``pmc.syntax.builder.MAX_DURATION_MS``).
-MAX_DELAY_MS = 36_500 * 24 * 60 * 60 * 1000
-_MAX_BACKOFF_EXPONENT = 64
-
-
-@dataclass(frozen=True, slots=True)
-class RetrySpec:
-    """``retry N [backoff D | every D] [max D]``: N more attempts after the first."""
-
-    retries: int
-    delay: Literal["none", "backoff", "every"] = "none"
-    delay_ms: int = 0
-    max_delay_ms: int | None = None
-
-    @property
-    def max_attempts(self) -> int:
-        return self.retries + 1
-
-    def delay_after(self, failed_attempt: int) -> timedelta:
-        """How long to wait before the attempt after ``failed_attempt`` (1-based).
-
-        Never more than :data:`MAX_DELAY_MS` (100 years), whatever the number
-        of retries: ``retry 30 backoff 1h`` without ``max`` would otherwise
-        double past what ``timedelta`` can hold.
-        """
-        match self.delay:
-            case "none":
-                ms = 0
-            case "every":
-                ms = self.delay_ms
-            case "backoff":
-                # Doubling from delay_ms. The exponent is capped first, so no
-                # huge integer is ever built: delay_ms >= 1 doubled 64 times
-                # is far past the cap.
-                exponent = min(max(failed_attempt - 1, 0), _MAX_BACKOFF_EXPONENT)
-                ms = self.delay_ms * 2**exponent
-        if self.max_delay_ms is not None:
-            ms = min(ms, self.max_delay_ms)
-        return timedelta(milliseconds=min(ms, MAX_DELAY_MS))
-
-
-@dataclass(frozen=True, slots=True)
-class TaskSpec:
-    name: str
-    mode: TaskMode
-    input: type[TaskInput]
-    result: type[TaskResult] | None  # None: the task returns nothing
-    method: str  # the method of the ``<Process>Tasks`` protocol that runs it
-    retry: RetrySpec | None = None  # None: the first failure is final
-    timeout_ms: int | None = None  # None: attempts never time out
-
-    @property
-    def max_attempts(self) -> int:
-        return 1 if self.retry is None else self.retry.max_attempts
-
-
-@dataclass(frozen=True, slots=True)
-class MachineSpec:
-    name: str
-    states: type[StrEnum]
-    initial: str
-    final: tuple[str, ...]
-    multi_instance: bool
-
-
-@dataclass(frozen=True, slots=True)
-class TransitionSpec:
-    """One transition; the table key holds its machine, source state and trigger."""
-
-    name: str
-    target: str
-    task: str | None = None
-    bind: Binder | None = None  # set exactly when ``task`` is
-
-
-TransitionKey = tuple[str, str, str]  # (machine, state, trigger)
-TaskTable = Mapping[str, TaskSpec]
-TransitionTable = Mapping[TransitionKey, TransitionSpec]
-TimerTable = Mapping[tuple[str, str], tuple["TimerSpec", ...]]  # (machine, state)
-
-
-@dataclass(frozen=True, slots=True)
-class AllFinal:
-    """``all M final``: M has an instance, and every instance is in a final state."""
-
-    machine: str
-
-    def accepted(self, machine: MachineSpec) -> tuple[str, ...]:
-        return machine.final
-
-
-@dataclass(frozen=True, slots=True)
-class AllIn:
-    """``all M in S, ...``: M has an instance, and every instance is in one of ``states``."""
-
-    machine: str
-    states: tuple[str, ...]
-
-    def accepted(self, machine: MachineSpec) -> tuple[str, ...]:
-        return self.states
-
-
-@dataclass(frozen=True, slots=True)
-class AnyIn:
-    """``any M in S, ...``: some instance of M is in one of ``states``."""
-
-    machine: str
-    states: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TimerSpec:
-    """An ``after D`` transition leaving ``state``."""
-
-    transition: str
-    after_ms: int
-
-
 class ProcessDefinition:
     """A compiled process: tables filled in by the generated subclass.
 
     The subclass also implements ``route``. The methods here are pure: no
     clock, no store, no randomness.
+
+    ``api`` is the runtime API the subclass was generated for (a module of
+    pmc 0.1.0 declares none: API 1). Defining a subclass checks that this
+    runtime supports it and that every table of that API is there, so an
+    incompatible or incomplete module fails at import (``IncompatibleModule``).
     """
 
+    api: ClassVar[int] = 1
     category: ClassVar[str]
     key_field: ClassVar[str]
     events: ClassVar[tuple[type[Event], ...]]  # the input events
@@ -224,9 +129,22 @@ class ProcessDefinition:
     tasks: ClassVar[TaskTable]
     transitions: ClassVar[TransitionTable]
     timers: ClassVar[TimerTable]
+    # ``*`` rows, looked up after the exact ones (API 2; empty for API 1,
+    # whose modules expanded ``*`` into ``transitions`` and ``timers``).
+    wildcard_transitions: ClassVar[WildcardTable]
+    wildcard_timers: ClassVar[WildcardTimerTable]
     complete_when: ClassVar[tuple[AllFinal | AllIn, ...]]  # all must hold; empty: never
     fail_when: ClassVar[tuple[AnyIn, ...]]  # any may hold
     lifecycle: ClassVar[LifecycleTypes]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        contract.check_definition(cls, cls.api)
+        # API 1 modules expanded `*` into the exact tables: no wildcard rows.
+        if not hasattr(cls, "wildcard_transitions"):
+            cls.wildcard_transitions = {}
+        if not hasattr(cls, "wildcard_timers"):
+            cls.wildcard_timers = {}
 
     def route(self, event: Event) -> Sequence[Route]:
         """The machine instances an input event is addressed to."""
@@ -236,6 +154,33 @@ class ProcessDefinition:
 
     def machine(self, name: str) -> MachineSpec:
         return next(m for m in self.machines if m.name == name)
+
+    def transition(self, machine: str, state: str, trigger: str) -> TransitionSpec | None:
+        """The transition ``trigger`` takes an instance of ``machine`` in ``state`` on.
+
+        The state's own row first; failing that, the machine's ``*`` row,
+        which stands for every non-final state.
+        """
+        own = self.transitions.get((machine, state, trigger))
+        if own is not None or state in self.machine(machine).final:
+            return own
+        return self.wildcard_transitions.get((machine, trigger))
+
+    def timers_in(self, machine: str, state: str) -> tuple[TimerSpec, ...]:
+        """The ``after D`` timers of ``state``: its own, then the machine's ``*`` ones."""
+        own = self.timers.get((machine, state), ())
+        if state in self.machine(machine).final:
+            return own
+        return own + self.wildcard_timers.get(machine, ())
+
+    def rows(self) -> Iterator[tuple[TransitionKey, TransitionSpec]]:
+        """Every (machine, state, trigger) row, ``*`` rows expanded (for tools, not decisions)."""
+        yield from self.transitions.items()
+        for (machine, trigger), spec in self.wildcard_transitions.items():
+            final = self.machine(machine).final
+            for state in self.machine(machine).states:
+                if state not in final and (machine, state, trigger) not in self.transitions:
+                    yield (machine, str(state), trigger), spec
 
     def is_input(self, event: Event) -> bool:
         return isinstance(event, self.events)

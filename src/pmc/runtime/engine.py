@@ -11,16 +11,31 @@ replay.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from event_sourcery import Event
 from pydantic import ValidationError
 
+# The ids, trigger keys and canonical JSON are part of the contract with
+# generated modules; they are exported from here too, where they used to be.
+from pmc.runtime.contract import (
+    ID_NAMESPACE,
+    EventMeta,
+    TransitionSpec,
+    canonical_json,
+    derived_id,
+    on_event,
+    on_outcome,
+    on_timer,
+)
+
+# The engine reads a definition through the contract's protocol only, which
+# is what keeps ``definition`` (which calls the engine) out of its imports.
+from pmc.runtime.contract import DefinitionTables as ProcessDefinition
 from pmc.runtime.lifecycle import (
     TaskCompletedBase,
     TaskFailedBase,
@@ -40,37 +55,18 @@ from pmc.runtime.state import (
     Timer,
 )
 
-if TYPE_CHECKING:
-    from pmc.runtime.definition import EventMeta, ProcessDefinition, TransitionSpec
-
-# Fixed forever: changing it would change every task and timer id derived
-# from recorded events.
-ID_NAMESPACE = uuid.UUID("6f1c9a52-3d0e-5b8e-9a57-2f4d1c7e8b30")
-
-
-def derived_id(kind: Literal["task", "timer"], *parts: object) -> uuid.UUID:
-    """A uuid5 over ``parts``: the same decision always yields the same id."""
-    return uuid.uuid5(ID_NAMESPACE, "\x1f".join([kind, *(str(p) for p in parts)]))
-
-
-def on_event(event: str) -> str:
-    """The trigger key of ``on Event`` and ``on Event.field``."""
-    return event
-
-
-def on_outcome(task: str, outcome: Literal["completed", "failed"]) -> str:
-    """The trigger key of ``on Task completed`` / ``on Task failed``."""
-    return f"{task} {outcome}"
-
-
-def on_timer(transition: str) -> str:
-    """The trigger key of an ``after D`` transition.
-
-    A fired timer is matched by its transition's name, unique in its machine,
-    so two timers leaving one state never share a key.
-    """
-    return f"after:{transition}"
-
+__all__ = [
+    "ID_NAMESPACE",
+    "canonical_json",
+    "decide",
+    "decide_and_fold",
+    "derived_id",
+    "evolve",
+    "later",
+    "on_event",
+    "on_outcome",
+    "on_timer",
+]
 
 # ---- evolve --------------------------------------------------------------------
 
@@ -227,15 +223,6 @@ def later(timestamp: datetime, delay: timedelta) -> datetime:
         return datetime.max.replace(tzinfo=timestamp.tzinfo)
 
 
-def canonical_json(payload: dict[str, Any]) -> str:
-    # ``allow_nan=False``: inf and nan are rejected where they enter (input
-    # events, task inputs and results); one that slips through fails loudly
-    # here instead of being stored as ``Infinity`` and replayed as ``null``.
-    return json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-
-
 # ---- decide --------------------------------------------------------------------
 
 
@@ -264,7 +251,7 @@ class _Decision:
             if not spec.multi_instance:
                 return
             current = spec.initial
-        transition = self.defn.transitions.get((machine, current, trigger))
+        transition = self.defn.transition(machine, current, trigger)
         if transition is None:
             return
         # The target state's timers are scheduled when the instance enters
@@ -339,7 +326,7 @@ class _Decision:
             self.state.timers[timer_id].transition
             for timer_id in self.state.timers_of(machine, machine_id)
         }
-        for timer in self.defn.timers.get((machine, state), ()):
+        for timer in self.defn.timers_in(machine, state):
             if timer.transition in running:
                 continue
             self.record(
