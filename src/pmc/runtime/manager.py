@@ -404,7 +404,6 @@ class ProcessManager:
             if keeper is not None:
                 keeper.stop()
         recorded = self._record_outcome(key, task, worker, outcome)
-        timed_out_id = attempts.timed_out_id(task.task_id, task.attempt)
         report = AttemptReport(
             category=self.category,
             key=key,
@@ -418,7 +417,7 @@ class ProcessManager:
             reason=outcome.reason if isinstance(outcome, attempts.Failed) else None,
             recorded=recorded,
             permanent=isinstance(outcome, attempts.Failed) and outcome.permanent,
-            timed_out=timed_out_id in self._folded(key).event_ids,
+            timed_out=self._timed_out_earlier(key, task),
         )
         _log_report(report)
         return report
@@ -444,23 +443,25 @@ class ProcessManager:
                 return self._append(key, event, event_id)
             except Exception as error:
                 last = number == OUTCOME_WRITE_TRIES
-                _log_attempt(
-                    "could not record the outcome"
-                    + (
-                        f" after {number} tries ({error}); the attempt is left to its lease"
-                        if last
-                        else f" ({error}); trying again"
-                    ),
-                    self.category,
-                    key,
-                    task,
-                    worker,
-                    level=logging.ERROR if last else logging.WARNING,
-                )
+                then = "the attempt is left to its lease" if last else "trying again"
+                what = f"could not record the outcome (try {number}: {error}); {then}"
+                level = logging.ERROR if last else logging.WARNING
+                _log_attempt(what, self.category, key, task, worker, level=level)
                 if last:
                     raise
                 time.sleep(OUTCOME_WRITE_BACKOFF * 2 ** (number - 1))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _timed_out_earlier(self, key: str, task: TaskInFlight) -> bool:
+        """Was ``TaskTimedOut`` recorded for this attempt (while it ran)?
+
+        Read from the cached fold, which recording the outcome just brought
+        up to date: no store access, so a blip now cannot fail a recorded attempt.
+        """
+        with self._lock:
+            folded = self._cache.get(key)
+        timed_out = attempts.timed_out_id(task.task_id, task.attempt)
+        return folded is not None and timed_out in folded.event_ids
 
     def _keep_lease(
         self,
