@@ -32,7 +32,6 @@ from pmc.runtime.lifecycle import TaskRetryScheduledBase
 from pmc.runtime.log import fields, logger
 from pmc.runtime.state import ProcessState, TaskInFlight, TaskStatus
 from pmc.runtime.stores.api import (
-    Clock,
     DuplicateEventId,
     NewEvent,
     ProcessStore,
@@ -41,7 +40,6 @@ from pmc.runtime.stores.api import (
     WorkChanges,
     WorkItem,
     WorkRow,
-    utc_now,
 )
 from pmc.runtime.work import DEFAULT_SYNC_GRACE, StartAttempt, TimeOut, task_action, work_changes
 
@@ -148,7 +146,6 @@ class ProcessManager:
         definition: ProcessDefinition,
         store: ProcessStore,
         tasks: object | None = None,
-        clock: Clock = utc_now,
         *,
         runner_id: str | None = None,
         lease: timedelta = DEFAULT_LEASE,
@@ -158,11 +155,12 @@ class ProcessManager:
         """``tasks`` implements the ``<Process>Tasks`` protocol; without it,
         sync tasks are left to the workers. ``lease`` is the (renewed) lease
         of an attempt of a task without ``timeout``; ``sync_grace`` is how long
-        a sync task waits for this manager before a worker may run it instead."""
+        a sync task waits for this manager before a worker may run it instead.
+        The time of every decision, lease and due time is ``store.now()``, the
+        store's clock, shared with runners on other machines."""
         self.definition = definition
         self.store = store
         self.tasks = tasks
-        self.clock = clock
         self.runner_id = runner_id or f"inline-{uuid.uuid4().hex[:8]}"
         self.lease = lease
         self.sync_grace = sync_grace
@@ -252,7 +250,7 @@ class ProcessManager:
             return ()
         reports: list[AttemptReport] = []
         for _ in range(MAX_SYNC_RUNS):
-            now = self.clock()
+            now = self.store.now()
             step = _next_sync_step(self._folded(key).state, now)
             if step is None:
                 break
@@ -288,7 +286,7 @@ class ProcessManager:
         """
         if self.tasks is None:
             raise ValueError(f"no task handlers given to the {self.category} process manager")
-        now = self.clock()
+        now = self.store.now()
         lease_until = now + attempts.attempt_lease(self.definition, task, lease)
         started = self._append(
             key,
@@ -356,7 +354,7 @@ class ProcessManager:
             return None
 
         def renew(number: int) -> bool:
-            now = self.clock()
+            now = self.store.now()
             renewed = self._append(
                 key,
                 attempts.started_event(self.definition, task, worker, now + lease),
@@ -383,7 +381,7 @@ class ProcessManager:
         else:
             changes = WorkChanges(upsert=(WorkRow(item.work_id, item.kind, due_at, item.payload),))
         try:
-            self.store.append(self.category, item.key, [], judged_at, changes, now=self.clock())
+            self.store.append(self.category, item.key, [], judged_at, changes, now=self.store.now())
         except VersionConflict:
             return False
         return True
@@ -451,7 +449,7 @@ class ProcessManager:
         self, key: str, folded: _Folded, event: Event, event_id: uuid.UUID
     ) -> HandleResult:
         before = folded.state
-        now = self.clock()
+        now = self.store.now()
         decisions = self.definition.decide(before, event, EventMeta(event_id, now, key))
         after = before
         for recorded in (event, *decisions):
