@@ -1,7 +1,8 @@
 """Sync and async tasks, retries, timeouts, timers and cancellation, on every store.
 
-Time is a fake clock: a worker's ``drain()`` does everything due at the
-clock's time, so each test says exactly when things become due.
+Time is a fake clock (the ``clock`` fixture), which the store runs on: a
+worker's ``drain()`` does everything due at the store's time, so each test
+says exactly when things become due.
 """
 
 from __future__ import annotations
