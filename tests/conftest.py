@@ -1,5 +1,8 @@
 """Store fixtures: every store test runs on memory, an SQLite file and PostgreSQL.
 
+A test that asks for the ``clock`` fixture (a fake clock) gets stores running
+on it: the store is the one place a clock is given to.
+
 PostgreSQL runs only when ``PMC_TEST_POSTGRES_URL`` names a server (``.ci/postgres.sh
 start`` prints one); each test then gets its own schema, dropped afterwards.
 """
@@ -16,6 +19,7 @@ import pytest
 import sqlalchemy
 
 from pmc.runtime.stores import ProcessStore, open_store
+from tests.fake_clock import FakeClock
 
 POSTGRES_ENV = "PMC_TEST_POSTGRES_URL"
 
@@ -75,18 +79,26 @@ OpenStore = Callable[[], ProcessStore]
 
 
 @pytest.fixture
-def open_same_store(store_url: str) -> Iterator[OpenStore]:
+def clock() -> FakeClock:
+    """A fake clock, which the test's stores then run on."""
+    return FakeClock()
+
+
+@pytest.fixture
+def open_same_store(store_url: str, request: pytest.FixtureRequest) -> Iterator[OpenStore]:
     """Opens another store object on the same data, as another process would.
 
     ``memory://`` lives in one object, so there every call returns that object.
+    The stores run on the test's ``clock`` if it asks for one, else on their own.
     """
+    clock = request.getfixturevalue("clock") if "clock" in request.fixturenames else None
     opened: list[ProcessStore] = []
-    shared = open_store(store_url) if store_url == "memory://" else None
+    shared = open_store(store_url, clock=clock) if store_url == "memory://" else None
 
     def open_another() -> ProcessStore:
         if shared is not None:
             return shared
-        store = open_store(store_url)
+        store = open_store(store_url, clock=clock)
         opened.append(store)
         return store
 

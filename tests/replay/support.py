@@ -97,13 +97,16 @@ class FixedClock:
 
 
 def record_streams(store: ProcessStore) -> None:
-    """Run BASE on ``store`` until every task is done: the streams of RECORDED_INPUTS."""
+    """Run BASE on ``store`` until every task is done: the streams of RECORDED_INPUTS.
+
+    Events are stamped with the store's clock: a store opened with
+    ``clock=FixedClock()`` records them all at T0.
+    """
     module = compiled(BASE)
-    clock = FixedClock()
-    manager = ProcessManager(definition(), store, clock=clock)
+    manager = ProcessManager(definition(), store)
     for key, instances in RECORDED_INPUTS:
         manager.handle(module.RebaseFailed(rebase_id=key, instances=list(instances)))
-    Worker(definition(), store, CleanupTasks(), worker_id="w1", clock=clock).drain()
+    Worker(definition(), store, CleanupTasks(), worker_id="w1").drain()
 
 
 compiled(BASE)  # first: see the module docstring

@@ -24,7 +24,7 @@ from pmc.cli import app
 from pmc.runtime.export import read_json_lines
 from pmc.runtime.stores import open_store
 from tests.codegen.support import compile_text
-from tests.replay.support import BASE, edit, record_streams
+from tests.replay.support import BASE, FixedClock, edit, record_streams
 
 WITHOUT_FAILED = edit(
     ("states Working, Closing, Closed, Failed", "states Working, Closing, Closed"),
@@ -78,7 +78,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         compile_text(WITHOUT_FAILED, "rp_cleanup.pm"), "utf-8"
     )
     url = f"sqlite:///{directory / 'store.db'}"
-    store = open_store(url)
+    store = open_store(url, clock=FixedClock())
     try:
         record_streams(store)
     finally:

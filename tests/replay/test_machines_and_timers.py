@@ -53,9 +53,9 @@ class Clock:
 
 def recorded() -> list[ExportedEvent]:
     """t1 is pinged and solved in time; t2 is pinged, then its deadline expires."""
-    store = open_store("memory://")
     clock = Clock()
-    manager = ProcessManager(DEFINITION, store, clock=clock)
+    store = open_store("memory://", clock=clock)
+    manager = ProcessManager(DEFINITION, store)
     for event in (
         MODULE.Pinged(ticket_id="t1"),
         MODULE.Solved(ticket_id="t1"),
@@ -63,7 +63,7 @@ def recorded() -> list[ExportedEvent]:
     ):
         manager.handle(event)
     clock.now = T0 + timedelta(hours=2)
-    Worker(DEFINITION, store, object(), clock=clock).drain()  # RpTicket has no tasks
+    Worker(DEFINITION, store, object()).drain()  # RpTicket has no tasks
     return list(export_streams(store, "RpTicket"))
 
 

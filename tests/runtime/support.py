@@ -6,7 +6,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -16,9 +15,9 @@ from event_sourcery import Event
 from pmc.runtime import ProcessDefinition, ProcessState, TaskContext
 from pmc.runtime.stores import StoredEvent
 from tests.codegen.support import compile_text, import_code
+from tests.fake_clock import T0 as T0
+from tests.fake_clock import FakeClock as FakeClock
 from tests.runtime.processes import ORDER, QUICK, REMINDER, SEED, TALLY, UNTIMED
-
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @cache
@@ -60,22 +59,6 @@ def path_of(module: ModuleType) -> str:
 def definition(module: ModuleType) -> ProcessDefinition:
     found: ProcessDefinition = module.DEFINITION
     return found
-
-
-class FakeClock:
-    """A clock that moves only when told to; thread-safe."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self._now += timedelta(**delta)
 
 
 # ---- task handlers -----------------------------------------------------------------

@@ -124,16 +124,17 @@ class MixedOrderTasks(AsyncOrderTasks):
         return {"reservation": f"sync-{task.order_id}"}
 
 
-def test_async_handlers_are_awaited_inline_and_by_workers(store: ProcessStore) -> None:
+def test_async_handlers_are_awaited_inline_and_by_workers(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     m = order()  # Reserve: sync, returns a reservation; Ship: async
-    clock = FakeClock()
     tasks = AsyncOrderTasks()
-    manager = ProcessManager(definition(m), store, tasks, clock)
+    manager = ProcessManager(definition(m), store, tasks)
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "coroutine ... was never awaited" fails the test
         manager.handle(m.Placed(order_id="o1", items=["book"]))
-        Worker(definition(m), store, tasks, clock=clock).drain()
+        Worker(definition(m), store, tasks).drain()
 
     assert tasks.done == [("Reserve", "o1", 1), ("Ship", "res-o1", 1)]
     [reserved] = of_type(manager.history("o1"), "TaskCompleted")[:1]
@@ -141,14 +142,15 @@ def test_async_handlers_are_awaited_inline_and_by_workers(store: ProcessStore) -
     assert manager.state("o1").end is End.COMPLETED
 
 
-def test_def_and_async_def_handlers_mix_in_one_tasks_object(store: ProcessStore) -> None:
+def test_def_and_async_def_handlers_mix_in_one_tasks_object(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     m = order()
-    clock = FakeClock()
     tasks = MixedOrderTasks()
-    manager = ProcessManager(definition(m), store, tasks, clock)
+    manager = ProcessManager(definition(m), store, tasks)
 
     manager.handle(m.Placed(order_id="o1", items=[]))
-    Worker(definition(m), store, tasks, clock=clock).drain()
+    Worker(definition(m), store, tasks).drain()
 
     assert tasks.done == [("Reserve", "o1", 1), ("Ship", "sync-o1", 1)]
     assert manager.state("o1").end is End.COMPLETED
@@ -171,10 +173,11 @@ def test_an_async_handler_runs_when_handle_is_called_inside_an_event_loop(
     assert of_type(manager.history("o1"), "TaskCompleted")[0].result == {"reservation": "res-o1"}
 
 
-def test_an_async_handler_that_raises_fails_its_attempt(store: ProcessStore) -> None:
+def test_an_async_handler_that_raises_fails_its_attempt(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     m = seed()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
 
     class Failing:
         async def close_instance(self, task: Any, ctx: TaskContext) -> None:
@@ -182,7 +185,7 @@ def test_an_async_handler_that_raises_fails_its_attempt(store: ProcessStore) -> 
             if ctx.attempt == 1:
                 raise RuntimeError("cloud said no")
 
-    worker = Worker(definition(m), store, Failing(), clock=clock)
+    worker = Worker(definition(m), store, Failing())
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
     worker.drain()
     clock.advance(seconds=2)
@@ -236,14 +239,13 @@ class Declining:
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["def", "async_def"])
 def test_a_permanent_failure_fails_the_task_without_its_retries(
-    store: ProcessStore, use_async: bool
+    store: ProcessStore, use_async: bool, clock: FakeClock
 ) -> None:
     m = checkout()  # Charge: `retry 3 every 1s`
-    clock = FakeClock()
     seen: list[Progress] = []
     tasks = Declining(use_async)
-    manager = ProcessManager(definition(m), store, clock=clock)
-    worker = Worker(definition(m), store, tasks, clock=clock, listener=lambda p, _s: seen.append(p))
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, tasks, listener=lambda p, _s: seen.append(p))
     manager.handle(m.Ordered(order_id="o1"))
 
     for _ in range(5):
@@ -335,15 +337,15 @@ def test_an_outcome_after_the_instance_left_the_state_is_recorded_late(
 
 def test_an_attempt_that_timed_out_and_was_superseded_still_records_its_outcome(
     open_same_store: Any,
+    clock: FakeClock,
 ) -> None:
     m = checkout()  # Charge: `timeout 30s`, `retry 3 every 1s`
-    clock = FakeClock()
     store = open_same_store()
     tasks = BlockingCharge()
     seen: list[Progress] = []
-    manager = ProcessManager(definition(m), store, clock=clock)
-    slow = Worker(definition(m), store, tasks, clock=clock, listener=lambda p, _s: seen.append(p))
-    other = Worker(definition(m), open_same_store(), tasks, clock=clock)
+    manager = ProcessManager(definition(m), store)
+    slow = Worker(definition(m), store, tasks, listener=lambda p, _s: seen.append(p))
+    other = Worker(definition(m), open_same_store(), tasks)
     manager.handle(m.Ordered(order_id="o1"))
     running = threading.Thread(target=slow.drain)
     running.start()
@@ -404,13 +406,12 @@ class Flaky:
 
 
 def test_an_outcome_write_that_fails_once_is_retried(
-    store: ProcessStore, monkeypatch: pytest.MonkeyPatch
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
     monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
     m = seed()
-    clock = FakeClock()
     flaky = Flaky(store)
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
     calls: list[int] = []
 
     class Tasks:
@@ -418,7 +419,7 @@ def test_an_outcome_write_that_fails_once_is_retried(
             calls.append(ctx.attempt)
             flaky.failures = 2  # the connection drops while the handler runs
 
-    worker = Worker(definition(m), flaky, Tasks(), clock=clock)  # type: ignore[arg-type]
+    worker = Worker(definition(m), flaky, Tasks())  # type: ignore[arg-type]
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
 
     worker.drain()
@@ -434,19 +435,21 @@ def test_an_outcome_write_that_fails_once_is_retried(
 
 
 def test_an_outcome_write_that_keeps_failing_leaves_the_attempt_to_its_lease(
-    store: ProcessStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    store: ProcessStore,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    clock: FakeClock,
 ) -> None:
     monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
     m = seed()
-    clock = FakeClock()
     flaky = Flaky(store)
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
 
     class Tasks:
         def close_instance(self, task: Any, ctx: TaskContext) -> None:
             flaky.failures = 1000
 
-    worker = Worker(definition(m), flaky, Tasks(), clock=clock)  # type: ignore[arg-type]
+    worker = Worker(definition(m), flaky, Tasks())  # type: ignore[arg-type]
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
 
     with caplog.at_level(logging.ERROR, logger="pmc.runtime"):
@@ -522,14 +525,14 @@ def test_a_report_names_an_earlier_timeout_and_an_outcome_not_recorded(
 
 def test_streams_with_late_outcomes_and_permanent_failures_replay_and_export(
     store: ProcessStore,
+    clock: FakeClock,
 ) -> None:
     m = checkout()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
     # o1: paid by transfer while the charge ran: a late TaskCompleted.
     tasks = BlockingCharge()
     manager.handle(m.Ordered(order_id="o1"))
-    running = threading.Thread(target=Worker(definition(m), store, tasks, clock=clock).drain)
+    running = threading.Thread(target=Worker(definition(m), store, tasks).drain)
     running.start()
     assert tasks.started.wait(5)
     manager.handle(m.PaidByTransfer(order_id="o1"))
@@ -537,7 +540,7 @@ def test_streams_with_late_outcomes_and_permanent_failures_replay_and_export(
     running.join(10)
     # o2: a hard decline, failed permanently.
     manager.handle(m.Ordered(order_id="o2"))
-    Worker(definition(m), store, Declining(use_async=False), clock=clock).drain()
+    Worker(definition(m), store, Declining(use_async=False)).drain()
     assert "TaskCompleted" in names(manager.history("o1"))
     assert of_type(manager.history("o2"), "TaskFailed")[0].permanent
 

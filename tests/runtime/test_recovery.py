@@ -89,15 +89,16 @@ def test_a_task_whose_worker_is_killed_is_retried_by_another(
     assert manager.state("r1").end is End.COMPLETED
 
 
-def test_new_workers_finish_what_stopped_ones_left_pending(open_same_store: OpenStore) -> None:
+def test_new_workers_finish_what_stopped_ones_left_pending(
+    open_same_store: OpenStore, clock: FakeClock
+) -> None:
     rebase, ticket = seed(), reminder()
-    clock = FakeClock()
     before = open_same_store()
-    ProcessManager(definition(rebase), before, clock=clock).handle(
+    ProcessManager(definition(rebase), before).handle(
         rebase.RebaseFailed(rebase_id="r1", instances=["A", "B"])
     )
-    ProcessManager(definition(ticket), before, clock=clock).handle(ticket.Opened(ticket_id="t1"))
-    first = Worker(definition(rebase), before, RebaseTasks(fail_first(1, only="B")), clock=clock)
+    ProcessManager(definition(ticket), before).handle(ticket.Opened(ticket_id="t1"))
+    first = Worker(definition(rebase), before, RebaseTasks(fail_first(1, only="B")))
     first.drain()
     first.stop()
     # Left behind: B's retry (due in 2 s) and the ticket's timer (due in 1 h).
@@ -108,8 +109,8 @@ def test_new_workers_finish_what_stopped_ones_left_pending(open_same_store: Open
     after = open_same_store()
     clock.advance(hours=1)
     tasks = RebaseTasks()
-    Worker(definition(rebase), after, tasks, clock=clock).drain()
-    Worker(definition(ticket), after, ReminderTasks(), clock=clock).drain()
+    Worker(definition(rebase), after, tasks).drain()
+    Worker(definition(ticket), after, ReminderTasks()).drain()
 
     assert tasks.calls.of("CloseInstance") == [("B", 2)]
     assert ProcessManager(definition(rebase), after).state("r1").end is End.COMPLETED
@@ -188,13 +189,14 @@ def test_an_attempt_without_timeout_keeps_its_lease_while_it_runs(
     assert manager.state("r1").end is End.COMPLETED
 
 
-def test_the_state_rebuilt_in_a_fresh_process_equals_the_live_state(shared_url: str) -> None:
+def test_the_state_rebuilt_in_a_fresh_process_equals_the_live_state(
+    shared_url: str, clock: FakeClock
+) -> None:
     m = seed()
-    clock = FakeClock()
-    store = open_store(shared_url)
-    manager = ProcessManager(definition(m), store, clock=clock)
+    store = open_store(shared_url, clock=clock)
+    manager = ProcessManager(definition(m), store)
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B", "C"]))
-    Worker(definition(m), store, RebaseTasks(fail_first(1, only="AB")), clock=clock).drain()
+    Worker(definition(m), store, RebaseTasks(fail_first(1, only="AB"))).drain()
     live = manager.state("r1")
     assert live.tasks  # mid-flight: retries pending, so the comparison covers tasks
     store.close()
@@ -210,13 +212,14 @@ def test_the_state_rebuilt_in_a_fresh_process_equals_the_live_state(shared_url: 
     assert json.loads(folded.stdout) == json.loads(json.dumps(snapshot(live), default=str))
 
 
-def test_replaying_a_stream_equals_the_cached_state(open_same_store: OpenStore) -> None:
+def test_replaying_a_stream_equals_the_cached_state(
+    open_same_store: OpenStore, clock: FakeClock
+) -> None:
     m = seed()
-    clock = FakeClock()
     store = open_same_store()
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B", "C"]))
-    worker = Worker(definition(m), store, RebaseTasks(fail_first(1, only="A")), clock=clock)
+    worker = Worker(definition(m), store, RebaseTasks(fail_first(1, only="A")))
     worker.drain()
 
     assert ProcessManager(definition(m), open_same_store()).state("r1") == manager.state("r1")
@@ -225,16 +228,16 @@ def test_replaying_a_stream_equals_the_cached_state(open_same_store: OpenStore) 
 
 def test_workers_stopped_mid_task_are_replaced_by_new_ones_on_a_new_store(
     shared_url: str,
+    clock: FakeClock,
 ) -> None:
     """A real restart: running threads stop mid-task; new workers on a new store object
     find the expired leases, the pending retry and the due timer, and finish everything."""
     rebase, ticket = seed(), reminder()  # CloseInstance: `timeout 30s`, `backoff 2s`
-    clock = FakeClock()
-    before = open_store(shared_url)
-    ProcessManager(definition(rebase), before, clock=clock).handle(
+    before = open_store(shared_url, clock=clock)
+    ProcessManager(definition(rebase), before).handle(
         rebase.RebaseFailed(rebase_id="r1", instances=["A", "B", "C"])
     )
-    ProcessManager(definition(ticket), before, clock=clock).handle(ticket.Opened(ticket_id="t1"))
+    ProcessManager(definition(ticket), before).handle(ticket.Opened(ticket_id="t1"))
     hold = threading.Event()
     stuck: list[str] = []
 
@@ -248,8 +251,8 @@ def test_workers_stopped_mid_task_are_replaced_by_new_ones_on_a_new_store(
             hold.wait(30)
             raise RuntimeError("abandoned")
 
-    old = Worker(definition(rebase), before, StuckTasks(), clock=clock, concurrency=3)
-    old_timers = Worker(definition(ticket), before, ReminderTasks(), clock=clock)
+    old = Worker(definition(rebase), before, StuckTasks(), concurrency=3)
+    old_timers = Worker(definition(ticket), before, ReminderTasks())
     old.start()
     old_timers.start()
     try:
@@ -260,10 +263,10 @@ def test_workers_stopped_mid_task_are_replaced_by_new_ones_on_a_new_store(
         assert old_timers.stop()
 
         clock.advance(hours=1)  # the leases expire; the retry and the timer are due
-        after = open_store(shared_url)
+        after = open_store(shared_url, clock=clock)
         tasks = RebaseTasks()
-        new = Worker(definition(rebase), after, tasks, clock=clock, concurrency=2)
-        new_timers = Worker(definition(ticket), after, ReminderTasks(), clock=clock)
+        new = Worker(definition(rebase), after, tasks, concurrency=2)
+        new_timers = Worker(definition(ticket), after, ReminderTasks())
         rebases = ProcessManager(definition(rebase), after)
         tickets = ProcessManager(definition(ticket), after)
         new.start()

@@ -41,11 +41,12 @@ class ExitingTasks:
             sys.exit(3)
 
 
-def test_a_handler_calling_sys_exit_is_a_failed_attempt(store: ProcessStore) -> None:
+def test_a_handler_calling_sys_exit_is_a_failed_attempt(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     m = seed()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
-    worker = Worker(definition(m), store, ExitingTasks(), clock=clock)
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, ExitingTasks())
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B"]))
 
     worker.drain()
@@ -59,17 +60,17 @@ def test_a_handler_calling_sys_exit_is_a_failed_attempt(store: ProcessStore) -> 
 
 def test_a_running_worker_survives_handlers_that_raise_base_exceptions(
     store: ProcessStore,
+    clock: FakeClock,
 ) -> None:
     m = seed()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
 
     class Interrupting:
         def close_instance(self, task: Any, ctx: TaskContext) -> None:
             if ctx.attempt == 1:
                 raise KeyboardInterrupt
 
-    worker = Worker(definition(m), store, Interrupting(), concurrency=1, clock=clock)
+    worker = Worker(definition(m), store, Interrupting(), concurrency=1)
     worker.start()
     try:
         manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
@@ -120,16 +121,16 @@ def test_a_worker_thread_that_crashes_is_logged_and_restarted(
 # ---- totals and progress ---------------------------------------------------------------
 
 
-def test_timeouts_count_as_retried_then_failed_and_are_reported(store: ProcessStore) -> None:
+def test_timeouts_count_as_retried_then_failed_and_are_reported(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     m = seed()  # CloseInstance: `retry 3` (4 attempts), `timeout 30s`
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
     seen: list[Progress] = []
     worker = Worker(
         definition(m),
         store,
         RebaseTasks(),
-        clock=clock,
         listener=lambda progress, _stats: seen.append(progress),
     )
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
@@ -153,18 +154,16 @@ def test_timeouts_count_as_retried_then_failed_and_are_reported(store: ProcessSt
     ]
 
 
-def test_a_fired_timer_is_reported(store: ProcessStore) -> None:
+def test_a_fired_timer_is_reported(store: ProcessStore, clock: FakeClock) -> None:
     m = reminder()
-    clock = FakeClock()
     seen: list[Progress] = []
     worker = Worker(
         definition(m),
         store,
         ReminderTasks(),
-        clock=clock,
         listener=lambda progress, _stats: seen.append(progress),
     )
-    ProcessManager(definition(m), store, clock=clock).handle(m.Opened(ticket_id="t1"))
+    ProcessManager(definition(m), store).handle(m.Opened(ticket_id="t1"))
 
     clock.advance(hours=1)
     worker.drain()

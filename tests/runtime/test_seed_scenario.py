@@ -48,12 +48,13 @@ def test_a_failed_rebase_is_recorded_with_one_close_planned_per_instance(
     assert sorted(row.work_id for row in rows) == sorted(f"task:{d.task_id}" for d in decisions)
 
 
-def test_workers_close_every_instance_and_complete_the_process(store: ProcessStore) -> None:
+def test_workers_close_every_instance_and_complete_the_process(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     m = seed()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
     tasks = RebaseTasks()
-    worker = Worker(definition(m), store, tasks, worker_id="w1", clock=clock)
+    worker = Worker(definition(m), store, tasks, worker_id="w1")
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B", "C"]))
 
     worker.drain()

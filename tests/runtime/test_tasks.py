@@ -1,7 +1,8 @@
 """Sync and async tasks, retries, timeouts, timers and cancellation, on every store.
 
-Time is a fake clock: a worker's ``drain()`` does everything due at the
-clock's time, so each test says exactly when things become due.
+Time is a fake clock (the ``clock`` fixture), which the store runs on: a
+worker's ``drain()`` does everything due at the store's time, so each test
+says exactly when things become due.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ from tests.runtime.support import (
 # ---- sync and async tasks ----------------------------------------------------------
 
 
-def test_a_sync_task_runs_inline_and_its_result_feeds_an_async_one(store: ProcessStore) -> None:
+def test_a_sync_task_runs_inline_and_its_result_feeds_an_async_one(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     m = order()
-    clock = FakeClock()
     tasks = OrderTasks()
-    manager = ProcessManager(definition(m), store, tasks, clock)
+    manager = ProcessManager(definition(m), store, tasks)
 
     result = manager.handle(m.Placed(order_id="o1", items=["book"]))
 
@@ -61,7 +63,7 @@ def test_a_sync_task_runs_inline_and_its_result_feeds_an_async_one(store: Proces
     )
     assert tasks.calls.of("Ship") == []
 
-    Worker(definition(m), store, tasks, clock=clock).drain()
+    Worker(definition(m), store, tasks).drain()
 
     assert tasks.calls.of("Ship") == [("Order", 1)]
     assert names(manager.history("o1"))[-4:] == [
@@ -75,14 +77,15 @@ def test_a_sync_task_runs_inline_and_its_result_feeds_an_async_one(store: Proces
     assert store.work_items("RtOrder", "o1") == []
 
 
-def test_a_sync_task_left_without_outcome_runs_on_the_next_event(store: ProcessStore) -> None:
+def test_a_sync_task_left_without_outcome_runs_on_the_next_event(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     m = order()
-    clock = FakeClock()
     # Without handlers the manager records the plan and cannot run it, as if
     # it had crashed right after the decision was stored.
-    ProcessManager(definition(m), store, None, clock).handle(m.Placed(order_id="o1", items=[]))
+    ProcessManager(definition(m), store, None).handle(m.Placed(order_id="o1", items=[]))
     tasks = OrderTasks()
-    manager = ProcessManager(definition(m), store, tasks, clock)
+    manager = ProcessManager(definition(m), store, tasks)
 
     result = manager.handle(m.Nudged(order_id="o1"))
 
@@ -92,12 +95,12 @@ def test_a_sync_task_left_without_outcome_runs_on_the_next_event(store: ProcessS
 
 def test_a_worker_runs_a_forgotten_sync_task_once_its_grace_has_passed(
     store: ProcessStore,
+    clock: FakeClock,
 ) -> None:
     m = order()
-    clock = FakeClock()
-    ProcessManager(definition(m), store, None, clock).handle(m.Placed(order_id="o1", items=[]))
+    ProcessManager(definition(m), store, None).handle(m.Placed(order_id="o1", items=[]))
     tasks = OrderTasks()
-    worker = Worker(definition(m), store, tasks, clock=clock)
+    worker = Worker(definition(m), store, tasks)
 
     worker.drain()
     assert tasks.calls.of("Reserve") == []  # the manager may still be about to run it
@@ -112,12 +115,11 @@ def test_a_worker_runs_a_forgotten_sync_task_once_its_grace_has_passed(
 # ---- retries and timeouts ------------------------------------------------------------
 
 
-def test_failed_attempts_are_retried_with_backoff(store: ProcessStore) -> None:
+def test_failed_attempts_are_retried_with_backoff(store: ProcessStore, clock: FakeClock) -> None:
     m = seed()
-    clock = FakeClock()
     tasks = RebaseTasks(fail_first(3))
-    manager = ProcessManager(definition(m), store, clock=clock)
-    worker = Worker(definition(m), store, tasks, clock=clock)
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, tasks)
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
     start = clock()
 
@@ -143,11 +145,10 @@ def test_failed_attempts_are_retried_with_backoff(store: ProcessStore) -> None:
     assert clock() - start == timedelta(seconds=14)
 
 
-def test_a_task_that_keeps_failing_fails_the_process(store: ProcessStore) -> None:
+def test_a_task_that_keeps_failing_fails_the_process(store: ProcessStore, clock: FakeClock) -> None:
     m = seed()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
-    worker = Worker(definition(m), store, RebaseTasks(fail_first(99, only="B")), clock=clock)
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, RebaseTasks(fail_first(99, only="B")))
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B"]))
 
     for _ in range(4):
@@ -161,10 +162,11 @@ def test_a_task_that_keeps_failing_fails_the_process(store: ProcessStore) -> Non
     assert names(manager.history("r1"))[-2:] == ["TransitionPlanned", "ProcessFailed"]
 
 
-def test_an_attempt_whose_lease_expires_times_out_and_is_retried(store: ProcessStore) -> None:
+def test_an_attempt_whose_lease_expires_times_out_and_is_retried(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     m = seed()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
     # A worker starts attempt 1 and dies: TaskStarted is all it leaves.
     task = next(iter(manager.state("r1").tasks.values()))
@@ -172,7 +174,7 @@ def test_an_attempt_whose_lease_expires_times_out_and_is_retried(store: ProcessS
     ghost_start = started_event(definition(m), task, "ghost", lease_until)
     manager.record("r1", ghost_start, started_id(task.task_id, 1))
     tasks = RebaseTasks()
-    worker = Worker(definition(m), store, tasks, clock=clock)
+    worker = Worker(definition(m), store, tasks)
 
     clock.advance(seconds=29)
     worker.drain()
@@ -192,11 +194,10 @@ def test_an_attempt_whose_lease_expires_times_out_and_is_retried(store: ProcessS
 # ---- timers ----------------------------------------------------------------------------
 
 
-def test_a_timer_fires_when_due_and_not_before(store: ProcessStore) -> None:
+def test_a_timer_fires_when_due_and_not_before(store: ProcessStore, clock: FakeClock) -> None:
     m = reminder()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
-    worker = Worker(definition(m), store, ReminderTasks(), clock=clock)
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, ReminderTasks())
     manager.handle(m.Opened(ticket_id="t1"))
     scheduled = of_type(manager.history("t1"), "TimerScheduled")
     assert [t.due_at for t in scheduled] == [clock() + timedelta(hours=1)]
@@ -213,11 +214,10 @@ def test_a_timer_fires_when_due_and_not_before(store: ProcessStore) -> None:
     assert store.work_items("RtReminder", "t1") == []
 
 
-def test_leaving_the_state_cancels_its_timer(store: ProcessStore) -> None:
+def test_leaving_the_state_cancels_its_timer(store: ProcessStore, clock: FakeClock) -> None:
     m = reminder()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
-    worker = Worker(definition(m), store, ReminderTasks(), clock=clock)
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, ReminderTasks())
     manager.handle(m.Opened(ticket_id="t1"))
     manager.handle(m.Answered(ticket_id="t1"))
 
@@ -228,13 +228,14 @@ def test_leaving_the_state_cancels_its_timer(store: ProcessStore) -> None:
     assert store.work_items("RtReminder", "t1") == []
 
 
-def test_a_worker_leaves_the_work_of_other_processes_alone(store: ProcessStore) -> None:
+def test_a_worker_leaves_the_work_of_other_processes_alone(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     rebase, ticket = seed(), reminder()
-    clock = FakeClock()
-    ProcessManager(definition(ticket), store, clock=clock).handle(ticket.Opened(ticket_id="t1"))
+    ProcessManager(definition(ticket), store).handle(ticket.Opened(ticket_id="t1"))
     clock.advance(hours=2)  # the ticket's timer is due
 
-    handled = Worker(definition(rebase), store, RebaseTasks(), clock=clock).drain()
+    handled = Worker(definition(rebase), store, RebaseTasks()).drain()
 
     assert handled == 0
     [timer] = store.work_items("RtReminder", "t1")
@@ -344,11 +345,11 @@ def _ship_task(manager: ProcessManager) -> object:
 
 def test_after_the_end_every_attempt_that_ran_reports_a_late_outcome(
     store: ProcessStore,
+    clock: FakeClock,
 ) -> None:
     m = order()  # Ship: `retry 2 backoff 2s`, `timeout 30s`
-    clock = FakeClock()
     tasks = OrderTasks()
-    manager = ProcessManager(definition(m), store, tasks, clock=clock)
+    manager = ProcessManager(definition(m), store, tasks)
     manager.handle(m.Placed(order_id="o1", items=[]))
     ship = manager.state("o1").tasks[_ship_task(manager)]  # type: ignore[index]
     # Attempt 1 starts on a worker that dies; it times out; attempt 2 starts.
@@ -356,7 +357,7 @@ def test_after_the_end_every_attempt_that_ran_reports_a_late_outcome(
         "o1", started_event(definition(m), ship, "ghost", clock()), started_id(ship.task_id, 1)
     )
     clock.advance(seconds=1)
-    Worker(definition(m), store, tasks, clock=clock).drain()
+    Worker(definition(m), store, tasks).drain()
     clock.advance(seconds=2)
     second = manager.state("o1").tasks[ship.task_id]
     assert second.attempt == 2
@@ -393,12 +394,11 @@ def test_after_the_end_every_attempt_that_ran_reports_a_late_outcome(
 
 
 def test_a_superseded_attempt_records_its_outcome_late_and_changes_nothing(
-    store: ProcessStore,
+    store: ProcessStore, clock: FakeClock
 ) -> None:
     """At most one TaskCompleted per task changes state; later ones are late outcomes."""
     m = seed()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B"]))
     task_a = next(t for t in manager.state("r1").tasks.values() if t.machine_id == "A")
     first = manager.record(
@@ -418,11 +418,12 @@ def test_a_superseded_attempt_records_its_outcome_late_and_changes_nothing(
     assert [c.attempt for c in completions] == [1, 2]
 
 
-def test_a_work_row_judged_on_an_old_state_is_left_alone(store: ProcessStore) -> None:
+def test_a_work_row_judged_on_an_old_state_is_left_alone(
+    store: ProcessStore, clock: FakeClock
+) -> None:
     """A worker that judged "not yet" must not undo what a newer decision scheduled."""
     m = seed()
-    clock = FakeClock()
-    manager = ProcessManager(definition(m), store, clock=clock)
+    manager = ProcessManager(definition(m), store)
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
     judged = manager.state("r1").version
     [row] = store.work_items(definition(m).category, "r1")

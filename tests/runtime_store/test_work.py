@@ -18,7 +18,14 @@ from pmc.runtime.stores import (
     WorkRow,
 )
 from tests.conftest import OpenStore
+from tests.fake_clock import FakeClock
 from tests.runtime_store.events import T0, added
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The stores' clock in the tests that ask for it: the rows are due at T0."""
+    return FakeClock(T0)
 
 
 def task(work_id: str, due_in: float = 0.0, **payload: str) -> WorkRow:
@@ -183,14 +190,16 @@ def test_has_due_ignores_future_and_held_rows(store: ProcessStore) -> None:
     assert store.has_due(T0 + timedelta(seconds=10))
 
 
-def test_an_idle_waiter_notices_new_work_within_100_ms(open_same_store: OpenStore) -> None:
+def test_an_idle_waiter_notices_new_work_within_100_ms(
+    open_same_store: OpenStore, clock: FakeClock
+) -> None:
     """The waiter uses its own store object: for SQL stores it must notice by polling."""
     writer, waiter = open_same_store(), open_same_store()
     writer.append("Cleanup", "r1", [added("a")], 0)
     woke: list[float] = []
 
     def wait() -> None:
-        if waiter.wait_for_due(timeout=5, clock=lambda: T0):
+        if waiter.wait_for_due(timeout=5):
             woke.append(time.monotonic())
 
     thread = threading.Thread(target=wait)
@@ -204,9 +213,9 @@ def test_an_idle_waiter_notices_new_work_within_100_ms(open_same_store: OpenStor
     assert woke[0] - written < 0.1
 
 
-def test_wait_for_due_times_out_when_nothing_is_due(store: ProcessStore) -> None:
+def test_wait_for_due_times_out_when_nothing_is_due(store: ProcessStore, clock: FakeClock) -> None:
     started = time.monotonic()
-    assert store.wait_for_due(timeout=0.15, clock=lambda: T0) is False
+    assert store.wait_for_due(timeout=0.15) is False
     assert 0.15 <= time.monotonic() - started < 1
 
 

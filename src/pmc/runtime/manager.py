@@ -34,7 +34,6 @@ from pmc.runtime.lifecycle import TaskCompletedBase, TaskFailedBase, TaskRetrySc
 from pmc.runtime.log import fields, logger
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, TaskStatus, stream_key
 from pmc.runtime.stores.api import (
-    Clock,
     DuplicateEventId,
     NewEvent,
     ProcessStore,
@@ -43,7 +42,6 @@ from pmc.runtime.stores.api import (
     WorkChanges,
     WorkItem,
     WorkRow,
-    utc_now,
 )
 from pmc.runtime.work import DEFAULT_SYNC_GRACE, StartAttempt, TimeOut, task_action, work_changes
 
@@ -216,7 +214,6 @@ class ProcessManager:
         definition: ProcessDefinition,
         store: ProcessStore,
         tasks: object | None = None,
-        clock: Clock = utc_now,
         *,
         runner_id: str | None = None,
         lease: timedelta = DEFAULT_LEASE,
@@ -234,11 +231,13 @@ class ProcessManager:
         warns (``SyncRetryWarning``) if a sync task retries after a delay:
         ``handle`` runs a sync task's retry only when it is already due, so a
         delayed retry runs in a worker, or never if none runs.
+
+        The time of every decision, lease and due time is ``store.now()``, the
+        store's clock, shared with runners on other machines.
         """
         self.definition = definition
         self.store = store
         self.tasks = tasks
-        self.clock = clock
         self.runner_id = runner_id or f"inline-{uuid.uuid4().hex[:8]}"
         self.lease = lease
         self.sync_grace = sync_grace
@@ -340,7 +339,7 @@ class ProcessManager:
             return ()
         reports: list[AttemptReport] = []
         for _ in range(MAX_SYNC_RUNS):
-            now = self.clock()
+            now = self.store.now()
             step = _next_sync_step(self._folded(key).state, now)
             if step is None:
                 break
@@ -376,7 +375,7 @@ class ProcessManager:
         """
         if self.tasks is None:
             raise ValueError(f"no task handlers given to the {self.category} process manager")
-        now = self.clock()
+        now = self.store.now()
         lease_until = now + attempts.attempt_lease(self.definition, task, lease)
         started = self._append(
             key,
@@ -482,7 +481,7 @@ class ProcessManager:
             return None
 
         def renew(number: int) -> bool:
-            now = self.clock()
+            now = self.store.now()
             renewed = self._append(
                 key,
                 attempts.started_event(self.definition, task, worker, now + lease),
@@ -509,7 +508,7 @@ class ProcessManager:
         else:
             changes = WorkChanges(upsert=(WorkRow(item.work_id, item.kind, due_at, item.payload),))
         try:
-            self.store.append(self.category, item.key, [], judged_at, changes, now=self.clock())
+            self.store.append(self.category, item.key, [], judged_at, changes, now=self.store.now())
         except VersionConflict:
             return False
         return True
@@ -588,7 +587,7 @@ class ProcessManager:
         self, key: str, folded: _Folded, event: Event, event_id: uuid.UUID
     ) -> HandleResult:
         before = folded.state
-        now = self.clock()
+        now = self.store.now()
         decisions = self.definition.decide(before, event, EventMeta(event_id, now, key))
         after = before
         for recorded in (event, *decisions):

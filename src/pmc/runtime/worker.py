@@ -35,7 +35,7 @@ from pmc.runtime.manager import (
     timer_due,
 )
 from pmc.runtime.state import TaskInFlight
-from pmc.runtime.stores.api import Clock, ProcessStore, WorkItem, check_name, utc_now
+from pmc.runtime.stores.api import ProcessStore, WorkItem, check_name
 from pmc.runtime.work import Drop, FireTimer, NotYet, StartAttempt, TimeOut, due_action
 
 DEFAULT_CONCURRENCY = 1
@@ -106,7 +106,9 @@ class Worker:
     """Runs the tasks of one process from a store, in ``concurrency`` threads.
 
     ``start()`` / ``stop()`` run it in the background; ``run_once()`` does
-    what is due now in the calling thread (handy with a fake clock).
+    what is due now in the calling thread (handy with a store on a fake clock).
+    Every time a worker compares or records is read from ``store.now()``: the
+    store's clock, which workers on other machines share.
     ``listener`` is called (from worker threads) after every attempt,
     recorded timeout and fired timer, with the totals so far.
 
@@ -125,7 +127,6 @@ class Worker:
         worker_id: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         lease: timedelta = timedelta(minutes=5),
-        clock: Clock = utc_now,
         claim_seconds: float = CLAIM_SECONDS,
         idle_wait: float = IDLE_WAIT,
         listener: Callable[[Progress, WorkerStats], None] | None = None,
@@ -148,12 +149,11 @@ class Worker:
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.concurrency = concurrency
         self.lease = lease
-        self.clock = clock
         self.claim_seconds = claim_seconds
         self.idle_wait = idle_wait
         self.listener = listener
         self.manager = ProcessManager(
-            definition, store, tasks, clock, runner_id=self.worker_id, lease=lease, with_worker=True
+            definition, store, tasks, runner_id=self.worker_id, lease=lease, with_worker=True
         )
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -228,9 +228,7 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 if not self.run_once(limit=1):
-                    self.store.wait_for_due(
-                        self.idle_wait, self.clock, category=self.definition.category
-                    )
+                    self.store.wait_for_due(self.idle_wait, category=self.definition.category)
             except Exception:
                 # The store is unreachable, say: keep trying, slowly.
                 logger.exception(
@@ -260,7 +258,7 @@ class Worker:
     def run_once(self, limit: int | None = None) -> int:
         """Claim what is due now (at most ``limit`` rows) and do it; the rows handled."""
         items = self.store.claim_due(
-            self.clock(),
+            self.store.now(),
             self.worker_id,
             limit or max(self.concurrency, 16),
             self.claim_seconds,
@@ -275,7 +273,7 @@ class Worker:
         return len(items)
 
     def drain(self, max_rounds: int = 1000) -> int:
-        """``run_once`` until nothing is due at the clock's time; the rows handled."""
+        """``run_once`` until nothing is due at the store's time; the rows handled."""
         total = 0
         for _ in range(max_rounds):
             handled = self.run_once()
@@ -312,7 +310,7 @@ class Worker:
             self.store.release(item)
             return
         manager = self.manager
-        now = self.clock()
+        now = self.store.now()
         state = manager.state(item.key)
         action = due_action(state, item, now)
         match action:

@@ -5,6 +5,10 @@
 - ``memory://`` — in this process only, for tests;
 - ``sqlite:///path.db`` — the embedded default, shared by the processes of one machine;
 - ``postgresql://user@host:port/db`` — for workers on several machines.
+
+A store's ``now()`` is the one clock its runners go by: the database
+server's for PostgreSQL, the local one otherwise; ``open_store(url, clock)``
+replaces it with a fake clock for tests.
 """
 
 from __future__ import annotations
@@ -49,14 +53,17 @@ __all__ = [
 SUPPORTED_URLS = "memory://, sqlite:///path.db or postgresql://user@host:port/db"
 
 
-def open_store(url: str) -> ProcessStore:
-    """The store at ``url``; tables are created on first use (or by ``init()``)."""
+def open_store(url: str, clock: Clock | None = None) -> ProcessStore:
+    """The store at ``url``; tables are created on first use (or by ``init()``).
+
+    ``clock`` replaces the store's own clock (tests pass a fake one).
+    """
     scheme = url.partition("://")[0].lower()
     if scheme == "memory" and url.lower() == "memory://":
-        return MemoryStore()
+        return MemoryStore(clock)
     if scheme == "sqlite":
-        return sqlite_store(url)
+        return sqlite_store(url, clock)
     if scheme in ("postgresql", "postgresql+psycopg2", "postgres"):
         # SQLAlchemy 2 no longer accepts the `postgres://` spelling.
-        return postgres_store("postgresql" + url[len(scheme) :])
+        return postgres_store("postgresql" + url[len(scheme) :], clock)
     raise ValueError(f"unsupported store URL {url!r}: expected {SUPPORTED_URLS}")

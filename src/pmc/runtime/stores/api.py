@@ -12,6 +12,13 @@ addressed by ``category`` and ``key``):
 Every write is an ``append`` at an expected version, checked by the store
 itself on every backend (event-sourcery leaves ``expected_version=0``
 unchecked and its in-memory backend never detects races).
+
+Each store has one clock, ``now()``: the time that leases, timeouts, retry
+times and timer due times are stamped with and compared to. Workers on
+several machines compare times other machines wrote, so a PostgreSQL store
+tells the database server's time, never the local machine's; SQLite and
+memory stores (one machine) tell the local time. Tests give a store a fake
+clock, and everything that reads time through that store follows it.
 """
 
 from __future__ import annotations
@@ -169,6 +176,10 @@ class ProcessStore(Protocol):
     def init(self) -> None:
         """Create the tables if missing; idempotent, also done on first use."""
 
+    def now(self) -> datetime:
+        """The store's clock (aware UTC): the time every runner of this store goes by."""
+        ...
+
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
 
@@ -199,7 +210,7 @@ class ProcessStore(Protocol):
         ``expected_version`` (0: the stream must not exist yet), and
         DuplicateEventId if an event id is already recorded. With no events,
         only the version is checked and the work changes applied.
-        ``now`` (aware) stamps ``created_at``; defaults to the wall clock.
+        ``now`` (aware) stamps ``created_at``; defaults to the store's clock.
         """
         ...
 
@@ -236,10 +247,10 @@ class ProcessStore(Protocol):
         """Whether ``claim_due(now, ..., category)`` would find anything (a cheap read)."""
         ...
 
-    def wait_for_due(
-        self, timeout: float, clock: Clock | None = None, category: str | None = None
-    ) -> bool:
+    def wait_for_due(self, timeout: float, category: str | None = None) -> bool:
         """Block until some work (of ``category``) is due (True) or ``timeout`` seconds pass.
+
+        Due at the store's clock.
 
         Wakes at once on changes made through this store object, and polls
         often enough to notice other processes' work within 100 ms.
@@ -248,6 +259,7 @@ class ProcessStore(Protocol):
 
 
 def utc_now() -> datetime:
+    """This machine's clock: the clock of the stores that live on one machine."""
     return datetime.now(UTC)
 
 

@@ -44,7 +44,9 @@ _WorkKey = tuple[str, str, str]
 class MemoryStore:
     """A process store living in this process only; ``memory://``."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        """``clock`` replaces the local clock (for tests)."""
+        self._clock = clock or utc_now
         self._lock = threading.RLock()
         backend = InMemoryBackend().configure()
         self._events = backend.event_store
@@ -59,6 +61,9 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release in memory."""
+
+    def now(self) -> datetime:
+        return self._clock()
 
     def load(self, category: str, key: str, after_version: int = 0) -> list[StoredEvent]:
         check_stream(category, key)
@@ -93,7 +98,7 @@ class MemoryStore:
     ) -> list[StoredEvent]:
         check_stream(category, key)
         check_append(events, expected_version, work)
-        wrapped = wrap(events, expected_version, now or utc_now())
+        wrapped = wrap(events, expected_version, now or self.now())
         with self._lock:
             actual = self._versions.get((category, key), 0)
             if actual != expected_version:
@@ -180,12 +185,8 @@ class MemoryStore:
         with self._lock:
             return any(is_claimable(item, now, category) for item in self._work.values())
 
-    def wait_for_due(
-        self, timeout: float, clock: Clock | None = None, category: str | None = None
-    ) -> bool:
-        return self._signal.wait_for_due(
-            lambda now: self.has_due(now, category), timeout, clock or utc_now
-        )
+    def wait_for_due(self, timeout: float, category: str | None = None) -> bool:
+        return self._signal.wait_for_due(lambda now: self.has_due(now, category), timeout, self.now)
 
 
 def is_claimable(item: WorkItem, now: datetime, category: str | None = None) -> bool:

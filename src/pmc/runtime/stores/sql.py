@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -54,6 +54,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, noload
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.expression import Executable
 
+from pmc.runtime.stores._clock import DatabaseClock
 from pmc.runtime.stores._events import recorded, stored, wrap
 from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
@@ -92,10 +93,17 @@ class SqlStore:
     by event-sourcery directly would have none.
     """
 
-    def __init__(self, engine: Engine, write_engine: Engine | None = None) -> None:
+    def __init__(
+        self, engine: Engine, write_engine: Engine | None = None, clock: Clock | None = None
+    ) -> None:
+        """``clock`` replaces the store's own clock (for tests): the database
+        server's on PostgreSQL, the local one on SQLite (one machine)."""
         self._engine = engine
         self._write_engine = write_engine or engine
         self._dialect = engine.dialect.name
+        self._clock = clock or (
+            DatabaseClock(self._database_time) if self._dialect == "postgresql" else utc_now
+        )
         self._local = threading.local()
         self._schema_lock = threading.Lock()
         self._schema_ready = False
@@ -123,6 +131,16 @@ class SqlStore:
     def close(self) -> None:
         self._engine.dispose()
         self._write_engine.dispose()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def _database_time(self) -> datetime:
+        with self._engine.connect() as conn:
+            server_time = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+        if not isinstance(server_time, datetime):
+            raise TypeError(f"the database told the time as {server_time!r}")
+        return server_time.astimezone(UTC)
 
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Session]:
@@ -180,7 +198,7 @@ class SqlStore:
     ) -> list[StoredEvent]:
         check_stream(category, key)
         check_append(events, expected_version, work)
-        wrapped = wrap(events, expected_version, now or utc_now())
+        wrapped = wrap(events, expected_version, now or self.now())
         event_ids = [new.event_id for new in events]
         try:
             with self._transaction(write=True) as session:
@@ -336,12 +354,8 @@ class SqlStore:
         with self._transaction(write=False) as session:
             return session.connection().execute(query).first() is not None
 
-    def wait_for_due(
-        self, timeout: float, clock: Clock | None = None, category: str | None = None
-    ) -> bool:
-        return self._signal.wait_for_due(
-            lambda now: self.has_due(now, category), timeout, clock or utc_now
-        )
+    def wait_for_due(self, timeout: float, category: str | None = None) -> bool:
+        return self._signal.wait_for_due(lambda now: self.has_due(now, category), timeout, self.now)
 
 
 class StoreSession(Session):
@@ -456,14 +470,14 @@ def work_item(
 # -- engines -----------------------------------------------------------------------
 
 
-def sqlite_store(url: str) -> SqlStore:
+def sqlite_store(url: str, clock: Clock | None = None) -> SqlStore:
     parsed = make_url(url)
     if parsed.database in (None, "", ":memory:"):
         raise ValueError(f"{url}: an SQLite store needs a file path; use memory:// for tests")
     engine = create_engine(parsed)
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)
-    return SqlStore(engine, engine.execution_options(pmc_begin="BEGIN IMMEDIATE"))
+    return SqlStore(engine, engine.execution_options(pmc_begin="BEGIN IMMEDIATE"), clock)
 
 
 def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -501,5 +515,5 @@ def _begin_sqlite(conn: Connection) -> None:
     conn.exec_driver_sql(str(conn.get_execution_options().get("pmc_begin", "BEGIN")))
 
 
-def postgres_store(url: str) -> SqlStore:
-    return SqlStore(create_engine(url))
+def postgres_store(url: str, clock: Clock | None = None) -> SqlStore:
+    return SqlStore(create_engine(url), clock=clock)
