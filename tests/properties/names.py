@@ -16,6 +16,7 @@ import ast
 import builtins
 import enum
 import itertools
+import re
 import subprocess
 import sys
 import typing
@@ -35,12 +36,10 @@ from pmc.source import SourceFile
 from tests.codegen.support import compile_text, import_code
 from tests.codegen.test_golden import EXAMPLES, compile_example
 
-# The slots of SHAPE, grouped by the scope in which their names must differ
-# from each other for the program to make sense (cross-scope clashes are
-# fair game: an event named like a state, a task named like a field).
-SCOPES: Mapping[str, tuple[str, ...]] = {
-    "process": ("process",),
-    "declarations": (
+# The slots of SHAPE by the kind of name they hold.
+KINDS: Mapping[str, tuple[str, ...]] = {
+    "declaration": (
+        "process",
         "start_event",
         "cancel_event",
         "sync_task",
@@ -49,18 +48,39 @@ SCOPES: Mapping[str, tuple[str, ...]] = {
         "many",
         "single",
     ),
-    "start_fields": ("key", "ids", "text"),
-    "cancel_fields": ("key",),
-    "sync_fields": ("sync_machine_id", "sync_key"),
-    "sync_returns": ("sync_result",),
-    "next_fields": ("next_input",),
-    "async_fields": ("async_input",),
-    "many_states": ("m_initial", "m_busy", "m_done", "m_failed"),
-    "single_states": ("s_initial", "s_first", "s_second", "s_done"),
-    "many_transitions": ("m_start", "m_completed", "m_failed_on", "m_timer"),
-    "single_transitions": ("s_start", "s_next", "s_completed", "s_failed", "s_next_failed"),
+    "field": (
+        "key",
+        "ids",
+        "text",
+        "sync_machine_id",
+        "sync_key",
+        "sync_result",
+        "next_input",
+        "async_input",
+    ),
+    "state": (
+        "m_initial",
+        "m_busy",
+        "m_done",
+        "m_failed",
+        "s_initial",
+        "s_first",
+        "s_second",
+        "s_done",
+    ),
+    "transition": (
+        "m_start",
+        "m_completed",
+        "m_failed_on",
+        "m_timer",
+        "s_start",
+        "s_next",
+        "s_completed",
+        "s_failed",
+        "s_next_failed",
+    ),
 }
-SLOTS: tuple[str, ...] = tuple(dict.fromkeys(s for slots in SCOPES.values() for s in slots))
+SLOTS: tuple[str, ...] = tuple(slot for slots in KINDS.values() for slot in slots)
 
 SHAPE = """\
 process {process} {{
@@ -229,23 +249,31 @@ class Checked:
     text: str
     model: ProcessModel | None
     codes: tuple[str, ...]  # of the errors
-    rejected: frozenset[str]  # the source text at each error
+    blamed: frozenset[str]  # the text each error points at (its first token)
 
 
 def check(names: Mapping[str, str]) -> Checked:
     text = render(names)
-    source = SourceFile("names.pm", text)
-    result = check_source(source)
+    result = check_source(SourceFile("names.pm", text))
     errors = [d for d in result.diagnostics if d.severity == "error"]
     lines = text.splitlines()
-    rejected = frozenset(
-        lines[d.span.line - 1][d.span.column - 1 :].split()[0].strip("{}:,.(") for d in errors
-    )
-    return Checked(text, result.model, tuple(d.code for d in errors), rejected)
+    blamed = frozenset(_first_token(lines[d.span.line - 1][d.span.column - 1 :]) for d in errors)
+    return Checked(text, result.model, tuple(d.code for d in errors), blamed)
+
+
+def _first_token(text: str) -> str:
+    return re.match(r"\w*", text).group()  # type: ignore[union-attr]
 
 
 def about_names(codes: Sequence[str]) -> bool:
+    """Errors, each of them about a name."""
     return bool(codes) and all(code.startswith(NAME_CODES) for code in codes)
+
+
+def some_about_names(codes: Sequence[str]) -> bool:
+    """Errors, one at least about a name: two states of one name, say, also
+    leave transitions that start from a final state."""
+    return any(code.startswith(NAME_CODES) for code in codes)
 
 
 def mypy_strict(paths: Sequence[Path], cache_dir: Path) -> subprocess.CompletedProcess[str]:
