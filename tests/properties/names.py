@@ -35,6 +35,7 @@ from pmc.semantics.model import ProcessModel
 from pmc.source import SourceFile
 from tests.codegen.support import compile_text, import_code
 from tests.codegen.test_golden import EXAMPLES, compile_example
+from tests.properties.strategies import keywords
 
 # The slots of SHAPE by the kind of name they hold.
 KINDS: Mapping[str, tuple[str, ...]] = {
@@ -223,21 +224,22 @@ _USED_CLASSES: tuple[type, ...] = (
     rt.Route,
     event_sourcery.Event,
     enum.StrEnum,
-    typing.Protocol,  # type: ignore[arg-type]
+    typing.Protocol,
 )
 
 
 @cache
 def identifier_pool() -> tuple[str, ...]:
     """Every identifier of the examples' generated modules, of the runtime
-    modules they import and of the classes they build on; and the builtins."""
+    modules they import and of the classes they build on; the builtins; and
+    the keywords of the `.pm` language."""
     found: set[str] = set()
     for path in EXAMPLES:
         found |= _identifiers(ast.parse(compile_example(path)))
     found |= set(dir(rt)) | set(rt.__all__)
     for cls in _USED_CLASSES:
         found |= set(dir(cls))
-    found |= set(dir(builtins))
+    found |= set(dir(builtins)) | keywords()
     return tuple(sorted(found - set(PLAIN.values())))
 
 

@@ -72,6 +72,10 @@ def _without_rejected(names: dict[str, str]) -> tuple[dict[str, str], Checked, l
             return names, checked, codes
         assert about_names(checked.codes), (names, checked.codes)
         blamed = {slot for slot, name in names.items() if name in checked.blamed}
+        if not blamed:
+            # The error points past the name (`on after completed`, a task
+            # named `after`, is a syntax error at `completed`): ask each slot.
+            blamed = {slot for slot, name in names.items() if check({slot: name}).codes}
         assert blamed, (names, checked.codes, checked.blamed)
         codes += checked.codes
         names = {slot: name for slot, name in names.items() if slot not in blamed}
