@@ -63,13 +63,15 @@ def _compile(checked: Checked, directory: Path) -> tuple[Path, str]:
     return path, code
 
 
-def _without_rejected(names: dict[str, str]) -> tuple[dict[str, str], Checked, list[str]]:
-    """``names`` less those an error points at, until none does; and those errors' codes."""
-    codes: list[str] = []
+def _without_rejected(names: dict[str, str]) -> tuple[dict[str, str], Checked]:
+    """``names`` less those an error points at, until none does.
+
+    Every error on the way must be about a name.
+    """
     while True:
         checked = check(names)
         if not checked.codes:
-            return names, checked, codes
+            return names, checked
         assert about_names(checked.codes), (names, checked.codes)
         blamed = {slot for slot, name in names.items() if name in checked.blamed}
         if not blamed:
@@ -77,7 +79,6 @@ def _without_rejected(names: dict[str, str]) -> tuple[dict[str, str], Checked, l
             # named `after`, is a syntax error at `completed`): ask each slot.
             blamed = {slot for slot, name in names.items() if check({slot: name}).codes}
         assert blamed, (names, checked.codes, checked.blamed)
-        codes += checked.codes
         names = {slot: name for slot, name in names.items() if slot not in blamed}
 
 
@@ -105,7 +106,7 @@ def test_every_identifier_as_every_kind_of_name(generated_dir: Path) -> None:
     accepted: dict[str, set[str]] = {kind: set() for kind in KINDS}
     paths = []
     for drawn in sweep():
-        names, checked, _ = _without_rejected(drawn)
+        names, checked = _without_rejected(drawn)
         path, code = _compile(checked, generated_dir)
         paths.append(path)
         import_and_run(code, names)
