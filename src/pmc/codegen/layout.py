@@ -49,10 +49,14 @@ def assignment(indent: int, target: str, value: str) -> str:
 
 def tuple_display(indent: int, head: str, items: Sequence[str], *, reserve: int = 0) -> str:
     """A tuple: ``()``, ``(x,)`` or ``(x, y)``; exploded like :func:`bracketed` when too long."""
-    if len(items) == 1 and "\n" not in items[0]:
+    if len(items) == 1:
         one_line = f"{head}({items[0]},)"
-        if indent + len(one_line) + reserve <= LINE_LENGTH:
+        if "\n" not in one_line and indent + len(one_line) + reserve <= LINE_LENGTH:
             return one_line
+        # Exploded, with its comma: `(x)` may fit where `(x,)` does not, and
+        # is no tuple.
+        inner = " " * (indent + len(INDENT))
+        return f"{head}(\n{inner}{items[0]},\n{' ' * indent})"
     return bracketed(indent, f"{head}(", items, ")", reserve=reserve)
 
 

@@ -80,7 +80,9 @@ class RouteCase:
 class DefinitionView:
     name: str
     doc: str
+    tables: tuple[str, ...]  # module-level assignments the attributes name
     attributes: tuple[str, ...]
+    route_event: str  # the parameter of ``route``
     route_cases: tuple[RouteCase, ...]
     instance: str
 
@@ -363,15 +365,24 @@ def _payload_type(model: ProcessModel, trigger: TriggerModel) -> str:
     raise AssertionError(trigger)  # pragma: no cover - the match is exhaustive
 
 
+# The parameters of the generated functions (``route`` and the binding
+# functions) start with `_`, which no `.pm` name may (PM0105): a parameter
+# named like a class would hide it in the body, and an event named `event`
+# would have been matched by ``case event():``.
+_PAYLOAD = "_event"
+_MACHINE_ID = "_machine_id"
+_KEY = "_key"
+
+
 def _binder(
     model: ProcessModel, machine: MachineModel, transition: TransitionModel, name: str
 ) -> FunctionView:
     assert transition.run is not None
     task = model.task(transition.run.task)
     params = [
-        f"event: {_payload_type(model, transition.trigger)}",
-        "machine_id: str",
-        f"key: {annotation(model.key.type)}",
+        f"{_PAYLOAD}: {_payload_type(model, transition.trigger)}",
+        f"{_MACHINE_ID}: str",
+        f"{_KEY}: {annotation(model.key.type)}",
     ]
     signature = bracketed(0, f"def {name}(", params, f") -> {task.name}:")
     fields = {f.name: f for f in task.fields}
@@ -385,30 +396,49 @@ def _binding_arg(binding: BindingModel, target: ValueType) -> str:
         case LiteralExpr(value):
             return f"{binding.field}={value_literal(value, target)}"
         case EventFieldExpr(field):
-            return f"{binding.field}=event.{field}"
+            return f"{binding.field}={_PAYLOAD}.{field}"
         case MachineIdExpr():
             # Machine ids are text; semantics only binds them to ``str`` fields.
-            return f"{binding.field}=machine_id"
+            return f"{binding.field}={_MACHINE_ID}"
         case KeyExpr():
-            return f"{binding.field}=key"
+            return f"{binding.field}={_KEY}"
     raise AssertionError(binding)  # pragma: no cover - the match is exhaustive
 
 
 # ---- the definition class ----------------------------------------------------------------
 
 
+# The tables that name a class the user named (an event, a task's input or
+# result) are bound at module level, under names no `.pm` name can take
+# (PM0105: none starts with `_`), and the class body refers to them. In the
+# class body itself, an attribute assigned earlier would hide a class of the
+# same name: a task named `events` would have become the tuple of events.
+# The other tables name only generated classes (``<Machine>State``), and no
+# attribute of the definition has a capital letter.
+_EVENTS = "_EVENTS"
+_START_ON = "_START_ON"
+_CANCEL_ON = "_CANCEL_ON"
+_TASKS = "_TASKS"
+
+
 def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -> DefinitionView:
     trigger_events = _trigger_events(model)
     start = model.start_events if model.start_events is not None else trigger_events
+    tables = (
+        tuple_display(0, f"{_EVENTS} = ", [e.name for e in model.events]),
+        tuple_display(0, f"{_START_ON} = ", list(start)),
+        tuple_display(0, f"{_CANCEL_ON} = ", list(model.cancel_events)),
+        bracketed(0, f"{_TASKS}: rt.TaskTable = {{", [_task_entry(t) for t in model.tasks], "}"),
+    )
     attributes = (
         f"api = {RUNTIME_API}",
         f"category = {py_str(model.name)}",
         f"key_field = {py_str(model.key.field)}",
-        _tuple_attr("events", [e.name for e in model.events]),
-        _tuple_attr("start_on", list(start)),
-        _tuple_attr("cancel_on", list(model.cancel_events)),
+        f"events = {_EVENTS}",
+        f"start_on = {_START_ON}",
+        f"cancel_on = {_CANCEL_ON}",
         _tuple_attr("machines", [_machine_spec(m) for m in model.machines]),
-        _dict_attr("tasks", "rt.TaskTable", [_task_entry(t) for t in model.tasks]),
+        f"tasks = {_TASKS}",
         _dict_attr("transitions", "rt.TransitionTable", _transition_entries(model, binder_names)),
         _dict_attr("timers", "rt.TimerTable", _timer_entries(model)),
         _dict_attr(
@@ -437,7 +467,9 @@ def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -
             f"The {model.name} process: its tables and ``route``.",
             "``decide``, ``evolve`` and the rest come from ``rt.ProcessDefinition``.",
         ),
+        tables=tables,
         attributes=attributes,
+        route_event=_PAYLOAD,
         route_cases=tuple(_route_cases(model)),
         instance="DEFINITION",
     )
@@ -484,11 +516,12 @@ def _machine_spec(machine: MachineModel) -> str:
 
 
 def _task_entry(task: TaskModel) -> str:
+    """An entry of the module-level task table (its items at column 4)."""
     result = naming.result_model_name(task.name) if task.returns else "None"
     retry = "retry=None"
     if task.retry is not None:
         retry = bracketed(
-            12,
+            8,
             "retry=rt.RetrySpec(",
             [
                 f"retries={task.retry.retries}",
@@ -500,7 +533,7 @@ def _task_entry(task: TaskModel) -> str:
             reserve=1,
         )
     return bracketed(
-        8,
+        4,
         f"{py_str(task.name)}: rt.TaskSpec(",
         [
             f"name={py_str(task.name)}",
@@ -630,7 +663,7 @@ def _route_cases(model: ProcessModel) -> Iterable[RouteCase]:
                     routes[machine.name] = f"({py_str(machine.name)},)"
                 elif isinstance(trigger, SelectorTriggerModel) and trigger.event == event.name:
                     field = next(f for f in event.fields if f.name == trigger.field)
-                    routes[machine.name] = _ids_expr(f"event.{field.name}", field.type)
+                    routes[machine.name] = _ids_expr(f"{_PAYLOAD}.{field.name}", field.type)
         if routes:
             items = [f"rt.Route({py_str(m)}, {ids})" for m, ids in routes.items()]
             yield RouteCase(

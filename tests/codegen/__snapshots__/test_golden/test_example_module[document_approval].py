@@ -240,20 +240,56 @@ class DocumentApprovalTasks(Protocol):
 # ---- the process ---------------------------------------------------------------------
 
 
-def _bind_notify(event: ReviewRequested, machine_id: str, key: UUID) -> NotifyReviewer:
-    return NotifyReviewer(document_id=key, reviewer=machine_id, title=event.title)
+def _bind_notify(_event: ReviewRequested, _machine_id: str, _key: UUID) -> NotifyReviewer:
+    return NotifyReviewer(document_id=_key, reviewer=_machine_id, title=_event.title)
 
 
-def _bind_unreachable(event: rt.TaskFailure, machine_id: str, key: UUID) -> EscalateToManager:
-    return EscalateToManager(document_id=key, reviewer=machine_id, why=event.reason)
+def _bind_unreachable(_event: rt.TaskFailure, _machine_id: str, _key: UUID) -> EscalateToManager:
+    return EscalateToManager(document_id=_key, reviewer=_machine_id, why=_event.reason)
 
 
-def _bind_remind(event: TimerFired, machine_id: str, key: UUID) -> SendReminder:
-    return SendReminder(document_id=key, reviewer=machine_id)
+def _bind_remind(_event: TimerFired, _machine_id: str, _key: UUID) -> SendReminder:
+    return SendReminder(document_id=_key, reviewer=_machine_id)
 
 
-def _bind_escalate(event: TimerFired, machine_id: str, key: UUID) -> EscalateToManager:
-    return EscalateToManager(document_id=key, reviewer=machine_id)
+def _bind_escalate(_event: TimerFired, _machine_id: str, _key: UUID) -> EscalateToManager:
+    return EscalateToManager(document_id=_key, reviewer=_machine_id)
+
+
+# Tables naming the classes above. In the class body, an attribute could hide a class of the
+# same name; these private names (no `.pm` name starts with `_`) cannot.
+_EVENTS = (ReviewRequested, ReviewApproved, ReviewRejected, ReviewerRemoved, DocumentWithdrawn)
+_START_ON = (ReviewRequested,)
+_CANCEL_ON = (DocumentWithdrawn,)
+_TASKS: rt.TaskTable = {
+    "NotifyReviewer": rt.TaskSpec(
+        name="NotifyReviewer",
+        mode="async",
+        input=NotifyReviewer,
+        result=None,
+        method="notify_reviewer",
+        retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=30000, max_delay_ms=600000),
+        timeout_ms=30000,
+    ),
+    "SendReminder": rt.TaskSpec(
+        name="SendReminder",
+        mode="async",
+        input=SendReminder,
+        result=None,
+        method="send_reminder",
+        retry=rt.RetrySpec(retries=2, delay="every", delay_ms=300000, max_delay_ms=None),
+        timeout_ms=None,
+    ),
+    "EscalateToManager": rt.TaskSpec(
+        name="EscalateToManager",
+        mode="async",
+        input=EscalateToManager,
+        result=None,
+        method="escalate_to_manager",
+        retry=rt.RetrySpec(retries=5, delay="backoff", delay_ms=60000, max_delay_ms=3600000),
+        timeout_ms=None,
+    ),
+}
 
 
 class DocumentApproval(rt.ProcessDefinition):
@@ -265,9 +301,9 @@ class DocumentApproval(rt.ProcessDefinition):
     api = 2
     category = "DocumentApproval"
     key_field = "document_id"
-    events = (ReviewRequested, ReviewApproved, ReviewRejected, ReviewerRemoved, DocumentWithdrawn)
-    start_on = (ReviewRequested,)
-    cancel_on = (DocumentWithdrawn,)
+    events = _EVENTS
+    start_on = _START_ON
+    cancel_on = _CANCEL_ON
     machines = (
         rt.MachineSpec(
             name="Review",
@@ -284,35 +320,7 @@ class DocumentApproval(rt.ProcessDefinition):
             multi_instance=False,
         ),
     )
-    tasks: ClassVar[rt.TaskTable] = {
-        "NotifyReviewer": rt.TaskSpec(
-            name="NotifyReviewer",
-            mode="async",
-            input=NotifyReviewer,
-            result=None,
-            method="notify_reviewer",
-            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=30000, max_delay_ms=600000),
-            timeout_ms=30000,
-        ),
-        "SendReminder": rt.TaskSpec(
-            name="SendReminder",
-            mode="async",
-            input=SendReminder,
-            result=None,
-            method="send_reminder",
-            retry=rt.RetrySpec(retries=2, delay="every", delay_ms=300000, max_delay_ms=None),
-            timeout_ms=None,
-        ),
-        "EscalateToManager": rt.TaskSpec(
-            name="EscalateToManager",
-            mode="async",
-            input=EscalateToManager,
-            result=None,
-            method="escalate_to_manager",
-            retry=rt.RetrySpec(retries=5, delay="backoff", delay_ms=60000, max_delay_ms=3600000),
-            timeout_ms=None,
-        ),
-    }
+    tasks = _TASKS
     transitions: ClassVar[rt.TransitionTable] = {
         ("Review", "Pending", "ReviewRequested"): rt.TransitionSpec(
             name="notify",
@@ -437,20 +445,21 @@ class DocumentApproval(rt.ProcessDefinition):
         process_cancelled=ProcessCancelled,
     )
 
-    def route(self, event: Event) -> list[rt.Route]:
+    @staticmethod
+    def route(_event: Event) -> list[rt.Route]:
         """The machine instances an input event is addressed to, in order."""
-        match event:
+        match _event:
             case ReviewRequested():
                 return [
-                    rt.Route("Review", tuple(event.reviewers)),
+                    rt.Route("Review", tuple(_event.reviewers)),
                     rt.Route("Deadline", ("Deadline",)),
                 ]
             case ReviewApproved():
-                return [rt.Route("Review", (event.reviewer,))]
+                return [rt.Route("Review", (_event.reviewer,))]
             case ReviewRejected():
-                return [rt.Route("Review", (event.reviewer,))]
+                return [rt.Route("Review", (_event.reviewer,))]
             case ReviewerRemoved():
-                return [rt.Route("Review", (event.reviewer,))]
+                return [rt.Route("Review", (_event.reviewer,))]
             case _:
                 return []
 

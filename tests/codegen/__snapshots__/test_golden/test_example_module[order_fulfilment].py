@@ -272,29 +272,83 @@ class OrderFulfilmentTasks(Protocol):
 # ---- the process ---------------------------------------------------------------------
 
 
-def _bind_authorize(event: OrderPlaced, machine_id: str, key: str) -> AuthorizePayment:
+def _bind_authorize(_event: OrderPlaced, _machine_id: str, _key: str) -> AuthorizePayment:
     return AuthorizePayment(
-        order_id=key,
-        customer_id=event.customer_id,
-        amount=event.amount,
-        currency=event.currency,
+        order_id=_key,
+        customer_id=_event.customer_id,
+        amount=_event.amount,
+        currency=_event.currency,
     )
 
 
-def _bind_capture(event: AuthorizePaymentResult, machine_id: str, key: str) -> CapturePayment:
-    return CapturePayment(authorization_id=event.authorization_id, amount=event.authorized_amount)
+def _bind_capture(_event: AuthorizePaymentResult, _machine_id: str, _key: str) -> CapturePayment:
+    return CapturePayment(authorization_id=_event.authorization_id, amount=_event.authorized_amount)
 
 
-def _bind_reserve(event: OrderPlaced, machine_id: str, key: str) -> ReserveStock:
-    return ReserveStock(order_id=key, items=event.items)
+def _bind_reserve(_event: OrderPlaced, _machine_id: str, _key: str) -> ReserveStock:
+    return ReserveStock(order_id=_key, items=_event.items)
 
 
-def _bind_book(event: OrderPacked, machine_id: str, key: str) -> BookCourier:
-    return BookCourier(order_id=key, address=event.address, weight_grams=event.weight_grams)
+def _bind_book(_event: OrderPacked, _machine_id: str, _key: str) -> BookCourier:
+    return BookCourier(order_id=_key, address=_event.address, weight_grams=_event.weight_grams)
 
 
-def _bind_booked(event: BookCourierResult, machine_id: str, key: str) -> SendTrackingMail:
-    return SendTrackingMail(order_id=key, tracking_number=event.tracking_number)
+def _bind_booked(_event: BookCourierResult, _machine_id: str, _key: str) -> SendTrackingMail:
+    return SendTrackingMail(order_id=_key, tracking_number=_event.tracking_number)
+
+
+# Tables naming the classes above. In the class body, an attribute could hide a class of the
+# same name; these private names (no `.pm` name starts with `_`) cannot.
+_EVENTS = (OrderPlaced, OrderPacked, ParcelDelivered)
+_START_ON = (OrderPlaced,)
+_CANCEL_ON = ()
+_TASKS: rt.TaskTable = {
+    "AuthorizePayment": rt.TaskSpec(
+        name="AuthorizePayment",
+        mode="async",
+        input=AuthorizePayment,
+        result=AuthorizePaymentResult,
+        method="authorize_payment",
+        retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=1000, max_delay_ms=30000),
+        timeout_ms=20000,
+    ),
+    "CapturePayment": rt.TaskSpec(
+        name="CapturePayment",
+        mode="async",
+        input=CapturePayment,
+        result=CapturePaymentResult,
+        method="capture_payment",
+        retry=rt.RetrySpec(retries=5, delay="every", delay_ms=10000, max_delay_ms=None),
+        timeout_ms=30000,
+    ),
+    "ReserveStock": rt.TaskSpec(
+        name="ReserveStock",
+        mode="sync",
+        input=ReserveStock,
+        result=None,
+        method="reserve_stock",
+        retry=None,
+        timeout_ms=None,
+    ),
+    "BookCourier": rt.TaskSpec(
+        name="BookCourier",
+        mode="async",
+        input=BookCourier,
+        result=BookCourierResult,
+        method="book_courier",
+        retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=5000, max_delay_ms=None),
+        timeout_ms=60000,
+    ),
+    "SendTrackingMail": rt.TaskSpec(
+        name="SendTrackingMail",
+        mode="sync",
+        input=SendTrackingMail,
+        result=None,
+        method="send_tracking_mail",
+        retry=None,
+        timeout_ms=None,
+    ),
+}
 
 
 class OrderFulfilment(rt.ProcessDefinition):
@@ -306,9 +360,9 @@ class OrderFulfilment(rt.ProcessDefinition):
     api = 2
     category = "OrderFulfilment"
     key_field = "order_id"
-    events = (OrderPlaced, OrderPacked, ParcelDelivered)
-    start_on = (OrderPlaced,)
-    cancel_on = ()
+    events = _EVENTS
+    start_on = _START_ON
+    cancel_on = _CANCEL_ON
     machines = (
         rt.MachineSpec(
             name="Payment",
@@ -325,53 +379,7 @@ class OrderFulfilment(rt.ProcessDefinition):
             multi_instance=False,
         ),
     )
-    tasks: ClassVar[rt.TaskTable] = {
-        "AuthorizePayment": rt.TaskSpec(
-            name="AuthorizePayment",
-            mode="async",
-            input=AuthorizePayment,
-            result=AuthorizePaymentResult,
-            method="authorize_payment",
-            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=1000, max_delay_ms=30000),
-            timeout_ms=20000,
-        ),
-        "CapturePayment": rt.TaskSpec(
-            name="CapturePayment",
-            mode="async",
-            input=CapturePayment,
-            result=CapturePaymentResult,
-            method="capture_payment",
-            retry=rt.RetrySpec(retries=5, delay="every", delay_ms=10000, max_delay_ms=None),
-            timeout_ms=30000,
-        ),
-        "ReserveStock": rt.TaskSpec(
-            name="ReserveStock",
-            mode="sync",
-            input=ReserveStock,
-            result=None,
-            method="reserve_stock",
-            retry=None,
-            timeout_ms=None,
-        ),
-        "BookCourier": rt.TaskSpec(
-            name="BookCourier",
-            mode="async",
-            input=BookCourier,
-            result=BookCourierResult,
-            method="book_courier",
-            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=5000, max_delay_ms=None),
-            timeout_ms=60000,
-        ),
-        "SendTrackingMail": rt.TaskSpec(
-            name="SendTrackingMail",
-            mode="sync",
-            input=SendTrackingMail,
-            result=None,
-            method="send_tracking_mail",
-            retry=None,
-            timeout_ms=None,
-        ),
-    }
+    tasks = _TASKS
     transitions: ClassVar[rt.TransitionTable] = {
         ("Payment", "Pending", "OrderPlaced"): rt.TransitionSpec(
             name="authorize",
@@ -462,9 +470,10 @@ class OrderFulfilment(rt.ProcessDefinition):
         process_cancelled=ProcessCancelled,
     )
 
-    def route(self, event: Event) -> list[rt.Route]:
+    @staticmethod
+    def route(_event: Event) -> list[rt.Route]:
         """The machine instances an input event is addressed to, in order."""
-        match event:
+        match _event:
             case OrderPlaced():
                 return [rt.Route("Payment", ("Payment",)), rt.Route("Shipping", ("Shipping",))]
             case OrderPacked():

@@ -256,28 +256,101 @@ class ProvisioningTasks(Protocol):
 # ---- the process ---------------------------------------------------------------------
 
 
-def _bind_create(event: ClusterRequested, machine_id: str, key: int) -> CreateNetwork:
-    return CreateNetwork(request_id=key, cidr=event.cidr, region=event.region, labels=event.labels)
+def _bind_create(_event: ClusterRequested, _machine_id: str, _key: int) -> CreateNetwork:
+    return CreateNetwork(
+        request_id=_key,
+        cidr=_event.cidr,
+        region=_event.region,
+        labels=_event.labels,
+    )
 
 
-def _bind_secure(event: CreateNetworkResult, machine_id: str, key: int) -> ConfigureFirewall:
-    return ConfigureFirewall(request_id=key, network_id=event.network_id, allow_ssh=False)
+def _bind_secure(_event: CreateNetworkResult, _machine_id: str, _key: int) -> ConfigureFirewall:
+    return ConfigureFirewall(request_id=_key, network_id=_event.network_id, allow_ssh=False)
 
 
-def _bind_unsecured(event: rt.TaskFailure, machine_id: str, key: int) -> DeleteNetwork:
-    return DeleteNetwork(request_id=key, reason=event.reason)
+def _bind_unsecured(_event: rt.TaskFailure, _machine_id: str, _key: int) -> DeleteNetwork:
+    return DeleteNetwork(request_id=_key, reason=_event.reason)
 
 
-def _bind_allocate(event: ClusterRequested, machine_id: str, key: int) -> AllocateNode:
-    return AllocateNode(request_id=key, node=machine_id, region=event.region, size=event.node_size)
+def _bind_allocate(_event: ClusterRequested, _machine_id: str, _key: int) -> AllocateNode:
+    return AllocateNode(
+        request_id=_key,
+        node=_machine_id,
+        region=_event.region,
+        size=_event.node_size,
+    )
 
 
-def _bind_install(event: AllocateNodeResult, machine_id: str, key: int) -> InstallImage:
-    return InstallImage(server_id=event.server_id, address=event.address)
+def _bind_install(_event: AllocateNodeResult, _machine_id: str, _key: int) -> InstallImage:
+    return InstallImage(server_id=_event.server_id, address=_event.address)
 
 
-def _bind_broken(event: rt.TaskFailure, machine_id: str, key: int) -> ReleaseNode:
-    return ReleaseNode(request_id=key, node=machine_id, reason=event.reason)
+def _bind_broken(_event: rt.TaskFailure, _machine_id: str, _key: int) -> ReleaseNode:
+    return ReleaseNode(request_id=_key, node=_machine_id, reason=_event.reason)
+
+
+# Tables naming the classes above. In the class body, an attribute could hide a class of the
+# same name; these private names (no `.pm` name starts with `_`) cannot.
+_EVENTS = (ClusterRequested,)
+_START_ON = (ClusterRequested,)
+_CANCEL_ON = ()
+_TASKS: rt.TaskTable = {
+    "CreateNetwork": rt.TaskSpec(
+        name="CreateNetwork",
+        mode="async",
+        input=CreateNetwork,
+        result=CreateNetworkResult,
+        method="create_network",
+        retry=rt.RetrySpec(retries=5, delay="backoff", delay_ms=10000, max_delay_ms=120000),
+        timeout_ms=120000,
+    ),
+    "ConfigureFirewall": rt.TaskSpec(
+        name="ConfigureFirewall",
+        mode="async",
+        input=ConfigureFirewall,
+        result=None,
+        method="configure_firewall",
+        retry=rt.RetrySpec(retries=2, delay="none", delay_ms=0, max_delay_ms=None),
+        timeout_ms=60000,
+    ),
+    "DeleteNetwork": rt.TaskSpec(
+        name="DeleteNetwork",
+        mode="async",
+        input=DeleteNetwork,
+        result=None,
+        method="delete_network",
+        retry=rt.RetrySpec(retries=10, delay="every", delay_ms=60000, max_delay_ms=None),
+        timeout_ms=120000,
+    ),
+    "AllocateNode": rt.TaskSpec(
+        name="AllocateNode",
+        mode="async",
+        input=AllocateNode,
+        result=AllocateNodeResult,
+        method="allocate_node",
+        retry=rt.RetrySpec(retries=4, delay="backoff", delay_ms=5000, max_delay_ms=60000),
+        timeout_ms=300000,
+    ),
+    "InstallImage": rt.TaskSpec(
+        name="InstallImage",
+        mode="async",
+        input=InstallImage,
+        result=None,
+        method="install_image",
+        retry=rt.RetrySpec(retries=1, delay="every", delay_ms=30000, max_delay_ms=None),
+        timeout_ms=900000,
+    ),
+    "ReleaseNode": rt.TaskSpec(
+        name="ReleaseNode",
+        mode="async",
+        input=ReleaseNode,
+        result=None,
+        method="release_node",
+        retry=rt.RetrySpec(retries=10, delay="every", delay_ms=30000, max_delay_ms=None),
+        timeout_ms=120000,
+    ),
+}
 
 
 class Provisioning(rt.ProcessDefinition):
@@ -289,9 +362,9 @@ class Provisioning(rt.ProcessDefinition):
     api = 2
     category = "Provisioning"
     key_field = "request_id"
-    events = (ClusterRequested,)
-    start_on = (ClusterRequested,)
-    cancel_on = ()
+    events = _EVENTS
+    start_on = _START_ON
+    cancel_on = _CANCEL_ON
     machines = (
         rt.MachineSpec(
             name="Network",
@@ -313,62 +386,7 @@ class Provisioning(rt.ProcessDefinition):
             multi_instance=True,
         ),
     )
-    tasks: ClassVar[rt.TaskTable] = {
-        "CreateNetwork": rt.TaskSpec(
-            name="CreateNetwork",
-            mode="async",
-            input=CreateNetwork,
-            result=CreateNetworkResult,
-            method="create_network",
-            retry=rt.RetrySpec(retries=5, delay="backoff", delay_ms=10000, max_delay_ms=120000),
-            timeout_ms=120000,
-        ),
-        "ConfigureFirewall": rt.TaskSpec(
-            name="ConfigureFirewall",
-            mode="async",
-            input=ConfigureFirewall,
-            result=None,
-            method="configure_firewall",
-            retry=rt.RetrySpec(retries=2, delay="none", delay_ms=0, max_delay_ms=None),
-            timeout_ms=60000,
-        ),
-        "DeleteNetwork": rt.TaskSpec(
-            name="DeleteNetwork",
-            mode="async",
-            input=DeleteNetwork,
-            result=None,
-            method="delete_network",
-            retry=rt.RetrySpec(retries=10, delay="every", delay_ms=60000, max_delay_ms=None),
-            timeout_ms=120000,
-        ),
-        "AllocateNode": rt.TaskSpec(
-            name="AllocateNode",
-            mode="async",
-            input=AllocateNode,
-            result=AllocateNodeResult,
-            method="allocate_node",
-            retry=rt.RetrySpec(retries=4, delay="backoff", delay_ms=5000, max_delay_ms=60000),
-            timeout_ms=300000,
-        ),
-        "InstallImage": rt.TaskSpec(
-            name="InstallImage",
-            mode="async",
-            input=InstallImage,
-            result=None,
-            method="install_image",
-            retry=rt.RetrySpec(retries=1, delay="every", delay_ms=30000, max_delay_ms=None),
-            timeout_ms=900000,
-        ),
-        "ReleaseNode": rt.TaskSpec(
-            name="ReleaseNode",
-            mode="async",
-            input=ReleaseNode,
-            result=None,
-            method="release_node",
-            retry=rt.RetrySpec(retries=10, delay="every", delay_ms=30000, max_delay_ms=None),
-            timeout_ms=120000,
-        ),
-    }
+    tasks = _TASKS
     transitions: ClassVar[rt.TransitionTable] = {
         ("Network", "Requested", "ClusterRequested"): rt.TransitionSpec(
             name="create",
@@ -461,11 +479,12 @@ class Provisioning(rt.ProcessDefinition):
         process_cancelled=ProcessCancelled,
     )
 
-    def route(self, event: Event) -> list[rt.Route]:
+    @staticmethod
+    def route(_event: Event) -> list[rt.Route]:
         """The machine instances an input event is addressed to, in order."""
-        match event:
+        match _event:
             case ClusterRequested():
-                return [rt.Route("Network", ("Network",)), rt.Route("Node", tuple(event.nodes))]
+                return [rt.Route("Network", ("Network",)), rt.Route("Node", tuple(_event.nodes))]
             case _:
                 return []
 

@@ -141,8 +141,26 @@ class RebaseCleanupTasks(Protocol):
 # ---- the process ---------------------------------------------------------------------
 
 
-def _bind_close(event: RebaseFailed, machine_id: str, key: str) -> CloseInstance:
-    return CloseInstance(reason=event.reason)
+def _bind_close(_event: RebaseFailed, _machine_id: str, _key: str) -> CloseInstance:
+    return CloseInstance(reason=_event.reason)
+
+
+# Tables naming the classes above. In the class body, an attribute could hide a class of the
+# same name; these private names (no `.pm` name starts with `_`) cannot.
+_EVENTS = (RebaseFailed,)
+_START_ON = (RebaseFailed,)
+_CANCEL_ON = ()
+_TASKS: rt.TaskTable = {
+    "CloseInstance": rt.TaskSpec(
+        name="CloseInstance",
+        mode="async",
+        input=CloseInstance,
+        result=None,
+        method="close_instance",
+        retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=2000, max_delay_ms=60000),
+        timeout_ms=30000,
+    ),
+}
 
 
 class RebaseCleanup(rt.ProcessDefinition):
@@ -154,9 +172,9 @@ class RebaseCleanup(rt.ProcessDefinition):
     api = 2
     category = "RebaseCleanup"
     key_field = "rebase_id"
-    events = (RebaseFailed,)
-    start_on = (RebaseFailed,)
-    cancel_on = ()
+    events = _EVENTS
+    start_on = _START_ON
+    cancel_on = _CANCEL_ON
     machines = (
         rt.MachineSpec(
             name="Instance",
@@ -166,17 +184,7 @@ class RebaseCleanup(rt.ProcessDefinition):
             multi_instance=True,
         ),
     )
-    tasks: ClassVar[rt.TaskTable] = {
-        "CloseInstance": rt.TaskSpec(
-            name="CloseInstance",
-            mode="async",
-            input=CloseInstance,
-            result=None,
-            method="close_instance",
-            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=2000, max_delay_ms=60000),
-            timeout_ms=30000,
-        ),
-    }
+    tasks = _TASKS
     transitions: ClassVar[rt.TransitionTable] = {
         ("Instance", "Working", "RebaseFailed"): rt.TransitionSpec(
             name="close",
@@ -212,11 +220,12 @@ class RebaseCleanup(rt.ProcessDefinition):
         process_cancelled=ProcessCancelled,
     )
 
-    def route(self, event: Event) -> list[rt.Route]:
+    @staticmethod
+    def route(_event: Event) -> list[rt.Route]:
         """The machine instances an input event is addressed to, in order."""
-        match event:
+        match _event:
             case RebaseFailed():
-                return [rt.Route("Instance", tuple(event.instances))]
+                return [rt.Route("Instance", tuple(_event.instances))]
             case _:
                 return []
 
