@@ -58,12 +58,27 @@ class Tasks:
         pass
 
 
-def reservation(tasks: m.TyApiTasks, task: m.Reserve, ctx: TaskContext) -> str:
-    # The protocol promises a result: no `None` to rule out first.
-    return tasks.reserve(task, ctx).reservation
-
-
 TASKS: m.TyApiTasks = Tasks()
+""",
+    "protocol_async": """
+class AsyncTasks:  # `async def` and `def` mixed in one object: the runtime awaits
+    async def reserve(self, task: m.Reserve, ctx: TaskContext) -> m.ReserveResult:
+        return m.ReserveResult(reservation=f"r-{task.order_id}")
+
+    def notify(self, task: m.Notify, ctx: TaskContext) -> None:
+        pass
+
+
+class AsyncMaybe:
+    async def reserve(self, task: m.Reserve, ctx: TaskContext) -> m.ReserveResult | None:
+        return None
+
+    async def notify(self, task: m.Notify, ctx: TaskContext) -> None:
+        pass
+
+
+TASKS: m.TyApiTasks = AsyncTasks()
+MAYBE: m.TyApiTasks = AsyncMaybe()  # error
 """,
     "protocol_refuses_none": """
 class MaybeTasks:
@@ -148,5 +163,6 @@ def test_mypy_flags_exactly_what_it_should(findings: str, name: str) -> None:
 def test_every_snippet_that_expects_errors_marks_them() -> None:
     # A snippet meant to be refused must say where: else it proves nothing.
     assert expected("protocol_refuses_none") == [10]
+    assert expected("protocol_async") == [19]
     assert expected("delivery_ids") == [7]
     assert expected("keys") == [8]

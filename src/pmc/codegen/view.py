@@ -319,12 +319,13 @@ def _is_timer(trigger: TriggerModel) -> bool:
 def _protocol_method(task: TaskModel) -> str:
     # What the runtime records as the outcome: a task that ``returns`` must
     # return its result (``None`` fails the attempt), any other returns None.
+    # ``rt.Returns`` admits ``async def`` handlers too, which the runtime awaits.
     returns = naming.result_model_name(task.name) if task.returns else "None"
     return bracketed(
         4,
         f"def {naming.task_method_name(task.name)}(",
         ["self", f"task: {task.name}", "ctx: TaskContext"],
-        f") -> {returns}: ...",
+        f") -> rt.Returns[{returns}]: ...",
     )
 
 

@@ -23,12 +23,12 @@ import json
 import re
 import sys
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeAlias, TypeVar
 from uuid import UUID
 
 from event_sourcery import Event
@@ -68,6 +68,14 @@ REQUIRED_TABLES: Mapping[int, tuple[str, ...]] = {
     1: _TABLES_V1,
     2: (*_TABLES_V1, "wildcard_transitions", "wildcard_timers"),
 }
+
+
+_R = TypeVar("_R")
+
+# What a task handler of the generated ``<Process>Tasks`` protocol returns:
+# the value itself from a ``def``, an awaitable of it from an ``async def``
+# (the runtime awaits it). One object may mix both kinds of method.
+Returns: TypeAlias = _R | Awaitable[_R]
 
 
 class IncompatibleModule(ImportError):

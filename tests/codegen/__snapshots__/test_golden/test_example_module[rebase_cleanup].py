@@ -135,7 +135,7 @@ class ProcessCancelled(rt.ProcessCancelledBase):
 class RebaseCleanupTasks(Protocol):
     """The handlers of the RebaseCleanup tasks: one method per task."""
 
-    def close_instance(self, task: CloseInstance, ctx: TaskContext) -> None: ...
+    def close_instance(self, task: CloseInstance, ctx: TaskContext) -> rt.Returns[None]: ...
 
 
 # ---- the process ---------------------------------------------------------------------
