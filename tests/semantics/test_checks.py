@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import keyword
+
+import pytest
 from pytest import MonkeyPatch
 
 from pmc.semantics import collisions
@@ -127,6 +130,20 @@ def test_invalid_identifiers_name_the_reason() -> None:
         "is a method of pydantic models",
         "is a Python soft keyword",
     ]
+
+
+@pytest.mark.parametrize("soft", ["type", "match", "case", "_"])
+def test_soft_keywords_are_rejected_on_every_python(
+    soft: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`type` became a soft keyword in Python 3.12: the language must not depend on that."""
+    monkeypatch.setattr(keyword, "softkwlist", ["_", "case", "match"])  # Python 3.11
+    monkeypatch.setattr(keyword, "issoftkeyword", frozenset(keyword.softkwlist).__contains__)
+    text = machine_process(SIMPLE, f"    event E {{ id: str  {soft}: int }}")
+    assert only(text, "PM0105").label == "is a Python soft keyword"
+    machine = SIMPLE.replace("A, B, Done", f"A, {soft}, Done").replace("-> B", f"-> {soft}")
+    machine = machine.replace("B ->", f"{soft} ->")
+    assert only(machine_process(machine), "PM0105").label == "is a Python soft keyword"
 
 
 def test_field_names_must_not_shadow_the_types_of_the_model() -> None:
