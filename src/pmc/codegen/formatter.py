@@ -30,8 +30,9 @@ def _ruff_command(filename: str) -> list[str]:
         "--isolated",
         "--line-length",
         str(LINE_LENGTH),
-        "--stdin-filename",
-        filename,
+        # One argument: a name starting with `-` (`--x.py`) would otherwise
+        # be read as an option.
+        f"--stdin-filename={filename}",
         "-",
     ]
 
