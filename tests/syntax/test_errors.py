@@ -244,6 +244,26 @@ CASES = [
         """,
     ),
     case(
+        "negative_duration",
+        mistake("timeout 30s", "timeout -5s"),
+        "PM0006",
+        "a duration cannot be negative: `-5s`",
+        """
+        timeout -5s
+                ^^^
+        """,
+    ),
+    case(
+        "negative_duration_without_unit",
+        mistake("backoff 2s", "backoff -2"),
+        "PM0006",
+        "a duration cannot be negative: `-2`",
+        """
+        retry 3 backoff -2 max 1m
+                        ^^
+        """,
+    ),
+    case(
         "compound_duration",
         mistake("max 1m", "max 1h30m"),
         "PM0006",
