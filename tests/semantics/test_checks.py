@@ -503,6 +503,22 @@ def test_a_decimal_default_too_large_for_a_float_is_reported() -> None:
         assert errors(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}")) == []
 
 
+def test_a_decimal_too_small_for_a_float_is_reported_not_made_zero() -> None:
+    tiny = "0." + "0" * 400 + "1"
+    for field in (f"n: float = {tiny}", f"n: float | None = -{tiny}"):
+        d = only(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}"), "PM0504")
+        assert d.message == "default for `n` does not fit a float"
+        assert d.label == "too small for a float: it would become 0.0"
+        assert d.help == "write 0, or a larger number, or make the field a `Decimal`"
+    declarations = "    task Scale sync { factor: float }"
+    machine = SIMPLE.replace("on Go\n", f"on Go run Scale(factor = {tiny})\n")
+    d = only(machine_process(machine, declarations), "PM0603")
+    assert d.label == "too small for a float: it would become 0.0"
+    # Zero, the smallest subnormal float and any `Decimal` fit.
+    for field in ("n: float = 0.0", "n: float = 0." + "0" * 323 + "5", f"n: Decimal = {tiny}"):
+        assert errors(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}")) == []
+
+
 def test_a_decimal_bound_to_a_float_field_must_fit_a_float() -> None:
     declarations = "    task Scale sync { factor: float }"
     machine = SIMPLE.replace("on Go\n", "on Go run Scale(factor = 1" + "0" * 400 + ".5)\n")
