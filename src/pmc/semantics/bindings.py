@@ -65,7 +65,13 @@ def resolve_run(run: ast.RunClause, trigger: TriggerInfo, scope: Scope) -> RunIn
         diagnostics.extend(found)
         field = task.fields.get(name)
         field_type = None if field is None else field.type
-        models.append(BindingModel(name, _expr_model(binding.value, field_type)))
+        value = binding.value
+        source = (
+            _expr_type(value, trigger, scope)
+            if isinstance(value, ast.EventFieldRef | ast.MachineIdRef | ast.KeyRef)
+            else None
+        )
+        models.append(BindingModel(name, _expr_model(value, field_type), source))
     diagnostics.extend(_missing_fields(run, task, bound))
     model = None if diagnostics else RunModel(task.decl.name.text, tuple(models))
     return RunInfo(task.decl.name.text, model, tuple(diagnostics))
