@@ -688,3 +688,60 @@ def test_completion_conditions_that_never_hold() -> None:
     assert "PM0903" in codes(contradictory)
     compatible = machine_process(SIMPLE, tail="    complete when all M in B, Done and all M final")
     assert "PM0903" not in codes(compatible)
+
+
+# ---- how a process starts and ends (issue #8, item 13) ---------------------------
+
+
+def test_an_event_that_starts_and_cancels_is_an_error() -> None:
+    d = only(machine_process(SIMPLE, tail="    start on Go, Stop\n    cancel on Stop"), "PM0308")
+    assert d.message == "event `Stop` both starts and cancels the process"
+    assert [label.message for label in d.secondary] == ["starts the process"]
+    # Cancelling without starting, or starting without cancelling, is fine.
+    assert errors(machine_process(SIMPLE, tail="    start on Go\n    cancel on Stop")) == []
+
+
+def test_fail_when_on_the_initial_state_of_a_starting_event_is_an_error() -> None:
+    # `Stop` may start the process (every trigger may) and leaves `A` in place.
+    d = only(machine_process(SIMPLE, tail="    fail when any M in A"), "PM0309")
+    assert d.message == "`fail when` holds as soon as `Stop` starts the process"
+    assert d.label == "`M` starts in `A`"
+    # With only `Go` starting it, `M` has left `A` when `fail when` is checked.
+    assert errors(machine_process(SIMPLE, tail="    start on Go\n    fail when any M in A")) == []
+    # A self-loop on the initial state stays in it.
+    machine = SIMPLE + "        transition again: A -> A on Stop\n"
+    assert "PM0309" in errors(machine_process(machine, tail="    fail when any M in A"))
+    # A cancelling event ends the process before `fail when` matters.
+    tail = "    start on Go, Stop\n    cancel on Stop\n    fail when any M in A"
+    assert "PM0309" not in errors(machine_process(SIMPLE, tail=tail))
+
+
+def test_fail_when_on_the_initial_state_of_a_multi_instance_machine_is_fine() -> None:
+    machine = SIMPLE.replace("on Go\n", "on Go.id\n").replace("on Stop\n", "on Stop.id\n")
+    assert "PM0309" not in codes(machine_process(machine, tail="    fail when any M in A"))
+
+
+def test_completion_that_always_fails_is_a_warning() -> None:
+    tail = "    complete when all M in Done\n    fail when any M in Done"
+    d = only(machine_process(SIMPLE, tail=tail), "PM0904")
+    assert d.severity == "warning"
+    assert d.message == (
+        "the process can never complete: whenever `complete when` holds, `fail when` holds too"
+    )
+    # The default completion (every machine final) counts too.
+    d = only(machine_process(SIMPLE, tail="    fail when any M in Done"), "PM0904")
+    assert "the default completion (all machines final)" in d.message
+
+
+def test_completion_and_failure_that_only_overlap_are_fine() -> None:
+    # As in the reference scenario: the last instance failing satisfies both, by design.
+    machine = """
+        states A, Done, Failed
+        initial A
+        final Done, Failed
+        transition done: A -> Done on Go
+        transition failed: A -> Failed on Stop
+"""
+    for tail in ("", "    complete when all M final\n"):
+        text = machine_process(machine, tail=tail + "    fail when any M in Failed")
+        assert "PM0904" not in codes(text)
