@@ -66,7 +66,8 @@ def fails_at_start(
             continue
         if model.initial not in {state.text for state in condition.states}:
             continue
-        event = next((e for e in starters if not _leaves_initial(model, e)), None)
+        leaving = _leaving_initial(model)
+        event = next((e for e in starters if e not in leaving), None)
         if event is None:
             continue
         yield Diagnostic(
@@ -93,12 +94,14 @@ def _triggers(models: Sequence[MachineModel]) -> list[str]:
     return list(events)
 
 
-def _leaves_initial(model: MachineModel, event: str) -> bool:
-    return any(
-        t.trigger == EventTriggerModel(event)
+def _leaving_initial(model: MachineModel) -> frozenset[str]:
+    """The events on which a single-instance machine leaves its initial state."""
+    return frozenset(
+        t.trigger.event
+        for t in model.transitions
+        if isinstance(t.trigger, EventTriggerModel)
         and model.initial in t.sources
         and t.target != model.initial
-        for t in model.transitions
     )
 
 
