@@ -12,6 +12,7 @@ import pytest
 
 from pmc.runtime import EventMeta
 from tests.codegen.support import compile_text, import_code
+from tests.codegen.test_generated_code import all_modules
 
 # `int` fits `Decimal` (PM0603): from an event field, an optional one, and the key.
 INT_INTO_DECIMAL = """
@@ -59,6 +60,20 @@ def test_an_int_bound_to_a_decimal_field_passes_mypy_strict(tmp_path: Path) -> N
     (tmp_path / "pricing.py").write_text(compile_text(INT_INTO_DECIMAL), encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "pricing.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_generated_modules_pass_ruff_format_at_its_defaults(tmp_path: Path) -> None:
+    """A project with no ruff configuration formats at 88 columns: the modules pass as they are."""
+    for name, code in all_modules().items():
+        (tmp_path / f"{name}.py").write_text(code, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--check", "--diff", "."],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -228,7 +228,11 @@ class DocumentApprovalTasks(Protocol):
 
     def send_reminder(self, task: SendReminder, ctx: TaskContext) -> None: ...
 
-    def escalate_to_manager(self, task: EscalateToManager, ctx: TaskContext) -> None: ...
+    def escalate_to_manager(
+        self,
+        task: EscalateToManager,
+        ctx: TaskContext,
+    ) -> None: ...
 
 
 # ---- the process ---------------------------------------------------------------------
@@ -238,7 +242,11 @@ def _bind_notify(event: ReviewRequested, machine_id: str, key: UUID) -> NotifyRe
     return NotifyReviewer(document_id=key, reviewer=machine_id, title=event.title)
 
 
-def _bind_unreachable(event: rt.TaskFailure, machine_id: str, key: UUID) -> EscalateToManager:
+def _bind_unreachable(
+    event: rt.TaskFailure,
+    machine_id: str,
+    key: UUID,
+) -> EscalateToManager:
     return EscalateToManager(document_id=key, reviewer=machine_id, why=event.reason)
 
 
@@ -258,7 +266,13 @@ class DocumentApproval(rt.ProcessDefinition):
 
     category = "DocumentApproval"
     key_field = "document_id"
-    events = (ReviewRequested, ReviewApproved, ReviewRejected, ReviewerRemoved, DocumentWithdrawn)
+    events = (
+        ReviewRequested,
+        ReviewApproved,
+        ReviewRejected,
+        ReviewerRemoved,
+        DocumentWithdrawn,
+    )
     start_on = (ReviewRequested,)
     cancel_on = (DocumentWithdrawn,)
     machines = (
@@ -284,7 +298,12 @@ class DocumentApproval(rt.ProcessDefinition):
             input=NotifyReviewer,
             result=None,
             method="notify_reviewer",
-            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=30000, max_delay_ms=600000),
+            retry=rt.RetrySpec(
+                retries=3,
+                delay="backoff",
+                delay_ms=30000,
+                max_delay_ms=600000,
+            ),
             timeout_ms=30000,
         ),
         "SendReminder": rt.TaskSpec(
@@ -293,7 +312,12 @@ class DocumentApproval(rt.ProcessDefinition):
             input=SendReminder,
             result=None,
             method="send_reminder",
-            retry=rt.RetrySpec(retries=2, delay="every", delay_ms=300000, max_delay_ms=None),
+            retry=rt.RetrySpec(
+                retries=2,
+                delay="every",
+                delay_ms=300000,
+                max_delay_ms=None,
+            ),
             timeout_ms=None,
         ),
         "EscalateToManager": rt.TaskSpec(
@@ -302,7 +326,12 @@ class DocumentApproval(rt.ProcessDefinition):
             input=EscalateToManager,
             result=None,
             method="escalate_to_manager",
-            retry=rt.RetrySpec(retries=5, delay="backoff", delay_ms=60000, max_delay_ms=3600000),
+            retry=rt.RetrySpec(
+                retries=5,
+                delay="backoff",
+                delay_ms=60000,
+                max_delay_ms=3600000,
+            ),
             timeout_ms=None,
         ),
     }
@@ -431,12 +460,19 @@ class DocumentApproval(rt.ProcessDefinition):
             name="begin",
             target="Running",
         ),
-        ("Deadline", "Running", "after:expire"): rt.TransitionSpec(name="expire", target="Expired"),
+        ("Deadline", "Running", "after:expire"): rt.TransitionSpec(
+            name="expire",
+            target="Expired",
+        ),
     }
     timers: ClassVar[rt.TimerTable] = {
         ("Review", "Waiting"): (rt.TimerSpec(transition="remind", after_ms=172800000),),
-        ("Review", "Overdue"): (rt.TimerSpec(transition="escalate", after_ms=259200000),),
-        ("Deadline", "Running"): (rt.TimerSpec(transition="expire", after_ms=1209600000),),
+        ("Review", "Overdue"): (
+            rt.TimerSpec(transition="escalate", after_ms=259200000),
+        ),
+        ("Deadline", "Running"): (
+            rt.TimerSpec(transition="expire", after_ms=1209600000),
+        ),
     }
     complete_when = (rt.AllIn("Review", ("Approved", "Removed")),)
     fail_when = (rt.AnyIn("Review", ("Rejected",)), rt.AnyIn("Deadline", ("Expired",)))

@@ -262,7 +262,11 @@ class OrderFulfilmentTasks(Protocol):
 
     def reserve_stock(self, task: ReserveStock, ctx: TaskContext) -> None: ...
 
-    def book_courier(self, task: BookCourier, ctx: TaskContext) -> BookCourierResult | None: ...
+    def book_courier(
+        self,
+        task: BookCourier,
+        ctx: TaskContext,
+    ) -> BookCourierResult | None: ...
 
     def send_tracking_mail(self, task: SendTrackingMail, ctx: TaskContext) -> None: ...
 
@@ -279,8 +283,15 @@ def _bind_authorize(event: OrderPlaced, machine_id: str, key: str) -> AuthorizeP
     )
 
 
-def _bind_capture(event: AuthorizePaymentResult, machine_id: str, key: str) -> CapturePayment:
-    return CapturePayment(authorization_id=event.authorization_id, amount=event.authorized_amount)
+def _bind_capture(
+    event: AuthorizePaymentResult,
+    machine_id: str,
+    key: str,
+) -> CapturePayment:
+    return CapturePayment(
+        authorization_id=event.authorization_id,
+        amount=event.authorized_amount,
+    )
 
 
 def _bind_reserve(event: OrderPlaced, machine_id: str, key: str) -> ReserveStock:
@@ -288,10 +299,18 @@ def _bind_reserve(event: OrderPlaced, machine_id: str, key: str) -> ReserveStock
 
 
 def _bind_book(event: OrderPacked, machine_id: str, key: str) -> BookCourier:
-    return BookCourier(order_id=key, address=event.address, weight_grams=event.weight_grams)
+    return BookCourier(
+        order_id=key,
+        address=event.address,
+        weight_grams=event.weight_grams,
+    )
 
 
-def _bind_booked(event: BookCourierResult, machine_id: str, key: str) -> SendTrackingMail:
+def _bind_booked(
+    event: BookCourierResult,
+    machine_id: str,
+    key: str,
+) -> SendTrackingMail:
     return SendTrackingMail(order_id=key, tracking_number=event.tracking_number)
 
 
@@ -311,14 +330,22 @@ class OrderFulfilment(rt.ProcessDefinition):
             name="Payment",
             states=PaymentState,
             initial=PaymentState.Pending,
-            final=(PaymentState.Captured, PaymentState.Declined, PaymentState.CaptureFailed),
+            final=(
+                PaymentState.Captured,
+                PaymentState.Declined,
+                PaymentState.CaptureFailed,
+            ),
             multi_instance=False,
         ),
         rt.MachineSpec(
             name="Shipping",
             states=ShippingState,
             initial=ShippingState.Waiting,
-            final=(ShippingState.Delivered, ShippingState.OutOfStock, ShippingState.Undeliverable),
+            final=(
+                ShippingState.Delivered,
+                ShippingState.OutOfStock,
+                ShippingState.Undeliverable,
+            ),
             multi_instance=False,
         ),
     )
@@ -329,7 +356,12 @@ class OrderFulfilment(rt.ProcessDefinition):
             input=AuthorizePayment,
             result=AuthorizePaymentResult,
             method="authorize_payment",
-            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=1000, max_delay_ms=30000),
+            retry=rt.RetrySpec(
+                retries=3,
+                delay="backoff",
+                delay_ms=1000,
+                max_delay_ms=30000,
+            ),
             timeout_ms=20000,
         ),
         "CapturePayment": rt.TaskSpec(
@@ -338,7 +370,12 @@ class OrderFulfilment(rt.ProcessDefinition):
             input=CapturePayment,
             result=CapturePaymentResult,
             method="capture_payment",
-            retry=rt.RetrySpec(retries=5, delay="every", delay_ms=10000, max_delay_ms=None),
+            retry=rt.RetrySpec(
+                retries=5,
+                delay="every",
+                delay_ms=10000,
+                max_delay_ms=None,
+            ),
             timeout_ms=30000,
         ),
         "ReserveStock": rt.TaskSpec(
@@ -356,7 +393,12 @@ class OrderFulfilment(rt.ProcessDefinition):
             input=BookCourier,
             result=BookCourierResult,
             method="book_courier",
-            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=5000, max_delay_ms=None),
+            retry=rt.RetrySpec(
+                retries=3,
+                delay="backoff",
+                delay_ms=5000,
+                max_delay_ms=None,
+            ),
             timeout_ms=60000,
         ),
         "SendTrackingMail": rt.TaskSpec(
@@ -438,7 +480,10 @@ class OrderFulfilment(rt.ProcessDefinition):
         ),
     }
     timers: ClassVar[rt.TimerTable] = {}
-    complete_when = (rt.AllIn("Payment", ("Captured",)), rt.AllIn("Shipping", ("Delivered",)))
+    complete_when = (
+        rt.AllIn("Payment", ("Captured",)),
+        rt.AllIn("Shipping", ("Delivered",)),
+    )
     fail_when = (
         rt.AnyIn("Payment", ("Declined", "CaptureFailed")),
         rt.AnyIn("Shipping", ("OutOfStock", "Undeliverable")),
@@ -461,7 +506,10 @@ class OrderFulfilment(rt.ProcessDefinition):
         """The machine instances an input event is addressed to, in order."""
         match event:
             case OrderPlaced():
-                return [rt.Route("Payment", ("Payment",)), rt.Route("Shipping", ("Shipping",))]
+                return [
+                    rt.Route("Payment", ("Payment",)),
+                    rt.Route("Shipping", ("Shipping",)),
+                ]
             case OrderPacked():
                 return [rt.Route("Shipping", ("Shipping",))]
             case ParcelDelivered():

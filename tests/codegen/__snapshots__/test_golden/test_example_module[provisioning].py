@@ -174,7 +174,14 @@ class TaskCompleted(rt.TaskCompletedBase):
     __event_name__ = "Provisioning.TaskCompleted"
 
     machine: Literal["Network", "Node"]
-    transition: Literal["create", "secure", "unsecured", "allocate", "install", "broken"]
+    transition: Literal[
+        "create",
+        "secure",
+        "unsecured",
+        "allocate",
+        "install",
+        "broken",
+    ]
 
 
 class TaskFailed(rt.TaskFailedBase):
@@ -183,7 +190,14 @@ class TaskFailed(rt.TaskFailedBase):
     __event_name__ = "Provisioning.TaskFailed"
 
     machine: Literal["Network", "Node"]
-    transition: Literal["create", "secure", "unsecured", "allocate", "install", "broken"]
+    transition: Literal[
+        "create",
+        "secure",
+        "unsecured",
+        "allocate",
+        "install",
+        "broken",
+    ]
 
 
 class TaskRetryScheduled(rt.TaskRetryScheduledBase):
@@ -244,7 +258,11 @@ class ProvisioningTasks(Protocol):
 
     def delete_network(self, task: DeleteNetwork, ctx: TaskContext) -> None: ...
 
-    def allocate_node(self, task: AllocateNode, ctx: TaskContext) -> AllocateNodeResult | None: ...
+    def allocate_node(
+        self,
+        task: AllocateNode,
+        ctx: TaskContext,
+    ) -> AllocateNodeResult | None: ...
 
     def install_image(self, task: InstallImage, ctx: TaskContext) -> None: ...
 
@@ -255,11 +273,24 @@ class ProvisioningTasks(Protocol):
 
 
 def _bind_create(event: ClusterRequested, machine_id: str, key: int) -> CreateNetwork:
-    return CreateNetwork(request_id=key, cidr=event.cidr, region=event.region, labels=event.labels)
+    return CreateNetwork(
+        request_id=key,
+        cidr=event.cidr,
+        region=event.region,
+        labels=event.labels,
+    )
 
 
-def _bind_secure(event: CreateNetworkResult, machine_id: str, key: int) -> ConfigureFirewall:
-    return ConfigureFirewall(request_id=key, network_id=event.network_id, allow_ssh=False)
+def _bind_secure(
+    event: CreateNetworkResult,
+    machine_id: str,
+    key: int,
+) -> ConfigureFirewall:
+    return ConfigureFirewall(
+        request_id=key,
+        network_id=event.network_id,
+        allow_ssh=False,
+    )
 
 
 def _bind_unsecured(event: rt.TaskFailure, machine_id: str, key: int) -> DeleteNetwork:
@@ -267,7 +298,12 @@ def _bind_unsecured(event: rt.TaskFailure, machine_id: str, key: int) -> DeleteN
 
 
 def _bind_allocate(event: ClusterRequested, machine_id: str, key: int) -> AllocateNode:
-    return AllocateNode(request_id=key, node=machine_id, region=event.region, size=event.node_size)
+    return AllocateNode(
+        request_id=key,
+        node=machine_id,
+        region=event.region,
+        size=event.node_size,
+    )
 
 
 def _bind_install(event: AllocateNodeResult, machine_id: str, key: int) -> InstallImage:
@@ -317,7 +353,12 @@ class Provisioning(rt.ProcessDefinition):
             input=CreateNetwork,
             result=CreateNetworkResult,
             method="create_network",
-            retry=rt.RetrySpec(retries=5, delay="backoff", delay_ms=10000, max_delay_ms=120000),
+            retry=rt.RetrySpec(
+                retries=5,
+                delay="backoff",
+                delay_ms=10000,
+                max_delay_ms=120000,
+            ),
             timeout_ms=120000,
         ),
         "ConfigureFirewall": rt.TaskSpec(
@@ -335,7 +376,12 @@ class Provisioning(rt.ProcessDefinition):
             input=DeleteNetwork,
             result=None,
             method="delete_network",
-            retry=rt.RetrySpec(retries=10, delay="every", delay_ms=60000, max_delay_ms=None),
+            retry=rt.RetrySpec(
+                retries=10,
+                delay="every",
+                delay_ms=60000,
+                max_delay_ms=None,
+            ),
             timeout_ms=120000,
         ),
         "AllocateNode": rt.TaskSpec(
@@ -344,7 +390,12 @@ class Provisioning(rt.ProcessDefinition):
             input=AllocateNode,
             result=AllocateNodeResult,
             method="allocate_node",
-            retry=rt.RetrySpec(retries=4, delay="backoff", delay_ms=5000, max_delay_ms=60000),
+            retry=rt.RetrySpec(
+                retries=4,
+                delay="backoff",
+                delay_ms=5000,
+                max_delay_ms=60000,
+            ),
             timeout_ms=300000,
         ),
         "InstallImage": rt.TaskSpec(
@@ -353,7 +404,12 @@ class Provisioning(rt.ProcessDefinition):
             input=InstallImage,
             result=None,
             method="install_image",
-            retry=rt.RetrySpec(retries=1, delay="every", delay_ms=30000, max_delay_ms=None),
+            retry=rt.RetrySpec(
+                retries=1,
+                delay="every",
+                delay_ms=30000,
+                max_delay_ms=None,
+            ),
             timeout_ms=900000,
         ),
         "ReleaseNode": rt.TaskSpec(
@@ -362,7 +418,12 @@ class Provisioning(rt.ProcessDefinition):
             input=ReleaseNode,
             result=None,
             method="release_node",
-            retry=rt.RetrySpec(retries=10, delay="every", delay_ms=30000, max_delay_ms=None),
+            retry=rt.RetrySpec(
+                retries=10,
+                delay="every",
+                delay_ms=30000,
+                max_delay_ms=None,
+            ),
             timeout_ms=120000,
         ),
     }
@@ -437,7 +498,10 @@ class Provisioning(rt.ProcessDefinition):
         ),
     }
     timers: ClassVar[rt.TimerTable] = {}
-    complete_when = (rt.AllIn("Network", ("Ready",)), rt.AllIn("Node", ("Ready", "Skipped")))
+    complete_when = (
+        rt.AllIn("Network", ("Ready",)),
+        rt.AllIn("Node", ("Ready", "Skipped")),
+    )
     fail_when = (
         rt.AnyIn("Network", ("Failed", "RolledBack", "Leaked")),
         rt.AnyIn("Node", ("Leaked",)),
@@ -460,7 +524,10 @@ class Provisioning(rt.ProcessDefinition):
         """The machine instances an input event is addressed to, in order."""
         match event:
             case ClusterRequested():
-                return [rt.Route("Network", ("Network",)), rt.Route("Node", tuple(event.nodes))]
+                return [
+                    rt.Route("Network", ("Network",)),
+                    rt.Route("Node", tuple(event.nodes)),
+                ]
             case _:
                 return []
 

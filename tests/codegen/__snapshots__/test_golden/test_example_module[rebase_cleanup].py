@@ -170,7 +170,12 @@ class RebaseCleanup(rt.ProcessDefinition):
             input=CloseInstance,
             result=None,
             method="close_instance",
-            retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=2000, max_delay_ms=60000),
+            retry=rt.RetrySpec(
+                retries=3,
+                delay="backoff",
+                delay_ms=2000,
+                max_delay_ms=60000,
+            ),
             timeout_ms=30000,
         ),
     }
