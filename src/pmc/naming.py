@@ -59,6 +59,11 @@ PYTHON_BUILTINS: frozenset[str] = frozenset(
     | {"copyright", "credits", "exit", "help", "license", "quit"}
 )
 
+# Python's soft keywords on every version pmc supports: `type` became one in
+# 3.12, and the language a `.pm` file may use must not depend on the
+# interpreter that checks it (``keyword.softkwlist`` on 3.11 lacks `type`).
+SOFT_KEYWORDS: frozenset[str] = frozenset({"_", "case", "match", "type"})
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -69,7 +74,7 @@ def invalid_identifier_reason(name: str) -> str | None:
         return "is not an ASCII identifier"
     if keyword.iskeyword(name):
         return "is a Python keyword"
-    if keyword.issoftkeyword(name):
+    if name in SOFT_KEYWORDS or keyword.issoftkeyword(name):
         return "is a Python soft keyword"
     if name.startswith("_"):
         return "starts with `_`, which Python and pydantic treat as private"

@@ -103,6 +103,24 @@ def test_stdin_with_a_display_name(pmc: PmcRunner) -> None:
     assert " --> from_stdin.pm:3:21" in run.stderr
 
 
+def test_invalid_utf8_is_located_by_line_and_column(pmc: PmcRunner, tmp_path: Path) -> None:
+    # A BOM, CRLF line ends and a two-byte character before the bad byte:
+    # lines and columns count as in diagnostics (characters, not bytes).
+    data = "\ufeffprocess P {\r\n  key k\r\n  # é \xff\n".encode() + b"\xc3\x28 }\n"
+    (tmp_path / "bad.pm").write_bytes(data.replace("\xff".encode(), b""))
+    run = pmc("check", "bad.pm")
+    assert run.exit_code == 2
+    offset = data.replace("\xff".encode(), b"").index(b"\xc3\x28")
+    assert run.stderr == (
+        "error: cannot read `bad.pm`: not valid UTF-8 at line 4, column 1"
+        f" (byte 0xc3 at offset {offset})\n"
+    )
+    (tmp_path / "old.pm").write_bytes(b"process P {\n  key \xff }\n")
+    (tmp_path / "new.pm").write_bytes(b"process P {}\n")
+    run = pmc("breaking", "new.pm", "--against", "old.pm")
+    assert "cannot read `old.pm`: not valid UTF-8 at line 2, column 7" in run.stderr
+
+
 def test_missing_file_is_an_io_error(pmc: PmcRunner) -> None:
     run = pmc("check", "does_not_exist.pm")
     assert run.exit_code == 2
@@ -114,7 +132,10 @@ def test_directory_and_binary_files_are_io_errors(pmc: PmcRunner, tmp_path: Path
     (tmp_path / "folder.pm").mkdir()
     run = pmc("check", "binary.pm", "folder.pm")
     assert run.exit_code == 2
-    assert "cannot read `binary.pm`: not valid UTF-8 (byte 8)" in run.stderr
+    assert (
+        "cannot read `binary.pm`: not valid UTF-8 at line 1, column 9 (byte 0xff at offset 8)"
+        in run.stderr
+    )
     assert "cannot read `folder.pm`: it is a directory" in run.stderr
     assert "Traceback" not in run.stderr
 

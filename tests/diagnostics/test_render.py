@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import unicodedata
+
 from pmc.diagnostics import Diagnostic, Label
-from pmc.diagnostics.render import MAX_SHOWN_COLUMNS, FileDiagnostics, render_text
+from pmc.diagnostics.render import (
+    MAX_SHOWN_COLUMNS,
+    FileDiagnostics,
+    render_concise,
+    render_github,
+    render_json,
+    render_text,
+)
 from pmc.source import SourceFile, Span
 
 
@@ -70,3 +80,88 @@ def test_tabs_in_a_long_line_keep_carets_aligned() -> None:
     text = "\t" * 50 + "Strng" + " " * 500 + "\n"
     lines = _render(text, Diagnostic("PM0205", "unknown type", Span(1, 51, 1, 56)))
     assert _caret_target(lines[3], lines[4]) == "Strng"
+
+
+# ---- terminal safety (issue #8, item 12) ------------------------------------------
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b[8m\u202e\u2066\x9b\x7f\x00"
+
+
+def _all_formats(text: str, diagnostic: Diagnostic) -> dict[str, str]:
+    report = FileDiagnostics(SourceFile(f"a{HOSTILE}.pm", text), (diagnostic,))
+    return {
+        "text": render_text(report),
+        "concise": render_concise(report),
+        "github": render_github(report),
+        "json": render_json([report]),
+    }
+
+
+def _unsafe(text: str) -> list[str]:
+    return [c for c in text if c != "\n" and unicodedata.category(c) in ("Cc", "Cf")]
+
+
+def test_escape_sequences_and_bidi_controls_are_never_printed_raw() -> None:
+    text = f"event E {{ a: Strng }}  # {HOSTILE}\n"
+    diagnostic = Diagnostic(
+        "PM0205",
+        f"unknown type `{HOSTILE}`",
+        Span(1, 14, 1, 19),
+        label=f"label {HOSTILE}",
+        secondary=(Label(Span(1, 1, 1, 6), f"secondary {HOSTILE}"),),
+        notes=(f"note {HOSTILE}",),
+        help=f"help {HOSTILE}",
+    )
+    for rendered in _all_formats(text, diagnostic).values():
+        assert _unsafe(rendered) == []
+    shown = _render(text, diagnostic)
+    assert (
+        shown[3]
+        == r"1 | event E { a: Strng }  # \x1b]0;pwned\x07\x1b[2J\x1b[8m\u202e\u2066\x9b\x7f\x00"
+    )
+    assert r"unknown type `\x1b]0;pwned" in shown[0]
+
+
+def test_json_escapes_unsafe_characters_without_losing_them() -> None:
+    text = f"event E {{ a: Strng }}  # {HOSTILE}\n"
+    diagnostic = Diagnostic("PM0205", f"unknown `{HOSTILE}`", Span(1, 14, 1, 19))
+    rendered = _all_formats(text, diagnostic)["json"]
+    [item] = json.loads(rendered)
+    assert item["message"] == f"unknown `{HOSTILE}`"
+    assert item["path"] == f"a{HOSTILE}.pm"
+
+
+def test_the_caret_sits_under_its_text_after_wide_characters() -> None:
+    text = 'event 事件 { a: str = "😀😀" b: Strng }\n'
+    column = text.index("Strng") + 1
+    lines = _render(text, Diagnostic("PM0205", "unknown type", Span(1, column, 1, column + 5)))
+    source, marker = lines[3], lines[4]
+    # Each wide character takes two cells, so the caret moves right by one per character.
+    cells = wcwidth_like(source[: source.index("Strng")])
+    assert marker.index("^") == cells
+    assert marker.count("^") == 5
+
+
+def test_a_wide_character_under_a_caret_is_marked_with_two_cells() -> None:
+    text = "process 进程 {}\n"
+    lines = _render(text, Diagnostic("PM0003", "not ASCII", Span(1, 9, 1, 10)))
+    assert lines[4] == "  |         ^^"
+
+
+def test_an_escaped_character_under_a_caret_is_marked_whole() -> None:
+    text = "key k \x1b[2J\n"
+    lines = _render(text, Diagnostic("PM0003", "unexpected", Span(1, 7, 1, 8)))
+    assert lines[3] == r"1 | key k \x1b[2J"
+    assert lines[4] == "  |       ^^^^"
+
+
+def test_a_long_line_of_wide_characters_is_cut_by_cells() -> None:
+    text = "进" * 500 + " Strng " + "程" * 500 + "\n"
+    lines = _render(text, Diagnostic("PM0205", "unknown type", Span(1, 502, 1, 507)))
+    source, marker = lines[3], lines[4]
+    assert wcwidth_like(source) <= len("1 | ") + 3 + MAX_SHOWN_COLUMNS + 3
+    assert marker.index("^") == wcwidth_like(source[: source.index("Strng")])
+
+
+def wcwidth_like(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import keyword
+
+import pytest
 from pytest import MonkeyPatch
 
 from pmc.semantics import collisions
@@ -127,6 +130,20 @@ def test_invalid_identifiers_name_the_reason() -> None:
         "is a method of pydantic models",
         "is a Python soft keyword",
     ]
+
+
+@pytest.mark.parametrize("soft", ["type", "match", "case", "_"])
+def test_soft_keywords_are_rejected_on_every_python(
+    soft: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`type` became a soft keyword in Python 3.12: the language must not depend on that."""
+    monkeypatch.setattr(keyword, "softkwlist", ["_", "case", "match"])  # Python 3.11
+    monkeypatch.setattr(keyword, "issoftkeyword", frozenset(keyword.softkwlist).__contains__)
+    text = machine_process(SIMPLE, f"    event E {{ id: str  {soft}: int }}")
+    assert only(text, "PM0105").label == "is a Python soft keyword"
+    machine = SIMPLE.replace("A, B, Done", f"A, {soft}, Done").replace("-> B", f"-> {soft}")
+    machine = machine.replace("B ->", f"{soft} ->")
+    assert only(machine_process(machine), "PM0105").label == "is a Python soft keyword"
 
 
 def test_field_names_must_not_shadow_the_types_of_the_model() -> None:
@@ -486,6 +503,22 @@ def test_a_decimal_default_too_large_for_a_float_is_reported() -> None:
         assert errors(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}")) == []
 
 
+def test_a_decimal_too_small_for_a_float_is_reported_not_made_zero() -> None:
+    tiny = "0." + "0" * 400 + "1"
+    for field in (f"n: float = {tiny}", f"n: float | None = -{tiny}"):
+        d = only(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}"), "PM0504")
+        assert d.message == "default for `n` does not fit a float"
+        assert d.label == "too small for a float: it would become 0.0"
+        assert d.help == "write 0, or a larger number, or make the field a `Decimal`"
+    declarations = "    task Scale sync { factor: float }"
+    machine = SIMPLE.replace("on Go\n", f"on Go run Scale(factor = {tiny})\n")
+    d = only(machine_process(machine, declarations), "PM0603")
+    assert d.label == "too small for a float: it would become 0.0"
+    # Zero, the smallest subnormal float and any `Decimal` fit.
+    for field in ("n: float = 0.0", "n: float = 0." + "0" * 323 + "5", f"n: Decimal = {tiny}"):
+        assert errors(machine_process(SIMPLE, f"    event E {{ id: str  {field} }}")) == []
+
+
 def test_a_decimal_bound_to_a_float_field_must_fit_a_float() -> None:
     declarations = "    task Scale sync { factor: float }"
     machine = SIMPLE.replace("on Go\n", "on Go run Scale(factor = 1" + "0" * 400 + ".5)\n")
@@ -655,3 +688,60 @@ def test_completion_conditions_that_never_hold() -> None:
     assert "PM0903" in codes(contradictory)
     compatible = machine_process(SIMPLE, tail="    complete when all M in B, Done and all M final")
     assert "PM0903" not in codes(compatible)
+
+
+# ---- how a process starts and ends (issue #8, item 13) ---------------------------
+
+
+def test_an_event_that_starts_and_cancels_is_an_error() -> None:
+    d = only(machine_process(SIMPLE, tail="    start on Go, Stop\n    cancel on Stop"), "PM0308")
+    assert d.message == "event `Stop` both starts and cancels the process"
+    assert [label.message for label in d.secondary] == ["starts the process"]
+    # Cancelling without starting, or starting without cancelling, is fine.
+    assert errors(machine_process(SIMPLE, tail="    start on Go\n    cancel on Stop")) == []
+
+
+def test_fail_when_on_the_initial_state_of_a_starting_event_is_an_error() -> None:
+    # `Stop` may start the process (every trigger may) and leaves `A` in place.
+    d = only(machine_process(SIMPLE, tail="    fail when any M in A"), "PM0309")
+    assert d.message == "`fail when` holds as soon as `Stop` starts the process"
+    assert d.label == "`M` starts in `A`"
+    # With only `Go` starting it, `M` has left `A` when `fail when` is checked.
+    assert errors(machine_process(SIMPLE, tail="    start on Go\n    fail when any M in A")) == []
+    # A self-loop on the initial state stays in it.
+    machine = SIMPLE + "        transition again: A -> A on Stop\n"
+    assert "PM0309" in errors(machine_process(machine, tail="    fail when any M in A"))
+    # A cancelling event ends the process before `fail when` matters.
+    tail = "    start on Go, Stop\n    cancel on Stop\n    fail when any M in A"
+    assert "PM0309" not in errors(machine_process(SIMPLE, tail=tail))
+
+
+def test_fail_when_on_the_initial_state_of_a_multi_instance_machine_is_fine() -> None:
+    machine = SIMPLE.replace("on Go\n", "on Go.id\n").replace("on Stop\n", "on Stop.id\n")
+    assert "PM0309" not in codes(machine_process(machine, tail="    fail when any M in A"))
+
+
+def test_completion_that_always_fails_is_a_warning() -> None:
+    tail = "    complete when all M in Done\n    fail when any M in Done"
+    d = only(machine_process(SIMPLE, tail=tail), "PM0904")
+    assert d.severity == "warning"
+    assert d.message == (
+        "the process can never complete: whenever `complete when` holds, `fail when` holds too"
+    )
+    # The default completion (every machine final) counts too.
+    d = only(machine_process(SIMPLE, tail="    fail when any M in Done"), "PM0904")
+    assert "the default completion (all machines final)" in d.message
+
+
+def test_completion_and_failure_that_only_overlap_are_fine() -> None:
+    # As in the reference scenario: the last instance failing satisfies both, by design.
+    machine = """
+        states A, Done, Failed
+        initial A
+        final Done, Failed
+        transition done: A -> Done on Go
+        transition failed: A -> Failed on Stop
+"""
+    for tail in ("", "    complete when all M final\n"):
+        text = machine_process(machine, tail=tail + "    fail when any M in Failed")
+        assert "PM0904" not in codes(text)

@@ -244,6 +244,26 @@ CASES = [
         """,
     ),
     case(
+        "negative_duration",
+        mistake("timeout 30s", "timeout -5s"),
+        "PM0006",
+        "a duration cannot be negative: `-5s`",
+        """
+        timeout -5s
+                ^^^
+        """,
+    ),
+    case(
+        "negative_duration_without_unit",
+        mistake("backoff 2s", "backoff -2"),
+        "PM0006",
+        "a duration cannot be negative: `-2`",
+        """
+        retry 3 backoff -2 max 1m
+                        ^^
+        """,
+    ),
+    case(
         "compound_duration",
         mistake("max 1m", "max 1h30m"),
         "PM0006",
@@ -565,3 +585,20 @@ def test_closest_keyword(word: str, keywords: list[str], suggestion: str | None)
 def test_edit_distance_counts_a_swap_as_one_edit() -> None:
     assert [edit_distance("tsak", "task"), edit_distance("task", "task")] == [1, 0]
     assert [edit_distance("", "abc"), edit_distance("kitten", "sitting")] == [3, 3]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('reason: str = "rebase failed"', 'reason: str = "rebase\x00failed"'),
+        ("run CloseInstance(reason = event.reason)", 'run CloseInstance(reason = "a\x00")'),
+    ],
+    ids=["default", "binding"],
+)
+def test_a_nul_in_a_string_is_rejected(old: str, new: str) -> None:
+    """The stores refuse NUL in text: every event with such a value would fail in `handle`."""
+    error = only_error(mistake(old, new))
+    assert (error.code, error.message) == ("PM0004", "a string cannot hold a NUL character")
+    line = mistake(old, new).split("\n")[error.span.line - 1]
+    assert line[error.span.column - 1] == "\x00"
+    assert error.span.end_column == error.span.column + 1

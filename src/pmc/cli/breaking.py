@@ -17,6 +17,7 @@ from pmc.cli.shared import (
     InputError,
     OutputFormat,
     app,
+    decode_source,
     emit_diagnostics,
     failed,
     print_error,
@@ -54,11 +55,7 @@ def read_git(spec: str, ref: str, path: str) -> SourceFile:
     if completed.returncode != 0:
         reason = completed.stderr.decode("utf-8", "replace").strip() or "git show failed"
         raise InputError(f"cannot read `{spec}`: {reason}")
-    try:
-        text = completed.stdout.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputError(f"cannot read `{spec}`: not valid UTF-8 (byte {error.start})") from None
-    return SourceFile(spec, text.removeprefix("\ufeff"))
+    return decode_source(spec, completed.stdout)
 
 
 def read_against(spec: str) -> SourceFile:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,13 +113,13 @@ def compile_(
             if r.model is not None
         ]
         _check_targets(planned, comparing=check or diff)
+        _check_module_names(planned)
     except UsageError as error:
         print_error(str(error))
         raise typer.Exit(EXIT_USAGE) from None
     except CodegenError as error:
         print_error(f"cannot generate code: {error}")
         raise typer.Exit(EXIT_USAGE) from None
-    _warn_unimportable(planned)
     if check or diff:
         raise typer.Exit(_compare_all(planned, output, show_diff=diff))
     raise typer.Exit(_write_all(planned))
@@ -141,13 +142,28 @@ def _check_targets(planned: list[_Planned], comparing: bool) -> None:
         seen[resolved] = item.source.path
 
 
-def _warn_unimportable(planned: list[_Planned]) -> None:
+def module_name_problem(target: Path) -> str | None:
+    """Why ``import <stem>`` of the module written to ``target`` cannot work, or None."""
+    name = target.stem
+    if target.suffix != ".py":
+        return None  # not a module file: the user writes it for something else
+    if not name.isidentifier():
+        return f"`{name}` is not a Python identifier"
+    if keyword.iskeyword(name):
+        return f"`{name}` is a Python keyword"
+    return None
+
+
+def _check_module_names(planned: list[_Planned]) -> None:
+    """Refuse to write a module that no ``import`` statement can name (``class.py``, ``a-b.py``)."""
     for item in planned:
-        if item.target is not None and not item.target.stem.isidentifier():
-            typer.echo(
-                f"warning: `{item.target.name}` is not an importable module name;"
-                f" rename `{item.source.path}` or use `-o`",
-                err=True,
+        if item.target is None:
+            continue
+        problem = module_name_problem(item.target)
+        if problem is not None:
+            raise UsageError(
+                f"`{item.target.name}` could not be imported ({problem}); rename"
+                f" `{item.source.path}` or choose the module's name with `-o NAME.py`"
             )
 
 

@@ -99,11 +99,27 @@ def read_source(path: str, stdin_filename: str | None) -> SourceFile:
         first_line = data[:MAX_SOURCE_BYTES].split(b"\n", 1)[0]
         text = first_line.decode("utf-8", errors="replace").removeprefix("\ufeff")
         return SourceFile(display, text, truncated=True)
+    return decode_source(display, data)
+
+
+def decode_source(display: str, data: bytes) -> SourceFile:
+    """``data`` as a source file, or :class:`InputError` saying where it is not UTF-8."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InputError(f"cannot read `{display}`: not valid UTF-8 (byte {error.start})") from None
+        raise InputError(f"cannot read `{display}`: {_not_utf8(data, error)}") from None
     return SourceFile(display, text.removeprefix("\ufeff"))
+
+
+def _not_utf8(data: bytes, error: UnicodeDecodeError) -> str:
+    """Where decoding failed, as line and column like a diagnostic's, and the byte."""
+    before = data[: error.start].decode("utf-8").removeprefix("\ufeff")
+    end = SourceFile("", before).end_span()  # lines counted as the parser counts them
+    line, column = end.line, end.column
+    return (
+        f"not valid UTF-8 at line {line}, column {column}"
+        f" (byte 0x{data[error.start]:02x} at offset {error.start})"
+    )
 
 
 def stdin_usage_error(files: Sequence[str], stdin_filename: str | None) -> str | None:

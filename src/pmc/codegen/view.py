@@ -387,7 +387,10 @@ def _binder(
     ]
     signature = bracketed(0, f"def {name}(", params, f") -> {task.name}:")
     fields = {f.name: f for f in task.fields}
-    args = [_binding_arg(b, fields[b.field].type) for b in transition.run.bindings]
+    args = [
+        _converted(_binding_arg(b, fields[b.field].type), b, fields[b.field].type)
+        for b in transition.run.bindings
+    ]
     body = bracketed(4, f"return {task.name}(", args, ")")
     return FunctionView(signature=signature, body=(body,))
 
@@ -404,6 +407,29 @@ def _binding_arg(binding: BindingModel, target: ValueType) -> str:
         case KeyExpr():
             return f"{binding.field}={_KEY}"
     raise AssertionError(binding)  # pragma: no cover - the match is exhaustive
+
+
+def _converted(arg: str, binding: BindingModel, target: ValueType) -> str:
+    """``arg`` with an `int` value made a `Decimal` for a `Decimal` field.
+
+    Semantics lets an `int` fit a `Decimal` (PM0603), and pydantic would
+    convert it, but mypy --strict does not take an `int` for a `Decimal`.
+    """
+    source = binding.source_type
+    if source is None or not _is_decimal(target):
+        return arg
+    inner = source.inner if isinstance(source, OptionalType) else source
+    if not (isinstance(inner, PrimitiveType) and inner.primitive is Primitive.INT):
+        return arg
+    name, value = arg.split("=", 1)
+    if isinstance(source, OptionalType):
+        return f"{name}=None if {value} is None else Decimal({value})"
+    return f"{name}=Decimal({value})"
+
+
+def _is_decimal(value_type: ValueType) -> bool:
+    inner = value_type.inner if isinstance(value_type, OptionalType) else value_type
+    return isinstance(inner, PrimitiveType) and inner.primitive is Primitive.DECIMAL
 
 
 # ---- the definition class ----------------------------------------------------------------

@@ -57,6 +57,8 @@ CODES: dict[str, Code] = registry(
     Code("PM0305", "error", "machine declares no final state"),
     Code("PM0306", "error", "process declares no machine"),
     Code("PM0307", "error", "invalid retry or timeout"),
+    Code("PM0308", "error", "event both starts and cancels the process"),
+    Code("PM0309", "error", "failure condition holds when the process starts"),
     # state graph
     Code("PM0401", "error", "unreachable state"),
     Code("PM0402", "error", "trap state"),
@@ -81,4 +83,5 @@ CODES: dict[str, Code] = registry(
     Code("PM0901", "warning", "unused event"),
     Code("PM0902", "warning", "unused task"),
     Code("PM0903", "warning", "completion condition can never hold"),
+    Code("PM0904", "warning", "completion always comes with failure"),
 )

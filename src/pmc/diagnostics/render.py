@@ -6,6 +6,8 @@ Pure functions from data to strings; the CLI decides where they go.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +37,8 @@ def _render_one(source: SourceFile, diagnostic: Diagnostic) -> str:
     lines = sorted({s.line for s, _, _ in annotated})
     gutter = " " * len(str(max(lines)))
     out = [
-        f"{diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}\n",
-        f"{gutter}--> {source.path}:{span.line}:{span.column}\n",
+        f"{diagnostic.severity}[{diagnostic.code}]: {escape_text(diagnostic.message)}\n",
+        f"{gutter}--> {escape_text(source.path)}:{span.line}:{span.column}\n",
         f"{gutter} |\n",
     ]
     previous: int | None = None
@@ -52,28 +54,83 @@ def _render_one(source: SourceFile, diagnostic: Diagnostic) -> str:
             out.append(_marker_line(window, marked, mark, label, gutter))
         previous = line
     for note in diagnostic.notes:
-        out.append(f"{gutter} = note: {note}\n")
+        out.append(f"{gutter} = note: {escape_text(note)}\n")
     if diagnostic.help:
-        out.append(f"{gutter} = help: {diagnostic.help}\n")
+        out.append(f"{gutter} = help: {escape_text(diagnostic.help)}\n")
     out.append("\n")
     return "".join(out)
 
 
-# A source line longer than this many columns is shown cut to a window of
-# that width around what is marked, with `...` where it was cut: a 1 MB line
-# would otherwise be printed whole, and its carets after it.
+# ---- what a terminal is shown -----------------------------------------------------
+#
+# A `.pm` file is untrusted input, and its text reaches the terminal (and CI
+# logs) in the source line under a diagnostic and in messages that quote it.
+# Raw, an escape sequence there could retitle or clear the terminal, recolour
+# or hide diagnostics, and a bidi control could make the line read as
+# something else. So every character of these categories is shown as a Python
+# escape (`\x1b`, `\u202e`): controls (tab excepted in source lines, where it
+# is four spaces), format characters (bidi controls, zero-width joiners),
+# surrogates, private-use and unassigned code points, and line and paragraph
+# separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Everything outside printable ASCII is looked at one by one; the rest is
+# passed through (and measured) at C speed.
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e]")
+
+
+def _is_unsafe(char: str) -> bool:
+    return unicodedata.category(char) in _UNSAFE_CATEGORIES
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def escape_text(text: str) -> str:
+    """``text`` with every unsafe character (see above) written as an escape."""
+    return _NOT_PLAIN.sub(lambda m: _shown(m.group(), tab=_escape_char(m.group())), text)
+
+
+def _shown(char: str, *, tab: str = _TAB) -> str:
+    """How one character of a source line is shown."""
+    if char == "\t":
+        return tab
+    return _escape_char(char) if _is_unsafe(char) else char
+
+
+def _cell_width(char: str) -> int:
+    """Terminal cells taken by the shown form of ``char``: 2 for wide (CJK, emoji)."""
+    if char == "\t" or _is_unsafe(char):
+        return len(_shown(char))
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _width(text: str) -> int:
+    """Terminal cells taken by ``text`` as shown."""
+    return len(text) + sum(_cell_width(m.group()) - 1 for m in _NOT_PLAIN.finditer(text))
+
+
+# A source line wider than this many cells is shown cut to a window of at
+# most that width around what is marked, with `...` where it was cut: a 1 MB
+# line would otherwise be printed whole, and its carets after it.
 MAX_SHOWN_COLUMNS = 100
-# Columns shown before the first mark when the line has to be cut.
+# Characters shown before the first mark when the line has to be cut.
 _CONTEXT_COLUMNS = 20
 _CUT = "..."
 
 
 @dataclass(frozen=True, slots=True)
 class _Window:
-    """The part of one source line that is shown, in display columns (tabs expanded)."""
+    """The part of one source line that is shown: characters ``start`` to ``end``."""
 
-    text: str  # the whole line, tabs expanded
-    raw: str  # the whole line as in the file, for mapping columns
+    raw: str  # the whole line as in the file
     number: int
     start: int
     end: int
@@ -81,27 +138,38 @@ class _Window:
     @staticmethod
     def of(source: SourceFile, line: int, spans: Sequence[Span]) -> _Window:
         raw = source.line_text(line)
-        text = raw.replace("\t", _TAB)
-        if len(text) <= MAX_SHOWN_COLUMNS:
-            return _Window(text, raw, line, 0, len(text))
-        first = min((_display_column(raw, s.column) for s in spans), default=0)
-        start = max(0, min(first - _CONTEXT_COLUMNS, len(text) - MAX_SHOWN_COLUMNS))
-        return _Window(text, raw, line, start, start + MAX_SHOWN_COLUMNS)
+        if _width(raw) <= MAX_SHOWN_COLUMNS:
+            return _Window(raw, line, 0, len(raw))
+        first = min((min(s.column - 1, len(raw)) for s in spans), default=0)
+        # Near the end of the line, start early enough to fill the window.
+        last_full, width = len(raw), 0
+        while last_full > 0 and width + _cell_width(raw[last_full - 1]) <= MAX_SHOWN_COLUMNS:
+            width += _cell_width(raw[last_full - 1])
+            last_full -= 1
+        start = max(0, min(first - _CONTEXT_COLUMNS, last_full))
+        end, width = start, 0
+        while end < len(raw) and width + _cell_width(raw[end]) <= MAX_SHOWN_COLUMNS:
+            width += _cell_width(raw[end])
+            end += 1
+        return _Window(raw, line, start, end)
 
     @property
     def lead(self) -> str:
         return _CUT if self.start > 0 else ""
 
     def shown(self) -> str:
-        tail = _CUT if self.end < len(self.text) else ""
-        return f"{self.lead}{self.text[self.start : self.end]}{tail}"
+        tail = _CUT if self.end < len(self.raw) else ""
+        text = "".join(_shown(char) for char in self.raw[self.start : self.end])
+        return f"{self.lead}{text}{tail}"
 
-    def offset(self, column: int) -> int:
-        """Where display column ``column`` of the line falls in :meth:`shown`."""
-        shown = max(column - self.start, 0)
-        if self.end < len(self.text):  # cut on the right: marks stop at the cut
-            shown = min(shown, self.end - self.start)
-        return len(self.lead) + shown
+    def offset(self, index: int) -> int:
+        """The cell of :meth:`shown` where character ``index`` (0-based) of the line falls."""
+        index = max(index, self.start)
+        if self.end < len(self.raw):  # cut on the right: marks stop at the cut
+            index = min(index, self.end)
+        inside = min(index, self.end)
+        past_the_end = index - inside  # a mark after the last character (end of file)
+        return len(self.lead) + _width(self.raw[self.start : inside]) + past_the_end
 
 
 def _source_line(window: _Window, gutter: str) -> str:
@@ -109,27 +177,19 @@ def _source_line(window: _Window, gutter: str) -> str:
     return f"{number} | {window.shown()}".rstrip() + "\n"
 
 
-def _display_column(text: str, column: int) -> int:
-    """0-based display offset of a 1-based column, tabs expanded like the line."""
-    prefix = text[: max(column - 1, 0)]
-    return len(prefix.replace("\t", _TAB))
-
-
 def _marker_line(window: _Window, span: Span, mark: str, label: str, gutter: str) -> str:
-    start = _display_column(window.raw, span.column)
-    if span.end_line == span.line:
-        end = _display_column(window.raw, span.end_column)
-    else:
-        end = len(window.text)
+    start = span.column - 1
+    end = span.end_column - 1 if span.end_line == span.line else len(window.raw)
     left = window.offset(start)
     width = max(window.offset(end) - left, 1)
-    suffix = f" {label}" if label else ""
+    suffix = f" {escape_text(label)}" if label else ""
     return f"{gutter} | {' ' * left}{mark * width}{suffix}\n"
 
 
 def render_concise(report: FileDiagnostics) -> str:
     return "".join(
-        f"{report.source.path}:{d.span.line}:{d.span.column}: {d.severity}[{d.code}]: {d.message}\n"
+        f"{escape_text(report.source.path)}:{d.span.line}:{d.span.column}: "
+        f"{d.severity}[{d.code}]: {escape_text(d.message)}\n"
         for d in report.diagnostics
     )
 
@@ -162,7 +222,15 @@ def diagnostic_json(path: str, diagnostic: Diagnostic) -> dict[str, Any]:
 
 def render_json(reports: Sequence[FileDiagnostics]) -> str:
     items = [diagnostic_json(r.source.path, d) for r in reports for d in r.diagnostics]
-    return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(items, indent=2, ensure_ascii=False)
+    # The same text, with unsafe characters as JSON escapes: nothing is lost,
+    # and a terminal showing the JSON is as safe as with the other formats.
+    return _NOT_PLAIN.sub(lambda m: _json_char(m.group()), text) + "\n"
+
+
+def _json_char(char: str) -> str:
+    # A raw newline is the indentation's; json.dumps escapes those in strings.
+    return json.dumps(char)[1:-1] if char != "\n" and _is_unsafe(char) else char
 
 
 def _escape_data(text: str) -> str:
@@ -180,7 +248,7 @@ def render_github(report: FileDiagnostics) -> str:
         command = "error" if d.severity is Severity.ERROR else "warning"
         properties = ",".join(
             [
-                f"file={_escape_property(report.source.path)}",
+                f"file={_escape_property(escape_text(report.source.path))}",
                 f"line={d.span.line}",
                 f"col={d.span.column}",
                 f"endLine={d.span.end_line}",
@@ -189,7 +257,7 @@ def render_github(report: FileDiagnostics) -> str:
             ]
         )
         message = d.message + (f" (help: {d.help})" if d.help else "")
-        out.append(f"::{command} {properties}::{_escape_data(message)}\n")
+        out.append(f"::{command} {properties}::{_escape_data(escape_text(message))}\n")
     return "".join(out)
 
 

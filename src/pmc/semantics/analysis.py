@@ -9,6 +9,7 @@ from pmc.diagnostics import Diagnostic, has_errors
 from pmc.semantics.build import build_model
 from pmc.semantics.collisions import collision_diagnostics
 from pmc.semantics.declarations import Declarations, collect_declarations
+from pmc.semantics.ending import fails_at_start, failure_overrides_completion, start_and_cancel
 from pmc.semantics.machines import MachineResult, analyze_machine
 from pmc.semantics.model import MachineModel, ProcessModel
 from pmc.semantics.process import (
@@ -51,6 +52,9 @@ def analyze(module: ast.Module) -> Analysis:
     diagnostics.extend(found)
     conditions = resolve_conditions(process, machines, scope)
     diagnostics.extend(conditions.diagnostics)
+    diagnostics.extend(start_and_cancel(start, cancel))
+    diagnostics.extend(fails_at_start(process, machines, start, cancel))
+    diagnostics.extend(failure_overrides_completion(process, machines))
 
     uses = [(name, "used as a trigger here") for r in results for name in r.event_uses]
     uses += [(name, "named in `start on` here") for name in start]

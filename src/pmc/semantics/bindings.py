@@ -23,9 +23,9 @@ from pmc.semantics.triggers import TriggerInfo, unknown_task
 from pmc.semantics.types import (
     STR,
     assignable,
+    float_misfit,
     literal_kind,
     literal_matches,
-    literal_overflows,
     literal_value,
     literal_value_for,
     type_text,
@@ -65,7 +65,13 @@ def resolve_run(run: ast.RunClause, trigger: TriggerInfo, scope: Scope) -> RunIn
         diagnostics.extend(found)
         field = task.fields.get(name)
         field_type = None if field is None else field.type
-        models.append(BindingModel(name, _expr_model(binding.value, field_type)))
+        value = binding.value
+        source = (
+            _expr_type(value, trigger, scope)
+            if isinstance(value, ast.EventFieldRef | ast.MachineIdRef | ast.KeyRef)
+            else None
+        )
+        models.append(BindingModel(name, _expr_model(value, field_type), source))
     diagnostics.extend(_missing_fields(run, task, bound))
     model = None if diagnostics else RunModel(task.decl.name.text, tuple(models))
     return RunInfo(task.decl.name.text, model, tuple(diagnostics))
@@ -114,14 +120,14 @@ def _binding_diagnostics(
             return
         matches = assignable(source, field.type)
         described = f"`{type_text(source)}`"
-    elif literal_overflows(value, field.type):
+    elif (misfit := float_misfit(value, field.type)) is not None:
         yield Diagnostic(
             "PM0603",
             f"the value bound to `{binding.field.text}` does not fit a float",
             value.span,
-            label="larger than the largest float (about 1.8e308)",
+            label=misfit[0],
             secondary=(Label(field.decl.type.span, "field type declared here"),),
-            help="use a smaller number, or make the task field a `Decimal`",
+            help=f"{misfit[1]}, or make the task field a `Decimal`",
         )
         return
     else:

@@ -17,9 +17,9 @@ from pmc.semantics.model import (
     ValueType,
 )
 from pmc.semantics.types import (
+    float_misfit,
     literal_kind,
     literal_matches,
-    literal_overflows,
     literal_value_for,
     resolve_type,
     type_text,
@@ -220,14 +220,15 @@ def _default_diagnostics(field: ast.Field, value_type: ValueType) -> Iterator[Di
     default = field.default
     if default is None:
         return
-    if literal_overflows(default, value_type):
+    misfit = float_misfit(default, value_type)
+    if misfit is not None:
         yield Diagnostic(
             "PM0504",
             f"default for `{field.name.text}` does not fit a float",
             default.span,
-            label="larger than the largest float (about 1.8e308)",
+            label=misfit[0],
             secondary=(Label(field.type.span, "field type declared here"),),
-            help="use a smaller number, or make the field a `Decimal`",
+            help=f"{misfit[1]}, or make the field a `Decimal`",
         )
         return
     if literal_matches(default, value_type):

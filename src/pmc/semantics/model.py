@@ -9,6 +9,7 @@ generated code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -170,6 +171,10 @@ ExprModel = LiteralExpr | EventFieldExpr | MachineIdExpr | KeyExpr
 class BindingModel:
     field: str
     value: ExprModel
+    # The type of a non-literal value (None for a literal): codegen converts
+    # an `int` bound to a `Decimal` field, which mypy would not accept as is.
+    # Derived from the rest of the model, so not compared.
+    source_type: ValueType | None = dataclass_field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

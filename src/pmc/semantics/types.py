@@ -212,18 +212,24 @@ def literal_matches(literal: ast.Literal, value_type: ValueType) -> bool:
     return False
 
 
-def literal_overflows(literal: ast.Literal, value_type: ValueType) -> bool:
-    """Whether a number literal for a `float` is too large for one (it would become `inf`).
+def float_misfit(literal: ast.Literal, value_type: ValueType) -> tuple[str, str] | None:
+    """Why a number literal for a `float` does not fit one, as (label, advice), or None.
 
-    Integers are bounded by the parser (64 bits); a decimal literal is not,
-    since a `Decimal` holds any number of digits.
+    Too large, it would become `inf`; too small but not zero, it would
+    silently become `0.0`. Integers are bounded by the parser (64 bits); a
+    decimal literal is not, since a `Decimal` holds any number of digits.
     """
     inner = value_type.inner if isinstance(value_type, OptionalType) else value_type
     if not (isinstance(inner, PrimitiveType) and inner.primitive is Primitive.FLOAT):
-        return False
+        return None
     if not isinstance(literal, ast.DecimalLiteral | ast.IntLiteral):
-        return False
-    return math.isinf(float(literal.value))
+        return None
+    number = float(literal.value)
+    if math.isinf(number):
+        return "larger than the largest float (about 1.8e308)", "use a smaller number"
+    if number == 0 and literal.value != 0:
+        return "too small for a float: it would become 0.0", "write 0, or a larger number"
+    return None
 
 
 # ---- assignability ------------------------------------------------------------------

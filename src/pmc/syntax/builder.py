@@ -64,6 +64,17 @@ def decode_string(token: Token) -> str:
                 )
             out.append(_ESCAPES[escaped])
             i += 2
+        elif ch == "\x00":
+            # The stores refuse text holding NUL (PostgreSQL cannot store it),
+            # so every event with such a default or binding would fail.
+            line = token.line or 1
+            column = (token.column or 1) + 1 + i
+            raise InvalidLiteral(
+                "PM0004",
+                "a string cannot hold a NUL character",
+                Span(line, column, line, column + 1),
+                help="event stores refuse text with NUL (`\\x00`); remove it",
+            )
         else:
             out.append(ch)
             i += 1

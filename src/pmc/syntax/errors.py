@@ -642,6 +642,8 @@ def _duration_needs_unit(stuck: Stuck) -> Diagnostic | None:
             help="use a smaller unit, e.g. `90m` rather than `1.5h`",
         )
     rest = stuck.source.text[stuck.bad.end_pos or 0 :]
+    if str(stuck.bad).startswith("-"):
+        return _negative_duration(stuck.bad, rest)
     compound = _COMPOUND_DURATION.match(rest)
     if compound:
         return _compound_duration(stuck.bad, compound.group())
@@ -649,6 +651,20 @@ def _duration_needs_unit(stuck: Stuck) -> Diagnostic | None:
     if word:
         return _unknown_unit(stuck.bad, word.group())
     return _unitless(stuck.bad, rest)
+
+
+def _negative_duration(number: Token, rest: str) -> Diagnostic:
+    # The lexer reads `-5s` as the integer `-5` and a word `s`, so without
+    # this the message would call `s` an unknown unit.
+    unit = _UNIT_LIKE.match(rest)
+    written = str(number) + (unit.group() if unit else "")
+    return Diagnostic(
+        "PM0006",
+        f"a duration cannot be negative: `{shorten(written)}`",
+        _extend(_on(number), len(written) - len(str(number))),
+        label="negative duration",
+        help="durations are whole numbers with a unit, e.g. " + _DURATION_EXAMPLES,
+    )
 
 
 def _compound_duration(number: Token, rest: str) -> Diagnostic:

@@ -230,9 +230,17 @@ class ProcessCancelled(rt.ProcessCancelledBase):
 class DocumentApprovalTasks(Protocol):
     """The handlers of the DocumentApproval tasks: one method per task."""
 
-    def notify_reviewer(self, task: NotifyReviewer, ctx: TaskContext) -> rt.Returns[None]: ...
+    def notify_reviewer(
+        self,
+        task: NotifyReviewer,
+        ctx: TaskContext,
+    ) -> rt.Returns[None]: ...
 
-    def send_reminder(self, task: SendReminder, ctx: TaskContext) -> rt.Returns[None]: ...
+    def send_reminder(
+        self,
+        task: SendReminder,
+        ctx: TaskContext,
+    ) -> rt.Returns[None]: ...
 
     def escalate_to_manager(
         self,
@@ -244,11 +252,19 @@ class DocumentApprovalTasks(Protocol):
 # ---- the process ---------------------------------------------------------------------
 
 
-def _bind_notify(_event: ReviewRequested, _machine_id: str, _key: UUID) -> NotifyReviewer:
+def _bind_notify(
+    _event: ReviewRequested,
+    _machine_id: str,
+    _key: UUID,
+) -> NotifyReviewer:
     return NotifyReviewer(document_id=_key, reviewer=_machine_id, title=_event.title)
 
 
-def _bind_unreachable(_event: rt.TaskFailure, _machine_id: str, _key: UUID) -> EscalateToManager:
+def _bind_unreachable(
+    _event: rt.TaskFailure,
+    _machine_id: str,
+    _key: UUID,
+) -> EscalateToManager:
     return EscalateToManager(document_id=_key, reviewer=_machine_id, why=_event.reason)
 
 
@@ -256,13 +272,23 @@ def _bind_remind(_event: TimerFired, _machine_id: str, _key: UUID) -> SendRemind
     return SendReminder(document_id=_key, reviewer=_machine_id)
 
 
-def _bind_escalate(_event: TimerFired, _machine_id: str, _key: UUID) -> EscalateToManager:
+def _bind_escalate(
+    _event: TimerFired,
+    _machine_id: str,
+    _key: UUID,
+) -> EscalateToManager:
     return EscalateToManager(document_id=_key, reviewer=_machine_id)
 
 
 # Tables naming the classes above. In the class body, an attribute could hide a class of the
 # same name; these private names (no `.pm` name starts with `_`) cannot.
-_EVENTS = (ReviewRequested, ReviewApproved, ReviewRejected, ReviewerRemoved, DocumentWithdrawn)
+_EVENTS = (
+    ReviewRequested,
+    ReviewApproved,
+    ReviewRejected,
+    ReviewerRemoved,
+    DocumentWithdrawn,
+)
 _START_ON = (ReviewRequested,)
 _CANCEL_ON = (DocumentWithdrawn,)
 _TASKS: rt.TaskTable = {
@@ -272,7 +298,12 @@ _TASKS: rt.TaskTable = {
         input=NotifyReviewer,
         result=None,
         method="notify_reviewer",
-        retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=30000, max_delay_ms=600000),
+        retry=rt.RetrySpec(
+            retries=3,
+            delay="backoff",
+            delay_ms=30000,
+            max_delay_ms=600000,
+        ),
         timeout_ms=30000,
     ),
     "SendReminder": rt.TaskSpec(
@@ -281,7 +312,12 @@ _TASKS: rt.TaskTable = {
         input=SendReminder,
         result=None,
         method="send_reminder",
-        retry=rt.RetrySpec(retries=2, delay="every", delay_ms=300000, max_delay_ms=None),
+        retry=rt.RetrySpec(
+            retries=2,
+            delay="every",
+            delay_ms=300000,
+            max_delay_ms=None,
+        ),
         timeout_ms=None,
     ),
     "EscalateToManager": rt.TaskSpec(
@@ -290,7 +326,12 @@ _TASKS: rt.TaskTable = {
         input=EscalateToManager,
         result=None,
         method="escalate_to_manager",
-        retry=rt.RetrySpec(retries=5, delay="backoff", delay_ms=60000, max_delay_ms=3600000),
+        retry=rt.RetrySpec(
+            retries=5,
+            delay="backoff",
+            delay_ms=60000,
+            max_delay_ms=3600000,
+        ),
         timeout_ms=None,
     ),
 }
@@ -422,15 +463,25 @@ class DocumentApproval(rt.ProcessDefinition):
             name="begin",
             target="Running",
         ),
-        ("Deadline", "Running", "after:expire"): rt.TransitionSpec(name="expire", target="Expired"),
+        ("Deadline", "Running", "after:expire"): rt.TransitionSpec(
+            name="expire",
+            target="Expired",
+        ),
     }
     timers: ClassVar[rt.TimerTable] = {
         ("Review", "Waiting"): (rt.TimerSpec(transition="remind", after_ms=172800000),),
-        ("Review", "Overdue"): (rt.TimerSpec(transition="escalate", after_ms=259200000),),
-        ("Deadline", "Running"): (rt.TimerSpec(transition="expire", after_ms=1209600000),),
+        ("Review", "Overdue"): (
+            rt.TimerSpec(transition="escalate", after_ms=259200000),
+        ),
+        ("Deadline", "Running"): (
+            rt.TimerSpec(transition="expire", after_ms=1209600000),
+        ),
     }
     wildcard_transitions: ClassVar[rt.WildcardTable] = {
-        ("Review", "ReviewerRemoved"): rt.TransitionSpec(name="remove", target="Removed"),
+        ("Review", "ReviewerRemoved"): rt.TransitionSpec(
+            name="remove",
+            target="Removed",
+        ),
     }
     wildcard_timers: ClassVar[rt.WildcardTimerTable] = {}
     complete_when = (rt.AllIn("Review", ("Approved", "Removed")),)

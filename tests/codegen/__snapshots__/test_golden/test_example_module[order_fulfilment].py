@@ -266,7 +266,11 @@ class OrderFulfilmentTasks(Protocol):
         ctx: TaskContext,
     ) -> rt.Returns[CapturePaymentResult]: ...
 
-    def reserve_stock(self, task: ReserveStock, ctx: TaskContext) -> rt.Returns[None]: ...
+    def reserve_stock(
+        self,
+        task: ReserveStock,
+        ctx: TaskContext,
+    ) -> rt.Returns[None]: ...
 
     def book_courier(
         self,
@@ -274,13 +278,21 @@ class OrderFulfilmentTasks(Protocol):
         ctx: TaskContext,
     ) -> rt.Returns[BookCourierResult]: ...
 
-    def send_tracking_mail(self, task: SendTrackingMail, ctx: TaskContext) -> rt.Returns[None]: ...
+    def send_tracking_mail(
+        self,
+        task: SendTrackingMail,
+        ctx: TaskContext,
+    ) -> rt.Returns[None]: ...
 
 
 # ---- the process ---------------------------------------------------------------------
 
 
-def _bind_authorize(_event: OrderPlaced, _machine_id: str, _key: str) -> AuthorizePayment:
+def _bind_authorize(
+    _event: OrderPlaced,
+    _machine_id: str,
+    _key: str,
+) -> AuthorizePayment:
     return AuthorizePayment(
         order_id=_key,
         customer_id=_event.customer_id,
@@ -289,8 +301,15 @@ def _bind_authorize(_event: OrderPlaced, _machine_id: str, _key: str) -> Authori
     )
 
 
-def _bind_capture(_event: AuthorizePaymentResult, _machine_id: str, _key: str) -> CapturePayment:
-    return CapturePayment(authorization_id=_event.authorization_id, amount=_event.authorized_amount)
+def _bind_capture(
+    _event: AuthorizePaymentResult,
+    _machine_id: str,
+    _key: str,
+) -> CapturePayment:
+    return CapturePayment(
+        authorization_id=_event.authorization_id,
+        amount=_event.authorized_amount,
+    )
 
 
 def _bind_reserve(_event: OrderPlaced, _machine_id: str, _key: str) -> ReserveStock:
@@ -298,10 +317,18 @@ def _bind_reserve(_event: OrderPlaced, _machine_id: str, _key: str) -> ReserveSt
 
 
 def _bind_book(_event: OrderPacked, _machine_id: str, _key: str) -> BookCourier:
-    return BookCourier(order_id=_key, address=_event.address, weight_grams=_event.weight_grams)
+    return BookCourier(
+        order_id=_key,
+        address=_event.address,
+        weight_grams=_event.weight_grams,
+    )
 
 
-def _bind_booked(_event: BookCourierResult, _machine_id: str, _key: str) -> SendTrackingMail:
+def _bind_booked(
+    _event: BookCourierResult,
+    _machine_id: str,
+    _key: str,
+) -> SendTrackingMail:
     return SendTrackingMail(order_id=_key, tracking_number=_event.tracking_number)
 
 
@@ -317,7 +344,12 @@ _TASKS: rt.TaskTable = {
         input=AuthorizePayment,
         result=AuthorizePaymentResult,
         method="authorize_payment",
-        retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=1000, max_delay_ms=30000),
+        retry=rt.RetrySpec(
+            retries=3,
+            delay="backoff",
+            delay_ms=1000,
+            max_delay_ms=30000,
+        ),
         timeout_ms=20000,
     ),
     "CapturePayment": rt.TaskSpec(
@@ -344,7 +376,12 @@ _TASKS: rt.TaskTable = {
         input=BookCourier,
         result=BookCourierResult,
         method="book_courier",
-        retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=5000, max_delay_ms=None),
+        retry=rt.RetrySpec(
+            retries=3,
+            delay="backoff",
+            delay_ms=5000,
+            max_delay_ms=None,
+        ),
         timeout_ms=60000,
     ),
     "SendTrackingMail": rt.TaskSpec(
@@ -376,14 +413,22 @@ class OrderFulfilment(rt.ProcessDefinition):
             name="Payment",
             states=PaymentState,
             initial=PaymentState.Pending,
-            final=(PaymentState.Captured, PaymentState.Declined, PaymentState.CaptureFailed),
+            final=(
+                PaymentState.Captured,
+                PaymentState.Declined,
+                PaymentState.CaptureFailed,
+            ),
             multi_instance=False,
         ),
         rt.MachineSpec(
             name="Shipping",
             states=ShippingState,
             initial=ShippingState.Waiting,
-            final=(ShippingState.Delivered, ShippingState.OutOfStock, ShippingState.Undeliverable),
+            final=(
+                ShippingState.Delivered,
+                ShippingState.OutOfStock,
+                ShippingState.Undeliverable,
+            ),
             multi_instance=False,
         ),
     )
@@ -459,7 +504,10 @@ class OrderFulfilment(rt.ProcessDefinition):
     timers: ClassVar[rt.TimerTable] = {}
     wildcard_transitions: ClassVar[rt.WildcardTable] = {}
     wildcard_timers: ClassVar[rt.WildcardTimerTable] = {}
-    complete_when = (rt.AllIn("Payment", ("Captured",)), rt.AllIn("Shipping", ("Delivered",)))
+    complete_when = (
+        rt.AllIn("Payment", ("Captured",)),
+        rt.AllIn("Shipping", ("Delivered",)),
+    )
     fail_when = (
         rt.AnyIn("Payment", ("Declined", "CaptureFailed")),
         rt.AnyIn("Shipping", ("OutOfStock", "Undeliverable")),
@@ -483,7 +531,10 @@ class OrderFulfilment(rt.ProcessDefinition):
         """The machine instances an input event is addressed to, in order."""
         match _event:
             case OrderPlaced():
-                return [rt.Route("Payment", ("Payment",)), rt.Route("Shipping", ("Shipping",))]
+                return [
+                    rt.Route("Payment", ("Payment",)),
+                    rt.Route("Shipping", ("Shipping",)),
+                ]
             case OrderPacked():
                 return [rt.Route("Shipping", ("Shipping",))]
             case ParcelDelivered():

@@ -180,7 +180,14 @@ class TaskCompleted(rt.TaskCompletedBase):
     __event_name__ = "Provisioning.TaskCompleted"
 
     machine: Literal["Network", "Node"]
-    transition: Literal["create", "secure", "unsecured", "allocate", "install", "broken"]
+    transition: Literal[
+        "create",
+        "secure",
+        "unsecured",
+        "allocate",
+        "install",
+        "broken",
+    ]
 
 
 class TaskFailed(rt.TaskFailedBase):
@@ -189,7 +196,14 @@ class TaskFailed(rt.TaskFailedBase):
     __event_name__ = "Provisioning.TaskFailed"
 
     machine: Literal["Network", "Node"]
-    transition: Literal["create", "secure", "unsecured", "allocate", "install", "broken"]
+    transition: Literal[
+        "create",
+        "secure",
+        "unsecured",
+        "allocate",
+        "install",
+        "broken",
+    ]
 
 
 class TaskRetryScheduled(rt.TaskRetryScheduledBase):
@@ -246,9 +260,17 @@ class ProvisioningTasks(Protocol):
         ctx: TaskContext,
     ) -> rt.Returns[CreateNetworkResult]: ...
 
-    def configure_firewall(self, task: ConfigureFirewall, ctx: TaskContext) -> rt.Returns[None]: ...
+    def configure_firewall(
+        self,
+        task: ConfigureFirewall,
+        ctx: TaskContext,
+    ) -> rt.Returns[None]: ...
 
-    def delete_network(self, task: DeleteNetwork, ctx: TaskContext) -> rt.Returns[None]: ...
+    def delete_network(
+        self,
+        task: DeleteNetwork,
+        ctx: TaskContext,
+    ) -> rt.Returns[None]: ...
 
     def allocate_node(
         self,
@@ -256,7 +278,11 @@ class ProvisioningTasks(Protocol):
         ctx: TaskContext,
     ) -> rt.Returns[AllocateNodeResult]: ...
 
-    def install_image(self, task: InstallImage, ctx: TaskContext) -> rt.Returns[None]: ...
+    def install_image(
+        self,
+        task: InstallImage,
+        ctx: TaskContext,
+    ) -> rt.Returns[None]: ...
 
     def release_node(self, task: ReleaseNode, ctx: TaskContext) -> rt.Returns[None]: ...
 
@@ -264,7 +290,11 @@ class ProvisioningTasks(Protocol):
 # ---- the process ---------------------------------------------------------------------
 
 
-def _bind_create(_event: ClusterRequested, _machine_id: str, _key: int) -> CreateNetwork:
+def _bind_create(
+    _event: ClusterRequested,
+    _machine_id: str,
+    _key: int,
+) -> CreateNetwork:
     return CreateNetwork(
         request_id=_key,
         cidr=_event.cidr,
@@ -273,15 +303,31 @@ def _bind_create(_event: ClusterRequested, _machine_id: str, _key: int) -> Creat
     )
 
 
-def _bind_secure(_event: CreateNetworkResult, _machine_id: str, _key: int) -> ConfigureFirewall:
-    return ConfigureFirewall(request_id=_key, network_id=_event.network_id, allow_ssh=False)
+def _bind_secure(
+    _event: CreateNetworkResult,
+    _machine_id: str,
+    _key: int,
+) -> ConfigureFirewall:
+    return ConfigureFirewall(
+        request_id=_key,
+        network_id=_event.network_id,
+        allow_ssh=False,
+    )
 
 
-def _bind_unsecured(_event: rt.TaskFailure, _machine_id: str, _key: int) -> DeleteNetwork:
+def _bind_unsecured(
+    _event: rt.TaskFailure,
+    _machine_id: str,
+    _key: int,
+) -> DeleteNetwork:
     return DeleteNetwork(request_id=_key, reason=_event.reason)
 
 
-def _bind_allocate(_event: ClusterRequested, _machine_id: str, _key: int) -> AllocateNode:
+def _bind_allocate(
+    _event: ClusterRequested,
+    _machine_id: str,
+    _key: int,
+) -> AllocateNode:
     return AllocateNode(
         request_id=_key,
         node=_machine_id,
@@ -290,7 +336,11 @@ def _bind_allocate(_event: ClusterRequested, _machine_id: str, _key: int) -> All
     )
 
 
-def _bind_install(_event: AllocateNodeResult, _machine_id: str, _key: int) -> InstallImage:
+def _bind_install(
+    _event: AllocateNodeResult,
+    _machine_id: str,
+    _key: int,
+) -> InstallImage:
     return InstallImage(server_id=_event.server_id, address=_event.address)
 
 
@@ -310,7 +360,12 @@ _TASKS: rt.TaskTable = {
         input=CreateNetwork,
         result=CreateNetworkResult,
         method="create_network",
-        retry=rt.RetrySpec(retries=5, delay="backoff", delay_ms=10000, max_delay_ms=120000),
+        retry=rt.RetrySpec(
+            retries=5,
+            delay="backoff",
+            delay_ms=10000,
+            max_delay_ms=120000,
+        ),
         timeout_ms=120000,
     ),
     "ConfigureFirewall": rt.TaskSpec(
@@ -328,7 +383,12 @@ _TASKS: rt.TaskTable = {
         input=DeleteNetwork,
         result=None,
         method="delete_network",
-        retry=rt.RetrySpec(retries=10, delay="every", delay_ms=60000, max_delay_ms=None),
+        retry=rt.RetrySpec(
+            retries=10,
+            delay="every",
+            delay_ms=60000,
+            max_delay_ms=None,
+        ),
         timeout_ms=120000,
     ),
     "AllocateNode": rt.TaskSpec(
@@ -337,7 +397,12 @@ _TASKS: rt.TaskTable = {
         input=AllocateNode,
         result=AllocateNodeResult,
         method="allocate_node",
-        retry=rt.RetrySpec(retries=4, delay="backoff", delay_ms=5000, max_delay_ms=60000),
+        retry=rt.RetrySpec(
+            retries=4,
+            delay="backoff",
+            delay_ms=5000,
+            max_delay_ms=60000,
+        ),
         timeout_ms=300000,
     ),
     "InstallImage": rt.TaskSpec(
@@ -355,7 +420,12 @@ _TASKS: rt.TaskTable = {
         input=ReleaseNode,
         result=None,
         method="release_node",
-        retry=rt.RetrySpec(retries=10, delay="every", delay_ms=30000, max_delay_ms=None),
+        retry=rt.RetrySpec(
+            retries=10,
+            delay="every",
+            delay_ms=30000,
+            max_delay_ms=None,
+        ),
         timeout_ms=120000,
     ),
 }
@@ -468,7 +538,10 @@ class Provisioning(rt.ProcessDefinition):
     timers: ClassVar[rt.TimerTable] = {}
     wildcard_transitions: ClassVar[rt.WildcardTable] = {}
     wildcard_timers: ClassVar[rt.WildcardTimerTable] = {}
-    complete_when = (rt.AllIn("Network", ("Ready",)), rt.AllIn("Node", ("Ready", "Skipped")))
+    complete_when = (
+        rt.AllIn("Network", ("Ready",)),
+        rt.AllIn("Node", ("Ready", "Skipped")),
+    )
     fail_when = (
         rt.AnyIn("Network", ("Failed", "RolledBack", "Leaked")),
         rt.AnyIn("Node", ("Leaked",)),
@@ -492,7 +565,10 @@ class Provisioning(rt.ProcessDefinition):
         """The machine instances an input event is addressed to, in order."""
         match _event:
             case ClusterRequested():
-                return [rt.Route("Network", ("Network",)), rt.Route("Node", tuple(_event.nodes))]
+                return [
+                    rt.Route("Network", ("Network",)),
+                    rt.Route("Node", tuple(_event.nodes)),
+                ]
             case _:
                 return []
 

@@ -135,7 +135,11 @@ class ProcessCancelled(rt.ProcessCancelledBase):
 class RebaseCleanupTasks(Protocol):
     """The handlers of the RebaseCleanup tasks: one method per task."""
 
-    def close_instance(self, task: CloseInstance, ctx: TaskContext) -> rt.Returns[None]: ...
+    def close_instance(
+        self,
+        task: CloseInstance,
+        ctx: TaskContext,
+    ) -> rt.Returns[None]: ...
 
 
 # ---- the process ---------------------------------------------------------------------
@@ -157,7 +161,12 @@ _TASKS: rt.TaskTable = {
         input=CloseInstance,
         result=None,
         method="close_instance",
-        retry=rt.RetrySpec(retries=3, delay="backoff", delay_ms=2000, max_delay_ms=60000),
+        retry=rt.RetrySpec(
+            retries=3,
+            delay="backoff",
+            delay_ms=2000,
+            max_delay_ms=60000,
+        ),
         timeout_ms=30000,
     ),
 }
