@@ -39,9 +39,9 @@ process Pricing {
 
 def test_an_int_bound_to_a_decimal_field_is_converted() -> None:
     code = compile_text(INT_INTO_DECIMAL)
-    assert "amount=Decimal(event.cents)" in code
-    assert "tip=None if event.tip is None else Decimal(event.tip)" in code
-    assert "order=Decimal(key)" in code
+    assert "amount=Decimal(_event.cents)" in code
+    assert "tip=None if _event.tip is None else Decimal(_event.tip)" in code
+    assert "order=Decimal(_key)" in code
     module = import_code(code)
     meta = EventMeta(uuid.UUID(int=1), datetime(2026, 1, 1, tzinfo=UTC), "7")
     state = module.DEFINITION.initial_state()

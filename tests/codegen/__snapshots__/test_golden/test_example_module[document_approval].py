@@ -280,8 +280,9 @@ def _bind_escalate(
     return EscalateToManager(document_id=_key, reviewer=_machine_id)
 
 
-# Tables naming the classes above. In the class body, an attribute could hide a class of the
-# same name; these private names (no `.pm` name starts with `_`) cannot.
+# Tables naming the classes above. In the class body, an attribute could hide
+# a class of the same name; these private names (no `.pm` name starts with `_`)
+# cannot.
 _EVENTS = (
     ReviewRequested,
     ReviewApproved,

@@ -332,8 +332,9 @@ def _bind_booked(
     return SendTrackingMail(order_id=_key, tracking_number=_event.tracking_number)
 
 
-# Tables naming the classes above. In the class body, an attribute could hide a class of the
-# same name; these private names (no `.pm` name starts with `_`) cannot.
+# Tables naming the classes above. In the class body, an attribute could hide
+# a class of the same name; these private names (no `.pm` name starts with `_`)
+# cannot.
 _EVENTS = (OrderPlaced, OrderPacked, ParcelDelivered)
 _START_ON = (OrderPlaced,)
 _CANCEL_ON = ()

@@ -348,8 +348,9 @@ def _bind_broken(_event: rt.TaskFailure, _machine_id: str, _key: int) -> Release
     return ReleaseNode(request_id=_key, node=_machine_id, reason=_event.reason)
 
 
-# Tables naming the classes above. In the class body, an attribute could hide a class of the
-# same name; these private names (no `.pm` name starts with `_`) cannot.
+# Tables naming the classes above. In the class body, an attribute could hide
+# a class of the same name; these private names (no `.pm` name starts with `_`)
+# cannot.
 _EVENTS = (ClusterRequested,)
 _START_ON = (ClusterRequested,)
 _CANCEL_ON = ()

@@ -149,8 +149,9 @@ def _bind_close(_event: RebaseFailed, _machine_id: str, _key: str) -> CloseInsta
     return CloseInstance(reason=_event.reason)
 
 
-# Tables naming the classes above. In the class body, an attribute could hide a class of the
-# same name; these private names (no `.pm` name starts with `_`) cannot.
+# Tables naming the classes above. In the class body, an attribute could hide
+# a class of the same name; these private names (no `.pm` name starts with `_`)
+# cannot.
 _EVENTS = (RebaseFailed,)
 _START_ON = (RebaseFailed,)
 _CANCEL_ON = ()
