@@ -110,3 +110,19 @@ def test_compile_check_accepts_a_module_after_a_fmt_only_change(
     check = pmc("compile", "--check", "rebase_cleanup.pm")
 
     assert (check.exit_code, check.stderr) == (0, "")
+
+
+def test_this_pmc_is_a_release_that_generates_the_current_api() -> None:
+    # The import-time messages name the releases that generate each API: the
+    # installed pmc must be one of those for RUNTIME_API, or they would lie.
+    from pmc import __version__
+    from pmc.runtime.contract import GENERATED_BY, RUNTIME_API
+
+    def release(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in text.split("."))
+
+    named = GENERATED_BY[RUNTIME_API].removeprefix("pmc ").removesuffix(" or later")
+    assert release(__version__) >= release(named), (__version__, GENERATED_BY)
+    older = [api for api in GENERATED_BY if api < RUNTIME_API]
+    for api in older:
+        assert release(GENERATED_BY[api].removeprefix("pmc ")) < release(named)
