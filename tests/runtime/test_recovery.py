@@ -183,7 +183,9 @@ def test_an_attempt_without_timeout_keeps_its_lease_while_it_runs(
     history = manager.history("r1")
     starts = of_type(history, "TaskStarted")
     assert {(s.worker, s.attempt) for s in starts} == {("runner", 1)}
-    assert len(starts) >= 3  # the start and its renewals
+    # The start and at least one renewal (a 1 s run under 0.3 s leases, yet no
+    # timeout); how many renewals fit depends on the load of the machine.
+    assert len(starts) >= 2
     assert of_type(history, "TaskTimedOut") == []
     assert tasks.calls.of("CloseInstance") == [("A", 1)]
     assert manager.state("r1").end is End.COMPLETED
