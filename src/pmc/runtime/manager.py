@@ -42,6 +42,9 @@ from pmc.runtime.stores.api import (
     WorkChanges,
     WorkItem,
     WorkRow,
+    check_event,
+    check_stream,
+    lone_surrogate,
 )
 from pmc.runtime.work import DEFAULT_SYNC_GRACE, StartAttempt, TimeOut, task_action, work_changes
 
@@ -300,6 +303,10 @@ class ProcessManager:
         decided on; if it fails, nothing is written (``STALE``).
         """
         key = stream_key(key)
+        # Before deciding (task ids derive from the key and the event's text),
+        # as the store would refuse them.
+        check_stream(self.category, key)
+        check_event(event)
         result = self._append(key, event, event_id, precondition)
         if result.status is HandleStatus.NOT_STARTED:
             return result
@@ -670,8 +677,17 @@ class ProcessManager:
 
 
 def _delivery(event_id: str | uuid.UUID) -> str | uuid.UUID:
-    """A delivery id, checked: an empty text is a missing id, not one to deduplicate on."""
-    if isinstance(event_id, uuid.UUID) or (isinstance(event_id, str) and event_id):
+    """A delivery id, checked: an empty text is a missing id, not one to deduplicate on.
+
+    Text that is not valid Unicode (a lone surrogate) has no UTF-8 form to
+    derive the stored id from: refused, as a key holding it is.
+    """
+    if isinstance(event_id, uuid.UUID):
+        return event_id
+    if isinstance(event_id, str) and event_id:
+        problem = lone_surrogate(event_id)
+        if problem is not None:
+            raise ValueError(f"event_id must not contain {problem}: {event_id[:40]!r}")
         return event_id
     if isinstance(event_id, str):
         raise ValueError("event_id must not be empty (pass None for a random id)")
