@@ -45,6 +45,7 @@ from pmc.runtime.stores.api import (
     check_event,
     check_stream,
     lone_surrogate,
+    transient,
 )
 from pmc.runtime.work import DEFAULT_SYNC_GRACE, StartAttempt, TimeOut, task_action, work_changes
 
@@ -435,28 +436,63 @@ class ProcessManager:
 
         The work happened, so the outcome is always recorded (late if it
         changes nothing; see ``_admit``). A transient store error (a dropped
-        connection) must not lose it: the write is tried again, with a
-        growing pause, up to ``OUTCOME_WRITE_TRIES`` times. Its id is fixed,
-        so a retry after a write that did land finds it (``DEDUPLICATED``)
-        instead of recording it twice. If every try fails, the error is
-        raised and the attempt is left to its lease: it times out, and a
-        retry runs the handler again.
+        connection; ``stores.api.transient``) must not lose it: the write is
+        tried again, with a growing pause, up to ``OUTCOME_WRITE_TRIES``
+        times. Its id is fixed, so a retry after a write that did land finds
+        it instead of recording it twice, and reports it as recorded: the
+        write was ours. Any other error (data the store refuses) would fail
+        again, so it is not retried. If the outcome cannot be written, the
+        error is raised and the attempt is left to its lease: it times out,
+        and a retry runs the handler again.
         """
         event = attempts.outcome_event(self.definition, task, outcome)
         event_id = attempts.outcome_id(task.task_id, task.attempt)
         for number in range(1, OUTCOME_WRITE_TRIES + 1):
             try:
-                return self._append(key, event, event_id)
+                recorded = self._append(key, event, event_id)
             except Exception as error:
-                last = number == OUTCOME_WRITE_TRIES
-                then = "the attempt is left to its lease" if last else "trying again"
-                what = f"could not record the outcome (try {number}: {error}); {then}"
-                level = logging.ERROR if last else logging.WARNING
+                retry = transient(error) and number < OUTCOME_WRITE_TRIES
+                then = "trying again" if retry else "the attempt is left to its lease"
+                why = f"try {number}" if transient(error) else type(error).__name__
+                what = f"could not record the outcome ({why}: {error}); {then}"
+                level = logging.WARNING if retry else logging.ERROR
                 _log_attempt(what, self.category, key, task, worker, level=level)
-                if last:
+                if not retry:
                     raise
                 time.sleep(OUTCOME_WRITE_BACKOFF * 2 ** (number - 1))
+                continue
+            if number > 1 and recorded.status is HandleStatus.DEDUPLICATED:
+                return self._landed(key, event, event_id, recorded)
+            return recorded
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _landed(
+        self, key: str, event: Event, event_id: uuid.UUID, deduplicated: HandleResult
+    ) -> HandleResult:
+        """The result of an outcome write that landed although it raised.
+
+        Only this attempt's runner writes an outcome under its fixed id, so
+        finding that id on a retry means the earlier try was committed (the
+        connection dropped before the answer came back): reported as recorded,
+        with the decisions made on it, as if the write had answered. An
+        outcome under another id (someone's report of this attempt) stays
+        ``DEDUPLICATED``.
+        """
+        history = self.store.load(self.category, key)
+        at = next((i for i, stored in enumerate(history) if stored.event_id == event_id), None)
+        if at is None or not self._is_outcome(event):
+            return deduplicated
+        decisions: list[Event] = []
+        for stored in history[at + 1 :]:
+            if stored.event_id != attempts.decision_id(event_id, len(decisions)):
+                break
+            decisions.append(stored.event)
+        before = self.definition.fold([stored.event for stored in history[:at]])
+        changes = engine.outcome_changes_state(before, event)
+        status = HandleStatus.RECORDED if changes else HandleStatus.LATE
+        return HandleResult(
+            status, self.category, key, event_id, deduplicated.state, tuple(decisions)
+        )
 
     def _timed_out_earlier(self, key: str, task: TaskInFlight) -> bool:
         """Was ``TaskTimedOut`` recorded for this attempt (while it ran)?

@@ -30,6 +30,7 @@ from typing import Protocol, TypeAlias
 from uuid import UUID
 
 from event_sourcery import Event
+from sqlalchemy import exc as sql_errors
 
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Clock: TypeAlias = Callable[[], datetime]
@@ -256,6 +257,30 @@ class ProcessStore(Protocol):
         often enough to notice other processes' work within 100 ms.
         """
         ...
+
+
+def transient(error: BaseException) -> bool:
+    """Whether ``error`` from a store may pass if the same write is tried again.
+
+    A lost or refused connection, a timeout, a lock or serialisation
+    conflict: SQLAlchemy's ``OperationalError`` (SQLite's "database is
+    locked" too), ``InterfaceError``, ``DisconnectionError`` and pool
+    ``TimeoutError``, any database error that invalidated its connection,
+    and Python's ``ConnectionError`` and ``TimeoutError``. Not an error about
+    what is written (``DataError``, ``IntegrityError``, ``ValueError``,
+    ``TypeError``): writing it again fails again.
+    """
+    if isinstance(error, sql_errors.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error,
+        sql_errors.OperationalError
+        | sql_errors.InterfaceError
+        | sql_errors.DisconnectionError
+        | sql_errors.TimeoutError
+        | ConnectionError
+        | TimeoutError,
+    )
 
 
 def utc_now() -> datetime:
