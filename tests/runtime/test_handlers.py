@@ -32,11 +32,12 @@ from pmc.runtime.manager import (
     ProcessManager,
     SyncRetryWarning,
 )
-from pmc.runtime.stores import NewEvent, ProcessStore, WorkChanges
+from pmc.runtime.stores import NewEvent, ProcessStore, WorkChanges, open_store
 from pmc.runtime.worker import Progress, Worker, WorkerStats
 from tests.runtime.support import (
     FakeClock,
     OrderTasks,
+    RebaseTasks,
     compiled,
     definition,
     names,
@@ -560,6 +561,36 @@ def test_a_landed_failure_write_reports_the_retry_it_scheduled(
 
     assert [r.describe() for r in reports] == ["failed (busy); retry scheduled"]
     assert worker.stats.retrying == 1
+
+
+def test_attempt_log_lines_name_machines_as_progress_lines_do(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    m, rebase = checkout(), seed()
+    store = open_store("memory://")
+
+    class Charging:
+        def charge(self, task: Any, ctx: TaskContext) -> Any:
+            return m.ChargeResult(charge_id="c1")
+
+    ProcessManager(definition(m), store).handle(m.Ordered(order_id="o1"))
+    ProcessManager(definition(rebase), store).handle(
+        rebase.RebaseFailed(rebase_id="r1", instances=["A"])
+    )
+
+    with caplog.at_level(logging.INFO, logger="pmc.runtime"):
+        Worker(definition(m), store, Charging()).drain()
+        Worker(definition(rebase), store, RebaseTasks()).drain()
+
+    attempts = [r.getMessage() for r in caplog.records if " attempt 1 " in r.getMessage()]
+    # A single-instance machine by its name alone (its id is its name), as
+    # `pmc worker` says it; an instance of a many-instance one as machine/id.
+    assert attempts == [
+        "RtCheckout/o1: Charge Payment attempt 1 started",
+        "RtCheckout/o1: Charge Payment attempt 1 completed",
+        "RtRebase/r1: CloseInstance Instance/A attempt 1 started",
+        "RtRebase/r1: CloseInstance Instance/A attempt 1 completed",
+    ]
 
 
 # ---- sync tasks retried after a delay ----------------------------------------------------

@@ -876,6 +876,15 @@ def _log_decision(result: HandleResult, event: Event) -> None:
     )
 
 
+def _machine_name(machine: str, machine_id: str) -> str:
+    """A machine as log lines name it: ``Pay``, or ``Instance/A`` for an instance.
+
+    A single-instance machine's id is its name: like ``pmc worker``'s
+    progress lines, the log does not name it twice (``Pay/Pay``).
+    """
+    return machine_id if machine_id == machine else f"{machine}/{machine_id}"
+
+
 def _log_attempt(
     what: str,
     category: str,
@@ -887,12 +896,11 @@ def _log_attempt(
 ) -> None:
     logger.log(
         level,
-        "%s/%s: %s %s/%s attempt %d %s",
+        "%s/%s: %s %s attempt %d %s",
         category,
         key,
         task.task,
-        task.machine,
-        task.machine_id,
+        _machine_name(task.machine, task.machine_id),
         task.attempt,
         what,
         extra=fields(
@@ -913,12 +921,11 @@ def _log_attempt(
 def _log_report(report: AttemptReport) -> None:
     logger.log(
         logging.INFO if report.outcome == "completed" else logging.WARNING,
-        "%s/%s: %s %s/%s attempt %d %s",
+        "%s/%s: %s %s attempt %d %s",
         report.category,
         report.key,
         report.task,
-        report.machine,
-        report.machine_id,
+        _machine_name(report.machine, report.machine_id),
         report.attempt,
         report.describe(),
         extra=fields(
