@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,9 @@ from typer.testing import CliRunner
 
 from pmc.cli import app
 from pmc.runtime.export import read_json_lines
-from pmc.runtime.stores import open_store
+from pmc.runtime.stores import NewEvent, open_store
 from tests.codegen.support import compile_text
-from tests.replay.support import BASE, FixedClock, edit, record_streams
+from tests.replay.support import BASE, FixedClock, compiled, edit, record_streams
 
 WITHOUT_FAILED = edit(
     ("states Working, Closing, Closed, Failed", "states Working, Closing, Closed"),
@@ -155,6 +156,32 @@ def test_replay_of_an_export_read_from_stdin(project: Project) -> None:
     run = project.cli("replay", "rp_cleanup:RpCleanup", "--from-jsonl", "-", stdin=exported)
 
     assert (run.exit_code, run.stdout, run.stderr) == (0, "", SUMMARY)
+
+
+def test_text_that_is_not_valid_unicode_exports_as_json_escapes_and_reads_back(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite accepted lone surrogates (os.fsdecode's '\udcff') before they were
+    # refused at the boundary (hence the check switched off to write one here):
+    # such streams must still export, losslessly.
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = open_store(url, clock=FixedClock())
+    with monkeypatch.context() as patch:
+        patch.setattr("pmc.runtime.stores.sql.check_append", lambda *args: None)
+        event = compiled(BASE).RebaseFailed(rebase_id="r1", instances=["A\udcff", "é"])
+        store.append("RpCleanup", "r1", [NewEvent(event, uuid.uuid4())], 0)
+    store.close()
+
+    run = project.cli("export", "rp_cleanup:RpCleanup", "--store", url, "-o", "old.jsonl")
+
+    assert (run.exit_code, run.stderr) == (0, "exported 1 stream, 1 event of RpCleanup\n")
+    text = (project.directory / "old.jsonl").read_text("utf-8")
+    assert '"instances":["A\\udcff","é"]' in text  # a JSON escape; other text as it is
+    [exported] = read_json_lines(text.splitlines())
+    assert exported.payload["instances"] == ["A\udcff", "é"]
+    replayed = project.cli("replay", "rp_cleanup:RpCleanup", "--from-jsonl", "old.jsonl")
+    assert "internal error" not in replayed.stderr
+    assert replayed.stderr.endswith("replayed 1 stream, 1 event, 0 failures\n")
 
 
 def test_json_findings_go_to_stdout(project: Project) -> None:

@@ -54,6 +54,19 @@ def test_a_line_reads_back_as_the_same_event() -> None:
     assert parse_json_line(to_json_line(EVENT)) == EVENT
 
 
+def test_text_that_is_not_valid_unicode_is_written_as_json_escapes() -> None:
+    # Lone surrogates (os.fsdecode's '\udcff') have no UTF-8 form: the line
+    # escapes them, and only them, so it can be written and reads back as it was.
+    event = dataclasses.replace(EVENT, key="r\ud800", payload={"id": "ch-\udcff", "name": "é"})
+
+    line = to_json_line(event)
+
+    assert line.encode("utf-8")
+    assert '"key":"r\\ud800"' in line
+    assert '"payload":{"id":"ch-\\udcff","name":"é"}' in line
+    assert parse_json_line(line) == event
+
+
 def test_timestamps_are_written_in_utc_whatever_their_offset() -> None:
     paris = timezone(timedelta(hours=1))
     event = dataclasses.replace(EVENT, created_at=datetime(2026, 3, 1, 10, tzinfo=paris))

@@ -133,6 +133,68 @@ def test_a_failure_reason_with_a_nul_character_is_recorded_escaped(
     assert worker.stats.retrying == 1  # the stream moved on: the retry is scheduled
 
 
+# ---- lone surrogates: text that is not valid Unicode ------------------------------
+#
+# os.fsdecode and other surrogateescape decoding turn undecodable bytes into
+# lone surrogates ('\udcff'); UTF-8 cannot encode them and PostgreSQL refuses
+# them, so they are treated like NUL on every backend.
+
+
+def test_a_key_with_a_lone_surrogate_is_refused_clearly(store: ProcessStore) -> None:
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+
+    with pytest.raises(ValueError, match=r"key must not contain a lone surrogate"):
+        manager.handle(m.RebaseFailed(rebase_id="r\udcff", instances=["A"]))
+    with pytest.raises(ValueError, match=r"key must not contain a lone surrogate"):
+        manager.state("r\udcff")
+    with pytest.raises(ValueError, match=r"key must not contain a lone surrogate"):
+        store.load("RtRebase", "r\udcff")
+
+
+def test_an_event_id_with_a_lone_surrogate_is_refused_clearly(store: ProcessStore) -> None:
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+
+    with pytest.raises(ValueError, match=r"event_id must not contain a lone surrogate"):
+        manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]), event_id="m-\ud800")
+
+    assert manager.history("r1") == []
+
+
+def test_an_input_event_with_a_lone_surrogate_is_refused_before_anything_is_written(
+    store: ProcessStore,
+) -> None:
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+
+    with pytest.raises(ValueError, match=r"RebaseFailed contains a lone surrogate"):
+        manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A\udcff"]))
+
+    assert manager.history("r1") == []
+
+
+def test_a_failure_reason_with_a_lone_surrogate_is_recorded_escaped(
+    store: ProcessStore,
+) -> None:
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+
+    def refuse(machine_id: str, attempt: int) -> None:
+        if attempt == 1:
+            raise RuntimeError("stderr: \udcff\x00 garbage")
+
+    worker = Worker(definition(m), store, RebaseTasks(refuse))
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    worker.run_once()
+
+    assert [f.reason for f in of_type(manager.history("r1"), "TaskFailed")] == [
+        "stderr: \\udcff\\x00 garbage"
+    ]
+    assert worker.stats.retrying == 1
+
+
 class _OrderTasks:
     def __init__(self, reservation: Any) -> None:
         self.reservation = reservation
@@ -155,6 +217,10 @@ class _OrderTasks:
         (
             {"reservation": "a\x00b"},
             "invalid result: it contains a NUL character (\\x00), which stores cannot hold",
+        ),
+        (
+            {"reservation": "ch-\udcff"},
+            "invalid result: it contains a lone surrogate (\\udcff), which stores cannot hold",
         ),
     ],
 )

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from pmc.cli.worker import progress_line, summary
 from pmc.replay import group_streams, replay, store_streams
@@ -32,11 +32,12 @@ from pmc.runtime.manager import (
     ProcessManager,
     SyncRetryWarning,
 )
-from pmc.runtime.stores import NewEvent, ProcessStore, WorkChanges
+from pmc.runtime.stores import NewEvent, ProcessStore, WorkChanges, open_store
 from pmc.runtime.worker import Progress, Worker, WorkerStats
 from tests.runtime.support import (
     FakeClock,
     OrderTasks,
+    RebaseTasks,
     compiled,
     definition,
     names,
@@ -384,6 +385,12 @@ class Flaky:
         self.inner = inner
         self.failures = 0
         self.failed = 0
+        self.error: Exception = OperationalError(
+            "INSERT ...", {}, Exception("server closed the connection")
+        )
+        # Appends that are written, and then raise (the commit landed, the
+        # connection dropped before the answer came back).
+        self.landed_failures = 0
 
     def append(
         self,
@@ -398,8 +405,12 @@ class Flaky:
         if self.failures:
             self.failures -= 1
             self.failed += 1
-            raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+            raise self.error
         self.inner.append(category, key, events, expected_version, work, now=now)
+        if self.landed_failures:
+            self.landed_failures -= 1
+            self.failed += 1
+            raise self.error
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -462,6 +473,124 @@ def test_an_outcome_write_that_keeps_failing_leaves_the_attempt_to_its_lease(
         and r.getMessage().endswith("the attempt is left to its lease")
         for r in caplog.records
     )
+
+
+def test_an_outcome_write_refused_for_its_data_is_not_retried(
+    store: ProcessStore,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    clock: FakeClock,
+) -> None:
+    monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
+    m = seed()
+    flaky = Flaky(store)
+    flaky.error = DataError("INSERT ...", {}, Exception("invalid input syntax for type json"))
+    manager = ProcessManager(definition(m), store)
+
+    class Tasks:
+        def close_instance(self, task: Any, ctx: TaskContext) -> None:
+            flaky.failures = 1000
+
+    worker = Worker(definition(m), flaky, Tasks())  # type: ignore[arg-type]
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    with caplog.at_level(logging.WARNING, logger="pmc.runtime"):
+        worker.drain()
+
+    assert flaky.failed == 1  # not a blip: trying again cannot help
+    assert names(manager.history("r1"))[-1] == "TaskStarted"
+    messages = [r.getMessage() for r in caplog.records if "could not record" in r.getMessage()]
+    assert len(messages) == 1
+    assert "could not record the outcome (DataError: " in messages[0]
+    assert messages[0].endswith("the attempt is left to its lease")
+
+
+def test_an_outcome_write_that_landed_but_raised_is_reported_as_recorded(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
+    m = seed()
+    flaky = Flaky(store)
+    manager = ProcessManager(definition(m), store)
+    told: list[str] = []
+
+    class Tasks:
+        def close_instance(self, task: Any, ctx: TaskContext) -> None:
+            flaky.landed_failures = 1  # the commit lands, then the connection drops
+
+    worker = Worker(
+        definition(m),
+        flaky,  # type: ignore[arg-type]
+        Tasks(),
+        listener=lambda progress, stats: told.append(progress_line(progress)),
+    )
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    worker.drain()
+
+    assert flaky.failed == 1
+    assert names(manager.history("r1")).count("TaskCompleted") == 1
+    assert manager.state("r1").end is End.COMPLETED
+    assert worker.stats.completed == 1
+    assert told == ["CloseInstance RtRebase/r1 A attempt 1: completed"]
+
+
+def test_a_landed_failure_write_reports_the_retry_it_scheduled(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
+    m = seed()
+    flaky = Flaky(store)
+    manager = ProcessManager(definition(m), store)
+    reports: list[AttemptReport] = []
+
+    class Tasks:
+        def close_instance(self, task: Any, ctx: TaskContext) -> None:
+            flaky.landed_failures = 1
+            raise RuntimeError("busy")
+
+    worker = Worker(
+        definition(m),
+        flaky,  # type: ignore[arg-type]
+        Tasks(),
+        listener=lambda progress, stats: reports.append(progress),  # type: ignore[arg-type]
+    )
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    worker.run_once()
+
+    assert [r.describe() for r in reports] == ["failed (busy); retry scheduled"]
+    assert worker.stats.retrying == 1
+
+
+def test_attempt_log_lines_name_machines_as_progress_lines_do(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    m, rebase = checkout(), seed()
+    store = open_store("memory://")
+
+    class Charging:
+        def charge(self, task: Any, ctx: TaskContext) -> Any:
+            return m.ChargeResult(charge_id="c1")
+
+    ProcessManager(definition(m), store).handle(m.Ordered(order_id="o1"))
+    ProcessManager(definition(rebase), store).handle(
+        rebase.RebaseFailed(rebase_id="r1", instances=["A"])
+    )
+
+    with caplog.at_level(logging.INFO, logger="pmc.runtime"):
+        Worker(definition(m), store, Charging()).drain()
+        Worker(definition(rebase), store, RebaseTasks()).drain()
+
+    attempts = [r.getMessage() for r in caplog.records if " attempt 1 " in r.getMessage()]
+    # A single-instance machine by its name alone (its id is its name), as
+    # `pmc worker` says it; an instance of a many-instance one as machine/id.
+    assert attempts == [
+        "RtCheckout/o1: Charge Payment attempt 1 started",
+        "RtCheckout/o1: Charge Payment attempt 1 completed",
+        "RtRebase/r1: CloseInstance Instance/A attempt 1 started",
+        "RtRebase/r1: CloseInstance Instance/A attempt 1 completed",
+    ]
 
 
 # ---- sync tasks retried after a delay ----------------------------------------------------

@@ -42,7 +42,7 @@ from pmc.runtime.lifecycle import (
     TimerFiredBase,
 )
 from pmc.runtime.state import TaskInFlight, Timer
-from pmc.runtime.stores.api import holds_nul
+from pmc.runtime.stores.api import unstorable
 
 _T = TypeVar("_T")
 
@@ -149,10 +149,9 @@ def invoke(
         result = definition.task_result(task.task, returned)
     except ValidationError as error:
         return Failed(invalid_result_reason(error))
-    if holds_nul(result):
-        return Failed(
-            "invalid result: it contains a NUL character (\\x00), which stores cannot hold"
-        )
+    problem = unstorable(result)
+    if problem is not None:
+        return Failed(f"invalid result: it contains {problem}, which stores cannot hold")
     return Completed(result)
 
 
@@ -248,10 +247,13 @@ def failure_reason(error: BaseException) -> str:
 def safe_reason(reason: str) -> str:
     """``reason`` as the stores can hold it: NUL characters become the text ``\\x00``.
 
-    PostgreSQL's JSONB cannot hold U+0000; writing ``\\x00`` keeps the reason
-    readable and the stream appendable on every backend alike.
+    PostgreSQL's JSONB cannot hold U+0000 nor lone surrogates (text that is
+    not valid Unicode, as ``os.fsdecode`` makes of undecodable bytes); writing
+    ``\\x00`` and ``\\udcff`` keeps the reason readable and the stream
+    appendable on every backend alike.
     """
-    return reason.replace("\x00", "\\x00")
+    escaped = reason.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escaped.replace("\x00", "\\x00")
 
 
 OutcomeKind = Literal["completed", "failed"]

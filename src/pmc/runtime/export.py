@@ -18,6 +18,7 @@ Part of the runtime so a deployed service can export without the compiler.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,7 +94,16 @@ def to_json_line(event: ExportedEvent) -> str:
         # sort_keys would also reorder the fixed fields above; sort the payload alone.
         "payload": sorted_keys(event.payload),
     }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    line = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    # Text is written as it is, except lone surrogates (not valid Unicode, so
+    # not writable as UTF-8; streams recorded before stores refused them may
+    # hold some): those, and only those, as JSON escapes, which read back as
+    # the same string.
+    return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", line)
+
+
+# Only inside JSON strings, where json.dumps left them as they are.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def sorted_keys(value: JsonValue | Mapping[str, JsonValue]) -> JsonValue:

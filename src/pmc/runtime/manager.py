@@ -42,6 +42,10 @@ from pmc.runtime.stores.api import (
     WorkChanges,
     WorkItem,
     WorkRow,
+    check_event,
+    check_stream,
+    lone_surrogate,
+    transient,
 )
 from pmc.runtime.work import DEFAULT_SYNC_GRACE, StartAttempt, TimeOut, task_action, work_changes
 
@@ -300,6 +304,10 @@ class ProcessManager:
         decided on; if it fails, nothing is written (``STALE``).
         """
         key = stream_key(key)
+        # Before deciding (task ids derive from the key and the event's text),
+        # as the store would refuse them.
+        check_stream(self.category, key)
+        check_event(event)
         result = self._append(key, event, event_id, precondition)
         if result.status is HandleStatus.NOT_STARTED:
             return result
@@ -428,28 +436,63 @@ class ProcessManager:
 
         The work happened, so the outcome is always recorded (late if it
         changes nothing; see ``_admit``). A transient store error (a dropped
-        connection) must not lose it: the write is tried again, with a
-        growing pause, up to ``OUTCOME_WRITE_TRIES`` times. Its id is fixed,
-        so a retry after a write that did land finds it (``DEDUPLICATED``)
-        instead of recording it twice. If every try fails, the error is
-        raised and the attempt is left to its lease: it times out, and a
-        retry runs the handler again.
+        connection; ``stores.api.transient``) must not lose it: the write is
+        tried again, with a growing pause, up to ``OUTCOME_WRITE_TRIES``
+        times. Its id is fixed, so a retry after a write that did land finds
+        it instead of recording it twice, and reports it as recorded: the
+        write was ours. Any other error (data the store refuses) would fail
+        again, so it is not retried. If the outcome cannot be written, the
+        error is raised and the attempt is left to its lease: it times out,
+        and a retry runs the handler again.
         """
         event = attempts.outcome_event(self.definition, task, outcome)
         event_id = attempts.outcome_id(task.task_id, task.attempt)
         for number in range(1, OUTCOME_WRITE_TRIES + 1):
             try:
-                return self._append(key, event, event_id)
+                recorded = self._append(key, event, event_id)
             except Exception as error:
-                last = number == OUTCOME_WRITE_TRIES
-                then = "the attempt is left to its lease" if last else "trying again"
-                what = f"could not record the outcome (try {number}: {error}); {then}"
-                level = logging.ERROR if last else logging.WARNING
+                retry = transient(error) and number < OUTCOME_WRITE_TRIES
+                then = "trying again" if retry else "the attempt is left to its lease"
+                why = f"try {number}" if transient(error) else type(error).__name__
+                what = f"could not record the outcome ({why}: {error}); {then}"
+                level = logging.WARNING if retry else logging.ERROR
                 _log_attempt(what, self.category, key, task, worker, level=level)
-                if last:
+                if not retry:
                     raise
                 time.sleep(OUTCOME_WRITE_BACKOFF * 2 ** (number - 1))
+                continue
+            if number > 1 and recorded.status is HandleStatus.DEDUPLICATED:
+                return self._landed(key, event, event_id, recorded)
+            return recorded
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _landed(
+        self, key: str, event: Event, event_id: uuid.UUID, deduplicated: HandleResult
+    ) -> HandleResult:
+        """The result of an outcome write that landed although it raised.
+
+        Only this attempt's runner writes an outcome under its fixed id, so
+        finding that id on a retry means the earlier try was committed (the
+        connection dropped before the answer came back): reported as recorded,
+        with the decisions made on it, as if the write had answered. An
+        outcome under another id (someone's report of this attempt) stays
+        ``DEDUPLICATED``.
+        """
+        history = self.store.load(self.category, key)
+        at = next((i for i, stored in enumerate(history) if stored.event_id == event_id), None)
+        if at is None or not self._is_outcome(event):
+            return deduplicated
+        decisions: list[Event] = []
+        for stored in history[at + 1 :]:
+            if stored.event_id != attempts.decision_id(event_id, len(decisions)):
+                break
+            decisions.append(stored.event)
+        before = self.definition.fold([stored.event for stored in history[:at]])
+        changes = engine.outcome_changes_state(before, event)
+        status = HandleStatus.RECORDED if changes else HandleStatus.LATE
+        return HandleResult(
+            status, self.category, key, event_id, deduplicated.state, tuple(decisions)
+        )
 
     def _timed_out_earlier(self, key: str, task: TaskInFlight) -> bool:
         """Was ``TaskTimedOut`` recorded for this attempt (while it ran)?
@@ -670,8 +713,17 @@ class ProcessManager:
 
 
 def _delivery(event_id: str | uuid.UUID) -> str | uuid.UUID:
-    """A delivery id, checked: an empty text is a missing id, not one to deduplicate on."""
-    if isinstance(event_id, uuid.UUID) or (isinstance(event_id, str) and event_id):
+    """A delivery id, checked: an empty text is a missing id, not one to deduplicate on.
+
+    Text that is not valid Unicode (a lone surrogate) has no UTF-8 form to
+    derive the stored id from: refused, as a key holding it is.
+    """
+    if isinstance(event_id, uuid.UUID):
+        return event_id
+    if isinstance(event_id, str) and event_id:
+        problem = lone_surrogate(event_id)
+        if problem is not None:
+            raise ValueError(f"event_id must not contain {problem}: {event_id[:40]!r}")
         return event_id
     if isinstance(event_id, str):
         raise ValueError("event_id must not be empty (pass None for a random id)")
@@ -824,6 +876,15 @@ def _log_decision(result: HandleResult, event: Event) -> None:
     )
 
 
+def _machine_name(machine: str, machine_id: str) -> str:
+    """A machine as log lines name it: ``Pay``, or ``Instance/A`` for an instance.
+
+    A single-instance machine's id is its name: like ``pmc worker``'s
+    progress lines, the log does not name it twice (``Pay/Pay``).
+    """
+    return machine_id if machine_id == machine else f"{machine}/{machine_id}"
+
+
 def _log_attempt(
     what: str,
     category: str,
@@ -835,12 +896,11 @@ def _log_attempt(
 ) -> None:
     logger.log(
         level,
-        "%s/%s: %s %s/%s attempt %d %s",
+        "%s/%s: %s %s attempt %d %s",
         category,
         key,
         task.task,
-        task.machine,
-        task.machine_id,
+        _machine_name(task.machine, task.machine_id),
         task.attempt,
         what,
         extra=fields(
@@ -861,12 +921,11 @@ def _log_attempt(
 def _log_report(report: AttemptReport) -> None:
     logger.log(
         logging.INFO if report.outcome == "completed" else logging.WARNING,
-        "%s/%s: %s %s/%s attempt %d %s",
+        "%s/%s: %s %s attempt %d %s",
         report.category,
         report.key,
         report.task,
-        report.machine,
-        report.machine_id,
+        _machine_name(report.machine, report.machine_id),
         report.attempt,
         report.describe(),
         extra=fields(

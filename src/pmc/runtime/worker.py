@@ -9,9 +9,11 @@ through the process manager's checked append: starting an attempt is
 recording ``TaskStarted`` with an id derived from the attempt, so of two
 workers only one runs it.
 
-Guarantees: every outcome is recorded exactly once; a handler may run more
-than once for one task (its worker died, or its attempt timed out and was
-retried), so handlers should be idempotent, keyed by ``ctx.task_id``.
+Guarantees: the outcome of every attempt that ran is recorded, once (a
+task may then have several, late ones changing nothing; at most one changes
+its state); a handler may run more than once for one task (its worker died,
+or its attempt timed out and was retried), so handlers should be
+idempotent, keyed by ``ctx.task_id``.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from typing import Protocol, TypeAlias
 from uuid import UUID
 
 from event_sourcery import Event
+from sqlalchemy import exc as sql_errors
 
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Clock: TypeAlias = Callable[[], datetime]
@@ -258,6 +259,30 @@ class ProcessStore(Protocol):
         ...
 
 
+def transient(error: BaseException) -> bool:
+    """Whether ``error`` from a store may pass if the same write is tried again.
+
+    A lost or refused connection, a timeout, a lock or serialisation
+    conflict: SQLAlchemy's ``OperationalError`` (SQLite's "database is
+    locked" too), ``InterfaceError``, ``DisconnectionError`` and pool
+    ``TimeoutError``, any database error that invalidated its connection,
+    and Python's ``ConnectionError`` and ``TimeoutError``. Not an error about
+    what is written (``DataError``, ``IntegrityError``, ``ValueError``,
+    ``TypeError``): writing it again fails again.
+    """
+    if isinstance(error, sql_errors.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error,
+        sql_errors.OperationalError
+        | sql_errors.InterfaceError
+        | sql_errors.DisconnectionError
+        | sql_errors.TimeoutError
+        | ConnectionError
+        | TimeoutError,
+    )
+
+
 def utc_now() -> datetime:
     """This machine's clock: the clock of the stores that live on one machine."""
     return datetime.now(UTC)
@@ -285,9 +310,11 @@ def check_name(what: str, value: str) -> None:
         raise ValueError(f"{what} must not be empty")
     if len(value) > MAX_NAME_LENGTH:
         raise ValueError(f"{what} is longer than {MAX_NAME_LENGTH} characters: {value[:40]!r}...")
-    if "\x00" in value:
-        # PostgreSQL cannot store U+0000 in text; refused on every backend alike.
-        raise ValueError(f"{what} must not contain a NUL character (\\x00): {value[:40]!r}")
+    problem = unstorable(value)
+    if problem is not None:
+        # PostgreSQL cannot store U+0000 nor lone surrogates in text, and
+        # nothing can encode the latter as UTF-8: refused on every backend alike.
+        raise ValueError(f"{what} must not contain {problem}: {value[:40]!r}")
 
 
 def check_category(category: str) -> None:
@@ -309,27 +336,56 @@ def check_append(events: Sequence[NewEvent], expected_version: int, work: WorkCh
     if len(set(ids)) != len(ids):
         raise ValueError("the same event id appears twice in one append")
     for new in events:
-        # PostgreSQL's JSONB refuses U+0000: refused here on every backend
-        # alike, before anything is written.
-        if holds_nul(new.event.model_dump()):
-            raise ValueError(
-                f"{type(new.event).__name__} contains a NUL character (\\x00), "
-                "which stores cannot hold"
-            )
+        check_event(new.event)
     if work.upsert and not events and expected_version == 0:
         # The stream must then be empty, and work always belongs to a stream.
         raise ValueError("work rows can only be added to a stream that has events")
 
 
-def holds_nul(value: object) -> bool:
-    """Whether a string in ``value`` (nested in dicts, lists, tuples) holds U+0000."""
+def check_event(event: Event) -> None:
+    """Refuse an event holding text no store can hold (see ``unstorable``).
+
+    PostgreSQL's JSONB refuses U+0000 and lone surrogates: refused on every
+    backend alike, before anything is written.
+    """
+    problem = unstorable(event.model_dump())
+    if problem is not None:
+        raise ValueError(f"{type(event).__name__} contains {problem}, which stores cannot hold")
+
+
+def unstorable(value: object) -> str | None:
+    """What in ``value`` (strings nested in dicts, lists, tuples) no store can hold, or None.
+
+    A NUL character (U+0000), which PostgreSQL refuses in text and JSONB; or
+    text that is not valid Unicode: a lone surrogate (U+D800..U+DFFF, as
+    ``os.fsdecode`` and other ``surrogateescape`` decoding make of undecodable
+    bytes), which has no UTF-8 form and which PostgreSQL refuses too. Every
+    backend refuses both alike.
+    """
     if isinstance(value, str):
-        return "\x00" in value
+        return "a NUL character (\\x00)" if "\x00" in value else lone_surrogate(value)
     if isinstance(value, dict):
-        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+        for k, v in value.items():
+            problem = unstorable(k) or unstorable(v)
+            if problem is not None:
+                return problem
+        return None
     if isinstance(value, list | tuple | set | frozenset):
-        return any(holds_nul(item) for item in value)
-    return False
+        for item in value:
+            problem = unstorable(item)
+            if problem is not None:
+                return problem
+    return None
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first lone surrogate in ``text``, described (``a lone surrogate (\\udcff)``), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        surrogate = text[error.start].encode("unicode_escape").decode("ascii")
+        return f"a lone surrogate ({surrogate})"
+    return None
 
 
 def check_claim(limit: int, lease_seconds: float) -> None:
