@@ -475,6 +475,30 @@ class PingPong:
         pass
 
 
+class ReserveOnly:
+    """RtOrder's handlers with ``ship`` misspelled: a setup mistake, not a task failure."""
+
+    def reserve(self, task: Any, ctx: TaskContext) -> Any:
+        return {"reservation": "r"}
+
+    def shpi(self, task: Any, ctx: TaskContext) -> None:
+        pass
+
+
+def test_a_manager_refuses_task_handlers_lacking_a_method(store: ProcessStore) -> None:
+    m = order()
+
+    # As Worker does: a typo must not become TaskFailed events that burn retries.
+    with pytest.raises(TypeError, match=r"the task handlers lack ship \(see the RtOrderTasks"):
+        ProcessManager(definition(m), store, ReserveOnly(), with_worker=True)
+    with pytest.raises(TypeError, match="the task handlers lack reserve, ship"):
+        ProcessManager(definition(m), store, object())
+
+    manager = ProcessManager(definition(m), store)  # no handlers: sync tasks left to workers
+    manager.handle(m.Placed(order_id="o1", items=[]))
+    assert of_type(manager.history("o1"), "TaskFailed") == []
+
+
 def test_a_manager_running_sync_tasks_warns_when_their_retries_need_a_worker(
     store: ProcessStore,
 ) -> None:

@@ -232,6 +232,20 @@ def missing_handlers(definition: ProcessDefinition, handlers: object) -> list[st
     return sorted(m for m in methods if not callable(getattr(handlers, m, None)))
 
 
+def check_handlers(definition: ProcessDefinition, handlers: object) -> None:
+    """Refuse ``handlers`` lacking a ``<Process>Tasks`` method (``TypeError``).
+
+    A setup mistake (a misspelled method) is refused where the handlers are
+    given, instead of failing every attempt of the task, retries and all.
+    """
+    missing = missing_handlers(definition, handlers)
+    if missing:
+        raise TypeError(
+            f"the task handlers lack {', '.join(missing)} "
+            f"(see the {definition.category}Tasks protocol)"
+        )
+
+
 def failure_reason(error: BaseException) -> str:
     """The reason recorded for a handler's exception.
 

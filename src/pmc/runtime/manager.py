@@ -222,7 +222,8 @@ class ProcessManager:
         with_worker: bool = False,
     ) -> None:
         """``tasks`` implements the ``<Process>Tasks`` protocol; without it,
-        sync tasks are left to the workers. ``lease`` is the (renewed) lease
+        sync tasks are left to the workers; ``tasks`` lacking a method of the
+        protocol is a ``TypeError``. ``lease`` is the (renewed) lease
         of an attempt of a task without ``timeout``; ``sync_grace`` is how long
         a sync task waits for this manager before a worker may run it instead.
 
@@ -235,6 +236,8 @@ class ProcessManager:
         The time of every decision, lease and due time is ``store.now()``, the
         store's clock, shared with runners on other machines.
         """
+        if tasks is not None:
+            attempts.check_handlers(definition, tasks)
         self.definition = definition
         self.store = store
         self.tasks = tasks
