@@ -271,6 +271,96 @@ def test_a_permanent_failure_fails_the_task_without_its_retries(
     )
 
 
+class GroupedCharge:
+    """Charge runs its steps in an ``asyncio.TaskGroup``: errors come out in a group."""
+
+    def __init__(self, *errors: BaseException) -> None:
+        self.errors = errors
+        self.calls = 0
+
+    async def charge(self, task: Any, ctx: TaskContext) -> Any:
+        self.calls += 1
+
+        async def step(error: BaseException) -> None:
+            raise error  # at its first step, so every step of the group raises
+
+        async with asyncio.TaskGroup() as group:
+            for error in self.errors:
+                group.create_task(step(error))
+        return {"charge_id": "c"}
+
+
+def test_a_permanent_failure_inside_a_task_group_is_permanent(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    m = checkout()  # Charge: `retry 3 every 1s`
+    tasks = GroupedCharge(PermanentFailure("hard decline"))
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, tasks)
+    manager.handle(m.Ordered(order_id="o1"))
+
+    for _ in range(5):
+        worker.drain()
+        clock.advance(seconds=1)
+
+    assert tasks.calls == 1
+    [failed] = of_type(manager.history("o1"), "TaskFailed")
+    assert (failed.reason, failed.permanent) == ("hard decline", True)
+    assert manager.state("o1").end is End.FAILED
+
+
+@pytest.mark.parametrize(
+    ("errors", "reason", "permanent"),
+    [
+        # One error in a group reads as if it had been raised alone.
+        ((RuntimeError("cloud said no"),), "cloud said no", False),
+        (
+            (ValueError("bad amount"), KeyError("card")),
+            "2 errors: ValueError: bad amount; KeyError: 'card'",
+            False,
+        ),
+        # A PermanentFailure among other errors: permanent, with its reason.
+        ((ValueError("bad amount"), PermanentFailure("hard decline")), "hard decline", True),
+    ],
+    ids=["one", "two", "permanent_among_others"],
+)
+def test_the_reason_of_errors_in_a_group_names_its_leaves(
+    store: ProcessStore,
+    clock: FakeClock,
+    errors: tuple[BaseException, ...],
+    reason: str,
+    permanent: bool,
+) -> None:
+    m = checkout()
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, GroupedCharge(*errors))
+    manager.handle(m.Ordered(order_id="o1"))
+    worker.drain()
+
+    [failed] = of_type(manager.history("o1"), "TaskFailed")
+    assert (failed.reason, failed.permanent) == (reason, permanent)
+    retried = of_type(manager.history("o1"), "TaskRetryScheduled") != []
+    assert retried is not permanent
+
+
+def test_errors_in_nested_groups_are_named_leaf_by_leaf(store: ProcessStore) -> None:
+    m = checkout()
+    group = ExceptionGroup(
+        "outer", [ValueError("a"), ExceptionGroup("inner", [KeyError("b"), OSError()])]
+    )
+
+    class Raising:
+        def charge(self, task: Any, ctx: TaskContext) -> Any:
+            raise group
+
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Ordered(order_id="o1"))
+    Worker(definition(m), store, Raising()).drain()
+
+    [failed] = of_type(manager.history("o1"), "TaskFailed")
+    assert failed.reason == "3 errors: ValueError: a; KeyError: 'b'; OSError"
+
+
 def test_permanent_failure_is_exported_with_its_reason() -> None:
     error = PermanentFailure("hard decline")
 

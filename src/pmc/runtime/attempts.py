@@ -130,7 +130,8 @@ def invoke(
     ``TaskFailed`` with the reason ``SystemExit: 3`` and the runner carries
     on, so one bad handler never takes a worker thread down. (Only
     ``GeneratorExit``, which is not an error, propagates.)
-    ``PermanentFailure`` is a failure without retries. A result the task's
+    ``PermanentFailure`` is a failure without retries, raised alone or in an
+    exception group (see ``failure_of``). A result the task's
     ``returns`` refuses, or one holding text the stores cannot keep, is a
     failure too.
     """
@@ -141,10 +142,8 @@ def invoke(
             returned = await_in_thread(returned)
     except GeneratorExit:
         raise
-    except PermanentFailure as error:
-        return Failed(safe_reason(failure_reason(error)), permanent=True)
     except BaseException as error:  # see the docstring
-        return Failed(safe_reason(failure_reason(error)))
+        return failure_of(error)
     try:
         result = definition.task_result(task.task, returned)
     except ValidationError as error:
@@ -244,6 +243,37 @@ def check_handlers(definition: ProcessDefinition, handlers: object) -> None:
             f"the task handlers lack {', '.join(missing)} "
             f"(see the {definition.category}Tasks protocol)"
         )
+
+
+def failure_of(error: BaseException) -> Failed:
+    """The failure a handler's exception records.
+
+    An exception group (``asyncio.TaskGroup``, ``ExceptionGroup``) counts by
+    its leaves, nested groups flattened: if any is a ``PermanentFailure``,
+    the failure is permanent and its reason is theirs; otherwise the reason
+    names every leaf. One leaf reads as if it had been raised alone
+    (``hard decline``); several as ``2 errors: ValueError: bad; KeyError:
+    'card'``.
+    """
+    leaves = _leaves(error)
+    permanent = [leaf for leaf in leaves if isinstance(leaf, PermanentFailure)]
+    named = permanent or leaves
+    if len(named) == 1:
+        reason = failure_reason(named[0])
+    else:
+        reason = f"{len(named)} errors: " + "; ".join(map(_named_reason, named))
+    return Failed(safe_reason(reason), permanent=bool(permanent))
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+def _named_reason(error: BaseException) -> str:
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def failure_reason(error: BaseException) -> str:
