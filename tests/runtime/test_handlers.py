@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from pmc.cli.worker import progress_line, summary
 from pmc.replay import group_streams, replay, store_streams
-from pmc.runtime import End, PermanentFailure, TaskContext
+from pmc.runtime import End, PermanentFailure, TaskContext, attempts
 from pmc.runtime.attempts import completed_event, outcome_id
 from pmc.runtime.export import export_streams, read_json_lines, to_json_line
 from pmc.runtime.manager import (
@@ -171,6 +171,78 @@ def test_an_async_handler_runs_when_handle_is_called_inside_an_event_loop(
 
     assert tasks.done == [("Reserve", "o1", 1)]
     assert of_type(manager.history("o1"), "TaskCompleted")[0].result == {"reservation": "res-o1"}
+
+
+class LoopBoundTasks(AsyncOrderTasks):
+    """``reserve`` holds a client bound to the loop of its first call (as httpx's does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loops: list[asyncio.AbstractEventLoop] = []
+        self.client: asyncio.AbstractEventLoop | None = None
+
+    async def reserve(self, task: Any, ctx: TaskContext) -> Any:
+        loop = asyncio.get_running_loop()
+        self.loops.append(loop)
+        if self.client is None:
+            self.client = loop
+        if self.client is not loop:
+            raise RuntimeError("the client is bound to another event loop")
+        if task.order_id == "exit":
+            raise SystemExit(3)
+        return {"reservation": f"res-{task.order_id}"}
+
+
+def test_async_handlers_called_from_running_loops_share_one_lasting_loop(
+    store: ProcessStore,
+) -> None:
+    m = order()
+    tasks = LoopBoundTasks()
+    manager = ProcessManager(definition(m), store, tasks, with_worker=True)
+
+    async def service(*keys: str) -> None:
+        for key in keys:  # a blocking call from async code, as in a FastAPI endpoint
+            manager.handle(m.Placed(order_id=key, items=[]))
+
+    asyncio.run(service("o1", "o2"))
+    asyncio.run(service("exit", "o3"))  # SystemExit fails its attempt, not the loop
+    other = threading.Thread(target=asyncio.run, args=(service("o4"),))  # another service loop
+    other.start()
+    other.join()
+
+    def reasons(key: str) -> list[str]:
+        return [f.reason for f in of_type(manager.history(key), "TaskFailed")]
+
+    assert reasons("exit") == ["SystemExit: 3"]
+    assert [reasons(key) for key in ("o1", "o2", "o3", "o4")] == [[], [], [], []]
+    for key in ("o1", "o2", "o3", "o4"):
+        [reserved] = of_type(manager.history(key), "TaskCompleted")
+        assert reserved.result == {"reservation": f"res-{key}"}
+    assert len(tasks.loops) == 5
+    assert len(set(map(id, tasks.loops))) == 1  # one loop, kept between attempts
+    assert not tasks.loops[0].is_closed()
+
+
+def test_the_helper_loop_closes_cleanly_and_a_new_one_starts_on_demand(
+    store: ProcessStore,
+) -> None:
+    m = order()
+    tasks = LoopBoundTasks()
+    manager = ProcessManager(definition(m), store, tasks, with_worker=True)
+
+    async def service(key: str) -> None:
+        manager.handle(m.Placed(order_id=key, items=[]))
+
+    asyncio.run(service("o1"))
+    [first] = tasks.loops
+    attempts.close_helper_loop()  # as at interpreter exit
+
+    assert first.is_closed()
+    assert not any(t.name == "pmc-async-handlers" for t in threading.enumerate())
+    tasks.client = None
+    asyncio.run(service("o2"))
+    assert tasks.loops[1] is not first and not tasks.loops[1].is_closed()
+    assert [f.reason for f in of_type(manager.history("o2"), "TaskFailed")] == []
 
 
 def test_an_async_handler_that_raises_fails_its_attempt(
