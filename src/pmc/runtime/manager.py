@@ -32,7 +32,7 @@ from pmc.runtime import attempts, engine
 from pmc.runtime.definition import EventMeta, ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import TaskCompletedBase, TaskFailedBase, TaskRetryScheduledBase
 from pmc.runtime.log import fields, logger
-from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, TaskStatus, stream_key
+from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, TaskStatus
 from pmc.runtime.stores.api import (
     DuplicateEventId,
     NewEvent,
@@ -287,7 +287,9 @@ class ProcessManager:
         and a UUID as its canonical text, so the same text always maps to the
         same stored id, and a UUID and its ``str`` are one delivery.
         """
-        return attempts.delivery_id(self.category, stream_key(key), _delivery(event_id))
+        return attempts.delivery_id(
+            self.category, self.definition.stream_key(key), _delivery(event_id)
+        )
 
     def record(
         self,
@@ -302,7 +304,7 @@ class ProcessManager:
         timers): ``precondition`` is checked on the state each attempt is
         decided on; if it fails, nothing is written (``STALE``).
         """
-        key = stream_key(key)
+        key = self.definition.stream_key(key)
         result = self._append(key, event, event_id, precondition)
         if result.status is HandleStatus.NOT_STARTED:
             return result
@@ -316,28 +318,29 @@ class ProcessManager:
 
         A key is accepted in its declared type or as its text (``1`` or ``"1"``).
         """
-        key = stream_key(key)
+        key = self.definition.stream_key(key)
         return self._folded(key).state
 
     def history(self, key: KeyValue) -> list[StoredEvent]:
         """Every event of process ``key``, in order."""
-        key = stream_key(key)
+        key = self.definition.stream_key(key)
         return self.store.load(self.category, key)
 
     def replay(self, key: KeyValue) -> ProcessState:
         """The state rebuilt from the stream alone, bypassing the cache."""
-        key = stream_key(key)
+        key = self.definition.stream_key(key)
         return self.definition.fold([stored.event for stored in self.history(key)])
 
     # ---- running tasks -------------------------------------------------------------------
 
-    def run_sync_tasks(self, key: str) -> tuple[AttemptReport, ...]:
+    def run_sync_tasks(self, key: KeyValue) -> tuple[AttemptReport, ...]:
         """Run the sync tasks of stream ``key`` that are due, one after another.
 
         Each outcome is recorded and decided on before the next task is
         picked, since it may plan more. Running sync tasks already there is
         also how a task planned before a crash gets its run.
         """
+        key = self.definition.stream_key(key)
         if self.tasks is None or not self._has_sync_tasks:
             return ()
         reports: list[AttemptReport] = []
