@@ -22,7 +22,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from pmc.cli.worker import progress_line, summary
 from pmc.replay import group_streams, replay, store_streams
-from pmc.runtime import End, PermanentFailure, TaskContext
+from pmc.runtime import End, PermanentFailure, TaskContext, attempts
 from pmc.runtime.attempts import completed_event, outcome_id
 from pmc.runtime.export import export_streams, read_json_lines, to_json_line
 from pmc.runtime.manager import (
@@ -174,6 +174,78 @@ def test_an_async_handler_runs_when_handle_is_called_inside_an_event_loop(
     assert of_type(manager.history("o1"), "TaskCompleted")[0].result == {"reservation": "res-o1"}
 
 
+class LoopBoundTasks(AsyncOrderTasks):
+    """``reserve`` holds a client bound to the loop of its first call (as httpx's does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loops: list[asyncio.AbstractEventLoop] = []
+        self.client: asyncio.AbstractEventLoop | None = None
+
+    async def reserve(self, task: Any, ctx: TaskContext) -> Any:
+        loop = asyncio.get_running_loop()
+        self.loops.append(loop)
+        if self.client is None:
+            self.client = loop
+        if self.client is not loop:
+            raise RuntimeError("the client is bound to another event loop")
+        if task.order_id == "exit":
+            raise SystemExit(3)
+        return {"reservation": f"res-{task.order_id}"}
+
+
+def test_async_handlers_called_from_running_loops_share_one_lasting_loop(
+    store: ProcessStore,
+) -> None:
+    m = order()
+    tasks = LoopBoundTasks()
+    manager = ProcessManager(definition(m), store, tasks, with_worker=True)
+
+    async def service(*keys: str) -> None:
+        for key in keys:  # a blocking call from async code, as in a FastAPI endpoint
+            manager.handle(m.Placed(order_id=key, items=[]))
+
+    asyncio.run(service("o1", "o2"))
+    asyncio.run(service("exit", "o3"))  # SystemExit fails its attempt, not the loop
+    other = threading.Thread(target=asyncio.run, args=(service("o4"),))  # another service loop
+    other.start()
+    other.join()
+
+    def reasons(key: str) -> list[str]:
+        return [f.reason for f in of_type(manager.history(key), "TaskFailed")]
+
+    assert reasons("exit") == ["SystemExit: 3"]
+    assert [reasons(key) for key in ("o1", "o2", "o3", "o4")] == [[], [], [], []]
+    for key in ("o1", "o2", "o3", "o4"):
+        [reserved] = of_type(manager.history(key), "TaskCompleted")
+        assert reserved.result == {"reservation": f"res-{key}"}
+    assert len(tasks.loops) == 5
+    assert len(set(map(id, tasks.loops))) == 1  # one loop, kept between attempts
+    assert not tasks.loops[0].is_closed()
+
+
+def test_the_helper_loop_closes_cleanly_and_a_new_one_starts_on_demand(
+    store: ProcessStore,
+) -> None:
+    m = order()
+    tasks = LoopBoundTasks()
+    manager = ProcessManager(definition(m), store, tasks, with_worker=True)
+
+    async def service(key: str) -> None:
+        manager.handle(m.Placed(order_id=key, items=[]))
+
+    asyncio.run(service("o1"))
+    [first] = tasks.loops
+    attempts.close_helper_loop()  # as at interpreter exit
+
+    assert first.is_closed()
+    assert not any(t.name == "pmc-async-handlers" for t in threading.enumerate())
+    tasks.client = None
+    asyncio.run(service("o2"))
+    assert tasks.loops[1] is not first and not tasks.loops[1].is_closed()
+    assert [f.reason for f in of_type(manager.history("o2"), "TaskFailed")] == []
+
+
 def test_an_async_handler_that_raises_fails_its_attempt(
     store: ProcessStore, clock: FakeClock
 ) -> None:
@@ -270,6 +342,96 @@ def test_a_permanent_failure_fails_the_task_without_its_retries(
         "Charge RtCheckout/o1 Payment attempt 1: "
         "failed permanently (hard decline: stolen card); failed for good"
     )
+
+
+class GroupedCharge:
+    """Charge runs its steps in an ``asyncio.TaskGroup``: errors come out in a group."""
+
+    def __init__(self, *errors: BaseException) -> None:
+        self.errors = errors
+        self.calls = 0
+
+    async def charge(self, task: Any, ctx: TaskContext) -> Any:
+        self.calls += 1
+
+        async def step(error: BaseException) -> None:
+            raise error  # at its first step, so every step of the group raises
+
+        async with asyncio.TaskGroup() as group:
+            for error in self.errors:
+                group.create_task(step(error))
+        return {"charge_id": "c"}
+
+
+def test_a_permanent_failure_inside_a_task_group_is_permanent(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    m = checkout()  # Charge: `retry 3 every 1s`
+    tasks = GroupedCharge(PermanentFailure("hard decline"))
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, tasks)
+    manager.handle(m.Ordered(order_id="o1"))
+
+    for _ in range(5):
+        worker.drain()
+        clock.advance(seconds=1)
+
+    assert tasks.calls == 1
+    [failed] = of_type(manager.history("o1"), "TaskFailed")
+    assert (failed.reason, failed.permanent) == ("hard decline", True)
+    assert manager.state("o1").end is End.FAILED
+
+
+@pytest.mark.parametrize(
+    ("errors", "reason", "permanent"),
+    [
+        # One error in a group reads as if it had been raised alone.
+        ((RuntimeError("cloud said no"),), "cloud said no", False),
+        (
+            (ValueError("bad amount"), KeyError("card")),
+            "2 errors: ValueError: bad amount; KeyError: 'card'",
+            False,
+        ),
+        # A PermanentFailure among other errors: permanent, with its reason.
+        ((ValueError("bad amount"), PermanentFailure("hard decline")), "hard decline", True),
+    ],
+    ids=["one", "two", "permanent_among_others"],
+)
+def test_the_reason_of_errors_in_a_group_names_its_leaves(
+    store: ProcessStore,
+    clock: FakeClock,
+    errors: tuple[BaseException, ...],
+    reason: str,
+    permanent: bool,
+) -> None:
+    m = checkout()
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, GroupedCharge(*errors))
+    manager.handle(m.Ordered(order_id="o1"))
+    worker.drain()
+
+    [failed] = of_type(manager.history("o1"), "TaskFailed")
+    assert (failed.reason, failed.permanent) == (reason, permanent)
+    retried = of_type(manager.history("o1"), "TaskRetryScheduled") != []
+    assert retried is not permanent
+
+
+def test_errors_in_nested_groups_are_named_leaf_by_leaf(store: ProcessStore) -> None:
+    m = checkout()
+    group = ExceptionGroup(
+        "outer", [ValueError("a"), ExceptionGroup("inner", [KeyError("b"), OSError()])]
+    )
+
+    class Raising:
+        def charge(self, task: Any, ctx: TaskContext) -> Any:
+            raise group
+
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Ordered(order_id="o1"))
+    Worker(definition(m), store, Raising()).drain()
+
+    [failed] = of_type(manager.history("o1"), "TaskFailed")
+    assert failed.reason == "3 errors: ValueError: a; KeyError: 'b'; OSError"
 
 
 def test_permanent_failure_is_exported_with_its_reason() -> None:
@@ -602,6 +764,30 @@ class PingPong:
 
     def pong(self, task: Any, ctx: TaskContext) -> None:
         pass
+
+
+class ReserveOnly:
+    """RtOrder's handlers with ``ship`` misspelled: a setup mistake, not a task failure."""
+
+    def reserve(self, task: Any, ctx: TaskContext) -> Any:
+        return {"reservation": "r"}
+
+    def shpi(self, task: Any, ctx: TaskContext) -> None:
+        pass
+
+
+def test_a_manager_refuses_task_handlers_lacking_a_method(store: ProcessStore) -> None:
+    m = order()
+
+    # As Worker does: a typo must not become TaskFailed events that burn retries.
+    with pytest.raises(TypeError, match=r"the task handlers lack ship \(see the RtOrderTasks"):
+        ProcessManager(definition(m), store, ReserveOnly(), with_worker=True)
+    with pytest.raises(TypeError, match="the task handlers lack reserve, ship"):
+        ProcessManager(definition(m), store, object())
+
+    manager = ProcessManager(definition(m), store)  # no handlers: sync tasks left to workers
+    manager.handle(m.Placed(order_id="o1", items=[]))
+    assert of_type(manager.history("o1"), "TaskFailed") == []
 
 
 def test_a_manager_running_sync_tasks_warns_when_their_retries_need_a_worker(

@@ -8,11 +8,13 @@ of a machine, and end reasons that name a single instance once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import pytest
 
-from pmc.runtime import End
+from pmc.runtime import End, TaskContext
 from pmc.runtime.manager import HandleStatus, ProcessManager
 from pmc.runtime.stores import ProcessStore
 from tests.runtime.support import compiled, definition, of_type, order, seed
@@ -59,6 +61,26 @@ process RtTyByUuid {
 
 JOB = uuid.UUID("7d6c35a4-34a8-4a4e-9df4-2a1f0a6b2c11")
 
+# An `int` key and a sync task, run by whoever has the handlers.
+INT_SYNC = """
+process RtTyIntSync {
+    key n
+    event Go { n: int }
+    event Stop { n: int }
+    task Ping sync { n: int }
+    machine M {
+        states Idle, Pinging, Pinged, Stopped
+        initial Idle
+        final Stopped
+        transition go: Idle -> Pinging on Go run Ping(n = key)
+        transition pinged: Pinging -> Pinged on Ping completed
+        transition ping_failed: Pinging -> Stopped on Ping failed
+        transition stop: Pinged -> Stopped on Stop
+    }
+    start on Go
+}
+"""
+
 
 def deploy() -> ModuleType:
     return compiled(DEPLOY)
@@ -66,6 +88,10 @@ def deploy() -> ModuleType:
 
 def by_uuid() -> ModuleType:
     return compiled(BY_UUID)
+
+
+def int_sync() -> ModuleType:
+    return compiled(INT_SYNC)
 
 
 # ---- lifecycle events: states in their own machine's enum ------------------------------
@@ -186,6 +212,99 @@ def test_a_key_of_no_key_type_is_refused(store: ProcessStore, key: object) -> No
     for read in (manager.state, manager.history, manager.replay):
         with pytest.raises(TypeError, match="key"):
             read(key)  # type: ignore[arg-type]
+
+
+class Pings:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def ping(self, task: Any, ctx: TaskContext) -> None:
+        self.keys.append(ctx.key)
+
+
+# What `handle` makes of an event's key field, every entry point makes of a key.
+@pytest.mark.parametrize("text", ["01", " 1", "+1", "1 "])
+def test_the_text_of_an_int_key_names_its_canonical_stream(store: ProcessStore, text: str) -> None:
+    m = int_sync()
+    manager = ProcessManager(definition(m), store)  # no handlers: Ping is left planned
+    manager.handle(m.Go(n=text))  # the event's key field takes the text as an int
+
+    assert manager.state(text) == manager.state(1)
+    assert manager.state(text).version == len(manager.history(1)) == 2  # Go, TransitionPlanned
+    assert manager.replay(text) == manager.state(1)
+    assert [s.event_id for s in manager.history(text)] == [s.event_id for s in manager.history(1)]
+    assert manager.stored_event_id(text, "m-1") == manager.stored_event_id(1, "m-1")
+
+    tasks = Pings()
+    runner = ProcessManager(definition(m), store, tasks)
+    [run] = runner.run_sync_tasks(text)
+    assert (run.key, run.outcome, tasks.keys) == ("1", "completed", ["1"])
+
+    stopped = manager.record(text, m.Stop(n=1), uuid.uuid4())
+    assert (stopped.status, stopped.key) == (HandleStatus.RECORDED, "1")
+    assert manager.state(1).end is End.COMPLETED
+    assert store.stream_keys("RtTyIntSync") == ["1"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        str(JOB).upper(),
+        JOB.hex,
+        "{" + str(JOB) + "}",
+        f"urn:uuid:{JOB}",
+    ],
+    ids=["upper", "hex", "braces", "urn"],
+)
+def test_the_text_of_a_uuid_key_names_its_canonical_stream(store: ProcessStore, text: str) -> None:
+    m = by_uuid()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Queued(job_id=JOB))
+
+    assert manager.state(text) == manager.state(JOB)
+    assert manager.state(text).version == 3
+    assert manager.replay(text) == manager.state(JOB)
+    assert len(manager.history(text)) == 3
+    assert manager.stored_event_id(text, "m-1") == manager.stored_event_id(JOB, "m-1")
+    assert manager.record(text, m.Queued(job_id=JOB), uuid.uuid4()).key == str(JOB)
+    assert store.stream_keys("RtTyByUuid") == [str(JOB)]
+
+
+@pytest.mark.parametrize(
+    ("make", "key", "error", "match"),
+    [
+        (int_sync, "one", ValueError, r"key 'one' is not the text of an int .*RtTyIntSync"),
+        (int_sync, "1.5", ValueError, "key '1.5' is not the text of an int"),
+        (int_sync, "", ValueError, "key '' is not the text of an int"),
+        (int_sync, JOB, TypeError, "key of RtTyIntSync .* is an int, not UUID"),
+        (by_uuid, "7d6c35a4", ValueError, "key '7d6c35a4' is not the text of a UUID"),
+        (by_uuid, 1, TypeError, "key of RtTyByUuid .* is a UUID, not int"),
+    ],
+    ids=["word", "fraction", "empty", "uuid_for_int", "short_uuid", "int_for_uuid"],
+)
+def test_a_key_its_declared_type_cannot_take_is_refused(
+    store: ProcessStore,
+    make: Callable[[], ModuleType],
+    key: object,
+    error: type[Exception],
+    match: str,
+) -> None:
+    m = make()
+    manager = ProcessManager(definition(m), store, Pings())
+    start = m.Go(n=1) if make is int_sync else m.Queued(job_id=JOB)
+
+    reads: list[Callable[[Any], object]] = [
+        manager.state,
+        manager.history,
+        manager.replay,
+        manager.run_sync_tasks,
+        lambda k: manager.stored_event_id(k, "m-1"),
+        lambda k: manager.record(k, start, uuid.uuid4()),
+    ]
+    for read in reads:
+        with pytest.raises(error, match=match):
+            read(key)
+    assert store.stream_keys(definition(m).category) == []
 
 
 # ---- reading the state of a machine ---------------------------------------------------------

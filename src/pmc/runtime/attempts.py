@@ -11,13 +11,15 @@ by the stream's inbox instead of stored twice.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import inspect
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from event_sourcery import Event
 from pydantic import ValidationError
@@ -130,7 +132,8 @@ def invoke(
     ``TaskFailed`` with the reason ``SystemExit: 3`` and the runner carries
     on, so one bad handler never takes a worker thread down. (Only
     ``GeneratorExit``, which is not an error, propagates.)
-    ``PermanentFailure`` is a failure without retries. A result the task's
+    ``PermanentFailure`` is a failure without retries, raised alone or in an
+    exception group (see ``failure_of``). A result the task's
     ``returns`` refuses, or one holding text the stores cannot keep, is a
     failure too.
     """
@@ -141,10 +144,8 @@ def invoke(
             returned = await_in_thread(returned)
     except GeneratorExit:
         raise
-    except PermanentFailure as error:
-        return Failed(safe_reason(failure_reason(error)), permanent=True)
     except BaseException as error:  # see the docstring
-        return Failed(safe_reason(failure_reason(error)))
+        return failure_of(error)
     try:
         result = definition.task_result(task.task, returned)
     except ValidationError as error:
@@ -169,16 +170,15 @@ def await_in_thread(awaitable: Awaitable[_T]) -> _T:
 
     If the calling thread already runs an event loop (``handle`` called from
     ``async`` code), that loop is blocked by the caller and cannot run the
-    handler: it then runs on a fresh loop in a helper thread, and the caller
-    waits for it, as it waits for a ``def`` handler.
+    handler: it then runs on the process's helper loop (see ``_HelperLoop``),
+    and the caller waits for it, as it waits for a ``def`` handler.
     """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:
-        with ThreadPoolExecutor(1, thread_name_prefix="pmc-async-handler") as helper:
-            return helper.submit(asyncio.run, _awaited(awaitable)).result()
+        return _helper_loop().run(awaitable)
     runner: asyncio.Runner | None = getattr(_thread_loops, "runner", None)
     if runner is None:
         runner = _thread_loops.runner = asyncio.Runner()
@@ -205,6 +205,99 @@ async def _awaited(awaitable: Awaitable[_T]) -> _T:
     return await awaitable
 
 
+class _HelperLoop:
+    """One event loop running in a daemon thread, for the whole process.
+
+    It runs the ``async def`` handlers awaited from threads whose own loop is
+    running (``handle`` called from ``async`` code, where that loop is blocked
+    by the call). Like a thread's own loop, it is kept between attempts, so a
+    client a handler bound to it on its first call works on the next; every
+    such caller, from any thread, shares it. Started on first use; closed at
+    interpreter exit (``close_helper_loop``).
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="pmc-async-handlers", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+        finally:
+            try:
+                pending = asyncio.all_tasks(self.loop)
+                for task in pending:
+                    task.cancel()
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+                self.loop.run_until_complete(self.loop.shutdown_default_executor())
+            finally:
+                asyncio.set_event_loop(None)
+                self.loop.close()
+
+    def run(self, awaitable: Awaitable[_T]) -> _T:
+        if threading.current_thread() is self.thread:
+            # A handler on this loop calling ``handle`` itself: this loop is
+            # blocked by that call, so the inner handler gets a loop of its own.
+            with ThreadPoolExecutor(1, thread_name_prefix="pmc-async-handler") as helper:
+                return helper.submit(asyncio.run, _awaited(awaitable)).result()
+        future = asyncio.run_coroutine_threadsafe(_captured(awaitable), self.loop)
+        returned, error = future.result()
+        if error is not None:
+            raise error
+        return cast(_T, returned)  # set whenever error is None
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+
+
+async def _captured(awaitable: Awaitable[_T]) -> tuple[_T | None, BaseException | None]:
+    # Whatever the handler raises goes back to the caller: a KeyboardInterrupt
+    # or SystemExit escaping a task would otherwise stop the helper loop itself.
+    try:
+        return await awaitable, None
+    except BaseException as error:
+        return None, error
+
+
+_helper: _HelperLoop | None = None
+_helper_lock = threading.Lock()
+
+
+def _helper_loop() -> _HelperLoop:
+    global _helper
+    with _helper_lock:
+        if _helper is None:
+            _helper = _HelperLoop()
+        return _helper
+
+
+def close_helper_loop() -> None:
+    """Stop and close the helper loop, if it was started (at interpreter exit).
+
+    A later ``async def`` handler awaited from a running loop starts a new one.
+    """
+    global _helper
+    with _helper_lock:
+        helper, _helper = _helper, None
+    if helper is not None:
+        helper.close()
+
+
+def _forget_helper_loop() -> None:
+    # In a forked child the helper thread does not exist: start afresh there.
+    global _helper, _helper_lock
+    _helper, _helper_lock = None, threading.Lock()
+
+
+atexit.register(close_helper_loop)
+os.register_at_fork(after_in_child=_forget_helper_loop)
+
+
 def invalid_result_reason(error: ValidationError) -> str:
     """The first validation error, naming the field, and how many more there are."""
     errors = error.errors()
@@ -229,6 +322,51 @@ def missing_handlers(definition: ProcessDefinition, handlers: object) -> list[st
     """The ``<Process>Tasks`` methods ``handlers`` lacks, sorted."""
     methods = {spec.method for spec in definition.tasks.values()}
     return sorted(m for m in methods if not callable(getattr(handlers, m, None)))
+
+
+def check_handlers(definition: ProcessDefinition, handlers: object) -> None:
+    """Refuse ``handlers`` lacking a ``<Process>Tasks`` method (``TypeError``).
+
+    A setup mistake (a misspelled method) is refused where the handlers are
+    given, instead of failing every attempt of the task, retries and all.
+    """
+    missing = missing_handlers(definition, handlers)
+    if missing:
+        raise TypeError(
+            f"the task handlers lack {', '.join(missing)} "
+            f"(see the {definition.category}Tasks protocol)"
+        )
+
+
+def failure_of(error: BaseException) -> Failed:
+    """The failure a handler's exception records.
+
+    An exception group (``asyncio.TaskGroup``, ``ExceptionGroup``) counts by
+    its leaves, nested groups flattened: if any is a ``PermanentFailure``,
+    the failure is permanent and its reason is theirs; otherwise the reason
+    names every leaf. One leaf reads as if it had been raised alone
+    (``hard decline``); several as ``2 errors: ValueError: bad; KeyError:
+    'card'``.
+    """
+    leaves = _leaves(error)
+    permanent = [leaf for leaf in leaves if isinstance(leaf, PermanentFailure)]
+    named = permanent or leaves
+    if len(named) == 1:
+        reason = failure_reason(named[0])
+    else:
+        reason = f"{len(named)} errors: " + "; ".join(map(_named_reason, named))
+    return Failed(safe_reason(reason), permanent=bool(permanent))
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+def _named_reason(error: BaseException) -> str:
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def failure_reason(error: BaseException) -> str:

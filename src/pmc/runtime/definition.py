@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from event_sourcery import Event
+from pydantic import TypeAdapter, ValidationError
 
 from pmc.runtime import contract, engine
 from pmc.runtime.contract import (
@@ -43,7 +44,7 @@ from pmc.runtime.contract import (
     WildcardTimerTable,
 )
 from pmc.runtime.lifecycle import LifecycleTypes, TaskInput
-from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, frozen_map
+from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, frozen_map, stream_key
 
 # The table and spec types live in ``contract`` now; they are still exported
 # from here for the modules that import them from this one.
@@ -105,6 +106,31 @@ class PermanentFailure(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+_KEY_ADAPTERS: dict[type, TypeAdapter[Any]] = {int: TypeAdapter(int), UUID: TypeAdapter(UUID)}
+
+
+_KEY_TYPES: dict[type[ProcessDefinition], type | None] = {}
+
+
+def _declared_key_type(definition: type[ProcessDefinition]) -> type | None:
+    """``int`` or ``UUID`` if that is how the key field is declared; None for ``str``.
+
+    Read from the key field of the input events (the start events first):
+    the compiler checks that every event carrying it declares one type.
+    """
+    if definition in _KEY_TYPES:
+        return _KEY_TYPES[definition]
+    found: type | None = None
+    for event in (*definition.start_on, *definition.events):
+        field_info = event.model_fields.get(definition.key_field)
+        if field_info is not None:
+            declared = field_info.annotation
+            found = int if declared is int else UUID if declared is UUID else None
+            break
+    _KEY_TYPES[definition] = found
+    return found
 
 
 class ProcessDefinition:
@@ -222,6 +248,39 @@ class ProcessDefinition:
                 f"it cannot be routed to a {self.category} process"
             ) from None
         return str(value)
+
+    def stream_key(self, key: KeyValue) -> str:
+        """The stream name of process key ``key``, taken as the key field is declared.
+
+        ``key`` is converted as the key field of an input event converts it,
+        so it names the stream ``handle`` records that event in: for an
+        ``int`` key, ``1``, ``"1"``, ``"01"`` and ``" 1"`` all name ``"1"``;
+        for a ``UUID`` key, a UUID or its text in any accepted form (upper
+        case, without dashes, in braces) names its canonical lowercase text;
+        for a ``str`` key, ``str(key)``. Text the key's type cannot take is a
+        ``ValueError``, and a value of another key type (a UUID for an
+        ``int`` key) or of no key type (``True``, ``1.0``) a ``TypeError``:
+        either would name a stream that can never exist.
+        """
+        text = stream_key(key)  # refuses what no key field holds
+        declared = _declared_key_type(type(self))
+        if declared is None:
+            return text
+        name = f"a{'n' if declared is int else ''} {declared.__name__}"
+        if isinstance(key, str):
+            try:
+                return str(_KEY_ADAPTERS[declared].validate_python(key))
+            except ValidationError:
+                raise ValueError(
+                    f"process key {key!r} is not the text of {name} "
+                    f"(the key `{self.key_field}` of {self.category} is declared {name})"
+                ) from None
+        if not isinstance(key, declared):
+            raise TypeError(
+                f"the key of {self.category} (`{self.key_field}`) is {name}, "
+                f"not {type(key).__name__}"
+            )
+        return text
 
     def initial_state(self) -> ProcessState:
         """Before the first event: each single-instance machine in its initial state."""

@@ -32,7 +32,7 @@ from pmc.runtime import attempts, engine
 from pmc.runtime.definition import EventMeta, ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import TaskCompletedBase, TaskFailedBase, TaskRetryScheduledBase
 from pmc.runtime.log import fields, logger
-from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, TaskStatus, stream_key
+from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, TaskStatus
 from pmc.runtime.stores.api import (
     DuplicateEventId,
     NewEvent,
@@ -226,7 +226,8 @@ class ProcessManager:
         with_worker: bool = False,
     ) -> None:
         """``tasks`` implements the ``<Process>Tasks`` protocol; without it,
-        sync tasks are left to the workers. ``lease`` is the (renewed) lease
+        sync tasks are left to the workers; ``tasks`` lacking a method of the
+        protocol is a ``TypeError``. ``lease`` is the (renewed) lease
         of an attempt of a task without ``timeout``; ``sync_grace`` is how long
         a sync task waits for this manager before a worker may run it instead.
 
@@ -239,6 +240,8 @@ class ProcessManager:
         The time of every decision, lease and due time is ``store.now()``, the
         store's clock, shared with runners on other machines.
         """
+        if tasks is not None:
+            attempts.check_handlers(definition, tasks)
         self.definition = definition
         self.store = store
         self.tasks = tasks
@@ -288,7 +291,9 @@ class ProcessManager:
         and a UUID as its canonical text, so the same text always maps to the
         same stored id, and a UUID and its ``str`` are one delivery.
         """
-        return attempts.delivery_id(self.category, stream_key(key), _delivery(event_id))
+        return attempts.delivery_id(
+            self.category, self.definition.stream_key(key), _delivery(event_id)
+        )
 
     def record(
         self,
@@ -303,7 +308,7 @@ class ProcessManager:
         timers): ``precondition`` is checked on the state each attempt is
         decided on; if it fails, nothing is written (``STALE``).
         """
-        key = stream_key(key)
+        key = self.definition.stream_key(key)
         # Before deciding (task ids derive from the key and the event's text),
         # as the store would refuse them.
         check_stream(self.category, key)
@@ -321,28 +326,29 @@ class ProcessManager:
 
         A key is accepted in its declared type or as its text (``1`` or ``"1"``).
         """
-        key = stream_key(key)
+        key = self.definition.stream_key(key)
         return self._folded(key).state
 
     def history(self, key: KeyValue) -> list[StoredEvent]:
         """Every event of process ``key``, in order."""
-        key = stream_key(key)
+        key = self.definition.stream_key(key)
         return self.store.load(self.category, key)
 
     def replay(self, key: KeyValue) -> ProcessState:
         """The state rebuilt from the stream alone, bypassing the cache."""
-        key = stream_key(key)
+        key = self.definition.stream_key(key)
         return self.definition.fold([stored.event for stored in self.history(key)])
 
     # ---- running tasks -------------------------------------------------------------------
 
-    def run_sync_tasks(self, key: str) -> tuple[AttemptReport, ...]:
+    def run_sync_tasks(self, key: KeyValue) -> tuple[AttemptReport, ...]:
         """Run the sync tasks of stream ``key`` that are due, one after another.
 
         Each outcome is recorded and decided on before the next task is
         picked, since it may plan more. Running sync tasks already there is
         also how a task planned before a crash gets its run.
         """
+        key = self.definition.stream_key(key)
         if self.tasks is None or not self._has_sync_tasks:
             return ()
         reports: list[AttemptReport] = []

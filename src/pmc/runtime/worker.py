@@ -137,12 +137,7 @@ class Worker:
         renewed every third of it while the handler runs."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-        missing = attempts.missing_handlers(definition, tasks)
-        if missing:
-            raise TypeError(
-                f"the task handlers lack {', '.join(missing)} "
-                f"(see the {definition.category}Tasks protocol)"
-            )
+        attempts.check_handlers(definition, tasks)
         if worker_id is not None:
             # Recorded in TaskStarted and the work index (VARCHAR(255) columns).
             check_name("worker id", worker_id)
