@@ -21,6 +21,7 @@ from pmc.cli.shared import (
     app,
     emit_diagnostics,
     print_error,
+    print_note,
     read_source,
     stdin_usage_error,
 )
@@ -189,10 +190,7 @@ def _compare_all(planned: list[_Planned], output: str | None, show_diff: bool) -
         if result.differs:
             differs = True
             fix = f"pmc compile {item.source.path}" + (f" -o {output}" if output else "")
-            typer.echo(
-                f"{item.target} is {result.status} (from {item.source.path}); run `{fix}`",
-                err=True,
-            )
+            print_note(f"{item.target} is {result.status} (from {item.source.path}); run `{fix}`")
             if show_diff:
                 sys.stdout.write(result.diff)
     return EXIT_FAILED if differs else 0
@@ -216,5 +214,5 @@ def _write_all(planned: list[_Planned]) -> int:
             status = EXIT_USAGE
             continue
         if changed:
-            typer.echo(f"compiled {item.source.path} -> {item.target}", err=True)
+            print_note(f"compiled {item.source.path} -> {item.target}")
     return status

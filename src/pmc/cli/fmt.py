@@ -20,10 +20,11 @@ from pmc.cli.shared import (
     app,
     emit_diagnostics,
     print_error,
+    print_note,
     read_source,
     stdin_usage_error,
 )
-from pmc.diagnostics.render import FileDiagnostics
+from pmc.diagnostics.render import FileDiagnostics, escape_text
 from pmc.files import unified_diff, write_atomically
 from pmc.fmt import format_source
 
@@ -88,12 +89,15 @@ def _format_one(path: str, stdin_filename: str | None, dry_run: bool, diff: bool
     if diff:
         sys.stdout.write(
             unified_diff(
-                source.text, result.text, f"{source.path} (original)", f"{source.path} (formatted)"
+                source.text,
+                result.text,
+                f"{escape_text(source.path)} (original)",
+                f"{escape_text(source.path)} (formatted)",
             )
         )
     if dry_run:
         if changed:
-            typer.echo(f"would reformat {source.path}", err=True)
+            print_note(f"would reformat {source.path}")
         return _Outcome(changed=changed)
     if path == "-":
         sys.stdout.write(result.text)
@@ -104,5 +108,5 @@ def _format_one(path: str, stdin_filename: str | None, dry_run: bool, diff: bool
         except OSError as error:
             print_error(f"cannot write `{path}`: {error.strerror or error}")
             return _Outcome(io_failed=True)
-        typer.echo(f"reformatted {source.path}", err=True)
+        print_note(f"reformatted {source.path}")
     return _Outcome(changed=changed)

@@ -21,6 +21,7 @@ from pmc.compiler import check_source
 from pmc.diagnostics import Severity
 from pmc.diagnostics.render import (
     FileDiagnostics,
+    escape_text,
     render_concise,
     render_github,
     render_json,
@@ -131,8 +132,19 @@ def stdin_usage_error(files: Sequence[str], stdin_filename: str | None) -> str |
     return None
 
 
+# Every message the CLI prints goes through these two: paths, arguments and
+# names in it are untrusted, so unsafe characters (ESC, bidi controls) are
+# escaped as in diagnostics (see `escape_text`).
+
+
 def print_error(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+    """``error: message`` on stderr, unsafe characters escaped."""
+    typer.echo(f"error: {escape_text(message)}", err=True)
+
+
+def print_note(message: str) -> None:
+    """A message that is not an error on stderr, unsafe characters escaped."""
+    typer.echo(escape_text(message), err=True)
 
 
 @dataclass(frozen=True, slots=True)
