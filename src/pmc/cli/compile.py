@@ -152,7 +152,21 @@ def module_name_problem(target: Path) -> str | None:
         return f"`{name}` is not a Python identifier"
     if keyword.iskeyword(name):
         return f"`{name}` is a Python keyword"
+    if name in sys.stdlib_module_names:
+        return f"it would shadow the standard library's module `{name}`"
+    if name in SHADOWED_MODULES:
+        return f"it would shadow the module `{name}` that the generated code needs"
     return None
+
+
+# The third-party modules a generated module imports, directly or through
+# `pmc.runtime`: a module of the same name written next to it (the directory
+# of a script comes first on `sys.path`) would be imported in their place.
+# Standard-library modules (`sys.stdlib_module_names`, `__future__` among them)
+# are refused too. See docs/design.md, "Names".
+SHADOWED_MODULES = frozenset(
+    {"pmc", "event_sourcery", "pydantic", "pydantic_core", "sqlalchemy", "typing_extensions"}
+)
 
 
 def _check_module_names(planned: list[_Planned]) -> None:
