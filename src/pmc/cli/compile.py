@@ -20,10 +20,12 @@ from pmc.cli.shared import (
     StdinFilenameOption,
     app,
     emit_diagnostics,
+    input_error_report,
     print_error,
     print_note,
     read_source,
     stdin_usage_error,
+    structured,
 )
 from pmc.codegen import CodegenError, generate
 from pmc.compiler import check_source
@@ -94,9 +96,11 @@ def compile_(
     if usage_error is not None:
         print_error(usage_error)
         raise typer.Exit(EXIT_USAGE)
-    sources = _read_all(files, stdin_filename)
+    sources, unreadable = _read_all(files, stdin_filename, output_format)
     results = [check_source(source) for source in sources]
-    reports = [FileDiagnostics(r.source, r.diagnostics) for r in results if r.diagnostics]
+    reports = unreadable + [
+        FileDiagnostics(r.source, r.diagnostics) for r in results if r.diagnostics
+    ]
     if reports:
         emit_diagnostics(reports, output_format)
     if len(sources) < len(files):
@@ -182,14 +186,20 @@ def _check_module_names(planned: list[_Planned]) -> None:
             )
 
 
-def _read_all(files: list[str], stdin_filename: str | None) -> list[SourceFile]:
+def _read_all(
+    files: list[str], stdin_filename: str | None, output_format: OutputFormat
+) -> tuple[list[SourceFile], list[FileDiagnostics]]:
+    """The sources read, and (for ``json`` and ``github``) those not read, as PM0007."""
     sources = []
+    unreadable = []
     for path in files:
         try:
             sources.append(read_source(path, stdin_filename))
         except InputError as error:
             print_error(str(error))
-    return sources
+            if structured(output_format):
+                unreadable.append(input_error_report(error, path))
+    return sources, unreadable
 
 
 def _compare_all(planned: list[_Planned], output: str | None, show_diff: bool) -> int:

@@ -19,10 +19,12 @@ from pmc.cli.shared import (
     StdinFilenameOption,
     app,
     emit_diagnostics,
+    input_error_report,
     print_error,
     print_note,
     read_source,
     stdin_usage_error,
+    structured,
 )
 from pmc.diagnostics.render import FileDiagnostics, escape_text
 from pmc.files import unified_diff, write_atomically
@@ -65,7 +67,7 @@ def fmt(
         print_error(usage_error)
         raise typer.Exit(EXIT_USAGE)
     dry_run = check or diff
-    outcomes = [_format_one(path, stdin_filename, dry_run, diff) for path in files]
+    outcomes = [_format_one(path, stdin_filename, dry_run, diff, output_format) for path in files]
     reports = [o.report for o in outcomes if o.report is not None]
     if reports:
         emit_diagnostics(reports, output_format)
@@ -75,12 +77,15 @@ def fmt(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _format_one(path: str, stdin_filename: str | None, dry_run: bool, diff: bool) -> _Outcome:
+def _format_one(
+    path: str, stdin_filename: str | None, dry_run: bool, diff: bool, output_format: OutputFormat
+) -> _Outcome:
     try:
         source = read_source(path, stdin_filename)
     except InputError as error:
         print_error(str(error))
-        return _Outcome(io_failed=True)
+        report = input_error_report(error, path) if structured(output_format) else None
+        return _Outcome(io_failed=True, report=report)
     result = format_source(source)
     if result.text is None:
         return _Outcome(report=FileDiagnostics(source, result.diagnostics))
