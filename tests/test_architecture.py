@@ -48,7 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         "pmc.registry",
     },
     "pmc.explain": {"pmc", "pmc._resources"},
-    "pmc.replay": {"pmc.runtime", "pmc.registry"},
+    "pmc.replay": {"pmc.runtime", "pmc.registry", "pmc.diagnostics"},
     "pmc.runtime": set(),
 }
 UNRESTRICTED = {"pmc", "pmc.cli", "pmc.__main__"}

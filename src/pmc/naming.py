@@ -64,6 +64,12 @@ PYTHON_BUILTINS: frozenset[str] = frozenset(
 # interpreter that checks it (``keyword.softkwlist`` on 3.11 lacks `type`).
 SOFT_KEYWORDS: frozenset[str] = frozenset({"_", "case", "match", "type"})
 
+# Names pycodestyle finds ambiguous as a variable, class or function (E741,
+# E742, E743): generated code passes ruff's `E` rules, so the names that are
+# Python names as they are (a process, event, task, state or field) may not be
+# one. A machine `O` is the class `OState`, a transition `O` a string: fine.
+AMBIGUOUS_NAMES: frozenset[str] = frozenset({"l", "O", "I"})
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -78,6 +84,13 @@ def invalid_identifier_reason(name: str) -> str | None:
         return "is a Python soft keyword"
     if name.startswith("_"):
         return "starts with `_`, which Python and pydantic treat as private"
+    return None
+
+
+def ambiguous_name_reason(name: str) -> str | None:
+    """Why ``name`` fails pycodestyle as a class, enum member or field, or None."""
+    if name in AMBIGUOUS_NAMES:
+        return "is ambiguous: `l`, `O` and `I` read as `1` and `0` (pycodestyle E741, E742)"
     return None
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from event_sourcery import Event
 from pydantic import BaseModel, ValidationError
 
+from pmc.diagnostics.render import escape_text
 from pmc.registry import registry
 from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase
 from pmc.runtime.export import ExportedEvent, export_streams
@@ -491,15 +492,22 @@ def _check_source_state(catalog: Catalog, state: ProcessState, event: Event) -> 
 
 
 def render_text(report: ReplayReport) -> str:
-    """``KEY@VERSION: error[RULE]: message``, one line per finding."""
-    return "".join(f"{f.key}@{f.version}: error[{f.code}]: {f.message}\n" for f in report.findings)
+    """``KEY@VERSION: error[RULE]: message``, one line per finding.
+
+    Keys and messages come from event payloads: unsafe characters (controls,
+    bidi) are escaped as in diagnostics (:func:`pmc.diagnostics.render.escape_text`).
+    """
+    return "".join(
+        f"{escape_text(f.key)}@{f.version}: error[{f.code}]: {escape_text(f.message)}\n"
+        for f in report.findings
+    )
 
 
 def render_github(report: ReplayReport) -> str:
     """GitHub Actions annotations; findings point at streams, not files, so none has a file."""
     return "".join(
         f"::error title={_escape_property(f.code)}::"
-        f"{_escape_data(f'{f.category}/{f.key}@{f.version}: {f.message}')}\n"
+        f"{_escape_data(escape_text(f'{f.category}/{f.key}@{f.version}: {f.message}'))}\n"
         for f in report.findings
     )
 

@@ -140,6 +140,35 @@ def test_directory_and_binary_files_are_io_errors(pmc: PmcRunner, tmp_path: Path
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize("command", ["check", "compile", "fmt"])
+def test_an_unreadable_file_is_a_finding_in_json_and_github_output(
+    pmc: PmcRunner, tmp_path: Path, command: str
+) -> None:
+    """A program reading stdout must not take an unreadable file for one without findings."""
+    (tmp_path / "binary.pm").write_bytes(b"process \xff\xfe {")
+    run = pmc(command, "--format", "json", "binary.pm", "missing.pm")
+    assert run.exit_code == 2
+    found = [(d["path"], d["code"], d["span"]["line"]) for d in json.loads(run.stdout)]
+    assert found == [("binary.pm", "PM0007", 1), ("missing.pm", "PM0007", 1)]
+    assert "No such file or directory" in json.loads(run.stdout)[1]["message"]
+
+    run = pmc(command, "--format", "github", "missing.pm")
+    assert run.exit_code == 2
+    assert run.stdout == (
+        "::error file=missing.pm,line=1,col=1,endLine=1,endColumn=2,title=PM0007"
+        "::cannot read `missing.pm`: No such file or directory\n"
+    )
+
+
+def test_an_unreadable_version_is_a_finding_of_pmc_breaking_in_json(
+    pmc: PmcRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "new.pm").write_text((EXAMPLES / "rebase_cleanup.pm").read_text())
+    run = pmc("breaking", "--format", "json", "new.pm", "--against", "missing.pm")
+    assert run.exit_code == 2
+    assert [(d["path"], d["code"]) for d in json.loads(run.stdout)] == [("missing.pm", "PM0007")]
+
+
 def test_io_error_outranks_diagnostics(pmc: PmcRunner, tmp_path: Path) -> None:
     path = _write(tmp_path, "broken.pm", BROKEN)
     run = pmc("check", path.name, "missing.pm")

@@ -173,6 +173,21 @@ def test_check_needs_a_target_when_reading_stdin(pmc: PmcRunner) -> None:
         ("class", "`class` is a Python keyword"),
         ("None", "`None` is a Python keyword"),
         ("rebase-cleanup", "`rebase-cleanup` is not a Python identifier"),
+        *(
+            (module, f"it would shadow the standard library's module `{module}`")
+            for module in ("enum", "typing", "datetime", "decimal", "uuid", "__future__")
+        ),
+        *(
+            (module, f"it would shadow the module `{module}` that the generated code needs")
+            for module in (
+                "pmc",
+                "event_sourcery",
+                "pydantic",
+                "pydantic_core",
+                "sqlalchemy",
+                "typing_extensions",
+            )
+        ),
     ],
 )
 def test_a_module_no_import_can_name_is_refused(

@@ -51,3 +51,43 @@ def test_diagnostics_show_escapes_not_control_characters(
     assert _raw_controls(output) == []
     if "--format" not in command:  # the text format shows the source line
         assert "\\x1b" in output
+
+
+# ---- messages that are not diagnostics: paths and arguments -----------------------
+
+PATH_HOSTILE = "no\x1b[31mpe\u202e"
+VALID = (
+    "process P { key id event Go { id: str } machine M { states A, B initial A final B "
+    "transition t: A -> B on Go } start on Go }\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", f"{PATH_HOSTILE}.pm"],
+        ["compile", f"{PATH_HOSTILE}.pm"],
+        ["fmt", f"{PATH_HOSTILE}.pm"],
+        ["graph", f"{PATH_HOSTILE}.pm"],
+        ["breaking", "ok.pm", "--against", f"git:HEAD:{PATH_HOSTILE}.pm"],
+        ["breaking", "ok.pm", "--against", f"{PATH_HOSTILE}.pm"],
+        ["explain", f"PM{PATH_HOSTILE}"],
+        ["graph", "--machine", PATH_HOSTILE, "ok.pm"],
+        ["compile", "x\x1b[31m.pm"],
+        ["compile", "x\x1b[31m.pm", "-o", "out.py"],
+        ["fmt", "--check", "x\x1b[31m.pm"],
+        ["fmt", "x\x1b[31m.pm"],
+    ],
+    ids=lambda args: " ".join(a.encode("unicode_escape").decode() for a in args),
+)
+def test_paths_and_arguments_in_messages_are_escaped(
+    pmc: PmcRunner, tmp_path: Path, args: list[str]
+) -> None:
+    (tmp_path / "ok.pm").write_text(VALID, encoding="utf-8")
+    (tmp_path / "x\x1b[31m.pm").write_text(VALID.replace("{ id", "{  id"), encoding="utf-8")
+    run = pmc(*args)
+    output = run.stdout + run.stderr
+    assert output.strip()
+    assert "\x1b" not in output
+    assert "\u202e" not in output
+    assert "\\x1b" in output

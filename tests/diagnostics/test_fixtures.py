@@ -42,8 +42,13 @@ def test_fixture_reports_its_code(fixture: Path, snapshot: SnapshotAssertion) ->
     assert json.loads(render_json([report])) == snapshot(name="json")
 
 
+# Reported by the CLI about a file it cannot read, never about a source's text:
+# tests/cli/test_check.py covers it.
+NOT_ABOUT_TEXT = {"PM0007"}
+
+
 def test_every_active_code_has_a_fixture() -> None:
-    covered = {_code_of(path) for path in FIXTURE_FILES}
+    covered = {_code_of(path) for path in FIXTURE_FILES} | NOT_ABOUT_TEXT
     active = {code for code, entry in CODES.items() if not entry.retired}
     assert sorted(active - covered) == []
 

@@ -229,6 +229,14 @@ _USED_CLASSES: tuple[type, ...] = (
 
 
 @cache
+def _case_variants(name: str) -> set[str]:
+    """``rt`` -> ``Rt``, ``RT``; ``task_context`` -> ``TaskContext``, ``TASK_CONTEXT``."""
+    if not name.islower() or not name.isidentifier() or name.startswith("_"):
+        return set()
+    camel = "".join(part.capitalize() for part in name.split("_"))
+    return {camel, name.upper()} - {name}
+
+
 def identifier_pool() -> tuple[str, ...]:
     """Every identifier of the examples' generated modules, of the runtime
     modules they import and of the classes they build on; the builtins; and
@@ -236,6 +244,10 @@ def identifier_pool() -> tuple[str, ...]:
     found: set[str] = set()
     for path in EXAMPLES:
         found |= _identifiers(ast.parse(compile_example(path)))
+    # The names that become one of those once pmc derives a name from them:
+    # a task `Rt` or `RT` is the method `rt`, a task `TaskFailure` the method
+    # `task_failure`.
+    found |= {variant for name in found for variant in _case_variants(name)}
     found |= set(dir(rt)) | set(rt.__all__)
     for cls in _USED_CLASSES:
         found |= set(dir(cls))

@@ -63,3 +63,17 @@ def test_github_annotations_carry_the_rule_as_title_and_the_stream_in_the_messag
     assert render_github(REPORT).splitlines()[0] == (
         "::error title=REPLAY_VERSION_GAP::RpCleanup/r2@6: version 5 missing"
     )
+
+
+def test_keys_and_messages_from_payloads_reach_the_terminal_escaped() -> None:
+    # A stream key and a machine id come from event payloads: untrusted text.
+    hostile = "k\x1b[31mEVIL\u202e"
+    finding = ReplayFinding(
+        "REPLAY_STATE_MISMATCH", "Rep", hostile, 1, "Rep.Go", f"instance `{hostile}` is in `A`"
+    )
+    report = ReplayReport((StreamReplay("Rep", hostile, 1, (finding,), None),))
+
+    for rendered in (render_text(report), render_github(report)):
+        assert "\x1b" not in rendered
+        assert "\u202e" not in rendered
+        assert "k\\x1b[31mEVIL\\u202e@1" in rendered

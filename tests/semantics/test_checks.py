@@ -132,6 +132,18 @@ def test_invalid_identifiers_name_the_reason() -> None:
     ]
 
 
+@pytest.mark.parametrize("name", ["l", "O", "I"])
+def test_names_pycodestyle_finds_ambiguous_are_rejected(name: str) -> None:
+    """A state, field or task `l`, `O` or `I` would fail ruff's E741/E742 in generated code."""
+    label = "is ambiguous: `l`, `O` and `I` read as `1` and `0` (pycodestyle E741, E742)"
+    text = machine_process(SIMPLE, f"    event E {{ id: str  {name}: int }}")
+    assert only(text, "PM0105").label == label
+    machine = SIMPLE.replace("A, B, Done", f"A, {name}, Done").replace("-> B", f"-> {name}")
+    machine = machine.replace("B ->", f"{name} ->")
+    assert only(machine_process(machine), "PM0105").label == label
+    assert only(machine_process(SIMPLE, f"    task {name} sync {{ }}"), "PM0105").label == label
+
+
 @pytest.mark.parametrize("soft", ["type", "match", "case", "_"])
 def test_soft_keywords_are_rejected_on_every_python(
     soft: str, monkeypatch: pytest.MonkeyPatch

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -20,8 +20,10 @@ from pmc.cli.shared import (
     decode_source,
     emit_diagnostics,
     failed,
+    input_error_report,
     print_error,
     read_source,
+    structured,
 )
 from pmc.compiler import CheckResult, check_source
 from pmc.diagnostics import has_errors
@@ -100,6 +102,13 @@ def annotations_report(
     return (FileDiagnostics(new.source, found),) if found else ()
 
 
+def _input_failed(error: InputError, path: str, output_format: OutputFormat) -> NoReturn:
+    print_error(str(error))
+    if structured(output_format):
+        emit_diagnostics([input_error_report(error, path)], output_format)
+    raise typer.Exit(EXIT_USAGE)
+
+
 @app.command()
 def breaking(
     file: Annotated[str, typer.Argument(help="The new version of the `.pm` file.", metavar="FILE")],
@@ -119,10 +128,12 @@ def breaking(
     """Report changes that would break replay of streams recorded with the old version."""
     try:
         new_source = read_source(file, None)
+    except InputError as error:
+        _input_failed(error, file, output_format)
+    try:
         old_source = read_against(against)
     except InputError as error:
-        print_error(str(error))
-        raise typer.Exit(EXIT_USAGE) from None
+        _input_failed(error, against, output_format)
     new, old = check_source(new_source), check_source(old_source)
     invalid = [r for r in (new, old) if has_errors(r.diagnostics)]
     if invalid:

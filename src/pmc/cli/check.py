@@ -34,7 +34,7 @@ def check(
     if usage_error is not None:
         print_error(usage_error)
         raise typer.Exit(EXIT_USAGE)
-    outcome = check_files(files, stdin_filename)
+    outcome = check_files(files, stdin_filename, output_format)
     emit_diagnostics(outcome.reports, output_format)
     if outcome.io_failed:
         raise typer.Exit(EXIT_USAGE)

@@ -20,9 +20,12 @@ from pmc.cli.shared import (
     StdinFilenameOption,
     app,
     emit_diagnostics,
+    input_error_report,
     print_error,
+    print_note,
     read_source,
     stdin_usage_error,
+    structured,
 )
 from pmc.codegen import CodegenError, generate
 from pmc.compiler import check_source
@@ -93,9 +96,11 @@ def compile_(
     if usage_error is not None:
         print_error(usage_error)
         raise typer.Exit(EXIT_USAGE)
-    sources = _read_all(files, stdin_filename)
+    sources, unreadable = _read_all(files, stdin_filename, output_format)
     results = [check_source(source) for source in sources]
-    reports = [FileDiagnostics(r.source, r.diagnostics) for r in results if r.diagnostics]
+    reports = unreadable + [
+        FileDiagnostics(r.source, r.diagnostics) for r in results if r.diagnostics
+    ]
     if reports:
         emit_diagnostics(reports, output_format)
     if len(sources) < len(files):
@@ -151,7 +156,21 @@ def module_name_problem(target: Path) -> str | None:
         return f"`{name}` is not a Python identifier"
     if keyword.iskeyword(name):
         return f"`{name}` is a Python keyword"
+    if name in sys.stdlib_module_names:
+        return f"it would shadow the standard library's module `{name}`"
+    if name in SHADOWED_MODULES:
+        return f"it would shadow the module `{name}` that the generated code needs"
     return None
+
+
+# The third-party modules a generated module imports, directly or through
+# `pmc.runtime`: a module of the same name written next to it (the directory
+# of a script comes first on `sys.path`) would be imported in their place.
+# Standard-library modules (`sys.stdlib_module_names`, `__future__` among them)
+# are refused too. See docs/design.md, "Names".
+SHADOWED_MODULES = frozenset(
+    {"pmc", "event_sourcery", "pydantic", "pydantic_core", "sqlalchemy", "typing_extensions"}
+)
 
 
 def _check_module_names(planned: list[_Planned]) -> None:
@@ -167,14 +186,20 @@ def _check_module_names(planned: list[_Planned]) -> None:
             )
 
 
-def _read_all(files: list[str], stdin_filename: str | None) -> list[SourceFile]:
+def _read_all(
+    files: list[str], stdin_filename: str | None, output_format: OutputFormat
+) -> tuple[list[SourceFile], list[FileDiagnostics]]:
+    """The sources read, and (for ``json`` and ``github``) those not read, as PM0007."""
     sources = []
+    unreadable = []
     for path in files:
         try:
             sources.append(read_source(path, stdin_filename))
         except InputError as error:
             print_error(str(error))
-    return sources
+            if structured(output_format):
+                unreadable.append(input_error_report(error, path))
+    return sources, unreadable
 
 
 def _compare_all(planned: list[_Planned], output: str | None, show_diff: bool) -> int:
@@ -189,10 +214,7 @@ def _compare_all(planned: list[_Planned], output: str | None, show_diff: bool) -
         if result.differs:
             differs = True
             fix = f"pmc compile {item.source.path}" + (f" -o {output}" if output else "")
-            typer.echo(
-                f"{item.target} is {result.status} (from {item.source.path}); run `{fix}`",
-                err=True,
-            )
+            print_note(f"{item.target} is {result.status} (from {item.source.path}); run `{fix}`")
             if show_diff:
                 sys.stdout.write(result.diff)
     return EXIT_FAILED if differs else 0
@@ -216,5 +238,5 @@ def _write_all(planned: list[_Planned]) -> int:
             status = EXIT_USAGE
             continue
         if changed:
-            typer.echo(f"compiled {item.source.path} -> {item.target}", err=True)
+            print_note(f"compiled {item.source.path} -> {item.target}")
     return status

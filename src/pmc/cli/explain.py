@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.shared import EXIT_USAGE, app, print_error
+from pmc.cli.shared import EXIT_USAGE, app, print_error, print_note
 from pmc.explain import all_sections
 from pmc.semantics.suggest import did_you_mean
 
@@ -36,6 +36,6 @@ def explain(
             "a breaking-change rule (STATE_NO_DELETE) or a replay rule (REPLAY_UNKNOWN_STATE)"
         )
         if hint:
-            typer.echo(f"help: {hint}", err=True)
+            print_note(f"help: {hint}")
         raise typer.Exit(EXIT_USAGE)
     sys.stdout.write(text)

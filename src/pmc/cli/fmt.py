@@ -19,11 +19,14 @@ from pmc.cli.shared import (
     StdinFilenameOption,
     app,
     emit_diagnostics,
+    input_error_report,
     print_error,
+    print_note,
     read_source,
     stdin_usage_error,
+    structured,
 )
-from pmc.diagnostics.render import FileDiagnostics
+from pmc.diagnostics.render import FileDiagnostics, escape_text
 from pmc.files import unified_diff, write_atomically
 from pmc.fmt import format_source
 
@@ -64,7 +67,7 @@ def fmt(
         print_error(usage_error)
         raise typer.Exit(EXIT_USAGE)
     dry_run = check or diff
-    outcomes = [_format_one(path, stdin_filename, dry_run, diff) for path in files]
+    outcomes = [_format_one(path, stdin_filename, dry_run, diff, output_format) for path in files]
     reports = [o.report for o in outcomes if o.report is not None]
     if reports:
         emit_diagnostics(reports, output_format)
@@ -74,12 +77,15 @@ def fmt(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _format_one(path: str, stdin_filename: str | None, dry_run: bool, diff: bool) -> _Outcome:
+def _format_one(
+    path: str, stdin_filename: str | None, dry_run: bool, diff: bool, output_format: OutputFormat
+) -> _Outcome:
     try:
         source = read_source(path, stdin_filename)
     except InputError as error:
         print_error(str(error))
-        return _Outcome(io_failed=True)
+        report = input_error_report(error, path) if structured(output_format) else None
+        return _Outcome(io_failed=True, report=report)
     result = format_source(source)
     if result.text is None:
         return _Outcome(report=FileDiagnostics(source, result.diagnostics))
@@ -88,12 +94,15 @@ def _format_one(path: str, stdin_filename: str | None, dry_run: bool, diff: bool
     if diff:
         sys.stdout.write(
             unified_diff(
-                source.text, result.text, f"{source.path} (original)", f"{source.path} (formatted)"
+                source.text,
+                result.text,
+                f"{escape_text(source.path)} (original)",
+                f"{escape_text(source.path)} (formatted)",
             )
         )
     if dry_run:
         if changed:
-            typer.echo(f"would reformat {source.path}", err=True)
+            print_note(f"would reformat {source.path}")
         return _Outcome(changed=changed)
     if path == "-":
         sys.stdout.write(result.text)
@@ -104,5 +113,5 @@ def _format_one(path: str, stdin_filename: str | None, dry_run: bool, diff: bool
         except OSError as error:
             print_error(f"cannot write `{path}`: {error.strerror or error}")
             return _Outcome(io_failed=True)
-        typer.echo(f"reformatted {source.path}", err=True)
+        print_note(f"reformatted {source.path}")
     return _Outcome(changed=changed)

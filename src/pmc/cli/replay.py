@@ -20,7 +20,7 @@ from pmc.cli.export import (
     open_existing_store,
     resolve,
 )
-from pmc.cli.shared import EXIT_FAILED, EXIT_USAGE, app, print_error
+from pmc.cli.shared import EXIT_FAILED, EXIT_USAGE, app, print_error, print_note
 from pmc.cli.worker import STORE_ENV, safe_url
 from pmc.replay import (
     ReplayReport,
@@ -160,6 +160,6 @@ def emit(
         sys.stderr.write(render_text(report))
     if not report.streams:
         message = f"no streams of `{category}` to replay"
-        typer.echo(f"{'error' if require_streams else 'warning'}: {message}", err=True)
+        print_note(f"{'error' if require_streams else 'warning'}: {message}")
     if output_format is not ReplayFormat.CONCISE:
         sys.stderr.write(f"replayed {summary_line(report)}\n")

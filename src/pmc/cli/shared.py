@@ -18,16 +18,17 @@ import typer
 
 from pmc import __version__
 from pmc.compiler import check_source
-from pmc.diagnostics import Severity
+from pmc.diagnostics import Diagnostic, Severity
 from pmc.diagnostics.render import (
     FileDiagnostics,
+    escape_text,
     render_concise,
     render_github,
     render_json,
     render_text,
     summary_line,
 )
-from pmc.source import SourceFile
+from pmc.source import SourceFile, Span
 from pmc.syntax.parser import MAX_SOURCE_BYTES
 
 EXIT_OK = 0
@@ -52,7 +53,11 @@ class OutputFormat(StrEnum):
 
 
 class InputError(Exception):
-    """A file that cannot be read as UTF-8 text."""
+    """A file that cannot be read as UTF-8 text; ``path`` as diagnostics name it."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def _version_callback(value: bool) -> None:
@@ -90,9 +95,10 @@ def read_source(path: str, stdin_filename: str | None) -> SourceFile:
             with open(path, "rb") as stream:
                 data = stream.read(MAX_SOURCE_BYTES + 1)
         except IsADirectoryError:
-            raise InputError(f"cannot read `{path}`: it is a directory") from None
+            raise InputError(f"cannot read `{path}`: it is a directory", path) from None
         except OSError as error:
-            raise InputError(f"cannot read `{path}`: {error.strerror or error}") from None
+            message = f"cannot read `{path}`: {error.strerror or error}"
+            raise InputError(message, path) from None
     if len(data) > MAX_SOURCE_BYTES:
         # Only the first line is kept, to show under the diagnostic; a file
         # cut anywhere may end inside a character, hence `replace`.
@@ -107,7 +113,8 @@ def decode_source(display: str, data: bytes) -> SourceFile:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InputError(f"cannot read `{display}`: {_not_utf8(data, error)}") from None
+        message = f"cannot read `{display}`: {_not_utf8(data, error)}"
+        raise InputError(message, display) from None
     return SourceFile(display, text.removeprefix("\ufeff"))
 
 
@@ -131,8 +138,19 @@ def stdin_usage_error(files: Sequence[str], stdin_filename: str | None) -> str |
     return None
 
 
+# Every message the CLI prints goes through these two: paths, arguments and
+# names in it are untrusted, so unsafe characters (ESC, bidi controls) are
+# escaped as in diagnostics (see `escape_text`).
+
+
 def print_error(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+    """``error: message`` on stderr, unsafe characters escaped."""
+    typer.echo(f"error: {escape_text(message)}", err=True)
+
+
+def print_note(message: str) -> None:
+    """A message that is not an error on stderr, unsafe characters escaped."""
+    typer.echo(escape_text(message), err=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +159,25 @@ class CheckOutcome:
     io_failed: bool
 
 
-def check_files(files: Sequence[str], stdin_filename: str | None) -> CheckOutcome:
+def input_error_report(error: InputError, path: str) -> FileDiagnostics:
+    """An input that cannot be read, as a diagnostic (PM0007) at its line 1.
+
+    ``json`` and ``github`` output is read by programs: an input left out of
+    it would read as an input without findings.
+    """
+    display = error.path if error.path is not None else path
+    diagnostic = Diagnostic("PM0007", str(error), Span.point(1, 1))
+    return FileDiagnostics(SourceFile(display, ""), (diagnostic,))
+
+
+def structured(output_format: OutputFormat) -> bool:
+    """Whether ``output_format`` is read by programs (and so reports input errors)."""
+    return output_format in (OutputFormat.JSON, OutputFormat.GITHUB)
+
+
+def check_files(
+    files: Sequence[str], stdin_filename: str | None, output_format: OutputFormat
+) -> CheckOutcome:
     reports = []
     io_failed = False
     for path in files:
@@ -150,6 +186,8 @@ def check_files(files: Sequence[str], stdin_filename: str | None) -> CheckOutcom
         except InputError as error:
             print_error(str(error))
             io_failed = True
+            if structured(output_format):
+                reports.append(input_error_report(error, path))
             continue
         result = check_source(source)
         reports.append(FileDiagnostics(source, result.diagnostics))

@@ -175,6 +175,8 @@ def _imports(model: ProcessModel) -> tuple[str, ...]:
             lines.append(f"from {module} import {', '.join(sorted(names[module]))}")
     lines += ["", "import pmc.runtime as rt", "from event_sourcery import Event"]
     if model.tasks:
+        # `Returns` as `_Returns`: see _protocol_method.
+        lines.append("from pmc.runtime import Returns as _Returns")
         lines.append("from pmc.runtime import TaskContext")
     return tuple(lines)
 
@@ -319,13 +321,19 @@ def _is_timer(trigger: TriggerModel) -> bool:
 def _protocol_method(task: TaskModel) -> str:
     # What the runtime records as the outcome: a task that ``returns`` must
     # return its result (``None`` fails the attempt), any other returns None.
-    # ``rt.Returns`` admits ``async def`` handlers too, which the runtime awaits.
+    # ``Returns`` admits ``async def`` handlers too, which the runtime awaits.
+    # In the class body a method hides a module-level name it shares (a task
+    # `Rt` is the method `rt`, which hid the module `rt` from every later
+    # signature), so the body names nothing a method name can be: `_Returns`
+    # (no `.pm` name starts with `_`), `TaskContext` and `<Task>Result` (a
+    # method name has no capital), and the task's own input class, which only
+    # its own method, defined after its signature, may share a name with.
     returns = naming.result_model_name(task.name) if task.returns else "None"
     return bracketed(
         4,
         f"def {naming.task_method_name(task.name)}(",
         ["self", f"task: {task.name}", "ctx: TaskContext"],
-        f") -> rt.Returns[{returns}]: ...",
+        f") -> _Returns[{returns}]: ...",
     )
 
 

@@ -4,7 +4,7 @@ Codes are stable: never renumber or reuse one. A retired code stays here with
 ``retired=True``. ``docs/diagnostics.md`` documents every code, and a test
 keeps the two in step.
 
-Ranges: PM00xx syntax and input limits, PM01xx names and duplicates, PM02xx
+Ranges: PM00xx syntax, input limits and unreadable input, PM01xx names and duplicates, PM02xx
 unknown references, PM03xx machine and process structure, PM04xx state-graph
 checks, PM05xx types and the correlation key, PM06xx task bindings, PM07xx
 collisions in the generated module, PM09xx warnings.
@@ -35,6 +35,7 @@ CODES: dict[str, Code] = registry(
     Code("PM0004", "error", "invalid string literal"),
     Code("PM0005", "error", "input exceeds a limit"),
     Code("PM0006", "error", "invalid number or duration"),
+    Code("PM0007", "error", "cannot read input"),
     # names and duplicates
     Code("PM0101", "error", "duplicate declaration"),
     Code("PM0102", "error", "duplicate state"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pmc.diagnostics import Diagnostic, Label
-from pmc.naming import invalid_identifier_reason
+from pmc.naming import ambiguous_name_reason, invalid_identifier_reason
 from pmc.semantics.model import (
     FieldModel,
     Primitive,
@@ -142,9 +142,16 @@ def _duplicate_declarations(process: ast.Process) -> Iterator[Diagnostic]:
         )
 
 
+# The kinds of name that are Python names in the generated module as written
+# (a class, an enum member), not only part of one (`<Machine>State`) or a string.
+_NAMED_AS_WRITTEN = frozenset({"process", "event", "task", "state"})
+
+
 def identifier_diagnostics(name: ast.Name, kind: str) -> Iterator[Diagnostic]:
     """PM0105 when ``name`` cannot become a Python identifier in the generated module."""
     reason = invalid_identifier_reason(name.text)
+    if reason is None and kind in _NAMED_AS_WRITTEN:
+        reason = ambiguous_name_reason(name.text)
     if reason is not None:
         yield Diagnostic(
             "PM0105",
@@ -157,7 +164,7 @@ def identifier_diagnostics(name: ast.Name, kind: str) -> Iterator[Diagnostic]:
 
 def field_name_diagnostics(name: ast.Name) -> Iterator[Diagnostic]:
     """Field names become pydantic model attributes: Python's rules and pydantic's."""
-    reason = invalid_identifier_reason(name.text)
+    reason = invalid_identifier_reason(name.text) or ambiguous_name_reason(name.text)
     if reason is None and name.text.startswith("model_"):
         reason = "starts with `model_`, which pydantic reserves"
     if reason is None and name.text in PYDANTIC_ATTRIBUTES:

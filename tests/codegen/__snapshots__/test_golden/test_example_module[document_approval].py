@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pmc.runtime as rt
 from event_sourcery import Event
+from pmc.runtime import Returns as _Returns
 from pmc.runtime import TaskContext
 
 rt.require_api(2, source="document_approval.pm")
@@ -234,19 +235,15 @@ class DocumentApprovalTasks(Protocol):
         self,
         task: NotifyReviewer,
         ctx: TaskContext,
-    ) -> rt.Returns[None]: ...
+    ) -> _Returns[None]: ...
 
-    def send_reminder(
-        self,
-        task: SendReminder,
-        ctx: TaskContext,
-    ) -> rt.Returns[None]: ...
+    def send_reminder(self, task: SendReminder, ctx: TaskContext) -> _Returns[None]: ...
 
     def escalate_to_manager(
         self,
         task: EscalateToManager,
         ctx: TaskContext,
-    ) -> rt.Returns[None]: ...
+    ) -> _Returns[None]: ...
 
 
 # ---- the process ---------------------------------------------------------------------

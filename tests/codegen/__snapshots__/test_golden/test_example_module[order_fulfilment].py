@@ -10,6 +10,7 @@ from typing import ClassVar, Literal, Protocol
 
 import pmc.runtime as rt
 from event_sourcery import Event
+from pmc.runtime import Returns as _Returns
 from pmc.runtime import TaskContext
 
 rt.require_api(2, source="order_fulfilment.pm")
@@ -258,31 +259,27 @@ class OrderFulfilmentTasks(Protocol):
         self,
         task: AuthorizePayment,
         ctx: TaskContext,
-    ) -> rt.Returns[AuthorizePaymentResult]: ...
+    ) -> _Returns[AuthorizePaymentResult]: ...
 
     def capture_payment(
         self,
         task: CapturePayment,
         ctx: TaskContext,
-    ) -> rt.Returns[CapturePaymentResult]: ...
+    ) -> _Returns[CapturePaymentResult]: ...
 
-    def reserve_stock(
-        self,
-        task: ReserveStock,
-        ctx: TaskContext,
-    ) -> rt.Returns[None]: ...
+    def reserve_stock(self, task: ReserveStock, ctx: TaskContext) -> _Returns[None]: ...
 
     def book_courier(
         self,
         task: BookCourier,
         ctx: TaskContext,
-    ) -> rt.Returns[BookCourierResult]: ...
+    ) -> _Returns[BookCourierResult]: ...
 
     def send_tracking_mail(
         self,
         task: SendTrackingMail,
         ctx: TaskContext,
-    ) -> rt.Returns[None]: ...
+    ) -> _Returns[None]: ...
 
 
 # ---- the process ---------------------------------------------------------------------

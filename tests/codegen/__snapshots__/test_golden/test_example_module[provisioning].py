@@ -9,6 +9,7 @@ from typing import ClassVar, Literal, Protocol
 
 import pmc.runtime as rt
 from event_sourcery import Event
+from pmc.runtime import Returns as _Returns
 from pmc.runtime import TaskContext
 
 rt.require_api(2, source="provisioning.pm")
@@ -258,33 +259,29 @@ class ProvisioningTasks(Protocol):
         self,
         task: CreateNetwork,
         ctx: TaskContext,
-    ) -> rt.Returns[CreateNetworkResult]: ...
+    ) -> _Returns[CreateNetworkResult]: ...
 
     def configure_firewall(
         self,
         task: ConfigureFirewall,
         ctx: TaskContext,
-    ) -> rt.Returns[None]: ...
+    ) -> _Returns[None]: ...
 
     def delete_network(
         self,
         task: DeleteNetwork,
         ctx: TaskContext,
-    ) -> rt.Returns[None]: ...
+    ) -> _Returns[None]: ...
 
     def allocate_node(
         self,
         task: AllocateNode,
         ctx: TaskContext,
-    ) -> rt.Returns[AllocateNodeResult]: ...
+    ) -> _Returns[AllocateNodeResult]: ...
 
-    def install_image(
-        self,
-        task: InstallImage,
-        ctx: TaskContext,
-    ) -> rt.Returns[None]: ...
+    def install_image(self, task: InstallImage, ctx: TaskContext) -> _Returns[None]: ...
 
-    def release_node(self, task: ReleaseNode, ctx: TaskContext) -> rt.Returns[None]: ...
+    def release_node(self, task: ReleaseNode, ctx: TaskContext) -> _Returns[None]: ...
 
 
 # ---- the process ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import ClassVar, Literal, Protocol
 
 import pmc.runtime as rt
 from event_sourcery import Event
+from pmc.runtime import Returns as _Returns
 from pmc.runtime import TaskContext
 
 rt.require_api(2, source="rebase_cleanup.pm")
@@ -139,7 +140,7 @@ class RebaseCleanupTasks(Protocol):
         self,
         task: CloseInstance,
         ctx: TaskContext,
-    ) -> rt.Returns[None]: ...
+    ) -> _Returns[None]: ...
 
 
 # ---- the process ---------------------------------------------------------------------
