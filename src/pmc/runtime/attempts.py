@@ -24,8 +24,8 @@ from typing import Any, Literal, TypeVar, cast
 from event_sourcery import Event
 from pydantic import ValidationError
 
-# The id derivations live in ``contract``; re-exported for the callers that
-# use them as ``attempts.<name>_id``.
+# The id derivations live in ``contract``, where the runtime's own modules
+# take them from; re-exported for code that imported them from here (pmc 0.1.0).
 from pmc.runtime.contract import RUNTIME_NAMESPACE as RUNTIME_NAMESPACE
 from pmc.runtime.contract import decision_id as decision_id
 from pmc.runtime.contract import delivery_id as delivery_id

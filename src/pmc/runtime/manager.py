@@ -28,7 +28,7 @@ from typing import TypeGuard
 
 from event_sourcery import Event
 
-from pmc.runtime import attempts, engine
+from pmc.runtime import attempts, contract, engine
 from pmc.runtime.definition import EventMeta, ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import TaskCompletedBase, TaskFailedBase, TaskRetryScheduledBase
 from pmc.runtime.log import fields, logger
@@ -291,7 +291,7 @@ class ProcessManager:
         and a UUID as its canonical text, so the same text always maps to the
         same stored id, and a UUID and its ``str`` are one delivery.
         """
-        return attempts.delivery_id(
+        return contract.delivery_id(
             self.category, self.definition.stream_key(key), _delivery(event_id)
         )
 
@@ -361,7 +361,7 @@ class ProcessManager:
                 self._append(
                     key,
                     attempts.timed_out_event(self.definition, step.task),
-                    attempts.timed_out_id(step.task.task_id, step.task.attempt),
+                    contract.timed_out_id(step.task.task_id, step.task.attempt),
                     lease_expired(step.task, now),
                 )
                 continue
@@ -394,7 +394,7 @@ class ProcessManager:
         started = self._append(
             key,
             attempts.started_event(self.definition, task, worker, lease_until),
-            attempts.started_id(task.task_id, task.attempt),
+            contract.started_id(task.task_id, task.attempt),
             startable(task, now),
         )
         if not started.recorded:
@@ -452,7 +452,7 @@ class ProcessManager:
         and a retry runs the handler again.
         """
         event = attempts.outcome_event(self.definition, task, outcome)
-        event_id = attempts.outcome_id(task.task_id, task.attempt)
+        event_id = contract.outcome_id(task.task_id, task.attempt)
         for number in range(1, OUTCOME_WRITE_TRIES + 1):
             try:
                 recorded = self._append(key, event, event_id)
@@ -490,7 +490,7 @@ class ProcessManager:
             return deduplicated
         decisions: list[Event] = []
         for stored in history[at + 1 :]:
-            if stored.event_id != attempts.decision_id(event_id, len(decisions)):
+            if stored.event_id != contract.decision_id(event_id, len(decisions)):
                 break
             decisions.append(stored.event)
         before = self.definition.fold([stored.event for stored in history[:at]])
@@ -508,7 +508,7 @@ class ProcessManager:
         """
         with self._lock:
             folded = self._cache.get(key)
-        timed_out = attempts.timed_out_id(task.task_id, task.attempt)
+        timed_out = contract.timed_out_id(task.task_id, task.attempt)
         return folded is not None and timed_out in folded.event_ids
 
     def _keep_lease(
@@ -534,7 +534,7 @@ class ProcessManager:
             renewed = self._append(
                 key,
                 attempts.started_event(self.definition, task, worker, now + lease),
-                attempts.renewed_id(task.task_id, task.attempt, number),
+                contract.renewed_id(task.task_id, task.attempt, number),
                 held_by(task, worker),
             )
             return renewed.recorded
@@ -630,7 +630,7 @@ class ProcessManager:
         lifecycle = self.definition.lifecycle
         if not isinstance(event, (lifecycle.task_completed, lifecycle.task_failed)):
             return False
-        return attempts.started_id(event.task_id, event.attempt) in folded.event_ids
+        return contract.started_id(event.task_id, event.attempt) in folded.event_ids
 
     def _decide_and_append(
         self, key: str, folded: _Folded, event: Event, event_id: uuid.UUID
@@ -642,7 +642,7 @@ class ProcessManager:
         for recorded in (event, *decisions):
             after = self.definition.evolve(after, recorded)
         new_events = [NewEvent(event, event_id)] + [
-            NewEvent(decision, attempts.decision_id(event_id, index))
+            NewEvent(decision, contract.decision_id(event_id, index))
             for index, decision in enumerate(decisions)
         ]
         work = work_changes(before, after, now, self.sync_grace)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pmc.runtime import attempts
+from pmc.runtime import attempts, contract
 from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.lifecycle import TaskRetryScheduledBase
 from pmc.runtime.log import fields, logger
@@ -321,7 +321,7 @@ class Worker:
                 result = manager.record(
                     item.key,
                     attempts.timed_out_event(self.definition, task),
-                    attempts.timed_out_id(task.task_id, task.attempt),
+                    contract.timed_out_id(task.task_id, task.attempt),
                     lease_expired(task, now),
                 )
                 if self._settle(item, result):
@@ -344,7 +344,7 @@ class Worker:
                 result = manager.record(
                     item.key,
                     attempts.fired_event(self.definition, timer),
-                    attempts.fired_id(timer.timer_id),
+                    contract.fired_id(timer.timer_id),
                     timer_due(timer.timer_id, now),
                 )
                 if self._settle(item, result):
