@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,6 +48,22 @@ def postgres_server_url() -> str:
     return url
 
 
+def _drop_schema(admin: sqlalchemy.Engine, schema: str) -> None:
+    # A test that abandons workers mid-task (as a crash would) can leave their
+    # connections locking the schema's tables while it is dropped; PostgreSQL
+    # then aborts the drop as a deadlock. Those connections end on their own,
+    # so the drop is tried again.
+    for attempt in range(5):
+        try:
+            with admin.begin() as conn:
+                conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            return
+        except sqlalchemy.exc.OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL whose connections see only a fresh, private schema."""
@@ -58,8 +75,7 @@ def postgres_url() -> Iterator[str]:
             conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
         scoped = server.update_query_dict({"options": f"-csearch_path={schema}"})
         yield scoped.render_as_string(hide_password=False)
-        with admin.begin() as conn:
-            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        _drop_schema(admin, schema)
     finally:
         admin.dispose()
 
