@@ -16,7 +16,7 @@ import pytest
 
 from pmc.diagnostics import Diagnostic
 from pmc.source import SourceFile, Span
-from pmc.syntax.errors import closest_keyword, edit_distance
+from pmc.syntax.errors.rules.spelling import closest_keyword, edit_distance
 from pmc.syntax.parser import parse
 from tests.syntax.helpers import leaked_lark_words
 from tests.syntax.reference import REFERENCE

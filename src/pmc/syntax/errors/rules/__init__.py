@@ -1,0 +1,104 @@
+"""The tailored rules, in the order they are tried, and the generic message.
+
+Each rule recognises one common mistake from a :class:`Stuck` and says what to
+write instead, or returns None. The first rule that answers wins, so a rule
+about a specific mistake must come before a broader one that would also match
+(a misspelled keyword before an unclosed block, a missing `=` in `run`
+arguments before a missing `->`). When no rule answers, the message is the
+generic "unexpected X; expected Y".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pmc.diagnostics import Diagnostic
+from pmc.syntax.errors.expected import CHARACTER, END, describe_expected, describe_token
+from pmc.syntax.errors.rules.fields import (
+    comma_between_fields,
+    equals_for_colon,
+    missing_colon_after_field,
+    reserved_word_as_field,
+    retry_count,
+    run_arguments,
+)
+from pmc.syntax.errors.rules.lexical import (
+    duration_needs_unit,
+    non_ascii_letter,
+    unterminated_string,
+)
+from pmc.syntax.errors.rules.spelling import misspelled_keyword, misspelled_task_keyword
+from pmc.syntax.errors.rules.structure import (
+    after_the_process,
+    empty_file,
+    missing_closer,
+    missing_declaration_name,
+    missing_open_brace,
+    missing_process_keyword,
+    unclosed_at_end,
+)
+from pmc.syntax.errors.rules.transitions import (
+    expected_source_state,
+    expected_target_state,
+    missing_arrow,
+    missing_colon_after_transition_name,
+    missing_on,
+    missing_trigger,
+)
+from pmc.syntax.errors.stuck import Stuck, missing_at, smart_at
+
+Rule = Callable[[Stuck], Diagnostic | None]
+RULES: tuple[Rule, ...] = (
+    empty_file,
+    unterminated_string,
+    non_ascii_letter,
+    missing_process_keyword,
+    after_the_process,
+    misspelled_keyword,
+    misspelled_task_keyword,
+    unclosed_at_end,
+    reserved_word_as_field,
+    equals_for_colon,
+    retry_count,
+    missing_colon_after_field,
+    missing_colon_after_transition_name,
+    comma_between_fields,
+    missing_declaration_name,
+    duration_needs_unit,
+    missing_closer,
+    run_arguments,
+    expected_target_state,
+    missing_arrow,
+    missing_on,
+    expected_source_state,
+    missing_trigger,
+    missing_open_brace,
+)
+
+
+def describe(stuck: Stuck) -> Diagnostic:
+    """The first tailored rule's diagnostic, else the generic one."""
+    for rule in RULES:
+        diagnostic = rule(stuck)
+        if diagnostic is not None:
+            return diagnostic
+    return generic(stuck)
+
+
+def generic(stuck: Stuck) -> Diagnostic:
+    expected = describe_expected(stuck.accepts)
+    if stuck.bad.type == END:
+        return Diagnostic(
+            "PM0002",
+            f"unexpected end of file; expected {expected}",
+            missing_at(stuck),
+            label=f"expected {expected}",
+        )
+    code = "PM0003" if stuck.bad.type == CHARACTER else "PM0001"
+    after = f" after {describe_token(stuck.previous)}" if stuck.previous is not None else ""
+    return Diagnostic(
+        code,
+        f"unexpected {describe_token(stuck.bad)}{after}; expected {expected}",
+        smart_at(stuck),
+        label=f"expected {expected}",
+    )
