@@ -16,7 +16,6 @@ import pytest
 
 from pmc.diagnostics import Diagnostic
 from pmc.source import SourceFile, Span
-from pmc.syntax.errors.rules.spelling import closest_keyword, edit_distance
 from pmc.syntax.parser import parse
 from tests.syntax.helpers import leaked_lark_words
 from tests.syntax.reference import REFERENCE
@@ -565,26 +564,6 @@ def test_keywords_stay_usable_as_names_where_no_keyword_fits() -> None:
     text = text.replace("instances: list[str]", "retry: list[str]")
     result = parse(SourceFile("example.pm", text))
     assert result.diagnostics == ()
-
-
-@pytest.mark.parametrize(
-    ("word", "keywords", "suggestion"),
-    [
-        ("trnasition", ["transition", "states"], "transition"),
-        ("Transition", ["transition"], "transition"),
-        ("tsak", ["task", "event"], "task"),
-        ("onn", ["on"], "on"),
-        ("E", ["on"], None),  # a name is not a misspelled keyword just for being short
-        ("Closing", ["final", "initial", "states", "transition"], None),
-    ],
-)
-def test_closest_keyword(word: str, keywords: list[str], suggestion: str | None) -> None:
-    assert closest_keyword(word, keywords) == suggestion
-
-
-def test_edit_distance_counts_a_swap_as_one_edit() -> None:
-    assert [edit_distance("tsak", "task"), edit_distance("task", "task")] == [1, 0]
-    assert [edit_distance("", "abc"), edit_distance("kitten", "sitting")] == [3, 3]
 
 
 @pytest.mark.parametrize(

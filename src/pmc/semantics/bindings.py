@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pmc.diagnostics import Diagnostic, Label
+from pmc.diagnostics.suggest import did_you_mean
 from pmc.semantics.declarations import TaskInfo
 from pmc.semantics.model import (
     BindingModel,
@@ -18,7 +19,6 @@ from pmc.semantics.model import (
     ValueType,
 )
 from pmc.semantics.scope import Scope
-from pmc.semantics.suggest import did_you_mean
 from pmc.semantics.triggers import TriggerInfo, unknown_task
 from pmc.semantics.types import (
     STR,

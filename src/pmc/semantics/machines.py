@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pmc.diagnostics import Diagnostic
+from pmc.semantics.duplicates import duplicates
 from pmc.semantics.graph_checks import expand_sources, graph_checks
 from pmc.semantics.model import MachineModel, SelectorTriggerModel, TransitionModel
 from pmc.semantics.scope import Scope
 from pmc.semantics.states import StateTable, resolve_states
-from pmc.semantics.suggest import duplicates
 from pmc.semantics.transitions import (
     TransitionInfo,
     mixed_selector_types,

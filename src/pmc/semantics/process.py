@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from pmc.diagnostics import Diagnostic, Label
+from pmc.diagnostics.suggest import did_you_mean
 from pmc.semantics.declarations import Declarations, FieldInfo, duplicate_clauses
 from pmc.semantics.machines import MachineResult
 from pmc.semantics.model import (
@@ -16,7 +17,6 @@ from pmc.semantics.model import (
     PrimitiveType,
 )
 from pmc.semantics.scope import Scope
-from pmc.semantics.suggest import did_you_mean
 from pmc.semantics.triggers import unknown_event
 from pmc.semantics.types import STR, is_key_type, type_text
 from pmc.syntax import ast

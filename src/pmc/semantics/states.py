@@ -6,9 +6,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from pmc.diagnostics import Diagnostic
+from pmc.diagnostics.suggest import did_you_mean
 from pmc.naming import state_enum_name
 from pmc.semantics.declarations import duplicate_clauses, identifier_diagnostics
-from pmc.semantics.suggest import did_you_mean, duplicates
+from pmc.semantics.duplicates import duplicates
 from pmc.syntax import ast
 
 

@@ -6,6 +6,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 from pmc.diagnostics import Diagnostic, Label
+from pmc.diagnostics.suggest import did_you_mean
 from pmc.semantics.declarations import EventInfo, positive_duration
 from pmc.semantics.model import (
     EventTriggerModel,
@@ -17,7 +18,6 @@ from pmc.semantics.model import (
     ValueType,
 )
 from pmc.semantics.scope import Scope
-from pmc.semantics.suggest import did_you_mean
 from pmc.semantics.types import STR, selector_fan_out, type_text
 from pmc.syntax import ast
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from pmc.diagnostics import Diagnostic
+from pmc.diagnostics.suggest import did_you_mean
 from pmc.semantics.model import (
     DictType,
     ListType,
@@ -16,7 +17,6 @@ from pmc.semantics.model import (
     PrimitiveType,
     ValueType,
 )
-from pmc.semantics.suggest import did_you_mean
 from pmc.syntax import ast
 
 PRIMITIVES: dict[str, Primitive] = {p.value: p for p in Primitive}
