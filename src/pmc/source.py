@@ -75,7 +75,3 @@ class SourceFile:
         """1-based (line, column) of a character offset."""
         index = bisect_right(self._line_starts, offset) - 1
         return index + 1, offset - self._line_starts[index] + 1
-
-    def end_span(self) -> Span:
-        line, column = self.position(len(self.text))
-        return Span.point(line, column)

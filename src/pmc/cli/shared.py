@@ -121,8 +121,8 @@ def decode_source(display: str, data: bytes) -> SourceFile:
 def _not_utf8(data: bytes, error: UnicodeDecodeError) -> str:
     """Where decoding failed, as line and column like a diagnostic's, and the byte."""
     before = data[: error.start].decode("utf-8").removeprefix("\ufeff")
-    end = SourceFile("", before).end_span()  # lines counted as the parser counts them
-    line, column = end.line, end.column
+    source = SourceFile("", before)  # lines counted as the parser counts them
+    line, column = source.position(len(source.text))
     return (
         f"not valid UTF-8 at line {line}, column {column}"
         f" (byte 0x{data[error.start]:02x} at offset {error.start})"

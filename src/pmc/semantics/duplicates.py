@@ -34,11 +34,3 @@ def duplicates(
             )
         else:
             first[name] = span
-
-
-def first_by_name(items: Iterable[_T], name_of: Callable[[_T], str]) -> dict[str, _T]:
-    """Items keyed by name; the first declaration wins (later ones are duplicates)."""
-    table: dict[str, _T] = {}
-    for item in items:
-        table.setdefault(name_of(item), item)
-    return table
