@@ -20,7 +20,12 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
 
 
 class InvalidLiteral(Exception):
-    """A token that the grammar accepts but whose value is not valid."""
+    """A token that the grammar accepts but whose value is not valid.
+
+    Control flow inside this package, not an error of the library: the parser
+    catches it around the AST builder and returns it as a diagnostic, so it
+    never reaches a caller and does not derive from ``PmcError``.
+    """
 
     def __init__(self, code: str, message: str, span: Span, help: str | None = None):
         super().__init__(message)

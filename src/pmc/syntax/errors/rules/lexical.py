@@ -47,32 +47,39 @@ def _negative_duration(number: Token, rest: str) -> Diagnostic:
     # this the message would call `s` an unknown unit.
     unit = _UNIT_LIKE.match(rest)
     written = str(number) + (unit.group() if unit else "")
-    return Diagnostic(
-        "PM0006",
+    return _bad_duration(
+        number,
+        written[len(str(number)) :],
         f"a duration cannot be negative: `{shorten(written)}`",
-        extended(on_token(number), len(written) - len(str(number))),
         label="negative duration",
         help="durations are whole numbers with a unit, e.g. " + _DURATION_EXAMPLES,
     )
 
 
 def _compound_duration(number: Token, rest: str) -> Diagnostic:
-    return Diagnostic(
-        "PM0006",
+    return _bad_duration(
+        number,
+        rest,
         f"a duration has one number and one unit, not `{shorten(str(number) + rest)}`",
-        extended(on_token(number), len(rest)),
         label="compound duration",
         help="convert to the smaller unit, e.g. `90m` rather than `1h30m`",
     )
 
 
 def _unknown_unit(number: Token, unit: str) -> Diagnostic:
-    return Diagnostic(
-        "PM0006",
+    return _bad_duration(
+        number,
+        unit,
         f"unknown duration unit `{shorten(unit)}` in `{number}{shorten(unit)}`",
-        extended(on_token(number), len(unit)),
         label="unknown unit",
         help="units are `ms`, `s`, `m`, `h` and `d`, e.g. " + _DURATION_EXAMPLES,
+    )
+
+
+def _bad_duration(number: Token, tail: str, message: str, label: str, help: str) -> Diagnostic:
+    """A PM0006 under ``number`` and the ``tail`` the lexer read apart from it."""
+    return Diagnostic(
+        "PM0006", message, extended(on_token(number), len(tail)), label=label, help=help
     )
 
 

@@ -46,6 +46,19 @@ def _process_name(stuck: Stuck) -> str | None:
     return str(name) if isinstance(name, Token) and name.type == "NAME" else None
 
 
+# What follows the process's `}`: (message, help) for the likeliest slips.
+_AFTER_THE_PROCESS = {
+    "RBRACE": (
+        "unexpected `}`: the process is already closed",
+        "remove this `}`, or the one above that closes the process too early",
+    ),
+    "PROCESS": (
+        "a `.pm` file holds one process; found a second `process`",
+        "put each process in a file of its own",
+    ),
+}
+
+
 def after_the_process(stuck: Stuck) -> Diagnostic | None:
     if stuck.accepts != {END} or stuck.previous is None or stuck.previous.type != "RBRACE":
         return None
@@ -53,30 +66,15 @@ def after_the_process(stuck: Stuck) -> Diagnostic | None:
     ends_here = Label(
         on_token(stuck.previous), f"process `{name}` ends here" if name else "the process ends here"
     )
-    if stuck.bad.type == "RBRACE":
-        return Diagnostic(
-            "PM0001",
-            "unexpected `}`: the process is already closed",
-            on_token(stuck.bad),
-            labels=(ends_here,),
-            help="remove this `}`, or the one above that closes the process too early",
-        )
-    if stuck.bad.type == "PROCESS":
-        return Diagnostic(
-            "PM0001",
-            "a `.pm` file holds one process; found a second `process`",
-            on_token(stuck.bad),
-            labels=(ends_here,),
-            help="put each process in a file of its own",
-        )
-    return Diagnostic(
-        "PM0001",
-        f"unexpected {describe_token(stuck.bad)} after the end of the process",
-        on_token(stuck.bad),
-        labels=(ends_here,),
-        help="declarations belong inside the process's `{ ... }`; "
-        "is a `}` above closing it too early?",
+    message, help = _AFTER_THE_PROCESS.get(
+        stuck.bad.type,
+        (
+            f"unexpected {describe_token(stuck.bad)} after the end of the process",
+            "declarations belong inside the process's `{ ... }`; "
+            "is a `}` above closing it too early?",
+        ),
     )
+    return Diagnostic("PM0001", message, on_token(stuck.bad), labels=(ends_here,), help=help)
 
 
 def unclosed_at_end(stuck: Stuck) -> Diagnostic | None:
