@@ -60,10 +60,12 @@ def terminal_text(terminal: str) -> str | None:
 
 
 def keyword_texts(terminals: Iterable[str]) -> list[str]:
+    """The keywords among ``terminals``, as written: ``RETRY``, ``COLON`` -> ``retry``."""
     return [text for text in map(keyword_text, terminals) if text is not None]
 
 
 def arrow_terminal() -> str:
+    """The terminal of ``->``: the grammar writes it inline, so lark names it (``__ANON_0``)."""
     return next(name for name, text in _literal_patterns().items() if text == "->")
 
 
