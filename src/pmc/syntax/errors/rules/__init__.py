@@ -2,10 +2,10 @@
 
 Each rule recognises one common mistake from a :class:`Stuck` and says what to
 write instead, or returns None. The first rule that answers wins, so a rule
-about a specific mistake must come before a broader one that would also match
-(a misspelled keyword before an unclosed block, a missing `=` in `run`
-arguments before a missing `->`). When no rule answers, the message is the
-generic "unexpected X; expected Y".
+about a specific mistake comes before a broader one that would also match:
+``retry 3s`` is a retry count written as a duration (:func:`retry_count`)
+before it is a field ``s`` missing its ``:`` (:func:`missing_colon_after_field`).
+When no rule answers, the message is the generic "unexpected X; expected Y".
 """
 
 from __future__ import annotations
