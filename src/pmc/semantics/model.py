@@ -4,6 +4,11 @@ Everything here is resolved and checked: names exist, types are known,
 ``*`` sources are expanded, defaults are filled in. Codegen never needs the
 AST or diagnostics. Tuples keep source order, which is also the order of the
 generated code.
+
+The parts a tool points back at (the process, its key, events, tasks, fields,
+machines, states and transitions) remember where they are written, so that
+``pmc breaking`` (and any later tool) never walks the AST again. Spans are not
+compared: two models are equal when they mean the same, wherever it is written.
 """
 
 from __future__ import annotations
@@ -12,6 +17,20 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal
 from enum import StrEnum
+
+from pmc.source import Span
+
+# Where a part built by hand (in tests) is written: nowhere in any file.
+NOWHERE = Span(0, 0, 0, 0)
+
+
+def _where() -> Span:
+    """A span field: where the part is written, left out of equality."""
+    return dataclass_field(default=NOWHERE, compare=False)
+
+
+def _optional_where() -> Span | None:
+    return dataclass_field(default=None, compare=False)
 
 # ---- types -----------------------------------------------------------------
 
@@ -62,6 +81,8 @@ class FieldModel:
     type: ValueType
     has_default: bool = False
     default: LiteralValue = None
+    span: Span = _where()  # the whole declaration, `name: type = default`
+    type_span: Span = _where()
 
 
 # ---- events and tasks --------------------------------------------------------
@@ -71,6 +92,7 @@ class FieldModel:
 class EventModel:
     name: str
     fields: tuple[FieldModel, ...]
+    span: Span = _where()  # the name
 
 
 class TaskMode(StrEnum):
@@ -102,6 +124,8 @@ class TaskModel:
     returns: tuple[FieldModel, ...]  # empty: the task returns nothing
     retry: RetryPolicy | None  # None: a failed attempt is final
     timeout_ms: int | None  # None: no timeout
+    span: Span = _where()  # the name
+    mode_span: Span | None = _optional_where()  # None: the mode is not written
 
 
 # ---- machines ------------------------------------------------------------------
@@ -195,6 +219,9 @@ class TransitionModel:
     # Written with ``*``: ``pmc graph`` draws one edge from "any state"
     # instead of one per expanded source.
     from_wildcard: bool = False
+    span: Span = _where()  # the name
+    endpoints_span: Span = _where()  # from the first source to the target
+    trigger_span: Span = _where()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +232,13 @@ class MachineModel:
     final: tuple[str, ...]
     multi_instance: bool  # triggered by ``Event.field`` selectors
     transitions: tuple[TransitionModel, ...]
+    span: Span = _where()  # the name
+    state_spans: tuple[Span, ...] = dataclass_field(default=(), compare=False)  # of ``states``
+    states_span: Span = _where()  # the first `states` clause
+    initial_span: Span = _where()  # the state the first `initial` clause names
+
+    def state_span(self, state: str) -> Span:
+        return self.state_spans[self.states.index(state)]
 
 
 # ---- process ---------------------------------------------------------------------
@@ -231,6 +265,7 @@ class AnyInCondition:
 class KeyModel:
     field: str
     type: PrimitiveType  # str, int or UUID
+    span: Span = _where()  # the field the first `key` clause names
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +282,7 @@ class ProcessModel:
     # Failure holds when any condition holds; empty: the process never fails.
     fail_when: tuple[AnyInCondition, ...]
     cancel_events: tuple[str, ...]
+    span: Span = _where()  # the name
 
     def event(self, name: str) -> EventModel:
         return next(e for e in self.events if e.name == name)
