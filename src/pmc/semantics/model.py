@@ -20,17 +20,10 @@ from enum import StrEnum
 
 from pmc.source import Span
 
-# Where a part built by hand (in tests) is written: nowhere in any file.
+# Where a part built by hand (in tests) is written: nowhere in any file. Spans
+# are left out of equality (``compare=False``) and out of the hash.
 NOWHERE = Span(0, 0, 0, 0)
 
-
-def _where() -> Span:
-    """A span field: where the part is written, left out of equality."""
-    return dataclass_field(default=NOWHERE, compare=False)
-
-
-def _optional_where() -> Span | None:
-    return dataclass_field(default=None, compare=False)
 
 # ---- types -----------------------------------------------------------------
 
@@ -81,8 +74,9 @@ class FieldModel:
     type: ValueType
     has_default: bool = False
     default: LiteralValue = None
-    span: Span = _where()  # the whole declaration, `name: type = default`
-    type_span: Span = _where()
+    # The whole declaration, `name: type = default`.
+    span: Span = dataclass_field(default=NOWHERE, compare=False)
+    type_span: Span = dataclass_field(default=NOWHERE, compare=False)
 
 
 # ---- events and tasks --------------------------------------------------------
@@ -92,7 +86,7 @@ class FieldModel:
 class EventModel:
     name: str
     fields: tuple[FieldModel, ...]
-    span: Span = _where()  # the name
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
 
 
 class TaskMode(StrEnum):
@@ -124,8 +118,9 @@ class TaskModel:
     returns: tuple[FieldModel, ...]  # empty: the task returns nothing
     retry: RetryPolicy | None  # None: a failed attempt is final
     timeout_ms: int | None  # None: no timeout
-    span: Span = _where()  # the name
-    mode_span: Span | None = _optional_where()  # None: the mode is not written
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
+    # The mode keyword; None: not written (the default mode).
+    mode_span: Span | None = dataclass_field(default=None, compare=False)
 
 
 # ---- machines ------------------------------------------------------------------
@@ -219,9 +214,10 @@ class TransitionModel:
     # Written with ``*``: ``pmc graph`` draws one edge from "any state"
     # instead of one per expanded source.
     from_wildcard: bool = False
-    span: Span = _where()  # the name
-    endpoints_span: Span = _where()  # from the first source to the target
-    trigger_span: Span = _where()
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
+    # The sources and target, `A, B -> C`.
+    endpoints_span: Span = dataclass_field(default=NOWHERE, compare=False)
+    trigger_span: Span = dataclass_field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,10 +228,11 @@ class MachineModel:
     final: tuple[str, ...]
     multi_instance: bool  # triggered by ``Event.field`` selectors
     transitions: tuple[TransitionModel, ...]
-    span: Span = _where()  # the name
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
     state_spans: tuple[Span, ...] = dataclass_field(default=(), compare=False)  # of ``states``
-    states_span: Span = _where()  # the first `states` clause
-    initial_span: Span = _where()  # the state the first `initial` clause names
+    states_span: Span = dataclass_field(default=NOWHERE, compare=False)  # the first `states` clause
+    # The state the first `initial` clause names.
+    initial_span: Span = dataclass_field(default=NOWHERE, compare=False)
 
     def state_span(self, state: str) -> Span:
         return self.state_spans[self.states.index(state)]
@@ -265,7 +262,8 @@ class AnyInCondition:
 class KeyModel:
     field: str
     type: PrimitiveType  # str, int or UUID
-    span: Span = _where()  # the field the first `key` clause names
+    # The field the first `key` clause names.
+    span: Span = dataclass_field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +280,7 @@ class ProcessModel:
     # Failure holds when any condition holds; empty: the process never fails.
     fail_when: tuple[AnyInCondition, ...]
     cancel_events: tuple[str, ...]
-    span: Span = _where()  # the name
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
 
     def event(self, name: str) -> EventModel:
         return next(e for e in self.events if e.name == name)
