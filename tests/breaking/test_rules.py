@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from pmc.breaking import Finding, Side, compare
 from pmc.compiler import check_source
 from pmc.diagnostics import BREAKING_RULES as RULES
 from pmc.diagnostics import Diagnostic, Severity
 from pmc.diagnostics.render import DiagnosticReport, render_text
 from pmc.semantics.model import ProcessModel
 from pmc.source import SourceFile
+from pmc.tools.breaking import Finding, Side, compare
 
 BASE = """process Shop {
     key order_id

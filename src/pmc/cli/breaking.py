@@ -9,7 +9,6 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from pmc.breaking import Finding, Side, compare
 from pmc.cli.shared import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -29,6 +28,7 @@ from pmc.compiler import CheckResult, check_source
 from pmc.diagnostics import has_errors
 from pmc.diagnostics.render import DiagnosticReport
 from pmc.source import SourceFile
+from pmc.tools.breaking import Finding, Side, compare
 
 GIT_PREFIX = "git:"
 

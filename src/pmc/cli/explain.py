@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from pmc.cli.shared import EXIT_USAGE, app, print_error, print_note
-from pmc.explain import all_sections
 from pmc.semantics.suggest import did_you_mean
+from pmc.tools.explain import all_sections
 
 
 @app.command()
