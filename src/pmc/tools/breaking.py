@@ -18,14 +18,16 @@ annotations on a pull request.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Protocol, TypeVar
 
 from pmc.diagnostics import BREAKING_RULES, Diagnostic
 from pmc.semantics.model import (
     DictType,
+    EventModel,
     EventTriggerModel,
     FieldModel,
     ListType,
@@ -67,32 +69,81 @@ class Finding:
 
 
 def compare(old: ProcessModel, new: ProcessModel) -> tuple[Finding, ...]:
-    """Every change from ``old`` to ``new`` that breaks replay, in declaration order."""
+    """Every change from ``old`` to ``new`` that breaks replay, in declaration order.
+
+    A removed event, task or machine is anchored at the new process's name.
+    """
+    event_removed = _Removal(
+        "EVENT_NO_DELETE",
+        lambda name: f"event `{name}` was removed",
+        lambda name: f"recorded streams hold `{old.name}.{name}` events",
+    )
     return (
         *_process_name(old, new),
         *_key(old, new),
-        *_events(old, new),
-        *_tasks(old, new),
-        *_machines(old, new),
+        *_declarations(old.events, new.events, event_removed, new.span, _event),
+        *_declarations(old.tasks, new.tasks, _TASK_REMOVED, new.span, _task),
+        *_declarations(old.machines, new.machines, _MACHINE_REMOVED, new.span, _machine),
     )
 
 
-class _Named(Protocol):
+# ---- declarations matched by name ------------------------------------------------------
+
+
+class _Declared(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def span(self) -> Span: ...
 
-_N = TypeVar("_N", bound=_Named)
+
+_D = TypeVar("_D", bound=_Declared)
 
 
-def _match_by_name(
-    old: Sequence[_N], new: Sequence[_N]
-) -> tuple[list[tuple[_N, _N | None]], list[str]]:
-    """Each old item with its namesake in ``new`` (None: removed), and the names ``new`` adds."""
+@dataclass(frozen=True, slots=True)
+class _Removal:
+    """How to report a name recorded streams still use that the new version lost."""
+
+    rule: str
+    message: Callable[[str], str]  # from the removed name
+    label: Callable[[str], str]
+
+    def finding(self, name: str, span: Span, added: Sequence[str], anchor: Span) -> Finding:
+        """The finding for ``name``, declared at ``span`` in the old file."""
+        diagnostic = Diagnostic(
+            self.rule,
+            self.message(name),
+            span,
+            label=self.label(name),
+            help=_rename_help(name, added),
+        )
+        return Finding(diagnostic, Side.OLD, anchor)
+
+
+def _added(old: Iterable[str], new: Iterable[str]) -> list[str]:
+    """The names ``new`` adds, in its order."""
+    before = set(old)
+    return [name for name in new if name not in before]
+
+
+def _declarations(
+    old: Sequence[_D],
+    new: Sequence[_D],
+    removal: _Removal,
+    anchor: Span,
+    kept: Callable[[_D, _D], Iterable[Finding]],
+) -> Iterator[Finding]:
+    """Each of ``old`` in order: a removal anchored at ``anchor`` when ``new`` has no
+    namesake, otherwise what ``kept`` finds between the two."""
     new_by_name = {item.name: item for item in new}
-    old_names = {item.name for item in old}
-    added = [item.name for item in new if item.name not in old_names]
-    return [(item, new_by_name.get(item.name)) for item in old], added
+    added = _added((item.name for item in old), new_by_name)
+    for before in old:
+        after = new_by_name.get(before.name)
+        if after is None:
+            yield removal.finding(before.name, before.span, added, anchor)
+        else:
+            yield from kept(before, after)
 
 
 # ---- helpers ----------------------------------------------------------------------------
@@ -185,28 +236,14 @@ class _Shape:
 
 
 def _fields(shape: _Shape) -> Iterator[Finding]:
-    pairs, added = _match_by_name(shape.old_fields, shape.new_fields)
-    for before, after in pairs:
-        if after is None:
-            removed = Diagnostic(
-                shape.delete_rule,
-                f"field `{before.name}` was removed from {shape.what}",
-                before.span,
-                label="recorded values still carry this field",
-                help=_rename_help(before.name, added),
-            )
-            yield Finding(removed, Side.OLD, shape.owner_span)
-        elif not _accepts(after.type, before.type):
-            yield Finding(
-                Diagnostic(
-                    "FIELD_SAME_TYPE",
-                    f"field `{before.name}` of {shape.what} changed type from "
-                    f"`{type_text(before.type)}` to `{type_text(after.type)}`",
-                    after.type_span,
-                    label=f"recorded values are `{type_text(before.type)}`",
-                    help="keep the old type, or widen it to `T | None`",
-                )
-            )
+    removal = _Removal(
+        shape.delete_rule,
+        lambda name: f"field `{name}` was removed from {shape.what}",
+        lambda _: "recorded values still carry this field",
+    )
+    kept = partial(_field_type, shape.what)
+    yield from _declarations(shape.old_fields, shape.new_fields, removal, shape.owner_span, kept)
+    added = _added((f.name for f in shape.old_fields), (f.name for f in shape.new_fields))
     for after in shape.new_fields:
         if after.name in added and not after.has_default:
             yield Finding(
@@ -223,24 +260,33 @@ def _fields(shape: _Shape) -> Iterator[Finding]:
             )
 
 
+def _field_type(what: str, before: FieldModel, after: FieldModel) -> Iterator[Finding]:
+    if not _accepts(after.type, before.type):
+        yield Finding(
+            Diagnostic(
+                "FIELD_SAME_TYPE",
+                f"field `{before.name}` of {what} changed type from "
+                f"`{type_text(before.type)}` to `{type_text(after.type)}`",
+                after.type_span,
+                label=f"recorded values are `{type_text(before.type)}`",
+                help="keep the old type, or widen it to `T | None`",
+            )
+        )
+
+
 # ---- events and tasks -----------------------------------------------------------------
 
 
-def _events(old: ProcessModel, new: ProcessModel) -> Iterator[Finding]:
-    pairs, added = _match_by_name(old.events, new.events)
-    for before, after in pairs:
-        if after is None:
-            removed = Diagnostic(
-                "EVENT_NO_DELETE",
-                f"event `{before.name}` was removed",
-                before.span,
-                label=f"recorded streams hold `{old.name}.{before.name}` events",
-                help=_rename_help(before.name, added),
-            )
-            yield Finding(removed, Side.OLD, new.span)
-            continue
-        what = f"event `{before.name}`"
-        yield from _fields(_Shape(what, "FIELD_NO_DELETE", before.fields, after.fields, after.span))
+def _event(before: EventModel, after: EventModel) -> Iterator[Finding]:
+    what = f"event `{before.name}`"
+    return _fields(_Shape(what, "FIELD_NO_DELETE", before.fields, after.fields, after.span))
+
+
+_TASK_REMOVED = _Removal(
+    "TASK_NO_DELETE",
+    lambda name: f"task `{name}` was removed",
+    lambda _: "recorded transitions planned this task, and its outcomes name it",
+)
 
 
 def _task(before: TaskModel, after: TaskModel) -> Iterator[Finding]:
@@ -268,42 +314,21 @@ def _task(before: TaskModel, after: TaskModel) -> Iterator[Finding]:
         )
 
 
-def _tasks(old: ProcessModel, new: ProcessModel) -> Iterator[Finding]:
-    pairs, added = _match_by_name(old.tasks, new.tasks)
-    for before, after in pairs:
-        if after is None:
-            removed = Diagnostic(
-                "TASK_NO_DELETE",
-                f"task `{before.name}` was removed",
-                before.span,
-                label="recorded transitions planned this task, and its outcomes name it",
-                help=_rename_help(before.name, added),
-            )
-            yield Finding(removed, Side.OLD, new.span)
-        else:
-            yield from _task(before, after)
-
-
 # ---- machines ------------------------------------------------------------------------------
 
 
-def _machines(old: ProcessModel, new: ProcessModel) -> Iterator[Finding]:
-    pairs, added = _match_by_name(old.machines, new.machines)
-    for before, after in pairs:
-        if after is None:
-            removed = Diagnostic(
-                "MACHINE_NO_DELETE",
-                f"machine `{before.name}` was removed",
-                before.span,
-                label="recorded transitions name this machine",
-                help=_rename_help(before.name, added),
-            )
-            yield Finding(removed, Side.OLD, new.span)
-        else:
-            yield from _instances(before, after)
-            yield from _initial(before, after)
-            yield from _states(before, after)
-            yield from _transitions(before, after)
+_MACHINE_REMOVED = _Removal(
+    "MACHINE_NO_DELETE",
+    lambda name: f"machine `{name}` was removed",
+    lambda _: "recorded transitions name this machine",
+)
+
+
+def _machine(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    yield from _instances(before, after)
+    yield from _initial(before, after)
+    yield from _states(before, after)
+    yield from _transitions(before, after)
 
 
 def _instances(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
@@ -349,59 +374,48 @@ def _initial(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
 
 
 def _states(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
-    kept = set(after.states)
-    added = [s for s in after.states if s not in set(before.states)]
+    removal = _Removal(
+        "STATE_NO_DELETE",
+        lambda state: f"state `{state}` was removed from machine `{before.name}`",
+        lambda _: "recorded transitions enter or leave this state",
+    )
+    added = _added(before.states, after.states)
     for state in before.states:
-        if state not in kept:
-            removed = Diagnostic(
-                "STATE_NO_DELETE",
-                f"state `{state}` was removed from machine `{before.name}`",
-                before.state_span(state),
-                label="recorded transitions enter or leave this state",
-                help=_rename_help(state, added),
-            )
-            yield Finding(removed, Side.OLD, after.states_span)
+        if state not in after.states:
+            yield removal.finding(state, before.state_span(state), added, after.states_span)
+
+
+def _transitions(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    removal = _Removal(
+        "TRANSITION_NO_DELETE",
+        lambda name: f"transition `{name}` was removed from machine `{before.name}`",
+        lambda _: "recorded `TransitionPlanned` events name this transition",
+    )
+    kept = partial(_endpoints_kept, before.name, frozenset(after.states))
+    return _declarations(before.transitions, after.transitions, removal, after.span, kept)
 
 
 def _endpoints(transition: TransitionModel) -> list[tuple[str, str]]:
     return [(source, transition.target) for source in transition.sources]
 
 
-def _transitions(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
-    pairs, added = _match_by_name(before.transitions, after.transitions)
-    states = set(after.states)
-    for transition, changed in pairs:
-        if changed is None:
-            removed = Diagnostic(
-                "TRANSITION_NO_DELETE",
-                f"transition `{transition.name}` was removed from machine `{before.name}`",
-                transition.span,
-                label="recorded `TransitionPlanned` events name this transition",
-                help=_rename_help(transition.name, added),
-            )
-            yield Finding(removed, Side.OLD, after.span)
-            continue
-        # A removed state is reported once, as STATE_NO_DELETE, not again here.
-        kept = set(_endpoints(changed))
-        lost = [
-            (s, t)
-            for s, t in _endpoints(transition)
-            if (s, t) not in kept and s in states and t in states
-        ]
-        if lost:
-            yield _endpoints_finding(before.name, changed, lost)
-
-
-def _endpoints_finding(
-    machine: str, changed: TransitionModel, lost: Sequence[tuple[str, str]]
-) -> Finding:
+def _endpoints_kept(
+    machine: str, states: frozenset[str], before: TransitionModel, after: TransitionModel
+) -> Iterator[Finding]:
+    # A removed state is reported once, as STATE_NO_DELETE, not again here.
+    kept = set(_endpoints(after))
+    lost = [
+        (s, t) for s, t in _endpoints(before) if (s, t) not in kept and s in states and t in states
+    ]
+    if not lost:
+        return
     pairs = ", ".join(f"`{s} -> {t}`" for s, t in lost)
-    return Finding(
+    yield Finding(
         Diagnostic(
             "TRANSITION_SAME_ENDPOINTS",
-            f"transition `{changed.name}` of machine `{machine}` no longer goes {pairs}",
-            changed.endpoints_span,
-            label=f"recorded `{changed.name}` {_plural(len(lost), 'step')} would not replay",
+            f"transition `{after.name}` of machine `{machine}` no longer goes {pairs}",
+            after.endpoints_span,
+            label=f"recorded `{after.name}` {_plural(len(lost), 'step')} would not replay",
             help="keep the old sources and target; "
             "add a transition with a new name for the new path",
         )
