@@ -58,30 +58,16 @@ def test_fields_point_at_their_declaration_and_type(path: Path) -> None:
         assert under(text, field.span).startswith(f"{field.name}: {under(text, field.type_span)}")
 
 
-def test_the_mode_span_is_where_the_mode_is_written() -> None:
-    model = model_of(
-        """process P {
-    key id
-    event E { id: str }
-    task A sync {}
-    task B {}
-    machine M {
-        states S, R, U, T
-        initial S
-        final T
-        transition a: S -> R on E
-            run A
-        transition b: R -> U on A completed
-            run B
-        transition a_failed: R -> T on A failed
-        transition b_done: U -> T on B completed
-        transition b_failed: U -> T on B failed
-    }
-}
-"""
-    )
-    assert model.task("A").mode_span == Span(4, 12, 4, 16)
-    assert model.task("B").mode_span is None
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_the_mode_span_is_where_the_mode_is_written(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    for task in model_of(text).tasks:
+        header = text.split("\n")[task.span.line - 1].split()
+        if header[2] == "{":  # `task Name {`: the mode is the default
+            assert task.mode_span is None
+        else:
+            assert task.mode_span is not None
+            assert under(text, task.mode_span) == header[2] == task.mode
 
 
 def test_two_layouts_of_one_program_give_equal_models_with_other_spans() -> None:
