@@ -32,21 +32,13 @@ ALLOWED: dict[str, set[str]] = {
         "pmc.naming",
         "pmc._resources",
         "pmc.runtime.contract",
-        # The header hashes the program as `pmc fmt` lays it out.
+        # The header hashes the program as the canonical printer lays it out.
         "pmc.syntax",
-        "pmc.fmt",
         "pmc.source",
     },
     "pmc.emit": {"pmc.codegen", "pmc.files"},
-    "pmc.fmt": {"pmc.syntax", "pmc.diagnostics", "pmc.source"},
-    "pmc.graph": {"pmc.semantics"},
-    "pmc.breaking": {
-        "pmc.semantics",
-        "pmc.syntax",
-        "pmc.diagnostics",
-        "pmc.source",
-    },
-    "pmc.explain": {"pmc", "pmc._resources"},
+    # Compiler-side tools on the AST and the model.
+    "pmc.tools": {"pmc.syntax", "pmc.semantics", "pmc.diagnostics", "pmc.source", "pmc._resources"},
     "pmc.replay": {"pmc.runtime", "pmc.diagnostics"},
     "pmc.runtime": set(),
 }

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from pmc.breaking import Finding, Side, Version, compare
 from pmc.compiler import check_source
 from pmc.diagnostics import BREAKING_RULES as RULES
-from pmc.diagnostics import Severity
+from pmc.diagnostics import Diagnostic, Severity
 from pmc.diagnostics.render import DiagnosticReport, render_text
+from pmc.semantics.model import ProcessModel
 from pmc.source import SourceFile
+from pmc.tools.breaking import Finding, Side, compare
 
 BASE = """process Shop {
     key order_id
@@ -57,13 +58,11 @@ BASE = """process Shop {
 """
 
 
-def version(text: str, path: str) -> Version:
+def version(text: str, path: str) -> ProcessModel:
     source = SourceFile(path, text)
     result = check_source(source)
-    assert result.model is not None and result.module is not None, render_text(
-        DiagnosticReport(source, result.diagnostics)
-    )
-    return Version(result.model, result.module)
+    assert result.model is not None, render_text(DiagnosticReport(source, result.diagnostics))
+    return result.model
 
 
 def edit(*replacements: tuple[str, str]) -> str:
@@ -76,7 +75,7 @@ def edit(*replacements: tuple[str, str]) -> str:
 
 def spanned(text: str, finding: Finding) -> str:
     """The source text under a single-line span."""
-    span = finding.span
+    span = finding.diagnostic.span
     assert span.line == span.end_line
     return text.split("\n")[span.line - 1][span.column - 1 : span.end_column - 1]
 
@@ -86,7 +85,10 @@ Found = tuple[str, Side, str]
 
 def findings(new_text: str, old_text: str = BASE) -> list[Found]:
     found = compare(version(old_text, "old.pm"), version(new_text, "new.pm"))
-    return [(f.id, f.side, spanned(old_text if f.side is Side.OLD else new_text, f)) for f in found]
+    return [
+        (f.diagnostic.id, f.side, spanned(old_text if f.side is Side.OLD else new_text, f))
+        for f in found
+    ]
 
 
 @dataclass(frozen=True)
@@ -300,9 +302,10 @@ def test_a_single_new_name_is_suggested_as_the_rename() -> None:
         version(BASE, "old.pm"),
         version(edit(("transition cancel:", "transition abort:")), "new.pm"),
     )
-    assert finding.message == "transition `cancel` was removed from machine `Order`"
+    assert finding.diagnostic.message == "transition `cancel` was removed from machine `Order`"
     assert (
-        finding.help == "if `cancel` was renamed to `abort`, keep the old name: streams record it"
+        finding.diagnostic.help
+        == "if `cancel` was renamed to `abort`, keep the old name: streams record it"
     )
 
 
@@ -311,12 +314,16 @@ def test_the_mode_change_is_a_warning_and_everything_else_an_error() -> None:
         "TASK_MODE_SAME"
     }
     [finding] = compare(version(BASE, "old.pm"), version(edit(("async", "sync")), "new.pm"))
-    assert finding.severity is Severity.WARNING
+    assert finding.diagnostic.severity is Severity.WARNING
 
 
 def test_a_finding_must_name_a_registered_rule() -> None:
+    span = version(BASE, "x.pm").span
     with pytest.raises(ValueError, match="unregistered"):
-        Finding("NO_SUCH_RULE", "message", version(BASE, "x.pm").module.process.span)
+        Finding(Diagnostic("NO_SUCH_RULE", "message", span))
+    # A compiler code is registered, but it is no breaking rule.
+    with pytest.raises(ValueError, match="unregistered"):
+        Finding(Diagnostic("PM0001", "message", span))
 
 
 def test_a_machine_switched_from_many_instances_to_one_is_reported() -> None:

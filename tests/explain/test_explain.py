@@ -9,7 +9,7 @@ import pytest
 
 from pmc.diagnostics import BREAKING_RULES as RULES
 from pmc.diagnostics import CODES, REPLAY_RULES
-from pmc.explain import all_sections, explain, sections
+from pmc.tools.explain import all_sections, explain, sections
 from tests.cli.conftest import PmcRunner
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
-from pmc.fmt import format_module
 from pmc.source import SourceFile, Span
 from pmc.syntax import ast
 from pmc.syntax.parser import parse
+from pmc.tools.fmt import format_module
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.pm"))

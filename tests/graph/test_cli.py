@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pmc.graph import render_dot, render_mermaid
+from pmc.tools.graph import render_dot, render_mermaid
 from tests.cli.conftest import EXAMPLES, PmcRunner
 from tests.graph.helpers import example_model
 

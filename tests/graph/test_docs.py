@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pmc.cli import app
-from pmc.graph import render_dot, render_mermaid
+from pmc.tools.graph import render_dot, render_mermaid
 from tests.graph.helpers import example_model
 
 REPO = Path(__file__).resolve().parents[2]

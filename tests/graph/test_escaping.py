@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmc.graph import dot_string, mermaid_text, render_dot, render_mermaid
 from pmc.semantics.model import (
     AllFinalCondition,
     EventTriggerModel,
@@ -31,6 +30,7 @@ from pmc.semantics.model import (
     TimerTriggerModel,
     TransitionModel,
 )
+from pmc.tools.graph import dot_string, mermaid_text, render_dot, render_mermaid
 
 HOSTILE = [
     'say "hi"',

@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
-from pmc.graph import (
+from pmc.semantics.model import ProcessModel
+from pmc.tools.graph import (
     UnknownMachineError,
     format_duration,
     render_dot,
     render_mermaid,
 )
-from pmc.semantics.model import ProcessModel
 from tests.graph.helpers import model_of
 
 Renderer = Callable[[ProcessModel, str | None], str]

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from pmc.diagnostics import REPLAY_RULES as RULES
-from pmc.explain import explain
+from pmc.tools.explain import explain
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "replay.md"
 

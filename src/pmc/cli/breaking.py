@@ -9,7 +9,6 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from pmc.breaking import Finding, Side, Version, compare
 from pmc.cli.shared import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -29,6 +28,7 @@ from pmc.compiler import CheckResult, check_source
 from pmc.diagnostics import has_errors
 from pmc.diagnostics.render import DiagnosticReport
 from pmc.source import SourceFile
+from pmc.tools.breaking import Finding, Side, compare
 
 GIT_PREFIX = "git:"
 
@@ -71,7 +71,7 @@ def report(
     """Findings grouped by the file they point into, new file first, each in line order."""
     reports = []
     for side, result in ((Side.NEW, new), (Side.OLD, old)):
-        found = sorted((f for f in findings if f.side is side), key=lambda f: f.sort_key)
+        found = sorted((f.diagnostic for f in findings if f.side is side), key=lambda d: d.sort_key)
         if found:
             reports.append(DiagnosticReport(result.source, tuple(found)))
     return tuple(reports)
@@ -87,14 +87,12 @@ def annotations_report(
     points at its anchor in the new one instead, and says where it was.
     """
     moved = [
-        f
-        if f.side is Side.NEW or f.anchor is None
+        f.diagnostic
+        if f.anchor is None
         else dataclasses.replace(
-            f,
+            f.diagnostic,
             location=f.anchor,
-            message=f"{f.message} (was at line {f.span.line} of {ref})",
-            side=Side.NEW,
-            anchor=None,
+            message=f"{f.diagnostic.message} (was at line {f.diagnostic.span.line} of {ref})",
         )
         for f in findings
     ]
@@ -142,8 +140,8 @@ def breaking(
         )
         print_error("fix the errors above first: only valid versions can be compared")
         raise typer.Exit(EXIT_USAGE)
-    assert new.module and new.model and old.module and old.model  # no errors: both built
-    findings = compare(Version(old.model, old.module), Version(new.model, new.module))
+    assert new.model and old.model  # no errors: both built
+    findings = compare(old.model, new.model)
     git = parse_git_spec(against)
     if output_format is OutputFormat.GITHUB and git is not None:
         reports = annotations_report(new, findings, git[0])

@@ -9,7 +9,7 @@ import typer
 
 from pmc.cli.shared import EXIT_USAGE, app, print_error, print_note
 from pmc.diagnostics.suggest import did_you_mean
-from pmc.explain import all_sections
+from pmc.tools.explain import all_sections
 
 
 @app.command()

@@ -28,7 +28,7 @@ from pmc.cli.shared import (
 )
 from pmc.diagnostics.render import DiagnosticReport, escape_text
 from pmc.files import unified_diff, write_atomically
-from pmc.fmt import format_source
+from pmc.tools.fmt import format_source
 
 CheckOption = Annotated[
     bool,

@@ -23,7 +23,7 @@ from pmc.compiler import check_source
 from pmc.diagnostics import has_errors
 from pmc.diagnostics.render import DiagnosticReport
 from pmc.files import write_atomically
-from pmc.graph import UnknownMachineError, render_dot, render_mermaid
+from pmc.tools.graph import UnknownMachineError, render_dot, render_mermaid
 
 
 class GraphFormat(StrEnum):

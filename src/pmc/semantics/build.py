@@ -37,7 +37,8 @@ def build_model(
 ) -> ProcessModel:
     machine_models = tuple(machines)
     events = tuple(
-        EventModel(name, _fields(info.fields)) for name, info in declarations.events.items()
+        EventModel(name, _fields(info.fields), info.decl.name.span)
+        for name, info in declarations.events.items()
     )
     tasks = tuple(
         TaskModel(
@@ -47,6 +48,8 @@ def build_model(
             _fields(info.returns),
             info.retry,
             info.timeout_ms,
+            info.decl.name.span,
+            info.decl.mode_span,
         )
         for name, info in declarations.tasks.items()
     )
@@ -63,4 +66,5 @@ def build_model(
         complete_when=complete_when,
         fail_when=fail_when,
         cancel_events=tuple(n.text for n in cancel_events),
+        span=process.name.span,
     )

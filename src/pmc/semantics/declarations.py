@@ -214,10 +214,14 @@ def field_types(fields: Mapping[str, FieldInfo]) -> dict[str, ValueType | None]:
 
 
 def _field_model(field: ast.Field, value_type: ValueType) -> FieldModel:
-    if field.default is None:
-        return FieldModel(field.name.text, value_type)
+    default = None if field.default is None else literal_value_for(field.default, value_type)
     return FieldModel(
-        field.name.text, value_type, True, literal_value_for(field.default, value_type)
+        field.name.text,
+        value_type,
+        has_default=field.default is not None,
+        default=default,
+        span=field.span,
+        type_span=field.type.span,
     )
 
 

@@ -98,9 +98,19 @@ def _machine_model(
         if t.run is not None:
             assert t.run.model is not None
             run = t.run.model
-        wildcard = any(isinstance(s, ast.Wildcard) for s in t.decl.sources)
+        decl = t.decl
         models.append(
-            TransitionModel(t.decl.name.text, from_states, t.target, t.trigger.model, run, wildcard)
+            TransitionModel(
+                decl.name.text,
+                from_states,
+                t.target,
+                t.trigger.model,
+                run,
+                from_wildcard=any(isinstance(s, ast.Wildcard) for s in decl.sources),
+                span=decl.name.span,
+                endpoints_span=decl.sources[0].span.cover(decl.target.span),
+                trigger_span=decl.trigger.span,
+            )
         )
     multi = any(isinstance(t.trigger.model, SelectorTriggerModel) for t in transitions)
     return MachineModel(
@@ -110,4 +120,8 @@ def _machine_model(
         table.finals,
         multi,
         tuple(models),
+        span=machine.name.span,
+        state_spans=tuple(name.span for name in table.declared.values()),
+        states_span=machine.states_clauses[0].span,
+        initial_span=machine.initial_clauses[0].state.span,
     )

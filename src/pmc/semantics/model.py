@@ -4,6 +4,11 @@ Everything here is resolved and checked: names exist, types are known,
 ``*`` sources are expanded, defaults are filled in. Codegen never needs the
 AST or diagnostics. Tuples keep source order, which is also the order of the
 generated code.
+
+The parts a tool points back at (the process, its key, events, tasks, fields,
+machines, states and transitions) remember where they are written, so that
+``pmc breaking`` (and any later tool) never walks the AST again. Spans are not
+compared: two models are equal when they mean the same, wherever it is written.
 """
 
 from __future__ import annotations
@@ -12,6 +17,13 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal
 from enum import StrEnum
+
+from pmc.source import Span
+
+# Where a part built by hand (in tests) is written: nowhere in any file. Spans
+# are left out of equality (``compare=False``) and out of the hash.
+NOWHERE = Span(0, 0, 0, 0)
+
 
 # ---- types -----------------------------------------------------------------
 
@@ -62,6 +74,9 @@ class FieldModel:
     type: ValueType
     has_default: bool = False
     default: LiteralValue = None
+    # The whole declaration, `name: type = default`.
+    span: Span = dataclass_field(default=NOWHERE, compare=False)
+    type_span: Span = dataclass_field(default=NOWHERE, compare=False)
 
 
 # ---- events and tasks --------------------------------------------------------
@@ -71,6 +86,7 @@ class FieldModel:
 class EventModel:
     name: str
     fields: tuple[FieldModel, ...]
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
 
 
 class TaskMode(StrEnum):
@@ -102,6 +118,9 @@ class TaskModel:
     returns: tuple[FieldModel, ...]  # empty: the task returns nothing
     retry: RetryPolicy | None  # None: a failed attempt is final
     timeout_ms: int | None  # None: no timeout
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
+    # The mode keyword; None: not written (the default mode).
+    mode_span: Span | None = dataclass_field(default=None, compare=False)
 
 
 # ---- machines ------------------------------------------------------------------
@@ -195,6 +214,10 @@ class TransitionModel:
     # Written with ``*``: ``pmc graph`` draws one edge from "any state"
     # instead of one per expanded source.
     from_wildcard: bool = False
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
+    # The sources and target, `A, B -> C`.
+    endpoints_span: Span = dataclass_field(default=NOWHERE, compare=False)
+    trigger_span: Span = dataclass_field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +228,14 @@ class MachineModel:
     final: tuple[str, ...]
     multi_instance: bool  # triggered by ``Event.field`` selectors
     transitions: tuple[TransitionModel, ...]
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
+    state_spans: tuple[Span, ...] = dataclass_field(default=(), compare=False)  # of ``states``
+    states_span: Span = dataclass_field(default=NOWHERE, compare=False)  # the first `states` clause
+    # The state the first `initial` clause names.
+    initial_span: Span = dataclass_field(default=NOWHERE, compare=False)
+
+    def state_span(self, state: str) -> Span:
+        return self.state_spans[self.states.index(state)]
 
 
 # ---- process ---------------------------------------------------------------------
@@ -231,6 +262,8 @@ class AnyInCondition:
 class KeyModel:
     field: str
     type: PrimitiveType  # str, int or UUID
+    # The field the first `key` clause names.
+    span: Span = dataclass_field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +280,7 @@ class ProcessModel:
     # Failure holds when any condition holds; empty: the process never fails.
     fail_when: tuple[AnyInCondition, ...]
     cancel_events: tuple[str, ...]
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
 
     def event(self, name: str) -> EventModel:
         return next(e for e in self.events if e.name == name)

@@ -63,7 +63,7 @@ def resolve_key(process: ast.Process, declarations: Declarations) -> KeyInfo:
     # natural reading of an identifier.
     key_type = valid[0][1].type if valid else STR
     assert isinstance(key_type, PrimitiveType)
-    return KeyInfo(field, KeyModel(field, key_type), tuple(found))
+    return KeyInfo(field, KeyModel(field, key_type, keys[0].field.span), tuple(found))
 
 
 def _is_key(info: FieldInfo) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from pmc import _resources
+from pmc._resources import read_text
 
 DOC_PAGES = ("diagnostics.md", "breaking.md", "replay.md")
 
@@ -51,7 +51,7 @@ def sections(markdown: str) -> dict[str, str]:
 
 def all_sections(read: Callable[[str], str] | None = None) -> dict[str, str]:
     """Every documented code and rule; ``read`` maps a page name to its text."""
-    reader = read or (lambda page: _resources.read_text("docs", page))
+    reader = read or (lambda page: read_text("docs", page))
     merged: dict[str, str] = {}
     for page in DOC_PAGES:
         for code, text in sections(reader(page)).items():

@@ -1,7 +1,9 @@
 """``pmc fmt``: the canonical layout of a ``.pm`` file, comments kept in place.
 
 Pure functions from a parsed module to text; the CLI reads and writes files.
-The style itself is documented in ``docs/style.md``.
+The layout is the canonical printer's (:mod:`pmc.syntax.printer`); this tool
+adds the comments and the author's blank lines. The style itself is
+documented in ``docs/style.md``.
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pmc.diagnostics import Diagnostic
-from pmc.fmt.comments import weave
-from pmc.fmt.layout import INDENT, MAX_WIDTH, CommentIndex, layout_process, quote, start_of
 from pmc.source import SourceFile
 from pmc.syntax import ast
 from pmc.syntax.parser import parse
+from pmc.syntax.printer import CommentIndex, layout_process, start_of
+from pmc.tools.fmt.comments import weave
 
 
 def format_module(module: ast.Module, source: SourceFile) -> str:
@@ -25,16 +27,6 @@ def format_module(module: ast.Module, source: SourceFile) -> str:
     comments = CommentIndex.of(start_of(c.span) for c in module.comments)
     lines = layout_process(module.process, comments)
     return weave(lines, module.comments, source)
-
-
-def program_text(module: ast.Module) -> str:
-    """The program alone, as ``pmc fmt`` lays it out: no comments, no blank lines.
-
-    Two sources that differ only in layout or comments have the same
-    program text; generated modules hash it (``docs/design.md``).
-    """
-    lines = layout_process(module.process, CommentIndex.of(()))
-    return "".join(f"{' ' * line.indent}{line.text}\n" for line in lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +43,4 @@ def format_source(source: SourceFile) -> FormatResult:
     return FormatResult(format_module(parsed.module, source), parsed.diagnostics)
 
 
-__all__ = [
-    "INDENT",
-    "MAX_WIDTH",
-    "FormatResult",
-    "format_module",
-    "format_source",
-    "program_text",
-    "quote",
-]
+__all__ = ["FormatResult", "format_module", "format_source"]

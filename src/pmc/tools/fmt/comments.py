@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from pmc.fmt.layout import INDENT, Kind, Line, Pos, start_of
 from pmc.source import SourceFile
 from pmc.syntax import ast
+from pmc.syntax.printer import INDENT, Kind, Line, Pos, start_of
 
 
 class _Blank(Enum):

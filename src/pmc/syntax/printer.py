@@ -1,8 +1,10 @@
-"""Lays the AST out as canonical lines, before comments are woven back in.
+"""The canonical printer: lays the AST out as canonical lines.
 
-Each :class:`Line` remembers the range of source it renders, so that
-:mod:`pmc.fmt.comments` can tell which comments come before, inside or after
-it. The rules are documented in ``docs/style.md``; keep the two in step.
+``pmc fmt`` weaves the comments back in between the lines
+(:mod:`pmc.tools.fmt`); codegen hashes the :func:`program_text` alone. Each
+:class:`Line` remembers the range of source it renders, so that the comments
+can be placed before, inside or after it. The rules are documented in
+``docs/style.md``; keep the two in step.
 """
 
 from __future__ import annotations
@@ -95,6 +97,16 @@ def layout_process(process: ast.Process, comments: CommentIndex) -> list[Line]:
     for declaration in process.declarations:
         body.extend(_declaration(declaration, INDENT, comments))
     return _block(header, end_of(process.name.span), process.span, body, 0, Kind.MEMBER, comments)
+
+
+def program_text(module: ast.Module) -> str:
+    """The program alone, as ``pmc fmt`` lays it out: no comments, no blank lines.
+
+    Two sources that differ only in layout or comments have the same
+    program text; generated modules hash it (``docs/design.md``).
+    """
+    lines = layout_process(module.process, CommentIndex.of(()))
+    return "".join(f"{' ' * line.indent}{line.text}\n" for line in lines)
 
 
 def _block(

@@ -1,0 +1,422 @@
+"""Changes between two versions of a process that break replay of recorded streams.
+
+A stream holds the input events, every ``TransitionPlanned`` (machine,
+transition, from and to state, task and its input), every task outcome with
+its result, all under names: the process name (stream category and event-name
+prefix), event, task, machine, state and transition names, and field names and
+values. Replaying a stream with a new definition fails when one of those names
+or shapes is gone. ``compare`` finds such changes; each finding names a stable
+rule id (like buf's ``FIELD_NO_DELETE``) documented in ``docs/breaking.md``.
+
+A :class:`Finding` holds a diagnostic, which renders in every format ``pmc
+check`` prints. Locations come from the models' spans: a deletion points into
+the old file, everything else into the new one. A deletion also carries an
+``anchor`` in the new file (the declaration that lost the name, or the
+process), for reports that can only point into the new file, such as
+annotations on a pull request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import partial
+from typing import Protocol, TypeVar
+
+from pmc.diagnostics import BREAKING_RULES, Diagnostic
+from pmc.semantics.model import (
+    DictType,
+    EventModel,
+    EventTriggerModel,
+    FieldModel,
+    ListType,
+    MachineModel,
+    OptionalType,
+    ProcessModel,
+    SelectorTriggerModel,
+    TaskModel,
+    TransitionModel,
+    ValueType,
+)
+from pmc.semantics.types import type_text
+from pmc.source import Span
+
+
+class Side(StrEnum):
+    """Which version a finding's span points into."""
+
+    OLD = "old"
+    NEW = "new"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A breaking change: a diagnostic naming a breaking rule, and the file it points into.
+
+    A finding in the old file has an ``anchor``: where its subject is in the new one.
+    """
+
+    diagnostic: Diagnostic
+    side: Side = Side.NEW
+    anchor: Span | None = None
+
+    def __post_init__(self) -> None:
+        if self.diagnostic.id not in BREAKING_RULES:
+            raise ValueError(f"unregistered breaking rule {self.diagnostic.id}")
+        if (self.side is Side.OLD) != (self.anchor is not None):
+            raise ValueError("a finding has an anchor exactly when it points into the old file")
+
+
+def compare(old: ProcessModel, new: ProcessModel) -> tuple[Finding, ...]:
+    """Every change from ``old`` to ``new`` that breaks replay, in declaration order.
+
+    A removed event, task or machine is anchored at the new process's name.
+    """
+    event_removed = _Removal(
+        "EVENT_NO_DELETE",
+        lambda name: f"event `{name}` was removed",
+        lambda name: f"recorded streams hold `{old.name}.{name}` events",
+    )
+    return (
+        *_process_name(old, new),
+        *_key(old, new),
+        *_declarations(old.events, new.events, event_removed, new.span, _event),
+        *_declarations(old.tasks, new.tasks, _TASK_REMOVED, new.span, _task),
+        *_declarations(old.machines, new.machines, _MACHINE_REMOVED, new.span, _machine),
+    )
+
+
+# ---- declarations matched by name ------------------------------------------------------
+
+
+class _Declared(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def span(self) -> Span: ...
+
+
+_D = TypeVar("_D", bound=_Declared)
+
+
+@dataclass(frozen=True, slots=True)
+class _Removal:
+    """How to report a name recorded streams still use that the new version lost."""
+
+    rule: str
+    message: Callable[[str], str]  # from the removed name
+    label: Callable[[str], str]
+
+    def finding(self, name: str, span: Span, added: Sequence[str], anchor: Span) -> Finding:
+        """The finding for ``name``, declared at ``span`` in the old file."""
+        diagnostic = Diagnostic(
+            self.rule,
+            self.message(name),
+            span,
+            label=self.label(name),
+            help=_rename_help(name, added),
+        )
+        return Finding(diagnostic, Side.OLD, anchor)
+
+
+def _added(old: Iterable[str], new: Iterable[str]) -> list[str]:
+    """The names ``new`` adds, in its order."""
+    before = set(old)
+    return [name for name in new if name not in before]
+
+
+def _declarations(
+    old: Sequence[_D],
+    new: Sequence[_D],
+    removal: _Removal,
+    anchor: Span,
+    kept: Callable[[_D, _D], Iterable[Finding]],
+) -> Iterator[Finding]:
+    """Each of ``old`` in order: a removal anchored at ``anchor`` when ``new`` has no
+    namesake, otherwise what ``kept`` finds between the two."""
+    new_by_name = {item.name: item for item in new}
+    added = _added((item.name for item in old), new_by_name)
+    for before in old:
+        after = new_by_name.get(before.name)
+        if after is None:
+            yield removal.finding(before.name, before.span, added, anchor)
+        else:
+            yield from kept(before, after)
+
+
+# ---- helpers ----------------------------------------------------------------------------
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"
+
+
+def _rename_help(removed: str, added: Sequence[str]) -> str:
+    """Help for a removed name; names the new one when it may have been a rename."""
+    if len(added) == 1:
+        return f"if `{removed}` was renamed to `{added[0]}`, keep the old name: streams record it"
+    return f"keep `{removed}`: recorded streams still use it"
+
+
+def _accepts(new: ValueType, old: ValueType) -> bool:
+    """Whether every value recorded as ``old`` is still a valid ``new``.
+
+    Only ``T`` to ``T | None`` widens, also inside containers. Other
+    conversions (``int`` to ``float``, say) depend on how values were
+    serialised, so they are reported rather than guessed.
+    """
+    if new == old:
+        return True
+    if isinstance(new, OptionalType):
+        return _accepts(new.inner, old.inner if isinstance(old, OptionalType) else old)
+    if isinstance(new, ListType) and isinstance(old, ListType):
+        return _accepts(new.item, old.item)
+    if isinstance(new, DictType) and isinstance(old, DictType):
+        return _accepts(new.value, old.value)
+    return False
+
+
+# ---- process-level -------------------------------------------------------------------------
+
+
+def _process_name(old: ProcessModel, new: ProcessModel) -> Iterator[Finding]:
+    before, after = old.name, new.name
+    if before != after:
+        yield Finding(
+            Diagnostic(
+                "PROCESS_SAME_NAME",
+                f"process `{before}` was renamed to `{after}`",
+                new.span,
+                label=f"recorded streams are in category `{before}`",
+                notes=(f"stored events are named `{before}.<Event>`, and so are lifecycle events",),
+                help=f"keep the name `{before}`, or deploy `{after}` as a new process",
+            )
+        )
+
+
+def _key(old: ProcessModel, new: ProcessModel) -> Iterator[Finding]:
+    before, after = old.key, new.key
+    if before.field != after.field:
+        yield Finding(
+            Diagnostic(
+                "KEY_SAME",
+                f"the key changed from `{before.field}` to `{after.field}`",
+                after.span,
+                label="streams are found by the value of the key field",
+                help=f"keep `key {before.field}`",
+            )
+        )
+    elif before.type != after.type:
+        yield Finding(
+            Diagnostic(
+                "KEY_SAME",
+                f"the key `{after.field}` changed type from `{type_text(before.type)}` "
+                f"to `{type_text(after.type)}`",
+                after.span,
+                label="stream names were made from the old type's values",
+                help=f"keep `{after.field}: {type_text(before.type)}` on the trigger events",
+            )
+        )
+
+
+# ---- fields --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """A recorded shape: an event's payload, a task's input or its result."""
+
+    what: str  # "event `E`", "task `T`", "the result of task `T`"
+    delete_rule: str
+    old_fields: tuple[FieldModel, ...]
+    new_fields: tuple[FieldModel, ...]
+    owner_span: Span  # the name of its event or task in the new file
+
+
+def _fields(shape: _Shape) -> Iterator[Finding]:
+    removal = _Removal(
+        shape.delete_rule,
+        lambda name: f"field `{name}` was removed from {shape.what}",
+        lambda _: "recorded values still carry this field",
+    )
+    kept = partial(_field_type, shape.what)
+    yield from _declarations(shape.old_fields, shape.new_fields, removal, shape.owner_span, kept)
+    added = _added((f.name for f in shape.old_fields), (f.name for f in shape.new_fields))
+    for after in shape.new_fields:
+        if after.name in added and not after.has_default:
+            yield Finding(
+                Diagnostic(
+                    "FIELD_NO_ADD_REQUIRED",
+                    f"field `{after.name}` was added to {shape.what} without a default",
+                    after.span,
+                    label="recorded values lack this field",
+                    help=(
+                        f"give it a default (`{after.name}: {type_text(after.type)} = ...`), "
+                        "or an optional type with `= none`"
+                    ),
+                )
+            )
+
+
+def _field_type(what: str, before: FieldModel, after: FieldModel) -> Iterator[Finding]:
+    if not _accepts(after.type, before.type):
+        yield Finding(
+            Diagnostic(
+                "FIELD_SAME_TYPE",
+                f"field `{before.name}` of {what} changed type from "
+                f"`{type_text(before.type)}` to `{type_text(after.type)}`",
+                after.type_span,
+                label=f"recorded values are `{type_text(before.type)}`",
+                help="keep the old type, or widen it to `T | None`",
+            )
+        )
+
+
+# ---- events and tasks -----------------------------------------------------------------
+
+
+def _event(before: EventModel, after: EventModel) -> Iterator[Finding]:
+    what = f"event `{before.name}`"
+    return _fields(_Shape(what, "FIELD_NO_DELETE", before.fields, after.fields, after.span))
+
+
+_TASK_REMOVED = _Removal(
+    "TASK_NO_DELETE",
+    lambda name: f"task `{name}` was removed",
+    lambda _: "recorded transitions planned this task, and its outcomes name it",
+)
+
+
+def _task(before: TaskModel, after: TaskModel) -> Iterator[Finding]:
+    inputs = _Shape(
+        f"task `{before.name}`", "FIELD_NO_DELETE", before.fields, after.fields, after.span
+    )
+    yield from _fields(inputs)
+    results = _Shape(
+        f"the result of task `{before.name}`",
+        "RETURNS_FIELD_NO_DELETE",
+        before.returns,
+        after.returns,
+        after.span,
+    )
+    yield from _fields(results)
+    if before.mode != after.mode:
+        yield Finding(
+            Diagnostic(
+                "TASK_MODE_SAME",
+                f"task `{after.name}` changed from {before.mode} to {after.mode}",
+                after.mode_span or after.span,
+                label=f"tasks planned before the change were recorded as {before.mode}",
+                help=f"deploy when no `{after.name}` planned by the old version is still pending",
+            )
+        )
+
+
+# ---- machines ------------------------------------------------------------------------------
+
+
+_MACHINE_REMOVED = _Removal(
+    "MACHINE_NO_DELETE",
+    lambda name: f"machine `{name}` was removed",
+    lambda _: "recorded transitions name this machine",
+)
+
+
+def _machine(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    yield from _instances(before, after)
+    yield from _initial(before, after)
+    yield from _states(before, after)
+    yield from _transitions(before, after)
+
+
+def _instances(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    if before.multi_instance == after.multi_instance:
+        return
+    kind = SelectorTriggerModel if after.multi_instance else EventTriggerModel
+    span = next((t.trigger_span for t in after.transitions if isinstance(t.trigger, kind)), None)
+    if after.multi_instance:
+        message = f"machine `{after.name}` now has many instances (`on Event.field`), not one"
+        label = "recorded transitions name the machine's single instance"
+    else:
+        message = f"machine `{after.name}` now has a single instance, not many"
+        label = "recorded transitions name instances by their field values"
+    yield Finding(
+        Diagnostic(
+            "MACHINE_SAME_INSTANCES",
+            message,
+            span or after.span,
+            label=label,
+            notes=(
+                "a single-instance machine is triggered by `on Event`, "
+                "a multi-instance one by `on Event.field`",
+            ),
+            help="keep the machine's triggers of the same kind; "
+            "draw the new flow as a new machine or process",
+        )
+    )
+
+
+def _initial(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    if before.initial == after.initial:
+        return
+    yield Finding(
+        Diagnostic(
+            "INITIAL_SAME",
+            f"machine `{after.name}` now starts in `{after.initial}`, not `{before.initial}`",
+            after.initial_span,
+            label=f"recorded first transitions leave `{before.initial}`",
+            help=f"keep `initial {before.initial}`; "
+            "if the new start applies to new instances only, deploy it as a new process",
+        )
+    )
+
+
+def _states(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    removal = _Removal(
+        "STATE_NO_DELETE",
+        lambda state: f"state `{state}` was removed from machine `{before.name}`",
+        lambda _: "recorded transitions enter or leave this state",
+    )
+    added = _added(before.states, after.states)
+    for state in before.states:
+        if state not in after.states:
+            yield removal.finding(state, before.state_span(state), added, after.states_span)
+
+
+def _transitions(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    removal = _Removal(
+        "TRANSITION_NO_DELETE",
+        lambda name: f"transition `{name}` was removed from machine `{before.name}`",
+        lambda _: "recorded `TransitionPlanned` events name this transition",
+    )
+    kept = partial(_endpoints_kept, before.name, frozenset(after.states))
+    return _declarations(before.transitions, after.transitions, removal, after.span, kept)
+
+
+def _endpoints(transition: TransitionModel) -> list[tuple[str, str]]:
+    return [(source, transition.target) for source in transition.sources]
+
+
+def _endpoints_kept(
+    machine: str, states: frozenset[str], before: TransitionModel, after: TransitionModel
+) -> Iterator[Finding]:
+    # A removed state is reported once, as STATE_NO_DELETE, not again here.
+    kept = set(_endpoints(after))
+    lost = [
+        (s, t) for s, t in _endpoints(before) if (s, t) not in kept and s in states and t in states
+    ]
+    if not lost:
+        return
+    pairs = ", ".join(f"`{s} -> {t}`" for s, t in lost)
+    yield Finding(
+        Diagnostic(
+            "TRANSITION_SAME_ENDPOINTS",
+            f"transition `{after.name}` of machine `{machine}` no longer goes {pairs}",
+            after.endpoints_span,
+            label=f"recorded `{after.name}` {_plural(len(lost), 'step')} would not replay",
+            help="keep the old sources and target; "
+            "add a transition with a new name for the new path",
+        )
+    )
