@@ -1,8 +1,8 @@
 """What generated process modules import, and the runtime built on it.
 
 Must not import the compiler's dependencies (lark, jinja2, typer) nor any pmc
-module outside ``pmc.runtime``: a deployed process needs only this package,
-event-sourcery and pydantic.
+module outside ``pmc.runtime`` but the error root ``pmc.errors``: a deployed
+process needs only this package, event-sourcery and pydantic.
 
 ``ProcessManager`` and ``Worker`` are loaded on first use: importing a
 generated module (or compiling one) must not pay for SQLAlchemy and the

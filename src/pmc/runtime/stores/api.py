@@ -32,6 +32,8 @@ from uuid import UUID
 from event_sourcery import Event
 from sqlalchemy import exc as sql_errors
 
+from pmc.errors import PmcError
+
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Clock: TypeAlias = Callable[[], datetime]
 
@@ -136,7 +138,7 @@ class WorkItem:
     lease_until: datetime | None
 
 
-class AppendRejected(Exception):
+class AppendRejected(PmcError):
     """An append wrote nothing; the caller should reload the stream and decide again."""
 
 
