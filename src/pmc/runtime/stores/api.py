@@ -221,10 +221,6 @@ class ProcessStore(Protocol):
         """Keys of every stream of ``category`` that has events, sorted."""
         ...
 
-    def work_items(self, category: str, key: str) -> list[WorkItem]:
-        """The index rows of one stream, by due time (for inspection and tests)."""
-        ...
-
     def claim_due(
         self,
         now: datetime,
