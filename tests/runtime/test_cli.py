@@ -365,9 +365,24 @@ def test_worker_stops_gracefully_on_the_first_sigint_and_logs_with_verbose(
 
 def test_progress_lines_name_timeouts_and_fired_timers() -> None:
     task_id, timer_id = uuid.uuid4(), uuid.uuid4()
-    retried = TimeoutReport("RtRebase", "r1", "CloseInstance", task_id, "Instance", "A", 1, True)
-    last = TimeoutReport("RtRebase", "r1", "CloseInstance", task_id, "Instance", "A", 4, False)
-    fired = TimerReport("RtReminder", "t1", timer_id, "Ticket", "Ticket", "remind")
+    close = {
+        "category": "RtRebase",
+        "key": "r1",
+        "machine": "Instance",
+        "machine_id": "A",
+        "task": "CloseInstance",
+        "task_id": task_id,
+    }
+    retried = TimeoutReport(**close, attempt=1, retry_scheduled=True)
+    last = TimeoutReport(**close, attempt=4, retry_scheduled=False)
+    fired = TimerReport(
+        category="RtReminder",
+        key="t1",
+        machine="Ticket",
+        machine_id="Ticket",
+        timer_id=timer_id,
+        transition="remind",
+    )
 
     assert [progress_line(p) for p in (retried, last, fired)] == [
         "CloseInstance RtRebase/r1 A attempt 1: timed out; retry scheduled",

@@ -19,8 +19,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from pmc.cli.shared import EXIT_USAGE, app, print_error
 from pmc.runtime import ProcessDefinition
 from pmc.runtime.log import FieldsFormatter
+from pmc.runtime.results import Progress, TimerReport
 from pmc.runtime.stores import ProcessStore, open_store
-from pmc.runtime.worker import Progress, TimeoutReport, TimerReport, Worker, WorkerStats
+from pmc.runtime.worker import Worker, WorkerStats
 
 STORE_ENV = "PMC_STORE"
 DEFAULT_STORE = "sqlite:///pmc.db"
@@ -209,16 +210,10 @@ def print_progress(progress: Progress, stats: WorkerStats) -> None:
 
 
 def progress_line(progress: Progress) -> str:
+    stream = f"{progress.category}/{progress.key} {progress.machine_id}"
     if isinstance(progress, TimerReport):
-        return (
-            f"timer {progress.category}/{progress.key} {progress.machine_id}: "
-            f"fired ({progress.transition})"
-        )
-    where = f"{progress.task} {progress.category}/{progress.key} {progress.machine_id}"
-    if isinstance(progress, TimeoutReport):
-        then = "retry scheduled" if progress.retry_scheduled else "failed for good"
-        return f"{where} attempt {progress.attempt}: timed out; {then}"
-    return f"{where} attempt {progress.attempt}: {progress.describe()}"
+        return f"timer {stream}: {progress.describe()}"
+    return f"{progress.task} {stream} attempt {progress.attempt}: {progress.describe()}"
 
 
 def summary(stats: WorkerStats) -> str:

@@ -62,12 +62,13 @@ from pmc.runtime.lifecycle import (
 from pmc.runtime.state import End, ProcessState, TaskInFlight, TaskStatus, Timer
 
 if TYPE_CHECKING:
-    from pmc.runtime.manager import HandleResult, HandleStatus, ProcessManager, SyncRetryWarning
+    from pmc.runtime.manager import ProcessManager, SyncRetryWarning
+    from pmc.runtime.results import HandleResult, HandleStatus
     from pmc.runtime.worker import Worker
 
 _LAZY = {
-    "HandleResult": "pmc.runtime.manager",
-    "HandleStatus": "pmc.runtime.manager",
+    "HandleResult": "pmc.runtime.results",
+    "HandleStatus": "pmc.runtime.results",
     "ProcessManager": "pmc.runtime.manager",
     "SyncRetryWarning": "pmc.runtime.manager",
     "Worker": "pmc.runtime.worker",
