@@ -25,7 +25,6 @@ from pmc.cli.worker import STORE_ENV, safe_url
 from pmc.replay import (
     ReplayReport,
     Stream,
-    TargetError,
     group_streams,
     render_github,
     render_json,
@@ -36,6 +35,7 @@ from pmc.replay import (
 )
 from pmc.runtime import ProcessDefinition
 from pmc.runtime.export import ExportFormatError, read_json_lines
+from pmc.runtime.loading import TargetError
 
 
 class ReplayFormat(StrEnum):
