@@ -21,9 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "pmc.source": set(),
     "pmc.naming": set(),
     "pmc.files": set(),
-    "pmc.registry": set(),
     "pmc._resources": set(),
-    "pmc.diagnostics": {"pmc.source", "pmc.registry"},
+    "pmc.diagnostics": {"pmc.source"},
     "pmc.syntax": {"pmc.diagnostics", "pmc.source", "pmc._resources"},
     "pmc.semantics": {"pmc.syntax", "pmc.diagnostics", "pmc.source", "pmc.naming"},
     "pmc.compiler": {"pmc.syntax", "pmc.semantics", "pmc.diagnostics", "pmc.source"},
@@ -46,10 +45,9 @@ ALLOWED: dict[str, set[str]] = {
         "pmc.syntax",
         "pmc.diagnostics",
         "pmc.source",
-        "pmc.registry",
     },
     "pmc.explain": {"pmc", "pmc._resources"},
-    "pmc.replay": {"pmc.runtime", "pmc.registry", "pmc.diagnostics"},
+    "pmc.replay": {"pmc.runtime", "pmc.diagnostics"},
     "pmc.runtime": set(),
 }
 UNRESTRICTED = {"pmc", "pmc.cli", "pmc.__main__"}

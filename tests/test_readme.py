@@ -12,7 +12,7 @@ import typer.main
 
 from pmc.cli import app
 from pmc.compiler import check_source
-from pmc.diagnostics.render import FileDiagnostics, render_text, summary_line
+from pmc.diagnostics.render import DiagnosticReport, render_text, summary_line
 from pmc.source import SourceFile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_the_tour_shows_real_check_output() -> None:
     example = (REPO / "examples" / "rebase_cleanup.pm").read_text(encoding="utf-8")
     broken = example.replace("-> Closed on CloseInstance", "-> Closd on CloseInstance")
     source = SourceFile("broken.pm", broken)
-    report = FileDiagnostics(source, check_source(source).diagnostics)
+    report = DiagnosticReport(source, check_source(source).diagnostics)
     assert shown == render_text(report) + f"{summary_line([report])} emitted\n"
 
 

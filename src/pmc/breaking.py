@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
-from pmc.diagnostics import Diagnostic, Severity
-from pmc.registry import registry
+from pmc.diagnostics import Diagnostic
 from pmc.semantics.model import (
     DictType,
     FieldModel,
@@ -40,48 +39,6 @@ from pmc.semantics.types import type_text
 from pmc.source import Span
 from pmc.syntax import ast
 
-# ---- rules -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    severity: Severity
-    title: str
-
-
-# Rule ids are stable: never rename or reuse one. docs/breaking.md documents each.
-RULES: dict[str, Rule] = registry(
-    lambda entry: entry.id,
-    Rule("PROCESS_SAME_NAME", Severity.ERROR, "the process keeps its name"),
-    Rule("KEY_SAME", Severity.ERROR, "the correlation key keeps its field and type"),
-    Rule("EVENT_NO_DELETE", Severity.ERROR, "events are not removed or renamed"),
-    Rule("TASK_NO_DELETE", Severity.ERROR, "tasks are not removed or renamed"),
-    Rule("MACHINE_NO_DELETE", Severity.ERROR, "machines are not removed or renamed"),
-    Rule("STATE_NO_DELETE", Severity.ERROR, "states are not removed or renamed"),
-    Rule("TRANSITION_NO_DELETE", Severity.ERROR, "transitions are not removed or renamed"),
-    Rule(
-        "TRANSITION_SAME_ENDPOINTS",
-        Severity.ERROR,
-        "a transition keeps every source and target it had",
-    ),
-    Rule("FIELD_NO_DELETE", Severity.ERROR, "event and task fields are not removed or renamed"),
-    Rule("FIELD_SAME_TYPE", Severity.ERROR, "fields keep a type that accepts the old values"),
-    Rule(
-        "FIELD_NO_ADD_REQUIRED", Severity.ERROR, "a field added to a recorded shape has a default"
-    ),
-    Rule(
-        "RETURNS_FIELD_NO_DELETE", Severity.ERROR, "task result fields are not removed or renamed"
-    ),
-    Rule("TASK_MODE_SAME", Severity.WARNING, "tasks keep their mode"),
-    Rule(
-        "MACHINE_SAME_INSTANCES",
-        Severity.ERROR,
-        "a machine keeps one instance, or keeps many",
-    ),
-    Rule("INITIAL_SAME", Severity.ERROR, "a machine keeps its initial state"),
-)
-
 
 class Side(StrEnum):
     """Which version a finding's span points into."""
@@ -92,19 +49,11 @@ class Side(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Finding(Diagnostic):
-    """A breaking change: a diagnostic whose code is a rule id of :data:`RULES`."""
+    """A breaking change: a diagnostic whose id is a breaking rule, and the file it points into."""
 
     side: Side = Side.NEW
     # For a finding in the old file: where its subject was, in the new one.
     anchor: Span | None = None
-
-    def __post_init__(self) -> None:
-        if self.code not in RULES:
-            raise ValueError(f"unregistered breaking-change rule {self.code}")
-
-    @property
-    def severity(self) -> Severity:
-        return RULES[self.code].severity
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@ still load and fold with the new generated module: each stored event name
 must name one of its classes, each payload must validate, every machine,
 state, transition and task a ``TransitionPlanned`` names must still be in its
 tables, and ``evolve`` must fold the stream to the end. ``replay`` checks
-exactly that and returns the problems as data (:class:`ReplayFinding`, each
-with a stable rule id documented in ``docs/replay.md``); the CLI prints them.
+exactly that and returns the problems as data: diagnostics located at a
+stream position, each with a stable rule id documented in ``docs/replay.md``.
+The CLI prints them.
 
 Streams are read as stored (name and JSON payload, see
 :mod:`pmc.runtime.export`), never through event-sourcery's registry, which
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,55 +31,11 @@ from dataclasses import dataclass
 from event_sourcery import Event
 from pydantic import BaseModel, ValidationError
 
-from pmc.diagnostics.render import escape_text
-from pmc.registry import registry
+from pmc.diagnostics import Diagnostic, StreamPosition
+from pmc.diagnostics.render import DiagnosticReport, diagnostic_json, json_text, plural
 from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase
 from pmc.runtime.export import ExportedEvent, export_streams
 from pmc.runtime.stores import ProcessStore
-
-# ---- rules ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    title: str
-
-
-# Rule ids are stable: never rename or reuse one. docs/replay.md documents each.
-RULES: dict[str, Rule] = registry(
-    lambda entry: entry.id,
-    Rule("REPLAY_UNKNOWN_CATEGORY", "the stream is recorded under this process's name"),
-    Rule("REPLAY_VERSION_GAP", "stream versions count up from 1 without gaps"),
-    Rule("REPLAY_DUPLICATE_VERSION", "each stream version is recorded once"),
-    Rule("REPLAY_UNKNOWN_EVENT", "every recorded event name has a class in the module"),
-    Rule("REPLAY_INVALID_PAYLOAD", "every recorded payload validates against its class"),
-    Rule("REPLAY_KEY_MISMATCH", "input events carry the key of their stream"),
-    Rule("REPLAY_UNKNOWN_MACHINE", "recorded machines still exist"),
-    Rule("REPLAY_UNKNOWN_STATE", "recorded states are still states of their machine"),
-    Rule("REPLAY_UNKNOWN_TRANSITION", "recorded transitions are still in the table"),
-    Rule("REPLAY_UNKNOWN_TASK", "recorded tasks still exist"),
-    Rule("REPLAY_INVALID_TASK_INPUT", "recorded task inputs validate against the task"),
-    Rule("REPLAY_STATE_MISMATCH", "a recorded transition leaves the state replay is in"),
-    Rule("REPLAY_EVOLVE_ERROR", "evolve folds every recorded event"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayFinding:
-    """Why one stream cannot be replayed, at one event (``version``) of it."""
-
-    code: str
-    category: str
-    key: str
-    version: int
-    event: str | None  # the recorded event name, when the finding is about one event
-    message: str
-
-    def __post_init__(self) -> None:
-        if self.code not in RULES:
-            raise ValueError(f"unregistered replay rule {self.code}")
-
 
 # ---- input: streams --------------------------------------------------------------------
 
@@ -127,7 +83,7 @@ class StreamReplay:
     category: str
     key: str
     events: int
-    findings: tuple[ReplayFinding, ...]
+    findings: tuple[Diagnostic, ...]
     state: ProcessState | None  # None when the stream could not be folded to the end
 
     @property
@@ -149,7 +105,7 @@ class ReplayReport:
         return sum(1 for stream in self.streams if not stream.ok)
 
     @property
-    def findings(self) -> tuple[ReplayFinding, ...]:
+    def findings(self) -> tuple[Diagnostic, ...]:
         return tuple(f for stream in self.streams for f in stream.findings)
 
     @property
@@ -262,14 +218,15 @@ class _Locator:
 
     def finding(
         self, code: str, message: str, version: int, event: str | None = None
-    ) -> ReplayFinding:
-        return ReplayFinding(code, self.stream.category, self.stream.key, version, event, message)
+    ) -> Diagnostic:
+        position = StreamPosition(self.stream.category, self.stream.key, version, event)
+        return Diagnostic(code, message, position)
 
-    def at(self, code: str, message: str, recorded: ExportedEvent) -> ReplayFinding:
+    def at(self, code: str, message: str, recorded: ExportedEvent) -> Diagnostic:
         return self.finding(code, message, recorded.version, recorded.event)
 
 
-def _check_category(catalog: Catalog, where: _Locator) -> Iterator[ReplayFinding]:
+def _check_category(catalog: Catalog, where: _Locator) -> Iterator[Diagnostic]:
     if where.stream.category != catalog.category:
         first = where.stream.events[0].version if where.stream.events else 1
         yield where.finding(
@@ -280,7 +237,7 @@ def _check_category(catalog: Catalog, where: _Locator) -> Iterator[ReplayFinding
         )
 
 
-def _check_versions(where: _Locator) -> Iterator[ReplayFinding]:
+def _check_versions(where: _Locator) -> Iterator[Diagnostic]:
     expected = 1
     for recorded in where.stream.events:
         if recorded.version < expected:
@@ -309,7 +266,7 @@ def _check_versions(where: _Locator) -> Iterator[ReplayFinding]:
 
 def _load_event(
     catalog: Catalog, where: _Locator, recorded: ExportedEvent
-) -> tuple[Event | None, list[ReplayFinding]]:
+) -> tuple[Event | None, list[Diagnostic]]:
     """The event as the current class, or why it cannot be one."""
     event_class = catalog.classes.get(recorded.event)
     if event_class is None:
@@ -339,7 +296,7 @@ def _load_event(
 
 def _check_names(
     catalog: Catalog, where: _Locator, event_class: type[Event], recorded: ExportedEvent
-) -> Iterator[ReplayFinding]:
+) -> Iterator[Diagnostic]:
     """Machine, state, transition and task names a lifecycle event records.
 
     Only names recorded as strings are checked here; a missing or mistyped
@@ -368,7 +325,7 @@ def _check_names(
 
 def _check_planned(
     catalog: Catalog, where: _Locator, machine: str, recorded: ExportedEvent
-) -> Iterator[ReplayFinding]:
+) -> Iterator[Diagnostic]:
     payload = recorded.payload
     states = catalog.states[machine]
     unknown = [
@@ -397,7 +354,7 @@ def _check_planned(
 
 def _check_key(
     catalog: Catalog, where: _Locator, event: Event, recorded: ExportedEvent
-) -> Iterator[ReplayFinding]:
+) -> Iterator[Diagnostic]:
     # Only input events carry the key: the manager names their stream with it
     # (a changed key field or key type would file new events elsewhere).
     if not isinstance(event, catalog.input_events):
@@ -414,7 +371,7 @@ def _check_key(
 
 def _check_task_input(
     catalog: Catalog, where: _Locator, event: Event, recorded: ExportedEvent
-) -> Iterator[ReplayFinding]:
+) -> Iterator[Diagnostic]:
     # A pending task is started from its recorded input, validated by the
     # current task model: a task whose input no longer validates cannot run.
     if not isinstance(event, catalog.transition_planned):
@@ -453,7 +410,7 @@ def _fold(
     where: _Locator,
     records: Sequence[ExportedEvent],
     events: Sequence[Event],
-) -> tuple[ProcessState | None, list[ReplayFinding]]:
+) -> tuple[ProcessState | None, list[Diagnostic]]:
     """Fold the loaded events; stop at the first one that does not fit the state."""
     state = definition.initial_state()
     for recorded, event in zip(records, events, strict=True):
@@ -490,54 +447,21 @@ def _check_source_state(catalog: Catalog, state: ProcessState, event: Event) -> 
 # ---- rendering ---------------------------------------------------------------------------
 
 
-def render_text(report: ReplayReport) -> str:
-    """``KEY@VERSION: error[RULE]: message``, one line per finding.
-
-    Keys and messages come from event payloads: unsafe characters (controls,
-    bidi) are escaped as in diagnostics (:func:`pmc.diagnostics.render.escape_text`).
-    """
-    return "".join(
-        f"{escape_text(f.key)}@{f.version}: error[{f.code}]: {escape_text(f.message)}\n"
-        for f in report.findings
-    )
-
-
-def render_github(report: ReplayReport) -> str:
-    """GitHub Actions annotations; findings point at streams, not files, so none has a file."""
-    return "".join(
-        f"::error title={_escape_property(f.code)}::"
-        f"{_escape_data(escape_text(f'{f.category}/{f.key}@{f.version}: {f.message}'))}\n"
-        for f in report.findings
-    )
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+def findings_report(report: ReplayReport) -> DiagnosticReport:
+    """The findings, for the renderers every command shares (:mod:`pmc.diagnostics.render`)."""
+    return DiagnosticReport(None, report.findings)
 
 
 def render_json(report: ReplayReport) -> str:
-    document = {
-        "streams": len(report.streams),
-        "events": report.events,
-        "failures": report.failures,
-        "findings": [
-            {
-                "code": f.code,
-                "severity": "error",
-                "category": f.category,
-                "key": f.key,
-                "version": f.version,
-                "event": f.event,
-                "message": f.message,
-            }
-            for f in report.findings
-        ],
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """The summary counts, and every finding as ``pmc check --format json`` shows one."""
+    return json_text(
+        {
+            "streams": len(report.streams),
+            "events": report.events,
+            "failures": report.failures,
+            "findings": [diagnostic_json(None, f) for f in report.findings],
+        }
+    )
 
 
 def summary_line(report: ReplayReport) -> str:
@@ -549,7 +473,3 @@ def summary_line(report: ReplayReport) -> str:
             plural(report.failures, "failure"),
         ]
     )
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from pmc.breaking import RULES, Finding, Side, Version, compare
+from pmc.breaking import Finding, Side, Version, compare
 from pmc.compiler import check_source
+from pmc.diagnostics import BREAKING_RULES as RULES
 from pmc.diagnostics import Severity
-from pmc.diagnostics.render import FileDiagnostics, render_text
+from pmc.diagnostics.render import DiagnosticReport, render_text
 from pmc.source import SourceFile
 
 BASE = """process Shop {
@@ -60,7 +61,7 @@ def version(text: str, path: str) -> Version:
     source = SourceFile(path, text)
     result = check_source(source)
     assert result.model is not None and result.module is not None, render_text(
-        FileDiagnostics(source, result.diagnostics)
+        DiagnosticReport(source, result.diagnostics)
     )
     return Version(result.model, result.module)
 
@@ -85,9 +86,7 @@ Found = tuple[str, Side, str]
 
 def findings(new_text: str, old_text: str = BASE) -> list[Found]:
     found = compare(version(old_text, "old.pm"), version(new_text, "new.pm"))
-    return [
-        (f.code, f.side, spanned(old_text if f.side is Side.OLD else new_text, f)) for f in found
-    ]
+    return [(f.id, f.side, spanned(old_text if f.side is Side.OLD else new_text, f)) for f in found]
 
 
 @dataclass(frozen=True)

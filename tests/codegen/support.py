@@ -24,7 +24,7 @@ def check_clean(text: str, name: str = "inline.pm") -> ProcessModel:
     parsed = parse(SourceFile(name, text))
     assert parsed.module is not None, [d.message for d in parsed.diagnostics]
     analysis = analyze(parsed.module)
-    assert analysis.model is not None, [(d.code, d.message) for d in analysis.diagnostics]
+    assert analysis.model is not None, [(d.id, d.message) for d in analysis.diagnostics]
     return analysis.model
 
 

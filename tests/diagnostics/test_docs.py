@@ -19,7 +19,7 @@ def test_every_code_is_documented() -> None:
 def test_codes_are_well_formed() -> None:
     for code, entry in CODES.items():
         assert re.fullmatch(r"PM\d{4}", code)
-        assert entry.code == code
+        assert entry.id == code
         assert entry.title == entry.title.strip() and entry.title[0].islower()
         expected = "warning" if code.startswith("PM09") else "error"
         assert entry.severity == expected, code

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from pmc.cli import app
 from pmc.compiler import check_source
 from pmc.diagnostics import CODES
-from pmc.diagnostics.render import FileDiagnostics, render_json, render_text
+from pmc.diagnostics.render import DiagnosticReport, render_json, render_text
 from pmc.source import SourceFile
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -28,15 +28,15 @@ def _code_of(path: Path) -> str:
     return path.name.split("_", 1)[0]
 
 
-def _check(path: Path) -> FileDiagnostics:
+def _check(path: Path) -> DiagnosticReport:
     source = SourceFile(path.name, path.read_text(encoding="utf-8"))
-    return FileDiagnostics(source, check_source(source).diagnostics)
+    return DiagnosticReport(source, check_source(source).diagnostics)
 
 
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
 def test_fixture_reports_its_code(fixture: Path, snapshot: SnapshotAssertion) -> None:
     report = _check(fixture)
-    codes = [d.code for d in report.diagnostics]
+    codes = [d.id for d in report.diagnostics]
     assert _code_of(fixture) in codes, f"{fixture.name} reported {codes}"
     assert render_text(report) == snapshot(name="text")
     assert json.loads(render_json([report])) == snapshot(name="json")

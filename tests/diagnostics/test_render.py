@@ -8,7 +8,7 @@ import unicodedata
 from pmc.diagnostics import Diagnostic, Label
 from pmc.diagnostics.render import (
     MAX_SHOWN_COLUMNS,
-    FileDiagnostics,
+    DiagnosticReport,
     render_concise,
     render_github,
     render_json,
@@ -18,7 +18,7 @@ from pmc.source import SourceFile, Span
 
 
 def _render(text: str, diagnostic: Diagnostic) -> list[str]:
-    return render_text(FileDiagnostics(SourceFile("long.pm", text), (diagnostic,))).splitlines()
+    return render_text(DiagnosticReport(SourceFile("long.pm", text), (diagnostic,))).splitlines()
 
 
 def _caret_target(source_line: str, marker_line: str, mark: str = "^") -> str:
@@ -37,7 +37,7 @@ def test_a_megabyte_line_is_cut_to_a_window_around_the_span() -> None:
     text = "x" * 500_000 + " Strng " + "y" * 500_000 + "\n"
     column = 500_002
     diagnostic = Diagnostic("PM0205", "unknown type", Span(1, column, 1, column + 5), label="here")
-    out = render_text(FileDiagnostics(SourceFile("long.pm", text), (diagnostic,)))
+    out = render_text(DiagnosticReport(SourceFile("long.pm", text), (diagnostic,)))
     assert len(out) < 1000
     source_line, marker_line = out.splitlines()[3:5]
     assert source_line.startswith("1 | ...x") and source_line.endswith("y...")
@@ -69,7 +69,7 @@ def test_a_secondary_label_on_the_same_long_line_stays_aligned() -> None:
         "PM0504",
         "does not fit a float",
         Span(1, 26, 1, 2028),
-        secondary=(Label(Span(1, 18, 1, 23), "field type declared here"),),
+        labels=(Label(Span(1, 18, 1, 23), "field type declared here"),),
     )
     source_line, caret, dashes = _render(text, diagnostic)[3:6]
     assert _caret_target(source_line, caret).startswith("1111")
@@ -88,7 +88,7 @@ HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b[8m\u202e\u2066\x9b\x7f\x00"
 
 
 def _all_formats(text: str, diagnostic: Diagnostic) -> dict[str, str]:
-    report = FileDiagnostics(SourceFile(f"a{HOSTILE}.pm", text), (diagnostic,))
+    report = DiagnosticReport(SourceFile(f"a{HOSTILE}.pm", text), (diagnostic,))
     return {
         "text": render_text(report),
         "concise": render_concise(report),
@@ -108,7 +108,7 @@ def test_escape_sequences_and_bidi_controls_are_never_printed_raw() -> None:
         f"unknown type `{HOSTILE}`",
         Span(1, 14, 1, 19),
         label=f"label {HOSTILE}",
-        secondary=(Label(Span(1, 1, 1, 6), f"secondary {HOSTILE}"),),
+        labels=(Label(Span(1, 1, 1, 6), f"secondary {HOSTILE}"),),
         notes=(f"note {HOSTILE}",),
         help=f"help {HOSTILE}",
     )

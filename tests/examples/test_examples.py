@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pmc.diagnostics import Diagnostic
-from pmc.diagnostics.render import FileDiagnostics, render_text
+from pmc.diagnostics.render import DiagnosticReport, render_text
 from pmc.semantics import analyze
 from pmc.source import SourceFile
 from pmc.syntax import ast
@@ -36,7 +36,7 @@ def _parse(path: Path) -> ast.Module:
 
 
 def _explain(source: SourceFile, diagnostics: tuple[Diagnostic, ...]) -> str:
-    return "\n" + render_text(FileDiagnostics(source, diagnostics))
+    return "\n" + render_text(DiagnosticReport(source, diagnostics))
 
 
 def test_the_documented_examples_exist() -> None:

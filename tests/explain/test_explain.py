@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pmc.breaking import RULES
-from pmc.diagnostics import CODES
+from pmc.diagnostics import BREAKING_RULES as RULES
+from pmc.diagnostics import CODES, REPLAY_RULES
 from pmc.explain import all_sections, explain, sections
-from pmc.replay import RULES as REPLAY_RULES
 from tests.cli.conftest import PmcRunner
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

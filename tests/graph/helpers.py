@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pmc.compiler import check_source
-from pmc.diagnostics.render import FileDiagnostics, render_text
+from pmc.diagnostics.render import DiagnosticReport, render_text
 from pmc.semantics.model import ProcessModel
 from pmc.source import SourceFile
 
@@ -14,7 +14,7 @@ def model_of(text: str, path: str = "test.pm") -> ProcessModel:
     """The validated model of a `.pm` source that must check cleanly."""
     source = SourceFile(path, text)
     result = check_source(source)
-    assert result.model is not None, render_text(FileDiagnostics(source, result.diagnostics))
+    assert result.model is not None, render_text(DiagnosticReport(source, result.diagnostics))
     return result.model
 
 

@@ -272,7 +272,7 @@ def check(names: Mapping[str, str]) -> Checked:
     errors = [d for d in result.diagnostics if d.severity == "error"]
     lines = text.splitlines()
     blamed = frozenset(_first_token(lines[d.span.line - 1][d.span.column - 1 :]) for d in errors)
-    return Checked(text, result.model, tuple(d.code for d in errors), blamed)
+    return Checked(text, result.model, tuple(d.id for d in errors), blamed)
 
 
 def _first_token(text: str) -> str:

@@ -28,7 +28,7 @@ SETTINGS = settings(
 def test_the_parser_accepts_what_the_grammar_derives(text: str) -> None:
     result = parse(SourceFile("generated.pm", text))
     # Limits (PM0005) and out-of-range literals (PM0006) may still apply.
-    assert {d.code for d in result.diagnostics} & SYNTAX_ERRORS == set(), (
+    assert {d.id for d in result.diagnostics} & SYNTAX_ERRORS == set(), (
         text,
         result.diagnostics,
     )

@@ -39,7 +39,7 @@ def test_checking_broken_text_never_raises(text: str) -> None:
         span = diagnostic.span
         assert within(source, span.line, span.column), diagnostic
         assert (span.line, span.column) < (span.end_line, span.end_column), diagnostic
-        for label in diagnostic.secondary:
+        for label in diagnostic.labels:
             assert within(source, label.span.line, label.span.column), diagnostic
         assert leaked_lark_words(diagnostic.message) == [], diagnostic
 
@@ -54,7 +54,7 @@ def test_whatever_lark_parses_parses(text: str) -> None:
         parser().parse(text)
     except UnexpectedInput:
         return
-    codes = {d.code for d in parse(SourceFile("mutated.pm", text)).diagnostics}
+    codes = {d.id for d in parse(SourceFile("mutated.pm", text)).diagnostics}
     assert codes <= {"PM0005", "PM0006"}
 
 

@@ -17,6 +17,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from pmc.diagnostics import Diagnostic, StreamPosition
 from pmc.runtime import ProcessDefinition, ProcessManager, Worker
 from pmc.runtime.definition import TaskContext
 from pmc.runtime.export import ExportedEvent
@@ -147,3 +148,10 @@ def replace_event(
 
 def with_payload(event: ExportedEvent, **fields: Any) -> ExportedEvent:
     return dataclasses.replace(event, payload={**event.payload, **fields})
+
+
+def finding(
+    code: str, category: str, key: str, version: int, event: str | None, message: str
+) -> Diagnostic:
+    """A replay finding: a diagnostic at one event of one stream."""
+    return Diagnostic(code, message, StreamPosition(category, key, version, event))

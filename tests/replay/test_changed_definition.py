@@ -18,7 +18,7 @@ def replay_with(text: str, recorded: Recorded) -> ReplayReport:
 
 
 def located(report: ReplayReport) -> list[tuple[str, str, int]]:
-    return [(f.code, f.key, f.version) for f in report.findings]
+    return [(f.id, f.position.key, f.position.version) for f in report.findings]
 
 
 def test_a_compatible_change_replays_cleanly(recorded: Recorded) -> None:
@@ -74,7 +74,7 @@ def test_a_changed_task_field_type_flags_the_recorded_task_inputs(recorded: Reco
 
     report = replay_with(changed, recorded)
 
-    assert {(f.code, f.key) for f in report.findings} == {
+    assert {(f.id, f.position.key) for f in report.findings} == {
         ("REPLAY_INVALID_TASK_INPUT", "r1"),
         ("REPLAY_INVALID_TASK_INPUT", "r2"),
     }

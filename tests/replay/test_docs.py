@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pmc.diagnostics import REPLAY_RULES as RULES
 from pmc.explain import explain
-from pmc.replay import RULES
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "replay.md"
 

@@ -102,7 +102,7 @@ def test_an_event_no_class_describes_still_exports_and_is_reported_where_it_is(
     report = replay(definition(), store_streams(store, "RpCleanup"))
 
     assert (exported[-1].event, exported[-1].payload) == ("RpCleanup.Legacy", {"rebase_id": "r2"})
-    assert [(f.code, f.key, f.version) for f in report.findings] == [
+    assert [(f.id, f.position.key, f.position.version) for f in report.findings] == [
         ("REPLAY_UNKNOWN_EVENT", "r2", version + 1)
     ]
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 import pytest
 from event_sourcery import Event
 
-from pmc.replay import ReplayFinding, ReplayReport, group_streams, replay
+from pmc.replay import ReplayReport, group_streams, replay
 from pmc.runtime import ProcessDefinition, ProcessState
 from pmc.runtime.export import ExportedEvent
-from tests.replay.support import at, definition, find, replace_event, with_payload
+from tests.replay.support import at, definition, find, finding, replace_event, with_payload
 
 Recorded = tuple[ExportedEvent, ...]
 
@@ -25,7 +25,7 @@ def run(events: Iterable[ExportedEvent], process: ProcessDefinition | None = Non
 
 
 def located(report: ReplayReport) -> list[tuple[str, str, int]]:
-    return [(f.code, f.key, f.version) for f in report.findings]
+    return [(f.id, f.position.key, f.position.version) for f in report.findings]
 
 
 def test_the_recorded_streams_replay_cleanly(recorded: Recorded) -> None:
@@ -42,7 +42,7 @@ def test_an_unknown_event_name(recorded: Recorded) -> None:
     report = run(replace_event(list(recorded), target, lambda _: renamed))
 
     assert report.findings == (
-        ReplayFinding(
+        finding(
             "REPLAY_UNKNOWN_EVENT",
             "RpCleanup",
             "r2",
@@ -158,9 +158,9 @@ def test_a_stream_of_another_category(recorded: Recorded) -> None:
 
     report = run(moved)
 
-    assert [(f.code, f.category, f.key, f.version) for f in report.findings] == [
-        ("REPLAY_UNKNOWN_CATEGORY", "OldCleanup", "r2", 1)
-    ]
+    assert [
+        (f.id, f.position.category, f.position.key, f.position.version) for f in report.findings
+    ] == [("REPLAY_UNKNOWN_CATEGORY", "OldCleanup", "r2", 1)]
 
 
 def test_a_version_gap(recorded: Recorded) -> None:
@@ -228,5 +228,5 @@ def test_every_event_that_does_not_load_is_listed_not_only_the_first(recorded: R
 
 
 def test_a_finding_must_name_a_registered_rule() -> None:
-    with pytest.raises(ValueError, match="unregistered replay rule"):
-        ReplayFinding("REPLAY_WHATEVER", "RpCleanup", "r1", 1, None, "?")
+    with pytest.raises(ValueError, match="unregistered diagnostic id"):
+        finding("REPLAY_WHATEVER", "RpCleanup", "r1", 1, None, "?")

@@ -89,7 +89,7 @@ def test_a_state_of_another_machine_is_named_although_it_validates() -> None:
         group_streams(replace_event(events, solve, lambda e: with_payload(e, to_state="Expired"))),
     )
 
-    assert [(f.code, f.key, f.version, f.message) for f in report.findings] == [
+    assert [(f.id, f.position.key, f.position.version, f.message) for f in report.findings] == [
         ("REPLAY_UNKNOWN_STATE", "t1", solve.version, "machine `Ticket` has no state `Expired`")
     ]
 
@@ -105,6 +105,6 @@ def test_a_timer_naming_an_unknown_transition() -> None:
         ),
     )
 
-    assert [(f.code, f.key, f.version) for f in report.findings] == [
+    assert [(f.id, f.position.key, f.position.version) for f in report.findings] == [
         ("REPLAY_UNKNOWN_TRANSITION", scheduled.key, scheduled.version)
     ]

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 
-from pmc.replay import (
-    ReplayFinding,
-    ReplayReport,
-    StreamReplay,
-    render_github,
-    render_json,
-    render_text,
-    summary_line,
-)
+from pmc.diagnostics import Diagnostic, StreamPosition
+from pmc.diagnostics.render import render_github, render_text
+from pmc.replay import ReplayReport, StreamReplay, findings_report, render_json, summary_line
 
-GAP = ReplayFinding(
+
+def finding(
+    code: str, category: str, key: str, version: int, event: str | None, message: str
+) -> Diagnostic:
+    return Diagnostic(code, message, StreamPosition(category, key, version, event))
+
+
+GAP = finding(
     "REPLAY_VERSION_GAP", "RpCleanup", "r2", 6, "RpCleanup.TaskStarted", "version 5 missing"
 )
-UNKNOWN = ReplayFinding(
+UNKNOWN = finding(
     "REPLAY_UNKNOWN_EVENT", "RpCleanup", "r2", 7, "RpCleanup.Gone", "`RpCleanup.Gone` is unknown"
 )
 REPORT = ReplayReport(
@@ -29,7 +30,7 @@ REPORT = ReplayReport(
 
 
 def test_text_is_one_line_per_finding_naming_key_and_version() -> None:
-    assert render_text(REPORT) == (
+    assert render_text(findings_report(REPORT)) == (
         "r2@6: error[REPLAY_VERSION_GAP]: version 5 missing\n"
         "r2@7: error[REPLAY_UNKNOWN_EVENT]: `RpCleanup.Gone` is unknown\n"
     )
@@ -60,7 +61,7 @@ def test_json_holds_the_summary_and_every_finding() -> None:
 
 
 def test_github_annotations_carry_the_rule_as_title_and_the_stream_in_the_message() -> None:
-    assert render_github(REPORT).splitlines()[0] == (
+    assert render_github(findings_report(REPORT)).splitlines()[0] == (
         "::error title=REPLAY_VERSION_GAP::RpCleanup/r2@6: version 5 missing"
     )
 
@@ -68,12 +69,12 @@ def test_github_annotations_carry_the_rule_as_title_and_the_stream_in_the_messag
 def test_keys_and_messages_from_payloads_reach_the_terminal_escaped() -> None:
     # A stream key and a machine id come from event payloads: untrusted text.
     hostile = "k\x1b[31mEVIL\u202e"
-    finding = ReplayFinding(
+    hostile_finding = finding(
         "REPLAY_STATE_MISMATCH", "Rep", hostile, 1, "Rep.Go", f"instance `{hostile}` is in `A`"
     )
-    report = ReplayReport((StreamReplay("Rep", hostile, 1, (finding,), None),))
+    report = ReplayReport((StreamReplay("Rep", hostile, 1, (hostile_finding,), None),))
 
-    for rendered in (render_text(report), render_github(report)):
+    for rendered in (render_text(findings_report(report)), render_github(findings_report(report))):
         assert "\x1b" not in rendered
         assert "\u202e" not in rendered
         assert "k\\x1b[31mEVIL\\u202e@1" in rendered

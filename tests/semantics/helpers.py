@@ -19,13 +19,13 @@ def diagnostics(text: str) -> tuple[Diagnostic, ...]:
 
 
 def codes(text: str) -> list[str]:
-    return [d.code for d in diagnostics(text)]
+    return [d.id for d in diagnostics(text)]
 
 
 def only(text: str, code: str) -> Diagnostic:
     """The one diagnostic with ``code``; fails if there is none or more than one."""
-    found = [d for d in diagnostics(text) if d.code == code]
-    assert len(found) == 1, [(d.code, d.message) for d in diagnostics(text)]
+    found = [d for d in diagnostics(text) if d.id == code]
+    assert len(found) == 1, [(d.id, d.message) for d in diagnostics(text)]
     return found[0]
 
 

@@ -36,7 +36,7 @@ SIMPLE = """
 
 
 def errors(text: str) -> list[str]:
-    return [d.code for d in diagnostics(text) if d.severity == "error"]
+    return [d.id for d in diagnostics(text) if d.severity == "error"]
 
 
 # ---- a clean process ---------------------------------------------------------------
@@ -97,7 +97,7 @@ def test_start_cancel_and_conditions_reach_the_model() -> None:
 def test_events_tasks_and_machines_share_one_namespace() -> None:
     d = only(machine_process(SIMPLE, declarations="    machine Go { }"), "PM0101")
     assert d.message == "`Go` is declared more than once"
-    assert d.secondary[0].message == "first declared here, as an event"
+    assert d.labels[0].message == "first declared here, as an event"
 
 
 def test_repeated_states_clauses_are_concatenated_and_duplicates_reported() -> None:
@@ -124,7 +124,7 @@ def test_invalid_identifiers_name_the_reason() -> None:
     text = machine_process(
         SIMPLE, "    event E { id: str  model_name: str  json: str  match: int }"
     )
-    labels = [d.label for d in diagnostics(text) if d.code == "PM0105"]
+    labels = [d.label for d in diagnostics(text) if d.id == "PM0105"]
     assert labels == [
         "starts with `model_`, which pydantic reserves",
         "is a method of pydantic models",
@@ -163,7 +163,7 @@ def test_field_names_must_not_shadow_the_types_of_the_model() -> None:
     text = machine_process(
         SIMPLE, '    event E { id: str  str: str = "a"  date: date  day: date  name: str }'
     )
-    labels = [d.label for d in diagnostics(text) if d.code == "PM0105"]
+    labels = [d.label for d in diagnostics(text) if d.id == "PM0105"]
     assert labels == [
         "would shadow the type `str` inside the generated model",
         "would shadow the type `date` inside the generated model",
@@ -213,7 +213,7 @@ def test_unknown_event_that_is_a_task_says_so() -> None:
 
 def test_unknown_task_in_run_and_outcome() -> None:
     machine = SIMPLE.replace("on Go", "on Go run Wrk").replace("on Stop", "on Wrok completed")
-    found = [d for d in diagnostics(machine_process(machine)) if d.code == "PM0202"]
+    found = [d for d in diagnostics(machine_process(machine)) if d.id == "PM0202"]
     assert [d.help for d in found] == ["did you mean `Work`?", "did you mean `Work`?"]
 
 
@@ -275,7 +275,7 @@ def test_invalid_retry_and_timeout_values() -> None:
     task D { retry 1 every 10s max 5s }
     task E { timeout 0ms }""",
     )
-    messages = [d.message for d in diagnostics(text) if d.code == "PM0307"]
+    messages = [d.message for d in diagnostics(text) if d.id == "PM0307"]
     assert messages == [
         "the retry count must not be negative",
         "a `backoff` delay must be longer than zero",
@@ -298,7 +298,7 @@ def test_unreachable_and_trap_states() -> None:
         transition wait: A -> Stuck on after 5m
         transition away: Lost -> Done on Stop
 """
-    found = [(d.code, d.message) for d in diagnostics(machine_process(machine))]
+    found = [(d.id, d.message) for d in diagnostics(machine_process(machine))]
     assert ("PM0401", "state `Lost` is unreachable") in found
     assert ("PM0402", "state `Stuck` is a trap: no final state can be reached from it") in found
     assert [c for c, _ in found if c.startswith("PM04")] == ["PM0401", "PM0402"]
@@ -373,7 +373,7 @@ def test_wildcard_outcome_transitions_keep_only_the_live_states() -> None:
         "        transition ko: * -> Failed on Work failed\n"
     )
     analysis = analyze_text(machine_process(machine))
-    assert [d.code for d in analysis.diagnostics if d.severity == "error"] == []
+    assert [d.id for d in analysis.diagnostics if d.severity == "error"] == []
     assert analysis.model is not None
     assert analysis.model.machine("M").transitions[-1].sources == ("Busy",)
 
@@ -453,7 +453,7 @@ def test_one_machine_selects_its_instances_by_ids_of_one_type() -> None:
     two = next(n for n, line in enumerate(lines, 1) if "transition two" in line)
     assert (d.span.line, d.span.column) == (two, lines[two - 1].index("Num.n") + 5)
     assert d.label == "ids of type `int`"
-    [first] = d.secondary
+    [first] = d.labels
     assert (first.span.line, first.message) == (two - 1, "ids of type `str`")
     # A list of ids carries ids of its item type; UUID is a type of its own.
     same = machine_process(machine, "    event Num { id: str  n: list[str] }")
@@ -625,7 +625,7 @@ def test_event_fields_available_per_trigger() -> None:
         "        transition ko: Busy -> Failed on Work failed\n"
         "        transition t: A -> Busy on after 1s run Check(level = event.count)\n"
     )
-    found = [d for d in diagnostics(machine_process(missing)) if d.code == "PM0604"]
+    found = [d for d in diagnostics(machine_process(missing)) if d.id == "PM0604"]
     assert [d.label for d in found] == [
         "not carried by `Work completed`",
         "a timer carries no fields",
@@ -651,7 +651,7 @@ def test_module_level_names_may_not_shadow_python_builtins() -> None:
     for declaration in ("event list { id: str }", "event tuple { id: str }", "task str { }"):
         kind, name = declaration.split()[:2]
         found = diagnostics(machine_process(SIMPLE, f"    {declaration}"))
-        (clash,) = [d for d in found if d.code == "PM0701"]
+        (clash,) = [d for d in found if d.id == "PM0701"]
         message = f"{kind} name `{name}` shadows a Python builtin in the generated module"
         assert clash.message == message
         assert clash.label == f"`{name}` is a Python builtin the generated module uses"
@@ -665,7 +665,7 @@ def test_a_generated_name_that_shadows_a_builtin_is_reported(monkeypatch: Monkey
     # No builtin ends in State, Result or Tasks today; the check still covers them.
     monkeypatch.setattr(collisions, "PYTHON_BUILTINS", frozenset({"MState"}))
 
-    found = [d for d in diagnostics(machine_process(SIMPLE)) if d.code == "PM0701"]
+    found = [d for d in diagnostics(machine_process(SIMPLE)) if d.id == "PM0701"]
 
     assert [d.message for d in found] == [
         "the state enum of machine `M` would be named `MState`, which shadows a Python builtin"
@@ -676,7 +676,7 @@ def test_task_method_names_collide_or_are_keywords() -> None:
     text = machine_process(
         SIMPLE, "    task HTTPCall { }\n    task HttpCall { }\n    task Import { }"
     )
-    messages = [d.message for d in diagnostics(text) if d.code == "PM0701"]
+    messages = [d.message for d in diagnostics(text) if d.id == "PM0701"]
     assert messages == [
         "tasks `HTTPCall` and `HttpCall` would both become the method `http_call` of `PTasks`",
         "task `Import` would become the method `import`, a Python keyword",
@@ -708,7 +708,7 @@ def test_completion_conditions_that_never_hold() -> None:
 def test_an_event_that_starts_and_cancels_is_an_error() -> None:
     d = only(machine_process(SIMPLE, tail="    start on Go, Stop\n    cancel on Stop"), "PM0308")
     assert d.message == "event `Stop` both starts and cancels the process"
-    assert [label.message for label in d.secondary] == ["starts the process"]
+    assert [label.message for label in d.labels] == ["starts the process"]
     # Cancelling without starting, or starting without cancelling, is fine.
     assert errors(machine_process(SIMPLE, tail="    start on Go\n    cancel on Stop")) == []
 

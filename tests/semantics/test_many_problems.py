@@ -49,7 +49,7 @@ MANY = """process Orders {
 def test_every_problem_is_reported_in_one_run() -> None:
     analysis = analyze_text(MANY)
     assert analysis.model is None
-    found = [(d.span.line, d.code) for d in analysis.diagnostics]
+    found = [(d.span.line, d.id) for d in analysis.diagnostics]
     assert found == [
         (1, "PM0304"),  # no key
         (4, "PM0205"),  # unknown type `money`

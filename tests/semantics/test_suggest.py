@@ -51,7 +51,7 @@ def test_each_misspelt_name_is_compared_with_a_bounded_number_of_names(
     # Before the bound every unknown name was compared with all 1,000 states.
     ratios = counting_ratios(monkeypatch)
     result = check_source(SourceFile("h.pm", misspelt_states(1_000, 40, 40)))
-    unknown = [d for d in result.diagnostics if d.code == "PM0203"]
+    unknown = [d for d in result.diagnostics if d.id == "PM0203"]
     assert len(unknown) == 40
     assert all(d.help and d.help.startswith("did you mean `S") for d in unknown)
     per_name = COMPARISON_BUDGET // (40 * 40)
@@ -64,7 +64,7 @@ def test_checking_many_misspelt_long_names_is_fast() -> None:
     start = time.perf_counter()
     result = check_source(SourceFile("h.pm", text))
     seconds = time.perf_counter() - start
-    assert sum(d.code == "PM0203" for d in result.diagnostics) == 300
+    assert sum(d.id == "PM0203" for d in result.diagnostics) == 300
     assert seconds < 10.0
 
 

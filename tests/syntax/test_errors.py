@@ -480,7 +480,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_a_common_mistake_gets_a_tailored_error(case: Case) -> None:
     error = only_error(case.text)
-    assert (error.code, error.message) == (case.code, case.message)
+    assert (error.id, error.message) == (case.code, case.message)
     assert pointed(case.text, error.span) == case.pointer
 
 
@@ -488,7 +488,7 @@ def test_a_common_mistake_gets_a_tailored_error(case: Case) -> None:
 def test_messages_never_show_lark_internals(case: Case) -> None:
     error = only_error(case.text)
     shown = [error.message, error.label, error.help or ""]
-    shown += [label.message for label in error.secondary]
+    shown += [label.message for label in error.labels]
     assert [leaked_lark_words(text) for text in shown] == [[]] * len(shown)
 
 
@@ -505,11 +505,11 @@ def test_unclosed_brace_at_the_end_points_back_at_the_opening_brace() -> None:
     text = mistake("on CloseInstance failed\n    }", "on CloseInstance failed\n")
     text = text[: text.index("    complete when")]
     error = only_error(text)
-    assert (error.code, error.message) == (
+    assert (error.id, error.message) == (
         "PM0002",
         "unclosed `{` of machine `Instance` opened at line 18",
     )
-    [opened] = error.secondary
+    [opened] = error.labels
     assert pointed(text, opened.span) == "machine Instance {\n                 ^"
     assert opened.message == "opened here"
 
@@ -517,16 +517,16 @@ def test_unclosed_brace_at_the_end_points_back_at_the_opening_brace() -> None:
 def test_end_of_file_inside_a_transition_says_what_is_missing() -> None:
     text = EXAMPLE[: EXAMPLE.index(" on CloseInstance completed")]
     error = only_error(text)
-    assert (error.code, error.message) == ("PM0002", "unexpected end of file; expected `on`")
+    assert (error.id, error.message) == ("PM0002", "unexpected end of file; expected `on`")
     assert pointed(text, error.span) == (
         "transition closed: Closing -> Closed\n                                    ^"
     )
-    assert [label.message for label in error.secondary] == ["machine `Instance` starts here"]
+    assert [label.message for label in error.labels] == ["machine `Instance` starts here"]
 
 
 def test_an_extra_brace_shows_where_the_process_ended() -> None:
     text = EXAMPLE + "}\n"
-    [ended] = only_error(text).secondary
+    [ended] = only_error(text).labels
     assert ended.message == "process `RebaseCleanup` ends here"
     assert ended.span.line == EXAMPLE.count("\n")
 
@@ -534,7 +534,7 @@ def test_an_extra_brace_shows_where_the_process_ended() -> None:
 @pytest.mark.parametrize("text", ["", "   \n", "# only a comment\n"])
 def test_an_empty_file_asks_for_a_process(text: str) -> None:
     error = only_error(text)
-    assert (error.code, error.message) == (
+    assert (error.id, error.message) == (
         "PM0002",
         "the file is empty; expected `process Name { ... }`",
     )
@@ -598,7 +598,7 @@ def test_edit_distance_counts_a_swap_as_one_edit() -> None:
 def test_a_nul_in_a_string_is_rejected(old: str, new: str) -> None:
     """The stores refuse NUL in text: every event with such a value would fail in `handle`."""
     error = only_error(mistake(old, new))
-    assert (error.code, error.message) == ("PM0004", "a string cannot hold a NUL character")
+    assert (error.id, error.message) == ("PM0004", "a string cannot hold a NUL character")
     line = mistake(old, new).split("\n")[error.span.line - 1]
     assert line[error.span.column - 1] == "\x00"
     assert error.span.end_column == error.span.column + 1

@@ -62,7 +62,7 @@ def check(text: str) -> tuple[CheckResult, float]:
 
 
 def codes(result: CheckResult) -> list[str]:
-    return [d.code for d in result.diagnostics]
+    return [d.id for d in result.diagnostics]
 
 
 def test_a_five_megabyte_file_is_refused_at_once() -> None:
@@ -87,7 +87,7 @@ def test_too_many_tokens_are_refused_where_the_limit_is_reached() -> None:
     text = " ".join(tokens)
     result, seconds = check(text)
     [error] = result.diagnostics
-    assert (error.code, error.message) == (
+    assert (error.id, error.message) == (
         "PM0005",
         f"the file has too many tokens (the limit is {MAX_TOKENS:,})",
     )
@@ -110,7 +110,7 @@ def test_deeply_nested_types_never_exhaust_the_stack(depth: int) -> None:
     result, seconds = check(nested_type(depth))
     if depth > MAX_NESTING:
         [error] = result.diagnostics
-        assert (error.code, error.message) == (
+        assert (error.id, error.message) == (
             "PM0005",
             f"brackets are nested too deeply (the limit is {MAX_NESTING} levels)",
         )
@@ -137,7 +137,7 @@ def test_deeply_nested_types_never_exhaust_the_stack(depth: int) -> None:
 def test_ten_thousand_open_brackets_give_one_error_quickly(text: str) -> None:
     result, seconds = check(text)
     assert len(result.diagnostics) == 1
-    assert result.diagnostics[0].code in {"PM0001", "PM0005"}
+    assert result.diagnostics[0].id in {"PM0001", "PM0005"}
     assert seconds < SECONDS
 
 
@@ -154,5 +154,5 @@ def test_a_huge_integer_is_refused_without_converting_it() -> None:
     digits = "9" * 100_000
     text = chained_states(2).replace("event Go { id: str }", f"event Go {{ id: int = {digits} }}")
     [error] = parse(SourceFile("hostile.pm", text)).diagnostics
-    assert error.code == "PM0006"
+    assert error.id == "PM0006"
     assert len(error.message) < 100

@@ -27,7 +27,7 @@ from pmc.cli.shared import (
 )
 from pmc.compiler import CheckResult, check_source
 from pmc.diagnostics import has_errors
-from pmc.diagnostics.render import FileDiagnostics
+from pmc.diagnostics.render import DiagnosticReport
 from pmc.source import SourceFile
 
 GIT_PREFIX = "git:"
@@ -67,19 +67,19 @@ def read_against(spec: str) -> SourceFile:
 
 def report(
     new: CheckResult, old: CheckResult, findings: Sequence[Finding]
-) -> tuple[FileDiagnostics, ...]:
+) -> tuple[DiagnosticReport, ...]:
     """Findings grouped by the file they point into, new file first, each in line order."""
     reports = []
     for side, result in ((Side.NEW, new), (Side.OLD, old)):
         found = sorted((f for f in findings if f.side is side), key=lambda f: f.sort_key)
         if found:
-            reports.append(FileDiagnostics(result.source, tuple(found)))
+            reports.append(DiagnosticReport(result.source, tuple(found)))
     return tuple(reports)
 
 
 def annotations_report(
     new: CheckResult, findings: Sequence[Finding], ref: str
-) -> tuple[FileDiagnostics, ...]:
+) -> tuple[DiagnosticReport, ...]:
     """Every finding located in the new file, for GitHub annotations.
 
     The old version read from ``git:REF:PATH`` is no file of the pull request,
@@ -91,7 +91,7 @@ def annotations_report(
         if f.side is Side.NEW or f.anchor is None
         else dataclasses.replace(
             f,
-            span=f.anchor,
+            location=f.anchor,
             message=f"{f.message} (was at line {f.span.line} of {ref})",
             side=Side.NEW,
             anchor=None,
@@ -99,7 +99,7 @@ def annotations_report(
         for f in findings
     ]
     found = tuple(sorted(moved, key=lambda f: f.sort_key))
-    return (FileDiagnostics(new.source, found),) if found else ()
+    return (DiagnosticReport(new.source, found),) if found else ()
 
 
 def _input_failed(error: InputError, path: str, output_format: OutputFormat) -> NoReturn:
@@ -137,7 +137,9 @@ def breaking(
     new, old = check_source(new_source), check_source(old_source)
     invalid = [r for r in (new, old) if has_errors(r.diagnostics)]
     if invalid:
-        emit_diagnostics([FileDiagnostics(r.source, r.diagnostics) for r in invalid], output_format)
+        emit_diagnostics(
+            [DiagnosticReport(r.source, r.diagnostics) for r in invalid], output_format
+        )
         print_error("fix the errors above first: only valid versions can be compared")
         raise typer.Exit(EXIT_USAGE)
     assert new.module and new.model and old.module and old.model  # no errors: both built

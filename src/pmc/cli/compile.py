@@ -30,7 +30,7 @@ from pmc.cli.shared import (
 from pmc.codegen import CodegenError, generate
 from pmc.compiler import check_source
 from pmc.diagnostics import has_errors
-from pmc.diagnostics.render import FileDiagnostics
+from pmc.diagnostics.render import DiagnosticReport
 from pmc.emit import NotGeneratedError, compare, write_generated
 from pmc.source import SourceFile
 
@@ -99,7 +99,7 @@ def compile_(
     sources, unreadable = _read_all(files, stdin_filename, output_format)
     results = [check_source(source) for source in sources]
     reports = unreadable + [
-        FileDiagnostics(r.source, r.diagnostics) for r in results if r.diagnostics
+        DiagnosticReport(r.source, r.diagnostics) for r in results if r.diagnostics
     ]
     if reports:
         emit_diagnostics(reports, output_format)
@@ -188,7 +188,7 @@ def _check_module_names(planned: list[_Planned]) -> None:
 
 def _read_all(
     files: list[str], stdin_filename: str | None, output_format: OutputFormat
-) -> tuple[list[SourceFile], list[FileDiagnostics]]:
+) -> tuple[list[SourceFile], list[DiagnosticReport]]:
     """The sources read, and (for ``json`` and ``github``) those not read, as PM0007."""
     sources = []
     unreadable = []

@@ -26,7 +26,7 @@ from pmc.cli.shared import (
     stdin_usage_error,
     structured,
 )
-from pmc.diagnostics.render import FileDiagnostics, escape_text
+from pmc.diagnostics.render import DiagnosticReport, escape_text
 from pmc.files import unified_diff, write_atomically
 from pmc.fmt import format_source
 
@@ -46,7 +46,7 @@ class _Outcome:
 
     changed: bool = False
     io_failed: bool = False
-    report: FileDiagnostics | None = None
+    report: DiagnosticReport | None = None
 
 
 @app.command("fmt")
@@ -88,7 +88,7 @@ def _format_one(
         return _Outcome(io_failed=True, report=report)
     result = format_source(source)
     if result.text is None:
-        return _Outcome(report=FileDiagnostics(source, result.diagnostics))
+        return _Outcome(report=DiagnosticReport(source, result.diagnostics))
     # A file written with CRLF or CR line endings is rewritten with LF ones.
     changed = result.text != source.text or source.line_endings_normalized
     if diff:

@@ -21,7 +21,7 @@ from pmc.cli.shared import (
 )
 from pmc.compiler import check_source
 from pmc.diagnostics import has_errors
-from pmc.diagnostics.render import FileDiagnostics
+from pmc.diagnostics.render import DiagnosticReport
 from pmc.files import write_atomically
 from pmc.graph import UnknownMachineError, render_dot, render_mermaid
 
@@ -54,7 +54,7 @@ def graph(
     result = check_source(source)
     if result.model is None or has_errors(result.diagnostics):
         # `--format` names the diagram format here, so diagnostics print as text.
-        emit_diagnostics([FileDiagnostics(source, result.diagnostics)], OutputFormat.TEXT)
+        emit_diagnostics([DiagnosticReport(source, result.diagnostics)], OutputFormat.TEXT)
         raise typer.Exit(EXIT_FAILED)
     render = render_dot if graph_format is GraphFormat.DOT else render_mermaid
     try:

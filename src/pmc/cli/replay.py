@@ -22,13 +22,13 @@ from pmc.cli.export import (
 )
 from pmc.cli.shared import EXIT_FAILED, EXIT_USAGE, app, print_error, print_note
 from pmc.cli.worker import STORE_ENV, safe_url
+from pmc.diagnostics.render import render_github, render_text
 from pmc.replay import (
     ReplayReport,
     Stream,
+    findings_report,
     group_streams,
-    render_github,
     render_json,
-    render_text,
     replay,
     store_streams,
     summary_line,
@@ -155,9 +155,9 @@ def emit(
         sys.stdout.write(render_json(report))
         return
     if output_format is ReplayFormat.GITHUB:
-        sys.stdout.write(render_github(report))
+        sys.stdout.write(render_github(findings_report(report)))
     else:
-        sys.stderr.write(render_text(report))
+        sys.stderr.write(render_text(findings_report(report)))
     if not report.streams:
         message = f"no streams of `{category}` to replay"
         print_note(f"{'error' if require_streams else 'warning'}: {message}")

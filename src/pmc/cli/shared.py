@@ -20,7 +20,7 @@ from pmc import __version__
 from pmc.compiler import check_source
 from pmc.diagnostics import Diagnostic, Severity
 from pmc.diagnostics.render import (
-    FileDiagnostics,
+    DiagnosticReport,
     escape_text,
     render_concise,
     render_github,
@@ -155,11 +155,11 @@ def print_note(message: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class CheckOutcome:
-    reports: tuple[FileDiagnostics, ...]
+    reports: tuple[DiagnosticReport, ...]
     io_failed: bool
 
 
-def input_error_report(error: InputError, path: str) -> FileDiagnostics:
+def input_error_report(error: InputError, path: str) -> DiagnosticReport:
     """An input that cannot be read, as a diagnostic (PM0007) at its line 1.
 
     ``json`` and ``github`` output is read by programs: an input left out of
@@ -167,7 +167,7 @@ def input_error_report(error: InputError, path: str) -> FileDiagnostics:
     """
     display = error.path if error.path is not None else path
     diagnostic = Diagnostic("PM0007", str(error), Span.point(1, 1))
-    return FileDiagnostics(SourceFile(display, ""), (diagnostic,))
+    return DiagnosticReport(SourceFile(display, ""), (diagnostic,))
 
 
 def structured(output_format: OutputFormat) -> bool:
@@ -190,11 +190,11 @@ def check_files(
                 reports.append(input_error_report(error, path))
             continue
         result = check_source(source)
-        reports.append(FileDiagnostics(source, result.diagnostics))
+        reports.append(DiagnosticReport(source, result.diagnostics))
     return CheckOutcome(tuple(reports), io_failed)
 
 
-def emit_diagnostics(reports: Sequence[FileDiagnostics], output_format: OutputFormat) -> None:
+def emit_diagnostics(reports: Sequence[DiagnosticReport], output_format: OutputFormat) -> None:
     """Print diagnostics: JSON and GitHub annotations to stdout, text and concise to stderr.
 
     GitHub Actions reads workflow commands (``::error ...::``) only from stdout.
@@ -213,7 +213,7 @@ def emit_diagnostics(reports: Sequence[FileDiagnostics], output_format: OutputFo
         sys.stderr.write(f"{summary_line(reports)} emitted\n")
 
 
-def failed(reports: Sequence[FileDiagnostics], strict: bool) -> bool:
+def failed(reports: Sequence[DiagnosticReport], strict: bool) -> bool:
     failing = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
     return any(d.severity in failing for r in reports for d in r.diagnostics)
 

@@ -1,6 +1,18 @@
 """Diagnostics are data: every stage returns them, only the CLI prints them."""
 
-from pmc.diagnostics.codes import CODES, Code
-from pmc.diagnostics.model import Diagnostic, Label, Severity, has_errors
+from pmc.diagnostics.model import Diagnostic, Label, Location, StreamPosition, has_errors
+from pmc.diagnostics.registry import BREAKING_RULES, CODES, REPLAY_RULES, RULES, Rule, Severity
 
-__all__ = ["CODES", "Code", "Diagnostic", "Label", "Severity", "has_errors"]
+__all__ = [
+    "BREAKING_RULES",
+    "CODES",
+    "REPLAY_RULES",
+    "RULES",
+    "Diagnostic",
+    "Label",
+    "Location",
+    "Rule",
+    "Severity",
+    "StreamPosition",
+    "has_errors",
+]

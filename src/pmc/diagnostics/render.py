@@ -1,6 +1,10 @@
 """Diagnostics as text (rustc style), concise lines, JSON and GitHub annotations.
 
-Pure functions from data to strings; the CLI decides where they go.
+One renderer per format serves every command: a diagnostic located in a
+source file is shown with its path, line and column (and, as text, its source
+lines under carets); one located in a recorded stream is shown with its
+stream and version, as ``KEY@VERSION``. Pure functions from data to strings;
+the CLI decides where they go.
 """
 
 from __future__ import annotations
@@ -12,32 +16,42 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pmc.diagnostics.model import Diagnostic, Severity
+from pmc.diagnostics.model import Diagnostic, StreamPosition
+from pmc.diagnostics.registry import Severity
 from pmc.source import SourceFile, Span
 
 _TAB = "    "
 
 
 @dataclass(frozen=True, slots=True)
-class FileDiagnostics:
-    """The diagnostics of one source file, in the order they are reported."""
+class DiagnosticReport:
+    """Diagnostics reported together, in order: those of one source file, or of streams.
 
-    source: SourceFile
+    ``source`` is the file the diagnostics' spans point into; None when they
+    are located in recorded streams.
+    """
+
+    source: SourceFile | None
     diagnostics: tuple[Diagnostic, ...]
 
 
-def render_text(report: FileDiagnostics) -> str:
-    return "".join(_render_one(report.source, d) for d in report.diagnostics)
+def render_text(report: DiagnosticReport) -> str:
+    return "".join(
+        _render_one(report.source, d)
+        if report.source is not None and isinstance(d.location, Span)
+        else _line(report, d)
+        for d in report.diagnostics
+    )
 
 
 def _render_one(source: SourceFile, diagnostic: Diagnostic) -> str:
     span = diagnostic.span
     annotated = [(span, "^", diagnostic.label)]
-    annotated += [(label.span, "-", label.message) for label in diagnostic.secondary]
+    annotated += [(label.span, "-", label.message) for label in diagnostic.labels]
     lines = sorted({s.line for s, _, _ in annotated})
     gutter = " " * len(str(max(lines)))
     out = [
-        f"{diagnostic.severity}[{diagnostic.code}]: {escape_text(diagnostic.message)}\n",
+        f"{_headline(diagnostic)}\n",
         f"{gutter}--> {escape_text(source.path)}:{span.line}:{span.column}\n",
         f"{gutter} |\n",
     ]
@@ -186,12 +200,25 @@ def _marker_line(window: _Window, span: Span, mark: str, label: str, gutter: str
     return f"{gutter} | {' ' * left}{mark * width}{suffix}\n"
 
 
-def render_concise(report: FileDiagnostics) -> str:
-    return "".join(
-        f"{escape_text(report.source.path)}:{d.span.line}:{d.span.column}: "
-        f"{d.severity}[{d.code}]: {escape_text(d.message)}\n"
-        for d in report.diagnostics
-    )
+def _headline(diagnostic: Diagnostic) -> str:
+    return f"{diagnostic.severity}[{diagnostic.id}]: {escape_text(diagnostic.message)}"
+
+
+def _where(report: DiagnosticReport, diagnostic: Diagnostic) -> str:
+    """``path:line:col`` in a file, ``KEY@VERSION`` in a stream."""
+    where = diagnostic.location
+    if isinstance(where, StreamPosition):
+        return f"{escape_text(where.key)}@{where.version}"
+    path = report.source.path if report.source is not None else ""
+    return f"{escape_text(path)}:{where.line}:{where.column}"
+
+
+def _line(report: DiagnosticReport, diagnostic: Diagnostic) -> str:
+    return f"{_where(report, diagnostic)}: {_headline(diagnostic)}\n"
+
+
+def render_concise(report: DiagnosticReport) -> str:
+    return "".join(_line(report, d) for d in report.diagnostics)
 
 
 def _json_span(span: Span) -> dict[str, int]:
@@ -203,26 +230,46 @@ def _json_span(span: Span) -> dict[str, int]:
     }
 
 
-def diagnostic_json(path: str, diagnostic: Diagnostic) -> dict[str, Any]:
+def diagnostic_json(source: SourceFile | None, diagnostic: Diagnostic) -> dict[str, Any]:
+    """One diagnostic as a JSON object.
+
+    In a file: where (``path``, ``span``) and everything shown under it
+    (``label``, ``secondary``, ``notes``, ``help``). In a stream: the stream
+    position (``category``, ``key``, ``version``, ``event``).
+    """
+    where = diagnostic.location
+    head = {"code": diagnostic.id, "severity": str(diagnostic.severity)}
+    if isinstance(where, StreamPosition):
+        return {
+            **head,
+            "category": where.category,
+            "key": where.key,
+            "version": where.version,
+            "event": where.event,
+            "message": diagnostic.message,
+        }
     return {
-        "path": path,
-        "code": diagnostic.code,
-        "severity": str(diagnostic.severity),
+        "path": source.path if source is not None else None,
+        **head,
         "message": diagnostic.message,
-        "span": _json_span(diagnostic.span),
+        "span": _json_span(where),
         "label": diagnostic.label,
         "secondary": [
             {"span": _json_span(label.span), "message": label.message}
-            for label in diagnostic.secondary
+            for label in diagnostic.labels
         ],
         "notes": list(diagnostic.notes),
         "help": diagnostic.help,
     }
 
 
-def render_json(reports: Sequence[FileDiagnostics]) -> str:
-    items = [diagnostic_json(r.source.path, d) for r in reports for d in r.diagnostics]
-    text = json.dumps(items, indent=2, ensure_ascii=False)
+def render_json(reports: Sequence[DiagnosticReport]) -> str:
+    return json_text([diagnostic_json(r.source, d) for r in reports for d in r.diagnostics])
+
+
+def json_text(document: object) -> str:
+    """``document`` as indented JSON, every unsafe character escaped."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
     # The same text, with unsafe characters as JSON escapes: nothing is lost,
     # and a terminal showing the JSON is as safe as with the other formats.
     return _NOT_PLAIN.sub(lambda m: _json_char(m.group()), text) + "\n"
@@ -241,31 +288,41 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(report: FileDiagnostics) -> str:
-    """GitHub Actions workflow commands: one annotation per diagnostic."""
-    out = []
-    for d in report.diagnostics:
-        command = "error" if d.severity is Severity.ERROR else "warning"
-        properties = ",".join(
-            [
-                f"file={_escape_property(escape_text(report.source.path))}",
-                f"line={d.span.line}",
-                f"col={d.span.column}",
-                f"endLine={d.span.end_line}",
-                f"endColumn={d.span.end_column}",
-                f"title={_escape_property(d.code)}",
-            ]
-        )
-        message = d.message + (f" (help: {d.help})" if d.help else "")
-        out.append(f"::{command} {properties}::{_escape_data(escape_text(message))}\n")
-    return "".join(out)
+def render_github(report: DiagnosticReport) -> str:
+    """GitHub Actions workflow commands: one annotation per diagnostic.
+
+    A diagnostic in a stream has no file to attach to: its annotation names
+    the stream in the message instead.
+    """
+    return "".join(_annotation(report, d) for d in report.diagnostics)
 
 
-def summary_line(reports: Sequence[FileDiagnostics]) -> str:
+def _annotation(report: DiagnosticReport, d: Diagnostic) -> str:
+    command = "error" if d.severity is Severity.ERROR else "warning"
+    where = d.location
+    message = d.message + (f" (help: {d.help})" if d.help else "")
+    if isinstance(where, StreamPosition):
+        properties = [f"title={_escape_property(d.id)}"]
+        message = f"{where.category}/{where.key}@{where.version}: {message}"
+    else:
+        path = report.source.path if report.source is not None else ""
+        properties = [
+            f"file={_escape_property(escape_text(path))}",
+            f"line={where.line}",
+            f"col={where.column}",
+            f"endLine={where.end_line}",
+            f"endColumn={where.end_column}",
+            f"title={_escape_property(d.id)}",
+        ]
+    return f"::{command} {','.join(properties)}::{_escape_data(escape_text(message))}\n"
+
+
+def summary_line(reports: Sequence[DiagnosticReport]) -> str:
     errors = sum(1 for r in reports for d in r.diagnostics if d.severity is Severity.ERROR)
     warnings = sum(1 for r in reports for d in r.diagnostics if d.severity is Severity.WARNING)
-    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    return f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
+    """``1 error``, ``2 errors``: the one plural of every summary."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"

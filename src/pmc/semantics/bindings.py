@@ -56,7 +56,7 @@ def resolve_run(run: ast.RunClause, trigger: TriggerInfo, scope: Scope) -> RunIn
                     f"field `{name}` is bound twice",
                     binding.field.span,
                     label="bound again here",
-                    secondary=(Label(bound[name].field.span, "first bound here"),),
+                    labels=(Label(bound[name].field.span, "first bound here"),),
                 )
             )
             continue
@@ -126,7 +126,7 @@ def _binding_diagnostics(
             f"the value bound to `{binding.field.text}` does not fit a float",
             value.span,
             label=misfit[0],
-            secondary=(Label(field.decl.type.span, "field type declared here"),),
+            labels=(Label(field.decl.type.span, "field type declared here"),),
             help=f"{misfit[1]}, or make the task field a `Decimal`",
         )
         return
@@ -140,7 +140,7 @@ def _binding_diagnostics(
             f"but the value bound to it is {described}",
             value.span,
             label=f"expected `{type_text(field.type)}`",
-            secondary=(Label(field.decl.type.span, "field type declared here"),),
+            labels=(Label(field.decl.type.span, "field type declared here"),),
         )
 
 

@@ -139,7 +139,7 @@ def _clash(name: ast.Name, origin: str, other: str, other_span: Span) -> Diagnos
         f"`{name.text}` would be defined twice in the generated module",
         name.span,
         label=f"{origin} becomes the class `{name.text}`",
-        secondary=(Label(other_span, f"{other} is also named `{name.text}`"),),
+        labels=(Label(other_span, f"{other} is also named `{name.text}`"),),
         help="rename one of them",
     )
 
@@ -165,6 +165,6 @@ def _method_names(process: ast.Process) -> Iterator[Diagnostic]:
                 f"`{method}` of `{protocol}`",
                 task.name.span,
                 label=f"becomes `{method}`",
-                secondary=(Label(earlier.span, f"also becomes `{method}`"),),
+                labels=(Label(earlier.span, f"also becomes `{method}`"),),
                 help="rename one of the tasks",
             )

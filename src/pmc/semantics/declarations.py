@@ -135,9 +135,7 @@ def _duplicate_declarations(process: ast.Process) -> Iterator[Diagnostic]:
             f"`{name}` is declared more than once",
             decl.name.span,
             label=f"declared again here, as {_KIND[type(decl)]}",
-            secondary=(
-                Label(earlier.name.span, f"first declared here, as {_KIND[type(earlier)]}"),
-            ),
+            labels=(Label(earlier.name.span, f"first declared here, as {_KIND[type(earlier)]}"),),
             notes=("events, tasks and machines share one namespace",),
         )
 
@@ -203,7 +201,7 @@ def collect_fields(
                     f"duplicate field `{name}` in {owner}",
                     field.name.span,
                     label="declared again here",
-                    secondary=(Label(table[name].decl.name.span, "first declared here"),),
+                    labels=(Label(table[name].decl.name.span, "first declared here"),),
                 )
             )
             continue
@@ -234,7 +232,7 @@ def _default_diagnostics(field: ast.Field, value_type: ValueType) -> Iterator[Di
             f"default for `{field.name.text}` does not fit a float",
             default.span,
             label=misfit[0],
-            secondary=(Label(field.type.span, "field type declared here"),),
+            labels=(Label(field.type.span, "field type declared here"),),
             help=f"{misfit[1]}, or make the field a `Decimal`",
         )
         return
@@ -249,7 +247,7 @@ def _default_diagnostics(field: ast.Field, value_type: ValueType) -> Iterator[Di
         f"but the field is `{type_text(value_type)}`",
         default.span,
         label=f"not a `{type_text(value_type)}`",
-        secondary=(Label(field.type.span, "field type declared here"),),
+        labels=(Label(field.type.span, "field type declared here"),),
         help=help,
     )
 
@@ -306,7 +304,7 @@ def duplicate_clauses(clauses: Sequence[HasSpan], what: str) -> Iterator[Diagnos
             f"duplicate {what}",
             clause.span,
             label="written again here",
-            secondary=(Label(clauses[0].span, "first written here"),),
+            labels=(Label(clauses[0].span, "first written here"),),
             help="keep one of them",
         )
 
@@ -349,7 +347,7 @@ def retry_diagnostics(retry: ast.RetryClause) -> Iterator[Diagnostic]:
             f"`{retry.delay.kind} {retry.delay.duration.text}`",
             retry.max_delay.span,
             label="shorter than the delay",
-            secondary=(Label(retry.delay.duration.span, "the delay"),),
+            labels=(Label(retry.delay.duration.span, "the delay"),),
         )
 
 

@@ -28,7 +28,7 @@ def start_and_cancel(start: Sequence[ast.Name], cancel: Sequence[ast.Name]) -> I
                 f"event `{name.text}` both starts and cancels the process",
                 name.span,
                 label="cancels the process",
-                secondary=(Label(first.span, "starts the process"),),
+                labels=(Label(first.span, "starts the process"),),
                 help=f"remove `{name.text}` from `start on` or from `cancel on`",
                 notes=(
                     "a cancelling event ends the process it starts at once: "
@@ -137,7 +137,7 @@ def failure_overrides_completion(
             f"the process can never complete: whenever {what} holds, `fail when` holds too",
             where,
             label=f"needs every `{name}` in {_listed(allowed)}",
-            secondary=(Label(spans[name].span, "which fails the process"),) if completes else (),
+            labels=(Label(spans[name].span, "which fails the process"),) if completes else (),
             notes=("`fail when` is checked first, so failure wins",),
             help="leave a state that completes out of `fail when`, or change `complete when`",
         )

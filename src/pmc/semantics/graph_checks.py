@@ -130,7 +130,7 @@ def _conflict_diagnostics(
             f"{states} on {second.trigger.display}",
             second.decl.name.span,
             label=f"conflicts with `{first.name.text}`",
-            secondary=(Label(first.name.span, f"`{first.name.text}` declared here"),),
+            labels=(Label(first.name.span, f"`{first.name.text}` declared here"),),
             notes=("`*` stands for every non-final state",) if via_wildcard else (),
             help="a machine must know which transition to take: change a source or a trigger",
         )

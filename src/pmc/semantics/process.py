@@ -95,7 +95,7 @@ def _key_type_mismatch(
         f"but `{expected}` in event `{reference[0].name.text}`",
         info.decl.type.span,
         label=f"expected `{expected}`",
-        secondary=(Label(reference[1].decl.type.span, "the key's type is set here"),),
+        labels=(Label(reference[1].decl.type.span, "the key's type is set here"),),
         help="every event must carry the key with the same type",
     )
 
@@ -148,7 +148,7 @@ def key_field_diagnostics(
             f"event `{name.text}` lacks the key field `{key.field}`",
             event.decl.name.span,
             label=f"has no field `{key.field}`",
-            secondary=(Label(name.span, role),),
+            labels=(Label(name.span, role),),
             help=f"add `{key.field}: {key_type}` to event `{name.text}`",
             notes=("the key's value names the process instance an event belongs to",),
         )
@@ -313,7 +313,7 @@ def _never_holds_diagnostic(
         f"`{_condition_text(earlier)}` and `{_condition_text(condition)}`",
         condition.span,
         label="contradicts the earlier condition",
-        secondary=(Label(earlier.span, "earlier condition"),),
+        labels=(Label(earlier.span, "earlier condition"),),
         notes=("`complete when` conditions are joined by `and`",),
         help="keep one of the conditions, or name a state both allow",
     )

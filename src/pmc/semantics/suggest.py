@@ -127,7 +127,7 @@ def duplicates(
                 describe(name),
                 span,
                 label=label,
-                secondary=(Label(first[name], "first declared here"),),
+                labels=(Label(first[name], "first declared here"),),
             )
         else:
             first[name] = span

@@ -110,7 +110,7 @@ def mixed_triggers(machine: ast.MachineDecl) -> Iterator[Diagnostic]:
             if isinstance(odd, ast.SelectorTrigger)
             else "addresses the single instance"
         ),
-        secondary=(
+        labels=(
             Label(
                 first.span,
                 "selects instances by a field"
@@ -150,7 +150,7 @@ def mixed_selector_types(
             f"`{_selector_text(trigger)}` of type {type_text(selector)}; use one type",
             trigger.field.span,
             label=f"ids of type `{type_text(selector)}`",
-            secondary=(Label(first_trigger.field.span, f"ids of type `{type_text(first_type)}`"),),
+            labels=(Label(first_trigger.field.span, f"ids of type `{type_text(first_type)}`"),),
             help="instance ids are compared as text: ids of two types could name the same "
             'instance (`1` and `"1"`); declare both fields with the same id type',
         )

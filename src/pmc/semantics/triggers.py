@@ -116,7 +116,7 @@ def _bad_selector(
         f"`{event.decl.name.text}.{trigger.field.text}` cannot select machine instances",
         trigger.field.span,
         label=f"`{trigger.field.text}` is `{type_text(value_type)}`",
-        secondary=(Label(field.decl.type.span, "declared here"),),
+        labels=(Label(field.decl.type.span, "declared here"),),
         help="an instance selector must be `str`, `int` or `UUID`, or a `list` of one of them",
     )
 

@@ -373,7 +373,7 @@ def _after_the_process(stuck: Stuck) -> Diagnostic | None:
             "PM0001",
             "unexpected `}`: the process is already closed",
             _on(stuck.bad),
-            secondary=(ends_here,),
+            labels=(ends_here,),
             help="remove this `}`, or the one above that closes the process too early",
         )
     if stuck.bad.type == "PROCESS":
@@ -381,14 +381,14 @@ def _after_the_process(stuck: Stuck) -> Diagnostic | None:
             "PM0001",
             "a `.pm` file holds one process; found a second `process`",
             _on(stuck.bad),
-            secondary=(ends_here,),
+            labels=(ends_here,),
             help="put each process in a file of its own",
         )
     return Diagnostic(
         "PM0001",
         f"unexpected {describe_token(stuck.bad)} after the end of the process",
         _on(stuck.bad),
-        secondary=(ends_here,),
+        labels=(ends_here,),
         help="declarations belong inside the process's `{ ... }`; "
         "is a `}` above closing it too early?",
     )
@@ -405,7 +405,7 @@ def _unclosed_at_end(stuck: Stuck) -> Diagnostic | None:
             f"unclosed `{opener}` of {block.title} opened at line {opener.line}",
             _missing_at(stuck),
             label=f"expected `{terminal_text(_CLOSER[opener.type])}`",
-            secondary=(Label(_on(opener), "opened here"),),
+            labels=(Label(_on(opener), "opened here"),),
         )
     expected = describe_expected(stuck.accepts)
     return Diagnostic(
@@ -413,7 +413,7 @@ def _unclosed_at_end(stuck: Stuck) -> Diagnostic | None:
         f"unexpected end of file; expected {expected}",
         _missing_at(stuck),
         label=f"expected {expected}",
-        secondary=(Label(_on(opener), f"{block.title} starts here"),),
+        labels=(Label(_on(opener), f"{block.title} starts here"),),
     )
 
 
@@ -428,7 +428,7 @@ def _missing_closer(stuck: Stuck) -> Diagnostic | None:
         f"expected `{closer}` to close {block.title} before {describe_token(stuck.bad)}",
         _missing_at(stuck),
         label=f"expected `{closer}`",
-        secondary=(Label(_on(block.opener), f"{block.title} opened here"),),
+        labels=(Label(_on(block.opener), f"{block.title} opened here"),),
     )
 
 
@@ -752,7 +752,7 @@ def _run_arguments(stuck: Stuck) -> Diagnostic | None:
             f"expected `,` between the arguments of `run {block.name}` or `)` after them",
             _smart_at(stuck),
             label="expected `,` or `)`",
-            secondary=(Label(_on(block.opener), "`(` opened here"),),
+            labels=(Label(_on(block.opener), "`(` opened here"),),
         )
     return None
 

@@ -113,4 +113,4 @@ def brackets_balance(text: str) -> bool:
 
 
 def is_recoverable(diagnostic: Diagnostic) -> bool:
-    return diagnostic.code in RECOVERABLE
+    return diagnostic.id in RECOVERABLE

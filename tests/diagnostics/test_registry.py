@@ -1,10 +1,10 @@
-"""pmc.registry: the one table builder behind codes and rule ids."""
+"""The one table builder behind every id of the diagnostic registry."""
 
 from __future__ import annotations
 
 import pytest
 
-from pmc.registry import registry
+from pmc.diagnostics.registry import registry
 
 
 def test_entries_keep_their_order_by_id() -> None:
