@@ -91,3 +91,78 @@ def test_imports_follow_the_pipeline(path: Path) -> None:
         return
     wrong = sorted(i for i in _pmc_imports(path) if not _allowed(importer, i))
     assert wrong == [], f"{importer} imports {wrong}"
+
+
+# ---- inside the runtime ------------------------------------------------------------------
+
+RUNTIME = sorted((SRC / "runtime").rglob("*.py"))
+RUNTIME_NAMES = {_module_name(path) for path in RUNTIME}
+
+
+def _runtime_imports(path: Path) -> dict[str, set[str]]:
+    """The runtime modules ``path`` imports, each with the names it takes from it.
+
+    ``from pmc.runtime import attempts`` imports the module ``pmc.runtime.attempts``.
+    """
+    found: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.setdefault(alias.name, set())
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                if submodule in RUNTIME_NAMES:
+                    found.setdefault(submodule, set())
+                else:
+                    found.setdefault(node.module, set()).add(alias.name)
+    return {module: names for module, names in found.items() if module in RUNTIME_NAMES}
+
+
+RUNTIME_GRAPH = {_module_name(path): _runtime_imports(path) for path in RUNTIME}
+
+
+def _cycles(graph: dict[str, dict[str, set[str]]]) -> list[list[str]]:
+    """Each import cycle found by a depth-first walk, as the modules along it."""
+    found: list[list[str]] = []
+    done: set[str] = set()
+
+    def walk(module: str, path: list[str]) -> None:
+        if module in path:
+            found.append([*path[path.index(module) :], module])
+            return
+        if module in done:
+            return
+        for imported in sorted(graph[module]):
+            walk(imported, [*path, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        walk(module, [])
+    return found
+
+
+def test_the_runtime_modules_import_each_other_without_cycles() -> None:
+    assert _cycles(RUNTIME_GRAPH) == []
+
+
+def test_no_runtime_module_borrows_another_ones_privates() -> None:
+    borrowed = sorted(
+        f"{importer} takes {name} from {module}"
+        for importer, imports in RUNTIME_GRAPH.items()
+        for module, names in imports.items()
+        for name in names
+        if name.startswith("_")
+    )
+    assert borrowed == []
+
+
+def test_only_the_worker_builds_on_the_manager_and_only_on_its_facade() -> None:
+    # The worker composes a ProcessManager; the pieces both use live below it.
+    # (The package itself re-exports the facade.)
+    users = {
+        importer: sorted(imports["pmc.runtime.manager"])
+        for importer, imports in RUNTIME_GRAPH.items()
+        if "pmc.runtime.manager" in imports and importer != "pmc.runtime"
+    }
+    assert users == {"pmc.runtime.worker": ["ProcessManager"]}

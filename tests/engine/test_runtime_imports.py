@@ -27,6 +27,8 @@ def test_runtime_imports_nothing_from_the_compiler() -> None:
             for name in names:
                 top = name.split(".")[0]
                 inside = name == "pmc.runtime" or name.startswith("pmc.runtime.")
+                # The error root is a leaf the runtime's exceptions derive from.
+                inside = inside or name == "pmc.errors"
                 if top in COMPILER_ONLY or (top == "pmc" and not inside):
                     offending.append(f"{path.relative_to(RUNTIME)}: {name}")
     assert offending == []

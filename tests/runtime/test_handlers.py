@@ -25,13 +25,8 @@ from pmc.replay import group_streams, replay, store_streams
 from pmc.runtime import End, PermanentFailure, TaskContext, attempts
 from pmc.runtime.attempts import completed_event, outcome_id
 from pmc.runtime.export import export_streams, read_json_lines, to_json_line
-from pmc.runtime.manager import (
-    OUTCOME_WRITE_TRIES,
-    AttemptReport,
-    HandleStatus,
-    ProcessManager,
-    SyncRetryWarning,
-)
+from pmc.runtime.manager import AttemptReport, HandleStatus, ProcessManager, SyncRetryWarning
+from pmc.runtime.running import OUTCOME_WRITE_TRIES
 from pmc.runtime.stores import NewEvent, ProcessStore, WorkChanges, open_store
 from pmc.runtime.worker import Progress, Worker, WorkerStats
 from tests.runtime.support import (
@@ -337,7 +332,9 @@ def test_a_permanent_failure_fails_the_task_without_its_retries(
     assert manager.replay("o1") == state
     assert worker.stats == WorkerStats(failed=1)
     [report] = [p for p in seen if isinstance(p, AttemptReport)]
-    assert report.permanent and report.gave_up
+    # Given up: a failure recorded with no retry after it.
+    assert report.permanent and report.outcome == "failed"
+    assert report.recorded.status is HandleStatus.RECORDED and not report.retry_scheduled
     assert progress_line(report) == (
         "Charge RtCheckout/o1 Payment attempt 1: "
         "failed permanently (hard decline: stolen card); failed for good"
@@ -581,7 +578,7 @@ class Flaky:
 def test_an_outcome_write_that_fails_once_is_retried(
     store: ProcessStore, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
-    monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
+    monkeypatch.setattr("pmc.runtime.running.OUTCOME_WRITE_BACKOFF", 0.001)
     m = seed()
     flaky = Flaky(store)
     manager = ProcessManager(definition(m), store)
@@ -613,7 +610,7 @@ def test_an_outcome_write_that_keeps_failing_leaves_the_attempt_to_its_lease(
     caplog: pytest.LogCaptureFixture,
     clock: FakeClock,
 ) -> None:
-    monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
+    monkeypatch.setattr("pmc.runtime.running.OUTCOME_WRITE_BACKOFF", 0.001)
     m = seed()
     flaky = Flaky(store)
     manager = ProcessManager(definition(m), store)
@@ -643,7 +640,7 @@ def test_an_outcome_write_refused_for_its_data_is_not_retried(
     caplog: pytest.LogCaptureFixture,
     clock: FakeClock,
 ) -> None:
-    monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
+    monkeypatch.setattr("pmc.runtime.running.OUTCOME_WRITE_BACKOFF", 0.001)
     m = seed()
     flaky = Flaky(store)
     flaky.error = DataError("INSERT ...", {}, Exception("invalid input syntax for type json"))
@@ -670,7 +667,7 @@ def test_an_outcome_write_refused_for_its_data_is_not_retried(
 def test_an_outcome_write_that_landed_but_raised_is_reported_as_recorded(
     store: ProcessStore, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
-    monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
+    monkeypatch.setattr("pmc.runtime.running.OUTCOME_WRITE_BACKOFF", 0.001)
     m = seed()
     flaky = Flaky(store)
     manager = ProcessManager(definition(m), store)
@@ -700,7 +697,7 @@ def test_an_outcome_write_that_landed_but_raised_is_reported_as_recorded(
 def test_a_landed_failure_write_reports_the_retry_it_scheduled(
     store: ProcessStore, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
-    monkeypatch.setattr("pmc.runtime.manager.OUTCOME_WRITE_BACKOFF", 0.001)
+    monkeypatch.setattr("pmc.runtime.running.OUTCOME_WRITE_BACKOFF", 0.001)
     m = seed()
     flaky = Flaky(store)
     manager = ProcessManager(definition(m), store)
@@ -825,9 +822,19 @@ def test_a_report_names_an_earlier_timeout_and_an_outcome_not_recorded(
     manager.record("r1", event, outcome_id(task.task_id, 1))
     again = manager.record("r1", event, outcome_id(task.task_id, 1))
     report = AttemptReport(
-        "RtRebase", "r1", "CloseInstance", task.task_id, "Instance", "A", 1, "w", "failed",
-        "boom", again, timed_out=True,
-    )  # fmt: skip
+        category="RtRebase",
+        key="r1",
+        machine="Instance",
+        machine_id="A",
+        task="CloseInstance",
+        task_id=task.task_id,
+        attempt=1,
+        worker="w",
+        outcome="failed",
+        reason="boom",
+        recorded=again,
+        timed_out=True,
+    )
 
     assert progress_line(report) == (
         "CloseInstance RtRebase/r1 A attempt 1: "

@@ -34,6 +34,7 @@ from tests.runtime.support import (
     untimed,
     wait_until,
 )
+from tests.runtime_store.rows import work_items
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -102,8 +103,8 @@ def test_new_workers_finish_what_stopped_ones_left_pending(
     first.drain()
     first.stop()
     # Left behind: B's retry (due in 2 s) and the ticket's timer (due in 1 h).
-    pending = {item.kind for item in before.work_items("RtRebase", "r1")}
-    pending |= {item.kind for item in before.work_items("RtReminder", "t1")}
+    pending = {item.kind for item in work_items(before, "RtRebase", "r1")}
+    pending |= {item.kind for item in work_items(before, "RtReminder", "t1")}
     assert pending == {"task", "timer"}
 
     after = open_same_store()

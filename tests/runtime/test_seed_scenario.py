@@ -23,6 +23,7 @@ from tests.runtime.support import (
     seed,
     wait_until,
 )
+from tests.runtime_store.rows import work_items
 
 TRIALS = 5
 
@@ -44,7 +45,7 @@ def test_a_failed_rebase_is_recorded_with_one_close_planned_per_instance(
     assert names(history) == ["RebaseFailed", *["TransitionPlanned"] * 3]
     assert history[0].event_id == result.event_id
     # The work index points the workers at the three tasks, due at once.
-    rows = store.work_items("RtRebase", "r1")
+    rows = work_items(store, "RtRebase", "r1")
     assert sorted(row.work_id for row in rows) == sorted(f"task:{d.task_id}" for d in decisions)
 
 
@@ -77,7 +78,7 @@ def test_workers_close_every_instance_and_complete_the_process(
     state = manager.state("r1")
     assert state.end is End.COMPLETED
     assert dict(state.instances["Instance"]) == {"A": "Closed", "B": "Closed", "C": "Closed"}
-    assert store.work_items("RtRebase", "r1") == []
+    assert work_items(store, "RtRebase", "r1") == []
     assert manager.replay("r1") == state
 
 

@@ -30,6 +30,7 @@ from tests.runtime.support import (
     reminder,
     seed,
 )
+from tests.runtime_store.rows import work_items
 
 # ---- sync and async tasks ----------------------------------------------------------
 
@@ -74,7 +75,7 @@ def test_a_sync_task_runs_inline_and_its_result_feeds_an_async_one(
     ]
     assert manager.state("o1").end is End.COMPLETED
     # The deadline's timer went with the end of the process.
-    assert store.work_items("RtOrder", "o1") == []
+    assert work_items(store, "RtOrder", "o1") == []
 
 
 def test_a_sync_task_left_without_outcome_runs_on_the_next_event(
@@ -211,7 +212,7 @@ def test_a_timer_fires_when_due_and_not_before(store: ProcessStore, clock: FakeC
     assert names(manager.history("t1"))[-2:] == ["TimerFired", "TransitionPlanned"]
     assert dict(manager.state("t1").instances["Ticket"]) == {"Ticket": "Reminded"}
     assert worker.stats.timers_fired == 1
-    assert store.work_items("RtReminder", "t1") == []
+    assert work_items(store, "RtReminder", "t1") == []
 
 
 def test_leaving_the_state_cancels_its_timer(store: ProcessStore, clock: FakeClock) -> None:
@@ -225,7 +226,7 @@ def test_leaving_the_state_cancels_its_timer(store: ProcessStore, clock: FakeClo
     worker.drain()
 
     assert of_type(manager.history("t1"), "TimerFired") == []
-    assert store.work_items("RtReminder", "t1") == []
+    assert work_items(store, "RtReminder", "t1") == []
 
 
 def test_a_worker_leaves_the_work_of_other_processes_alone(
@@ -238,7 +239,7 @@ def test_a_worker_leaves_the_work_of_other_processes_alone(
     handled = Worker(definition(rebase), store, RebaseTasks()).drain()
 
     assert handled == 0
-    [timer] = store.work_items("RtReminder", "t1")
+    [timer] = work_items(store, "RtReminder", "t1")
     assert (timer.kind, timer.claimed_by) == ("timer", None)
 
 
@@ -267,7 +268,7 @@ def test_cancelling_records_late_outcomes_and_starts_nothing_new(store: ProcessS
     state = manager.state("o1")
     assert state.end is End.CANCELLED
     assert dict(state.instances["Order"]) == {"Order": "Shipping"}
-    assert store.work_items("RtOrder", "o1") == []
+    assert work_items(store, "RtOrder", "o1") == []
 
 
 def test_a_task_planned_before_the_cancel_is_never_started(store: ProcessStore) -> None:
@@ -426,15 +427,15 @@ def test_a_work_row_judged_on_an_old_state_is_left_alone(
     manager = ProcessManager(definition(m), store)
     manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
     judged = manager.state("r1").version
-    [row] = store.work_items(definition(m).category, "r1")
+    [row] = work_items(store, definition(m).category, "r1")
     task = next(iter(manager.state("r1").tasks.values()))
     manager.record(
         "r1", started_event(definition(m), task, "w", clock()), started_id(task.task_id, 1)
     )
-    rescheduled = [(r.work_id, r.due_at) for r in store.work_items(definition(m).category, "r1")]
+    rescheduled = [(r.work_id, r.due_at) for r in work_items(store, definition(m).category, "r1")]
 
     moved = manager.set_work(row, clock() + timedelta(minutes=5), judged_at=judged)
 
     assert moved is False
-    after = [(r.work_id, r.due_at) for r in store.work_items(definition(m).category, "r1")]
+    after = [(r.work_id, r.due_at) for r in work_items(store, definition(m).category, "r1")]
     assert after == rescheduled

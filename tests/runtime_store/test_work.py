@@ -20,6 +20,7 @@ from pmc.runtime.stores import (
 from tests.conftest import OpenStore
 from tests.fake_clock import FakeClock
 from tests.runtime_store.events import T0, added
+from tests.runtime_store.rows import work_items
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def ids(items: list[WorkItem]) -> list[str]:
 def test_work_rows_are_written_with_the_events(store: ProcessStore) -> None:
     store.append("Cleanup", "r1", [added("a")], 0, only(task("close:i-1", instance="i-1")))
 
-    [item] = store.work_items("Cleanup", "r1")
+    [item] = work_items(store, "Cleanup", "r1")
     assert item == WorkItem(
         category="Cleanup",
         key="r1",
@@ -67,7 +68,7 @@ def test_a_rejected_append_leaves_no_work_row(store: ProcessStore) -> None:
     with pytest.raises(VersionConflict):
         store.append("Cleanup", "r1", [], 5, only(task("stale, without events")))
 
-    assert store.work_items("Cleanup", "r1") == []
+    assert work_items(store, "Cleanup", "r1") == []
     assert not store.has_due(T0 + timedelta(days=1))
 
 
@@ -77,7 +78,7 @@ def test_upsert_replaces_a_row_and_clears_its_claim(store: ProcessStore) -> None
 
     store.append("Cleanup", "r1", [added("b")], 1, only(task("close", due_in=5, attempt="2")))
 
-    [item] = store.work_items("Cleanup", "r1")
+    [item] = work_items(store, "Cleanup", "r1")
     assert (item.payload, item.due_at, item.claimed_by) == (
         {"attempt": "2"},
         claimed.due_at + timedelta(seconds=5),
@@ -92,7 +93,7 @@ def test_work_changes_without_events_check_the_version(store: ProcessStore) -> N
         store.append("Cleanup", "r1", [], 0, WorkChanges(delete=("one",)))
     store.append("Cleanup", "r1", [], 1, WorkChanges(delete=("one",)))
 
-    assert ids(store.work_items("Cleanup", "r1")) == ["two"]
+    assert ids(work_items(store, "Cleanup", "r1")) == ["two"]
     assert store.version("Cleanup", "r1") == 1
 
 
@@ -110,7 +111,7 @@ def test_claim_takes_due_unclaimed_rows_in_due_order(store: ProcessStore) -> Non
     assert ids(claimed) == ["first", "soon", "late"]
     assert {(i.claimed_by, i.lease_until) for i in claimed} == {("w1", T0 + timedelta(seconds=60))}
     assert store.claim_due(T0 + timedelta(seconds=30), "w2", limit=10, lease_seconds=30) == []
-    stored = {i.work_id: i for i in store.work_items("Cleanup", "r1")}
+    stored = {i.work_id: i for i in work_items(store, "Cleanup", "r1")}
     assert stored["soon"].claimed_by == "w1"
 
 
@@ -154,7 +155,7 @@ def test_four_competing_claimers_get_each_row_once(open_same_store: OpenStore) -
     )
     assert set(claimed.values()) == {1}
     for item in claims:
-        [stored] = [s for s in writer.work_items("Cleanup", item.key) if s.work_id == item.work_id]
+        [stored] = [s for s in work_items(writer, "Cleanup", item.key) if s.work_id == item.work_id]
         assert stored.claimed_by == item.claimed_by
 
 

@@ -17,9 +17,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from pmc.cli.shared import EXIT_USAGE, app, print_error
 from pmc.cli.worker import STORE_ENV, safe_url
 from pmc.diagnostics.render import plural
-from pmc.replay import TargetError, load_process
 from pmc.runtime import ProcessDefinition
 from pmc.runtime.export import export_streams, to_json_line
+from pmc.runtime.loading import TargetError, load_process
 from pmc.runtime.stores import ProcessStore, open_store
 
 

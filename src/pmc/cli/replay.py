@@ -26,7 +26,6 @@ from pmc.diagnostics.render import render_github, render_text
 from pmc.replay import (
     ReplayReport,
     Stream,
-    TargetError,
     findings_report,
     group_streams,
     render_json,
@@ -36,6 +35,7 @@ from pmc.replay import (
 )
 from pmc.runtime import ProcessDefinition
 from pmc.runtime.export import ExportFormatError, read_json_lines
+from pmc.runtime.loading import TargetError
 
 
 class ReplayFormat(StrEnum):

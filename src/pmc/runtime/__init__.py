@@ -1,8 +1,8 @@
 """What generated process modules import, and the runtime built on it.
 
 Must not import the compiler's dependencies (lark, jinja2, typer) nor any pmc
-module outside ``pmc.runtime``: a deployed process needs only this package,
-event-sourcery and pydantic.
+module outside ``pmc.runtime`` but the error root ``pmc.errors``: a deployed
+process needs only this package, event-sourcery and pydantic.
 
 ``ProcessManager`` and ``Worker`` are loaded on first use: importing a
 generated module (or compiling one) must not pay for SQLAlchemy and the
@@ -62,12 +62,13 @@ from pmc.runtime.lifecycle import (
 from pmc.runtime.state import End, ProcessState, TaskInFlight, TaskStatus, Timer
 
 if TYPE_CHECKING:
-    from pmc.runtime.manager import HandleResult, HandleStatus, ProcessManager, SyncRetryWarning
+    from pmc.runtime.manager import ProcessManager, SyncRetryWarning
+    from pmc.runtime.results import HandleResult, HandleStatus
     from pmc.runtime.worker import Worker
 
 _LAZY = {
-    "HandleResult": "pmc.runtime.manager",
-    "HandleStatus": "pmc.runtime.manager",
+    "HandleResult": "pmc.runtime.results",
+    "HandleStatus": "pmc.runtime.results",
     "ProcessManager": "pmc.runtime.manager",
     "SyncRetryWarning": "pmc.runtime.manager",
     "Worker": "pmc.runtime.worker",

@@ -33,6 +33,7 @@ from uuid import UUID
 
 from event_sourcery import Event
 
+from pmc.errors import PmcError
 from pmc.runtime.lifecycle import LifecycleTypes, TaskInput, TaskResult
 
 # ---- the runtime API ------------------------------------------------------------------
@@ -78,7 +79,7 @@ _R = TypeVar("_R")
 Returns: TypeAlias = _R | Awaitable[_R]
 
 
-class IncompatibleModule(ImportError):
+class IncompatibleModule(PmcError, ImportError):
     """A generated module this runtime cannot run; raised while it is imported.
 
     The message names the pmc that generated the module and what to run. An

@@ -21,6 +21,7 @@ from uuid import UUID
 from event_sourcery import Event
 from pydantic import TypeAdapter, ValidationError
 
+from pmc.errors import PmcError
 from pmc.runtime import contract, engine
 from pmc.runtime.contract import (
     MAX_DELAY_MS,
@@ -93,7 +94,7 @@ class TaskContext:
         return self.cancellation.is_set()
 
 
-class PermanentFailure(Exception):
+class PermanentFailure(PmcError):
     """Raised by a task handler: this task will never succeed, so do not retry it.
 
     The attempt fails with ``reason`` and the task takes its ``failed``

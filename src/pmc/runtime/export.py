@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from pmc.errors import PmcError
 from pmc.runtime.stores.api import JsonValue, ProcessStore, RecordedEvent
 
 FIELDS = ("category", "key", "version", "event_id", "created_at", "event", "payload")
@@ -55,7 +56,7 @@ class ExportedEvent:
         )
 
 
-class ExportFormatError(ValueError):
+class ExportFormatError(PmcError, ValueError):
     """A line that is not an exported event; ``line`` is 1-based."""
 
     def __init__(self, line: int, reason: str) -> None:

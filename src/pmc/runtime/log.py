@@ -5,12 +5,20 @@ Every record carries its facts as ``extra`` fields prefixed with ``pmc_``
 a log shipper can index them; the prefix keeps them clear of the attributes
 ``logging.LogRecord`` already has (``process``, ``thread``, ...). The message
 repeats the essentials for people reading plain text.
+
+The records of a decision and of a task attempt are written here, the same
+whoever made them (an inline sync run or a worker).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+
+from event_sourcery import Event
+
+from pmc.runtime.results import AttemptReport, HandleResult
+from pmc.runtime.state import TaskInFlight
 
 logger = logging.getLogger("pmc.runtime")
 
@@ -38,3 +46,97 @@ class FieldsFormatter(logging.Formatter):
         text = super().format(record)
         extra = " ".join(f"{name}={value}" for name, value in record_fields(record).items())
         return f"{text} [{extra}]" if extra else text
+
+
+# ---- the runtime's records ---------------------------------------------------------------
+
+
+def log_decision(result: HandleResult, event: Event) -> None:
+    names = [type(decision).__name__ for decision in result.decisions]
+    logger.info(
+        "%s/%s v%d: %s %s%s",
+        result.category,
+        result.key,
+        result.version,
+        type(event).__name__,
+        result.status,
+        f" -> {', '.join(names)}" if names else "",
+        extra=fields(
+            category=result.category,
+            key=result.key,
+            event=type(event).__name__,
+            event_id=str(result.event_id),
+            status=str(result.status),
+            version=result.version,
+            decisions=names,
+        ),
+    )
+
+
+def log_attempt(
+    what: str,
+    category: str,
+    key: str,
+    task: TaskInFlight,
+    worker: str,
+    level: int = logging.INFO,
+) -> None:
+    logger.log(
+        level,
+        "%s/%s: %s %s attempt %d %s",
+        category,
+        key,
+        task.task,
+        _machine_name(task.machine, task.machine_id),
+        task.attempt,
+        what,
+        extra=fields(
+            category=category,
+            key=key,
+            task=task.task,
+            task_id=str(task.task_id),
+            machine=task.machine,
+            machine_id=task.machine_id,
+            attempt=task.attempt,
+            worker=worker,
+            outcome=what,
+        ),
+    )
+
+
+def log_report(report: AttemptReport) -> None:
+    logger.log(
+        logging.INFO if report.outcome == "completed" else logging.WARNING,
+        "%s/%s: %s %s attempt %d %s",
+        report.category,
+        report.key,
+        report.task,
+        _machine_name(report.machine, report.machine_id),
+        report.attempt,
+        report.describe(),
+        extra=fields(
+            category=report.category,
+            key=report.key,
+            task=report.task,
+            task_id=str(report.task_id),
+            machine=report.machine,
+            machine_id=report.machine_id,
+            attempt=report.attempt,
+            worker=report.worker,
+            outcome=report.outcome,
+            reason=report.reason,
+            retry_scheduled=report.retry_scheduled,
+            permanent=report.permanent,
+            timed_out=report.timed_out,
+            recorded=str(report.recorded.status),
+        ),
+    )
+
+
+def _machine_name(machine: str, machine_id: str) -> str:
+    """A machine as log lines name it: ``Pay``, or ``Instance/A`` for an instance.
+
+    A single-instance machine's id is its name: like ``pmc worker``'s
+    progress lines, the log does not name it twice (``Pay/Pay``).
+    """
+    return machine_id if machine_id == machine else f"{machine}/{machine_id}"

@@ -27,18 +27,24 @@ from datetime import timedelta
 
 from pmc.runtime import attempts, contract
 from pmc.runtime.definition import ProcessDefinition
-from pmc.runtime.lifecycle import TaskRetryScheduledBase
 from pmc.runtime.log import fields, logger
-from pmc.runtime.manager import (
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.preconditions import lease_expired, timer_due
+from pmc.runtime.results import (
     AttemptReport,
     HandleResult,
-    ProcessManager,
-    lease_expired,
-    timer_due,
+    Progress,
+    TimeoutReport,
+    TimerReport,
+    attempt_of,
 )
+from pmc.runtime.running import DEFAULT_LEASE
 from pmc.runtime.state import TaskInFlight
 from pmc.runtime.stores.api import ProcessStore, WorkItem, check_name
 from pmc.runtime.work import Drop, FireTimer, NotYet, StartAttempt, TimeOut, due_action
+
+# The reports are importable from here, where they were defined before.
+__all__ = ["Progress", "TimeoutReport", "TimerReport", "Worker", "WorkerStats"]
 
 DEFAULT_CONCURRENCY = 1
 # How long a claimed index row is ours before another worker may take it:
@@ -71,39 +77,6 @@ class WorkerStats:
     late: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class TimeoutReport:
-    """An attempt whose lease expired, recorded as ``TaskTimedOut`` by this worker."""
-
-    category: str
-    key: str
-    task: str
-    task_id: uuid.UUID
-    machine: str
-    machine_id: str
-    attempt: int
-    retry_scheduled: bool
-
-    @property
-    def gave_up(self) -> bool:
-        return not self.retry_scheduled
-
-
-@dataclass(frozen=True, slots=True)
-class TimerReport:
-    """A timer this worker fired (``TimerFired``)."""
-
-    category: str
-    key: str
-    timer_id: uuid.UUID
-    machine: str
-    machine_id: str
-    transition: str
-
-
-Progress = AttemptReport | TimeoutReport | TimerReport
-
-
 class Worker:
     """Runs the tasks of one process from a store, in ``concurrency`` threads.
 
@@ -128,7 +101,7 @@ class Worker:
         *,
         worker_id: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = DEFAULT_LEASE,
         claim_seconds: float = CLAIM_SECONDS,
         idle_wait: float = IDLE_WAIT,
         listener: Callable[[Progress, WorkerStats], None] | None = None,
@@ -325,18 +298,12 @@ class Worker:
                     lease_expired(task, now),
                 )
                 if self._settle(item, result):
-                    retry = any(_is_retry(event) for event in result.decisions)
+                    retry = result.retry_scheduled
                     self._add(timed_out=1, **({"retrying": 1} if retry else {"failed": 1}))
                     self._tell(
                         TimeoutReport(
-                            self.definition.category,
-                            item.key,
-                            task.task,
-                            task.task_id,
-                            task.machine,
-                            task.machine_id,
-                            task.attempt,
-                            retry,
+                            **attempt_of(self.definition.category, item.key, task),
+                            retry_scheduled=retry,
                         )
                     )
                     self._count_sync_runs(result)
@@ -351,12 +318,12 @@ class Worker:
                     self._add(timers_fired=1)
                     self._tell(
                         TimerReport(
-                            self.definition.category,
-                            item.key,
-                            timer.timer_id,
-                            timer.machine,
-                            timer.machine_id,
-                            timer.transition,
+                            category=self.definition.category,
+                            key=item.key,
+                            machine=timer.machine,
+                            machine_id=timer.machine_id,
+                            timer_id=timer.timer_id,
+                            transition=timer.transition,
                         )
                     )
                     self._count_sync_runs(result)
@@ -419,10 +386,6 @@ class Worker:
                     for name in WorkerStats.__dataclass_fields__
                 }
             )
-
-
-def _is_retry(event: object) -> bool:
-    return isinstance(event, TaskRetryScheduledBase)
 
 
 def _join_all(threads: list[threading.Thread], timeout: float) -> bool:

@@ -32,6 +32,8 @@ from uuid import UUID
 from event_sourcery import Event
 from sqlalchemy import exc as sql_errors
 
+from pmc.errors import PmcError
+
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Clock: TypeAlias = Callable[[], datetime]
 
@@ -136,7 +138,7 @@ class WorkItem:
     lease_until: datetime | None
 
 
-class AppendRejected(Exception):
+class AppendRejected(PmcError):
     """An append wrote nothing; the caller should reload the stream and decide again."""
 
 
@@ -217,10 +219,6 @@ class ProcessStore(Protocol):
 
     def stream_keys(self, category: str) -> list[str]:
         """Keys of every stream of ``category`` that has events, sorted."""
-        ...
-
-    def work_items(self, category: str, key: str) -> list[WorkItem]:
-        """The index rows of one stream, by due time (for inspection and tests)."""
         ...
 
     def claim_due(

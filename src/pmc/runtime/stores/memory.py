@@ -139,14 +139,6 @@ class MemoryStore:
         with self._lock:
             return sorted(key for cat, key in self._versions if cat == category)
 
-    def work_items(self, category: str, key: str) -> list[WorkItem]:
-        check_stream(category, key)
-        with self._lock:
-            items = [
-                item for (cat, k, _), item in self._work.items() if (cat, k) == (category, key)
-            ]
-        return sorted(items, key=lambda item: (item.due_at, item.work_id))
-
     def claim_due(
         self,
         now: datetime,

@@ -286,16 +286,6 @@ class SqlStore:
                 [work_values(category, key, row) for row in changes.upsert],
             )
 
-    def work_items(self, category: str, key: str) -> list[WorkItem]:
-        check_stream(category, key)
-        query = (
-            select(work)
-            .where(work.c.category == category, work.c.key == key)
-            .order_by(work.c.due_at, work.c.work_id)
-        )
-        with self._transaction(write=False) as session:
-            return [work_item(row) for row in session.connection().execute(query)]
-
     def claim_due(
         self,
         now: datetime,
