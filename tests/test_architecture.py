@@ -47,7 +47,7 @@ ALLOWED: dict[str, set[str]] = {
         "pmc.source",
     },
     "pmc.explain": {"pmc", "pmc._resources"},
-    "pmc.replay": {"pmc.runtime", "pmc.diagnostics"},
+    "pmc.streams": {"pmc.runtime", "pmc.diagnostics"},
     "pmc.runtime": set(),
 }
 UNRESTRICTED = {"pmc", "pmc.cli", "pmc.__main__"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pmc.replay import TargetError, load_process
+from pmc.streams.replay import TargetError, load_process
 from tests.codegen.support import compile_text
 from tests.replay.support import BASE
 

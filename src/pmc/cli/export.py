@@ -17,10 +17,10 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from pmc.cli.shared import EXIT_USAGE, app, print_error
 from pmc.cli.worker import STORE_ENV, safe_url
 from pmc.diagnostics.render import plural
-from pmc.replay import TargetError, load_process
 from pmc.runtime import ProcessDefinition
-from pmc.runtime.export import export_streams, to_json_line
 from pmc.runtime.stores import ProcessStore, open_store
+from pmc.streams.export import export_streams, to_json_line
+from pmc.streams.replay import TargetError, load_process
 
 
 class StoreError(Exception):

@@ -23,7 +23,9 @@ from pmc.cli.export import (
 from pmc.cli.shared import EXIT_FAILED, EXIT_USAGE, app, print_error, print_note
 from pmc.cli.worker import STORE_ENV, safe_url
 from pmc.diagnostics.render import render_github, render_text
-from pmc.replay import (
+from pmc.runtime import ProcessDefinition
+from pmc.streams.export import ExportFormatError, read_json_lines
+from pmc.streams.replay import (
     ReplayReport,
     Stream,
     TargetError,
@@ -34,8 +36,6 @@ from pmc.replay import (
     store_streams,
     summary_line,
 )
-from pmc.runtime import ProcessDefinition
-from pmc.runtime.export import ExportFormatError, read_json_lines
 
 
 class ReplayFormat(StrEnum):
