@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pmc.errors import PmcError
 from pmc.semantics.model import (
     EventTriggerModel,
     MachineModel,
@@ -39,7 +40,7 @@ _UNITS: tuple[tuple[str, int], ...] = (
 )
 
 
-class UnknownMachineError(ValueError):
+class UnknownMachineError(PmcError, ValueError):
     """``machine=`` names no machine of the process."""
 
     def __init__(self, name: str, known: tuple[str, ...]) -> None:

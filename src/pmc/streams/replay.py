@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from pmc.diagnostics import Diagnostic, StreamPosition
 from pmc.diagnostics.render import DiagnosticReport, diagnostic_json, json_text, plural
+from pmc.errors import InputError
 from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase
 from pmc.runtime.stores import ProcessStore
 from pmc.streams.export import ExportedEvent, export_streams
@@ -479,7 +480,7 @@ def summary_line(report: ReplayReport) -> str:
 # ---- naming the process ------------------------------------------------------------------
 
 
-class TargetError(Exception):
+class TargetError(InputError):
     """``MODULE:Process`` does not name a generated process."""
 
 
