@@ -10,25 +10,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from pmc.cli.export import (
-    KeysOption,
-    StoreError,
-    TargetArgument,
-    check_keys,
-    open_existing_store,
-    resolve,
-)
-from pmc.cli.shared import EXIT_FAILED, EXIT_USAGE, app, print_error, print_note
-from pmc.cli.worker import STORE_ENV, safe_url
+from pmc.cli.export import KeysOption, TargetArgument, resolve
+from pmc.cli.shared import EXIT_FAILED, UsageError, app, print_note
+from pmc.cli.stores import STORE_ENV, check_keys, existing_store
 from pmc.diagnostics.render import render_github, render_text
+from pmc.errors import InputError
 from pmc.runtime import ProcessDefinition
 from pmc.streams.export import ExportFormatError, read_json_lines
 from pmc.streams.replay import (
     ReplayReport,
     Stream,
-    TargetError,
     findings_report,
     group_streams,
     render_json,
@@ -45,10 +37,6 @@ class ReplayFormat(StrEnum):
     CONCISE = "concise"
     JSON = "json"
     GITHUB = "github"
-
-
-class InputError(Exception):
-    """The streams to replay cannot be read."""
 
 
 @app.command("replay")
@@ -84,24 +72,18 @@ def replay_command(
 ) -> None:
     """Fold every recorded stream with the current process; exit 1 if any cannot be replayed."""
     if store is not None and from_jsonl is not None:
-        print_error("give only one of --store URL and --from-jsonl FILE")
-        raise typer.Exit(EXIT_USAGE)
+        raise UsageError("give only one of --store URL and --from-jsonl FILE")
     if store is None and from_jsonl is None:
         # $PMC_STORE is only a default: an explicit --from-jsonl wins over it.
         store = os.environ.get(STORE_ENV) or None
         if store is None:
-            print_error(f"give --store URL (or set ${STORE_ENV}) or --from-jsonl FILE")
-            raise typer.Exit(EXIT_USAGE)
-    try:
-        definition = resolve(target)
-        if from_jsonl is not None:
-            report = replay(definition, streams_from_file(from_jsonl, keys or ()))
-        else:
-            assert store is not None  # exactly one source, checked above
-            report = replay_store(definition, store, keys or ())
-    except (TargetError, InputError, StoreError) as error:
-        print_error(str(error))
-        raise typer.Exit(EXIT_USAGE) from None
+            raise UsageError(f"give --store URL (or set ${STORE_ENV}) or --from-jsonl FILE")
+    definition = resolve(target)
+    if from_jsonl is not None:
+        report = replay(definition, streams_from_file(from_jsonl, keys or ()))
+    else:
+        assert store is not None  # exactly one source, checked above
+        report = replay_store(definition, store, keys or ())
     emit(report, output_format, definition.category, require_streams)
     if not report.ok or (require_streams and not report.streams):
         raise typer.Exit(EXIT_FAILED)
@@ -109,16 +91,11 @@ def replay_command(
 
 def replay_store(definition: ProcessDefinition, url: str, keys: Sequence[str]) -> ReplayReport:
     """Replay straight from a store, one stream in memory at a time."""
-    process_store = open_existing_store(url)
-    try:
+    with existing_store(url) as process_store:
         if keys:
             check_keys(process_store, definition.category, keys)
         streams = store_streams(process_store, definition.category, keys or None)
         return replay(definition, streams)
-    except SQLAlchemyError as error:
-        raise StoreError(f"cannot read {safe_url(url)}: {error}") from None
-    finally:
-        process_store.close()
 
 
 def streams_from_file(path: str, keys: Sequence[str]) -> list[Stream]:
