@@ -106,3 +106,86 @@ def test_imports_follow_the_pipeline(path: Path) -> None:
     wrong = sorted(i for i in _pmc_imports(path) if not _allowed(importer, i))
     assert wrong == [], f"{importer} imports {wrong}"
 
+
+def _imports_by_module() -> dict[str, set[str]]:
+    """Each module of pmc and the modules of pmc it imports, as written.
+
+    ``from pmc.syntax import ast`` imports the module ``pmc.syntax.ast``;
+    ``from pmc.syntax import parse`` imports ``pmc.syntax``. Imports under
+    ``if TYPE_CHECKING:`` are left out: they never run.
+    """
+    modules = {_module_name(path): path for path in MODULES}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        type_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+            for inner in ast.walk(node)
+        }
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in type_only:
+                continue
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found |= {
+                    f"{node.module}.{alias.name}"
+                    if f"{node.module}.{alias.name}" in modules
+                    else node.module
+                    for alias in node.names
+                }
+        graph[name] = {imported for imported in found if imported in modules} - {name}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` (its modules in order), or [] if there is none."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> list[str]:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return []
+        path.append(module)
+        for imported in sorted(graph[module]):
+            cycle = visit(imported)
+            if cycle:
+                return cycle
+        path.pop()
+        done.add(module)
+        return []
+
+    return next((cycle for module in sorted(graph) if (cycle := visit(module))), [])
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    assert _cycle(_imports_by_module()) == []
+
+
+def test_tools_on_streams_import_only_the_runtime_and_the_diagnostic_model() -> None:
+    graph = _imports_by_module()
+    outside = {
+        imported
+        for module, imports in graph.items()
+        if _part(module) == "pmc.streams"
+        for imported in imports
+        if _part(imported) not in {"pmc.streams", "pmc.runtime", "pmc.diagnostics", "pmc.errors"}
+    }
+    assert sorted(outside) == []
+
+
+def test_codegen_takes_only_the_contract_from_the_runtime() -> None:
+    graph = _imports_by_module()
+    from_runtime = {
+        imported
+        for module, imports in graph.items()
+        if _part(module) == "pmc.codegen"
+        for imported in imports
+        if _part(imported) == "pmc.runtime"
+    }
+    assert from_runtime <= {"pmc.runtime.contract"}
