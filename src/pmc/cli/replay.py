@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pmc.cli.export import KeysOption, TargetArgument, resolve
-from pmc.cli.shared import EXIT_FAILED, UsageError, app, print_note
+from pmc.cli.shared import EXIT_FAILED, OutputFormat, UsageError, app, print_note
 from pmc.cli.stores import STORE_ENV, check_keys, existing_store
 from pmc.diagnostics.render import render_github, render_text
 from pmc.errors import InputError
@@ -28,15 +27,6 @@ from pmc.streams.replay import (
     store_streams,
     summary_line,
 )
-
-
-class ReplayFormat(StrEnum):
-    """The formats of ``pmc check``; ``concise`` is the finding lines without the summary."""
-
-    TEXT = "text"
-    CONCISE = "concise"
-    JSON = "json"
-    GITHUB = "github"
 
 
 @app.command("replay")
@@ -60,8 +50,8 @@ def replay_command(
     ] = None,
     keys: KeysOption = None,
     output_format: Annotated[
-        ReplayFormat, typer.Option("--format", help="How to print findings.")
-    ] = ReplayFormat.TEXT,
+        OutputFormat, typer.Option("--format", help="How to print findings.")
+    ] = OutputFormat.TEXT,
     require_streams: Annotated[
         bool,
         typer.Option(
@@ -122,21 +112,21 @@ def streams_from_file(path: str, keys: Sequence[str]) -> list[Stream]:
 
 
 def emit(
-    report: ReplayReport, output_format: ReplayFormat, category: str, require_streams: bool
+    report: ReplayReport, output_format: OutputFormat, category: str, require_streams: bool
 ) -> None:
     """Where ``pmc check`` prints: JSON and GitHub annotations to stdout, the rest to stderr.
 
     ``concise`` is ``text`` without the summary line.
     """
-    if output_format is ReplayFormat.JSON:
+    if output_format is OutputFormat.JSON:
         sys.stdout.write(render_json(report))
         return
-    if output_format is ReplayFormat.GITHUB:
+    if output_format is OutputFormat.GITHUB:
         sys.stdout.write(render_github(findings_report(report)))
     else:
         sys.stderr.write(render_text(findings_report(report)))
     if not report.streams:
         message = f"no streams of `{category}` to replay"
         print_note(f"{'error' if require_streams else 'warning'}: {message}")
-    if output_format is not ReplayFormat.CONCISE:
+    if output_format is not OutputFormat.CONCISE:
         sys.stderr.write(f"replayed {summary_line(report)}\n")
