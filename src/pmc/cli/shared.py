@@ -15,10 +15,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from typer._click import Context
 from typer.core import TyperGroup
 
 from pmc import __version__
@@ -36,6 +35,11 @@ from pmc.diagnostics.render import (
 from pmc.errors import InputError, PmcError
 from pmc.source import SourceFile, Span
 from pmc.syntax.parser import MAX_SOURCE_BYTES
+
+if TYPE_CHECKING:
+    # Where click's Context lives depends on the typer version (recent ones
+    # vendor click): only the type checker looks it up.
+    from typer._click import Context
 
 # SPEC §5: 0 clean, 1 what a command checks was found wanting, 2 usage or I/O error.
 EXIT_OK = 0
