@@ -20,8 +20,7 @@ from types import ModuleType
 
 from store_append import measure, raw_step, store_step
 
-from pmc.codegen import generate
-from pmc.compiler import check_source
+from pmc.compiler import compile_source
 from pmc.runtime import ProcessManager
 from pmc.runtime.stores import open_store
 from pmc.source import SourceFile
@@ -53,10 +52,10 @@ process HandleBench {
 
 
 def compiled(directory: Path) -> ModuleType:
-    model = check_source(SourceFile("handle_bench.pm", PROCESS)).model
-    assert model is not None, "the benchmark process must check clean"
+    code = compile_source(SourceFile("handle_bench.pm", PROCESS)).code
+    assert code is not None, "the benchmark process must check clean"
     path = directory / "handle_bench.py"
-    path.write_text(generate(model, source_name=path.name, source_text=PROCESS))
+    path.write_text(code)
     spec = importlib.util.spec_from_file_location("handle_bench", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

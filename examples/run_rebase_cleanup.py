@@ -24,8 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pmc.codegen import generate
-from pmc.compiler import check_source
+from pmc.compiler import compile_source
 from pmc.emit import write_generated
 from pmc.runtime import TaskContext
 from pmc.runtime.manager import ProcessManager
@@ -50,13 +49,10 @@ SHOWN_FIELDS = (
 def compile_process(out_dir: Path) -> ModuleType:
     """Generate ``rebase_cleanup.py`` into ``out_dir`` (unless up to date) and import it."""
     text = SOURCE.read_text(encoding="utf-8")
-    result = check_source(SourceFile(SOURCE.name, text))
-    if result.model is None:
+    code = compile_source(SourceFile(SOURCE.name, text)).code
+    if code is None:
         raise SystemExit(f"{SOURCE} does not check: run `pmc check {SOURCE}`")
-    write_generated(
-        out_dir / "rebase_cleanup.py",
-        generate(result.model, source_name=SOURCE.name, source_text=text),
-    )
+    write_generated(out_dir / "rebase_cleanup.py", code)
     sys.path.insert(0, str(out_dir))
     return importlib.import_module("rebase_cleanup")
 

@@ -25,7 +25,13 @@ ALLOWED: dict[str, set[str]] = {
     "pmc.diagnostics": {"pmc.source"},
     "pmc.syntax": {"pmc.diagnostics", "pmc.source", "pmc._resources"},
     "pmc.semantics": {"pmc.syntax", "pmc.diagnostics", "pmc.source", "pmc.naming"},
-    "pmc.compiler": {"pmc.syntax", "pmc.semantics", "pmc.diagnostics", "pmc.source"},
+    "pmc.compiler": {
+        "pmc.syntax",
+        "pmc.semantics",
+        "pmc.codegen",
+        "pmc.diagnostics",
+        "pmc.source",
+    },
     "pmc.codegen": {
         "pmc",
         "pmc.semantics",
@@ -39,7 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "pmc.emit": {"pmc.codegen", "pmc.files"},
     # Compiler-side tools on the AST and the model.
     "pmc.tools": {"pmc.syntax", "pmc.semantics", "pmc.diagnostics", "pmc.source", "pmc._resources"},
-    "pmc.replay": {"pmc.runtime", "pmc.diagnostics"},
+    "pmc.streams": {"pmc.runtime", "pmc.diagnostics"},
     "pmc.runtime": set(),
 }
 UNRESTRICTED = {"pmc", "pmc.cli", "pmc.__main__"}
@@ -93,6 +99,82 @@ def test_imports_follow_the_pipeline(path: Path) -> None:
     assert wrong == [], f"{importer} imports {wrong}"
 
 
+def _imports_by_module() -> dict[str, set[str]]:
+    """Each module of pmc and the modules of pmc it imports, as written.
+
+    ``from pmc.syntax import ast`` imports the module ``pmc.syntax.ast``;
+    ``from pmc.syntax import parse`` imports ``pmc.syntax``. Imports under
+    ``if TYPE_CHECKING:`` are left out: they never run.
+    """
+    modules = {_module_name(path): path for path in MODULES}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        type_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+            for inner in ast.walk(node)
+        }
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in type_only:
+                continue
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found |= {
+                    f"{node.module}.{alias.name}"
+                    if f"{node.module}.{alias.name}" in modules
+                    else node.module
+                    for alias in node.names
+                }
+        graph[name] = {imported for imported in found if imported in modules} - {name}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` (its modules in order), or [] if there is none."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> list[str]:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return []
+        path.append(module)
+        for imported in sorted(graph[module]):
+            cycle = visit(imported)
+            if cycle:
+                return cycle
+        path.pop()
+        done.add(module)
+        return []
+
+    return next((cycle for module in sorted(graph) if (cycle := visit(module))), [])
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    assert _cycle(_imports_by_module()) == []
+
+
+def _imported_by(part: str) -> set[str]:
+    """The modules of pmc that the modules of ``part`` import."""
+    graph = _imports_by_module()
+    return {imported for module in graph if _part(module) == part for imported in graph[module]}
+
+
+def test_tools_on_streams_import_only_the_runtime_and_the_diagnostic_model() -> None:
+    allowed = {"pmc.streams", "pmc.runtime", "pmc.diagnostics", "pmc.errors"}
+    assert sorted(i for i in _imported_by("pmc.streams") if _part(i) not in allowed) == []
+
+
+def test_codegen_takes_only_the_contract_from_the_runtime() -> None:
+    from_runtime = {i for i in _imported_by("pmc.codegen") if _part(i) == "pmc.runtime"}
+    assert from_runtime <= {"pmc.runtime.contract"}
+
+
 # ---- inside the runtime ------------------------------------------------------------------
 
 RUNTIME = sorted((SRC / "runtime").rglob("*.py"))
@@ -120,30 +202,6 @@ def _runtime_imports(path: Path) -> dict[str, set[str]]:
 
 
 RUNTIME_GRAPH = {_module_name(path): _runtime_imports(path) for path in RUNTIME}
-
-
-def _cycles(graph: dict[str, dict[str, set[str]]]) -> list[list[str]]:
-    """Each import cycle found by a depth-first walk, as the modules along it."""
-    found: list[list[str]] = []
-    done: set[str] = set()
-
-    def walk(module: str, path: list[str]) -> None:
-        if module in path:
-            found.append([*path[path.index(module) :], module])
-            return
-        if module in done:
-            return
-        for imported in sorted(graph[module]):
-            walk(imported, [*path, module])
-        done.add(module)
-
-    for module in sorted(graph):
-        walk(module, [])
-    return found
-
-
-def test_the_runtime_modules_import_each_other_without_cycles() -> None:
-    assert _cycles(RUNTIME_GRAPH) == []
 
 
 def test_no_runtime_module_borrows_another_ones_privates() -> None:

@@ -15,4 +15,11 @@ class PmcError(Exception):
 
 
 class InputError(PmcError):
-    """Input from outside cannot be used: a file, a ``MODULE:Process`` target, a store URL."""
+    """Input from outside cannot be used: a file, a ``MODULE:Process`` target, a store URL.
+
+    ``path`` names the input as diagnostics name it, when it is a file.
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

@@ -9,11 +9,9 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from pmc.codegen import generate
-from pmc.semantics import analyze
+from pmc.compiler import check_source, compile_source
 from pmc.semantics.model import ProcessModel
 from pmc.source import SourceFile
-from pmc.syntax.parser import parse
 
 _counter = itertools.count()
 _module_dir = Path(tempfile.mkdtemp(prefix="pmc-generated-"))
@@ -21,15 +19,16 @@ _module_dir = Path(tempfile.mkdtemp(prefix="pmc-generated-"))
 
 def check_clean(text: str, name: str = "inline.pm") -> ProcessModel:
     """The model of a source that must check without errors."""
-    parsed = parse(SourceFile(name, text))
-    assert parsed.module is not None, [d.message for d in parsed.diagnostics]
-    analysis = analyze(parsed.module)
-    assert analysis.model is not None, [(d.id, d.message) for d in analysis.diagnostics]
-    return analysis.model
+    result = check_source(SourceFile(name, text))
+    assert result.model is not None, [(d.id, d.message) for d in result.diagnostics]
+    return result.model
 
 
 def compile_text(text: str, name: str = "inline.pm") -> str:
-    return generate(check_clean(text, name), source_name=name, source_text=text)
+    """The generated module of a source that must compile without errors."""
+    result = compile_source(SourceFile(name, text))
+    assert result.code is not None, [(d.id, d.message) for d in result.diagnostics]
+    return result.code
 
 
 def import_code(code: str) -> ModuleType:

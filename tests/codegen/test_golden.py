@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from pmc.codegen import generate
-from tests.codegen.support import check_clean
+from tests.codegen.support import compile_text
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.pm"))
 
 
 def compile_example(path: Path) -> str:
-    text = path.read_text(encoding="utf-8")
-    return generate(check_clean(text, path.name), source_name=path.name, source_text=text)
+    return compile_text(path.read_text(encoding="utf-8"), path.name)
 
 
 def test_there_are_examples() -> None:

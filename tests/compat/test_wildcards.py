@@ -153,7 +153,7 @@ def test_rows_expand_wildcards_for_tools() -> None:
 
 
 def test_replay_knows_the_edges_of_a_wildcard_row() -> None:
-    from pmc.replay import Catalog
+    from pmc.streams.replay import Catalog
 
     edges = Catalog.of(_wild().DEFINITION).edges
 

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from pmc.codegen import generate
 from pmc.naming import PYTHON_BUILTINS
+from tests.codegen.support import compile_text
 from tests.properties.names import (
     KINDS,
     PLAIN,
@@ -57,7 +57,7 @@ def generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _compile(checked: Checked, directory: Path) -> tuple[Path, str]:
     assert checked.model is not None
-    code = generate(checked.model, source_name="names.pm", source_text=checked.text)
+    code = compile_text(checked.text, "names.pm")
     path = directory / f"names_{next(_numbers)}.py"
     path.write_text(code, encoding="utf-8")
     return path, code

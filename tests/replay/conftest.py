@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pmc.runtime.export import ExportedEvent, export_streams
 from pmc.runtime.stores import open_store
+from pmc.streams.export import ExportedEvent, export_streams
 from tests.replay.support import FixedClock, record_streams
 
 

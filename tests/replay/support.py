@@ -20,8 +20,8 @@ from typing import Any
 from pmc.diagnostics import Diagnostic, StreamPosition
 from pmc.runtime import ProcessDefinition, ProcessManager, Worker
 from pmc.runtime.definition import TaskContext
-from pmc.runtime.export import ExportedEvent
 from pmc.runtime.stores import ProcessStore
+from pmc.streams.export import ExportedEvent
 from tests.codegen.support import compile_text, import_code
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ are those BASE recorded. This is what ``pmc replay`` guards in CI.
 
 from __future__ import annotations
 
-from pmc.replay import ReplayReport, group_streams, replay
-from pmc.runtime.export import ExportedEvent
+from pmc.streams.export import ExportedEvent
+from pmc.streams.replay import ReplayReport, group_streams, replay
 from tests.replay.support import definition, edit, find
 
 Recorded = tuple[ExportedEvent, ...]

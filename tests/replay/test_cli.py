@@ -22,8 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pmc.cli import app
-from pmc.runtime.export import read_json_lines
 from pmc.runtime.stores import NewEvent, open_store
+from pmc.streams.export import read_json_lines
 from tests.codegen.support import compile_text
 from tests.replay.support import BASE, FixedClock, compiled, edit, record_streams
 

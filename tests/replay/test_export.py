@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from event_sourcery import Event
 
-from pmc.replay import replay, store_streams
-from pmc.runtime.export import (
+from pmc.runtime.stores import NewEvent, ProcessStore
+from pmc.streams.export import (
     ExportedEvent,
     ExportFormatError,
     export_streams,
@@ -19,7 +19,7 @@ from pmc.runtime.export import (
     read_json_lines,
     to_json_line,
 )
-from pmc.runtime.stores import NewEvent, ProcessStore
+from pmc.streams.replay import replay, store_streams
 from tests.replay.support import BASE, compiled, definition, record_streams
 
 EVENT = ExportedEvent(

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 import pytest
 from event_sourcery import Event
 
-from pmc.replay import ReplayReport, group_streams, replay
 from pmc.runtime import ProcessDefinition, ProcessState
-from pmc.runtime.export import ExportedEvent
+from pmc.streams.export import ExportedEvent
+from pmc.streams.replay import ReplayReport, group_streams, replay
 from tests.replay.support import at, definition, find, finding, replace_event, with_payload
 
 Recorded = tuple[ExportedEvent, ...]

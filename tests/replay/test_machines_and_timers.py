@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pmc.replay import group_streams, replay
 from pmc.runtime import End, ProcessDefinition, ProcessManager, Worker
-from pmc.runtime.export import ExportedEvent, export_streams
 from pmc.runtime.stores import open_store
+from pmc.streams.export import ExportedEvent, export_streams
+from pmc.streams.replay import group_streams, replay
 from tests.codegen.support import compile_text, import_code
 from tests.replay.support import T0, replace_event, with_payload
 

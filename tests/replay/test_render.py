@@ -6,7 +6,13 @@ import json
 
 from pmc.diagnostics import Diagnostic, StreamPosition
 from pmc.diagnostics.render import render_github, render_text
-from pmc.replay import ReplayReport, StreamReplay, findings_report, render_json, summary_line
+from pmc.streams.replay import (
+    ReplayReport,
+    StreamReplay,
+    findings_report,
+    render_json,
+    summary_line,
+)
 
 
 def finding(

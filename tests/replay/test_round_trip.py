@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pmc.replay import group_streams, replay, store_streams
 from pmc.runtime import End, ProcessManager
-from pmc.runtime.export import export_streams, read_json_lines, to_json_line
 from pmc.runtime.stores import ProcessStore
+from pmc.streams.export import export_streams, read_json_lines, to_json_line
+from pmc.streams.replay import group_streams, replay, store_streams
 from tests.replay.support import definition, record_streams
 
 

@@ -6,9 +6,9 @@ import pytest
 
 from pmc.errors import PmcError
 from pmc.runtime import IncompatibleModule, PermanentFailure
-from pmc.runtime.export import ExportFormatError
 from pmc.runtime.manager import ConflictRetriesExhausted
 from pmc.runtime.stores import AppendRejected, DuplicateEventId, VersionConflict
+from pmc.streams.export import ExportFormatError
 
 
 @pytest.mark.parametrize(

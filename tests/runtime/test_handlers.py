@@ -21,14 +21,14 @@ import pytest
 from sqlalchemy.exc import DataError, OperationalError
 
 from pmc.cli.worker import progress_line, summary
-from pmc.replay import group_streams, replay, store_streams
 from pmc.runtime import End, PermanentFailure, TaskContext, attempts
 from pmc.runtime.attempts import completed_event, outcome_id
-from pmc.runtime.export import export_streams, read_json_lines, to_json_line
 from pmc.runtime.manager import AttemptReport, HandleStatus, ProcessManager, SyncRetryWarning
 from pmc.runtime.running import OUTCOME_WRITE_TRIES
 from pmc.runtime.stores import NewEvent, ProcessStore, WorkChanges, open_store
 from pmc.runtime.worker import Progress, Worker, WorkerStats
+from pmc.streams.export import export_streams, read_json_lines, to_json_line
+from pmc.streams.replay import group_streams, replay, store_streams
 from tests.runtime.support import (
     FakeClock,
     OrderTasks,

@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-from collections.abc import Sequence
-from typing import Annotated, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Annotated
 
 import typer
 
 from pmc.cli.shared import (
     EXIT_FAILED,
-    EXIT_USAGE,
     FormatOption,
-    InputError,
     OutputFormat,
     app,
     decode_source,
     emit_diagnostics,
     failed,
     input_error_report,
-    print_error,
     read_source,
     structured,
 )
 from pmc.compiler import CheckResult, check_source
 from pmc.diagnostics import has_errors
 from pmc.diagnostics.render import DiagnosticReport
+from pmc.errors import InputError
 from pmc.source import SourceFile
 from pmc.tools.breaking import Finding, Side, compare
 
@@ -100,11 +98,14 @@ def annotations_report(
     return (DiagnosticReport(new.source, found),) if found else ()
 
 
-def _input_failed(error: InputError, path: str, output_format: OutputFormat) -> NoReturn:
-    print_error(str(error))
-    if structured(output_format):
-        emit_diagnostics([input_error_report(error, path)], output_format)
-    raise typer.Exit(EXIT_USAGE)
+def _read(spec: str, read: Callable[[str], SourceFile], output_format: OutputFormat) -> SourceFile:
+    """``read(spec)``; an input that cannot be read is a finding too in ``json`` and ``github``."""
+    try:
+        return read(spec)
+    except InputError as error:
+        if structured(output_format):
+            emit_diagnostics([input_error_report(error, spec)], output_format)
+        raise
 
 
 @app.command()
@@ -124,22 +125,15 @@ def breaking(
     ] = False,
 ) -> None:
     """Report changes that would break replay of streams recorded with the old version."""
-    try:
-        new_source = read_source(file, None)
-    except InputError as error:
-        _input_failed(error, file, output_format)
-    try:
-        old_source = read_against(against)
-    except InputError as error:
-        _input_failed(error, against, output_format)
+    new_source = _read(file, lambda path: read_source(path, None), output_format)
+    old_source = _read(against, read_against, output_format)
     new, old = check_source(new_source), check_source(old_source)
     invalid = [r for r in (new, old) if has_errors(r.diagnostics)]
     if invalid:
         emit_diagnostics(
             [DiagnosticReport(r.source, r.diagnostics) for r in invalid], output_format
         )
-        print_error("fix the errors above first: only valid versions can be compared")
-        raise typer.Exit(EXIT_USAGE)
+        raise InputError("fix the errors above first: only valid versions can be compared")
     assert new.model and old.model  # no errors: both built
     findings = compare(old.model, new.model)
     git = parse_git_spec(against)

@@ -15,10 +15,9 @@ from pmc.cli.shared import (
     StdinFilenameOption,
     app,
     check_files,
+    check_stdin_usage,
     emit_diagnostics,
     failed,
-    print_error,
-    stdin_usage_error,
 )
 
 
@@ -30,10 +29,7 @@ def check(
     stdin_filename: StdinFilenameOption = None,
 ) -> None:
     """Parse and validate .pm files."""
-    usage_error = stdin_usage_error(files, stdin_filename)
-    if usage_error is not None:
-        print_error(usage_error)
-        raise typer.Exit(EXIT_USAGE)
+    check_stdin_usage(files, stdin_filename)
     outcome = check_files(files, stdin_filename, output_format)
     emit_diagnostics(outcome.reports, output_format)
     if outcome.io_failed:

@@ -15,28 +15,24 @@ from pmc.cli.shared import (
     EXIT_USAGE,
     FilesArgument,
     FormatOption,
-    InputError,
     OutputFormat,
     StdinFilenameOption,
+    Unreadable,
+    UsageError,
     app,
+    cannot_write,
+    check_stdin_usage,
     emit_diagnostics,
-    input_error_report,
     print_error,
     print_note,
-    read_source,
-    stdin_usage_error,
-    structured,
+    read_or_report,
 )
-from pmc.codegen import CodegenError, generate
-from pmc.compiler import check_source
+from pmc.compiler import CompileResult, compile_source
 from pmc.diagnostics import has_errors
 from pmc.diagnostics.render import DiagnosticReport
 from pmc.emit import NotGeneratedError, compare, write_generated
+from pmc.errors import InputError
 from pmc.source import SourceFile
-
-
-class UsageError(Exception):
-    """Arguments that cannot work together; reported with exit code 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,42 +88,35 @@ def compile_(
 
     Nothing is written while any file has errors.
     """
-    usage_error = stdin_usage_error(files, stdin_filename)
-    if usage_error is not None:
-        print_error(usage_error)
-        raise typer.Exit(EXIT_USAGE)
-    sources, unreadable = _read_all(files, stdin_filename, output_format)
-    results = [check_source(source) for source in sources]
-    reports = unreadable + [
-        DiagnosticReport(r.source, r.diagnostics) for r in results if r.diagnostics
+    check_stdin_usage(files, stdin_filename)
+    compiled = [
+        read if isinstance(read, Unreadable) else compile_source(read)
+        for read in (read_or_report(path, stdin_filename, output_format) for path in files)
     ]
+    reports = [report for report in map(_report, compiled) if report is not None]
     if reports:
         emit_diagnostics(reports, output_format)
-    if len(sources) < len(files):
+    if any(isinstance(item, Unreadable) for item in compiled):
         raise typer.Exit(EXIT_USAGE)
-    if any(has_errors(r.diagnostics) for r in results):
+    if any(has_errors(report.diagnostics) for report in reports):
         raise typer.Exit(EXIT_FAILED)
-    try:
-        planned = [
-            _Planned(
-                r.source,
-                output_path(path, output, many=len(files) > 1),
-                generate(r.model, source_name=Path(r.source.path).name, source_text=r.source.text),
-            )
-            for path, r in zip(files, results, strict=True)
-            if r.model is not None
-        ]
-        _check_targets(planned, comparing=check or diff)
-        _check_module_names(planned)
-    except UsageError as error:
-        print_error(str(error))
-        raise typer.Exit(EXIT_USAGE) from None
-    except CodegenError as error:
-        print_error(f"cannot generate code: {error}")
-        raise typer.Exit(EXIT_USAGE) from None
+    planned = [
+        _Planned(item.source, output_path(path, output, many=len(files) > 1), item.code)
+        for path, item in zip(files, compiled, strict=True)
+        if isinstance(item, CompileResult) and item.code is not None
+    ]
+    _check_targets(planned, comparing=check or diff)
+    _check_module_names(planned)
     if check or diff:
         raise typer.Exit(_compare_all(planned, output, show_diff=diff))
     raise typer.Exit(_write_all(planned))
+
+
+def _report(item: CompileResult | Unreadable) -> DiagnosticReport | None:
+    """What to print about one file, if anything."""
+    if isinstance(item, Unreadable):
+        return item.report
+    return DiagnosticReport(item.source, item.diagnostics) if item.diagnostics else None
 
 
 def _check_targets(planned: list[_Planned], comparing: bool) -> None:
@@ -186,22 +175,6 @@ def _check_module_names(planned: list[_Planned]) -> None:
             )
 
 
-def _read_all(
-    files: list[str], stdin_filename: str | None, output_format: OutputFormat
-) -> tuple[list[SourceFile], list[DiagnosticReport]]:
-    """The sources read, and (for ``json`` and ``github``) those not read, as PM0007."""
-    sources = []
-    unreadable = []
-    for path in files:
-        try:
-            sources.append(read_source(path, stdin_filename))
-        except InputError as error:
-            print_error(str(error))
-            if structured(output_format):
-                unreadable.append(input_error_report(error, path))
-    return sources, unreadable
-
-
 def _compare_all(planned: list[_Planned], output: str | None, show_diff: bool) -> int:
     differs = False
     for item in planned:
@@ -209,8 +182,7 @@ def _compare_all(planned: list[_Planned], output: str | None, show_diff: bool) -
         try:
             result = compare(item.target, item.text)
         except OSError as error:
-            print_error(f"cannot read `{item.target}`: {error.strerror or error}")
-            return EXIT_USAGE
+            raise InputError(f"cannot read `{item.target}`: {error.strerror or error}") from None
         if result.differs:
             differs = True
             fix = f"pmc compile {item.source.path}" + (f" -o {output}" if output else "")
@@ -234,7 +206,7 @@ def _write_all(planned: list[_Planned]) -> int:
             status = max(status, EXIT_FAILED)
             continue
         except OSError as error:
-            print_error(f"cannot write `{item.target}`: {error.strerror or error}")
+            print_error(cannot_write(item.target, error))
             status = EXIT_USAGE
             continue
         if changed:

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.shared import EXIT_USAGE, app, print_error
-from pmc.cli.worker import UsageError, open_shared_store, safe_url
+from pmc.cli.shared import app
+from pmc.cli.stores import open_process_store, safe_url
 
 db_app = typer.Typer(
     name="db",
@@ -26,9 +26,5 @@ def init(
     ],
 ) -> None:
     """Create the store's tables if they are missing (safe to run again)."""
-    try:
-        open_shared_store(url, doing="initialise").close()
-    except UsageError as error:
-        print_error(str(error))
-        raise typer.Exit(EXIT_USAGE) from None
+    open_process_store(url, doing="initialise").close()
     typer.echo(f"store ready: {safe_url(url)}", err=True)

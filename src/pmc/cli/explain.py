@@ -9,6 +9,7 @@ import typer
 
 from pmc.cli.shared import EXIT_USAGE, app, print_error, print_note
 from pmc.diagnostics.suggest import did_you_mean
+from pmc.errors import InputError
 from pmc.tools.explain import all_sections
 
 
@@ -26,8 +27,7 @@ def explain(
     try:
         documented = all_sections()
     except OSError as error:
-        print_error(f"the documentation is not installed with pmc: {error}")
-        raise typer.Exit(EXIT_USAGE) from None
+        raise InputError(f"the documentation is not installed with pmc: {error}") from None
     text = documented.get(code.strip().upper())
     if text is None:
         hint = did_you_mean(code.strip(), documented)

@@ -6,26 +6,18 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from pmc.cli.shared import EXIT_USAGE, app, print_error
-from pmc.cli.worker import STORE_ENV, safe_url
+from pmc.cli.shared import OutputError, app, cannot_write
+from pmc.cli.stores import STORE_ENV, check_keys, existing_store
 from pmc.diagnostics.render import plural
 from pmc.runtime import ProcessDefinition
-from pmc.runtime.export import export_streams, to_json_line
-from pmc.runtime.loading import TargetError, load_process
-from pmc.runtime.stores import ProcessStore, open_store
-
-
-class StoreError(Exception):
-    """The store cannot be opened or read."""
-
+from pmc.runtime.loading import load_process
+from pmc.streams.export import export_streams, to_json_line
 
 TargetArgument = Annotated[
     str,
@@ -46,30 +38,6 @@ def resolve(target: str) -> ProcessDefinition:
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     return load_process(target)
-
-
-def open_existing_store(url: str) -> ProcessStore:
-    """The store at ``url``; a missing SQLite file is an error, not a new empty store."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        parsed = None
-    # Opening creates the tables, so a mistyped path would pass as an empty store.
-    database = parsed.database if parsed and parsed.drivername.startswith("sqlite") else None
-    if database and not Path(database).is_file():
-        raise StoreError(f"no store at {safe_url(url)}: `{database}` does not exist")
-    try:
-        return open_store(url)
-    except (ValueError, ArgumentError, SQLAlchemyError) as error:
-        raise StoreError(f"cannot open {safe_url(url)}: {error}") from None
-
-
-def check_keys(store: ProcessStore, category: str, keys: Sequence[str]) -> None:
-    """Every key asked for must name a stream: a typo must not pass as "nothing to do"."""
-    missing = [key for key in keys if store.version(category, key) == 0]
-    if missing:
-        listed = ", ".join(f"`{key}`" for key in missing)
-        raise StoreError(f"no stream {listed} of `{category}` in the store")
 
 
 @contextlib.contextmanager
@@ -107,35 +75,22 @@ def export(
     ] = None,
 ) -> None:
     """Write a process's recorded streams as JSON lines (by key, then version)."""
-    try:
-        definition = resolve(target)
-        process_store = open_existing_store(store)
-    except (TargetError, StoreError) as error:
-        print_error(str(error))
-        raise typer.Exit(EXIT_USAGE) from None
+    definition = resolve(target)
     streams = events = 0
-    try:
+    with existing_store(store) as process_store:
         if keys:
             check_keys(process_store, definition.category, keys)
-        with atomic_output(output) as out:
-            last_key = None
-            for event in export_streams(process_store, definition.category, keys or None):
-                out.write(to_json_line(event) + "\n")
-                events += 1
-                if event.key != last_key:  # streams come whole, one after the other
-                    streams += 1
-                    last_key = event.key
-    except StoreError as error:
-        print_error(str(error))
-        raise typer.Exit(EXIT_USAGE) from None
-    except SQLAlchemyError as error:
-        print_error(f"cannot read {safe_url(store)}: {error}")
-        raise typer.Exit(EXIT_USAGE) from None
-    except OSError as error:
-        print_error(f"cannot write `{output}`: {error.strerror or error}")
-        raise typer.Exit(EXIT_USAGE) from None
-    finally:
-        process_store.close()
+        try:
+            with atomic_output(output) as out:
+                last_key = None
+                for event in export_streams(process_store, definition.category, keys or None):
+                    out.write(to_json_line(event) + "\n")
+                    events += 1
+                    if event.key != last_key:  # streams come whole, one after the other
+                        streams += 1
+                        last_key = event.key
+        except OSError as error:
+            raise OutputError(cannot_write(output, error)) from None
     typer.echo(
         f"exported {plural(streams, 'stream')}, {plural(events, 'event')} of {definition.category}",
         err=True,

@@ -14,17 +14,16 @@ from pmc.cli.shared import (
     EXIT_USAGE,
     FilesArgument,
     FormatOption,
-    InputError,
     OutputFormat,
     StdinFilenameOption,
+    Unreadable,
     app,
+    cannot_write,
+    check_stdin_usage,
     emit_diagnostics,
-    input_error_report,
     print_error,
     print_note,
-    read_source,
-    stdin_usage_error,
-    structured,
+    read_or_report,
 )
 from pmc.diagnostics.render import DiagnosticReport, escape_text
 from pmc.files import unified_diff, write_atomically
@@ -62,10 +61,7 @@ def fmt(
     A file with syntax errors is left untouched and its diagnostics are printed
     as `pmc check` prints them (exit 1).
     """
-    usage_error = stdin_usage_error(files, stdin_filename)
-    if usage_error is not None:
-        print_error(usage_error)
-        raise typer.Exit(EXIT_USAGE)
+    check_stdin_usage(files, stdin_filename)
     dry_run = check or diff
     outcomes = [_format_one(path, stdin_filename, dry_run, diff, output_format) for path in files]
     reports = [o.report for o in outcomes if o.report is not None]
@@ -80,12 +76,9 @@ def fmt(
 def _format_one(
     path: str, stdin_filename: str | None, dry_run: bool, diff: bool, output_format: OutputFormat
 ) -> _Outcome:
-    try:
-        source = read_source(path, stdin_filename)
-    except InputError as error:
-        print_error(str(error))
-        report = input_error_report(error, path) if structured(output_format) else None
-        return _Outcome(io_failed=True, report=report)
+    source = read_or_report(path, stdin_filename, output_format)
+    if isinstance(source, Unreadable):
+        return _Outcome(io_failed=True, report=source.report)
     result = format_source(source)
     if result.text is None:
         return _Outcome(report=DiagnosticReport(source, result.diagnostics))
@@ -111,7 +104,7 @@ def _format_one(
         try:
             write_atomically(Path(path), result.text)
         except OSError as error:
-            print_error(f"cannot write `{path}`: {error.strerror or error}")
+            print_error(cannot_write(path, error))
             return _Outcome(io_failed=True)
         print_note(f"reformatted {source.path}")
     return _Outcome(changed=changed)

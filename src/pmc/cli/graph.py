@@ -11,19 +11,18 @@ import typer
 
 from pmc.cli.shared import (
     EXIT_FAILED,
-    EXIT_USAGE,
-    InputError,
+    OutputError,
     OutputFormat,
     app,
+    cannot_write,
     emit_diagnostics,
-    print_error,
     read_source,
 )
 from pmc.compiler import check_source
 from pmc.diagnostics import has_errors
 from pmc.diagnostics.render import DiagnosticReport
 from pmc.files import write_atomically
-from pmc.tools.graph import UnknownMachineError, render_dot, render_mermaid
+from pmc.tools.graph import render_dot, render_mermaid
 
 
 class GraphFormat(StrEnum):
@@ -46,22 +45,14 @@ def graph(
     ] = None,
 ) -> None:
     """Draw each machine of a process as a state diagram."""
-    try:
-        source = read_source(file, None)
-    except InputError as error:
-        print_error(str(error))
-        raise typer.Exit(EXIT_USAGE) from None
+    source = read_source(file, None)
     result = check_source(source)
     if result.model is None or has_errors(result.diagnostics):
         # `--format` names the diagram format here, so diagnostics print as text.
         emit_diagnostics([DiagnosticReport(source, result.diagnostics)], OutputFormat.TEXT)
         raise typer.Exit(EXIT_FAILED)
     render = render_dot if graph_format is GraphFormat.DOT else render_mermaid
-    try:
-        text = render(result.model, machine)
-    except UnknownMachineError as error:
-        print_error(str(error))
-        raise typer.Exit(EXIT_USAGE) from None
+    text = render(result.model, machine)
     if output is None:
         sys.stdout.write(text)
         return
@@ -69,5 +60,4 @@ def graph(
         output.parent.mkdir(parents=True, exist_ok=True)  # as `pmc compile -o` does
         write_atomically(output, text)
     except OSError as error:
-        print_error(f"cannot write `{output}`: {error.strerror or error}")
-        raise typer.Exit(EXIT_USAGE) from None
+        raise OutputError(cannot_write(output, error)) from None

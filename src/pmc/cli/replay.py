@@ -5,25 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from pmc.cli.export import (
-    KeysOption,
-    StoreError,
-    TargetArgument,
-    check_keys,
-    open_existing_store,
-    resolve,
-)
-from pmc.cli.shared import EXIT_FAILED, EXIT_USAGE, app, print_error, print_note
-from pmc.cli.worker import STORE_ENV, safe_url
+from pmc.cli.export import KeysOption, TargetArgument, resolve
+from pmc.cli.shared import EXIT_FAILED, OutputFormat, UsageError, app, print_note
+from pmc.cli.stores import STORE_ENV, check_keys, existing_store
 from pmc.diagnostics.render import render_github, render_text
-from pmc.replay import (
+from pmc.errors import InputError
+from pmc.runtime import ProcessDefinition
+from pmc.streams.export import ExportFormatError, read_json_lines
+from pmc.streams.replay import (
     ReplayReport,
     Stream,
     findings_report,
@@ -33,22 +27,6 @@ from pmc.replay import (
     store_streams,
     summary_line,
 )
-from pmc.runtime import ProcessDefinition
-from pmc.runtime.export import ExportFormatError, read_json_lines
-from pmc.runtime.loading import TargetError
-
-
-class ReplayFormat(StrEnum):
-    """The formats of ``pmc check``; ``concise`` is the finding lines without the summary."""
-
-    TEXT = "text"
-    CONCISE = "concise"
-    JSON = "json"
-    GITHUB = "github"
-
-
-class InputError(Exception):
-    """The streams to replay cannot be read."""
 
 
 @app.command("replay")
@@ -72,8 +50,8 @@ def replay_command(
     ] = None,
     keys: KeysOption = None,
     output_format: Annotated[
-        ReplayFormat, typer.Option("--format", help="How to print findings.")
-    ] = ReplayFormat.TEXT,
+        OutputFormat, typer.Option("--format", help="How to print findings.")
+    ] = OutputFormat.TEXT,
     require_streams: Annotated[
         bool,
         typer.Option(
@@ -84,24 +62,18 @@ def replay_command(
 ) -> None:
     """Fold every recorded stream with the current process; exit 1 if any cannot be replayed."""
     if store is not None and from_jsonl is not None:
-        print_error("give only one of --store URL and --from-jsonl FILE")
-        raise typer.Exit(EXIT_USAGE)
+        raise UsageError("give only one of --store URL and --from-jsonl FILE")
     if store is None and from_jsonl is None:
         # $PMC_STORE is only a default: an explicit --from-jsonl wins over it.
         store = os.environ.get(STORE_ENV) or None
         if store is None:
-            print_error(f"give --store URL (or set ${STORE_ENV}) or --from-jsonl FILE")
-            raise typer.Exit(EXIT_USAGE)
-    try:
-        definition = resolve(target)
-        if from_jsonl is not None:
-            report = replay(definition, streams_from_file(from_jsonl, keys or ()))
-        else:
-            assert store is not None  # exactly one source, checked above
-            report = replay_store(definition, store, keys or ())
-    except (TargetError, InputError, StoreError) as error:
-        print_error(str(error))
-        raise typer.Exit(EXIT_USAGE) from None
+            raise UsageError(f"give --store URL (or set ${STORE_ENV}) or --from-jsonl FILE")
+    definition = resolve(target)
+    if from_jsonl is not None:
+        report = replay(definition, streams_from_file(from_jsonl, keys or ()))
+    else:
+        assert store is not None  # exactly one source, checked above
+        report = replay_store(definition, store, keys or ())
     emit(report, output_format, definition.category, require_streams)
     if not report.ok or (require_streams and not report.streams):
         raise typer.Exit(EXIT_FAILED)
@@ -109,16 +81,11 @@ def replay_command(
 
 def replay_store(definition: ProcessDefinition, url: str, keys: Sequence[str]) -> ReplayReport:
     """Replay straight from a store, one stream in memory at a time."""
-    process_store = open_existing_store(url)
-    try:
+    with existing_store(url) as process_store:
         if keys:
             check_keys(process_store, definition.category, keys)
         streams = store_streams(process_store, definition.category, keys or None)
         return replay(definition, streams)
-    except SQLAlchemyError as error:
-        raise StoreError(f"cannot read {safe_url(url)}: {error}") from None
-    finally:
-        process_store.close()
 
 
 def streams_from_file(path: str, keys: Sequence[str]) -> list[Stream]:
@@ -145,21 +112,21 @@ def streams_from_file(path: str, keys: Sequence[str]) -> list[Stream]:
 
 
 def emit(
-    report: ReplayReport, output_format: ReplayFormat, category: str, require_streams: bool
+    report: ReplayReport, output_format: OutputFormat, category: str, require_streams: bool
 ) -> None:
     """Where ``pmc check`` prints: JSON and GitHub annotations to stdout, the rest to stderr.
 
     ``concise`` is ``text`` without the summary line.
     """
-    if output_format is ReplayFormat.JSON:
+    if output_format is OutputFormat.JSON:
         sys.stdout.write(render_json(report))
         return
-    if output_format is ReplayFormat.GITHUB:
+    if output_format is OutputFormat.GITHUB:
         sys.stdout.write(render_github(findings_report(report)))
     else:
         sys.stderr.write(render_text(findings_report(report)))
     if not report.streams:
         message = f"no streams of `{category}` to replay"
         print_note(f"{'error' if require_streams else 'warning'}: {message}")
-    if output_format is not ReplayFormat.CONCISE:
+    if output_format is not OutputFormat.CONCISE:
         sys.stderr.write(f"replayed {summary_line(report)}\n")

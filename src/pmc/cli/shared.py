@@ -1,7 +1,10 @@
 """The ``pmc`` typer application and what its commands share.
 
 The CLI is the only layer that prints or exits. Each command lives in its own
-module of this package and registers itself on :data:`app`.
+module of this package and registers itself on :data:`app`. A command that
+cannot go on raises a :class:`~pmc.errors.PmcError` (:class:`UsageError`,
+:class:`~pmc.errors.InputError`, ...); the app prints it and exits 2, in one
+place (:class:`_Commands`).
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from pmc import __version__
 from pmc.compiler import check_source
@@ -28,15 +32,49 @@ from pmc.diagnostics.render import (
     render_text,
     summary_line,
 )
+from pmc.errors import InputError, PmcError
 from pmc.source import SourceFile, Span
 from pmc.syntax.parser import MAX_SOURCE_BYTES
 
+if TYPE_CHECKING:
+    # Where click's Context lives depends on the typer version (recent ones
+    # vendor click): only the type checker looks it up.
+    from typer._click import Context
+
+# SPEC §5: 0 clean, 1 what a command checks was found wanting, 2 usage or I/O error.
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
+
+class UsageError(PmcError):
+    """Arguments that cannot work together, or that name something unusable."""
+
+
+class OutputError(PmcError):
+    """A file the command was asked to write cannot be written."""
+
+
+class _Commands(TyperGroup):
+    """The app's command group: where every error a command raises becomes an exit code.
+
+    A :class:`~pmc.errors.PmcError` is a usage or I/O error (exit 2), printed
+    as ``error: message``. Exit 1 is not an error raised: it is what a
+    command found (diagnostics, a stale module, a stream that does not
+    replay), and the command exits with it itself.
+    """
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PmcError as error:
+            print_error(str(error))
+            raise typer.Exit(EXIT_USAGE) from None
+
+
 app = typer.Typer(
     name="pmc",
+    cls=_Commands,
     help="Compiler for event-sourced process managers.",
     add_completion=False,
     no_args_is_help=True,
@@ -50,14 +88,6 @@ class OutputFormat(StrEnum):
     CONCISE = "concise"
     JSON = "json"
     GITHUB = "github"
-
-
-class InputError(Exception):
-    """A file that cannot be read as UTF-8 text; ``path`` as diagnostics name it."""
-
-    def __init__(self, message: str, path: str | None = None) -> None:
-        super().__init__(message)
-        self.path = path
 
 
 def _version_callback(value: bool) -> None:
@@ -129,13 +159,17 @@ def _not_utf8(data: bytes, error: UnicodeDecodeError) -> str:
     )
 
 
-def stdin_usage_error(files: Sequence[str], stdin_filename: str | None) -> str | None:
-    """Why ``files`` and ``--stdin-filename`` do not go together, or None if they do."""
+def check_stdin_usage(files: Sequence[str], stdin_filename: str | None) -> None:
+    """Raise :class:`UsageError` if ``files`` and ``--stdin-filename`` do not go together."""
     if files.count("-") > 1:
-        return "`-` (stdin) may be given only once: stdin can be read only once"
+        raise UsageError("`-` (stdin) may be given only once: stdin can be read only once")
     if stdin_filename is not None and "-" not in files:
-        return "`--stdin-filename` names stdin, but `-` is not among the files"
-    return None
+        raise UsageError("`--stdin-filename` names stdin, but `-` is not among the files")
+
+
+def cannot_write(path: object, error: OSError) -> str:
+    """The message for an output file that could not be written."""
+    return f"cannot write `{path}`: {error.strerror or error}"
 
 
 # Every message the CLI prints goes through these two: paths, arguments and
@@ -151,6 +185,24 @@ def print_error(message: str) -> None:
 def print_note(message: str) -> None:
     """A message that is not an error on stderr, unsafe characters escaped."""
     typer.echo(escape_text(message), err=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A file that could not be read, its error printed; for ``json`` and ``github``, as PM0007."""
+
+    report: DiagnosticReport | None
+
+
+def read_or_report(
+    path: str, stdin_filename: str | None, output_format: OutputFormat
+) -> SourceFile | Unreadable:
+    """``path`` read, or the error printed: commands on several files go on with the others."""
+    try:
+        return read_source(path, stdin_filename)
+    except InputError as error:
+        print_error(str(error))
+        return Unreadable(input_error_report(error, path) if structured(output_format) else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,16 +233,13 @@ def check_files(
     reports = []
     io_failed = False
     for path in files:
-        try:
-            source = read_source(path, stdin_filename)
-        except InputError as error:
-            print_error(str(error))
+        read = read_or_report(path, stdin_filename, output_format)
+        if isinstance(read, Unreadable):
             io_failed = True
-            if structured(output_format):
-                reports.append(input_error_report(error, path))
+            if read.report is not None:
+                reports.append(read.report)
             continue
-        result = check_source(source)
-        reports.append(DiagnosticReport(source, result.diagnostics))
+        reports.append(DiagnosticReport(read, check_source(read).diagnostics))
     return CheckOutcome(tuple(reports), io_failed)
 
 

@@ -11,22 +11,15 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from pmc.cli.shared import EXIT_USAGE, app, print_error
-from pmc.runtime.loading import TargetError, load_process, load_tasks
+from pmc.cli.shared import UsageError, app
+from pmc.cli.stores import STORE_ENV, open_process_store, safe_url
+from pmc.runtime.loading import load_process, load_tasks
 from pmc.runtime.log import FieldsFormatter
 from pmc.runtime.results import Progress, TimerReport
-from pmc.runtime.stores import ProcessStore, open_store
 from pmc.runtime.worker import Worker, WorkerStats
 
-STORE_ENV = "PMC_STORE"
 DEFAULT_STORE = "sqlite:///pmc.db"
-
-
-class UsageError(Exception):
-    """Something named on the command line cannot be used."""
 
 
 @app.command()
@@ -76,26 +69,27 @@ def worker(
     """Run the tasks of a generated process until SIGINT or SIGTERM."""
     # Like other runners, import the user's modules from the current directory.
     sys.path.insert(0, "")
+    definition = load_process(target)
+    handlers = load_tasks(tasks)
+    process_store = open_process_store(store)
     try:
-        definition = load_process(target)
-        handlers = load_tasks(tasks)
-        process_store = open_shared_store(store)
-        try:
-            running = Worker(
-                definition,
-                process_store,
-                handlers,
-                worker_id=worker_id,
-                concurrency=concurrency,
-                lease=timedelta(seconds=lease),
-                listener=print_progress,
-            )
-        except BaseException:
-            process_store.close()
-            raise
-    except (UsageError, TargetError, TypeError, ValueError, ArgumentError) as error:
-        print_error(str(error))
-        raise typer.Exit(EXIT_USAGE) from None
+        running = Worker(
+            definition,
+            process_store,
+            handlers,
+            worker_id=worker_id,
+            concurrency=concurrency,
+            lease=timedelta(seconds=lease),
+            listener=print_progress,
+        )
+    except (TypeError, ValueError) as error:
+        # What the worker refuses (a worker id too long, handlers without a
+        # task's method) came from the command line.
+        process_store.close()
+        raise UsageError(str(error)) from None
+    except BaseException:
+        process_store.close()
+        raise
     configure_logging(verbose)
     typer.echo(
         f"pmc worker {running.worker_id}: {definition.category} tasks from {safe_url(store)}, "
@@ -112,44 +106,6 @@ def worker(
     typer.echo(f"pmc worker {running.worker_id}: stopped; {summary(running.stats)}", err=True)
     if not finished:
         typer.echo("some attempts did not finish; their leases will expire", err=True)
-
-
-def open_shared_store(url: str, doing: str = "open store") -> ProcessStore:
-    """The store at ``url`` with its tables ready, or a ``UsageError`` saying why not.
-
-    ``memory://`` is refused: it lives in one process, so workers and
-    ``pmc db init`` would each see a store nobody else can reach.
-    """
-    shown = safe_url(url)
-    if url.partition("://")[0].lower() == "memory":
-        raise UsageError(
-            f"cannot {doing} {shown}: a memory:// store lives inside one process; "
-            "use sqlite:///path.db or postgresql://user@host:port/db"
-        )
-    try:
-        opened = open_store(url)
-    except (ValueError, ArgumentError) as error:
-        raise UsageError(f"cannot {doing} {shown}: {error}") from None
-    try:
-        opened.init()
-    except SQLAlchemyError as error:
-        opened.close()
-        raise UsageError(f"cannot {doing} {shown}: {database_reason(error)}") from None
-    return opened
-
-
-def database_reason(error: SQLAlchemyError) -> str:
-    """The driver's own words, on one line, without SQLAlchemy's statement dump and link."""
-    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    return "; ".join(lines) or type(cause).__name__
-
-
-def safe_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
 
 
 # ---- output -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ stream position, each with a stable rule id documented in ``docs/replay.md``.
 The CLI prints them.
 
 Streams are read as stored (name and JSON payload, see
-:mod:`pmc.runtime.export`), never through event-sourcery's registry, which
+:mod:`pmc.streams.export`), never through event-sourcery's registry, which
 would fail on the first unknown name without saying where, and which keeps
 the first class registered for a name rather than the definition's.
 
@@ -34,8 +34,8 @@ from pydantic import BaseModel, ValidationError
 from pmc.diagnostics import Diagnostic, StreamPosition
 from pmc.diagnostics.render import DiagnosticReport, diagnostic_json, json_text, plural
 from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase
-from pmc.runtime.export import ExportedEvent, export_streams
 from pmc.runtime.stores import ProcessStore
+from pmc.streams.export import ExportedEvent, export_streams
 
 # ---- input: streams --------------------------------------------------------------------
 

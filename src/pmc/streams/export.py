@@ -12,7 +12,8 @@ more. Lines are deterministic: streams by key, events by version, keys of
 each object in a fixed order and payload keys sorted (PostgreSQL's JSONB does
 not keep the order they were written in).
 
-Part of the runtime so a deployed service can export without the compiler.
+With replay, a tool on recorded streams (:mod:`pmc.streams`): it needs the runtime,
+not the compiler, so a deployed service can export.
 """
 
 from __future__ import annotations

@@ -1,0 +1,63 @@
+"""The compiler's front door: a ``.pm`` source in, diagnostics and a Python module out.
+
+``check_source`` parses and analyses (what ``pmc check``, ``pmc graph`` and
+``pmc breaking`` need); ``compile_source`` also generates the module (what
+``pmc compile`` and tests that run generated code need). The stages behind
+them: :mod:`pmc.syntax` -> :mod:`pmc.semantics` -> :mod:`pmc.codegen`. No
+I/O, no printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pmc.diagnostics import Diagnostic
+from pmc.semantics import analyze
+from pmc.semantics.model import ProcessModel
+from pmc.source import SourceFile
+from pmc.syntax import ast
+from pmc.syntax.parser import parse
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    source: SourceFile
+    module: ast.Module | None
+    model: ProcessModel | None  # None while any error stands
+    diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompileResult:
+    source: SourceFile
+    model: ProcessModel | None  # None while any error stands
+    diagnostics: tuple[Diagnostic, ...]
+    code: str | None  # the generated module; None while any error stands
+
+
+def check_source(source: SourceFile) -> CheckResult:
+    parsed = parse(source)
+    if parsed.module is None:
+        return CheckResult(source, None, None, parsed.diagnostics)
+    analysis = analyze(parsed.module)
+    diagnostics = tuple(sorted(parsed.diagnostics + analysis.diagnostics, key=lambda d: d.sort_key))
+    return CheckResult(source, parsed.module, analysis.model, diagnostics)
+
+
+def compile_source(source: SourceFile) -> CompileResult:
+    """Check ``source`` and, if it has no error, generate its module.
+
+    The module's header names the source by its file name, without the
+    directory. Raises :class:`~pmc.codegen.CodegenError` when the formatter
+    is missing or fails.
+    """
+    # Imported here so `pmc check` in a pre-commit hook does not load code
+    # generation and, through the contract, the runtime's dependencies.
+    from pmc.codegen import generate
+
+    checked = check_source(source)
+    if checked.model is None:
+        return CompileResult(source, None, checked.diagnostics, None)
+    code = generate(checked.model, source_name=Path(source.path).name, source_text=source.text)
+    return CompileResult(source, checked.model, checked.diagnostics, code)
