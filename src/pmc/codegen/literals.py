@@ -7,7 +7,6 @@ the way ``ruff format`` writes them, so formatting the output changes nothing.
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 
 from pmc.semantics.model import (
@@ -88,6 +87,5 @@ def value_literal(value: LiteralValue, value_type: ValueType) -> str:
             return f"Decimal({int(value)})"
         return f"Decimal({py_str(str(value))})"
     if primitive is Primitive.FLOAT and isinstance(value, Decimal):
-        number = float(value)
-        return repr(number) if math.isfinite(number) else f"float({py_str(str(value))})"
+        return repr(float(value))
     return str(value)
