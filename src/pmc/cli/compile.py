@@ -28,10 +28,10 @@ from pmc.cli.shared import (
     structured,
 )
 from pmc.codegen import CodegenError, generate
+from pmc.codegen.emit import NotGeneratedError, compare, write_generated
 from pmc.compiler import check_source
 from pmc.diagnostics import has_errors
 from pmc.diagnostics.render import DiagnosticReport
-from pmc.emit import NotGeneratedError, compare, write_generated
 from pmc.source import SourceFile
 
 

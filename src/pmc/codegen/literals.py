@@ -44,6 +44,13 @@ def py_str(text: str) -> str:
     return "".join(parts)
 
 
+def printable(text: str) -> str:
+    """``text`` for a comment or docstring: no line breaks or other control characters."""
+    if text.isprintable() and '"""' not in text and "\\" not in text:
+        return text
+    return text.encode("unicode_escape").decode("ascii").replace('"', "\\x22")
+
+
 def annotation(value_type: ValueType) -> str:
     match value_type:
         case PrimitiveType(primitive):
