@@ -25,8 +25,8 @@ from types import ModuleType
 from typing import Any
 
 from pmc.codegen import generate
+from pmc.codegen.emit import write_generated
 from pmc.compiler import check_source
-from pmc.emit import write_generated
 from pmc.runtime import TaskContext
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import StoredEvent, open_store

@@ -11,7 +11,7 @@ output is deterministic.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 import pmc.naming as naming
@@ -79,21 +79,26 @@ class MachineStatesView:
 
 
 @dataclass(frozen=True, slots=True)
-class LifecycleView:
-    """A lifecycle event, its base's fields narrowed to this process's names.
+class NarrowingView:
+    """A lifecycle event's base fields narrowed to this process's names.
 
     In the base's order: ``literals`` (machine, transition), the two state
     fields as a union of ``state_enums``, ``optional_literals`` (task,
     task_mode: ``| None = None``), then ``machine_states``.
     """
 
-    name: str
-    process: str
-    event_name: str  # a string literal
     literals: tuple[NarrowedView, ...] = ()
     state_enums: tuple[str, ...] = ()
     optional_literals: tuple[NarrowedView, ...] = ()
     machine_states: tuple[MachineStatesView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleView:
+    name: str
+    process: str
+    event_name: str  # a string literal
+    narrowing: NarrowingView
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,42 +427,48 @@ def _narrowed(name: str, values: Iterable[str]) -> tuple[NarrowedView, ...]:
 
 
 def _lifecycle_classes(model: ProcessModel) -> tuple[LifecycleView, ...]:
-    machines = [m.name for m in model.machines]
-    transitions = [t.name for m in model.machines for t in m.transitions]
     runs = list(_runs(model))
     timers = [(m, t) for m in model.machines for t in m.transitions if _is_timer(t.trigger)]
-    outcome = (
-        *_narrowed("machine", (m.name for m, _ in runs)),
-        *_narrowed("transition", (t.name for _, t in runs)),
+    outcome = NarrowingView(
+        literals=(
+            *_narrowed("machine", (m.name for m, _ in runs)),
+            *_narrowed("transition", (t.name for _, t in runs)),
+        )
     )
-    literals = {
-        "TransitionPlanned": (
-            *_narrowed("machine", machines),
-            *_narrowed("transition", transitions),
-        ),
+    narrowing = {
+        "TransitionPlanned": _planned_narrowing(model),
         "TaskCompleted": outcome,
         "TaskFailed": outcome,
-        "TimerScheduled": (
-            *_narrowed("machine", (m.name for m, _ in timers)),
-            *_narrowed("transition", (t.name for _, t in timers)),
+        "TimerScheduled": NarrowingView(
+            literals=(
+                *_narrowed("machine", (m.name for m, _ in timers)),
+                *_narrowed("transition", (t.name for _, t in timers)),
+            )
         ),
     }
-    views = [
+    return tuple(
         LifecycleView(
             name=name,
             process=model.name,
             event_name=py_str(naming.event_type_name(model.name, name)),
-            literals=literals.get(name, ()),
+            narrowing=narrowing.get(name, NarrowingView()),
         )
         for name in naming.LIFECYCLE_EVENTS
-    ]
-    planned = views[naming.LIFECYCLE_EVENTS.index("TransitionPlanned")]
-    views[naming.LIFECYCLE_EVENTS.index("TransitionPlanned")] = replace(
-        planned,
+    )
+
+
+def _planned_narrowing(model: ProcessModel) -> NarrowingView:
+    machines = [m.name for m in model.machines]
+    tasks = [t.run.task for _, t in _runs(model) if t.run]
+    return NarrowingView(
+        literals=(
+            *_narrowed("machine", machines),
+            *_narrowed("transition", (t.name for m in model.machines for t in m.transitions)),
+        ),
         state_enums=tuple(naming.state_enum_name(m) for m in machines),
         optional_literals=(
-            *_narrowed("task", (t.run.task for _, t in runs if t.run)),
-            *_narrowed("task_mode", (model.task(t.run.task).mode.value for _, t in runs if t.run)),
+            *_narrowed("task", tasks),
+            *_narrowed("task_mode", (model.task(t).mode.value for t in tasks)),
         ),
         # Each machine's enum, for the states to be read back in; with one
         # machine the union of enums has one member: nothing to choose.
@@ -467,7 +478,6 @@ def _lifecycle_classes(model: ProcessModel) -> tuple[LifecycleView, ...]:
         if len(machines) > 1
         else (),
     )
-    return tuple(views)
 
 
 def _is_timer(trigger: TriggerModel) -> bool:
@@ -732,7 +742,9 @@ def _route_cases(model: ProcessModel) -> Iterable[RouteCaseView]:
                 if machine.name in routes:
                     break
                 if isinstance(trigger, EventTriggerModel) and trigger.event == event.name:
-                    routes[machine.name] = RouteView(py_str(machine.name), None, False, True, False)
+                    routes[machine.name] = RouteView(
+                        py_str(machine.name), field=None, many=False, text=True, optional=False
+                    )
                 elif isinstance(trigger, SelectorTriggerModel) and trigger.event == event.name:
                     field = next(f for f in event.fields if f.name == trigger.field)
                     routes[machine.name] = _selector_route(machine.name, field)
@@ -747,4 +759,4 @@ def _selector_route(machine: str, field: FieldModel) -> RouteView:
     many = isinstance(inner, ListType)
     item = inner.item if isinstance(inner, ListType) else inner
     text = isinstance(item, PrimitiveType) and item.primitive is Primitive.STR
-    return RouteView(py_str(machine), field.name, many, text, optional)
+    return RouteView(py_str(machine), field.name, many=many, text=text, optional=optional)
