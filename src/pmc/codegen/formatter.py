@@ -13,13 +13,15 @@ import re
 import subprocess
 from functools import cache
 
+from pmc.errors import PmcError
+
 # Keep in step with the ruff pin in pyproject.toml (a main dependency).
 RUFF_VERSION = "0.17.6"
 LINE_LENGTH = 88  # ruff's default: the output passes a plain `ruff format --check`
 _TIMEOUT_SECONDS = 60
 
 
-class CodegenError(Exception):
+class CodegenError(PmcError):
     """The generated module could not be produced (the formatter is missing or failed)."""
 
 

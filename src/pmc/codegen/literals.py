@@ -94,5 +94,6 @@ def value_literal(value: LiteralValue, value_type: ValueType) -> str:
             return f"Decimal({int(value)})"
         return f"Decimal({py_str(str(value))})"
     if primitive is Primitive.FLOAT and isinstance(value, Decimal):
+        # Finite: semantics refuses a literal too large for a float.
         return repr(float(value))
     return str(value)
