@@ -24,8 +24,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pmc.codegen.emit import write_generated
 from pmc.compiler import compile_source
-from pmc.emit import write_generated
 from pmc.runtime import TaskContext
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import StoredEvent, open_store

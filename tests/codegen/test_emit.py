@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pmc.emit import NotGeneratedError, Status, compare, is_generated, write_generated
+from pmc.codegen.emit import NotGeneratedError, Status, compare, is_generated, write_generated
 from tests.codegen.test_golden import EXAMPLES, compile_example
 
 CODE = compile_example(next(p for p in EXAMPLES if p.name == "rebase_cleanup.pm"))

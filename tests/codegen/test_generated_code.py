@@ -22,7 +22,7 @@ import pytest
 from pydantic import ValidationError
 
 import pmc.runtime as rt
-from pmc.codegen.render import program_digest
+from pmc.codegen.emit import program_digest
 from pmc.runtime import EventMeta
 from tests.codegen.support import compile_text, import_code
 from tests.codegen.test_golden import EXAMPLES, compile_example

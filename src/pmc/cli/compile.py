@@ -27,10 +27,10 @@ from pmc.cli.shared import (
     print_note,
     read_or_report,
 )
+from pmc.codegen.emit import NotGeneratedError, compare, write_generated
 from pmc.compiler import CompileResult, compile_source
 from pmc.diagnostics import has_errors
 from pmc.diagnostics.render import DiagnosticReport
-from pmc.emit import NotGeneratedError, compare, write_generated
 from pmc.errors import InputError
 from pmc.source import SourceFile
 

@@ -1,10 +1,10 @@
 """The last step of code generation: the pinned ruff formats the rendered text.
 
-The templates already write nearly formatted code; the formatter has the final
-word, so long names and long literals are laid out exactly as ``ruff format``
-lays them out. It runs in isolated mode with a fixed line length, so no
-configuration file of the user's (``pyproject.toml``, ``ruff.toml``) can
-change the output: same input, same bytes.
+The templates write each bracketed list on one line, without a trailing
+comma; the formatter breaks what does not fit, so long names and long
+literals are laid out exactly as ``ruff format`` lays them out. It runs in
+isolated mode with a fixed line length, so no configuration file of the
+user's (``pyproject.toml``, ``ruff.toml``) can change the output: same input, same bytes.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ the way ``ruff format`` writes them, so formatting the output changes nothing.
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 
 from pmc.semantics.model import (
@@ -43,6 +42,13 @@ def py_str(text: str) -> str:
             parts.append(char)
     parts.append(quote)
     return "".join(parts)
+
+
+def printable(text: str) -> str:
+    """``text`` for a comment or docstring: no line breaks or other control characters."""
+    if text.isprintable() and '"""' not in text and "\\" not in text:
+        return text
+    return text.encode("unicode_escape").decode("ascii").replace('"', "\\x22")
 
 
 def annotation(value_type: ValueType) -> str:
@@ -88,6 +94,6 @@ def value_literal(value: LiteralValue, value_type: ValueType) -> str:
             return f"Decimal({int(value)})"
         return f"Decimal({py_str(str(value))})"
     if primitive is Primitive.FLOAT and isinstance(value, Decimal):
-        number = float(value)
-        return repr(number) if math.isfinite(number) else f"float({py_str(str(value))})"
+        # Finite: semantics refuses a literal too large for a float.
+        return repr(float(value))
     return str(value)

@@ -1,19 +1,21 @@
-"""The view model: everything the templates print, decided here.
+"""The view model: everything the templates print, as data.
 
-Names come from :mod:`pmc.naming`, values go through :mod:`.literals`, and
-lines are laid out by :mod:`.layout`; templates only loop and branch. Order
-is the source order kept by the model, so the output is deterministic.
+Names come from :mod:`pmc.naming`, values go through :mod:`.literals` (a
+value here is a Python expression already: a literal, a class or an enum
+member). Nothing here indents, breaks lines or writes the syntax around the
+values: the templates hold the syntax, and ``ruff format`` lays it out
+(:mod:`.formatter`). Order is the source order kept by the model, so the
+output is deterministic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
-from pmc import naming
-from pmc.codegen.formatter import LINE_LENGTH
-from pmc.codegen.layout import assignment, bracketed, docstring, tuple_display
-from pmc.codegen.literals import annotation, primitives, py_str, value_literal
+import pmc.naming as naming
+from pmc.codegen.literals import annotation, primitives, printable, py_str, value_literal
 from pmc.runtime.contract import RUNTIME_API, on_event, on_outcome, on_timer
 from pmc.semantics.model import (
     AllFinalCondition,
@@ -45,61 +47,257 @@ from pmc.semantics.model import (
 
 
 @dataclass(frozen=True, slots=True)
+class FieldView:
+    name: str
+    annotation: str
+    default: str | None  # an expression, or None for a field without a default
+
+
+@dataclass(frozen=True, slots=True)
 class ClassView:
-    """A class with a docstring, an optional ``__event_name__`` and field lines."""
+    """A class with a docstring, an optional ``__event_name__`` and fields."""
 
     name: str
     base: str
     doc: str
-    event_name: str | None  # a Python string literal
-    fields: tuple[str, ...]
+    event_name: str | None  # a string literal
+    fields: tuple[FieldView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NarrowedView:
+    """A base class's field narrowed to ``Literal[values]``."""
+
+    name: str
+    values: tuple[str, ...]  # string literals
+
+
+@dataclass(frozen=True, slots=True)
+class MachineStatesView:
+    machine: str  # a string literal
+    enum: str
+
+
+@dataclass(frozen=True, slots=True)
+class NarrowingView:
+    """A lifecycle event's base fields narrowed to this process's names.
+
+    In the base's order: ``literals`` (machine, transition), the two state
+    fields as a union of ``state_enums``, ``optional_literals`` (task,
+    task_mode: ``| None = None``), then ``machine_states``.
+    """
+
+    literals: tuple[NarrowedView, ...] = ()
+    state_enums: tuple[str, ...] = ()
+    optional_literals: tuple[NarrowedView, ...] = ()
+    machine_states: tuple[MachineStatesView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleView:
+    name: str
+    process: str
+    event_name: str  # a string literal
+    narrowing: NarrowingView
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    name: str
+    value: str  # a string literal
 
 
 @dataclass(frozen=True, slots=True)
 class EnumView:
     name: str
     doc: str
-    members: tuple[str, ...]
+    members: tuple[MemberView, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class FunctionView:
-    """A function: its ``def`` line(s) and the lines of its body."""
+class MethodView:
+    """A method of the tasks protocol: ``def name(self, task: input, ctx) -> _Returns[result]``."""
 
-    signature: str
-    body: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RouteCase:
-    pattern: str
+    name: str
+    input: str
     result: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportView:
+    module: str
+    names: tuple[str, ...]
+
+
+class ArgSource(StrEnum):
+    """Where a bound task field's value comes from (the templates name the parameters)."""
+
+    LITERAL = "literal"
+    EVENT_FIELD = "event_field"
+    MACHINE_ID = "machine_id"
+    KEY = "key"
+
+
+class Conversion(StrEnum):
+    """How a bound value becomes the field's type: an ``int`` bound to a ``Decimal``."""
+
+    NONE = "none"
+    DECIMAL = "decimal"
+    OPTIONAL_DECIMAL = "optional_decimal"
+
+
+@dataclass(frozen=True, slots=True)
+class ArgView:
+    field: str
+    source: ArgSource
+    value: str  # the literal, the event's field, or "" for the machine id and the key
+    conversion: Conversion
+
+
+@dataclass(frozen=True, slots=True)
+class BinderView:
+    """A binding function: the payload, machine id and key to the task's input."""
+
+    name: str
+    payload_type: str
+    key_type: str
+    task: str
+    args: tuple[ArgView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryView:
+    retries: int
+    delay: str  # a string literal
+    delay_ms: int
+    max_delay_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpecView:
+    name: str  # a string literal
+    mode: str  # a string literal
+    input: str
+    result: str
+    method: str  # a string literal
+    retry: RetryView | None
+    timeout_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MachineSpecView:
+    name: str  # a string literal
+    enum: str
+    initial: str  # an enum member
+    final: tuple[str, ...]  # enum members
+    multi_instance: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionSpecView:
+    name: str  # a string literal
+    target: str  # an enum member
+    task: str | None  # a string literal
+    bind: str | None  # the binding function
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRowView:
+    """A row of the transition table; ``source`` is None in the wildcard table."""
+
+    machine: str  # a string literal
+    source: str | None  # an enum member
+    trigger: str  # a string literal
+    spec: TransitionSpecView
+
+
+@dataclass(frozen=True, slots=True)
+class TimerSpecView:
+    transition: str  # a string literal
+    after_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRowView:
+    """A row of the timer table; ``state`` is None in the wildcard timer table."""
+
+    machine: str  # a string literal
+    state: str | None  # an enum member
+    specs: tuple[TimerSpecView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionView:
+    kind: str  # the runtime's class: AllFinal, AllIn or AnyIn
+    machine: str  # a string literal
+    states: tuple[str, ...]  # enum members
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleFieldView:
+    parameter: str
+    cls: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteView:
+    """The instances of one machine an event goes to.
+
+    Without ``field``, the one instance named like the machine; with it, the
+    ids in the event's field (``many`` for a list, ``text`` if already
+    ``str``, ``optional`` if it may be None).
+    """
+
+    machine: str  # a string literal
+    field: str | None
+    many: bool
+    text: bool
+    optional: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCaseView:
+    event: str
+    routes: tuple[RouteView, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class DefinitionView:
     name: str
-    doc: str
-    tables: tuple[str, ...]  # module-level assignments the attributes name
-    attributes: tuple[str, ...]
-    route_event: str  # the parameter of ``route``
-    route_cases: tuple[RouteCase, ...]
-    instance: str
+    api: int
+    category: str  # a string literal
+    key_field: str  # a string literal
+    events: tuple[str, ...]
+    start_on: tuple[str, ...]
+    cancel_on: tuple[str, ...]
+    tasks: tuple[TaskSpecView, ...]
+    machines: tuple[MachineSpecView, ...]
+    transitions: tuple[TransitionRowView, ...]
+    timers: tuple[TimerRowView, ...]
+    wildcard_transitions: tuple[TransitionRowView, ...]
+    wildcard_timers: tuple[TimerRowView, ...]
+    complete_when: tuple[ConditionView, ...]
+    fail_when: tuple[ConditionView, ...]
+    lifecycle: tuple[LifecycleFieldView, ...]
+    route_cases: tuple[RouteCaseView, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ModuleView:
     header: tuple[str, ...]
-    doc: str
-    imports: tuple[str, ...]
-    api_check: str  # the call that fails the import on a runtime without this API
+    process: str
+    source_name: str  # printable, for the docstring
+    source_literal: str  # a string literal, for the runtime's API check
+    api: int
+    stdlib_imports: tuple[ImportView, ...]
+    has_tasks: bool
     events: tuple[ClassView, ...]
     task_models: tuple[ClassView, ...]
     enums: tuple[EnumView, ...]
-    lifecycle: tuple[ClassView, ...]
+    lifecycle: tuple[LifecycleView, ...]
     protocol: ClassView
-    protocol_methods: tuple[str, ...]
-    binders: tuple[FunctionView, ...]
+    protocol_methods: tuple[MethodView, ...]
+    binders: tuple[BinderView, ...]
     definition: DefinitionView
 
 
@@ -110,9 +308,12 @@ def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str)
     binder_names = _binder_names(model)
     return ModuleView(
         header=tuple(header),
-        doc=docstring(0, f"The {model.name} process, generated from {printable(source_name)}."),
-        imports=_imports(model),
-        api_check=f"rt.require_api({RUNTIME_API}, source={py_str(source_name)})",
+        process=model.name,
+        source_name=printable(source_name),
+        source_literal=py_str(source_name),
+        api=RUNTIME_API,
+        stdlib_imports=_stdlib_imports(model),
+        has_tasks=bool(model.tasks),
         events=tuple(_event_class(model, e.name, e.fields) for e in model.events),
         task_models=tuple(m for t in model.tasks for m in _task_classes(t)),
         enums=tuple(_state_enum(m) for m in model.machines),
@@ -120,7 +321,7 @@ def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str)
         protocol=ClassView(
             name=naming.tasks_protocol_name(model.name),
             base="Protocol",
-            doc=docstring(4, f"The handlers of the {model.name} tasks: one method per task."),
+            doc=f"The handlers of the {model.name} tasks: one method per task.",
             event_name=None,
             fields=(),
         ),
@@ -133,18 +334,16 @@ def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str)
     )
 
 
-def printable(text: str) -> str:
-    """``text`` for a comment or docstring: no line breaks or other control characters."""
-    if text.isprintable() and '"""' not in text and "\\" not in text:
-        return text
-    return text.encode("unicode_escape").decode("ascii").replace('"', "\\x22")
-
-
 def _runs(model: ProcessModel) -> Iterable[tuple[MachineModel, TransitionModel]]:
     for machine in model.machines:
         for transition in machine.transitions:
             if transition.run is not None:
                 yield machine, transition
+
+
+def _member(machine: str, state: str) -> str:
+    """A state as its enum member, the one way every table names a state."""
+    return f"{naming.state_enum_name(machine)}.{state}"
 
 
 # ---- imports ---------------------------------------------------------------------
@@ -157,7 +356,7 @@ _STDLIB_IMPORTS: tuple[tuple[Primitive, str, str], ...] = (
 )
 
 
-def _imports(model: ProcessModel) -> tuple[str, ...]:
+def _stdlib_imports(model: ProcessModel) -> tuple[ImportView, ...]:
     used = set(primitives(model.key.type))
     fields = [f for e in model.events for f in e.fields]
     fields += [f for t in model.tasks for f in (*t.fields, *t.returns)]
@@ -169,35 +368,28 @@ def _imports(model: ProcessModel) -> tuple[str, ...]:
     for primitive, module, name in _STDLIB_IMPORTS:
         if primitive in used:
             names[module].append(name)
-    lines = ["from __future__ import annotations", ""]
-    for module in sorted(names):
-        if names[module]:
-            lines.append(f"from {module} import {', '.join(sorted(names[module]))}")
-    lines += ["", "import pmc.runtime as rt", "from event_sourcery import Event"]
-    if model.tasks:
-        # `Returns` as `_Returns`: see _protocol_method.
-        lines.append("from pmc.runtime import Returns as _Returns")
-        lines.append("from pmc.runtime import TaskContext")
-    return tuple(lines)
+    return tuple(
+        ImportView(module, tuple(sorted(names[module])))
+        for module in sorted(names)
+        if names[module]
+    )
 
 
 # ---- classes -----------------------------------------------------------------------
 
 
-def _field_line(field: FieldModel, indent: int = 4) -> str:
-    target = f"{field.name}: {annotation(field.type)}"
-    if not field.has_default:
-        return target
-    return assignment(indent, target, value_literal(field.default, field.type))
+def _field(field: FieldModel) -> FieldView:
+    default = value_literal(field.default, field.type) if field.has_default else None
+    return FieldView(field.name, annotation(field.type), default)
 
 
 def _event_class(model: ProcessModel, name: str, fields: Sequence[FieldModel]) -> ClassView:
     return ClassView(
         name=name,
         base="rt.InputEvent",
-        doc=docstring(4, f"The input event ``{name}``."),
+        doc=f"The input event ``{name}``.",
         event_name=py_str(naming.event_type_name(model.name, name)),
-        fields=tuple(_field_line(f) for f in fields),
+        fields=tuple(_field(f) for f in fields),
     )
 
 
@@ -205,112 +397,86 @@ def _task_classes(task: TaskModel) -> Iterable[ClassView]:
     yield ClassView(
         name=task.name,
         base="rt.TaskInput",
-        doc=docstring(4, f"The input of the task ``{task.name}``."),
+        doc=f"The input of the task ``{task.name}``.",
         event_name=None,
-        fields=tuple(_field_line(f) for f in task.fields),
+        fields=tuple(_field(f) for f in task.fields),
     )
     if task.returns:
         yield ClassView(
             name=naming.result_model_name(task.name),
             base="rt.TaskResult",
-            doc=docstring(4, f"What the task ``{task.name}`` returns."),
+            doc=f"What the task ``{task.name}`` returns.",
             event_name=None,
-            fields=tuple(_field_line(f) for f in task.returns),
+            fields=tuple(_field(f) for f in task.returns),
         )
 
 
 def _state_enum(machine: MachineModel) -> EnumView:
     return EnumView(
         name=naming.state_enum_name(machine.name),
-        doc=docstring(4, f"The states of the machine ``{machine.name}``."),
-        members=tuple(assignment(4, state, py_str(state)) for state in machine.states),
+        doc=f"The states of the machine ``{machine.name}``.",
+        members=tuple(MemberView(state, py_str(state)) for state in machine.states),
     )
 
 
-def _override(name: str, values: Iterable[str], optional: bool = False) -> tuple[str, ...]:
+def _narrowed(name: str, values: Iterable[str]) -> tuple[NarrowedView, ...]:
     """``name: Literal[...]``, narrowing a base field to the names this process uses."""
-    unique = [py_str(v) for v in dict.fromkeys(values)]
+    unique = tuple(py_str(v) for v in dict.fromkeys(values))
     # With nothing to narrow to (no tasks, no timers) the base's type stays.
-    if not unique:
-        return ()
-    if not optional:
-        return (bracketed(4, f"{name}: Literal[", unique, "]"),)
-    # ``Literal[...] | None``, not ``Literal[..., None]`` (ruff's PYI061).
-    # Too long for one line, ruff parenthesizes the union and splits it.
-    one_line = bracketed(4, f"{name}: Literal[", unique, "] | None = None")
-    if "\n" not in one_line:
-        return (one_line,)
-    literal = bracketed(8, "Literal[", unique, "]")
-    return (f"{name}: (\n        {literal}\n        | None\n    ) = None",)
+    return (NarrowedView(name, unique),) if unique else ()
 
 
-def _lifecycle_classes(model: ProcessModel) -> tuple[ClassView, ...]:
-    machines = [m.name for m in model.machines]
-    transitions = [t.name for m in model.machines for t in m.transitions]
+def _lifecycle_classes(model: ProcessModel) -> tuple[LifecycleView, ...]:
     runs = list(_runs(model))
     timers = [(m, t) for m in model.machines for t in m.transitions if _is_timer(t.trigger)]
-    states = " | ".join(naming.state_enum_name(m) for m in machines)
-    overrides: dict[str, tuple[str, ...]] = {
-        "TransitionPlanned": (
-            *_override("machine", machines),
-            *_override("transition", transitions),
-            f"from_state: {states}",
-            f"to_state: {states}",
-            *_override("task", (t.run.task for _, t in runs if t.run), optional=True),
-            *_override(
-                "task_mode",
-                (model.task(t.run.task).mode.value for _, t in runs if t.run),
-                optional=True,
-            ),
-            *_machine_states(machines),
-        ),
-        "TaskCompleted": _task_outcome_overrides(runs),
-        "TaskFailed": _task_outcome_overrides(runs),
-        "TimerScheduled": (
-            *_override("machine", (m.name for m, _ in timers)),
-            *_override("transition", (t.name for _, t in timers)),
+    outcome = NarrowingView(
+        literals=(
+            *_narrowed("machine", (m.name for m, _ in runs)),
+            *_narrowed("transition", (t.name for _, t in runs)),
+        )
+    )
+    narrowing = {
+        "TransitionPlanned": _planned_narrowing(model),
+        "TaskCompleted": outcome,
+        "TaskFailed": outcome,
+        "TimerScheduled": NarrowingView(
+            literals=(
+                *_narrowed("machine", (m.name for m, _ in timers)),
+                *_narrowed("transition", (t.name for _, t in timers)),
+            )
         ),
     }
     return tuple(
-        ClassView(
+        LifecycleView(
             name=name,
-            base=f"rt.{name}Base",
-            doc=docstring(4, f"``{name}`` in a {model.name} stream."),
+            process=model.name,
             event_name=py_str(naming.event_type_name(model.name, name)),
-            fields=overrides.get(name, ()),
+            narrowing=narrowing.get(name, NarrowingView()),
         )
         for name in naming.LIFECYCLE_EVENTS
     )
 
 
-def _machine_states(machines: Sequence[str]) -> tuple[str, ...]:
-    """Each machine's enum, for the states of a ``TransitionPlanned`` to be read back in.
-
-    With one machine the union of enums has one member: nothing to choose.
-    """
-    if len(machines) < 2:
-        return ()
-    items = [_dict_item(8, py_str(m), naming.state_enum_name(m)) for m in machines]
-    return (bracketed(4, "machine_states: ClassVar[dict[str, type[StrEnum]]] = {", items, "}"),)
-
-
-def _dict_item(indent: int, key: str, value: str) -> str:
-    """``key: value,`` in an exploded dict; a value too long for the line goes in parentheses.
-
-    (ruff cannot split a long name, and keeps the parentheses it finds.)
-    """
-    item = f"{key}: {value}"
-    if indent + len(item) + 1 <= LINE_LENGTH:
-        return item
-    return f"{key}: (\n{' ' * (indent + 4)}{value}\n{' ' * indent})"
-
-
-def _task_outcome_overrides(
-    runs: Sequence[tuple[MachineModel, TransitionModel]],
-) -> tuple[str, ...]:
-    return (
-        *_override("machine", (m.name for m, _ in runs)),
-        *_override("transition", (t.name for _, t in runs)),
+def _planned_narrowing(model: ProcessModel) -> NarrowingView:
+    machines = [m.name for m in model.machines]
+    tasks = [t.run.task for _, t in _runs(model) if t.run]
+    return NarrowingView(
+        literals=(
+            *_narrowed("machine", machines),
+            *_narrowed("transition", (t.name for m in model.machines for t in m.transitions)),
+        ),
+        state_enums=tuple(naming.state_enum_name(m) for m in machines),
+        optional_literals=(
+            *_narrowed("task", tasks),
+            *_narrowed("task_mode", (model.task(t).mode.value for t in tasks)),
+        ),
+        # Each machine's enum, for the states to be read back in; with one
+        # machine the union of enums has one member: nothing to choose.
+        machine_states=tuple(
+            MachineStatesView(py_str(m), naming.state_enum_name(m)) for m in machines
+        )
+        if len(machines) > 1
+        else (),
     )
 
 
@@ -318,23 +484,9 @@ def _is_timer(trigger: TriggerModel) -> bool:
     return isinstance(trigger, TimerTriggerModel)
 
 
-def _protocol_method(task: TaskModel) -> str:
-    # What the runtime records as the outcome: a task that ``returns`` must
-    # return its result (``None`` fails the attempt), any other returns None.
-    # ``Returns`` admits ``async def`` handlers too, which the runtime awaits.
-    # In the class body a method hides a module-level name it shares (a task
-    # `Rt` is the method `rt`, which hid the module `rt` from every later
-    # signature), so the body names nothing a method name can be: `_Returns`
-    # (no `.pm` name starts with `_`), `TaskContext` and `<Task>Result` (a
-    # method name has no capital), and the task's own input class, which only
-    # its own method, defined after its signature, may share a name with.
-    returns = naming.result_model_name(task.name) if task.returns else "None"
-    return bracketed(
-        4,
-        f"def {naming.task_method_name(task.name)}(",
-        ["self", f"task: {task.name}", "ctx: TaskContext"],
-        f") -> _Returns[{returns}]: ...",
-    )
+def _protocol_method(task: TaskModel) -> MethodView:
+    result = naming.result_model_name(task.name) if task.returns else "None"
+    return MethodView(naming.task_method_name(task.name), task.name, result)
 
 
 # ---- binding functions ---------------------------------------------------------------
@@ -374,65 +526,50 @@ def _payload_type(model: ProcessModel, trigger: TriggerModel) -> str:
     raise AssertionError(trigger)  # pragma: no cover - the match is exhaustive
 
 
-# The parameters of the generated functions (``route`` and the binding
-# functions) start with `_`, which no `.pm` name may (PM0105): a parameter
-# named like a class would hide it in the body, and an event named `event`
-# would have been matched by ``case event():``.
-_PAYLOAD = "_event"
-_MACHINE_ID = "_machine_id"
-_KEY = "_key"
-
-
 def _binder(
     model: ProcessModel, machine: MachineModel, transition: TransitionModel, name: str
-) -> FunctionView:
+) -> BinderView:
     assert transition.run is not None
     task = model.task(transition.run.task)
-    params = [
-        f"{_PAYLOAD}: {_payload_type(model, transition.trigger)}",
-        f"{_MACHINE_ID}: str",
-        f"{_KEY}: {annotation(model.key.type)}",
-    ]
-    signature = bracketed(0, f"def {name}(", params, f") -> {task.name}:")
     fields = {f.name: f for f in task.fields}
-    args = [
-        _converted(_binding_arg(b, fields[b.field].type), b, fields[b.field].type)
-        for b in transition.run.bindings
-    ]
-    body = bracketed(4, f"return {task.name}(", args, ")")
-    return FunctionView(signature=signature, body=(body,))
+    return BinderView(
+        name=name,
+        payload_type=_payload_type(model, transition.trigger),
+        key_type=annotation(model.key.type),
+        task=task.name,
+        args=tuple(_binding_arg(b, fields[b.field].type) for b in transition.run.bindings),
+    )
 
 
-def _binding_arg(binding: BindingModel, target: ValueType) -> str:
+def _binding_arg(binding: BindingModel, target: ValueType) -> ArgView:
+    conversion = _conversion(binding, target)
     match binding.value:
         case LiteralExpr(value):
-            return f"{binding.field}={value_literal(value, target)}"
+            literal = value_literal(value, target)
+            return ArgView(binding.field, ArgSource.LITERAL, literal, conversion)
         case EventFieldExpr(field):
-            return f"{binding.field}={_PAYLOAD}.{field}"
+            return ArgView(binding.field, ArgSource.EVENT_FIELD, field, conversion)
         case MachineIdExpr():
             # Machine ids are text; semantics only binds them to ``str`` fields.
-            return f"{binding.field}={_MACHINE_ID}"
+            return ArgView(binding.field, ArgSource.MACHINE_ID, "", conversion)
         case KeyExpr():
-            return f"{binding.field}={_KEY}"
+            return ArgView(binding.field, ArgSource.KEY, "", conversion)
     raise AssertionError(binding)  # pragma: no cover - the match is exhaustive
 
 
-def _converted(arg: str, binding: BindingModel, target: ValueType) -> str:
-    """``arg`` with an `int` value made a `Decimal` for a `Decimal` field.
-
-    Semantics lets an `int` fit a `Decimal` (PM0603), and pydantic would
+def _conversion(binding: BindingModel, target: ValueType) -> Conversion:
+    """An ``int`` bound to a ``Decimal`` field is converted: pydantic would
     convert it, but mypy --strict does not take an `int` for a `Decimal`.
     """
     source = binding.source_type
     if source is None or not _is_decimal(target):
-        return arg
+        return Conversion.NONE
     inner = source.inner if isinstance(source, OptionalType) else source
     if not (isinstance(inner, PrimitiveType) and inner.primitive is Primitive.INT):
-        return arg
-    name, value = arg.split("=", 1)
+        return Conversion.NONE
     if isinstance(source, OptionalType):
-        return f"{name}=None if {value} is None else Decimal({value})"
-    return f"{name}=Decimal({value})"
+        return Conversion.OPTIONAL_DECIMAL
+    return Conversion.DECIMAL
 
 
 def _is_decimal(value_type: ValueType) -> bool:
@@ -443,70 +580,34 @@ def _is_decimal(value_type: ValueType) -> bool:
 # ---- the definition class ----------------------------------------------------------------
 
 
-# The tables that name a class the user named (an event, a task's input or
-# result) are bound at module level, under names no `.pm` name can take
-# (PM0105: none starts with `_`), and the class body refers to them. In the
-# class body itself, an attribute assigned earlier would hide a class of the
-# same name: a task named `events` would have become the tuple of events.
-# The other tables name only generated classes (``<Machine>State``), and no
-# attribute of the definition has a capital letter.
-_EVENTS = "_EVENTS"
-_START_ON = "_START_ON"
-_CANCEL_ON = "_CANCEL_ON"
-_TASKS = "_TASKS"
-
-
 def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -> DefinitionView:
     trigger_events = _trigger_events(model)
     start = model.start_events if model.start_events is not None else trigger_events
-    tables = (
-        tuple_display(0, f"{_EVENTS} = ", [e.name for e in model.events]),
-        tuple_display(0, f"{_START_ON} = ", list(start)),
-        tuple_display(0, f"{_CANCEL_ON} = ", list(model.cancel_events)),
-        bracketed(0, f"{_TASKS}: rt.TaskTable = {{", [_task_entry(t) for t in model.tasks], "}"),
-    )
-    attributes = (
-        f"api = {RUNTIME_API}",
-        f"category = {py_str(model.name)}",
-        f"key_field = {py_str(model.key.field)}",
-        f"events = {_EVENTS}",
-        f"start_on = {_START_ON}",
-        f"cancel_on = {_CANCEL_ON}",
-        _tuple_attr("machines", [_machine_spec(m) for m in model.machines]),
-        f"tasks = {_TASKS}",
-        _dict_attr("transitions", "rt.TransitionTable", _transition_entries(model, binder_names)),
-        _dict_attr("timers", "rt.TimerTable", _timer_entries(model)),
-        _dict_attr(
-            "wildcard_transitions", "rt.WildcardTable", _wildcard_entries(model, binder_names)
-        ),
-        _dict_attr("wildcard_timers", "rt.WildcardTimerTable", _wildcard_timer_entries(model)),
-        _tuple_attr("complete_when", [_condition(c) for c in model.complete_when]),
-        _tuple_attr(
-            "fail_when",
-            [
-                f"rt.AnyIn({py_str(c.machine)}, {_states([py_str(s) for s in c.states])})"
-                for c in model.fail_when
-            ],
-        ),
-        bracketed(
-            4,
-            "lifecycle = rt.LifecycleTypes(",
-            [f"{naming.snake_case(n)}={n}" for n in naming.LIFECYCLE_EVENTS],
-            ")",
-        ),
-    )
     return DefinitionView(
         name=model.name,
-        doc=docstring(
-            4,
-            f"The {model.name} process: its tables and ``route``.",
-            "``decide``, ``evolve`` and the rest come from ``rt.ProcessDefinition``.",
+        api=RUNTIME_API,
+        category=py_str(model.name),
+        key_field=py_str(model.key.field),
+        events=tuple(e.name for e in model.events),
+        start_on=tuple(start),
+        cancel_on=tuple(model.cancel_events),
+        tasks=tuple(_task_spec(t) for t in model.tasks),
+        machines=tuple(_machine_spec(m) for m in model.machines),
+        transitions=tuple(_transition_rows(model, binder_names, wildcard=False)),
+        timers=_timer_rows(model),
+        wildcard_transitions=tuple(_transition_rows(model, binder_names, wildcard=True)),
+        wildcard_timers=_wildcard_timer_rows(model),
+        complete_when=tuple(_condition(c) for c in model.complete_when),
+        fail_when=tuple(
+            ConditionView(
+                "AnyIn", py_str(c.machine), tuple(_member(c.machine, s) for s in c.states)
+            )
+            for c in model.fail_when
         ),
-        tables=tables,
-        attributes=attributes,
-        route_event=_PAYLOAD,
+        lifecycle=tuple(
+            LifecycleFieldView(naming.snake_case(n), n) for n in naming.LIFECYCLE_EVENTS
+        ),
         route_cases=tuple(_route_cases(model)),
-        instance="DEFINITION",
     )
 
 
@@ -520,67 +621,33 @@ def _trigger_events(model: ProcessModel) -> tuple[str, ...]:
     return tuple(e.name for e in model.events if e.name in used)
 
 
-def _tuple_attr(name: str, items: Sequence[str]) -> str:
-    return tuple_display(4, f"{name} = ", items)
-
-
-def _dict_attr(name: str, table_type: str, entries: Sequence[str]) -> str:
-    return bracketed(4, f"{name}: ClassVar[{table_type}] = {{", entries, "}")
-
-
-def _states(items: Sequence[str]) -> str:
-    return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
-
-
-def _machine_spec(machine: MachineModel) -> str:
-    enum = naming.state_enum_name(machine.name)
-    final = tuple_display(12, "final=", [f"{enum}.{s}" for s in machine.final], reserve=1)
-    return bracketed(
-        8,
-        "rt.MachineSpec(",
-        [
-            f"name={py_str(machine.name)}",
-            f"states={enum}",
-            f"initial={enum}.{machine.initial}",
-            final,
-            f"multi_instance={machine.multi_instance}",
-        ],
-        ")",
-        reserve=1,
+def _machine_spec(machine: MachineModel) -> MachineSpecView:
+    return MachineSpecView(
+        name=py_str(machine.name),
+        enum=naming.state_enum_name(machine.name),
+        initial=_member(machine.name, machine.initial),
+        final=tuple(_member(machine.name, s) for s in machine.final),
+        multi_instance=machine.multi_instance,
     )
 
 
-def _task_entry(task: TaskModel) -> str:
-    """An entry of the module-level task table (its items at column 4)."""
-    result = naming.result_model_name(task.name) if task.returns else "None"
-    retry = "retry=None"
-    if task.retry is not None:
-        retry = bracketed(
-            8,
-            "retry=rt.RetrySpec(",
-            [
-                f"retries={task.retry.retries}",
-                f"delay={py_str(task.retry.delay_kind.value)}",
-                f"delay_ms={task.retry.delay_ms}",
-                f"max_delay_ms={task.retry.max_delay_ms}",
-            ],
-            ")",
-            reserve=1,
-        )
-    return bracketed(
-        4,
-        f"{py_str(task.name)}: rt.TaskSpec(",
-        [
-            f"name={py_str(task.name)}",
-            f"mode={py_str(task.mode.value)}",
-            f"input={task.name}",
-            f"result={result}",
-            f"method={py_str(naming.task_method_name(task.name))}",
-            retry,
-            f"timeout_ms={task.timeout_ms}",
-        ],
-        ")",
-        reserve=1,
+def _task_spec(task: TaskModel) -> TaskSpecView:
+    retry = task.retry
+    return TaskSpecView(
+        name=py_str(task.name),
+        mode=py_str(task.mode.value),
+        input=task.name,
+        result=naming.result_model_name(task.name) if task.returns else "None",
+        method=py_str(naming.task_method_name(task.name)),
+        retry=None
+        if retry is None
+        else RetryView(
+            retries=retry.retries,
+            delay=py_str(retry.delay_kind.value),
+            delay_ms=retry.delay_ms,
+            max_delay_ms=retry.max_delay_ms,
+        ),
+        timeout_ms=task.timeout_ms,
     )
 
 
@@ -595,128 +662,101 @@ def _trigger_key(trigger: TriggerModel, transition: str) -> str:
     raise AssertionError(trigger)  # pragma: no cover - the match is exhaustive
 
 
-def _spec_args(
-    machine: MachineModel, transition: TransitionModel, binder_names: dict[tuple[str, str], str]
-) -> list[str]:
-    args = [f"name={py_str(transition.name)}", f"target={py_str(transition.target)}"]
-    if transition.run is not None:
-        args.append(f"task={py_str(transition.run.task)}")
-        args.append(f"bind={binder_names[(machine.name, transition.name)]}")
-    return args
+def _transition_rows(
+    model: ProcessModel, binder_names: dict[tuple[str, str], str], *, wildcard: bool
+) -> Iterable[TransitionRowView]:
+    """One row per explicit source, or (``wildcard``) per transition written with ``*``.
 
-
-def _transition_entries(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -> list[str]:
-    """One row per explicit source; transitions written with ``*`` get a wildcard row instead."""
-    entries = []
-    for machine in model.machines:
-        for transition in machine.transitions:
-            if transition.from_wildcard:
-                continue
-            args = _spec_args(machine, transition, binder_names)
-            trigger = py_str(_trigger_key(transition.trigger, transition.name))
-            for source in transition.sources:
-                key = f"({py_str(machine.name)}, {py_str(source)}, {trigger})"
-                head = f"{key}: rt.TransitionSpec("
-                entries.append(bracketed(8, head, args, ")", reserve=1))
-    return entries
-
-
-def _wildcard_entries(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -> list[str]:
-    """``(machine, trigger)`` rows of the transitions written with ``*``.
-
-    The runtime applies one in every non-final state without a row of its
-    own, which is what ``*`` expands to: the semantic checks refuse another
-    transition on the same state and trigger, and an outcome ``*`` narrows
-    to the states where the task can be in flight, the only states where
-    its outcome arrives.
+    The runtime applies a wildcard row in every non-final state without a
+    row of its own, which is what ``*`` expands to: the semantic checks
+    refuse another transition on the same state and trigger, and an outcome
+    ``*`` narrows to the states where the task can be in flight, the only
+    states where its outcome arrives.
     """
-    entries = []
     for machine in model.machines:
         for transition in machine.transitions:
-            if not transition.from_wildcard:
+            if transition.from_wildcard is not wildcard:
                 continue
-            args = _spec_args(machine, transition, binder_names)
+            run = transition.run
+            spec = TransitionSpecView(
+                name=py_str(transition.name),
+                target=_member(machine.name, transition.target),
+                task=None if run is None else py_str(run.task),
+                bind=None if run is None else binder_names[(machine.name, transition.name)],
+            )
             trigger = py_str(_trigger_key(transition.trigger, transition.name))
-            head = f"({py_str(machine.name)}, {trigger}): rt.TransitionSpec("
-            entries.append(bracketed(8, head, args, ")", reserve=1))
-    return entries
+            sources: Sequence[str | None] = (
+                [None] if wildcard else [_member(machine.name, s) for s in transition.sources]
+            )
+            for source in sources:
+                yield TransitionRowView(py_str(machine.name), source, trigger, spec)
 
 
-def _timer_spec(transition: TransitionModel) -> str | None:
+def _timer_spec(transition: TransitionModel) -> TimerSpecView | None:
     if not isinstance(transition.trigger, TimerTriggerModel):
         return None
-    return (
-        f"rt.TimerSpec(transition={py_str(transition.name)},"
-        f" after_ms={transition.trigger.after_ms})"
-    )
+    return TimerSpecView(py_str(transition.name), transition.trigger.after_ms)
 
 
-def _timer_entries(model: ProcessModel) -> list[str]:
-    by_state: dict[tuple[str, str], list[str]] = {}
+def _timer_rows(model: ProcessModel) -> tuple[TimerRowView, ...]:
+    by_state: dict[tuple[str, str], list[TimerSpecView]] = {}
     for machine in model.machines:
         for transition in machine.transitions:
             spec = _timer_spec(transition)
             if spec is not None and not transition.from_wildcard:
                 for source in transition.sources:
                     by_state.setdefault((machine.name, source), []).append(spec)
-    return [
-        tuple_display(8, f"({py_str(machine)}, {py_str(state)}): ", specs, reserve=1)
+    return tuple(
+        TimerRowView(py_str(machine), _member(machine, state), tuple(specs))
         for (machine, state), specs in by_state.items()
-    ]
+    )
 
 
-def _wildcard_timer_entries(model: ProcessModel) -> list[str]:
+def _wildcard_timer_rows(model: ProcessModel) -> tuple[TimerRowView, ...]:
     """The timers of ``*`` transitions, per machine: scheduled after a state's own."""
-    entries = []
+    rows = []
     for machine in model.machines:
-        specs = [
+        specs = tuple(
             spec
             for transition in machine.transitions
             if transition.from_wildcard and (spec := _timer_spec(transition)) is not None
-        ]
+        )
         if specs:
-            entries.append(tuple_display(8, f"{py_str(machine.name)}: ", specs, reserve=1))
-    return entries
+            rows.append(TimerRowView(py_str(machine.name), None, specs))
+    return tuple(rows)
 
 
-def _condition(condition: AllFinalCondition | AllInCondition) -> str:
+def _condition(condition: AllFinalCondition | AllInCondition) -> ConditionView:
     if isinstance(condition, AllFinalCondition):
-        return f"rt.AllFinal({py_str(condition.machine)})"
-    states = _states([py_str(s) for s in condition.states])
-    return f"rt.AllIn({py_str(condition.machine)}, {states})"
+        return ConditionView("AllFinal", py_str(condition.machine), ())
+    states = tuple(_member(condition.machine, s) for s in condition.states)
+    return ConditionView("AllIn", py_str(condition.machine), states)
 
 
-def _route_cases(model: ProcessModel) -> Iterable[RouteCase]:
+def _route_cases(model: ProcessModel) -> Iterable[RouteCaseView]:
     for event in model.events:
-        routes: dict[str, str] = {}
+        routes: dict[str, RouteView] = {}
         for machine in model.machines:
             for transition in machine.transitions:
                 trigger = transition.trigger
                 if machine.name in routes:
                     break
                 if isinstance(trigger, EventTriggerModel) and trigger.event == event.name:
-                    routes[machine.name] = f"({py_str(machine.name)},)"
+                    routes[machine.name] = RouteView(
+                        py_str(machine.name), field=None, many=False, text=True, optional=False
+                    )
                 elif isinstance(trigger, SelectorTriggerModel) and trigger.event == event.name:
                     field = next(f for f in event.fields if f.name == trigger.field)
-                    routes[machine.name] = _ids_expr(f"{_PAYLOAD}.{field.name}", field.type)
+                    routes[machine.name] = _selector_route(machine.name, field)
         if routes:
-            items = [f"rt.Route({py_str(m)}, {ids})" for m, ids in routes.items()]
-            yield RouteCase(
-                pattern=f"{event.name}()",
-                result=bracketed(16, "return [", items, "]"),
-            )
+            yield RouteCaseView(event.name, tuple(routes.values()))
 
 
-def _ids_expr(access: str, value_type: ValueType) -> str:
-    """A tuple of instance ids (text) from a selector field."""
-    if isinstance(value_type, OptionalType):
-        return f"() if {access} is None else {_ids_expr(access, value_type.inner)}"
-    if isinstance(value_type, ListType):
-        if _is_str(value_type.item):
-            return f"tuple({access})"
-        return f"tuple(str(i) for i in {access})"
-    return f"({access},)" if _is_str(value_type) else f"(str({access}),)"
-
-
-def _is_str(value_type: ValueType) -> bool:
-    return isinstance(value_type, PrimitiveType) and value_type.primitive is Primitive.STR
+def _selector_route(machine: str, field: FieldModel) -> RouteView:
+    """The ids in a selector field: one or a list, text or not, maybe None."""
+    optional = isinstance(field.type, OptionalType)
+    inner = field.type.inner if isinstance(field.type, OptionalType) else field.type
+    many = isinstance(inner, ListType)
+    item = inner.item if isinstance(inner, ListType) else inner
+    text = isinstance(item, PrimitiveType) and item.primitive is Primitive.STR
+    return RouteView(py_str(machine), field.name, many=many, text=text, optional=optional)

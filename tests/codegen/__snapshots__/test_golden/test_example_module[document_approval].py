@@ -232,17 +232,13 @@ class DocumentApprovalTasks(Protocol):
     """The handlers of the DocumentApproval tasks: one method per task."""
 
     def notify_reviewer(
-        self,
-        task: NotifyReviewer,
-        ctx: TaskContext,
+        self, task: NotifyReviewer, ctx: TaskContext
     ) -> _Returns[None]: ...
 
     def send_reminder(self, task: SendReminder, ctx: TaskContext) -> _Returns[None]: ...
 
     def escalate_to_manager(
-        self,
-        task: EscalateToManager,
-        ctx: TaskContext,
+        self, task: EscalateToManager, ctx: TaskContext
     ) -> _Returns[None]: ...
 
 
@@ -250,17 +246,13 @@ class DocumentApprovalTasks(Protocol):
 
 
 def _bind_notify(
-    _event: ReviewRequested,
-    _machine_id: str,
-    _key: UUID,
+    _event: ReviewRequested, _machine_id: str, _key: UUID
 ) -> NotifyReviewer:
     return NotifyReviewer(document_id=_key, reviewer=_machine_id, title=_event.title)
 
 
 def _bind_unreachable(
-    _event: rt.TaskFailure,
-    _machine_id: str,
-    _key: UUID,
+    _event: rt.TaskFailure, _machine_id: str, _key: UUID
 ) -> EscalateToManager:
     return EscalateToManager(document_id=_key, reviewer=_machine_id, why=_event.reason)
 
@@ -270,9 +262,7 @@ def _bind_remind(_event: TimerFired, _machine_id: str, _key: UUID) -> SendRemind
 
 
 def _bind_escalate(
-    _event: TimerFired,
-    _machine_id: str,
-    _key: UUID,
+    _event: TimerFired, _machine_id: str, _key: UUID
 ) -> EscalateToManager:
     return EscalateToManager(document_id=_key, reviewer=_machine_id)
 
@@ -297,10 +287,7 @@ _TASKS: rt.TaskTable = {
         result=None,
         method="notify_reviewer",
         retry=rt.RetrySpec(
-            retries=3,
-            delay="backoff",
-            delay_ms=30000,
-            max_delay_ms=600000,
+            retries=3, delay="backoff", delay_ms=30000, max_delay_ms=600000
         ),
         timeout_ms=30000,
     ),
@@ -311,10 +298,7 @@ _TASKS: rt.TaskTable = {
         result=None,
         method="send_reminder",
         retry=rt.RetrySpec(
-            retries=2,
-            delay="every",
-            delay_ms=300000,
-            max_delay_ms=None,
+            retries=2, delay="every", delay_ms=300000, max_delay_ms=None
         ),
         timeout_ms=None,
     ),
@@ -325,10 +309,7 @@ _TASKS: rt.TaskTable = {
         result=None,
         method="escalate_to_manager",
         retry=rt.RetrySpec(
-            retries=5,
-            delay="backoff",
-            delay_ms=60000,
-            max_delay_ms=3600000,
+            retries=5, delay="backoff", delay_ms=60000, max_delay_ms=3600000
         ),
         timeout_ms=None,
     ),
@@ -336,7 +317,7 @@ _TASKS: rt.TaskTable = {
 
 
 class DocumentApproval(rt.ProcessDefinition):
-    """The DocumentApproval process: its tables and ``route``.
+    """The process's tables and ``route``.
 
     ``decide``, ``evolve`` and the rest come from ``rt.ProcessDefinition``.
     """
@@ -365,125 +346,116 @@ class DocumentApproval(rt.ProcessDefinition):
     )
     tasks = _TASKS
     transitions: ClassVar[rt.TransitionTable] = {
-        ("Review", "Pending", "ReviewRequested"): rt.TransitionSpec(
+        ("Review", ReviewState.Pending, "ReviewRequested"): rt.TransitionSpec(
             name="notify",
-            target="Notifying",
+            target=ReviewState.Notifying,
             task="NotifyReviewer",
             bind=_bind_notify,
         ),
-        ("Review", "Notifying", "NotifyReviewer completed"): rt.TransitionSpec(
-            name="notified",
-            target="Waiting",
-        ),
-        ("Review", "Notifying", "NotifyReviewer failed"): rt.TransitionSpec(
+        (
+            "Review",
+            ReviewState.Notifying,
+            "NotifyReviewer completed",
+        ): rt.TransitionSpec(name="notified", target=ReviewState.Waiting),
+        ("Review", ReviewState.Notifying, "NotifyReviewer failed"): rt.TransitionSpec(
             name="unreachable",
-            target="Escalating",
+            target=ReviewState.Escalating,
             task="EscalateToManager",
             bind=_bind_unreachable,
         ),
-        ("Review", "Waiting", "after:remind"): rt.TransitionSpec(
+        ("Review", ReviewState.Waiting, "after:remind"): rt.TransitionSpec(
             name="remind",
-            target="Reminding",
+            target=ReviewState.Reminding,
             task="SendReminder",
             bind=_bind_remind,
         ),
-        ("Review", "Reminding", "SendReminder completed"): rt.TransitionSpec(
-            name="reminded",
-            target="Overdue",
+        ("Review", ReviewState.Reminding, "SendReminder completed"): rt.TransitionSpec(
+            name="reminded", target=ReviewState.Overdue
         ),
-        ("Review", "Reminding", "SendReminder failed"): rt.TransitionSpec(
-            name="reminder_lost",
-            target="Overdue",
+        ("Review", ReviewState.Reminding, "SendReminder failed"): rt.TransitionSpec(
+            name="reminder_lost", target=ReviewState.Overdue
         ),
-        ("Review", "Overdue", "after:escalate"): rt.TransitionSpec(
+        ("Review", ReviewState.Overdue, "after:escalate"): rt.TransitionSpec(
             name="escalate",
-            target="Escalating",
+            target=ReviewState.Escalating,
             task="EscalateToManager",
             bind=_bind_escalate,
         ),
-        ("Review", "Escalating", "EscalateToManager completed"): rt.TransitionSpec(
-            name="escalated",
-            target="Escalated",
+        (
+            "Review",
+            ReviewState.Escalating,
+            "EscalateToManager completed",
+        ): rt.TransitionSpec(name="escalated", target=ReviewState.Escalated),
+        (
+            "Review",
+            ReviewState.Escalating,
+            "EscalateToManager failed",
+        ): rt.TransitionSpec(name="escalation_lost", target=ReviewState.Escalated),
+        ("Review", ReviewState.Notifying, "ReviewApproved"): rt.TransitionSpec(
+            name="approve", target=ReviewState.Approved
         ),
-        ("Review", "Escalating", "EscalateToManager failed"): rt.TransitionSpec(
-            name="escalation_lost",
-            target="Escalated",
+        ("Review", ReviewState.Waiting, "ReviewApproved"): rt.TransitionSpec(
+            name="approve", target=ReviewState.Approved
         ),
-        ("Review", "Notifying", "ReviewApproved"): rt.TransitionSpec(
-            name="approve",
-            target="Approved",
+        ("Review", ReviewState.Reminding, "ReviewApproved"): rt.TransitionSpec(
+            name="approve", target=ReviewState.Approved
         ),
-        ("Review", "Waiting", "ReviewApproved"): rt.TransitionSpec(
-            name="approve",
-            target="Approved",
+        ("Review", ReviewState.Overdue, "ReviewApproved"): rt.TransitionSpec(
+            name="approve", target=ReviewState.Approved
         ),
-        ("Review", "Reminding", "ReviewApproved"): rt.TransitionSpec(
-            name="approve",
-            target="Approved",
+        ("Review", ReviewState.Escalating, "ReviewApproved"): rt.TransitionSpec(
+            name="approve", target=ReviewState.Approved
         ),
-        ("Review", "Overdue", "ReviewApproved"): rt.TransitionSpec(
-            name="approve",
-            target="Approved",
+        ("Review", ReviewState.Escalated, "ReviewApproved"): rt.TransitionSpec(
+            name="approve", target=ReviewState.Approved
         ),
-        ("Review", "Escalating", "ReviewApproved"): rt.TransitionSpec(
-            name="approve",
-            target="Approved",
+        ("Review", ReviewState.Notifying, "ReviewRejected"): rt.TransitionSpec(
+            name="reject", target=ReviewState.Rejected
         ),
-        ("Review", "Escalated", "ReviewApproved"): rt.TransitionSpec(
-            name="approve",
-            target="Approved",
+        ("Review", ReviewState.Waiting, "ReviewRejected"): rt.TransitionSpec(
+            name="reject", target=ReviewState.Rejected
         ),
-        ("Review", "Notifying", "ReviewRejected"): rt.TransitionSpec(
-            name="reject",
-            target="Rejected",
+        ("Review", ReviewState.Reminding, "ReviewRejected"): rt.TransitionSpec(
+            name="reject", target=ReviewState.Rejected
         ),
-        ("Review", "Waiting", "ReviewRejected"): rt.TransitionSpec(
-            name="reject",
-            target="Rejected",
+        ("Review", ReviewState.Overdue, "ReviewRejected"): rt.TransitionSpec(
+            name="reject", target=ReviewState.Rejected
         ),
-        ("Review", "Reminding", "ReviewRejected"): rt.TransitionSpec(
-            name="reject",
-            target="Rejected",
+        ("Review", ReviewState.Escalating, "ReviewRejected"): rt.TransitionSpec(
+            name="reject", target=ReviewState.Rejected
         ),
-        ("Review", "Overdue", "ReviewRejected"): rt.TransitionSpec(
-            name="reject",
-            target="Rejected",
+        ("Review", ReviewState.Escalated, "ReviewRejected"): rt.TransitionSpec(
+            name="reject", target=ReviewState.Rejected
         ),
-        ("Review", "Escalating", "ReviewRejected"): rt.TransitionSpec(
-            name="reject",
-            target="Rejected",
+        ("Deadline", DeadlineState.NotStarted, "ReviewRequested"): rt.TransitionSpec(
+            name="begin", target=DeadlineState.Running
         ),
-        ("Review", "Escalated", "ReviewRejected"): rt.TransitionSpec(
-            name="reject",
-            target="Rejected",
-        ),
-        ("Deadline", "NotStarted", "ReviewRequested"): rt.TransitionSpec(
-            name="begin",
-            target="Running",
-        ),
-        ("Deadline", "Running", "after:expire"): rt.TransitionSpec(
-            name="expire",
-            target="Expired",
+        ("Deadline", DeadlineState.Running, "after:expire"): rt.TransitionSpec(
+            name="expire", target=DeadlineState.Expired
         ),
     }
     timers: ClassVar[rt.TimerTable] = {
-        ("Review", "Waiting"): (rt.TimerSpec(transition="remind", after_ms=172800000),),
-        ("Review", "Overdue"): (
+        ("Review", ReviewState.Waiting): (
+            rt.TimerSpec(transition="remind", after_ms=172800000),
+        ),
+        ("Review", ReviewState.Overdue): (
             rt.TimerSpec(transition="escalate", after_ms=259200000),
         ),
-        ("Deadline", "Running"): (
+        ("Deadline", DeadlineState.Running): (
             rt.TimerSpec(transition="expire", after_ms=1209600000),
         ),
     }
     wildcard_transitions: ClassVar[rt.WildcardTable] = {
         ("Review", "ReviewerRemoved"): rt.TransitionSpec(
-            name="remove",
-            target="Removed",
-        ),
+            name="remove", target=ReviewState.Removed
+        )
     }
     wildcard_timers: ClassVar[rt.WildcardTimerTable] = {}
-    complete_when = (rt.AllIn("Review", ("Approved", "Removed")),)
-    fail_when = (rt.AnyIn("Review", ("Rejected",)), rt.AnyIn("Deadline", ("Expired",)))
+    complete_when = (rt.AllIn("Review", (ReviewState.Approved, ReviewState.Removed)),)
+    fail_when = (
+        rt.AnyIn("Review", (ReviewState.Rejected,)),
+        rt.AnyIn("Deadline", (DeadlineState.Expired,)),
+    )
     lifecycle = rt.LifecycleTypes(
         transition_planned=TransitionPlanned,
         task_started=TaskStarted,

@@ -256,29 +256,21 @@ class OrderFulfilmentTasks(Protocol):
     """The handlers of the OrderFulfilment tasks: one method per task."""
 
     def authorize_payment(
-        self,
-        task: AuthorizePayment,
-        ctx: TaskContext,
+        self, task: AuthorizePayment, ctx: TaskContext
     ) -> _Returns[AuthorizePaymentResult]: ...
 
     def capture_payment(
-        self,
-        task: CapturePayment,
-        ctx: TaskContext,
+        self, task: CapturePayment, ctx: TaskContext
     ) -> _Returns[CapturePaymentResult]: ...
 
     def reserve_stock(self, task: ReserveStock, ctx: TaskContext) -> _Returns[None]: ...
 
     def book_courier(
-        self,
-        task: BookCourier,
-        ctx: TaskContext,
+        self, task: BookCourier, ctx: TaskContext
     ) -> _Returns[BookCourierResult]: ...
 
     def send_tracking_mail(
-        self,
-        task: SendTrackingMail,
-        ctx: TaskContext,
+        self, task: SendTrackingMail, ctx: TaskContext
     ) -> _Returns[None]: ...
 
 
@@ -286,9 +278,7 @@ class OrderFulfilmentTasks(Protocol):
 
 
 def _bind_authorize(
-    _event: OrderPlaced,
-    _machine_id: str,
-    _key: str,
+    _event: OrderPlaced, _machine_id: str, _key: str
 ) -> AuthorizePayment:
     return AuthorizePayment(
         order_id=_key,
@@ -299,13 +289,10 @@ def _bind_authorize(
 
 
 def _bind_capture(
-    _event: AuthorizePaymentResult,
-    _machine_id: str,
-    _key: str,
+    _event: AuthorizePaymentResult, _machine_id: str, _key: str
 ) -> CapturePayment:
     return CapturePayment(
-        authorization_id=_event.authorization_id,
-        amount=_event.authorized_amount,
+        authorization_id=_event.authorization_id, amount=_event.authorized_amount
     )
 
 
@@ -315,16 +302,12 @@ def _bind_reserve(_event: OrderPlaced, _machine_id: str, _key: str) -> ReserveSt
 
 def _bind_book(_event: OrderPacked, _machine_id: str, _key: str) -> BookCourier:
     return BookCourier(
-        order_id=_key,
-        address=_event.address,
-        weight_grams=_event.weight_grams,
+        order_id=_key, address=_event.address, weight_grams=_event.weight_grams
     )
 
 
 def _bind_booked(
-    _event: BookCourierResult,
-    _machine_id: str,
-    _key: str,
+    _event: BookCourierResult, _machine_id: str, _key: str
 ) -> SendTrackingMail:
     return SendTrackingMail(order_id=_key, tracking_number=_event.tracking_number)
 
@@ -343,10 +326,7 @@ _TASKS: rt.TaskTable = {
         result=AuthorizePaymentResult,
         method="authorize_payment",
         retry=rt.RetrySpec(
-            retries=3,
-            delay="backoff",
-            delay_ms=1000,
-            max_delay_ms=30000,
+            retries=3, delay="backoff", delay_ms=1000, max_delay_ms=30000
         ),
         timeout_ms=20000,
     ),
@@ -375,10 +355,7 @@ _TASKS: rt.TaskTable = {
         result=BookCourierResult,
         method="book_courier",
         retry=rt.RetrySpec(
-            retries=3,
-            delay="backoff",
-            delay_ms=5000,
-            max_delay_ms=None,
+            retries=3, delay="backoff", delay_ms=5000, max_delay_ms=None
         ),
         timeout_ms=60000,
     ),
@@ -395,7 +372,7 @@ _TASKS: rt.TaskTable = {
 
 
 class OrderFulfilment(rt.ProcessDefinition):
-    """The OrderFulfilment process: its tables and ``route``.
+    """The process's tables and ``route``.
 
     ``decide``, ``evolve`` and the rest come from ``rt.ProcessDefinition``.
     """
@@ -432,83 +409,88 @@ class OrderFulfilment(rt.ProcessDefinition):
     )
     tasks = _TASKS
     transitions: ClassVar[rt.TransitionTable] = {
-        ("Payment", "Pending", "OrderPlaced"): rt.TransitionSpec(
+        ("Payment", PaymentState.Pending, "OrderPlaced"): rt.TransitionSpec(
             name="authorize",
-            target="Authorizing",
+            target=PaymentState.Authorizing,
             task="AuthorizePayment",
             bind=_bind_authorize,
         ),
-        ("Payment", "Authorizing", "AuthorizePayment completed"): rt.TransitionSpec(
+        (
+            "Payment",
+            PaymentState.Authorizing,
+            "AuthorizePayment completed",
+        ): rt.TransitionSpec(
             name="capture",
-            target="Capturing",
+            target=PaymentState.Capturing,
             task="CapturePayment",
             bind=_bind_capture,
         ),
-        ("Payment", "Authorizing", "AuthorizePayment failed"): rt.TransitionSpec(
-            name="decline",
-            target="Declined",
+        (
+            "Payment",
+            PaymentState.Authorizing,
+            "AuthorizePayment failed",
+        ): rt.TransitionSpec(name="decline", target=PaymentState.Declined),
+        (
+            "Payment",
+            PaymentState.Capturing,
+            "CapturePayment completed",
+        ): rt.TransitionSpec(name="captured", target=PaymentState.Captured),
+        ("Payment", PaymentState.Capturing, "CapturePayment failed"): rt.TransitionSpec(
+            name="capture_failed", target=PaymentState.CaptureFailed
         ),
-        ("Payment", "Capturing", "CapturePayment completed"): rt.TransitionSpec(
-            name="captured",
-            target="Captured",
-        ),
-        ("Payment", "Capturing", "CapturePayment failed"): rt.TransitionSpec(
-            name="capture_failed",
-            target="CaptureFailed",
-        ),
-        ("Shipping", "Waiting", "OrderPlaced"): rt.TransitionSpec(
+        ("Shipping", ShippingState.Waiting, "OrderPlaced"): rt.TransitionSpec(
             name="reserve",
-            target="Reserving",
+            target=ShippingState.Reserving,
             task="ReserveStock",
             bind=_bind_reserve,
         ),
-        ("Shipping", "Reserving", "ReserveStock completed"): rt.TransitionSpec(
-            name="reserved",
-            target="Reserved",
+        (
+            "Shipping",
+            ShippingState.Reserving,
+            "ReserveStock completed",
+        ): rt.TransitionSpec(name="reserved", target=ShippingState.Reserved),
+        ("Shipping", ShippingState.Reserving, "ReserveStock failed"): rt.TransitionSpec(
+            name="out_of_stock", target=ShippingState.OutOfStock
         ),
-        ("Shipping", "Reserving", "ReserveStock failed"): rt.TransitionSpec(
-            name="out_of_stock",
-            target="OutOfStock",
-        ),
-        ("Shipping", "Reserved", "OrderPacked"): rt.TransitionSpec(
+        ("Shipping", ShippingState.Reserved, "OrderPacked"): rt.TransitionSpec(
             name="book",
-            target="Booking",
+            target=ShippingState.Booking,
             task="BookCourier",
             bind=_bind_book,
         ),
-        ("Shipping", "Booking", "BookCourier completed"): rt.TransitionSpec(
+        ("Shipping", ShippingState.Booking, "BookCourier completed"): rt.TransitionSpec(
             name="booked",
-            target="Mailing",
+            target=ShippingState.Mailing,
             task="SendTrackingMail",
             bind=_bind_booked,
         ),
-        ("Shipping", "Booking", "BookCourier failed"): rt.TransitionSpec(
-            name="no_courier",
-            target="Undeliverable",
+        ("Shipping", ShippingState.Booking, "BookCourier failed"): rt.TransitionSpec(
+            name="no_courier", target=ShippingState.Undeliverable
         ),
-        ("Shipping", "Mailing", "SendTrackingMail completed"): rt.TransitionSpec(
-            name="mailed",
-            target="InTransit",
-        ),
-        ("Shipping", "Mailing", "SendTrackingMail failed"): rt.TransitionSpec(
-            name="mail_lost",
-            target="InTransit",
-        ),
-        ("Shipping", "InTransit", "ParcelDelivered"): rt.TransitionSpec(
-            name="delivered",
-            target="Delivered",
+        (
+            "Shipping",
+            ShippingState.Mailing,
+            "SendTrackingMail completed",
+        ): rt.TransitionSpec(name="mailed", target=ShippingState.InTransit),
+        (
+            "Shipping",
+            ShippingState.Mailing,
+            "SendTrackingMail failed",
+        ): rt.TransitionSpec(name="mail_lost", target=ShippingState.InTransit),
+        ("Shipping", ShippingState.InTransit, "ParcelDelivered"): rt.TransitionSpec(
+            name="delivered", target=ShippingState.Delivered
         ),
     }
     timers: ClassVar[rt.TimerTable] = {}
     wildcard_transitions: ClassVar[rt.WildcardTable] = {}
     wildcard_timers: ClassVar[rt.WildcardTimerTable] = {}
     complete_when = (
-        rt.AllIn("Payment", ("Captured",)),
-        rt.AllIn("Shipping", ("Delivered",)),
+        rt.AllIn("Payment", (PaymentState.Captured,)),
+        rt.AllIn("Shipping", (ShippingState.Delivered,)),
     )
     fail_when = (
-        rt.AnyIn("Payment", ("Declined", "CaptureFailed")),
-        rt.AnyIn("Shipping", ("OutOfStock", "Undeliverable")),
+        rt.AnyIn("Payment", (PaymentState.Declined, PaymentState.CaptureFailed)),
+        rt.AnyIn("Shipping", (ShippingState.OutOfStock, ShippingState.Undeliverable)),
     )
     lifecycle = rt.LifecycleTypes(
         transition_planned=TransitionPlanned,

@@ -182,12 +182,7 @@ class TaskCompleted(rt.TaskCompletedBase):
 
     machine: Literal["Network", "Node"]
     transition: Literal[
-        "create",
-        "secure",
-        "unsecured",
-        "allocate",
-        "install",
-        "broken",
+        "create", "secure", "unsecured", "allocate", "install", "broken"
     ]
 
 
@@ -198,12 +193,7 @@ class TaskFailed(rt.TaskFailedBase):
 
     machine: Literal["Network", "Node"]
     transition: Literal[
-        "create",
-        "secure",
-        "unsecured",
-        "allocate",
-        "install",
-        "broken",
+        "create", "secure", "unsecured", "allocate", "install", "broken"
     ]
 
 
@@ -256,27 +246,19 @@ class ProvisioningTasks(Protocol):
     """The handlers of the Provisioning tasks: one method per task."""
 
     def create_network(
-        self,
-        task: CreateNetwork,
-        ctx: TaskContext,
+        self, task: CreateNetwork, ctx: TaskContext
     ) -> _Returns[CreateNetworkResult]: ...
 
     def configure_firewall(
-        self,
-        task: ConfigureFirewall,
-        ctx: TaskContext,
+        self, task: ConfigureFirewall, ctx: TaskContext
     ) -> _Returns[None]: ...
 
     def delete_network(
-        self,
-        task: DeleteNetwork,
-        ctx: TaskContext,
+        self, task: DeleteNetwork, ctx: TaskContext
     ) -> _Returns[None]: ...
 
     def allocate_node(
-        self,
-        task: AllocateNode,
-        ctx: TaskContext,
+        self, task: AllocateNode, ctx: TaskContext
     ) -> _Returns[AllocateNodeResult]: ...
 
     def install_image(self, task: InstallImage, ctx: TaskContext) -> _Returns[None]: ...
@@ -288,55 +270,37 @@ class ProvisioningTasks(Protocol):
 
 
 def _bind_create(
-    _event: ClusterRequested,
-    _machine_id: str,
-    _key: int,
+    _event: ClusterRequested, _machine_id: str, _key: int
 ) -> CreateNetwork:
     return CreateNetwork(
-        request_id=_key,
-        cidr=_event.cidr,
-        region=_event.region,
-        labels=_event.labels,
+        request_id=_key, cidr=_event.cidr, region=_event.region, labels=_event.labels
     )
 
 
 def _bind_secure(
-    _event: CreateNetworkResult,
-    _machine_id: str,
-    _key: int,
+    _event: CreateNetworkResult, _machine_id: str, _key: int
 ) -> ConfigureFirewall:
     return ConfigureFirewall(
-        request_id=_key,
-        network_id=_event.network_id,
-        allow_ssh=False,
+        request_id=_key, network_id=_event.network_id, allow_ssh=False
     )
 
 
 def _bind_unsecured(
-    _event: rt.TaskFailure,
-    _machine_id: str,
-    _key: int,
+    _event: rt.TaskFailure, _machine_id: str, _key: int
 ) -> DeleteNetwork:
     return DeleteNetwork(request_id=_key, reason=_event.reason)
 
 
 def _bind_allocate(
-    _event: ClusterRequested,
-    _machine_id: str,
-    _key: int,
+    _event: ClusterRequested, _machine_id: str, _key: int
 ) -> AllocateNode:
     return AllocateNode(
-        request_id=_key,
-        node=_machine_id,
-        region=_event.region,
-        size=_event.node_size,
+        request_id=_key, node=_machine_id, region=_event.region, size=_event.node_size
     )
 
 
 def _bind_install(
-    _event: AllocateNodeResult,
-    _machine_id: str,
-    _key: int,
+    _event: AllocateNodeResult, _machine_id: str, _key: int
 ) -> InstallImage:
     return InstallImage(server_id=_event.server_id, address=_event.address)
 
@@ -359,10 +323,7 @@ _TASKS: rt.TaskTable = {
         result=CreateNetworkResult,
         method="create_network",
         retry=rt.RetrySpec(
-            retries=5,
-            delay="backoff",
-            delay_ms=10000,
-            max_delay_ms=120000,
+            retries=5, delay="backoff", delay_ms=10000, max_delay_ms=120000
         ),
         timeout_ms=120000,
     ),
@@ -382,10 +343,7 @@ _TASKS: rt.TaskTable = {
         result=None,
         method="delete_network",
         retry=rt.RetrySpec(
-            retries=10,
-            delay="every",
-            delay_ms=60000,
-            max_delay_ms=None,
+            retries=10, delay="every", delay_ms=60000, max_delay_ms=None
         ),
         timeout_ms=120000,
     ),
@@ -396,10 +354,7 @@ _TASKS: rt.TaskTable = {
         result=AllocateNodeResult,
         method="allocate_node",
         retry=rt.RetrySpec(
-            retries=4,
-            delay="backoff",
-            delay_ms=5000,
-            max_delay_ms=60000,
+            retries=4, delay="backoff", delay_ms=5000, max_delay_ms=60000
         ),
         timeout_ms=300000,
     ),
@@ -419,10 +374,7 @@ _TASKS: rt.TaskTable = {
         result=None,
         method="release_node",
         retry=rt.RetrySpec(
-            retries=10,
-            delay="every",
-            delay_ms=30000,
-            max_delay_ms=None,
+            retries=10, delay="every", delay_ms=30000, max_delay_ms=None
         ),
         timeout_ms=120000,
     ),
@@ -430,7 +382,7 @@ _TASKS: rt.TaskTable = {
 
 
 class Provisioning(rt.ProcessDefinition):
-    """The Provisioning process: its tables and ``route``.
+    """The process's tables and ``route``.
 
     ``decide``, ``evolve`` and the rest come from ``rt.ProcessDefinition``.
     """
@@ -464,85 +416,94 @@ class Provisioning(rt.ProcessDefinition):
     )
     tasks = _TASKS
     transitions: ClassVar[rt.TransitionTable] = {
-        ("Network", "Requested", "ClusterRequested"): rt.TransitionSpec(
+        ("Network", NetworkState.Requested, "ClusterRequested"): rt.TransitionSpec(
             name="create",
-            target="Creating",
+            target=NetworkState.Creating,
             task="CreateNetwork",
             bind=_bind_create,
         ),
-        ("Network", "Creating", "CreateNetwork failed"): rt.TransitionSpec(
-            name="create_failed",
-            target="Failed",
+        ("Network", NetworkState.Creating, "CreateNetwork failed"): rt.TransitionSpec(
+            name="create_failed", target=NetworkState.Failed
         ),
-        ("Network", "Creating", "CreateNetwork completed"): rt.TransitionSpec(
+        (
+            "Network",
+            NetworkState.Creating,
+            "CreateNetwork completed",
+        ): rt.TransitionSpec(
             name="secure",
-            target="Securing",
+            target=NetworkState.Securing,
             task="ConfigureFirewall",
             bind=_bind_secure,
         ),
-        ("Network", "Securing", "ConfigureFirewall completed"): rt.TransitionSpec(
-            name="secured",
-            target="Ready",
-        ),
-        ("Network", "Securing", "ConfigureFirewall failed"): rt.TransitionSpec(
+        (
+            "Network",
+            NetworkState.Securing,
+            "ConfigureFirewall completed",
+        ): rt.TransitionSpec(name="secured", target=NetworkState.Ready),
+        (
+            "Network",
+            NetworkState.Securing,
+            "ConfigureFirewall failed",
+        ): rt.TransitionSpec(
             name="unsecured",
-            target="RollingBack",
+            target=NetworkState.RollingBack,
             task="DeleteNetwork",
             bind=_bind_unsecured,
         ),
-        ("Network", "RollingBack", "DeleteNetwork completed"): rt.TransitionSpec(
-            name="rolled_back",
-            target="RolledBack",
-        ),
-        ("Network", "RollingBack", "DeleteNetwork failed"): rt.TransitionSpec(
-            name="leaked",
-            target="Leaked",
-        ),
-        ("Node", "Requested", "ClusterRequested"): rt.TransitionSpec(
+        (
+            "Network",
+            NetworkState.RollingBack,
+            "DeleteNetwork completed",
+        ): rt.TransitionSpec(name="rolled_back", target=NetworkState.RolledBack),
+        (
+            "Network",
+            NetworkState.RollingBack,
+            "DeleteNetwork failed",
+        ): rt.TransitionSpec(name="leaked", target=NetworkState.Leaked),
+        ("Node", NodeState.Requested, "ClusterRequested"): rt.TransitionSpec(
             name="allocate",
-            target="Allocating",
+            target=NodeState.Allocating,
             task="AllocateNode",
             bind=_bind_allocate,
         ),
-        ("Node", "Allocating", "AllocateNode failed"): rt.TransitionSpec(
-            name="no_capacity",
-            target="Skipped",
+        ("Node", NodeState.Allocating, "AllocateNode failed"): rt.TransitionSpec(
+            name="no_capacity", target=NodeState.Skipped
         ),
-        ("Node", "Allocating", "AllocateNode completed"): rt.TransitionSpec(
+        ("Node", NodeState.Allocating, "AllocateNode completed"): rt.TransitionSpec(
             name="install",
-            target="Installing",
+            target=NodeState.Installing,
             task="InstallImage",
             bind=_bind_install,
         ),
-        ("Node", "Installing", "InstallImage completed"): rt.TransitionSpec(
-            name="installed",
-            target="Ready",
+        ("Node", NodeState.Installing, "InstallImage completed"): rt.TransitionSpec(
+            name="installed", target=NodeState.Ready
         ),
-        ("Node", "Installing", "InstallImage failed"): rt.TransitionSpec(
+        ("Node", NodeState.Installing, "InstallImage failed"): rt.TransitionSpec(
             name="broken",
-            target="Releasing",
+            target=NodeState.Releasing,
             task="ReleaseNode",
             bind=_bind_broken,
         ),
-        ("Node", "Releasing", "ReleaseNode completed"): rt.TransitionSpec(
-            name="released",
-            target="Skipped",
+        ("Node", NodeState.Releasing, "ReleaseNode completed"): rt.TransitionSpec(
+            name="released", target=NodeState.Skipped
         ),
-        ("Node", "Releasing", "ReleaseNode failed"): rt.TransitionSpec(
-            name="release_failed",
-            target="Leaked",
+        ("Node", NodeState.Releasing, "ReleaseNode failed"): rt.TransitionSpec(
+            name="release_failed", target=NodeState.Leaked
         ),
     }
     timers: ClassVar[rt.TimerTable] = {}
     wildcard_transitions: ClassVar[rt.WildcardTable] = {}
     wildcard_timers: ClassVar[rt.WildcardTimerTable] = {}
     complete_when = (
-        rt.AllIn("Network", ("Ready",)),
-        rt.AllIn("Node", ("Ready", "Skipped")),
+        rt.AllIn("Network", (NetworkState.Ready,)),
+        rt.AllIn("Node", (NodeState.Ready, NodeState.Skipped)),
     )
     fail_when = (
-        rt.AnyIn("Network", ("Failed", "RolledBack", "Leaked")),
-        rt.AnyIn("Node", ("Leaked",)),
+        rt.AnyIn(
+            "Network",
+            (NetworkState.Failed, NetworkState.RolledBack, NetworkState.Leaked),
+        ),
+        rt.AnyIn("Node", (NodeState.Leaked,)),
     )
     lifecycle = rt.LifecycleTypes(
         transition_planned=TransitionPlanned,

@@ -137,9 +137,7 @@ class RebaseCleanupTasks(Protocol):
     """The handlers of the RebaseCleanup tasks: one method per task."""
 
     def close_instance(
-        self,
-        task: CloseInstance,
-        ctx: TaskContext,
+        self, task: CloseInstance, ctx: TaskContext
     ) -> _Returns[None]: ...
 
 
@@ -164,18 +162,15 @@ _TASKS: rt.TaskTable = {
         result=None,
         method="close_instance",
         retry=rt.RetrySpec(
-            retries=3,
-            delay="backoff",
-            delay_ms=2000,
-            max_delay_ms=60000,
+            retries=3, delay="backoff", delay_ms=2000, max_delay_ms=60000
         ),
         timeout_ms=30000,
-    ),
+    )
 }
 
 
 class RebaseCleanup(rt.ProcessDefinition):
-    """The RebaseCleanup process: its tables and ``route``.
+    """The process's tables and ``route``.
 
     ``decide``, ``evolve`` and the rest come from ``rt.ProcessDefinition``.
     """
@@ -197,26 +192,26 @@ class RebaseCleanup(rt.ProcessDefinition):
     )
     tasks = _TASKS
     transitions: ClassVar[rt.TransitionTable] = {
-        ("Instance", "Working", "RebaseFailed"): rt.TransitionSpec(
+        ("Instance", InstanceState.Working, "RebaseFailed"): rt.TransitionSpec(
             name="close",
-            target="Closing",
+            target=InstanceState.Closing,
             task="CloseInstance",
             bind=_bind_close,
         ),
-        ("Instance", "Closing", "CloseInstance completed"): rt.TransitionSpec(
-            name="closed",
-            target="Closed",
-        ),
-        ("Instance", "Closing", "CloseInstance failed"): rt.TransitionSpec(
-            name="give_up",
-            target="Failed",
+        (
+            "Instance",
+            InstanceState.Closing,
+            "CloseInstance completed",
+        ): rt.TransitionSpec(name="closed", target=InstanceState.Closed),
+        ("Instance", InstanceState.Closing, "CloseInstance failed"): rt.TransitionSpec(
+            name="give_up", target=InstanceState.Failed
         ),
     }
     timers: ClassVar[rt.TimerTable] = {}
     wildcard_transitions: ClassVar[rt.WildcardTable] = {}
     wildcard_timers: ClassVar[rt.WildcardTimerTable] = {}
     complete_when = (rt.AllFinal("Instance"),)
-    fail_when = (rt.AnyIn("Instance", ("Failed",)),)
+    fail_when = (rt.AnyIn("Instance", (InstanceState.Failed,)),)
     lifecycle = rt.LifecycleTypes(
         transition_planned=TransitionPlanned,
         task_started=TaskStarted,
