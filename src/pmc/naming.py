@@ -10,20 +10,27 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+from collections.abc import Sequence
+from enum import StrEnum
 
-LIFECYCLE_EVENTS: tuple[str, ...] = (
-    "TransitionPlanned",
-    "TaskStarted",
-    "TaskCompleted",
-    "TaskFailed",
-    "TaskRetryScheduled",
-    "TaskTimedOut",
-    "TimerScheduled",
-    "TimerFired",
-    "ProcessCompleted",
-    "ProcessFailed",
-    "ProcessCancelled",
-)
+
+class Lifecycle(StrEnum):
+    """The lifecycle events every generated module defines, in its order."""
+
+    TRANSITION_PLANNED = "TransitionPlanned"
+    TASK_STARTED = "TaskStarted"
+    TASK_COMPLETED = "TaskCompleted"
+    TASK_FAILED = "TaskFailed"
+    TASK_RETRY_SCHEDULED = "TaskRetryScheduled"
+    TASK_TIMED_OUT = "TaskTimedOut"
+    TIMER_SCHEDULED = "TimerScheduled"
+    TIMER_FIRED = "TimerFired"
+    PROCESS_COMPLETED = "ProcessCompleted"
+    PROCESS_FAILED = "ProcessFailed"
+    PROCESS_CANCELLED = "ProcessCancelled"
+
+
+LIFECYCLE_EVENTS: tuple[str, ...] = tuple(event.value for event in Lifecycle)
 
 # Names the generated module imports or defines besides the user's classes.
 # Keep in step with templates/module.py.jinja.
@@ -118,3 +125,32 @@ def task_method_name(task: str) -> str:
 def event_type_name(process: str, name: str) -> str:
     """The stored ``__event_name__``: stable however the module is moved."""
     return f"{process}.{name}"
+
+
+def lifecycle_base_name(event: str) -> str:
+    """The runtime's base class of a lifecycle event (``pmc.runtime.lifecycle``)."""
+    return f"{event}Base"
+
+
+def binder_names(runs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The binding function of each (machine, transition) that runs a task.
+
+    ``_bind_<transition>``; where two machines have a transition of that
+    name, ``_bind_<machine>_<transition>``; and a number where that still
+    collides (a machine `M` with `x_y`, another `MX` with `y`...).
+    """
+    counts: dict[str, int] = {}
+    for _, transition in runs:
+        counts[transition] = counts.get(transition, 0) + 1
+    names: dict[tuple[str, str], str] = {}
+    taken: set[str] = set()
+    for machine, transition in runs:
+        base = f"_bind_{transition}"
+        if counts[transition] > 1:
+            base = f"_bind_{snake_case(machine)}_{transition}"
+        name, suffix = base, 2
+        while name in taken:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        taken.add(name)
+        names[(machine, transition)] = name
+    return names

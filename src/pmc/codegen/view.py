@@ -20,6 +20,7 @@ from pmc.runtime.contract import RUNTIME_API, on_event, on_outcome, on_timer
 from pmc.semantics.model import (
     AllFinalCondition,
     AllInCondition,
+    AnyInCondition,
     BindingModel,
     EventFieldExpr,
     EventTriggerModel,
@@ -96,6 +97,7 @@ class NarrowingView:
 @dataclass(frozen=True, slots=True)
 class LifecycleView:
     name: str
+    base: str
     process: str
     event_name: str  # a string literal
     narrowing: NarrowingView
@@ -230,7 +232,7 @@ class TimerRowView:
 class ConditionView:
     kind: str  # the runtime's class: AllFinal, AllIn or AnyIn
     machine: str  # a string literal
-    states: tuple[str, ...]  # enum members
+    states: tuple[str, ...]  # enum members; none for AllFinal, which takes the final states
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,6 @@ class RouteCaseView:
 @dataclass(frozen=True, slots=True)
 class DefinitionView:
     name: str
-    api: int
     category: str  # a string literal
     key_field: str  # a string literal
     events: tuple[str, ...]
@@ -305,7 +306,7 @@ class ModuleView:
 
 
 def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str) -> ModuleView:
-    binder_names = _binder_names(model)
+    binder_names = naming.binder_names([(m.name, t.name) for m, t in _runs(model)])
     return ModuleView(
         header=tuple(header),
         process=model.name,
@@ -435,11 +436,11 @@ def _lifecycle_classes(model: ProcessModel) -> tuple[LifecycleView, ...]:
             *_narrowed("transition", (t.name for _, t in runs)),
         )
     )
-    narrowing = {
-        "TransitionPlanned": _planned_narrowing(model),
-        "TaskCompleted": outcome,
-        "TaskFailed": outcome,
-        "TimerScheduled": NarrowingView(
+    narrowing: dict[str, NarrowingView] = {
+        naming.Lifecycle.TRANSITION_PLANNED: _planned_narrowing(model),
+        naming.Lifecycle.TASK_COMPLETED: outcome,
+        naming.Lifecycle.TASK_FAILED: outcome,
+        naming.Lifecycle.TIMER_SCHEDULED: NarrowingView(
             literals=(
                 *_narrowed("machine", (m.name for m, _ in timers)),
                 *_narrowed("transition", (t.name for _, t in timers)),
@@ -449,6 +450,7 @@ def _lifecycle_classes(model: ProcessModel) -> tuple[LifecycleView, ...]:
     return tuple(
         LifecycleView(
             name=name,
+            base=f"rt.{naming.lifecycle_base_name(name)}",
             process=model.name,
             event_name=py_str(naming.event_type_name(model.name, name)),
             narrowing=narrowing.get(name, NarrowingView()),
@@ -492,26 +494,6 @@ def _protocol_method(task: TaskModel) -> MethodView:
 # ---- binding functions ---------------------------------------------------------------
 
 
-def _binder_names(model: ProcessModel) -> dict[tuple[str, str], str]:
-    """``_bind_<transition>``, with the machine added where two machines share a name."""
-    runs = list(_runs(model))
-    counts: dict[str, int] = {}
-    for _, transition in runs:
-        counts[transition.name] = counts.get(transition.name, 0) + 1
-    names: dict[tuple[str, str], str] = {}
-    taken: set[str] = set()
-    for machine, transition in runs:
-        base = f"_bind_{transition.name}"
-        if counts[transition.name] > 1:
-            base = f"_bind_{naming.snake_case(machine.name)}_{transition.name}"
-        name, suffix = base, 2
-        while name in taken:
-            name, suffix = f"{base}_{suffix}", suffix + 1
-        taken.add(name)
-        names[(machine.name, transition.name)] = name
-    return names
-
-
 def _payload_type(model: ProcessModel, trigger: TriggerModel) -> str:
     match trigger:
         case EventTriggerModel(event) | SelectorTriggerModel(event, _, _):
@@ -522,7 +504,7 @@ def _payload_type(model: ProcessModel, trigger: TriggerModel) -> str:
         case OutcomeTriggerModel(_, Outcome.FAILED):
             return "rt.TaskFailure"
         case TimerTriggerModel():
-            return "TimerFired"
+            return naming.Lifecycle.TIMER_FIRED
     raise AssertionError(trigger)  # pragma: no cover - the match is exhaustive
 
 
@@ -585,7 +567,6 @@ def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -
     start = model.start_events if model.start_events is not None else trigger_events
     return DefinitionView(
         name=model.name,
-        api=RUNTIME_API,
         category=py_str(model.name),
         key_field=py_str(model.key.field),
         events=tuple(e.name for e in model.events),
@@ -598,12 +579,7 @@ def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -
         wildcard_transitions=tuple(_transition_rows(model, binder_names, wildcard=True)),
         wildcard_timers=_wildcard_timer_rows(model),
         complete_when=tuple(_condition(c) for c in model.complete_when),
-        fail_when=tuple(
-            ConditionView(
-                "AnyIn", py_str(c.machine), tuple(_member(c.machine, s) for s in c.states)
-            )
-            for c in model.fail_when
-        ),
+        fail_when=tuple(_condition(c) for c in model.fail_when),
         lifecycle=tuple(
             LifecycleFieldView(naming.snake_case(n), n) for n in naming.LIFECYCLE_EVENTS
         ),
@@ -726,11 +702,13 @@ def _wildcard_timer_rows(model: ProcessModel) -> tuple[TimerRowView, ...]:
     return tuple(rows)
 
 
-def _condition(condition: AllFinalCondition | AllInCondition) -> ConditionView:
+def _condition(condition: AllFinalCondition | AllInCondition | AnyInCondition) -> ConditionView:
+    """A condition of ``complete when`` or ``fail when``, as the runtime's class."""
     if isinstance(condition, AllFinalCondition):
         return ConditionView("AllFinal", py_str(condition.machine), ())
+    kind = "AllIn" if isinstance(condition, AllInCondition) else "AnyIn"
     states = tuple(_member(condition.machine, s) for s in condition.states)
-    return ConditionView("AllIn", py_str(condition.machine), states)
+    return ConditionView(kind, py_str(condition.machine), states)
 
 
 def _route_cases(model: ProcessModel) -> Iterable[RouteCaseView]:
