@@ -12,6 +12,8 @@ from types import ModuleType
 from pmc.compiler import check_source, compile_source
 from pmc.semantics.model import ProcessModel
 from pmc.source import SourceFile
+from pmc.syntax.parser import parse
+from pmc.syntax.printer import program_text
 
 _counter = itertools.count()
 _module_dir = Path(tempfile.mkdtemp(prefix="pmc-generated-"))
@@ -22,6 +24,13 @@ def check_clean(text: str, name: str = "inline.pm") -> ProcessModel:
     result = check_source(SourceFile(name, text))
     assert result.model is not None, [(d.id, d.message) for d in result.diagnostics]
     return result.model
+
+
+def program_of(text: str, name: str = "inline.pm") -> str:
+    """The program text ``generate`` takes, which the header hashes."""
+    module = parse(SourceFile(name, text)).module
+    assert module is not None, name
+    return program_text(module)
 
 
 def compile_text(text: str, name: str = "inline.pm") -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pmc.codegen import CodegenError, formatter, generate
-from tests.codegen.support import check_clean
+from tests.codegen.support import check_clean, program_of
 from tests.engine.test_seed_scenario import REBASE_CLEANUP
 
 
@@ -32,14 +32,15 @@ def test_a_users_ruff_configuration_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = check_clean(REBASE_CLEANUP)
-    expected = generate(model, source_name="r.pm", source_text=REBASE_CLEANUP)
+    program = program_of(REBASE_CLEANUP)
+    expected = generate(model, source_name="r.pm", program=program)
     (tmp_path / "pyproject.toml").write_text(
         '[tool.ruff]\nline-length = 40\n[tool.ruff.format]\nquote-style = "single"\n',
         encoding="utf-8",
     )
     monkeypatch.chdir(tmp_path)
 
-    assert generate(model, source_name="r.pm", source_text=REBASE_CLEANUP) == expected
+    assert generate(model, source_name="r.pm", program=program) == expected
 
 
 def test_code_ruff_cannot_parse_is_a_codegen_error() -> None:
@@ -58,7 +59,9 @@ def test_ruff_not_installed_is_a_codegen_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "ruff", None)  # makes ``import ruff`` fail
 
     with pytest.raises(CodegenError, match=r"ruff is not installed \(pmc needs ruff==0\.17\.6\)"):
-        generate(check_clean(REBASE_CLEANUP), source_name="r.pm", source_text=REBASE_CLEANUP)
+        generate(
+            check_clean(REBASE_CLEANUP), source_name="r.pm", program=program_of(REBASE_CLEANUP)
+        )
 
 
 def test_the_pinned_version_is_the_one_installed_and_declared() -> None:

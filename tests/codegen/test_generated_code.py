@@ -24,7 +24,7 @@ from pydantic import ValidationError
 import pmc.runtime as rt
 from pmc.codegen.emit import program_digest
 from pmc.runtime import EventMeta
-from tests.codegen.support import compile_text, import_code
+from tests.codegen.support import compile_text, import_code, program_of
 from tests.codegen.test_golden import EXAMPLES, compile_example
 from tests.codegen.test_safety import TRICKY
 from tests.engine.processes import APPROVAL, JOBS
@@ -149,7 +149,7 @@ def test_output_does_not_depend_on_the_hash_seed() -> None:
 def test_the_header_names_pmc_the_source_and_its_hash() -> None:
     # The hash is that of the program (see tests/compat/test_generated_contract.py).
     path = next(p for p in EXAMPLES if p.name == "rebase_cleanup.pm")
-    digest = program_digest(path.name, path.read_text(encoding="utf-8"))
+    digest = program_digest(program_of(path.read_text(encoding="utf-8"), path.name))
 
     first, second, *_ = compile_example(path).splitlines()
 

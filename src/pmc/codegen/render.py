@@ -35,13 +35,15 @@ def render(view: ModuleView) -> str:
     return text.rstrip("\n") + "\n"
 
 
-def generate(model: ProcessModel, *, source_name: str, source_text: str) -> str:
+def generate(model: ProcessModel, *, source_name: str, program: str) -> str:
     """The generated module for ``model``: same input, same text.
 
-    Rendered from the templates, then formatted by the pinned ruff in
-    isolated mode; raises :class:`~pmc.codegen.formatter.CodegenError` when
-    the formatter is missing or fails.
+    ``program`` is the text of the source's tree as
+    :func:`pmc.syntax.printer.program_text` prints it, whose hash the header
+    records. Rendered from the templates, then formatted by the pinned ruff
+    in isolated mode; raises :class:`~pmc.codegen.formatter.CodegenError`
+    when the formatter is missing or fails.
     """
-    header = header_lines(source_name, source_text)
+    header = header_lines(source_name, program)
     text = render(module_view(model, header=header, source_name=source_name))
     return format_module(text, filename=module_filename(source_name))

@@ -18,6 +18,7 @@ from pmc.semantics.model import ProcessModel
 from pmc.source import SourceFile
 from pmc.syntax import ast
 from pmc.syntax.parser import parse
+from pmc.syntax.printer import program_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,9 @@ def compile_source(source: SourceFile) -> CompileResult:
     from pmc.codegen import generate
 
     checked = check_source(source)
-    if checked.model is None:
+    if checked.module is None or checked.model is None:
         return CompileResult(source, None, checked.diagnostics, None)
-    code = generate(checked.model, source_name=Path(source.path).name, source_text=source.text)
+    # The tree parsed once here is the one the header hashes.
+    program = program_text(checked.module)
+    code = generate(checked.model, source_name=Path(source.path).name, program=program)
     return CompileResult(source, checked.model, checked.diagnostics, code)
