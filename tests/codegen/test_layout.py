@@ -1,4 +1,4 @@
-"""The line layout of generated code: what ``ruff format`` leaves alone, and valid Python."""
+"""Generated code at the edge of the line length: a one-item tuple stays a tuple, and fits."""
 
 from __future__ import annotations
 
