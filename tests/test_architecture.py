@@ -1,7 +1,12 @@
-"""The pipeline's direction, checked: syntax -> semantics -> codegen -> runtime -> cli.
+"""The pipeline's direction, checked.
 
-Each part of ``pmc`` may import only the parts listed for it. The one edge
-against the flow is deliberate: codegen imports ``pmc.runtime.contract``
+syntax -> semantics -> the compiler front door (``pmc.compiler``) -> codegen;
+the tools (``pmc.tools``) work on the AST and the model; the tools on
+recorded streams (``pmc.streams``) work on the runtime alone; the runtime
+(``pmc.runtime``) imports nothing else of pmc; the cli may import anything.
+Each part of ``pmc`` may import only the parts listed for it, and inside the
+runtime each module only the layers below it (``RUNTIME_LAYERS``). The one
+edge against the flow is deliberate: codegen imports ``pmc.runtime.contract``
 (the trigger keys it writes into generated tables are the ones the engine
 looks up, and the API number it declares is the one the runtime checks) —
 one definition of the contract, not two.
@@ -221,3 +226,46 @@ def test_only_the_worker_builds_on_the_manager_and_only_on_its_facade() -> None:
         if "pmc.runtime.manager" in imports and importer != "pmc.runtime"
     }
     assert users == {"pmc.runtime.worker": ["ProcessManager"]}
+
+
+# Each runtime module imports only modules of its own layer or the layers
+# before it: plain data at the bottom, the manager and the worker on top.
+# (The package itself, which re-exports the facade, comes last.)
+RUNTIME_LAYERS: list[set[str]] = [
+    {"lifecycle", "state", "stores"},
+    {"contract"},
+    {"engine"},
+    {"definition"},
+    {"loading", "work", "results", "loops"},
+    {"preconditions", "cache", "attempts", "log"},
+    {"recorder"},
+    {"running"},
+    {"manager"},
+    {"worker"},
+    {""},
+]
+
+
+def _layer_name(module: str) -> str:
+    """A runtime module as ``RUNTIME_LAYERS`` names it: ``pmc.runtime.stores.sql`` is ``stores``."""
+    return module.removeprefix("pmc.runtime").removeprefix(".").split(".")[0]
+
+
+def _runtime_layer(module: str) -> int:
+    name = _layer_name(module)
+    return next(index for index, layer in enumerate(RUNTIME_LAYERS) if name in layer)
+
+
+def test_every_runtime_module_has_a_layer() -> None:
+    named = {name for layer in RUNTIME_LAYERS for name in layer}
+    assert sorted(m for m in RUNTIME_GRAPH if _layer_name(m) not in named) == []
+
+
+def test_no_runtime_module_imports_upwards() -> None:
+    upwards = sorted(
+        f"{importer} imports {imported}"
+        for importer, imports in RUNTIME_GRAPH.items()
+        for imported in imports
+        if _runtime_layer(imported) > _runtime_layer(importer)
+    )
+    assert upwards == []

@@ -21,12 +21,13 @@ import pytest
 from sqlalchemy.exc import DataError, OperationalError
 
 from pmc.cli.worker import progress_line, summary
-from pmc.runtime import End, PermanentFailure, TaskContext, attempts
+from pmc.runtime import End, PermanentFailure, TaskContext, loops
 from pmc.runtime.attempts import completed_event, outcome_id
 from pmc.runtime.manager import AttemptReport, HandleStatus, ProcessManager, SyncRetryWarning
+from pmc.runtime.results import Report
 from pmc.runtime.running import OUTCOME_WRITE_TRIES
 from pmc.runtime.stores import NewEvent, ProcessStore, WorkChanges, open_store
-from pmc.runtime.worker import Progress, Worker, WorkerStats
+from pmc.runtime.worker import Worker, WorkerStats
 from pmc.streams.export import export_streams, read_json_lines, to_json_line
 from pmc.streams.replay import group_streams, replay, store_streams
 from tests.runtime.support import (
@@ -231,7 +232,7 @@ def test_the_helper_loop_closes_cleanly_and_a_new_one_starts_on_demand(
 
     asyncio.run(service("o1"))
     [first] = tasks.loops
-    attempts.close_helper_loop()  # as at interpreter exit
+    loops.close_helper_loop()  # as at interpreter exit
 
     assert first.is_closed()
     assert not any(t.name == "pmc-async-handlers" for t in threading.enumerate())
@@ -310,7 +311,7 @@ def test_a_permanent_failure_fails_the_task_without_its_retries(
     store: ProcessStore, use_async: bool, clock: FakeClock
 ) -> None:
     m = checkout()  # Charge: `retry 3 every 1s`
-    seen: list[Progress] = []
+    seen: list[Report] = []
     tasks = Declining(use_async)
     manager = ProcessManager(definition(m), store)
     worker = Worker(definition(m), store, tasks, listener=lambda p, _s: seen.append(p))
@@ -461,7 +462,7 @@ def test_an_outcome_after_the_instance_left_the_state_is_recorded_late(
 ) -> None:
     m = checkout()
     tasks = BlockingCharge()
-    seen: list[Progress] = []
+    seen: list[Report] = []
     manager = ProcessManager(definition(m), store)
     worker = Worker(definition(m), store, tasks, listener=lambda p, _s: seen.append(p))
     manager.handle(m.Ordered(order_id="o1"))
@@ -502,7 +503,7 @@ def test_an_attempt_that_timed_out_and_was_superseded_still_records_its_outcome(
     m = checkout()  # Charge: `timeout 30s`, `retry 3 every 1s`
     store = open_same_store()
     tasks = BlockingCharge()
-    seen: list[Progress] = []
+    seen: list[Report] = []
     manager = ProcessManager(definition(m), store)
     slow = Worker(definition(m), store, tasks, listener=lambda p, _s: seen.append(p))
     other = Worker(definition(m), open_same_store(), tasks)

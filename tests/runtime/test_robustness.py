@@ -16,8 +16,9 @@ from pmc.runtime import End, TaskContext
 from pmc.runtime.attempts import completed_event, outcome_id, started_event, started_id
 from pmc.runtime.log import record_fields
 from pmc.runtime.manager import AttemptReport, ConflictRetriesExhausted, ProcessManager
+from pmc.runtime.results import Report
 from pmc.runtime.stores import NewEvent, ProcessStore, VersionConflict, WorkChanges
-from pmc.runtime.worker import Progress, TimeoutReport, TimerReport, Worker, WorkerStats
+from pmc.runtime.worker import TimeoutReport, TimerReport, Worker, WorkerStats
 from tests.runtime.support import (
     FakeClock,
     RebaseTasks,
@@ -93,9 +94,9 @@ def test_a_worker_thread_that_crashes_is_logged_and_restarted(
 ) -> None:
     m = seed()
     manager = ProcessManager(definition(m), store)
-    seen: list[Progress] = []
+    seen: list[Report] = []
 
-    def listener(progress: Progress, stats: WorkerStats) -> None:
+    def listener(progress: Report, stats: WorkerStats) -> None:
         seen.append(progress)
         if len(seen) == 1:
             raise SystemExit("listener gave up")  # escapes process(): only the loop sees it
@@ -126,7 +127,7 @@ def test_timeouts_count_as_retried_then_failed_and_are_reported(
 ) -> None:
     m = seed()  # CloseInstance: `retry 3` (4 attempts), `timeout 30s`
     manager = ProcessManager(definition(m), store)
-    seen: list[Progress] = []
+    seen: list[Report] = []
     worker = Worker(
         definition(m),
         store,
@@ -156,7 +157,7 @@ def test_timeouts_count_as_retried_then_failed_and_are_reported(
 
 def test_a_fired_timer_is_reported(store: ProcessStore, clock: FakeClock) -> None:
     m = reminder()
-    seen: list[Progress] = []
+    seen: list[Report] = []
     worker = Worker(
         definition(m),
         store,
@@ -175,7 +176,7 @@ def test_a_fired_timer_is_reported(store: ProcessStore, clock: FakeClock) -> Non
 def test_an_outcome_that_was_not_recorded_is_not_counted(store: ProcessStore) -> None:
     m = seed()
     manager = ProcessManager(definition(m), store)
-    seen: list[Progress] = []
+    seen: list[Report] = []
 
     class CancelMeanwhile:
         """Another runner records this attempt's outcome while the handler runs."""

@@ -15,6 +15,7 @@ from pmc.runtime import End
 from pmc.runtime.attempts import completed_event, outcome_id, started_event, started_id
 from pmc.runtime.manager import HandleStatus, ProcessManager
 from pmc.runtime.stores import ProcessStore
+from pmc.runtime.work import set_work
 from pmc.runtime.worker import Worker
 from tests.runtime.support import (
     FakeClock,
@@ -434,7 +435,7 @@ def test_a_work_row_judged_on_an_old_state_is_left_alone(
     )
     rescheduled = [(r.work_id, r.due_at) for r in work_items(store, definition(m).category, "r1")]
 
-    moved = manager.set_work(row, clock() + timedelta(minutes=5), judged_at=judged)
+    moved = set_work(store, row, clock() + timedelta(minutes=5), judged_at=judged)
 
     assert moved is False
     after = [(r.work_id, r.due_at) for r in work_items(store, definition(m).category, "r1")]

@@ -16,7 +16,7 @@ from pmc.cli.shared import UsageError, app
 from pmc.cli.stores import STORE_ENV, open_process_store, safe_url
 from pmc.runtime.loading import load_process, load_tasks
 from pmc.runtime.log import FieldsFormatter
-from pmc.runtime.results import Progress, TimerReport
+from pmc.runtime.results import Report
 from pmc.runtime.worker import Worker, WorkerStats
 
 DEFAULT_STORE = "sqlite:///pmc.db"
@@ -119,16 +119,13 @@ def configure_logging(verbose: bool) -> None:
     runtime.setLevel(logging.INFO if verbose else logging.ERROR)
 
 
-def print_progress(progress: Progress, stats: WorkerStats) -> None:
+def print_progress(report: Report, stats: WorkerStats) -> None:
     """One line per finished attempt, recorded timeout and fired timer, with the totals."""
-    typer.echo(f"{progress_line(progress)}  [{summary(stats)}]", err=True)
+    typer.echo(f"{progress_line(report)}  [{summary(stats)}]", err=True)
 
 
-def progress_line(progress: Progress) -> str:
-    stream = f"{progress.category}/{progress.key} {progress.machine_id}"
-    if isinstance(progress, TimerReport):
-        return f"timer {stream}: {progress.describe()}"
-    return f"{progress.task} {stream} attempt {progress.attempt}: {progress.describe()}"
+def progress_line(report: Report) -> str:
+    return f"{report.subject()}: {report.describe()}"
 
 
 def summary(stats: WorkerStats) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from event_sourcery import Event
 
 from pmc.runtime.definition import ProcessDefinition
-from pmc.runtime.lifecycle import TaskCompletedBase, TaskFailedBase
+from pmc.runtime.lifecycle import is_outcome
 from pmc.runtime.state import ProcessState
 from pmc.runtime.stores.api import ProcessStore
 
@@ -34,11 +34,7 @@ class Folded:
 
     def with_events(self, state: ProcessState, events: Sequence[tuple[uuid.UUID, Event]]) -> Folded:
         """This fold with ``events`` (id, event) appended, ending in ``state``."""
-        outcomes = {
-            (event.task_id, event.attempt)
-            for _, event in events
-            if isinstance(event, TaskCompletedBase | TaskFailedBase)
-        }
+        outcomes = {(event.task_id, event.attempt) for _, event in events if is_outcome(event)}
         return Folded(
             state,
             self.event_ids | {event_id for event_id, _ in events},

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 from uuid import UUID
 
 from event_sourcery import Event
@@ -128,6 +128,14 @@ class TaskFailedBase(LifecycleEvent):
     # Raised as ``PermanentFailure``: the task fails without its remaining
     # retries. Defaults to False, so streams recorded before it still load.
     permanent: bool = False
+
+
+TaskOutcome = TaskCompletedBase | TaskFailedBase
+
+
+def is_outcome(event: Event) -> TypeGuard[TaskOutcome]:
+    """Is ``event`` the outcome of a task attempt (``TaskCompleted`` or ``TaskFailed``)?"""
+    return isinstance(event, TaskOutcome)
 
 
 class TaskRetryScheduledBase(LifecycleEvent):

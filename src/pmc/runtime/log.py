@@ -13,7 +13,9 @@ whoever made them (an inline sync run or a worker).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
+from typing import Protocol
 
 from event_sourcery import Event
 
@@ -81,54 +83,70 @@ def log_attempt(
     worker: str,
     level: int = logging.INFO,
 ) -> None:
+    _log_task(level, category, key, task, worker, what, outcome=what)
+
+
+def log_report(report: AttemptReport) -> None:
+    _log_task(
+        logging.INFO if report.outcome == "completed" else logging.WARNING,
+        report.category,
+        report.key,
+        report,
+        report.worker,
+        report.describe(),
+        outcome=report.outcome,
+        reason=report.reason,
+        retry_scheduled=report.retry_scheduled,
+        permanent=report.permanent,
+        timed_out=report.timed_out,
+        recorded=str(report.recorded.status),
+    )
+
+
+class _Attempt(Protocol):
+    """An attempt of a task, as a ``TaskInFlight`` or a ``TaskReport`` names it."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def task_id(self) -> uuid.UUID: ...
+    @property
+    def machine(self) -> str: ...
+    @property
+    def machine_id(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+
+
+def _log_task(
+    level: int,
+    category: str,
+    key: str,
+    attempt: _Attempt,
+    worker: str,
+    what: str,
+    **more: object,
+) -> None:
+    """One record on an attempt of a task: ``Orders/o1: Charge Pay attempt 1 completed``."""
     logger.log(
         level,
         "%s/%s: %s %s attempt %d %s",
         category,
         key,
-        task.task,
-        _machine_name(task.machine, task.machine_id),
-        task.attempt,
+        attempt.task,
+        _machine_name(attempt.machine, attempt.machine_id),
+        attempt.attempt,
         what,
         extra=fields(
             category=category,
             key=key,
-            task=task.task,
-            task_id=str(task.task_id),
-            machine=task.machine,
-            machine_id=task.machine_id,
-            attempt=task.attempt,
+            task=attempt.task,
+            task_id=str(attempt.task_id),
+            machine=attempt.machine,
+            machine_id=attempt.machine_id,
+            attempt=attempt.attempt,
             worker=worker,
-            outcome=what,
-        ),
-    )
-
-
-def log_report(report: AttemptReport) -> None:
-    logger.log(
-        logging.INFO if report.outcome == "completed" else logging.WARNING,
-        "%s/%s: %s %s attempt %d %s",
-        report.category,
-        report.key,
-        report.task,
-        _machine_name(report.machine, report.machine_id),
-        report.attempt,
-        report.describe(),
-        extra=fields(
-            category=report.category,
-            key=report.key,
-            task=report.task,
-            task_id=str(report.task_id),
-            machine=report.machine,
-            machine_id=report.machine_id,
-            attempt=report.attempt,
-            worker=report.worker,
-            outcome=report.outcome,
-            reason=report.reason,
-            retry_scheduled=report.retry_scheduled,
-            permanent=report.permanent,
-            timed_out=report.timed_out,
-            recorded=str(report.recorded.status),
+            **more,
         ),
     )
 

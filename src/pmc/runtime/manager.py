@@ -1,9 +1,9 @@
 """The process manager: records events and their decisions, and runs sync tasks.
 
 The facade over the runtime's parts: ``Recorder`` (the decide/append loop,
-on a cache of folded streams), ``TaskRunner`` (task attempts and their
-leases) and the work index. See ``recorder`` for how a lost race between
-writers is detected and decided again.
+on a cache of folded streams) and ``TaskRunner`` (task attempts and their
+leases). See ``recorder`` for how a lost race between writers is detected
+and decided again.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from event_sourcery import Event
 
@@ -28,10 +28,6 @@ from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight
 from pmc.runtime.stores.api import (
     ProcessStore,
     StoredEvent,
-    VersionConflict,
-    WorkChanges,
-    WorkItem,
-    WorkRow,
     check_event,
     check_stream,
     lone_surrogate,
@@ -219,25 +215,6 @@ class ProcessManager:
         if self._runner is None:
             raise ValueError(f"no task handlers given to the {self.category} process manager")
         return self._runner.run_attempt(key, task, worker, lease, cancellation)
-
-    # ---- the work index ------------------------------------------------------------------
-
-    def set_work(self, item: WorkItem, due_at: datetime | None, judged_at: int) -> bool:
-        """Move a claimed index row to ``due_at``, or delete it (None).
-
-        ``judged_at`` is the stream version the caller judged the row on. The
-        change is written at that version, so if a decision was recorded since
-        (and rewrote the row) nothing is written and the answer is False.
-        """
-        if due_at is None:
-            changes = WorkChanges(delete=(item.work_id,))
-        else:
-            changes = WorkChanges(upsert=(WorkRow(item.work_id, item.kind, due_at, item.payload),))
-        try:
-            self.store.append(self.category, item.key, [], judged_at, changes, now=self.store.now())
-        except VersionConflict:
-            return False
-        return True
 
 
 def _delivery(event_id: str | uuid.UUID) -> str | uuid.UUID:

@@ -2,9 +2,9 @@
 
 A runner judges what is due from a state it read; by the time it records
 what it did (an attempt started, a lease renewed, a timeout, a fired timer)
-another runner may have moved the stream on. ``ProcessManager.record``
-checks the precondition on the state each try is decided on and writes
-nothing if it no longer holds (``HandleStatus.STALE``).
+another runner may have moved the stream on. ``Recorder.append`` checks
+the precondition on the state each try is decided on and writes nothing if
+it no longer holds (``HandleStatus.STALE``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import random
 import time
 import uuid
 from datetime import timedelta
-from typing import TypeGuard
 
 from event_sourcery import Event
 
@@ -21,7 +20,7 @@ from pmc.errors import PmcError
 from pmc.runtime import contract, engine
 from pmc.runtime.cache import Folded, StreamCache
 from pmc.runtime.definition import EventMeta, ProcessDefinition
-from pmc.runtime.lifecycle import TaskCompletedBase, TaskFailedBase
+from pmc.runtime.lifecycle import is_outcome
 from pmc.runtime.log import fields, log_decision, logger
 from pmc.runtime.preconditions import Precondition
 from pmc.runtime.results import HandleResult, HandleStatus
@@ -99,11 +98,6 @@ class Recorder:
                 _back_off(conflicts)
         raise ConflictRetriesExhausted(self.category, key, self._max_conflicts + 1)
 
-    def is_outcome(self, event: Event) -> TypeGuard[TaskCompletedBase | TaskFailedBase]:
-        """Is ``event`` the outcome of a task attempt (``TaskCompleted`` or ``TaskFailed``)?"""
-        lifecycle = self.definition.lifecycle
-        return isinstance(event, (lifecycle.task_completed, lifecycle.task_failed))
-
     def _admit(
         self,
         folded: Folded,
@@ -132,7 +126,7 @@ class Recorder:
         An attempt has one outcome: a report of it again (a handler's own
         retry logic, say) is a duplicate, not a second fact.
         """
-        return self.is_outcome(event) and (event.task_id, event.attempt) in folded.outcomes
+        return is_outcome(event) and (event.task_id, event.attempt) in folded.outcomes
 
     def _outcome_of_a_run(self, folded: Folded, event: Event) -> bool:
         """Is ``event`` the outcome of an attempt that was started in this stream?
@@ -142,7 +136,7 @@ class Recorder:
         ``TaskStarted`` (whose id derives from task and attempt) is in the
         stream; an outcome of an attempt never started is not a fact.
         """
-        if not self.is_outcome(event):
+        if not is_outcome(event):
             return False
         return contract.started_id(event.task_id, event.attempt) in folded.event_ids
 
@@ -183,7 +177,7 @@ class Recorder:
         # facts worth recording whether or not they change anything.
         ignored = not decisions and self.definition.is_input(event)
         status = HandleStatus.IGNORED if ignored else HandleStatus.RECORDED
-        if self.is_outcome(event) and not engine.outcome_changes_state(before, event):
+        if is_outcome(event) and not engine.outcome_changes_state(before, event):
             status = HandleStatus.LATE
         result = HandleResult(status, self.category, key, event_id, after, tuple(decisions))
         log_decision(result, event)

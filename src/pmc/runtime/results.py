@@ -3,8 +3,8 @@
 ``HandleResult`` answers ``ProcessManager.handle`` and ``record``. The
 reports say what a runner did to one machine of a stream: an attempt it ran
 (``AttemptReport``), a lease it found expired (``TimeoutReport``), a timer it
-fired (``TimerReport``). They share one shape, ``Report``: where it happened
-and ``describe()``, what became of it in words.
+fired (``TimerReport``). They share one shape, ``Report``: where it happened,
+``subject()``, what it concerns, and ``describe()``, what became of it, in words.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypedDict
+from typing import Any, Literal, Self
 
 from event_sourcery import Event
 
-from pmc.runtime.attempts import OutcomeKind
 from pmc.runtime.lifecycle import TaskRetryScheduledBase
 from pmc.runtime.state import ProcessState, TaskInFlight
+
+OutcomeKind = Literal["completed", "failed"]
 
 
 class HandleStatus(StrEnum):
@@ -73,8 +74,15 @@ class Report(ABC):
     machine_id: str
 
     @abstractmethod
+    def subject(self) -> str:
+        """What it concerns, in words: ``Pay Orders/o1 Pay attempt 2``."""
+
+    @abstractmethod
     def describe(self) -> str:
         """What became of it, in words: for logs and progress lines."""
+
+    def _stream(self) -> str:
+        return f"{self.category}/{self.key} {self.machine_id}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +92,23 @@ class TaskReport(Report):
     task: str
     task_id: uuid.UUID
     attempt: int
+
+    @classmethod
+    def of(cls, category: str, key: str, task: TaskInFlight, **details: Any) -> Self:
+        """The report of kind ``cls`` on the current attempt of ``task`` in stream ``key``."""
+        return cls(
+            category=category,
+            key=key,
+            machine=task.machine,
+            machine_id=task.machine_id,
+            task=task.task,
+            task_id=task.task_id,
+            attempt=task.attempt,
+            **details,
+        )
+
+    def subject(self) -> str:
+        return f"{self.task} {self._stream()} attempt {self.attempt}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,7 +150,7 @@ class AttemptReport(TaskReport):
             return f"{what}; recorded late, changes nothing"
         if self.outcome == "completed":
             return f"{what}; recorded" if self.timed_out else what
-        return f"{what}; {_then(self.retry_scheduled)}"
+        return f"{what}; {Fate.of(self.retry_scheduled)}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,7 +160,7 @@ class TimeoutReport(TaskReport):
     retry_scheduled: bool
 
     def describe(self) -> str:
-        return f"timed out; {_then(self.retry_scheduled)}"
+        return f"timed out; {Fate.of(self.retry_scheduled)}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,38 +170,24 @@ class TimerReport(Report):
     timer_id: uuid.UUID
     transition: str
 
+    def subject(self) -> str:
+        return f"timer {self._stream()}"
+
     def describe(self) -> str:
         return f"fired ({self.transition})"
 
 
-Progress = AttemptReport | TimeoutReport | TimerReport
+# The name a ``Worker`` listener's first argument was typed with before the
+# reports shared one base.
+Progress = Report
 
 
-class AttemptOfTask(TypedDict):
-    """The fields a ``TaskReport`` has of every report on one attempt."""
+class Fate(StrEnum):
+    """What follows a failed or timed-out attempt, decided here alone."""
 
-    category: str
-    key: str
-    machine: str
-    machine_id: str
-    task: str
-    task_id: uuid.UUID
-    attempt: int
+    RETRYING = "retry scheduled"
+    FAILED = "failed for good"
 
-
-def attempt_of(category: str, key: str, task: TaskInFlight) -> AttemptOfTask:
-    """Where a report on the current attempt of ``task`` in stream ``key`` happened."""
-    return AttemptOfTask(
-        category=category,
-        key=key,
-        machine=task.machine,
-        machine_id=task.machine_id,
-        task=task.task,
-        task_id=task.task_id,
-        attempt=task.attempt,
-    )
-
-
-def _then(retry_scheduled: bool) -> str:
-    """What follows a failed or timed-out attempt."""
-    return "retry scheduled" if retry_scheduled else "failed for good"
+    @classmethod
+    def of(cls, retry_scheduled: bool) -> Fate:
+        return cls.RETRYING if retry_scheduled else cls.FAILED

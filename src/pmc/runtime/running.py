@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from event_sourcery import Event
 
 from pmc.runtime import attempts, contract, engine
-from pmc.runtime.definition import TaskContext
+from pmc.runtime.definition import ProcessDefinition, TaskContext
+from pmc.runtime.lifecycle import TaskOutcome, TaskTimedOutBase
 from pmc.runtime.log import log_attempt, log_report, logger
-from pmc.runtime.preconditions import held_by, lease_expired, startable
+from pmc.runtime.preconditions import Precondition, held_by, lease_expired, startable
 from pmc.runtime.recorder import Recorder
-from pmc.runtime.results import AttemptReport, HandleResult, HandleStatus, attempt_of
+from pmc.runtime.results import AttemptReport, HandleResult, HandleStatus
 from pmc.runtime.state import ProcessState, TaskInFlight
 from pmc.runtime.stores.api import transient
 from pmc.runtime.work import StartAttempt, TimeOut, task_action
@@ -62,12 +63,7 @@ class TaskRunner:
             if step is None:
                 break
             if isinstance(step, TimeOut):
-                self._recorder.append(
-                    key,
-                    attempts.timed_out_event(self._definition, step.task),
-                    contract.timed_out_id(step.task.task_id, step.task.attempt),
-                    lease_expired(step.task, now),
-                )
+                self._recorder.append(key, *timeout_of(self._definition, step.task, now))
                 continue
             report = self.run_attempt(key, step.task, worker, lease)
             if report is None:
@@ -116,8 +112,10 @@ class TaskRunner:
             if keeper is not None:
                 keeper.stop()
         recorded = self._record_outcome(key, task, worker, outcome)
-        report = AttemptReport(
-            **attempt_of(category, key, task),
+        report = AttemptReport.of(
+            category,
+            key,
+            task,
             worker=worker,
             outcome=attempts.outcome_kind(outcome),
             reason=outcome.reason if isinstance(outcome, attempts.Failed) else None,
@@ -134,7 +132,7 @@ class TaskRunner:
         """Record the outcome of an attempt that ran, retrying a write that fails.
 
         The work happened, so the outcome is always recorded (late if it
-        changes nothing; see ``Recorder._admit``). A transient store error (a
+        changes nothing: ``HandleStatus.LATE``). A transient store error (a
         dropped connection; ``stores.api.transient``) must not lose it: the
         write is tried again, with a growing pause, up to
         ``OUTCOME_WRITE_TRIES`` times. Its id is fixed, so a retry after a
@@ -167,7 +165,11 @@ class TaskRunner:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _landed(
-        self, key: str, event: Event, event_id: uuid.UUID, deduplicated: HandleResult
+        self,
+        key: str,
+        event: TaskOutcome,
+        event_id: uuid.UUID,
+        deduplicated: HandleResult,
     ) -> HandleResult:
         """The result of an outcome write that landed although it raised.
 
@@ -181,7 +183,7 @@ class TaskRunner:
         category = self._definition.category
         history = self._store.load(category, key)
         at = next((i for i, stored in enumerate(history) if stored.event_id == event_id), None)
-        if at is None or not self._recorder.is_outcome(event):
+        if at is None:
             return deduplicated
         decisions: list[Event] = []
         for stored in history[at + 1 :]:
@@ -234,6 +236,21 @@ class TaskRunner:
         keeper = LeaseKeeper(renew, lease.total_seconds() / 3, cancellation)
         keeper.start()
         return keeper
+
+
+def timeout_of(
+    definition: ProcessDefinition, task: TaskInFlight, now: datetime
+) -> tuple[TaskTimedOutBase, uuid.UUID, Precondition]:
+    """How a runner records that the lease of the current attempt of ``task`` expired.
+
+    The event, its id (one timeout per attempt), and the precondition that
+    the attempt still runs on a lease passed at ``now``.
+    """
+    return (
+        attempts.timed_out_event(definition, task),
+        contract.timed_out_id(task.task_id, task.attempt),
+        lease_expired(task, now),
+    )
 
 
 class LeaseKeeper:

@@ -28,7 +28,14 @@ from typing import Literal
 from uuid import UUID
 
 from pmc.runtime.state import ProcessState, TaskInFlight, TaskStatus, Timer
-from pmc.runtime.stores.api import JsonValue, WorkChanges, WorkItem, WorkRow
+from pmc.runtime.stores.api import (
+    JsonValue,
+    ProcessStore,
+    VersionConflict,
+    WorkChanges,
+    WorkItem,
+    WorkRow,
+)
 
 TASK_PREFIX = "task:"
 TIMER_PREFIX = "timer:"
@@ -177,6 +184,24 @@ def task_action(task: TaskInFlight, now: datetime) -> DueAction:
             # Only between a failure and its retry inside one decision; a
             # stored state never ends here, but starting again is the safe move.
             return StartAttempt(task)
+
+
+def set_work(store: ProcessStore, item: WorkItem, due_at: datetime | None, judged_at: int) -> bool:
+    """Move a claimed index row to ``due_at``, or delete it (None).
+
+    ``judged_at`` is the stream version the caller judged the row on. The
+    change is written at that version, so if a decision was recorded since
+    (and rewrote the row) nothing is written and the answer is False.
+    """
+    if due_at is None:
+        changes = WorkChanges(delete=(item.work_id,))
+    else:
+        changes = WorkChanges(upsert=(WorkRow(item.work_id, item.kind, due_at, item.payload),))
+    try:
+        store.append(item.category, item.key, [], judged_at, changes, now=store.now())
+    except VersionConflict:
+        return False
+    return True
 
 
 def _uuid(text: str) -> UUID:

@@ -28,20 +28,30 @@ from datetime import timedelta
 from pmc.runtime import attempts, contract
 from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.log import fields, logger
+from pmc.runtime.loops import close_thread_loop
 from pmc.runtime.manager import ProcessManager
-from pmc.runtime.preconditions import lease_expired, timer_due
+from pmc.runtime.preconditions import timer_due
 from pmc.runtime.results import (
     AttemptReport,
+    Fate,
     HandleResult,
     Progress,
+    Report,
     TimeoutReport,
     TimerReport,
-    attempt_of,
 )
-from pmc.runtime.running import DEFAULT_LEASE
+from pmc.runtime.running import DEFAULT_LEASE, timeout_of
 from pmc.runtime.state import TaskInFlight
 from pmc.runtime.stores.api import ProcessStore, WorkItem, check_name
-from pmc.runtime.work import Drop, FireTimer, NotYet, StartAttempt, TimeOut, due_action
+from pmc.runtime.work import (
+    Drop,
+    FireTimer,
+    NotYet,
+    StartAttempt,
+    TimeOut,
+    due_action,
+    set_work,
+)
 
 # The reports are importable from here, where they were defined before.
 __all__ = ["Progress", "TimeoutReport", "TimerReport", "Worker", "WorkerStats"]
@@ -104,7 +114,7 @@ class Worker:
         lease: timedelta = DEFAULT_LEASE,
         claim_seconds: float = CLAIM_SECONDS,
         idle_wait: float = IDLE_WAIT,
-        listener: Callable[[Progress, WorkerStats], None] | None = None,
+        listener: Callable[[Report, WorkerStats], None] | None = None,
     ) -> None:
         """``lease`` is the lease of an attempt of a task without ``timeout``,
         renewed every third of it while the handler runs."""
@@ -179,20 +189,12 @@ class Worker:
         )
         return stopped
 
-    def request_stop(self) -> None:
-        """Ask the threads to stop after their current work (safe in a signal handler)."""
-        self._stopping.set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
     def _loop(self) -> None:
         try:
             self._rounds()
         finally:
             # The event loop ``async def`` handlers ran on in this thread.
-            attempts.close_thread_loop()
+            close_thread_loop()
 
     def _rounds(self) -> None:
         while not self._stopping.is_set():
@@ -285,27 +287,22 @@ class Worker:
         action = due_action(state, item, now)
         match action:
             case Drop():
-                manager.set_work(item, None, judged_at=state.version)
+                set_work(self.store, item, None, judged_at=state.version)
             case NotYet(due_at=due_at):
-                manager.set_work(item, due_at, judged_at=state.version)
+                set_work(self.store, item, due_at, judged_at=state.version)
             case StartAttempt(task=task):
                 self._run_attempt(item, task)
             case TimeOut(task=task):
-                result = manager.record(
-                    item.key,
-                    attempts.timed_out_event(self.definition, task),
-                    contract.timed_out_id(task.task_id, task.attempt),
-                    lease_expired(task, now),
-                )
+                result = manager.record(item.key, *timeout_of(self.definition, task, now))
                 if self._settle(item, result):
-                    retry = result.retry_scheduled
-                    self._add(timed_out=1, **({"retrying": 1} if retry else {"failed": 1}))
-                    self._tell(
-                        TimeoutReport(
-                            **attempt_of(self.definition.category, item.key, task),
-                            retry_scheduled=retry,
-                        )
+                    report = TimeoutReport.of(
+                        self.definition.category,
+                        item.key,
+                        task,
+                        retry_scheduled=result.retry_scheduled,
                     )
+                    self._add(timed_out=1, **_after_failure(report.retry_scheduled))
+                    self._tell(report)
                     self._count_sync_runs(result)
             case FireTimer(timer=timer):
                 result = manager.record(
@@ -367,13 +364,11 @@ class Worker:
             self._add(late=1)
         elif report.outcome == "completed":
             self._add(completed=1)
-        elif report.retry_scheduled:
-            self._add(retrying=1)
         else:
-            self._add(failed=1)
+            self._add(**_after_failure(report.retry_scheduled))
         self._tell(report)
 
-    def _tell(self, progress: Progress) -> None:
+    def _tell(self, progress: Report) -> None:
         if self.listener is not None:
             self.listener(progress, self.stats)
 
@@ -386,6 +381,15 @@ class Worker:
                     for name in WorkerStats.__dataclass_fields__
                 }
             )
+
+
+# The ``WorkerStats`` count of each fate of a failed or timed-out attempt.
+_FATE_COUNTS = {Fate.RETRYING: "retrying", Fate.FAILED: "failed"}
+
+
+def _after_failure(retry_scheduled: bool) -> dict[str, int]:
+    """What a failed or timed-out attempt adds to the stats."""
+    return {_FATE_COUNTS[Fate.of(retry_scheduled)]: 1}
 
 
 def _join_all(threads: list[threading.Thread], timeout: float) -> bool:
