@@ -12,32 +12,10 @@ from typing import Annotated, TextIO
 
 import typer
 
-from pmc.cli.shared import OutputError, app, cannot_write
+from pmc.cli.shared import KeysOption, OutputError, TargetArgument, app, cannot_write, resolve
 from pmc.cli.stores import STORE_ENV, check_keys, existing_store
 from pmc.diagnostics.render import plural
-from pmc.runtime import ProcessDefinition
-from pmc.runtime.loading import load_process
 from pmc.streams.export import export_streams, to_json_line
-
-TargetArgument = Annotated[
-    str,
-    typer.Argument(
-        help="The generated process: `module:Class` (the current directory is importable), "
-        "or `module` for its DEFINITION.",
-        metavar="MODULE:PROCESS",
-    ),
-]
-KeysOption = Annotated[
-    list[str] | None,
-    typer.Option("--key", help="Only this stream (repeatable); default: every stream."),
-]
-
-
-def resolve(target: str) -> ProcessDefinition:
-    """Load ``MODULE:Process`` the way ``python -m`` would find ``MODULE``."""
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    return load_process(target)
 
 
 @contextlib.contextmanager

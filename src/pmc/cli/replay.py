@@ -10,23 +10,23 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.export import KeysOption, TargetArgument, resolve
-from pmc.cli.shared import EXIT_FAILED, OutputFormat, UsageError, app, print_note
+from pmc.cli.shared import (
+    EXIT_FAILED,
+    KeysOption,
+    OutputFormat,
+    TargetArgument,
+    UsageError,
+    app,
+    emit_diagnostics,
+    print_note,
+    resolve,
+)
 from pmc.cli.stores import STORE_ENV, check_keys, existing_store
-from pmc.diagnostics.render import render_github, render_text
+from pmc.diagnostics.render import DiagnosticReport, diagnostic_json, json_text, plural
 from pmc.errors import InputError
 from pmc.runtime import ProcessDefinition
 from pmc.streams.export import ExportFormatError, read_json_lines
-from pmc.streams.replay import (
-    ReplayReport,
-    Stream,
-    findings_report,
-    group_streams,
-    render_json,
-    replay,
-    store_streams,
-    summary_line,
-)
+from pmc.streams.replay import ReplayReport, Stream, group_streams, replay, store_streams
 
 
 @app.command("replay")
@@ -114,19 +114,44 @@ def streams_from_file(path: str, keys: Sequence[str]) -> list[Stream]:
 def emit(
     report: ReplayReport, output_format: OutputFormat, category: str, require_streams: bool
 ) -> None:
-    """Where ``pmc check`` prints: JSON and GitHub annotations to stdout, the rest to stderr.
+    """Where ``pmc check`` prints (:func:`emit_diagnostics`), with replay's JSON and summary.
 
     ``concise`` is ``text`` without the summary line.
     """
-    if output_format is OutputFormat.JSON:
-        sys.stdout.write(render_json(report))
-        return
-    if output_format is OutputFormat.GITHUB:
-        sys.stdout.write(render_github(findings_report(report)))
-    else:
-        sys.stderr.write(render_text(findings_report(report)))
-    if not report.streams:
+    if not report.streams and output_format is not OutputFormat.JSON:
         message = f"no streams of `{category}` to replay"
         print_note(f"{'error' if require_streams else 'warning'}: {message}")
-    if output_format is not OutputFormat.CONCISE:
-        sys.stderr.write(f"replayed {summary_line(report)}\n")
+    emit_diagnostics(
+        [findings_report(report)],
+        output_format,
+        document=render_json(report),
+        summary=f"replayed {summary_line(report)}",
+    )
+
+
+def findings_report(report: ReplayReport) -> DiagnosticReport:
+    """The findings, for the renderers every command shares (:mod:`pmc.diagnostics.render`)."""
+    return DiagnosticReport(None, report.findings)
+
+
+def render_json(report: ReplayReport) -> str:
+    """The summary counts, and every finding as ``pmc check --format json`` shows one."""
+    return json_text(
+        {
+            "streams": len(report.streams),
+            "events": report.events,
+            "failures": report.failures,
+            "findings": [diagnostic_json(None, f) for f in report.findings],
+        }
+    )
+
+
+def summary_line(report: ReplayReport) -> str:
+    """``3 streams, 42 events, 1 failure``: failures count streams, not findings."""
+    return ", ".join(
+        [
+            plural(len(report.streams), "stream"),
+            plural(report.events, "event"),
+            plural(report.failures, "failure"),
+        ]
+    )
