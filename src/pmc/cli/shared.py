@@ -50,7 +50,14 @@ EXIT_USAGE = 2
 
 
 class UsageError(PmcError):
-    """Arguments that cannot work together, or that name something unusable."""
+    """Arguments that cannot work together, or that name something unusable.
+
+    ``help`` is printed under the error as ``help: ...`` (a did-you-mean).
+    """
+
+    def __init__(self, message: str, help: str | None = None) -> None:
+        super().__init__(message)
+        self.help = help
 
 
 class OutputError(PmcError):
@@ -71,6 +78,8 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except PmcError as error:
             print_error(str(error))
+            if isinstance(error, UsageError) and error.help:
+                print_note(f"help: {error.help}")
             raise typer.Exit(EXIT_USAGE) from None
 
 
