@@ -323,3 +323,33 @@ def test_no_streams_is_a_warning_unless_streams_are_required(project: Project) -
         "error: no streams of `RpCleanup` to replay\nreplayed 0 streams, 0 events, 0 failures\n"
     )
     assert (found.exit_code, found.stderr) == (0, SUMMARY)
+
+
+def test_no_streams_is_a_finding_for_programs(project: Project) -> None:
+    (project.directory / "empty.jsonl").write_text("", "utf-8")
+
+    github = project.cli(
+        "replay", "rp_cleanup", "--from-jsonl", "empty.jsonl", "--format", "github"
+    )
+    required = project.cli(
+        "replay",
+        "rp_cleanup",
+        "--from-jsonl",
+        "empty.jsonl",
+        "--format",
+        "json",
+        "--require-streams",
+    )
+
+    assert github.exit_code == 0
+    assert github.stdout == (
+        "::warning file=empty.jsonl,line=1,col=1,endLine=1,endColumn=2,"
+        "title=REPLAY_NO_STREAMS::no streams of `RpCleanup` to replay\n"
+    )
+    assert (required.exit_code, required.stderr) == (1, "")
+    [finding] = json.loads(required.stdout)["findings"]
+    assert (finding["code"], finding["severity"], finding["path"]) == (
+        "REPLAY_STREAMS_REQUIRED",
+        "error",
+        "empty.jsonl",
+    )
