@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 
 import pytest
 
@@ -20,7 +21,7 @@ from pmc.errors import InputError, PmcError
 from pmc.runtime import IncompatibleModule
 from pmc.runtime.attempts import HandlersError
 from pmc.runtime.manager import ConflictRetriesExhausted
-from pmc.runtime.stores import StoreUrlError
+from pmc.runtime.stores import StoreUrlError, open_store
 from pmc.streams.export import ExportFormatError
 from pmc.tools.graph import UnknownMachineError
 
@@ -103,3 +104,16 @@ def test_a_usage_error_may_carry_a_help_line() -> None:
         "did you mean `PM0999`?"
     )
     assert UsageError("two sources").help is None
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://db/x", "unsupported store URL scheme `mysql`: expected"),
+        ("sqlite://", "an SQLite store needs a file path: sqlite:///path.db"),
+        ("postgresql://pmc@db:port/x", "not a store URL SQLAlchemy can open: "),
+    ],
+)
+def test_a_store_url_naming_no_store_is_a_store_url_error(url: str, message: str) -> None:
+    with pytest.raises(StoreUrlError, match="^" + re.escape(message)):
+        open_store(url)

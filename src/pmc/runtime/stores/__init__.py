@@ -72,6 +72,8 @@ def open_store(url: str, clock: Clock | None = None) -> ProcessStore:
         if scheme in ("postgresql", "postgresql+psycopg2", "postgres"):
             # SQLAlchemy 2 no longer accepts the `postgres://` spelling.
             return postgres_store("postgresql" + url[len(scheme) :], clock)
-    except ArgumentError as error:  # SQLAlchemy cannot parse it or has no such driver
+    except StoreUrlError:
+        raise
+    except (ArgumentError, ValueError) as error:  # SQLAlchemy cannot parse it (a port "x")
         raise StoreUrlError(f"not a store URL SQLAlchemy can open: {error}") from None
     raise StoreUrlError(f"unsupported store URL scheme `{scheme}`: expected {SUPPORTED_URLS}")
