@@ -68,7 +68,8 @@ class _Commands(TyperGroup):
     """The app's command group: where every error a command raises becomes an exit code.
 
     A :class:`~pmc.errors.PmcError` is a usage or I/O error (exit 2), printed
-    as ``error: message``. Exit 1 is not an error raised: it is what a
+    as ``error: message`` (then ``help: ...`` for a :class:`UsageError` with
+    a help). Exit 1 is not an error raised: it is what a
     command found (diagnostics, a stale module, a stream that does not
     replay), and the command exits with it itself.
     """
