@@ -172,6 +172,47 @@ def test_tools_on_streams_import_only_the_runtime_and_the_diagnostic_model() -> 
     assert sorted(i for i in _imported_by("pmc.streams") if _part(i) not in allowed) == []
 
 
+def test_only_commands_render_diagnostics() -> None:
+    # Every other part returns diagnostics as data; printing them is the CLI's.
+    graph = _imports_by_module()
+    renderers = {m for m in graph if _part(m) != "pmc.cli" and "pmc.diagnostics.render" in graph[m]}
+    assert sorted(renderers - {"pmc.diagnostics.render"}) == []
+
+
+# What the CLI may take from the compile's stages: the compile itself goes
+# through `pmc.compiler`; the CLI reads a file up to the parser's size limit,
+# and writes generated files with codegen's emit (staleness, the header check).
+CLI_STAGE_IMPORTS: dict[str, set[str] | None] = {
+    "pmc.syntax.parser": {"MAX_SOURCE_BYTES"},
+    "pmc.codegen.emit": None,
+}
+
+
+def test_commands_do_not_rebuild_the_compile() -> None:
+    wrong = []
+    for path in MODULES:
+        if _part(_module_name(path)) != "pmc.cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            taken: dict[str, set[str] | None]
+            if isinstance(node, ast.Import):
+                taken = {alias.name: None for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                taken = {node.module: {alias.name for alias in node.names}}
+            else:
+                continue
+            for module, names in taken.items():
+                if _part(module) not in {"pmc.syntax", "pmc.semantics", "pmc.codegen"}:
+                    continue
+                if module not in CLI_STAGE_IMPORTS:
+                    wrong.append(f"{_module_name(path)}: {module}")
+                    continue
+                allowed = CLI_STAGE_IMPORTS[module]
+                if allowed is not None and not (names or set()) <= allowed:
+                    wrong.append(f"{_module_name(path)}: {module} {sorted(names or ())}")
+    assert wrong == []
+
+
 def test_codegen_takes_only_the_contract_from_the_runtime() -> None:
     from_runtime = {i for i in _imported_by("pmc.codegen") if _part(i) == "pmc.runtime"}
     assert from_runtime <= {"pmc.runtime.contract"}

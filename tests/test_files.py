@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pmc.files import unified_diff, write_atomically
+from pmc.files import replacing, unified_diff, write_atomically
 
 
 def test_the_diff_marks_a_missing_final_newline() -> None:
@@ -56,3 +56,27 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> 
         write_atomically(path, "bad \udc80 surrogate\n")
     assert path.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.py"]
+
+
+def test_a_new_file_gets_the_umask_mode(tmp_path: Path) -> None:
+    previous = os.umask(0o077)
+    try:
+        write_atomically(tmp_path / "new.py", "x\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "new.py").stat().st_mode) == 0o600
+
+
+def test_a_streamed_write_replaces_the_file_only_when_it_ends(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text("old\n")
+    with replacing(path) as out:
+        out.write("one\n")
+        assert path.read_text() == "old\n"
+        out.write("two\n")
+    assert path.read_text() == "one\ntwo\n"
+    with pytest.raises(RuntimeError), replacing(path) as out:
+        out.write("half\n")
+        raise RuntimeError("the store went away")
+    assert path.read_text() == "one\ntwo\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` in one step: readers see the old file or the new one, never half.
 
-    The temporary file sits beside the target so the rename stays on one file
-    system. An existing file keeps its permissions; a symbolic link stays a
-    link and the file it points to is replaced.
+    See :func:`replacing` for the rules.
+    """
+    with replacing(path) as handle:
+        handle.write(text)
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[TextIO]:
+    """A text file to write that replaces ``path`` in one step when the block ends.
+
+    For output written piece by piece (``pmc export``). The temporary file
+    sits beside the target so the rename stays on one file system and is
+    flushed to disk first. An existing file keeps its permissions, a new one
+    gets the umask's; a symbolic link stays a link and the file it points to
+    is replaced. If the block raises, ``path`` is left as it was.
     """
     target = path.resolve() if path.is_symlink() else path
     try:
@@ -25,7 +40,7 @@ def write_atomically(path: Path, text: str) -> None:
     )
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)

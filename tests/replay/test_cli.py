@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import uuid
@@ -148,6 +149,31 @@ def test_export_to_a_file_of_chosen_keys(project: Project) -> None:
     assert run.stderr == "exported 1 stream, 9 events of RpCleanup\n"
     lines = (project.directory / "r2.jsonl").read_text("utf-8").splitlines()
     assert [json.loads(line)["key"] for line in lines] == ["r2"] * 9
+
+
+def test_export_writes_its_file_as_every_command_writes_one(project: Project) -> None:
+    # pmc.files.replacing, as `graph -o` and `compile`: the umask's mode for
+    # a new file, an existing file's own mode kept, a symbolic link followed.
+    previous = os.umask(0o027)
+    try:
+        new = project.cli(
+            "export", "rp_cleanup:RpCleanup", "--store", project.store, "-o", "n.jsonl"
+        )
+    finally:
+        os.umask(previous)
+    kept = project.directory / "kept.jsonl"
+    kept.write_text("", "utf-8")
+    kept.chmod(0o604)
+    (project.directory / "link.jsonl").symlink_to(kept)
+    linked = project.cli(
+        "export", "rp_cleanup:RpCleanup", "--store", project.store, "-o", "link.jsonl"
+    )
+
+    assert (new.exit_code, linked.exit_code) == (0, 0)
+    assert stat.S_IMODE((project.directory / "n.jsonl").stat().st_mode) == 0o640
+    assert (project.directory / "link.jsonl").is_symlink()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o604
+    assert kept.read_text("utf-8") == (project.directory / project.exported).read_text("utf-8")
 
 
 def test_replay_of_an_export_read_from_stdin(project: Project) -> None:
@@ -297,3 +323,33 @@ def test_no_streams_is_a_warning_unless_streams_are_required(project: Project) -
         "error: no streams of `RpCleanup` to replay\nreplayed 0 streams, 0 events, 0 failures\n"
     )
     assert (found.exit_code, found.stderr) == (0, SUMMARY)
+
+
+def test_no_streams_is_a_finding_for_programs(project: Project) -> None:
+    (project.directory / "empty.jsonl").write_text("", "utf-8")
+
+    github = project.cli(
+        "replay", "rp_cleanup", "--from-jsonl", "empty.jsonl", "--format", "github"
+    )
+    required = project.cli(
+        "replay",
+        "rp_cleanup",
+        "--from-jsonl",
+        "empty.jsonl",
+        "--format",
+        "json",
+        "--require-streams",
+    )
+
+    assert github.exit_code == 0
+    assert github.stdout == (
+        "::warning file=empty.jsonl,line=1,col=1,endLine=1,endColumn=2,"
+        "title=REPLAY_NO_STREAMS::no streams of `RpCleanup` to replay\n"
+    )
+    assert (required.exit_code, required.stderr) == (1, "")
+    [finding] = json.loads(required.stdout)["findings"]
+    assert (finding["code"], finding["severity"], finding["path"]) == (
+        "REPLAY_STREAMS_REQUIRED",
+        "error",
+        "empty.jsonl",
+    )

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 
+from pmc.cli.replay import findings_report, render_json, summary_line
 from pmc.diagnostics import Diagnostic, StreamPosition
 from pmc.diagnostics.render import render_github, render_text
-from pmc.streams.replay import (
-    ReplayReport,
-    StreamReplay,
-    findings_report,
-    render_json,
-    summary_line,
-)
+from pmc.streams.replay import ReplayReport, StreamReplay
 
 
 def finding(

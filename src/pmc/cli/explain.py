@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.shared import EXIT_USAGE, app, print_error, print_note
+from pmc.cli.shared import UsageError, app
 from pmc.diagnostics.suggest import did_you_mean
 from pmc.errors import InputError
 from pmc.tools.explain import all_sections
+from pmc.tools.explain import explain as explain_code
 
 
 @app.command()
@@ -25,17 +26,13 @@ def explain(
 ) -> None:
     """Explain a diagnostic code (PMxxxx) or a rule of `pmc breaking` or `pmc replay` (REPLAY_*)."""
     try:
-        documented = all_sections()
+        text = explain_code(code)
     except OSError as error:
         raise InputError(f"the documentation is not installed with pmc: {error}") from None
-    text = documented.get(code.strip().upper())
     if text is None:
-        hint = did_you_mean(code.strip(), documented)
-        print_error(
+        raise UsageError(
             f"no documentation for `{code}`: not a diagnostic code (PM0203), "
-            "a breaking-change rule (STATE_NO_DELETE) or a replay rule (REPLAY_UNKNOWN_STATE)"
+            "a breaking-change rule (STATE_NO_DELETE) or a replay rule (REPLAY_UNKNOWN_STATE)",
+            help=did_you_mean(code.strip(), all_sections()),
         )
-        if hint:
-            print_note(f"help: {hint}")
-        raise typer.Exit(EXIT_USAGE)
     sys.stdout.write(text)

@@ -3,58 +3,28 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
 
-from pmc.cli.shared import OutputError, app, cannot_write
+from pmc.cli.shared import KeysOption, OutputError, TargetArgument, app, cannot_write, resolve
 from pmc.cli.stores import STORE_ENV, check_keys, existing_store
 from pmc.diagnostics.render import plural
-from pmc.runtime import ProcessDefinition
-from pmc.runtime.loading import load_process
+from pmc.files import replacing
 from pmc.streams.export import export_streams, to_json_line
-
-TargetArgument = Annotated[
-    str,
-    typer.Argument(
-        help="The generated process: `module:Class` (the current directory is importable), "
-        "or `module` for its DEFINITION.",
-        metavar="MODULE:PROCESS",
-    ),
-]
-KeysOption = Annotated[
-    list[str] | None,
-    typer.Option("--key", help="Only this stream (repeatable); default: every stream."),
-]
-
-
-def resolve(target: str) -> ProcessDefinition:
-    """Load ``MODULE:Process`` the way ``python -m`` would find ``MODULE``."""
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    return load_process(target)
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | None) -> Iterator[TextIO]:
-    """stdout for None or ``-``; otherwise a temporary file renamed over ``path`` on success."""
+def output_to(path: str | None) -> Iterator[TextIO]:
+    """stdout for None or ``-``; otherwise ``path``, replaced atomically on success."""
     if path is None or path == "-":
         yield sys.stdout
         return
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            yield out
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replacing(Path(path)) as out:
+        yield out
 
 
 @app.command()
@@ -81,7 +51,7 @@ def export(
         if keys:
             check_keys(process_store, definition.category, keys)
         try:
-            with atomic_output(output) as out:
+            with output_to(output) as out:
                 last_key = None
                 for event in export_streams(process_store, definition.category, keys or None):
                     out.write(to_json_line(event) + "\n")

@@ -10,23 +10,25 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.export import KeysOption, TargetArgument, resolve
-from pmc.cli.shared import EXIT_FAILED, OutputFormat, UsageError, app, print_note
-from pmc.cli.stores import STORE_ENV, check_keys, existing_store
-from pmc.diagnostics.render import render_github, render_text
+from pmc.cli.shared import (
+    EXIT_FAILED,
+    KeysOption,
+    OutputFormat,
+    TargetArgument,
+    UsageError,
+    app,
+    emit_diagnostics,
+    print_note,
+    resolve,
+)
+from pmc.cli.stores import STORE_ENV, check_keys, existing_store, safe_url
+from pmc.diagnostics import Diagnostic, has_errors
+from pmc.diagnostics.render import DiagnosticReport, diagnostic_json, json_text, plural
 from pmc.errors import InputError
 from pmc.runtime import ProcessDefinition
+from pmc.source import SourceFile, Span
 from pmc.streams.export import ExportFormatError, read_json_lines
-from pmc.streams.replay import (
-    ReplayReport,
-    Stream,
-    findings_report,
-    group_streams,
-    render_json,
-    replay,
-    store_streams,
-    summary_line,
-)
+from pmc.streams.replay import ReplayReport, Stream, group_streams, replay, store_streams
 
 
 @app.command("replay")
@@ -74,8 +76,10 @@ def replay_command(
     else:
         assert store is not None  # exactly one source, checked above
         report = replay_store(definition, store, keys or ())
-    emit(report, output_format, definition.category, require_streams)
-    if not report.ok or (require_streams and not report.streams):
+    source = from_jsonl if from_jsonl is not None else safe_url(store or "")
+    missing = None if report.streams else no_streams(definition.category, source, require_streams)
+    emit(report, missing, output_format)
+    if not report.ok or (missing is not None and has_errors(missing.diagnostics)):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -111,22 +115,65 @@ def streams_from_file(path: str, keys: Sequence[str]) -> list[Stream]:
     return [stream for stream in streams if stream.key in keys]
 
 
-def emit(
-    report: ReplayReport, output_format: OutputFormat, category: str, require_streams: bool
-) -> None:
-    """Where ``pmc check`` prints: JSON and GitHub annotations to stdout, the rest to stderr.
+def no_streams(category: str, source: str, require_streams: bool) -> DiagnosticReport:
+    """There is nothing to replay in ``source``: a warning, an error with --require-streams.
 
-    ``concise`` is ``text`` without the summary line.
+    Located at the input's start, as an input that cannot be read is (PM0007).
     """
-    if output_format is OutputFormat.JSON:
-        sys.stdout.write(render_json(report))
-        return
-    if output_format is OutputFormat.GITHUB:
-        sys.stdout.write(render_github(findings_report(report)))
-    else:
-        sys.stderr.write(render_text(findings_report(report)))
-    if not report.streams:
-        message = f"no streams of `{category}` to replay"
-        print_note(f"{'error' if require_streams else 'warning'}: {message}")
-    if output_format is not OutputFormat.CONCISE:
-        sys.stderr.write(f"replayed {summary_line(report)}\n")
+    rule = "REPLAY_STREAMS_REQUIRED" if require_streams else "REPLAY_NO_STREAMS"
+    finding = Diagnostic(rule, f"no streams of `{category}` to replay", Span.point(1, 1))
+    return DiagnosticReport(SourceFile(source, ""), (finding,))
+
+
+def emit(
+    report: ReplayReport, missing: DiagnosticReport | None, output_format: OutputFormat
+) -> None:
+    """Where ``pmc check`` prints (:func:`emit_diagnostics`), with replay's JSON and summary.
+
+    ``concise`` is ``text`` without the summary line. In text, "no streams"
+    is one line, ``warning: ...`` or ``error: ...``: it is about the whole
+    input, with no line to show.
+    """
+    reports = [findings_report(report)]
+    if missing is not None and output_format in (OutputFormat.TEXT, OutputFormat.CONCISE):
+        for finding in missing.diagnostics:
+            print_note(f"{finding.severity}: {finding.message}")
+    elif missing is not None:
+        reports.append(missing)
+    emit_diagnostics(
+        reports,
+        output_format,
+        document=render_json(report, missing),
+        summary=f"replayed {summary_line(report)}",
+    )
+
+
+def findings_report(report: ReplayReport) -> DiagnosticReport:
+    """The findings, for the renderers every command shares (:mod:`pmc.diagnostics.render`)."""
+    return DiagnosticReport(None, report.findings)
+
+
+def render_json(report: ReplayReport, missing: DiagnosticReport | None = None) -> str:
+    """The summary counts, and every finding as ``pmc check --format json`` shows one."""
+    also = (
+        [] if missing is None else [diagnostic_json(missing.source, d) for d in missing.diagnostics]
+    )
+    return json_text(
+        {
+            "streams": len(report.streams),
+            "events": report.events,
+            "failures": report.failures,
+            "findings": [diagnostic_json(None, f) for f in report.findings] + also,
+        }
+    )
+
+
+def summary_line(report: ReplayReport) -> str:
+    """``3 streams, 42 events, 1 failure``: failures count streams, not findings."""
+    return ", ".join(
+        [
+            plural(len(report.streams), "stream"),
+            plural(report.events, "event"),
+            plural(report.failures, "failure"),
+        ]
+    )

@@ -33,6 +33,8 @@ from pmc.diagnostics.render import (
     summary_line,
 )
 from pmc.errors import InputError, PmcError
+from pmc.runtime import ProcessDefinition
+from pmc.runtime.loading import load_process
 from pmc.source import SourceFile, Span
 from pmc.syntax.parser import MAX_SOURCE_BYTES
 
@@ -48,7 +50,14 @@ EXIT_USAGE = 2
 
 
 class UsageError(PmcError):
-    """Arguments that cannot work together, or that name something unusable."""
+    """Arguments that cannot work together, or that name something unusable.
+
+    ``help`` is printed under the error as ``help: ...`` (a did-you-mean).
+    """
+
+    def __init__(self, message: str, help: str | None = None) -> None:
+        super().__init__(message)
+        self.help = help
 
 
 class OutputError(PmcError):
@@ -59,7 +68,8 @@ class _Commands(TyperGroup):
     """The app's command group: where every error a command raises becomes an exit code.
 
     A :class:`~pmc.errors.PmcError` is a usage or I/O error (exit 2), printed
-    as ``error: message``. Exit 1 is not an error raised: it is what a
+    as ``error: message`` (then ``help: ...`` for a :class:`UsageError` with
+    a help). Exit 1 is not an error raised: it is what a
     command found (diagnostics, a stale module, a stream that does not
     replay), and the command exits with it itself.
     """
@@ -69,6 +79,8 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except PmcError as error:
             print_error(str(error))
+            if isinstance(error, UsageError) and error.help:
+                print_note(f"help: {error.help}")
             raise typer.Exit(EXIT_USAGE) from None
 
 
@@ -243,22 +255,36 @@ def check_files(
     return CheckOutcome(tuple(reports), io_failed)
 
 
-def emit_diagnostics(reports: Sequence[DiagnosticReport], output_format: OutputFormat) -> None:
+def emit_diagnostics(
+    reports: Sequence[DiagnosticReport],
+    output_format: OutputFormat,
+    *,
+    document: str | None = None,
+    summary: str | None = None,
+) -> None:
     """Print diagnostics: JSON and GitHub annotations to stdout, text and concise to stderr.
 
     GitHub Actions reads workflow commands (``::error ...::``) only from stdout.
+    A command with its own JSON ``document`` or ``summary`` line (``pmc
+    replay`` counts streams) passes them; its summary goes to stderr after
+    text and GitHub output alike. By default the JSON lists the reports and
+    text ends with the count of diagnostics.
     """
     if output_format is OutputFormat.JSON:
-        sys.stdout.write(render_json(reports))
+        sys.stdout.write(render_json(reports) if document is None else document)
         return
     if output_format is OutputFormat.GITHUB:
         for report in reports:
             sys.stdout.write(render_github(report))
+    else:
+        render = render_text if output_format is OutputFormat.TEXT else render_concise
+        for report in reports:
+            sys.stderr.write(render(report))
+    if output_format is OutputFormat.CONCISE:
         return
-    render = render_text if output_format is OutputFormat.TEXT else render_concise
-    for report in reports:
-        sys.stderr.write(render(report))
-    if output_format is OutputFormat.TEXT and any(r.diagnostics for r in reports):
+    if summary is not None:
+        sys.stderr.write(f"{summary}\n")
+    elif output_format is OutputFormat.TEXT and any(r.diagnostics for r in reports):
         sys.stderr.write(f"{summary_line(reports)} emitted\n")
 
 
@@ -274,6 +300,26 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", help="How to pri
 StdinFilenameOption = Annotated[
     str | None, typer.Option("--stdin-filename", help="Name to report for `-`.")
 ]
+
+TargetArgument = Annotated[
+    str,
+    typer.Argument(
+        help="The generated process: `module:Class` (the current directory is importable), "
+        "or `module` for its DEFINITION.",
+        metavar="MODULE:PROCESS",
+    ),
+]
+KeysOption = Annotated[
+    list[str] | None,
+    typer.Option("--key", help="Only this stream (repeatable); default: every stream."),
+]
+
+
+def resolve(target: str) -> ProcessDefinition:
+    """Load ``MODULE:Process`` the way ``python -m`` would find ``MODULE``."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return load_process(target)
 
 
 _T = TypeVar("_T")

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from pmc.errors import InputError
-from pmc.runtime.stores import ProcessStore, open_store
+from pmc.runtime.stores import ProcessStore, StoreUrlError, open_store
 
 STORE_ENV = "PMC_STORE"
 
@@ -74,7 +74,8 @@ def _open(url: str, doing: str) -> ProcessStore:
         )
     try:
         return open_store(url)
-    except (ValueError, ArgumentError) as error:
+    except StoreUrlError as error:
+        # Already a PmcError: this adds what was being done, and hides a password.
         raise StoreError(f"cannot {doing} {safe_url(url)}: {error}") from None
     except SQLAlchemyError as error:
         raise StoreError(f"cannot {doing} {safe_url(url)}: {database_reason(error)}") from None

@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.shared import UsageError, app
+from pmc.cli.shared import UsageError, app, resolve
 from pmc.cli.stores import STORE_ENV, open_process_store, safe_url
-from pmc.runtime.loading import load_process, load_tasks
+from pmc.runtime.loading import load_tasks
 from pmc.runtime.log import FieldsFormatter
 from pmc.runtime.results import Report
 from pmc.runtime.worker import Worker, WorkerStats
@@ -67,9 +67,7 @@ def worker(
     ] = False,
 ) -> None:
     """Run the tasks of a generated process until SIGINT or SIGTERM."""
-    # Like other runners, import the user's modules from the current directory.
-    sys.path.insert(0, "")
-    definition = load_process(target)
+    definition = resolve(target)  # puts the current directory on the path, for --tasks too
     handlers = load_tasks(tasks)
     process_store = open_process_store(store)
     try:
@@ -82,9 +80,10 @@ def worker(
             lease=timedelta(seconds=lease),
             listener=print_progress,
         )
-    except (TypeError, ValueError) as error:
-        # What the worker refuses (a worker id too long, handlers without a
-        # task's method) came from the command line.
+    except ValueError as error:
+        # A worker id the store cannot record (too long, a control character)
+        # came from --worker-id. Handlers without a task's method are a
+        # HandlersError, a PmcError: the app reports it.
         process_store.close()
         raise UsageError(str(error)) from None
     except BaseException:

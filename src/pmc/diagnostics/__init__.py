@@ -1,6 +1,13 @@
 """Diagnostics are data: every stage returns them, only the CLI prints them."""
 
-from pmc.diagnostics.model import Diagnostic, Label, Location, StreamPosition, has_errors
+from pmc.diagnostics.model import (
+    Diagnostic,
+    Label,
+    Location,
+    StreamPosition,
+    has_errors,
+    plural_word,
+)
 from pmc.diagnostics.registry import BREAKING_RULES, CODES, REPLAY_RULES, RULES, Rule, Severity
 
 __all__ = [
@@ -15,4 +22,5 @@ __all__ = [
     "Severity",
     "StreamPosition",
     "has_errors",
+    "plural_word",
 ]

@@ -91,3 +91,8 @@ class Diagnostic:
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diagnostics)
+
+
+def plural_word(count: int, word: str) -> str:
+    """``word`` as it reads after ``count``: ``step`` or ``steps``; every message's one plural."""
+    return word if count == 1 else f"{word}s"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pmc.diagnostics.model import Diagnostic, StreamPosition
+from pmc.diagnostics.model import Diagnostic, StreamPosition, plural_word
 from pmc.diagnostics.registry import Severity
 from pmc.source import SourceFile, Span
 
@@ -325,4 +325,4 @@ def summary_line(reports: Sequence[DiagnosticReport]) -> str:
 
 def plural(count: int, word: str) -> str:
     """``1 error``, ``2 errors``: the one plural of every summary."""
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+    return f"{count} {plural_word(count, word)}"

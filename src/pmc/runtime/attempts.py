@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 # The id derivations live in ``contract``, where the runtime's own modules
 # take them from; re-exported for code that imported them from here (pmc 0.1.0).
+from pmc.errors import InputError
 from pmc.runtime.contract import RUNTIME_NAMESPACE as RUNTIME_NAMESPACE
 from pmc.runtime.contract import decision_id as decision_id
 from pmc.runtime.contract import delivery_id as delivery_id
@@ -166,11 +167,15 @@ def invalid_result_reason(error: ValidationError) -> str:
     return f"invalid result: {where}: {first['msg']}{tail}"
 
 
+class HandlersError(InputError, TypeError):
+    """The task handlers lack a method of a task; a ``TypeError`` as well, as it was."""
+
+
 def handler_of(definition: ProcessDefinition, handlers: object, task: str) -> Callable[..., Any]:
     method = definition.tasks[task].method
     handler: Callable[..., Any] | None = getattr(handlers, method, None)
     if not callable(handler):
-        raise TypeError(f"the task handlers have no method `{method}` for the task {task}")
+        raise HandlersError(f"the task handlers have no method `{method}` for the task {task}")
     return handler
 
 
@@ -181,14 +186,14 @@ def missing_handlers(definition: ProcessDefinition, handlers: object) -> list[st
 
 
 def check_handlers(definition: ProcessDefinition, handlers: object) -> None:
-    """Refuse ``handlers`` lacking a ``<Process>Tasks`` method (``TypeError``).
+    """Refuse ``handlers`` lacking a ``<Process>Tasks`` method (:class:`HandlersError`).
 
     A setup mistake (a misspelled method) is refused where the handlers are
     given, instead of failing every attempt of the task, retries and all.
     """
     missing = missing_handlers(definition, handlers)
     if missing:
-        raise TypeError(
+        raise HandlersError(
             f"the task handlers lack {', '.join(missing)} "
             f"(see the {definition.category}Tasks protocol)"
         )

@@ -29,7 +29,9 @@ def load_process(target: str) -> ProcessDefinition:
     """
     module_name, _, attribute = target.partition(":")
     if not _is_module_name(module_name):
-        hint = f" (e.g. `{_module_hint(module_name)}:Process`)" if module_name else ""
+        hint = (
+            f" (e.g. `{_module_hint(module_name)}:{attribute or 'Process'}`)" if module_name else ""
+        )
         raise TargetError(f"`{target}`: expected MODULE:Process, a dotted module name{hint}")
     module = _import(module_name)
     name = attribute or "DEFINITION"

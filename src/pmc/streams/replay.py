@@ -7,7 +7,7 @@ state, transition and task a ``TransitionPlanned`` names must still be in its
 tables, and ``evolve`` must fold the stream to the end. ``replay`` checks
 exactly that and returns the problems as data: diagnostics located at a
 stream position, each with a stable rule id documented in ``docs/replay.md``.
-The CLI prints them.
+The CLI prints them (``pmc.cli.replay``).
 
 Streams are read as stored (name and JSON payload, see
 :mod:`pmc.streams.export`), never through event-sourcery's registry, which
@@ -32,7 +32,6 @@ from event_sourcery import Event
 from pydantic import BaseModel, ValidationError
 
 from pmc.diagnostics import Diagnostic, StreamPosition
-from pmc.diagnostics.render import DiagnosticReport, diagnostic_json, json_text, plural
 from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase
 from pmc.runtime.stores import ProcessStore
 from pmc.streams.export import ExportedEvent, export_streams
@@ -441,35 +440,4 @@ def _check_source_state(catalog: Catalog, state: ProcessState, event: Event) -> 
     return (
         f"transition `{event.transition}` leaves `{source}`, but on replay "
         f"`{machine}` instance `{machine_id}` is in `{current}`"
-    )
-
-
-# ---- rendering ---------------------------------------------------------------------------
-
-
-def findings_report(report: ReplayReport) -> DiagnosticReport:
-    """The findings, for the renderers every command shares (:mod:`pmc.diagnostics.render`)."""
-    return DiagnosticReport(None, report.findings)
-
-
-def render_json(report: ReplayReport) -> str:
-    """The summary counts, and every finding as ``pmc check --format json`` shows one."""
-    return json_text(
-        {
-            "streams": len(report.streams),
-            "events": report.events,
-            "failures": report.failures,
-            "findings": [diagnostic_json(None, f) for f in report.findings],
-        }
-    )
-
-
-def summary_line(report: ReplayReport) -> str:
-    """``3 streams, 42 events, 1 failure``: failures count streams, not findings."""
-    return ", ".join(
-        [
-            plural(len(report.streams), "stream"),
-            plural(report.events, "event"),
-            plural(report.failures, "failure"),
-        ]
     )

@@ -24,7 +24,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Protocol, TypeVar
 
-from pmc.diagnostics import BREAKING_RULES, Diagnostic
+from pmc.diagnostics import BREAKING_RULES, Diagnostic, plural_word
 from pmc.semantics.model import (
     DictType,
     EventModel,
@@ -147,10 +147,6 @@ def _declarations(
 
 
 # ---- helpers ----------------------------------------------------------------------------
-
-
-def _plural(count: int, word: str) -> str:
-    return word if count == 1 else f"{word}s"
 
 
 def _rename_help(removed: str, added: Sequence[str]) -> str:
@@ -415,7 +411,7 @@ def _endpoints_kept(
             "TRANSITION_SAME_ENDPOINTS",
             f"transition `{after.name}` of machine `{machine}` no longer goes {pairs}",
             after.endpoints_span,
-            label=f"recorded `{after.name}` {_plural(len(lost), 'step')} would not replay",
+            label=f"recorded `{after.name}` {plural_word(len(lost), 'step')} would not replay",
             help="keep the old sources and target; "
             "add a transition with a new name for the new path",
         )

@@ -13,6 +13,8 @@ replaces it with a fake clock for tests.
 
 from __future__ import annotations
 
+from sqlalchemy.exc import ArgumentError
+
 from pmc.runtime.stores.api import (
     NO_WORK,
     AppendRejected,
@@ -23,6 +25,7 @@ from pmc.runtime.stores.api import (
     ProcessStore,
     RecordedEvent,
     StoredEvent,
+    StoreUrlError,
     VersionConflict,
     WorkChanges,
     WorkItem,
@@ -42,6 +45,7 @@ __all__ = [
     "ProcessStore",
     "RecordedEvent",
     "SqlStore",
+    "StoreUrlError",
     "StoredEvent",
     "VersionConflict",
     "WorkChanges",
@@ -57,13 +61,19 @@ def open_store(url: str, clock: Clock | None = None) -> ProcessStore:
     """The store at ``url``; tables are created on first use (or by ``init()``).
 
     ``clock`` replaces the store's own clock (tests pass a fake one).
+    A URL that names no store is a :class:`StoreUrlError`.
     """
     scheme = url.partition("://")[0].lower()
-    if scheme == "memory" and url.lower() == "memory://":
-        return MemoryStore(clock)
-    if scheme == "sqlite":
-        return sqlite_store(url, clock)
-    if scheme in ("postgresql", "postgresql+psycopg2", "postgres"):
-        # SQLAlchemy 2 no longer accepts the `postgres://` spelling.
-        return postgres_store("postgresql" + url[len(scheme) :], clock)
-    raise ValueError(f"unsupported store URL {url!r}: expected {SUPPORTED_URLS}")
+    try:
+        if scheme == "memory" and url.lower() == "memory://":
+            return MemoryStore(clock)
+        if scheme == "sqlite":
+            return sqlite_store(url, clock)
+        if scheme in ("postgresql", "postgresql+psycopg2", "postgres"):
+            # SQLAlchemy 2 no longer accepts the `postgres://` spelling.
+            return postgres_store("postgresql" + url[len(scheme) :], clock)
+    except StoreUrlError:
+        raise
+    except (ArgumentError, ValueError) as error:  # SQLAlchemy cannot parse it (a port "x")
+        raise StoreUrlError(f"not a store URL SQLAlchemy can open: {error}") from None
+    raise StoreUrlError(f"unsupported store URL scheme `{scheme}`: expected {SUPPORTED_URLS}")

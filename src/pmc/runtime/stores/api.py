@@ -32,7 +32,7 @@ from uuid import UUID
 from event_sourcery import Event
 from sqlalchemy import exc as sql_errors
 
-from pmc.errors import PmcError
+from pmc.errors import InputError, PmcError
 
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Clock: TypeAlias = Callable[[], datetime]
@@ -136,6 +136,10 @@ class WorkItem:
     payload: Mapping[str, JsonValue]
     claimed_by: str | None
     lease_until: datetime | None
+
+
+class StoreUrlError(InputError, ValueError):
+    """A store URL that names no store pmc can open; a ``ValueError`` as well, as it was."""
 
 
 class AppendRejected(PmcError):

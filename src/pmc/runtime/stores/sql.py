@@ -65,6 +65,7 @@ from pmc.runtime.stores.api import (
     NewEvent,
     RecordedEvent,
     StoredEvent,
+    StoreUrlError,
     VersionConflict,
     WorkChanges,
     WorkItem,
@@ -463,7 +464,7 @@ def work_item(
 def sqlite_store(url: str, clock: Clock | None = None) -> SqlStore:
     parsed = make_url(url)
     if parsed.database in (None, "", ":memory:"):
-        raise ValueError(f"{url}: an SQLite store needs a file path; use memory:// for tests")
+        raise StoreUrlError("an SQLite store needs a file path: sqlite:///path.db")
     engine = create_engine(parsed)
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)

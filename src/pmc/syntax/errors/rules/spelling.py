@@ -1,4 +1,4 @@
-"""Rules for misspelled keywords: the "did you mean" every stage shares."""
+"""Rules for misspelled keywords, built on the "did you mean" of :mod:`pmc.diagnostics.suggest`."""
 
 from __future__ import annotations
 
