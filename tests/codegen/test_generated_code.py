@@ -27,7 +27,7 @@ from pmc.runtime import EventMeta
 from tests.codegen.support import compile_text, import_code, program_of
 from tests.codegen.test_golden import EXAMPLES, compile_example
 from tests.codegen.test_safety import TRICKY
-from tests.engine.processes import APPROVAL, JOBS
+from tests.engine.processes import APPROVAL, JOBS, PICKING
 from tests.engine.test_seed_scenario import REBASE_CLEANUP
 
 # No tasks and no timers, and every field type: the smallest tables and the
@@ -74,6 +74,7 @@ def all_modules() -> dict[str, str]:
         ("tricky", TRICKY),
         ("jobs", JOBS),
         ("approval", APPROVAL),
+        ("picking", PICKING),  # a broadcast route
         ("seed", REBASE_CLEANUP),
         ("types", TYPES),
         ("long_names", LONG_NAMES),

@@ -102,3 +102,30 @@ process Deep {
     }
 }
 """
+
+# A many-instance machine with a plain trigger: `OrderCancelled` broadcasts
+# to every existing `Item` and moves those still `Queued`, binding each one's
+# id. (Until the broadcast rule, mixing the two kinds of trigger was PM0406.)
+PICKING = """
+process OrderPicking {
+    key order_id
+    event ItemAdded { order_id: str  item: str }
+    event PickingStarted { order_id: str  item: str }
+    event OrderCancelled { order_id: str }
+    task PickItem { item: str }
+    task Restock { item: str }
+    machine Item {
+        states New, Queued, Picking, Restocking, Picked, Cancelled
+        initial New
+        final Picked, Cancelled
+        transition add: New -> Queued on ItemAdded.item
+        transition start: Queued -> Picking on PickingStarted.item run PickItem(item = machine_id)
+        transition cancel: Queued -> Restocking on OrderCancelled run Restock(item = machine_id)
+        transition restocked: Restocking -> Cancelled on Restock completed
+        transition lost: Restocking -> Cancelled on Restock failed
+        transition picked: Picking -> Picked on PickItem completed
+        transition missing: Picking -> Cancelled on PickItem failed
+    }
+    complete when all Item final
+}
+"""

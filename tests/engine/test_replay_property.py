@@ -32,10 +32,16 @@ from hypothesis import strategies as st
 from pmc.runtime import ProcessDefinition, ProcessState
 from pmc.runtime.engine import decide_and_fold
 from tests.codegen.support import compile_and_import
-from tests.engine.processes import APPROVAL, DEEP, JOBS, TICKETS
+from tests.engine.processes import APPROVAL, DEEP, JOBS, PICKING, TICKETS
 from tests.engine.scenario import Scenario
 
-PROCESSES = {"jobs": JOBS, "approval": APPROVAL, "deep": DEEP, "tickets": TICKETS}
+PROCESSES = {
+    "jobs": JOBS,
+    "approval": APPROVAL,
+    "deep": DEEP,
+    "tickets": TICKETS,
+    "picking": PICKING,
+}
 _modules: dict[tuple[str, int], ModuleType] = {}
 
 # Late enough that a retry delay or a timer runs past year 9999.
@@ -58,6 +64,13 @@ def input_event(m: ModuleType, name: str, choice: int) -> Event:
             event = [m.Requested, m.Approved, m.Withdrawn][choice % 3](doc_id="r1")
         case "deep":
             event = m.Go(id="r1")
+        case "picking":
+            item = "ABC"[choice % 3]
+            event = [
+                m.ItemAdded(order_id="r1", item=item),
+                m.PickingStarted(order_id="r1", item=item),
+                m.OrderCancelled(order_id="r1"),  # a broadcast
+            ][choice // 3 % 3]
         case _:
             ids = [i for i in "ABC" if choice >> "ABC".index(i) & 1]
             closed = m.Closed(board="r1", id="ABC"[choice % 3])
@@ -235,6 +248,7 @@ STARTS: dict[str, tuple[Any, ...]] = {
     "approval": ("input", 0),
     "deep": ("input", 0),
     "tickets": ("input", 8 | 3),
+    "picking": ("input", 0),  # item A added
 }
 
 

@@ -165,6 +165,26 @@ def test_a_transition_with_several_sources_draws_one_edge_each() -> None:
     assert "m0_any" not in text
 
 
+def test_a_broadcast_edge_says_it_addresses_all_instances() -> None:
+    model = model_of(
+        """process P {
+            key id
+            event Go { id: str  ids: list[str] }
+            event Stop { id: str }
+            machine M {
+                states A, B, C
+                initial A
+                final C
+                transition go: A -> B on Go.ids
+                transition stop: B -> C on Stop
+            }
+        }"""
+    )
+    assert "m0_s1 --> m0_s2 : stop#58; Stop (all)\n" in render_mermaid(model)
+    assert '"m0_s1" -> "m0_s2" [label="stop: Stop (all)"];' in render_dot(model)
+    assert '"m0_s0" -> "m0_s1" [label="go: Go.ids"];' in render_dot(model)
+
+
 # ---- both ----------------------------------------------------------------------------
 
 

@@ -400,10 +400,24 @@ def test_an_unknown_task_does_not_make_outcome_transitions_dead() -> None:
     assert errors(machine_process(machine)) == ["PM0202"]
 
 
-def test_mixing_single_and_multi_instance_triggers() -> None:
-    machine = SIMPLE.replace("on Go\n", "on Go.id\n")
-    d = only(machine_process(machine), "PM0406")
-    assert d.label == "addresses the single instance"
+def test_a_plain_trigger_on_a_many_instance_machine_broadcasts() -> None:
+    # PM0406 is retired: `on Stop` addresses every instance whose state accepts it.
+    model = analyze_text(machine_process(SIMPLE.replace("on Go\n", "on Go.id\n"))).model
+    assert model is not None
+    assert model.machine("M").multi_instance
+
+
+def test_a_broadcast_transition_may_bind_the_instance_id() -> None:
+    machine = """
+        states A, B, Checking, Done
+        initial A
+        final Done
+        transition go: A -> B on Go.id
+        transition stop: B -> Checking on Stop run Check(level = 1, label = machine_id)
+        transition checked: Checking -> Done on Check completed
+        transition unchecked: Checking -> Done on Check failed
+"""
+    assert errors(machine_process(machine)) == []
 
 
 # ---- types and the key ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import jinja2
 from pmc._resources import data_dir
 from pmc.codegen.emit import header_lines
 from pmc.codegen.formatter import format_module, module_filename
-from pmc.codegen.view import ModuleView, module_view
+from pmc.codegen.view import ModuleView, module_view, required_api
 from pmc.semantics.model import ProcessModel
 
 
@@ -44,6 +44,6 @@ def generate(model: ProcessModel, *, source_name: str, program: str) -> str:
     in isolated mode; raises :class:`~pmc.codegen.formatter.CodegenError`
     when the formatter is missing or fails.
     """
-    header = header_lines(source_name, program)
+    header = header_lines(source_name, program, required_api(model))
     text = render(module_view(model, header=header, source_name=source_name))
     return format_module(text, filename=module_filename(source_name))

@@ -16,7 +16,13 @@ from enum import StrEnum
 
 import pmc.naming as naming
 from pmc.codegen.literals import annotation, primitives, printable, py_str, value_literal
-from pmc.runtime.contract import RUNTIME_API, on_event, on_outcome, on_timer
+from pmc.runtime.contract import (
+    BROADCAST_API,
+    WILDCARD_TABLES_API,
+    on_event,
+    on_outcome,
+    on_timer,
+)
 from pmc.semantics.model import (
     AllFinalCondition,
     AllInCondition,
@@ -245,9 +251,10 @@ class LifecycleFieldView:
 class RouteView:
     """The instances of one machine an event goes to.
 
-    Without ``field``, the one instance named like the machine; with it, the
-    ids in the event's field (``many`` for a list, ``text`` if already
-    ``str``, ``optional`` if it may be None).
+    Without ``field``, the one instance named like the machine, or every
+    existing instance if ``broadcast`` (a plain trigger on a many-instance
+    machine); with it, the ids in the event's field (``many`` for a list,
+    ``text`` if already ``str``, ``optional`` if it may be None).
     """
 
     machine: str  # a string literal
@@ -255,6 +262,7 @@ class RouteView:
     many: bool
     text: bool
     optional: bool
+    broadcast: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +320,7 @@ def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str)
         process=model.name,
         source_name=printable(source_name),
         source_literal=py_str(source_name),
-        api=RUNTIME_API,
+        api=required_api(model),
         stdlib_imports=_stdlib_imports(model),
         has_tasks=bool(model.tasks),
         events=tuple(_event_class(model, e.name, e.fields) for e in model.events),
@@ -711,6 +719,16 @@ def _condition(condition: AllFinalCondition | AllInCondition | AnyInCondition) -
     return ConditionView(kind, py_str(condition.machine), states)
 
 
+def required_api(model: ProcessModel) -> int:
+    """The lowest runtime API that runs the module of ``model``.
+
+    A module that uses nothing newer keeps declaring the API it did, so it
+    still runs where it ran (``docs/design.md``, "The header").
+    """
+    broadcasts = any(route.broadcast for case in _route_cases(model) for route in case.routes)
+    return BROADCAST_API if broadcasts else WILDCARD_TABLES_API
+
+
 def _route_cases(model: ProcessModel) -> Iterable[RouteCaseView]:
     for event in model.events:
         routes: dict[str, RouteView] = {}
@@ -721,7 +739,12 @@ def _route_cases(model: ProcessModel) -> Iterable[RouteCaseView]:
                     break
                 if isinstance(trigger, EventTriggerModel) and trigger.event == event.name:
                     routes[machine.name] = RouteView(
-                        py_str(machine.name), field=None, many=False, text=True, optional=False
+                        py_str(machine.name),
+                        field=None,
+                        many=False,
+                        text=True,
+                        optional=False,
+                        broadcast=machine.multi_instance,
                     )
                 elif isinstance(trigger, SelectorTriggerModel) and trigger.event == event.name:
                     field = next(f for f in event.fields if f.name == trigger.field)

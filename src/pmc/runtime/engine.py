@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from pmc.runtime.contract import (
     ID_NAMESPACE,
     EventMeta,
+    Route,
     TransitionSpec,
     canonical_json,
     derived_id,
@@ -390,8 +391,20 @@ def decide_and_fold(
 def _react_to_input(decision: _Decision, event: Event) -> None:
     trigger = on_event(type(event).__name__)
     for route in decision.defn.route(event):
-        for machine_id in route.ids:
+        for machine_id in _addressed(decision.state, route):
             decision.take(route.machine, machine_id, trigger, event)
+
+
+def _addressed(state: ProcessState, route: Route) -> tuple[str, ...]:
+    """The instance ids ``route`` names, or for a broadcast every existing one.
+
+    A broadcast takes the instances as they are when the event arrives, in
+    the order they were created: the fold keeps them in that order, and
+    replay folds the same events, so it finds the same order.
+    """
+    if route.broadcast:
+        return tuple(state.instances.get(route.machine, {}))
+    return route.ids
 
 
 def _react_to_lifecycle(decision: _Decision, before: ProcessState, event: Event) -> None:

@@ -14,7 +14,6 @@ from pmc.semantics.states import StateTable, resolve_states
 from pmc.semantics.transitions import (
     TransitionInfo,
     mixed_selector_types,
-    mixed_triggers,
     resolve_transition,
 )
 from pmc.syntax import ast
@@ -49,7 +48,6 @@ def analyze_machine(machine: ast.MachineDecl, scope: Scope) -> MachineResult:
             lambda t: f"duplicate transition `{t}` in machine `{name}`",
         )
     )
-    diagnostics.extend(mixed_triggers(machine))
     diagnostics.extend(mixed_selector_types(machine, transitions))
     reachable = None
     if table.resolved and table.initial is not None and all(t.resolved for t in transitions):

@@ -89,40 +89,6 @@ def _leaves_final(transition: ast.Transition, source: ast.Name) -> Diagnostic:
     )
 
 
-def mixed_triggers(machine: ast.MachineDecl) -> Iterator[Diagnostic]:
-    """PM0406: plain triggers address the one instance, selectors address many."""
-    triggers = [
-        t.trigger
-        for t in machine.transitions
-        if isinstance(t.trigger, ast.EventTrigger | ast.SelectorTrigger)
-    ]
-    plain = [t for t in triggers if isinstance(t, ast.EventTrigger)]
-    selectors = [t for t in triggers if isinstance(t, ast.SelectorTrigger)]
-    if not plain or not selectors:
-        return
-    first, odd = (plain[0], selectors[0]) if triggers[0] is plain[0] else (selectors[0], plain[0])
-    yield Diagnostic(
-        "PM0406",
-        f"machine `{machine.name.text}` mixes single-instance and multi-instance triggers",
-        odd.span,
-        label=(
-            "selects instances by a field"
-            if isinstance(odd, ast.SelectorTrigger)
-            else "addresses the single instance"
-        ),
-        labels=(
-            Label(
-                first.span,
-                "selects instances by a field"
-                if isinstance(first, ast.SelectorTrigger)
-                else "addresses the single instance",
-            ),
-        ),
-        help="a machine has one instance (triggers `Event`) or many (triggers `Event.field`), "
-        "not both",
-    )
-
-
 def mixed_selector_types(
     machine: ast.MachineDecl, transitions: Sequence[TransitionInfo]
 ) -> Iterator[Diagnostic]:

@@ -100,11 +100,16 @@ def task_summary(task: TaskModel) -> str:
     return ", ".join(parts)
 
 
-def trigger_text(transition: TransitionModel) -> str:
+def trigger_text(transition: TransitionModel, *, many: bool) -> str:
+    """The trigger as written, and ``(all)`` after a broadcast.
+
+    On a machine of ``many`` instances, a plain event addresses every
+    instance whose state accepts it; a reader of the drawing must see that.
+    """
     trigger = transition.trigger
     match trigger:
         case EventTriggerModel(event=event):
-            return event
+            return f"{event} (all)" if many else event
         case SelectorTriggerModel(event=event, field=field):
             return f"{event}.{field}"
         case OutcomeTriggerModel(task=task, outcome=outcome):
@@ -113,9 +118,11 @@ def trigger_text(transition: TransitionModel) -> str:
             return f"after {format_duration(after_ms)}"
 
 
-def transition_label(process: ProcessModel, transition: TransitionModel, timer_mark: str) -> str:
+def transition_label(
+    process: ProcessModel, machine: MachineModel, transition: TransitionModel, timer_mark: str
+) -> str:
     """``close: RebaseFailed.instances / run CloseInstance (async, retry 3, timeout 30s)``."""
-    trigger = trigger_text(transition)
+    trigger = trigger_text(transition, many=machine.multi_instance)
     if isinstance(transition.trigger, TimerTriggerModel) and timer_mark:
         trigger = f"{timer_mark} {trigger}"
     label = f"{transition.name}: {trigger}"
@@ -133,7 +140,7 @@ def _machine_view(
     wildcard = f"{prefix}_any" if any(t.from_wildcard for t in machine.transitions) else None
     edges: list[Edge] = []
     for transition in machine.transitions:
-        label = transition_label(process, transition, timer_mark)
+        label = transition_label(process, machine, transition, timer_mark)
         timer = isinstance(transition.trigger, TimerTriggerModel)
         if wildcard is not None and transition.from_wildcard:
             sources: tuple[str, ...] = (wildcard,)
