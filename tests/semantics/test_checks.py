@@ -407,6 +407,15 @@ def test_a_plain_trigger_on_a_many_instance_machine_broadcasts() -> None:
     assert model.machine("M").multi_instance
 
 
+def test_one_event_cannot_both_select_and_broadcast_in_one_machine() -> None:
+    machine = SIMPLE.replace("on Go\n", "on Go.id\n").replace(
+        "transition stop: B -> Done on Stop", "transition stop: B -> Done on Go"
+    )
+    d = only(machine_process(machine), "PM0407")
+    assert d.label == "selects instances by `id`"
+    assert [label.message for label in d.labels] == ["addresses every existing instance"]
+
+
 def test_a_broadcast_transition_may_bind_the_instance_id() -> None:
     machine = """
         states A, B, Checking, Done

@@ -25,10 +25,10 @@ def header_lines(source_name: str, program: str, api: int) -> tuple[str, str]:
     """The two comment lines every generated module starts with.
 
     Only what the contract needs (``docs/design.md``, "The header"): the
-    runtime API the module requires, the source's name and the hash of its ``program`` (see
-    :func:`program_digest`). Not the pmc version, which would change every
-    module on every upgrade, nor a hash of the source's bytes, which a
-    ``pmc fmt`` or a comment would change.
+    runtime ``api`` the module requires, the source's name and the hash of
+    its ``program`` (see :func:`program_digest`). Not the pmc version, which
+    would change every module on every upgrade, nor a hash of the source's
+    bytes, which a ``pmc fmt`` or a comment would change.
     """
     return (
         f"{HEADER_PREFIX}for runtime API {api} from {printable(source_name)}{HEADER_SUFFIX}",

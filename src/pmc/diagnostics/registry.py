@@ -104,6 +104,7 @@ CODES: Mapping[str, Rule] = _family(
     Rule("PM0404", ERROR, "task outcome not handled"),
     Rule("PM0405", ERROR, "dead outcome transition"),
     Rule("PM0406", ERROR, "machine mixes single- and multi-instance triggers", retired=True),
+    Rule("PM0407", ERROR, "event both selects and broadcasts in one machine"),
     # types and key
     Rule("PM0501", ERROR, "invalid instance selector type"),
     Rule("PM0502", ERROR, "trigger event lacks the key field"),

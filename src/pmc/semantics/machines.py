@@ -15,6 +15,7 @@ from pmc.semantics.transitions import (
     TransitionInfo,
     mixed_selector_types,
     resolve_transition,
+    selector_and_broadcast,
 )
 from pmc.syntax import ast
 
@@ -48,6 +49,7 @@ def analyze_machine(machine: ast.MachineDecl, scope: Scope) -> MachineResult:
             lambda t: f"duplicate transition `{t}` in machine `{name}`",
         )
     )
+    diagnostics.extend(selector_and_broadcast(machine))
     diagnostics.extend(mixed_selector_types(machine, transitions))
     reachable = None
     if table.resolved and table.initial is not None and all(t.resolved for t in transitions):

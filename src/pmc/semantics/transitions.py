@@ -89,6 +89,36 @@ def _leaves_final(transition: ast.Transition, source: ast.Name) -> Diagnostic:
     )
 
 
+def selector_and_broadcast(machine: ast.MachineDecl) -> Iterator[Diagnostic]:
+    """PM0407: one event cannot both select a machine's instances and broadcast to them.
+
+    The event's route would have to be either the ids in its field (which may
+    create instances) or every existing instance (which never does).
+    """
+    plain: dict[str, ast.EventTrigger] = {}
+    for transition in machine.transitions:
+        if isinstance(transition.trigger, ast.EventTrigger):
+            plain.setdefault(transition.trigger.event.text, transition.trigger)
+    reported: set[str] = set()
+    for transition in machine.transitions:
+        trigger = transition.trigger
+        if not isinstance(trigger, ast.SelectorTrigger):
+            continue
+        event = trigger.event.text
+        if event not in plain or event in reported:
+            continue
+        reported.add(event)
+        yield Diagnostic(
+            "PM0407",
+            f"machine `{machine.name.text}` uses `{event}` both with and without a selector",
+            trigger.span,
+            label=f"selects instances by `{trigger.field.text}`",
+            labels=(Label(plain[event].span, "addresses every existing instance"),),
+            help=f"use `{event}.{trigger.field.text}` on every transition of this machine on "
+            f"`{event}`, or declare another event for the broadcast",
+        )
+
+
 def mixed_selector_types(
     machine: ast.MachineDecl, transitions: Sequence[TransitionInfo]
 ) -> Iterator[Diagnostic]:

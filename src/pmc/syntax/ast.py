@@ -232,7 +232,7 @@ class Wildcard:
 
 @dataclass(frozen=True, slots=True)
 class EventTrigger:
-    """``on EventName``: the machine's single instance."""
+    """``on EventName``: the machine's single instance, or all of its many (broadcast)."""
 
     event: Name
     span: Span
