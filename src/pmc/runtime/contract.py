@@ -53,7 +53,7 @@ BROADCAST_API = 3  # ``Route(machine, broadcast=True)``: every existing instance
 GENERATED_BY: Mapping[int, str] = {
     1: "pmc 0.1.0",
     2: "pmc 0.2.0 or later",
-    3: "pmc 0.2.0 or later",
+    3: "pmc 0.3.0 or later",
 }
 
 # The APIs this runtime runs. API 1 modules expand ``*`` into one transition
