@@ -24,17 +24,23 @@ import re
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
 from uuid import UUID
 
 from event_sourcery import Event
 
 from pmc.errors import PmcError
-from pmc.runtime.lifecycle import LifecycleTypes, TaskInput, TaskResult
+from pmc.runtime.lifecycle import (
+    LifecycleTypes,
+    ProcessData,
+    SignalPayload,
+    TaskInput,
+    TaskResult,
+)
 
 # ---- the runtime API ------------------------------------------------------------------
 
@@ -47,6 +53,10 @@ RUNTIME_API = 3
 # still runs on the runtimes that ran it before.
 WILDCARD_TABLES_API = 2  # every module generated since pmc 0.2.0 has them
 BROADCAST_API = 3  # ``Route(machine, broadcast=True)``: every existing instance
+# The language's second edition: data, guards, ``set``, signals, ``keep``,
+# deadlines and data conditions; every function of such a module takes a
+# ``Scope``, and its tables may hold what is marked "API 3" below.
+SECOND_EDITION_API = 3
 
 # Which pmc releases generate modules of each API, for the messages below.
 # API 1 (pmc 0.1.0) declares nothing: a module without a declaration is one.
@@ -84,6 +94,9 @@ REQUIRED_TABLES: Mapping[int, tuple[str, ...]] = {
 
 
 _R = TypeVar("_R")
+_E = TypeVar("_E")
+_D = TypeVar("_D")
+_I = TypeVar("_I")
 
 # What a task handler of the generated ``<Process>Tasks`` protocol returns:
 # the value itself from a ``def``, an awaitable of it from an ``async def``
@@ -182,6 +195,46 @@ Binder = Callable[[Any, str, Any], TaskInput]
 
 
 @dataclass(frozen=True, slots=True)
+class Scope(Generic[_E, _D, _I]):
+    """What the functions of an API 3 module read: the trigger, and the values
+    from before the transition.
+
+    ``event`` is the trigger's payload (an input event, a task's result model
+    or None, a ``TaskFailure``, a signal's payload, ``TimerFired``); ``data``
+    the process's record and ``instance`` the machine instance's (``NoData``
+    where none is declared). Generated functions take it typed, e.g.
+    ``Scope[ChargeCardResult, DunningData, rt.NoData]``.
+    """
+
+    event: _E
+    data: _D
+    instance: _I
+    machine_id: str
+    key: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Assignments:
+    """What a ``set`` clause writes: field -> new value, per record.
+
+    The engine validates the values into the records' models and records
+    them as JSON in ``TransitionPlanned.data_set`` / ``instance_set``.
+    """
+
+    data: Mapping[str, object] = field(default_factory=dict)
+    instance: Mapping[str, object] = field(default_factory=dict)
+
+
+# The functions an API 3 module generates, one per clause of a transition.
+ScopedBinder = Callable[[Scope[Any, Any, Any]], TaskInput]  # ``run T(...)``
+Guard = Callable[[Scope[Any, Any, Any]], bool]  # ``when EXPR``
+Assign = Callable[[Scope[Any, Any, Any]], Assignments]  # ``set ...``
+Emit = Callable[[Scope[Any, Any, Any]], Sequence[SignalPayload]]  # ``emit S(...)`` ...
+Due = Callable[[Scope[Any, Any, Any]], datetime | None]  # ``on at data.F``
+DataTest = Callable[[Any], bool]  # a data condition, given the process's record
+
+
+@dataclass(frozen=True, slots=True)
 class EventMeta:
     """What the store knows about the event being decided on.
 
@@ -272,6 +325,7 @@ class MachineSpec:
     initial: str
     final: tuple[str, ...]
     multi_instance: bool
+    data: type[ProcessData] | None = None  # API 3: the instance record; None: NoData
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,12 +335,22 @@ class TransitionSpec:
     name: str
     target: str
     task: str | None = None
-    bind: Binder | None = None  # set exactly when ``task`` is
+    # Set exactly when ``task`` is: a ``Binder`` in an API 1-2 module, a
+    # ``ScopedBinder`` in an API 3 one (``SECOND_EDITION_API``).
+    bind: Binder | ScopedBinder | None = None
+    # API 3.
+    guard: Guard | None = None  # None: always taken (the fallback)
+    assign: Assign | None = None  # ``set``
+    emit: Emit | None = None  # ``emit``
+    keep: tuple[str, ...] = ()  # task names that stay in flight
 
 
 TransitionKey = tuple[str, str, str]  # (machine, state, trigger)
 TaskTable = Mapping[str, TaskSpec]
-TransitionTable = Mapping[TransitionKey, TransitionSpec]
+# A row is one transition, or (API 3) the transitions of one state and
+# trigger in source order: the first whose guard holds is taken.
+TransitionRow = TransitionSpec | tuple[TransitionSpec, ...]
+TransitionTable = Mapping[TransitionKey, TransitionRow]
 TimerTable = Mapping[tuple[str, str], tuple["TimerSpec", ...]]  # (machine, state)
 
 # ``*`` rows: ``(machine, trigger)`` -> the transition taken on that trigger in
@@ -294,7 +358,7 @@ TimerTable = Mapping[tuple[str, str], tuple["TimerSpec", ...]]  # (machine, stat
 # ``machine`` -> the timers of every non-final state, after the state's own.
 # One row per transition however many states ``*`` stands for, so a module
 # grows with its source, not with states times wildcard transitions.
-WildcardTable = Mapping[tuple[str, str], TransitionSpec]
+WildcardTable = Mapping[tuple[str, str], TransitionRow]
 WildcardTimerTable = Mapping[str, tuple["TimerSpec", ...]]
 
 
@@ -329,10 +393,24 @@ class AnyIn:
 
 @dataclass(frozen=True, slots=True)
 class TimerSpec:
-    """An ``after D`` transition leaving ``state``."""
+    """An ``after D`` transition leaving ``state``, or (API 3, ``at`` set) an
+    ``at data.F`` one: due at the instant ``at`` reads, no timer if none."""
 
     transition: str
     after_ms: int
+    at: Due | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DataCondition:
+    """API 3: a data expression of ``complete when`` / ``fail when``.
+
+    ``text`` is the expression as ``pmc fmt`` writes it: the reason a
+    process failed on it says what held.
+    """
+
+    test: DataTest
+    text: str
 
 
 class DefinitionTables(Protocol):
@@ -351,13 +429,18 @@ class DefinitionTables(Protocol):
     @property
     def tasks(self) -> TaskTable: ...
     @property
-    def complete_when(self) -> tuple[AllFinal | AllIn, ...]: ...
+    def complete_when(self) -> tuple[AllFinal | AllIn | DataCondition, ...]: ...
     @property
-    def fail_when(self) -> tuple[AnyIn, ...]: ...
+    def fail_when(self) -> tuple[AnyIn | DataCondition, ...]: ...
+    @property
+    def data_model(self) -> type[ProcessData] | None: ...  # API 3; None: NoData
+    @property
+    def signals(self) -> Mapping[str, type[SignalPayload]]: ...  # API 3
     @property
     def lifecycle(self) -> LifecycleTypes: ...
 
     def route(self, event: Event) -> Sequence[Route]: ...
+    def route_signal(self, payload: SignalPayload) -> Sequence[Route]: ...  # API 3
     def machine(self, name: str) -> MachineSpec: ...
     def transition(self, machine: str, state: str, trigger: str) -> TransitionSpec | None: ...
     def timers_in(self, machine: str, state: str) -> tuple[TimerSpec, ...]: ...
@@ -386,6 +469,11 @@ def on_event(event: str) -> str:
 def on_outcome(task: str, outcome: Literal["completed", "failed"]) -> str:
     """The trigger key of ``on Task completed`` / ``on Task failed``."""
     return f"{task} {outcome}"
+
+
+def on_signal(signal: str) -> str:
+    """The trigger key of ``on Signal`` and ``on Signal.field`` (API 3)."""
+    return f"signal:{signal}"
 
 
 def on_timer(transition: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -29,6 +29,7 @@ from pmc.runtime.contract import (
     AllIn,
     AnyIn,
     Binder,
+    DataCondition,
     EventMeta,
     MachineSpec,
     RetrySpec,
@@ -44,7 +45,7 @@ from pmc.runtime.contract import (
     WildcardTable,
     WildcardTimerTable,
 )
-from pmc.runtime.lifecycle import LifecycleTypes, TaskInput
+from pmc.runtime.lifecycle import LifecycleTypes, ProcessData, SignalPayload, TaskInput
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, frozen_map, stream_key
 
 # The table and spec types live in ``contract`` now; they are still exported
@@ -160,9 +161,12 @@ class ProcessDefinition:
     # whose modules expanded ``*`` into ``transitions`` and ``timers``).
     wildcard_transitions: ClassVar[WildcardTable]
     wildcard_timers: ClassVar[WildcardTimerTable]
-    complete_when: ClassVar[tuple[AllFinal | AllIn, ...]]  # all must hold; empty: never
-    fail_when: ClassVar[tuple[AnyIn, ...]]  # any may hold
+    complete_when: ClassVar[tuple[AllFinal | AllIn | DataCondition, ...]]  # all; empty: never
+    fail_when: ClassVar[tuple[AnyIn | DataCondition, ...]]  # any may hold
     lifecycle: ClassVar[LifecycleTypes]
+    # API 3, optional: a module without data or signals leaves them out.
+    data_model: ClassVar[type[ProcessData] | None] = None  # None: NoData
+    signals: ClassVar[Mapping[str, type[SignalPayload]]] = frozen_map()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -176,6 +180,10 @@ class ProcessDefinition:
     def route(self, event: Event) -> Sequence[Route]:
         """The machine instances an input event is addressed to."""
         raise NotImplementedError
+
+    def route_signal(self, payload: SignalPayload) -> Sequence[Route]:
+        """The machine instances a raised signal is addressed to (API 3)."""
+        return ()
 
     # ---- for the runtime ----------------------------------------------------
 

@@ -45,6 +45,23 @@ class TaskResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
+class ProcessData(BaseModel):
+    """Base of a ``data`` record: the process's (``<Process>Data``) or a machine
+    instance's (``<Machine>Data``). Every field has a default; immutable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class NoData(ProcessData):
+    """The record of a process or machine that declares no ``data``."""
+
+
+class SignalPayload(BaseModel):
+    """Base of a signal's payload model (``signal NAME { ... }``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
 @dataclass(frozen=True, slots=True)
 class TaskFailure:
     """What a ``T failed`` transition's bindings see as ``event``."""
@@ -69,6 +86,13 @@ class TransitionPlannedBase(LifecycleEvent):
     task_id: UUID | None = None
     task_input: dict[str, Any] | None = None
     caused_by: UUID
+    # Second edition (runtime API 3); absent from streams recorded before it.
+    # The values the transition's ``set`` wrote (field -> JSON value): evolve
+    # applies these, it never evaluates an expression again.
+    data_set: dict[str, Any] | None = None
+    instance_set: dict[str, Any] | None = None
+    # The tasks of the instance that stay in flight across it (``keep``).
+    kept_tasks: list[UUID] | None = None
 
     # Each machine's state enum, set by a generated process with several
     # machines. Its ``from_state: AState | BState`` alone is not enough: for
@@ -161,6 +185,17 @@ class TimerFiredBase(LifecycleEvent):
     timer_id: UUID
 
 
+class SignalRaisedBase(LifecycleEvent):
+    """A transition raised a signal (``emit``); recorded before the decisions it causes,
+    whose ``caused_by`` is this event's id."""
+
+    signal: str
+    payload: dict[str, Any]
+    machine: str  # the instance whose transition raised it
+    machine_id: str
+    transition: str
+
+
 class ProcessCompletedBase(LifecycleEvent):
     pass
 
@@ -188,3 +223,5 @@ class LifecycleTypes:
     process_completed: type[ProcessCompletedBase]
     process_failed: type[ProcessFailedBase]
     process_cancelled: type[ProcessCancelledBase]
+    # API 3: a process that declares signals has its ``SignalRaised``.
+    signal_raised: type[SignalRaisedBase] | None = None

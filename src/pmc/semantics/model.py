@@ -158,7 +158,32 @@ class TimerTriggerModel:
     after_ms: int
 
 
-TriggerModel = EventTriggerModel | SelectorTriggerModel | OutcomeTriggerModel | TimerTriggerModel
+@dataclass(frozen=True, slots=True)
+class SignalTriggerModel:
+    """``on Signal`` (every machine instance that exists: a single instance, or a
+    broadcast) or ``on Signal.field`` (the named instance ids; ``fan_out`` for a list)."""
+
+    signal: str
+    field: str | None = None
+    fan_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineTriggerModel:
+    """``on at data.F`` / ``on at instance.F``: due at that instant (none: no timer)."""
+
+    scope: DataScope
+    field: str
+
+
+TriggerModel = (
+    EventTriggerModel
+    | SelectorTriggerModel
+    | OutcomeTriggerModel
+    | TimerTriggerModel
+    | SignalTriggerModel
+    | DeadlineTriggerModel
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +208,72 @@ class KeyExpr:
     pass
 
 
-ExprModel = LiteralExpr | EventFieldExpr | MachineIdExpr | KeyExpr
+class DataScope(StrEnum):
+    DATA = "data"  # the process's record
+    INSTANCE = "instance"  # the machine instance's record
+
+
+@dataclass(frozen=True, slots=True)
+class DataFieldExpr:
+    """``data.FIELD`` / ``instance.FIELD``: the value from before the transition."""
+
+    scope: DataScope
+    field: str
+
+
+class UnaryOp(StrEnum):
+    NOT = "not"
+    LEN = "len"
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryExpr:
+    op: UnaryOp
+    operand: ExprModel
+
+
+class BinaryOp(StrEnum):
+    """Binary operators, named by their spelling in a ``.pm`` file (and in Python)."""
+
+    OR = "or"
+    AND = "and"
+    EQ = "=="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    IN = "in"
+    NOT_IN = "not in"
+    ADD = "+"
+    SUB = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryExpr:
+    op: BinaryOp
+    left: ExprModel
+    right: ExprModel
+
+
+@dataclass(frozen=True, slots=True)
+class IsNoneExpr:
+    operand: ExprModel
+    negated: bool  # ``is not none``
+
+
+# Parentheses are not kept: the tree is the grouping. Codegen parenthesises
+# every compound operand, so Python's precedence never decides anything.
+ExprModel = (
+    LiteralExpr
+    | EventFieldExpr
+    | MachineIdExpr
+    | KeyExpr
+    | DataFieldExpr
+    | UnaryExpr
+    | BinaryExpr
+    | IsNoneExpr
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,12 +295,39 @@ class RunModel:
 
 
 @dataclass(frozen=True, slots=True)
+class AssignmentModel:
+    """``data.F = EXPR`` / ``instance.F = EXPR`` of a ``set`` clause."""
+
+    scope: DataScope
+    field: str
+    value: ExprModel
+    # The type of the value as written (codegen converts an `int` into a
+    # `Decimal` field, as for bindings). Derived, so not compared.
+    source_type: ValueType | None = dataclass_field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EmitModel:
+    """``emit Signal(FIELD = EXPR, ...)``: signal fields with defaults may be unbound."""
+
+    signal: str
+    bindings: tuple[BindingModel, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TransitionModel:
     name: str
     sources: tuple[str, ...]  # ``*`` expanded; never a final state
     target: str
     trigger: TriggerModel
     run: RunModel | None
+    # Second edition. A transition of one machine on one state and trigger
+    # is tried in source order (``MachineModel.transitions``); the first
+    # whose guard holds is taken, and an unguarded one comes last.
+    guard: ExprModel | None = None
+    keep: tuple[str, ...] = ()  # tasks that stay in flight across the transition
+    sets: tuple[AssignmentModel, ...] = ()  # simultaneous, in source order
+    emits: tuple[EmitModel, ...] = ()  # raised in this order
     # Written with ``*``: ``pmc graph`` draws one edge from "any state"
     # instead of one per expanded source.
     from_wildcard: bool = False
@@ -228,6 +345,10 @@ class MachineModel:
     final: tuple[str, ...]
     multi_instance: bool  # triggered by ``Event.field`` selectors
     transitions: tuple[TransitionModel, ...]
+    # The machine's ``data`` block: one record per instance. Every field has
+    # a default (filled in by semantics: ``none`` for ``T | None``, empty
+    # for lists and dicts).
+    data: tuple[FieldModel, ...] = ()
     span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
     state_spans: tuple[Span, ...] = dataclass_field(default=(), compare=False)  # of ``states``
     states_span: Span = dataclass_field(default=NOWHERE, compare=False)  # the first `states` clause
@@ -267,6 +388,13 @@ class KeyModel:
 
 
 @dataclass(frozen=True, slots=True)
+class SignalModel:
+    name: str
+    fields: tuple[FieldModel, ...]
+    span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessModel:
     name: str
     key: KeyModel
@@ -281,6 +409,13 @@ class ProcessModel:
     fail_when: tuple[AnyInCondition, ...]
     cancel_events: tuple[str, ...]
     span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
+    # Second edition: the process's ``data`` block (defaults filled in as
+    # for machines), its signals, and the data expressions of ``complete
+    # when`` (joined by ``and``) and ``fail when`` (joined by ``or``).
+    data: tuple[FieldModel, ...] = ()
+    signals: tuple[SignalModel, ...] = ()
+    complete_data: ExprModel | None = None
+    fail_data: ExprModel | None = None
 
     def event(self, name: str) -> EventModel:
         return next(e for e in self.events if e.name == name)
@@ -290,3 +425,6 @@ class ProcessModel:
 
     def machine(self, name: str) -> MachineModel:
         return next(m for m in self.machines if m.name == name)
+
+    def signal(self, name: str) -> SignalModel:
+        return next(s for s in self.signals if s.name == name)

@@ -107,7 +107,89 @@ class KeyRef:
     span: Span
 
 
-Expr = Literal | EventFieldRef | MachineIdRef | KeyRef
+class DataScope(StrEnum):
+    """Whose data a reference reads or an assignment writes."""
+
+    DATA = "data"  # the process's record: ``data.FIELD``
+    INSTANCE = "instance"  # the machine instance's record: ``instance.FIELD``
+
+
+@dataclass(frozen=True, slots=True)
+class DataFieldRef:
+    """``data.FIELD`` or ``instance.FIELD``."""
+
+    scope: DataScope
+    field: Name
+    span: Span
+
+
+class UnaryOp(StrEnum):
+    NOT = "not"
+    LEN = "len"  # written ``len(x)``
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryExpr:
+    op: UnaryOp
+    operand: Expr
+    span: Span
+
+
+class BinaryOp(StrEnum):
+    """Binary operators, named by their spelling in a ``.pm`` file."""
+
+    OR = "or"
+    AND = "and"
+    EQ = "=="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+    IN = "in"
+    NOT_IN = "not in"
+    ADD = "+"
+    SUB = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryExpr:
+    """``left OP right``; comparisons do not chain (``a < b < c`` is a syntax error)."""
+
+    op: BinaryOp
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class IsNoneExpr:
+    """``x is none`` / ``x is not none``."""
+
+    operand: Expr
+    negated: bool  # ``is not none``
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ParenExpr:
+    """``( expr )``: kept so that the formatter writes the parentheses back."""
+
+    inner: Expr
+    span: Span
+
+
+Expr = (
+    Literal
+    | EventFieldRef
+    | MachineIdRef
+    | KeyRef
+    | DataFieldRef
+    | UnaryExpr
+    | BinaryExpr
+    | IsNoneExpr
+    | ParenExpr
+)
 
 
 # ---- declarations ------------------------------------------------------------
@@ -129,6 +211,23 @@ class KeyDecl:
 
 @dataclass(frozen=True, slots=True)
 class EventDecl:
+    name: Name
+    fields: tuple[Field, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class DataDecl:
+    """``data { FIELD: TYPE [= LITERAL] ... }``: in a process, or first in a machine."""
+
+    fields: tuple[Field, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class SignalDecl:
+    """``signal NAME { FIELD: TYPE [= LITERAL] ... }``: an event internal to the process."""
+
     name: Name
     fields: tuple[Field, ...]
     span: Span
@@ -269,7 +368,17 @@ class TimerTrigger:
     span: Span
 
 
-Trigger = EventTrigger | SelectorTrigger | OutcomeTrigger | TimerTrigger
+@dataclass(frozen=True, slots=True)
+class DeadlineTrigger:
+    """``on at data.FIELD`` / ``on at instance.FIELD``: a timer due at that instant."""
+
+    field: DataFieldRef
+    span: Span
+
+
+# ``on Name`` and ``on Name.field`` name an event or a signal: the parser
+# cannot tell which, semantics looks the name up.
+Trigger = EventTrigger | SelectorTrigger | OutcomeTrigger | TimerTrigger | DeadlineTrigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,16 +396,64 @@ class RunClause:
 
 
 @dataclass(frozen=True, slots=True)
+class Guard:
+    """``when EXPR``."""
+
+    condition: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class KeepClause:
+    """``keep TASK, ...``: tasks that stay in flight when the transition leaves its state."""
+
+    tasks: tuple[Name, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """``data.FIELD = EXPR`` / ``instance.FIELD = EXPR`` in a ``set`` clause."""
+
+    target: DataFieldRef
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class SetClause:
+    """``set A, B, ...``: simultaneous assignments (each reads the values from before)."""
+
+    assignments: tuple[Assignment, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class EmitClause:
+    """``emit Signal(FIELD = EXPR, ...)``; a transition may have several, in order."""
+
+    signal: Name
+    bindings: tuple[Binding, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
+    """``transition NAME: FROM -> TO on TRIGGER [when] [keep] [run] [set] [emit...]``."""
+
     name: Name
     sources: tuple[Name | Wildcard, ...]
     target: Name
     trigger: Trigger
     run: RunClause | None
     span: Span
+    guard: Guard | None = None
+    keep: KeepClause | None = None
+    set: SetClause | None = None
+    emits: tuple[EmitClause, ...] = ()
 
 
-MachineMember = StatesClause | InitialClause | FinalClause | Transition
+MachineMember = DataDecl | StatesClause | InitialClause | FinalClause | Transition
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +477,10 @@ class MachineDecl:
     @property
     def transitions(self) -> tuple[Transition, ...]:
         return tuple(m for m in self.members if isinstance(m, Transition))
+
+    @property
+    def data_blocks(self) -> tuple[DataDecl, ...]:
+        return tuple(m for m in self.members if isinstance(m, DataDecl))
 
 
 # ---- process-level clauses ---------------------------------------------------
@@ -359,18 +520,20 @@ class StartOn:
 
 @dataclass(frozen=True, slots=True)
 class CompleteWhen:
-    """Conditions joined by ``and``."""
+    """Conditions joined by ``and``; ``data`` is a data expression joined last, by ``and``."""
 
     conditions: tuple[AllFinal | AllIn, ...]
     span: Span
+    data: Expr | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FailWhen:
-    """Conditions joined by ``or``."""
+    """Conditions joined by ``or``; ``data`` is a data expression joined last, by ``or``."""
 
     conditions: tuple[AnyIn, ...]
     span: Span
+    data: Expr | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,7 +543,16 @@ class CancelOn:
 
 
 Declaration = (
-    KeyDecl | EventDecl | TaskDecl | MachineDecl | StartOn | CompleteWhen | FailWhen | CancelOn
+    KeyDecl
+    | EventDecl
+    | TaskDecl
+    | MachineDecl
+    | StartOn
+    | CompleteWhen
+    | FailWhen
+    | CancelOn
+    | DataDecl
+    | SignalDecl
 )
 
 
@@ -411,6 +583,14 @@ class Process:
     @property
     def machines(self) -> tuple[MachineDecl, ...]:
         return self.of_type(MachineDecl)
+
+    @property
+    def data_blocks(self) -> tuple[DataDecl, ...]:
+        return self.of_type(DataDecl)
+
+    @property
+    def signals(self) -> tuple[SignalDecl, ...]:
+        return self.of_type(SignalDecl)
 
 
 @dataclass(frozen=True, slots=True)
