@@ -114,6 +114,18 @@ def python_expr(expr: ExprModel, refs: Refs, expected: ValueType | None = None) 
     raise AssertionError(expr)  # pragma: no cover - the match is exhaustive
 
 
+def reads_key(expr: ExprModel) -> bool:
+    """Does ``expr`` read the process key anywhere?"""
+    match expr:
+        case KeyExpr():
+            return True
+        case UnaryExpr(_, operand) | IsNoneExpr(operand, _):
+            return reads_key(operand)
+        case BinaryExpr(_, left, right):
+            return reads_key(left) or reads_key(right)
+    return False
+
+
 def python_operand(expr: ExprModel, refs: Refs, expected: ValueType | None = None) -> str:
     text = python_expr(expr, refs, expected)
     compound = isinstance(expr, BinaryExpr | IsNoneExpr) or (

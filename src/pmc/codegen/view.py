@@ -11,11 +11,11 @@ output is deterministic.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import pmc.naming as naming
-from pmc.codegen.expressions import Refs, expr_text, python_expr, python_operand
+from pmc.codegen.expressions import Refs, expr_text, python_expr, python_operand, reads_key
 from pmc.codegen.literals import annotation, primitives, printable, py_str, value_literal
 from pmc.runtime.contract import (
     BROADCAST_API,
@@ -176,7 +176,8 @@ class FunctionView:
     """A function of an API 3 module: one clause of a transition, or a data condition.
 
     ``def name(parameter: annotation) -> returns: return body``, where
-    ``body`` is a Python expression (:mod:`.expressions`).
+    ``body`` is a Python expression (:mod:`.expressions`); ``key``: the
+    key's annotation, when the body reads the key (as ``_key``).
     """
 
     name: str
@@ -184,6 +185,7 @@ class FunctionView:
     annotation: str
     returns: str
     body: str
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -714,6 +716,7 @@ def _is_decimal(value_type: ValueType) -> bool:
 _BOOL = PrimitiveType(Primitive.BOOL)
 _SCOPE = "_s"  # the one parameter; no `.pm` name starts with `_`
 _DATA = "_data"  # the process record a data condition reads
+_KEY = "_key"  # the key, typed (``Scope.key`` is not)
 
 
 def _record_type(owner: str, fields: Sequence[FieldModel]) -> str:
@@ -750,7 +753,7 @@ def _clause_functions(
         data=f"{_SCOPE}.data",
         instance=f"{_SCOPE}.instance",
         machine_id=f"{_SCOPE}.machine_id",
-        key=f"{_SCOPE}.key",
+        key=_KEY,
         event_fields=_payload_fields(model, transition.trigger),
         data_fields={f.name: f.type for f in model.data},
         instance_fields={f.name: f.type for f in machine.data},
@@ -758,31 +761,36 @@ def _clause_functions(
     )
     records = f"{_record_type(model.name, model.data)}, {_record_type(machine.name, machine.data)}"
     scope = f"rt.Scope[{_payload_type(model, transition.trigger)}, {records}]"
-    key = (machine.name, transition.name)
+    key_type = annotation(model.key.type)
+
+    def function(clause: str, returns: str, body: str, reads: Iterable[ExprModel]) -> FunctionView:
+        name = names[clause][(machine.name, transition.name)]
+        key = key_type if any(reads_key(e) for e in reads) else None
+        return FunctionView(name, _SCOPE, scope, returns, body, key)
+
     if transition.guard is not None:
         body = python_expr(transition.guard, refs, _BOOL)
-        yield FunctionView(names["when"][key], _SCOPE, scope, "bool", body)
+        yield function("when", "bool", body, [transition.guard])
     if transition.run is not None:
         task = model.task(transition.run.task)
         body = _call(task.name, transition.run.bindings, task.fields, refs)
-        yield FunctionView(names["bind"][key], _SCOPE, scope, task.name, body)
+        yield function("bind", task.name, body, [b.value for b in transition.run.bindings])
     if transition.sets:
         body = _assignments(model, machine, transition, refs)
-        yield FunctionView(names["set"][key], _SCOPE, scope, "rt.Assignments", body)
+        yield function("set", "rt.Assignments", body, [a.value for a in transition.sets])
     if transition.emits:
         calls = [
             _call(e.signal, e.bindings, model.signal(e.signal).fields, refs)
             for e in transition.emits
         ]
         body = f"({', '.join(calls)}{',' if len(calls) == 1 else ''})"
-        returns = "tuple[rt.SignalPayload, ...]"
-        yield FunctionView(names["emit"][key], _SCOPE, scope, returns, body)
+        reads = [b.value for e in transition.emits for b in e.bindings]
+        yield function("emit", "tuple[rt.SignalPayload, ...]", body, reads)
     if isinstance(transition.trigger, DeadlineTriggerModel):
         # Read on entering the source state, whatever entered it: no payload.
         due = DataFieldExpr(transition.trigger.scope, transition.trigger.field)
-        at_scope = f"rt.Scope[object, {records}]"
-        body = python_expr(due, refs)
-        yield FunctionView(names["at"][key], _SCOPE, at_scope, "datetime | None", body)
+        at = function("at", "datetime | None", python_expr(due, refs), [])
+        yield replace(at, annotation=f"rt.Scope[object, {records}]")
 
 
 def _call(
