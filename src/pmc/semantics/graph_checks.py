@@ -139,9 +139,7 @@ def _conflict_diagnostics(
         first = transitions[conflict.first].decl
         second = transitions[conflict.second]
         states = _state_list(conflict.states)
-        via_wildcard = any(
-            isinstance(s, ast.Wildcard) for t in (first, second.decl) for s in t.sources
-        )
+        via_wildcard = _via_wildcard(first, second.decl)
         yield Diagnostic(
             "PM0403",
             f"transitions `{first.name.text}` and `{second.decl.name.text}` both leave "
@@ -154,6 +152,10 @@ def _conflict_diagnostics(
         )
 
 
+def _via_wildcard(*transitions: ast.Transition) -> bool:
+    return any(isinstance(s, ast.Wildcard) for t in transitions for s in t.sources)
+
+
 def _shadowed_diagnostics(
     transitions: Sequence[TransitionInfo], arcs: Sequence[graph.Arc]
 ) -> Iterator[Diagnostic]:
@@ -161,9 +163,7 @@ def _shadowed_diagnostics(
     for pair in graph.shadowed(arcs):
         first = transitions[pair.first].decl
         second = transitions[pair.second]
-        via_wildcard = any(
-            isinstance(s, ast.Wildcard) for t in (first, second.decl) for s in t.sources
-        )
+        via_wildcard = _via_wildcard(first, second.decl)
         yield Diagnostic(
             "PM0408",
             f"transition `{second.decl.name.text}` can never be taken in "
@@ -215,7 +215,7 @@ def _not_running_diagnostics(
         clause = t.decl.keep
         if clause is None:
             continue
-        wildcard = any(isinstance(s, ast.Wildcard) for s in t.decl.sources)
+        wildcard = _via_wildcard(t.decl)
         names = {name.text: name for name in reversed(clause.tasks)}
         for task in t.keep:
             live = running.get(task, frozenset())
