@@ -261,18 +261,26 @@ def _fields(shape: _Shape) -> Iterator[Finding]:
             )
 
 
-def _field_type(what: str, before: FieldModel, after: FieldModel) -> Iterator[Finding]:
+def _retyped(
+    rule: str, subject: str, recorded: str, before: FieldModel, after: FieldModel
+) -> Iterator[Finding]:
+    """``subject`` (``field `x` of event `E```) now has a type its ``recorded`` values misfit."""
     if not _accepts(after.type, before.type):
         yield Finding(
             Diagnostic(
-                "FIELD_SAME_TYPE",
-                f"field `{before.name}` of {what} changed type from "
+                rule,
+                f"{subject} changed type from "
                 f"`{type_text(before.type)}` to `{type_text(after.type)}`",
                 after.type_span,
-                label=f"recorded values are `{type_text(before.type)}`",
+                label=f"{recorded} are `{type_text(before.type)}`",
                 help="keep the old type, or widen it to `T | None`",
             )
         )
+
+
+def _field_type(what: str, before: FieldModel, after: FieldModel) -> Iterator[Finding]:
+    subject = f"field `{before.name}` of {what}"
+    return _retyped("FIELD_SAME_TYPE", subject, "recorded values", before, after)
 
 
 # ---- data ----------------------------------------------------------------------------------
@@ -304,17 +312,9 @@ def _data(
 
 
 def _data_field(record: _Record, before: FieldModel, after: FieldModel) -> Iterator[Finding]:
-    if not _accepts(after.type, before.type):
-        yield Finding(
-            Diagnostic(
-                "DATA_FIELD_SAME_TYPE",
-                f"data field `{before.name}` of {record.owner} changed type from "
-                f"`{type_text(before.type)}` to `{type_text(after.type)}`",
-                after.type_span,
-                label=f"recorded `{record.recorded_in}` values are `{type_text(before.type)}`",
-                help="keep the old type, or widen it to `T | None`",
-            )
-        )
+    subject = f"data field `{before.name}` of {record.owner}"
+    recorded = f"recorded `{record.recorded_in}` values"
+    yield from _retyped("DATA_FIELD_SAME_TYPE", subject, recorded, before, after)
     if (before.has_default, before.default) != (after.has_default, after.default):
         yield Finding(
             Diagnostic(
