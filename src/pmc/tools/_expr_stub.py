@@ -34,7 +34,7 @@ _LEVEL = {
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-def literal_text(value: LiteralValue) -> str:
+def _literal_text(value: LiteralValue) -> str:
     match value:
         case None:
             return "none"
@@ -66,7 +66,7 @@ def _operand(expr: ExprModel, above: int) -> str:
 def expr_text(expr: ExprModel) -> str:
     match expr:
         case LiteralExpr(value=value):
-            return literal_text(value)
+            return _literal_text(value)
         case EventFieldExpr(field=field):
             return f"event.{field}"
         case DataFieldExpr(scope=scope, field=field):

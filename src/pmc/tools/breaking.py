@@ -31,6 +31,7 @@ from pmc.semantics.model import (
     EventTriggerModel,
     FieldModel,
     ListType,
+    LiteralExpr,
     MachineModel,
     OptionalType,
     ProcessModel,
@@ -43,7 +44,7 @@ from pmc.semantics.model import (
 )
 from pmc.semantics.types import type_text
 from pmc.source import Span
-from pmc.tools._expr_stub import literal_text
+from pmc.tools._expr_stub import expr_text
 
 
 class Side(StrEnum):
@@ -337,7 +338,7 @@ def _default_text(field: FieldModel) -> str:
     """A data field's default as written; a list or dict without one starts empty."""
     if field.default is None and isinstance(field.type, ListType | DictType):
         return "[]" if isinstance(field.type, ListType) else "{}"
-    return literal_text(field.default)
+    return expr_text(LiteralExpr(field.default))
 
 
 # ---- events, signals and tasks -----------------------------------------------------------
