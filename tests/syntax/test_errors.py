@@ -427,7 +427,7 @@ CASES = [
         mistake("key rebase_id", "key rebase_id @"),
         "PM0003",
         "unexpected character `@` after `rebase_id`; expected `;`, `cancel`, `complete`, "
-        "`event`, `fail`, `key`, `machine`, `start`, `task` or `}`",
+        "`data`, `event`, `fail`, `key`, `machine`, `signal`, `start`, `task` or `}`",
         """
         key rebase_id @
                       ^

@@ -129,6 +129,29 @@ def _shorten(text: str) -> str:
     return text if len(text) <= 32 else text[:31] + "…"
 
 
+def _binary(op: ast.BinaryOp, left: ast.Expr, right: ast.Expr) -> ast.BinaryExpr:
+    span = Span(left.span.line, left.span.column, right.span.end_line, right.span.end_column)
+    return ast.BinaryExpr(op, left, right, span)
+
+
+def _fold(op: ast.BinaryOp, operands: list[ast.Expr]) -> ast.Expr:
+    result = operands[0]
+    for right in operands[1:]:
+        result = _binary(op, result, right)
+    return result
+
+
+def _split_conditions(children: list[Any], kinds: tuple[type, ...]) -> tuple[tuple[Any, ...], Any]:
+    """A `complete`/`fail` clause's machine conditions, and its data expression (or None).
+
+    The data expression is the one child that is not a machine condition; an
+    absent optional `and EXPR` leaves a None placeholder.
+    """
+    conditions = tuple(child for child in children if isinstance(child, kinds))
+    data = [child for child in children if child is not None and not isinstance(child, kinds)]
+    return conditions, (data[0] if data else None)
+
+
 @v_args(meta=True)
 class AstBuilder(Transformer[Token, ast.Module]):
     """Bottom-up construction; one method per grammar rule or alias."""
@@ -146,6 +169,13 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def event_decl(self, meta: Any, children: list[Any]) -> ast.EventDecl:
         name, *fields = children
         return ast.EventDecl(_name(name), tuple(fields), _meta_span(meta))
+
+    def data_decl(self, meta: Any, children: list[ast.Field]) -> ast.DataDecl:
+        return ast.DataDecl(tuple(children), _meta_span(meta))
+
+    def signal_decl(self, meta: Any, children: list[Any]) -> ast.SignalDecl:
+        name, *fields = children
+        return ast.SignalDecl(_name(name), tuple(fields), _meta_span(meta))
 
     def field(self, meta: Any, children: list[Any]) -> ast.Field:
         name, type_, default = children
@@ -187,8 +217,9 @@ class AstBuilder(Transformer[Token, ast.Module]):
     # machines
 
     def machine_decl(self, meta: Any, children: list[Any]) -> ast.MachineDecl:
-        name, *members = children
-        return ast.MachineDecl(_name(name), tuple(members), _meta_span(meta))
+        name, data, *members = children
+        leading = () if data is None else (data,)
+        return ast.MachineDecl(_name(name), (*leading, *members), _meta_span(meta))
 
     def name_list(self, meta: Any, children: list[Token]) -> tuple[ast.Name, ...]:
         return tuple(_name(token) for token in children)
@@ -203,8 +234,19 @@ class AstBuilder(Transformer[Token, ast.Module]):
         return ast.FinalClause(children[0], _meta_span(meta))
 
     def transition(self, meta: Any, children: list[Any]) -> ast.Transition:
-        name, sources, target, trigger, run = children
-        return ast.Transition(_name(name), sources, _name(target), trigger, run, _meta_span(meta))
+        name, sources, target, trigger, guard, keep, run, set_, *emits = children
+        return ast.Transition(
+            _name(name),
+            sources,
+            _name(target),
+            trigger,
+            run,
+            _meta_span(meta),
+            guard=guard,
+            keep=keep,
+            set=set_,
+            emits=tuple(emits),
+        )
 
     def sources(self, meta: Any, children: list[Any]) -> tuple[ast.Name | ast.Wildcard, ...]:
         return tuple(children)
@@ -229,9 +271,29 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def timer_trigger(self, meta: Any, children: list[Token]) -> ast.TimerTrigger:
         return ast.TimerTrigger(_duration(children[0]), _meta_span(meta))
 
+    def deadline_trigger(self, meta: Any, children: list[ast.DataFieldRef]) -> ast.DeadlineTrigger:
+        return ast.DeadlineTrigger(children[0], _meta_span(meta))
+
+    def guard(self, meta: Any, children: list[ast.Expr]) -> ast.Guard:
+        return ast.Guard(children[0], _meta_span(meta))
+
+    def keep_clause(self, meta: Any, children: list[Token]) -> ast.KeepClause:
+        return ast.KeepClause(tuple(_name(token) for token in children), _meta_span(meta))
+
     def run_clause(self, meta: Any, children: list[Any]) -> ast.RunClause:
         task, bindings = children
         return ast.RunClause(_name(task), bindings or (), _meta_span(meta))
+
+    def set_clause(self, meta: Any, children: list[ast.Assignment]) -> ast.SetClause:
+        return ast.SetClause(tuple(children), _meta_span(meta))
+
+    def assignment(self, meta: Any, children: list[Any]) -> ast.Assignment:
+        target, value = children
+        return ast.Assignment(target, value, _meta_span(meta))
+
+    def emit_clause(self, meta: Any, children: list[Any]) -> ast.EmitClause:
+        signal, bindings = children
+        return ast.EmitClause(_name(signal), bindings or (), _meta_span(meta))
 
     def bindings(self, meta: Any, children: list[Any]) -> tuple[ast.Binding, ...]:
         return tuple(child for child in children if child is not None)
@@ -239,9 +301,6 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def binding(self, meta: Any, children: list[Any]) -> ast.Binding:
         field, value = children
         return ast.Binding(_name(field), value, _meta_span(meta))
-
-    def expr(self, meta: Any, children: list[ast.Literal]) -> ast.Literal:
-        return children[0]
 
     def event_field_ref(self, meta: Any, children: list[Token]) -> ast.EventFieldRef:
         return ast.EventFieldRef(_name(children[0]), _meta_span(meta))
@@ -252,13 +311,59 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def key_ref(self, meta: Any, children: list[Token]) -> ast.KeyRef:
         return ast.KeyRef(_meta_span(meta))
 
+    def data_ref(self, meta: Any, children: list[Token]) -> ast.DataFieldRef:
+        scope, field = children
+        return ast.DataFieldRef(ast.DataScope(str(scope)), _name(field), _meta_span(meta))
+
+    # expressions: `a or b or c` arrives as one flat list, folded to the left
+
+    def or_expr(self, meta: Any, children: list[ast.Expr]) -> ast.Expr:
+        return _fold(ast.BinaryOp.OR, children)
+
+    def and_expr(self, meta: Any, children: list[ast.Expr]) -> ast.Expr:
+        return _fold(ast.BinaryOp.AND, children)
+
+    def not_op(self, meta: Any, children: list[ast.Expr]) -> ast.UnaryExpr:
+        return ast.UnaryExpr(ast.UnaryOp.NOT, children[0], _meta_span(meta))
+
+    def len_expr(self, meta: Any, children: list[ast.Expr]) -> ast.UnaryExpr:
+        return ast.UnaryExpr(ast.UnaryOp.LEN, children[0], _meta_span(meta))
+
+    def paren_expr(self, meta: Any, children: list[ast.Expr]) -> ast.ParenExpr:
+        return ast.ParenExpr(children[0], _meta_span(meta))
+
+    def compare(self, meta: Any, children: list[Any]) -> ast.BinaryExpr:
+        left, op, right = children
+        return ast.BinaryExpr(ast.BinaryOp(str(op)), left, right, _meta_span(meta))
+
+    def member(self, meta: Any, children: list[ast.Expr]) -> ast.BinaryExpr:
+        left, right = children
+        return ast.BinaryExpr(ast.BinaryOp.IN, left, right, _meta_span(meta))
+
+    def not_member(self, meta: Any, children: list[ast.Expr]) -> ast.BinaryExpr:
+        left, right = children
+        return ast.BinaryExpr(ast.BinaryOp.NOT_IN, left, right, _meta_span(meta))
+
+    def is_none(self, meta: Any, children: list[Any]) -> ast.IsNoneExpr:
+        return ast.IsNoneExpr(children[0], False, _meta_span(meta))
+
+    def is_not_none(self, meta: Any, children: list[Any]) -> ast.IsNoneExpr:
+        return ast.IsNoneExpr(children[0], True, _meta_span(meta))
+
+    def sum(self, meta: Any, children: list[Any]) -> ast.Expr:
+        result: ast.Expr = children[0]
+        for op, right in zip(children[1::2], children[2::2], strict=True):
+            result = _binary(ast.BinaryOp(str(op)), result, right)
+        return result
+
     # process-level clauses
 
     def start_decl(self, meta: Any, children: list[Any]) -> ast.StartOn:
         return ast.StartOn(children[0], _meta_span(meta))
 
     def complete_decl(self, meta: Any, children: list[Any]) -> ast.CompleteWhen:
-        return ast.CompleteWhen(tuple(children), _meta_span(meta))
+        conditions, data = _split_conditions(children, (ast.AllFinal, ast.AllIn))
+        return ast.CompleteWhen(conditions, _meta_span(meta), data=data)
 
     def all_final(self, meta: Any, children: list[Token]) -> ast.AllFinal:
         return ast.AllFinal(_name(children[0]), _meta_span(meta))
@@ -268,7 +373,8 @@ class AstBuilder(Transformer[Token, ast.Module]):
         return ast.AllIn(_name(machine), states, _meta_span(meta))
 
     def fail_decl(self, meta: Any, children: list[Any]) -> ast.FailWhen:
-        return ast.FailWhen(tuple(children), _meta_span(meta))
+        conditions, data = _split_conditions(children, (ast.AnyIn,))
+        return ast.FailWhen(conditions, _meta_span(meta), data=data)
 
     def any_condition(self, meta: Any, children: list[Any]) -> ast.AnyIn:
         machine, states = children
