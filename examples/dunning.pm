@@ -75,10 +75,8 @@ process Dunning {
                 amount = event.amount,
                 attempt = 1,
             )
-            set data.invoice_id = event.invoice_id,
-                data.card_id = event.card_id,
-                data.amount = event.amount,
-                data.grace_until = event.grace_until
+            set data.invoice_id = event.invoice_id, data.card_id = event.card_id,
+                data.amount = event.amount, data.grace_until = event.grace_until
 
         transition charged: Charging -> Paid on ChargeCard completed
             set data.paid = data.paid + event.amount
@@ -88,13 +86,15 @@ process Dunning {
         transition hard_decline: Charging -> Waiting on ChargeCard failed
             when event.reason == "hard_decline" or event.reason == "expired_card"
             set data.card_refused = true
-        transition declined: Charging -> Waiting on ChargeCard failed when data.declines < 2
+        transition declined: Charging -> Waiting on ChargeCard failed
+            when data.declines < 2
             set data.declines = data.declines + 1
         transition exhausted: Charging -> Declined on ChargeCard failed
             set data.declines = data.declines + 1
 
         # Only the rest is charged: transfers may have paid a part.
-        transition retry: Waiting -> Charging on after 3d when not data.card_refused
+        transition retry: Waiting -> Charging on after 3d
+            when not data.card_refused
             run ChargeCard(
                 subscription_id = key,
                 invoice_id = data.invoice_id,
@@ -103,7 +103,8 @@ process Dunning {
                 attempt = data.declines + 1,
             )
         # Re-entering the refused card changes nothing.
-        transition new_card: Waiting -> Charging on CardUpdated when event.card_id != data.card_id
+        transition new_card: Waiting -> Charging on CardUpdated
+            when event.card_id != data.card_id
             run ChargeCard(
                 subscription_id = key,
                 invoice_id = data.invoice_id,
@@ -129,7 +130,8 @@ process Dunning {
         transition settle: Open -> Settled on PaymentReceived
             when event.invoice_id == data.invoice_id and data.amount <= data.paid + event.amount
             set data.paid = data.paid + event.amount
-        transition part: Open -> Open on PaymentReceived when event.invoice_id == data.invoice_id
+        transition part: Open -> Open on PaymentReceived
+            when event.invoice_id == data.invoice_id
             set data.paid = data.paid + event.amount
     }
 

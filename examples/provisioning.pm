@@ -78,7 +78,8 @@ process Provisioning {
 
         # Guards are tried in order: a request without nodes is a mistake
         # of the sender, refused before anything is created.
-        transition create: Requested -> Creating on ClusterRequested when len(event.nodes) > 0
+        transition create: Requested -> Creating on ClusterRequested
+            when len(event.nodes) > 0
             run CreateNetwork(
                 request_id = key,
                 cidr = event.cidr,
@@ -188,7 +189,8 @@ process Provisioning {
         # The allocation is under way: dropping it would leak the server it
         # is about to create. `keep` lets it finish; its outcome is handled
         # in `Abandoning`, and the server released at once.
-        transition abandon: Allocating -> Abandoning on NetworkLost keep AllocateNode
+        transition abandon: Allocating -> Abandoning on NetworkLost
+            keep AllocateNode
         transition unneeded: Abandoning -> Releasing on AllocateNode completed
             run ReleaseNode(server_id = event.server_id, reason = "network lost")
             set instance.server_id = event.server_id

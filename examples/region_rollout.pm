@@ -79,20 +79,25 @@ process RegionRollout {
             unhealthy: int = 0
             bake_until: datetime | None = none
         }
-        states Pending, Waiting, Deploying, Baking, Probing, Checking, Live, RollingBack, RolledBack, Cancelled, Frozen, Stuck
+        states Pending, Waiting, Deploying, Baking, Probing, Checking, Live, RollingBack,
+               RolledBack, Cancelled, Frozen, Stuck
         initial Pending
         final RolledBack, Cancelled, Frozen, Stuck
 
         # One instance per region; guards tried in order pick its path.
-        transition canary: Pending -> Deploying on RolloutStarted.regions when machine_id == event.canary
-            run Deploy(region = machine_id, version = event.version, change = key + "/" + machine_id)
-            set data.version = event.version,
-                data.previous = event.previous,
-                data.canary = event.canary,
-                data.regions = event.regions,
+        transition canary: Pending -> Deploying on RolloutStarted.regions
+            when machine_id == event.canary
+            run Deploy(
+                region = machine_id,
+                version = event.version,
+                change = key + "/" + machine_id,
+            )
+            set data.version = event.version, data.previous = event.previous,
+                data.canary = event.canary, data.regions = event.regions,
                 data.healthy_probes = event.healthy_probes,
                 data.unhealthy_allowed = event.unhealthy_allowed
-        transition wait: Pending -> Waiting on RolloutStarted.regions when machine_id not in event.frozen
+        transition wait: Pending -> Waiting on RolloutStarted.regions
+            when machine_id not in event.frozen
         transition freeze: Pending -> Frozen on RolloutStarted.regions
 
         # `on Signal.field` picks the instances the list names; a region in
@@ -100,7 +105,8 @@ process RegionRollout {
         transition follow: Waiting -> Deploying on CanaryPassed.regions
             run Deploy(region = machine_id, version = data.version, change = key + "/" + machine_id)
 
-        transition probe_canary: Deploying -> Probing on Deploy completed when machine_id == data.canary
+        transition probe_canary: Deploying -> Probing on Deploy completed
+            when machine_id == data.canary
         transition bake: Deploying -> Baking on Deploy completed
             set instance.bake_until = event.bake_until
         # A deadline read from data: due at the instant the deploy system named.
@@ -113,10 +119,12 @@ process RegionRollout {
             when event.healthy and (instance.healthy + 1) >= data.healthy_probes
             set instance.healthy = instance.healthy + 1
             emit CanaryPassed(regions = data.regions)
-        transition healthy: Checking -> Probing on Probe completed when event.healthy
+        transition healthy: Checking -> Probing on Probe completed
+            when event.healthy
             set instance.healthy = instance.healthy + 1
         # A bad probe or two may be noise.
-        transition flaky: Checking -> Probing on Probe completed when instance.unhealthy < data.unhealthy_allowed
+        transition flaky: Checking -> Probing on Probe completed
+            when instance.unhealthy < data.unhealthy_allowed
             set instance.unhealthy = instance.unhealthy + 1
 
         # ---- a region fails: it rolls itself back and tells the others -----------

@@ -114,7 +114,8 @@ process TripBooking {
         # Leaving `Booking` would drop the booking under way, and a seat
         # booked after that would never be cancelled: keep it in flight, and
         # handle its outcome in `Aborting`.
-        transition abort: Booking -> Aborting on Abort keep BookFlight
+        transition abort: Booking -> Aborting on Abort
+            keep BookFlight
         transition late_booked: Aborting -> Cancelling on BookFlight completed
             run CancelFlight(pnr = event.pnr)
             set data.flight_pnr = event.pnr
@@ -145,7 +146,8 @@ process TripBooking {
             set data.abort_reason = "hotel: " + event.reason, data.running = data.running - 1
             emit Abort
 
-        transition abort: Booking -> Aborting on Abort keep BookHotel
+        transition abort: Booking -> Aborting on Abort
+            keep BookHotel
         transition late_booked: Aborting -> Cancelling on BookHotel completed
             run CancelHotel(reference = event.reference)
             set data.hotel_ref = event.reference
@@ -168,7 +170,8 @@ process TripBooking {
 
         # Guards are tried in source order; the unguarded one is the
         # fallback and comes last: no car asked for, none booked.
-        transition book: Idle -> Booking on TripRequested when "car" in event.extras
+        transition book: Idle -> Booking on TripRequested
+            when "car" in event.extras
             run BookCar(trip_id = key, pickup = event.destination, days = event.nights + 1)
             set data.running = data.running + 1
         transition skip: Idle -> Skipped on TripRequested
@@ -179,7 +182,8 @@ process TripBooking {
             set data.abort_reason = "car: " + event.reason, data.running = data.running - 1
             emit Abort
 
-        transition abort: Booking -> Aborting on Abort keep BookCar
+        transition abort: Booking -> Aborting on Abort
+            keep BookCar
         transition late_booked: Aborting -> Cancelling on BookCar completed
             run CancelCar(reference = event.reference)
             set data.car_ref = event.reference
@@ -205,7 +209,8 @@ process TripBooking {
         initial Travelling
         final Aborted
 
-        transition abort: Travelling -> Aborted on TravellerAborted when data.abort_reason is none
+        transition abort: Travelling -> Aborted on TravellerAborted
+            when data.abort_reason is none
             set data.abort_reason = event.reason
             emit Abort
     }
