@@ -1080,7 +1080,9 @@ def required_api(model: ProcessModel) -> int:
 
 def _second_edition(model: ProcessModel) -> bool:
     """Does ``model`` use data, signals, guards, ``set``, ``keep`` or ``at``?"""
-    if model.data or model.signals or model.complete_data or model.fail_data:
+    if model.data or model.signals:
+        return True
+    if model.complete_data is not None or model.fail_data is not None:
         return True
     return any(
         machine.data
