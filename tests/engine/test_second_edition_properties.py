@@ -33,11 +33,15 @@ from tests.engine.scenario import Scenario
 from tests.engine.test_replay_property import recorded_by_the_runtime, repeats_an_outcome
 from tests.properties.second_edition import (
     BOOL,
+    DECIMAL,
     EVENTS,
+    INT,
+    LIST,
     MACHINE_DATA,
     OPT_DATETIME,
     OPT_INT,
     PROCESS_DATA,
+    STR,
     Field,
     Machine,
     Program,
@@ -168,11 +172,12 @@ def test_decide_builds_the_state_a_replay_of_the_stream_rebuilds_data_included(
 
 # The event field a `load` transition copies into a data field of each type.
 _LOADED_FROM = {
-    "int": "n",
-    "str": "tag",
-    "bool": "flag",
+    INT: "n",
+    DECIMAL: "amount",
+    STR: "tag",
+    BOOL: "flag",
     OPT_INT: "n",
-    "list[str]": "items",
+    LIST: "items",
     OPT_DATETIME: "stamp",
 }
 
@@ -180,7 +185,8 @@ _LOADED_FROM = {
 @st.composite
 def guarded_choices(draw: st.DrawFn) -> Program:
     """One machine: ``load`` copies a `Go` event into the data records, then in
-    ``Waiting`` several transitions on ``Poke``, guarded but perhaps the last.
+    ``Waiting`` several transitions on ``Poke`` (some from ``*``), guarded but
+    perhaps the last.
 
     With ``multi``, both events select the instance by ``who``.
     """
@@ -202,18 +208,14 @@ def guarded_choices(draw: st.DrawFn) -> Program:
     )
     poke = Trigger("event", "Poke", selector)
     refs = transition_refs(data, machine_data, poke)
-    count = draw(st.integers(1, 5))
     fallback = draw(st.booleans())
-    choices = tuple(
-        Transition(
-            f"c{i}",
-            "Waiting",
-            "Done",
-            poke,
-            guard=None if fallback and i == count - 1 else draw(expressions(BOOL, refs)),
-        )
-        for i in range(count)
-    )
+    # Guarded, from `Waiting` or from `*`; the unguarded fallback, if any, last.
+    choices = [
+        Transition(f"c{i}", draw(st.sampled_from(["Waiting", "*"])), "Done", poke, guard)
+        for i, guard in enumerate(draw(st.lists(expressions(BOOL, refs), max_size=5)))
+    ]
+    if fallback or not choices:
+        choices.append(Transition("fallback", "Waiting", "Done", poke))
     machine = Machine("M0", multi, ("Init", "Waiting", "Done"), machine_data, (load, *choices))
     return Program("Choice", data, (), (machine,))
 
@@ -239,7 +241,10 @@ def test_the_first_transition_whose_guard_holds_is_taken(
 ) -> None:
     note(program.text)
     (machine,) = program.machines
-    load, *choices = machine.transitions
+    load = machine.transitions[0]
+    choices = machine.candidates(
+        "Waiting", Trigger("event", "Poke", "who" if machine.multi else None)
+    )
     if machine.multi:
         poke = {**poke, "who": go["who"]}
     machine_id = go["who"] if machine.multi else machine.name

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -27,13 +28,13 @@ from hypothesis import strategies as st
 # ---- expressions ------------------------------------------------------------------------
 
 # The value types programs use, as the `.pm` text spells them.
-INT, STR, BOOL, LIST = "int", "str", "bool", "list[str]"
+INT, DECIMAL, STR, BOOL, LIST = "int", "Decimal", "str", "bool", "list[str]"
 OPT_INT, DATETIME, OPT_DATETIME = "int | None", "datetime", "datetime | None"
 
 
 @dataclass(frozen=True, slots=True)
 class Lit:
-    value: int | str | bool | None
+    value: int | Decimal | str | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,7 @@ def evaluate(expr: Expr, values: Mapping[str, Any]) -> Any:
 
 
 SMALL_INTS = st.integers(0, 5)
+DECIMALS = st.sampled_from([Decimal("0.5"), Decimal("1.25"), Decimal("2.0")])
 SHORT_STRINGS = st.sampled_from(["", "a", "b", "ab"])
 
 
@@ -157,6 +159,13 @@ def expressions(kind: str, refs: Refs, depth: int = 2) -> st.SearchStrategy[Expr
         case "int":
             leaves.append(SMALL_INTS.map(Lit))
             return st.one_of(*leaves, *(_int_compounds(refs, depth - 1) if deeper else []))
+        case "Decimal":
+            # An `int` mixes with a `Decimal` (never a `float`): the result is a Decimal.
+            leaves += [DECIMALS.map(Lit), expressions(INT, refs, depth)]
+            if deeper:
+                sub = expressions(DECIMAL, refs, depth - 1)
+                leaves.append(st.builds(Op, st.sampled_from(["+", "-"]), sub, sub))
+            return st.one_of(*leaves)
         case "str":
             leaves.append(SHORT_STRINGS.map(Lit))
             if deeper:
@@ -175,11 +184,13 @@ def expressions(kind: str, refs: Refs, depth: int = 2) -> st.SearchStrategy[Expr
 
 def _bool_compounds(refs: Refs, depth: int) -> list[st.SearchStrategy[Expr]]:
     flags, numbers = expressions(BOOL, refs, depth), expressions(INT, refs, depth)
+    decimals = expressions(DECIMAL, refs, depth)
     strings = expressions(STR, refs, depth)
     found: list[st.SearchStrategy[Expr]] = [
         flags.map(Not),
         st.builds(Op, st.sampled_from(["and", "or"]), flags, flags),
         st.builds(Op, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), numbers, numbers),
+        st.builds(Op, st.sampled_from(["==", "<", ">="]), decimals, decimals),
         st.builds(Op, st.sampled_from(["==", "!=", "<", ">="]), strings, strings),
     ]
     if refs.get(LIST):
@@ -230,6 +241,7 @@ class Field:
 EVENT_FIELDS = (
     Field("id", STR),
     Field("n", INT),
+    Field("amount", DECIMAL),
     Field("tag", STR),
     Field("flag", BOOL),
     Field("items", LIST),
@@ -244,6 +256,7 @@ WHO = ("a", "b", "c")
 # The data fields a record may have; a drawn program declares some of them.
 PROCESS_DATA = (
     Field("count", INT, Lit(0)),
+    Field("total", DECIMAL, Lit(Decimal("0.5"))),
     Field("label", STR, Lit("")),
     Field("seen", BOOL, Lit(False)),
     Field("last", OPT_INT),
@@ -252,6 +265,7 @@ PROCESS_DATA = (
 )
 MACHINE_DATA = (
     Field("hits", INT, Lit(1)),
+    Field("share", DECIMAL, Lit(Decimal("1.0"))),
     Field("note", STR, Lit("x")),
     Field("active", BOOL, Lit(True)),
     Field("prev", OPT_INT),
@@ -400,8 +414,10 @@ class Machine:
         return f"machine {self.name} {{\n        " + "\n        ".join(lines) + "\n    }"
 
     def candidates(self, state: str, trigger: Trigger) -> tuple[Transition, ...]:
-        """The transitions tried, in order, when ``trigger`` reaches an instance in ``state``."""
-        return tuple(t for t in self.transitions if t.source == state and t.trigger == trigger)
+        """The transitions tried, in source order, when ``trigger`` reaches an instance in
+        ``state``: its own and those from ``*`` (every state but the final one)."""
+        sources = (state, "*") if state != self.final else (state,)
+        return tuple(t for t in self.transitions if t.source in sources and t.trigger == trigger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,8 +488,8 @@ def _fields_with_defaults(fields: Sequence[Field]) -> st.SearchStrategy[tuple[Fi
     def redraw(f: Field) -> st.SearchStrategy[Field]:
         if f.default is None:
             return st.just(f)
-        values = {INT: SMALL_INTS, STR: SHORT_STRINGS, BOOL: st.booleans()}[f.type]
-        return values.map(lambda value: replace(f, default=Lit(value)))
+        values = {INT: SMALL_INTS, DECIMAL: DECIMALS, STR: SHORT_STRINGS, BOOL: st.booleans()}
+        return values[f.type].map(lambda value: replace(f, default=Lit(value)))
 
     return _subset(fields).flatmap(lambda chosen: st.tuples(*map(redraw, chosen)))
 
@@ -593,9 +609,15 @@ def machines_of(
                 ]
                 drafts.append(_Draft(state, draw(st.sampled_from(states)), trigger))
 
+    # Guarded `*` transitions, written first: each state tries them before its own.
+    addressed = [t for t in triggers if t.kind in ("event", "signal")]
+    wildcards = [
+        _Draft("*", draw(st.sampled_from(states)), draw(st.sampled_from(addressed)), True)
+        for _ in range(draw(st.integers(0, 2)))
+    ]
     transitions = [
         draw(_transition(f"t{i}", d, signals, program_data, data))
-        for i, d in enumerate(_deterministic(drafts))
+        for i, d in enumerate(wildcards + _deterministic(drafts))
     ]
     return Machine(name, multi, states, data, tuple(transitions))
 
@@ -690,6 +712,7 @@ def event_values(draw: st.DrawFn, key: str = "r1") -> dict[str, Any]:
     return {
         "id": key,
         "n": draw(st.integers(-2, 6)),
+        "amount": draw(DECIMALS),
         "tag": draw(SHORT_STRINGS),
         "flag": draw(st.booleans()),
         "items": draw(st.lists(st.sampled_from(WHO), max_size=3)),
