@@ -123,6 +123,15 @@ def result_model_name(task: str) -> str:
     return f"{task}Result"
 
 
+def data_model_name(owner: str) -> str:
+    """The record of a process's or a machine's ``data`` block: ``<Owner>Data``."""
+    return f"{owner}Data"
+
+
+# The lifecycle event a module with signals defines (only then).
+SIGNAL_RAISED = "SignalRaised"
+
+
 def tasks_protocol_name(process: str) -> str:
     return f"{process}Tasks"
 

@@ -66,22 +66,55 @@ def _from_grammar(start: str) -> st.SearchStrategy[str]:
     return from_lark(grammar, start=start, explicit=explicit)
 
 
+def _maybe(rule: str) -> st.SearchStrategy[str]:
+    return st.one_of(st.just(""), _from_grammar(rule))
+
+
+# A transition's clauses are each optional in the grammar, so a generated
+# transition seldom has several: this one draws each clause half the time.
+_clauses = st.tuples(
+    _from_grammar("trigger"),
+    _maybe("guard"),
+    _maybe("keep_clause"),
+    _maybe("run_clause"),
+    _maybe("set_clause"),
+    st.lists(_from_grammar("emit_clause"), max_size=2).map("".join),
+)
+_rich_transition = _clauses.map(lambda parts: f"transition t: A -> B on {''.join(parts)}")
+
 # Whole files straight from the grammar: rich in process-level clauses, but
 # machines and tasks are rare there, so they also get a strategy of their own.
 whole_files = _from_grammar("start")
 _transitions = st.lists(_from_grammar("transition"), min_size=1, max_size=4).map(
     lambda transitions: f"machine M {{ {''.join(transitions)} }}"
 )
+_rich_transitions = st.tuples(
+    _maybe("data_decl"), st.lists(_rich_transition, min_size=1, max_size=3)
+).map(lambda parts: f"machine M {{ {parts[0]}{''.join(parts[1])} }}")
 _declarations = st.one_of(
     _transitions,
+    _rich_transitions,
     _from_grammar("machine_decl"),
     _from_grammar("task_decl"),
     _from_grammar("event_decl"),
+    _from_grammar("data_decl"),
+    _from_grammar("signal_decl"),
+    _from_grammar("complete_decl"),
+    _from_grammar("fail_decl"),
 )
 assembled_files = st.tuples(
     st.sampled_from(["", "# header\n"]), st.lists(_declarations, min_size=1, max_size=4)
 ).map(lambda parts: f"{parts[0]}process P {{ {''.join(parts[1])} }}")
 generated_programs = st.one_of(whole_files, assembled_files)
+# The second edition's forms in every program: data, signals, a machine of
+# transitions with clauses, and conditions that may end with a data expression.
+second_edition_programs = st.tuples(
+    _from_grammar("data_decl"),
+    _from_grammar("signal_decl"),
+    _rich_transitions,
+    _from_grammar("complete_decl"),
+    _from_grammar("fail_decl"),
+).map(lambda parts: f"process P {{ {''.join(parts)} }}")
 
 
 _LINE_COMMENT = st.from_regex(r"# ?[a-z {}\"#]{0,15}", fullmatch=True)

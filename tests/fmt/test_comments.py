@@ -228,6 +228,39 @@ def test_a_comment_among_bindings_keeps_them_one_per_line() -> None:
     assert fmt(text) == text
 
 
+def test_comments_beside_the_clauses_of_a_transition_stay_there() -> None:
+    text = pm(
+        """
+        process P {
+            machine M {
+                transition go: A -> B on E
+                    # only for large orders
+                    when event.total > 100  # in euros
+                    keep Reserve  # its outcome still counts
+                    set data.seen = true
+                    emit Alert(
+                        # the stream's key
+                        order = key,
+                    )
+            }
+        }
+        """
+    )
+    assert fmt(text) == text
+
+
+def test_a_comment_inside_an_expression_moves_above_its_line() -> None:
+    text = "process P { complete when data.a and # why\n data.b }"
+    assert fmt(text) == pm(
+        """
+        process P {
+            # why
+            complete when data.a and data.b
+        }
+        """
+    )
+
+
 def test_comment_markers_inside_strings_are_not_comments() -> None:
     text = 'process P {\n    event E {\n        s: str = "# not a comment"  # a comment\n    }\n}\n'
     assert fmt(text) == text

@@ -14,7 +14,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.fmt.strategies import generated_programs, reflowed, with_comments_at_line_ends
+from tests.fmt.strategies import (
+    generated_programs,
+    reflowed,
+    second_edition_programs,
+    with_comments_at_line_ends,
+)
 from tests.fmt.support import EXAMPLE_FILES, assert_formatting_is_safe, parses
 
 _SETTINGS = settings(
@@ -38,6 +43,15 @@ def assert_canonical_shape(text: str) -> None:
 @given(generated_programs)
 def test_generated_programs(text: str) -> None:
     assume(parses(text))
+    assert_canonical_shape(assert_formatting_is_safe(text))
+
+
+@settings(_SETTINGS, max_examples=100)
+@given(data=st.data())
+def test_generated_second_edition_programs(data: st.DataObject) -> None:
+    text = data.draw(second_edition_programs)
+    assume(parses(text))
+    text = data.draw(with_comments_at_line_ends(text))
     assert_canonical_shape(assert_formatting_is_safe(text))
 
 

@@ -254,3 +254,140 @@ def test_the_examples_in_docs_style_md_are_canonical() -> None:
     assert len(blocks) >= 2
     for block in blocks:
         assert fmt(block) == block
+
+
+# ---- the second edition ------------------------------------------------------
+
+
+def test_data_blocks_and_signals_are_laid_out_like_events() -> None:
+    messy = (
+        "process P{data{count:int=0;note:str|None}signal Abort{}signal Release{node:str}\n"
+        "machine M{data{n:int=0}states A;initial A}}"
+    )
+    assert fmt(messy) == pm(
+        """
+        process P {
+            data {
+                count: int = 0
+                note: str | None
+            }
+
+            signal Abort {}
+
+            signal Release {
+                node: str
+            }
+
+            machine M {
+                data {
+                    n: int = 0
+                }
+                states A
+                initial A
+            }
+        }
+        """
+    )
+
+
+def test_each_clause_of_a_transition_starts_a_line_in_the_one_order() -> None:
+    messy = (
+        "process P { machine M { transition t: A -> B on E when event.n>data.n keep T,U"
+        " run T(n=data.n+1) set data.n=event.n,instance.seen=true"
+        " emit Abort() emit Release(node=key)"
+        " transition late: A -> B on at instance.due } }"
+    )
+    assert fmt(messy) == pm(
+        """
+        process P {
+            machine M {
+                transition t: A -> B on E
+                    when event.n > data.n
+                    keep T, U
+                    run T(n = data.n + 1)
+                    set data.n = event.n, instance.seen = true
+                    emit Abort
+                    emit Release(node = key)
+                transition late: A -> B on at instance.due
+            }
+        }
+        """
+    )
+
+
+def test_expressions_get_single_spaces_and_keep_the_authors_parentheses() -> None:
+    messy = (
+        "process P { complete when not(data.a)and(data.b or len( data.ids )>=2)"
+        " and data.n-1==-1 and data.x is  not none and event.k not  in data.ks }"
+    )
+    assert fmt(messy) == pm(
+        """
+        process P {
+            complete when not (data.a)
+                and (data.b or len(data.ids) >= 2)
+                and data.n - 1 == -1
+                and data.x is not none
+                and event.k not in data.ks
+        }
+        """
+    )
+
+
+def test_a_long_guard_puts_its_top_level_operands_one_per_line() -> None:
+    long_guard = " or ".join(f"data.amount_of_{n} > instance.limit_of_{n}" for n in "abc")
+    text = f"process P {{ machine M {{ transition t: A -> B on E when {long_guard} }} }}"
+    assert fmt(text) == pm(
+        """
+        process P {
+            machine M {
+                transition t: A -> B on E
+                    when data.amount_of_a > instance.limit_of_a
+                        or data.amount_of_b > instance.limit_of_b
+                        or data.amount_of_c > instance.limit_of_c
+            }
+        }
+        """
+    )
+
+
+def test_long_set_and_emit_clauses_break_like_lists_and_run() -> None:
+    values = ", ".join(f"data.field_number_{n} = event.field_number_{n}" for n in range(4))
+    bindings = ", ".join(f"field_number_{n} = data.field_number_{n}" for n in range(4))
+    text = (
+        f"process P {{ machine M {{ transition t: A -> B on E set {values} emit S({bindings}) }} }}"
+    )
+    assert fmt(text) == pm(
+        """
+        process P {
+            machine M {
+                transition t: A -> B on E
+                    set data.field_number_0 = event.field_number_0,
+                        data.field_number_1 = event.field_number_1,
+                        data.field_number_2 = event.field_number_2,
+                        data.field_number_3 = event.field_number_3
+                    emit S(
+                        field_number_0 = data.field_number_0,
+                        field_number_1 = data.field_number_1,
+                        field_number_2 = data.field_number_2,
+                        field_number_3 = data.field_number_3,
+                    )
+            }
+        }
+        """
+    )
+
+
+def test_data_conditions_follow_the_machine_conditions() -> None:
+    text = (
+        "process P { complete when all M final and data.n > 0"
+        "  fail when any M in A or data.n >= 3 }"
+    )
+    assert fmt(text) == pm(
+        """
+        process P {
+            complete when all M final and data.n > 0
+
+            fail when any M in A or data.n >= 3
+        }
+        """
+    )

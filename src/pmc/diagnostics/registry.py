@@ -80,6 +80,7 @@ CODES: Mapping[str, Rule] = _family(
     Rule("PM0104", ERROR, "duplicate field"),
     Rule("PM0105", ERROR, "invalid identifier"),
     Rule("PM0106", ERROR, "duplicate clause"),
+    Rule("PM0107", ERROR, "field assigned twice in one `set`"),
     # unknown references
     Rule("PM0201", ERROR, "unknown event"),
     Rule("PM0202", ERROR, "unknown task"),
@@ -87,6 +88,8 @@ CODES: Mapping[str, Rule] = _family(
     Rule("PM0204", ERROR, "unknown field"),
     Rule("PM0205", ERROR, "unknown type"),
     Rule("PM0206", ERROR, "unknown machine"),
+    Rule("PM0207", ERROR, "unknown data field"),
+    Rule("PM0208", ERROR, "unknown signal"),
     # structure
     Rule("PM0301", ERROR, "missing or invalid initial state"),
     Rule("PM0302", ERROR, "machine declares no states"),
@@ -97,6 +100,9 @@ CODES: Mapping[str, Rule] = _family(
     Rule("PM0307", ERROR, "invalid retry or timeout"),
     Rule("PM0308", ERROR, "event both starts and cancels the process"),
     Rule("PM0309", ERROR, "failure condition holds when the process starts"),
+    Rule("PM0310", ERROR, "data field has no default and is not optional"),
+    Rule("PM0311", ERROR, "signal cycle"),
+    Rule("PM0312", ERROR, "kept task is not in flight"),
     # state graph
     Rule("PM0401", ERROR, "unreachable state"),
     Rule("PM0402", ERROR, "trap state"),
@@ -105,12 +111,18 @@ CODES: Mapping[str, Rule] = _family(
     Rule("PM0405", ERROR, "dead outcome transition"),
     Rule("PM0406", ERROR, "machine mixes single- and multi-instance triggers", retired=True),
     Rule("PM0407", ERROR, "event both selects and broadcasts in one machine"),
+    Rule("PM0408", ERROR, "transition can never be taken"),
     # types and key
     Rule("PM0501", ERROR, "invalid instance selector type"),
     Rule("PM0502", ERROR, "trigger event lacks the key field"),
     Rule("PM0503", ERROR, "invalid key type"),
     Rule("PM0504", ERROR, "default value does not match the field type"),
     Rule("PM0505", ERROR, "invalid type"),
+    Rule("PM0506", ERROR, "operator does not apply to these types"),
+    Rule("PM0507", ERROR, "condition is not a `bool`"),
+    Rule("PM0508", ERROR, "assigned value does not fit the data field"),
+    Rule("PM0509", ERROR, "deadline is not a `datetime`"),
+    Rule("PM0510", ERROR, "expression reads what is not available here"),
     # task bindings
     Rule("PM0601", ERROR, "binding names an unknown task field"),
     Rule("PM0602", ERROR, "missing required task field"),
@@ -123,6 +135,9 @@ CODES: Mapping[str, Rule] = _family(
     Rule("PM0902", WARNING, "unused task"),
     Rule("PM0903", WARNING, "completion condition can never hold"),
     Rule("PM0904", WARNING, "completion always comes with failure"),
+    Rule("PM0905", WARNING, "every transition on a task outcome is guarded"),
+    Rule("PM0906", WARNING, "signal emitted but never handled"),
+    Rule("PM0907", WARNING, "signal handled but never emitted"),
 )
 
 BREAKING_RULES: Mapping[str, Rule] = _family(

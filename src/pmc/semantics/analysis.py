@@ -19,6 +19,7 @@ from pmc.semantics.process import (
     resolve_key,
 )
 from pmc.semantics.scope import Scope
+from pmc.semantics.signals import signal_diagnostics
 from pmc.syntax import ast
 
 
@@ -61,6 +62,7 @@ def analyze(module: ast.Module) -> Analysis:
     uses += [(name, "named in `cancel on` here") for name in cancel]
     diagnostics.extend(key_field_diagnostics(key, uses, declarations))
     diagnostics.extend(_unused(declarations, {n.text for n, _ in uses}, results))
+    diagnostics.extend(signal_diagnostics(declarations.signals, results))
 
     ordered = tuple(sorted(diagnostics, key=lambda d: d.sort_key))
     if has_errors(ordered) or key.model is None:
@@ -74,6 +76,8 @@ def analyze(module: ast.Module) -> Analysis:
         cancel,
         conditions.complete_when,
         conditions.fail_when,
+        conditions.complete_data,
+        conditions.fail_data,
     )
     return Analysis(model, ordered)
 

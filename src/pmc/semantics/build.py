@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-from pmc.semantics.declarations import Declarations, FieldInfo
+from pmc.semantics.declarations import Declarations, field_models
 from pmc.semantics.model import (
     AllFinalCondition,
     AllInCondition,
     AnyInCondition,
     EventModel,
-    FieldModel,
+    ExprModel,
     KeyModel,
     MachineModel,
     ProcessModel,
+    SignalModel,
     TaskModel,
 )
 from pmc.syntax import ast
-
-
-def _fields(fields: Mapping[str, FieldInfo]) -> tuple[FieldModel, ...]:
-    models = tuple(f.model for f in fields.values())
-    assert all(m is not None for m in models), "built with an unresolved field"
-    return tuple(m for m in models if m is not None)
 
 
 def build_model(
@@ -34,24 +29,30 @@ def build_model(
     cancel_events: tuple[ast.Name, ...],
     complete_when: tuple[AllFinalCondition | AllInCondition, ...] | None,
     fail_when: tuple[AnyInCondition, ...],
+    complete_data: ExprModel | None = None,
+    fail_data: ExprModel | None = None,
 ) -> ProcessModel:
     machine_models = tuple(machines)
     events = tuple(
-        EventModel(name, _fields(info.fields), info.decl.name.span)
+        EventModel(name, field_models(info.fields), info.decl.name.span)
         for name, info in declarations.events.items()
     )
     tasks = tuple(
         TaskModel(
             name,
             info.mode,
-            _fields(info.fields),
-            _fields(info.returns),
+            field_models(info.fields),
+            field_models(info.returns),
             info.retry,
             info.timeout_ms,
             info.decl.name.span,
             info.decl.mode_span,
         )
         for name, info in declarations.tasks.items()
+    )
+    signals = tuple(
+        SignalModel(name, field_models(info.fields), info.decl.name.span)
+        for name, info in declarations.signals.items()
     )
     if complete_when is None:
         # The default completion: every instance of every machine is final.
@@ -67,4 +68,8 @@ def build_model(
         fail_when=fail_when,
         cancel_events=tuple(n.text for n in cancel_events),
         span=process.name.span,
+        data=field_models(declarations.data),
+        signals=signals,
+        complete_data=complete_data,
+        fail_data=fail_data,
     )

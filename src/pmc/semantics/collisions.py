@@ -15,6 +15,8 @@ from pmc.naming import (
     LIFECYCLE_EVENTS,
     MODULE_RESERVED,
     PYTHON_BUILTINS,
+    SIGNAL_RAISED,
+    data_model_name,
     result_model_name,
     state_enum_name,
     task_method_name,
@@ -54,24 +56,50 @@ def _generated_names(process: ast.Process) -> dict[str, _Generated]:
         for t in process.tasks
         if t.returns and t.returns[0].fields
     ]
+    if process.data_blocks:
+        generated.append(
+            _Generated(data_model_name(pname), f"the `data` record of `{pname}`", process.name.span)
+        )
+    generated += [
+        _Generated(
+            data_model_name(m.name.text),
+            f"the `data` record of machine `{m.name.text}`",
+            m.name.span,
+        )
+        for m in process.machines
+        if m.data_blocks
+    ]
+    if process.signals:
+        generated.append(
+            _Generated(
+                SIGNAL_RAISED, "the lifecycle event of signals", process.signals[0].name.span
+            )
+        )
     table: dict[str, _Generated] = {}
     for entry in generated:
         table.setdefault(entry.name, entry)
     return table
 
 
+def _classes(process: ast.Process) -> list[tuple[ast.Name, str]]:
+    """The user's declarations that are module-level names as written, with their kind."""
+    declared: list[tuple[ast.Name, str]] = [(process.name, "process")]
+    declared += [(e.name, "event") for e in process.events]
+    declared += [(t.name, "task") for t in process.tasks]
+    declared += [(s.name, "signal") for s in process.signals]
+    return declared
+
+
 def collision_diagnostics(process: ast.Process) -> Iterator[Diagnostic]:
     yield from _reserved(process)
     yield from _builtins(process)
     yield from _clashes(process)
+    yield from _data_records(process)
     yield from _method_names(process)
 
 
 def _reserved(process: ast.Process) -> Iterator[Diagnostic]:
-    declared: list[tuple[ast.Name, str]] = [(process.name, "process")]
-    declared += [(e.name, "event") for e in process.events]
-    declared += [(t.name, "task") for t in process.tasks]
-    declared += [(m.name, "machine") for m in process.machines]
+    declared = [*_classes(process), *((m.name, "machine") for m in process.machines)]
     for name, kind in declared:
         if name.text in MODULE_RESERVED:
             what = (
@@ -93,10 +121,7 @@ def _builtins(process: ast.Process) -> Iterator[Diagnostic]:
 
     Machines are not among them: a machine becomes ``<Machine>State``.
     """
-    declared: list[tuple[ast.Name, str]] = [(process.name, "process")]
-    declared += [(e.name, "event") for e in process.events]
-    declared += [(t.name, "task") for t in process.tasks]
-    for name, kind in declared:
+    for name, kind in _classes(process):
         if name.text in PYTHON_BUILTINS:
             yield Diagnostic(
                 "PM0701",
@@ -122,15 +147,30 @@ def _clashes(process: ast.Process) -> Iterator[Diagnostic]:
     Events and tasks against each other are PM0101: they share one namespace.
     """
     generated = _generated_names(process)
-    classes = [(process.name, f"process `{process.name.text}`")]
-    classes += [(e.name, f"event `{e.name.text}`") for e in process.events]
-    classes += [(t.name, f"task `{t.name.text}`") for t in process.tasks]
+    classes = [(name, f"{kind} `{name.text}`") for name, kind in _classes(process)]
     for name, origin in classes:
         clash = generated.get(name.text)
         if clash is not None:
             yield _clash(name, origin, clash.origin, clash.span)
         elif name is not process.name and name.text == process.name.text:
             yield _clash(name, origin, "the process class", process.name.span)
+
+
+def _data_records(process: ast.Process) -> Iterator[Diagnostic]:
+    """A machine named like its process: with both declaring `data`, one record name."""
+    if not process.data_blocks:
+        return
+    for machine in process.machines:
+        if machine.name.text == process.name.text and machine.data_blocks:
+            name = data_model_name(machine.name.text)
+            yield Diagnostic(
+                "PM0701",
+                f"`{name}` would be defined twice in the generated module",
+                machine.data_blocks[0].span,
+                label=f"the `data` of machine `{machine.name.text}` becomes the class `{name}`",
+                labels=(Label(process.data_blocks[0].span, "so does the process's `data`"),),
+                help="rename the machine",
+            )
 
 
 def _clash(name: ast.Name, origin: str, other: str, other_span: Span) -> Diagnostic:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from pmc.diagnostics import Diagnostic, Label
 from pmc.naming import ambiguous_name_reason, invalid_identifier_reason
 from pmc.semantics.model import (
+    DictType,
     FieldModel,
+    ListType,
+    OptionalType,
     Primitive,
+    PrimitiveType,
     RetryDelayKind,
     RetryPolicy,
     TaskMode,
@@ -69,7 +73,9 @@ class FieldInfo:
 
 @dataclass(frozen=True, slots=True)
 class EventInfo:
-    decl: ast.EventDecl
+    """An input event, or a signal (an event internal to the process)."""
+
+    decl: ast.EventDecl | ast.SignalDecl
     fields: Mapping[str, FieldInfo]  # first declaration of each name, in source order
     # What `event.FIELD` may read when this event is the trigger; None: unresolved type.
     field_types: Mapping[str, ValueType | None]
@@ -94,6 +100,8 @@ class Declarations:
     tasks: Mapping[str, TaskInfo]
     machines: Mapping[str, ast.MachineDecl]
     diagnostics: tuple[Diagnostic, ...]
+    signals: Mapping[str, EventInfo]
+    data: Mapping[str, FieldInfo]  # the process's record; every model has its default
 
 
 def collect_declarations(process: ast.Process) -> Declarations:
@@ -102,9 +110,16 @@ def collect_declarations(process: ast.Process) -> Declarations:
     diagnostics.extend(_duplicate_declarations(process))
     events: dict[str, EventInfo] = {}
     for event in process.events:
-        info, found = _event_info(event)
+        info, found = _event_info(event, "event")
         diagnostics.extend(found)
         events.setdefault(event.name.text, info)
+    signals: dict[str, EventInfo] = {}
+    for signal in process.signals:
+        info, found = _event_info(signal, "signal")
+        diagnostics.extend(found)
+        signals.setdefault(signal.name.text, info)
+    data, found = collect_data(process.data_blocks, f"process `{process.name.text}`")
+    diagnostics.extend(found)
     tasks: dict[str, TaskInfo] = {}
     for task in process.tasks:
         task_info, found = _task_info(task)
@@ -114,17 +129,24 @@ def collect_declarations(process: ast.Process) -> Declarations:
     for machine in process.machines:
         diagnostics.extend(identifier_diagnostics(machine.name, "machine"))
         machines.setdefault(machine.name.text, machine)
-    return Declarations(events, tasks, machines, tuple(diagnostics))
+    return Declarations(events, tasks, machines, tuple(diagnostics), signals, data)
 
 
-_KIND = {ast.EventDecl: "an event", ast.TaskDecl: "a task", ast.MachineDecl: "a machine"}
+_KIND = {
+    ast.EventDecl: "an event",
+    ast.TaskDecl: "a task",
+    ast.MachineDecl: "a machine",
+    ast.SignalDecl: "a signal",
+}
+_Named = ast.EventDecl | ast.TaskDecl | ast.MachineDecl | ast.SignalDecl
 
 
 def _duplicate_declarations(process: ast.Process) -> Iterator[Diagnostic]:
-    """Events, tasks and machines share one namespace: they are all named in triggers."""
-    first: dict[str, ast.EventDecl | ast.TaskDecl | ast.MachineDecl] = {}
+    """Events, tasks, machines and signals share one namespace: triggers name them all."""
+    first: dict[str, _Named] = {}
+    signals = bool(process.signals)
     for decl in process.declarations:
-        if not isinstance(decl, ast.EventDecl | ast.TaskDecl | ast.MachineDecl):
+        if not isinstance(decl, _Named):
             continue
         name = decl.name.text
         earlier = first.setdefault(name, decl)
@@ -136,13 +158,17 @@ def _duplicate_declarations(process: ast.Process) -> Iterator[Diagnostic]:
             decl.name.span,
             label=f"declared again here, as {_KIND[type(decl)]}",
             labels=(Label(earlier.name.span, f"first declared here, as {_KIND[type(earlier)]}"),),
-            notes=("events, tasks and machines share one namespace",),
+            notes=(
+                "events, tasks, machines and signals share one namespace"
+                if signals
+                else "events, tasks and machines share one namespace",
+            ),
         )
 
 
 # The kinds of name that are Python names in the generated module as written
 # (a class, an enum member), not only part of one (`<Machine>State`) or a string.
-_NAMED_AS_WRITTEN = frozenset({"process", "event", "task", "state"})
+_NAMED_AS_WRITTEN = frozenset({"process", "event", "task", "state", "signal"})
 
 
 def identifier_diagnostics(name: ast.Name, kind: str) -> Iterator[Diagnostic]:
@@ -209,6 +235,13 @@ def collect_fields(
     return table, diagnostics
 
 
+def field_models(fields: Mapping[str, FieldInfo]) -> tuple[FieldModel, ...]:
+    """The models of fields that all resolved (the caller knows no error stands)."""
+    models = tuple(f.model for f in fields.values())
+    assert all(m is not None for m in models), "built with an unresolved field"
+    return tuple(m for m in models if m is not None)
+
+
 def field_types(fields: Mapping[str, FieldInfo]) -> dict[str, ValueType | None]:
     return {name: info.type for name, info in fields.items()}
 
@@ -256,11 +289,75 @@ def _default_diagnostics(field: ast.Field, value_type: ValueType) -> Iterator[Di
     )
 
 
-def _event_info(event: ast.EventDecl) -> tuple[EventInfo, list[Diagnostic]]:
-    diagnostics = list(identifier_diagnostics(event.name, "event"))
-    fields, found = collect_fields(event.fields, f"event `{event.name.text}`")
+def _event_info(
+    event: ast.EventDecl | ast.SignalDecl, kind: str
+) -> tuple[EventInfo, list[Diagnostic]]:
+    diagnostics = list(identifier_diagnostics(event.name, kind))
+    fields, found = collect_fields(event.fields, f"{kind} `{event.name.text}`")
     diagnostics.extend(found)
     return EventInfo(event, fields, field_types(fields)), diagnostics
+
+
+# ---- data --------------------------------------------------------------------------
+
+
+def collect_data(
+    blocks: Sequence[ast.DataDecl], owner: str
+) -> tuple[dict[str, FieldInfo], list[Diagnostic]]:
+    """The fields of the first ``data`` block, each with its default filled in.
+
+    ``T | None`` without a default starts as none, a list or dict as empty
+    (its model keeps ``default=None``: codegen writes an empty factory);
+    any other field needs a default (PM0310). Later blocks are reported
+    (PM0106) and their fields checked all the same.
+    """
+    diagnostics = list(duplicate_clauses(blocks, f"`data` block in {owner}"))
+    table: dict[str, FieldInfo] = {}
+    for index, block in enumerate(blocks):
+        fields, found = collect_fields(block.fields, f"the `data` of {owner}")
+        diagnostics.extend(found)
+        for name, info in fields.items():
+            model = info.model
+            if model is None or model.has_default:
+                continue
+            if isinstance(model.type, OptionalType | ListType | DictType):
+                fields[name] = FieldInfo(info.decl, replace(model, has_default=True))
+            else:
+                diagnostics.append(_no_default(info.decl, model.type))
+        if index == 0:
+            table = fields
+    return table, diagnostics
+
+
+# A literal that reads as "nothing yet" for the types that have literals.
+_EXAMPLE_DEFAULTS = {
+    Primitive.STR: '""',
+    Primitive.INT: "0",
+    Primitive.FLOAT: "0.0",
+    Primitive.DECIMAL: "0",
+    Primitive.BOOL: "false",
+}
+
+
+def _no_default(field: ast.Field, value_type: ValueType) -> Diagnostic:
+    name = field.name.text
+    optional = f"`{name}: {type_text(value_type)} | None`"
+    example = (
+        _EXAMPLE_DEFAULTS.get(value_type.primitive)
+        if isinstance(value_type, PrimitiveType)
+        else None
+    )
+    help = f"make it optional: {optional} starts as `none`"
+    if example is not None:
+        help = f"give it a default (`{name}: {type_text(value_type)} = {example}`), or {help}"
+    return Diagnostic(
+        "PM0310",
+        f"data field `{name}` has no default",
+        field.span,
+        label=f"`{type_text(value_type)}` without a default",
+        notes=("a new process or machine instance starts with every data field's default",),
+        help=help,
+    )
 
 
 # ---- tasks ------------------------------------------------------------------------

@@ -23,6 +23,8 @@ class Arc:
     trigger: Hashable  # equal for triggers that fire on the same occurrence
     runs: str | None = None  # the task started on entering ``target``
     outcome: tuple[str, Outcome] | None = None  # ``(task, outcome)`` of an outcome trigger
+    guarded: bool = False  # taken only when its guard holds
+    keeps: tuple[str, ...] = ()  # tasks that stay in flight into ``target``
 
 
 def _successors(arcs: Iterable[Arc]) -> dict[str, list[str]]:
@@ -108,38 +110,61 @@ class Conflict:
 
 
 def conflicts(arcs: Sequence[Arc]) -> tuple[Conflict, ...]:
-    """Nondeterminism: each later arc against the first arc leaving a state on its trigger."""
+    """Nondeterminism: each later unguarded arc against the first unguarded arc leaving a
+    state on its trigger. (Guarded arcs are tried in order, the unguarded one last.)"""
+    return _pairs(arcs, shadowed=False)
+
+
+def shadowed(arcs: Sequence[Arc]) -> tuple[Conflict, ...]:
+    """Guarded arcs that an earlier unguarded arc on their state and trigger always wins."""
+    return _pairs(arcs, shadowed=True)
+
+
+def _pairs(arcs: Sequence[Arc], shadowed: bool) -> tuple[Conflict, ...]:
     owner: dict[tuple[str, Hashable], int] = {}
     clashes: dict[tuple[int, int], list[str]] = {}
     for index, arc in enumerate(arcs):
         for source in dict.fromkeys(arc.sources):
-            first = owner.setdefault((source, arc.trigger), index)
-            if first != index:
+            key = (source, arc.trigger)
+            first = owner.get(key) if arc.guarded else owner.setdefault(key, index)
+            if first is not None and first != index and arc.guarded is shadowed:
                 clashes.setdefault((first, index), []).append(source)
     ordered = sorted(clashes.items(), key=lambda item: (item[0][1], item[0][0]))
     return tuple(Conflict(first, second, tuple(states)) for (first, second), states in ordered)
 
 
 def entered_with_task(arcs: Iterable[Arc]) -> dict[str, frozenset[str]]:
-    """For each task, the states that a transition running it enters.
+    """For each task, the states it may be in flight in.
 
-    Only in these states can the task's outcome arrive.
+    Those a transition running it enters, and those a transition keeping it
+    enters from a state where it may be in flight. Only in these states can
+    the task's outcome arrive.
     """
     entered: dict[str, set[str]] = {}
+    kept: dict[str, dict[str, list[str]]] = {}
     for arc in arcs:
         if arc.runs is not None:
             entered.setdefault(arc.runs, set()).add(arc.target)
-    return {task: frozenset(states) for task, states in entered.items()}
+        for task in arc.keeps:
+            targets = kept.setdefault(task, {})
+            for source in arc.sources:
+                targets.setdefault(source, []).append(arc.target)
+    running = {task: frozenset(states) for task, states in entered.items()}
+    for task, graph in kept.items():
+        running[task] = _closure(running.get(task, frozenset()), graph)
+    return running
 
 
 @dataclass(frozen=True, slots=True)
 class OutcomeGap:
-    """Arc ``arc`` runs ``task`` into ``state``, where ``missing`` outcomes are not handled."""
+    """Arc ``arc`` runs (or keeps) ``task`` into ``state``, where ``missing`` outcomes are
+    not handled."""
 
     arc: int
     state: str
     task: str
     missing: tuple[Outcome, ...]
+    kept: bool = False  # the arc keeps the task rather than running it
 
 
 def outcome_gaps(arcs: Sequence[Arc], finals: Iterable[str]) -> tuple[OutcomeGap, ...]:
@@ -157,14 +182,114 @@ def outcome_gaps(arcs: Sequence[Arc], finals: Iterable[str]) -> tuple[OutcomeGap
     gaps: list[OutcomeGap] = []
     seen: set[tuple[str, str]] = set()
     for index, arc in enumerate(arcs):
-        if arc.runs is None or (arc.target, arc.runs) in seen:
-            continue
-        seen.add((arc.target, arc.runs))
-        missing = tuple(
-            outcome
-            for outcome in Outcome
-            if arc.target in final_set or (arc.target, arc.runs, outcome) not in handled
-        )
-        if missing:
-            gaps.append(OutcomeGap(index, arc.target, arc.runs, missing))
+        entering = [(task, True) for task in arc.keeps]
+        if arc.runs is not None:
+            entering.insert(0, (arc.runs, False))
+        for task, kept in entering:
+            if (arc.target, task) in seen:
+                continue
+            seen.add((arc.target, task))
+            missing = tuple(
+                outcome
+                for outcome in Outcome
+                if arc.target in final_set or (arc.target, task, outcome) not in handled
+            )
+            if missing:
+                gaps.append(OutcomeGap(index, arc.target, task, missing, kept))
     return tuple(gaps)
+
+
+@dataclass(frozen=True, slots=True)
+class Unguarded:
+    """In ``states``, every arc on outcome trigger of arc ``first`` is guarded."""
+
+    first: int
+    states: tuple[str, ...]
+
+
+def all_guarded(
+    arcs: Sequence[Arc], running: Mapping[str, frozenset[str]]
+) -> tuple[Unguarded, ...]:
+    """Where an outcome can arrive and every transition waiting for it has a guard.
+
+    Should no guard hold, the outcome changes nothing, and nothing else will
+    arrive from that task: the instance may wait for good.
+    """
+    first: dict[tuple[str, Hashable], int] = {}
+    fallback: set[tuple[str, Hashable]] = set()
+    for index, arc in enumerate(arcs):
+        if arc.outcome is None:
+            continue
+        live = running.get(arc.outcome[0], frozenset())
+        for source in arc.sources:
+            if source in live:
+                first.setdefault((source, arc.trigger), index)
+                if not arc.guarded:
+                    fallback.add((source, arc.trigger))
+    grouped: dict[int, list[str]] = {}
+    for key, index in first.items():
+        if key not in fallback:
+            grouped.setdefault(index, []).append(key[0])
+    return tuple(Unguarded(index, tuple(states)) for index, states in sorted(grouped.items()))
+
+
+def components(nodes: Sequence[str], edges: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """Strongly connected components (Tarjan's algorithm, iterative), each in discovery order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+
+    for root in nodes:
+        if root in index:
+            continue
+        visit(root)
+        work = [(root, iter(edges.get(root, ())))]
+        while work:
+            node, successors = work[-1]
+            for nxt in successors:
+                if nxt not in index:
+                    visit(nxt)
+                    work.append((nxt, iter(edges.get(nxt, ()))))
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    component: list[str] = []
+                    while not component or component[-1] != node:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                    found.append(component[::-1])
+    return found
+
+
+def cycle_through(
+    start: str, members: frozenset[str], edges: Mapping[str, Sequence[str]]
+) -> list[str] | None:
+    """A shortest path ``start -> ... -> start`` inside ``members``, or None."""
+    parent: dict[str, str] = {}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for nxt in edges.get(node, ()):
+            if nxt == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(parent[path[-1]])
+                return [*reversed(path), start]
+            if nxt in members and nxt not in parent:
+                parent[nxt] = node
+                queue.append(nxt)
+    return None

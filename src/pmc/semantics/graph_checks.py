@@ -1,4 +1,4 @@
-"""The checks on a resolved machine's graph (PM0401-PM0405), as diagnostics.
+"""The checks on a resolved machine's graph (PM0312, PM0401-PM0408, PM0905), as diagnostics.
 
 The algorithms live in :mod:`pmc.semantics.graph`; this module prepares their
 plain inputs and words their results.
@@ -6,13 +6,14 @@ plain inputs and words their results.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from pmc.diagnostics import Diagnostic, Label
 from pmc.semantics import graph
 from pmc.semantics.model import Outcome
 from pmc.semantics.states import StateTable
 from pmc.semantics.transitions import TransitionInfo
+from pmc.source import Span
 from pmc.syntax import ast
 
 
@@ -25,10 +26,14 @@ def expand_sources(
     only those where the outcome can arrive (a transition running ``T`` enters
     them), so that ``*`` does not make the trigger dead or nondeterministic.
     """
-    entered = graph.entered_with_task(
-        graph.Arc((), t.target, None, runs=t.runs) for t in transitions if t.target is not None
-    )
     non_final = table.non_final()
+    # Where a task may be in flight, from the transitions whose sources do
+    # not depend on it (a `keep` on a `*` outcome transition is left out).
+    entered = graph.entered_with_task(
+        graph.Arc(_plain_sources(t, non_final), t.target, None, runs=t.runs, keeps=t.keep)
+        for t in transitions
+        if t.target is not None
+    )
     # Computed once per task, and only for outcome triggers written with `*`,
     # to keep the expansion linear in what it produces.
     live: dict[str, tuple[str, ...]] = {}
@@ -51,6 +56,12 @@ def expand_sources(
     return tuple(expanded)
 
 
+def _plain_sources(t: TransitionInfo, non_final: tuple[str, ...]) -> tuple[str, ...]:
+    if t.outcome_task is None and any(isinstance(s, ast.Wildcard) for s in t.decl.sources):
+        return non_final
+    return t.explicit
+
+
 def _arcs(
     transitions: Sequence[TransitionInfo], sources: Sequence[tuple[str, ...]]
 ) -> tuple[graph.Arc, ...]:
@@ -61,7 +72,9 @@ def _arcs(
         outcome = None
         if task is not None and isinstance(t.decl.trigger, ast.OutcomeTrigger):
             outcome = (task, Outcome(t.decl.trigger.outcome.value))
-        arcs.append(graph.Arc(from_states, t.target, t.trigger.identity, t.runs, outcome))
+        arcs.append(
+            graph.Arc(from_states, t.target, t.trigger.identity, t.runs, outcome, t.guarded, t.keep)
+        )
     return tuple(arcs)
 
 
@@ -96,18 +109,23 @@ def graph_checks(
             )
         )
     found.extend(_conflict_diagnostics(transitions, arcs))
+    found.extend(_shadowed_diagnostics(transitions, arcs))
     # Outcome checks need every task reference resolved: an unknown task in
     # one transition would otherwise make the outcome transitions look dead.
     if all(_tasks_resolved(t) for t in transitions):
+        running = graph.entered_with_task(arcs)
         found.extend(_outcome_gap_diagnostics(transitions, arcs, table))
-        found.extend(_dead_outcome_diagnostics(transitions, arcs, table))
+        found.extend(_dead_outcome_diagnostics(transitions, running, table))
+        found.extend(_all_guarded_diagnostics(transitions, arcs, running))
+        found.extend(_not_running_diagnostics(transitions, sources, running))
     return found, summary.reachable
 
 
 def _tasks_resolved(t: TransitionInfo) -> bool:
     outcome_ok = not isinstance(t.decl.trigger, ast.OutcomeTrigger) or t.trigger.task is not None
     run_ok = t.run is None or t.run.task is not None
-    return outcome_ok and run_ok
+    keep_ok = t.decl.keep is None or len(t.keep) == len({n.text for n in t.decl.keep.tasks})
+    return outcome_ok and run_ok and keep_ok
 
 
 def _state_list(states: Sequence[str]) -> str:
@@ -136,19 +154,100 @@ def _conflict_diagnostics(
         )
 
 
+def _shadowed_diagnostics(
+    transitions: Sequence[TransitionInfo], arcs: Sequence[graph.Arc]
+) -> Iterator[Diagnostic]:
+    """PM0408: a guarded transition after an unguarded one on its state and trigger."""
+    for pair in graph.shadowed(arcs):
+        first = transitions[pair.first].decl
+        second = transitions[pair.second]
+        via_wildcard = any(
+            isinstance(s, ast.Wildcard) for t in (first, second.decl) for s in t.sources
+        )
+        yield Diagnostic(
+            "PM0408",
+            f"transition `{second.decl.name.text}` can never be taken in "
+            f"{_state_list(pair.states)}: `{first.name.text}` comes before it, without a guard",
+            second.decl.name.span,
+            label=f"`{first.name.text}` is always taken first",
+            labels=(Label(first.name.span, "taken whenever its trigger comes"),),
+            notes=(
+                "transitions on one state and trigger are tried in source order; "
+                "the first whose guard holds is taken",
+                *(("`*` stands for every non-final state",) if via_wildcard else ()),
+            ),
+            help=f"move `{second.decl.name.text}` before `{first.name.text}`: the transition "
+            "without a guard is the fallback and comes last",
+        )
+
+
+def _all_guarded_diagnostics(
+    transitions: Sequence[TransitionInfo],
+    arcs: Sequence[graph.Arc],
+    running: Mapping[str, frozenset[str]],
+) -> Iterator[Diagnostic]:
+    """PM0905 (warning): every transition on a task outcome in a state has a guard."""
+    for group in graph.all_guarded(arcs, running):
+        t = transitions[group.first]
+        yield Diagnostic(
+            "PM0905",
+            f"every transition on {t.trigger.display} in {_state_list(group.states)} has a guard",
+            t.decl.name.span,
+            label="guarded",
+            notes=(
+                "when no guard holds, the outcome changes nothing and the task "
+                "will not report again: the instance may wait for good",
+            ),
+            help="add a transition without `when` after the guarded ones, as the fallback",
+        )
+
+
+def _not_running_diagnostics(
+    transitions: Sequence[TransitionInfo],
+    sources: Sequence[tuple[str, ...]],
+    running: Mapping[str, frozenset[str]],
+) -> Iterator[Diagnostic]:
+    """PM0312: ``keep T`` where ``T`` cannot be in flight.
+
+    Listed sources must each run it; ``*`` needs some state it stands for to.
+    """
+    for t, from_states in zip(transitions, sources, strict=True):
+        clause = t.decl.keep
+        if clause is None:
+            continue
+        wildcard = any(isinstance(s, ast.Wildcard) for s in t.decl.sources)
+        names = {name.text: name for name in reversed(clause.tasks)}
+        for task in t.keep:
+            live = running.get(task, frozenset())
+            if wildcard:
+                idle = () if live & frozenset(from_states) else from_states
+            else:
+                idle = tuple(s for s in t.explicit if s not in live)
+            if not idle:
+                continue
+            yield Diagnostic(
+                "PM0312",
+                f"transition `{t.decl.name.text}` keeps `{task}`, which is never in flight "
+                f"in {_state_list(idle)}",
+                names[task].span,
+                label=f"not in flight in {_state_list(idle)}",
+                help=f"no transition entering {_state_list(idle)} runs or keeps `{task}`: "
+                "remove it from `keep`, or leave from the state that runs it",
+            )
+
+
 def _outcome_gap_diagnostics(
     transitions: Sequence[TransitionInfo], arcs: Sequence[graph.Arc], table: StateTable
 ) -> Iterator[Diagnostic]:
     finals = frozenset(table.finals)
     for gap in graph.outcome_gaps(arcs, table.finals):
-        run = transitions[gap.arc].decl.run
-        assert run is not None
         task, state = gap.task, gap.state
+        anchor, starts = _task_named(transitions[gap.arc].decl, task, gap.kept)
         triggers = [f"`{task} {outcome}`" for outcome in gap.missing]
         if state in finals:
             message = (
-                f"task `{task}` runs on entering final state `{state}`, "
-                "where its outcome is never handled"
+                f"task `{task}` {'stays in flight' if gap.kept else 'runs'} on entering "
+                f"final state `{state}`, where its outcome is never handled"
             )
             help = f"run `{task}` on a transition into a non-final state that handles its outcome"
         elif len(triggers) == 2:
@@ -160,17 +259,28 @@ def _outcome_gap_diagnostics(
         yield Diagnostic(
             "PM0404",
             message,
-            run.task.span,
-            label=f"`{task}` starts on entering `{state}`",
+            anchor,
+            label=f"`{task}` {starts} on entering `{state}`",
             notes=("an instance waiting for an unhandled outcome never moves on",),
             help=help,
         )
 
 
+def _task_named(decl: ast.Transition, task: str, kept: bool) -> tuple[Span, str]:
+    """Where a transition names ``task`` it runs or keeps, and what it does with it."""
+    if not kept:
+        assert decl.run is not None
+        return decl.run.task.span, "starts"
+    assert decl.keep is not None
+    name = next(n for n in decl.keep.tasks if n.text == task)
+    return name.span, "stays in flight"
+
+
 def _dead_outcome_diagnostics(
-    transitions: Sequence[TransitionInfo], arcs: Sequence[graph.Arc], table: StateTable
+    transitions: Sequence[TransitionInfo],
+    entered: Mapping[str, frozenset[str]],
+    table: StateTable,
 ) -> Iterator[Diagnostic]:
-    entered = graph.entered_with_task(arcs)
     finals = frozenset(table.finals)
     for t in transitions:
         task = t.outcome_task

@@ -6,9 +6,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pmc.diagnostics import Diagnostic
+from pmc.semantics.declarations import collect_data, field_models
 from pmc.semantics.duplicates import duplicates
 from pmc.semantics.graph_checks import expand_sources, graph_checks
-from pmc.semantics.model import MachineModel, SelectorTriggerModel, TransitionModel
+from pmc.semantics.model import (
+    FieldModel,
+    MachineModel,
+    SelectorTriggerModel,
+    SignalTriggerModel,
+    TransitionModel,
+    TriggerModel,
+)
 from pmc.semantics.scope import Scope
 from pmc.semantics.states import StateTable, resolve_states
 from pmc.semantics.transitions import (
@@ -30,14 +38,18 @@ class MachineResult:
     reachable: frozenset[str] | None  # None: the graph was not analysed
     event_uses: tuple[ast.Name, ...]  # input events named by triggers
     tasks_run: frozenset[str]
+    transitions: tuple[TransitionInfo, ...]  # as resolved, in source order
 
 
 def analyze_machine(machine: ast.MachineDecl, scope: Scope) -> MachineResult:
     name = machine.name.text
     table, diagnostics = resolve_states(machine)
+    data, found = collect_data(machine.data_blocks, f"machine `{name}`")
+    diagnostics.extend(found)
+    instance = data if machine.data_blocks else None
     transitions: list[TransitionInfo] = []
     for transition in machine.transitions:
-        info, found = resolve_transition(transition, table, scope)
+        info, found = resolve_transition(transition, table, scope, instance)
         transitions.append(info)
         diagnostics.extend(found)
     diagnostics.extend(
@@ -49,7 +61,7 @@ def analyze_machine(machine: ast.MachineDecl, scope: Scope) -> MachineResult:
             lambda t: f"duplicate transition `{t}` in machine `{name}`",
         )
     )
-    diagnostics.extend(selector_and_broadcast(machine))
+    diagnostics.extend(selector_and_broadcast(machine, scope))
     diagnostics.extend(mixed_selector_types(machine, transitions))
     reachable = None
     if table.resolved and table.initial is not None and all(t.resolved for t in transitions):
@@ -59,7 +71,7 @@ def analyze_machine(machine: ast.MachineDecl, scope: Scope) -> MachineResult:
         # A trigger or run may be unresolved without a diagnostic here, when
         # the cause (say, a field's unknown type) is reported with its event.
         if not diagnostics and all(t.modelled for t in transitions):
-            model = _machine_model(machine, table, transitions, sources)
+            model = _machine_model(machine, table, transitions, sources, field_models(data))
             return _result(name, model, diagnostics, table, reachable, transitions)
     return _result(name, None, diagnostics, table, reachable, transitions)
 
@@ -81,6 +93,7 @@ def _result(
         reachable,
         tuple(t.trigger.event for t in transitions if t.trigger.event is not None),
         frozenset(t.runs for t in transitions if t.runs is not None),
+        tuple(transitions),
     )
 
 
@@ -89,6 +102,7 @@ def _machine_model(
     table: StateTable,
     transitions: Sequence[TransitionInfo],
     sources: Sequence[tuple[str, ...]],
+    data: tuple[FieldModel, ...],
 ) -> MachineModel:
     assert table.initial is not None
     models = []
@@ -99,6 +113,7 @@ def _machine_model(
             assert t.run.model is not None
             run = t.run.model
         decl = t.decl
+        emits = tuple(e.model for e in t.emits if e.model is not None)
         models.append(
             TransitionModel(
                 decl.name.text,
@@ -106,13 +121,17 @@ def _machine_model(
                 t.target,
                 t.trigger.model,
                 run,
+                guard=t.guard,
+                keep=t.keep,
+                sets=t.sets,
+                emits=emits,
                 from_wildcard=any(isinstance(s, ast.Wildcard) for s in decl.sources),
                 span=decl.name.span,
                 endpoints_span=decl.sources[0].span.cover(decl.target.span),
                 trigger_span=decl.trigger.span,
             )
         )
-    multi = any(isinstance(t.trigger.model, SelectorTriggerModel) for t in transitions)
+    multi = any(_selects(t.trigger.model) for t in transitions)
     return MachineModel(
         machine.name.text,
         tuple(table.declared),
@@ -120,8 +139,16 @@ def _machine_model(
         table.finals,
         multi,
         tuple(models),
+        data=data,
         span=machine.name.span,
         state_spans=tuple(name.span for name in table.declared.values()),
         states_span=machine.states_clauses[0].span,
         initial_span=machine.initial_clauses[0].state.span,
     )
+
+
+def _selects(trigger: TriggerModel | None) -> bool:
+    """A selector (of an event or a signal) names instances: the machine has many."""
+    if isinstance(trigger, SignalTriggerModel):
+        return trigger.field is not None
+    return isinstance(trigger, SelectorTriggerModel)

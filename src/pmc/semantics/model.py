@@ -189,6 +189,11 @@ TriggerModel = (
 @dataclass(frozen=True, slots=True)
 class LiteralExpr:
     value: LiteralValue
+    # How the literal is typed where it stands in an expression: a decimal
+    # literal next to a `float` is a `float` (codegen writes `0.5`, not
+    # `Decimal("0.5")`, which would not mix), elsewhere a `Decimal`. None in
+    # a binding, whose field gives the type. Derived, so not compared.
+    type: ValueType | None = dataclass_field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pmc.diagnostics import Diagnostic, Label
 from pmc.diagnostics.suggest import did_you_mean
 from pmc.semantics.declarations import Declarations, FieldInfo, duplicate_clauses
+from pmc.semantics.expressions import Readable, check_expr, not_bool
 from pmc.semantics.machines import MachineResult
 from pmc.semantics.model import (
     AllFinalCondition,
     AllInCondition,
     AnyInCondition,
+    ExprModel,
     KeyModel,
     PrimitiveType,
 )
@@ -70,7 +72,9 @@ def _is_key(info: FieldInfo) -> bool:
     return info.type is not None and is_key_type(info.type)
 
 
-def _invalid_key_type(field: str, event: ast.EventDecl, info: FieldInfo) -> Diagnostic:
+def _invalid_key_type(
+    field: str, event: ast.EventDecl | ast.SignalDecl, info: FieldInfo
+) -> Diagnostic:
     assert info.type is not None
     return Diagnostic(
         "PM0503",
@@ -83,9 +87,9 @@ def _invalid_key_type(field: str, event: ast.EventDecl, info: FieldInfo) -> Diag
 
 def _key_type_mismatch(
     field: str,
-    event: ast.EventDecl,
+    event: ast.EventDecl | ast.SignalDecl,
     info: FieldInfo,
-    reference: tuple[ast.EventDecl, FieldInfo],
+    reference: tuple[ast.EventDecl | ast.SignalDecl, FieldInfo],
 ) -> Diagnostic:
     assert info.type is not None and reference[1].type is not None
     expected = type_text(reference[1].type)
@@ -183,6 +187,8 @@ class Conditions:
     complete_when: tuple[AllFinalCondition | AllInCondition, ...] | None  # None: not written
     fail_when: tuple[AnyInCondition, ...]
     diagnostics: tuple[Diagnostic, ...]
+    complete_data: ExprModel | None = None
+    fail_data: ExprModel | None = None
 
 
 def resolve_conditions(
@@ -207,7 +213,28 @@ def resolve_conditions(
             found.extend(diagnostics)
             if fail_clause is fails[0] and isinstance(model, AnyInCondition):
                 fail.append(model)
-    return Conditions(tuple(complete) if completes else None, tuple(fail), tuple(found))
+    complete_data = [_data_condition(c.data, "`complete when`", scope, found) for c in completes]
+    fail_data = [_data_condition(c.data, "`fail when`", scope, found) for c in fails]
+    return Conditions(
+        tuple(complete) if completes else None,
+        tuple(fail),
+        tuple(found),
+        complete_data[0] if complete_data else None,
+        fail_data[0] if fail_data else None,
+    )
+
+
+def _data_condition(
+    expr: ast.Expr | None, clause: str, scope: Scope, found: list[Diagnostic]
+) -> ExprModel | None:
+    """A data expression of `complete when` / `fail when`: a `bool` reading only `data`."""
+    if expr is None:
+        return None
+    readable = Readable(scope.process, scope.declarations.data, scope.key_type, data_only=clause)
+    checked = check_expr(expr, readable)
+    found.extend(checked.diagnostics)
+    found.extend(not_bool(expr, checked, f"the data condition of {clause}"))
+    return checked.model
 
 
 def _condition(

@@ -15,9 +15,11 @@ class Scope:
     key_type: ValueType | None  # None: no usable key (already reported)
 
     def declared_kind(self, name: str) -> str | None:
-        """``"event"``, ``"task"`` or ``"machine"`` if ``name`` is declared as one."""
+        """``"event"``, ``"task"``, ``"machine"`` or ``"signal"`` if ``name`` is declared as one."""
         if name in self.declarations.events:
             return "event"
+        if name in self.declarations.signals:
+            return "signal"
         if name in self.declarations.tasks:
             return "task"
         if name in self.declarations.machines:

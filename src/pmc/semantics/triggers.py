@@ -13,6 +13,7 @@ from pmc.semantics.model import (
     Outcome,
     OutcomeTriggerModel,
     SelectorTriggerModel,
+    SignalTriggerModel,
     TimerTriggerModel,
     TriggerModel,
     ValueType,
@@ -39,72 +40,85 @@ class TriggerInfo:
     model: TriggerModel | None = None
     fields: Mapping[str, ValueType | None] | None = None
     event: ast.Name | None = None  # the input event named, if it resolved
+    signal: ast.Name | None = None  # the signal named, if it resolved
     task: str | None = None  # the task whose outcome this is, if it resolved
     is_timer: bool = False
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
 
-def resolve_trigger(trigger: ast.Trigger, scope: Scope) -> TriggerInfo:
-    if isinstance(trigger, ast.EventTrigger):
-        return _event_trigger(trigger, scope)
-    if isinstance(trigger, ast.SelectorTrigger):
-        return _selector_trigger(trigger, scope)
+def resolve_trigger(
+    trigger: ast.EventTrigger | ast.SelectorTrigger | ast.OutcomeTrigger | ast.TimerTrigger,
+    scope: Scope,
+) -> TriggerInfo:
+    """A trigger other than a deadline (which reads data: see ``transitions``)."""
+    if isinstance(trigger, ast.EventTrigger | ast.SelectorTrigger):
+        return _named_trigger(trigger, scope)
     if isinstance(trigger, ast.OutcomeTrigger):
         return _outcome_trigger(trigger, scope)
     return _timer_trigger(trigger)
 
 
-def _event_trigger(trigger: ast.EventTrigger, scope: Scope) -> TriggerInfo:
-    name = trigger.event.text
-    identity = ("event", name)
-    event = scope.declarations.events.get(name)
-    if event is None:
-        return TriggerInfo(
-            identity, f"`{name}`", diagnostics=(unknown_event(trigger.event, scope),)
-        )
-    return TriggerInfo(
-        identity,
-        f"`{name}`",
-        EventTriggerModel(name),
-        event.field_types,
-        event=trigger.event,
-    )
+@dataclass(frozen=True, slots=True)
+class _Named:
+    event: ast.Name | None
+    signal: ast.Name | None
 
 
-def _selector_trigger(trigger: ast.SelectorTrigger, scope: Scope) -> TriggerInfo:
+def _named_trigger(trigger: ast.EventTrigger | ast.SelectorTrigger, scope: Scope) -> TriggerInfo:
+    """``on Name`` / ``on Name.field``: an input event, else a signal of that name."""
     name = trigger.event.text
+    declarations = scope.declarations
+    signal = name not in declarations.events and name in declarations.signals
     # An event fires once however a machine selects its instances, so the
     # selector field is not part of the trigger's identity.
-    identity = ("event", name)
+    identity = ("signal" if signal else "event", name)
     display = f"`{name}`"
-    event = scope.declarations.events.get(name)
+    event = (declarations.signals if signal else declarations.events).get(name)
     if event is None:
         return TriggerInfo(identity, display, diagnostics=(unknown_event(trigger.event, scope),))
+    named = _Named(None, trigger.event) if signal else _Named(trigger.event, None)
     fields = event.field_types
+    if isinstance(trigger, ast.EventTrigger):
+        model: TriggerModel = SignalTriggerModel(name) if signal else EventTriggerModel(name)
+        return TriggerInfo(identity, display, model, fields, event=named.event, signal=named.signal)
+    kind = "signal" if signal else "event"
     selector = event.fields.get(trigger.field.text)
     if selector is None:
         unknown = Diagnostic(
             "PM0204",
-            f"unknown field `{trigger.field.text}` on event `{name}`",
+            f"unknown field `{trigger.field.text}` on {kind} `{name}`",
             trigger.field.span,
-            label=f"not a field of event `{name}`",
+            label=f"not a field of {kind} `{name}`",
             help=did_you_mean(trigger.field.text, event.fields),
         )
-        return TriggerInfo(identity, display, None, fields, trigger.event, diagnostics=(unknown,))
-    if selector.type is None:  # the field's type is already reported
-        return TriggerInfo(identity, display, None, fields, trigger.event)
-    fan_out = selector_fan_out(selector.type)
-    if fan_out is None:
         return TriggerInfo(
             identity,
             display,
             None,
             fields,
-            trigger.event,
-            diagnostics=(_bad_selector(trigger, event, selector.type),),
+            diagnostics=(unknown,),
+            event=named.event,
+            signal=named.signal,
         )
-    model = SelectorTriggerModel(name, trigger.field.text, fan_out)
-    return TriggerInfo(identity, display, model, fields, trigger.event)
+    if selector.type is None:  # the field's type is already reported
+        return TriggerInfo(identity, display, None, fields, event=named.event, signal=named.signal)
+    fan_out = selector_fan_out(selector.type)
+    if fan_out is None:
+        bad = _bad_selector(trigger, event, selector.type)
+        return TriggerInfo(
+            identity,
+            display,
+            None,
+            fields,
+            diagnostics=(bad,),
+            event=named.event,
+            signal=named.signal,
+        )
+    if signal:
+        model = SignalTriggerModel(name, trigger.field.text, fan_out)
+    else:
+        model = SelectorTriggerModel(name, trigger.field.text, fan_out)
+    return TriggerInfo(identity, display, model, fields, event=named.event, signal=named.signal)
 
 
 def _bad_selector(
@@ -128,6 +142,9 @@ def unknown_event(name: ast.Name, scope: Scope, in_trigger: bool = True) -> Diag
         help = f"`{name.text}` is a task: write `{name.text} completed` or `{name.text} failed`"
     elif kind is not None:
         help = f"`{name.text}` is a {kind}, not an event"
+    elif in_trigger:
+        # A trigger may name a signal as well as an event.
+        help = did_you_mean(name.text, [*scope.declarations.events, *scope.declarations.signals])
     else:
         help = did_you_mean(name.text, scope.declarations.events)
     return Diagnostic(

@@ -140,9 +140,11 @@ def _declaration(declaration: ast.Declaration, indent: int, comments: CommentInd
         case ast.KeyDecl(field=field, span=span):
             return [_line(indent, f"key {field.text}", span, kind)]
         case ast.EventDecl(name=name, fields=fields, span=span):
-            body = [_field(f, indent + INDENT) for f in fields]
-            header = f"event {name.text}"
-            return _block(header, end_of(name.span), span, body, indent, kind, comments)
+            return _fields_block(f"event {name.text}", name.span, fields, span, indent, comments)
+        case ast.SignalDecl(name=name, fields=fields, span=span):
+            return _fields_block(f"signal {name.text}", name.span, fields, span, indent, comments)
+        case ast.DataDecl():
+            return _data_block(declaration, indent, kind, comments)
         case ast.TaskDecl():
             return _task(declaration, indent, comments)
         case ast.MachineDecl(name=name, members=members, span=span):
@@ -153,10 +155,12 @@ def _declaration(declaration: ast.Declaration, indent: int, comments: CommentInd
             return _fill("start on", _names(events), indent, start_of(span), kind)
         case ast.CancelOn(events=events, span=span):
             return _fill("cancel on", _names(events), indent, start_of(span), kind)
-        case ast.CompleteWhen(conditions=conditions, span=span):
-            return _conditions("complete when", "and", conditions, indent, span, kind)
-        case ast.FailWhen(conditions=conditions, span=span):
-            return _conditions("fail when", "or", conditions, indent, span, kind)
+        case ast.CompleteWhen(conditions=conditions, span=span, data=data):
+            parts: tuple[Condition, ...] = (*conditions, *_chain(data, ast.BinaryOp.AND))
+            return _conditions("complete when", "and", parts, indent, span, kind)
+        case ast.FailWhen(conditions=conditions, span=span, data=data):
+            parts = (*conditions, *_chain(data, ast.BinaryOp.OR))
+            return _conditions("fail when", "or", parts, indent, span, kind)
 
 
 def _line(indent: int, text: str, span: Span, kind: Kind) -> Line:
@@ -201,6 +205,26 @@ def _field(field: ast.Field, indent: int) -> Line:
     return _line(indent, text, field.span, Kind.MEMBER)
 
 
+def _fields_block(
+    header: str,
+    name_span: Span,
+    fields: Sequence[ast.Field],
+    span: Span,
+    indent: int,
+    comments: CommentIndex,
+) -> list[Line]:
+    """``event E { ... }`` and ``signal S { ... }``: a named block of fields."""
+    body = [_field(f, indent + INDENT) for f in fields]
+    return _block(header, end_of(name_span), span, body, indent, Kind.TOP, comments)
+
+
+def _data_block(data: ast.DataDecl, indent: int, kind: Kind, comments: CommentIndex) -> list[Line]:
+    """``data { ... }``: a process's (a top declaration) or a machine's (a member)."""
+    keyword_end = (data.span.line, data.span.column + len("data"))
+    body = [_field(f, indent + INDENT) for f in data.fields]
+    return _block("data", keyword_end, data.span, body, indent, kind, comments)
+
+
 def _task(task: ast.TaskDecl, indent: int, comments: CommentIndex) -> list[Line]:
     header = f"task {task.name.text}"
     header_end = end_of(task.name.span)
@@ -239,6 +263,8 @@ def retry_text(retry: ast.RetryClause) -> str:
 
 def _machine_member(member: ast.MachineMember, indent: int, comments: CommentIndex) -> list[Line]:
     match member:
+        case ast.DataDecl():
+            return _data_block(member, indent, Kind.MEMBER, comments)
         case ast.StatesClause(names=names, span=span):
             return _fill("states", _names(names), indent, start_of(span), Kind.MEMBER)
         case ast.InitialClause(state=state, span=span):
@@ -251,8 +277,9 @@ def _machine_member(member: ast.MachineMember, indent: int, comments: CommentInd
 
 def _transition(transition: ast.Transition, indent: int, comments: CommentIndex) -> list[Line]:
     """``transition n: A, B -> C on E`` on one line when it fits; otherwise the
-    sources are filled and ``-> C on E`` goes on a continuation line. ``run``
-    always starts a continuation line of its own."""
+    sources are filled and ``-> C on E`` goes on a continuation line. Each
+    clause (``when``, ``keep``, ``run``, ``set``, ``emit``) always starts a
+    continuation line of its own, in that order."""
     head = f"transition {transition.name.text}:"
     sources = [_source_piece(s) for s in transition.sources]
     tail = f"-> {transition.target.text} on {trigger_text(transition.trigger)}"
@@ -265,9 +292,34 @@ def _transition(transition: ast.Transition, indent: int, comments: CommentIndex)
         lines = _fill(head, sources, indent, start, Kind.MEMBER)
         tail_start = start_of(transition.target.span)
         lines.append(Line(indent + INDENT, tail, tail_start, tail_end, Kind.CONT))
+    return lines + _clauses(transition, indent + INDENT, comments)
+
+
+def _clauses(transition: ast.Transition, indent: int, comments: CommentIndex) -> list[Line]:
+    lines: list[Line] = []
+    if transition.guard is not None:
+        guard = transition.guard
+        condition = guard.condition
+        joiner = _joiner(condition)
+        parts = _chain(condition, joiner)
+        lines.extend(_conditions("when", joiner.value, parts, indent, guard.span, Kind.CONT))
+    if transition.keep is not None:
+        keep = transition.keep
+        lines.extend(_fill("keep", _names(keep.tasks), indent, start_of(keep.span), Kind.CONT))
     if transition.run is not None:
-        lines.extend(_run(transition.run, indent + INDENT, comments))
+        run = transition.run
+        lines.extend(_call("run", run.task, run.bindings, run.span, indent, comments))
+    if transition.set is not None:
+        assignments = [_assignment_piece(a) for a in transition.set.assignments]
+        lines.extend(_fill("set", assignments, indent, start_of(transition.set.span), Kind.CONT))
+    for emit in transition.emits:
+        lines.extend(_call("emit", emit.signal, emit.bindings, emit.span, indent, comments))
     return lines
+
+
+def _assignment_piece(assignment: ast.Assignment) -> _Piece:
+    text = f"{expr_text(assignment.target)} = {expr_text(assignment.value)}"
+    return _Piece(text, start_of(assignment.span), end_of(assignment.span))
 
 
 def _source_piece(source: ast.Name | ast.Wildcard) -> _Piece:
@@ -285,43 +337,76 @@ def trigger_text(trigger: ast.Trigger) -> str:
             return f"{task.text} {outcome.value}"
         case ast.TimerTrigger(duration=duration):
             return f"after {duration.text}"
+        case ast.DeadlineTrigger(field=field):
+            return f"at {expr_text(field)}"
 
 
-def _run(run: ast.RunClause, indent: int, comments: CommentIndex) -> list[Line]:
-    """``run T(a = x, b = y)`` when it fits and holds no comment; otherwise
-    one binding per line with a trailing comma. No bindings: plain ``run T``."""
-    call = f"run {run.task.text}"
-    if not run.bindings:
-        return [_line(indent, call, run.span, Kind.CONT)]
-    bindings = [f"{b.field.text} = {expr_text(b.value)}" for b in run.bindings]
-    inline = f"{call}({', '.join(bindings)})"
-    close = _last_char(run.span)
-    commented = comments.any_between(end_of(run.task.span), close)
+def _call(
+    keyword: str,
+    name: ast.Name,
+    bindings: Sequence[ast.Binding],
+    span: Span,
+    indent: int,
+    comments: CommentIndex,
+) -> list[Line]:
+    """``run T(a = x, b = y)`` / ``emit S(...)`` when it fits and holds no
+    comment; otherwise one binding per line with a trailing comma. No
+    bindings: plain ``run T`` / ``emit S``."""
+    call = f"{keyword} {name.text}"
+    if not bindings:
+        return [_line(indent, call, span, Kind.CONT)]
+    texts = [f"{b.field.text} = {expr_text(b.value)}" for b in bindings]
+    inline = f"{call}({', '.join(texts)})"
+    close = _last_char(span)
+    commented = comments.any_between(end_of(name.span), close)
     if _fits(indent, inline) and not commented:
-        return [_line(indent, inline, run.span, Kind.CONT)]
+        return [_line(indent, inline, span, Kind.CONT)]
     return [
-        Line(indent, f"{call}(", start_of(run.span), end_of(run.task.span), Kind.CONT),
+        Line(indent, f"{call}(", start_of(span), end_of(name.span), Kind.CONT),
         *(
             _line(indent + INDENT, f"{text},", b.span, Kind.CONT)
-            for text, b in zip(bindings, run.bindings, strict=True)
+            for text, b in zip(texts, bindings, strict=True)
         ),
-        Line(indent, ")", close, end_of(run.span), Kind.CLOSE),
+        Line(indent, ")", close, end_of(span), Kind.CLOSE),
     ]
 
 
 # ---- process-level conditions ----------------------------------------------------
 
 
+Condition = ast.AllFinal | ast.AllIn | ast.AnyIn | ast.Expr
+
+
+def _joiner(expr: ast.Expr) -> ast.BinaryOp:
+    """The operator whose operands a long guard puts one per line: its ``or``, else ``and``."""
+    if isinstance(expr, ast.BinaryExpr) and expr.op is ast.BinaryOp.OR:
+        return ast.BinaryOp.OR
+    return ast.BinaryOp.AND
+
+
+def _chain(expr: ast.Expr | None, op: ast.BinaryOp) -> tuple[ast.Expr, ...]:
+    """``a and b and c`` -> ``(a, b, c)``: the operands of a left-leaning chain of ``op``.
+
+    Written one per line after ``op``, they parse back to the same tree.
+    """
+    if expr is None:
+        return ()
+    if isinstance(expr, ast.BinaryExpr) and expr.op is op:
+        return (*_chain(expr.left, op), expr.right)
+    return (expr,)
+
+
 def _conditions(
     keyword: str,
     joiner: str,
-    conditions: Sequence[ast.AllFinal | ast.AllIn | ast.AnyIn],
+    conditions: Sequence[Condition],
     indent: int,
     span: Span,
     kind: Kind,
 ) -> list[Line]:
     """All conditions on one line when they fit; otherwise one per line, the
-    later ones on continuation lines that start with ``and`` / ``or``."""
+    later ones on continuation lines that start with ``and`` / ``or``. A data
+    condition or a guard counts its operands of ``and`` / ``or`` as conditions."""
     one_line = f"{keyword} " + f" {joiner} ".join(condition_text(c) for c in conditions)
     if _fits(indent, one_line):
         return [_line(indent, one_line, span, kind)]
@@ -336,11 +421,7 @@ def _conditions(
 
 
 def _condition(
-    prefix: str,
-    condition: ast.AllFinal | ast.AllIn | ast.AnyIn,
-    indent: int,
-    start: Pos,
-    kind: Kind,
+    prefix: str, condition: Condition, indent: int, start: Pos, kind: Kind
 ) -> list[Line]:
     match condition:
         case ast.AllFinal(machine=machine):
@@ -350,9 +431,12 @@ def _condition(
             return _fill(f"{prefix} all {machine.text} in", _names(states), indent, start, kind)
         case ast.AnyIn(machine=machine, states=states):
             return _fill(f"{prefix} any {machine.text} in", _names(states), indent, start, kind)
+        case _:
+            end = end_of(condition.span)
+            return [Line(indent, f"{prefix} {expr_text(condition)}", start, end, kind)]
 
 
-def condition_text(condition: ast.AllFinal | ast.AllIn | ast.AnyIn) -> str:
+def condition_text(condition: Condition) -> str:
     match condition:
         case ast.AllFinal(machine=machine):
             return f"all {machine.text} final"
@@ -360,6 +444,8 @@ def condition_text(condition: ast.AllFinal | ast.AllIn | ast.AnyIn) -> str:
             return f"all {machine.text} in {', '.join(s.text for s in states)}"
         case ast.AnyIn(machine=machine, states=states):
             return f"any {machine.text} in {', '.join(s.text for s in states)}"
+        case _:
+            return expr_text(condition)
 
 
 # ---- types, literals and expressions ---------------------------------------------
@@ -398,6 +484,11 @@ def literal_text(literal: ast.Literal) -> str:
 
 
 def expr_text(expr: ast.Expr) -> str:
+    """An expression with single spaces around operators and the author's parentheses.
+
+    The tree keeps every pair of parentheses (:class:`ast.ParenExpr`) and none
+    is added, so the text parses back to the same tree.
+    """
     match expr:
         case ast.EventFieldRef(field=field):
             return f"event.{field.text}"
@@ -405,5 +496,16 @@ def expr_text(expr: ast.Expr) -> str:
             return "machine_id"
         case ast.KeyRef():
             return "key"
+        case ast.DataFieldRef(scope=scope, field=field):
+            return f"{scope.value}.{field.text}"
+        case ast.UnaryExpr(op=op, operand=operand):
+            inner = expr_text(operand)
+            return f"len({inner})" if op is ast.UnaryOp.LEN else f"not {inner}"
+        case ast.BinaryExpr(op=op, left=left, right=right):
+            return f"{expr_text(left)} {op.value} {expr_text(right)}"
+        case ast.IsNoneExpr(operand=operand, negated=negated):
+            return f"{expr_text(operand)} is {'not none' if negated else 'none'}"
+        case ast.ParenExpr(inner=inner):
+            return f"({expr_text(inner)})"
         case _:
             return literal_text(expr)

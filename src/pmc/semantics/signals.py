@@ -1,0 +1,124 @@
+"""Signals across the process's machines: cycles (PM0311) and unused signals (PM0906, PM0907).
+
+A signal is handled after the decisions of the event that raised it; a
+transition on ``S`` that emits ``S`` (directly, or through other signals)
+would raise signals for ever. The signals form a graph (``S -> T`` when a
+transition on ``S`` emits ``T``); each strongly connected part of it with a
+cycle is reported once, with one cycle through it spelled out. Linear in the
+number of transitions and emits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from pmc.diagnostics import Diagnostic, Label
+from pmc.semantics import graph
+from pmc.semantics.declarations import EventInfo
+from pmc.semantics.machines import MachineResult
+from pmc.source import Span
+
+
+@dataclass(frozen=True, slots=True)
+class _Emit:
+    """Transition ``transition`` of ``machine``, on ``handles``, emits ``signal`` at ``span``."""
+
+    machine: str
+    transition: str
+    handles: str | None
+    signal: str
+    span: Span
+
+
+def _emits(machines: Sequence[MachineResult]) -> Iterator[_Emit]:
+    for machine in machines:
+        for t in machine.transitions:
+            for clause, info in zip(t.decl.emits, t.emits, strict=True):
+                if info.signal is not None:
+                    yield _Emit(
+                        machine.name, t.decl.name.text, t.handles, info.signal, clause.signal.span
+                    )
+
+
+def signal_diagnostics(
+    signals: Mapping[str, EventInfo], machines: Sequence[MachineResult]
+) -> Iterator[Diagnostic]:
+    emits = list(_emits(machines))
+    yield from _cycles(signals, emits)
+    yield from _unused(signals, emits, machines)
+
+
+def _cycles(signals: Mapping[str, EventInfo], emits: Sequence[_Emit]) -> Iterator[Diagnostic]:
+    edges: dict[str, list[str]] = {}
+    first: dict[tuple[str, str], _Emit] = {}
+    for emit in emits:
+        if emit.handles is None or (emit.handles, emit.signal) in first:
+            continue
+        first[(emit.handles, emit.signal)] = emit
+        edges.setdefault(emit.handles, []).append(emit.signal)
+    for component in graph.components(list(signals), edges):
+        start = component[0]
+        path = graph.cycle_through(start, frozenset(component), edges)
+        if path is None:
+            continue
+        steps = [first[(a, b)] for a, b in pairwise(path)]
+        yield _cycle(path, steps)
+
+
+def _cycle(path: Sequence[str], steps: Sequence[_Emit]) -> Diagnostic:
+    closing = steps[-1]
+    if len(steps) == 1:
+        message = f"signal `{path[0]}` raises itself"
+    else:
+        message = "signals raise each other in a cycle: " + " -> ".join(f"`{s}`" for s in path)
+    return Diagnostic(
+        "PM0311",
+        message,
+        closing.span,
+        label=f"raises `{closing.signal}` again",
+        labels=tuple(Label(step.span, f"emits `{step.signal}`") for step in steps[:-1]),
+        notes=tuple(
+            f"transition `{step.transition}` of machine `{step.machine}` runs on "
+            f"`{step.handles}` and emits `{step.signal}`"
+            for step in steps
+        ),
+        help="each signal would raise the next for ever: emit another signal, or handle it "
+        "in a transition that does not emit the first again",
+    )
+
+
+def _unused(
+    signals: Mapping[str, EventInfo], emits: Sequence[_Emit], machines: Sequence[MachineResult]
+) -> Iterator[Diagnostic]:
+    emitted: dict[str, _Emit] = {}
+    for emit in emits:
+        emitted.setdefault(emit.signal, emit)
+    handled: dict[str, Span] = {}
+    for machine in machines:
+        for t in machine.transitions:
+            if t.trigger.signal is not None:
+                handled.setdefault(t.trigger.signal.text, t.trigger.signal.span)
+    for name, info in signals.items():
+        first = emitted.get(name)
+        if name not in handled:
+            yield Diagnostic(
+                "PM0906",
+                f"signal `{name}` is never handled",
+                info.decl.name.span,
+                label="no transition is triggered by it",
+                labels=() if first is None else (Label(first.span, "emitted here"),),
+                notes=("nor does any transition emit it",) if first is None else (),
+                help=f"handle it (`on {name}`) in a transition, or remove it",
+            )
+        elif first is None:
+            yield Diagnostic(
+                "PM0907",
+                f"signal `{name}` is handled but never emitted",
+                info.decl.name.span,
+                label="no transition emits it",
+                labels=(Label(handled[name], "handled here"),),
+                help=f"emit it from a transition (`emit {name}(...)`), or remove it and the "
+                "transitions on it",
+            )
