@@ -584,6 +584,14 @@ def machines_of(
         source = draw(st.sampled_from(live))
         pool = first if source == states[0] else triggers
         drafts.append(_Draft(source, draw(st.sampled_from(states)), draw(st.sampled_from(pool))))
+    # Two timers alike leaving one state are nondeterministic (PM0403): the
+    # first stays, which keeps the path above whole.
+    drafts = [
+        d
+        for i, d in enumerate(drafts)
+        if not d.trigger.timer
+        or not any((e.source, e.trigger) == (d.source, d.trigger) for e in drafts[:i])
+    ]
     for d in drafts:
         d.guarded = not d.trigger.timer and draw(st.booleans())
         if d.target != states[-1]:  # a task does not outlive its machine's end

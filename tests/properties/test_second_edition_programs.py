@@ -39,7 +39,7 @@ def test_a_generated_program_checks_without_errors(program: Program) -> None:
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(programs())
+@given(program=programs())
 def test_pmc_check_passes_a_generated_program(
     program: Program, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -60,7 +60,7 @@ def test_pmc_check_passes_a_generated_program(
     # mypy runs once per batch: shrinking a batch would run it hundreds of times.
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
-@given(st.lists(programs(), min_size=8, max_size=8))
+@given(batch=st.lists(programs(), min_size=8, max_size=8))
 def test_generated_modules_import_and_pass_mypy(
     batch: list[Program], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
