@@ -117,6 +117,8 @@ CASES: list[tuple[ExprModel, str, str]] = [
     (binary(EQ, lit(4), lit(5)), "False", "4 == 5"),
     (binary(NE, lit(1), lit(Decimal("1.0"))), "False", "1 != 1.0"),
     (binary(LT, lit(Decimal("0.5")), lit(1)), "True", "0.5 < 1"),
+    (binary(BinaryOp.GE, KeyExpr(), KeyExpr()), "True", "key >= key"),
+    (binary(LT, N, N), "False", "data.n < data.n"),
     (binary(LT, binary(ADD, lit(5), lit(5)), N), "_s.data.n > (5 + 5)", "5 + 5 < data.n"),
     (binary(OR, FLAG, binary(EQ, lit("a"), lit("a"))), "True", 'data.flag or "a" == "a"'),
     # References, len, membership.

@@ -9,7 +9,8 @@ None`` for ``x == none`` (E711), ``x is True`` for ``x == true`` (E712), the
 variable on the left of a comparison with a constant (SIM300), ``a != b`` for
 ``not (a == b)`` (SIM201/202, E713, E714), ``x`` for ``not not x`` (SIM208),
 and ``x or true`` / ``x and false`` (SIM222/223) and a comparison of two
-literals (PLR0133, mypy's comparison-overlap) folded to their value: an expression reads values and
+literals or of a value with itself (PLR0133, PLR0124, mypy's
+comparison-overlap) folded to their value: an expression reads values and
 has no effect, so nothing is skipped that could be noticed.
 """
 
@@ -215,15 +216,18 @@ def _left_operand(op: BinaryOp, left: ExprModel, refs: Refs, expected: ValueType
 
 
 def _folded(expr: ExprModel) -> ExprModel:
-    """A comparison of two literals as its value: ``2 > 3`` as ``false``.
+    """A comparison of two literals, or of a value with itself, as its value.
 
-    ruff refuses to compare two constants (PLR0133), mypy two literals that
-    cannot be equal. Their values compare in Python as the generated code
-    would compare them (``1 == 1.0``, ``"a" < "b"``).
+    ruff refuses to compare two constants (PLR0133) or a name with itself
+    (PLR0124), mypy two literals that cannot be equal. Literals compare in
+    Python as the generated code would compare them (``1 == 1.0``, ``"a" <
+    "b"``); a value equals itself (no record, event or result holds a NaN).
     """
     match expr:
         case BinaryExpr(op, LiteralExpr(left), LiteralExpr(right)) if op in _COMPARE:
             return LiteralExpr(bool(_COMPARE[op](left, right)))
+        case BinaryExpr(op, left, right) if op in _COMPARE and left == right:
+            return LiteralExpr(op in (BinaryOp.EQ, BinaryOp.LE, BinaryOp.GE))
     return expr
 
 
