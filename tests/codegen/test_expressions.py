@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from pmc.codegen.expressions import MAX_DEPTH, Refs, check_depth, python_expr
+from pmc.codegen.expressions import MAX_DEPTH, Refs, check_depth, names_read, python_expr
 from pmc.codegen.formatter import CodegenError
 from pmc.semantics.expressions import expr_text
 from pmc.semantics.model import (
@@ -194,3 +194,10 @@ def test_the_deepest_expression_allowed_compiles() -> None:
 def test_a_deeper_expression_is_a_codegen_error_not_a_crash() -> None:
     with pytest.raises(CodegenError, match=f"5002 levels deep, more than .* \\({MAX_DEPTH}\\)"):
         check_depth(sum_of(5002))
+
+
+def test_the_names_an_expression_reads_leave_out_attributes_and_strings() -> None:
+    code = '_s.event.api_key + "_key" + len(_key)'
+
+    assert names_read(code) == {"_s", "len", "_key"}
+    assert "_key" not in names_read(python_expr(binary(BinaryOp.GE, KeyExpr(), KeyExpr()), REFS))

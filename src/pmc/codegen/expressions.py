@@ -16,7 +16,9 @@ has no effect, so nothing is skipped that could be noticed.
 
 from __future__ import annotations
 
+import io
 import operator
+import tokenize
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +66,7 @@ _COMPARE: Mapping[BinaryOp, Callable[[Any, Any], object]] = {
     BinaryOp.GE: operator.ge,
 }
 _COMPARISONS = frozenset(_COMPARE)
-# ``a OP b`` == ``b MIRROR[OP] a``: how a literal moves to the right (SIM300).
+# ``a OP b`` == ``b MIRROR[OP] a``: how a constant moves to the right (SIM300).
 _MIRRORED = {
     BinaryOp.EQ: BinaryOp.EQ,
     BinaryOp.NE: BinaryOp.NE,
@@ -135,9 +137,14 @@ def python_expr(expr: ExprModel, refs: Refs, expected: ValueType | None = None) 
     raise AssertionError(expr)  # pragma: no cover - the match is exhaustive
 
 
-def reads_key(expr: ExprModel) -> bool:
-    """Does ``expr`` read the process key anywhere?"""
-    return any(isinstance(node, KeyExpr) for node, _ in _nodes(expr))
+def names_read(code: str) -> frozenset[str]:
+    """The names a Python expression of this module reads (not attributes, not in strings)."""
+    tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    return frozenset(
+        token.string
+        for before, token in zip([None, *tokens], tokens, strict=False)
+        if token.type == tokenize.NAME and not (before is not None and before.string == ".")
+    )
 
 
 def check_depth(expr: ExprModel) -> None:
