@@ -89,6 +89,18 @@ CASES: list[tuple[ExprModel, str, str]] = [
         "data.amount + 1.50",
     ),
     (binary(LT, data("ratio"), lit(Decimal("0.5"))), "_s.data.ratio < 0.5", "data.ratio < 0.5"),
+    # Beside an int, what the whole is expected to be (a pinned ed2-props finding).
+    (
+        binary(SUB, AMOUNT, binary(SUB, lit(Decimal("0.5")), instance("tries"))),
+        '_s.data.amount - (Decimal("0.5") - _s.instance.tries)',
+        "data.amount - (0.5 - instance.tries)",
+    ),
+    (
+        binary(ADD, data("ratio"), binary(SUB, lit(Decimal("0.5")), instance("tries"))),
+        "_s.data.ratio + (0.5 - _s.instance.tries)",
+        "data.ratio + (0.5 - instance.tries)",
+    ),
+    (binary(LT, N, lit(Decimal("0.5"))), '_s.data.n < Decimal("0.5")', "data.n < 0.5"),
     (
         binary(LT, lit(Decimal("0.5")), AMOUNT),
         '_s.data.amount > Decimal("0.5")',
@@ -162,8 +174,10 @@ def test_a_hostile_string_stays_one_literal() -> None:
 
 
 def test_a_literal_takes_the_type_it_is_written_into() -> None:
-    assert python_expr(lit(Decimal("2.5")), REFS, DECIMAL) == 'Decimal("2.5")'
-    assert python_expr(lit(Decimal("2.5")), REFS) == "2.5"
+    # A decimal number is a float only where a float is expected (as semantics types it).
+    assert python_expr(lit(Decimal("2.5")), REFS, FLOAT) == "2.5"
+    assert python_expr(lit(Decimal("2.5")), REFS) == 'Decimal("2.5")'
+    assert python_expr(lit(2), REFS, DECIMAL) == "Decimal(2)"
     assert python_expr(lit(None), REFS, OptionalType(STR)) == "None"
 
 
