@@ -92,13 +92,14 @@ class Checked:
 
 
 def fits(source: ExprType, target: ValueType) -> bool:
-    """Whether a value of ``source`` may be stored in (bound to) a ``target``."""
+    """Whether a value of ``source`` may be stored in (bound to) a ``target``.
+
+    (A checked expression's type is never ``Special.NUMBER``: the decimal
+    literals at its top have taken the type the target asks for.)
+    """
     if source is Special.NONE:
         return isinstance(target, OptionalType)
-    if source is Special.NUMBER:
-        inner = target.inner if isinstance(target, OptionalType) else target
-        return _number_kind(inner) in {Primitive.FLOAT, Primitive.DECIMAL}
-    return assignable(source, target)
+    return not isinstance(source, Special) and assignable(source, target)
 
 
 def not_bool(expr: ast.Expr, checked: Checked, what: str) -> Iterator[Diagnostic]:
