@@ -431,6 +431,8 @@ class _Decision:
 
     def _kept(self, machine: str, machine_id: str, keep: tuple[str, ...]) -> list[uuid.UUID] | None:
         """The instance's tasks in flight that ``keep`` names, in the order they were planned."""
+        if not keep:
+            return None
         kept = [
             task.task_id
             for task in self.state.tasks.values()
