@@ -527,13 +527,13 @@ def _assigned(
 def _validated(record: ProcessData, values: Mapping[str, object]) -> dict[str, Any] | None:
     """``values`` as the record's model takes them, as JSON: what is recorded (None: nothing).
 
-    Validated with the record's other values as JSON, exactly as ``evolve``
-    applies them (``with_recorded``), so the fold cannot differ.
+    Validated exactly as ``evolve`` will apply them (``with_recorded``), so
+    the fold cannot differ; a value that does not fit raises here, before
+    anything is recorded.
     """
     if not values:
         return None
-    updated = type(record).model_validate({**record.model_dump(mode="json"), **values})
-    dumped = updated.model_dump(mode="json")
+    dumped = with_recorded(record, values).model_dump(mode="json")
     return {name: dumped[name] for name in values}
 
 
