@@ -17,8 +17,10 @@ from typing import Any
 
 from pmc.runtime import ProcessState, TaskContext
 from pmc.runtime.manager import ProcessManager
-from pmc.runtime.stores import StoredEvent
+from pmc.runtime.stores import ProcessStore, StoredEvent
+from pmc.runtime.worker import Worker
 from pmc.streams.replay import replay, store_streams
+from tests.fake_clock import FakeClock
 from tests.runtime.support import compiled, definition, path_of
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -28,6 +30,20 @@ def example(name: str) -> ModuleType:
     """The generated module of ``examples/NAME.pm``, its process renamed ``E2e<Process>``."""
     text = (EXAMPLES / f"{name}.pm").read_text(encoding="utf-8")
     return compiled(text.replace("process ", "process E2e", 1))
+
+
+def deployed(
+    module: ModuleType, store: ProcessStore, tasks: object
+) -> tuple[ProcessManager, Worker]:
+    """A manager and a worker of ``module`` on ``store``, both running ``tasks``."""
+    manager = ProcessManager(definition(module), store, tasks, with_worker=True)
+    return manager, Worker(definition(module), store, tasks, worker_id="w1")
+
+
+def time_passes(clock: FakeClock, worker: Worker, **delta: float) -> None:
+    """Move the stores' clock, then do all the work that is due."""
+    clock.advance(**delta)
+    worker.drain()
 
 
 class Recorded:
