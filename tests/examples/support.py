@@ -62,14 +62,16 @@ class Recorded:
         return [task for task, _, _ in self.calls]
 
 
-def run_task(manager: ProcessManager, key: str, task: str, machine_id: str | None = None) -> None:
+def run_task(
+    manager: ProcessManager, key: str | int, task: str, machine_id: str | None = None
+) -> None:
     """Run the one attempt of ``task`` now (of ``machine_id``'s instance), ahead of the rest."""
     [found] = [
         t
         for t in manager.state(key).tasks.values()
         if t.task == task and machine_id in (None, t.machine_id)
     ]
-    manager.run_attempt(key, found, "test", timedelta(minutes=1))
+    manager.run_attempt(str(key), found, "test", timedelta(minutes=1))  # takes the stream key
 
 
 def events_named(history: Iterable[StoredEvent], name: str) -> list[Any]:
@@ -91,11 +93,14 @@ def signals(history: Iterable[StoredEvent]) -> list[tuple[str, dict[str, Any], s
     ]
 
 
-def assert_replay_agrees(module: ModuleType, manager: ProcessManager, key: str) -> ProcessState:
+def assert_replay_agrees(
+    module: ModuleType, manager: ProcessManager, key: str | int
+) -> ProcessState:
     """The stream folds to the state the manager decided on, through every replay path."""
     state = manager.state(key)
     assert manager.replay(key) == state
-    report = replay(definition(module), store_streams(manager.store, manager.category, [key]))
+    streams = store_streams(manager.store, manager.category, [str(key)])
+    report = replay(definition(module), streams)
     assert report.ok, report.findings
     assert [s.state for s in report.streams] == [state]
     return state
