@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from pmc.codegen.expressions import Refs, expr_text, python_expr
+from pmc.codegen.expressions import MAX_DEPTH, Refs, check_depth, python_expr
+from pmc.codegen.formatter import CodegenError
+from pmc.semantics.expressions import expr_text
 from pmc.semantics.model import (
     BinaryOp,
     EventFieldExpr,
@@ -72,7 +74,7 @@ CASES: list[tuple[ExprModel, str, str]] = [
     ),
     (
         binary(SUB, binary(SUB, N, lit(1)), lit(-1)),
-        "(_s.data.n - 1) - -1",
+        "_s.data.n - 1 - -1",
         "data.n - 1 - -1",
     ),
     (
@@ -156,3 +158,32 @@ def test_a_literal_takes_the_type_it_is_written_into() -> None:
     assert python_expr(lit(Decimal("2.5")), REFS, DECIMAL) == 'Decimal("2.5")'
     assert python_expr(lit(Decimal("2.5")), REFS) == "2.5"
     assert python_expr(lit(None), REFS, OptionalType(STR)) == "None"
+
+
+def sum_of(terms: int) -> ExprModel:
+    """``data.n + data.n + ...``: a left-leaning tree ``terms`` levels deep."""
+    expr: ExprModel = N
+    for _ in range(terms - 1):
+        expr = binary(ADD, expr, N)
+    return expr
+
+
+def test_a_chain_is_written_flat_as_python_groups_it_the_same() -> None:
+    chain = binary(AND, binary(AND, FLAG, FLAG), binary(OR, binary(OR, FLAG, FLAG), FLAG))
+
+    assert python_expr(chain, REFS) == (
+        "_s.data.flag and _s.data.flag and (_s.data.flag or _s.data.flag or _s.data.flag)"
+    )
+    assert python_expr(sum_of(4), REFS) == " + ".join(["_s.data.n"] * 4)
+
+
+def test_the_deepest_expression_allowed_compiles() -> None:
+    deepest = sum_of(MAX_DEPTH)
+    check_depth(deepest)
+
+    compile(python_expr(deepest, REFS), "<generated>", "eval")
+
+
+def test_a_deeper_expression_is_a_codegen_error_not_a_crash() -> None:
+    with pytest.raises(CodegenError, match=f"5002 levels deep, more than .* \\({MAX_DEPTH}\\)"):
+        check_depth(sum_of(5002))

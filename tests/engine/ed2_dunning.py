@@ -39,6 +39,7 @@
             transition hold: Charging -> Held on Hold keep Charge
             transition released: Held -> Paid on Charge completed set data.paid = true
             transition drop: Charging -> Failed on Drop
+            transition broken: Charging, Held -> Failed on Charge failed
         }
         complete when data.paid
         fail when data.attempts >= 3
@@ -116,7 +117,17 @@ class BillingState(StrEnum):
 
 
 _TRANSITION = Literal[
-    "charge", "declined", "soft", "ok", "paid", "retry", "swap", "hold", "released", "drop"
+    "charge",
+    "declined",
+    "soft",
+    "ok",
+    "paid",
+    "retry",
+    "swap",
+    "hold",
+    "released",
+    "drop",
+    "broken",
 ]
 
 
@@ -231,6 +242,7 @@ def _fail_data(d: EdDunningData) -> bool:
 
 
 _B = BillingState
+_BROKEN = rt.TransitionSpec(name="broken", target=_B.Failed)
 _PAID = rt.TransitionSpec(name="paid", target=_B.Paid, guard=_when_paid, assign=_set_paid_flag)
 
 
@@ -289,6 +301,8 @@ class EdDunning(rt.ProcessDefinition):
             name="released", target=_B.Paid, assign=_set_paid_flag
         ),
         ("Billing", _B.Charging, "Drop"): rt.TransitionSpec(name="drop", target=_B.Failed),
+        ("Billing", _B.Charging, "Charge failed"): _BROKEN,
+        ("Billing", _B.Held, "Charge failed"): _BROKEN,
     }
     timers: ClassVar[rt.TimerTable] = {
         ("Billing", _B.Waiting): (rt.TimerSpec(transition="retry", after_ms=0, at=_at_retry),),

@@ -6,6 +6,7 @@
         event Booked { trip_id: str  legs: list[str] }
         event LegFailed { trip_id: str  leg: str }
         event Forget { trip_id: str  leg: str }
+        event Done { trip_id: str }
         signal Abort {}
         signal Note { text: str }
         signal Undo { leg: str }
@@ -13,12 +14,14 @@
         task Unbook { leg: str }
         machine Leg {
             data { tries: int = 0  ref: str = "none" }
-            states New, Booking, Failed, Undoing, Undone
+            states New, Booking, Booked, Failed, Undoing, Undone
             initial New
-            final Failed, Undone
+            final Booked, Failed, Undone
             transition book: New -> Booking on Booked.legs
                 run Book(leg = machine_id, attempt = instance.tries + 1)
                 set instance.tries = instance.tries + 1
+            transition booked: Booking -> Booked on Book completed
+            transition not_booked: Booking -> Failed on Book failed
             transition fail: Booking -> Failed on LegFailed.leg
                 emit Abort
                 emit Note(text = "failed " + machine_id)
@@ -26,10 +29,14 @@
                 run Unbook(leg = machine_id)
                 emit Note(text = "abort " + machine_id)
             transition undo: New -> Undone on Undo.leg
+            transition undone: Undoing -> Undone on Unbook completed
+            transition not_undone: Undoing -> Undone on Unbook failed
         }
         machine Ledger {
-            states Open
+            states Open, Closed
             initial Open
+            final Closed
+            transition close: Open -> Closed on Done
             transition note: Open -> Open on Note set data.log = data.log + event.text + ";"
             transition forget: Open -> Open on Forget emit Undo(leg = event.leg)
         }
@@ -79,6 +86,11 @@ class Forget(rt.InputEvent):
     leg: str
 
 
+class Done(rt.InputEvent):
+    __event_name__ = "EdTrip.Done"
+    trip_id: str
+
+
 class Abort(rt.SignalPayload):
     pass
 
@@ -103,6 +115,7 @@ class Unbook(rt.TaskInput):
 class LegState(StrEnum):
     New = "New"
     Booking = "Booking"
+    Booked = "Booked"
     Failed = "Failed"
     Undoing = "Undoing"
     Undone = "Undone"
@@ -110,13 +123,26 @@ class LegState(StrEnum):
 
 class LedgerState(StrEnum):
     Open = "Open"
+    Closed = "Closed"
 
 
 class TransitionPlanned(rt.TransitionPlannedBase):
     __event_name__ = "EdTrip.TransitionPlanned"
     machine_states: ClassVar = {"Leg": LegState, "Ledger": LedgerState}
     machine: Literal["Leg", "Ledger"]
-    transition: Literal["book", "fail", "abort", "undo", "note", "forget"]
+    transition: Literal[
+        "book",
+        "booked",
+        "not_booked",
+        "fail",
+        "abort",
+        "undo",
+        "undone",
+        "not_undone",
+        "close",
+        "note",
+        "forget",
+    ]
     from_state: LegState | LedgerState
     to_state: LegState | LedgerState
     task: Literal["Book", "Unbook"] | None = None
@@ -212,8 +238,8 @@ class EdTrip(rt.ProcessDefinition):
     api = 3
     category = "EdTrip"
     key_field = "trip_id"
-    events = (Booked, LegFailed, Forget)
-    start_on = (Booked, LegFailed, Forget)
+    events = (Booked, LegFailed, Forget, Done)
+    start_on = (Booked, LegFailed, Forget, Done)
     cancel_on = ()
     data_model = EdTripData
     signals: ClassVar = {"Abort": Abort, "Note": Note, "Undo": Undo}
@@ -222,7 +248,7 @@ class EdTrip(rt.ProcessDefinition):
             name="Leg",
             states=LegState,
             initial=_L.New,
-            final=(_L.Failed, _L.Undone),
+            final=(_L.Booked, _L.Failed, _L.Undone),
             multi_instance=True,
             data=LegData,
         ),
@@ -230,7 +256,7 @@ class EdTrip(rt.ProcessDefinition):
             name="Ledger",
             states=LedgerState,
             initial=LedgerState.Open,
-            final=(),
+            final=(LedgerState.Closed,),
             multi_instance=False,
         ),
     )
@@ -244,6 +270,8 @@ class EdTrip(rt.ProcessDefinition):
         ("Leg", _L.New, "Booked"): rt.TransitionSpec(
             name="book", target=_L.Booking, task="Book", bind=_bind_book, assign=_set_book
         ),
+        ("Leg", _L.Booking, "Book completed"): rt.TransitionSpec(name="booked", target=_L.Booked),
+        ("Leg", _L.Booking, "Book failed"): rt.TransitionSpec(name="not_booked", target=_L.Failed),
         ("Leg", _L.Booking, "LegFailed"): rt.TransitionSpec(
             name="fail", target=_L.Failed, emit=_emit_fail
         ),
@@ -251,6 +279,13 @@ class EdTrip(rt.ProcessDefinition):
             name="abort", target=_L.Undoing, task="Unbook", bind=_bind_abort, emit=_emit_abort
         ),
         ("Leg", _L.New, "signal:Undo"): rt.TransitionSpec(name="undo", target=_L.Undone),
+        ("Leg", _L.Undoing, "Unbook completed"): rt.TransitionSpec(name="undone", target=_L.Undone),
+        ("Leg", _L.Undoing, "Unbook failed"): rt.TransitionSpec(
+            name="not_undone", target=_L.Undone
+        ),
+        ("Ledger", LedgerState.Open, "Done"): rt.TransitionSpec(
+            name="close", target=LedgerState.Closed
+        ),
         ("Ledger", LedgerState.Open, "signal:Note"): rt.TransitionSpec(
             name="note", target=LedgerState.Open, assign=_set_note
         ),
@@ -261,7 +296,7 @@ class EdTrip(rt.ProcessDefinition):
     timers: ClassVar[rt.TimerTable] = {}
     wildcard_transitions: ClassVar[rt.WildcardTable] = {}
     wildcard_timers: ClassVar[rt.WildcardTimerTable] = {}
-    complete_when = ()
+    complete_when = (rt.AllFinal("Leg"), rt.AllFinal("Ledger"))
     fail_when = ()
     lifecycle = rt.LifecycleTypes(
         transition_planned=TransitionPlanned,
@@ -282,10 +317,10 @@ class EdTrip(rt.ProcessDefinition):
     def route(_event: Event) -> list[rt.Route]:
         match _event:
             case Booked():
-                return [rt.Route("Leg", tuple(str(v) for v in _event.legs))]
+                return [rt.Route("Leg", tuple(_event.legs))]
             case LegFailed():
                 return [rt.Route("Leg", (_event.leg,))]
-            case Forget():
+            case Forget() | Done():
                 return [rt.Route("Ledger", ("Ledger",))]
             case _:
                 return []

@@ -85,6 +85,8 @@ def _explicit_terminals() -> dict[str, st.SearchStrategy[str]]:
 _PROCESS_ITEMS = (
     "key_decl",
     "event_decl",
+    "data_decl",
+    "signal_decl",
     "task_decl",
     "start_decl",
     "complete_decl",
@@ -114,9 +116,16 @@ def _rule(name: str) -> st.SearchStrategy[str]:
     return from_lark(generator, start=name, explicit=explicit)
 
 
-def _block(keyword: str, items: st.SearchStrategy[str], max_size: int) -> st.SearchStrategy[str]:
-    return st.tuples(_spaced(NAMES), st.lists(items, max_size=max_size)).map(
-        lambda parts: f"\n{keyword} {parts[0]} {{" + "\n".join(parts[1]) + "\n}"
+def _block(
+    keyword: str,
+    items: st.SearchStrategy[str],
+    max_size: int,
+    first: st.SearchStrategy[str] | None = None,
+) -> st.SearchStrategy[str]:
+    """``keyword NAME { first items... }``."""
+    first = st.just("") if first is None else first
+    return st.tuples(_spaced(NAMES), first, st.lists(items, max_size=max_size)).map(
+        lambda parts: f"\n{keyword} {parts[0]} {{" + parts[1] + "\n".join(parts[2]) + "\n}"
     )
 
 
@@ -126,7 +135,9 @@ def programs() -> st.SearchStrategy[str]:
     Whole files come from the grammar's start rule; richer ones are assembled
     from declarations and machine members that the grammar derives one by one.
     """
-    machine = _block("machine", st.one_of([_rule(name) for name in _MACHINE_ITEMS]), 8)
+    # A machine's `data` block, if any, comes first.
+    first = st.one_of(st.just(""), _rule("data_decl"))
+    machine = _block("machine", st.one_of([_rule(name) for name in _MACHINE_ITEMS]), 8, first)
     declaration = st.one_of([machine, *(_rule(name) for name in _PROCESS_ITEMS)])
     return st.one_of(_rule("start"), _block("process", declaration, 8))
 

@@ -51,11 +51,14 @@ def test_signals_and_instance_data_are_recorded_and_fold_back(store: ProcessStor
 
     assert result.status is HandleStatus.RECORDED
     assert names(result.decisions).count("SignalRaised") == 4
-    Worker(m.DEFINITION, store, TripTasks(), worker_id="w1").drain()
+    tasks = TripTasks()
+    Worker(m.DEFINITION, store, tasks, worker_id="w1").drain()
     state = manager.state("t1")
     assert state.data == m.EdTripData(log="failed b;abort a;abort c;")
     assert state.instance_data["Leg"] == {n: m.LegData(tries=1) for n in "abc"}
-    assert dict(state.instances_of("Leg")) == {"a": "Undoing", "b": "Failed", "c": "Undoing"}
+    assert dict(state.instances_of("Leg")) == {"a": "Undone", "b": "Failed", "c": "Undone"}
+    # The bookings were dropped when their legs left `Booking`: only the undos ran.
+    assert (tasks.calls.of("Book"), sorted(tasks.calls.of("Unbook"))) == ([], [("a", 1), ("c", 1)])
     # The stored stream folds to the state the decisions built, and pmc replay agrees.
     assert manager.replay("t1") == state
     replayed = replay(m.DEFINITION, store_streams(store, "EdTrip"))

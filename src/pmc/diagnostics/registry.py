@@ -188,6 +188,8 @@ REPLAY_RULES: Mapping[str, Rule] = _family(
     Rule("REPLAY_UNKNOWN_TASK", ERROR, "recorded tasks still exist"),
     Rule("REPLAY_INVALID_TASK_INPUT", ERROR, "recorded task inputs validate against the task"),
     Rule("REPLAY_STATE_MISMATCH", ERROR, "a recorded transition leaves the state replay is in"),
+    Rule("REPLAY_UNKNOWN_SIGNAL", ERROR, "recorded signals are still declared"),
+    Rule("REPLAY_INVALID_DATA", ERROR, "recorded data values fit the current data records"),
     Rule("REPLAY_EVOLVE_ERROR", ERROR, "evolve folds every recorded event"),
     Rule("REPLAY_NO_STREAMS", WARNING, "there is a stream to replay"),
     Rule("REPLAY_STREAMS_REQUIRED", ERROR, "with --require-streams, there is a stream to replay"),

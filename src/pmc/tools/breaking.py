@@ -25,6 +25,7 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from pmc.diagnostics import BREAKING_RULES, Diagnostic, plural_word
+from pmc.semantics.expressions import expr_text
 from pmc.semantics.model import (
     DictType,
     EventModel,
@@ -44,7 +45,6 @@ from pmc.semantics.model import (
 )
 from pmc.semantics.types import type_text
 from pmc.source import Span
-from pmc.tools._expr_stub import expr_text
 
 
 class Side(StrEnum):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from pmc.errors import PmcError
+from pmc.semantics.expressions import expr_text
 from pmc.semantics.model import (
     DeadlineTriggerModel,
     EventTriggerModel,
@@ -29,7 +30,6 @@ from pmc.semantics.model import (
     TimerTriggerModel,
     TransitionModel,
 )
-from pmc.tools._expr_stub import expr_text
 
 # Mermaid cannot dash or dot a single edge, so its labels carry a mark instead.
 _TIMER_MARK = "\u23f1"  # ⏱

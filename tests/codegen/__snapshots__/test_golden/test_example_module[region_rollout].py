@@ -285,7 +285,7 @@ def _bind_canary(_s: rt.Scope[RolloutStarted, RegionRolloutData, RegionData]) ->
     return Deploy(
         region=_s.machine_id,
         version=_s.event.version,
-        change=(_key + "/") + _s.machine_id,
+        change=_key + "/" + _s.machine_id,
     )
 
 
@@ -311,9 +311,7 @@ def _when_wait(_s: rt.Scope[RolloutStarted, RegionRolloutData, RegionData]) -> b
 def _bind_follow(_s: rt.Scope[CanaryPassed, RegionRolloutData, RegionData]) -> Deploy:
     _key: str = _s.key
     return Deploy(
-        region=_s.machine_id,
-        version=_s.data.version,
-        change=(_key + "/") + _s.machine_id,
+        region=_s.machine_id, version=_s.data.version, change=_key + "/" + _s.machine_id
     )
 
 
@@ -408,7 +406,7 @@ def _set_probe_failed(
 def _emit_probe_failed(
     _s: rt.Scope[rt.TaskFailure, RegionRolloutData, RegionData],
 ) -> tuple[rt.SignalPayload, ...]:
-    return (RollBack(reason=(_s.machine_id + ": ") + _s.event.reason),)
+    return (RollBack(reason=_s.machine_id + ": " + _s.event.reason),)
 
 
 def _bind_deploy_failed(
@@ -428,7 +426,7 @@ def _set_deploy_failed(
 def _emit_deploy_failed(
     _s: rt.Scope[rt.TaskFailure, RegionRolloutData, RegionData],
 ) -> tuple[rt.SignalPayload, ...]:
-    return (RollBack(reason=(_s.machine_id + ": ") + _s.event.reason),)
+    return (RollBack(reason=_s.machine_id + ": " + _s.event.reason),)
 
 
 def _bind_roll_back(_s: rt.Scope[RollBack, RegionRolloutData, RegionData]) -> Rollback:
