@@ -32,6 +32,10 @@ class Lifecycle(StrEnum):
 
 LIFECYCLE_EVENTS: tuple[str, ...] = tuple(event.value for event in Lifecycle)
 
+# The lifecycle event of a process that declares signals (second edition);
+# not in ``LIFECYCLE_EVENTS``, which every module defines.
+SIGNAL_RAISED = "SignalRaised"
+
 # Names the generated module imports or defines besides the user's classes.
 # Keep in step with templates/module.py.jinja.
 MODULE_RESERVED: frozenset[str] = frozenset(
@@ -110,6 +114,11 @@ def state_enum_name(machine: str) -> str:
     return f"{machine}State"
 
 
+def data_model_name(owner: str) -> str:
+    """The model of a ``data`` block: ``<Process>Data`` or ``<Machine>Data``."""
+    return f"{owner}Data"
+
+
 def result_model_name(task: str) -> str:
     return f"{task}Result"
 
@@ -141,12 +150,16 @@ def lifecycle_base_name(event: str) -> str:
     return f"{event}Base"
 
 
-def binder_names(runs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+def binder_names(
+    runs: Sequence[tuple[str, str]], clause: str = "bind"
+) -> dict[tuple[str, str], str]:
     """The binding function of each (machine, transition) that runs a task.
 
     ``_bind_<transition>``; where two machines have a transition of that
     name, ``_bind_<machine>_<transition>``; and a number where that still
-    collides (a machine `M` with `x_y`, another `MX` with `y`...).
+    collides (a machine `M` with `x_y`, another `MX` with `y`...). The
+    functions of the other clauses of a transition (``clause``: ``when``,
+    ``set``, ``emit``, ``at``) are named the same way: ``_when_<transition>``.
     """
     counts: dict[str, int] = {}
     for _, transition in runs:
@@ -154,9 +167,9 @@ def binder_names(runs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
     names: dict[tuple[str, str], str] = {}
     taken: set[str] = set()
     for machine, transition in runs:
-        base = f"_bind_{transition}"
+        base = f"_{clause}_{transition}"
         if counts[transition] > 1:
-            base = f"_bind_{snake_case(machine)}_{transition}"
+            base = f"_{clause}_{snake_case(machine)}_{transition}"
         name, suffix = base, 2
         while name in taken:
             name, suffix = f"{base}_{suffix}", suffix + 1

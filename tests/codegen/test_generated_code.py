@@ -24,6 +24,7 @@ from pydantic import ValidationError
 import pmc.runtime as rt
 from pmc.codegen.emit import program_digest
 from pmc.runtime import EventMeta
+from tests.codegen.second_edition import dunning_code
 from tests.codegen.support import compile_text, import_code, program_of
 from tests.codegen.test_golden import EXAMPLES, compile_example
 from tests.codegen.test_safety import TRICKY
@@ -80,6 +81,7 @@ def all_modules() -> dict[str, str]:
         ("long_names", LONG_NAMES),
     ]:
         modules[f"inline_{name}"] = compile_text(source)
+    modules["model_dunning"] = dunning_code()  # the second edition, built by hand
     return modules
 
 

@@ -10,17 +10,20 @@ output is deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import pmc.naming as naming
+from pmc.codegen.expressions import Refs, expr_text, python_expr, python_operand, reads_key
 from pmc.codegen.literals import annotation, primitives, printable, py_str, value_literal
 from pmc.runtime.contract import (
     BROADCAST_API,
+    SECOND_EDITION_API,
     WILDCARD_TABLES_API,
     on_event,
     on_outcome,
+    on_signal,
     on_timer,
 )
 from pmc.semantics.model import (
@@ -28,8 +31,13 @@ from pmc.semantics.model import (
     AllInCondition,
     AnyInCondition,
     BindingModel,
+    DataFieldExpr,
+    DataScope,
+    DeadlineTriggerModel,
+    DictType,
     EventFieldExpr,
     EventTriggerModel,
+    ExprModel,
     FieldModel,
     KeyExpr,
     ListType,
@@ -43,6 +51,7 @@ from pmc.semantics.model import (
     PrimitiveType,
     ProcessModel,
     SelectorTriggerModel,
+    SignalTriggerModel,
     TaskModel,
     TimerTriggerModel,
     TransitionModel,
@@ -163,6 +172,23 @@ class ArgView:
 
 
 @dataclass(frozen=True, slots=True)
+class FunctionView:
+    """A function of an API 3 module: one clause of a transition, or a data condition.
+
+    ``def name(parameter: annotation) -> returns: return body``, where
+    ``body`` is a Python expression (:mod:`.expressions`); ``key``: the
+    key's annotation, when the body reads the key (as ``_key``).
+    """
+
+    name: str
+    parameter: str
+    annotation: str
+    returns: str
+    body: str
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BinderView:
     """A binding function: the payload, machine id and key to the task's input."""
 
@@ -199,6 +225,7 @@ class MachineSpecView:
     initial: str  # an enum member
     final: tuple[str, ...]  # enum members
     multi_instance: bool
+    data: str | None = None  # API 3: the instance record's model
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +234,11 @@ class TransitionSpecView:
     target: str  # an enum member
     task: str | None  # a string literal
     bind: str | None  # the binding function
+    # API 3: the functions of ``when``, ``set`` and ``emit``, and ``keep``.
+    guard: str | None = None
+    assign: str | None = None
+    emit: str | None = None
+    keep: tuple[str, ...] = ()  # string literals
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,13 +248,16 @@ class TransitionRowView:
     machine: str  # a string literal
     source: str | None  # an enum member
     trigger: str  # a string literal
-    spec: TransitionSpecView
+    # One transition, or (API 3) those of one state and trigger in source
+    # order: the first whose guard holds is taken.
+    specs: tuple[TransitionSpecView, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class TimerSpecView:
     transition: str  # a string literal
     after_ms: int
+    at: str | None = None  # API 3: the function of an ``at`` deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,9 +271,10 @@ class TimerRowView:
 
 @dataclass(frozen=True, slots=True)
 class ConditionView:
-    kind: str  # the runtime's class: AllFinal, AllIn or AnyIn
-    machine: str  # a string literal
-    states: tuple[str, ...]  # enum members; none for AllFinal, which takes the final states
+    kind: str  # the runtime's class: AllFinal, AllIn, AnyIn or DataCondition
+    subject: str  # a string literal of the machine, or a DataCondition's test function
+    states: tuple[str, ...] = ()  # enum members; none for AllFinal, which takes the final ones
+    text: str | None = None  # a DataCondition's expression as `pmc fmt` writes it, a literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +303,7 @@ class RouteView:
 
 @dataclass(frozen=True, slots=True)
 class RouteCaseView:
-    event: str
+    event: str  # the class of the input event or signal
     routes: tuple[RouteView, ...]
 
 
@@ -289,6 +325,10 @@ class DefinitionView:
     fail_when: tuple[ConditionView, ...]
     lifecycle: tuple[LifecycleFieldView, ...]
     route_cases: tuple[RouteCaseView, ...]
+    # API 3: the process record's model, the signals' classes, their routes.
+    data_model: str | None = None
+    signals: tuple[MemberView, ...] = ()  # name literal -> class
+    signal_route_cases: tuple[RouteCaseView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,11 +342,15 @@ class ModuleView:
     has_tasks: bool
     events: tuple[ClassView, ...]
     task_models: tuple[ClassView, ...]
+    data_models: tuple[ClassView, ...]  # API 3: the process's and each machine's record
+    signal_models: tuple[ClassView, ...]  # API 3
+    uses_field_factory: bool  # a list or dict data field defaults to an empty one
     enums: tuple[EnumView, ...]
     lifecycle: tuple[LifecycleView, ...]
     protocol: ClassView
     protocol_methods: tuple[MethodView, ...]
-    binders: tuple[BinderView, ...]
+    binders: tuple[BinderView, ...]  # API 1-2
+    functions: tuple[FunctionView, ...]  # API 3: binders and every other clause
     definition: DefinitionView
 
 
@@ -314,17 +358,26 @@ class ModuleView:
 
 
 def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str) -> ModuleView:
-    binder_names = naming.binder_names([(m.name, t.name) for m, t in _runs(model)])
+    api = required_api(model)
+    scoped = api >= SECOND_EDITION_API  # every function takes one ``rt.Scope``
+    names = _function_names(model)
+    binder_names = names["bind"]
     return ModuleView(
         header=tuple(header),
         process=model.name,
         source_name=printable(source_name),
         source_literal=py_str(source_name),
-        api=required_api(model),
+        api=api,
         stdlib_imports=_stdlib_imports(model),
         has_tasks=bool(model.tasks),
         events=tuple(_event_class(model, e.name, e.fields) for e in model.events),
         task_models=tuple(m for t in model.tasks for m in _task_classes(t)),
+        data_models=tuple(_data_models(model)),
+        signal_models=tuple(
+            _plain_class(s.name, "rt.SignalPayload", f"The signal ``{s.name}``.", s.fields)
+            for s in model.signals
+        ),
+        uses_field_factory=any(_default_factory(f) for f in _data_fields(model)),
         enums=tuple(_state_enum(m) for m in model.machines),
         lifecycle=_lifecycle_classes(model),
         protocol=ClassView(
@@ -335,12 +388,42 @@ def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str)
             fields=(),
         ),
         protocol_methods=tuple(_protocol_method(t) for t in model.tasks),
-        binders=tuple(
+        binders=()
+        if scoped
+        else tuple(
             _binder(model, machine, transition, binder_names[(machine.name, transition.name)])
             for machine, transition in _runs(model)
         ),
-        definition=_definition(model, binder_names),
+        functions=tuple(_functions(model, names)) if scoped else (),
+        definition=_definition(model, names),
     )
+
+
+# The function each clause of a transition compiles to, by its name prefix.
+_CLAUSES: Mapping[str, Callable[[TransitionModel], bool]] = {
+    "when": lambda t: t.guard is not None,
+    "bind": lambda t: t.run is not None,
+    "set": lambda t: bool(t.sets),
+    "emit": lambda t: bool(t.emits),
+    "at": lambda t: isinstance(t.trigger, DeadlineTriggerModel),
+}
+# clause -> (machine, transition) -> the function's name.
+FunctionNames = Mapping[str, Mapping[tuple[str, str], str]]
+
+
+def _function_names(model: ProcessModel) -> FunctionNames:
+    return {
+        clause: naming.binder_names(
+            [(m.name, t.name) for m in model.machines for t in m.transitions if has(t)], clause
+        )
+        for clause, has in _CLAUSES.items()
+    }
+
+
+def _data_fields(model: ProcessModel) -> Iterable[FieldModel]:
+    yield from model.data
+    for machine in model.machines:
+        yield from machine.data
 
 
 def _runs(model: ProcessModel) -> Iterable[tuple[MachineModel, TransitionModel]]:
@@ -369,6 +452,7 @@ def _stdlib_imports(model: ProcessModel) -> tuple[ImportView, ...]:
     used = set(primitives(model.key.type))
     fields = [f for e in model.events for f in e.fields]
     fields += [f for t in model.tasks for f in (*t.fields, *t.returns)]
+    fields += [*_data_fields(model), *(f for s in model.signals for f in s.fields)]
     for field in fields:
         used |= primitives(field.type)
     names: dict[str, list[str]] = {"datetime": [], "decimal": [], "enum": ["StrEnum"]}
@@ -389,7 +473,36 @@ def _stdlib_imports(model: ProcessModel) -> tuple[ImportView, ...]:
 
 def _field(field: FieldModel) -> FieldView:
     default = value_literal(field.default, field.type) if field.has_default else None
+    factory = _default_factory(field)
+    if factory is not None:
+        # A fresh empty value per record (ruff's RUF012 refuses a mutable default).
+        default = f"_Field(default_factory={factory})"
     return FieldView(field.name, annotation(field.type), default)
+
+
+def _default_factory(field: FieldModel) -> str | None:
+    """``list`` or ``dict`` for a data field of that type whose default is empty."""
+    if not field.has_default or field.default is not None:
+        return None
+    if isinstance(field.type, ListType):
+        return "list"
+    return "dict" if isinstance(field.type, DictType) else None
+
+
+def _plain_class(name: str, base: str, doc: str, fields: Sequence[FieldModel]) -> ClassView:
+    return ClassView(name, base, doc, None, tuple(_field(f) for f in fields))
+
+
+def _data_models(model: ProcessModel) -> Iterable[ClassView]:
+    if model.data:
+        name = naming.data_model_name(model.name)
+        doc = f"The data of a {model.name} process: one record per process."
+        yield _plain_class(name, "rt.ProcessData", doc, model.data)
+    for machine in model.machines:
+        if machine.data:
+            name = naming.data_model_name(machine.name)
+            doc = f"The data of each instance of the machine ``{machine.name}``."
+            yield _plain_class(name, "rt.ProcessData", doc, machine.data)
 
 
 def _event_class(model: ProcessModel, name: str, fields: Sequence[FieldModel]) -> ClassView:
@@ -437,6 +550,8 @@ def _narrowed(name: str, values: Iterable[str]) -> tuple[NarrowedView, ...]:
 
 def _lifecycle_classes(model: ProcessModel) -> tuple[LifecycleView, ...]:
     runs = list(_runs(model))
+    emits = [(m, t) for m in model.machines for t in m.transitions if t.emits]
+    emitted = {e.signal for _, t in emits for e in t.emits}
     timers = [(m, t) for m in model.machines for t in m.transitions if _is_timer(t.trigger)]
     outcome = NarrowingView(
         literals=(
@@ -454,6 +569,13 @@ def _lifecycle_classes(model: ProcessModel) -> tuple[LifecycleView, ...]:
                 *_narrowed("transition", (t.name for _, t in timers)),
             )
         ),
+        naming.SIGNAL_RAISED: NarrowingView(
+            literals=(
+                *_narrowed("signal", (s.name for s in model.signals if s.name in emitted)),
+                *_narrowed("machine", (m.name for m, _ in emits)),
+                *_narrowed("transition", (t.name for _, t in emits)),
+            )
+        ),
     }
     return tuple(
         LifecycleView(
@@ -463,8 +585,13 @@ def _lifecycle_classes(model: ProcessModel) -> tuple[LifecycleView, ...]:
             event_name=py_str(naming.event_type_name(model.name, name)),
             narrowing=narrowing.get(name, NarrowingView()),
         )
-        for name in naming.LIFECYCLE_EVENTS
+        for name in _lifecycle_names(model)
     )
+
+
+def _lifecycle_names(model: ProcessModel) -> tuple[str, ...]:
+    """Every module's lifecycle events, and ``SignalRaised`` where signals are declared."""
+    return (*naming.LIFECYCLE_EVENTS, *((naming.SIGNAL_RAISED,) if model.signals else ()))
 
 
 def _planned_narrowing(model: ProcessModel) -> NarrowingView:
@@ -491,7 +618,7 @@ def _planned_narrowing(model: ProcessModel) -> NarrowingView:
 
 
 def _is_timer(trigger: TriggerModel) -> bool:
-    return isinstance(trigger, TimerTriggerModel)
+    return isinstance(trigger, TimerTriggerModel | DeadlineTriggerModel)
 
 
 def _protocol_method(task: TaskModel) -> MethodView:
@@ -511,9 +638,27 @@ def _payload_type(model: ProcessModel, trigger: TriggerModel) -> str:
             return naming.result_model_name(task) if returns else "None"
         case OutcomeTriggerModel(_, Outcome.FAILED):
             return "rt.TaskFailure"
-        case TimerTriggerModel():
+        case TimerTriggerModel() | DeadlineTriggerModel():
             return naming.Lifecycle.TIMER_FIRED
+        case SignalTriggerModel(signal):
+            return signal
     raise AssertionError(trigger)  # pragma: no cover - the match is exhaustive
+
+
+def _payload_fields(model: ProcessModel, trigger: TriggerModel) -> Mapping[str, ValueType]:
+    """The fields ``event.F`` may name: the payload's."""
+    match trigger:
+        case EventTriggerModel(event) | SelectorTriggerModel(event, _, _):
+            fields: Sequence[FieldModel] = model.event(event).fields
+        case OutcomeTriggerModel(task, Outcome.COMPLETED):
+            fields = model.task(task).returns
+        case OutcomeTriggerModel(_, Outcome.FAILED):
+            return {"reason": PrimitiveType(Primitive.STR)}
+        case SignalTriggerModel(signal):
+            fields = model.signal(signal).fields
+        case _:
+            fields = ()
+    return {f.name: f.type for f in fields}
 
 
 def _binder(
@@ -532,7 +677,7 @@ def _binder(
 
 
 def _binding_arg(binding: BindingModel, target: ValueType) -> ArgView:
-    conversion = _conversion(binding, target)
+    conversion = _conversion(binding.source_type, target)
     match binding.value:
         case LiteralExpr(value):
             literal = value_literal(value, target)
@@ -547,11 +692,10 @@ def _binding_arg(binding: BindingModel, target: ValueType) -> ArgView:
     raise AssertionError(binding)  # pragma: no cover - the match is exhaustive
 
 
-def _conversion(binding: BindingModel, target: ValueType) -> Conversion:
+def _conversion(source: ValueType | None, target: ValueType) -> Conversion:
     """An ``int`` bound to a ``Decimal`` field is converted: pydantic would
     convert it, but mypy --strict does not take an `int` for a `Decimal`.
     """
-    source = binding.source_type
     if source is None or not _is_decimal(target):
         return Conversion.NONE
     inner = source.inner if isinstance(source, OptionalType) else source
@@ -567,10 +711,133 @@ def _is_decimal(value_type: ValueType) -> bool:
     return isinstance(inner, PrimitiveType) and inner.primitive is Primitive.DECIMAL
 
 
+# ---- the functions of an API 3 module ------------------------------------------------------
+
+_BOOL = PrimitiveType(Primitive.BOOL)
+_SCOPE = "_s"  # the one parameter; no `.pm` name starts with `_`
+_DATA = "_data"  # the process record a data condition reads
+_KEY = "_key"  # the key, typed (``Scope.key`` is not)
+
+
+def _record_type(owner: str, fields: Sequence[FieldModel]) -> str:
+    return naming.data_model_name(owner) if fields else "rt.NoData"
+
+
+def _functions(model: ProcessModel, names: FunctionNames) -> Iterable[FunctionView]:
+    """Each transition's functions in the order of its clauses, then the data conditions."""
+    for machine in model.machines:
+        for transition in machine.transitions:
+            yield from _clause_functions(model, machine, transition, names)
+    data = _record_type(model.name, model.data)
+    refs = _condition_refs(model)
+    for name, condition in (
+        ("_complete_data", model.complete_data),
+        ("_fail_data", model.fail_data),
+    ):
+        if condition is not None:
+            body = python_expr(condition, refs, _BOOL)
+            yield FunctionView(name, _DATA, data, "bool", body)
+
+
+def _condition_refs(model: ProcessModel) -> Refs:
+    """A data condition reads the process record alone (semantics refuses the rest)."""
+    data = {f.name: f.type for f in model.data}
+    return Refs("", _DATA, "", "", "", {}, data, {}, model.key.type)
+
+
+def _clause_functions(
+    model: ProcessModel, machine: MachineModel, transition: TransitionModel, names: FunctionNames
+) -> Iterable[FunctionView]:
+    refs = Refs(
+        event=f"{_SCOPE}.event",
+        data=f"{_SCOPE}.data",
+        instance=f"{_SCOPE}.instance",
+        machine_id=f"{_SCOPE}.machine_id",
+        key=_KEY,
+        event_fields=_payload_fields(model, transition.trigger),
+        data_fields={f.name: f.type for f in model.data},
+        instance_fields={f.name: f.type for f in machine.data},
+        key_type=model.key.type,
+    )
+    records = f"{_record_type(model.name, model.data)}, {_record_type(machine.name, machine.data)}"
+    scope = f"rt.Scope[{_payload_type(model, transition.trigger)}, {records}]"
+    key_type = annotation(model.key.type)
+
+    def function(clause: str, returns: str, body: str, reads: Iterable[ExprModel]) -> FunctionView:
+        name = names[clause][(machine.name, transition.name)]
+        key = key_type if any(reads_key(e) for e in reads) else None
+        return FunctionView(name, _SCOPE, scope, returns, body, key)
+
+    if transition.guard is not None:
+        body = python_expr(transition.guard, refs, _BOOL)
+        yield function("when", "bool", body, [transition.guard])
+    if transition.run is not None:
+        task = model.task(transition.run.task)
+        body = _call(task.name, transition.run.bindings, task.fields, refs)
+        yield function("bind", task.name, body, [b.value for b in transition.run.bindings])
+    if transition.sets:
+        body = _assignments(model, machine, transition, refs)
+        yield function("set", "rt.Assignments", body, [a.value for a in transition.sets])
+    if transition.emits:
+        calls = [
+            _call(e.signal, e.bindings, model.signal(e.signal).fields, refs)
+            for e in transition.emits
+        ]
+        body = f"({', '.join(calls)}{',' if len(calls) == 1 else ''})"
+        reads = [b.value for e in transition.emits for b in e.bindings]
+        yield function("emit", "tuple[rt.SignalPayload, ...]", body, reads)
+    if isinstance(transition.trigger, DeadlineTriggerModel):
+        # Read on entering the source state, whatever entered it: no payload.
+        due = DataFieldExpr(transition.trigger.scope, transition.trigger.field)
+        at = function("at", "datetime | None", python_expr(due, refs), [])
+        yield replace(at, annotation=f"rt.Scope[object, {records}]")
+
+
+def _call(
+    cls: str, bindings: Sequence[BindingModel], fields: Sequence[FieldModel], refs: Refs
+) -> str:
+    """``Cls(field=value, ...)``: a task's input or a signal's payload."""
+    types = {f.name: f.type for f in fields}
+    args = (
+        f"{b.field}={_converted(b.value, b.source_type, types[b.field], refs)}" for b in bindings
+    )
+    return f"{cls}({', '.join(args)})"
+
+
+def _assignments(
+    model: ProcessModel, machine: MachineModel, transition: TransitionModel, refs: Refs
+) -> str:
+    types = {
+        DataScope.DATA: {f.name: f.type for f in model.data},
+        DataScope.INSTANCE: {f.name: f.type for f in machine.data},
+    }
+    parts = []
+    for scope in DataScope:
+        items = [
+            f"{py_str(a.field)}: {_converted(a.value, a.source_type, types[scope][a.field], refs)}"
+            for a in transition.sets
+            if a.scope is scope
+        ]
+        if items:
+            parts.append(f"{scope.value}={{{', '.join(items)}}}")
+    return f"rt.Assignments({', '.join(parts)})"
+
+
+def _converted(value: ExprModel, source: ValueType | None, target: ValueType, refs: Refs) -> str:
+    """``value`` as a value of ``target``: an ``int`` into a ``Decimal`` converted."""
+    text = python_expr(value, refs, target)
+    match _conversion(source, target):
+        case Conversion.DECIMAL:
+            return f"Decimal({text})"
+        case Conversion.OPTIONAL_DECIMAL:
+            return f"None if {python_operand(value, refs)} is None else Decimal({text})"
+    return text
+
+
 # ---- the definition class ----------------------------------------------------------------
 
 
-def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -> DefinitionView:
+def _definition(model: ProcessModel, names: FunctionNames) -> DefinitionView:
     trigger_events = _trigger_events(model)
     start = model.start_events if model.start_events is not None else trigger_events
     return DefinitionView(
@@ -582,16 +849,25 @@ def _definition(model: ProcessModel, binder_names: dict[tuple[str, str], str]) -
         cancel_on=tuple(model.cancel_events),
         tasks=tuple(_task_spec(t) for t in model.tasks),
         machines=tuple(_machine_spec(m) for m in model.machines),
-        transitions=tuple(_transition_rows(model, binder_names, wildcard=False)),
-        timers=_timer_rows(model),
-        wildcard_transitions=tuple(_transition_rows(model, binder_names, wildcard=True)),
-        wildcard_timers=_wildcard_timer_rows(model),
-        complete_when=tuple(_condition(c) for c in model.complete_when),
-        fail_when=tuple(_condition(c) for c in model.fail_when),
-        lifecycle=tuple(
-            LifecycleFieldView(naming.snake_case(n), n) for n in naming.LIFECYCLE_EVENTS
+        transitions=tuple(_transition_rows(model, names, wildcard=False)),
+        timers=_timer_rows(model, names),
+        wildcard_transitions=tuple(_transition_rows(model, names, wildcard=True)),
+        wildcard_timers=_wildcard_timer_rows(model, names),
+        complete_when=(
+            *(_condition(c) for c in model.complete_when),
+            *_data_condition("_complete_data", model.complete_data),
         ),
-        route_cases=tuple(_route_cases(model)),
+        fail_when=(
+            *(_condition(c) for c in model.fail_when),
+            *_data_condition("_fail_data", model.fail_data),
+        ),
+        lifecycle=tuple(
+            LifecycleFieldView(naming.snake_case(n), n) for n in _lifecycle_names(model)
+        ),
+        route_cases=tuple(_route_cases(model, signals=False)),
+        data_model=naming.data_model_name(model.name) if model.data else None,
+        signals=tuple(MemberView(s.name, py_str(s.name)) for s in model.signals),
+        signal_route_cases=tuple(_route_cases(model, signals=True)),
     )
 
 
@@ -612,6 +888,7 @@ def _machine_spec(machine: MachineModel) -> MachineSpecView:
         initial=_member(machine.name, machine.initial),
         final=tuple(_member(machine.name, s) for s in machine.final),
         multi_instance=machine.multi_instance,
+        data=naming.data_model_name(machine.name) if machine.data else None,
     )
 
 
@@ -641,52 +918,95 @@ def _trigger_key(trigger: TriggerModel, transition: str) -> str:
             return on_event(event)
         case OutcomeTriggerModel(task, outcome):
             return on_outcome(task, "completed" if outcome is Outcome.COMPLETED else "failed")
-        case TimerTriggerModel():
+        case TimerTriggerModel() | DeadlineTriggerModel():
             return on_timer(transition)
+        case SignalTriggerModel(signal):
+            return on_signal(signal)
     raise AssertionError(trigger)  # pragma: no cover - the match is exhaustive
 
 
 def _transition_rows(
-    model: ProcessModel, binder_names: dict[tuple[str, str], str], *, wildcard: bool
+    model: ProcessModel, names: FunctionNames, *, wildcard: bool
 ) -> Iterable[TransitionRowView]:
-    """One row per explicit source, or (``wildcard``) per transition written with ``*``.
+    """One row per explicit source and trigger, or (``wildcard``) per trigger of ``*``.
 
     The runtime applies a wildcard row in every non-final state without a
-    row of its own, which is what ``*`` expands to: the semantic checks
-    refuse another transition on the same state and trigger, and an outcome
-    ``*`` narrows to the states where the task can be in flight, the only
-    states where its outcome arrives.
+    row of its own, which is what ``*`` expands to (an outcome ``*`` narrows
+    to the states where the task can be in flight, the only states where its
+    outcome arrives). A row holds the transitions of its state and trigger in
+    source order (guarded ones, then the fallback): so a state whose own
+    transitions share a trigger with a ``*`` one holds that one too, at its
+    place, since the state's own row hides the wildcard row.
     """
     for machine in model.machines:
+        rows: dict[tuple[str | None, str], list[TransitionModel]] = {}
         for transition in machine.transitions:
             if transition.from_wildcard is not wildcard:
                 continue
-            run = transition.run
-            spec = TransitionSpecView(
-                name=py_str(transition.name),
-                target=_member(machine.name, transition.target),
-                task=None if run is None else py_str(run.task),
-                bind=None if run is None else binder_names[(machine.name, transition.name)],
-            )
-            trigger = py_str(_trigger_key(transition.trigger, transition.name))
-            sources: Sequence[str | None] = (
-                [None] if wildcard else [_member(machine.name, s) for s in transition.sources]
-            )
+            trigger = _trigger_key(transition.trigger, transition.name)
+            sources: Sequence[str | None] = [None] if wildcard else transition.sources
             for source in sources:
-                yield TransitionRowView(py_str(machine.name), source, trigger, spec)
+                rows.setdefault((source, trigger), []).append(transition)
+        if not wildcard:
+            _merge_wildcards(machine, rows)
+        for (source, trigger), transitions in rows.items():
+            yield TransitionRowView(
+                machine=py_str(machine.name),
+                source=None if source is None else _member(machine.name, source),
+                trigger=py_str(trigger),
+                specs=tuple(_transition_spec(machine, t, names) for t in transitions),
+            )
 
 
-def _timer_spec(transition: TransitionModel) -> TimerSpecView | None:
-    if not isinstance(transition.trigger, TimerTriggerModel):
-        return None
-    return TimerSpecView(py_str(transition.name), transition.trigger.after_ms)
+def _merge_wildcards(
+    machine: MachineModel, rows: dict[tuple[str | None, str], list[TransitionModel]]
+) -> None:
+    """Add each ``*`` transition to the rows of its states that have a row of their own."""
+    position = {t.name: i for i, t in enumerate(machine.transitions)}
+    for transition in machine.transitions:
+        if transition.from_wildcard:
+            trigger = _trigger_key(transition.trigger, transition.name)
+            for source in transition.sources:
+                row = rows.get((source, trigger))
+                if row is not None:
+                    row.append(transition)
+                    row.sort(key=lambda t: position[t.name])
 
 
-def _timer_rows(model: ProcessModel) -> tuple[TimerRowView, ...]:
+def _transition_spec(
+    machine: MachineModel, transition: TransitionModel, names: FunctionNames
+) -> TransitionSpecView:
+    key = (machine.name, transition.name)
+    run = transition.run
+    return TransitionSpecView(
+        name=py_str(transition.name),
+        target=_member(machine.name, transition.target),
+        task=None if run is None else py_str(run.task),
+        bind=names["bind"].get(key),
+        guard=names["when"].get(key),
+        assign=names["set"].get(key),
+        emit=names["emit"].get(key),
+        keep=tuple(py_str(task) for task in transition.keep),
+    )
+
+
+def _timer_spec(
+    machine: MachineModel, transition: TransitionModel, names: FunctionNames
+) -> TimerSpecView | None:
+    match transition.trigger:
+        case TimerTriggerModel(after_ms):
+            return TimerSpecView(py_str(transition.name), after_ms)
+        case DeadlineTriggerModel():
+            at = names["at"][(machine.name, transition.name)]
+            return TimerSpecView(py_str(transition.name), 0, at)
+    return None
+
+
+def _timer_rows(model: ProcessModel, names: FunctionNames) -> tuple[TimerRowView, ...]:
     by_state: dict[tuple[str, str], list[TimerSpecView]] = {}
     for machine in model.machines:
         for transition in machine.transitions:
-            spec = _timer_spec(transition)
+            spec = _timer_spec(machine, transition, names)
             if spec is not None and not transition.from_wildcard:
                 for source in transition.sources:
                     by_state.setdefault((machine.name, source), []).append(spec)
@@ -696,14 +1016,15 @@ def _timer_rows(model: ProcessModel) -> tuple[TimerRowView, ...]:
     )
 
 
-def _wildcard_timer_rows(model: ProcessModel) -> tuple[TimerRowView, ...]:
+def _wildcard_timer_rows(model: ProcessModel, names: FunctionNames) -> tuple[TimerRowView, ...]:
     """The timers of ``*`` transitions, per machine: scheduled after a state's own."""
     rows = []
     for machine in model.machines:
         specs = tuple(
             spec
             for transition in machine.transitions
-            if transition.from_wildcard and (spec := _timer_spec(transition)) is not None
+            if transition.from_wildcard
+            and (spec := _timer_spec(machine, transition, names)) is not None
         )
         if specs:
             rows.append(TimerRowView(py_str(machine.name), None, specs))
@@ -713,10 +1034,17 @@ def _wildcard_timer_rows(model: ProcessModel) -> tuple[TimerRowView, ...]:
 def _condition(condition: AllFinalCondition | AllInCondition | AnyInCondition) -> ConditionView:
     """A condition of ``complete when`` or ``fail when``, as the runtime's class."""
     if isinstance(condition, AllFinalCondition):
-        return ConditionView("AllFinal", py_str(condition.machine), ())
+        return ConditionView("AllFinal", py_str(condition.machine))
     kind = "AllIn" if isinstance(condition, AllInCondition) else "AnyIn"
     states = tuple(_member(condition.machine, s) for s in condition.states)
     return ConditionView(kind, py_str(condition.machine), states)
+
+
+def _data_condition(test: str, condition: ExprModel | None) -> tuple[ConditionView, ...]:
+    """The data expression of ``complete when`` / ``fail when``, if any, with its text."""
+    if condition is None:
+        return ()
+    return (ConditionView("DataCondition", test, text=py_str(expr_text(condition))),)
 
 
 def required_api(model: ProcessModel) -> int:
@@ -725,20 +1053,42 @@ def required_api(model: ProcessModel) -> int:
     A module that uses nothing newer keeps declaring the API it did, so it
     still runs where it ran (``docs/design.md``, "The header").
     """
-    broadcasts = any(route.broadcast for case in _route_cases(model) for route in case.routes)
+    if _second_edition(model):
+        return SECOND_EDITION_API
+    cases = _route_cases(model, signals=False)
+    broadcasts = any(route.broadcast for case in cases for route in case.routes)
     return BROADCAST_API if broadcasts else WILDCARD_TABLES_API
 
 
-def _route_cases(model: ProcessModel) -> Iterable[RouteCaseView]:
-    for event in model.events:
+def _second_edition(model: ProcessModel) -> bool:
+    """Does ``model`` use data, signals, guards, ``set``, ``keep`` or ``at``?"""
+    if model.data or model.signals or model.complete_data or model.fail_data:
+        return True
+    return any(
+        machine.data
+        or transition.guard is not None
+        or transition.keep
+        or transition.sets
+        or transition.emits
+        or isinstance(transition.trigger, SignalTriggerModel | DeadlineTriggerModel)
+        for machine in model.machines
+        for transition in machine.transitions
+    )
+
+
+def _route_cases(model: ProcessModel, *, signals: bool) -> Iterable[RouteCaseView]:
+    """Where each input event (or each signal) goes: a route per machine that takes it."""
+    sources = model.signals if signals else model.events
+    for source in sources:
         routes: dict[str, RouteView] = {}
         for machine in model.machines:
             for transition in machine.transitions:
-                trigger = transition.trigger
-                if machine.name in routes:
-                    break
-                if isinstance(trigger, EventTriggerModel) and trigger.event == event.name:
-                    routes[machine.name] = RouteView(
+                addressed = _addressed(transition.trigger, signals=signals)
+                if addressed is None or addressed[0] != source.name:
+                    continue
+                field = addressed[1]
+                routes[machine.name] = (
+                    RouteView(
                         py_str(machine.name),
                         field=None,
                         many=False,
@@ -746,11 +1096,26 @@ def _route_cases(model: ProcessModel) -> Iterable[RouteCaseView]:
                         optional=False,
                         broadcast=machine.multi_instance,
                     )
-                elif isinstance(trigger, SelectorTriggerModel) and trigger.event == event.name:
-                    field = next(f for f in event.fields if f.name == trigger.field)
-                    routes[machine.name] = _selector_route(machine.name, field)
+                    if field is None
+                    else _selector_route(
+                        machine.name, next(f for f in source.fields if f.name == field)
+                    )
+                )
+                break
         if routes:
-            yield RouteCaseView(event.name, tuple(routes.values()))
+            yield RouteCaseView(source.name, tuple(routes.values()))
+
+
+def _addressed(trigger: TriggerModel, *, signals: bool) -> tuple[str, str | None] | None:
+    """The input event (or signal) ``trigger`` names, and its selector field if any."""
+    match trigger:
+        case EventTriggerModel(event) if not signals:
+            return event, None
+        case SelectorTriggerModel(event, field, _) if not signals:
+            return event, field
+        case SignalTriggerModel(signal, field, _) if signals:
+            return signal, field
+    return None
 
 
 def _selector_route(machine: str, field: FieldModel) -> RouteView:

@@ -351,6 +351,15 @@ TaskTable = Mapping[str, TaskSpec]
 # trigger in source order: the first whose guard holds is taken.
 TransitionRow = TransitionSpec | tuple[TransitionSpec, ...]
 TransitionTable = Mapping[TransitionKey, TransitionRow]
+
+
+def row_specs(row: TransitionRow | None) -> tuple[TransitionSpec, ...]:
+    """The transitions of a row in source order (none for no row)."""
+    if row is None:
+        return ()
+    return row if isinstance(row, tuple) else (row,)
+
+
 TimerTable = Mapping[tuple[str, str], tuple["TimerSpec", ...]]  # (machine, state)
 
 # ``*`` rows: ``(machine, trigger)`` -> the transition taken on that trigger in
@@ -417,6 +426,8 @@ class DefinitionTables(Protocol):
     """What the engine reads of a definition; ``ProcessDefinition`` implements it."""
 
     @property
+    def api(self) -> int: ...
+    @property
     def category(self) -> str: ...
     @property
     def key_field(self) -> str: ...
@@ -442,7 +453,7 @@ class DefinitionTables(Protocol):
     def route(self, event: Event) -> Sequence[Route]: ...
     def route_signal(self, payload: SignalPayload) -> Sequence[Route]: ...  # API 3
     def machine(self, name: str) -> MachineSpec: ...
-    def transition(self, machine: str, state: str, trigger: str) -> TransitionSpec | None: ...
+    def transition(self, machine: str, state: str, trigger: str) -> TransitionRow | None: ...
     def timers_in(self, machine: str, state: str) -> tuple[TimerSpec, ...]: ...
     def is_input(self, event: Event) -> bool: ...
     def is_lifecycle(self, event: Event) -> bool: ...

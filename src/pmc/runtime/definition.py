@@ -40,10 +40,12 @@ from pmc.runtime.contract import (
     TimerSpec,
     TimerTable,
     TransitionKey,
+    TransitionRow,
     TransitionSpec,
     TransitionTable,
     WildcardTable,
     WildcardTimerTable,
+    row_specs,
 )
 from pmc.runtime.lifecycle import LifecycleTypes, ProcessData, SignalPayload, TaskInput
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, frozen_map, stream_key
@@ -190,11 +192,13 @@ class ProcessDefinition:
     def machine(self, name: str) -> MachineSpec:
         return next(m for m in self.machines if m.name == name)
 
-    def transition(self, machine: str, state: str, trigger: str) -> TransitionSpec | None:
-        """The transition ``trigger`` takes an instance of ``machine`` in ``state`` on.
+    def transition(self, machine: str, state: str, trigger: str) -> TransitionRow | None:
+        """The row of transitions ``trigger`` may take an instance of ``machine`` in ``state`` on.
 
         The state's own row first; failing that, the machine's ``*`` row,
-        which stands for every non-final state.
+        which stands for every non-final state. A row is one transition, or
+        (API 3) several in source order, of which the first whose guard holds
+        is taken (``contract.row_specs`` lists them).
         """
         own = self.transitions.get((machine, state, trigger))
         if own is not None or state in self.machine(machine).final:
@@ -209,13 +213,18 @@ class ProcessDefinition:
         return own + self.wildcard_timers.get(machine, ())
 
     def rows(self) -> Iterator[tuple[TransitionKey, TransitionSpec]]:
-        """Every (machine, state, trigger) row, ``*`` rows expanded (for tools, not decisions)."""
-        yield from self.transitions.items()
-        for (machine, trigger), spec in self.wildcard_transitions.items():
+        """Every (machine, state, trigger) and transition of its row, ``*`` rows
+        expanded (for tools, not decisions): a row of several guarded
+        transitions gives one item per transition, in source order."""
+        for key, row in self.transitions.items():
+            for spec in row_specs(row):
+                yield key, spec
+        for (machine, trigger), row in self.wildcard_transitions.items():
             final = self.machine(machine).final
             for state in self.machine(machine).states:
                 if state not in final and (machine, state, trigger) not in self.transitions:
-                    yield (machine, str(state), trigger), spec
+                    for spec in row_specs(row):
+                        yield (machine, str(state), trigger), spec
 
     def is_input(self, event: Event) -> bool:
         return isinstance(event, self.events)
@@ -236,6 +245,7 @@ class ProcessDefinition:
                 lc.process_completed,
                 lc.process_failed,
                 lc.process_cancelled,
+                *((lc.signal_raised,) if lc.signal_raised is not None else ()),
             ),
         )
 
@@ -301,6 +311,15 @@ class ProcessDefinition:
                 }
             ),
             single_instance=frozenset(m.name for m in self.machines if not m.multi_instance),
+            data=engine.default_record(self.data_model),
+            instance_data=frozen_map(
+                {
+                    m.name: frozen_map(
+                        {m.name: engine.default_record(m.data)} if not m.multi_instance else {}
+                    )
+                    for m in self.machines
+                }
+            ),
         )
 
     def decide(self, state: ProcessState, event: Event, meta: EventMeta) -> list[Event]:

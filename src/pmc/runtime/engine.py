@@ -1,46 +1,67 @@
 """The generic decision engine: ``decide`` and ``evolve`` for any process.
 
 A generated module holds only what differs between processes (tables, the
-``route`` match, binding functions); the algorithm lives here once.
+``route`` match, the functions of its clauses); the algorithm lives here once.
 
 ``decide`` never changes state itself. It folds the handled event, then
 proposes events one by one, folding each into a working state before the
 next, so the decisions it returns are exactly what ``evolve`` will see on
-replay.
+replay. ``evolve`` never calls a generated function: what a guard chose, a
+``set`` wrote or a deadline read is in the recorded events.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from event_sourcery import Event
 from pydantic import ValidationError
+
+from pmc.errors import PmcError
 
 # The ids, trigger keys and canonical JSON are part of the contract with
 # generated modules; they are exported from here too, where they used to be.
 from pmc.runtime.contract import (
     ID_NAMESPACE,
+    SECOND_EDITION_API,
+    AllFinal,
+    AllIn,
+    AnyIn,
+    Binder,
+    DataCondition,
     EventMeta,
     Route,
+    Scope,
+    ScopedBinder,
+    TimerSpec,
     TransitionSpec,
     canonical_json,
+    decision_id,
     derived_id,
     on_event,
     on_outcome,
+    on_signal,
     on_timer,
+    row_specs,
 )
 
 # The engine reads a definition through the contract's protocol only, which
 # is what keeps ``definition`` (which calls the engine) out of its imports.
 from pmc.runtime.contract import DefinitionTables as ProcessDefinition
 from pmc.runtime.lifecycle import (
+    NoData,
+    ProcessData,
+    SignalPayload,
+    SignalRaisedBase,
     TaskCompletedBase,
     TaskFailedBase,
     TaskFailure,
+    TaskInput,
     TaskResult,
     TaskRetryScheduledBase,
     TaskStartedBase,
@@ -58,16 +79,60 @@ from pmc.runtime.state import (
 
 __all__ = [
     "ID_NAMESPACE",
+    "MAX_SIGNALS_PER_DECISION",
+    "SignalError",
     "canonical_json",
     "decide",
     "decide_and_fold",
+    "default_record",
     "derived_id",
     "evolve",
+    "instance_record",
     "later",
     "on_event",
     "on_outcome",
     "on_timer",
+    "with_recorded",
 ]
+
+# Signals raised while deciding on one event, at most. ``pmc check`` refuses
+# signal cycles (PM0311), so only a module edited by hand gets near it; the
+# cap turns its endless loop into an error that names the process.
+MAX_SIGNALS_PER_DECISION = 10_000
+
+
+class SignalError(PmcError, RuntimeError):
+    """A signal the engine cannot handle: too many in one decision, or unknown."""
+
+
+# ---- records (``data``, runtime API 3) -------------------------------------------------
+
+
+def default_record(model: type[ProcessData] | None) -> ProcessData:
+    """A new record: every field at its declared default (``NoData`` where none is declared)."""
+    return NoData() if model is None else model()
+
+
+def with_recorded(record: ProcessData, values: Mapping[str, Any] | None) -> ProcessData:
+    """``record`` with the JSON values a ``TransitionPlanned`` recorded for it.
+
+    Validated into the record's own model, the old values as JSON too, the
+    way ``decide`` validated them before recording, so a fold rebuilds the
+    record ``decide`` built. Raises pydantic's ValidationError for values the
+    model no longer takes (``pmc replay``: REPLAY_INVALID_DATA).
+    """
+    if not values:
+        return record
+    return type(record).model_validate({**record.model_dump(mode="json"), **values})
+
+
+def instance_record(
+    defn: ProcessDefinition, state: ProcessState, machine: str, machine_id: str
+) -> ProcessData:
+    """The record of one instance; one not created yet has its machine's defaults."""
+    found = state.instance_record(machine, machine_id)
+    return found if found is not None else default_record(defn.machine(machine).data)
+
 
 # ---- evolve --------------------------------------------------------------------
 
@@ -84,7 +149,7 @@ def _apply(defn: ProcessDefinition, state: ProcessState, event: Event) -> Proces
         # The first input event names the process instance.
         return state if state.started else replace(state, key=getattr(event, defn.key_field))
     if isinstance(event, lc.transition_planned):
-        return _fold_transition(state, event)
+        return _fold_transition(defn, state, event)
     if isinstance(event, lc.task_started):
         return _fold_started(state, event)
     if isinstance(event, (lc.task_completed, lc.task_failed, lc.task_timed_out)):
@@ -109,15 +174,27 @@ def _apply(defn: ProcessDefinition, state: ProcessState, event: Event) -> Proces
     return state
 
 
-def _fold_transition(state: ProcessState, event: TransitionPlannedBase) -> ProcessState:
+def _fold_transition(
+    defn: ProcessDefinition, state: ProcessState, event: TransitionPlannedBase
+) -> ProcessState:
     machine, machine_id = event.machine, event.machine_id
     # Leaving a state abandons what was started for it: its timers, and the
     # tasks whose outcome it was waiting for (their late outcomes change
-    # nothing). A self-loop does not leave its state.
+    # nothing), but for the tasks the transition keeps. A self-loop does not
+    # leave its state.
     if str(event.from_state) != str(event.to_state):
+        kept = frozenset(event.kept_tasks or ())
         state = state.without_timers(state.timers_of(machine, machine_id))
-        state = state.without_tasks(state.tasks_of(machine, machine_id))
+        state = state.without_tasks(state.tasks_of(machine, machine_id) - kept)
+    # A new instance gets its machine's defaults; then the recorded values.
+    record = instance_record(defn, state, machine, machine_id)
     state = state.with_instance(machine, machine_id, str(event.to_state))
+    if event.instance_set or state.instance_record(machine, machine_id) is None:
+        state = state.with_instance_record(
+            machine, machine_id, with_recorded(record, event.instance_set)
+        )
+    if event.data_set:
+        state = replace(state, data=with_recorded(state.data, event.data_set))
     if event.task is None or event.task_id is None:
         return state
     return state.with_task(
@@ -227,6 +304,16 @@ def later(timestamp: datetime, delay: timedelta) -> datetime:
 # ---- decide --------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Raised:
+    """A signal a transition emitted, waiting for its turn in the decision's queue."""
+
+    payload: SignalPayload
+    machine: str
+    machine_id: str
+    transition: str
+
+
 @dataclass
 class _Decision:
     """Events proposed so far for one handled event, with the state they lead to."""
@@ -234,17 +321,31 @@ class _Decision:
     defn: ProcessDefinition
     meta: EventMeta
     state: ProcessState
+    # The ``caused_by`` of the transitions planned now: the handled event's
+    # id, then the id of each ``SignalRaised`` while its signal is routed.
+    cause: uuid.UUID
     events: list[Event] = field(default_factory=list)
     # How often each (machine, machine_id, transition) was planned by this
     # decision: part of the derived ids, so a repeated plan gets a new id.
     planned: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # Signals emitted and not handled yet, first in first out.
+    signals: deque[_Raised] = field(default_factory=deque)
 
     def record(self, event: Event) -> None:
         self.events.append(event)
         self.state = evolve(self.defn, self.state, event)
 
+    def scope(self, machine: str, machine_id: str, payload: object) -> Scope[Any, Any, Any]:
+        """What a generated function of this instance reads now: the values before it acts."""
+        record = instance_record(self.defn, self.state, machine, machine_id)
+        return Scope(payload, self.state.data, record, machine_id, self.state.key)
+
     def take(self, machine: str, machine_id: str, trigger: str, payload: object) -> None:
-        """Plan the transition ``trigger`` selects for one instance, if any."""
+        """Plan the transition ``trigger`` selects for one instance, if any.
+
+        Of the state's row, the first transition whose guard holds (or that
+        has none) in source order; none: the trigger changes nothing here.
+        """
         spec = self.defn.machine(machine)
         current = self.state.state_of(machine, machine_id)
         created = current is None
@@ -252,7 +353,9 @@ class _Decision:
             if not spec.multi_instance:
                 return
             current = spec.initial
-        transition = self.defn.transition(machine, current, trigger)
+        scope = self.scope(machine, machine_id, payload)
+        candidates = row_specs(self.defn.transition(machine, current, trigger))
+        transition = next((t for t in candidates if t.guard is None or t.guard(scope)), None)
         if transition is None:
             return
         # The target state's timers are scheduled when the instance enters
@@ -261,7 +364,7 @@ class _Decision:
         # its target (so ``S -> S on after D`` repeats every D).
         on_its_timer = trigger == on_timer(transition.name)
         enters = transition.target != current or created or on_its_timer
-        self._plan(machine, machine_id, current, transition, payload, enters=enters)
+        self._plan(machine, machine_id, current, transition, scope, enters=enters)
 
     def _plan(
         self,
@@ -269,10 +372,12 @@ class _Decision:
         machine_id: str,
         current: str,
         transition: TransitionSpec,
-        payload: object,
+        scope: Scope[Any, Any, Any],
         *,
         enters: bool,
     ) -> None:
+        # Every clause reads the same scope, from before the transition: the
+        # assignments of one ``set`` are simultaneous (``a = b, b = a`` swaps).
         occurrence = self.planned.get((machine, machine_id, transition.name), 0)
         self.planned[(machine, machine_id, transition.name)] = occurrence + 1
         task_id = None
@@ -289,9 +394,9 @@ class _Decision:
                 transition.name,
                 occurrence,
             )
-            bound = transition.bind(payload, machine_id, self.state.key)
-            task_input = bound.model_dump(mode="json")
+            task_input = self._bind(transition, scope).model_dump(mode="json")
             task_mode = self.defn.tasks[transition.task].mode
+        data_set, instance_set = _assigned(transition, scope)
         self.record(
             self.defn.lifecycle.transition_planned(
                 machine=machine,
@@ -303,13 +408,35 @@ class _Decision:
                 task_mode=task_mode,
                 task_id=task_id,
                 task_input=task_input,
-                caused_by=self.meta.event_id,
+                caused_by=self.cause,
+                data_set=data_set,
+                instance_set=instance_set,
+                kept_tasks=self._kept(machine, machine_id, transition.keep),
             )
         )
+        if transition.emit is not None:
+            for payload in transition.emit(scope):
+                self.signals.append(_Raised(payload, machine, machine_id, transition.name))
         if enters:
             self.schedule_timers(
                 machine, machine_id, transition.target, transition.name, occurrence
             )
+
+    def _bind(self, transition: TransitionSpec, scope: Scope[Any, Any, Any]) -> TaskInput:
+        # The table's type cannot say which kind of binder a module has: its
+        # API does (an API 1-2 module's take the trigger, machine id and key).
+        if self.defn.api >= SECOND_EDITION_API:
+            return cast(ScopedBinder, transition.bind)(scope)
+        return cast(Binder, transition.bind)(scope.event, scope.machine_id, scope.key)
+
+    def _kept(self, machine: str, machine_id: str, keep: tuple[str, ...]) -> list[uuid.UUID] | None:
+        """The instance's tasks in flight that ``keep`` names, in the order they were planned."""
+        kept = [
+            task.task_id
+            for task in self.state.tasks.values()
+            if task.machine == machine and task.machine_id == machine_id and task.task in keep
+        ]
+        return kept or None
 
     def schedule_timers(
         self, machine: str, machine_id: str, state: str, entered_by: str, occurrence: int
@@ -330,6 +457,9 @@ class _Decision:
         for timer in self.defn.timers_in(machine, state):
             if timer.transition in running:
                 continue
+            due = self._due(timer, machine, machine_id)
+            if due is None:
+                continue
             self.record(
                 self.defn.lifecycle.timer_scheduled(
                     machine=machine,
@@ -346,9 +476,47 @@ class _Decision:
                         timer.transition,
                     ),
                     transition=timer.transition,
-                    due_at=later(self.meta.timestamp, timedelta(milliseconds=timer.after_ms)),
+                    due_at=due,
                 )
             )
+
+    def _due(self, timer: TimerSpec, machine: str, machine_id: str) -> datetime | None:
+        """When ``timer`` fires: ``after D`` from now, or the instant ``at`` reads (None: never).
+
+        ``at`` reads the records as the entering transition's ``set`` left
+        them (the state is folded by now); it has no trigger payload.
+        """
+        if timer.at is None:
+            return later(self.meta.timestamp, timedelta(milliseconds=timer.after_ms))
+        due = timer.at(self.scope(machine, machine_id, None))
+        if due is not None and due.tzinfo is None:
+            return due.replace(tzinfo=UTC)  # a naive instant is taken as UTC
+        return due
+
+
+def _assigned(
+    transition: TransitionSpec, scope: Scope[Any, Any, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """What the transition's ``set`` writes: (``data_set``, ``instance_set``)."""
+    if transition.assign is None:
+        return None, None
+    assignments = transition.assign(scope)
+    return _validated(scope.data, assignments.data), _validated(
+        scope.instance, assignments.instance
+    )
+
+
+def _validated(record: ProcessData, values: Mapping[str, object]) -> dict[str, Any] | None:
+    """``values`` as the record's model takes them, as JSON: what is recorded (None: nothing).
+
+    Validated with the record's other values as JSON, exactly as ``evolve``
+    applies them (``with_recorded``), so the fold cannot differ.
+    """
+    if not values:
+        return None
+    updated = type(record).model_validate({**record.model_dump(mode="json"), **values})
+    dumped = updated.model_dump(mode="json")
+    return {name: dumped[name] for name in values}
 
 
 def decide(
@@ -372,7 +540,7 @@ def decide_and_fold(
         # Only a start event (``start on``; any trigger event without it)
         # starts a process; nothing can be in flight yet.
         return [], evolve(defn, state, event)
-    decision = _Decision(defn, meta, evolve(defn, state, event))
+    decision = _Decision(defn, meta, evolve(defn, state, event), cause=meta.event_id)
     if isinstance(event, defn.cancel_on):
         decision.record(
             defn.lifecycle.process_cancelled(reason=f"cancelled by {type(event).__name__}")
@@ -382,6 +550,7 @@ def decide_and_fold(
         _react_to_input(decision, event)
     else:
         _react_to_lifecycle(decision, state, event)
+    _handle_signals(decision)
     if not state.started:
         _schedule_initial_timers(decision)
     _check_end(decision)
@@ -393,6 +562,60 @@ def _react_to_input(decision: _Decision, event: Event) -> None:
     for route in decision.defn.route(event):
         for machine_id in _addressed(decision.state, route):
             decision.take(route.machine, machine_id, trigger, event)
+
+
+def _handle_signals(decision: _Decision) -> None:
+    """Raise and route the signals the decision's transitions emitted, first in first out.
+
+    Each is recorded as ``SignalRaised`` after every decision of what caused
+    it, then routed like an input event (to a single instance, by a selector,
+    which may create the instance, or broadcast); the transitions it causes
+    name that ``SignalRaised`` in ``caused_by``, and the signals they emit
+    join the end of the queue.
+    """
+    defn = decision.defn
+    names = {payload_class: name for name, payload_class in defn.signals.items()}
+    raised = 0
+    while decision.signals:
+        signal = decision.signals.popleft()
+        raised += 1
+        if raised > MAX_SIGNALS_PER_DECISION:
+            raise SignalError(
+                f"{defn.category} {decision.meta.key}: more than {MAX_SIGNALS_PER_DECISION}"
+                f" signals raised on one event (the last `{signal.transition}` of"
+                f" {signal.machine} {signal.machine_id}): a signal cycle, which `pmc check`"
+                " refuses (PM0311); was the module edited?"
+            )
+        name = names.get(type(signal.payload))
+        if name is None:
+            raise SignalError(
+                f"transition `{signal.transition}` emitted a {type(signal.payload).__name__},"
+                f" which is not a signal of {defn.category}"
+            )
+        signal_id = decision_id(decision.meta.event_id, len(decision.events))
+        decision.record(
+            _signal_raised(defn)(
+                signal=name,
+                payload=signal.payload.model_dump(mode="json"),
+                machine=signal.machine,
+                machine_id=signal.machine_id,
+                transition=signal.transition,
+            )
+        )
+        decision.cause = signal_id
+        for route in defn.route_signal(signal.payload):
+            for machine_id in _addressed(decision.state, route):
+                decision.take(route.machine, machine_id, on_signal(name), signal.payload)
+
+
+def _signal_raised(defn: ProcessDefinition) -> type[SignalRaisedBase]:
+    found = defn.lifecycle.signal_raised
+    if found is None:
+        raise SignalError(
+            f"{defn.category} raised a signal, but its module defines no SignalRaised"
+            " (`LifecycleTypes.signal_raised`): was the module edited?"
+        )
+    return found
 
 
 def _addressed(state: ProcessState, route: Route) -> tuple[str, ...]:
@@ -480,10 +703,10 @@ def _on_failed_attempt(
 
 def _schedule_initial_timers(decision: _Decision) -> None:
     # Single-instance machines enter their initial state when the process
-    # starts. If the first event already moved them on, the timer would be
-    # cancelled at once, so it is not recorded at all.
-    # (One event moves a single instance at most once, so an instance still
-    # in its initial state has not left it.)
+    # starts. If the first event (or a signal it caused) already moved them
+    # on, the timer would be cancelled at once, so it is not recorded at all.
+    # An instance moved back into its initial state got the timers then, and
+    # a timer still running is never scheduled twice.
     for machine in decision.defn.machines:
         in_initial = decision.state.state_of(machine.name, machine.name) == machine.initial
         if not machine.multi_instance and in_initial:
@@ -504,31 +727,51 @@ def _check_end(decision: _Decision) -> None:
 
 
 def _failure(defn: ProcessDefinition, state: ProcessState) -> str | None:
+    """The reason of the first ``fail when`` condition that holds, in source order."""
     for condition in defn.fail_when:
-        for machine_id, current in _instances(state, condition.machine):
-            if current in condition.states:
-                # A single instance goes by its machine's name: say it once.
-                if not defn.machine(condition.machine).multi_instance:
-                    return f"{condition.machine} is in {current}"
-                return f"{condition.machine} {machine_id} is in {current}"
+        reason = _failing(defn, state, condition)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _failing(
+    defn: ProcessDefinition, state: ProcessState, condition: AnyIn | DataCondition
+) -> str | None:
+    if isinstance(condition, DataCondition):
+        # Read on the process's record as the decision's transitions left it.
+        return f"{condition.text} holds" if condition.test(state.data) else None
+    for machine_id, current in _instances(state, condition.machine):
+        if current in condition.states:
+            # A single instance goes by its machine's name: say it once.
+            if not defn.machine(condition.machine).multi_instance:
+                return f"{condition.machine} is in {current}"
+            return f"{condition.machine} {machine_id} is in {current}"
     return None
 
 
 def _completed(defn: ProcessDefinition, state: ProcessState) -> bool:
-    """Every condition holds: its machine has instances, and all are in accepted states.
+    """Every condition holds (and there is one): see ``_holds``."""
+    return bool(defn.complete_when) and all(
+        _holds(defn, state, condition) for condition in defn.complete_when
+    )
+
+
+def _holds(
+    defn: ProcessDefinition, state: ProcessState, condition: AllFinal | AllIn | DataCondition
+) -> bool:
+    """A data condition holds on the process's record; ``all M ...`` when its
+    machine has instances, and all are in accepted states.
 
     A machine with no instances satisfies no ``all M ...`` condition, so an
     input event that starts no instance (ignored, or an empty fan-out) never
     completes the process. A single-instance machine always has its instance.
     """
-    if not defn.complete_when:
-        return False
-    for condition in defn.complete_when:
-        states = condition.accepted(defn.machine(condition.machine))
-        current = [s for _, s in _instances(state, condition.machine)]
-        if not current or any(s not in states for s in current):
-            return False
-    return True
+    if isinstance(condition, DataCondition):
+        return condition.test(state.data)
+    states = condition.accepted(defn.machine(condition.machine))
+    current = [s for _, s in _instances(state, condition.machine)]
+    return bool(current) and all(s in states for s in current)
 
 
 def _instances(state: ProcessState, machine: str) -> Iterator[tuple[str, str]]:

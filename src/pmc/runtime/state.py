@@ -15,6 +15,8 @@ from types import MappingProxyType
 from typing import TypeVar
 from uuid import UUID
 
+from pmc.runtime.lifecycle import NoData, ProcessData
+
 KeyValue = str | int | UUID
 
 
@@ -107,6 +109,12 @@ class ProcessState:
     it with ``of``, and a many-instance machine with ``instances_of``).
     ``version`` counts the folded events, so it is the stream version to
     expect on the next append.
+
+    ``data`` is the process's record (``<Process>Data``, or ``NoData`` where
+    the process declares none) and ``instance_data`` machine -> machine id ->
+    the instance's record (``<Machine>Data`` or ``NoData``), present for
+    every instance in ``instances``: both are the recorded ``set`` values
+    applied to the declared defaults (runtime API 3).
     """
 
     instances: Mapping[str, Mapping[str, str]]
@@ -117,6 +125,8 @@ class ProcessState:
     end: End | None = None
     end_reason: str | None = None
     single_instance: frozenset[str] = frozenset()  # the machines with one instance
+    data: ProcessData = field(default_factory=NoData)
+    instance_data: Mapping[str, Mapping[str, ProcessData]] = field(default_factory=frozen_map)
 
     def of(self, machine: str) -> str:
         """The state of single-instance machine ``machine``.
@@ -157,6 +167,16 @@ class ProcessState:
     def with_instance(self, machine: str, machine_id: str, state: str) -> ProcessState:
         per_machine = with_item(self.instances.get(machine, frozen_map()), machine_id, state)
         return replace(self, instances=with_item(self.instances, machine, per_machine))
+
+    def instance_record(self, machine: str, machine_id: str) -> ProcessData | None:
+        """The record of one instance, or None if it has not been created."""
+        return self.instance_data.get(machine, {}).get(machine_id)
+
+    def with_instance_record(
+        self, machine: str, machine_id: str, record: ProcessData
+    ) -> ProcessState:
+        per_machine = with_item(self.instance_data.get(machine, frozen_map()), machine_id, record)
+        return replace(self, instance_data=with_item(self.instance_data, machine, per_machine))
 
     def with_task(self, task: TaskInFlight) -> ProcessState:
         return replace(self, tasks=with_item(self.tasks, task.task_id, task))

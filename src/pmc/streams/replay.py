@@ -135,8 +135,11 @@ class Catalog:
     @classmethod
     def of(cls, definition: ProcessDefinition) -> Catalog:
         lifecycle = definition.lifecycle
+        # A process without signals has no ``SignalRaised`` (None).
         lifecycle_classes: list[type[Event]] = [
-            getattr(lifecycle, f.name) for f in dataclasses.fields(lifecycle)
+            found
+            for f in dataclasses.fields(lifecycle)
+            if (found := getattr(lifecycle, f.name)) is not None
         ]
         classes = {
             event_name(event_class): event_class
