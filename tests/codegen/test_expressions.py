@@ -114,6 +114,11 @@ CASES: list[tuple[ExprModel, str, str]] = [
     ),
     (binary(OR, FLAG, lit(True)), "True", "data.flag or true"),
     (binary(AND, lit(False), FLAG), "False", "false and data.flag"),
+    (binary(EQ, lit(4), lit(5)), "False", "4 == 5"),
+    (binary(NE, lit(1), lit(Decimal("1.0"))), "False", "1 != 1.0"),
+    (binary(LT, lit(Decimal("0.5")), lit(1)), "True", "0.5 < 1"),
+    (binary(LT, binary(ADD, lit(5), lit(5)), N), "_s.data.n > (5 + 5)", "5 + 5 < data.n"),
+    (binary(OR, FLAG, binary(EQ, lit("a"), lit("a"))), "True", 'data.flag or "a" == "a"'),
     # References, len, membership.
     (
         binary(

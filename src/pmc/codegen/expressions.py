@@ -6,17 +6,19 @@ anything; names are validated identifiers and values go through
 A few spellings are chosen for the linters the output must pass, each the
 same value as the plain one for the types semantics lets through: ``x is
 None`` for ``x == none`` (E711), ``x is True`` for ``x == true`` (E712), the
-variable on the left of a comparison with a literal (SIM300), ``a != b`` for
+variable on the left of a comparison with a constant (SIM300), ``a != b`` for
 ``not (a == b)`` (SIM201/202, E713, E714), ``x`` for ``not not x`` (SIM208),
-and ``x or true`` / ``x and false`` folded to their value (SIM222/223): an
-expression reads values and has no effect, so nothing is skipped that could
-be noticed.
+and ``x or true`` / ``x and false`` (SIM222/223) and a comparison of two
+literals (PLR0133, mypy's comparison-overlap) folded to their value: an expression reads values and
+has no effect, so nothing is skipped that could be noticed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import operator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pmc.codegen.formatter import CodegenError
 from pmc.codegen.literals import value_literal
@@ -52,9 +54,15 @@ _UNTYPED = PrimitiveType(Primitive.FLOAT)
 
 # Operators Python groups to the left like the ``.pm`` grammar, by the chain they form.
 _CHAINS = {BinaryOp.ADD: "sum", BinaryOp.SUB: "sum", BinaryOp.AND: "and", BinaryOp.OR: "or"}
-_COMPARISONS = frozenset(
-    {BinaryOp.EQ, BinaryOp.NE, BinaryOp.LT, BinaryOp.LE, BinaryOp.GT, BinaryOp.GE}
-)
+_COMPARE: Mapping[BinaryOp, Callable[[Any, Any], object]] = {
+    BinaryOp.EQ: operator.eq,
+    BinaryOp.NE: operator.ne,
+    BinaryOp.LT: operator.lt,
+    BinaryOp.LE: operator.le,
+    BinaryOp.GT: operator.gt,
+    BinaryOp.GE: operator.ge,
+}
+_COMPARISONS = frozenset(_COMPARE)
 # ``a OP b`` == ``b MIRROR[OP] a``: how a literal moves to the right (SIM300).
 _MIRRORED = {
     BinaryOp.EQ: BinaryOp.EQ,
@@ -119,6 +127,9 @@ def python_expr(expr: ExprModel, refs: Refs, expected: ValueType | None = None) 
         case IsNoneExpr(operand, negated):
             return f"{python_operand(operand, refs)} is {'not ' if negated else ''}None"
         case BinaryExpr(op, left, right):
+            folded = _folded(expr)
+            if folded is not expr:
+                return python_expr(folded, refs, expected)
             return _binary(op, left, right, refs, expected)
     raise AssertionError(expr)  # pragma: no cover - the match is exhaustive
 
@@ -180,7 +191,7 @@ def _binary(
 ) -> str:
     if op in (BinaryOp.AND, BinaryOp.OR):
         absorbing = LiteralExpr(op is BinaryOp.OR)  # ``x or true``, ``x and false``
-        if absorbing in (left, right):
+        if absorbing in (_folded(left), _folded(right)):
             return python_expr(absorbing, refs)
         left_text = _left_operand(op, left, refs, _BOOL)
         return f"{left_text} {op.value} {python_operand(right, refs, _BOOL)}"
@@ -203,8 +214,21 @@ def _left_operand(op: BinaryOp, left: ExprModel, refs: Refs, expected: ValueType
     return python_operand(left, refs, expected)
 
 
+def _folded(expr: ExprModel) -> ExprModel:
+    """A comparison of two literals as its value: ``2 > 3`` as ``false``.
+
+    ruff refuses to compare two constants (PLR0133), mypy two literals that
+    cannot be equal. Their values compare in Python as the generated code
+    would compare them (``1 == 1.0``, ``"a" < "b"``).
+    """
+    match expr:
+        case BinaryExpr(op, LiteralExpr(left), LiteralExpr(right)) if op in _COMPARE:
+            return LiteralExpr(bool(_COMPARE[op](left, right)))
+    return expr
+
+
 def _comparison(op: BinaryOp, left: ExprModel, right: ExprModel, refs: Refs) -> str:
-    if isinstance(left, LiteralExpr) and not isinstance(right, LiteralExpr):
+    if _constant(left) and not _constant(right):
         op, left, right = _MIRRORED[op], right, left
     if op in (BinaryOp.EQ, BinaryOp.NE) and isinstance(right, LiteralExpr):
         value = right.value
@@ -213,6 +237,12 @@ def _comparison(op: BinaryOp, left: ExprModel, right: ExprModel, refs: Refs) -> 
             return f"{python_operand(left, refs)} is {negation}{value!r}"
     left_text = python_operand(left, refs, type_of(right, refs))
     return f"{left_text} {op.value} {python_operand(right, refs, type_of(left, refs))}"
+
+
+def _constant(expr: ExprModel) -> bool:
+    """Does ``expr`` read nothing (``5 + 5``)? A constant goes right of a comparison."""
+    refs = (EventFieldExpr, DataFieldExpr, KeyExpr, MachineIdExpr)
+    return not any(isinstance(node, refs) for node, _ in _nodes(expr))
 
 
 def _item_type(value_type: ValueType | None) -> ValueType | None:
