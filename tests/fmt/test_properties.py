@@ -70,3 +70,37 @@ def test_examples_reflowed_at_random(path: Path, data: st.DataObject) -> None:
     text = data.draw(reflowed(path.read_text(encoding="utf-8")))
     text = data.draw(with_comments_at_line_ends(text))
     assert_canonical_shape(assert_formatting_is_safe(text))
+
+
+SECOND_EDITION = """\
+process Dunning {  # every form of the second edition
+    key invoice_id
+    data { retries: int = 0; declined: list[str]; due: datetime | None }
+    signal GiveUp {}
+    signal Release { node: str }
+    event PaymentFailed { invoice_id: str; code: str }
+    task Charge { invoice_id: str }
+    machine Invoice {
+        data { probes: int = 0 }
+        states Open, Retrying, Closed
+        initial Open
+        final Closed
+        transition retry: Open -> Retrying on PaymentFailed
+            when data.retries < 3 and not (event.code in data.declined)  # soft decline
+            keep Charge
+            run Charge(invoice_id = key)
+            set data.retries = data.retries + 1, instance.probes = len(data.declined) - -1
+            emit Release(node = machine_id) emit GiveUp()
+        transition late: Retrying -> Closed on at data.due when data.due is not none
+        transition stop: * -> Closed on GiveUp
+    }
+    complete when all Invoice final and data.retries == 0
+    fail when any Invoice in Retrying or data.retries >= 3 or data.due is none
+}
+"""
+
+
+def test_a_program_with_every_second_edition_form_formats_safely() -> None:
+    formatted = assert_formatting_is_safe(SECOND_EDITION)
+    assert_canonical_shape(formatted)
+    assert "            emit GiveUp\n" in formatted

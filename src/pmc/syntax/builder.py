@@ -141,17 +141,6 @@ def _fold(op: ast.BinaryOp, operands: list[ast.Expr]) -> ast.Expr:
     return result
 
 
-def _split_conditions(children: list[Any], kinds: tuple[type, ...]) -> tuple[tuple[Any, ...], Any]:
-    """A `complete`/`fail` clause's machine conditions, and its data expression (or None).
-
-    The data expression is the one child that is not a machine condition; an
-    absent optional `and EXPR` leaves a None placeholder.
-    """
-    conditions = tuple(child for child in children if isinstance(child, kinds))
-    data = [child for child in children if child is not None and not isinstance(child, kinds)]
-    return conditions, (data[0] if data else None)
-
-
 @v_args(meta=True)
 class AstBuilder(Transformer[Token, ast.Module]):
     """Bottom-up construction; one method per grammar rule or alias."""
@@ -362,8 +351,9 @@ class AstBuilder(Transformer[Token, ast.Module]):
         return ast.StartOn(children[0], _meta_span(meta))
 
     def complete_decl(self, meta: Any, children: list[Any]) -> ast.CompleteWhen:
-        conditions, data = _split_conditions(children, (ast.AllFinal, ast.AllIn))
-        return ast.CompleteWhen(conditions, _meta_span(meta), data=data)
+        # The data expression comes last; without one, a None placeholder does.
+        *conditions, data = children
+        return ast.CompleteWhen(tuple(conditions), _meta_span(meta), data=data)
 
     def all_final(self, meta: Any, children: list[Token]) -> ast.AllFinal:
         return ast.AllFinal(_name(children[0]), _meta_span(meta))
@@ -373,8 +363,8 @@ class AstBuilder(Transformer[Token, ast.Module]):
         return ast.AllIn(_name(machine), states, _meta_span(meta))
 
     def fail_decl(self, meta: Any, children: list[Any]) -> ast.FailWhen:
-        conditions, data = _split_conditions(children, (ast.AnyIn,))
-        return ast.FailWhen(conditions, _meta_span(meta), data=data)
+        *conditions, data = children
+        return ast.FailWhen(tuple(conditions), _meta_span(meta), data=data)
 
     def any_condition(self, meta: Any, children: list[Any]) -> ast.AnyIn:
         machine, states = children

@@ -34,6 +34,8 @@ _STATEMENT_KEYWORDS = frozenset(
     {
         "key",
         "event",
+        "signal",
+        "data",
         "task",
         "machine",
         "start",

@@ -23,7 +23,22 @@ from pmc.syntax.errors.expected import CHARACTER, END, terminal_text
 
 CLOSER = {"LBRACE": "RBRACE", "LPAR": "RPAR", "LSQB": "RSQB"}
 # Keywords that start a construct worth naming in a message ("machine `M`").
-CONSTRUCTS = frozenset({"PROCESS", "EVENT", "TASK", "MACHINE", "RETURNS", "RUN", "TRANSITION"})
+CONSTRUCTS = frozenset(
+    {
+        "PROCESS",
+        "EVENT",
+        "SIGNAL",
+        "DATA",
+        "TASK",
+        "MACHINE",
+        "RETURNS",
+        "RUN",
+        "EMIT",
+        "TRANSITION",
+    }
+)
+# Clauses whose `(` holds `field = value` arguments.
+CALLS = frozenset({"run", "emit"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +51,12 @@ class Block:
 
     @property
     def title(self) -> str:
-        if self.kind == "run":
-            return f"the arguments of `run {self.name}`" if self.name else "the arguments"
+        if self.kind in CALLS:
+            return f"the arguments of `{self.kind} {self.name}`" if self.name else "the arguments"
+        if self.kind == "expression":
+            return "the parentheses"
+        if self.kind == "data":
+            return "the `data` block"
         if self.kind == "type":
             return f"type `{self.name}`" if self.name else "the type"
         if self.kind == "returns":
@@ -83,9 +102,14 @@ def open_blocks(stack: tuple[object, ...]) -> tuple[Block, ...]:
 
 
 def _block_of(stack: tuple[object, ...], index: int, opener: Token) -> Block:
+    owner = stack[index - 1] if index > 0 else None
     if opener.type == "LSQB":
-        owner = stack[index - 1] if index > 0 else None
         return Block("type", str(owner) if isinstance(owner, Token) else None, opener)
+    if opener.type == "LPAR" and not (isinstance(owner, Token) and owner.type == "NAME"):
+        # Arguments follow a task's or signal's name; any other `(` groups an expression.
+        return Block("expression", None, opener)
+    if opener.type == "LBRACE" and isinstance(owner, Token) and owner.type == "DATA":
+        return Block("data", None, opener)  # not named after the process or machine around it
     name: str | None = None
     for value in reversed(stack[:index]):
         if not isinstance(value, Token):

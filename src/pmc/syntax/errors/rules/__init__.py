@@ -14,6 +14,12 @@ from collections.abc import Callable
 
 from pmc.diagnostics import Diagnostic
 from pmc.syntax.errors.expected import CHARACTER, END, describe_expected, describe_token
+from pmc.syntax.errors.rules.clauses import clause_out_of_order, machine_data_not_first
+from pmc.syntax.errors.rules.expressions import (
+    bare_name,
+    chained_comparison,
+    equals_for_comparison,
+)
 from pmc.syntax.errors.rules.fields import (
     comma_between_fields,
     equals_for_colon,
@@ -54,6 +60,11 @@ RULES: tuple[Rule, ...] = (
     non_ascii_letter,
     missing_process_keyword,
     after_the_process,
+    clause_out_of_order,
+    machine_data_not_first,
+    equals_for_comparison,
+    chained_comparison,
+    bare_name,
     misspelled_keyword,
     misspelled_task_keyword,
     unclosed_at_end,

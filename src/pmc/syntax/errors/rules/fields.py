@@ -7,9 +7,9 @@ import re
 from pmc.diagnostics import Diagnostic, Label
 from pmc.source import Span
 from pmc.syntax.errors.expected import keyword_text
-from pmc.syntax.errors.stuck import Stuck, missing_at, on_token, smart_at
+from pmc.syntax.errors.stuck import CALLS, Stuck, missing_at, on_token, smart_at
 
-_FIELD_BLOCKS = frozenset({"event", "task", "returns"})
+_FIELD_BLOCKS = frozenset({"event", "signal", "data", "task", "returns"})
 # Words that continue a `retry` clause, and are field names anywhere else.
 _RETRY_PARTS = frozenset({"backoff", "every", "max"})
 _RETRY_WITH_UNIT = re.compile(r"\bretry\s+([0-9]+)\Z")
@@ -114,7 +114,7 @@ def retry_count(stuck: Stuck) -> Diagnostic | None:
 
 def run_arguments(stuck: Stuck) -> Diagnostic | None:
     block = stuck.block
-    if block is None or block.kind != "run":
+    if block is None or block.kind not in CALLS:
         return None
     previous = stuck.stack_token(-1)
     if stuck.accepts == {"EQUAL"} and previous is not None:
@@ -125,10 +125,10 @@ def run_arguments(stuck: Stuck) -> Diagnostic | None:
             label="expected `=`",
             help="arguments are written `field = value`, e.g. `reason = event.reason`",
         )
-    if stuck.accepts == {"COMMA", "RPAR"}:
+    if {"COMMA", "RPAR"} <= stuck.accepts:
         return Diagnostic(
             "PM0001",
-            f"expected `,` between the arguments of `run {block.name}` or `)` after them",
+            f"expected `,` between the arguments of `{block.kind} {block.name}` or `)` after them",
             smart_at(stuck),
             label="expected `,` or `)`",
             labels=(Label(on_token(block.opener), "`(` opened here"),),

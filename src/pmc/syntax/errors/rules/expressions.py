@@ -1,0 +1,124 @@
+"""Rules for expressions: guards, data conditions, `set` and binding values."""
+
+from __future__ import annotations
+
+import re
+
+from lark import Token, Tree
+
+from pmc.diagnostics import Diagnostic
+from pmc.diagnostics.suggest import suggest
+from pmc.syntax.errors.expected import shorten
+from pmc.syntax.errors.stuck import Stuck, on_token
+from pmc.syntax.recovery import COMMENT_OR_STRING
+
+COMPARISONS = frozenset({"EQ", "NE", "LT", "LE", "GT", "GE"})
+# What may stand between a comparison's operator and the parser's position
+# inside the same comparison: the parts of its right-hand operand.
+_OPERAND_PARTS = frozenset(
+    {"PLUS", "MINUS", "DOT", "NAME", "INT", "DECIMAL", "STRING", "TRUE", "FALSE", "NONE"}
+    | {"KEY", "MACHINE_ID", "DATA", "INSTANCE", "EVENT", "RPAR"}
+)
+_MACHINE_DATA = re.compile(r"\bmachine\s+[A-Za-z_]\w*\s*\{\s*data\s*\{([^{}]*)\}")
+_DATA = re.compile(r"\bdata\s*\{([^{}]*)\}")
+_FIELD = re.compile(r"([A-Za-z_]\w*)\s*:")
+
+
+def equals_for_comparison(stuck: Stuck) -> Diagnostic | None:
+    """``when data.n = 1``: `=` assigns (in `set`); a condition compares with `==`."""
+    if stuck.bad.type != "EQUAL" or "EQ" not in stuck.accepts:
+        return None
+    return Diagnostic(
+        "PM0001",
+        "use `==` to compare, not `=`",
+        on_token(stuck.bad),
+        label="write `==`",
+        help="`=` only gives a value: to a field's default, an argument, or in `set`",
+    )
+
+
+def chained_comparison(stuck: Stuck) -> Diagnostic | None:
+    """``a < b < c``: comparisons take one operator, unlike Python's chains."""
+    if stuck.bad.type not in COMPARISONS | {"IN", "IS"} or stuck.bad.type in stuck.accepts:
+        return None
+    operator = _open_comparison(stuck.stack)
+    if operator is None:
+        return None
+    return Diagnostic(
+        "PM0001",
+        "comparisons do not chain",
+        on_token(stuck.bad),
+        label="a second comparison operator",
+        help=f"write two comparisons joined by `and`, e.g. `a {operator} b and b {stuck.bad} c`",
+    )
+
+
+def _open_comparison(stack: tuple[object, ...]) -> Token | None:
+    """The operator of the comparison the parser is inside, if it is inside one."""
+    for value in reversed(stack):
+        if isinstance(value, Tree) and value.data == "_compare_op":
+            return _operator_token(value)
+        if not isinstance(value, Token):
+            continue  # an operand already reduced
+        if value.type in COMPARISONS | {"IN", "IS"}:
+            return value
+        if value.type not in _OPERAND_PARTS:
+            return None
+    return None  # pragma: no cover - a comparison always starts after a keyword
+
+
+def _operator_token(tree: Tree[Token]) -> Token:
+    [operator] = tree.children
+    assert isinstance(operator, Token)
+    return operator
+
+
+def bare_name(stuck: Stuck) -> Diagnostic | None:
+    """``when count > 0``: a value is read from `data.`, `instance.` or `event.`."""
+    # `len` is accepted exactly where an operand may start (`data` and `event`
+    # also start declarations).
+    if stuck.bad.type != "NAME" or "LEN" not in stuck.accepts:
+        return None
+    if stuck.source.text[stuck.bad.end_pos or 0 :].startswith("."):
+        return None  # `dta.x`: a misspelled `data`, which the spelling rule names
+    name = shorten(str(stuck.bad))
+    in_condition = bool({"ALL", "ANY"} & stuck.accepts)
+    places = "`data.NAME`" if in_condition else "`data.NAME`, `instance.NAME` or `event.NAME`"
+    guess = _guess(name, stuck.source.text)
+    machine = "all" if "ALL" in stuck.accepts else "any"
+    help = (
+        f"did you mean `{guess}`?"
+        if guess is not None
+        else f"or a machine condition such as `{machine} {name} in State`"
+        if in_condition
+        else None
+    )
+    return Diagnostic(
+        "PM0001",
+        f"`{name}` alone is not a value: write {places.replace('NAME', name)}",
+        on_token(stuck.bad),
+        label="a name alone",
+        help=help,
+    )
+
+
+def _guess(name: str, text: str) -> str | None:
+    """The data field ``name`` most likely means, from a look at the declarations.
+
+    A cheap scan of the source rather than the AST, which does not exist yet:
+    the fields of the `data` blocks, those first in a machine being
+    `instance.` fields.
+    """
+    code = COMMENT_OR_STRING.sub("", text)
+    in_machines = {match.start(1) for match in _MACHINE_DATA.finditer(code)}
+    refs = sorted(
+        f"{'instance' if block.start(1) in in_machines else 'data'}.{field}"
+        for block in _DATA.finditer(code)
+        for field in _FIELD.findall(block.group(1))
+    )
+    exact = [ref for ref in refs if ref.endswith(f".{name}")]
+    if exact:
+        return exact[0]
+    by_field = {ref.split(".", 1)[1]: ref for ref in refs}
+    close = suggest(name, list(by_field))
+    return by_field[close] if close is not None else None
