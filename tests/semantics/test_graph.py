@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable
+from itertools import pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -182,3 +183,57 @@ def test_reachability_agrees_with_a_naive_fixed_point(arcs: list[Arc], finals: s
         if s in seen and s not in finals and not (_naive_reachable(s, arcs) & finals)
     )
     assert graph.trap_states(STATES, "A", finals, arcs) == naive_traps
+
+
+# ---- second edition: guards, keep, signal cycles ----------------------------------------
+
+
+def guarded(sources: str, target: str, trigger: Hashable = "Go") -> Arc:
+    return Arc(tuple(sources.split()), target, trigger, guarded=True)
+
+
+def test_guarded_arcs_never_conflict_but_an_earlier_unguarded_one_shadows_them() -> None:
+    arcs = [guarded("A", "B"), arc("A B", "C"), guarded("A B", "D"), arc("B", "E")]
+    assert graph.conflicts(arcs) == (Conflict(1, 3, ("B",)),)
+    assert graph.shadowed(arcs) == (Conflict(1, 2, ("A", "B")),)
+
+
+def test_a_kept_task_is_in_flight_where_it_is_kept_to() -> None:
+    arcs = [
+        arc("A", "Busy", runs="T"),
+        Arc(("Busy",), "Held", "Stop", keeps=("T",)),
+        Arc(("Held",), "Parked", "Stop", keeps=("T",)),
+        Arc(("Idle",), "Nowhere", "Stop", keeps=("T",)),  # T never runs in Idle
+    ]
+    assert graph.entered_with_task(arcs) == {"T": {"Busy", "Held", "Parked"}}
+
+
+def test_outcomes_every_arc_guards_are_found_where_they_can_arrive() -> None:
+    running = {"T": frozenset({"Busy"})}
+    fails = ("T", FAILED)
+    arcs = [
+        Arc(("Busy",), "A", fails, outcome=fails, guarded=True),
+        Arc(("Busy", "Idle"), "B", fails, outcome=fails, guarded=True),
+    ]
+    assert graph.all_guarded(arcs, running) == (graph.Unguarded(0, ("Busy",)),)
+    fallback = Arc(("Busy",), "C", fails, outcome=fails)
+    assert graph.all_guarded([*arcs, fallback], running) == ()
+
+
+def test_components_and_one_cycle_through_each() -> None:
+    edges = {"A": ["B"], "B": ["C", "A"], "C": ["C"], "D": ["A"]}
+    assert sorted(map(sorted, graph.components(["A", "B", "C", "D"], edges))) == [
+        ["A", "B"],
+        ["C"],
+        ["D"],
+    ]
+    assert graph.cycle_through("A", frozenset({"A", "B"}), edges) == ["A", "B", "A"]
+    assert graph.cycle_through("C", frozenset({"C"}), edges) == ["C", "C"]
+    assert graph.cycle_through("D", frozenset({"D"}), edges) is None
+
+
+def test_components_of_a_long_chain_take_no_recursion() -> None:
+    names = [f"S{i}" for i in range(20_000)]
+    edges = {a: [b] for a, b in pairwise(names)}
+    edges[names[-1]] = [names[0]]
+    assert [len(c) for c in graph.components(names, edges)] == [20_000]

@@ -167,11 +167,19 @@ class OutcomeGap:
     kept: bool = False  # the arc keeps the task rather than running it
 
 
-def outcome_gaps(arcs: Sequence[Arc], finals: Iterable[str]) -> tuple[OutcomeGap, ...]:
+def outcome_gaps(
+    arcs: Sequence[Arc],
+    finals: Iterable[str],
+    running: Mapping[str, frozenset[str]] | None = None,
+) -> tuple[OutcomeGap, ...]:
     """Each (state, task) pair entered with a task but not handling both outcomes.
 
     A final state handles nothing. Reported once per pair, for the first arc.
+    A task kept from no state where it is in flight (``running``) enters
+    nothing: that mistake is the ``keep``'s.
     """
+    if running is None:
+        running = entered_with_task(arcs)
     final_set = frozenset(finals)
     handled = {
         (source, arc.outcome[0], arc.outcome[1])
@@ -182,7 +190,11 @@ def outcome_gaps(arcs: Sequence[Arc], finals: Iterable[str]) -> tuple[OutcomeGap
     gaps: list[OutcomeGap] = []
     seen: set[tuple[str, str]] = set()
     for index, arc in enumerate(arcs):
-        entering = [(task, True) for task in arc.keeps]
+        entering = [
+            (task, True)
+            for task in arc.keeps
+            if not running.get(task, frozenset()).isdisjoint(arc.sources)
+        ]
         if arc.runs is not None:
             entering.insert(0, (arc.runs, False))
         for task, kept in entering:

@@ -114,7 +114,7 @@ def graph_checks(
     # one transition would otherwise make the outcome transitions look dead.
     if all(_tasks_resolved(t) for t in transitions):
         running = graph.entered_with_task(arcs)
-        found.extend(_outcome_gap_diagnostics(transitions, arcs, table))
+        found.extend(_outcome_gap_diagnostics(transitions, arcs, table, running))
         found.extend(_dead_outcome_diagnostics(transitions, running, table))
         found.extend(_all_guarded_diagnostics(transitions, arcs, running))
         found.extend(_not_running_diagnostics(transitions, sources, running))
@@ -139,9 +139,7 @@ def _conflict_diagnostics(
         first = transitions[conflict.first].decl
         second = transitions[conflict.second]
         states = _state_list(conflict.states)
-        via_wildcard = any(
-            isinstance(s, ast.Wildcard) for t in (first, second.decl) for s in t.sources
-        )
+        via_wildcard = _via_wildcard(first, second.decl)
         yield Diagnostic(
             "PM0403",
             f"transitions `{first.name.text}` and `{second.decl.name.text}` both leave "
@@ -154,6 +152,10 @@ def _conflict_diagnostics(
         )
 
 
+def _via_wildcard(*transitions: ast.Transition) -> bool:
+    return any(isinstance(s, ast.Wildcard) for t in transitions for s in t.sources)
+
+
 def _shadowed_diagnostics(
     transitions: Sequence[TransitionInfo], arcs: Sequence[graph.Arc]
 ) -> Iterator[Diagnostic]:
@@ -161,9 +163,7 @@ def _shadowed_diagnostics(
     for pair in graph.shadowed(arcs):
         first = transitions[pair.first].decl
         second = transitions[pair.second]
-        via_wildcard = any(
-            isinstance(s, ast.Wildcard) for t in (first, second.decl) for s in t.sources
-        )
+        via_wildcard = _via_wildcard(first, second.decl)
         yield Diagnostic(
             "PM0408",
             f"transition `{second.decl.name.text}` can never be taken in "
@@ -193,7 +193,7 @@ def _all_guarded_diagnostics(
             "PM0905",
             f"every transition on {t.trigger.display} in {_state_list(group.states)} has a guard",
             t.decl.name.span,
-            label="guarded",
+            label="no transition without a guard follows it on this outcome",
             notes=(
                 "when no guard holds, the outcome changes nothing and the task "
                 "will not report again: the instance may wait for good",
@@ -215,7 +215,7 @@ def _not_running_diagnostics(
         clause = t.decl.keep
         if clause is None:
             continue
-        wildcard = any(isinstance(s, ast.Wildcard) for s in t.decl.sources)
+        wildcard = _via_wildcard(t.decl)
         names = {name.text: name for name in reversed(clause.tasks)}
         for task in t.keep:
             live = running.get(task, frozenset())
@@ -237,10 +237,13 @@ def _not_running_diagnostics(
 
 
 def _outcome_gap_diagnostics(
-    transitions: Sequence[TransitionInfo], arcs: Sequence[graph.Arc], table: StateTable
+    transitions: Sequence[TransitionInfo],
+    arcs: Sequence[graph.Arc],
+    table: StateTable,
+    running: Mapping[str, frozenset[str]],
 ) -> Iterator[Diagnostic]:
     finals = frozenset(table.finals)
-    for gap in graph.outcome_gaps(arcs, table.finals):
+    for gap in graph.outcome_gaps(arcs, table.finals, running):
         task, state = gap.task, gap.state
         anchor, starts = _task_named(transitions[gap.arc].decl, task, gap.kept)
         triggers = [f"`{task} {outcome}`" for outcome in gap.missing]

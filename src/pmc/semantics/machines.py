@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pmc.diagnostics import Diagnostic
+from pmc.diagnostics import Diagnostic, has_errors
 from pmc.semantics.declarations import collect_data, field_models
 from pmc.semantics.duplicates import duplicates
 from pmc.semantics.graph_checks import expand_sources, graph_checks
@@ -70,7 +70,7 @@ def analyze_machine(machine: ast.MachineDecl, scope: Scope) -> MachineResult:
         diagnostics.extend(found)
         # A trigger or run may be unresolved without a diagnostic here, when
         # the cause (say, a field's unknown type) is reported with its event.
-        if not diagnostics and all(t.modelled for t in transitions):
+        if not has_errors(diagnostics) and all(t.modelled for t in transitions):
             model = _machine_model(machine, table, transitions, sources, field_models(data))
             return _result(name, model, diagnostics, table, reachable, transitions)
     return _result(name, None, diagnostics, table, reachable, transitions)
