@@ -32,10 +32,6 @@ class Lifecycle(StrEnum):
 
 LIFECYCLE_EVENTS: tuple[str, ...] = tuple(event.value for event in Lifecycle)
 
-# The lifecycle event of a process that declares signals (second edition);
-# not in ``LIFECYCLE_EVENTS``, which every module defines.
-SIGNAL_RAISED = "SignalRaised"
-
 # Names the generated module imports or defines besides the user's classes.
 # Keep in step with templates/module.py.jinja.
 MODULE_RESERVED: frozenset[str] = frozenset(
@@ -112,11 +108,6 @@ def snake_case(name: str) -> str:
 
 def state_enum_name(machine: str) -> str:
     return f"{machine}State"
-
-
-def data_model_name(owner: str) -> str:
-    """The model of a ``data`` block: ``<Process>Data`` or ``<Machine>Data``."""
-    return f"{owner}Data"
 
 
 def result_model_name(task: str) -> str:

@@ -105,7 +105,11 @@ BILLING = MachineModel(
             ),
         ),
         TransitionModel(
-            "charged", ("Charging",), "Paid", OutcomeTriggerModel("ChargeCard", Outcome.COMPLETED), None
+            "charged",
+            ("Charging",),
+            "Paid",
+            OutcomeTriggerModel("ChargeCard", Outcome.COMPLETED),
+            None,
         ),
         TransitionModel(
             "hard_decline",
@@ -120,7 +124,14 @@ BILLING = MachineModel(
             ),
             emits=(
                 EmitModel("Abort", (BindingModel("reason", EventFieldExpr("reason"), STR),)),
-                EmitModel("Release", (BindingModel("nodes", data("nodes"), ListType(STR)),)),
+                EmitModel(
+                    "Release",
+                    (
+                        BindingModel("nodes", data("nodes"), ListType(STR)),
+                        # An `int` into a `Decimal` field: converted.
+                        BindingModel("weight", data("declines"), INT),
+                    ),
+                ),
             ),
         ),
         TransitionModel(
@@ -212,7 +223,9 @@ DUNNING = ProcessModel(
                 FieldModel("due", DATETIME),
             ),
         ),
-        EventModel("PaymentReceived", (FieldModel("invoice_id", STR), FieldModel("paid_invoice", STR))),
+        EventModel(
+            "PaymentReceived", (FieldModel("invoice_id", STR), FieldModel("paid_invoice", STR))
+        ),
     ),
     tasks=(
         TaskModel(
@@ -238,7 +251,7 @@ DUNNING = ProcessModel(
     ),
     signals=(
         SignalModel("Abort", (FieldModel("reason", STR),)),
-        SignalModel("Release", (FieldModel("nodes", ListType(STR)),)),
+        SignalModel("Release", (FieldModel("nodes", ListType(STR)), FieldModel("weight", DECIMAL))),
     ),
     complete_data=binary(BinaryOp.NE, data("note"), lit(HOSTILE + "!")),
     fail_data=binary(BinaryOp.GE, data("declines"), lit(3)),

@@ -26,8 +26,8 @@ from pmc.codegen.emit import program_digest
 from pmc.runtime import EventMeta
 from tests.codegen.second_edition import dunning_code
 from tests.codegen.support import compile_text, import_code, program_of
-from tests.codegen.test_golden import EXAMPLES, compile_example
-from tests.codegen.test_safety import TRICKY
+from tests.codegen.test_golden import EXAMPLES, SECOND_EDITION, compile_example
+from tests.codegen.test_safety import TRICKY, TRICKY_DATA
 from tests.engine.processes import APPROVAL, JOBS, PICKING
 from tests.engine.test_seed_scenario import REBASE_CLEANUP
 
@@ -73,6 +73,7 @@ def all_modules() -> dict[str, str]:
     modules = {path.stem: compile_example(path) for path in EXAMPLES}
     for name, source in [
         ("tricky", TRICKY),
+        ("tricky_data", TRICKY_DATA),
         ("jobs", JOBS),
         ("approval", APPROVAL),
         ("picking", PICKING),  # a broadcast route
@@ -81,6 +82,7 @@ def all_modules() -> dict[str, str]:
         ("long_names", LONG_NAMES),
     ]:
         modules[f"inline_{name}"] = compile_text(source)
+    modules["second_edition"] = compile_example(SECOND_EDITION)
     modules["model_dunning"] = dunning_code()  # the second edition, built by hand
     return modules
 

@@ -14,6 +14,8 @@ from syrupy.assertion import SnapshotAssertion
 from tests.codegen.support import compile_text
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.pm"))
+# Every construct of the second edition in one process (a hostile string too).
+SECOND_EDITION = Path(__file__).parent / "fixtures" / "second_edition.pm"
 
 
 def compile_example(path: Path) -> str:
@@ -27,3 +29,7 @@ def test_there_are_examples() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_module(path: Path, python_snapshot: SnapshotAssertion) -> None:
     assert compile_example(path) == python_snapshot
+
+
+def test_second_edition_module(python_snapshot: SnapshotAssertion) -> None:
+    assert compile_example(SECOND_EDITION) == python_snapshot

@@ -48,6 +48,9 @@ def test_the_documented_examples_exist() -> None:
         "order_fulfilment.pm",
         "document_approval.pm",
         "provisioning.pm",
+        "trip_booking.pm",
+        "region_rollout.pm",
+        "dunning.pm",
     } <= names
 
 
@@ -73,22 +76,72 @@ def _transitions(process: ast.Process) -> Iterator[ast.Transition]:
         yield from machine.transitions
 
 
-def _machine_features(machine: ast.MachineDecl) -> Iterator[str]:
+def _machine_features(machine: ast.MachineDecl, signals: set[str]) -> Iterator[str]:
     triggers = [t.trigger for t in machine.transitions]
-    if any(isinstance(t, ast.SelectorTrigger) for t in triggers):
+    many = any(isinstance(t, ast.SelectorTrigger) for t in triggers)
+    if many:
         yield "multi-instance machine (`on Event.field`)"
-    if any(isinstance(t, ast.EventTrigger) for t in triggers):
+    if any(isinstance(t, ast.EventTrigger) and t.event.text not in signals for t in triggers):
         yield "single-instance machine (`on Event`)"
+    if machine.data_blocks:
+        yield "machine `data`"
     for trigger in triggers:
         if isinstance(trigger, ast.OutcomeTrigger):
             yield f"`on Task {trigger.outcome}`"
         if isinstance(trigger, ast.TimerTrigger):
             yield "`on after DURATION`"
+        if isinstance(trigger, ast.DeadlineTrigger):
+            yield f"`on at {trigger.field.scope}.FIELD`"
+        if isinstance(trigger, ast.EventTrigger) and trigger.event.text in signals:
+            yield "`on Signal` (broadcast)" if many else "`on Signal` (single instance)"
+        if isinstance(trigger, ast.SelectorTrigger) and trigger.event.text in signals:
+            yield "`on Signal.field`"
     for transition in machine.transitions:
         if any(isinstance(s, ast.Wildcard) for s in transition.sources):
             yield "`*` source"
         if len(transition.sources) > 1:
             yield "several sources"
+        yield from _clause_features(transition)
+    yield from _guard_order_features(machine.transitions)
+
+
+def _clause_features(transition: ast.Transition) -> Iterator[str]:
+    """The second edition's clauses after the trigger."""
+    if transition.guard is not None:
+        yield f"`when` on {type(transition.trigger).__name__}"
+    if transition.keep is not None:
+        yield "`keep`"
+    if transition.set is not None:
+        yield from (f"`set {a.target.scope}.FIELD`" for a in transition.set.assignments)
+        if len(transition.set.assignments) > 1:
+            yield "`set` of several fields"
+    for emit in transition.emits:
+        yield "`emit Signal(...)`" if emit.bindings else "`emit Signal`"
+
+
+def _guard_order_features(transitions: tuple[ast.Transition, ...]) -> Iterator[str]:
+    """Guarded transitions of one state and trigger, with or without a fallback."""
+    groups: dict[tuple[str, str], list[ast.Transition]] = {}
+    for transition in transitions:
+        for source in transition.sources:
+            if isinstance(source, ast.Name):
+                trigger = _trigger_text(transition.trigger)
+                groups.setdefault((source.text, trigger), []).append(transition)
+    for group in groups.values():
+        if len(group) > 1 and group[-1].guard is None:
+            yield "guards tried in order, then an unguarded fallback"
+        if len(group) > 1 and group[-1].guard is not None:
+            yield "guards tried in order, no fallback"
+
+
+def _trigger_text(trigger: ast.Trigger) -> str:
+    if isinstance(trigger, ast.OutcomeTrigger):
+        return f"{trigger.task.text} {trigger.outcome}"
+    if isinstance(trigger, ast.SelectorTrigger):
+        return f"{trigger.event.text}.{trigger.field.text}"
+    if isinstance(trigger, ast.EventTrigger):
+        return trigger.event.text
+    return repr(trigger)  # a timer: each its own
 
 
 def _task_features(task: ast.TaskDecl) -> Iterator[str]:
@@ -119,8 +172,49 @@ def _binding_features(transition: ast.Transition) -> Iterator[str]:
             yield "binding `machine_id`"
         elif isinstance(binding.value, ast.KeyRef):
             yield "binding `key`"
-        else:
+        elif isinstance(binding.value, ast.DataFieldRef):
+            yield f"binding `{binding.value.scope}.FIELD`"
+        elif isinstance(binding.value, ast.Literal):
             yield "binding literal"
+        else:
+            yield "binding computed by an expression"
+
+
+def _expressions(process: ast.Process) -> Iterator[ast.Expr]:
+    """Every expression written in the process: guards, values, data conditions."""
+    for transition in _transitions(process):
+        if transition.guard is not None:
+            yield transition.guard.condition
+        if transition.run is not None:
+            yield from (b.value for b in transition.run.bindings)
+        if transition.set is not None:
+            yield from (a.value for a in transition.set.assignments)
+        for emit in transition.emits:
+            yield from (b.value for b in emit.bindings)
+    for declaration in process.declarations:
+        if isinstance(declaration, ast.CompleteWhen | ast.FailWhen) and declaration.data:
+            yield declaration.data
+
+
+def _expression_features(expr: ast.Expr) -> Iterator[str]:
+    """The operators and references in ``expr`` and every part of it."""
+    if isinstance(expr, ast.BinaryExpr):
+        yield f"operator `{expr.op}`"
+        yield from _expression_features(expr.left)
+        yield from _expression_features(expr.right)
+    elif isinstance(expr, ast.UnaryExpr):
+        yield f"operator `{expr.op}`"
+        yield from _expression_features(expr.operand)
+    elif isinstance(expr, ast.IsNoneExpr):
+        yield "operator `is not none`" if expr.negated else "operator `is none`"
+        yield from _expression_features(expr.operand)
+    elif isinstance(expr, ast.ParenExpr):
+        yield "parentheses"
+        yield from _expression_features(expr.inner)
+    elif isinstance(expr, ast.EventFieldRef | ast.DataFieldRef | ast.KeyRef | ast.MachineIdRef):
+        yield f"operand {type(expr).__name__}"
+    else:
+        yield "operand literal"
 
 
 def _type_names(type_: ast.TypeExpr) -> Iterator[str]:
@@ -144,8 +238,18 @@ def _field_features(fields: tuple[ast.Field, ...], where: str) -> Iterator[str]:
 def features(module: ast.Module) -> set[str]:
     process = module.process
     found: set[str] = set()
+    signals = {signal.name.text for signal in process.signals}
     for machine in process.machines:
-        found.update(_machine_features(machine))
+        found.update(_machine_features(machine, signals))
+        for block in machine.data_blocks:
+            found.update(_field_features(block.fields, "data"))
+    for block in process.data_blocks:
+        found.update(_field_features(block.fields, "data"))
+    for signal in process.signals:
+        found.add("`signal` with fields" if signal.fields else "`signal` without fields")
+        found.update(_field_features(signal.fields, "signal"))
+    for expr in _expressions(process):
+        found.update(_expression_features(expr))
     for task in process.tasks:
         found.update(_task_features(task))
     for transition in _transitions(process):
@@ -160,6 +264,10 @@ def features(module: ast.Module) -> set[str]:
                 found.add("complete ... and ...")
         if isinstance(declaration, ast.FailWhen) and len(declaration.conditions) > 1:
             found.add("fail ... or ...")
+        if isinstance(declaration, ast.CompleteWhen | ast.FailWhen) and declaration.data:
+            verb = "complete" if isinstance(declaration, ast.CompleteWhen) else "fail"
+            joined = " ... and" if verb == "complete" else " ... or"
+            found.add(f"{verb} when{joined if declaration.conditions else ''} EXPR")
     return found
 
 
@@ -213,6 +321,59 @@ EVERY_FEATURE = {
     "complete AllIn",
     "complete ... and ...",
     "fail ... or ...",
+    # ---- the second edition (SPEC section 6) ----
+    "declaration DataDecl",
+    "declaration SignalDecl",
+    "machine `data`",
+    "data field default",
+    "`signal` with fields",
+    "`signal` without fields",
+    "`when` on EventTrigger",
+    "`when` on SelectorTrigger",
+    "`when` on OutcomeTrigger",
+    "`when` on TimerTrigger",
+    "guards tried in order, then an unguarded fallback",
+    "guards tried in order, no fallback",
+    "`keep`",
+    "`set data.FIELD`",
+    "`set instance.FIELD`",
+    "`set` of several fields",
+    "`emit Signal(...)`",
+    "`emit Signal`",
+    "`on Signal` (single instance)",
+    "`on Signal` (broadcast)",
+    "`on Signal.field`",
+    "`on at data.FIELD`",
+    "`on at instance.FIELD`",
+    "complete when ... and EXPR",
+    "complete when EXPR",
+    "fail when ... or EXPR",
+    "fail when EXPR",
+    "binding `data.FIELD`",
+    "binding `instance.FIELD`",
+    "binding computed by an expression",
+    "operator `==`",
+    "operator `!=`",
+    "operator `<`",
+    "operator `<=`",
+    "operator `>`",
+    "operator `>=`",
+    "operator `and`",
+    "operator `or`",
+    "operator `not`",
+    "operator `in`",
+    "operator `not in`",
+    "operator `+`",
+    "operator `-`",
+    "operator `len`",
+    "operator `is none`",
+    "operator `is not none`",
+    "parentheses",
+    "operand literal",
+    "operand EventFieldRef",
+    "operand DataFieldRef",
+    "operand KeyRef",
+    "operand MachineIdRef",
 }
 
 

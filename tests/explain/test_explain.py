@@ -110,3 +110,23 @@ def test_cli_explains_the_rules_that_keep_names_but_break_replay(cli: PmcRunner,
     assert (run.exit_code, run.stderr) == (0, "")
     assert run.stdout.startswith(f"## {code}: a machine keeps ")
     assert "**Fix:**" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("code", "title"),
+    [
+        ("data_field_no_delete", "data fields are not removed or renamed"),
+        ("DATA_DEFAULT_SAME", "data fields keep their default"),
+        ("SIGNAL_NO_DELETE", "signals are not removed or renamed"),
+        ("GUARD_ORDER_SAME", "transitions of one state and trigger are tried in the same order"),
+    ],
+)
+def test_cli_explains_the_second_edition_rules_with_an_example(
+    cli: PmcRunner, code: str, title: str
+) -> None:
+    run = cli("explain", code)
+    assert (run.exit_code, run.stderr) == (0, "")
+    assert run.stdout.startswith(f"## {code.upper()}: {title}\n")
+    assert "```pm\n" in run.stdout
+    assert f"[{code.upper()}]" in run.stdout  # the example shows where it is reported
+    assert "**Fix:**" in run.stdout

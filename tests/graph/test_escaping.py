@@ -18,13 +18,23 @@ from hypothesis import strategies as st
 
 from pmc.semantics.model import (
     AllFinalCondition,
+    AssignmentModel,
+    BinaryExpr,
+    BinaryOp,
+    DataScope,
+    DeadlineTriggerModel,
+    EmitModel,
+    EventFieldExpr,
     EventTriggerModel,
     KeyModel,
+    LiteralExpr,
     MachineModel,
     Primitive,
     PrimitiveType,
     ProcessModel,
     RunModel,
+    SignalModel,
+    SignalTriggerModel,
     TaskMode,
     TaskModel,
     TimerTriggerModel,
@@ -50,10 +60,13 @@ names = st.text(min_size=1, max_size=12)
 
 
 def hostile_model(
-    process: str, machine: str, states: list[str], event: str, task: str
+    process: str, machine: str, states: list[str], event: str, task: str, text: str = "x"
 ) -> ProcessModel:
+    """Every name is hostile; so are ``text`` (a string literal in a guard, a
+    signal, data fields) and the second-edition clauses that print it."""
     first, *rest = states
     last = rest[-1] if rest else first
+    guard = BinaryExpr(BinaryOp.EQ, EventFieldExpr(event), LiteralExpr(text))
     return ProcessModel(
         name=process,
         key=KeyModel("id", PrimitiveType(Primitive.STR)),
@@ -67,13 +80,34 @@ def hostile_model(
                 final=(last,),
                 multi_instance=False,
                 transitions=(
-                    TransitionModel(event, (first,), last, EventTriggerModel(event), None),
                     TransitionModel(
-                        task, (first,), last, TimerTriggerModel(5), RunModel(task, ()), True
+                        event, (first,), last, EventTriggerModel(event), None, guard=guard
+                    ),
+                    TransitionModel(
+                        task,
+                        (first,),
+                        last,
+                        TimerTriggerModel(5),
+                        RunModel(task, ()),
+                        from_wildcard=True,
+                    ),
+                    TransitionModel(
+                        text,
+                        (first,),
+                        last,
+                        SignalTriggerModel(text),
+                        None,
+                        keep=(task,),
+                        sets=(AssignmentModel(DataScope.INSTANCE, text, LiteralExpr(text)),),
+                        emits=(EmitModel(text, ()),),
+                    ),
+                    TransitionModel(
+                        f"{text}!", (first,), last, DeadlineTriggerModel(DataScope.DATA, text), None
                     ),
                 ),
             ),
         ),
+        signals=(SignalModel(text, ()),),
         start_events=None,
         complete_when=(AllFinalCondition(machine),),
         fail_when=(),
@@ -84,7 +118,7 @@ def hostile_model(
 # ---- Mermaid -----------------------------------------------------------------------
 
 _M_LABEL = r'(?:[^":;#\n]|#\d+;)*'
-_M_ID = r"m\d+(?:_s\d+|_any)?"
+_M_ID = r"(?:m\d+(?:_s\d+|_any)?|signals|sig\d+)"
 _MERMAID_LINE = re.compile(
     "|".join(
         [
@@ -92,6 +126,7 @@ _MERMAID_LINE = re.compile(
             r"    classDef wildcard [^\n]*",
             rf'    state "{_M_LABEL}" as {_M_ID} \{{',
             rf'        state "{_M_LABEL}" as {_M_ID}',
+            rf'    state "{_M_LABEL}" as {_M_ID}',  # a signal of the legend
             rf"        \[\*\] --> {_M_ID}",
             rf"        {_M_ID} --> {_M_ID} : {_M_LABEL}",
             rf"        {_M_ID} --> \[\*\]",
@@ -121,11 +156,12 @@ def test_mermaid_text_round_trips_through_mermaid_entities(name: str) -> None:
     states=st.lists(names, min_size=1, max_size=4, unique=True),
     event=names,
     task=names,
+    literal=names,
 )
 def test_every_mermaid_line_is_a_statement_form(
-    process: str, machine: str, states: list[str], event: str, task: str
+    process: str, machine: str, states: list[str], event: str, task: str, literal: str
 ) -> None:
-    text = render_mermaid(hostile_model(process, machine, states, event, task))
+    text = render_mermaid(hostile_model(process, machine, states, event, task, literal))
     assert text.endswith("\n")
     for line in text[:-1].split("\n"):
         assert _MERMAID_LINE.fullmatch(line), line
@@ -173,11 +209,12 @@ def test_dot_string_turns_line_breaks_into_spaces() -> None:
     states=st.lists(names, min_size=1, max_size=4, unique=True),
     event=names,
     task=names,
+    literal=names,
 )
 def test_every_dot_line_is_a_statement_form(
-    process: str, machine: str, states: list[str], event: str, task: str
+    process: str, machine: str, states: list[str], event: str, task: str, literal: str
 ) -> None:
-    text = render_dot(hostile_model(process, machine, states, event, task))
+    text = render_dot(hostile_model(process, machine, states, event, task, literal))
     assert text.endswith("\n")
     for line in text[:-1].split("\n"):
         assert _DOT_LINE.fullmatch(line), line
@@ -185,7 +222,7 @@ def test_every_dot_line_is_a_statement_form(
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 def test_graphviz_reads_hostile_names_as_plain_labels() -> None:
-    model = hostile_model('P "x"', "M\\N", ['A "1"', "B\\G;"], "E -> F", "T{}")
+    model = hostile_model('P "x"', "M\\N", ['A "1"', "B\\G;"], "E -> F", "T{}", 'say "\\N"')
     svg = subprocess.run(
         ["dot", "-Tsvg"], input=render_dot(model), capture_output=True, text=True, check=True
     ).stdout
@@ -194,3 +231,7 @@ def test_graphviz_reads_hostile_names_as_plain_labels() -> None:
     assert ">B\\G;</text>" in svg
     assert ">A &quot;1&quot;</text>" in svg
     assert ">T{}: after 5ms / run T{} (sync, timeout 1s)</text>" in svg
+    # A string literal prints as in a `.pm` file, its escapes included.
+    shown = html.unescape(svg)
+    assert '>E -> F: E -> F [event.E -> F == "say \\"\\\\N\\""]</text>' in shown
+    assert '>say "\\N": emitted by M\\N.say "\\N"; handled by M\\N.say "\\N"</text>' in shown

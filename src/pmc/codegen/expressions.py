@@ -6,18 +6,21 @@ anything; names are validated identifiers and values go through
 A few spellings are chosen for the linters the output must pass, each the
 same value as the plain one for the types semantics lets through: ``x is
 None`` for ``x == none`` (E711), ``x is True`` for ``x == true`` (E712), the
-variable on the left of a comparison with a literal (SIM300), ``a != b`` for
+variable on the left of a comparison with a constant (SIM300), ``a != b`` for
 ``not (a == b)`` (SIM201/202, E713, E714), ``x`` for ``not not x`` (SIM208),
-and ``x or true`` / ``x and false`` folded to their value (SIM222/223): an
-expression reads values and has no effect, so nothing is skipped that could
-be noticed.
+and ``x or true`` / ``x and false`` (SIM222/223) and a comparison of two
+literals (PLR0133, mypy's comparison-overlap) folded to their value: an expression reads values and
+has no effect, so nothing is skipped that could be noticed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from pmc.codegen.formatter import CodegenError
 from pmc.codegen.literals import value_literal
 from pmc.semantics.model import (
     BinaryExpr,
@@ -30,7 +33,6 @@ from pmc.semantics.model import (
     KeyExpr,
     ListType,
     LiteralExpr,
-    LiteralValue,
     MachineIdExpr,
     OptionalType,
     Primitive,
@@ -40,15 +42,27 @@ from pmc.semantics.model import (
     ValueType,
 )
 
+# The deepest expression compiled: far below where CPython's compiler (about a
+# thousand levels) or this module's recursion would fail.
+MAX_DEPTH = 200
+
 _BOOL = PrimitiveType(Primitive.BOOL)
 _INT = PrimitiveType(Primitive.INT)
 _STR = PrimitiveType(Primitive.STR)
 # A literal no context types (``1.5 < 2.5``): a number is written as a float.
 _UNTYPED = PrimitiveType(Primitive.FLOAT)
 
-_COMPARISONS = frozenset(
-    {BinaryOp.EQ, BinaryOp.NE, BinaryOp.LT, BinaryOp.LE, BinaryOp.GT, BinaryOp.GE}
-)
+# Operators Python groups to the left like the ``.pm`` grammar, by the chain they form.
+_CHAINS = {BinaryOp.ADD: "sum", BinaryOp.SUB: "sum", BinaryOp.AND: "and", BinaryOp.OR: "or"}
+_COMPARE: Mapping[BinaryOp, Callable[[Any, Any], object]] = {
+    BinaryOp.EQ: operator.eq,
+    BinaryOp.NE: operator.ne,
+    BinaryOp.LT: operator.lt,
+    BinaryOp.LE: operator.le,
+    BinaryOp.GT: operator.gt,
+    BinaryOp.GE: operator.ge,
+}
+_COMPARISONS = frozenset(_COMPARE)
 # ``a OP b`` == ``b MIRROR[OP] a``: how a literal moves to the right (SIM300).
 _MIRRORED = {
     BinaryOp.EQ: BinaryOp.EQ,
@@ -89,7 +103,10 @@ class Refs:
 
 
 def python_expr(expr: ExprModel, refs: Refs, expected: ValueType | None = None) -> str:
-    """``expr`` as a Python expression; ``expected`` types a bare literal."""
+    """``expr`` as a Python expression; ``expected`` types a bare literal.
+
+    Recursive: :func:`check_depth` first bounds the depth.
+    """
     match expr:
         case LiteralExpr(value):
             return value_literal(value, expected or _UNTYPED)
@@ -110,20 +127,44 @@ def python_expr(expr: ExprModel, refs: Refs, expected: ValueType | None = None) 
         case IsNoneExpr(operand, negated):
             return f"{python_operand(operand, refs)} is {'not ' if negated else ''}None"
         case BinaryExpr(op, left, right):
+            folded = _folded(expr)
+            if folded is not expr:
+                return python_expr(folded, refs, expected)
             return _binary(op, left, right, refs, expected)
     raise AssertionError(expr)  # pragma: no cover - the match is exhaustive
 
 
 def reads_key(expr: ExprModel) -> bool:
     """Does ``expr`` read the process key anywhere?"""
-    match expr:
-        case KeyExpr():
-            return True
-        case UnaryExpr(_, operand) | IsNoneExpr(operand, _):
-            return reads_key(operand)
-        case BinaryExpr(_, left, right):
-            return reads_key(left) or reads_key(right)
-    return False
+    return any(isinstance(node, KeyExpr) for node, _ in _nodes(expr))
+
+
+def check_depth(expr: ExprModel) -> None:
+    """Raise :class:`CodegenError` for an expression Python could not compile.
+
+    CPython's compiler recurses once per level of an expression and gives up
+    near a thousand (a sum of a thousand terms is that deep); pmc, ruff and
+    mypy recurse too. Walked without recursion, so any depth is measured.
+    """
+    depth = max(level for _, level in _nodes(expr))
+    if depth > MAX_DEPTH:
+        raise CodegenError(
+            f"an expression is nested {depth} levels deep, more than the generated Python can"
+            f" hold ({MAX_DEPTH}): split it, keeping part of it in a `data` field"
+        )
+
+
+def _nodes(expr: ExprModel) -> Iterator[tuple[ExprModel, int]]:
+    """Every node of ``expr`` with its depth (1 for ``expr``), without recursion."""
+    stack = [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        yield node, level
+        match node:
+            case UnaryExpr(_, operand) | IsNoneExpr(operand, _):
+                stack.append((operand, level + 1))
+            case BinaryExpr(_, left, right):
+                stack.extend(((left, level + 1), (right, level + 1)))
 
 
 def python_operand(expr: ExprModel, refs: Refs, expected: ValueType | None = None) -> str:
@@ -150,23 +191,44 @@ def _binary(
 ) -> str:
     if op in (BinaryOp.AND, BinaryOp.OR):
         absorbing = LiteralExpr(op is BinaryOp.OR)  # ``x or true``, ``x and false``
-        if absorbing in (left, right):
+        if absorbing in (_folded(left), _folded(right)):
             return python_expr(absorbing, refs)
-        return (
-            f"{python_operand(left, refs, _BOOL)} {op.value} {python_operand(right, refs, _BOOL)}"
-        )
+        left_text = _left_operand(op, left, refs, _BOOL)
+        return f"{left_text} {op.value} {python_operand(right, refs, _BOOL)}"
     if op in _COMPARISONS:
         return _comparison(op, left, right, refs)
     if op in (BinaryOp.IN, BinaryOp.NOT_IN):
         item = _item_type(type_of(right, refs))
         return f"{python_operand(left, refs, item)} {op.value} {python_operand(right, refs)}"
     # ``+``/``-``: a literal takes the type of the other side, else of the whole.
-    left_text = python_operand(left, refs, type_of(right, refs) or expected)
+    left_text = _left_operand(op, left, refs, type_of(right, refs) or expected)
     return f"{left_text} {op.value} {python_operand(right, refs, type_of(left, refs) or expected)}"
 
 
+def _left_operand(op: BinaryOp, left: ExprModel, refs: Refs, expected: ValueType | None) -> str:
+    """The left operand of a chain (``a + b - c``, ``a and b and c``) needs no parentheses:
+    Python groups them to the left too, and a long chain stays readable."""
+    chain = _CHAINS.get(op)
+    if chain is not None and isinstance(left, BinaryExpr) and _CHAINS.get(left.op) == chain:
+        return python_expr(left, refs, expected)
+    return python_operand(left, refs, expected)
+
+
+def _folded(expr: ExprModel) -> ExprModel:
+    """A comparison of two literals as its value: ``2 > 3`` as ``false``.
+
+    ruff refuses to compare two constants (PLR0133), mypy two literals that
+    cannot be equal. Their values compare in Python as the generated code
+    would compare them (``1 == 1.0``, ``"a" < "b"``).
+    """
+    match expr:
+        case BinaryExpr(op, LiteralExpr(left), LiteralExpr(right)) if op in _COMPARE:
+            return LiteralExpr(bool(_COMPARE[op](left, right)))
+    return expr
+
+
 def _comparison(op: BinaryOp, left: ExprModel, right: ExprModel, refs: Refs) -> str:
-    if isinstance(left, LiteralExpr) and not isinstance(right, LiteralExpr):
+    if _constant(left) and not _constant(right):
         op, left, right = _MIRRORED[op], right, left
     if op in (BinaryOp.EQ, BinaryOp.NE) and isinstance(right, LiteralExpr):
         value = right.value
@@ -175,6 +237,12 @@ def _comparison(op: BinaryOp, left: ExprModel, right: ExprModel, refs: Refs) -> 
             return f"{python_operand(left, refs)} is {negation}{value!r}"
     left_text = python_operand(left, refs, type_of(right, refs))
     return f"{left_text} {op.value} {python_operand(right, refs, type_of(left, refs))}"
+
+
+def _constant(expr: ExprModel) -> bool:
+    """Does ``expr`` read nothing (``5 + 5``)? A constant goes right of a comparison."""
+    refs = (EventFieldExpr, DataFieldExpr, KeyExpr, MachineIdExpr)
+    return not any(isinstance(node, refs) for node, _ in _nodes(expr))
 
 
 def _item_type(value_type: ValueType | None) -> ValueType | None:
@@ -226,65 +294,3 @@ def _sum_type(left: ValueType | None, right: ValueType | None) -> ValueType | No
         ):
             return inner
     return left or right
-
-
-# ---- as ``pmc fmt`` writes it ------------------------------------------------------
-# TODO(ed2-sem): replace with ``pmc.semantics.expressions.expr_text`` when it lands.
-
-_PM_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-# Binding power in ``.pm`` syntax, loosest first: or, and, not, comparisons, + -.
-_PRECEDENCE = {BinaryOp.OR: 1, BinaryOp.AND: 2, BinaryOp.ADD: 5, BinaryOp.SUB: 5}
-_ATOM = 6
-
-
-def expr_text(expr: ExprModel) -> str:
-    """``expr`` in ``.pm`` syntax, with the parentheses its tree needs and no more."""
-    match expr:
-        case LiteralExpr(value):
-            return _pm_literal(value)
-        case EventFieldExpr(field):
-            return f"event.{field}"
-        case DataFieldExpr(scope, field):
-            return f"{scope.value}.{field}"
-        case MachineIdExpr():
-            return "machine_id"
-        case KeyExpr():
-            return "key"
-        case UnaryExpr(UnaryOp.LEN, operand):
-            return f"len({expr_text(operand)})"
-        case UnaryExpr(_, operand):
-            return f"not {_pm_operand(operand, 3)}"
-        case IsNoneExpr(operand, negated):
-            return f"{_pm_operand(operand, 5)} is {'not ' if negated else ''}none"
-        case BinaryExpr(op, left, right):
-            power = _PRECEDENCE.get(op, 4)
-            # Left-associative; a comparison takes no comparison as an operand.
-            left_text = _pm_operand(left, power + (power == 4))
-            return f"{left_text} {op.value} {_pm_operand(right, power + 1)}"
-    raise AssertionError(expr)  # pragma: no cover - the match is exhaustive
-
-
-def _power(expr: ExprModel) -> int:
-    match expr:
-        case BinaryExpr(op, _, _):
-            return _PRECEDENCE.get(op, 4)
-        case IsNoneExpr():
-            return 4
-        case UnaryExpr(UnaryOp.NOT, _):
-            return 3
-    return _ATOM
-
-
-def _pm_operand(expr: ExprModel, at_least: int) -> str:
-    text = expr_text(expr)
-    return text if _power(expr) >= at_least else f"({text})"
-
-
-def _pm_literal(value: LiteralValue) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + "".join(_PM_ESCAPES.get(char, char) for char in value) + '"'
-    return str(value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import pmc.naming as naming
-from pmc.codegen.expressions import Refs, expr_text, python_expr, python_operand, reads_key
+from pmc.codegen.expressions import Refs, check_depth, python_expr, python_operand, reads_key
 from pmc.codegen.literals import annotation, primitives, printable, py_str, value_literal
 from pmc.runtime.contract import (
     BROADCAST_API,
@@ -26,6 +26,7 @@ from pmc.runtime.contract import (
     on_signal,
     on_timer,
 )
+from pmc.semantics.expressions import expr_text
 from pmc.semantics.model import (
     AllFinalCondition,
     AllInCondition,
@@ -725,6 +726,8 @@ def _record_type(owner: str, fields: Sequence[FieldModel]) -> str:
 
 def _functions(model: ProcessModel, names: FunctionNames) -> Iterable[FunctionView]:
     """Each transition's functions in the order of its clauses, then the data conditions."""
+    for expr in _expressions(model):
+        check_depth(expr)
     for machine in model.machines:
         for transition in machine.transitions:
             yield from _clause_functions(model, machine, transition, names)
@@ -737,6 +740,21 @@ def _functions(model: ProcessModel, names: FunctionNames) -> Iterable[FunctionVi
         if condition is not None:
             body = python_expr(condition, refs, _BOOL)
             yield FunctionView(name, _DATA, data, "bool", body)
+
+
+def _expressions(model: ProcessModel) -> Iterable[ExprModel]:
+    """Every expression the functions compile."""
+    for machine in model.machines:
+        for t in machine.transitions:
+            if t.guard is not None:
+                yield t.guard
+            bindings = [
+                *(t.run.bindings if t.run else ()),
+                *(b for e in t.emits for b in e.bindings),
+            ]
+            yield from (b.value for b in bindings)
+            yield from (a.value for a in t.sets)
+    yield from (e for e in (model.complete_data, model.fail_data) if e is not None)
 
 
 def _condition_refs(model: ProcessModel) -> Refs:
@@ -1062,7 +1080,9 @@ def required_api(model: ProcessModel) -> int:
 
 def _second_edition(model: ProcessModel) -> bool:
     """Does ``model`` use data, signals, guards, ``set``, ``keep`` or ``at``?"""
-    if model.data or model.signals or model.complete_data or model.fail_data:
+    if model.data or model.signals:
+        return True
+    if model.complete_data is not None or model.fail_data is not None:
         return True
     return any(
         machine.data

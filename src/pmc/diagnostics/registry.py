@@ -153,7 +153,7 @@ BREAKING_RULES: Mapping[str, Rule] = _family(
         ERROR,
         "a transition keeps every source and target it had",
     ),
-    Rule("FIELD_NO_DELETE", ERROR, "event and task fields are not removed or renamed"),
+    Rule("FIELD_NO_DELETE", ERROR, "event, signal and task fields are not removed or renamed"),
     Rule("FIELD_SAME_TYPE", ERROR, "fields keep a type that accepts the old values"),
     Rule("FIELD_NO_ADD_REQUIRED", ERROR, "a field added to a recorded shape has a default"),
     Rule("RETURNS_FIELD_NO_DELETE", ERROR, "task result fields are not removed or renamed"),
@@ -164,6 +164,15 @@ BREAKING_RULES: Mapping[str, Rule] = _family(
         "a machine keeps one instance, or keeps many",
     ),
     Rule("INITIAL_SAME", ERROR, "a machine keeps its initial state"),
+    Rule("DATA_FIELD_NO_DELETE", ERROR, "data fields are not removed or renamed"),
+    Rule("DATA_FIELD_SAME_TYPE", ERROR, "data fields keep a type that accepts the old values"),
+    Rule("DATA_DEFAULT_SAME", WARNING, "data fields keep their default"),
+    Rule("SIGNAL_NO_DELETE", ERROR, "signals are not removed or renamed"),
+    Rule(
+        "GUARD_ORDER_SAME",
+        WARNING,
+        "transitions of one state and trigger are tried in the same order",
+    ),
 )
 
 REPLAY_RULES: Mapping[str, Rule] = _family(
@@ -179,6 +188,8 @@ REPLAY_RULES: Mapping[str, Rule] = _family(
     Rule("REPLAY_UNKNOWN_TASK", ERROR, "recorded tasks still exist"),
     Rule("REPLAY_INVALID_TASK_INPUT", ERROR, "recorded task inputs validate against the task"),
     Rule("REPLAY_STATE_MISMATCH", ERROR, "a recorded transition leaves the state replay is in"),
+    Rule("REPLAY_UNKNOWN_SIGNAL", ERROR, "recorded signals are still declared"),
+    Rule("REPLAY_INVALID_DATA", ERROR, "recorded data values fit the current data records"),
     Rule("REPLAY_EVOLVE_ERROR", ERROR, "evolve folds every recorded event"),
     Rule("REPLAY_NO_STREAMS", WARNING, "there is a stream to replay"),
     Rule("REPLAY_STREAMS_REQUIRED", ERROR, "with --require-streams, there is a stream to replay"),

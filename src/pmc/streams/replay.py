@@ -4,7 +4,9 @@ Before a changed process is deployed, every stream already recorded must
 still load and fold with the new generated module: each stored event name
 must name one of its classes, each payload must validate, every machine,
 state, transition and task a ``TransitionPlanned`` names must still be in its
-tables, and ``evolve`` must fold the stream to the end. ``replay`` checks
+tables, every signal a ``SignalRaised`` names must still be declared, the
+``data`` values a transition recorded must still fit the records, and
+``evolve`` must fold the stream to the end. ``replay`` checks
 exactly that and returns the problems as data: diagnostics located at a
 stream position, each with a stable rule id documented in ``docs/replay.md``.
 The CLI prints them (``pmc.cli.replay``).
@@ -32,7 +34,7 @@ from event_sourcery import Event
 from pydantic import BaseModel, ValidationError
 
 from pmc.diagnostics import Diagnostic, StreamPosition
-from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase
+from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase, engine
 from pmc.runtime.stores import ProcessStore
 from pmc.streams.export import ExportedEvent, export_streams
 
@@ -131,6 +133,8 @@ class Catalog:
     tasks: Mapping[str, type[BaseModel]]  # task -> input model
     transition_planned: type[TransitionPlannedBase]
     outcome_events: tuple[type[Event], ...]  # events naming a machine and transition
+    signals: frozenset[str]  # the declared signals
+    signal_raised: type[Event] | None  # None: the process declares no signal
 
     @classmethod
     def of(cls, definition: ProcessDefinition) -> Catalog:
@@ -166,7 +170,10 @@ class Catalog:
                 lifecycle.task_completed,
                 lifecycle.task_failed,
                 lifecycle.timer_scheduled,
+                *((lifecycle.signal_raised,) if lifecycle.signal_raised is not None else ()),
             ),
+            signals=frozenset(definition.signals),
+            signal_raised=lifecycle.signal_raised,
         )
 
 
@@ -307,6 +314,8 @@ def _check_names(
     if event_class is not catalog.transition_planned and event_class not in catalog.outcome_events:
         return
     payload = recorded.payload
+    if event_class is catalog.signal_raised:
+        yield from _check_signal(catalog, where, recorded)
     machine = payload.get("machine")
     if not isinstance(machine, str):
         return
@@ -323,6 +332,14 @@ def _check_names(
             )
         return
     yield from _check_planned(catalog, where, machine, recorded)
+
+
+def _check_signal(
+    catalog: Catalog, where: _Locator, recorded: ExportedEvent
+) -> Iterator[Diagnostic]:
+    signal = recorded.payload.get("signal")
+    if isinstance(signal, str) and signal not in catalog.signals:
+        yield where.at("REPLAY_UNKNOWN_SIGNAL", f"unknown signal `{signal}`", recorded)
 
 
 def _check_planned(
@@ -419,12 +436,40 @@ def _fold(
         mismatch = _check_source_state(catalog, state, event)
         if mismatch is not None:
             return None, [where.at("REPLAY_STATE_MISMATCH", mismatch, recorded)]
+        misfit = _check_data(definition, catalog, state, event)
+        if misfit is not None:
+            return None, [where.at("REPLAY_INVALID_DATA", misfit, recorded)]
         try:
             state = definition.evolve(state, event)
         except Exception as error:  # any bug in evolve is a finding, never a crash
             message = f"evolve raised {type(error).__name__}: {error}"
             return None, [where.at("REPLAY_EVOLVE_ERROR", message, recorded)]
     return state, []
+
+
+def _check_data(
+    definition: ProcessDefinition, catalog: Catalog, state: ProcessState, event: Event
+) -> str | None:
+    """Why the values a ``TransitionPlanned`` recorded for ``set`` no longer fit, if they do not.
+
+    Checked against the records as replay has them so far (a new instance's
+    are its machine's defaults), the way ``evolve`` will apply them.
+    """
+    if not isinstance(event, catalog.transition_planned):
+        return None
+    instance = engine.instance_record(definition, state, event.machine, event.machine_id)
+    for scope, record, values in (
+        ("data", state.data, event.data_set),
+        ("instance", instance, event.instance_set),
+    ):
+        try:
+            engine.with_recorded(record, values)
+        except ValidationError as error:
+            return (
+                f"the `{scope}` values transition `{event.transition}` set no longer fit"
+                f" `{type(record).__name__}`: {describe_errors(error)}"
+            )
+    return None
 
 
 def _check_source_state(catalog: Catalog, state: ProcessState, event: Event) -> str | None:

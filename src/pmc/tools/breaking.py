@@ -25,18 +25,22 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from pmc.diagnostics import BREAKING_RULES, Diagnostic, plural_word
+from pmc.semantics.expressions import expr_text
 from pmc.semantics.model import (
     DictType,
     EventModel,
     EventTriggerModel,
     FieldModel,
     ListType,
+    LiteralExpr,
     MachineModel,
     OptionalType,
     ProcessModel,
     SelectorTriggerModel,
+    SignalModel,
     TaskModel,
     TransitionModel,
+    TriggerModel,
     ValueType,
 )
 from pmc.semantics.types import type_text
@@ -81,7 +85,9 @@ def compare(old: ProcessModel, new: ProcessModel) -> tuple[Finding, ...]:
     return (
         *_process_name(old, new),
         *_key(old, new),
+        *_data(_Record("the process", "data_set"), old.data, new.data, new.span),
         *_declarations(old.events, new.events, event_removed, new.span, _event),
+        *_declarations(old.signals, new.signals, _SIGNAL_REMOVED, new.span, _signal),
         *_declarations(old.tasks, new.tasks, _TASK_REMOVED, new.span, _task),
         *_declarations(old.machines, new.machines, _MACHINE_REMOVED, new.span, _machine),
     )
@@ -256,25 +262,103 @@ def _fields(shape: _Shape) -> Iterator[Finding]:
             )
 
 
-def _field_type(what: str, before: FieldModel, after: FieldModel) -> Iterator[Finding]:
+def _retyped(
+    rule: str, subject: str, recorded: str, before: FieldModel, after: FieldModel
+) -> Iterator[Finding]:
+    """``subject`` (``field `x` of event `E```) now has a type its ``recorded`` values misfit."""
     if not _accepts(after.type, before.type):
         yield Finding(
             Diagnostic(
-                "FIELD_SAME_TYPE",
-                f"field `{before.name}` of {what} changed type from "
+                rule,
+                f"{subject} changed type from "
                 f"`{type_text(before.type)}` to `{type_text(after.type)}`",
                 after.type_span,
-                label=f"recorded values are `{type_text(before.type)}`",
+                label=f"{recorded} are `{type_text(before.type)}`",
                 help="keep the old type, or widen it to `T | None`",
             )
         )
 
 
-# ---- events and tasks -----------------------------------------------------------------
+def _field_type(what: str, before: FieldModel, after: FieldModel) -> Iterator[Finding]:
+    subject = f"field `{before.name}` of {what}"
+    return _retyped("FIELD_SAME_TYPE", subject, "recorded values", before, after)
+
+
+# ---- data ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """A data record: the process's or a machine's, and where its writes are recorded."""
+
+    owner: str  # "the process", "machine `M`"
+    recorded_in: str  # the `TransitionPlanned` field holding the values written
+
+
+def _data(
+    record: _Record, old: Sequence[FieldModel], new: Sequence[FieldModel], anchor: Span
+) -> Iterator[Finding]:
+    """Data fields removed, retyped or given another default.
+
+    An added field is never reported: every data field has a default
+    (PM0310), and a record is rebuilt from the defaults before the recorded
+    writes are applied.
+    """
+    removal = _Removal(
+        "DATA_FIELD_NO_DELETE",
+        lambda name: f"data field `{name}` was removed from {record.owner}",
+        lambda _: f"recorded `{record.recorded_in}` values name this field",
+    )
+    return _declarations(old, new, removal, anchor, partial(_data_field, record))
+
+
+def _data_field(record: _Record, before: FieldModel, after: FieldModel) -> Iterator[Finding]:
+    subject = f"data field `{before.name}` of {record.owner}"
+    recorded = f"recorded `{record.recorded_in}` values"
+    yield from _retyped("DATA_FIELD_SAME_TYPE", subject, recorded, before, after)
+    if (before.has_default, before.default) != (after.has_default, after.default):
+        yield Finding(
+            Diagnostic(
+                "DATA_DEFAULT_SAME",
+                f"the default of data field `{before.name}` of {record.owner} changed "
+                f"from `{_default_text(before)}` to `{_default_text(after)}`",
+                after.span,
+                label="defaults are not recorded",
+                notes=(
+                    "replay rebuilds a record from the defaults of the new version: "
+                    f"where `{before.name}` was never set, it now reads "
+                    f"`{_default_text(after)}`",
+                ),
+                help="keep the old default, or deploy when no stream of the old version is left",
+            )
+        )
+
+
+def _default_text(field: FieldModel) -> str:
+    """A data field's default as written; a list or dict without one starts empty."""
+    if field.default is None and isinstance(field.type, ListType | DictType):
+        return "[]" if isinstance(field.type, ListType) else "{}"
+    return expr_text(LiteralExpr(field.default))
+
+
+# ---- events, signals and tasks -----------------------------------------------------------
 
 
 def _event(before: EventModel, after: EventModel) -> Iterator[Finding]:
     what = f"event `{before.name}`"
+    return _fields(_Shape(what, "FIELD_NO_DELETE", before.fields, after.fields, after.span))
+
+
+_SIGNAL_REMOVED = _Removal(
+    "SIGNAL_NO_DELETE",
+    lambda name: f"signal `{name}` was removed",
+    lambda _: "recorded `SignalRaised` events name this signal, with its payload",
+)
+
+
+def _signal(before: SignalModel, after: SignalModel) -> Iterator[Finding]:
+    # A signal's payload is recorded in `SignalRaised`, like an event's.
+    what = f"signal `{before.name}`"
     return _fields(_Shape(what, "FIELD_NO_DELETE", before.fields, after.fields, after.span))
 
 
@@ -323,8 +407,12 @@ _MACHINE_REMOVED = _Removal(
 def _machine(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
     yield from _instances(before, after)
     yield from _initial(before, after)
+    yield from _data(
+        _Record(f"machine `{after.name}`", "instance_set"), before.data, after.data, after.span
+    )
     yield from _states(before, after)
     yield from _transitions(before, after)
+    yield from _guard_order(before, after)
 
 
 def _instances(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
@@ -416,3 +504,60 @@ def _endpoints_kept(
             "add a transition with a new name for the new path",
         )
     )
+
+
+def _candidates(machine: MachineModel) -> dict[tuple[str, TriggerModel], list[TransitionModel]]:
+    """The transitions tried for each state and trigger, in the order they are tried."""
+    tried: dict[tuple[str, TriggerModel], list[TransitionModel]] = {}
+    for transition in machine.transitions:
+        for source in transition.sources:
+            tried.setdefault((source, transition.trigger), []).append(transition)
+    return tried
+
+
+def _guard_order(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    """Guarded transitions of one state and trigger that are now tried in another order.
+
+    Only the transitions both versions have are compared, and one warning is
+    given per pair of transitions swapped, at the first state it happens in.
+    """
+    old = _candidates(before)
+    reported: set[frozenset[str]] = set()
+    for (state, trigger), tried in _candidates(after).items():
+        names = [t.name for t in tried]
+        was = [t.name for t in old.get((state, trigger), []) if t.name in names]
+        now = [name for name in names if name in was]
+        # Two of them cannot both be unguarded (PM0403): a change of order is
+        # a change of which guard is asked first.
+        if now == was:
+            continue
+        pair = frozenset(_first_swap(was, now))
+        if pair in reported:
+            continue
+        reported.add(pair)
+        moved = next(t for t in tried if t.name in pair)
+        yield Finding(
+            Diagnostic(
+                "GUARD_ORDER_SAME",
+                f"in state `{state}` of machine `{after.name}`, transitions are now tried "
+                f"in the order {_names(now)}, not {_names(was)}",
+                moved.span,
+                label="the first transition whose guard holds is taken",
+                notes=(
+                    "recorded transitions replay as recorded; running instances may now "
+                    "take another transition for the same input",
+                ),
+                help="keep the old order, unless the guards never hold together",
+            )
+        )
+
+
+def _first_swap(was: Sequence[str], now: Sequence[str]) -> tuple[str, str]:
+    """The first two names, in the new order, that the old order had the other way round."""
+    return next(
+        (a, b) for i, a in enumerate(now) for b in now[i + 1 :] if was.index(b) < was.index(a)
+    )
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)

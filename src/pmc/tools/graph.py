@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 
 from pmc.errors import PmcError
+from pmc.semantics.expressions import expr_text
 from pmc.semantics.model import (
+    DeadlineTriggerModel,
     EventTriggerModel,
     MachineModel,
     OutcomeTriggerModel,
@@ -21,13 +24,20 @@ from pmc.semantics.model import (
     RetryDelayKind,
     RetryPolicy,
     SelectorTriggerModel,
+    SignalModel,
+    SignalTriggerModel,
     TaskModel,
     TimerTriggerModel,
     TransitionModel,
 )
 
-_TIMER_MARK = "\u23f1"  # ⏱: Mermaid cannot dash a single edge, so timers get a mark
+# Mermaid cannot dash or dot a single edge, so its labels carry a mark instead.
+_TIMER_MARK = "\u23f1"  # ⏱
+_SIGNAL_MARK = "\u26a1"  # ⚡
 _WILDCARD_LABEL = "* (any non-final state)"
+# The legend of signals: who emits each one, and who handles it.
+_SIGNALS_ID = "signals"
+_SIGNALS_LABEL = f"{_SIGNAL_MARK} signals"
 _INDENT = "    "
 
 # (unit, milliseconds), largest first: a duration prints in the largest unit
@@ -52,12 +62,28 @@ class UnknownMachineError(PmcError, ValueError):
 # ---- what a diagram shows, independent of its syntax -------------------------------
 
 
+class EdgeKind(StrEnum):
+    """What triggers an edge, for the line style DOT gives it."""
+
+    PLAIN = "plain"  # an input event or a task outcome
+    TIMER = "timer"  # `after` or `at`: dashed
+    SIGNAL = "signal"  # a signal: dotted
+
+
 @dataclass(frozen=True, slots=True)
 class Edge:
     source: str  # a diagram id
     target: str
     label: str
-    timer: bool
+    kind: EdgeKind
+
+
+@dataclass(frozen=True, slots=True)
+class SignalView:
+    """A legend entry: one signal, who emits it and who handles it."""
+
+    id: str
+    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,37 +142,76 @@ def trigger_text(transition: TransitionModel, *, many: bool) -> str:
             return f"{task} {outcome}"
         case TimerTriggerModel(after_ms=after_ms):
             return f"after {format_duration(after_ms)}"
+        case SignalTriggerModel(signal=signal, field=None):
+            return f"{signal} (all)" if many else signal
+        case SignalTriggerModel(signal=signal, field=field):
+            return f"{signal}.{field}"
+        case DeadlineTriggerModel(scope=scope, field=field):
+            return f"at {scope}.{field}"
+
+
+def edge_kind(transition: TransitionModel) -> EdgeKind:
+    match transition.trigger:
+        case TimerTriggerModel() | DeadlineTriggerModel():
+            return EdgeKind.TIMER
+        case SignalTriggerModel():
+            return EdgeKind.SIGNAL
+        case _:
+            return EdgeKind.PLAIN
+
+
+_MARKS = {EdgeKind.TIMER: _TIMER_MARK, EdgeKind.SIGNAL: _SIGNAL_MARK}
+
+
+def _clauses(process: ProcessModel, transition: TransitionModel) -> Iterator[str]:
+    """The clauses after the trigger, in `.pm` order: when, keep, run, set, emit.
+
+    ``set`` names the fields it writes, not the values: the label says what
+    a transition touches; the `.pm` file says how.
+    """
+    if transition.guard is not None:
+        yield f"[{expr_text(transition.guard)}]"
+    if transition.keep:
+        yield f"keep {', '.join(transition.keep)}"
+    if transition.run is not None:
+        task = process.task(transition.run.task)
+        yield f"/ run {task.name} ({task_summary(task)})"
+    if transition.sets:
+        yield f"set {', '.join(f'{a.scope}.{a.field}' for a in transition.sets)}"
+    if transition.emits:
+        yield f"emit {', '.join(e.signal for e in transition.emits)}"
 
 
 def transition_label(
-    process: ProcessModel, machine: MachineModel, transition: TransitionModel, timer_mark: str
+    process: ProcessModel, machine: MachineModel, transition: TransitionModel, marks: bool
 ) -> str:
-    """``close: RebaseFailed.instances / run CloseInstance (async, retry 3, timeout 30s)``."""
+    """``close: RebaseFailed.instances [data.n > 0] / run CloseInstance (async) emit Closed``.
+
+    With ``marks``, a timer's trigger starts with ⏱ and a signal's with ⚡,
+    for a syntax that cannot style one edge.
+    """
     trigger = trigger_text(transition, many=machine.multi_instance)
-    if isinstance(transition.trigger, TimerTriggerModel) and timer_mark:
-        trigger = f"{timer_mark} {trigger}"
-    label = f"{transition.name}: {trigger}"
-    if transition.run is not None:
-        task = process.task(transition.run.task)
-        label += f" / run {task.name} ({task_summary(task)})"
-    return label
+    mark = _MARKS.get(edge_kind(transition)) if marks else None
+    if mark is not None:
+        trigger = f"{mark} {trigger}"
+    return " ".join((f"{transition.name}: {trigger}", *_clauses(process, transition)))
 
 
 def _machine_view(
-    process: ProcessModel, index: int, machine: MachineModel, timer_mark: str
+    process: ProcessModel, index: int, machine: MachineModel, marks: bool
 ) -> MachineView:
     prefix = f"m{index}"
     ids = {state: f"{prefix}_s{i}" for i, state in enumerate(machine.states)}
     wildcard = f"{prefix}_any" if any(t.from_wildcard for t in machine.transitions) else None
     edges: list[Edge] = []
     for transition in machine.transitions:
-        label = transition_label(process, machine, transition, timer_mark)
-        timer = isinstance(transition.trigger, TimerTriggerModel)
+        label = transition_label(process, machine, transition, marks)
+        kind = edge_kind(transition)
         if wildcard is not None and transition.from_wildcard:
             sources: tuple[str, ...] = (wildcard,)
         else:
             sources = tuple(ids[s] for s in transition.sources)
-        edges.extend(Edge(s, ids[transition.target], label, timer) for s in sources)
+        edges.extend(Edge(s, ids[transition.target], label, kind) for s in sources)
     label = f"{machine.name} (many instances)" if machine.multi_instance else machine.name
     return MachineView(
         id=prefix,
@@ -159,17 +224,61 @@ def _machine_view(
     )
 
 
-def machine_views(
-    process: ProcessModel, machine: str | None = None, timer_mark: str = ""
-) -> tuple[MachineView, ...]:
-    """The machines to draw: all of them, or the one named ``machine``."""
+def _drawn(process: ProcessModel, machine: str | None) -> tuple[tuple[int, MachineModel], ...]:
+    """The machines to draw, with their positions: all, or the one named ``machine``."""
     names = tuple(m.name for m in process.machines)
     if machine is not None and machine not in names:
         raise UnknownMachineError(machine, names)
     return tuple(
-        _machine_view(process, i, m, timer_mark)
-        for i, m in enumerate(process.machines)
-        if machine is None or m.name == machine
+        (i, m) for i, m in enumerate(process.machines) if machine is None or m.name == machine
+    )
+
+
+def machine_views(
+    process: ProcessModel, machine: str | None = None, marks: bool = False
+) -> tuple[MachineView, ...]:
+    """The machines to draw: all of them, or the one named ``machine``."""
+    return tuple(_machine_view(process, i, m, marks) for i, m in _drawn(process, machine))
+
+
+def _signal_label(process: ProcessModel, signal: SignalModel) -> str:
+    """``Abort: emitted by Trip.fail; handled by Flight.undo, Car.undo``."""
+    emitters = [
+        f"{m.name}.{t.name}"
+        for m in process.machines
+        for t in m.transitions
+        if any(e.signal == signal.name for e in t.emits)
+    ]
+    handlers = [
+        f"{m.name}.{t.name}"
+        for m in process.machines
+        for t in m.transitions
+        if isinstance(t.trigger, SignalTriggerModel) and t.trigger.signal == signal.name
+    ]
+    emitted = f"emitted by {', '.join(emitters)}" if emitters else "never emitted"
+    handled = f"handled by {', '.join(handlers)}" if handlers else "never handled"
+    return f"{signal.name}: {emitted}; {handled}"
+
+
+def _touches(machine: MachineModel, signal: str) -> bool:
+    return any(
+        any(e.signal == signal for e in t.emits)
+        or (isinstance(t.trigger, SignalTriggerModel) and t.trigger.signal == signal)
+        for t in machine.transitions
+    )
+
+
+def signal_views(process: ProcessModel, machine: str | None = None) -> tuple[SignalView, ...]:
+    """The legend: every signal, or those the one drawn machine emits or handles.
+
+    Ids are positional in the whole process (``sig1`` is the second signal
+    declared), like state ids.
+    """
+    drawn = [m for _, m in _drawn(process, machine)]
+    return tuple(
+        SignalView(f"sig{i}", _signal_label(process, s))
+        for i, s in enumerate(process.signals)
+        if machine is None or any(_touches(m, s.name) for m in drawn)
     )
 
 
@@ -205,15 +314,25 @@ def _mermaid_machine(view: MachineView) -> Iterator[str]:
     yield "}"
 
 
+def _mermaid_signals(signals: tuple[SignalView, ...]) -> Iterator[str]:
+    if not signals:
+        return
+    yield f'state "{mermaid_text(_SIGNALS_LABEL)}" as {_SIGNALS_ID} {{'
+    for signal in signals:
+        yield f'{_INDENT}state "{mermaid_text(signal.label)}" as {signal.id}'
+    yield "}"
+
+
 def render_mermaid(process: ProcessModel, machine: str | None = None) -> str:
-    """A Mermaid ``stateDiagram-v2``: one composite state per machine."""
-    views = machine_views(process, machine, timer_mark=_TIMER_MARK)
+    """A Mermaid ``stateDiagram-v2``: one composite state per machine, and the signals."""
+    views = machine_views(process, machine, marks=True)
     lines = ["stateDiagram-v2"]
     wildcards = [v.wildcard for v in views if v.wildcard is not None]
     if wildcards:
         lines.append(f"{_INDENT}classDef wildcard stroke-dasharray:4 4,font-style:italic")
     for view in views:
         lines.extend(_INDENT + line for line in _mermaid_machine(view))
+    lines.extend(_INDENT + line for line in _mermaid_signals(signal_views(process, machine)))
     if wildcards:
         lines.append(f"{_INDENT}class {','.join(wildcards)} wildcard")
     return "\n".join(lines) + "\n"
@@ -238,6 +357,9 @@ def _attrs(*pairs: tuple[str, str]) -> str:
     return "[" + ", ".join(f"{key}={value}" for key, value in pairs) + "]"
 
 
+_DOT_STYLES = {EdgeKind.TIMER: "dashed", EdgeKind.SIGNAL: "dotted"}
+
+
 def _dot_machine(view: MachineView) -> Iterator[str]:
     inner = _INDENT
     start = dot_string(f"{view.id}_start")
@@ -253,16 +375,29 @@ def _dot_machine(view: MachineView) -> Iterator[str]:
         yield f"{inner}{dot_string(view.wildcard)} {attrs};"
     yield f"{inner}{start} -> {dot_string(view.initial)};"
     for edge in view.edges:
-        style = (("style", "dashed"),) if edge.timer else ()
-        attrs = _attrs(*style, ("label", dot_string(edge.label)))
+        style = _DOT_STYLES.get(edge.kind)
+        attrs = _attrs(*(("style", style),) if style else (), ("label", dot_string(edge.label)))
         yield f"{inner}{dot_string(edge.source)} -> {dot_string(edge.target)} {attrs};"
+    yield "}"
+
+
+def _dot_signals(signals: tuple[SignalView, ...]) -> Iterator[str]:
+    if not signals:
+        return
+    yield f"subgraph {dot_string('cluster_' + _SIGNALS_ID)} {{"
+    yield f"{_INDENT}label={dot_string(_SIGNALS_LABEL)};"
+    for signal in signals:
+        attrs = _attrs(("shape", "note"), ("style", "solid"), ("label", dot_string(signal.label)))
+        yield f"{_INDENT}{dot_string(signal.id)} {attrs};"
     yield "}"
 
 
 def render_dot(process: ProcessModel, machine: str | None = None) -> str:
     """A Graphviz digraph with one ``cluster_`` subgraph per machine.
 
-    Timer transitions are dashed; ``*`` transitions leave one dashed node.
+    Timer transitions are dashed, signal transitions dotted; ``*``
+    transitions leave one dashed node; the signals are notes in a cluster
+    of their own.
     """
     views = machine_views(process, machine)
     lines = [
@@ -273,5 +408,6 @@ def render_dot(process: ProcessModel, machine: str | None = None) -> str:
     ]
     for view in views:
         lines.extend(_INDENT + line for line in _dot_machine(view))
+    lines.extend(_INDENT + line for line in _dot_signals(signal_views(process, machine)))
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,176 @@
+"""examples/region_rollout.pm end to end: a canary, its probes, and a broadcast rollback.
+
+The canary region is probed every minute and counts its probes in its
+instance data; once it has enough healthy ones, `CanaryPassed` names the
+regions that follow. A region that fails raises `RollBack`, which every
+region hears. The stores run on a fake clock, which the test moves to fire
+the probe timers and the bake deadlines (`on at instance.bake_until`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import ModuleType
+from typing import Any
+
+from pmc.runtime import End, PermanentFailure, TaskContext
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.stores import ProcessStore
+from pmc.runtime.worker import Worker
+from tests.examples.support import (
+    Recorded,
+    assert_pmc_replay_agrees,
+    assert_replay_agrees,
+    events_named,
+    example,
+    planned,
+    signals,
+)
+from tests.fake_clock import FakeClock
+from tests.runtime.support import definition
+
+BAKE = timedelta(minutes=10)
+
+
+def rollout() -> ModuleType:
+    return example("region_rollout")
+
+
+class Regions:
+    """The `E2eRegionRolloutTasks` handlers: scripted probes, and regions that refuse a deploy."""
+
+    def __init__(
+        self, clock: FakeClock, probes: list[bool], refuse: frozenset[str] = frozenset()
+    ) -> None:
+        self.clock = clock
+        self.probes = list(probes)
+        self.refuse = refuse
+        self.seen = Recorded()
+
+    def deploy(self, task: Any, ctx: TaskContext) -> Any:
+        self.seen.add("Deploy", task, ctx)
+        if task.region in self.refuse:
+            raise PermanentFailure("quota exceeded")
+        return {"bake_until": self.clock() + BAKE}
+
+    def probe(self, task: Any, ctx: TaskContext) -> Any:
+        self.seen.add("Probe", task, ctx)
+        return {"healthy": self.probes.pop(0)}
+
+    def rollback(self, task: Any, ctx: TaskContext) -> None:
+        self.seen.add("Rollback", task, ctx)
+
+
+def started(regions: list[str], frozen: list[str], healthy_probes: int) -> Any:
+    return rollout().RolloutStarted(
+        rollout_id="r1",
+        version="v2",
+        previous="v1",
+        regions=regions,
+        canary="eu",
+        frozen=frozen,
+        healthy_probes=healthy_probes,
+    )
+
+
+def run(store: ProcessStore, handlers: Regions) -> tuple[ProcessManager, Worker]:
+    manager = ProcessManager(definition(rollout()), store, handlers, with_worker=True)
+    return manager, Worker(definition(rollout()), store, handlers, worker_id="w1")
+
+
+def minutes_pass(clock: FakeClock, worker: Worker, minutes: int) -> None:
+    clock.advance(minutes=minutes)
+    worker.drain()
+
+
+def test_the_canary_counts_healthy_probes_then_the_other_regions_follow_and_bake(
+    store: ProcessStore, store_url: str, clock: FakeClock
+) -> None:
+    # Healthy, unhealthy (one is allowed), healthy: the second healthy one promotes.
+    handlers = Regions(clock, probes=[True, False, True])
+    manager, worker = run(store, handlers)
+
+    manager.handle(started(["eu", "us", "ap", "cn"], frozen=["cn"], healthy_probes=2))
+    assert planned(manager.history("r1")) == [
+        ("Region", "eu", "canary"),
+        ("Region", "us", "wait"),
+        ("Region", "ap", "wait"),
+        ("Region", "cn", "freeze"),
+    ]
+    worker.drain()
+    assert dict(manager.state("r1").instances_of("Region"))["eu"] == "Probing"
+
+    for _ in range(3):
+        minutes_pass(clock, worker, 1)
+    state = manager.state("r1")
+    canary = state.instance_data["Region"]["eu"]
+    assert (canary.healthy, canary.unhealthy) == (2, 1)
+    [passed] = signals(manager.history("r1"))
+    assert passed == ("CanaryPassed", {"regions": ["eu", "us", "ap", "cn"]}, "eu", "promote")
+    assert dict(state.instances_of("Region")) == {
+        "eu": "Live",
+        "us": "Baking",
+        "ap": "Baking",
+        "cn": "Frozen",
+    }
+    # Each region's deadline is the instant its deploy returned, read from its data.
+    bake_until = clock() + BAKE
+    assert state.instance_data["Region"]["us"].bake_until == bake_until
+    deadlines = [t.due_at for t in events_named(manager.history("r1"), "TimerScheduled")]
+    assert deadlines.count(bake_until) == 2
+
+    minutes_pass(clock, worker, 10)
+
+    state = assert_replay_agrees(rollout(), manager, "r1")
+    assert state.end is End.COMPLETED
+    assert set(dict(state.instances_of("Region")).values()) == {"Live", "Frozen"}
+    # The canary first; the worker then runs the two that followed in either order.
+    deploys = handlers.seen.of("Deploy")
+    assert deploys[0] == {"region": "eu", "version": "v2", "change": "r1/eu"}
+    assert sorted(d["change"] for d in deploys[1:]) == ["r1/ap", "r1/us"]
+    assert handlers.seen.of("Rollback") == []
+    assert [p for p in planned(manager.history("r1")) if p[1] == "us"] == [
+        ("Region", "us", "wait"),
+        ("Region", "us", "follow"),
+        ("Region", "us", "bake"),
+        ("Region", "us", "baked"),
+    ]
+    assert_pmc_replay_agrees(rollout(), store_url)
+
+
+def test_a_region_that_fails_rolls_back_every_region_that_runs_the_new_version(
+    store: ProcessStore, store_url: str, clock: FakeClock
+) -> None:
+    handlers = Regions(clock, probes=[True], refuse=frozenset({"us"}))
+    manager, worker = run(store, handlers)
+    manager.handle(started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
+    worker.drain()
+
+    minutes_pass(clock, worker, 1)  # the canary passes; us and ap deploy; us fails
+
+    history = manager.history("r1")
+    passed, rollback = signals(history)
+    assert passed[:1] == ("CanaryPassed",)
+    assert rollback == ("RollBack", {"reason": "us: quota exceeded"}, "us", "deploy_failed")
+    # The broadcast moved every region whose state accepts it, in creation
+    # order; `us` rolls back already, by the transition that raised it.
+    [raised] = [e for e in history if type(e.event).__name__ == "SignalRaised"][1:]
+    moved = [
+        (p.machine_id, p.transition)
+        for p in events_named(history, "TransitionPlanned")
+        if p.caused_by == raised.event_id
+    ]
+    assert moved == [("eu", "roll_back"), ("ap", "roll_back")]
+
+    state = assert_replay_agrees(rollout(), manager, "r1")
+    assert state.end is End.FAILED
+    assert state.end_reason == "data.failed_region is not none and data.rollbacks == 0 holds"
+    assert (state.data.failed_region, state.data.rollbacks) == ("us", 0)
+    assert dict(state.instances_of("Region")) == {
+        "eu": "RolledBack",
+        "us": "RolledBack",
+        "ap": "RolledBack",
+    }
+    rolled_back = sorted((d["region"], d["version"]) for d in handlers.seen.of("Rollback"))
+    assert rolled_back == [("ap", "v1"), ("eu", "v1"), ("us", "v1")]
+    assert_pmc_replay_agrees(rollout(), store_url)
