@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.codegen.support import compile_and_import
+from tests.compat.support import released_module
 from tests.engine.processes import PICKING
 from tests.engine.scenario import Scenario
 
@@ -83,3 +84,18 @@ def test_a_replay_of_the_stream_rebuilds_the_broadcasts_state(picking: ModuleTyp
 
     assert replayed == s.state
     assert list(replayed.instances_of("Item")) == ["B", "A"]
+
+
+def test_a_broadcast_module_of_pmc_0_3_0_still_runs() -> None:
+    # pmc 0.3.0 generated API 3 for a broadcast, with binders of (event,
+    # machine_id, key); the second edition's API 3 binders take a Scope.
+    released = released_module("v0_3_0", "picking")
+    s = Scenario(released).given(
+        *added(released, "A", "B"), released.PickingStarted(order_id="r1", item="A")
+    )
+
+    decisions = s.when(released.OrderCancelled(order_id="r1"))
+
+    assert released.DEFINITION.api == 3
+    assert [(d.machine_id, d.task_input) for d in decisions] == [("B", {"item": "B"})]
+    assert s.planned("A", "start").task_input == {"item": "A"}

@@ -82,6 +82,32 @@ def test_a_guard_reads_the_event_and_the_key() -> None:
     assert s.state.end is End.COMPLETED
 
 
+def test_a_star_row_may_hold_guarded_transitions_too() -> None:
+    def first_is_a(scope: rt.Scope[Any, Any, Any]) -> bool:
+        return bool(scope.data.first == "a")
+
+    class Starred(m.EdDunning):
+        # `*` on Swap: a guarded swap that stays, else drop. Waiting keeps its own row.
+        wildcard_transitions: ClassVar[rt.WildcardTable] = {
+            ("Billing", "Swap"): (
+                rt.TransitionSpec(
+                    name="swap",
+                    target=m.BillingState.Charging,
+                    guard=first_is_a,
+                    assign=m._set_swap,
+                ),
+                rt.TransitionSpec(name="drop", target=m.BillingState.Failed),
+            )
+        }
+
+    s, _ = charging()
+    s.definition = Starred()
+
+    assert taken(s.when(m.Swap(invoice_id="r1"))) == ["swap"]  # first == "a": swapped
+    assert taken(s.when(m.Swap(invoice_id="r1"))) == ["drop"]  # first == "b" now
+    assert s.state.of("Billing") == "Failed"
+
+
 # ---- set -----------------------------------------------------------------------------
 
 

@@ -142,45 +142,42 @@ def test_instance_data_starts_at_the_machine_defaults_and_keeps_what_set_wrote()
     assert isinstance(s.state.instance_data["Leg"]["a"], m.LegData)
 
 
-def test_a_signal_cycle_stops_at_the_cap_with_a_clear_error() -> None:
-    # `pmc check` refuses this (PM0311); only an edited module can loop.
-    def again(scope: rt.Scope[Any, Any, Any]) -> tuple[rt.SignalPayload, ...]:
-        return (m.Note(text="again"),)
+def ledger_emitting(trigger: str, payload: rt.SignalPayload) -> rt.ProcessDefinition:
+    """EdTrip edited by hand: the Ledger's transition on ``trigger`` emits ``payload``.
 
-    class Looping(m.EdTrip):
-        # A note emits a note. (Named `forget`, a transition that emits, so
-        # the module's SignalRaised takes it.)
+    (Named `forget`, a transition that emits, so the module's SignalRaised takes it.)
+    """
+
+    def emit(scope: rt.Scope[Any, Any, Any]) -> tuple[rt.SignalPayload, ...]:
+        return (payload,)
+
+    class Edited(m.EdTrip):
         transitions: ClassVar[rt.TransitionTable] = {
             **m.EdTrip.transitions,
-            ("Ledger", m.LedgerState.Open, "signal:Note"): rt.TransitionSpec(
-                name="forget", target=m.LedgerState.Open, emit=again
+            ("Ledger", m.LedgerState.Open, trigger): rt.TransitionSpec(
+                name="forget", target=m.LedgerState.Open, emit=emit
             ),
         }
 
+    return Edited()
+
+
+def test_a_signal_cycle_stops_at_the_cap_with_a_clear_error() -> None:
+    # A note emits a note: `pmc check` refuses this (PM0311).
     s = booked("a")
-    s.definition = Looping()
+    s.definition = ledger_emitting("signal:Note", m.Note(text="again"))
 
     with pytest.raises(rt.SignalError, match=f"more than {MAX_SIGNALS_PER_DECISION} signals"):
         s.when(m.LegFailed(trip_id="r1", leg="a"))
 
 
+class Stranger(rt.SignalPayload):
+    """A payload class that is no signal of EdTrip."""
+
+
 def test_emitting_what_is_not_a_signal_of_the_process_is_an_error() -> None:
-    class Stranger(rt.SignalPayload):
-        pass
-
-    def stranger(scope: rt.Scope[Any, Any, Any]) -> tuple[rt.SignalPayload, ...]:
-        return (Stranger(),)
-
-    class Confused(m.EdTrip):
-        transitions: ClassVar[rt.TransitionTable] = {
-            **m.EdTrip.transitions,
-            ("Ledger", m.LedgerState.Open, "Forget"): rt.TransitionSpec(
-                name="forget", target=m.LedgerState.Open, emit=stranger
-            ),
-        }
-
     s = booked("a")
-    s.definition = Confused()
+    s.definition = ledger_emitting("Forget", Stranger())
 
     with pytest.raises(rt.SignalError, match="Stranger, which is not a signal of EdTrip"):
         s.when(m.Forget(trip_id="r1", leg="a"))

@@ -32,11 +32,19 @@ def trip() -> tuple[ExportedEvent, ...]:
     return tuple(export_streams(store, "EdTrip"))
 
 
+class HardDecline:
+    """The handler of EdDunning's sync `Charge`: every card is declined for good."""
+
+    def charge(self, task: object, ctx: rt.TaskContext) -> dict[str, object]:
+        return {"code": "hard", "retry_at": None}
+
+
 @pytest.fixture(scope="module")
 def dunning() -> tuple[ExportedEvent, ...]:
-    """Invoice i1 opened: its first charge planned, `attempts` set to 1."""
+    """Invoice i1 opened (`attempts` set to 1), its charge declined: `declined`, the
+    first transition of a row of three, is recorded."""
     store = open_store("memory://", clock=FixedClock())
-    ProcessManager(ed2_dunning.DEFINITION, store).handle(
+    ProcessManager(ed2_dunning.DEFINITION, store, HardDecline()).handle(
         ed2_dunning.Opened(invoice_id="i1", retry_at=None)
     )
     return tuple(export_streams(store, "EdDunning"))
@@ -62,6 +70,7 @@ def test_streams_with_signals_and_data_replay_to_the_recorded_records(
         "z": ed2_trip.LegData(),
     }
     assert i1.state.data == ed2_dunning.EdDunningData(attempts=1)
+    assert i1.state.of("Billing") == "Failed"
 
 
 def test_a_signal_no_longer_declared(trip: tuple[ExportedEvent, ...]) -> None:

@@ -200,7 +200,8 @@ class Scope(Generic[_E, _D, _I]):
     from before the transition.
 
     ``event`` is the trigger's payload (an input event, a task's result model
-    or None, a ``TaskFailure``, a signal's payload, ``TimerFired``); ``data``
+    or None, a ``TaskFailure``, a signal's payload, ``TimerFired``; None for
+    an ``at`` deadline, which is read on entering a state); ``data``
     the process's record and ``instance`` the machine instance's (``NoData``
     where none is declared). Generated functions take it typed, e.g.
     ``Scope[ChargeCardResult, DunningData, rt.NoData]``.

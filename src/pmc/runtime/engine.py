@@ -12,6 +12,8 @@ replay. ``evolve`` never calls a generated function: what a guard chose, a
 
 from __future__ import annotations
 
+import functools
+import inspect
 import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -424,13 +426,16 @@ class _Decision:
 
     def _bind(self, transition: TransitionSpec, scope: Scope[Any, Any, Any]) -> TaskInput:
         # The table's type cannot say which kind of binder a module has: its
-        # API does (an API 1-2 module's take the trigger, machine id and key).
-        if self.defn.api >= SECOND_EDITION_API:
+        # API does (an API 1-2 module's take the trigger, machine id and key),
+        # but for the API 3 modules of pmc 0.3.0, see ``_takes_scope``.
+        if self.defn.api >= SECOND_EDITION_API and _takes_scope(transition.bind):
             return cast(ScopedBinder, transition.bind)(scope)
         return cast(Binder, transition.bind)(scope.event, scope.machine_id, scope.key)
 
     def _kept(self, machine: str, machine_id: str, keep: tuple[str, ...]) -> list[uuid.UUID] | None:
         """The instance's tasks in flight that ``keep`` names, in the order they were planned."""
+        if not keep:
+            return None
         kept = [
             task.task_id
             for task in self.state.tasks.values()
@@ -494,6 +499,19 @@ class _Decision:
         return due
 
 
+@functools.cache
+def _takes_scope(bind: object) -> bool:
+    """Does an API 3 module's binder take a ``Scope`` (one parameter)?
+
+    pmc 0.3.0 declared API 3 for a module that broadcasts, before the second
+    edition made every function of an API 3 module take a ``Scope``; its
+    binders take ``(event, machine_id, key)``, and such a module, committed
+    in a service, must keep running (``tests/compat/fixtures/v0_3_0``).
+    Asked once per function.
+    """
+    return len(inspect.signature(cast(Binder, bind)).parameters) == 1
+
+
 def _assigned(
     transition: TransitionSpec, scope: Scope[Any, Any, Any]
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -509,13 +527,13 @@ def _assigned(
 def _validated(record: ProcessData, values: Mapping[str, object]) -> dict[str, Any] | None:
     """``values`` as the record's model takes them, as JSON: what is recorded (None: nothing).
 
-    Validated with the record's other values as JSON, exactly as ``evolve``
-    applies them (``with_recorded``), so the fold cannot differ.
+    Validated exactly as ``evolve`` will apply them (``with_recorded``), so
+    the fold cannot differ; a value that does not fit raises here, before
+    anything is recorded.
     """
     if not values:
         return None
-    updated = type(record).model_validate({**record.model_dump(mode="json"), **values})
-    dumped = updated.model_dump(mode="json")
+    dumped = with_recorded(record, values).model_dump(mode="json")
     return {name: dumped[name] for name in values}
 
 
