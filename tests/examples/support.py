@@ -93,6 +93,11 @@ def signals(history: Iterable[StoredEvent]) -> list[tuple[str, dict[str, Any], s
     ]
 
 
+def signal_ids(history: Iterable[StoredEvent]) -> list[Any]:
+    """The stored ids of the ``SignalRaised`` events: the ``caused_by`` of what they caused."""
+    return [e.event_id for e in history if type(e.event).__name__ == "SignalRaised"]
+
+
 def assert_replay_agrees(
     module: ModuleType, manager: ProcessManager, key: str | int
 ) -> ProcessState:

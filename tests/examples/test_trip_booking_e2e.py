@@ -22,6 +22,7 @@ from tests.examples.support import (
     example,
     planned,
     run_task,
+    signal_ids,
     signals,
 )
 
@@ -130,7 +131,7 @@ def test_a_hotel_that_fails_cancels_the_flight_made_and_the_car_once_it_is_made(
         ("Car", "Car", "abort"),
     ]
     undo, keep = events_named(history, "TransitionPlanned")[-2:]
-    assert undo.caused_by == keep.caused_by == abort_id(history)
+    assert undo.caused_by == keep.caused_by == signal_ids(history)[0]
     assert undo.task_input == {"pnr": "PNR-TP123"}
     # The car's booking stays in flight across `abort`.
     [car_booking] = [t for t in manager.state("t1").tasks.values() if t.task == "BookCar"]
@@ -153,11 +154,6 @@ def test_a_hotel_that_fails_cancels_the_flight_made_and_the_car_once_it_is_made(
     assert suppliers.seen.of("CancelHotel") == []
     assert (state.data.car_ref, state.data.running) == ("C-Lisbon-4", 0)
     assert ("Car", "Car", "late_booked") in planned(manager.history("t1"))
-
-
-def abort_id(history: list[Any]) -> Any:
-    [stored] = [e for e in history if type(e.event).__name__ == "SignalRaised"]
-    return stored.event_id
 
 
 def test_a_traveller_abort_keeps_every_running_booking_and_cancels_each_once_made(
