@@ -163,5 +163,7 @@ process RegionRollout {
 
     complete when all Region in Live, Frozen
 
+    # A data condition alone. Failing as soon as a region fails would drop
+    # the rollbacks still running: the rollout fails once they are done.
     fail when data.failed_region is not none and data.rollbacks == 0
 }
