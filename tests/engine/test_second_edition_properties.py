@@ -21,6 +21,7 @@ from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
+import hypothesis
 from event_sourcery import Event
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
@@ -83,15 +84,25 @@ def comparable(state: ProcessState) -> tuple[ProcessState, dict[str, Any]]:
 
 # ---- replay -----------------------------------------------------------------------------
 
+_input = st.tuples(st.just("input"), st.sampled_from(EVENTS), event_values())
+_outcome = st.tuples(st.sampled_from(["complete", "fail"]), st.integers(0, 20), st.integers(-3, 9))
+_fire = st.tuples(st.just("fire"), st.integers(0, 20))
+# Weighted by repetition: mostly events, outcomes and timers; a cancel ends a
+# run, so it is rare.
 actions = st.lists(
     st.one_of(
-        st.tuples(st.just("input"), st.sampled_from(EVENTS), event_values()),
-        st.tuples(st.just("stop")),
-        st.tuples(st.sampled_from(["complete", "fail"]), st.integers(0, 20), st.integers(-3, 9)),
-        st.tuples(st.just("fire"), st.integers(0, 20)),
+        _input,
+        _input,
+        _input,
+        _outcome,
+        _outcome,
+        _fire,
+        _fire,
         st.tuples(st.just("wait"), st.integers(0, 40_000)),
+        st.tuples(st.just("stop"), st.integers(0, 9)),  # cancels on 0 only
     ),
-    max_size=25,
+    min_size=10,
+    max_size=30,
 )
 
 
@@ -107,8 +118,8 @@ class Run:
         match action:
             case ("input", name, values):
                 return [getattr(m, name).model_validate(values)]
-            case ("stop",):
-                return [m.Stop(id=s.key)] if hasattr(m, "Stop") else []
+            case ("stop", chance):
+                return [m.Stop(id=s.key)] if hasattr(m, "Stop") and chance == 0 else []
             case (("complete" | "fail") as kind, index, r):
                 planned = [p for p in s.of_type("TransitionPlanned") if p.task_id is not None]
                 if not planned:
@@ -154,7 +165,7 @@ class Run:
 
 
 @settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -167,6 +178,26 @@ def test_decide_builds_the_state_a_replay_of_the_stream_rebuilds_data_included(
     for action in [("input", EVENTS[0], first), *steps]:
         for event in run.events_for(action):
             run.step(event)
+    for reached in reached_features(run.s.stream):
+        hypothesis.event(reached)
+
+
+def reached_features(stream: list[Event]) -> set[str]:
+    """What a run got to, for ``--hypothesis-show-statistics``: is the property testing much?"""
+    reached = set()
+    for e in stream:
+        match type(e).__name__:
+            case "SignalRaised":
+                reached.add("signal raised")
+            case "TransitionPlanned" if e.data_set or e.instance_set:
+                reached.add("data set")
+            case "TransitionPlanned" if e.kept_tasks:
+                reached.add("task kept")
+            case "ProcessFailed" | "ProcessCompleted" | "ProcessCancelled" as end:
+                reached.add(end)
+            case "TimerFired":
+                reached.add("timer fired")
+    return reached
 
 
 # ---- guard order --------------------------------------------------------------------------
@@ -264,6 +295,7 @@ def test_the_first_transition_whose_guard_holds_is_taken(
     )
     expected = [c.name for c in choices if c.guard is None or evaluate(c.guard, values)][:1]
     note(f"values: {values}")
+    hypothesis.event(f"taken: {'none' if not expected else expected[0][0]}, of {len(choices)}")
 
     decisions = s.when(m.Poke.model_validate(poke))
 

@@ -542,22 +542,21 @@ def _triggers(
     draw: st.DrawFn, multi: bool, signals: Sequence[str], data: Sequence[Ref]
 ) -> tuple[list[Trigger], list[Trigger]]:
     """The triggers a machine's transitions draw from, and those that create an instance."""
-    creating: list[Trigger] = []
-    others: list[Trigger] = []
-    for kind, names in (("event", EVENTS), ("signal", signals)):
-        for name in names:
-            if not multi:
-                others.append(Trigger(kind, name))
-                continue
-            # One way of addressing per event or signal in a machine (PM0407).
-            choices = ["who", None, "items"] if kind == "event" else ["who", None]
-            selector = draw(st.sampled_from(choices))
-            trigger = Trigger(kind, name, selector)
-            (creating if selector else others).append(trigger)
+    addressed = [Trigger("event", name) for name in EVENTS]
+    addressed += [Trigger("signal", name) for name in signals]
+    if multi:
+        # One way of addressing per event or signal in a machine (PM0407);
+        # the first event selects, so that instances can be created.
+        addressed = [
+            replace(t, field=draw(st.sampled_from(["who", None, "items"][: 3 if i else 1])))
+            if t.kind == "event"
+            else replace(t, field=draw(st.sampled_from(["who", None])))
+            for i, t in enumerate(addressed)
+        ]
+    creating = [t for t in addressed if t.field is not None]
+    others = [t for t in addressed if t.field is None]
     others += [Trigger("after", f"{draw(st.integers(1, 90))}m") for _ in range(2)]
     others += [Trigger("at", text(ref)) for ref in data]
-    if multi and not creating:
-        creating.append(Trigger("event", EVENTS[0], "who"))
     return creating, others + creating
 
 
@@ -570,19 +569,24 @@ def machines_of(
         OPT_DATETIME, []
     )
     creating, triggers = _triggers(draw, multi, signals, deadlines)
-    first = creating or triggers  # what the first transition of an instance may be on
     count = draw(st.integers(1, 4))
     states = (*(f"S{i}" for i in range(count)), "Done")
     live = states[:-1]
 
     # A path through every state to the final one: all reachable, none a trap.
+    # On events and `after` timers, which a run reaches more often than a
+    # signal no transition may emit or a deadline that may stay `none`.
+    path = [t for t in triggers if t.kind in ("event", "after")]
+    # What an instance in its initial state may take: only a selector creates
+    # an instance of a many-instance machine.
+    first, initial = (creating, creating) if multi else (path, triggers)
     drafts = [
-        _Draft(states[i], states[i + 1], draw(st.sampled_from(first if i == 0 else triggers)))
+        _Draft(states[i], states[i + 1], draw(st.sampled_from(first if i == 0 else path)))
         for i in range(count)
     ]
     for _ in range(draw(st.integers(0, 4))):
         source = draw(st.sampled_from(live))
-        pool = first if source == states[0] else triggers
+        pool = initial if source == states[0] else triggers
         drafts.append(_Draft(source, draw(st.sampled_from(states)), draw(st.sampled_from(pool))))
     # Two timers alike leaving one state are nondeterministic (PM0403): the
     # first stays, which keeps the path above whole.
