@@ -52,6 +52,27 @@ def test_pmc_check_passes_a_generated_program(
     assert code == 0, (program.text, stdout + stderr)
 
 
+# Programs a property once found wrong, compiled in every batch below. Each
+# has a slot ``{name}`` for its process name.
+PINNED = (
+    # A decimal literal beside an int, in a Decimal context, compiled as a
+    # float: mypy refuses `Decimal - float`.
+    """
+process {name} {
+    key id
+    event Go { id: str  n: int }
+    data { total: Decimal = 2.0 }
+    machine M {
+        states A, B
+        initial A
+        final B
+        transition t: A -> B on Go set data.total = data.total - (0.5 - event.n)
+    }
+}
+""",
+)
+
+
 @pytest.mark.slow
 @settings(
     max_examples=3,
@@ -65,16 +86,17 @@ def test_generated_modules_import_and_pass_mypy(
     batch: list[Program], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     directory = tmp_path_factory.mktemp("second_edition")
+    texts = [*(replace(p, name="{name}").text for p in batch), *PINNED]
     paths = []
-    for program in batch:
+    for text in texts:
         # One process name per module: event-sourcery keeps one class per event name.
         number = next(_numbers)
-        code = compile_text(replace(program, name=f"Gen{number}").text)
+        code = compile_text(text.replace("{name}", f"Gen{number}"))
         import_code(code)
         path = directory / f"generated_{number}.py"
         path.write_text(code, encoding="utf-8")
         paths.append(path)
-        note(f"{path.name}:\n{program.text}")
+        note(f"{path.name}:\n{text}")
 
     done = mypy_strict(paths, Path(directory) / ".mypy_cache")
 
