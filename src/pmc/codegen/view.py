@@ -843,8 +843,10 @@ def _assignments(
 
 def _converted(value: ExprModel, source: ValueType | None, target: ValueType, refs: Refs) -> str:
     """``value`` as a value of ``target``: an ``int`` into a ``Decimal`` converted."""
-    text = python_expr(value, refs, target)
-    match _conversion(source, target):
+    conversion = _conversion(source, target)
+    # What is converted is computed as it is typed: `Decimal(_s.event.n + 1)`.
+    text = python_expr(value, refs, target if conversion is Conversion.NONE else source)
+    match conversion:
         case Conversion.DECIMAL:
             return f"Decimal({text})"
         case Conversion.OPTIONAL_DECIMAL:
