@@ -8,8 +8,9 @@ event, signal, task, machine, state and transition names, and field names and
 values. Replaying a stream with a new definition fails when one of those names
 or shapes is gone. Two warnings name changes that replay but alter what a
 running instance does next: a data field's default (defaults are not
-recorded) and the order in which guarded transitions are tried. ``compare`` finds such changes; each finding names a stable
-rule id (like buf's ``FIELD_NO_DELETE``) documented in ``docs/breaking.md``.
+recorded) and the order in which guarded transitions are tried. ``compare``
+finds such changes; each finding names a stable rule id (like buf's
+``FIELD_NO_DELETE``) documented in ``docs/breaking.md``.
 
 A :class:`Finding` holds a diagnostic, which renders in every format ``pmc
 check`` prints. Locations come from the models' spans: a deletion points into
