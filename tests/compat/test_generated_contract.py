@@ -17,6 +17,7 @@ import pmc
 from pmc.runtime import RUNTIME_API
 from tests.cli.conftest import EXAMPLES, PmcRunner
 from tests.codegen.support import compile_text, import_code
+from tests.compat.support import FIXTURES
 
 REBASE = (EXAMPLES / "rebase_cleanup.pm").read_text(encoding="utf-8")
 
@@ -94,7 +95,7 @@ def test_a_generated_module_declares_its_api_before_anything_it_subclasses() -> 
     code = _compile(REBASE)
     check = 'rt.require_api(2, source="rebase_cleanup.pm")'
 
-    assert RUNTIME_API == 3  # the newest; this module uses nothing of API 3
+    assert RUNTIME_API == 4  # the newest; this module uses nothing of API 3 or 4
     assert code.count(check) == 1
     assert code.index(check) < code.index("class ")
     assert import_code(code).DEFINITION.api == 2
@@ -119,6 +120,17 @@ def test_a_module_that_broadcasts_requires_api_3() -> None:
     assert code.index(check) < code.index("class ")
     assert 'rt.Route("Instance", broadcast=True)' in code
     assert import_code(code).DEFINITION.api == 3
+
+
+def test_a_module_that_only_broadcasts_is_generated_as_pmc_0_3_0_generated_it() -> None:
+    # The second edition is API 4, so a module that uses only what API 3
+    # brought keeps its API and its binders of (event, machine_id, key).
+    released = FIXTURES / "v0_3_0"
+    source = (released / "picking.pm").read_text(encoding="utf-8")
+
+    code = compile_text(source, "picking.pm")
+
+    assert code == (released / "picking.py").read_text(encoding="utf-8")
 
 
 def test_compile_check_accepts_a_module_after_a_fmt_only_change(

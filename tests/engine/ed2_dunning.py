@@ -59,7 +59,7 @@ from event_sourcery import Event
 
 import pmc.runtime as rt
 
-rt.require_api(3, source="ed2_dunning.pm")
+rt.require_api(4, source="ed2_dunning.pm")
 
 
 class EdDunningData(rt.ProcessData):
@@ -247,7 +247,7 @@ _PAID = rt.TransitionSpec(name="paid", target=_B.Paid, guard=_when_paid, assign=
 
 
 class EdDunning(rt.ProcessDefinition):
-    api = 3
+    api = 4
     category = "EdDunning"
     key_field = "invoice_id"
     events = (Opened, Paid, Swap, Hold, Drop)

@@ -56,7 +56,7 @@ from event_sourcery import Event
 
 import pmc.runtime as rt
 
-rt.require_api(3, source="ed2_trip.pm")
+rt.require_api(4, source="ed2_trip.pm")
 
 
 class EdTripData(rt.ProcessData):
@@ -235,7 +235,7 @@ _L = LegState
 
 
 class EdTrip(rt.ProcessDefinition):
-    api = 3
+    api = 4
     category = "EdTrip"
     key_field = "trip_id"
     events = (Booked, LegFailed, Forget, Done)

@@ -88,7 +88,8 @@ def test_a_replay_of_the_stream_rebuilds_the_broadcasts_state(picking: ModuleTyp
 
 def test_a_broadcast_module_of_pmc_0_3_0_still_runs() -> None:
     # pmc 0.3.0 generated API 3 for a broadcast, with binders of (event,
-    # machine_id, key); the second edition's API 3 binders take a Scope.
+    # machine_id, key), as pmc does still; the second edition's (API 4)
+    # take a Scope.
     released = released_module("v0_3_0", "picking")
     s = Scenario(released).given(
         *added(released, "A", "B"), released.PickingStarted(order_id="r1", item="A")

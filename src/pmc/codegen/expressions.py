@@ -1,4 +1,4 @@
-"""Expressions of the model as Python source, for the functions of an API 3 module.
+"""Expressions of the model as Python source, for the functions of an API 4 module.
 
 Every compound operand is parenthesised, so Python's precedence never decides
 anything; names are validated identifiers and values go through

@@ -174,7 +174,7 @@ class ArgView:
 
 @dataclass(frozen=True, slots=True)
 class FunctionView:
-    """A function of an API 3 module: one clause of a transition, or a data condition.
+    """A function of an API 4 module: one clause of a transition, or a data condition.
 
     ``def name(parameter: annotation) -> returns: return body``, where
     ``body`` is a Python expression (:mod:`.expressions`); ``key``: the
@@ -226,7 +226,7 @@ class MachineSpecView:
     initial: str  # an enum member
     final: tuple[str, ...]  # enum members
     multi_instance: bool
-    data: str | None = None  # API 3: the instance record's model
+    data: str | None = None  # API 4: the instance record's model
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +235,7 @@ class TransitionSpecView:
     target: str  # an enum member
     task: str | None  # a string literal
     bind: str | None  # the binding function
-    # API 3: the functions of ``when``, ``set`` and ``emit``, and ``keep``.
+    # API 4: the functions of ``when``, ``set`` and ``emit``, and ``keep``.
     guard: str | None = None
     assign: str | None = None
     emit: str | None = None
@@ -249,7 +249,7 @@ class TransitionRowView:
     machine: str  # a string literal
     source: str | None  # an enum member
     trigger: str  # a string literal
-    # One transition, or (API 3) those of one state and trigger in source
+    # One transition, or (API 4) those of one state and trigger in source
     # order: the first whose guard holds is taken.
     specs: tuple[TransitionSpecView, ...]
 
@@ -258,7 +258,7 @@ class TransitionRowView:
 class TimerSpecView:
     transition: str  # a string literal
     after_ms: int
-    at: str | None = None  # API 3: the function of an ``at`` deadline
+    at: str | None = None  # API 4: the function of an ``at`` deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +326,7 @@ class DefinitionView:
     fail_when: tuple[ConditionView, ...]
     lifecycle: tuple[LifecycleFieldView, ...]
     route_cases: tuple[RouteCaseView, ...]
-    # API 3: the process record's model, the signals' classes, their routes.
+    # API 4: the process record's model, the signals' classes, their routes.
     data_model: str | None = None
     signals: tuple[MemberView, ...] = ()  # name literal -> class
     signal_route_cases: tuple[RouteCaseView, ...] = ()
@@ -343,15 +343,15 @@ class ModuleView:
     has_tasks: bool
     events: tuple[ClassView, ...]
     task_models: tuple[ClassView, ...]
-    data_models: tuple[ClassView, ...]  # API 3: the process's and each machine's record
-    signal_models: tuple[ClassView, ...]  # API 3
+    data_models: tuple[ClassView, ...]  # API 4: the process's and each machine's record
+    signal_models: tuple[ClassView, ...]  # API 4
     uses_field_factory: bool  # a list or dict data field defaults to an empty one
     enums: tuple[EnumView, ...]
     lifecycle: tuple[LifecycleView, ...]
     protocol: ClassView
     protocol_methods: tuple[MethodView, ...]
     binders: tuple[BinderView, ...]  # API 1-2
-    functions: tuple[FunctionView, ...]  # API 3: binders and every other clause
+    functions: tuple[FunctionView, ...]  # API 4: binders and every other clause
     definition: DefinitionView
 
 
@@ -712,7 +712,7 @@ def _is_decimal(value_type: ValueType) -> bool:
     return isinstance(inner, PrimitiveType) and inner.primitive is Primitive.DECIMAL
 
 
-# ---- the functions of an API 3 module ------------------------------------------------------
+# ---- the functions of an API 4 module ------------------------------------------------------
 
 _BOOL = PrimitiveType(Primitive.BOOL)
 _SCOPE = "_s"  # the one parameter; no `.pm` name starts with `_`

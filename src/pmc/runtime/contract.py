@@ -46,7 +46,7 @@ from pmc.runtime.lifecycle import (
 
 # The newest API this pmc generates. Raise it when generated code needs
 # something a runtime of the previous number does not have.
-RUNTIME_API = 3
+RUNTIME_API = 4
 
 # The API that brought each thing a module may use. A module declares the
 # lowest API that has everything it uses, so a module that uses nothing new
@@ -55,8 +55,10 @@ WILDCARD_TABLES_API = 2  # every module generated since pmc 0.2.0 has them
 BROADCAST_API = 3  # ``Route(machine, broadcast=True)``: every existing instance
 # The language's second edition: data, guards, ``set``, signals, ``keep``,
 # deadlines and data conditions; every function of such a module takes a
-# ``Scope``, and its tables may hold what is marked "API 3" below.
-SECOND_EDITION_API = 3
+# ``Scope``, and its tables may hold what is marked "API 4" below. (A new
+# API, not API 3: pmc 0.3.0 generated API 3 modules whose binders take
+# ``(event, machine_id, key)``, and they keep running.)
+SECOND_EDITION_API = 4
 
 # Which pmc releases generate modules of each API, for the messages below.
 # API 1 (pmc 0.1.0) declares nothing: a module without a declaration is one.
@@ -64,11 +66,12 @@ GENERATED_BY: Mapping[int, str] = {
     1: "pmc 0.1.0",
     2: "pmc 0.2.0 or later",
     3: "pmc 0.3.0 or later",
+    4: "pmc 0.4.0 or later",
 }
 
 # The APIs this runtime runs. API 1 modules expand ``*`` into one transition
 # row per state and have no wildcard tables; the runtime reads them as empty.
-SUPPORTED_APIS: tuple[int, ...] = (1, 2, 3)
+SUPPORTED_APIS: tuple[int, ...] = (1, 2, 3, 4)
 
 # The class-level tables a definition of each API must fill in.
 _TABLES_V1 = (
@@ -90,6 +93,7 @@ REQUIRED_TABLES: Mapping[int, tuple[str, ...]] = {
     1: _TABLES_V1,
     2: _TABLES_V2,
     3: _TABLES_V2,  # API 3 adds no table: only what a ``Route`` may say
+    4: _TABLES_V2,  # API 4's tables (data, signals) are optional: see ``ProcessDefinition``
 }
 
 
@@ -196,7 +200,7 @@ Binder = Callable[[Any, str, Any], TaskInput]
 
 @dataclass(frozen=True, slots=True)
 class Scope(Generic[_E, _D, _I]):
-    """What the functions of an API 3 module read: the trigger, and the values
+    """What the functions of an API 4 module read: the trigger, and the values
     from before the transition.
 
     ``event`` is the trigger's payload (an input event, a task's result model
@@ -226,7 +230,7 @@ class Assignments:
     instance: Mapping[str, object] = field(default_factory=dict)
 
 
-# The functions an API 3 module generates, one per clause of a transition.
+# The functions an API 4 module generates, one per clause of a transition.
 ScopedBinder = Callable[[Scope[Any, Any, Any]], TaskInput]  # ``run T(...)``
 Guard = Callable[[Scope[Any, Any, Any]], bool]  # ``when EXPR``
 Assign = Callable[[Scope[Any, Any, Any]], Assignments]  # ``set ...``
@@ -326,7 +330,7 @@ class MachineSpec:
     initial: str
     final: tuple[str, ...]
     multi_instance: bool
-    data: type[ProcessData] | None = None  # API 3: the instance record; None: NoData
+    data: type[ProcessData] | None = None  # API 4: the instance record; None: NoData
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,9 +341,10 @@ class TransitionSpec:
     target: str
     task: str | None = None
     # Set exactly when ``task`` is: a ``Binder`` in an API 1-2 module, a
-    # ``ScopedBinder`` in an API 3 one (``SECOND_EDITION_API``).
+    # ``ScopedBinder`` in an API 4 one (``SECOND_EDITION_API``); an API 3
+    # module's binders are ``Binder``s.
     bind: Binder | ScopedBinder | None = None
-    # API 3.
+    # API 4.
     guard: Guard | None = None  # None: always taken (the fallback)
     assign: Assign | None = None  # ``set``
     emit: Emit | None = None  # ``emit``
@@ -348,7 +353,7 @@ class TransitionSpec:
 
 TransitionKey = tuple[str, str, str]  # (machine, state, trigger)
 TaskTable = Mapping[str, TaskSpec]
-# A row is one transition, or (API 3) the transitions of one state and
+# A row is one transition, or (API 4) the transitions of one state and
 # trigger in source order: the first whose guard holds is taken.
 TransitionRow = TransitionSpec | tuple[TransitionSpec, ...]
 TransitionTable = Mapping[TransitionKey, TransitionRow]
@@ -403,7 +408,7 @@ class AnyIn:
 
 @dataclass(frozen=True, slots=True)
 class TimerSpec:
-    """An ``after D`` transition leaving ``state``, or (API 3, ``at`` set) an
+    """An ``after D`` transition leaving ``state``, or (API 4, ``at`` set) an
     ``at data.F`` one: due at the instant ``at`` reads, no timer if none."""
 
     transition: str
@@ -413,7 +418,7 @@ class TimerSpec:
 
 @dataclass(frozen=True, slots=True)
 class DataCondition:
-    """API 3: a data expression of ``complete when`` / ``fail when``.
+    """API 4: a data expression of ``complete when`` / ``fail when``.
 
     ``text`` is the expression as ``pmc fmt`` writes it: the reason a
     process failed on it says what held.
@@ -445,14 +450,14 @@ class DefinitionTables(Protocol):
     @property
     def fail_when(self) -> tuple[AnyIn | DataCondition, ...]: ...
     @property
-    def data_model(self) -> type[ProcessData] | None: ...  # API 3; None: NoData
+    def data_model(self) -> type[ProcessData] | None: ...  # API 4; None: NoData
     @property
-    def signals(self) -> Mapping[str, type[SignalPayload]]: ...  # API 3
+    def signals(self) -> Mapping[str, type[SignalPayload]]: ...  # API 4
     @property
     def lifecycle(self) -> LifecycleTypes: ...
 
     def route(self, event: Event) -> Sequence[Route]: ...
-    def route_signal(self, payload: SignalPayload) -> Sequence[Route]: ...  # API 3
+    def route_signal(self, payload: SignalPayload) -> Sequence[Route]: ...  # API 4
     def machine(self, name: str) -> MachineSpec: ...
     def transition(self, machine: str, state: str, trigger: str) -> TransitionRow | None: ...
     def timers_in(self, machine: str, state: str) -> tuple[TimerSpec, ...]: ...
@@ -484,7 +489,7 @@ def on_outcome(task: str, outcome: Literal["completed", "failed"]) -> str:
 
 
 def on_signal(signal: str) -> str:
-    """The trigger key of ``on Signal`` and ``on Signal.field`` (API 3)."""
+    """The trigger key of ``on Signal`` and ``on Signal.field`` (API 4)."""
     return f"signal:{signal}"
 
 

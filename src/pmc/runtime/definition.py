@@ -166,7 +166,7 @@ class ProcessDefinition:
     complete_when: ClassVar[tuple[AllFinal | AllIn | DataCondition, ...]]  # all; empty: never
     fail_when: ClassVar[tuple[AnyIn | DataCondition, ...]]  # any may hold
     lifecycle: ClassVar[LifecycleTypes]
-    # API 3, optional: a module without data or signals leaves them out.
+    # API 4, optional: a module without data or signals leaves them out.
     data_model: ClassVar[type[ProcessData] | None] = None  # None: NoData
     signals: ClassVar[Mapping[str, type[SignalPayload]]] = frozen_map()
 
@@ -184,7 +184,7 @@ class ProcessDefinition:
         raise NotImplementedError
 
     def route_signal(self, payload: SignalPayload) -> Sequence[Route]:
-        """The machine instances a raised signal is addressed to (API 3)."""
+        """The machine instances a raised signal is addressed to (API 4)."""
         return ()
 
     # ---- for the runtime ----------------------------------------------------
@@ -197,7 +197,7 @@ class ProcessDefinition:
 
         The state's own row first; failing that, the machine's ``*`` row,
         which stands for every non-final state. A row is one transition, or
-        (API 3) several in source order, of which the first whose guard holds
+        (API 4) several in source order, of which the first whose guard holds
         is taken (``contract.row_specs`` lists them).
         """
         own = self.transitions.get((machine, state, trigger))

@@ -12,8 +12,6 @@ replay. ``evolve`` never calls a generated function: what a guard chose, a
 
 from __future__ import annotations
 
-import functools
-import inspect
 import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -107,7 +105,7 @@ class SignalError(PmcError, RuntimeError):
     """A signal the engine cannot handle: too many in one decision, or unknown."""
 
 
-# ---- records (``data``, runtime API 3) -------------------------------------------------
+# ---- records (``data``, runtime API 4) -------------------------------------------------
 
 
 def default_record(model: type[ProcessData] | None) -> ProcessData:
@@ -425,10 +423,9 @@ class _Decision:
             )
 
     def _bind(self, transition: TransitionSpec, scope: Scope[Any, Any, Any]) -> TaskInput:
-        # The table's type cannot say which kind of binder a module has: its
-        # API does (an API 1-2 module's take the trigger, machine id and key),
-        # but for the API 3 modules of pmc 0.3.0, see ``_takes_scope``.
-        if self.defn.api >= SECOND_EDITION_API and _takes_scope(transition.bind):
+        # The table's type cannot say which kind of binder a module has; its
+        # API does: an API 1-3 module's take the trigger, machine id and key.
+        if self.defn.api >= SECOND_EDITION_API:
             return cast(ScopedBinder, transition.bind)(scope)
         return cast(Binder, transition.bind)(scope.event, scope.machine_id, scope.key)
 
@@ -497,19 +494,6 @@ class _Decision:
         if due is not None and due.tzinfo is None:
             return due.replace(tzinfo=UTC)  # a naive instant is taken as UTC
         return due
-
-
-@functools.cache
-def _takes_scope(bind: object) -> bool:
-    """Does an API 3 module's binder take a ``Scope`` (one parameter)?
-
-    pmc 0.3.0 declared API 3 for a module that broadcasts, before the second
-    edition made every function of an API 3 module take a ``Scope``; its
-    binders take ``(event, machine_id, key)``, and such a module, committed
-    in a service, must keep running (``tests/compat/fixtures/v0_3_0``).
-    Asked once per function.
-    """
-    return len(inspect.signature(cast(Binder, bind)).parameters) == 1
 
 
 def _assigned(

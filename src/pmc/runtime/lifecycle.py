@@ -86,7 +86,7 @@ class TransitionPlannedBase(LifecycleEvent):
     task_id: UUID | None = None
     task_input: dict[str, Any] | None = None
     caused_by: UUID
-    # Second edition (runtime API 3); absent from streams recorded before it.
+    # Second edition (runtime API 4); absent from streams recorded before it.
     # The values the transition's ``set`` wrote (field -> JSON value): evolve
     # applies these, it never evaluates an expression again.
     data_set: dict[str, Any] | None = None
@@ -223,5 +223,5 @@ class LifecycleTypes:
     process_completed: type[ProcessCompletedBase]
     process_failed: type[ProcessFailedBase]
     process_cancelled: type[ProcessCancelledBase]
-    # API 3: a process that declares signals has its ``SignalRaised``.
+    # API 4: a process that declares signals has its ``SignalRaised``.
     signal_raised: type[SignalRaisedBase] | None = None

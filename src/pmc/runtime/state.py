@@ -114,7 +114,7 @@ class ProcessState:
     the process declares none) and ``instance_data`` machine -> machine id ->
     the instance's record (``<Machine>Data`` or ``NoData``), present for
     every instance in ``instances``: both are the recorded ``set`` values
-    applied to the declared defaults (runtime API 3).
+    applied to the declared defaults (runtime API 4).
     """
 
     instances: Mapping[str, Mapping[str, str]]
