@@ -120,6 +120,26 @@ CASES = [
         """,
     ),
     case(
+        "bare_name_deep_in_a_data_condition",
+        edit("complete when all Invoice final", "complete when data.retries > retries"),
+        "PM0001",
+        "`retries` alone is not a value: write `data.retries`",
+        """
+        complete when data.retries > retries
+                                     ^^^^^^^
+        """,
+    ),
+    case(
+        "data_without_braces",
+        edit("    data {\n        retries: int = 0\n", "    data\n        retries: int = 0\n"),
+        "PM0001",
+        "expected `{` after `data`",
+        """
+        data
+            ^
+        """,
+    ),
+    case(
         "set_before_run",
         edit(
             "run Charge(invoice_id = key)\n            set data.retries = data.retries + 1",

@@ -82,24 +82,31 @@ def bare_name(stuck: Stuck) -> Diagnostic | None:
     if stuck.source.text[stuck.bad.end_pos or 0 :].startswith("."):
         return None  # `dta.x`: a misspelled `data`, which the spelling rule names
     name = shorten(str(stuck.bad))
-    in_condition = bool({"ALL", "ANY"} & stuck.accepts)
+    # `complete when` and `fail when` read the process's data only (PM0510).
+    in_condition = _innermost(stuck.stack, {"TRANSITION", "COMPLETE", "FAIL"}) != "TRANSITION"
     places = "`data.NAME`" if in_condition else "`data.NAME`, `instance.NAME` or `event.NAME`"
-    guess = _guess(name, stuck.source.text)
-    machine = "all" if "ALL" in stuck.accepts else "any"
-    help = (
-        f"did you mean `{guess}`?"
-        if guess is not None
-        else f"or a machine condition such as `{machine} {name} in State`"
-        if in_condition
-        else None
-    )
     return Diagnostic(
         "PM0001",
         f"`{name}` alone is not a value: write {places.replace('NAME', name)}",
         on_token(stuck.bad),
         label="a name alone",
-        help=help,
+        help=_bare_name_help(name, stuck),
     )
+
+
+def _innermost(stack: tuple[object, ...], types: set[str]) -> str | None:
+    """The type of the last token of ``types`` on the stack: the construct the parser is in."""
+    return next((v.type for v in reversed(stack) if isinstance(v, Token) and v.type in types), None)
+
+
+def _bare_name_help(name: str, stuck: Stuck) -> str | None:
+    guess = _guess(name, stuck.source.text)
+    if guess is not None:
+        return f"did you mean `{guess}`?"
+    for keyword, condition in (("ALL", "all"), ("ANY", "any")):
+        if keyword in stuck.accepts:
+            return f"or a machine condition such as `{condition} {name} in State`"
+    return None
 
 
 def _guess(name: str, text: str) -> str | None:
