@@ -115,3 +115,66 @@ def test_a_50000_state_machine_analyses_in_linear_time() -> None:
     assert len(analysis.model.machine("Chain").transitions) == 49_999
     # About 1s of CPU; anything quadratic would take many minutes.
     assert elapsed < 5.0
+
+
+def _guards_and_signals_module(size: int) -> ast.Module:
+    """``size`` guarded transitions on one state and trigger, then a fallback, and
+    ``size`` signals each raising the next, the last the first: one cycle."""
+    span = Span(1, 1, 1, 2)
+
+    def name(text: str) -> ast.Name:
+        return ast.Name(text, span)
+
+    int_type = ast.NamedType(name("int"), (), span)
+    str_type = ast.NamedType(name("str"), (), span)
+    data = ast.DataDecl((ast.Field(name("n"), int_type, ast.IntLiteral(0, span), span),), span)
+    event = ast.EventDecl(name("Go"), (ast.Field(name("id"), str_type, None, span),), span)
+    signals = [ast.SignalDecl(name(f"S{i}"), (), span) for i in range(size)]
+    n = ast.DataFieldRef(ast.DataScope.DATA, name("n"), span)
+
+    def transition(
+        label: str, target: str, trigger: ast.Trigger, guard: ast.Guard | None, emit: str
+    ) -> ast.Transition:
+        emits = (ast.EmitClause(name(emit), (), span),)
+        return ast.Transition(
+            name(label), (name("A"),), name(target), trigger, None, span, guard, emits=emits
+        )
+
+    go = ast.EventTrigger(name("Go"), span)
+    members: list[ast.MachineMember] = [
+        ast.StatesClause((name("A"), name("Done")), span),
+        ast.InitialClause(name("A"), span),
+        ast.FinalClause((name("Done"),), span),
+    ]
+    members += [
+        transition(
+            f"g{i}",
+            "A",
+            go,
+            ast.Guard(ast.BinaryExpr(ast.BinaryOp.EQ, n, ast.IntLiteral(i, span), span), span),
+            "S0",
+        )
+        for i in range(size)
+    ]
+    members.append(transition("fallback", "Done", go, None, "S0"))
+    members += [
+        transition(f"s{i}", "A", ast.EventTrigger(name(f"S{i}"), span), None, f"S{(i + 1) % size}")
+        for i in range(size)
+    ]
+    machine = ast.MachineDecl(name("M"), tuple(members), span)
+    declarations = (ast.KeyDecl(name("id"), span), data, event, *signals, machine)
+    return ast.Module(ast.Process(name("P"), declarations, span), ())
+
+
+def test_guards_and_signal_cycles_are_checked_in_linear_time() -> None:
+    module = _guards_and_signals_module(5_000)
+    started = time.process_time()
+    diagnostics = analyze(module).diagnostics
+    elapsed = time.process_time() - started
+    # Guarded transitions before their fallback are fine; the signals make one cycle.
+    assert [d.id for d in diagnostics] == ["PM0311"]
+    assert elapsed < 5.0
+    # Spelled out in a few steps, not 5,000.
+    [cycle] = diagnostics
+    assert len(cycle.notes) == 9 and len(cycle.labels) == 8
+    assert cycle.message.endswith("`S7` -> ... (4992 more) -> `S0`")

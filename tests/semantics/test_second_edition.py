@@ -193,6 +193,13 @@ def test_a_decimal_literal_takes_the_type_it_meets() -> None:
     assert isinstance(assignment.value, BinaryExpr) and assignment.value.right.type == DECIMAL
 
 
+def test_a_decimal_number_is_not_an_int() -> None:
+    diagnostic = only(process("        transition t: B -> C on Go set data.n = 1.5 + 1"), "PM0508")
+    assert (
+        diagnostic.message == "`data.n` is `int`, but the value assigned to it is a decimal number"
+    )
+
+
 def test_comparing_with_none_is_a_none_test() -> None:
     t = transition("        transition t: B -> C on Go when data.due != none", "t")
     assert t.guard == IsNoneExpr(DataFieldExpr(DataScope.DATA, "due"), negated=True)

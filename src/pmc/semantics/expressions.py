@@ -92,13 +92,14 @@ class Checked:
 
 
 def fits(source: ExprType, target: ValueType) -> bool:
-    """Whether a value of ``source`` may be stored in (bound to) a ``target``."""
+    """Whether a value of ``source`` may be stored in (bound to) a ``target``.
+
+    (A decimal number checked against a `float` or `Decimal` has taken that
+    type already: ``Special.NUMBER`` fits nothing here.)
+    """
     if source is Special.NONE:
         return isinstance(target, OptionalType)
-    if source is Special.NUMBER:
-        inner = target.inner if isinstance(target, OptionalType) else target
-        return _number_kind(inner) in {Primitive.FLOAT, Primitive.DECIMAL}
-    return assignable(source, target)
+    return not isinstance(source, Special) and assignable(source, target)
 
 
 def not_bool(expr: ast.Expr, checked: Checked, what: str) -> Iterator[Diagnostic]:
@@ -174,9 +175,15 @@ def check_expr(expr: ast.Expr, readable: Readable, expect: ValueType | None = No
     for node in order:
         models[id(node)] = _model_of(node, models, types, number_as, node is expr, found)
     root_type = types[id(expr)]
-    if root_type is Special.NUMBER:
+    if root_type is Special.NUMBER and _fits_number(expect):
         root_type = PrimitiveType(number_as[id(expr)])
     return Checked(models[id(expr)], root_type, tuple(found))
+
+
+def _fits_number(target: ValueType | None) -> bool:
+    """Whether a decimal number may be stored in ``target``: a `float` or a `Decimal`."""
+    inner = target.inner if isinstance(target, OptionalType) else target
+    return inner in (FLOAT, DECIMAL)
 
 
 # ---- pass 1: types ------------------------------------------------------------------

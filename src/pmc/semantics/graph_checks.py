@@ -57,7 +57,8 @@ def expand_sources(
 
 
 def _plain_sources(t: TransitionInfo, non_final: tuple[str, ...]) -> tuple[str, ...]:
-    if t.outcome_task is None and any(isinstance(s, ast.Wildcard) for s in t.decl.sources):
+    """The sources, ``*`` expanded unless it depends on where a task may be in flight."""
+    if t.outcome_task is None and _via_wildcard(t.decl):
         return non_final
     return t.explicit
 

@@ -67,23 +67,37 @@ def _cycles(signals: Mapping[str, EventInfo], emits: Sequence[_Emit]) -> Iterato
         yield _cycle(path, steps)
 
 
+# A cycle is spelled out up to this many steps; a longer one is cut short,
+# so that no file makes one diagnostic of any size.
+_SHOWN_STEPS = 8
+
+
 def _cycle(path: Sequence[str], steps: Sequence[_Emit]) -> Diagnostic:
     closing = steps[-1]
+    shown = steps[:_SHOWN_STEPS]
+    more = len(steps) - len(shown)
     if len(steps) == 1:
         message = f"signal `{path[0]}` raises itself"
     else:
-        message = "signals raise each other in a cycle: " + " -> ".join(f"`{s}`" for s in path)
+        names = [f"`{name}`" for name in path[:-1][:_SHOWN_STEPS]]
+        names += [f"... ({more} more)"] if more else []
+        message = "signals raise each other in a cycle: " + " -> ".join([*names, f"`{path[-1]}`"])
+    notes = [
+        f"transition `{step.transition}` of machine `{step.machine}` runs on "
+        f"`{step.handles}` and emits `{step.signal}`"
+        for step in shown
+    ]
+    if more:
+        notes.append(f"... and {more} more steps back to `{path[-1]}`")
     return Diagnostic(
         "PM0311",
         message,
         closing.span,
         label=f"raises `{closing.signal}` again",
-        labels=tuple(Label(step.span, f"emits `{step.signal}`") for step in steps[:-1]),
-        notes=tuple(
-            f"transition `{step.transition}` of machine `{step.machine}` runs on "
-            f"`{step.handles}` and emits `{step.signal}`"
-            for step in steps
+        labels=tuple(
+            Label(step.span, f"emits `{step.signal}`") for step in shown if step is not closing
         ),
+        notes=tuple(notes),
         help="each signal would raise the next for ever: emit another signal, or handle it "
         "in a transition that does not emit the first again",
     )
