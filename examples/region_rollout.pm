@@ -84,7 +84,10 @@ process RegionRollout {
         initial Pending
         final RolledBack, Cancelled, Frozen, Stuck
 
-        # One instance per region; guards tried in order pick its path.
+        # One instance per region; guards tried in order pick its path. The
+        # canary comes first, even if listed as frozen: it was chosen for this
+        # rollout. Its transition keeps the rollout's settings in the data,
+        # where the regions that follow read them.
         transition canary: Pending -> Deploying on RolloutStarted.regions
             when machine_id == event.canary
             run Deploy(
@@ -160,5 +163,7 @@ process RegionRollout {
 
     complete when all Region in Live, Frozen
 
+    # A data condition alone. Failing as soon as a region fails would drop
+    # the rollbacks still running: the rollout fails once they are done.
     fail when data.failed_region is not none and data.rollbacks == 0
 }

@@ -105,8 +105,8 @@ process TripBooking {
             set data.running = data.running + 1
         transition booked: Booking -> Booked on BookFlight completed
             set data.flight_pnr = event.pnr, data.running = data.running - 1
-        # Assignments see the values from before the transition, whatever
-        # their order: both read the old `data.running`.
+        # `Abort` is handled once this transition is applied: the other
+        # bookings see the reason set and this booking no longer running.
         transition failed: Booking -> Failed on BookFlight failed
             set data.abort_reason = "flight: " + event.reason, data.running = data.running - 1
             emit Abort
@@ -116,6 +116,7 @@ process TripBooking {
         # handle its outcome in `Aborting`.
         transition abort: Booking -> Aborting on Abort
             keep BookFlight
+        # One task in flight replaces another: `data.running` stays.
         transition late_booked: Aborting -> Cancelling on BookFlight completed
             run CancelFlight(pnr = event.pnr)
             set data.flight_pnr = event.pnr

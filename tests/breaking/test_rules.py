@@ -11,13 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from pmc.compiler import check_source
 from pmc.diagnostics import BREAKING_RULES as RULES
 from pmc.diagnostics import Diagnostic, Severity
-from pmc.diagnostics.render import DiagnosticReport, render_text
-from pmc.semantics.model import ProcessModel
-from pmc.source import SourceFile
 from pmc.tools.breaking import Finding, Side, compare
+from tests.breaking.helpers import Found, edited, findings_between, version
 from tests.breaking.test_second_edition import COVERED as SECOND_EDITION
 
 BASE = """process Shop {
@@ -59,37 +56,12 @@ BASE = """process Shop {
 """
 
 
-def version(text: str, path: str) -> ProcessModel:
-    source = SourceFile(path, text)
-    result = check_source(source)
-    assert result.model is not None, render_text(DiagnosticReport(source, result.diagnostics))
-    return result.model
-
-
 def edit(*replacements: tuple[str, str]) -> str:
-    text = BASE
-    for old, new in replacements:
-        assert old in text, old
-        text = text.replace(old, new)
-    return text
-
-
-def spanned(text: str, finding: Finding) -> str:
-    """The source text under a single-line span."""
-    span = finding.diagnostic.span
-    assert span.line == span.end_line
-    return text.split("\n")[span.line - 1][span.column - 1 : span.end_column - 1]
-
-
-Found = tuple[str, Side, str]
+    return edited(BASE, *replacements)
 
 
 def findings(new_text: str, old_text: str = BASE) -> list[Found]:
-    found = compare(version(old_text, "old.pm"), version(new_text, "new.pm"))
-    return [
-        (f.diagnostic.id, f.side, spanned(old_text if f.side is Side.OLD else new_text, f))
-        for f in found
-    ]
+    return findings_between(old_text, new_text)
 
 
 @dataclass(frozen=True)

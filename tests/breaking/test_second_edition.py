@@ -8,8 +8,10 @@ the message.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
+from syrupy.assertion import SnapshotAssertion
 
 from pmc.diagnostics import BREAKING_RULES as RULES
 from pmc.diagnostics import Severity
@@ -42,6 +44,8 @@ from pmc.semantics.model import (
     ValueType,
 )
 from pmc.tools.breaking import Side, compare
+from tests.breaking.helpers import edited, findings_between
+from tests.cli.conftest import PmcRunner
 
 STR = PrimitiveType(Primitive.STR)
 INT = PrimitiveType(Primitive.INT)
@@ -308,3 +312,49 @@ def test_removals_are_anchored_in_the_new_version() -> None:
 
 
 COVERED = {code for case in CASES for code, _, _ in case.expected}
+
+
+# ---- two versions of a `.pm` file ------------------------------------------------------
+
+TRIP = (Path(__file__).parents[1] / "graph" / "fixtures" / "second_edition.pm").read_text("utf-8")
+
+
+HARD_DECLINE = """        transition hard_decline: Booking -> Failed on BookHotel failed
+            when event.reason == "say \\"no\\"; --> [*] #58;"
+            emit Abort(reason = event.reason)
+"""
+
+
+OLD_TRIP = edited(
+    TRIP,
+    ("        cars: list[str]\n    }", '        cars: list[str]\n        note: str = ""\n    }'),
+    ("    signal Release { car: str }", "    signal Release { car: str  extra: int = 0 }"),
+    ("    task BookHotel", "    signal Ping {}\n\n    task BookHotel"),
+)
+NEW_TRIP = edited(
+    TRIP,
+    ("holds: int = 0", "holds: int = 1"),
+    (HARD_DECLINE, ""),
+    ("        transition give_up:", HARD_DECLINE + "        transition give_up:"),
+)
+
+
+def test_two_versions_of_a_file_using_every_construct() -> None:
+    assert findings_between(OLD_TRIP, NEW_TRIP) == [
+        ("DATA_FIELD_NO_DELETE", OLD, 'note: str = ""'),
+        ("FIELD_NO_DELETE", OLD, "extra: int = 0"),
+        ("SIGNAL_NO_DELETE", OLD, "Ping"),
+        # Machine by machine: Hotel, then Car.
+        ("GUARD_ORDER_SAME", NEW, "retry"),
+        ("DATA_DEFAULT_SAME", NEW, "holds: int = 1"),
+    ]
+
+
+def test_the_report_explains_each_finding(
+    cli: PmcRunner, tmp_path: Path, snapshot: SnapshotAssertion
+) -> None:
+    (tmp_path / "old.pm").write_text(OLD_TRIP, encoding="utf-8")
+    (tmp_path / "new.pm").write_text(NEW_TRIP, encoding="utf-8")
+    run = cli("breaking", "new.pm", "--against", "old.pm")
+    assert (run.exit_code, run.stdout) == (1, "")
+    assert run.stderr == snapshot

@@ -129,7 +129,7 @@ BILLING = MachineModel(
                     (
                         BindingModel("nodes", data("nodes"), ListType(STR)),
                         # An `int` into a `Decimal` field: converted.
-                        BindingModel("weight", data("declines"), INT),
+                        BindingModel("weight", binary(BinaryOp.ADD, data("declines"), lit(1)), INT),
                     ),
                 ),
             ),

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from pmc.codegen.expressions import MAX_DEPTH, Refs, check_depth, python_expr
+from pmc.codegen.expressions import MAX_DEPTH, Refs, check_depth, names_read, python_expr
 from pmc.codegen.formatter import CodegenError
 from pmc.semantics.expressions import expr_text
 from pmc.semantics.model import (
@@ -89,6 +89,18 @@ CASES: list[tuple[ExprModel, str, str]] = [
         "data.amount + 1.50",
     ),
     (binary(LT, data("ratio"), lit(Decimal("0.5"))), "_s.data.ratio < 0.5", "data.ratio < 0.5"),
+    # Beside an int, what the whole is expected to be (a pinned ed2-props finding).
+    (
+        binary(SUB, AMOUNT, binary(SUB, lit(Decimal("0.5")), instance("tries"))),
+        '_s.data.amount - (Decimal("0.5") - _s.instance.tries)',
+        "data.amount - (0.5 - instance.tries)",
+    ),
+    (
+        binary(ADD, data("ratio"), binary(SUB, lit(Decimal("0.5")), instance("tries"))),
+        "_s.data.ratio + (0.5 - _s.instance.tries)",
+        "data.ratio + (0.5 - instance.tries)",
+    ),
+    (binary(LT, N, lit(Decimal("0.5"))), '_s.data.n < Decimal("0.5")', "data.n < 0.5"),
     (
         binary(LT, lit(Decimal("0.5")), AMOUNT),
         '_s.data.amount > Decimal("0.5")',
@@ -117,6 +129,8 @@ CASES: list[tuple[ExprModel, str, str]] = [
     (binary(EQ, lit(4), lit(5)), "False", "4 == 5"),
     (binary(NE, lit(1), lit(Decimal("1.0"))), "False", "1 != 1.0"),
     (binary(LT, lit(Decimal("0.5")), lit(1)), "True", "0.5 < 1"),
+    (binary(BinaryOp.GE, KeyExpr(), KeyExpr()), "True", "key >= key"),
+    (binary(LT, N, N), "False", "data.n < data.n"),
     (binary(LT, binary(ADD, lit(5), lit(5)), N), "_s.data.n > (5 + 5)", "5 + 5 < data.n"),
     (binary(OR, FLAG, binary(EQ, lit("a"), lit("a"))), "True", 'data.flag or "a" == "a"'),
     # References, len, membership.
@@ -160,8 +174,10 @@ def test_a_hostile_string_stays_one_literal() -> None:
 
 
 def test_a_literal_takes_the_type_it_is_written_into() -> None:
-    assert python_expr(lit(Decimal("2.5")), REFS, DECIMAL) == 'Decimal("2.5")'
-    assert python_expr(lit(Decimal("2.5")), REFS) == "2.5"
+    # A decimal number is a float only where a float is expected (as semantics types it).
+    assert python_expr(lit(Decimal("2.5")), REFS, FLOAT) == "2.5"
+    assert python_expr(lit(Decimal("2.5")), REFS) == 'Decimal("2.5")'
+    assert python_expr(lit(2), REFS, DECIMAL) == "Decimal(2)"
     assert python_expr(lit(None), REFS, OptionalType(STR)) == "None"
 
 
@@ -192,3 +208,10 @@ def test_the_deepest_expression_allowed_compiles() -> None:
 def test_a_deeper_expression_is_a_codegen_error_not_a_crash() -> None:
     with pytest.raises(CodegenError, match=f"5002 levels deep, more than .* \\({MAX_DEPTH}\\)"):
         check_depth(sum_of(5002))
+
+
+def test_the_names_an_expression_reads_leave_out_attributes_and_strings() -> None:
+    code = '_s.event.api_key + "_key" + len(_key)'
+
+    assert names_read(code) == {"_s", "len", "_key"}
+    assert "_key" not in names_read(python_expr(binary(BinaryOp.GE, KeyExpr(), KeyExpr()), REFS))

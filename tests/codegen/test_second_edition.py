@@ -125,8 +125,12 @@ def test_emit_returns_the_payloads_in_order(m: ModuleType) -> None:
 
     payloads = m._emit_hard_decline(scope(rt.TaskFailure("hard_decline"), data, m.BillingData()))
 
-    assert payloads == (m.Abort(reason="hard_decline"), m.Release(nodes=["a", "b"], weight=2))
+    assert payloads == (m.Abort(reason="hard_decline"), m.Release(nodes=["a", "b"], weight=3))
     assert type(payloads[1].weight) is Decimal  # the `int` converted
+
+
+def test_an_int_into_a_decimal_is_computed_as_an_int_then_converted() -> None:
+    assert "weight=Decimal(_s.data.declines + 1)" in dunning_code()
 
 
 def test_binders_take_a_scope(m: ModuleType) -> None:

@@ -17,8 +17,10 @@ from typing import Any
 
 from pmc.runtime import ProcessState, TaskContext
 from pmc.runtime.manager import ProcessManager
-from pmc.runtime.stores import StoredEvent
+from pmc.runtime.stores import ProcessStore, StoredEvent
+from pmc.runtime.worker import Worker
 from pmc.streams.replay import replay, store_streams
+from tests.fake_clock import FakeClock
 from tests.runtime.support import compiled, definition, path_of
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -28,6 +30,20 @@ def example(name: str) -> ModuleType:
     """The generated module of ``examples/NAME.pm``, its process renamed ``E2e<Process>``."""
     text = (EXAMPLES / f"{name}.pm").read_text(encoding="utf-8")
     return compiled(text.replace("process ", "process E2e", 1))
+
+
+def deployed(
+    module: ModuleType, store: ProcessStore, tasks: object
+) -> tuple[ProcessManager, Worker]:
+    """A manager and a worker of ``module`` on ``store``, both running ``tasks``."""
+    manager = ProcessManager(definition(module), store, tasks, with_worker=True)
+    return manager, Worker(definition(module), store, tasks, worker_id="w1")
+
+
+def time_passes(clock: FakeClock, worker: Worker, **delta: float) -> None:
+    """Move the stores' clock, then do all the work that is due."""
+    clock.advance(**delta)
+    worker.drain()
 
 
 class Recorded:
@@ -46,14 +62,16 @@ class Recorded:
         return [task for task, _, _ in self.calls]
 
 
-def run_task(manager: ProcessManager, key: str, task: str, machine_id: str | None = None) -> None:
+def run_task(
+    manager: ProcessManager, key: str | int, task: str, machine_id: str | None = None
+) -> None:
     """Run the one attempt of ``task`` now (of ``machine_id``'s instance), ahead of the rest."""
     [found] = [
         t
         for t in manager.state(key).tasks.values()
         if t.task == task and machine_id in (None, t.machine_id)
     ]
-    manager.run_attempt(key, found, "test", timedelta(minutes=1))
+    manager.run_attempt(str(key), found, "test", timedelta(minutes=1))  # takes the stream key
 
 
 def events_named(history: Iterable[StoredEvent], name: str) -> list[Any]:
@@ -75,11 +93,19 @@ def signals(history: Iterable[StoredEvent]) -> list[tuple[str, dict[str, Any], s
     ]
 
 
-def assert_replay_agrees(module: ModuleType, manager: ProcessManager, key: str) -> ProcessState:
+def signal_ids(history: Iterable[StoredEvent]) -> list[Any]:
+    """The stored ids of the ``SignalRaised`` events: the ``caused_by`` of what they caused."""
+    return [e.event_id for e in history if type(e.event).__name__ == "SignalRaised"]
+
+
+def assert_replay_agrees(
+    module: ModuleType, manager: ProcessManager, key: str | int
+) -> ProcessState:
     """The stream folds to the state the manager decided on, through every replay path."""
     state = manager.state(key)
     assert manager.replay(key) == state
-    report = replay(definition(module), store_streams(manager.store, manager.category, [key]))
+    streams = store_streams(manager.store, manager.category, [str(key)])
+    report = replay(definition(module), streams)
     assert report.ok, report.findings
     assert [s.state for s in report.streams] == [state]
     return state

@@ -12,19 +12,18 @@ from types import ModuleType
 from typing import Any
 
 from pmc.runtime import End, PermanentFailure, TaskContext
-from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import ProcessStore
-from pmc.runtime.worker import Worker
 from tests.examples.support import (
     Recorded,
     assert_pmc_replay_agrees,
     assert_replay_agrees,
+    deployed,
     events_named,
     example,
     planned,
+    time_passes,
 )
 from tests.fake_clock import FakeClock
-from tests.runtime.support import definition
 
 
 def dunning() -> ModuleType:
@@ -55,27 +54,17 @@ def overdue(clock: FakeClock, grace: timedelta) -> Any:
     )
 
 
-def run(store: ProcessStore, gateway: Gateway) -> tuple[ProcessManager, Worker]:
-    manager = ProcessManager(definition(dunning()), store, gateway)
-    return manager, Worker(definition(dunning()), store, gateway, worker_id="w1")
-
-
-def days_pass(clock: FakeClock, worker: Worker, days: int) -> None:
-    clock.advance(days=days)
-    worker.drain()
-
-
 def test_three_soft_declines_fail_the_dunning(
     store: ProcessStore, store_url: str, clock: FakeClock
 ) -> None:
     gateway = Gateway(declines=["insufficient_funds"] * 3)
-    manager, worker = run(store, gateway)
+    manager, worker = deployed(dunning(), store, gateway)
     manager.handle(overdue(clock, grace=timedelta(days=30)))
     worker.drain()
     assert manager.state("s1").data.declines == 1
 
-    days_pass(clock, worker, 3)  # the retry timer: a second decline
-    days_pass(clock, worker, 3)  # and a third
+    time_passes(clock, worker, days=3)  # the retry timer: a second decline
+    time_passes(clock, worker, days=3)  # and a third
 
     state = assert_replay_agrees(dunning(), manager, "s1")
     assert state.end is End.FAILED
@@ -96,12 +85,12 @@ def test_after_a_hard_decline_only_a_new_card_is_charged_and_for_the_rest_only(
     store: ProcessStore, store_url: str, clock: FakeClock
 ) -> None:
     gateway = Gateway(declines=["hard_decline"])
-    manager, worker = run(store, gateway)
+    manager, worker = deployed(dunning(), store, gateway)
     manager.handle(overdue(clock, grace=timedelta(days=30)))
     worker.drain()
     assert manager.state("s1").data.card_refused is True
 
-    days_pass(clock, worker, 3)  # the retry timer fires; its guard turns it away
+    time_passes(clock, worker, days=3)  # the retry timer fires; its guard turns it away
     assert manager.state("s1").of("Invoice") == "Waiting"
     assert len(gateway.seen.of("ChargeCard")) == 1
 
@@ -144,7 +133,7 @@ def test_the_subscription_lapses_at_the_grace_deadline_read_from_data(
     store: ProcessStore, clock: FakeClock
 ) -> None:
     gateway = Gateway(declines=["expired_card"])
-    manager, worker = run(store, gateway)
+    manager, worker = deployed(dunning(), store, gateway)
     event = overdue(clock, grace=timedelta(days=2))
     manager.handle(event)
     worker.drain()
@@ -154,7 +143,7 @@ def test_the_subscription_lapses_at_the_grace_deadline_read_from_data(
         event.grace_until,  # lapse: `on at data.grace_until`
         clock() + timedelta(days=3),  # retry: `on after 3d`
     ]
-    days_pass(clock, worker, 2)
+    time_passes(clock, worker, days=2)
 
     state = assert_replay_agrees(dunning(), manager, "s1")
     assert state.end is End.FAILED

@@ -14,20 +14,20 @@ from types import ModuleType
 from typing import Any
 
 from pmc.runtime import End, PermanentFailure, TaskContext
-from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import ProcessStore
-from pmc.runtime.worker import Worker
 from tests.examples.support import (
     Recorded,
     assert_pmc_replay_agrees,
     assert_replay_agrees,
+    deployed,
     events_named,
     example,
     planned,
+    signal_ids,
     signals,
+    time_passes,
 )
 from tests.fake_clock import FakeClock
-from tests.runtime.support import definition
 
 BAKE = timedelta(minutes=10)
 
@@ -73,22 +73,12 @@ def started(regions: list[str], frozen: list[str], healthy_probes: int) -> Any:
     )
 
 
-def run(store: ProcessStore, handlers: Regions) -> tuple[ProcessManager, Worker]:
-    manager = ProcessManager(definition(rollout()), store, handlers, with_worker=True)
-    return manager, Worker(definition(rollout()), store, handlers, worker_id="w1")
-
-
-def minutes_pass(clock: FakeClock, worker: Worker, minutes: int) -> None:
-    clock.advance(minutes=minutes)
-    worker.drain()
-
-
 def test_the_canary_counts_healthy_probes_then_the_other_regions_follow_and_bake(
     store: ProcessStore, store_url: str, clock: FakeClock
 ) -> None:
     # Healthy, unhealthy (one is allowed), healthy: the second healthy one promotes.
     handlers = Regions(clock, probes=[True, False, True])
-    manager, worker = run(store, handlers)
+    manager, worker = deployed(rollout(), store, handlers)
 
     manager.handle(started(["eu", "us", "ap", "cn"], frozen=["cn"], healthy_probes=2))
     assert planned(manager.history("r1")) == [
@@ -101,7 +91,7 @@ def test_the_canary_counts_healthy_probes_then_the_other_regions_follow_and_bake
     assert dict(manager.state("r1").instances_of("Region"))["eu"] == "Probing"
 
     for _ in range(3):
-        minutes_pass(clock, worker, 1)
+        time_passes(clock, worker, minutes=1)
     state = manager.state("r1")
     canary = state.instance_data["Region"]["eu"]
     assert (canary.healthy, canary.unhealthy) == (2, 1)
@@ -119,7 +109,7 @@ def test_the_canary_counts_healthy_probes_then_the_other_regions_follow_and_bake
     deadlines = [t.due_at for t in events_named(manager.history("r1"), "TimerScheduled")]
     assert deadlines.count(bake_until) == 2
 
-    minutes_pass(clock, worker, 10)
+    time_passes(clock, worker, minutes=10)
 
     state = assert_replay_agrees(rollout(), manager, "r1")
     assert state.end is End.COMPLETED
@@ -142,11 +132,11 @@ def test_a_region_that_fails_rolls_back_every_region_that_runs_the_new_version(
     store: ProcessStore, store_url: str, clock: FakeClock
 ) -> None:
     handlers = Regions(clock, probes=[True], refuse=frozenset({"us"}))
-    manager, worker = run(store, handlers)
+    manager, worker = deployed(rollout(), store, handlers)
     manager.handle(started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
     worker.drain()
 
-    minutes_pass(clock, worker, 1)  # the canary passes; us and ap deploy; us fails
+    time_passes(clock, worker, minutes=1)  # the canary passes; us and ap deploy; us fails
 
     history = manager.history("r1")
     passed, rollback = signals(history)
@@ -154,11 +144,11 @@ def test_a_region_that_fails_rolls_back_every_region_that_runs_the_new_version(
     assert rollback == ("RollBack", {"reason": "us: quota exceeded"}, "us", "deploy_failed")
     # The broadcast moved every region whose state accepts it, in creation
     # order; `us` rolls back already, by the transition that raised it.
-    [raised] = [e for e in history if type(e.event).__name__ == "SignalRaised"][1:]
+    rollback_id = signal_ids(history)[1]
     moved = [
         (p.machine_id, p.transition)
         for p in events_named(history, "TransitionPlanned")
-        if p.caused_by == raised.event_id
+        if p.caused_by == rollback_id
     ]
     assert moved == [("eu", "roll_back"), ("ap", "roll_back")]
 

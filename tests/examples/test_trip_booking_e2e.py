@@ -12,20 +12,19 @@ from types import ModuleType
 from typing import Any
 
 from pmc.runtime import End, PermanentFailure, TaskContext
-from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import ProcessStore
-from pmc.runtime.worker import Worker
 from tests.examples.support import (
     Recorded,
     assert_pmc_replay_agrees,
     assert_replay_agrees,
+    deployed,
     events_named,
     example,
     planned,
     run_task,
+    signal_ids,
     signals,
 )
-from tests.runtime.support import definition
 
 
 def trip() -> ModuleType:
@@ -79,16 +78,11 @@ def requested(extras: list[str]) -> Any:
     )
 
 
-def start(store: ProcessStore, suppliers: Suppliers) -> tuple[ProcessManager, Worker]:
-    manager = ProcessManager(definition(trip()), store, suppliers)
-    return manager, Worker(definition(trip()), store, suppliers, worker_id="w1")
-
-
 def test_the_bookings_run_at_once_and_a_car_not_asked_for_is_skipped(
     store: ProcessStore, store_url: str
 ) -> None:
     suppliers = Suppliers()
-    manager, worker = start(store, suppliers)
+    manager, worker = deployed(trip(), store, suppliers)
 
     manager.handle(requested(extras=[]))
     # One event, three machines: the car's guard turned it to the fallback.
@@ -122,7 +116,7 @@ def test_a_hotel_that_fails_cancels_the_flight_made_and_the_car_once_it_is_made(
     store: ProcessStore,
 ) -> None:
     suppliers = Suppliers(declines=frozenset({"BookHotel"}))
-    manager, worker = start(store, suppliers)
+    manager, worker = deployed(trip(), store, suppliers)
     manager.handle(requested(extras=["car"]))
 
     run_task(manager, "t1", "BookFlight")  # the flight is booked first
@@ -137,7 +131,7 @@ def test_a_hotel_that_fails_cancels_the_flight_made_and_the_car_once_it_is_made(
         ("Car", "Car", "abort"),
     ]
     undo, keep = events_named(history, "TransitionPlanned")[-2:]
-    assert undo.caused_by == keep.caused_by == abort_id(history)
+    assert undo.caused_by == keep.caused_by == signal_ids(history)[0]
     assert undo.task_input == {"pnr": "PNR-TP123"}
     # The car's booking stays in flight across `abort`.
     [car_booking] = [t for t in manager.state("t1").tasks.values() if t.task == "BookCar"]
@@ -162,16 +156,11 @@ def test_a_hotel_that_fails_cancels_the_flight_made_and_the_car_once_it_is_made(
     assert ("Car", "Car", "late_booked") in planned(manager.history("t1"))
 
 
-def abort_id(history: list[Any]) -> Any:
-    [stored] = [e for e in history if type(e.event).__name__ == "SignalRaised"]
-    return stored.event_id
-
-
 def test_a_traveller_abort_keeps_every_running_booking_and_cancels_each_once_made(
     store: ProcessStore, store_url: str
 ) -> None:
     suppliers = Suppliers()
-    manager, worker = start(store, suppliers)
+    manager, worker = deployed(trip(), store, suppliers)
     manager.handle(requested(extras=["car"]))
 
     manager.handle(trip().TravellerAborted(trip_id="t1"))

@@ -130,3 +130,30 @@ def test_cli_explains_the_second_edition_rules_with_an_example(
     assert "```pm\n" in run.stdout
     assert f"[{code.upper()}]" in run.stdout  # the example shows where it is reported
     assert "**Fix:**" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "PM0107",
+        "PM0207",
+        "PM0208",
+        "PM0310",
+        "PM0311",
+        "PM0312",
+        "PM0408",
+        "PM0506",
+        "PM0507",
+        "PM0508",
+        "PM0509",
+        "PM0510",
+        "PM0905",
+        "PM0906",
+        "PM0907",
+    ],
+)
+def test_cli_explains_the_second_edition_codes(cli: PmcRunner, code: str) -> None:
+    run = cli("explain", code.lower())
+    assert (run.exit_code, run.stderr) == (0, "")
+    assert run.stdout.startswith(f"## {code}: {CODES[code].title}\n")
+    assert run.stdout == explain(code)

@@ -7,9 +7,15 @@ aborts, and tells the car machine (of many instances) to stand down.
 
 from __future__ import annotations
 
+import html
+import shutil
+import subprocess
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from syrupy.assertion import SnapshotAssertion
 
 from pmc.semantics.model import (
     AllFinalCondition,
@@ -42,6 +48,8 @@ from pmc.semantics.model import (
     TransitionModel,
 )
 from pmc.tools.graph import render_dot, render_mermaid
+from tests.graph.helpers import model_of
+from tests.graph.test_escaping import _mermaid_decoded
 
 STR = PrimitiveType(Primitive.STR)
 INT = PrimitiveType(Primitive.INT)
@@ -222,3 +230,46 @@ def test_one_machine_drawn_alone_lists_only_the_signals_it_touches() -> None:
 def test_a_process_without_signals_draws_no_legend() -> None:
     assert "signals" not in render_dot(replace(MODEL, signals=()))
     assert "signals" not in render_mermaid(replace(MODEL, signals=()))
+
+
+# ---- from a `.pm` file ---------------------------------------------------------------
+
+FIXTURE = Path(__file__).parent / "fixtures" / "second_edition.pm"
+
+
+@pytest.fixture(scope="module")
+def trip() -> ProcessModel:
+    return model_of(FIXTURE.read_text(encoding="utf-8"), "second_edition.pm")
+
+
+@pytest.mark.parametrize("render", [render_mermaid, render_dot], ids=["mermaid", "dot"])
+def test_a_process_using_every_construct_draws_as_recorded(
+    trip: ProcessModel, render: Callable[[ProcessModel], str], snapshot: SnapshotAssertion
+) -> None:
+    assert render(trip) == snapshot
+
+
+def test_a_string_literal_in_a_guard_reads_back_as_written(trip: ProcessModel) -> None:
+    """Quotes, `;`, `-->`, `[*]` and `#58;` in a literal: escaped, then shown verbatim."""
+    written = 'event.reason == "say \\"no\\"; --> [*] #58;"'
+    [line] = [line for line in render_mermaid(trip).split("\n") if ": hard_decline" in line]
+    label = line.split(" : ", 1)[1]
+    assert _mermaid_decoded(label) == f"hard_decline: BookHotel failed [{written}] emit Abort"
+    assert f'label="hard_decline: BookHotel failed [{_dot_escaped(written)}] emit Abort"' in (
+        render_dot(trip)
+    )
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
+def test_graphviz_draws_it_without_a_warning(trip: ProcessModel) -> None:
+    completed = subprocess.run(
+        ["dot", "-Tsvg"], input=render_dot(trip), capture_output=True, text=True, timeout=60
+    )
+    assert (completed.returncode, completed.stderr) == (0, "")
+    shown = html.unescape(completed.stdout)
+    assert ">Release: emitted by Hotel.confirm; handled by Car.release_one</text>" in shown
+    assert '[event.reason == "say \\"no\\"; --> [*] #58;"]' in shown
+
+
+def _dot_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')

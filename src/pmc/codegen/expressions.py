@@ -9,15 +9,19 @@ None`` for ``x == none`` (E711), ``x is True`` for ``x == true`` (E712), the
 variable on the left of a comparison with a constant (SIM300), ``a != b`` for
 ``not (a == b)`` (SIM201/202, E713, E714), ``x`` for ``not not x`` (SIM208),
 and ``x or true`` / ``x and false`` (SIM222/223) and a comparison of two
-literals (PLR0133, mypy's comparison-overlap) folded to their value: an expression reads values and
+literals or of a value with itself (PLR0133, PLR0124, mypy's
+comparison-overlap) folded to their value: an expression reads values and
 has no effect, so nothing is skipped that could be noticed.
 """
 
 from __future__ import annotations
 
+import io
 import operator
+import tokenize
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pmc.codegen.formatter import CodegenError
@@ -49,8 +53,8 @@ MAX_DEPTH = 200
 _BOOL = PrimitiveType(Primitive.BOOL)
 _INT = PrimitiveType(Primitive.INT)
 _STR = PrimitiveType(Primitive.STR)
-# A literal no context types (``1.5 < 2.5``): a number is written as a float.
-_UNTYPED = PrimitiveType(Primitive.FLOAT)
+_FLOAT = PrimitiveType(Primitive.FLOAT)
+_DECIMAL = PrimitiveType(Primitive.DECIMAL)
 
 # Operators Python groups to the left like the ``.pm`` grammar, by the chain they form.
 _CHAINS = {BinaryOp.ADD: "sum", BinaryOp.SUB: "sum", BinaryOp.AND: "and", BinaryOp.OR: "or"}
@@ -63,7 +67,7 @@ _COMPARE: Mapping[BinaryOp, Callable[[Any, Any], object]] = {
     BinaryOp.GE: operator.ge,
 }
 _COMPARISONS = frozenset(_COMPARE)
-# ``a OP b`` == ``b MIRROR[OP] a``: how a literal moves to the right (SIM300).
+# ``a OP b`` == ``b MIRROR[OP] a``: how a constant moves to the right (SIM300).
 _MIRRORED = {
     BinaryOp.EQ: BinaryOp.EQ,
     BinaryOp.NE: BinaryOp.NE,
@@ -109,7 +113,7 @@ def python_expr(expr: ExprModel, refs: Refs, expected: ValueType | None = None) 
     """
     match expr:
         case LiteralExpr(value):
-            return value_literal(value, expected or _UNTYPED)
+            return value_literal(value, _written_as(value, expected))
         case EventFieldExpr(field):
             return f"{refs.event}.{field}"
         case DataFieldExpr(DataScope.DATA, field):
@@ -134,9 +138,14 @@ def python_expr(expr: ExprModel, refs: Refs, expected: ValueType | None = None) 
     raise AssertionError(expr)  # pragma: no cover - the match is exhaustive
 
 
-def reads_key(expr: ExprModel) -> bool:
-    """Does ``expr`` read the process key anywhere?"""
-    return any(isinstance(node, KeyExpr) for node, _ in _nodes(expr))
+def names_read(code: str) -> frozenset[str]:
+    """The names a Python expression of this module reads (not attributes, not in strings)."""
+    tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    return frozenset(
+        token.string
+        for before, token in zip([None, *tokens], tokens, strict=False)
+        if token.type == tokenize.NAME and not (before is not None and before.string == ".")
+    )
 
 
 def check_depth(expr: ExprModel) -> None:
@@ -201,8 +210,9 @@ def _binary(
         item = _item_type(type_of(right, refs))
         return f"{python_operand(left, refs, item)} {op.value} {python_operand(right, refs)}"
     # ``+``/``-``: a literal takes the type of the other side, else of the whole.
-    left_text = _left_operand(op, left, refs, type_of(right, refs) or expected)
-    return f"{left_text} {op.value} {python_operand(right, refs, type_of(left, refs) or expected)}"
+    left_text = _left_operand(op, left, refs, _beside(type_of(right, refs), expected))
+    right_text = python_operand(right, refs, _beside(type_of(left, refs), expected))
+    return f"{left_text} {op.value} {right_text}"
 
 
 def _left_operand(op: BinaryOp, left: ExprModel, refs: Refs, expected: ValueType | None) -> str:
@@ -215,15 +225,18 @@ def _left_operand(op: BinaryOp, left: ExprModel, refs: Refs, expected: ValueType
 
 
 def _folded(expr: ExprModel) -> ExprModel:
-    """A comparison of two literals as its value: ``2 > 3`` as ``false``.
+    """A comparison of two literals, or of a value with itself, as its value.
 
-    ruff refuses to compare two constants (PLR0133), mypy two literals that
-    cannot be equal. Their values compare in Python as the generated code
-    would compare them (``1 == 1.0``, ``"a" < "b"``).
+    ruff refuses to compare two constants (PLR0133) or a name with itself
+    (PLR0124), mypy two literals that cannot be equal. Literals compare in
+    Python as the generated code would compare them (``1 == 1.0``, ``"a" <
+    "b"``); a value equals itself (no record, event or result holds a NaN).
     """
     match expr:
         case BinaryExpr(op, LiteralExpr(left), LiteralExpr(right)) if op in _COMPARE:
             return LiteralExpr(bool(_COMPARE[op](left, right)))
+        case BinaryExpr(op, left, right) if op in _COMPARE and left == right:
+            return LiteralExpr(op in (BinaryOp.EQ, BinaryOp.LE, BinaryOp.GE))
     return expr
 
 
@@ -243,6 +256,33 @@ def _constant(expr: ExprModel) -> bool:
     """Does ``expr`` read nothing (``5 + 5``)? A constant goes right of a comparison."""
     refs = (EventFieldExpr, DataFieldExpr, KeyExpr, MachineIdExpr)
     return not any(isinstance(node, refs) for node, _ in _nodes(expr))
+
+
+def _written_as(value: object, expected: ValueType | None) -> ValueType:
+    """How a literal is written: a decimal number is a ``float`` where a float is
+    expected, else a ``Decimal`` (as semantics types it); the rest as it comes."""
+    if isinstance(value, Decimal):
+        return _FLOAT if _number(expected) is Primitive.FLOAT else _DECIMAL
+    return expected or _INT
+
+
+def _beside(other: ValueType | None, expected: ValueType | None) -> ValueType | None:
+    """What a literal operand is expected to be next to an operand of type ``other``.
+
+    Next to a ``float`` or ``Decimal``, that; next to an ``int`` or another
+    literal, what the whole sum is expected to be (``data.total - (0.5 -
+    event.n)`` into a ``Decimal``: ``Decimal("0.5")``); else ``other``.
+    """
+    if _number(other) in (Primitive.FLOAT, Primitive.DECIMAL):
+        return other
+    if other is None or _number(other) is Primitive.INT:
+        return expected
+    return other
+
+
+def _number(value_type: ValueType | None) -> Primitive | None:
+    inner = value_type.inner if isinstance(value_type, OptionalType) else value_type
+    return inner.primitive if isinstance(inner, PrimitiveType) else None
 
 
 def _item_type(value_type: ValueType | None) -> ValueType | None:
@@ -287,10 +327,7 @@ def _literal_type(value: object) -> ValueType | None:
 def _sum_type(left: ValueType | None, right: ValueType | None) -> ValueType | None:
     """``int`` mixed with ``float`` or ``Decimal`` gives the other (semantics refuses the rest)."""
     for side in (left, right):
-        inner = side.inner if isinstance(side, OptionalType) else side
-        if isinstance(inner, PrimitiveType) and inner.primitive in (
-            Primitive.DECIMAL,
-            Primitive.FLOAT,
-        ):
-            return inner
+        number = _number(side)
+        if number in (Primitive.DECIMAL, Primitive.FLOAT):
+            return PrimitiveType(number)
     return left or right

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import pmc.naming as naming
-from pmc.codegen.expressions import Refs, check_depth, python_expr, python_operand, reads_key
+from pmc.codegen.expressions import Refs, check_depth, names_read, python_expr, python_operand
 from pmc.codegen.literals import annotation, primitives, printable, py_str, value_literal
 from pmc.runtime.contract import (
     BROADCAST_API,
@@ -378,7 +378,7 @@ def module_view(model: ProcessModel, *, header: Sequence[str], source_name: str)
             _plain_class(s.name, "rt.SignalPayload", f"The signal ``{s.name}``.", s.fields)
             for s in model.signals
         ),
-        uses_field_factory=any(_default_factory(f) for f in _data_fields(model)),
+        uses_field_factory=any(_default_factory(f) for f in _all_fields(model)),
         enums=tuple(_state_enum(m) for m in model.machines),
         lifecycle=_lifecycle_classes(model),
         protocol=ClassView(
@@ -421,10 +421,13 @@ def _function_names(model: ProcessModel) -> FunctionNames:
     }
 
 
-def _data_fields(model: ProcessModel) -> Iterable[FieldModel]:
+def _all_fields(model: ProcessModel) -> Iterable[FieldModel]:
+    """Every field of every class the module defines."""
+    yield from (f for e in model.events for f in e.fields)
+    yield from (f for t in model.tasks for f in (*t.fields, *t.returns))
     yield from model.data
-    for machine in model.machines:
-        yield from machine.data
+    yield from (f for m in model.machines for f in m.data)
+    yield from (f for s in model.signals for f in s.fields)
 
 
 def _runs(model: ProcessModel) -> Iterable[tuple[MachineModel, TransitionModel]]:
@@ -451,10 +454,7 @@ _STDLIB_IMPORTS: tuple[tuple[Primitive, str, str], ...] = (
 
 def _stdlib_imports(model: ProcessModel) -> tuple[ImportView, ...]:
     used = set(primitives(model.key.type))
-    fields = [f for e in model.events for f in e.fields]
-    fields += [f for t in model.tasks for f in (*t.fields, *t.returns)]
-    fields += [*_data_fields(model), *(f for s in model.signals for f in s.fields)]
-    for field in fields:
+    for field in _all_fields(model):
         used |= primitives(field.type)
     names: dict[str, list[str]] = {"datetime": [], "decimal": [], "enum": ["StrEnum"]}
     names["typing"] = ["ClassVar", "Literal", "Protocol"]
@@ -781,33 +781,33 @@ def _clause_functions(
     scope = f"rt.Scope[{_payload_type(model, transition.trigger)}, {records}]"
     key_type = annotation(model.key.type)
 
-    def function(clause: str, returns: str, body: str, reads: Iterable[ExprModel]) -> FunctionView:
+    def function(clause: str, returns: str, body: str) -> FunctionView:
         name = names[clause][(machine.name, transition.name)]
-        key = key_type if any(reads_key(e) for e in reads) else None
+        # Read in the code, not the model: `key >= key` is written `True`.
+        key = key_type if _KEY in names_read(body) else None
         return FunctionView(name, _SCOPE, scope, returns, body, key)
 
     if transition.guard is not None:
         body = python_expr(transition.guard, refs, _BOOL)
-        yield function("when", "bool", body, [transition.guard])
+        yield function("when", "bool", body)
     if transition.run is not None:
         task = model.task(transition.run.task)
         body = _call(task.name, transition.run.bindings, task.fields, refs)
-        yield function("bind", task.name, body, [b.value for b in transition.run.bindings])
+        yield function("bind", task.name, body)
     if transition.sets:
         body = _assignments(model, machine, transition, refs)
-        yield function("set", "rt.Assignments", body, [a.value for a in transition.sets])
+        yield function("set", "rt.Assignments", body)
     if transition.emits:
         calls = [
             _call(e.signal, e.bindings, model.signal(e.signal).fields, refs)
             for e in transition.emits
         ]
         body = f"({', '.join(calls)}{',' if len(calls) == 1 else ''})"
-        reads = [b.value for e in transition.emits for b in e.bindings]
-        yield function("emit", "tuple[rt.SignalPayload, ...]", body, reads)
+        yield function("emit", "tuple[rt.SignalPayload, ...]", body)
     if isinstance(transition.trigger, DeadlineTriggerModel):
         # Read on entering the source state, whatever entered it: no payload.
         due = DataFieldExpr(transition.trigger.scope, transition.trigger.field)
-        at = function("at", "datetime | None", python_expr(due, refs), [])
+        at = function("at", "datetime | None", python_expr(due, refs))
         yield replace(at, annotation=f"rt.Scope[object, {records}]")
 
 
@@ -843,8 +843,10 @@ def _assignments(
 
 def _converted(value: ExprModel, source: ValueType | None, target: ValueType, refs: Refs) -> str:
     """``value`` as a value of ``target``: an ``int`` into a ``Decimal`` converted."""
-    text = python_expr(value, refs, target)
-    match _conversion(source, target):
+    conversion = _conversion(source, target)
+    # What is converted is computed as it is typed: `Decimal(_s.event.n + 1)`.
+    text = python_expr(value, refs, target if conversion is Conversion.NONE else source)
+    match conversion:
         case Conversion.DECIMAL:
             return f"Decimal({text})"
         case Conversion.OPTIONAL_DECIMAL:

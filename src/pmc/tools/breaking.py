@@ -1,11 +1,14 @@
 """Changes between two versions of a process that break replay of recorded streams.
 
 A stream holds the input events, every ``TransitionPlanned`` (machine,
-transition, from and to state, task and its input), every task outcome with
-its result, all under names: the process name (stream category and event-name
-prefix), event, task, machine, state and transition names, and field names and
+transition, from and to state, task and its input, the data fields it set),
+every ``SignalRaised`` with its payload, every task outcome with its result,
+all under names: the process name (stream category and event-name prefix),
+event, signal, task, machine, state and transition names, and field names and
 values. Replaying a stream with a new definition fails when one of those names
-or shapes is gone. ``compare`` finds such changes; each finding names a stable
+or shapes is gone. Two warnings name changes that replay but alter what a
+running instance does next: a data field's default (defaults are not
+recorded) and the order in which guarded transitions are tried. ``compare`` finds such changes; each finding names a stable
 rule id (like buf's ``FIELD_NO_DELETE``) documented in ``docs/breaking.md``.
 
 A :class:`Finding` holds a diagnostic, which renders in every format ``pmc

@@ -9,7 +9,7 @@ follows the model's source order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -24,7 +24,6 @@ from pmc.semantics.model import (
     RetryDelayKind,
     RetryPolicy,
     SelectorTriggerModel,
-    SignalModel,
     SignalTriggerModel,
     TaskModel,
     TimerTriggerModel,
@@ -241,31 +240,31 @@ def machine_views(
     return tuple(_machine_view(process, i, m, marks) for i, m in _drawn(process, machine))
 
 
-def _signal_label(process: ProcessModel, signal: SignalModel) -> str:
+def _emits(transition: TransitionModel, signal: str) -> bool:
+    return any(e.signal == signal for e in transition.emits)
+
+
+def _handles(transition: TransitionModel, signal: str) -> bool:
+    trigger = transition.trigger
+    return isinstance(trigger, SignalTriggerModel) and trigger.signal == signal
+
+
+def _signal_label(process: ProcessModel, signal: str) -> str:
     """``Abort: emitted by Trip.fail; handled by Flight.undo, Car.undo``."""
-    emitters = [
-        f"{m.name}.{t.name}"
-        for m in process.machines
-        for t in m.transitions
-        if any(e.signal == signal.name for e in t.emits)
-    ]
-    handlers = [
-        f"{m.name}.{t.name}"
-        for m in process.machines
-        for t in m.transitions
-        if isinstance(t.trigger, SignalTriggerModel) and t.trigger.signal == signal.name
-    ]
+
+    def where(test: Callable[[TransitionModel, str], bool]) -> list[str]:
+        return [
+            f"{m.name}.{t.name}" for m in process.machines for t in m.transitions if test(t, signal)
+        ]
+
+    emitters, handlers = where(_emits), where(_handles)
     emitted = f"emitted by {', '.join(emitters)}" if emitters else "never emitted"
     handled = f"handled by {', '.join(handlers)}" if handlers else "never handled"
-    return f"{signal.name}: {emitted}; {handled}"
+    return f"{signal}: {emitted}; {handled}"
 
 
 def _touches(machine: MachineModel, signal: str) -> bool:
-    return any(
-        any(e.signal == signal for e in t.emits)
-        or (isinstance(t.trigger, SignalTriggerModel) and t.trigger.signal == signal)
-        for t in machine.transitions
-    )
+    return any(_emits(t, signal) or _handles(t, signal) for t in machine.transitions)
 
 
 def signal_views(process: ProcessModel, machine: str | None = None) -> tuple[SignalView, ...]:
@@ -276,7 +275,7 @@ def signal_views(process: ProcessModel, machine: str | None = None) -> tuple[Sig
     """
     drawn = [m for _, m in _drawn(process, machine)]
     return tuple(
-        SignalView(f"sig{i}", _signal_label(process, s))
+        SignalView(f"sig{i}", _signal_label(process, s.name))
         for i, s in enumerate(process.signals)
         if machine is None or any(_touches(m, s.name) for m in drawn)
     )
@@ -376,7 +375,8 @@ def _dot_machine(view: MachineView) -> Iterator[str]:
     yield f"{inner}{start} -> {dot_string(view.initial)};"
     for edge in view.edges:
         style = _DOT_STYLES.get(edge.kind)
-        attrs = _attrs(*(("style", style),) if style else (), ("label", dot_string(edge.label)))
+        styled = (("style", style),) if style else ()
+        attrs = _attrs(*styled, ("label", dot_string(edge.label)))
         yield f"{inner}{dot_string(edge.source)} -> {dot_string(edge.target)} {attrs};"
     yield "}"
 
