@@ -4,7 +4,9 @@
   data, guards, ``set``, signals, ``keep``, ``at`` deadlines and data
   conditions; after every step the state ``decide`` built equals a
   from-scratch fold of the recorded stream read back through JSON into
-  another import's classes, data records included.
+  another import's classes, data records included; and every transition
+  planned is the one the program says (first guard that holds), with the
+  values its ``set`` gives and the signals its ``emit`` gives, in order.
 - Guard order: on a state with several guarded transitions on one trigger,
   the transition taken is the first in source order whose guard holds, as
   the test computes from the program and the values, without pmc.
