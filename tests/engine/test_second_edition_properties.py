@@ -4,7 +4,9 @@
   data, guards, ``set``, signals, ``keep``, ``at`` deadlines and data
   conditions; after every step the state ``decide`` built equals a
   from-scratch fold of the recorded stream read back through JSON into
-  another import's classes, data records included.
+  another import's classes, data records included; and every transition
+  planned is the one the program says (first guard that holds), with the
+  values its ``set`` gives and the signals its ``emit`` gives, in order.
 - Guard order: on a state with several guarded transitions on one trigger,
   the transition taken is the first in source order whose guard holds, as
   the test computes from the program and the values, without pmc.
@@ -110,6 +112,7 @@ class Run:
     """One stream of a generated program driven through ``decide``, recorded as the runtime does."""
 
     def __init__(self, program: Program) -> None:
+        self.program = program
         module, self.replica = imported(program)
         self.s = Scenario(module)
 
@@ -145,7 +148,8 @@ class Run:
         definition = s.definition
         before = s.state
 
-        decisions, built = decide_and_fold(definition, before, event, s.meta())
+        meta = s.meta()
+        decisions, built = decide_and_fold(definition, before, event, meta)
 
         if repeats_an_outcome(definition, s.stream, event):
             return
@@ -162,6 +166,69 @@ class Run:
         assert comparable(replayed) == comparable(built)
         # The process's record is its typed model, not a dict.
         assert type(replayed.data) is (self.replica.DEFINITION.data_model or NoData)
+        self.check_against_the_program(event, decisions, meta)
+
+    def check_against_the_program(self, event: Event, decisions: list[Any], meta: Any) -> None:
+        """Each transition planned is the first of its state and trigger whose guard
+        holds, its ``set`` wrote what its expressions give, and the signals raised
+        are what the transitions emitted, in the order they were planned: all
+        computed from the program by :func:`evaluate`, on the values the stream
+        held just before the transition."""
+        s = self.s
+        first = len(s.stream) - len(decisions)
+        emitted: list[tuple[str, dict[str, Any]]] = []
+        for offset, planned in enumerate(decisions):
+            if type(planned).__name__ != "TransitionPlanned":
+                continue
+            before = s.definition.fold(s.stream[: first + offset])
+            after = s.definition.fold(s.stream[: first + offset + 1])
+            cause = _payload(event, decisions, meta, planned.caused_by)
+            machine = self.program.machine(planned.machine)
+            values = cause | _scope(before, machine, planned.machine_id, s.key)
+            (taken,) = [t for t in machine.transitions if t.name == planned.transition]
+            tried = machine.candidates(str(planned.from_state), taken.trigger)
+            holding = [t.name for t in tried if t.guard is None or evaluate(t.guard, values)]
+            assert holding[:1] == [taken.name], (holding, values)
+            written = _scope(after, machine, planned.machine_id, s.key)
+            for ref, value in taken.sets:
+                assert written[text(ref)] == evaluate(value, values), (text(ref), values)
+            emitted += [
+                (e.signal, {name: evaluate(v, values) for name, v in e.bindings})
+                for e in taken.emits
+            ]
+        raised = [(d.signal, d.payload) for d in decisions if type(d).__name__ == "SignalRaised"]
+        assert raised == emitted
+
+
+def _payload(event: Event, decisions: list[Any], meta: Any, cause: uuid.UUID) -> dict[str, Any]:
+    """What ``event.`` reads for a transition ``cause`` caused: the handled
+    event's fields, a result's, a failure's reason, or a signal's payload."""
+    if cause != meta.event_id:
+        (signal,) = [d for i, d in enumerate(decisions) if decision_id(meta.event_id, i) == cause]
+        fields = signal.payload
+    elif type(event).__name__ == "TaskCompleted":
+        fields = event.result or {}
+    elif type(event).__name__ == "TaskFailed":
+        fields = {"reason": event.reason}
+    elif type(event).__name__ == "TimerFired":
+        fields = {}
+    else:
+        fields = event.model_dump()
+    return {f"event.{name}": value for name, value in fields.items()}
+
+
+def _scope(state: ProcessState, machine: Machine, machine_id: str, key: str) -> dict[str, Any]:
+    """The values of ``data.``, ``instance.`` (its machine's defaults for an
+    instance not created yet), ``key`` and ``machine_id`` in ``state``."""
+    record = state.instance_data.get(machine.name, {}).get(machine_id)
+    instance = (
+        record.model_dump() if record is not None else {f.name: f.initial for f in machine.data}
+    )
+    return (
+        {f"data.{name}": value for name, value in state.data.model_dump().items()}
+        | {f"instance.{name}": value for name, value in instance.items()}
+        | {"key": key, "machine_id": machine_id}
+    )
 
 
 @settings(

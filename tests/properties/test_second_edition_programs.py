@@ -1,5 +1,6 @@
-"""Second-edition programs built valid (issue 10): `pmc check` passes them, and
-their generated modules import and pass ``mypy --strict``.
+"""Second-edition programs built valid (issue 10): `pmc check` passes them,
+`pmc fmt` keeps their meaning, and their generated modules import and pass
+``mypy --strict``.
 
 The programs (:func:`~tests.properties.second_edition.programs`) have data in
 the process and in machines, guards, ``set``, signals and ``emit``, ``keep``,
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from pmc.compiler import check_source
 from pmc.source import SourceFile
+from pmc.tools.fmt import format_source
 from tests.codegen.support import compile_text, import_code
 from tests.properties.cli import run_cli
 from tests.properties.names import mypy_strict
@@ -36,6 +38,20 @@ def test_a_generated_program_checks_without_errors(program: Program) -> None:
 
     assert [(d.id, d.message) for d in result.diagnostics if d.severity == "error"] == []
     assert result.model is not None
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_pmc_fmt_keeps_the_meaning_of_a_generated_program(program: Program) -> None:
+    formatted = format_source(SourceFile("generated.pm", program.text)).text
+    assert formatted is not None
+    note(formatted)
+
+    before = check_source(SourceFile("generated.pm", program.text)).model
+    after = check_source(SourceFile("generated.pm", formatted)).model
+
+    assert after == before
+    assert format_source(SourceFile("generated.pm", formatted)).text == formatted
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
