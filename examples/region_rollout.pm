@@ -5,7 +5,8 @@
 # probes in its instance data. Once the canary has passed enough probes it
 # raises `CanaryPassed`, naming the regions that may follow. When any region
 # fails, it raises `RollBack`, which reaches every region (a broadcast), and
-# each one that runs the new version rolls back to the previous one.
+# each one that runs the new version rolls back to the previous one; a region
+# still deploying keeps its deploy running (`keep`) and rolls back after it.
 process RegionRollout {
     key rollout_id
 
@@ -79,7 +80,7 @@ process RegionRollout {
             unhealthy: int = 0
             bake_until: datetime | None = none
         }
-        states Pending, Waiting, Deploying, Baking, Probing, Checking, Live, RollingBack,
+        states Pending, Waiting, Deploying, Baking, Probing, Checking, Live, Aborting, RollingBack,
                RolledBack, Cancelled, Frozen, Stuck
         initial Pending
         final RolledBack, Cancelled, Frozen, Stuck
@@ -146,10 +147,25 @@ process RegionRollout {
 
         # `on RollBack` without a selector on a machine with many instances:
         # every region whose state accepts it moves, the region that raised
-        # it included (it is rolling back already, so it does not).
-        transition roll_back: Deploying, Baking, Probing, Checking, Live -> RollingBack on RollBack
+        # it included (it is rolling back already, so it does not). A probe
+        # still running in `Checking` is dropped: it changes nothing.
+        transition roll_back: Baking, Probing, Checking, Live -> RollingBack on RollBack
             run Rollback(region = machine_id, version = data.previous)
             set data.rollbacks = data.rollbacks + 1
+        # A deploy under way cannot be called back: rolling back now, a deploy
+        # that finishes later would leave the new version running in a region
+        # the rollout calls rolled back. `keep` lets it finish, and the region
+        # rolls back once it has. It counts as a rollback in flight already, so
+        # the rollout does not fail before it is done.
+        transition abort: Deploying -> Aborting on RollBack
+            keep Deploy
+            set data.rollbacks = data.rollbacks + 1
+        transition late_deployed: Aborting -> RollingBack on Deploy completed
+            run Rollback(region = machine_id, version = data.previous)
+        # A deploy that failed may still have updated some of the region's
+        # hosts (as `deploy_failed` assumes): roll back all the same.
+        transition late_failed: Aborting -> RollingBack on Deploy failed
+            run Rollback(region = machine_id, version = data.previous)
         transition cancel: Waiting -> Cancelled on RollBack
 
         transition rolled_back: RollingBack -> RolledBack on Rollback completed

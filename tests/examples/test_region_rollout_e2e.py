@@ -37,20 +37,33 @@ def rollout() -> ModuleType:
 
 
 class Regions:
-    """The `E2eRegionRolloutTasks` handlers: scripted probes, and regions that refuse a deploy."""
+    """The `E2eRegionRolloutTasks` handlers: scripted probes, and regions that refuse a deploy.
+
+    A region in ``slow`` fails its first deploy attempt with an error worth a
+    retry: its deploy is still in flight (waiting out its backoff) after the
+    others are done.
+    """
 
     def __init__(
-        self, clock: FakeClock, probes: list[bool], refuse: frozenset[str] = frozenset()
+        self,
+        clock: FakeClock,
+        probes: list[bool],
+        refuse: frozenset[str] = frozenset(),
+        slow: frozenset[str] = frozenset(),
     ) -> None:
         self.clock = clock
         self.probes = list(probes)
         self.refuse = refuse
+        self.slow = set(slow)
         self.seen = Recorded()
 
     def deploy(self, task: Any, ctx: TaskContext) -> Any:
         self.seen.add("Deploy", task, ctx)
         if task.region in self.refuse:
             raise PermanentFailure("quota exceeded")
+        if task.region in self.slow:
+            self.slow.remove(task.region)
+            raise ConnectionError("deploy API unavailable")
         return {"bake_until": self.clock() + BAKE}
 
     def probe(self, task: Any, ctx: TaskContext) -> Any:
@@ -143,14 +156,20 @@ def test_a_region_that_fails_rolls_back_every_region_that_runs_the_new_version(
     assert passed[:1] == ("CanaryPassed",)
     assert rollback == ("RollBack", {"reason": "us: quota exceeded"}, "us", "deploy_failed")
     # The broadcast moved every region whose state accepts it, in creation
-    # order; `us` rolls back already, by the transition that raised it.
+    # order; `us` rolls back already, by the transition that raised it. The
+    # worker runs the deploys of `us` and `ap` in either order: `ap` rolls
+    # back at once if its deploy is done, or after it if it still runs (`abort`
+    # keeps it; the next test runs that case on purpose).
     rollback_id = signal_ids(history)[1]
     moved = [
         (p.machine_id, p.transition)
         for p in events_named(history, "TransitionPlanned")
         if p.caused_by == rollback_id
     ]
-    assert moved == [("eu", "roll_back"), ("ap", "roll_back")]
+    assert moved in (
+        [("eu", "roll_back"), ("ap", "roll_back")],
+        [("eu", "roll_back"), ("ap", "abort")],
+    )
 
     state = assert_replay_agrees(rollout(), manager, "r1")
     assert state.end is End.FAILED
@@ -163,4 +182,54 @@ def test_a_region_that_fails_rolls_back_every_region_that_runs_the_new_version(
     }
     rolled_back = sorted((d["region"], d["version"]) for d in handlers.seen.of("Rollback"))
     assert rolled_back == [("ap", "v1"), ("eu", "v1"), ("us", "v1")]
+    assert_pmc_replay_agrees(rollout(), store_url)
+
+
+def test_a_region_still_deploying_when_rollback_arrives_rolls_back_once_its_deploy_is_done(
+    store: ProcessStore, store_url: str, clock: FakeClock
+) -> None:
+    # `ap`'s first deploy attempt fails and waits out its backoff; meanwhile
+    # `us` refuses the deploy and raises `RollBack`.
+    handlers = Regions(clock, probes=[True], refuse=frozenset({"us"}), slow=frozenset({"ap"}))
+    manager, worker = deployed(rollout(), store, handlers)
+    manager.handle(started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
+    worker.drain()
+
+    time_passes(clock, worker, minutes=1)  # the canary passes; us fails; ap's deploy waits
+
+    # `ap` left `Deploying` keeping its deploy in flight: rolling back now
+    # would race the deploy, which may still put the new version in place.
+    history = manager.history("r1")
+    [ap_deploy] = [t for t in manager.state("r1").tasks.values() if t.machine_id == "ap"]
+    [abort] = [p for p in events_named(history, "TransitionPlanned") if p.transition == "abort"]
+    assert (abort.machine_id, abort.caused_by) == ("ap", signal_ids(history)[1])
+    assert abort.kept_tasks == [ap_deploy.task_id]
+    state = manager.state("r1")
+    assert dict(state.instances_of("Region")) == {
+        "eu": "RolledBack",
+        "us": "RolledBack",
+        "ap": "Aborting",
+    }
+    # Its rollback is counted as in flight: the rollout has not failed yet.
+    assert (state.end, state.data.rollbacks) == (None, 1)
+    assert [d["region"] for d in handlers.seen.of("Rollback")].count("ap") == 0
+
+    time_passes(clock, worker, minutes=1)  # ap's deploy is retried and succeeds
+
+    state = assert_replay_agrees(rollout(), manager, "r1")
+    assert state.end is End.FAILED
+    assert (state.data.failed_region, state.data.rollbacks) == ("us", 0)
+    assert dict(state.instances_of("Region"))["ap"] == "RolledBack"
+    # The rollback ran after the deploy: the region ends on the old version.
+    ap_calls = [
+        (task, given["version"]) for task, region, given in handlers.seen.calls if region == "ap"
+    ]
+    assert ap_calls == [("Deploy", "v2"), ("Deploy", "v2"), ("Rollback", "v1")]
+    assert [p[2] for p in planned(manager.history("r1")) if p[1] == "ap"] == [
+        "wait",
+        "follow",
+        "abort",
+        "late_deployed",
+        "rolled_back",
+    ]
     assert_pmc_replay_agrees(rollout(), store_url)
