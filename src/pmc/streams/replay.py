@@ -34,7 +34,13 @@ from event_sourcery import Event
 from pydantic import BaseModel, ValidationError
 
 from pmc.diagnostics import Diagnostic, StreamPosition
-from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase, engine
+from pmc.runtime import (
+    ProcessDefinition,
+    ProcessState,
+    SignalRaisedBase,
+    TransitionPlannedBase,
+    engine,
+)
 from pmc.runtime.stores import ProcessStore
 from pmc.streams.export import ExportedEvent, export_streams
 
@@ -133,7 +139,7 @@ class Catalog:
     tasks: Mapping[str, type[BaseModel]]  # task -> input model
     transition_planned: type[TransitionPlannedBase]
     outcome_events: tuple[type[Event], ...]  # events naming a machine and transition
-    signals: frozenset[str]  # the declared signals
+    signals: Mapping[str, type[BaseModel]]  # the declared signals -> payload classes
     signal_raised: type[Event] | None  # None: the process declares no signal
 
     @classmethod
@@ -172,7 +178,7 @@ class Catalog:
                 lifecycle.timer_scheduled,
                 *((lifecycle.signal_raised,) if lifecycle.signal_raised is not None else ()),
             ),
-            signals=frozenset(definition.signals),
+            signals=dict(definition.signals),
             signal_raised=lifecycle.signal_raised,
         )
 
@@ -299,6 +305,7 @@ def _load_event(
     problems = [
         *_check_key(catalog, where, event, recorded),
         *_check_task_input(catalog, where, event, recorded),
+        *_check_signal_payload(catalog, where, event, recorded),
     ]
     return (None, problems) if problems else (event, [])
 
@@ -404,6 +411,26 @@ def _check_task_input(
         yield where.at(
             "REPLAY_INVALID_TASK_INPUT",
             f"input of task `{event.task}`: {describe_errors(error)}",
+            recorded,
+        )
+
+
+def _check_signal_payload(
+    catalog: Catalog, where: _Locator, event: Event, recorded: ExportedEvent
+) -> Iterator[Diagnostic]:
+    # A recorded signal's payload is an event payload too: it must still
+    # validate as its current class (as ``TransitionPlanned`` folds trust it).
+    if not isinstance(event, SignalRaisedBase):
+        return
+    model = catalog.signals.get(event.signal)
+    if model is None:
+        return
+    try:
+        model.model_validate(event.payload)
+    except ValidationError as error:
+        yield where.at(
+            "REPLAY_INVALID_PAYLOAD",
+            f"payload of signal `{event.signal}`: {describe_errors(error)}",
             recorded,
         )
 
