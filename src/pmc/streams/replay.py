@@ -405,34 +405,39 @@ def _check_task_input(
     model = catalog.tasks.get(str(event.task))
     if model is None or event.task_input is None:
         return
-    try:
-        model.model_validate(event.task_input)
-    except ValidationError as error:
-        yield where.at(
-            "REPLAY_INVALID_TASK_INPUT",
-            f"input of task `{event.task}`: {describe_errors(error)}",
-            recorded,
-        )
+    what = f"input of task `{event.task}`"
+    yield from _invalid(
+        model, event.task_input, ("REPLAY_INVALID_TASK_INPUT", what), where, recorded
+    )
 
 
 def _check_signal_payload(
     catalog: Catalog, where: _Locator, event: Event, recorded: ExportedEvent
 ) -> Iterator[Diagnostic]:
-    # A recorded signal's payload is an event payload too: it must still
-    # validate as its current class (as ``TransitionPlanned`` folds trust it).
+    # A recorded signal's payload is an event payload too, stored inside
+    # ``SignalRaised``: it must still validate against its signal's class.
     if not isinstance(event, SignalRaisedBase):
         return
     model = catalog.signals.get(event.signal)
     if model is None:
         return
+    what = f"payload of signal `{event.signal}`"
+    yield from _invalid(model, event.payload, ("REPLAY_INVALID_PAYLOAD", what), where, recorded)
+
+
+def _invalid(
+    model: type[BaseModel],
+    value: object,
+    finding: tuple[str, str],
+    where: _Locator,
+    recorded: ExportedEvent,
+) -> Iterator[Diagnostic]:
+    """The finding ``(id, what)`` if ``model`` rejects ``value``, quoting pydantic."""
     try:
-        model.model_validate(event.payload)
+        model.model_validate(value)
     except ValidationError as error:
-        yield where.at(
-            "REPLAY_INVALID_PAYLOAD",
-            f"payload of signal `{event.signal}`: {describe_errors(error)}",
-            recorded,
-        )
+        code, what = finding
+        yield where.at(code, f"{what}: {describe_errors(error)}", recorded)
 
 
 def describe_errors(error: ValidationError, limit: int = 3) -> str:
