@@ -7,7 +7,7 @@ state is the fold of the recorded stream (``CheckedScenario``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -234,6 +234,69 @@ def test_a_fired_deadline_takes_its_transition() -> None:
     assert taken(decisions) == ["retry"]
     assert decisions[0].task_input == {"invoice_id": "r1", "attempt": 2}
     assert s.state.data.attempts == 2
+
+
+def _set_a_day_later(s: rt.Scope[Any, m.EdDunningData, rt.NoData]) -> rt.Assignments:
+    assert s.data.retry_at is not None
+    return rt.Assignments(data={"retry_at": s.data.retry_at + timedelta(days=1)})
+
+
+def waiting_on_itself(assign: rt.Assign | None) -> rt.ProcessDefinition:
+    """EdDunning edited: `retry: Waiting -> Waiting on at data.retry_at`, setting
+    what ``assign`` sets, and `swap` postpones the retry by a day."""
+
+    class Edited(m.EdDunning):
+        transitions: ClassVar[rt.TransitionTable] = {
+            **m.EdDunning.transitions,
+            ("Billing", m.BillingState.Waiting, "after:retry"): rt.TransitionSpec(
+                name="retry", target=m.BillingState.Waiting, assign=assign
+            ),
+            ("Billing", m.BillingState.Waiting, "Swap"): rt.TransitionSpec(
+                name="swap", target=m.BillingState.Waiting, assign=_set_a_day_later
+            ),
+        }
+
+    return Edited()
+
+
+def waiting_until(assign: rt.Assign | None) -> tuple[CheckedScenario, Any]:
+    """The invoice waiting for its retry at LATER, on the edited module; its timer."""
+    s, task = charging()
+    s.definition = waiting_on_itself(assign)
+    (timer,) = s.of_type("TimerScheduled", s.when(charged(s, task, "soft", retry_at=LATER)))
+    return s, timer
+
+
+def test_an_at_deadline_re_entering_its_state_on_the_same_instant_is_not_scheduled_again() -> None:
+    # Scheduled again, it would fire at once, for ever.
+    s, timer = waiting_until(None)
+    s.advance(days=2)
+
+    decisions = s.fired(timer)
+
+    assert taken(decisions) == ["retry"]
+    assert s.of_type("TimerScheduled", decisions) == []
+    assert s.state.timers == {}
+
+
+def test_an_at_deadline_re_entering_its_state_is_scheduled_again_for_a_later_instant() -> None:
+    s, timer = waiting_until(_set_a_day_later)
+    s.advance(days=2)
+
+    decisions = s.fired(timer)
+
+    (again,) = s.of_type("TimerScheduled", decisions)
+    assert (again.transition, again.due_at) == ("retry", LATER + timedelta(days=1))
+
+
+def test_changing_the_deadline_while_staying_in_the_state_does_not_move_its_timer() -> None:
+    s, _ = waiting_until(None)
+
+    decisions = s.when(m.Swap(invoice_id="r1"))
+
+    assert s.state.data.retry_at == LATER + timedelta(days=1)
+    assert s.of_type("TimerScheduled", decisions) == []
+    assert [t.due_at for t in s.state.timers.values()] == [LATER]
 
 
 # ---- data conditions -----------------------------------------------------------------

@@ -14,7 +14,6 @@ import pytest
 
 import pmc.runtime as rt
 from pmc.runtime.contract import decision_id
-from pmc.runtime.engine import MAX_SIGNALS_PER_DECISION
 from tests.engine import ed2_trip as m
 from tests.engine.ed2_scenario import CheckedScenario
 
@@ -142,14 +141,14 @@ def test_instance_data_starts_at_the_machine_defaults_and_keeps_what_set_wrote()
     assert isinstance(s.state.instance_data["Leg"]["a"], m.LegData)
 
 
-def ledger_emitting(trigger: str, payload: rt.SignalPayload) -> rt.ProcessDefinition:
-    """EdTrip edited by hand: the Ledger's transition on ``trigger`` emits ``payload``.
+def ledger_emitting(trigger: str, *payloads: rt.SignalPayload) -> rt.ProcessDefinition:
+    """EdTrip edited by hand: the Ledger's transition on ``trigger`` emits ``payloads``.
 
     (Named `forget`, a transition that emits, so the module's SignalRaised takes it.)
     """
 
     def emit(scope: rt.Scope[Any, Any, Any]) -> tuple[rt.SignalPayload, ...]:
-        return (payload,)
+        return payloads
 
     class Edited(m.EdTrip):
         transitions: ClassVar[rt.TransitionTable] = {
@@ -162,12 +161,24 @@ def ledger_emitting(trigger: str, payload: rt.SignalPayload) -> rt.ProcessDefini
     return Edited()
 
 
-def test_a_signal_cycle_stops_at_the_cap_with_a_clear_error() -> None:
-    # A note emits a note: `pmc check` refuses this (PM0311).
+def test_a_fan_out_raises_any_number_of_signals() -> None:
+    # No cycle: each note is handled by a transition that emits nothing.
+    s = booked("a")
+    s.definition = ledger_emitting("Forget", *(m.Note(text="n") for _ in range(10_001)))
+
+    decisions = s.when(m.Forget(trip_id="r1", leg="a"))
+
+    assert sum(isinstance(d, m.SignalRaised) for d in decisions) == 10_001
+    assert s.state.data.log.count("n;") == 10_001
+
+
+def test_a_signal_cycle_stops_with_a_clear_error() -> None:
+    # A note emits a note: `pmc check` refuses this (PM0311). EdTrip declares
+    # three signals, so a chain of four can only be a cycle.
     s = booked("a")
     s.definition = ledger_emitting("signal:Note", m.Note(text="again"))
 
-    with pytest.raises(rt.SignalError, match=f"more than {MAX_SIGNALS_PER_DECISION} signals"):
+    with pytest.raises(rt.SignalError, match=r"4 deep .* declares 3: only a signal cycle"):
         s.when(m.LegFailed(trip_id="r1", leg="a"))
 
 

@@ -106,6 +106,33 @@ def test_a_recorded_signal_name_is_checked_before_its_payload(
     ]
 
 
+class UndoByNumber(rt.SignalPayload):
+    leg: int
+
+
+def test_a_recorded_signal_payload_the_signal_no_longer_takes(
+    trip: tuple[ExportedEvent, ...],
+) -> None:
+    class Retyped(ed2_trip.EdTrip):
+        signals: ClassVar = {**ed2_trip.EdTrip.signals, "Undo": UndoByNumber}
+
+    raised = next(e for e in trip if e.event == "EdTrip.SignalRaised")
+
+    report = run(Retyped(), trip)
+
+    assert report.findings == (
+        finding(
+            "REPLAY_INVALID_PAYLOAD",
+            "EdTrip",
+            "t1",
+            raised.version,
+            "EdTrip.SignalRaised",
+            "payload of signal `Undo`: field `leg`: Input should be a valid integer,"
+            " unable to parse string as an integer",
+        ),
+    )
+
+
 class DunningDataWithoutAttempts(rt.ProcessData):
     retry_at: datetime | None = None
     paid: bool = False

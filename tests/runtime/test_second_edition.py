@@ -6,9 +6,12 @@ The modules are the hand-written API 3 modules of the engine tests.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 
+import pytest
+
+import pmc.runtime as rt
 from pmc.runtime import End, TaskContext, contract
 from pmc.runtime.manager import HandleStatus, ProcessManager
 from pmc.runtime.stores import ProcessStore
@@ -109,3 +112,85 @@ def test_a_data_condition_completes_the_process_on_every_store(store: ProcessSto
     assert isinstance(state.data, m.EdDunningData)
     assert (state.data.paid, state.end) == (True, End.COMPLETED)
     assert manager.replay("i2") == state
+
+
+# ---- a generated function that raises ------------------------------------------------
+
+_Billing = ed2_dunning.BillingState
+_SOON = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def _when_later(s: rt.Scope[Any, Any, Any]) -> bool:
+    return bool(s.event.retry_at > s.data.retry_at)
+
+
+def _set_overflowing(s: rt.Scope[Any, Any, Any]) -> rt.Assignments:
+    return rt.Assignments(data={"attempts": 1e308 * 10})
+
+
+class Edited(ed2_dunning.EdDunning):
+    """EdDunning edited: a charge is retried softly only when it asks for a
+    later retry than the one recorded (``when event.retry_at > data.retry_at``),
+    and a `Swap` while charging sets ``data.attempts`` to a float that overflowed."""
+
+    transitions: ClassVar[rt.TransitionTable] = {
+        **ed2_dunning.EdDunning.transitions,
+        ("Billing", _Billing.Charging, "Charge completed"): rt.TransitionSpec(
+            name="soft", target=_Billing.Waiting, guard=_when_later
+        ),
+        ("Billing", _Billing.Charging, "Swap"): rt.TransitionSpec(
+            name="swap", target=_Billing.Charging, assign=_set_overflowing
+        ),
+    }
+
+
+class NaiveRetry:
+    """Asks for a retry at a naive instant: comparing it with an aware one raises TypeError."""
+
+    def charge(self, task: Any, ctx: TaskContext) -> dict[str, Any]:
+        return {"code": "soft", "retry_at": datetime(2030, 1, 2)}
+
+
+def test_an_outcome_whose_decision_raises_is_recorded_and_fails_the_process(
+    store: ProcessStore,
+) -> None:
+    definition = Edited()
+    # No handlers, and no grace: a worker runs the charge at once.
+    manager = ProcessManager(definition, store, sync_grace=timedelta(0))
+    manager.handle(ed2_dunning.Opened(invoice_id="i3", retry_at=_SOON))
+
+    Worker(definition, store, NaiveRetry(), worker_id="w1").drain()
+
+    # The outcome is recorded, and the process fails saying why, instead of
+    # the outcome being lost to the guard's TypeError.
+    history = manager.history("i3")
+    assert names(history)[-2:] == ["TaskCompleted", "ProcessFailed"]
+    state = manager.state("i3")
+    assert (state.end, state.end_reason) == (
+        End.FAILED,
+        "EdDunning i3: Billing Billing, transition `soft`: its `when` raised TypeError:"
+        " can't compare offset-naive and offset-aware datetimes",
+    )
+    # The decision is pure: a replay decides it again and agrees.
+    replayed = replay(definition, store_streams(store, "EdDunning"))
+    assert replayed.ok, replayed.findings
+    assert {s.key: s.state for s in replayed.streams} == {"i3": state}
+
+
+def test_an_input_event_whose_decision_raises_is_refused_and_nothing_is_recorded(
+    store: ProcessStore,
+) -> None:
+    definition = Edited()
+    manager = ProcessManager(definition, store)
+    manager.handle(ed2_dunning.Opened(invoice_id="i4", retry_at=_SOON))
+    before = manager.history("i4")
+
+    with pytest.raises(rt.DecisionError) as raised:
+        manager.handle(ed2_dunning.Swap(invoice_id="i4"))
+
+    assert str(raised.value) == (
+        "EdDunning i4: Billing Billing, transition `swap`: its `set` raised ValidationError:"
+        " attempts: Input should be a finite number"
+    )
+    # The caller still holds its event: nothing of it is in the stream.
+    assert manager.history("i4") == before

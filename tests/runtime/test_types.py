@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
@@ -244,6 +245,19 @@ def test_the_text_of_an_int_key_names_its_canonical_stream(store: ProcessStore, 
     assert (stopped.status, stopped.key) == (HandleStatus.RECORDED, "1")
     assert manager.state(1).end is End.COMPLETED
     assert store.stream_keys("RtTyIntSync") == ["1"]
+
+
+def test_run_attempt_takes_an_int_key(store: ProcessStore) -> None:
+    m = int_sync()
+    ProcessManager(definition(m), store).handle(m.Go(n=1))  # no handlers: Ping is left planned
+    tasks = Pings()
+    runner = ProcessManager(definition(m), store, tasks)
+    (task,) = runner.state(1).tasks.values()
+
+    run = runner.run_attempt(1, task, "w1", timedelta(minutes=1))
+
+    assert run is not None
+    assert (run.key, run.outcome, tasks.keys) == ("1", "completed", ["1"])
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ from pmc.runtime.contract import (
     require_api,
 )
 from pmc.runtime.definition import PermanentFailure, ProcessDefinition, TaskContext
-from pmc.runtime.engine import SignalError
+from pmc.runtime.engine import DecisionError, SignalError
 from pmc.runtime.lifecycle import (
     InputEvent,
     LifecycleEvent,
@@ -112,6 +112,7 @@ __all__ = [
     "Binder",
     "DataCondition",
     "DataTest",
+    "DecisionError",
     "Due",
     "Emit",
     "End",

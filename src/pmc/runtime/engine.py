@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from event_sourcery import Event
 from pydantic import ValidationError
@@ -79,7 +79,7 @@ from pmc.runtime.state import (
 
 __all__ = [
     "ID_NAMESPACE",
-    "MAX_SIGNALS_PER_DECISION",
+    "DecisionError",
     "SignalError",
     "canonical_json",
     "decide",
@@ -95,14 +95,36 @@ __all__ = [
     "with_recorded",
 ]
 
-# Signals raised while deciding on one event, at most. ``pmc check`` refuses
-# signal cycles (PM0311), so only a module edited by hand gets near it; the
-# cap turns its endless loop into an error that names the process.
-MAX_SIGNALS_PER_DECISION = 10_000
-
 
 class SignalError(PmcError, RuntimeError):
-    """A signal the engine cannot handle: too many in one decision, or unknown."""
+    """A signal the engine cannot handle: one raised by a signal cycle, or unknown."""
+
+
+class DecisionError(PmcError, RuntimeError):
+    """A generated function (a clause of a transition, a deadline, a data
+    condition) raised while deciding.
+
+    The message names the process, its key, the instance, the transition and
+    the clause, and the original error (type and message). On a lifecycle
+    event ``decide`` records ``ProcessFailed`` with that message instead of
+    raising; on an input event it reaches the caller, and nothing is recorded.
+    """
+
+
+_T = TypeVar("_T")
+
+
+def _described(error: Exception) -> str:
+    """The error's type and message; a ValidationError's without its URLs,
+    which name the pydantic version, so that the reason a process failed does
+    not depend on it."""
+    if isinstance(error, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'value'}: {problem['msg']}"
+            for problem in error.errors(include_url=False)
+        )
+        return f"ValidationError: {problems}"
+    return f"{type(error).__name__}: {error}"
 
 
 # ---- records (``data``, runtime API 4) -------------------------------------------------
@@ -312,6 +334,9 @@ class _Raised:
     machine: str
     machine_id: str
     transition: str
+    # 1 for a signal emitted on the handled event, g + 1 for one emitted
+    # while a signal of generation g was handled (see ``_handle_signals``).
+    generation: int
 
 
 @dataclass
@@ -330,6 +355,8 @@ class _Decision:
     planned: dict[tuple[str, str, str], int] = field(default_factory=dict)
     # Signals emitted and not handled yet, first in first out.
     signals: deque[_Raised] = field(default_factory=deque)
+    # The generation of the signal being routed (0: the handled event).
+    generation: int = 0
 
     def record(self, event: Event) -> None:
         self.events.append(event)
@@ -340,11 +367,38 @@ class _Decision:
         record = instance_record(self.defn, self.state, machine, machine_id)
         return Scope(payload, self.state.data, record, machine_id, self.state.key)
 
-    def take(self, machine: str, machine_id: str, trigger: str, payload: object) -> None:
+    def call(
+        self,
+        where: tuple[str, str, str],
+        clause: str,
+        function: Callable[[Scope[Any, Any, Any]], _T],
+        scope: Scope[Any, Any, Any],
+    ) -> _T:
+        """``function(scope)``, a generated function of the clause ``clause`` of
+        transition ``where`` = (machine, machine_id, transition); what it
+        raises becomes a ``DecisionError`` that says where."""
+        machine, machine_id, transition = where
+        try:
+            return function(scope)
+        except Exception as error:
+            raise DecisionError(
+                f"{self.defn.category} {self.meta.key}: {machine} {machine_id}, transition"
+                f" `{transition}`: its `{clause}` raised {_described(error)}"
+            ) from error
+
+    def take(
+        self,
+        machine: str,
+        machine_id: str,
+        trigger: str,
+        payload: object,
+        fired: Timer | None = None,
+    ) -> None:
         """Plan the transition ``trigger`` selects for one instance, if any.
 
         Of the state's row, the first transition whose guard holds (or that
         has none) in source order; none: the trigger changes nothing here.
+        ``fired`` is the timer whose firing is the trigger.
         """
         spec = self.defn.machine(machine)
         current = self.state.state_of(machine, machine_id)
@@ -355,16 +409,28 @@ class _Decision:
             current = spec.initial
         scope = self.scope(machine, machine_id, payload)
         candidates = row_specs(self.defn.transition(machine, current, trigger))
-        transition = next((t for t in candidates if t.guard is None or t.guard(scope)), None)
+        transition = next(
+            (
+                t
+                for t in candidates
+                if t.guard is None
+                or self.call((machine, machine_id, t.name), "when", t.guard, scope)
+            ),
+            None,
+        )
         if transition is None:
             return
         # The target state's timers are scheduled when the instance enters
         # it: on a move to another state; when a new instance stays in its
         # initial state; and on a transition taken on a timer, which re-enters
-        # its target (so ``S -> S on after D`` repeats every D).
+        # its target (so ``S -> S on after D`` repeats every D). An ``at``
+        # timer re-entering its own state is scheduled again only for a later
+        # instant than the one that fired: the same one would fire at once,
+        # for ever.
         on_its_timer = trigger == on_timer(transition.name)
         enters = transition.target != current or created or on_its_timer
-        self._plan(machine, machine_id, current, transition, scope, enters=enters)
+        refired = fired if on_its_timer and transition.target == current else None
+        self._plan(machine, machine_id, current, transition, scope, enters=enters, refired=refired)
 
     def _plan(
         self,
@@ -375,11 +441,13 @@ class _Decision:
         scope: Scope[Any, Any, Any],
         *,
         enters: bool,
+        refired: Timer | None,
     ) -> None:
         # Every clause reads the same scope, from before the transition: the
         # assignments of one ``set`` are simultaneous (``a = b, b = a`` swaps).
-        occurrence = self.planned.get((machine, machine_id, transition.name), 0)
-        self.planned[(machine, machine_id, transition.name)] = occurrence + 1
+        where = (machine, machine_id, transition.name)
+        occurrence = self.planned.get(where, 0)
+        self.planned[where] = occurrence + 1
         task_id = None
         task_input = None
         task_mode = None
@@ -394,9 +462,11 @@ class _Decision:
                 transition.name,
                 occurrence,
             )
-            task_input = self._bind(transition, scope).model_dump(mode="json")
+            task_input = self.call(
+                where, "run", lambda s: self._bind(transition, s), scope
+            ).model_dump(mode="json")
             task_mode = self.defn.tasks[transition.task].mode
-        data_set, instance_set = _assigned(transition, scope)
+        data_set, instance_set = self.call(where, "set", lambda s: _assigned(transition, s), scope)
         self.record(
             self.defn.lifecycle.transition_planned(
                 machine=machine,
@@ -415,11 +485,13 @@ class _Decision:
             )
         )
         if transition.emit is not None:
-            for payload in transition.emit(scope):
-                self.signals.append(_Raised(payload, machine, machine_id, transition.name))
+            for payload in self.call(where, "emit", transition.emit, scope):
+                self.signals.append(
+                    _Raised(payload, machine, machine_id, transition.name, self.generation + 1)
+                )
         if enters:
             self.schedule_timers(
-                machine, machine_id, transition.target, transition.name, occurrence
+                machine, machine_id, transition.target, transition.name, occurrence, refired
             )
 
     def _bind(self, transition: TransitionSpec, scope: Scope[Any, Any, Any]) -> TaskInput:
@@ -441,12 +513,20 @@ class _Decision:
         return kept or None
 
     def schedule_timers(
-        self, machine: str, machine_id: str, state: str, entered_by: str, occurrence: int
+        self,
+        machine: str,
+        machine_id: str,
+        state: str,
+        entered_by: str,
+        occurrence: int,
+        refired: Timer | None = None,
     ) -> None:
         """Schedule the timers of ``state``, just entered by ``entered_by`` ("" at the start).
 
         A timer still running for the instance is kept, not scheduled twice
-        (a re-entered state keeps the timers that have not fired yet). The id
+        (a re-entered state keeps the timers that have not fired yet).
+        ``refired`` is the ``at`` timer whose transition re-entered ``state``:
+        it is scheduled again only for an instant later than it fired at. The id
         is derived from the handled event, the instance, the transition that
         entered the state and how often it did so in this decision, and the
         timer's transition: unique within the stream, however often one
@@ -460,7 +540,7 @@ class _Decision:
             if timer.transition in running:
                 continue
             due = self._due(timer, machine, machine_id)
-            if due is None:
+            if due is None or _fired_already(timer, due, refired):
                 continue
             self.record(
                 self.defn.lifecycle.timer_scheduled(
@@ -490,10 +570,22 @@ class _Decision:
         """
         if timer.at is None:
             return later(self.meta.timestamp, timedelta(milliseconds=timer.after_ms))
-        due = timer.at(self.scope(machine, machine_id, None))
+        scope = self.scope(machine, machine_id, None)
+        due = self.call((machine, machine_id, timer.transition), "at", timer.at, scope)
         if due is not None and due.tzinfo is None:
             return due.replace(tzinfo=UTC)  # a naive instant is taken as UTC
         return due
+
+
+def _fired_already(timer: TimerSpec, due: datetime, refired: Timer | None) -> bool:
+    """Whether ``timer`` is the ``at`` timer that just fired and re-entered its
+    state, and reads an instant no later than the one it fired at."""
+    return (
+        refired is not None
+        and timer.at is not None
+        and timer.transition == refired.transition
+        and due <= refired.due_at
+    )
 
 
 def _assigned(
@@ -535,6 +627,11 @@ def decide_and_fold(
     That state is ``state`` with ``event`` and the decisions folded in: what
     the stream folds to once they are appended (a test replays the stored
     stream to check exactly that).
+
+    A generated function that raises (``DecisionError``): on an input event
+    the error reaches the caller and nothing is decided; on a lifecycle event,
+    a fact that must be recorded (SPEC §7), the decision is ``ProcessFailed``
+    with the error's message, and nothing else.
     """
     if state.ended or not (defn.is_input(event) or defn.is_lifecycle(event)):
         return [], evolve(defn, state, event)
@@ -548,15 +645,26 @@ def decide_and_fold(
             defn.lifecycle.process_cancelled(reason=f"cancelled by {type(event).__name__}")
         )
         return decision.events, decision.state
-    if defn.is_input(event):
+    try:
+        _react(decision, state, event)
+    except DecisionError as error:
+        if defn.is_input(event):
+            raise
+        decision = _Decision(defn, meta, evolve(defn, state, event), cause=meta.event_id)
+        decision.record(defn.lifecycle.process_failed(reason=str(error)))
+    return decision.events, decision.state
+
+
+def _react(decision: _Decision, before: ProcessState, event: Event) -> None:
+    """Every decision on ``event``, but a cancellation: ``decide_and_fold``."""
+    if decision.defn.is_input(event):
         _react_to_input(decision, event)
     else:
-        _react_to_lifecycle(decision, state, event)
+        _react_to_lifecycle(decision, before, event)
     _handle_signals(decision)
-    if not state.started:
+    if not before.started:
         _schedule_initial_timers(decision)
     _check_end(decision)
-    return decision.events, decision.state
 
 
 def _react_to_input(decision: _Decision, event: Event) -> None:
@@ -574,19 +682,24 @@ def _handle_signals(decision: _Decision) -> None:
     which may create the instance, or broadcast); the transitions it causes
     name that ``SignalRaised`` in ``caused_by``, and the signals they emit
     join the end of the queue.
+
+    A chain of signals, each emitted while handling the one before, is as
+    long as the process's signals at most unless some signal comes back in
+    it: a cycle, which ``pmc check`` refuses (PM0311). A fan-out may raise
+    any number of signals; a chain longer than that is an error, not a loop
+    that never ends.
     """
     defn = decision.defn
     names = {payload_class: name for name, payload_class in defn.signals.items()}
-    raised = 0
     while decision.signals:
         signal = decision.signals.popleft()
-        raised += 1
-        if raised > MAX_SIGNALS_PER_DECISION:
+        if signal.generation > len(defn.signals):
             raise SignalError(
-                f"{defn.category} {decision.meta.key}: more than {MAX_SIGNALS_PER_DECISION}"
-                f" signals raised on one event (the last `{signal.transition}` of"
-                f" {signal.machine} {signal.machine_id}): a signal cycle, which `pmc check`"
-                " refuses (PM0311); was the module edited?"
+                f"{defn.category} {decision.meta.key}: transition `{signal.transition}` of"
+                f" {signal.machine} {signal.machine_id} emitted a signal {signal.generation}"
+                f" deep in a chain of signals each emitted on the one before, and the process"
+                f" declares {len(defn.signals)}: only a signal cycle gets there, which"
+                " `pmc check` refuses (PM0311); was the module edited?"
             )
         name = names.get(type(signal.payload))
         if name is None:
@@ -605,6 +718,7 @@ def _handle_signals(decision: _Decision) -> None:
             )
         )
         decision.cause = signal_id
+        decision.generation = signal.generation
         for route in defn.route_signal(signal.payload):
             for machine_id in _addressed(decision.state, route):
                 decision.take(route.machine, machine_id, on_signal(name), signal.payload)
@@ -644,7 +758,8 @@ def _react_to_lifecycle(decision: _Decision, before: ProcessState, event: Event)
     elif isinstance(event, lc.timer_fired):
         timer = before.timers.get(event.timer_id)
         if timer is not None and before.state_of(timer.machine, timer.machine_id) == timer.state:
-            decision.take(timer.machine, timer.machine_id, on_timer(timer.transition), event)
+            trigger = on_timer(timer.transition)
+            decision.take(timer.machine, timer.machine_id, trigger, event, fired=timer)
 
 
 def _on_completed(decision: _Decision, before: ProcessState, event: TaskCompletedBase) -> None:
@@ -721,28 +836,38 @@ def _schedule_initial_timers(decision: _Decision) -> None:
 def _check_end(decision: _Decision) -> None:
     if decision.state.ended:
         return
-    failure = _failure(decision.defn, decision.state)
+    failure = _failure(decision)
     if failure is not None:
         decision.record(decision.defn.lifecycle.process_failed(reason=failure))
-    elif _completed(decision.defn, decision.state):
+    elif _completed(decision):
         decision.record(decision.defn.lifecycle.process_completed())
 
 
-def _failure(defn: ProcessDefinition, state: ProcessState) -> str | None:
+def _failure(decision: _Decision) -> str | None:
     """The reason of the first ``fail when`` condition that holds, in source order."""
-    for condition in defn.fail_when:
-        reason = _failing(defn, state, condition)
+    for condition in decision.defn.fail_when:
+        reason = _failing(decision, condition)
         if reason is not None:
             return reason
     return None
 
 
-def _failing(
-    defn: ProcessDefinition, state: ProcessState, condition: AnyIn | DataCondition
-) -> str | None:
+def _tested(decision: _Decision, condition: DataCondition, end: str) -> bool:
+    """A data condition of ``end`` (``complete when`` / ``fail when``), read on
+    the process's record as the decision's transitions left it."""
+    try:
+        return condition.test(decision.state.data)
+    except Exception as error:
+        raise DecisionError(
+            f"{decision.defn.category} {decision.meta.key}: `{end} {condition.text}`"
+            f" raised {_described(error)}"
+        ) from error
+
+
+def _failing(decision: _Decision, condition: AnyIn | DataCondition) -> str | None:
+    defn, state = decision.defn, decision.state
     if isinstance(condition, DataCondition):
-        # Read on the process's record as the decision's transitions left it.
-        return f"{condition.text} holds" if condition.test(state.data) else None
+        return f"{condition.text} holds" if _tested(decision, condition, "fail when") else None
     for machine_id, current in _instances(state, condition.machine):
         if current in condition.states:
             # A single instance goes by its machine's name: say it once.
@@ -752,16 +877,13 @@ def _failing(
     return None
 
 
-def _completed(defn: ProcessDefinition, state: ProcessState) -> bool:
+def _completed(decision: _Decision) -> bool:
     """Every condition holds (and there is one): see ``_holds``."""
-    return bool(defn.complete_when) and all(
-        _holds(defn, state, condition) for condition in defn.complete_when
-    )
+    complete_when = decision.defn.complete_when
+    return bool(complete_when) and all(_holds(decision, condition) for condition in complete_when)
 
 
-def _holds(
-    defn: ProcessDefinition, state: ProcessState, condition: AllFinal | AllIn | DataCondition
-) -> bool:
+def _holds(decision: _Decision, condition: AllFinal | AllIn | DataCondition) -> bool:
     """A data condition holds on the process's record; ``all M ...`` when its
     machine has instances, and all are in accepted states.
 
@@ -769,8 +891,9 @@ def _holds(
     input event that starts no instance (ignored, or an empty fan-out) never
     completes the process. A single-instance machine always has its instance.
     """
+    defn, state = decision.defn, decision.state
     if isinstance(condition, DataCondition):
-        return condition.test(state.data)
+        return _tested(decision, condition, "complete when")
     states = condition.accepted(defn.machine(condition.machine))
     current = [s for _, s in _instances(state, condition.machine)]
     return bool(current) and all(s in states for s in current)

@@ -198,7 +198,7 @@ class ProcessManager:
 
     def run_attempt(
         self,
-        key: str,
+        key: KeyValue,
         task: TaskInFlight,
         worker: str,
         lease: timedelta,
@@ -214,6 +214,7 @@ class ProcessManager:
         """
         if self._runner is None:
             raise ValueError(f"no task handlers given to the {self.category} process manager")
+        key = self.definition.stream_key(key)
         return self._runner.run_attempt(key, task, worker, lease, cancellation)
 
 

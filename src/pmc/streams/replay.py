@@ -34,7 +34,13 @@ from event_sourcery import Event
 from pydantic import BaseModel, ValidationError
 
 from pmc.diagnostics import Diagnostic, StreamPosition
-from pmc.runtime import ProcessDefinition, ProcessState, TransitionPlannedBase, engine
+from pmc.runtime import (
+    ProcessDefinition,
+    ProcessState,
+    SignalRaisedBase,
+    TransitionPlannedBase,
+    engine,
+)
 from pmc.runtime.stores import ProcessStore
 from pmc.streams.export import ExportedEvent, export_streams
 
@@ -133,7 +139,7 @@ class Catalog:
     tasks: Mapping[str, type[BaseModel]]  # task -> input model
     transition_planned: type[TransitionPlannedBase]
     outcome_events: tuple[type[Event], ...]  # events naming a machine and transition
-    signals: frozenset[str]  # the declared signals
+    signals: Mapping[str, type[BaseModel]]  # the declared signals -> payload classes
     signal_raised: type[Event] | None  # None: the process declares no signal
 
     @classmethod
@@ -172,7 +178,7 @@ class Catalog:
                 lifecycle.timer_scheduled,
                 *((lifecycle.signal_raised,) if lifecycle.signal_raised is not None else ()),
             ),
-            signals=frozenset(definition.signals),
+            signals=dict(definition.signals),
             signal_raised=lifecycle.signal_raised,
         )
 
@@ -299,6 +305,7 @@ def _load_event(
     problems = [
         *_check_key(catalog, where, event, recorded),
         *_check_task_input(catalog, where, event, recorded),
+        *_check_signal_payload(catalog, where, event, recorded),
     ]
     return (None, problems) if problems else (event, [])
 
@@ -398,14 +405,39 @@ def _check_task_input(
     model = catalog.tasks.get(str(event.task))
     if model is None or event.task_input is None:
         return
+    what = f"input of task `{event.task}`"
+    yield from _invalid(
+        model, event.task_input, ("REPLAY_INVALID_TASK_INPUT", what), where, recorded
+    )
+
+
+def _check_signal_payload(
+    catalog: Catalog, where: _Locator, event: Event, recorded: ExportedEvent
+) -> Iterator[Diagnostic]:
+    # A recorded signal's payload is an event payload too, stored inside
+    # ``SignalRaised``: it must still validate against its signal's class.
+    if not isinstance(event, SignalRaisedBase):
+        return
+    model = catalog.signals.get(event.signal)
+    if model is None:
+        return
+    what = f"payload of signal `{event.signal}`"
+    yield from _invalid(model, event.payload, ("REPLAY_INVALID_PAYLOAD", what), where, recorded)
+
+
+def _invalid(
+    model: type[BaseModel],
+    value: object,
+    finding: tuple[str, str],
+    where: _Locator,
+    recorded: ExportedEvent,
+) -> Iterator[Diagnostic]:
+    """The finding ``(id, what)`` if ``model`` rejects ``value``, quoting pydantic."""
     try:
-        model.model_validate(event.task_input)
+        model.model_validate(value)
     except ValidationError as error:
-        yield where.at(
-            "REPLAY_INVALID_TASK_INPUT",
-            f"input of task `{event.task}`: {describe_errors(error)}",
-            recorded,
-        )
+        code, what = finding
+        yield where.at(code, f"{what}: {describe_errors(error)}", recorded)
 
 
 def describe_errors(error: ValidationError, limit: int = 3) -> str:
