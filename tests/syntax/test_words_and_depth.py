@@ -70,8 +70,9 @@ def test_a_keyword_never_matches_the_start_of_a_longer_word(guard: str, unexpect
         BASE.replace("on Go when data.flag", "onGo"),
         BASE.replace("initial A", "initialA"),
         BASE.replace("process P", "processP"),
+        BASE.replace("    }\n}\n", "    }\n    complete whenall M final\n}\n"),
     ],
-    ids=["onGo", "initialA", "processP"],
+    ids=["onGo", "initialA", "processP", "whenall"],
 )
 def test_a_keyword_glued_to_a_name_is_an_error(text: str) -> None:
     assert [code for code, _ in messages(text)] == ["PM0001"]
