@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from pmc.codegen.expressions import MAX_DEPTH, Refs, check_depth, names_read, python_expr
+from pmc.codegen.expressions import Refs, check_depth, names_read, python_expr
 from pmc.codegen.formatter import CodegenError
+from pmc.semantics.expressions import MAX_PYTHON_DEPTH as MAX_DEPTH
 from pmc.semantics.expressions import expr_text
 from pmc.semantics.model import (
     BinaryOp,

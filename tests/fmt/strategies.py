@@ -7,9 +7,8 @@ import re
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 from lark import Lark
-from lark.lexer import PatternStr
 
-from pmc.syntax.grammar import build_parser
+from pmc.syntax.grammar import build_parser, fixed_texts
 
 # Never keywords, so that the contextual lexer cannot read them as one; one
 # is long so that generated lines cross the width limit.
@@ -45,9 +44,7 @@ _COMMENT = st.from_regex(r"#[ a-z#\"]{0,12}", fullmatch=True).map(lambda text: t
 def _from_grammar(start: str) -> st.SearchStrategy[str]:
     grammar: Lark = build_parser(strict=False)
     explicit: dict[str, st.SearchStrategy[str]] = {
-        terminal.name: _token(st.just(terminal.pattern.value))
-        for terminal in grammar.terminals
-        if isinstance(terminal.pattern, PatternStr)
+        name: _token(st.just(text)) for name, text in fixed_texts(grammar).items()
     }
     explicit |= {
         "NAME": _token(st.sampled_from(_NAMES)),

@@ -350,6 +350,23 @@ def test_a_long_guard_puts_its_top_level_operands_one_per_line() -> None:
     )
 
 
+def test_a_lone_long_assignment_breaks_at_its_top_level_operators_like_a_guard() -> None:
+    long_value = " and ".join(f"data.amount_of_{n} > instance.limit_of_{n}" for n in "abc")
+    text = f"process P {{ machine M {{ transition t: A -> B on E set data.over = {long_value} }} }}"
+    assert fmt(text) == pm(
+        """
+        process P {
+            machine M {
+                transition t: A -> B on E
+                    set data.over = data.amount_of_a > instance.limit_of_a
+                        and data.amount_of_b > instance.limit_of_b
+                        and data.amount_of_c > instance.limit_of_c
+            }
+        }
+        """
+    )
+
+
 def test_long_set_and_emit_clauses_break_like_lists_and_run() -> None:
     values = ", ".join(f"data.field_number_{n} = event.field_number_{n}" for n in range(4))
     bindings = ", ".join(f"field_number_{n} = data.field_number_{n}" for n in range(4))

@@ -10,9 +10,8 @@ from pathlib import Path
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 from lark import Lark
-from lark.lexer import PatternStr
 
-from pmc.syntax.grammar import grammar_text, parser
+from pmc.syntax.grammar import fixed_texts, grammar_text, parser
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.pm"))
 EXAMPLE_TEXTS = [path.read_text(encoding="utf-8") for path in EXAMPLES]
@@ -28,11 +27,7 @@ def _spaced(token: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 
 def keywords() -> frozenset[str]:
-    return frozenset(
-        terminal.pattern.value
-        for terminal in parser().terminals
-        if isinstance(terminal.pattern, PatternStr) and terminal.pattern.value.isidentifier()
-    )
+    return frozenset(text for text in fixed_texts(parser()).values() if text.isidentifier())
 
 
 # Names never spell a keyword: where the keyword would also fit, the contextual
@@ -63,11 +58,7 @@ DECIMALS = st.tuples(st.integers(-1000, 1000), st.integers(0, 999)).map(
 
 
 def _fixed_terminals() -> dict[str, st.SearchStrategy[str]]:
-    return {
-        terminal.name: _spaced(st.just(terminal.pattern.value))
-        for terminal in parser().terminals
-        if isinstance(terminal.pattern, PatternStr)
-    }
+    return {name: _spaced(st.just(text)) for name, text in fixed_texts(parser()).items()}
 
 
 def _explicit_terminals() -> dict[str, st.SearchStrategy[str]]:

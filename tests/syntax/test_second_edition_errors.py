@@ -199,6 +199,150 @@ CASES = [
         """,
     ),
     case(
+        "two_machine_data_blocks",
+        edit(
+            "            probes: int = 0\n        }\n",
+            "            probes: int = 0\n        }\n        data { more: int = 0 }\n",
+        ),
+        "PM0001",
+        "a machine has at most one `data` block",
+        """
+        data { more: int = 0 }
+        ^^^^
+        """,
+    ),
+    case(
+        "assignments_without_a_comma",
+        edit("set data.retries = data.retries + 1", "set data.retries = 1 data.retries = 2"),
+        "PM0001",
+        "expected `,` between the assignments of `set`",
+        """
+        set data.retries = 1 data.retries = 2
+                            ^
+        """,
+    ),
+    case(
+        "not_before_a_second_operand",
+        edit("when data.retries < 3", "when data.retries not data.retries"),
+        "PM0001",
+        "unexpected `data` after `not`; expected `in`",
+        """
+        when data.retries not data.retries
+                              ^^^^
+        """,
+    ),
+    case(
+        "len_without_parentheses",
+        edit("when data.retries < 3", "when len data.declined > 3"),
+        "PM0001",
+        "unexpected `data` after `len`; expected `(`",
+        """
+        when len data.declined > 3
+                 ^^^^
+        """,
+    ),
+    case(
+        "angle_brackets_for_not_equal",
+        edit("when data.retries < 3", "when data.retries <> 3"),
+        "PM0001",
+        "use `!=`, not `<>`",
+        """
+        when data.retries <> 3
+                          ^^
+        """,
+    ),
+    case(
+        "arrow_for_greater_or_equal",
+        edit("when data.retries < 3", "when data.retries => 3"),
+        "PM0001",
+        "use `>=`, not `=>`",
+        """
+        when data.retries => 3
+                          ^^
+        """,
+    ),
+    case(
+        "arrow_for_less_or_equal",
+        edit("when data.retries < 3", "when data.retries =< 3"),
+        "PM0001",
+        "use `<=`, not `=<`",
+        """
+        when data.retries =< 3
+                          ^^
+        """,
+    ),
+    case(
+        "python_true",
+        edit("when data.retries < 3", "when data.declined == True"),
+        "PM0001",
+        "`True` is written `true`",
+        """
+        when data.declined == True
+                              ^^^^
+        """,
+    ),
+    case(
+        "null_for_none",
+        edit("when data.retries < 3", "when data.declined == null"),
+        "PM0001",
+        "`null` is written `none`",
+        """
+        when data.declined == null
+                              ^^^^
+        """,
+    ),
+    case(
+        "data_expression_before_machine_conditions",
+        edit(
+            "complete when all Invoice final",
+            "complete when data.retries > 3 and all Invoice final",
+        ),
+        "PM0001",
+        "the data expression comes after the machine conditions",
+        """
+        complete when data.retries > 3 and all Invoice final
+                                           ^^^
+        """,
+    ),
+    case(
+        "fail_data_expression_first",
+        edit(
+            "complete when all Invoice final", "fail when data.retries > 3 or any Invoice in Open"
+        ),
+        "PM0001",
+        "the data expression comes after the machine conditions",
+        """
+        fail when data.retries > 3 or any Invoice in Open
+                                      ^^^
+        """,
+    ),
+    case(
+        "emit_without_a_signal",
+        edit(
+            "        transition stop: Retrying -> Closed on GiveUp",
+            "            emit\n        transition stop: Retrying -> Closed on GiveUp",
+        ),
+        "PM0001",
+        "expected the signal name after `emit`",
+        """
+        emit
+            ^
+        """,
+    ),
+    case(
+        "keep_without_a_task",
+        edit(
+            "            run Charge(invoice_id = key)",
+            "            keep\n            run Charge(invoice_id = key)",
+        ),
+        "PM0001",
+        "expected the task name after `keep`",
+        """
+        keep
+            ^
+        """,
+    ),
+    case(
         "chained_comparison",
         edit("when data.retries < 3", "when 0 < data.retries < 3"),
         "PM0001",

@@ -26,6 +26,7 @@ from typing import Any
 
 from pmc.codegen.formatter import CodegenError
 from pmc.codegen.literals import value_literal
+from pmc.semantics.expressions import MAX_PYTHON_DEPTH, python_depth
 from pmc.semantics.model import (
     BinaryExpr,
     BinaryOp,
@@ -46,18 +47,14 @@ from pmc.semantics.model import (
     ValueType,
 )
 
-# The deepest expression compiled: far below where CPython's compiler (about a
-# thousand levels) or this module's recursion would fail.
-MAX_DEPTH = 200
-
 _BOOL = PrimitiveType(Primitive.BOOL)
 _INT = PrimitiveType(Primitive.INT)
 _STR = PrimitiveType(Primitive.STR)
 _FLOAT = PrimitiveType(Primitive.FLOAT)
 _DECIMAL = PrimitiveType(Primitive.DECIMAL)
 
-# Operators Python groups to the left like the ``.pm`` grammar, by the chain they form.
-_CHAINS = {BinaryOp.ADD: "sum", BinaryOp.SUB: "sum", BinaryOp.AND: "and", BinaryOp.OR: "or"}
+# Operators of a sum, which Python groups to the left like the ``.pm`` grammar.
+_SUM = frozenset({BinaryOp.ADD, BinaryOp.SUB})
 _COMPARE: Mapping[BinaryOp, Callable[[Any, Any], object]] = {
     BinaryOp.EQ: operator.eq,
     BinaryOp.NE: operator.ne,
@@ -109,7 +106,7 @@ class Refs:
 def python_expr(expr: ExprModel, refs: Refs, expected: ValueType | None = None) -> str:
     """``expr`` as a Python expression; ``expected`` types a bare literal.
 
-    Recursive: :func:`check_depth` first bounds the depth.
+    Recursive but for ``and``/``or`` chains: :func:`check_depth` first bounds the depth.
     """
     match expr:
         case LiteralExpr(value):
@@ -151,29 +148,28 @@ def names_read(code: str) -> frozenset[str]:
 def check_depth(expr: ExprModel) -> None:
     """Raise :class:`CodegenError` for an expression Python could not compile.
 
-    CPython's compiler recurses once per level of an expression and gives up
-    near a thousand (a sum of a thousand terms is that deep); pmc, ruff and
-    mypy recurse too. Walked without recursion, so any depth is measured.
+    ``pmc check`` reports such an expression (PM0005), so this only guards
+    against a model that did not come from it.
     """
-    depth = max(level for _, level in _nodes(expr))
-    if depth > MAX_DEPTH:
+    depth = python_depth(expr)
+    if depth > MAX_PYTHON_DEPTH:
         raise CodegenError(
             f"an expression is nested {depth} levels deep, more than the generated Python can"
-            f" hold ({MAX_DEPTH}): split it, keeping part of it in a `data` field"
+            f" hold ({MAX_PYTHON_DEPTH}): split it, keeping part of it in a `data` field"
         )
 
 
-def _nodes(expr: ExprModel) -> Iterator[tuple[ExprModel, int]]:
-    """Every node of ``expr`` with its depth (1 for ``expr``), without recursion."""
-    stack = [(expr, 1)]
+def _nodes(expr: ExprModel) -> Iterator[ExprModel]:
+    """Every node of ``expr``, without recursion."""
+    stack = [expr]
     while stack:
-        node, level = stack.pop()
-        yield node, level
+        node = stack.pop()
+        yield node
         match node:
             case UnaryExpr(_, operand) | IsNoneExpr(operand, _):
-                stack.append((operand, level + 1))
+                stack.append(operand)
             case BinaryExpr(_, left, right):
-                stack.extend(((left, level + 1), (right, level + 1)))
+                stack.extend((left, right))
 
 
 def python_operand(expr: ExprModel, refs: Refs, expected: ValueType | None = None) -> str:
@@ -199,11 +195,7 @@ def _binary(
     op: BinaryOp, left: ExprModel, right: ExprModel, refs: Refs, expected: ValueType | None
 ) -> str:
     if op in (BinaryOp.AND, BinaryOp.OR):
-        absorbing = LiteralExpr(op is BinaryOp.OR)  # ``x or true``, ``x and false``
-        if absorbing in (_folded(left), _folded(right)):
-            return python_expr(absorbing, refs)
-        left_text = _left_operand(op, left, refs, _BOOL)
-        return f"{left_text} {op.value} {python_operand(right, refs, _BOOL)}"
+        return _logic_chain(op, _chain(BinaryExpr(op, left, right)), refs)
     if op in _COMPARISONS:
         return _comparison(op, left, right, refs)
     if op in (BinaryOp.IN, BinaryOp.NOT_IN):
@@ -215,11 +207,30 @@ def _binary(
     return f"{left_text} {op.value} {right_text}"
 
 
+def _chain(expr: BinaryExpr) -> list[ExprModel]:
+    """``a and b and c`` -> ``[a, b, c]``, down the left spine in a loop: a chain
+    of thousands of operands is a left tree as deep as it is long."""
+    operands: list[ExprModel] = []
+    node: ExprModel = expr
+    while isinstance(node, BinaryExpr) and node.op is expr.op:
+        operands.append(node.right)
+        node = node.left
+    operands.append(node)
+    return operands[::-1]
+
+
+def _logic_chain(op: BinaryOp, operands: list[ExprModel], refs: Refs) -> str:
+    """``a and b and c`` written flat, as Python holds it, whatever its length."""
+    absorbing = LiteralExpr(op is BinaryOp.OR)  # ``x or true``, ``x and false``
+    if absorbing in map(_folded, operands):
+        return python_expr(absorbing, refs)
+    return f" {op.value} ".join(python_operand(operand, refs, _BOOL) for operand in operands)
+
+
 def _left_operand(op: BinaryOp, left: ExprModel, refs: Refs, expected: ValueType | None) -> str:
-    """The left operand of a chain (``a + b - c``, ``a and b and c``) needs no parentheses:
-    Python groups them to the left too, and a long chain stays readable."""
-    chain = _CHAINS.get(op)
-    if chain is not None and isinstance(left, BinaryExpr) and _CHAINS.get(left.op) == chain:
+    """The left operand of a sum (``a + b - c``) needs no parentheses: Python
+    groups it to the left too, and a long sum stays readable."""
+    if op in _SUM and isinstance(left, BinaryExpr) and left.op in _SUM:
         return python_expr(left, refs, expected)
     return python_operand(left, refs, expected)
 
@@ -255,7 +266,7 @@ def _comparison(op: BinaryOp, left: ExprModel, right: ExprModel, refs: Refs) -> 
 def _constant(expr: ExprModel) -> bool:
     """Does ``expr`` read nothing (``5 + 5``)? A constant goes right of a comparison."""
     refs = (EventFieldExpr, DataFieldExpr, KeyExpr, MachineIdExpr)
-    return not any(isinstance(node, refs) for node, _ in _nodes(expr))
+    return not any(isinstance(node, refs) for node in _nodes(expr))
 
 
 def _written_as(value: object, expected: ValueType | None) -> ValueType:

@@ -50,6 +50,11 @@ BOOL = PrimitiveType(Primitive.BOOL)
 INT = PrimitiveType(Primitive.INT)
 FLOAT = PrimitiveType(Primitive.FLOAT)
 DECIMAL = PrimitiveType(Primitive.DECIMAL)
+# The deepest expression the generated Python may hold: far below where
+# CPython's compiler (about a thousand levels) or code generation would fail.
+MAX_PYTHON_DEPTH = 200
+# Chains that Python holds flat, however long.
+_FLAT = frozenset({BinaryOp.AND, BinaryOp.OR})
 
 
 class Special(Enum):
@@ -177,7 +182,41 @@ def check_expr(expr: ast.Expr, readable: Readable, expect: ValueType | None = No
     root_type = types[id(expr)]
     if root_type is Special.NUMBER and _fits_number(expect):
         root_type = PrimitiveType(number_as[id(expr)])
+    depth = python_depth(models[id(expr)])
+    if depth > MAX_PYTHON_DEPTH:
+        found.append(_too_deep(expr, depth))
     return Checked(models[id(expr)], root_type, tuple(found))
+
+
+def python_depth(expr: ExprModel) -> int:
+    """How deeply ``expr`` nests as Python, which code generation writes it in.
+
+    ``a and b and c`` is one level: Python holds it as one flat ``BoolOp``,
+    and the code generator writes it in a loop. ``a - b - c`` is a level per
+    operator: Python nests it, and its compiler fails near a thousand levels.
+    Walked with a stack, so any depth is measured.
+    """
+    deepest = 0
+    stack = [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        match node:
+            case UnaryExpr(_, operand) | IsNoneExpr(operand, _):
+                stack.append((operand, level + 1))
+            case BinaryExpr(op, left, right):
+                flat = op in _FLAT and isinstance(left, BinaryExpr) and left.op is op
+                stack.extend(((left, level if flat else level + 1), (right, level + 1)))
+    return deepest
+
+
+def _too_deep(expr: ast.Expr, depth: int) -> Diagnostic:
+    return Diagnostic(
+        "PM0005",
+        f"an expression is nested {depth} levels deep as Python (the limit is {MAX_PYTHON_DEPTH})",
+        expr.span,
+        help="a chain of `+` and `-` nests a level per operator: keep part of it in a `data` field",
+    )
 
 
 def _fits_number(target: ValueType | None) -> bool:

@@ -260,8 +260,9 @@ class AstBuilder(Transformer[Token, ast.Module]):
     def timer_trigger(self, meta: Any, children: list[Token]) -> ast.TimerTrigger:
         return ast.TimerTrigger(_duration(children[0]), _meta_span(meta))
 
-    def deadline_trigger(self, meta: Any, children: list[ast.DataFieldRef]) -> ast.DeadlineTrigger:
-        return ast.DeadlineTrigger(children[0], _meta_span(meta))
+    def deadline_trigger(self, meta: Any, children: list[Any]) -> ast.DeadlineTrigger:
+        _at, field = children
+        return ast.DeadlineTrigger(field, _meta_span(meta))
 
     def guard(self, meta: Any, children: list[ast.Expr]) -> ast.Guard:
         return ast.Guard(children[0], _meta_span(meta))

@@ -44,7 +44,8 @@ MAX_SYNTAX_ERRORS = 10
 MAX_RECOVERY_CHARACTERS = 64 * 1024
 # Open `{`, `(` and `[` at once. The grammar nests at most a few levels apart
 # from types (`list[dict[str, list[int]]]`); bounding the brackets bounds the
-# depth of the parse tree, which the AST builder walks recursively.
+# depth of the parse tree, which the AST builder walks recursively. A run of
+# `not`s nests the tree as deeply, so each `not` counts as a level too.
 MAX_NESTING = 32
 
 _OPENERS = frozenset({"LBRACE", "LPAR", "LSQB"})
@@ -122,6 +123,7 @@ def parse_tree(source: SourceFile) -> Tree[Token] | Diagnostic:
     previous: Token | None = None
     count = 0
     depth = 0
+    nots = 0  # `not`s in a row, brackets between them included
     try:
         tokens = interactive.lexer_thread.lex(interactive.parser_state)  # type: ignore[no-untyped-call]
         for token in tokens:
@@ -129,8 +131,9 @@ def parse_tree(source: SourceFile) -> Tree[Token] | Diagnostic:
             if count > MAX_TOKENS:
                 return _too_many_tokens(token)
             depth += (token.type in _OPENERS) - (token.type in _CLOSERS)
-            if depth > MAX_NESTING:
-                return _too_deep(token)
+            nots = nots + 1 if token.type == "NOT" else nots if token.type in _OPENERS else 0
+            if depth + nots > MAX_NESTING:
+                return _too_deep(token, "an expression is" if nots else "brackets are")
             if not _feed(interactive, token):
                 return explain(interactive, token, previous, source)
             previous = token
@@ -217,10 +220,10 @@ def _too_many_tokens(token: Token) -> Diagnostic:
     )
 
 
-def _too_deep(token: Token) -> Diagnostic:
+def _too_deep(token: Token, subject: str) -> Diagnostic:
     return Diagnostic(
         "PM0005",
-        f"brackets are nested too deeply (the limit is {MAX_NESTING} levels)",
+        f"{subject} nested too deeply (the limit is {MAX_NESTING} levels)",
         token_span(token),
         label="one level too many",
     )

@@ -310,11 +310,25 @@ def _clauses(transition: ast.Transition, indent: int, comments: CommentIndex) ->
         run = transition.run
         lines.extend(_call("run", run.task, run.bindings, run.span, indent, comments))
     if transition.set is not None:
-        assignments = [_assignment_piece(a) for a in transition.set.assignments]
-        lines.extend(_fill("set", assignments, indent, start_of(transition.set.span), Kind.CONT))
+        lines.extend(_set(transition.set, indent))
     for emit in transition.emits:
         lines.extend(_call("emit", emit.signal, emit.bindings, emit.span, indent, comments))
     return lines
+
+
+def _set(clause: ast.SetClause, indent: int) -> list[Line]:
+    """Assignments filled to the width; a lone one too long for a line breaks
+    before each outermost ``and`` / ``or`` of its value, as a guard does."""
+    match clause.assignments:
+        case (assignment,) if not _fits(indent, f"set {_assignment_piece(assignment).text}"):
+            value = assignment.value
+            joiner = _joiner(value)
+            keyword = f"set {expr_text(assignment.target)} ="
+            return _conditions(
+                keyword, joiner.value, _chain(value, joiner), indent, clause.span, Kind.CONT
+            )
+    assignments = [_assignment_piece(a) for a in clause.assignments]
+    return _fill("set", assignments, indent, start_of(clause.span), Kind.CONT)
 
 
 def _assignment_piece(assignment: ast.Assignment) -> _Piece:
@@ -391,9 +405,13 @@ def _chain(expr: ast.Expr | None, op: ast.BinaryOp) -> tuple[ast.Expr, ...]:
     """
     if expr is None:
         return ()
-    if isinstance(expr, ast.BinaryExpr) and expr.op is op:
-        return (*_chain(expr.left, op), expr.right)
-    return (expr,)
+    # A loop, not recursion: a chain of thousands of operands is a deep left tree.
+    operands: list[ast.Expr] = []
+    while isinstance(expr, ast.BinaryExpr) and expr.op is op:
+        operands.append(expr.right)
+        expr = expr.left
+    operands.append(expr)
+    return tuple(reversed(operands))
 
 
 def _conditions(
@@ -501,8 +519,15 @@ def expr_text(expr: ast.Expr) -> str:
         case ast.UnaryExpr(op=op, operand=operand):
             inner = expr_text(operand)
             return f"len({inner})" if op is ast.UnaryOp.LEN else f"not {inner}"
-        case ast.BinaryExpr(op=op, left=left, right=right):
-            return f"{expr_text(left)} {op.value} {expr_text(right)}"
+        case ast.BinaryExpr():
+            # Down the left spine in a loop: a chain such as `a and b and ...`
+            # or `x - y - ...` is a left tree as deep as it is long. Right
+            # operands nest no deeper than the parser's nesting limit.
+            tails: list[str] = []
+            while isinstance(expr, ast.BinaryExpr):
+                tails.append(f" {expr.op.value} {expr_text(expr.right)}")
+                expr = expr.left
+            return expr_text(expr) + "".join(reversed(tails))
         case ast.IsNoneExpr(operand=operand, negated=negated):
             return f"{expr_text(operand)} is {'not none' if negated else 'none'}"
         case ast.ParenExpr(inner=inner):

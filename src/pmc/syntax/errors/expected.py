@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from functools import cache
 
 from lark import Token
-from lark.lexer import PatternStr
 
-from pmc.syntax.grammar import parser
+from pmc.syntax.grammar import fixed_texts, parser
 
 END = "$END"
 # The type given to a single character that no terminal matches, so that the
@@ -35,11 +34,7 @@ _MAX_SHOWN = 32
 @cache
 def _literal_patterns() -> dict[str, str]:
     """Terminal name -> its text, for terminals that match one fixed string."""
-    return {
-        terminal.name: terminal.pattern.value
-        for terminal in parser().terminals
-        if isinstance(terminal.pattern, PatternStr)
-    }
+    return fixed_texts(parser())
 
 
 def keyword_text(terminal: str) -> str | None:

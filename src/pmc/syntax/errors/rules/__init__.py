@@ -14,11 +14,18 @@ from collections.abc import Callable
 
 from pmc.diagnostics import Diagnostic
 from pmc.syntax.errors.expected import CHARACTER, END, describe_expected, describe_token
-from pmc.syntax.errors.rules.clauses import clause_out_of_order, machine_data_not_first
+from pmc.syntax.errors.rules.clauses import (
+    clause_out_of_order,
+    data_expression_first,
+    machine_data_not_first,
+)
 from pmc.syntax.errors.rules.expressions import (
+    assignments_without_comma,
     bare_name,
     chained_comparison,
     equals_for_comparison,
+    other_languages_constant,
+    other_languages_operator,
 )
 from pmc.syntax.errors.rules.fields import (
     comma_between_fields,
@@ -37,6 +44,7 @@ from pmc.syntax.errors.rules.spelling import misspelled_keyword, misspelled_task
 from pmc.syntax.errors.rules.structure import (
     after_the_process,
     empty_file,
+    keyword_read_as_clause_name,
     missing_closer,
     missing_declaration_name,
     missing_open_brace,
@@ -62,9 +70,14 @@ RULES: tuple[Rule, ...] = (
     after_the_process,
     clause_out_of_order,
     machine_data_not_first,
+    data_expression_first,
+    keyword_read_as_clause_name,
+    other_languages_operator,
     equals_for_comparison,
     chained_comparison,
+    other_languages_constant,
     bare_name,
+    assignments_without_comma,
     misspelled_keyword,
     misspelled_task_keyword,
     unclosed_at_end,

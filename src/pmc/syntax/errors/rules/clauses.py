@@ -84,17 +84,90 @@ def _clauses_written(stack: tuple[object, ...]) -> list[tuple[str, Span]] | None
     return None
 
 
+_MEMBER_KEYWORDS = frozenset({"STATES", "INITIAL", "FINAL", "TRANSITION"})
+
+
 def machine_data_not_first(stuck: Stuck) -> Diagnostic | None:
-    """``machine M { states A  data { ... } }``: the data block comes first."""
-    if stuck.bad.type != "DATA" or stuck.block_kind != "machine":
+    """``machine M { states A  data { ... } }``: the data block comes first, and once.
+
+    Only a `data` that starts a block, where a member would start: a stray
+    `data.x` (a `set` missing its comma, `len data.x`) is another mistake.
+    """
+    members = _machine_members(stuck.stack)
+    if stuck.bad.type != "DATA" or members is None or not _opens_block(stuck):
         return None
-    block = stuck.block
-    assert block is not None
+    opener = next(v for v in members if isinstance(v, Token) and v.type == "LBRACE")
+    read = members[members.index(opener) + 1 :]
+    if read and _is_data_block(read[0]) and not any(_is_member(value) for value in read):
+        return Diagnostic(
+            "PM0001",
+            "a machine has at most one `data` block",
+            on_token(stuck.bad),
+            label="a second `data` block",
+            help="declare all of the machine's data fields in its first `data` block",
+        )
     return Diagnostic(
         "PM0001",
         "a machine's `data` block comes first",
         on_token(stuck.bad),
         label="after other members",
-        labels=(Label(on_token(block.opener), "move it right after this `{`"),),
+        labels=(Label(on_token(opener), "move it right after this `{`"),),
         help="a machine has at most one `data` block, before its states and transitions",
+    )
+
+
+def _machine_members(stack: tuple[object, ...]) -> tuple[object, ...] | None:
+    """What the parser has read of the machine it is in (from `machine`), if it is in one."""
+    for index in range(len(stack) - 1, -1, -1):
+        value = stack[index]
+        if isinstance(value, Token) and value.type == "MACHINE":
+            return stack[index:]
+    return None
+
+
+def _is_member(value: object) -> bool:
+    """A member other than the data block, whole (a tree) or begun (its keyword)."""
+    if isinstance(value, Tree):
+        # Lark gathers the members read so far in a tree of its own (`__machine_decl_star_3`).
+        return str(value.data).startswith("__machine_decl")
+    return isinstance(value, Token) and value.type in _MEMBER_KEYWORDS
+
+
+def _is_data_block(value: object) -> bool:
+    # Reduced to a tree, or still tokens when the parser stopped just after its `}`.
+    return (isinstance(value, Tree) and str(value.data) == "data_decl") or (
+        isinstance(value, Token) and value.type == "DATA"
+    )
+
+
+def _opens_block(stuck: Stuck) -> bool:
+    return stuck.source.text[stuck.bad.end_pos or 0 :].lstrip().startswith("{")
+
+
+def data_expression_first(stuck: Stuck) -> Diagnostic | None:
+    """``complete when data.done and all M final``: machine conditions come first."""
+    previous = stuck.previous
+    if (
+        stuck.bad.type not in ("ALL", "ANY")
+        or previous is None
+        or previous.type not in ("AND", "OR")
+    ):
+        return None
+    clause = next(
+        (
+            v
+            for v in reversed(stuck.stack)
+            if isinstance(v, Token) and v.type in ("COMPLETE", "FAIL")
+        ),
+        None,
+    )
+    if clause is None:
+        return None
+    return Diagnostic(
+        "PM0001",
+        "the data expression comes after the machine conditions",
+        on_token(stuck.bad),
+        label="a machine condition after the data expression",
+        help=f"write `{clause} when` with the `{str(stuck.bad).lower()}` conditions first,"
+        " then the data expression last",
     )

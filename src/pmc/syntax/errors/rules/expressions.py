@@ -8,8 +8,9 @@ from lark import Token, Tree
 
 from pmc.diagnostics import Diagnostic
 from pmc.diagnostics.suggest import suggest
+from pmc.source import Span
 from pmc.syntax.errors.expected import shorten
-from pmc.syntax.errors.stuck import Stuck, on_token
+from pmc.syntax.errors.stuck import Stuck, missing_at, on_token
 from pmc.syntax.recovery import COMMENT_OR_STRING
 
 COMPARISONS = frozenset({"EQ", "NE", "LT", "LE", "GT", "GE"})
@@ -22,6 +23,9 @@ _OPERAND_PARTS = frozenset(
 _MACHINE_DATA = re.compile(r"\bmachine\s+[A-Za-z_]\w*\s*\{\s*data\s*\{([^{}]*)\}")
 _DATA = re.compile(r"\bdata\s*\{([^{}]*)\}")
 _FIELD = re.compile(r"([A-Za-z_]\w*)\s*:")
+_OTHER_OPERATORS = {"<>": "!=", "=>": ">=", "=<": "<="}
+# Other languages' spellings of the three constants.
+_CONSTANTS = {"True": "true", "False": "false", "None": "none", "null": "none", "nil": "none"}
 
 
 def equals_for_comparison(stuck: Stuck) -> Diagnostic | None:
@@ -34,6 +38,29 @@ def equals_for_comparison(stuck: Stuck) -> Diagnostic | None:
         on_token(stuck.bad),
         label="write `==`",
         help="`=` only gives a value: to a field's default, an argument, or in `set`",
+    )
+
+
+def other_languages_operator(stuck: Stuck) -> Diagnostic | None:
+    """``a <> b``, ``a => b``, ``a =< b``: operators of other languages."""
+    bad, previous = stuck.bad, stuck.previous
+    if bad.type == "EQUAL" and "EQ" in stuck.accepts:
+        first = bad  # `=` where a comparison may go, then `>` or `<`
+    elif bad.type == "GT" and previous is not None and previous.type == "LT":
+        first = previous
+    else:
+        return None
+    offset = first.start_pos or 0
+    written = stuck.source.text[offset : offset + 2]
+    meant = _OTHER_OPERATORS.get(written)
+    if meant is None:
+        return None
+    line, column = first.line or 1, first.column or 1
+    return Diagnostic(
+        "PM0001",
+        f"use `{meant}`, not `{written}`",
+        Span(line, column, line, column + 2),
+        label=f"write `{meant}`",
     )
 
 
@@ -73,6 +100,20 @@ def _operator_token(tree: Tree[Token]) -> Token:
     return operator
 
 
+def other_languages_constant(stuck: Stuck) -> Diagnostic | None:
+    """``x == True``, ``x == null``: the constants are `true`, `false` and `none`."""
+    meant = _CONSTANTS.get(str(stuck.bad))
+    if stuck.bad.type != "NAME" or meant is None or "TRUE" not in stuck.accepts:
+        return None
+    return Diagnostic(
+        "PM0001",
+        f"`{stuck.bad}` is written `{meant}`",
+        on_token(stuck.bad),
+        label=f"write `{meant}`",
+        help="the constants are `true`, `false` and `none`, in lower case",
+    )
+
+
 def bare_name(stuck: Stuck) -> Diagnostic | None:
     """``when count > 0``: a value is read from `data.`, `instance.` or `event.`."""
     # `len` is accepted exactly where an operand may start (`data` and `event`
@@ -91,6 +132,20 @@ def bare_name(stuck: Stuck) -> Diagnostic | None:
         on_token(stuck.bad),
         label="a name alone",
         help=_bare_name_help(name, stuck),
+    )
+
+
+def assignments_without_comma(stuck: Stuck) -> Diagnostic | None:
+    """``set data.a = 1 data.b = 2``: a `set` separates its assignments with `,`."""
+    if stuck.bad.type not in ("DATA", "INSTANCE") or "COMMA" not in stuck.accepts:
+        return None
+    if _innermost(stuck.stack, {"TRANSITION", "SET", "EMIT", "RUN"}) != "SET":
+        return None
+    return Diagnostic(
+        "PM0001",
+        "expected `,` between the assignments of `set`",
+        missing_at(stuck),
+        label="add `,`",
     )
 
 

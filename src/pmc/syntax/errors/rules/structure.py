@@ -12,7 +12,15 @@ from pmc.syntax.errors.expected import (
     keyword_text,
     terminal_text,
 )
-from pmc.syntax.errors.stuck import CLOSER, CONSTRUCTS, Stuck, missing_at, on_token, smart_at
+from pmc.syntax.errors.stuck import (
+    CLOSER,
+    CONSTRUCTS,
+    Stuck,
+    after_token,
+    missing_at,
+    on_token,
+    smart_at,
+)
 
 
 def empty_file(stuck: Stuck) -> Diagnostic | None:
@@ -115,15 +123,19 @@ def missing_closer(stuck: Stuck) -> Diagnostic | None:
     )
 
 
+# What the name after a clause's keyword names, where it is not a declaration's.
+_NAMED_BY = {"emit": "signal", "keep": "task", "run": "task"}
+
+
 def missing_declaration_name(stuck: Stuck) -> Diagnostic | None:
     keyword = stuck.stack_token(-1)
-    if stuck.accepts != {"NAME"} or keyword is None or keyword.type not in CONSTRUCTS:
+    if stuck.accepts != {"NAME"} or keyword is None or keyword.type not in CONSTRUCTS | {"KEEP"}:
         return None
     kind = str(keyword)
     message = (
         "missing process name after `process`"
         if kind == "process"
-        else f"expected the {kind} name after `{kind}`"
+        else f"expected the {_NAMED_BY.get(kind, kind)} name after `{kind}`"
     )
     return Diagnostic(
         "PM0001",
@@ -131,6 +143,21 @@ def missing_declaration_name(stuck: Stuck) -> Diagnostic | None:
         missing_at(stuck),
         label="expected a name",
         help="write `process Name { ... }`" if kind == "process" else None,
+    )
+
+
+def keyword_read_as_clause_name(stuck: Stuck) -> Diagnostic | None:
+    """``emit`` at the end of a line: the next line's keyword was read as the signal's name."""
+    clause, name = stuck.stack_token(-2), stuck.stack_token(-1)
+    if clause is None or name is None or str(clause) not in _NAMED_BY or name.type != "NAME":
+        return None
+    if keyword_text(str(name).upper()) != str(name) or (name.line or 0) <= (clause.line or 0):
+        return None
+    return Diagnostic(
+        "PM0001",
+        f"expected the {_NAMED_BY[str(clause)]} name after `{clause}`",
+        after_token(clause),
+        label="expected a name",
     )
 
 
