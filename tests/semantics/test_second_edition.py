@@ -165,6 +165,47 @@ def test_operators_on_the_wrong_types(condition: str, message: str) -> None:
     )
 
 
+TICK = "\n    event Tick { id: str  at: datetime  note: str | None = none }"
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "data.due is not none and data.due < event.at",
+        "data.due == none or data.due < event.at",  # in `A or B`, B runs when A is false
+        "not (data.due is none) and data.due < event.at",
+        "data.n > 0 and (data.due != none and data.flag == true) and event.at >= data.due",
+        "event.note is not none and len(event.note) > 0",
+        "data.due is none or data.due is none",  # redundant, not wrong
+    ],
+)
+def test_a_none_test_narrows_the_rest_of_its_and_or_or(condition: str) -> None:
+    text = process(f"        transition t: B -> C on Tick when {condition}", DATA + TICK)
+    assert errors(text) == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "data.due < event.at and data.due is not none",  # the test comes after
+        "data.due is not none or data.due < event.at",  # B runs when `data.due` is none
+        "(data.n > 0 or data.due is not none) and data.due < event.at",
+        "not (data.due is not none and true) or data.due < event.at",  # not a test of a ref
+    ],
+)
+def test_only_a_none_test_that_must_hold_narrows(condition: str) -> None:
+    text = process(f"        transition t: B -> C on Tick when {condition}", DATA + TICK)
+    diagnostic = only(text, "PM0506")
+    assert diagnostic.message == "`<` does not apply to `datetime | None` and `datetime`"
+    assert diagnostic.help == (
+        "a value that may be none has no order: "
+        "test it with `is not none and ...` in the same expression"
+    )
+    # The caret is on the value that may be none.
+    span = diagnostic.span
+    assert text.splitlines()[span.line - 1][span.column - 1 : span.end_column - 1] == "data.due"
+
+
 def test_one_mistake_in_an_expression_is_reported_once() -> None:
     # The comparison is still a `bool`: no PM0507 as well; an unknown field
     # makes no operator around it wrong.
