@@ -504,6 +504,43 @@ def test_a_signal_cycle_is_reported_once_per_cycle() -> None:
     ]
 
 
+def test_every_emit_inside_a_cycle_group_is_on_a_reported_cycle() -> None:
+    # One group: `S2` raises `S1` and `S3`, each of which raises `S2` again, and
+    # `S1` also raises itself. Fixing one cycle must not reveal another.
+    declarations = DATA + "\n    signal S1 {}\n    signal S2 {}\n    signal S3 {}"
+    text = process(
+        """        transition start: B -> C on Go emit S1
+        transition one: C -> C on S1 emit S2 emit S1
+        transition two: C -> C on S2 emit S1 emit S3
+        transition three: C -> C on S3 emit S2""",
+        declarations,
+    )
+    # In the order of the emits that close them, as diagnostics are sorted.
+    assert [d.message for d in diagnostics(text) if d.id == "PM0311"] == [
+        "signal `S1` raises itself",
+        "signals raise each other in a cycle: `S1` -> `S2` -> `S1`",
+        "signals raise each other in a cycle: `S2` -> `S3` -> `S2`",
+    ]
+
+
+def test_the_cycles_of_one_group_are_capped() -> None:
+    # `Hub` raises seven signals that each raise `Hub`: seven cycles, five reported.
+    spokes = [f"S{i}" for i in range(7)]
+    declarations = DATA + "".join(f"\n    signal {name} {{}}" for name in ["Hub", *spokes])
+    text = process(
+        "        transition start: B -> C on Go emit Hub\n"
+        "        transition hub: C -> C on Hub "
+        + " ".join(f"emit {name}" for name in spokes)
+        + "".join(f"\n        transition t{name}: C -> C on {name} emit Hub" for name in spokes),
+        declarations,
+    )
+    cycles = [d for d in diagnostics(text) if d.id == "PM0311"]
+    assert [d.message for d in cycles] == [
+        f"signals raise each other in a cycle: `Hub` -> `{name}` -> `Hub`" for name in spokes[:5]
+    ]
+    assert [any("more cycles" in note for note in d.notes) for d in cycles] == [False] * 4 + [True]
+
+
 def test_unused_signals_are_warnings() -> None:
     declarations = DATA + "\n    signal Emitted {}\n    signal Handled {}\n    signal Idle {}"
     text = process(

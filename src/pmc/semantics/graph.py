@@ -288,19 +288,27 @@ def components(nodes: Sequence[str], edges: Mapping[str, Sequence[str]]) -> list
 
 
 def cycle_through(
-    start: str, members: frozenset[str], edges: Mapping[str, Sequence[str]]
+    start: str,
+    members: frozenset[str],
+    edges: Mapping[str, Sequence[str]],
+    goal: str | None = None,
 ) -> list[str] | None:
-    """A shortest path ``start -> ... -> start`` inside ``members``, or None."""
+    """A shortest path ``start -> ... -> start`` inside ``members``, or None.
+
+    With ``goal``, a shortest path of at least one step to ``goal`` instead:
+    with the edge ``goal -> start``, it closes a cycle through that edge.
+    """
+    goal = start if goal is None else goal
     parent: dict[str, str] = {}
     queue = deque([start])
     while queue:
         node = queue.popleft()
         for nxt in edges.get(node, ()):
-            if nxt == start:
+            if nxt == goal:
                 path = [node]
                 while path[-1] != start:
                     path.append(parent[path[-1]])
-                return [*reversed(path), start]
+                return [*reversed(path), goal]
             if nxt in members and nxt not in parent:
                 parent[nxt] = node
                 queue.append(nxt)
