@@ -338,6 +338,20 @@ def test_keeping_a_task_that_is_not_running_is_an_error() -> None:
     assert errors(text) == ["PM0312"]
 
 
+def test_an_unknown_kept_task_leaves_the_other_keeps_checked() -> None:
+    # `Nope` could be any task, so `Waiting` may hold more in flight than the
+    # graph shows; `k` keeps `Work` from `A`, where it never runs.
+    text = process(
+        KEEP.replace("keep Work", "keep Work, Nope")
+        + "\n        transition k: A -> B on Stop keep Work",
+        states="states Waiting",
+    ).replace("transition stop: * -> Done on Stop\n", "")
+    assert errors(text) == ["PM0202", "PM0312"]
+    assert only(text, "PM0312").message == (
+        "transition `k` keeps `Work`, which is never in flight in `A`"
+    )
+
+
 def test_keep_on_a_wildcard_needs_the_task_in_one_of_its_states() -> None:
     text = process(
         """        transition run: B -> C on Go run Work()

@@ -43,7 +43,8 @@ def _predecessors(arcs: Iterable[Arc]) -> dict[str, list[str]]:
     return graph
 
 
-def _closure(starts: Iterable[str], graph: Mapping[str, Sequence[str]]) -> frozenset[str]:
+def closure(starts: Iterable[str], graph: Mapping[str, Sequence[str]]) -> frozenset[str]:
+    """``starts`` and every node their edges in ``graph`` lead to."""
     seen = set(starts)
     queue = deque(seen)
     while queue:
@@ -56,12 +57,12 @@ def _closure(starts: Iterable[str], graph: Mapping[str, Sequence[str]]) -> froze
 
 def reachable(initial: str, arcs: Iterable[Arc]) -> frozenset[str]:
     """States some path of transitions leads to from ``initial`` (itself included)."""
-    return _closure((initial,), _successors(arcs))
+    return closure((initial,), _successors(arcs))
 
 
 def can_reach(goals: Iterable[str], arcs: Iterable[Arc]) -> frozenset[str]:
     """States from which some path leads into ``goals`` (the goals included)."""
-    return _closure(goals, _predecessors(arcs))
+    return closure(goals, _predecessors(arcs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,7 @@ def entered_with_task(arcs: Iterable[Arc]) -> dict[str, frozenset[str]]:
                 targets.setdefault(source, []).append(arc.target)
     running = {task: frozenset(states) for task, states in entered.items()}
     for task, graph in kept.items():
-        running[task] = _closure(running.get(task, frozenset()), graph)
+        running[task] = closure(running.get(task, frozenset()), graph)
     return running
 
 
