@@ -587,6 +587,14 @@ def test_signals_share_the_namespace_and_the_generated_names() -> None:
     assert "PM0105" in codes(process("", DATA + "\n    signal match {}"))
 
 
+def test_a_duplicate_declaration_is_reported_once() -> None:
+    # `on Go` names the event declared first; the signal `Go` is the mistake,
+    # not also a signal never handled (PM0906), nor a task never run (PM0902).
+    alone = codes(process(""))
+    for duplicate in ("signal Go {}", "task Go {}"):
+        assert sorted(codes(process("", f"{DATA}\n    {duplicate}"))) == sorted([*alone, "PM0101"])
+
+
 def test_data_records_collide_with_declarations() -> None:
     assert "PM0701" in codes(process("", DATA + "\n    event PData { id: str }"))
     assert "PM0701" not in codes(

@@ -107,28 +107,36 @@ class Declarations:
 def collect_declarations(process: ast.Process) -> Declarations:
     diagnostics: list[Diagnostic] = []
     diagnostics.extend(identifier_diagnostics(process.name, "process"))
-    diagnostics.extend(_duplicate_declarations(process))
+    first = _first_declarations(process)
+    diagnostics.extend(_duplicate_declarations(process, first))
+    # Only the first declaration of a name is kept, whatever its kind: a
+    # duplicate (reported above) feeds no other check, say as a signal
+    # never handled because triggers name the event declared first.
     events: dict[str, EventInfo] = {}
     for event in process.events:
         info, found = _event_info(event, "event")
         diagnostics.extend(found)
-        events.setdefault(event.name.text, info)
+        if first[event.name.text] is event:
+            events[event.name.text] = info
     signals: dict[str, EventInfo] = {}
     for signal in process.signals:
         info, found = _event_info(signal, "signal")
         diagnostics.extend(found)
-        signals.setdefault(signal.name.text, info)
+        if first[signal.name.text] is signal:
+            signals[signal.name.text] = info
     data, found = collect_data(process.data_blocks, f"process `{process.name.text}`")
     diagnostics.extend(found)
     tasks: dict[str, TaskInfo] = {}
     for task in process.tasks:
         task_info, found = _task_info(task)
         diagnostics.extend(found)
-        tasks.setdefault(task.name.text, task_info)
+        if first[task.name.text] is task:
+            tasks[task.name.text] = task_info
     machines: dict[str, ast.MachineDecl] = {}
     for machine in process.machines:
         diagnostics.extend(identifier_diagnostics(machine.name, "machine"))
-        machines.setdefault(machine.name.text, machine)
+        if first[machine.name.text] is machine:
+            machines[machine.name.text] = machine
     return Declarations(events, tasks, machines, tuple(diagnostics), signals, data)
 
 
@@ -141,15 +149,25 @@ _KIND = {
 _Named = ast.EventDecl | ast.TaskDecl | ast.MachineDecl | ast.SignalDecl
 
 
-def _duplicate_declarations(process: ast.Process) -> Iterator[Diagnostic]:
-    """Events, tasks, machines and signals share one namespace: triggers name them all."""
+def _first_declarations(process: ast.Process) -> dict[str, _Named]:
+    """The first event, task, machine or signal declared under each name."""
     first: dict[str, _Named] = {}
+    for decl in process.declarations:
+        if isinstance(decl, _Named):
+            first.setdefault(decl.name.text, decl)
+    return first
+
+
+def _duplicate_declarations(
+    process: ast.Process, first: Mapping[str, _Named]
+) -> Iterator[Diagnostic]:
+    """Events, tasks, machines and signals share one namespace: triggers name them all."""
     signals = bool(process.signals)
     for decl in process.declarations:
         if not isinstance(decl, _Named):
             continue
         name = decl.name.text
-        earlier = first.setdefault(name, decl)
+        earlier = first[name]
         if earlier is decl:
             continue
         yield Diagnostic(
