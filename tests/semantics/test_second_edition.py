@@ -302,6 +302,55 @@ def test_only_guarded_transitions_on_an_outcome_are_a_warning() -> None:
     assert "PM0905" not in codes(fallback)
 
 
+def waiting(exits: str) -> str:
+    """``M``: ``A -> Waiting`` on ``Go``, then only the exits given."""
+    machine = """
+        states A, Waiting, Done
+        initial A
+        final Done
+        transition go: A -> Waiting on Go
+"""
+    return machine_process(machine + exits, DATA)
+
+
+@pytest.mark.parametrize(
+    ("exits", "message", "note"),
+    [
+        (
+            "        transition retry: Waiting -> Done on after 1d when data.n > 0",
+            "every transition on `after 1d` in `Waiting` has a guard",
+            "the timer fires for nothing",
+        ),
+        (
+            "        transition lapse: Waiting -> Done on at data.due when data.n > 0\n"
+            "        transition late: Waiting -> Done on at data.due when data.n < 0",
+            "every transition on `at data.due` in `Waiting` has a guard",
+            "the deadline fires for nothing",
+        ),
+    ],
+)
+def test_a_state_left_only_by_guarded_timers_is_a_warning(
+    exits: str, message: str, note: str
+) -> None:
+    diagnostic = only(waiting(exits), "PM0905")
+    assert diagnostic.message == message
+    assert note in diagnostic.notes[0]
+
+
+@pytest.mark.parametrize(
+    "other_exit",
+    [
+        "transition give_up: Waiting -> Done on after 1d",  # a fallback on the timer
+        "transition later: Waiting -> Done on after 2d",  # a timer without a guard
+        "transition stop: Waiting -> Done on Stop",  # an event still moves it on
+    ],
+)
+def test_a_guarded_timer_with_another_way_out_is_fine(other_exit: str) -> None:
+    retry = "transition retry: Waiting -> Done on after 1d when data.n > 0"
+    exits = f"        {retry}\n        {other_exit}"
+    assert "PM0905" not in codes(waiting(exits))
+
+
 # ---- keep ----------------------------------------------------------------------------------
 
 

@@ -74,9 +74,17 @@ def _arcs(
         outcome = None
         if task is not None and isinstance(t.decl.trigger, ast.OutcomeTrigger):
             outcome = (task, Outcome(t.decl.trigger.outcome.value))
-        arcs.append(
-            graph.Arc(from_states, t.target, t.trigger.identity, t.runs, outcome, t.guarded, t.keep)
+        arc = graph.Arc(
+            from_states,
+            t.target,
+            t.trigger.identity,
+            t.runs,
+            outcome,
+            t.guarded,
+            t.keep,
+            timer=t.trigger.is_timer,
         )
+        arcs.append(arc)
     return tuple(arcs)
 
 
@@ -216,20 +224,30 @@ def _all_guarded_diagnostics(
     running: Mapping[str, frozenset[str]],
     unsure: _Unsure,
 ) -> Iterator[Diagnostic]:
-    """PM0905 (warning): every transition on a task outcome in a state has a guard."""
+    """PM0905 (warning): every transition on a task outcome, a timer or a deadline in a
+    state has a guard."""
     for group in graph.all_guarded(arcs, running):
-        if unsure.handled.intersection(group.states):
-            continue  # a transition on an unknown task's outcome may be the fallback
         t = transitions[group.first]
+        if t.trigger.is_timer:
+            what = "timer" if isinstance(t.decl.trigger, ast.TimerTrigger) else "deadline"
+            note = (
+                f"when no guard holds, the {what} fires for nothing and does not fire again "
+                "in that state: the instance may wait for good"
+            )
+        elif unsure.handled.intersection(group.states):
+            continue  # a transition on an unknown task's outcome may be the fallback
+        else:
+            what = "outcome"
+            note = (
+                "when no guard holds, the outcome changes nothing and the task "
+                "will not report again: the instance may wait for good"
+            )
         yield Diagnostic(
             "PM0905",
             f"every transition on {t.trigger.display} in {_state_list(group.states)} has a guard",
             t.decl.name.span,
-            label="no transition without a guard follows it on this outcome",
-            notes=(
-                "when no guard holds, the outcome changes nothing and the task "
-                "will not report again: the instance may wait for good",
-            ),
+            label=f"no transition without a guard follows it on this {what}",
+            notes=(note,),
             help="add a transition without `when` after the guarded ones, as the fallback",
         )
 
