@@ -637,8 +637,8 @@ def test_signals_share_the_namespace_and_the_generated_names() -> None:
 
 
 def test_a_duplicate_declaration_is_reported_once() -> None:
-    # `on Go` names the event declared first; the signal `Go` is the mistake,
-    # not also a signal never handled (PM0906), nor a task never run (PM0902).
+    # `on Go` names the event; the second `Go` is the mistake, not also a
+    # signal never handled (PM0906), nor a task never run (PM0902).
     alone = codes(process(""))
     for duplicate in ("signal Go {}", "task Go {}"):
         assert sorted(codes(process("", f"{DATA}\n    {duplicate}"))) == sorted([*alone, "PM0101"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -102,42 +103,38 @@ class Declarations:
     diagnostics: tuple[Diagnostic, ...]
     signals: Mapping[str, EventInfo]
     data: Mapping[str, FieldInfo]  # the process's record; every model has its default
+    # Names declared more than once (PM0101): not also reported as unused,
+    # since which declaration a use meant is the user's to decide.
+    redeclared: frozenset[str] = frozenset()
 
 
 def collect_declarations(process: ast.Process) -> Declarations:
     diagnostics: list[Diagnostic] = []
     diagnostics.extend(identifier_diagnostics(process.name, "process"))
-    first = _first_declarations(process)
-    diagnostics.extend(_duplicate_declarations(process, first))
-    # Only the first declaration of a name is kept, whatever its kind: a
-    # duplicate (reported above) feeds no other check, say as a signal
-    # never handled because triggers name the event declared first.
+    diagnostics.extend(_duplicate_declarations(process))
     events: dict[str, EventInfo] = {}
     for event in process.events:
         info, found = _event_info(event, "event")
         diagnostics.extend(found)
-        if first[event.name.text] is event:
-            events[event.name.text] = info
+        events.setdefault(event.name.text, info)
     signals: dict[str, EventInfo] = {}
     for signal in process.signals:
         info, found = _event_info(signal, "signal")
         diagnostics.extend(found)
-        if first[signal.name.text] is signal:
-            signals[signal.name.text] = info
+        signals.setdefault(signal.name.text, info)
     data, found = collect_data(process.data_blocks, f"process `{process.name.text}`")
     diagnostics.extend(found)
     tasks: dict[str, TaskInfo] = {}
     for task in process.tasks:
         task_info, found = _task_info(task)
         diagnostics.extend(found)
-        if first[task.name.text] is task:
-            tasks[task.name.text] = task_info
+        tasks.setdefault(task.name.text, task_info)
     machines: dict[str, ast.MachineDecl] = {}
     for machine in process.machines:
         diagnostics.extend(identifier_diagnostics(machine.name, "machine"))
-        if first[machine.name.text] is machine:
-            machines[machine.name.text] = machine
-    return Declarations(events, tasks, machines, tuple(diagnostics), signals, data)
+        machines.setdefault(machine.name.text, machine)
+    redeclared = _redeclared(process)
+    return Declarations(events, tasks, machines, tuple(diagnostics), signals, data, redeclared)
 
 
 _KIND = {
@@ -149,25 +146,20 @@ _KIND = {
 _Named = ast.EventDecl | ast.TaskDecl | ast.MachineDecl | ast.SignalDecl
 
 
-def _first_declarations(process: ast.Process) -> dict[str, _Named]:
-    """The first event, task, machine or signal declared under each name."""
-    first: dict[str, _Named] = {}
-    for decl in process.declarations:
-        if isinstance(decl, _Named):
-            first.setdefault(decl.name.text, decl)
-    return first
+def _redeclared(process: ast.Process) -> frozenset[str]:
+    counts = Counter(d.name.text for d in process.declarations if isinstance(d, _Named))
+    return frozenset(name for name, count in counts.items() if count > 1)
 
 
-def _duplicate_declarations(
-    process: ast.Process, first: Mapping[str, _Named]
-) -> Iterator[Diagnostic]:
+def _duplicate_declarations(process: ast.Process) -> Iterator[Diagnostic]:
     """Events, tasks, machines and signals share one namespace: triggers name them all."""
+    first: dict[str, _Named] = {}
     signals = bool(process.signals)
     for decl in process.declarations:
         if not isinstance(decl, _Named):
             continue
         name = decl.name.text
-        earlier = first[name]
+        earlier = first.setdefault(name, decl)
         if earlier is decl:
             continue
         yield Diagnostic(

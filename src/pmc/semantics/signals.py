@@ -45,11 +45,16 @@ def _emits(machines: Sequence[MachineResult]) -> Iterator[_Emit]:
 
 
 def signal_diagnostics(
-    signals: Mapping[str, EventInfo], machines: Sequence[MachineResult]
+    signals: Mapping[str, EventInfo],
+    machines: Sequence[MachineResult],
+    redeclared: frozenset[str],
 ) -> Iterator[Diagnostic]:
+    """PM0311, and PM0906/PM0907 for signals whose name is declared once (a duplicate is
+    PM0101 alone: a use may have meant either declaration)."""
     emits = list(_emits(machines))
     yield from _cycles(signals, emits)
-    yield from _unused(signals, emits, machines)
+    once = {name: info for name, info in signals.items() if name not in redeclared}
+    yield from _unused(once, emits, machines)
 
 
 def _cycles(signals: Mapping[str, EventInfo], emits: Sequence[_Emit]) -> Iterator[Diagnostic]:
