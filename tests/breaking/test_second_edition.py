@@ -268,9 +268,39 @@ CASES = [
         [],
     ),
     Case(
-        "a guarded transition added in front: fine, the others keep their order",
+        # The others keep their order, but `fraud` is now asked first.
+        "a guarded transition added in front",
         with_machine(
             transitions=(replace(HARD, name="fraud"), HARD, RETRY, GIVE_UP, PAID, STOPPED)
+        ),
+        [
+            (
+                "GUARD_ORDER_SAME",
+                NEW,
+                "in state `Charging` of machine `Invoice`, the new transition `fraud` "
+                "is tried before `hard_decline`",
+            )
+        ],
+    ),
+    Case(
+        # Where neither guard held, `give_up` was taken; now `fraud` may be.
+        "a guarded transition inserted before the fallback",
+        with_machine(
+            transitions=(HARD, RETRY, replace(HARD, name="fraud"), GIVE_UP, PAID, STOPPED)
+        ),
+        [
+            (
+                "GUARD_ORDER_SAME",
+                NEW,
+                "in state `Charging` of machine `Invoice`, the new transition `fraud` "
+                "is tried before `give_up`",
+            )
+        ],
+    ),
+    Case(
+        "a transition added after the others of its state and trigger: fine",
+        with_machine(
+            transitions=(HARD, RETRY, GIVE_UP, replace(GIVE_UP, name="late"), PAID, STOPPED)
         ),
         [],
     ),
@@ -295,6 +325,17 @@ def test_a_swap_seen_from_several_states_is_reported_once() -> None:
     )
     old = with_machine(transitions=(*both, GIVE_UP, PAID, STOPPED), final=("Suspended",))
     new = with_machine(transitions=(both[1], both[0], GIVE_UP, PAID, STOPPED), final=("Suspended",))
+    assert [f.diagnostic.id for f in compare(old, new)] == ["GUARD_ORDER_SAME"]
+
+
+def test_a_transition_inserted_in_several_states_is_reported_once() -> None:
+    both = (
+        replace(HARD, sources=("Charging", "Paid")),
+        replace(GIVE_UP, sources=("Charging", "Paid")),
+    )
+    old = with_machine(transitions=(*both, PAID, STOPPED), final=("Suspended",))
+    fraud = replace(both[0], name="fraud")
+    new = with_machine(transitions=(fraud, *both, PAID, STOPPED), final=("Suspended",))
     assert [f.diagnostic.id for f in compare(old, new)] == ["GUARD_ORDER_SAME"]
 
 

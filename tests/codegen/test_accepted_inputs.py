@@ -55,16 +55,63 @@ def test_an_int_bound_to_a_decimal_field_is_converted() -> None:
         }
 
 
-@pytest.mark.slow
-def test_an_int_bound_to_a_decimal_field_passes_mypy_strict(tmp_path: Path) -> None:
-    (tmp_path / "pricing.py").write_text(compile_text(INT_INTO_DECIMAL), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "pricing.py"],
-        cwd=tmp_path,
+def mypy_strict(code: str, directory: Path) -> subprocess.CompletedProcess[str]:
+    (directory / "module.py").write_text(code, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "module.py"],
+        cwd=directory,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+@pytest.mark.slow
+def test_an_int_bound_to_a_decimal_field_passes_mypy_strict(tmp_path: Path) -> None:
+    done = mypy_strict(compile_text(INT_INTO_DECIMAL), tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# A none test narrows the rest of its `and` / `or` (semantics), and mypy
+# narrows the generated `_s.data.due is not None and _s.data.due < ...` alike:
+# in a guard, a binding and a `set` value; `data`, `instance` and `event` fields.
+NARROWED = """process Reminders {
+    key id
+    data {
+        due: datetime | None
+        late: bool = false
+        limit: Decimal | None
+    }
+    event Planned { id: str  due: datetime }
+    event Tick { id: str  at: datetime  note: str | None = none }
+    task Notify sync { late: bool  note: str = "" }
+    machine Reminder {
+        data { seen: int | None }
+        states Waiting, Late, Done
+        initial Waiting
+        final Done
+        transition plan: Waiting -> Waiting on Planned set data.due = event.due
+        transition overdue: Waiting -> Late on Tick
+            when data.due is not none and data.due < event.at
+                and (instance.seen == none or instance.seen > 2)
+                and not (data.limit is none) and data.limit > 1.5
+                and (event.note is none or len(event.note) > 0)
+            run Notify(
+                late = data.due == none or data.due < event.at,
+                note = "x")
+            set data.late = data.due is not none and event.at >= data.due,
+                instance.seen = 3
+        transition tick: Waiting -> Waiting on Tick
+        transition done: Late -> Done on Notify completed
+        transition failed: Late -> Done on Notify failed
+    }
+}
+"""
+
+
+@pytest.mark.slow
+def test_values_narrowed_by_a_none_test_pass_mypy_strict(tmp_path: Path) -> None:
+    done = mypy_strict(compile_text(NARROWED), tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

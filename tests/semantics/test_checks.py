@@ -400,6 +400,17 @@ def test_an_unknown_task_does_not_make_outcome_transitions_dead() -> None:
     assert errors(machine_process(machine)) == ["PM0202"]
 
 
+def test_an_unknown_outcome_trigger_leaves_the_other_outcomes_checked() -> None:
+    # `Wrok completed` may be `Work completed`: `Busy` is not said to miss it;
+    # but `Work failed` can still never happen in `A`.
+    machine = RUNS_WORK + (
+        "        transition ok: Busy -> Done on Wrok completed\n"
+        "        transition ko: Busy -> Failed on Work failed\n"
+        "        transition odd: A -> Failed on Work failed\n"
+    )
+    assert errors(machine_process(machine)) == ["PM0202", "PM0405"]
+
+
 def test_a_plain_trigger_on_a_many_instance_machine_broadcasts() -> None:
     # PM0406 is retired: `on Stop` addresses every instance whose state accepts it.
     model = analyze_text(machine_process(SIMPLE.replace("on Go\n", "on Go.id\n"))).model

@@ -165,6 +165,47 @@ def test_operators_on_the_wrong_types(condition: str, message: str) -> None:
     )
 
 
+TICK = "\n    event Tick { id: str  at: datetime  note: str | None = none }"
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "data.due is not none and data.due < event.at",
+        "data.due == none or data.due < event.at",  # in `A or B`, B runs when A is false
+        "not (data.due is none) and data.due < event.at",
+        "data.n > 0 and (data.due != none and data.flag == true) and event.at >= data.due",
+        "event.note is not none and len(event.note) > 0",
+        "data.due is none or data.due is none",  # redundant, not wrong
+    ],
+)
+def test_a_none_test_narrows_the_rest_of_its_and_or_or(condition: str) -> None:
+    text = process(f"        transition t: B -> C on Tick when {condition}", DATA + TICK)
+    assert errors(text) == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "data.due < event.at and data.due is not none",  # the test comes after
+        "data.due is not none or data.due < event.at",  # B runs when `data.due` is none
+        "(data.n > 0 or data.due is not none) and data.due < event.at",
+        "not (data.due is not none and true) or data.due < event.at",  # not a test of a ref
+    ],
+)
+def test_only_a_none_test_that_must_hold_narrows(condition: str) -> None:
+    text = process(f"        transition t: B -> C on Tick when {condition}", DATA + TICK)
+    diagnostic = only(text, "PM0506")
+    assert diagnostic.message == "`<` does not apply to `datetime | None` and `datetime`"
+    assert diagnostic.help == (
+        "a value that may be none has no order: "
+        "test it with `is not none and ...` in the same expression"
+    )
+    # The caret is on the value that may be none.
+    span = diagnostic.span
+    assert text.splitlines()[span.line - 1][span.column - 1 : span.end_column - 1] == "data.due"
+
+
 def test_one_mistake_in_an_expression_is_reported_once() -> None:
     # The comparison is still a `bool`: no PM0507 as well; an unknown field
     # makes no operator around it wrong.
@@ -265,6 +306,55 @@ def test_only_guarded_transitions_on_an_outcome_are_a_warning() -> None:
     assert "PM0905" not in codes(fallback)
 
 
+def waiting(exits: str) -> str:
+    """``M``: ``A -> Waiting`` on ``Go``, then only the exits given."""
+    machine = """
+        states A, Waiting, Done
+        initial A
+        final Done
+        transition go: A -> Waiting on Go
+"""
+    return machine_process(machine + exits, DATA)
+
+
+@pytest.mark.parametrize(
+    ("exits", "message", "note"),
+    [
+        (
+            "        transition retry: Waiting -> Done on after 1d when data.n > 0",
+            "every transition on `after 1d` in `Waiting` has a guard",
+            "the timer fires for nothing",
+        ),
+        (
+            "        transition lapse: Waiting -> Done on at data.due when data.n > 0\n"
+            "        transition late: Waiting -> Done on at data.due when data.n < 0",
+            "every transition on `at data.due` in `Waiting` has a guard",
+            "the deadline fires for nothing",
+        ),
+    ],
+)
+def test_a_state_left_only_by_guarded_timers_is_a_warning(
+    exits: str, message: str, note: str
+) -> None:
+    diagnostic = only(waiting(exits), "PM0905")
+    assert diagnostic.message == message
+    assert note in diagnostic.notes[0]
+
+
+@pytest.mark.parametrize(
+    "other_exit",
+    [
+        "transition give_up: Waiting -> Done on after 1d",  # a fallback on the timer
+        "transition later: Waiting -> Done on after 2d",  # a timer without a guard
+        "transition stop: Waiting -> Done on Stop",  # an event still moves it on
+    ],
+)
+def test_a_guarded_timer_with_another_way_out_is_fine(other_exit: str) -> None:
+    retry = "transition retry: Waiting -> Done on after 1d when data.n > 0"
+    exits = f"        {retry}\n        {other_exit}"
+    assert "PM0905" not in codes(waiting(exits))
+
+
 # ---- keep ----------------------------------------------------------------------------------
 
 
@@ -299,6 +389,20 @@ def test_a_kept_task_must_be_handled_in_the_target_state() -> None:
 def test_keeping_a_task_that_is_not_running_is_an_error() -> None:
     text = process("        transition k: B -> C on Go keep Work")
     assert errors(text) == ["PM0312"]
+
+
+def test_an_unknown_kept_task_leaves_the_other_keeps_checked() -> None:
+    # `Nope` could be any task, so `Waiting` may hold more in flight than the
+    # graph shows; `k` keeps `Work` from `A`, where it never runs.
+    text = process(
+        KEEP.replace("keep Work", "keep Work, Nope")
+        + "\n        transition k: A -> B on Stop keep Work",
+        states="states Waiting",
+    ).replace("transition stop: * -> Done on Stop\n", "")
+    assert errors(text) == ["PM0202", "PM0312"]
+    assert only(text, "PM0312").message == (
+        "transition `k` keeps `Work`, which is never in flight in `A`"
+    )
 
 
 def test_keep_on_a_wildcard_needs_the_task_in_one_of_its_states() -> None:
@@ -467,6 +571,43 @@ def test_a_signal_cycle_is_reported_once_per_cycle() -> None:
     ]
 
 
+def test_every_emit_inside_a_cycle_group_is_on_a_reported_cycle() -> None:
+    # One group: `S2` raises `S1` and `S3`, each of which raises `S2` again, and
+    # `S1` also raises itself. Fixing one cycle must not reveal another.
+    declarations = DATA + "\n    signal S1 {}\n    signal S2 {}\n    signal S3 {}"
+    text = process(
+        """        transition start: B -> C on Go emit S1
+        transition one: C -> C on S1 emit S2 emit S1
+        transition two: C -> C on S2 emit S1 emit S3
+        transition three: C -> C on S3 emit S2""",
+        declarations,
+    )
+    # In the order of the emits that close them, as diagnostics are sorted.
+    assert [d.message for d in diagnostics(text) if d.id == "PM0311"] == [
+        "signal `S1` raises itself",
+        "signals raise each other in a cycle: `S1` -> `S2` -> `S1`",
+        "signals raise each other in a cycle: `S2` -> `S3` -> `S2`",
+    ]
+
+
+def test_the_cycles_of_one_group_are_capped() -> None:
+    # `Hub` raises seven signals that each raise `Hub`: seven cycles, five reported.
+    spokes = [f"S{i}" for i in range(7)]
+    declarations = DATA + "".join(f"\n    signal {name} {{}}" for name in ["Hub", *spokes])
+    text = process(
+        "        transition start: B -> C on Go emit Hub\n"
+        "        transition hub: C -> C on Hub "
+        + " ".join(f"emit {name}" for name in spokes)
+        + "".join(f"\n        transition t{name}: C -> C on {name} emit Hub" for name in spokes),
+        declarations,
+    )
+    cycles = [d for d in diagnostics(text) if d.id == "PM0311"]
+    assert [d.message for d in cycles] == [
+        f"signals raise each other in a cycle: `Hub` -> `{name}` -> `Hub`" for name in spokes[:5]
+    ]
+    assert [any("more cycles" in note for note in d.notes) for d in cycles] == [False] * 4 + [True]
+
+
 def test_unused_signals_are_warnings() -> None:
     declarations = DATA + "\n    signal Emitted {}\n    signal Handled {}\n    signal Idle {}"
     text = process(
@@ -497,6 +638,14 @@ def test_signals_share_the_namespace_and_the_generated_names() -> None:
     assert "PM0701" in codes(process("", DATA + "\n    signal SignalRaised {}"))
     assert "PM0701" in codes(process("", DATA + "\n    signal PData {}"))
     assert "PM0105" in codes(process("", DATA + "\n    signal match {}"))
+
+
+def test_a_duplicate_declaration_is_reported_once() -> None:
+    # `on Go` names the event; the second `Go` is the mistake, not also a
+    # signal never handled (PM0906), nor a task never run (PM0902).
+    alone = codes(process(""))
+    for duplicate in ("signal Go {}", "task Go {}"):
+        assert sorted(codes(process("", f"{DATA}\n    {duplicate}"))) == sorted([*alone, "PM0101"])
 
 
 def test_data_records_collide_with_declarations() -> None:

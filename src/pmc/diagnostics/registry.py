@@ -135,7 +135,7 @@ CODES: Mapping[str, Rule] = _family(
     Rule("PM0902", WARNING, "unused task"),
     Rule("PM0903", WARNING, "completion condition can never hold"),
     Rule("PM0904", WARNING, "completion always comes with failure"),
-    Rule("PM0905", WARNING, "every transition on a task outcome is guarded"),
+    Rule("PM0905", WARNING, "every transition on a task outcome or timer is guarded"),
     Rule("PM0906", WARNING, "signal emitted but never handled"),
     Rule("PM0907", WARNING, "signal handled but never emitted"),
 )

@@ -62,7 +62,7 @@ def analyze(module: ast.Module) -> Analysis:
     uses += [(name, "named in `cancel on` here") for name in cancel]
     diagnostics.extend(key_field_diagnostics(key, uses, declarations))
     diagnostics.extend(_unused(declarations, {n.text for n, _ in uses}, results))
-    diagnostics.extend(signal_diagnostics(declarations.signals, results))
+    diagnostics.extend(signal_diagnostics(declarations.signals, results, declarations.redeclared))
 
     ordered = tuple(sorted(diagnostics, key=lambda d: d.sort_key))
     if has_errors(ordered) or key.model is None:
@@ -102,7 +102,7 @@ def _unused(
     declarations: Declarations, used_events: set[str], machines: Sequence[MachineResult]
 ) -> Iterator[Diagnostic]:
     for name, event in declarations.events.items():
-        if name not in used_events:
+        if name not in used_events and name not in declarations.redeclared:
             yield Diagnostic(
                 "PM0901",
                 f"event `{name}` is never used",
@@ -112,7 +112,7 @@ def _unused(
             )
     tasks_run = {task for m in machines for task in m.tasks_run}
     for name, task in declarations.tasks.items():
-        if name not in tasks_run:
+        if name not in tasks_run and name not in declarations.redeclared:
             yield Diagnostic(
                 "PM0902",
                 f"task `{name}` is never run",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -102,6 +103,9 @@ class Declarations:
     diagnostics: tuple[Diagnostic, ...]
     signals: Mapping[str, EventInfo]
     data: Mapping[str, FieldInfo]  # the process's record; every model has its default
+    # Names declared more than once (PM0101): not also reported as unused,
+    # since which declaration a use meant is the user's to decide.
+    redeclared: frozenset[str] = frozenset()
 
 
 def collect_declarations(process: ast.Process) -> Declarations:
@@ -129,7 +133,8 @@ def collect_declarations(process: ast.Process) -> Declarations:
     for machine in process.machines:
         diagnostics.extend(identifier_diagnostics(machine.name, "machine"))
         machines.setdefault(machine.name.text, machine)
-    return Declarations(events, tasks, machines, tuple(diagnostics), signals, data)
+    redeclared = _redeclared(process)
+    return Declarations(events, tasks, machines, tuple(diagnostics), signals, data, redeclared)
 
 
 _KIND = {
@@ -139,6 +144,11 @@ _KIND = {
     ast.SignalDecl: "a signal",
 }
 _Named = ast.EventDecl | ast.TaskDecl | ast.MachineDecl | ast.SignalDecl
+
+
+def _redeclared(process: ast.Process) -> frozenset[str]:
+    counts = Counter(d.name.text for d in process.declarations if isinstance(d, _Named))
+    return frozenset(name for name, count in counts.items() if count > 1)
 
 
 def _duplicate_declarations(process: ast.Process) -> Iterator[Diagnostic]:

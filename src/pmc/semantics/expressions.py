@@ -170,9 +170,13 @@ def check_expr(expr: ast.Expr, readable: Readable, expect: ValueType | None = No
     """
     order = _postorder(expr)
     found: list[Diagnostic] = []
+    narrowed = _narrowed(expr)
     types: dict[int, ExprType | None] = {}
     for node in order:
-        types[id(node)] = _type_of(node, types, readable, found)
+        node_type = _type_of(node, types, readable, found)
+        if isinstance(node_type, OptionalType) and _ref_key(node) in narrowed.get(id(node), ()):
+            node_type = node_type.inner
+        types[id(node)] = node_type
     number_as = {id(expr): _number_target(expect)}
     for node in reversed(order):
         number_as.update(_child_numbers(node, types, number_as.get(id(node), Primitive.DECIMAL)))
@@ -217,6 +221,88 @@ def _too_deep(expr: ast.Expr, depth: int) -> Diagnostic:
         expr.span,
         help="a chain of `+` and `-` nests a level per operator: keep part of it in a `data` field",
     )
+
+
+# ---- narrowing ----------------------------------------------------------------------
+
+# A reference narrowing can apply to: `event.F`, or `data.F` / `instance.F`.
+_RefKey = tuple[str, str]
+
+
+def _ref_key(node: ast.Expr) -> _RefKey | None:
+    while isinstance(node, ast.ParenExpr):
+        node = node.inner
+    if isinstance(node, ast.EventFieldRef):
+        return ("event", node.field.text)
+    if isinstance(node, ast.DataFieldRef):
+        return (node.scope.value, node.field.text)
+    return None
+
+
+def _operands(node: ast.Expr, op: ast.BinaryOp) -> Iterator[ast.Expr]:
+    """The conjuncts (``op`` is `and`) or disjuncts (`or`) of ``node``, parentheses seen through."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.ParenExpr):
+            stack.append(node.inner)
+        elif isinstance(node, ast.BinaryExpr) and node.op is op:
+            stack.extend((node.right, node.left))
+        else:
+            yield node
+
+
+def _none_test(node: ast.Expr) -> tuple[_RefKey, bool] | None:
+    """``(R, negated)`` when ``node`` tests a reference R against none: `R is none`,
+    `R is not none`, `R == none`, `R != none`, or `not` of one of them."""
+    while isinstance(node, ast.ParenExpr):
+        node = node.inner
+    if isinstance(node, ast.UnaryExpr) and node.op is ast.UnaryOp.NOT:
+        inner = _none_test(node.operand)
+        return None if inner is None else (inner[0], not inner[1])
+    if isinstance(node, ast.IsNoneExpr):
+        key = _ref_key(node.operand)
+        return None if key is None else (key, node.negated)
+    if isinstance(node, ast.BinaryExpr) and node.op in (ast.BinaryOp.EQ, ast.BinaryOp.NE):
+        sides = (node.left, node.right)
+        others = [side for side in sides if not isinstance(side, ast.NoneLiteral)]
+        key = _ref_key(others[0]) if len(others) == 1 else None
+        return None if key is None else (key, node.op is ast.BinaryOp.NE)
+    return None
+
+
+def _proven(left: ast.Expr, op: ast.BinaryOp) -> frozenset[_RefKey]:
+    """The references ``left`` proves not none where the right operand of ``op`` runs:
+    each `R is not none` conjunct of an `and`, each `R is none` disjunct of an `or`."""
+    wanted = op is ast.BinaryOp.AND
+    tests = (_none_test(part) for part in _operands(left, op))
+    return frozenset(test[0] for test in tests if test is not None and test[1] is wanted)
+
+
+def _narrowed(root: ast.Expr) -> dict[int, frozenset[_RefKey]]:
+    """For each node, the references known not none where it is evaluated.
+
+    Only `and` and `or` narrow, and only references (as Python's and mypy's
+    short-circuit do for the generated code): in `A and B`, B runs only when A
+    holds; in `A or B`, only when A does not. A test of R against none still
+    sees R's declared type: `data.d is none or data.d == none` is redundant,
+    not wrong.
+    """
+    narrowed = {id(root): frozenset[_RefKey]()}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        known = narrowed[id(node)]
+        tested = _none_test(node)
+        if tested is not None and not isinstance(node, ast.UnaryExpr | ast.ParenExpr):
+            known = known - {tested[0]}
+        for child in _children(node):
+            narrowed[id(child)] = known
+            stack.append(child)
+        logic = (ast.BinaryOp.AND, ast.BinaryOp.OR)
+        if isinstance(node, ast.BinaryExpr) and node.op in logic:
+            narrowed[id(node.right)] = known | _proven(node.left, node.op)
+    return narrowed
 
 
 def _fits_number(target: ValueType | None) -> bool:
@@ -410,7 +496,10 @@ def _binary(
             found.append(_operator_mismatch(node, left, right, f"items are {describe(right.item)}"))
         return BOOL
     if op in _ORDERING and not _orderable(left, right):
-        found.append(_operator_mismatch(node, left, right, _ordering_help(left, right)))
+        # The caret goes on what to fix: a value that may be none, if one is.
+        on_left = isinstance(left, OptionalType) and not isinstance(right, OptionalType)
+        mismatch = _operator_mismatch(node, left, right, _ordering_help(left, right), on_left)
+        found.append(mismatch)
     elif op in _EQUALITY and not _comparable(left, right):
         if Special.NONE in (left, right):
             other, side = (right, node.right) if left is Special.NONE else (left, node.left)
@@ -463,7 +552,10 @@ def _comparable(left: ExprType, right: ExprType) -> bool:
 
 def _ordering_help(left: ExprType, right: ExprType) -> str:
     if isinstance(left, OptionalType) or isinstance(right, OptionalType):
-        return "a value that may be none has no order: test it with `is none` first"
+        return (
+            "a value that may be none has no order: "
+            "test it with `is not none and ...` in the same expression"
+        )
     return "`<`, `<=`, `>`, `>=` compare numbers, `str`, `date` or `datetime` of one type"
 
 
@@ -475,16 +567,25 @@ def _float_and_decimal(left: ExprType, right: ExprType) -> bool:
 
 
 def _operator_mismatch(
-    node: ast.BinaryExpr, left: ExprType, right: ExprType, help: str | None = None
+    node: ast.BinaryExpr,
+    left: ExprType,
+    right: ExprType,
+    help: str | None = None,
+    on_left: bool = False,
 ) -> Diagnostic:
+    """PM0506 for a binary operator; the caret is on the right operand unless ``on_left``."""
     if _float_and_decimal(left, right):
         help = "`float` and `Decimal` never mix: declare both `Decimal` (exact) or both `float`"
+    sides = [(node.right.span, describe(right)), (node.left.span, describe(left))]
+    if on_left:
+        sides.reverse()
+    (primary, label), (other, other_label) = sides
     return Diagnostic(
         "PM0506",
         f"`{node.op.value}` does not apply to {describe(left)} and {describe(right)}",
-        node.right.span,
-        label=describe(right),
-        labels=(Label(node.left.span, describe(left)),),
+        primary,
+        label=label,
+        labels=(Label(other, other_label),),
         help=help,
     )
 

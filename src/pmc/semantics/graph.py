@@ -25,6 +25,7 @@ class Arc:
     outcome: tuple[str, Outcome] | None = None  # ``(task, outcome)`` of an outcome trigger
     guarded: bool = False  # taken only when its guard holds
     keeps: tuple[str, ...] = ()  # tasks that stay in flight into ``target``
+    timer: bool = False  # a timer or `at` deadline: fires once per stay in a state
 
 
 def _successors(arcs: Iterable[Arc]) -> dict[str, list[str]]:
@@ -43,7 +44,8 @@ def _predecessors(arcs: Iterable[Arc]) -> dict[str, list[str]]:
     return graph
 
 
-def _closure(starts: Iterable[str], graph: Mapping[str, Sequence[str]]) -> frozenset[str]:
+def closure(starts: Iterable[str], graph: Mapping[str, Sequence[str]]) -> frozenset[str]:
+    """``starts`` and every node their edges in ``graph`` lead to."""
     seen = set(starts)
     queue = deque(seen)
     while queue:
@@ -56,12 +58,12 @@ def _closure(starts: Iterable[str], graph: Mapping[str, Sequence[str]]) -> froze
 
 def reachable(initial: str, arcs: Iterable[Arc]) -> frozenset[str]:
     """States some path of transitions leads to from ``initial`` (itself included)."""
-    return _closure((initial,), _successors(arcs))
+    return closure((initial,), _successors(arcs))
 
 
 def can_reach(goals: Iterable[str], arcs: Iterable[Arc]) -> frozenset[str]:
     """States from which some path leads into ``goals`` (the goals included)."""
-    return _closure(goals, _predecessors(arcs))
+    return closure(goals, _predecessors(arcs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,7 @@ def entered_with_task(arcs: Iterable[Arc]) -> dict[str, frozenset[str]]:
                 targets.setdefault(source, []).append(arc.target)
     running = {task: frozenset(states) for task, states in entered.items()}
     for task, graph in kept.items():
-        running[task] = _closure(running.get(task, frozenset()), graph)
+        running[task] = closure(running.get(task, frozenset()), graph)
     return running
 
 
@@ -213,7 +215,7 @@ def outcome_gaps(
 
 @dataclass(frozen=True, slots=True)
 class Unguarded:
-    """In ``states``, every arc on outcome trigger of arc ``first`` is guarded."""
+    """In ``states``, every arc on the outcome or timer trigger of arc ``first`` is guarded."""
 
     first: int
     states: tuple[str, ...]
@@ -222,25 +224,34 @@ class Unguarded:
 def all_guarded(
     arcs: Sequence[Arc], running: Mapping[str, frozenset[str]]
 ) -> tuple[Unguarded, ...]:
-    """Where an outcome can arrive and every transition waiting for it has a guard.
+    """Where an outcome can arrive, or a timer or deadline fire, and every transition
+    waiting for it has a guard.
 
-    Should no guard hold, the outcome changes nothing, and nothing else will
-    arrive from that task: the instance may wait for good.
+    Should no guard hold, the outcome or timer changes nothing, and it will
+    not come again in that state: the instance may wait for good. A state
+    that also waits for an event or an outcome, or has a timer without a
+    guard, still has a way out: its guarded timers are not reported.
     """
     first: dict[tuple[str, Hashable], int] = {}
     fallback: set[tuple[str, Hashable]] = set()
+    other_exit: set[str] = set()
     for index, arc in enumerate(arcs):
-        if arc.outcome is None:
+        if not arc.timer:
+            other_exit.update(arc.sources)
+        if arc.outcome is None and not arc.timer:
             continue
-        live = running.get(arc.outcome[0], frozenset())
+        live = running.get(arc.outcome[0], frozenset()) if arc.outcome else arc.sources
         for source in arc.sources:
             if source in live:
                 first.setdefault((source, arc.trigger), index)
                 if not arc.guarded:
                     fallback.add((source, arc.trigger))
+                    if arc.timer:
+                        other_exit.add(source)
     grouped: dict[int, list[str]] = {}
     for key, index in first.items():
-        if key not in fallback:
+        stuck = not arcs[index].timer or key[0] not in other_exit
+        if key not in fallback and stuck:
             grouped.setdefault(index, []).append(key[0])
     return tuple(Unguarded(index, tuple(states)) for index, states in sorted(grouped.items()))
 
@@ -288,19 +299,27 @@ def components(nodes: Sequence[str], edges: Mapping[str, Sequence[str]]) -> list
 
 
 def cycle_through(
-    start: str, members: frozenset[str], edges: Mapping[str, Sequence[str]]
+    start: str,
+    members: frozenset[str],
+    edges: Mapping[str, Sequence[str]],
+    goal: str | None = None,
 ) -> list[str] | None:
-    """A shortest path ``start -> ... -> start`` inside ``members``, or None."""
+    """A shortest path ``start -> ... -> start`` inside ``members``, or None.
+
+    With ``goal``, a shortest path of at least one step to ``goal`` instead:
+    with the edge ``goal -> start``, it closes a cycle through that edge.
+    """
+    goal = start if goal is None else goal
     parent: dict[str, str] = {}
     queue = deque([start])
     while queue:
         node = queue.popleft()
         for nxt in edges.get(node, ()):
-            if nxt == start:
+            if nxt == goal:
                 path = [node]
                 while path[-1] != start:
                     path.append(parent[path[-1]])
-                return [*reversed(path), start]
+                return [*reversed(path), goal]
             if nxt in members and nxt not in parent:
                 parent[nxt] = node
                 queue.append(nxt)

@@ -7,6 +7,7 @@ plain inputs and words their results.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from pmc.diagnostics import Diagnostic, Label
 from pmc.semantics import graph
@@ -73,9 +74,17 @@ def _arcs(
         outcome = None
         if task is not None and isinstance(t.decl.trigger, ast.OutcomeTrigger):
             outcome = (task, Outcome(t.decl.trigger.outcome.value))
-        arcs.append(
-            graph.Arc(from_states, t.target, t.trigger.identity, t.runs, outcome, t.guarded, t.keep)
+        arc = graph.Arc(
+            from_states,
+            t.target,
+            t.trigger.identity,
+            t.runs,
+            outcome,
+            t.guarded,
+            t.keep,
+            timer=t.trigger.is_timer,
         )
+        arcs.append(arc)
     return tuple(arcs)
 
 
@@ -111,22 +120,49 @@ def graph_checks(
         )
     found.extend(_conflict_diagnostics(transitions, arcs))
     found.extend(_shadowed_diagnostics(transitions, arcs))
-    # Outcome checks need every task reference resolved: an unknown task in
-    # one transition would otherwise make the outcome transitions look dead.
-    if all(_tasks_resolved(t) for t in transitions):
-        running = graph.entered_with_task(arcs)
-        found.extend(_outcome_gap_diagnostics(transitions, arcs, table, running))
-        found.extend(_dead_outcome_diagnostics(transitions, running, table))
-        found.extend(_all_guarded_diagnostics(transitions, arcs, running))
-        found.extend(_not_running_diagnostics(transitions, sources, running))
+    running = graph.entered_with_task(arcs)
+    unsure = _unsure(transitions, sources)
+    found.extend(_outcome_gap_diagnostics(transitions, arcs, table, running, unsure))
+    found.extend(_dead_outcome_diagnostics(transitions, running, table, unsure))
+    found.extend(_all_guarded_diagnostics(transitions, arcs, running, unsure))
+    found.extend(_not_running_diagnostics(transitions, sources, running, unsure))
     return found, summary.reachable
 
 
-def _tasks_resolved(t: TransitionInfo) -> bool:
-    outcome_ok = not isinstance(t.decl.trigger, ast.OutcomeTrigger) or t.trigger.task is not None
-    run_ok = t.run is None or t.run.task is not None
-    keep_ok = t.decl.keep is None or len(t.keep) == len({n.text for n in t.decl.keep.tasks})
-    return outcome_ok and run_ok and keep_ok
+@dataclass(frozen=True, slots=True)
+class _Unsure:
+    """Where an unknown task name (already reported) could stand for any task.
+
+    ``in_flight``: states some tasks may be in flight in that the graph does
+    not show (a transition with an unknown `run` or `keep` enters them, or
+    keeps a task into them from such a state). ``handled``: states an outcome
+    trigger of an unknown task leaves, which may handle any task's outcome.
+    The outcome checks say nothing there that the unknown name could make
+    wrong, and check the rest of the machine.
+    """
+
+    in_flight: frozenset[str]
+    handled: frozenset[str]
+
+
+def _unsure(transitions: Sequence[TransitionInfo], sources: Sequence[tuple[str, ...]]) -> _Unsure:
+    handled: set[str] = set()
+    in_flight: set[str] = set()
+    for t, from_states in zip(transitions, sources, strict=True):
+        if isinstance(t.decl.trigger, ast.OutcomeTrigger) and t.trigger.task is None:
+            handled.update(from_states)
+        unknown_run = t.run is not None and t.run.task is None
+        unknown_keep = t.decl.keep is not None and len(t.keep) < len(
+            {n.text for n in t.decl.keep.tasks}
+        )
+        if t.target is not None and (unknown_run or unknown_keep):
+            in_flight.add(t.target)
+    keeping: dict[str, list[str]] = {}
+    for t, from_states in zip(transitions, sources, strict=True):
+        if t.keep and t.target is not None:
+            for source in from_states:
+                keeping.setdefault(source, []).append(t.target)
+    return _Unsure(graph.closure(in_flight, keeping), frozenset(handled))
 
 
 def _state_list(states: Sequence[str]) -> str:
@@ -186,19 +222,32 @@ def _all_guarded_diagnostics(
     transitions: Sequence[TransitionInfo],
     arcs: Sequence[graph.Arc],
     running: Mapping[str, frozenset[str]],
+    unsure: _Unsure,
 ) -> Iterator[Diagnostic]:
-    """PM0905 (warning): every transition on a task outcome in a state has a guard."""
+    """PM0905 (warning): every transition on a task outcome, a timer or a deadline in a
+    state has a guard."""
     for group in graph.all_guarded(arcs, running):
         t = transitions[group.first]
+        if t.trigger.is_timer:
+            what = "timer" if isinstance(t.decl.trigger, ast.TimerTrigger) else "deadline"
+            note = (
+                f"when no guard holds, the {what} fires for nothing and does not fire again "
+                "in that state: the instance may wait for good"
+            )
+        elif unsure.handled.intersection(group.states):
+            continue  # a transition on an unknown task's outcome may be the fallback
+        else:
+            what = "outcome"
+            note = (
+                "when no guard holds, the outcome changes nothing and the task "
+                "will not report again: the instance may wait for good"
+            )
         yield Diagnostic(
             "PM0905",
             f"every transition on {t.trigger.display} in {_state_list(group.states)} has a guard",
             t.decl.name.span,
-            label="no transition without a guard follows it on this outcome",
-            notes=(
-                "when no guard holds, the outcome changes nothing and the task "
-                "will not report again: the instance may wait for good",
-            ),
+            label=f"no transition without a guard follows it on this {what}",
+            notes=(note,),
             help="add a transition without `when` after the guarded ones, as the fallback",
         )
 
@@ -207,6 +256,7 @@ def _not_running_diagnostics(
     transitions: Sequence[TransitionInfo],
     sources: Sequence[tuple[str, ...]],
     running: Mapping[str, frozenset[str]],
+    unsure: _Unsure,
 ) -> Iterator[Diagnostic]:
     """PM0312: ``keep T`` where ``T`` cannot be in flight.
 
@@ -219,7 +269,7 @@ def _not_running_diagnostics(
         wildcard = _via_wildcard(t.decl)
         names = {name.text: name for name in reversed(clause.tasks)}
         for task in t.keep:
-            live = running.get(task, frozenset())
+            live = running.get(task, frozenset()) | unsure.in_flight
             if wildcard:
                 idle = () if live & frozenset(from_states) else from_states
             else:
@@ -242,10 +292,13 @@ def _outcome_gap_diagnostics(
     arcs: Sequence[graph.Arc],
     table: StateTable,
     running: Mapping[str, frozenset[str]],
+    unsure: _Unsure,
 ) -> Iterator[Diagnostic]:
     finals = frozenset(table.finals)
     for gap in graph.outcome_gaps(arcs, table.finals, running):
         task, state = gap.task, gap.state
+        if state in unsure.handled:
+            continue
         anchor, starts = _task_named(transitions[gap.arc].decl, task, gap.kept)
         triggers = [f"`{task} {outcome}`" for outcome in gap.missing]
         if state in finals:
@@ -284,13 +337,15 @@ def _dead_outcome_diagnostics(
     transitions: Sequence[TransitionInfo],
     entered: Mapping[str, frozenset[str]],
     table: StateTable,
+    unsure: _Unsure,
 ) -> Iterator[Diagnostic]:
     finals = frozenset(table.finals)
     for t in transitions:
         task = t.outcome_task
         if task is None:
             continue
-        live = entered.get(task, frozenset())
+        # A state an unknown `run` or `keep` enters may have the task in flight.
+        live = entered.get(task, frozenset()) | unsure.in_flight
         display = t.trigger.display
         for source in t.decl.sources:
             if isinstance(source, ast.Wildcard):

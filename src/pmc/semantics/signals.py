@@ -3,9 +3,11 @@
 A signal is handled after the decisions of the event that raised it; a
 transition on ``S`` that emits ``S`` (directly, or through other signals)
 would raise signals for ever. The signals form a graph (``S -> T`` when a
-transition on ``S`` emits ``T``); each strongly connected part of it with a
-cycle is reported once, with one cycle through it spelled out. Linear in the
-number of transitions and emits.
+transition on ``S`` emits ``T``); in each strongly connected part of it,
+cycles are reported until every edge inside the part lies on a reported one
+(so that fixing them all leaves no cycle the next run would find), each a
+shortest cycle through the first edge not yet covered, at most
+``_CYCLES_PER_GROUP`` per part. Each cycle costs one search of its part.
 """
 
 from __future__ import annotations
@@ -43,11 +45,16 @@ def _emits(machines: Sequence[MachineResult]) -> Iterator[_Emit]:
 
 
 def signal_diagnostics(
-    signals: Mapping[str, EventInfo], machines: Sequence[MachineResult]
+    signals: Mapping[str, EventInfo],
+    machines: Sequence[MachineResult],
+    redeclared: frozenset[str],
 ) -> Iterator[Diagnostic]:
+    """PM0311, and PM0906/PM0907 for signals whose name is declared once (a duplicate is
+    PM0101 alone: a use may have meant either declaration)."""
     emits = list(_emits(machines))
     yield from _cycles(signals, emits)
-    yield from _unused(signals, emits, machines)
+    once = {name: info for name, info in signals.items() if name not in redeclared}
+    yield from _unused(once, emits, machines)
 
 
 def _cycles(signals: Mapping[str, EventInfo], emits: Sequence[_Emit]) -> Iterator[Diagnostic]:
@@ -59,12 +66,39 @@ def _cycles(signals: Mapping[str, EventInfo], emits: Sequence[_Emit]) -> Iterato
         first[(emit.handles, emit.signal)] = emit
         edges.setdefault(emit.handles, []).append(emit.signal)
     for component in graph.components(list(signals), edges):
-        start = component[0]
-        path = graph.cycle_through(start, frozenset(component), edges)
-        if path is None:
+        yield from _group_cycles(component, edges, first)
+
+
+# Cycles reported in one group of signals at most (each costs a search of
+# the group); a note on the last says that more run through the group.
+_CYCLES_PER_GROUP = 5
+
+
+def _group_cycles(
+    component: Sequence[str],
+    edges: Mapping[str, Sequence[str]],
+    first: Mapping[tuple[str, str], _Emit],
+) -> Iterator[Diagnostic]:
+    """Cycles through a group until each edge inside it is on one, in the group's order."""
+    members = frozenset(component)
+    inside = [(a, b) for a in component for b in edges.get(a, ()) if b in members]
+    cycles: list[list[str]] = []
+    covered: set[tuple[str, str]] = set()
+    more = False
+    for a, b in inside:
+        if (a, b) in covered:
             continue
+        if len(cycles) == _CYCLES_PER_GROUP:
+            more = True
+            break
+        back = [b] if a == b else graph.cycle_through(b, members, edges, goal=a)
+        assert back is not None  # in a strongly connected group, b reaches a
+        path = [a, *back]
+        covered.update(pairwise(path))
+        cycles.append(path)
+    for index, path in enumerate(cycles):
         steps = [first[(a, b)] for a, b in pairwise(path)]
-        yield _cycle(path, steps)
+        yield _cycle(path, steps, more and index == len(cycles) - 1)
 
 
 # A cycle is spelled out up to this many steps; a longer one is cut short,
@@ -72,7 +106,7 @@ def _cycles(signals: Mapping[str, EventInfo], emits: Sequence[_Emit]) -> Iterato
 _SHOWN_STEPS = 8
 
 
-def _cycle(path: Sequence[str], steps: Sequence[_Emit]) -> Diagnostic:
+def _cycle(path: Sequence[str], steps: Sequence[_Emit], more_cycles: bool) -> Diagnostic:
     closing = steps[-1]
     shown = steps[:_SHOWN_STEPS]
     more = len(steps) - len(shown)
@@ -89,6 +123,11 @@ def _cycle(path: Sequence[str], steps: Sequence[_Emit]) -> Diagnostic:
     ]
     if more:
         notes.append(f"... and {more} more steps back to `{path[-1]}`")
+    if more_cycles:
+        notes.append(
+            f"more cycles run through these signals than the {_CYCLES_PER_GROUP} reported: "
+            "fix these, then check again"
+        )
     return Diagnostic(
         "PM0311",
         message,

@@ -417,6 +417,7 @@ def _machine(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
     yield from _states(before, after)
     yield from _transitions(before, after)
     yield from _guard_order(before, after)
+    yield from _inserted_before(before, after)
 
 
 def _instances(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
@@ -554,6 +555,43 @@ def _guard_order(before: MachineModel, after: MachineModel) -> Iterator[Finding]
                 help="keep the old order, unless the guards never hold together",
             )
         )
+
+
+def _inserted_before(before: MachineModel, after: MachineModel) -> Iterator[Finding]:
+    """New transitions of a state and trigger placed before ones the old version had.
+
+    Tried first, a new transition may now be taken for an input that took an
+    old one. One warning per new transition, at the first state it happens in.
+    """
+    old = _candidates(before)
+    reported: set[str] = set()
+    for (state, trigger), tried in _candidates(after).items():
+        was = {t.name for t in old.get((state, trigger), [])}
+        # Each new transition with the first old one tried after it.
+        inserted: list[tuple[TransitionModel, str]] = []
+        next_old: str | None = None
+        for t in reversed(tried):
+            if t.name in was:
+                next_old = t.name
+            elif next_old is not None and t.name not in reported:
+                inserted.append((t, next_old))
+        for new, old_one in reversed(inserted):
+            reported.add(new.name)
+            yield Finding(
+                Diagnostic(
+                    "GUARD_ORDER_SAME",
+                    f"in state `{state}` of machine `{after.name}`, the new transition "
+                    f"`{new.name}` is tried before `{old_one}`",
+                    new.span,
+                    label="the first transition whose guard holds is taken",
+                    notes=(
+                        "recorded transitions replay as recorded; running instances may now "
+                        f"take `{new.name}` for an input that took `{old_one}`",
+                    ),
+                    help="place it after the transitions the old version had, unless its "
+                    "guard never holds together with theirs",
+                )
+            )
 
 
 def _first_swap(was: Sequence[str], now: Sequence[str]) -> tuple[str, str]:
