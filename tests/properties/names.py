@@ -330,6 +330,19 @@ _imported_processes: set[str] = set()
 _fresh = itertools.count()
 
 
+def _event_names_taken(module: ModuleType) -> bool:
+    """Has a class of another module (another test's process of the same name,
+    say) taken the event names of ``module``'s lifecycle events?"""
+    ours = module.TransitionPlanned
+    stack = list(event_sourcery.Event.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls is not ours and getattr(cls, "__event_name__", None) == ours.__event_name__:
+            return True
+    return False
+
+
 def import_and_run(code: str, names: Mapping[str, str]) -> ModuleType:
     """Import the generated module and run it end to end.
 
@@ -340,7 +353,7 @@ def import_and_run(code: str, names: Mapping[str, str]) -> ModuleType:
     """
     module = import_code(code)
     process = names.get("process", PLAIN["process"])
-    if process not in _imported_processes:
+    if process not in _imported_processes and not _event_names_taken(module):
         _imported_processes.add(process)
         run_end_to_end(module, names)
         return module
