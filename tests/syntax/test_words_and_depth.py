@@ -114,6 +114,38 @@ def test_an_old_file_with_an_event_named_at_still_checks() -> None:
     assert result.model is not None
 
 
+OLD_SELECTOR_AT = """\
+process P {
+    key id
+    event at { id: str  ids: list[str] }
+    event Go { id: str  ids: list[str] }
+    machine M {
+        states A, B, C
+        initial A
+        final C
+        transition t: A -> B on at.ids
+        transition u: B -> C on Go.ids
+    }
+}
+"""
+
+
+def test_an_old_file_selecting_instances_by_an_event_named_at_still_checks() -> None:
+    # `on at.field`, like `on at`, names the event `at`.
+    result = check_source(SourceFile("at.pm", OLD_SELECTOR_AT))
+    assert result.diagnostics == ()
+
+
+def test_an_old_file_with_a_task_named_at_handles_its_outcomes() -> None:
+    text = OLD_EVENT_AT.replace("event at { id: str }", "event Go { id: str }\n    task at { n: int }")
+    text = text.replace("on at\n", "on Go\n            run at(n = 1)\n")
+    text = text.replace("on Done", "on at completed\n        transition v: B -> C on at failed")
+    result = check_source(SourceFile("at.pm", text))
+    assert [(d.id, d.message) for d in result.diagnostics] == [
+        ("PM0901", "event `Done` is never used")
+    ]
+
+
 def test_on_at_is_a_deadline_only_before_a_data_reference() -> None:
     text = BASE.replace(
         "on Go when data.flag", "on at data.due\n        transition u: A -> B on at"
