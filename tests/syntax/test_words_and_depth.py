@@ -137,7 +137,9 @@ def test_an_old_file_selecting_instances_by_an_event_named_at_still_checks() -> 
 
 
 def test_an_old_file_with_a_task_named_at_handles_its_outcomes() -> None:
-    text = OLD_EVENT_AT.replace("event at { id: str }", "event Go { id: str }\n    task at { n: int }")
+    text = OLD_EVENT_AT.replace(
+        "event at { id: str }", "event Go { id: str }\n    task at { n: int }"
+    )
     text = text.replace("on at\n", "on Go\n            run at(n = 1)\n")
     text = text.replace("on Done", "on at completed\n        transition v: B -> C on at failed")
     result = check_source(SourceFile("at.pm", text))
