@@ -168,7 +168,7 @@ def test_an_outcome_whose_decision_raises_is_recorded_and_fails_the_process(
     state = manager.state("i3")
     assert (state.end, state.end_reason) == (
         End.FAILED,
-        "EdDunning i3: Billing Billing, transition `soft`: its `when` raised TypeError:"
+        "EdDunning i3: Billing, transition `soft`: its `when` raised TypeError:"
         " can't compare offset-naive and offset-aware datetimes",
     )
     # The decision is pure: a replay decides it again and agrees.
@@ -189,7 +189,7 @@ def test_an_input_event_whose_decision_raises_is_refused_and_nothing_is_recorded
         manager.handle(ed2_dunning.Swap(invoice_id="i4"))
 
     assert str(raised.value) == (
-        "EdDunning i4: Billing Billing, transition `swap`: its `set` raised ValidationError:"
+        "EdDunning i4: Billing, transition `swap`: its `set` raised ValidationError:"
         " attempts: Input should be a finite number"
     )
     # The caller still holds its event: nothing of it is in the stream.

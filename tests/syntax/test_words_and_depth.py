@@ -65,6 +65,15 @@ def test_a_keyword_never_matches_the_start_of_a_longer_word(guard: str, unexpect
 
 
 @pytest.mark.parametrize(
+    ("guard", "meant"),
+    [("data.flag isnot none", "is not"), ("data.flag notin data.items", "not in")],
+)
+def test_two_words_run_together_are_suggested_as_the_pair(guard: str, meant: str) -> None:
+    [(_, message)] = messages(with_guard(guard))
+    assert message.endswith(f"did you mean `{meant}`?")
+
+
+@pytest.mark.parametrize(
     "text",
     [
         BASE.replace("on Go when data.flag", "onGo"),

@@ -381,8 +381,11 @@ class _Decision:
         try:
             return function(scope)
         except Exception as error:
+            # A single instance goes by its machine's name: say it once.
+            single = not self.defn.machine(machine).multi_instance
+            instance = machine if single else f"{machine} {machine_id}"
             raise DecisionError(
-                f"{self.defn.category} {self.meta.key}: {machine} {machine_id}, transition"
+                f"{self.defn.category} {self.meta.key}: {instance}, transition"
                 f" `{transition}`: its `{clause}` raised {_described(error)}"
             ) from error
 

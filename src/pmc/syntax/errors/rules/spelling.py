@@ -14,10 +14,17 @@ from pmc.syntax.errors.stuck import Stuck, on_token
 _TASK_KEYWORDS = ("retry", "timeout", "returns", "backoff", "every", "max")
 
 
+# Operators of two words, suggested where their first word may stand: a
+# word run together (`isnot`, `notin`) is nearer to the pair than to either.
+_PHRASES = {"is": ("is not",), "not": ("not in",)}
+
+
 def misspelled_keyword(stuck: Stuck) -> Diagnostic | None:
     if stuck.bad.type != "NAME":
         return None
-    return _misspelled(stuck.bad, keyword_texts(stuck.accepts))
+    keywords = tuple(keyword_texts(stuck.accepts))
+    phrases = tuple(phrase for word in keywords for phrase in _PHRASES.get(word, ()))
+    return _misspelled(stuck.bad, (*keywords, *phrases))
 
 
 def misspelled_task_keyword(stuck: Stuck) -> Diagnostic | None:
