@@ -107,9 +107,9 @@ def _chain_module(size: int) -> ast.Module:
 
 def test_a_50000_state_machine_analyses_in_linear_time() -> None:
     module = _chain_module(50_000)
-    started = time.process_time()
+    started = time.thread_time()
     analysis = analyze(module)
-    elapsed = time.process_time() - started
+    elapsed = time.thread_time() - started
     assert analysis.model is not None
     # Every transition leaves its state on `Next`, but each from a different state.
     assert len(analysis.model.machine("Chain").transitions) == 49_999
@@ -168,9 +168,9 @@ def _guards_and_signals_module(size: int) -> ast.Module:
 
 def test_guards_and_signal_cycles_are_checked_in_linear_time() -> None:
     module = _guards_and_signals_module(5_000)
-    started = time.process_time()
+    started = time.thread_time()
     diagnostics = analyze(module).diagnostics
-    elapsed = time.process_time() - started
+    elapsed = time.thread_time() - started
     # Guarded transitions before their fallback are fine; the signals make one cycle.
     assert [d.id for d in diagnostics] == ["PM0311"]
     assert elapsed < 5.0
