@@ -116,6 +116,26 @@ class ProcessManager:
         ``HandleResult.event_id`` is the stored id: the ``caused_by`` of the
         decisions made on the event.
         """
+        return self.record(*self._input_request((event, event_id)))
+
+    def handle_many(
+        self, deliveries: Sequence[Event | tuple[Event, str | uuid.UUID | None]]
+    ) -> list[HandleResult]:
+        """``handle`` for many input events, recorded in few transactions; results in order.
+
+        Each delivery is an event, or an ``(event, event_id)`` pair with the
+        delivery id ``handle`` takes. Per stream, the guarantees are those of
+        ``handle`` one event at a time, in the order given: the inbox, the
+        version check, one decision per event. Sync tasks run after the
+        events are recorded, stream by stream.
+        """
+        requests = [self._input_request(delivery) for delivery in deliveries]
+        return [self.record(key, event, event_id) for key, event, event_id in requests]
+
+    def _input_request(
+        self, delivery: Event | tuple[Event, str | uuid.UUID | None]
+    ) -> tuple[str, Event, uuid.UUID]:
+        event, event_id = delivery if isinstance(delivery, tuple) else (delivery, None)
         if not self.definition.is_input(event):
             raise TypeError(
                 f"{type(event).__name__} is not an input event of {self.category}; "
@@ -123,7 +143,7 @@ class ProcessManager:
             )
         key = self.definition.key_of(event)
         stored_id = uuid.uuid4() if event_id is None else self.stored_event_id(key, event_id)
-        return self.record(key, event, stored_id)
+        return self.definition.stream_key(key), event, stored_id
 
     def stored_event_id(self, key: KeyValue, event_id: str | uuid.UUID) -> uuid.UUID:
         """The id ``handle`` stores an input event under, for delivery ``event_id`` to ``key``.

@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from event_sourcery import Event
@@ -42,6 +44,16 @@ class ConflictRetriesExhausted(PmcError, RuntimeError):
             f"stream {category}/{key}: gave up after {attempts} version conflicts in a row; "
             "too many writers on one process instance"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRequest:
+    """One ``Recorder.append`` call, to be recorded with others by ``append_many``."""
+
+    key: str
+    event: Event
+    event_id: uuid.UUID
+    precondition: Precondition | None = None
 
 
 class Recorder:
@@ -97,6 +109,17 @@ class Recorder:
                 )
                 _back_off(conflicts)
         raise ConflictRetriesExhausted(self.category, key, self._max_conflicts + 1)
+
+    def append_many(self, requests: Sequence[RecordRequest]) -> list[HandleResult]:
+        """``append`` for each request, in order, with results in the same order.
+
+        Each request keeps every guarantee of ``append`` (inbox, version
+        check, one decision per event); several requests may name one stream.
+        """
+        return [
+            self.append(request.key, request.event, request.event_id, request.precondition)
+            for request in requests
+        ]
 
     def _admit(
         self,

@@ -17,7 +17,9 @@ from sqlalchemy.exc import ArgumentError
 
 from pmc.runtime.stores.api import (
     NO_WORK,
+    AppendOutcome,
     AppendRejected,
+    AppendRequest,
     Clock,
     DuplicateEventId,
     JsonValue,
@@ -36,7 +38,9 @@ from pmc.runtime.stores.sql import SqlStore, postgres_store, sqlite_store
 
 __all__ = [
     "NO_WORK",
+    "AppendOutcome",
     "AppendRejected",
+    "AppendRequest",
     "Clock",
     "DuplicateEventId",
     "JsonValue",

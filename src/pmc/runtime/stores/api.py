@@ -138,6 +138,18 @@ class WorkItem:
     lease_until: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class AppendRequest:
+    """One ``ProcessStore.append`` call, to be recorded with others by ``append_many``."""
+
+    category: str
+    key: str
+    events: tuple[NewEvent, ...]
+    expected_version: int
+    work: WorkChanges = NO_WORK
+    now: datetime | None = None
+
+
 class StoreUrlError(InputError, ValueError):
     """A store URL that names no store pmc can open; a ``ValueError`` as well, as it was."""
 
@@ -175,6 +187,11 @@ class DuplicateEventId(AppendRejected):
         self.event_ids = tuple(event_ids)
         listed = ", ".join(str(event_id) for event_id in self.event_ids)
         super().__init__(f"event ids already recorded: {listed}")
+
+
+# What ``append_many`` gives back for each request: the stored events, or why
+# nothing of that request was written.
+AppendOutcome: TypeAlias = "list[StoredEvent] | AppendRejected"
 
 
 class ProcessStore(Protocol):
@@ -221,6 +238,20 @@ class ProcessStore(Protocol):
         """
         ...
 
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        """Record several appends in as few transactions as the backend allows (group commit).
+
+        Each request keeps every guarantee of ``append`` on its own: all of
+        it or nothing, its version checked, its event ids checked. A request
+        that ``append`` would reject (``VersionConflict``, ``DuplicateEventId``)
+        is returned as that error in its place and writes nothing; the others
+        are recorded all the same. Requests for one stream apply in order (a
+        later one's expected version counts the earlier ones' events). Any
+        other error (a lost connection, say) is raised, and then none of the
+        requests may be assumed recorded or not: the caller reads again.
+        """
+        ...
+
     def stream_keys(self, category: str) -> list[str]:
         """Keys of every stream of ``category`` that has events, sorted."""
         ...
@@ -259,6 +290,26 @@ class ProcessStore(Protocol):
         often enough to notice other processes' work within 100 ms.
         """
         ...
+
+
+def append_each(store: ProcessStore, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+    """``append_many`` as one ``append`` per request: correct on any store, not faster."""
+    outcomes: list[AppendOutcome] = []
+    for request in requests:
+        try:
+            outcomes.append(
+                store.append(
+                    request.category,
+                    request.key,
+                    request.events,
+                    request.expected_version,
+                    request.work,
+                    request.now,
+                )
+            )
+        except AppendRejected as rejected:
+            outcomes.append(rejected)
+    return outcomes
 
 
 def transient(error: BaseException) -> bool:

@@ -21,6 +21,8 @@ from pmc.runtime.stores._events import recorded, stored, wrap
 from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
     NO_WORK,
+    AppendOutcome,
+    AppendRequest,
     Clock,
     DuplicateEventId,
     NewEvent,
@@ -29,6 +31,7 @@ from pmc.runtime.stores.api import (
     VersionConflict,
     WorkChanges,
     WorkItem,
+    append_each,
     check_append,
     check_category,
     check_claim,
@@ -133,6 +136,9 @@ class MemoryStore:
                 claimed_by=None,
                 lease_until=None,
             )
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        return append_each(self, requests)
 
     def stream_keys(self, category: str) -> list[str]:
         check_category(category)

@@ -59,6 +59,8 @@ from pmc.runtime.stores._events import recorded, stored, wrap
 from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
     NO_WORK,
+    AppendOutcome,
+    AppendRequest,
     Clock,
     DuplicateEventId,
     JsonValue,
@@ -70,6 +72,7 @@ from pmc.runtime.stores.api import (
     WorkChanges,
     WorkItem,
     WorkRow,
+    append_each,
     check_append,
     check_category,
     check_claim,
@@ -266,6 +269,9 @@ class SqlStore:
             if duplicates:
                 return DuplicateEventId(duplicates)
             return VersionConflict(category, key, expected, current_version(conn, category, key))
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        return append_each(self, requests)
 
     def stream_keys(self, category: str) -> list[str]:
         check_category(category)
