@@ -1,15 +1,19 @@
-"""``sqlite:///path.db`` and ``postgresql://...``: event-sourcery's SQLAlchemy backend.
+"""``sqlite:///path.db`` and ``postgresql://...``: event-sourcery's tables through SQLAlchemy Core.
 
-Each operation is one short session and one transaction: a long-lived
-session makes event-sourcery's appends slower as it ages (it rescans the
-identity map after every commit).
+The store writes and reads event-sourcery's own stream and event tables,
+rows made and read by event-sourcery's own serde, so event-sourcery's
+SQLAlchemy backend (``load_stream``, subscriptions) reads what pmc wrote
+and pmc reads what it wrote. It does so with statements built once per
+store and no ORM session: event-sourcery's backend spends most of an
+append in the ORM (a select-then-update of the stream row, an identity map
+rescanned after every flush), several times the cost of the writes.
 
-Writers of one stream are serialised by the conditional update of its
-``pmc_streams`` row, taken before anything else in the transaction: on
-PostgreSQL the row lock makes a second writer wait and then see the new
-version; on SQLite every write transaction is ``BEGIN IMMEDIATE``, so
-writers queue on the database lock (with a busy timeout) instead of failing
-when a read transaction cannot be upgraded.
+Each append is one transaction. Writers of one stream are serialised by the
+conditional update of its event-sourcery stream row, taken before anything
+else in the transaction: on PostgreSQL the row lock makes a second writer
+wait and then see the new version; on SQLite every write transaction is
+``BEGIN IMMEDIATE``, so writers queue on the database lock (with a busy
+timeout) instead of failing when a read transaction cannot be upgraded.
 """
 
 from __future__ import annotations
@@ -17,25 +21,25 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from event_sourcery import EventStore, StreamId
-from event_sourcery.exceptions import ConcurrentStreamWriteError
-from event_sourcery.interfaces import StorageStrategy
-from event_sourcery_sqlalchemy import SQLAlchemyBackend
-from event_sourcery_sqlalchemy.models.default import DefaultStream
+from event_sourcery import DEFAULT_TENANT, StreamId
+from event_sourcery.event import Serde
+from event_sourcery_sqlalchemy.jsonb import JSONB
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     Row,
+    Table,
     and_,
     bindparam,
+    column,
     create_engine,
     delete,
     event,
@@ -46,20 +50,29 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy import table as table_clause
+from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import ORMExecuteState, Session, noload
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import Executable, TableClause
 
 from pmc.runtime.stores._clock import DatabaseClock
-from pmc.runtime.stores._events import recorded, stored, wrap
+from pmc.runtime.stores._events import (
+    event_row,
+    new_serde,
+    raw_event,
+    recorded,
+    stored,
+    stream_id,
+    wrap,
+)
 from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
     NO_WORK,
     AppendOutcome,
+    AppendRejected,
     AppendRequest,
     Clock,
     DuplicateEventId,
@@ -72,7 +85,6 @@ from pmc.runtime.stores.api import (
     WorkChanges,
     WorkItem,
     WorkRow,
-    append_each,
     check_append,
     check_category,
     check_claim,
@@ -82,19 +94,41 @@ from pmc.runtime.stores.api import (
     to_naive_utc,
     utc_now,
 )
-from pmc.runtime.stores.schema import event_sourcery_tables, events_table, metadata, streams, work
+from pmc.runtime.stores.schema import (
+    event_sourcery_tables,
+    metadata,
+    stream_and_event_tables,
+    streams,
+    work,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any constant works; it only has to be the same in every process.
 _SCHEMA_LOCK_ID = 0x706D635F73636D61
 
 
+@dataclass(frozen=True, slots=True)
+class _Append:
+    """An append request, checked and turned into event-sourcery's rows."""
+
+    category: str
+    key: str
+    stream: StreamId
+    expected_version: int
+    rows: tuple[dict[str, Any], ...]  # event-sourcery's event rows, but the stream's row id
+    events: list[StoredEvent]  # what the caller gets back once recorded
+    event_ids: tuple[UUID, ...]
+    work: WorkChanges
+
+
 class SqlStore:
     """A process store in a SQL database shared by any number of processes.
 
-    Every write to its streams must go through a ``SqlStore``: the version
-    row in ``pmc_streams`` is what makes appends safe, and a stream written
-    by event-sourcery directly would have none.
+    event-sourcery's own appends (with an expected version) check and bump
+    the same stream row as this store, so both may write a stream; an
+    event-sourcery append that skips the version check (``expected_version=0``
+    on an existing stream) is caught by the unique (stream, version) index
+    of its events table.
     """
 
     def __init__(
@@ -112,9 +146,7 @@ class SqlStore:
         self._schema_lock = threading.Lock()
         self._schema_ready = False
         self._signal = WorkSignal()
-        uuid = events_table().c.uuid
-        self._recorded_query = select(uuid).where(uuid.in_(bindparam("ids", expanding=True)))
-        self._statements = DialectStatements.for_dialect(self._dialect)
+        self._statements = Statements.build()
 
     # -- schema and transactions -------------------------------------------------
 
@@ -147,49 +179,53 @@ class SqlStore:
         return server_time.astimezone(UTC)
 
     @contextmanager
+    def _connection(self, *, write: bool) -> Iterator[Connection]:
+        """One transaction on a pooled connection; committed unless the block raises."""
+        if not self._schema_ready:
+            self.init()
+        with (self._write_engine if write else self._engine).begin() as conn:
+            yield conn
+
+    @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Session]:
         if not self._schema_ready:
             self.init()
         bind = self._write_engine if write else self._engine
-        with StoreSession(bind, expire_on_commit=False) as session, session.begin():
+        with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
 
-    def _event_store(self, session: Session) -> EventStore:
-        return self._backend(session).event_store
-
-    def _backend(self, session: Session) -> SQLAlchemyBackend:
-        # One backend per thread, pointed at each new session: a backend
-        # holds an event registry that is cheap to keep and not thread-safe.
-        backend: SQLAlchemyBackend | None = getattr(self._local, "backend", None)
-        if backend is None:
-            backend = SQLAlchemyBackend()
-            self._local.backend = backend
-        return backend.configure(session)
+    def _serde(self) -> Serde:
+        # One per thread: event-sourcery's event registry is not thread-safe.
+        serde: Serde | None = getattr(self._local, "serde", None)
+        if serde is None:
+            serde = self._local.serde = new_serde()
+        return serde
 
     # -- events ------------------------------------------------------------------
 
     def load(self, category: str, key: str, after_version: int = 0) -> list[StoredEvent]:
         check_stream(category, key)
-        stream_id = StreamId(name=key, category=category)
-        with self._transaction(write=False) as session:
-            # A caller with cached state usually asks for an empty tail: our
-            # version row answers that far cheaper than event-sourcery's query.
-            if (current_version(session.connection(), category, key) or 0) <= after_version:
-                return []
-            wrapped = self._event_store(session).load_stream(stream_id, start=after_version + 1)
-            return [stored(event) for event in wrapped]
+        stream = stream_id(category, key)
+        rows = self._event_rows(stream, after_version)
+        serde = self._serde()
+        return [stored(serde.deserialize(raw_event(stream, row))) for row in rows]
 
     def load_recorded(self, category: str, key: str) -> list[RecordedEvent]:
         check_stream(category, key)
-        stream_id = StreamId(name=key, category=category)
-        with self._transaction(write=False) as session:
-            raw = self._backend(session)[StorageStrategy].fetch_events(stream_id)
-            return [recorded(event) for event in raw]
+        stream = stream_id(category, key)
+        return [recorded(raw_event(stream, row)) for row in self._event_rows(stream, 0)]
+
+    def _event_rows(self, stream: StreamId, after_version: int) -> Sequence[RowMapping]:
+        # pmc never saves snapshots, so unlike event-sourcery's fetch_events
+        # this reads the events only: one query, empty when nothing is new.
+        params = {**stream_params(stream), "after": after_version}
+        with self._connection(write=False) as conn:
+            return conn.execute(self._statements.load_events, params).mappings().all()
 
     def version(self, category: str, key: str) -> int:
         check_stream(category, key)
-        with self._transaction(write=False) as session:
-            return current_version(session.connection(), category, key) or 0
+        with self._connection(write=False) as conn:
+            return self._current_version(conn, stream_id(category, key)) or 0
 
     def append(
         self,
@@ -200,97 +236,206 @@ class SqlStore:
         work: WorkChanges = NO_WORK,
         now: datetime | None = None,
     ) -> list[StoredEvent]:
-        check_stream(category, key)
-        check_append(events, expected_version, work)
-        wrapped = wrap(events, expected_version, now or self.now())
-        event_ids = [new.event_id for new in events]
-        try:
-            with self._transaction(write=True) as session:
-                conn = session.connection()
-                self._take_version(conn, category, key, expected_version, len(events))
-                duplicates = self._recorded_ids(conn, event_ids)
-                if duplicates:
-                    raise DuplicateEventId(duplicates)
-                if wrapped:
-                    self._event_store(session).append(
-                        *wrapped,
-                        stream_id=StreamId(name=key, category=category),
-                        expected_version=expected_version,
-                    )
-                self._apply_work(conn, category, key, work)
-        except IntegrityError as error:
-            # After our version row is taken, a unique violation can only come
-            # from a concurrent writer outside that row's protection: an event
-            # id committed meanwhile in another stream, or a write that
-            # bypassed this store.
-            raise self._explain_integrity_error(
-                category, key, expected_version, event_ids
-            ) from error
-        except ConcurrentStreamWriteError as error:
-            raise VersionConflict(category, key, expected_version, None) from error
-        if work:
-            self._signal.notify()
-        return [stored(event) for event in wrapped]
-
-    def _take_version(
-        self, conn: Connection, category: str, key: str, expected: int, count: int
-    ) -> None:
-        stream = {"s_category": category, "s_key": key}
-        if expected == 0 and count == 0:
-            actual = current_version(conn, category, key)
-            if actual is not None:
-                raise VersionConflict(category, key, expected, actual)
-            return
-        if expected == 0:
-            changed = conn.execute(
-                self._statements.create_stream, {"category": category, "key": key, "version": count}
-            )
-        else:
-            # Setting the same version when there are no events still takes
-            # the row lock, so work changes are ordered with other writers.
-            changed = conn.execute(
-                BUMP_VERSION, {**stream, "expected": expected, "new_version": expected + count}
-            )
-        if changed.rowcount != 1:
-            raise VersionConflict(category, key, expected, current_version(conn, category, key))
-
-    def _recorded_ids(self, conn: Connection, event_ids: Sequence[UUID]) -> list[UUID]:
-        if not event_ids:
-            return []
-        found = set(conn.execute(self._recorded_query, {"ids": list(event_ids)}).scalars().all())
-        return [event_id for event_id in event_ids if event_id in found]
-
-    def _explain_integrity_error(
-        self, category: str, key: str, expected: int, event_ids: Sequence[UUID]
-    ) -> VersionConflict | DuplicateEventId:
-        with self._transaction(write=False) as session:
-            conn = session.connection()
-            duplicates = self._recorded_ids(conn, event_ids)
-            if duplicates:
-                return DuplicateEventId(duplicates)
-            return VersionConflict(category, key, expected, current_version(conn, category, key))
+        request = AppendRequest(category, key, tuple(events), expected_version, work, now)
+        (outcome,) = self.append_many([request])
+        if isinstance(outcome, AppendRejected):
+            raise outcome
+        return outcome
 
     def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
-        return append_each(self, requests)
+        # Every request is checked before anything is written: a request no
+        # store could hold is an error of the caller, not a rejection.
+        appends = [self._prepare(request) for request in requests]
+        if not appends:
+            return []
+        outcomes = self._record_together(appends)
+        if any(
+            a.work and not isinstance(o, AppendRejected)
+            for a, o in zip(appends, outcomes, strict=True)
+        ):
+            self._signal.notify()
+        return outcomes
+
+    def _prepare(self, request: AppendRequest) -> _Append:
+        check_stream(request.category, request.key)
+        check_append(request.events, request.expected_version, request.work)
+        wrapped = wrap(request.events, request.expected_version, request.now or self.now())
+        stream = stream_id(request.category, request.key)
+        serde = self._serde()
+        return _Append(
+            category=request.category,
+            key=request.key,
+            stream=stream,
+            expected_version=request.expected_version,
+            rows=tuple(event_row(serde, stream, event) for event in wrapped),
+            events=[stored(event) for event in wrapped],
+            event_ids=tuple(new.event_id for new in request.events),
+            work=request.work,
+        )
+
+    def _record_together(self, appends: Sequence[_Append]) -> list[AppendOutcome]:
+        """Record ``appends`` in one transaction; one by one if the database refuses it."""
+        try:
+            with self._connection(write=True) as conn:
+                # A lone append needs no read of its ids first: a duplicate
+                # then fails on the unique index and is explained below.
+                return self._record(conn, appends, check_ids=len(appends) > 1)
+        except IntegrityError as error:
+            if len(appends) == 1:
+                return [self._explain_integrity_error(appends[0], error)]
+            # A unique violation our checks did not foresee (an id committed
+            # meanwhile by another writer) undid the whole transaction: one
+            # transaction per append, so that it sinks only its own.
+            return [outcome for append in appends for outcome in self._record_together([append])]
+
+    def _record(
+        self, conn: Connection, appends: Sequence[_Append], *, check_ids: bool
+    ) -> list[AppendOutcome]:
+        recorded_before = (
+            self._recorded_ids(conn, [i for append in appends for i in append.event_ids])
+            if check_ids
+            else set()
+        )
+        written: set[UUID] = set()
+        work_changed: set[str] = set()
+        outcomes: list[AppendOutcome] = []
+        for append in appends:
+            duplicates = [i for i in append.event_ids if i in recorded_before or i in written]
+            if duplicates:
+                outcomes.append(self._rejection(conn, append, duplicates))
+                continue
+            taken = self._take_version(conn, append)
+            if isinstance(taken, VersionConflict):
+                outcomes.append(taken)
+                continue
+            if append.rows:
+                conn.execute(
+                    self._statements.insert_events,
+                    [{**row, "db_stream_id": taken} for row in append.rows],
+                )
+            self._apply_work(conn, append)
+            written.update(append.event_ids)
+            if append.work:
+                work_changed.add(append.category)
+            outcomes.append(append.events)
+        if work_changed:
+            self._work_changed(conn, work_changed)
+        return outcomes
+
+    def _work_changed(self, conn: Connection, categories: Iterable[str]) -> None:
+        """The pending work of these categories changed in ``conn``'s transaction.
+
+        Called once per transaction, before it commits: the place to tell
+        other processes (e.g. PostgreSQL's NOTIFY, sent at commit).
+        """
+
+    def _take_version(self, conn: Connection, append: _Append) -> int | VersionConflict | None:
+        """Check and move the stream's version; its row id (None: no such stream, no events).
+
+        Setting the same version when there are no events still takes the
+        row lock, so work changes are ordered with other writers.
+        """
+        count = len(append.rows)
+        expected = append.expected_version
+        if expected == 0 and count == 0:
+            if self._current_version(conn, append.stream) is None:
+                return None
+        elif expected == 0:
+            created = conn.execute(
+                self._statements.create_stream,
+                {
+                    "uuid": append.stream,
+                    "name": append.key,
+                    "category": append.category,
+                    "tenant_id": DEFAULT_TENANT,
+                    "version": count,
+                },
+            ).scalar()
+            if created is not None:
+                self._list_stream(conn, append, count)
+                return int(created)
+        else:
+            params = {**stream_params(append.stream), "expected": expected}
+            bumped = conn.execute(
+                self._statements.bump_version, {**params, "new_version": expected + count}
+            ).scalar()
+            if bumped is not None:
+                return int(bumped)
+        actual = self._current_version(conn, append.stream)
+        return VersionConflict(append.category, append.key, expected, actual)
+
+    def _list_stream(self, conn: Connection, append: _Append, version: int) -> None:
+        conn.execute(
+            self._statements.list_stream,
+            {"category": append.category, "key": append.key, "version": version},
+        )
+
+    def _rejection(
+        self, conn: Connection, append: _Append, duplicates: Sequence[UUID]
+    ) -> AppendRejected:
+        """Why an append with already recorded ids is rejected: its version first, as ``append``."""
+        actual = self._current_version(conn, append.stream)
+        if (actual or 0) != append.expected_version:
+            return VersionConflict(append.category, append.key, append.expected_version, actual)
+        return DuplicateEventId(duplicates)
+
+    def _current_version(self, conn: Connection, stream: StreamId) -> int | None:
+        version = conn.execute(self._statements.select_version, stream_params(stream)).scalar()
+        return None if version is None else int(version)
+
+    def _recorded_ids(self, conn: Connection, event_ids: Sequence[UUID]) -> set[UUID]:
+        if not event_ids:
+            return set()
+        found = conn.execute(self._statements.recorded_ids, {"ids": list(event_ids)}).scalars()
+        return set(found)
+
+    def _explain_integrity_error(self, append: _Append, error: IntegrityError) -> AppendRejected:
+        """The rejection a unique violation stood for, read after it undid the append.
+
+        Our version row serialises writers of a stream, so the violation
+        came from outside its protection: an event id committed meanwhile
+        in another stream, or a write that bypassed the version check.
+        Anything else is not a rejection and is raised.
+        """
+        with self._connection(write=False) as conn:
+            duplicates = self._recorded_ids(conn, append.event_ids)
+            actual = self._current_version(conn, append.stream)
+        rejected: AppendRejected
+        if duplicates:
+            rejected = DuplicateEventId([i for i in append.event_ids if i in duplicates])
+        elif (actual or 0) != append.expected_version:
+            rejected = VersionConflict(append.category, append.key, append.expected_version, actual)
+        else:
+            raise error
+        rejected.__cause__ = error
+        return rejected
 
     def stream_keys(self, category: str) -> list[str]:
         check_category(category)
         query = select(streams.c.key).where(streams.c.category == category).order_by(streams.c.key)
-        with self._transaction(write=False) as session:
-            return list(session.connection().execute(query).scalars().all())
+        with self._connection(write=False) as conn:
+            return list(conn.execute(query).scalars().all())
 
     # -- pending work ------------------------------------------------------------
 
-    def _apply_work(self, conn: Connection, category: str, key: str, changes: WorkChanges) -> None:
+    def _apply_work(self, conn: Connection, append: _Append) -> None:
+        changes = append.work
         if changes.delete:
             conn.execute(
                 DELETE_WORK,
-                [{"s_category": category, "s_key": key, "s_work_id": w} for w in changes.delete],
+                [
+                    {"s_category": append.category, "s_key": append.key, "s_work_id": w}
+                    for w in changes.delete
+                ],
             )
         if changes.upsert:
+            if append.expected_version > 0:
+                # A stream event-sourcery created has no row here yet, and
+                # work rows need one.
+                self._list_stream(conn, append, append.expected_version)
             conn.execute(
                 self._statements.upsert_work,
-                [work_values(category, key, row) for row in changes.upsert],
+                [work_values(append.category, append.key, row) for row in changes.upsert],
             )
 
     def claim_due(
@@ -355,33 +500,11 @@ class SqlStore:
         return self._signal.wait_for_due(lambda now: self.has_due(now, category), timeout, self.now)
 
 
-class StoreSession(Session):
-    """Our sessions, where loading a stream row never loads its events.
-
-    event-sourcery appends through ``stream.events.extend(...)``, which would
-    first lazy-load every event already in the stream: appends would grow
-    slower with the stream. ``noload`` starts that collection empty; the new
-    events are still inserted through it.
-    """
-
-
-def _skip_stream_events(state: ORMExecuteState) -> None:
-    if state.is_select and any(mapper.class_ is DefaultStream for mapper in state.all_mappers):
-        state.statement = state.statement.options(noload(DefaultStream.events))
-
-
-event.listen(StoreSession, "do_orm_execute", _skip_stream_events)
-
+# The columns ``raw_event`` reads.
+EVENT_COLUMNS = ("uuid", "version", "name", "data", "event_context", "created_at")
 
 # Statements built once: building SQLAlchemy expressions per call costs
 # more than running them on SQLite.
-_STREAM = and_(streams.c.category == bindparam("s_category"), streams.c.key == bindparam("s_key"))
-SELECT_VERSION = select(streams.c.version).where(_STREAM)
-BUMP_VERSION = (
-    update(streams)
-    .where(_STREAM, streams.c.version == bindparam("expected"))
-    .values(version=bindparam("new_version"))
-)
 DELETE_WORK = delete(work).where(
     work.c.category == bindparam("s_category"),
     work.c.key == bindparam("s_key"),
@@ -390,34 +513,86 @@ DELETE_WORK = delete(work).where(
 
 
 @dataclass(frozen=True)
-class DialectStatements:
-    """The upserts, which each dialect spells with its own ``insert``."""
+class Statements:
+    """The statements of the event paths, on event-sourcery's tables (mapped on first use)."""
 
+    select_version: Executable
+    bump_version: Executable
     create_stream: Executable
+    list_stream: Executable
+    insert_events: Executable
+    load_events: Executable
+    recorded_ids: Executable
     upsert_work: Executable
 
     @classmethod
-    def for_dialect(cls, dialect: str) -> DialectStatements:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        upsert = insert(work)
+    def build(cls) -> Statements:
+        es_streams, events_table = stream_and_event_tables()
+        es_events = cacheable(events_table)
+        # event-sourcery finds a stream by uuid, category and tenant (unique together).
+        stream = and_(
+            es_streams.c.uuid == bindparam("s_uuid"),
+            es_streams.c.category == bindparam("s_category"),
+            es_streams.c.tenant_id == DEFAULT_TENANT,
+        )
+        # The upserts are text: SQLAlchemy compiles its ON CONFLICT clauses
+        # anew on every execution. Both dialects spell them alike.
         return cls(
-            create_stream=insert(streams).on_conflict_do_nothing(),
-            upsert_work=upsert.on_conflict_do_update(
-                index_elements=[work.c.category, work.c.key, work.c.work_id],
-                set_={
-                    "kind": upsert.excluded.kind,
-                    "due_at": upsert.excluded.due_at,
-                    "payload": upsert.excluded.payload,
-                    "claimed_by": None,
-                    "lease_until": None,
-                },
+            select_version=select(es_streams.c.version).where(stream),
+            bump_version=update(es_streams)
+            .where(stream, es_streams.c.version == bindparam("expected"))
+            .values(version=bindparam("new_version"))
+            .returning(es_streams.c.id),
+            create_stream=text(
+                "INSERT INTO event_sourcery_streams (uuid, name, category, tenant_id, version)"
+                " VALUES (:uuid, :name, :category, :tenant_id, :version)"
+                " ON CONFLICT DO NOTHING RETURNING id"
+            ).bindparams(bindparam("uuid", type_=es_streams.c.uuid.type)),
+            list_stream=text(
+                'INSERT INTO pmc_streams (category, "key", version)'
+                " VALUES (:category, :key, :version) ON CONFLICT DO NOTHING"
+            ),
+            insert_events=es_events.insert(),
+            load_events=select(*(es_events.c[name] for name in EVENT_COLUMNS))
+            .join(es_streams, es_events.c.db_stream_id == es_streams.c.id)
+            .where(stream, es_events.c.version > bindparam("after"))
+            .order_by(es_events.c.version),
+            recorded_ids=select(es_events.c.uuid).where(
+                es_events.c.uuid.in_(bindparam("ids", expanding=True))
+            ),
+            upsert_work=text(
+                'INSERT INTO pmc_work (category, "key", work_id, kind, due_at, payload)'
+                " VALUES (:category, :key, :work_id, :kind, :due_at, :payload)"
+                ' ON CONFLICT (category, "key", work_id) DO UPDATE SET kind = excluded.kind,'
+                " due_at = excluded.due_at, payload = excluded.payload,"
+                " claimed_by = NULL, lease_until = NULL"
+            ).bindparams(
+                bindparam("due_at", type_=work.c.due_at.type),
+                bindparam("payload", type_=work.c.payload.type),
             ),
         )
 
 
-def current_version(conn: Connection, category: str, key: str) -> int | None:
-    version = conn.execute(SELECT_VERSION, {"s_category": category, "s_key": key}).scalar()
-    return None if version is None else int(version)
+class CachedJSONB(JSONB):
+    """event-sourcery's JSON column type, declared safe to cache (it holds no state).
+
+    Its own type does not say so, and SQLAlchemy then compiles every
+    statement that uses it anew on each execution.
+    """
+
+    cache_ok = True
+
+
+def cacheable(table: Table) -> TableClause:
+    """``table`` for Core statements: its name and columns, the JSON ones typed ``CachedJSONB``."""
+    columns = (
+        column(c.name, CachedJSONB() if isinstance(c.type, JSONB) else c.type) for c in table.c
+    )
+    return table_clause(table.name, *columns, schema=table.schema)
+
+
+def stream_params(stream: StreamId) -> dict[str, object]:
+    return {"s_uuid": stream, "s_category": stream.category}
 
 
 def claimable(now: datetime, category: str | None = None) -> ColumnElement[bool]:
@@ -436,8 +611,6 @@ def work_values(category: str, key: str, row: WorkRow) -> dict[str, object]:
         "kind": row.kind,
         "due_at": to_naive_utc(row.due_at),
         "payload": dict(row.payload),
-        "claimed_by": None,
-        "lease_until": None,
     }
 
 
