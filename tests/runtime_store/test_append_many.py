@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event
+from sqlalchemy import Engine
 
 from pmc.runtime.stores import (
     NO_WORK,
@@ -20,6 +23,8 @@ from pmc.runtime.stores import (
     WorkChanges,
     WorkRow,
 )
+from pmc.runtime.stores import sql as sql_module
+from pmc.runtime.stores._driver import Dialect
 from tests.runtime_store.events import T0, ItemAdded, added
 from tests.runtime_store.rows import work_items
 
@@ -142,11 +147,44 @@ def test_an_empty_batch_records_nothing(store: ProcessStore) -> None:
     assert store.append_many([]) == []
 
 
-def test_a_batch_is_one_transaction(store: ProcessStore) -> None:
-    sql = sql_only(store)
+class Recording:
+    """The transactions a SQL store runs on its driver, and the first word of each statement."""
+
+    def __init__(self, store: ProcessStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        sql_only(store)
+        self.transactions = 0
+        self.statements: list[str] = []
+        real = sql_module.transaction
+
+        @contextmanager
+        def recorded(engine: Engine, dialect: Dialect, *, write: bool) -> Iterator[object]:
+            with real(engine, dialect, write=write) as cursor:
+                self.transactions += 1
+                yield RecordingCursor(cursor, self.statements)
+
+        monkeypatch.setattr(sql_module, "transaction", recorded)
+
+
+class RecordingCursor:
+    def __init__(self, cursor: Any, statements: list[str]) -> None:
+        self._cursor = cursor
+        self._statements = statements
+
+    def execute(self, statement: str, *args: object) -> object:
+        self._statements.append(statement.split()[0].upper())
+        return self._cursor.execute(statement, *args)
+
+    def executemany(self, statement: str, *args: object) -> object:
+        self._statements.append(statement.split()[0].upper())
+        return self._cursor.executemany(statement, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._cursor, name)
+
+
+def test_a_batch_is_one_transaction(store: ProcessStore, monkeypatch: pytest.MonkeyPatch) -> None:
     store.append("Cleanup", "r1", [added("first")], 0)
-    commits: list[Connection] = []
-    event.listen(sql._engine, "commit", commits.append)
+    recording = Recording(store, monkeypatch)
 
     outcomes = store.append_many(
         [request(f"r{n}", [added(str(n))], 0, task("w")) for n in range(2, 7)]
@@ -154,22 +192,20 @@ def test_a_batch_is_one_transaction(store: ProcessStore) -> None:
     )
 
     assert all(isinstance(outcome, list) for outcome in outcomes)
-    assert len(commits) == 1
+    assert recording.transactions == 1
 
 
-def test_a_lone_append_writes_without_reading_first(store: ProcessStore) -> None:
-    sql = sql_only(store)
+def test_a_lone_append_writes_without_reading_first(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.append("Cleanup", "r1", [added("first")], 0, task("w1"))
-    statements: list[str] = []
+    recording = Recording(store, monkeypatch)
 
-    def record(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement.split()[0].upper())
-
-    event.listen(sql._engine, "before_cursor_execute", record)
     store.append("Cleanup", "r1", [added("second")], 1, task("w1"))
 
-    assert "SELECT" not in statements
-    assert statements[-1:] == ["INSERT"]  # the work row, in the same transaction
+    assert recording.transactions == 1
+    assert "SELECT" not in recording.statements
+    assert recording.statements[-1] == "INSERT"  # the work row, in the same transaction
 
 
 def test_an_unforeseen_unique_violation_sinks_only_its_request(

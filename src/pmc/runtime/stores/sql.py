@@ -30,18 +30,13 @@ from uuid import UUID
 
 from event_sourcery import DEFAULT_TENANT, StreamId
 from event_sourcery.event import Serde
-from event_sourcery_sqlalchemy.jsonb import JSONB
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     Row,
-    Table,
     and_,
-    bindparam,
-    column,
     create_engine,
-    delete,
     event,
     literal,
     or_,
@@ -50,15 +45,29 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy import table as table_clause
-from sqlalchemy.engine import RowMapping, make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql.expression import Executable, TableClause
 
 from pmc.runtime.stores._clock import DatabaseClock
+from pmc.runtime.stores._driver import (
+    BUMP_VERSION,
+    CREATE_STREAM,
+    DELETE_WORK,
+    DIALECTS,
+    HOT_STATEMENTS,
+    INSERT_EVENT,
+    LIST_STREAM,
+    LOAD_EVENTS,
+    SELECT_VERSION,
+    UPSERT_WORK,
+    event_mapping,
+    read_uuid,
+    transaction,
+    write_json,
+)
 from pmc.runtime.stores._events import (
     event_row,
     new_serde,
@@ -84,7 +93,6 @@ from pmc.runtime.stores.api import (
     VersionConflict,
     WorkChanges,
     WorkItem,
-    WorkRow,
     check_append,
     check_category,
     check_claim,
@@ -97,7 +105,6 @@ from pmc.runtime.stores.api import (
 from pmc.runtime.stores.schema import (
     event_sourcery_tables,
     metadata,
-    stream_and_event_tables,
     streams,
     work,
 )
@@ -146,7 +153,8 @@ class SqlStore:
         self._schema_lock = threading.Lock()
         self._schema_ready = False
         self._signal = WorkSignal()
-        self._statements = Statements.build()
+        self._sql = DIALECTS[self._dialect]
+        self._statements = {statement: self._sql.sql(statement) for statement in HOT_STATEMENTS}
 
     # -- schema and transactions -------------------------------------------------
 
@@ -179,14 +187,6 @@ class SqlStore:
         return server_time.astimezone(UTC)
 
     @contextmanager
-    def _connection(self, *, write: bool) -> Iterator[Connection]:
-        """One transaction on a pooled connection; committed unless the block raises."""
-        if not self._schema_ready:
-            self.init()
-        with (self._write_engine if write else self._engine).begin() as conn:
-            yield conn
-
-    @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Session]:
         if not self._schema_ready:
             self.init()
@@ -200,6 +200,18 @@ class SqlStore:
         if serde is None:
             serde = self._local.serde = new_serde()
         return serde
+
+    @contextmanager
+    def _cursor(self, *, write: bool) -> Iterator[DBAPICursor]:
+        """One transaction on the driver's cursor (see ``_driver``)."""
+        if not self._schema_ready:
+            self.init()
+        engine = self._write_engine if write else self._engine
+        with transaction(engine, self._sql, write=write) as cursor:
+            yield cursor
+
+    def _run(self, cursor: DBAPICursor, statement: str, params: Mapping[str, object]) -> None:
+        cursor.execute(self._statements[statement], params)
 
     # -- events ------------------------------------------------------------------
 
@@ -215,17 +227,18 @@ class SqlStore:
         stream = stream_id(category, key)
         return [recorded(raw_event(stream, row)) for row in self._event_rows(stream, 0)]
 
-    def _event_rows(self, stream: StreamId, after_version: int) -> Sequence[RowMapping]:
+    def _event_rows(self, stream: StreamId, after_version: int) -> list[Mapping[str, Any]]:
         # pmc never saves snapshots, so unlike event-sourcery's fetch_events
         # this reads the events only: one query, empty when nothing is new.
-        params = {**stream_params(stream), "after": after_version}
-        with self._connection(write=False) as conn:
-            return conn.execute(self._statements.load_events, params).mappings().all()
+        with self._cursor(write=False) as cursor:
+            self._run(cursor, LOAD_EVENTS, {**self._stream_params(stream), "after": after_version})
+            rows = cursor.fetchall()
+        return [event_mapping(row) for row in rows]
 
     def version(self, category: str, key: str) -> int:
         check_stream(category, key)
-        with self._connection(write=False) as conn:
-            return self._current_version(conn, stream_id(category, key)) or 0
+        with self._cursor(write=False) as cursor:
+            return self._current_version(cursor, stream_id(category, key)) or 0
 
     def append(
         self,
@@ -249,10 +262,8 @@ class SqlStore:
         if not appends:
             return []
         outcomes = self._record_together(appends)
-        if any(
-            a.work and not isinstance(o, AppendRejected)
-            for a, o in zip(appends, outcomes, strict=True)
-        ):
+        recorded_work = zip(appends, outcomes, strict=True)
+        if any(a.work and not isinstance(o, AppendRejected) for a, o in recorded_work):
             self._signal.notify()
         return outcomes
 
@@ -267,8 +278,8 @@ class SqlStore:
             key=request.key,
             stream=stream,
             expected_version=request.expected_version,
-            rows=tuple(event_row(serde, stream, event) for event in wrapped),
-            events=[stored(event) for event in wrapped],
+            rows=tuple(self._sql.event_params(event_row(serde, stream, w)) for w in wrapped),
+            events=[stored(w) for w in wrapped],
             event_ids=tuple(new.event_id for new in request.events),
             work=request.work,
         )
@@ -276,10 +287,10 @@ class SqlStore:
     def _record_together(self, appends: Sequence[_Append]) -> list[AppendOutcome]:
         """Record ``appends`` in one transaction; one by one if the database refuses it."""
         try:
-            with self._connection(write=True) as conn:
+            with self._cursor(write=True) as cursor:
                 # A lone append needs no read of its ids first: a duplicate
                 # then fails on the unique index and is explained below.
-                return self._record(conn, appends, check_ids=len(appends) > 1)
+                return self._record(cursor, appends, check_ids=len(appends) > 1)
         except IntegrityError as error:
             if len(appends) == 1:
                 return [self._explain_integrity_error(appends[0], error)]
@@ -289,10 +300,10 @@ class SqlStore:
             return [outcome for append in appends for outcome in self._record_together([append])]
 
     def _record(
-        self, conn: Connection, appends: Sequence[_Append], *, check_ids: bool
+        self, cursor: DBAPICursor, appends: Sequence[_Append], *, check_ids: bool
     ) -> list[AppendOutcome]:
         recorded_before = (
-            self._recorded_ids(conn, [i for append in appends for i in append.event_ids])
+            self._recorded_ids(cursor, [i for append in appends for i in append.event_ids])
             if check_ids
             else set()
         )
@@ -302,34 +313,34 @@ class SqlStore:
         for append in appends:
             duplicates = [i for i in append.event_ids if i in recorded_before or i in written]
             if duplicates:
-                outcomes.append(self._rejection(conn, append, duplicates))
+                outcomes.append(self._rejection(cursor, append, duplicates))
                 continue
-            taken = self._take_version(conn, append)
+            taken = self._take_version(cursor, append)
             if isinstance(taken, VersionConflict):
                 outcomes.append(taken)
                 continue
             if append.rows:
-                conn.execute(
-                    self._statements.insert_events,
+                cursor.executemany(
+                    self._statements[INSERT_EVENT],
                     [{**row, "db_stream_id": taken} for row in append.rows],
                 )
-            self._apply_work(conn, append)
+            self._apply_work(cursor, append)
             written.update(append.event_ids)
             if append.work:
                 work_changed.add(append.category)
             outcomes.append(append.events)
         if work_changed:
-            self._work_changed(conn, work_changed)
+            self._work_changed(cursor, work_changed)
         return outcomes
 
-    def _work_changed(self, conn: Connection, categories: Iterable[str]) -> None:
-        """The pending work of these categories changed in ``conn``'s transaction.
+    def _work_changed(self, cursor: DBAPICursor, categories: Iterable[str]) -> None:
+        """The pending work of these categories changed in ``cursor``'s transaction.
 
         Called once per transaction, before it commits: the place to tell
         other processes (e.g. PostgreSQL's NOTIFY, sent at commit).
         """
 
-    def _take_version(self, conn: Connection, append: _Append) -> int | VersionConflict | None:
+    def _take_version(self, cursor: DBAPICursor, append: _Append) -> int | VersionConflict | None:
         """Check and move the stream's version; its row id (None: no such stream, no events).
 
         Setting the same version when there are no events still takes the
@@ -337,69 +348,68 @@ class SqlStore:
         """
         count = len(append.rows)
         expected = append.expected_version
+        stream = self._stream_params(append.stream)
         if expected == 0 and count == 0:
-            if self._current_version(conn, append.stream) is None:
+            if self._current_version(cursor, append.stream) is None:
                 return None
-        elif expected == 0:
-            created = conn.execute(
-                self._statements.create_stream,
-                {
-                    "uuid": append.stream,
-                    "name": append.key,
-                    "category": append.category,
-                    "tenant_id": DEFAULT_TENANT,
-                    "version": count,
-                },
-            ).scalar()
-            if created is not None:
-                self._list_stream(conn, append, count)
-                return int(created)
         else:
-            params = {**stream_params(append.stream), "expected": expected}
-            bumped = conn.execute(
-                self._statements.bump_version, {**params, "new_version": expected + count}
-            ).scalar()
-            if bumped is not None:
-                return int(bumped)
-        actual = self._current_version(conn, append.stream)
+            if expected == 0:
+                self._run(cursor, CREATE_STREAM, {**stream, "name": append.key, "version": count})
+            else:
+                bump = {**stream, "expected": expected, "new_version": expected + count}
+                self._run(cursor, BUMP_VERSION, bump)
+            taken = cursor.fetchone()
+            if taken is not None:
+                if expected == 0:
+                    self._list_stream(cursor, append, count)
+                return int(taken[0])
+        actual = self._current_version(cursor, append.stream)
         return VersionConflict(append.category, append.key, expected, actual)
 
-    def _list_stream(self, conn: Connection, append: _Append, version: int) -> None:
-        conn.execute(
-            self._statements.list_stream,
-            {"category": append.category, "key": append.key, "version": version},
-        )
+    def _list_stream(self, cursor: DBAPICursor, append: _Append, version: int) -> None:
+        params = {"category": append.category, "key": append.key, "version": version}
+        self._run(cursor, LIST_STREAM, params)
 
     def _rejection(
-        self, conn: Connection, append: _Append, duplicates: Sequence[UUID]
+        self, cursor: DBAPICursor, append: _Append, duplicates: Sequence[UUID]
     ) -> AppendRejected:
         """Why an append with already recorded ids is rejected: its version first, as ``append``."""
-        actual = self._current_version(conn, append.stream)
+        actual = self._current_version(cursor, append.stream)
         if (actual or 0) != append.expected_version:
             return VersionConflict(append.category, append.key, append.expected_version, actual)
         return DuplicateEventId(duplicates)
 
-    def _current_version(self, conn: Connection, stream: StreamId) -> int | None:
-        version = conn.execute(self._statements.select_version, stream_params(stream)).scalar()
-        return None if version is None else int(version)
+    def _stream_params(self, stream: StreamId) -> dict[str, object]:
+        # event-sourcery finds a stream by uuid, category and tenant (unique together).
+        return {
+            "s_uuid": self._sql.uuid(stream),
+            "s_category": stream.category,
+            "s_tenant": DEFAULT_TENANT,
+        }
 
-    def _recorded_ids(self, conn: Connection, event_ids: Sequence[UUID]) -> set[UUID]:
+    def _current_version(self, cursor: DBAPICursor, stream: StreamId) -> int | None:
+        self._run(cursor, SELECT_VERSION, self._stream_params(stream))
+        row = cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    def _recorded_ids(self, cursor: DBAPICursor, event_ids: Sequence[UUID]) -> set[UUID]:
         if not event_ids:
             return set()
-        found = conn.execute(self._statements.recorded_ids, {"ids": list(event_ids)}).scalars()
-        return set(found)
+        params = {f"id{n}": self._sql.uuid(event_id) for n, event_id in enumerate(event_ids)}
+        cursor.execute(self._sql.recorded_ids(len(event_ids)), params)
+        return {read_uuid(uuid) for (uuid,) in cursor.fetchall()}
 
     def _explain_integrity_error(self, append: _Append, error: IntegrityError) -> AppendRejected:
         """The rejection a unique violation stood for, read after it undid the append.
 
-        Our version row serialises writers of a stream, so the violation
+        The stream row serialises writers of a stream, so the violation
         came from outside its protection: an event id committed meanwhile
         in another stream, or a write that bypassed the version check.
         Anything else is not a rejection and is raised.
         """
-        with self._connection(write=False) as conn:
-            duplicates = self._recorded_ids(conn, append.event_ids)
-            actual = self._current_version(conn, append.stream)
+        with self._cursor(write=False) as cursor:
+            duplicates = self._recorded_ids(cursor, append.event_ids)
+            actual = self._current_version(cursor, append.stream)
         rejected: AppendRejected
         if duplicates:
             rejected = DuplicateEventId([i for i in append.event_ids if i in duplicates])
@@ -413,29 +423,36 @@ class SqlStore:
     def stream_keys(self, category: str) -> list[str]:
         check_category(category)
         query = select(streams.c.key).where(streams.c.category == category).order_by(streams.c.key)
-        with self._connection(write=False) as conn:
-            return list(conn.execute(query).scalars().all())
+        with self._transaction(write=False) as session:
+            return list(session.connection().execute(query).scalars().all())
 
     # -- pending work ------------------------------------------------------------
 
-    def _apply_work(self, conn: Connection, append: _Append) -> None:
+    def _apply_work(self, cursor: DBAPICursor, append: _Append) -> None:
         changes = append.work
+        stream = {"category": append.category, "key": append.key}
         if changes.delete:
-            conn.execute(
-                DELETE_WORK,
-                [
-                    {"s_category": append.category, "s_key": append.key, "s_work_id": w}
-                    for w in changes.delete
-                ],
+            cursor.executemany(
+                self._statements[DELETE_WORK],
+                [{**stream, "work_id": work_id} for work_id in changes.delete],
             )
         if changes.upsert:
             if append.expected_version > 0:
                 # A stream event-sourcery created has no row here yet, and
                 # work rows need one.
-                self._list_stream(conn, append, append.expected_version)
-            conn.execute(
-                self._statements.upsert_work,
-                [work_values(append.category, append.key, row) for row in changes.upsert],
+                self._list_stream(cursor, append, append.expected_version)
+            cursor.executemany(
+                self._statements[UPSERT_WORK],
+                [
+                    {
+                        **stream,
+                        "work_id": row.work_id,
+                        "kind": row.kind,
+                        "due_at": self._sql.timestamp(to_naive_utc(row.due_at)),
+                        "payload": write_json(dict(row.payload)),
+                    }
+                    for row in changes.upsert
+                ],
             )
 
     def claim_due(
@@ -500,118 +517,12 @@ class SqlStore:
         return self._signal.wait_for_due(lambda now: self.has_due(now, category), timeout, self.now)
 
 
-# The columns ``raw_event`` reads.
-EVENT_COLUMNS = ("uuid", "version", "name", "data", "event_context", "created_at")
-
-# Statements built once: building SQLAlchemy expressions per call costs
-# more than running them on SQLite.
-DELETE_WORK = delete(work).where(
-    work.c.category == bindparam("s_category"),
-    work.c.key == bindparam("s_key"),
-    work.c.work_id == bindparam("s_work_id"),
-)
-
-
-@dataclass(frozen=True)
-class Statements:
-    """The statements of the event paths, on event-sourcery's tables (mapped on first use)."""
-
-    select_version: Executable
-    bump_version: Executable
-    create_stream: Executable
-    list_stream: Executable
-    insert_events: Executable
-    load_events: Executable
-    recorded_ids: Executable
-    upsert_work: Executable
-
-    @classmethod
-    def build(cls) -> Statements:
-        es_streams, events_table = stream_and_event_tables()
-        es_events = cacheable(events_table)
-        # event-sourcery finds a stream by uuid, category and tenant (unique together).
-        stream = and_(
-            es_streams.c.uuid == bindparam("s_uuid"),
-            es_streams.c.category == bindparam("s_category"),
-            es_streams.c.tenant_id == DEFAULT_TENANT,
-        )
-        # The upserts are text: SQLAlchemy compiles its ON CONFLICT clauses
-        # anew on every execution. Both dialects spell them alike.
-        return cls(
-            select_version=select(es_streams.c.version).where(stream),
-            bump_version=update(es_streams)
-            .where(stream, es_streams.c.version == bindparam("expected"))
-            .values(version=bindparam("new_version"))
-            .returning(es_streams.c.id),
-            create_stream=text(
-                "INSERT INTO event_sourcery_streams (uuid, name, category, tenant_id, version)"
-                " VALUES (:uuid, :name, :category, :tenant_id, :version)"
-                " ON CONFLICT DO NOTHING RETURNING id"
-            ).bindparams(bindparam("uuid", type_=es_streams.c.uuid.type)),
-            list_stream=text(
-                'INSERT INTO pmc_streams (category, "key", version)'
-                " VALUES (:category, :key, :version) ON CONFLICT DO NOTHING"
-            ),
-            insert_events=es_events.insert(),
-            load_events=select(*(es_events.c[name] for name in EVENT_COLUMNS))
-            .join(es_streams, es_events.c.db_stream_id == es_streams.c.id)
-            .where(stream, es_events.c.version > bindparam("after"))
-            .order_by(es_events.c.version),
-            recorded_ids=select(es_events.c.uuid).where(
-                es_events.c.uuid.in_(bindparam("ids", expanding=True))
-            ),
-            upsert_work=text(
-                'INSERT INTO pmc_work (category, "key", work_id, kind, due_at, payload)'
-                " VALUES (:category, :key, :work_id, :kind, :due_at, :payload)"
-                ' ON CONFLICT (category, "key", work_id) DO UPDATE SET kind = excluded.kind,'
-                " due_at = excluded.due_at, payload = excluded.payload,"
-                " claimed_by = NULL, lease_until = NULL"
-            ).bindparams(
-                bindparam("due_at", type_=work.c.due_at.type),
-                bindparam("payload", type_=work.c.payload.type),
-            ),
-        )
-
-
-class CachedJSONB(JSONB):
-    """event-sourcery's JSON column type, declared safe to cache (it holds no state).
-
-    Its own type does not say so, and SQLAlchemy then compiles every
-    statement that uses it anew on each execution.
-    """
-
-    cache_ok = True
-
-
-def cacheable(table: Table) -> TableClause:
-    """``table`` for Core statements: its name and columns, the JSON ones typed ``CachedJSONB``."""
-    columns = (
-        column(c.name, CachedJSONB() if isinstance(c.type, JSONB) else c.type) for c in table.c
-    )
-    return table_clause(table.name, *columns, schema=table.schema)
-
-
-def stream_params(stream: StreamId) -> dict[str, object]:
-    return {"s_uuid": stream, "s_category": stream.category}
-
-
 def claimable(now: datetime, category: str | None = None) -> ColumnElement[bool]:
     due = and_(
         work.c.due_at <= now,
         or_(work.c.claimed_by.is_(None), work.c.lease_until <= now),
     )
     return due if category is None else and_(work.c.category == category, due)
-
-
-def work_values(category: str, key: str, row: WorkRow) -> dict[str, object]:
-    return {
-        "category": category,
-        "key": key,
-        "work_id": row.work_id,
-        "kind": row.kind,
-        "due_at": to_naive_utc(row.due_at),
-        "payload": dict(row.payload),
-    }
 
 
 def work_item(
