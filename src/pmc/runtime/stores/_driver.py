@@ -148,8 +148,10 @@ def event_mapping(row: Sequence[Any]) -> Mapping[str, Any]:
 
 DIALECTS = {
     # The SQLite connections run with the driver's transactions off (sql.py), so
-    # the store begins them itself; IMMEDIATE takes the write lock at once.
-    "sqlite": Dialect("sqlite", begin_write="BEGIN IMMEDIATE", begin_read="BEGIN"),
+    # the store begins them itself; IMMEDIATE takes the write lock at once. A
+    # read is one statement (or two whose agreement does not matter), which
+    # SQLite runs in a transaction of its own.
+    "sqlite": Dialect("sqlite", begin_write="BEGIN IMMEDIATE", begin_read=None),
     "postgresql": Dialect("postgresql", begin_write=None, begin_read=None),
 }
 

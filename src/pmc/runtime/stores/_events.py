@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from event_sourcery import Event, StreamId
@@ -70,8 +71,13 @@ def new_serde() -> Serde:
     return Serde(registry, Encryption(registry, NoEncryptionStrategy(), NoKeyStorageStrategy()))
 
 
+@lru_cache(maxsize=4096)
 def stream_id(category: str, key: str) -> StreamId:
-    """event-sourcery's id of our stream: named by the key, in the category."""
+    """event-sourcery's id of our stream: named by the key, in the category.
+
+    Remembered (it is immutable): building one hashes the name twice, which
+    costs as much as a statement on SQLite.
+    """
     return StreamId(name=key, category=category)
 
 

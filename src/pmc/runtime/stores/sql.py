@@ -112,6 +112,8 @@ from pmc.runtime.stores.schema import (
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any constant works; it only has to be the same in every process.
 _SCHEMA_LOCK_ID = 0x706D635F73636D61
+# Streams a store remembers having a ``pmc_streams`` row (see ``_remember_listed``).
+MAX_LISTED_REMEMBERED = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,7 @@ class SqlStore:
         self._schema_ready = False
         self._signal = WorkSignal()
         self._sql = DIALECTS[self._dialect]
+        self._listed: set[tuple[str, str]] = set()
         self._statements = {statement: self._sql.sql(statement) for statement in HOT_STATEMENTS}
 
     # -- schema and transactions -------------------------------------------------
@@ -290,7 +293,7 @@ class SqlStore:
             with self._cursor(write=True) as cursor:
                 # A lone append needs no read of its ids first: a duplicate
                 # then fails on the unique index and is explained below.
-                return self._record(cursor, appends, check_ids=len(appends) > 1)
+                outcomes = self._record(cursor, appends, check_ids=len(appends) > 1)
         except IntegrityError as error:
             if len(appends) == 1:
                 return [self._explain_integrity_error(appends[0], error)]
@@ -298,6 +301,22 @@ class SqlStore:
             # meanwhile by another writer) undid the whole transaction: one
             # transaction per append, so that it sinks only its own.
             return [outcome for append in appends for outcome in self._record_together([append])]
+        self._remember_listed(
+            (append.category, append.key)
+            for append, outcome in zip(appends, outcomes, strict=True)
+            if not isinstance(outcome, AppendRejected) and listed_by(append)
+        )
+        return outcomes
+
+    def _remember_listed(self, listed: Iterable[tuple[str, str]]) -> None:
+        """Streams now known to have their ``pmc_streams`` row (committed; never deleted).
+
+        Spares their appends with work the statement that makes sure of it.
+        A bounded memory: forgetting only costs that statement again.
+        """
+        if len(self._listed) > MAX_LISTED_REMEMBERED:
+            self._listed.clear()
+        self._listed.update(listed)
 
     def _record(
         self, cursor: DBAPICursor, appends: Sequence[_Append], *, check_ids: bool
@@ -437,7 +456,7 @@ class SqlStore:
                 [{**stream, "work_id": work_id} for work_id in changes.delete],
             )
         if changes.upsert:
-            if append.expected_version > 0:
+            if append.expected_version > 0 and (append.category, append.key) not in self._listed:
                 # A stream event-sourcery created has no row here yet, and
                 # work rows need one.
                 self._list_stream(cursor, append, append.expected_version)
@@ -515,6 +534,12 @@ class SqlStore:
 
     def wait_for_due(self, timeout: float, category: str | None = None) -> bool:
         return self._signal.wait_for_due(lambda now: self.has_due(now, category), timeout, self.now)
+
+
+def listed_by(append: _Append) -> bool:
+    """Whether recording ``append`` leaves its stream a ``pmc_streams`` row."""
+    creates = append.expected_version == 0 and bool(append.rows)
+    return creates or bool(append.work.upsert)
 
 
 def claimable(now: datetime, category: str | None = None) -> ColumnElement[bool]:
