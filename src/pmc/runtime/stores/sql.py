@@ -1,19 +1,22 @@
-"""``sqlite:///path.db`` and ``postgresql://...``: event-sourcery's tables through SQLAlchemy Core.
+"""``sqlite:///path.db`` and ``postgresql://...``: event-sourcery's tables, written directly.
 
 The store writes and reads event-sourcery's own stream and event tables,
 rows made and read by event-sourcery's own serde, so event-sourcery's
 SQLAlchemy backend (``load_stream``, subscriptions) reads what pmc wrote
-and pmc reads what it wrote. It does so with statements built once per
-store and no ORM session: event-sourcery's backend spends most of an
-append in the ORM (a select-then-update of the stream row, an identity map
-rescanned after every flush), several times the cost of the writes.
+and pmc reads what it wrote. It does so with SQL prepared once per dialect
+and run on the driver's cursor (``_driver``), not through event-sourcery's
+backend: that spends most of an append in SQLAlchemy's ORM (a
+select-then-update of the stream row, an identity map rescanned after every
+flush), many times the cost of the writes.
 
-Each append is one transaction. Writers of one stream are serialised by the
-conditional update of its event-sourcery stream row, taken before anything
-else in the transaction: on PostgreSQL the row lock makes a second writer
-wait and then see the new version; on SQLite every write transaction is
-``BEGIN IMMEDIATE``, so writers queue on the database lock (with a busy
-timeout) instead of failing when a read transaction cannot be upgraded.
+Each ``append_many`` (an ``append`` is one of one) is one transaction.
+Writers of one stream are serialised by the conditional update of its
+event-sourcery stream row, taken before anything else of that request: on
+PostgreSQL the row lock makes a second writer wait and then see the new
+version; on SQLite every write transaction is ``BEGIN IMMEDIATE``, so
+writers queue on the database lock (with a busy timeout) instead of failing
+when a read transaction cannot be upgraded. The rest (schema, the
+pending-work claims) goes through SQLAlchemy as before.
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ from pmc.runtime.stores.api import (
 from pmc.runtime.stores.schema import (
     event_sourcery_tables,
     metadata,
-    streams,
+    stream_and_event_tables,
     work,
 )
 
@@ -124,7 +127,8 @@ class _Append:
     key: str
     stream: StreamId
     expected_version: int
-    rows: tuple[dict[str, Any], ...]  # event-sourcery's event rows, but the stream's row id
+    rows: tuple[dict[str, Any], ...]  # event-sourcery's event rows as driver parameters,
+    # all but the stream's row id
     events: list[StoredEvent]  # what the caller gets back once recorded
     event_ids: tuple[UUID, ...]
     work: WorkChanges
@@ -441,7 +445,17 @@ class SqlStore:
 
     def stream_keys(self, category: str) -> list[str]:
         check_category(category)
-        query = select(streams.c.key).where(streams.c.category == category).order_by(streams.c.key)
+        # event-sourcery's stream rows: those of streams it wrote itself too.
+        es_streams, _ = stream_and_event_tables()
+        query = (
+            select(es_streams.c.name)
+            .where(
+                es_streams.c.category == category,
+                es_streams.c.tenant_id == DEFAULT_TENANT,
+                es_streams.c.name.is_not(None),  # streams event-sourcery knows by uuid only
+            )
+            .order_by(es_streams.c.name)
+        )
         with self._transaction(write=False) as session:
             return list(session.connection().execute(query).scalars().all())
 
