@@ -292,6 +292,14 @@ class ProcessStore(Protocol):
         ...
 
 
+def append_alone(store: ProcessStore, request: AppendRequest) -> list[StoredEvent]:
+    """``append`` as ``append_many`` of one request, its rejection raised."""
+    (outcome,) = store.append_many([request])
+    if isinstance(outcome, AppendRejected):
+        raise outcome
+    return outcome
+
+
 def transient(error: BaseException) -> bool:
     """Whether ``error`` from a store may pass if the same write is tried again.
 

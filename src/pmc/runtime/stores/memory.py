@@ -33,6 +33,7 @@ from pmc.runtime.stores.api import (
     VersionConflict,
     WorkChanges,
     WorkItem,
+    append_alone,
     check_append,
     check_category,
     check_claim,
@@ -101,10 +102,7 @@ class MemoryStore:
         now: datetime | None = None,
     ) -> list[StoredEvent]:
         request = AppendRequest(category, key, tuple(events), expected_version, work, now)
-        (outcome,) = self.append_many([request])
-        if isinstance(outcome, AppendRejected):
-            raise outcome
-        return outcome
+        return append_alone(self, request)
 
     def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
         # Every request is checked before anything is written, as in SQL.
