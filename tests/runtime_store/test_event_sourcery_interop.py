@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from event_sourcery import StreamId
-from event_sourcery.event import Context, WrappedEvent
+from event_sourcery.event import Context, Recorded, WrappedEvent
 from event_sourcery.exceptions import ConcurrentStreamWriteError
 from event_sourcery.interfaces import StorageStrategy
 from event_sourcery_sqlalchemy import SQLAlchemyBackend
@@ -193,3 +193,40 @@ def test_a_database_made_by_the_previous_store_keeps_working(tmp_path: Path) -> 
     store.append("Cleanup", "r3", [NewEvent(ItemAdded(item="new"), uuid.uuid4())], 0)
     assert [store.version("Cleanup", key) for key in ("r1", "r2", "r3")] == [4, 1, 1]
     store.close()
+
+
+def test_event_sourcerys_outbox_publishes_what_pmc_wrote(sql_url: str, session: Session) -> None:
+    store = open_store(sql_url, outbox_attempts=3)
+    ours = [NewEvent(ItemAdded(item=f"i{n}"), uuid.uuid4()) for n in range(3)]
+    store.append("Cleanup", "r1", ours[:2], 0, now=T0)
+    store.append("Cleanup", "r2", ours[2:], 0, now=T0)
+    store.close()
+    published: list[Recorded] = []
+    outbox = backend(session).with_outbox().outbox
+
+    outbox.run(published.append)
+    session.commit()
+    outbox.run(published.append)  # delivered entries left the outbox
+
+    assert [(r.wrapped_event.uuid, r.wrapped_event.version) for r in published] == [
+        (ours[0].event_id, 1),
+        (ours[1].event_id, 2),
+        (ours[2].event_id, 1),
+    ]
+    assert [r.wrapped_event.event for r in published] == [new.event for new in ours]
+    assert [r.wrapped_event.created_at for r in published] == [NAIVE_T0] * 3
+    # event-sourcery's outbox keeps the stream's uuid and name, not its category.
+    assert [(r.stream_id.name, r.stream_id.hex) for r in published] == [
+        ("r1", cleanup("r1").hex),
+        ("r1", cleanup("r1").hex),
+        ("r2", cleanup("r2").hex),
+    ]
+
+
+def test_a_store_without_an_outbox_leaves_it_empty(store: SqlStore, session: Session) -> None:
+    store.append("Cleanup", "r1", [NewEvent(ItemAdded(item="disk"), uuid.uuid4())], 0)
+    published: list[Recorded] = []
+
+    backend(session).with_outbox().outbox.run(published.append)
+
+    assert published == []

@@ -49,6 +49,12 @@ INSERT_EVENT = (
     " (version, uuid, name, data, event_context, created_at, db_stream_id)"
     " VALUES (:version, :uuid, :name, :data, :event_context, :created_at, :db_stream_id)"
 )
+INSERT_EVENT_RETURNING_ID = INSERT_EVENT + " RETURNING id"
+INSERT_OUTBOX_ENTRY = (
+    "INSERT INTO event_sourcery_outbox_entries"
+    " (created_at, data, stream_name, position, tries_left)"
+    " VALUES (:created_at, :data, :stream_name, :position, :tries_left)"
+)
 LOAD_EVENTS = (
     "SELECT e.uuid, e.version, e.name, e.data, e.event_context, e.created_at"
     " FROM event_sourcery_events e JOIN event_sourcery_streams s ON e.db_stream_id = s.id"
@@ -72,6 +78,8 @@ HOT_STATEMENTS = (
     CREATE_STREAM,
     LIST_STREAM,
     INSERT_EVENT,
+    INSERT_EVENT_RETURNING_ID,
+    INSERT_OUTBOX_ENTRY,
     LOAD_EVENTS,
     UPSERT_WORK,
     DELETE_WORK,

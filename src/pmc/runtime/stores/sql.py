@@ -62,6 +62,8 @@ from pmc.runtime.stores._driver import (
     DIALECTS,
     HOT_STATEMENTS,
     INSERT_EVENT,
+    INSERT_EVENT_RETURNING_ID,
+    INSERT_OUTBOX_ENTRY,
     LIST_STREAM,
     LOAD_EVENTS,
     SELECT_VERSION,
@@ -74,6 +76,7 @@ from pmc.runtime.stores._driver import (
 from pmc.runtime.stores._events import (
     event_row,
     new_serde,
+    outbox_data,
     raw_event,
     recorded,
     stored,
@@ -133,6 +136,7 @@ class _Append:
     events: list[StoredEvent]  # what the caller gets back once recorded
     event_ids: tuple[UUID, ...]
     work: WorkChanges
+    outbox: tuple[dict[str, Any], ...]  # the events' outbox entries, if the store keeps one
 
 
 class SqlStore:
@@ -146,10 +150,23 @@ class SqlStore:
     """
 
     def __init__(
-        self, engine: Engine, write_engine: Engine | None = None, clock: Clock | None = None
+        self,
+        engine: Engine,
+        write_engine: Engine | None = None,
+        clock: Clock | None = None,
+        *,
+        outbox_attempts: int = 0,
     ) -> None:
         """``clock`` replaces the store's own clock (for tests): the database
-        server's on PostgreSQL, the local one on SQLite (one machine)."""
+        server's on PostgreSQL, the local one on SQLite (one machine).
+
+        ``outbox_attempts`` > 0 puts every recorded event into event-sourcery's
+        outbox too, with that many publishing attempts, as its backend
+        configured ``with_outbox()`` does; its ``outbox.run`` publishes them.
+        """
+        if outbox_attempts < 0:
+            raise ValueError(f"outbox_attempts must be >= 0, got {outbox_attempts}")
+        self._outbox_attempts = outbox_attempts
         self._engine = engine
         self._write_engine = write_engine or engine
         self._dialect = engine.dialect.name
@@ -278,12 +295,14 @@ class SqlStore:
         wrapped = wrap(request.events, request.expected_version, request.now or self.now())
         stream = stream_id(request.category, request.key)
         serde = self._serde()
+        rows = [event_row(serde, stream, event) for event in wrapped]
         return _Append(
             category=request.category,
             key=request.key,
             stream=stream,
             expected_version=request.expected_version,
-            rows=tuple(self._sql.event_params(event_row(serde, stream, w)) for w in wrapped),
+            rows=tuple(self._sql.event_params(row) for row in rows),
+            outbox=tuple(outbox_data(stream, row) for row in rows) if self._outbox_attempts else (),
             events=[stored(w) for w in wrapped],
             event_ids=tuple(new.event_id for new in request.events),
             work=request.work,
@@ -340,11 +359,7 @@ class SqlStore:
             if isinstance(taken, VersionConflict):
                 outcomes.append(taken)
                 continue
-            if append.rows:
-                cursor.executemany(
-                    self._statements[INSERT_EVENT],
-                    [{**row, "db_stream_id": taken} for row in append.rows],
-                )
+            self._insert_events(cursor, append, taken)
             self._apply_work(cursor, append)
             written.update(append.event_ids)
             if append.work:
@@ -353,6 +368,26 @@ class SqlStore:
         if work_changed:
             self._work_changed(cursor, work_changed)
         return outcomes
+
+    def _insert_events(
+        self, cursor: DBAPICursor, append: _Append, db_stream_id: int | None
+    ) -> None:
+        rows = [{**row, "db_stream_id": db_stream_id} for row in append.rows]
+        if not self._outbox_attempts:
+            cursor.executemany(self._statements[INSERT_EVENT], rows)
+            return
+        # An outbox entry names its event's position (row id) in the events table.
+        for row, data in zip(rows, append.outbox, strict=True):
+            self._run(cursor, INSERT_EVENT_RETURNING_ID, row)
+            (position,) = cast(Sequence[Any], cursor.fetchone())  # an insert returns its row
+            entry = {
+                "created_at": row["created_at"],
+                "data": write_json(data),
+                "stream_name": append.key,
+                "position": position,
+                "tries_left": self._outbox_attempts,
+            }
+            self._run(cursor, INSERT_OUTBOX_ENTRY, entry)
 
     def _work_changed(self, cursor: DBAPICursor, categories: Iterable[str]) -> None:
         """The pending work of these categories changed in ``cursor``'s transaction.
@@ -588,14 +623,15 @@ def work_item(
 # -- engines -----------------------------------------------------------------------
 
 
-def sqlite_store(url: str, clock: Clock | None = None) -> SqlStore:
+def sqlite_store(url: str, clock: Clock | None = None, *, outbox_attempts: int = 0) -> SqlStore:
     parsed = make_url(url)
     if parsed.database in (None, "", ":memory:"):
         raise StoreUrlError("an SQLite store needs a file path: sqlite:///path.db")
     engine = create_engine(parsed)
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)
-    return SqlStore(engine, engine.execution_options(pmc_begin="BEGIN IMMEDIATE"), clock)
+    immediate = engine.execution_options(pmc_begin="BEGIN IMMEDIATE")
+    return SqlStore(engine, immediate, clock, outbox_attempts=outbox_attempts)
 
 
 def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -633,5 +669,5 @@ def _begin_sqlite(conn: Connection) -> None:
     conn.exec_driver_sql(str(conn.get_execution_options().get("pmc_begin", "BEGIN")))
 
 
-def postgres_store(url: str, clock: Clock | None = None) -> SqlStore:
-    return SqlStore(create_engine(url), clock=clock)
+def postgres_store(url: str, clock: Clock | None = None, *, outbox_attempts: int = 0) -> SqlStore:
+    return SqlStore(create_engine(url), clock=clock, outbox_attempts=outbox_attempts)
