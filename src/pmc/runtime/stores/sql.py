@@ -138,6 +138,10 @@ class _Append:
     work: WorkChanges
     outbox: tuple[dict[str, Any], ...]  # the events' outbox entries, if the store keeps one
 
+    @property
+    def stream_order(self) -> tuple[str, str]:
+        return (self.category, self.key)
+
 
 class SqlStore:
     """A process store in a SQL database shared by any number of processes.
@@ -349,25 +353,29 @@ class SqlStore:
         )
         written: set[UUID] = set()
         work_changed: set[str] = set()
-        outcomes: list[AppendOutcome] = []
-        for append in appends:
+        outcomes: dict[int, AppendOutcome] = {}
+        # Streams are taken in one order (a stable sort keeps each stream's
+        # requests in theirs): two batches on PostgreSQL then never hold each
+        # other's stream rows, which would deadlock.
+        for index in sorted(range(len(appends)), key=lambda i: appends[i].stream_order):
+            append = appends[index]
             duplicates = [i for i in append.event_ids if i in recorded_before or i in written]
             if duplicates:
-                outcomes.append(self._rejection(cursor, append, duplicates))
+                outcomes[index] = self._rejection(cursor, append, duplicates)
                 continue
             taken = self._take_version(cursor, append)
             if isinstance(taken, VersionConflict):
-                outcomes.append(taken)
+                outcomes[index] = taken
                 continue
             self._insert_events(cursor, append, taken)
             self._apply_work(cursor, append)
             written.update(append.event_ids)
             if append.work:
                 work_changed.add(append.category)
-            outcomes.append(append.events)
+            outcomes[index] = append.events
         if work_changed:
             self._work_changed(cursor, work_changed)
-        return outcomes
+        return [outcomes[index] for index in range(len(appends))]
 
     def _insert_events(
         self, cursor: DBAPICursor, append: _Append, db_stream_id: int | None
