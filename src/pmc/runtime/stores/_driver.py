@@ -168,9 +168,10 @@ DIALECTS = {
 def transaction(engine: Engine, dialect: Dialect, *, write: bool) -> Iterator[DBAPICursor]:
     """A cursor in one transaction on a pooled connection; committed unless the block raises."""
     raw = engine.raw_connection()
-    cursor = raw.cursor()
+    cursor: DBAPICursor | None = None
     statement = dialect.begin_write if write else dialect.begin_read
     try:
+        cursor = raw.cursor()
         if statement is not None:
             cursor.execute(statement)
         yield cursor
