@@ -216,13 +216,14 @@ class Recorder:
         """The requests for stream ``key`` decided in a chain on its fold.
 
         On a cached fold, a refusal other than a duplicate may come of a fold
-        another writer has moved past (see ``_on_cached``): the chain is then
-        decided again on the stream read.
+        another writer has moved past (see ``_on_cached``): unless the
+        chain's append checks the fold's version, the chain is decided again
+        on the stream read.
         """
         cached = self.cache.cached(key)
         if cached is not None:
             chain = self._plan(key, cached, requests, now)
-            if not chain.refuses:
+            if not chain.unchecked:
                 return chain
         return self._plan(key, self.cache.current(key), requests, now)
 
@@ -397,9 +398,14 @@ class _Chain:
         return [step for step in self.steps if isinstance(step, _Decision)]
 
     @property
-    def refuses(self) -> bool:
-        """Is a request refused, other than as a duplicate?"""
-        return any(
+    def unchecked(self) -> bool:
+        """Does a refusal rest on the fold alone, with nothing to append?
+
+        A duplicate stays one whatever else the stream holds now; any other
+        refusal holds if the fold was current, which the version check of the
+        chain's append proves (if it fails, every request is decided again).
+        """
+        return not self.decisions and any(
             isinstance(step, HandleResult) and step.status is not HandleStatus.DEDUPLICATED
             for step in self.steps
         )
