@@ -173,6 +173,8 @@ class Recorder:
 
         A request that is not for this process raises before anything is written.
         """
+        if not requests:
+            return []
         now = self.store.now()
         streams: dict[str, list[RecordRequest]] = {}
         for request in requests:
