@@ -5,6 +5,8 @@ version the decision was made on, together with the pending-work index
 changes that follow from it. If another writer got there first, the stream
 is read again and the decision made again on the new state; the store checks
 versions on every backend, so a lost race is always detected, never merged.
+That check is also what lets a decision be made on the cached fold of a
+stream without reading it first: a stale fold is a lost race like any other.
 """
 
 from __future__ import annotations
