@@ -173,7 +173,8 @@ class Recorder:
         whose append the store rejects (another writer moved it) has its
         requests recorded again one by one by ``append``.
 
-        A request that is not for this process raises before anything is written.
+        An error deciding any request (one not for this process, say) is
+        raised before anything of the batch is written.
         """
         if not requests:
             return []
