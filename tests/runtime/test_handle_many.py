@@ -197,6 +197,23 @@ def test_a_refusal_on_a_stale_cache_is_checked_on_the_stream(open_same_store: Op
     assert calls.take() == {"load": 1, "append_many": 1}
 
 
+def test_an_id_given_to_two_streams_in_one_batch_is_recorded_in_the_first(
+    open_same_store: OpenStore,
+) -> None:
+    store = open_same_store()
+    shared = uuid.uuid4()
+    first, second = (
+        RecordRequest(key, input_request("Placed", key, "d0").event, shared) for key in ("a", "b")
+    )
+
+    results = recorder(store).append_many([first, second])
+
+    # Stores keep event ids unique across streams: as ``append`` finds, one by one.
+    assert [r.status for r in results] == [HandleStatus.RECORDED, HandleStatus.DEDUPLICATED]
+    assert store.load("RtOrder", "b") == []
+    assert store.load("RtOrder", "a")[0].event_id == shared
+
+
 # ---- ProcessManager.handle_many -------------------------------------------------------
 
 
