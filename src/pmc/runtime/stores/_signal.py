@@ -1,11 +1,19 @@
-"""Waking idle workers: in-process notification plus a short poll."""
+"""Waking idle workers: a notification, or a poll when none can come.
+
+A change to the work index made through a store object wakes the waiters
+of that object at once. Other processes' changes are seen by polling, or,
+where the database can say so (PostgreSQL's ``LISTEN``; see ``_notify``),
+by a ``WorkListener`` one waiter at a time blocks on, polling then only as
+a slow fallback.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
+from typing import Protocol
 
 from pmc.runtime.stores.api import Clock
 
@@ -13,36 +21,94 @@ from pmc.runtime.stores.api import Clock
 POLL_INTERVAL = 0.05
 
 
-class WorkSignal:
-    """Counts changes to the work index made through one store object."""
+class WorkListener(Protocol):
+    """Blocks until another process may have made work due, or a timeout passes."""
 
-    def __init__(self) -> None:
+    def wait(self, timeout: float) -> bool:
+        """True if woken by a notification (which may concern work not due yet)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# Seconds until some work is claimable (<= 0: now), None if the index is empty.
+DueIn = Callable[[datetime], float | None]
+
+
+class WorkSignal:
+    """Counts changes to the work index seen by one store object, and waits for them.
+
+    ``poll_interval`` is how often a waiter asks the store when nothing
+    wakes it. The answer is remembered per category filter: a waiter coming
+    back before anything changed, before the poll interval passed and before
+    the next due time, waits without asking again, so an idle worker costs
+    at most one query per poll interval whatever its own timeouts.
+    """
+
+    def __init__(
+        self, listener: WorkListener | None = None, poll_interval: float = POLL_INTERVAL
+    ) -> None:
         self._condition = threading.Condition()
         self._generation = 0
+        self._listener = listener
+        self._listening = False
+        self._poll_interval = poll_interval
+        # Per category filter: the generation last asked at, and until when
+        # (``time.monotonic``) that answer holds.
+        self._quiet: dict[Hashable, tuple[int, float]] = {}
 
     def notify(self) -> None:
         with self._condition:
             self._generation += 1
             self._condition.notify_all()
 
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+
     def wait_for_due(
-        self,
-        has_due: Callable[[datetime], bool],
-        timeout: float,
-        clock: Clock,
-        poll_interval: float = POLL_INTERVAL,
+        self, due_in: DueIn, timeout: float, clock: Clock, key: Hashable = None
     ) -> bool:
+        """Whether some work is due, waiting up to ``timeout`` seconds for it."""
         deadline = time.monotonic() + timeout
         while True:
             # Read the generation before querying, so a change committed
             # while the query runs still cuts the following wait short.
             with self._condition:
                 seen = self._generation
-            if has_due(clock()):
-                return True
+                quiet = self._quiet.get(key)
+            now = time.monotonic()
+            if quiet is None or quiet[0] != seen or now >= quiet[1]:
+                seconds = due_in(clock())
+                if seconds is not None and seconds <= 0:
+                    return True
+                quiet = (seen, now + min(self._poll_interval, _or_forever(seconds)))
+                with self._condition:
+                    self._quiet[key] = quiet
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
+            self._wait(seen, min(quiet[1] - time.monotonic(), remaining))
+
+    def _wait(self, seen: int, seconds: float) -> None:
+        """Wait ``seconds`` or until the generation moves past ``seen``."""
+        with self._condition:
+            if self._generation != seen or seconds <= 0:
+                return
+            if self._listener is None or self._listening:
+                self._condition.wait(seconds)
+                return
+            self._listening = True
+        notified = False
+        try:
+            notified = self._listener.wait(seconds)
+        finally:
             with self._condition:
-                if self._generation == seen:
-                    self._condition.wait(min(poll_interval, remaining))
+                self._listening = False
+                if notified:
+                    self._generation += 1
+                self._condition.notify_all()
+
+
+def _or_forever(seconds: float | None) -> float:
+    return float("inf") if seconds is None else seconds

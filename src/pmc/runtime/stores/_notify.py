@@ -1,0 +1,99 @@
+"""PostgreSQL ``LISTEN/NOTIFY``: idle workers woken by the database, not by polling.
+
+A trigger on ``pmc_work`` sends ``NOTIFY pmc_work, '<category>'`` whenever a
+row is written unclaimed (an append planning, moving or retrying work, or a
+claim released), in the writing transaction: PostgreSQL delivers it at
+commit, and not at all if the transaction rolls back. Writers send nothing
+themselves, so no append costs a statement more. A claim (which sets
+``claimed_by``) wakes nobody.
+
+Each store listens on one dedicated connection, opened when a worker first
+waits; a waiter blocks in ``select()`` on it (see ``_signal.WorkSignal``).
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+CHANNEL = "pmc_work"
+_FUNCTION = "pmc_work_notify"
+_TRIGGER = "pmc_work_notify"
+
+_CREATE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('{CHANNEL}', NEW.category);
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+"""
+_CREATE_TRIGGER = f"""
+CREATE TRIGGER {_TRIGGER} AFTER INSERT OR UPDATE ON pmc_work
+FOR EACH ROW WHEN (NEW.claimed_by IS NULL) EXECUTE FUNCTION {_FUNCTION}()
+"""
+logger = logging.getLogger(__name__)
+
+_TRIGGER_EXISTS = "SELECT 1 FROM pg_trigger WHERE tgname = :name AND NOT tgisinternal"
+
+
+def install_notify(conn: Connection) -> None:
+    """Create the trigger sending the notifications, unless it exists (idempotent).
+
+    Called by ``SqlStore.init`` under its schema lock, so concurrent
+    initialisations do not race.
+    """
+    conn.execute(text(_CREATE_FUNCTION))
+    if conn.execute(text(_TRIGGER_EXISTS), {"name": _TRIGGER}).first() is None:
+        conn.execute(text(_CREATE_TRIGGER))
+
+
+class PgListener:
+    """One connection ``LISTEN``ing on the work channel; one caller at a time.
+
+    A connection that fails is dropped and opened again on the next wait;
+    until then waiters poll (the store's fallback), so a database restart
+    costs wake-ups, never work.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Any = None  # psycopg2's connection, untyped
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            connection = self._listening()
+            readable, _, _ = select.select([connection], [], [], timeout)
+            if not readable:
+                return False
+            connection.poll()
+            notified = bool(connection.notifies)
+            connection.notifies.clear()
+            return notified
+        except Exception:
+            logger.warning("listening for new work failed; polling until it works again")
+            self.close()
+            return False
+
+    def _listening(self) -> Any:
+        if self._connection is None:
+            pooled = self._engine.raw_connection()
+            # Ours for good: the pool neither counts it nor hands it out.
+            pooled.detach()
+            connection: Any = pooled.driver_connection
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute(f"LISTEN {CHANNEL}")
+            self._connection = connection
+        return self._connection
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:
+                logger.debug("closing the listening connection failed", exc_info=True)
