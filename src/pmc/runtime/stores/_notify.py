@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import select
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -37,7 +38,10 @@ FOR EACH ROW WHEN (NEW.claimed_by IS NULL) EXECUTE FUNCTION {_FUNCTION}()
 """
 logger = logging.getLogger(__name__)
 
-_TRIGGER_EXISTS = "SELECT 1 FROM pg_trigger WHERE tgname = :name AND NOT tgisinternal"
+# The table as the connection's search path finds it: each schema has its own.
+_TRIGGER_EXISTS = (
+    "SELECT 1 FROM pg_trigger WHERE tgname = :name AND tgrelid = 'pmc_work'::regclass"
+)
 
 
 def install_notify(conn: Connection) -> None:
@@ -62,6 +66,7 @@ class PgListener:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._connection: Any = None  # psycopg2's connection, untyped
+        self._failing = False
 
     def wait(self, timeout: float) -> bool:
         try:
@@ -72,18 +77,25 @@ class PgListener:
             connection.poll()
             notified = bool(connection.notifies)
             connection.notifies.clear()
-            return notified
         except Exception:
-            logger.warning("listening for new work failed; polling until it works again")
+            if not self._failing:
+                logger.warning(
+                    "listening for new work failed; polling until it works again", exc_info=True
+                )
+            self._failing = True
             self.close()
+            # Instead of the notification that cannot come; the caller polls.
+            time.sleep(timeout)
             return False
+        self._failing = False
+        return notified
 
     def _listening(self) -> Any:
         if self._connection is None:
             pooled = self._engine.raw_connection()
+            connection: Any = pooled.driver_connection
             # Ours for good: the pool neither counts it nor hands it out.
             pooled.detach()
-            connection: Any = pooled.driver_connection
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute(f"LISTEN {CHANNEL}")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from pmc.runtime.stores.api import Clock
@@ -53,9 +54,8 @@ class WorkSignal:
         self._listener = listener
         self._listening = False
         self._poll_interval = poll_interval
-        # Per category filter: the generation last asked at, and until when
-        # (``time.monotonic``) that answer holds.
-        self._quiet: dict[Hashable, tuple[int, float]] = {}
+        # Per category filter: what the last answer holds for (see ``_Quiet``).
+        self._quiet: dict[Hashable, _Quiet] = {}
 
     def notify(self) -> None:
         with self._condition:
@@ -77,18 +77,19 @@ class WorkSignal:
             with self._condition:
                 seen = self._generation
                 quiet = self._quiet.get(key)
-            now = time.monotonic()
-            if quiet is None or quiet[0] != seen or now >= quiet[1]:
-                seconds = due_in(clock())
+            now = clock()
+            if quiet is None or not quiet.holds(seen, now):
+                seconds = due_in(now)
                 if seconds is not None and seconds <= 0:
                     return True
-                quiet = (seen, now + min(self._poll_interval, _or_forever(seconds)))
+                due_at = None if seconds is None else now + timedelta(seconds=seconds)
+                quiet = _Quiet(seen, time.monotonic() + self._poll_interval, due_at)
                 with self._condition:
                     self._quiet[key] = quiet
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            self._wait(seen, min(quiet[1] - time.monotonic(), remaining))
+            self._wait(seen, min(quiet.seconds_left(now), remaining))
 
     def _wait(self, seen: int, seconds: float) -> None:
         """Wait ``seconds`` or until the generation moves past ``seen``."""
@@ -110,5 +111,25 @@ class WorkSignal:
                 self._condition.notify_all()
 
 
-def _or_forever(seconds: float | None) -> float:
-    return float("inf") if seconds is None else seconds
+@dataclass(frozen=True, slots=True)
+class _Quiet:
+    """An answer "nothing is due": it holds until the index changes (a new
+    generation), the poll interval passes, or the store's clock reaches the
+    next due time (a fake clock may jump there)."""
+
+    generation: int
+    poll_at: float  # time.monotonic()
+    due_at: datetime | None  # the store's clock
+
+    def holds(self, generation: int, now: datetime) -> bool:
+        return (
+            generation == self.generation
+            and time.monotonic() < self.poll_at
+            and (self.due_at is None or now < self.due_at)
+        )
+
+    def seconds_left(self, now: datetime) -> float:
+        left = self.poll_at - time.monotonic()
+        if self.due_at is None:
+            return left
+        return min(left, (self.due_at - now).total_seconds())

@@ -92,7 +92,7 @@ from pmc.runtime.stores.schema import event_sourcery_tables, events_table, metad
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # How often an idle worker asks PostgreSQL for due work when no
 # notification came (work due by the clock, a lost listening connection).
-PG_POLL_INTERVAL = 1.0
+PG_POLL_INTERVAL = 2.0
 # Any constant works; it only has to be the same in every process.
 _SCHEMA_LOCK_ID = 0x706D635F73636D61
 
@@ -120,7 +120,7 @@ class SqlStore:
         self._schema_lock = threading.Lock()
         self._schema_ready = False
         # PostgreSQL tells listeners when work is written (``_notify``):
-        # polling is then only a fallback, once a second.
+        # polling is then only a slow fallback.
         self._signal = (
             WorkSignal(PgListener(engine), poll_interval=PG_POLL_INTERVAL)
             if self._dialect == "postgresql"
