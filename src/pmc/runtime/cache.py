@@ -1,6 +1,7 @@
 """The folded state of each stream, cached with the ids of the events in it.
 
-Handling an event then reads only the events recorded since (usually none),
+Handling an event then decides on the cached fold without reading the store
+(the append's version check finds out if another writer moved the stream),
 and an event id already in the stream is recognised without a query.
 """
 
@@ -9,8 +10,9 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Container, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar, cast
 
 from event_sourcery import Event
 
@@ -21,24 +23,113 @@ from pmc.runtime.stores.api import ProcessStore
 
 CACHED_STREAMS = 10_000
 
+Item = TypeVar("Item", bound=Hashable)
+Attempt = tuple[uuid.UUID, int]  # (task id, attempt)
+
+
+class StreamLog:
+    """The event ids and attempt outcomes of one stream, with the version each was recorded at.
+
+    Shared by the folds of the stream built from one another, and only ever
+    added to, so recording an event costs the same at any stream length (a
+    fold copying its ids on every append would cost in proportion to them).
+    A fold at version v sees the entries at or below v: entries that threads
+    holding newer folds add stay out of its view.
+
+    Only facts enter: events read from the store, or that the store has just
+    recorded. An id has one version in a stream, and an attempt's first
+    outcome one version, so threads adding the same fact agree; ``setdefault``
+    never changes an entry, and a single dict operation needs no lock.
+    """
+
+    __slots__ = ("_ids", "_outcomes")
+
+    def __init__(self) -> None:
+        self._ids: dict[uuid.UUID, int] = {}
+        self._outcomes: dict[Attempt, int] = {}
+
+    def add(self, first_version: int, events: Sequence[tuple[uuid.UUID, Event]]) -> None:
+        """Enter ``events`` (id, event), recorded at ``first_version`` and the versions after."""
+        for version, (event_id, event) in enumerate(events, start=first_version):
+            self._ids.setdefault(event_id, version)
+            if is_outcome(event):
+                self._outcomes.setdefault((event.task_id, event.attempt), version)
+
+    def ids(self, version: int, planned: frozenset[uuid.UUID]) -> Container[uuid.UUID]:
+        """The ids recorded at or below ``version``, with ``planned``."""
+        return _UpTo(self._ids, version, planned)
+
+    def outcomes(self, version: int, planned: frozenset[Attempt]) -> Container[Attempt]:
+        """The attempts with an outcome recorded at or below ``version``, with ``planned``."""
+        return _UpTo(self._outcomes, version, planned)
+
+
+@dataclass(frozen=True, slots=True)
+class _UpTo(Container[Item], Generic[Item]):
+    """The items of a log recorded at or below ``version``, and those ``planned``."""
+
+    recorded_at: dict[Item, int]
+    version: int
+    planned: frozenset[Item]
+
+    def __contains__(self, item: object) -> bool:
+        if item in self.planned:
+            return True
+        version = self.recorded_at.get(cast(Item, item))
+        return version is not None and version <= self.version
+
 
 @dataclass(frozen=True, slots=True)
 class Folded:
-    """A stream folded up to ``state.version``, with what deduplicating needs."""
+    """A stream folded up to ``state.version``, with what deduplicating needs.
+
+    ``log`` holds the stream's ids up to ``logged``, the version the fold was
+    last read or recorded at. ``Recorder.append_many`` decides the requests of
+    a batch for one stream in a chain, each on the fold the one before left:
+    the events decided on but not recorded yet are ``planned``, beyond it.
+    """
 
     state: ProcessState
-    event_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
-    # (task id, attempt) of every TaskCompleted / TaskFailed in the stream,
-    # whatever its event id: an attempt has one outcome.
-    outcomes: frozenset[tuple[uuid.UUID, int]] = field(default_factory=frozenset)
+    log: StreamLog = field(default_factory=StreamLog)
+    logged: int = 0
+    planned_ids: frozenset[uuid.UUID] = frozenset()
+    planned_outcomes: frozenset[Attempt] = frozenset()
+
+    @property
+    def event_ids(self) -> Container[uuid.UUID]:
+        """The ids of the events in the stream (the planned ones too)."""
+        return self.log.ids(self.logged, self.planned_ids)
+
+    @property
+    def outcomes(self) -> Container[Attempt]:
+        """(task id, attempt) of every TaskCompleted / TaskFailed in the stream, whatever its id.
+
+        An attempt has one outcome.
+        """
+        return self.log.outcomes(self.logged, self.planned_outcomes)
+
+    @property
+    def planned(self) -> bool:
+        return self.state.version != self.logged
 
     def with_events(self, state: ProcessState, events: Sequence[tuple[uuid.UUID, Event]]) -> Folded:
-        """This fold with ``events`` (id, event) appended, ending in ``state``."""
+        """This fold with ``events`` (id, event), just recorded after it, ending in ``state``."""
+        if self.planned:
+            raise ValueError("a fold with planned events is not recorded as it is")
+        self.log.add(self.logged + 1, events)
+        return Folded(state, self.log, state.version)
+
+    def with_planned(
+        self, state: ProcessState, events: Sequence[tuple[uuid.UUID, Event]]
+    ) -> Folded:
+        """This fold with ``events`` (id, event) decided on, not recorded, ending in ``state``."""
         outcomes = {(event.task_id, event.attempt) for _, event in events if is_outcome(event)}
         return Folded(
             state,
-            self.event_ids | {event_id for event_id, _ in events},
-            self.outcomes | outcomes if outcomes else self.outcomes,
+            self.log,
+            self.logged,
+            self.planned_ids | {event_id for event_id, _ in events},
+            self.planned_outcomes | outcomes,
         )
 
 
@@ -46,8 +137,8 @@ class StreamCache:
     """The folds of the streams of one process, the most recently used ``CACHED_STREAMS``.
 
     Thread-safe. Other writers may append to the streams at any time: a
-    fold is a starting point brought up to date by ``current``, never the
-    truth on its own.
+    fold is a starting point brought up to date by ``current``, or checked by
+    the version of an append made on it, never the truth on its own.
     """
 
     def __init__(self, definition: ProcessDefinition, store: ProcessStore) -> None:

@@ -21,7 +21,12 @@ from pmc.runtime import attempts, contract
 from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.log import fields, logger
 from pmc.runtime.preconditions import Precondition
-from pmc.runtime.recorder import MAX_CONFLICTS, ConflictRetriesExhausted, Recorder
+from pmc.runtime.recorder import (
+    MAX_CONFLICTS,
+    ConflictRetriesExhausted,
+    Recorder,
+    RecordRequest,
+)
 from pmc.runtime.results import AttemptReport, HandleResult, HandleStatus
 from pmc.runtime.running import DEFAULT_LEASE, TaskRunner
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight
@@ -126,11 +131,20 @@ class ProcessManager:
         Each delivery is an event, or an ``(event, event_id)`` pair with the
         delivery id ``handle`` takes. Per stream, the guarantees are those of
         ``handle`` one event at a time, in the order given: the inbox, the
-        version check, one decision per event. Sync tasks run after the
-        events are recorded, stream by stream.
+        version check, one decision per event. A delivery that ``handle``
+        would refuse before deciding (not an input event, an id or key no
+        store can hold) raises before anything is written.
+
+        Sync tasks run once every event is recorded, stream by stream (not
+        after each event, as ``handle`` runs them): their reports, and the
+        state after them, come with the last result of each stream.
         """
-        requests = [self._input_request(delivery) for delivery in deliveries]
-        return [self.record(key, event, event_id) for key, event, event_id in requests]
+        requests = [self._record_request(*self._input_request(delivery)) for delivery in deliveries]
+        results = self._recorder.append_many(requests)
+        last = {result.key: index for index, result in enumerate(results)}
+        for index in sorted(last.values()):
+            results[index] = self._run_sync_tasks_after(results[index])
+        return results
 
     def _input_request(
         self, delivery: Event | tuple[Event, str | uuid.UUID | None]
@@ -171,18 +185,35 @@ class ProcessManager:
         timers): ``precondition`` is checked on the state each attempt is
         decided on; if it fails, nothing is written (``STALE``).
         """
+        request = self._record_request(key, event, event_id, precondition)
+        return self._run_sync_tasks_after(
+            self._recorder.append(
+                request.key, request.event, request.event_id, request.precondition
+            )
+        )
+
+    def _record_request(
+        self,
+        key: KeyValue,
+        event: Event,
+        event_id: uuid.UUID,
+        precondition: Precondition | None = None,
+    ) -> RecordRequest:
         key = self.definition.stream_key(key)
         # Before deciding (task ids derive from the key and the event's text),
         # as the store would refuse them.
         check_stream(self.category, key)
         check_event(event)
-        result = self._recorder.append(key, event, event_id, precondition)
+        return RecordRequest(key, event, event_id, precondition)
+
+    def _run_sync_tasks_after(self, result: HandleResult) -> HandleResult:
+        """``result`` with the sync tasks of its stream run (if it has a process instance)."""
         if result.status is HandleStatus.NOT_STARTED:
             return result
-        runs = self.run_sync_tasks(key)
+        runs = self.run_sync_tasks(result.key)
         if not runs:
             return result
-        return _with_sync_runs(result, runs, self._recorder.cache.current(key).state)
+        return _with_sync_runs(result, runs, self._recorder.cache.current(result.key).state)
 
     def state(self, key: KeyValue) -> ProcessState:
         """The current state of process ``key`` (the initial state if it has no events).

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from event_sourcery import Event
 
@@ -27,7 +27,17 @@ from pmc.runtime.log import fields, log_decision, logger
 from pmc.runtime.preconditions import Precondition
 from pmc.runtime.results import HandleResult, HandleStatus
 from pmc.runtime.state import ProcessState
-from pmc.runtime.stores.api import DuplicateEventId, NewEvent, ProcessStore, VersionConflict
+from pmc.runtime.stores.api import (
+    NO_WORK,
+    AppendOutcome,
+    AppendRejected,
+    AppendRequest,
+    DuplicateEventId,
+    NewEvent,
+    ProcessStore,
+    VersionConflict,
+    WorkChanges,
+)
 from pmc.runtime.work import work_changes
 
 MAX_CONFLICTS = 100
@@ -91,14 +101,24 @@ class Recorder:
 
         ``precondition`` is checked on the state each try is decided on; if
         it fails, nothing is written (``STALE``).
+
+        With the stream's fold cached, the event is decided on it without
+        reading the store: if another writer moved the stream since, the
+        append's version check says so, and the event is decided again on
+        the stream read anew (see ``_on_cached``).
         """
+        cached = self.cache.cached(key)
+        if cached is not None:
+            result = self._on_cached(key, cached, event, event_id, precondition)
+            if result is not None:
+                return result
         for conflicts in range(self._max_conflicts + 1):
             folded = self.cache.current(key)
             verdict = self._admit(folded, event, event_id, precondition)
             if verdict is not None:
                 return self._result(verdict, key, event, event_id, folded.state)
             try:
-                return self._decide_and_append(key, folded, event, event_id)
+                return self._record(key, folded, self._decide(key, folded, event, event_id))
             except VersionConflict:
                 logger.debug(
                     "%s/%s: version conflict at %d, deciding again",
@@ -108,18 +128,122 @@ class Recorder:
                     extra=fields(category=self.category, key=key, version=folded.state.version),
                 )
                 _back_off(conflicts)
+            except DuplicateEventId as duplicate:
+                return self._recorded_elsewhere(duplicate, key, event, event_id, folded.state)
         raise ConflictRetriesExhausted(self.category, key, self._max_conflicts + 1)
+
+    def _on_cached(
+        self,
+        key: str,
+        folded: Folded,
+        event: Event,
+        event_id: uuid.UUID,
+        precondition: Precondition | None,
+    ) -> HandleResult | None:
+        """The result of deciding on a cached fold, or None if only a read of the stream can tell.
+
+        A duplicate stays one (a stream never loses an id), and an append the
+        store accepts at the fold's version was decided on the stream as it
+        is. Any other refusal may come of a fold another writer has moved
+        past since, and a rejected append did: None, to decide again on the
+        stream read, as if nothing had been cached. An id another writer
+        recorded meanwhile moved the version, so the inbox stays exact.
+        """
+        verdict = self._admit(folded, event, event_id, precondition)
+        if verdict is HandleStatus.DEDUPLICATED:
+            return self._result(verdict, key, event, event_id, folded.state)
+        if verdict is not None:
+            return None
+        try:
+            return self._record(key, folded, self._decide(key, folded, event, event_id))
+        except AppendRejected:
+            return None
 
     def append_many(self, requests: Sequence[RecordRequest]) -> list[HandleResult]:
         """``append`` for each request, in order, with results in the same order.
 
         Each request keeps every guarantee of ``append`` (inbox, version
         check, one decision per event); several requests may name one stream.
+        The requests for a stream are decided in a chain on its fold (cached,
+        or read), each on the state the one before leaves, so one event id
+        twice in a batch is recorded once; then every stream's events go to
+        the store in one ``append_many``, one append per stream. A stream
+        whose append the store rejects (another writer moved it) has its
+        requests recorded again one by one by ``append``.
+
+        A request that is not for this process raises before anything is written.
         """
-        return [
-            self.append(request.key, request.event, request.event_id, request.precondition)
-            for request in requests
-        ]
+        if not requests:
+            return []
+        now = self.store.now()
+        streams: dict[str, list[RecordRequest]] = {}
+        for request in requests:
+            streams.setdefault(request.key, []).append(request)
+        chains = {key: self._chain(key, requests, now) for key, requests in streams.items()}
+        writing = [key for key, chain in chains.items() if chain.decisions]
+        appends = [chains[key].append_request(self.category, key, now) for key in writing]
+        outcomes = dict(zip(writing, self.store.append_many(appends), strict=True))
+        settled = {
+            key: iter(self._settle(key, streams[key], chain, outcomes.get(key)))
+            for key, chain in chains.items()
+        }
+        return [next(settled[request.key]) for request in requests]
+
+    def _settle(
+        self,
+        key: str,
+        requests: Sequence[RecordRequest],
+        chain: _Chain,
+        outcome: AppendOutcome | None,
+    ) -> list[HandleResult]:
+        """The results of the requests for stream ``key``, given what became of its append.
+
+        ``outcome`` is None if the chain had nothing to record.
+        """
+        if isinstance(outcome, AppendRejected):
+            # Another writer moved the stream (or an id lives in another
+            # stream): the whole chain was decided on a wrong premise.
+            return [
+                self.append(key, request.event, request.event_id, request.precondition)
+                for request in requests
+            ]
+        if outcome is not None:
+            self.cache.remember(key, chain.recorded())
+        results = chain.results()
+        for request, result in zip(requests, results, strict=True):
+            log_decision(result, request.event)
+        return results
+
+    def _chain(self, key: str, requests: Sequence[RecordRequest], now: datetime) -> _Chain:
+        """The requests for stream ``key`` decided in a chain on its fold.
+
+        On a cached fold, a refusal other than a duplicate may come of a fold
+        another writer has moved past (see ``_on_cached``): unless the
+        chain's append checks the fold's version, the chain is decided again
+        on the stream read.
+        """
+        cached = self.cache.cached(key)
+        if cached is not None:
+            chain = self._plan(key, cached, requests, now)
+            if not chain.unchecked:
+                return chain
+        return self._plan(key, self.cache.current(key), requests, now)
+
+    def _plan(
+        self, key: str, base: Folded, requests: Sequence[RecordRequest], now: datetime
+    ) -> _Chain:
+        steps: list[HandleResult | _Decision] = []
+        folded = base
+        for request in requests:
+            event, event_id = request.event, request.event_id
+            verdict = self._admit(folded, event, event_id, request.precondition)
+            if verdict is not None:
+                steps.append(HandleResult(verdict, self.category, key, event_id, folded.state))
+                continue
+            decision = self._decide(key, folded, event, event_id, now)
+            folded = folded.with_planned(decision.result.state, decision.recorded)
+            steps.append(decision)
+        return _Chain(base, tuple(steps))
 
     def _admit(
         self,
@@ -163,48 +287,71 @@ class Recorder:
             return False
         return contract.started_id(event.task_id, event.attempt) in folded.event_ids
 
-    def _decide_and_append(
-        self, key: str, folded: Folded, event: Event, event_id: uuid.UUID
-    ) -> HandleResult:
+    def _decide(
+        self,
+        key: str,
+        folded: Folded,
+        event: Event,
+        event_id: uuid.UUID,
+        now: datetime | None = None,
+    ) -> _Decision:
+        """``event`` decided on ``folded``: what to append, and the result once it is."""
         before = folded.state
-        now = self.store.now()
-        decisions = self.definition.decide(before, event, EventMeta(event_id, now, key))
+        now = self.store.now() if now is None else now
+        decisions = tuple(self.definition.decide(before, event, EventMeta(event_id, now, key)))
         after = before
         for recorded in (event, *decisions):
             after = self.definition.evolve(after, recorded)
-        new_events = [NewEvent(event, event_id)] + [
-            NewEvent(decision, contract.decision_id(event_id, index))
-            for index, decision in enumerate(decisions)
-        ]
-        work = work_changes(before, after, now, self._sync_grace)
-        try:
-            self.store.append(self.category, key, new_events, before.version, work, now=now)
-        except DuplicateEventId as duplicate:
-            # The inbox found no such id in this stream, so it lives in
-            # another one. ``handle`` derives stored ids from the stream, so
-            # only a caller of ``record`` reusing an id elsewhere gets here.
-            logger.warning(
-                "%s/%s: event id %s is already recorded in another stream",
-                self.category,
-                key,
-                event_id,
-                extra=fields(category=self.category, key=key, event_id=str(event_id)),
-            )
-            if event_id not in duplicate.event_ids:
-                raise
-            return self._result(HandleStatus.DEDUPLICATED, key, event, event_id, before)
-        self.cache.remember(
-            key, folded.with_events(after, [(new.event_id, new.event) for new in new_events])
-        )
+        ids = [contract.decision_id(event_id, index) for index in range(len(decisions))]
+        events = ((event_id, event), *zip(ids, decisions, strict=True))
         # Only an input event can be ignored; the runtime's own reports are
         # facts worth recording whether or not they change anything.
         ignored = not decisions and self.definition.is_input(event)
         status = HandleStatus.IGNORED if ignored else HandleStatus.RECORDED
         if is_outcome(event) and not engine.outcome_changes_state(before, event):
             status = HandleStatus.LATE
-        result = HandleResult(status, self.category, key, event_id, after, tuple(decisions))
-        log_decision(result, event)
-        return result
+        return _Decision(
+            HandleResult(status, self.category, key, event_id, after, decisions),
+            events,
+            work_changes(before, after, now, self._sync_grace),
+            now,
+        )
+
+    def _record(self, key: str, folded: Folded, decision: _Decision) -> HandleResult:
+        """Append ``decision`` at the version of ``folded``, the fold it was made on."""
+        self.store.append(
+            self.category,
+            key,
+            decision.new_events(),
+            folded.state.version,
+            decision.work,
+            now=decision.now,
+        )
+        self.cache.remember(key, folded.with_events(decision.result.state, decision.recorded))
+        log_decision(decision.result, decision.event)
+        return decision.result
+
+    def _recorded_elsewhere(
+        self,
+        duplicate: DuplicateEventId,
+        key: str,
+        event: Event,
+        event_id: uuid.UUID,
+        state: ProcessState,
+    ) -> HandleResult:
+        # The inbox found no such id in this stream as read, so it lives in
+        # another one. ``handle`` derives stored ids from the stream, so only
+        # a caller of ``record`` reusing an id elsewhere gets here.
+        logger.warning(
+            "%s/%s: event id %s is already recorded in another stream",
+            self.category,
+            key,
+            event_id,
+            extra=fields(category=self.category, key=key, event_id=str(event_id)),
+        )
+        if event_id not in duplicate.event_ids:
+            raise duplicate
+        return self._result(HandleStatus.DEDUPLICATED, key, event, event_id, state)
 
     def _result(
         self,
@@ -217,6 +364,80 @@ class Recorder:
         result = HandleResult(status, self.category, key, event_id, state)
         log_decision(result, event)
         return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """An event decided on a fold: the events to append (id, event), the index
+    changes, and the result once they are recorded."""
+
+    result: HandleResult
+    recorded: tuple[tuple[uuid.UUID, Event], ...]
+    work: WorkChanges
+    now: datetime
+
+    @property
+    def event(self) -> Event:
+        """The event decided on (the decisions follow it)."""
+        return self.recorded[0][1]
+
+    def new_events(self) -> list[NewEvent]:
+        return [NewEvent(event, event_id) for event_id, event in self.recorded]
+
+
+@dataclass(frozen=True, slots=True)
+class _Chain:
+    """The requests of a batch for one stream, decided each on the state the one before left.
+
+    A step is a refusal (the result) or a decision to record.
+    """
+
+    base: Folded
+    steps: tuple[HandleResult | _Decision, ...]
+
+    @property
+    def decisions(self) -> list[_Decision]:
+        return [step for step in self.steps if isinstance(step, _Decision)]
+
+    @property
+    def unchecked(self) -> bool:
+        """Does a refusal rest on the fold alone, with nothing to append?
+
+        A duplicate stays one whatever else the stream holds now; any other
+        refusal holds if the fold was current, which the version check of the
+        chain's append proves (if it fails, every request is decided again).
+        """
+        return not self.decisions and any(
+            isinstance(step, HandleResult) and step.status is not HandleStatus.DEDUPLICATED
+            for step in self.steps
+        )
+
+    def append_request(self, category: str, key: str, now: datetime) -> AppendRequest:
+        """One append of every decision, at the version the chain started from."""
+        decisions = self.decisions
+        work = NO_WORK
+        for decision in decisions:
+            work = _then(work, decision.work)
+        events = tuple(new for decision in decisions for new in decision.new_events())
+        return AppendRequest(category, key, events, self.base.state.version, work, now)
+
+    def recorded(self) -> Folded:
+        """The base fold with every decision recorded."""
+        decisions = self.decisions
+        events = [pair for decision in decisions for pair in decision.recorded]
+        return self.base.with_events(decisions[-1].result.state, events)
+
+    def results(self) -> list[HandleResult]:
+        return [step.result if isinstance(step, _Decision) else step for step in self.steps]
+
+
+def _then(first: WorkChanges, second: WorkChanges) -> WorkChanges:
+    """The index changes of ``first`` then ``second``, as one: the later change of a row wins."""
+    changed = {row.work_id for row in second.upsert} | set(second.delete)
+    return WorkChanges(
+        upsert=tuple(row for row in first.upsert if row.work_id not in changed) + second.upsert,
+        delete=tuple(work_id for work_id in first.delete if work_id not in changed) + second.delete,
+    )
 
 
 def _back_off(conflicts: int) -> None:
