@@ -1,12 +1,19 @@
-"""Between our event types and event-sourcery's ``WrappedEvent``."""
+"""Between our event types and event-sourcery's ``WrappedEvent`` and ``RawEvent``.
+
+The SQL store writes and reads event-sourcery's tables itself, so the rows
+must be exactly what event-sourcery writes and reads: events pass through
+its own ``Serde`` (event registry, payload and context format) both ways.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from event_sourcery import Event
-from event_sourcery.event import RawEvent, WrappedEvent
+from event_sourcery import Event, StreamId
+from event_sourcery.encryption import Encryption, NoEncryptionStrategy, NoKeyStorageStrategy
+from event_sourcery.event import EventRegistry, RawEvent, Serde, WrappedEvent
 
 from pmc.runtime.stores.api import (
     NewEvent,
@@ -50,4 +57,45 @@ def recorded(raw: RawEvent) -> RecordedEvent:
         created_at=from_naive_utc(raw.created_at),
         name=raw.name,
         payload=dict(raw.data),
+    )
+
+
+def new_serde() -> Serde:
+    """event-sourcery's serde as its backends build it by default (no encryption).
+
+    Its event registry registers classes lazily and is not thread-safe:
+    keep one per thread.
+    """
+    registry = EventRegistry()
+    return Serde(registry, Encryption(registry, NoEncryptionStrategy(), NoKeyStorageStrategy()))
+
+
+def stream_id(category: str, key: str) -> StreamId:
+    """event-sourcery's id of our stream: named by the key, in the category."""
+    return StreamId(name=key, category=category)
+
+
+def event_row(serde: Serde, stream: StreamId, wrapped: WrappedEvent[Event]) -> dict[str, Any]:
+    """The columns event-sourcery's SQLAlchemy backend writes for ``wrapped``, but the stream's."""
+    raw = serde.serialize(wrapped, stream)
+    return {
+        "uuid": raw.uuid,
+        "version": raw.version,
+        "name": raw.name,
+        "data": raw.data,
+        "event_context": raw.context,
+        "created_at": raw.created_at,
+    }
+
+
+def raw_event(stream: StreamId, row: Mapping[Any, Any]) -> RawEvent:
+    """A row of event-sourcery's events table, as its SQLAlchemy backend reads it."""
+    return RawEvent(
+        uuid=row["uuid"],
+        stream_id=stream,
+        created_at=row["created_at"],
+        version=row["version"],
+        name=row["name"],
+        data=row["data"],
+        context=row["event_context"],
     )

@@ -39,9 +39,7 @@ FOR EACH ROW WHEN (NEW.claimed_by IS NULL) EXECUTE FUNCTION {_FUNCTION}()
 logger = logging.getLogger(__name__)
 
 # The table as the connection's search path finds it: each schema has its own.
-_TRIGGER_EXISTS = (
-    "SELECT 1 FROM pg_trigger WHERE tgname = :name AND tgrelid = 'pmc_work'::regclass"
-)
+_TRIGGER_EXISTS = "SELECT 1 FROM pg_trigger WHERE tgname = :name AND tgrelid = 'pmc_work'::regclass"
 
 
 def install_notify(conn: Connection) -> None:

@@ -303,26 +303,6 @@ class ProcessStore(Protocol):
         ...
 
 
-def append_each(store: ProcessStore, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
-    """``append_many`` as one ``append`` per request: correct on any store, not faster."""
-    outcomes: list[AppendOutcome] = []
-    for request in requests:
-        try:
-            outcomes.append(
-                store.append(
-                    request.category,
-                    request.key,
-                    request.events,
-                    request.expected_version,
-                    request.work,
-                    request.now,
-                )
-            )
-        except AppendRejected as rejected:
-            outcomes.append(rejected)
-    return outcomes
-
-
 def transient(error: BaseException) -> bool:
     """Whether ``error`` from a store may pass if the same write is tried again.
 

@@ -13,8 +13,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from event_sourcery import StreamId
+from event_sourcery import Event, StreamId
 from event_sourcery.backend import InMemoryBackend
+from event_sourcery.event import WrappedEvent
 from event_sourcery.interfaces import StorageStrategy
 
 from pmc.runtime.stores._events import recorded, stored, wrap
@@ -22,6 +23,7 @@ from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
     NO_WORK,
     AppendOutcome,
+    AppendRejected,
     AppendRequest,
     Categories,
     Clock,
@@ -32,7 +34,6 @@ from pmc.runtime.stores.api import (
     VersionConflict,
     WorkChanges,
     WorkItem,
-    append_each,
     categories_of,
     check_append,
     check_category,
@@ -101,27 +102,51 @@ class MemoryStore:
         work: WorkChanges = NO_WORK,
         now: datetime | None = None,
     ) -> list[StoredEvent]:
-        check_stream(category, key)
-        check_append(events, expected_version, work)
-        wrapped = wrap(events, expected_version, now or self.now())
+        request = AppendRequest(category, key, tuple(events), expected_version, work, now)
+        (outcome,) = self.append_many([request])
+        if isinstance(outcome, AppendRejected):
+            raise outcome
+        return outcome
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        # Every request is checked before anything is written, as in SQL.
+        for request in requests:
+            check_stream(request.category, request.key)
+            check_append(request.events, request.expected_version, request.work)
+        wrapped = [
+            wrap(request.events, request.expected_version, request.now or self.now())
+            for request in requests
+        ]
         with self._lock:
-            actual = self._versions.get((category, key), 0)
-            if actual != expected_version:
-                raise VersionConflict(category, key, expected_version, actual)
-            duplicates = [new.event_id for new in events if new.event_id in self._event_ids]
-            if duplicates:
-                raise DuplicateEventId(duplicates)
-            if wrapped:
-                self._events.append(
-                    *wrapped,
-                    stream_id=StreamId(name=key, category=category),
-                    expected_version=expected_version,
-                )
-                self._versions[(category, key)] = expected_version + len(wrapped)
-                self._event_ids.update(new.event_id for new in events)
-            self._apply_work(category, key, work)
-        if work:
+            outcomes = [
+                self._record(request, events)
+                for request, events in zip(requests, wrapped, strict=True)
+            ]
+        if any(
+            r.work and not isinstance(o, AppendRejected)
+            for r, o in zip(requests, outcomes, strict=True)
+        ):
             self._signal.notify()
+        return outcomes
+
+    def _record(self, request: AppendRequest, wrapped: list[WrappedEvent[Event]]) -> AppendOutcome:
+        """One append, under the lock: checked here, as the backend checks nothing."""
+        category, key, expected_version = request.category, request.key, request.expected_version
+        actual = self._versions.get((category, key), 0)
+        if actual != expected_version:
+            return VersionConflict(category, key, expected_version, actual)
+        duplicates = [new.event_id for new in request.events if new.event_id in self._event_ids]
+        if duplicates:
+            return DuplicateEventId(duplicates)
+        if wrapped:
+            self._events.append(
+                *wrapped,
+                stream_id=StreamId(name=key, category=category),
+                expected_version=expected_version,
+            )
+            self._versions[(category, key)] = expected_version + len(wrapped)
+            self._event_ids.update(new.event_id for new in request.events)
+        self._apply_work(category, key, request.work)
         return [stored(event) for event in wrapped]
 
     def _apply_work(self, category: str, key: str, work: WorkChanges) -> None:
@@ -138,9 +163,6 @@ class MemoryStore:
                 claimed_by=None,
                 lease_until=None,
             )
-
-    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
-        return append_each(self, requests)
 
     def stream_keys(self, category: str) -> list[str]:
         check_category(category)

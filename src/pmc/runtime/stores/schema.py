@@ -1,10 +1,16 @@
 """Tables of the SQL stores: event-sourcery's, plus two of ours.
 
-- ``pmc_streams`` holds each stream's version. Every append bumps it first,
-  with a conditional ``UPDATE`` (or an ``INSERT ... ON CONFLICT DO NOTHING``
-  for a new stream), which both checks the expected version and serialises
-  writers of one stream before event-sourcery is called. It also answers
-  "which streams exist", which event-sourcery cannot.
+- event-sourcery's stream row holds each stream's version, as event-sourcery
+  itself keeps it. Every append takes it first, with a conditional
+  ``UPDATE`` (or an ``INSERT ... ON CONFLICT DO NOTHING`` for a new stream),
+  which both checks the expected version and serialises writers of one
+  stream -- the same check event-sourcery's own appends make, so either may
+  append after the other.
+- ``pmc_streams`` lists the streams pmc wrote to (event-sourcery cannot list
+  streams) and anchors their ``pmc_work`` rows. Its ``version`` column is the
+  stream's version when pmc created it and is no longer kept up to date:
+  stores before issue 11 kept the version there, and databases they made
+  still open (their event-sourcery stream rows always held the same version).
 - ``pmc_work`` is the pending-work index.
 """
 
@@ -98,7 +104,7 @@ def table_of(model: type[object]) -> Table:
     return table
 
 
-def events_table() -> Table:
-    """event-sourcery's events table, where event ids are unique."""
+def stream_and_event_tables() -> tuple[Table, Table]:
+    """event-sourcery's streams and events tables (event ids are unique in the latter)."""
     event_sourcery_tables()
-    return table_of(DefaultEvent)
+    return table_of(DefaultStream), table_of(DefaultEvent)

@@ -1,15 +1,19 @@
-"""``sqlite:///path.db`` and ``postgresql://...``: event-sourcery's SQLAlchemy backend.
+"""``sqlite:///path.db`` and ``postgresql://...``: event-sourcery's tables through SQLAlchemy Core.
 
-Each operation is one short session and one transaction: a long-lived
-session makes event-sourcery's appends slower as it ages (it rescans the
-identity map after every commit).
+The store writes and reads event-sourcery's own stream and event tables,
+rows made and read by event-sourcery's own serde, so event-sourcery's
+SQLAlchemy backend (``load_stream``, subscriptions) reads what pmc wrote
+and pmc reads what it wrote. It does so with statements built once per
+store and no ORM session: event-sourcery's backend spends most of an
+append in the ORM (a select-then-update of the stream row, an identity map
+rescanned after every flush), several times the cost of the writes.
 
-Writers of one stream are serialised by the conditional update of its
-``pmc_streams`` row, taken before anything else in the transaction: on
-PostgreSQL the row lock makes a second writer wait and then see the new
-version; on SQLite every write transaction is ``BEGIN IMMEDIATE``, so
-writers queue on the database lock (with a busy timeout) instead of failing
-when a read transaction cannot be upgraded.
+Each append is one transaction. Writers of one stream are serialised by the
+conditional update of its event-sourcery stream row, taken before anything
+else in the transaction: on PostgreSQL the row lock makes a second writer
+wait and then see the new version; on SQLite every write transaction is
+``BEGIN IMMEDIATE``, so writers queue on the database lock (with a busy
+timeout) instead of failing when a read transaction cannot be upgraded.
 """
 
 from __future__ import annotations
@@ -17,28 +21,23 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from event_sourcery import EventStore, StreamId
-from event_sourcery.exceptions import ConcurrentStreamWriteError
-from event_sourcery.interfaces import StorageStrategy
-from event_sourcery_sqlalchemy import SQLAlchemyBackend
-from event_sourcery_sqlalchemy.models.default import DefaultStream
+from event_sourcery import DEFAULT_TENANT, StreamId
+from event_sourcery.event import Serde
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     Row,
     and_,
-    bindparam,
     case,
     create_engine,
-    delete,
     event,
     func,
     literal,
@@ -48,21 +47,44 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import ORMExecuteState, Session, noload
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql.expression import Executable
 
 from pmc.runtime.stores._clock import DatabaseClock
-from pmc.runtime.stores._events import recorded, stored, wrap
+from pmc.runtime.stores._driver import (
+    BUMP_VERSION,
+    CREATE_STREAM,
+    DELETE_WORK,
+    DIALECTS,
+    HOT_STATEMENTS,
+    INSERT_EVENT,
+    LIST_STREAM,
+    LOAD_EVENTS,
+    SELECT_VERSION,
+    UPSERT_WORK,
+    event_mapping,
+    read_uuid,
+    transaction,
+    write_json,
+)
+from pmc.runtime.stores._events import (
+    event_row,
+    new_serde,
+    raw_event,
+    recorded,
+    stored,
+    stream_id,
+    wrap,
+)
 from pmc.runtime.stores._notify import PgListener, install_notify
 from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
     NO_WORK,
     AppendOutcome,
+    AppendRejected,
     AppendRequest,
     Categories,
     Clock,
@@ -75,8 +97,6 @@ from pmc.runtime.stores.api import (
     VersionConflict,
     WorkChanges,
     WorkItem,
-    WorkRow,
-    append_each,
     categories_of,
     check_append,
     check_category,
@@ -87,7 +107,12 @@ from pmc.runtime.stores.api import (
     to_naive_utc,
     utc_now,
 )
-from pmc.runtime.stores.schema import event_sourcery_tables, events_table, metadata, streams, work
+from pmc.runtime.stores.schema import (
+    event_sourcery_tables,
+    metadata,
+    streams,
+    work,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # How often an idle worker asks PostgreSQL for due work when no
@@ -97,12 +122,28 @@ PG_POLL_INTERVAL = 2.0
 _SCHEMA_LOCK_ID = 0x706D635F73636D61
 
 
+@dataclass(frozen=True, slots=True)
+class _Append:
+    """An append request, checked and turned into event-sourcery's rows."""
+
+    category: str
+    key: str
+    stream: StreamId
+    expected_version: int
+    rows: tuple[dict[str, Any], ...]  # event-sourcery's event rows, but the stream's row id
+    events: list[StoredEvent]  # what the caller gets back once recorded
+    event_ids: tuple[UUID, ...]
+    work: WorkChanges
+
+
 class SqlStore:
     """A process store in a SQL database shared by any number of processes.
 
-    Every write to its streams must go through a ``SqlStore``: the version
-    row in ``pmc_streams`` is what makes appends safe, and a stream written
-    by event-sourcery directly would have none.
+    event-sourcery's own appends (with an expected version) check and bump
+    the same stream row as this store, so both may write a stream; an
+    event-sourcery append that skips the version check (``expected_version=0``
+    on an existing stream) is caught by the unique (stream, version) index
+    of its events table.
     """
 
     def __init__(
@@ -126,9 +167,8 @@ class SqlStore:
             if self._dialect == "postgresql"
             else WorkSignal()
         )
-        uuid = events_table().c.uuid
-        self._recorded_query = select(uuid).where(uuid.in_(bindparam("ids", expanding=True)))
-        self._statements = DialectStatements.for_dialect(self._dialect)
+        self._sql = DIALECTS[self._dialect]
+        self._statements = {statement: self._sql.sql(statement) for statement in HOT_STATEMENTS}
 
     # -- schema and transactions -------------------------------------------------
 
@@ -168,45 +208,54 @@ class SqlStore:
         if not self._schema_ready:
             self.init()
         bind = self._write_engine if write else self._engine
-        with StoreSession(bind, expire_on_commit=False) as session, session.begin():
+        with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
 
-    def _event_store(self, session: Session) -> EventStore:
-        return self._backend(session).event_store
+    def _serde(self) -> Serde:
+        # One per thread: event-sourcery's event registry is not thread-safe.
+        serde: Serde | None = getattr(self._local, "serde", None)
+        if serde is None:
+            serde = self._local.serde = new_serde()
+        return serde
 
-    def _backend(self, session: Session) -> SQLAlchemyBackend:
-        # One backend per thread, pointed at each new session: a backend
-        # holds an event registry that is cheap to keep and not thread-safe.
-        backend: SQLAlchemyBackend | None = getattr(self._local, "backend", None)
-        if backend is None:
-            backend = SQLAlchemyBackend()
-            self._local.backend = backend
-        return backend.configure(session)
+    @contextmanager
+    def _cursor(self, *, write: bool) -> Iterator[DBAPICursor]:
+        """One transaction on the driver's cursor (see ``_driver``)."""
+        if not self._schema_ready:
+            self.init()
+        engine = self._write_engine if write else self._engine
+        with transaction(engine, self._sql, write=write) as cursor:
+            yield cursor
+
+    def _run(self, cursor: DBAPICursor, statement: str, params: Mapping[str, object]) -> None:
+        cursor.execute(self._statements[statement], params)
 
     # -- events ------------------------------------------------------------------
 
     def load(self, category: str, key: str, after_version: int = 0) -> list[StoredEvent]:
         check_stream(category, key)
-        stream_id = StreamId(name=key, category=category)
-        with self._transaction(write=False) as session:
-            # A caller with cached state usually asks for an empty tail: our
-            # version row answers that far cheaper than event-sourcery's query.
-            if (current_version(session.connection(), category, key) or 0) <= after_version:
-                return []
-            wrapped = self._event_store(session).load_stream(stream_id, start=after_version + 1)
-            return [stored(event) for event in wrapped]
+        stream = stream_id(category, key)
+        rows = self._event_rows(stream, after_version)
+        serde = self._serde()
+        return [stored(serde.deserialize(raw_event(stream, row))) for row in rows]
 
     def load_recorded(self, category: str, key: str) -> list[RecordedEvent]:
         check_stream(category, key)
-        stream_id = StreamId(name=key, category=category)
-        with self._transaction(write=False) as session:
-            raw = self._backend(session)[StorageStrategy].fetch_events(stream_id)
-            return [recorded(event) for event in raw]
+        stream = stream_id(category, key)
+        return [recorded(raw_event(stream, row)) for row in self._event_rows(stream, 0)]
+
+    def _event_rows(self, stream: StreamId, after_version: int) -> list[Mapping[str, Any]]:
+        # pmc never saves snapshots, so unlike event-sourcery's fetch_events
+        # this reads the events only: one query, empty when nothing is new.
+        with self._cursor(write=False) as cursor:
+            self._run(cursor, LOAD_EVENTS, {**self._stream_params(stream), "after": after_version})
+            rows = cursor.fetchall()
+        return [event_mapping(row) for row in rows]
 
     def version(self, category: str, key: str) -> int:
         check_stream(category, key)
-        with self._transaction(write=False) as session:
-            return current_version(session.connection(), category, key) or 0
+        with self._cursor(write=False) as cursor:
+            return self._current_version(cursor, stream_id(category, key)) or 0
 
     def append(
         self,
@@ -217,78 +266,176 @@ class SqlStore:
         work: WorkChanges = NO_WORK,
         now: datetime | None = None,
     ) -> list[StoredEvent]:
-        check_stream(category, key)
-        check_append(events, expected_version, work)
-        wrapped = wrap(events, expected_version, now or self.now())
-        event_ids = [new.event_id for new in events]
-        try:
-            with self._transaction(write=True) as session:
-                conn = session.connection()
-                self._take_version(conn, category, key, expected_version, len(events))
-                duplicates = self._recorded_ids(conn, event_ids)
-                if duplicates:
-                    raise DuplicateEventId(duplicates)
-                if wrapped:
-                    self._event_store(session).append(
-                        *wrapped,
-                        stream_id=StreamId(name=key, category=category),
-                        expected_version=expected_version,
-                    )
-                self._apply_work(conn, category, key, work)
-        except IntegrityError as error:
-            # After our version row is taken, a unique violation can only come
-            # from a concurrent writer outside that row's protection: an event
-            # id committed meanwhile in another stream, or a write that
-            # bypassed this store.
-            raise self._explain_integrity_error(
-                category, key, expected_version, event_ids
-            ) from error
-        except ConcurrentStreamWriteError as error:
-            raise VersionConflict(category, key, expected_version, None) from error
-        if work:
-            self._signal.notify()
-        return [stored(event) for event in wrapped]
-
-    def _take_version(
-        self, conn: Connection, category: str, key: str, expected: int, count: int
-    ) -> None:
-        stream = {"s_category": category, "s_key": key}
-        if expected == 0 and count == 0:
-            actual = current_version(conn, category, key)
-            if actual is not None:
-                raise VersionConflict(category, key, expected, actual)
-            return
-        if expected == 0:
-            changed = conn.execute(
-                self._statements.create_stream, {"category": category, "key": key, "version": count}
-            )
-        else:
-            # Setting the same version when there are no events still takes
-            # the row lock, so work changes are ordered with other writers.
-            changed = conn.execute(
-                BUMP_VERSION, {**stream, "expected": expected, "new_version": expected + count}
-            )
-        if changed.rowcount != 1:
-            raise VersionConflict(category, key, expected, current_version(conn, category, key))
-
-    def _recorded_ids(self, conn: Connection, event_ids: Sequence[UUID]) -> list[UUID]:
-        if not event_ids:
-            return []
-        found = set(conn.execute(self._recorded_query, {"ids": list(event_ids)}).scalars().all())
-        return [event_id for event_id in event_ids if event_id in found]
-
-    def _explain_integrity_error(
-        self, category: str, key: str, expected: int, event_ids: Sequence[UUID]
-    ) -> VersionConflict | DuplicateEventId:
-        with self._transaction(write=False) as session:
-            conn = session.connection()
-            duplicates = self._recorded_ids(conn, event_ids)
-            if duplicates:
-                return DuplicateEventId(duplicates)
-            return VersionConflict(category, key, expected, current_version(conn, category, key))
+        request = AppendRequest(category, key, tuple(events), expected_version, work, now)
+        (outcome,) = self.append_many([request])
+        if isinstance(outcome, AppendRejected):
+            raise outcome
+        return outcome
 
     def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
-        return append_each(self, requests)
+        # Every request is checked before anything is written: a request no
+        # store could hold is an error of the caller, not a rejection.
+        appends = [self._prepare(request) for request in requests]
+        if not appends:
+            return []
+        outcomes = self._record_together(appends)
+        recorded_work = zip(appends, outcomes, strict=True)
+        if any(a.work and not isinstance(o, AppendRejected) for a, o in recorded_work):
+            self._signal.notify()
+        return outcomes
+
+    def _prepare(self, request: AppendRequest) -> _Append:
+        check_stream(request.category, request.key)
+        check_append(request.events, request.expected_version, request.work)
+        wrapped = wrap(request.events, request.expected_version, request.now or self.now())
+        stream = stream_id(request.category, request.key)
+        serde = self._serde()
+        return _Append(
+            category=request.category,
+            key=request.key,
+            stream=stream,
+            expected_version=request.expected_version,
+            rows=tuple(self._sql.event_params(event_row(serde, stream, w)) for w in wrapped),
+            events=[stored(w) for w in wrapped],
+            event_ids=tuple(new.event_id for new in request.events),
+            work=request.work,
+        )
+
+    def _record_together(self, appends: Sequence[_Append]) -> list[AppendOutcome]:
+        """Record ``appends`` in one transaction; one by one if the database refuses it."""
+        try:
+            with self._cursor(write=True) as cursor:
+                # A lone append needs no read of its ids first: a duplicate
+                # then fails on the unique index and is explained below.
+                return self._record(cursor, appends, check_ids=len(appends) > 1)
+        except IntegrityError as error:
+            if len(appends) == 1:
+                return [self._explain_integrity_error(appends[0], error)]
+            # A unique violation our checks did not foresee (an id committed
+            # meanwhile by another writer) undid the whole transaction: one
+            # transaction per append, so that it sinks only its own.
+            return [outcome for append in appends for outcome in self._record_together([append])]
+
+    def _record(
+        self, cursor: DBAPICursor, appends: Sequence[_Append], *, check_ids: bool
+    ) -> list[AppendOutcome]:
+        recorded_before = (
+            self._recorded_ids(cursor, [i for append in appends for i in append.event_ids])
+            if check_ids
+            else set()
+        )
+        written: set[UUID] = set()
+        work_changed: set[str] = set()
+        outcomes: list[AppendOutcome] = []
+        for append in appends:
+            duplicates = [i for i in append.event_ids if i in recorded_before or i in written]
+            if duplicates:
+                outcomes.append(self._rejection(cursor, append, duplicates))
+                continue
+            taken = self._take_version(cursor, append)
+            if isinstance(taken, VersionConflict):
+                outcomes.append(taken)
+                continue
+            if append.rows:
+                cursor.executemany(
+                    self._statements[INSERT_EVENT],
+                    [{**row, "db_stream_id": taken} for row in append.rows],
+                )
+            self._apply_work(cursor, append)
+            written.update(append.event_ids)
+            if append.work:
+                work_changed.add(append.category)
+            outcomes.append(append.events)
+        if work_changed:
+            self._work_changed(cursor, work_changed)
+        return outcomes
+
+    def _work_changed(self, cursor: DBAPICursor, categories: Iterable[str]) -> None:
+        """The pending work of these categories changed in ``cursor``'s transaction.
+
+        Called once per transaction, before it commits: the place to tell
+        other processes (e.g. PostgreSQL's NOTIFY, sent at commit).
+        """
+
+    def _take_version(self, cursor: DBAPICursor, append: _Append) -> int | VersionConflict | None:
+        """Check and move the stream's version; its row id (None: no such stream, no events).
+
+        Setting the same version when there are no events still takes the
+        row lock, so work changes are ordered with other writers.
+        """
+        count = len(append.rows)
+        expected = append.expected_version
+        stream = self._stream_params(append.stream)
+        if expected == 0 and count == 0:
+            if self._current_version(cursor, append.stream) is None:
+                return None
+        else:
+            if expected == 0:
+                self._run(cursor, CREATE_STREAM, {**stream, "name": append.key, "version": count})
+            else:
+                bump = {**stream, "expected": expected, "new_version": expected + count}
+                self._run(cursor, BUMP_VERSION, bump)
+            taken = cursor.fetchone()
+            if taken is not None:
+                if expected == 0:
+                    self._list_stream(cursor, append, count)
+                return int(taken[0])
+        actual = self._current_version(cursor, append.stream)
+        return VersionConflict(append.category, append.key, expected, actual)
+
+    def _list_stream(self, cursor: DBAPICursor, append: _Append, version: int) -> None:
+        params = {"category": append.category, "key": append.key, "version": version}
+        self._run(cursor, LIST_STREAM, params)
+
+    def _rejection(
+        self, cursor: DBAPICursor, append: _Append, duplicates: Sequence[UUID]
+    ) -> AppendRejected:
+        """Why an append with already recorded ids is rejected: its version first, as ``append``."""
+        actual = self._current_version(cursor, append.stream)
+        if (actual or 0) != append.expected_version:
+            return VersionConflict(append.category, append.key, append.expected_version, actual)
+        return DuplicateEventId(duplicates)
+
+    def _stream_params(self, stream: StreamId) -> dict[str, object]:
+        # event-sourcery finds a stream by uuid, category and tenant (unique together).
+        return {
+            "s_uuid": self._sql.uuid(stream),
+            "s_category": stream.category,
+            "s_tenant": DEFAULT_TENANT,
+        }
+
+    def _current_version(self, cursor: DBAPICursor, stream: StreamId) -> int | None:
+        self._run(cursor, SELECT_VERSION, self._stream_params(stream))
+        row = cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    def _recorded_ids(self, cursor: DBAPICursor, event_ids: Sequence[UUID]) -> set[UUID]:
+        if not event_ids:
+            return set()
+        params = {f"id{n}": self._sql.uuid(event_id) for n, event_id in enumerate(event_ids)}
+        cursor.execute(self._sql.recorded_ids(len(event_ids)), params)
+        return {read_uuid(uuid) for (uuid,) in cursor.fetchall()}
+
+    def _explain_integrity_error(self, append: _Append, error: IntegrityError) -> AppendRejected:
+        """The rejection a unique violation stood for, read after it undid the append.
+
+        The stream row serialises writers of a stream, so the violation
+        came from outside its protection: an event id committed meanwhile
+        in another stream, or a write that bypassed the version check.
+        Anything else is not a rejection and is raised.
+        """
+        with self._cursor(write=False) as cursor:
+            duplicates = self._recorded_ids(cursor, append.event_ids)
+            actual = self._current_version(cursor, append.stream)
+        rejected: AppendRejected
+        if duplicates:
+            rejected = DuplicateEventId([i for i in append.event_ids if i in duplicates])
+        elif (actual or 0) != append.expected_version:
+            rejected = VersionConflict(append.category, append.key, append.expected_version, actual)
+        else:
+            raise error
+        rejected.__cause__ = error
+        return rejected
 
     def stream_keys(self, category: str) -> list[str]:
         check_category(category)
@@ -298,16 +445,31 @@ class SqlStore:
 
     # -- pending work ------------------------------------------------------------
 
-    def _apply_work(self, conn: Connection, category: str, key: str, changes: WorkChanges) -> None:
+    def _apply_work(self, cursor: DBAPICursor, append: _Append) -> None:
+        changes = append.work
+        stream = {"category": append.category, "key": append.key}
         if changes.delete:
-            conn.execute(
-                DELETE_WORK,
-                [{"s_category": category, "s_key": key, "s_work_id": w} for w in changes.delete],
+            cursor.executemany(
+                self._statements[DELETE_WORK],
+                [{**stream, "work_id": work_id} for work_id in changes.delete],
             )
         if changes.upsert:
-            conn.execute(
-                self._statements.upsert_work,
-                [work_values(category, key, row) for row in changes.upsert],
+            if append.expected_version > 0:
+                # A stream event-sourcery created has no row here yet, and
+                # work rows need one.
+                self._list_stream(cursor, append, append.expected_version)
+            cursor.executemany(
+                self._statements[UPSERT_WORK],
+                [
+                    {
+                        **stream,
+                        "work_id": row.work_id,
+                        "kind": row.kind,
+                        "due_at": self._sql.timestamp(to_naive_utc(row.due_at)),
+                        "payload": write_json(dict(row.payload)),
+                    }
+                    for row in changes.upsert
+                ],
             )
 
     def claim_due(
@@ -386,71 +548,6 @@ class SqlStore:
         return (first - to_naive_utc(now)).total_seconds()
 
 
-class StoreSession(Session):
-    """Our sessions, where loading a stream row never loads its events.
-
-    event-sourcery appends through ``stream.events.extend(...)``, which would
-    first lazy-load every event already in the stream: appends would grow
-    slower with the stream. ``noload`` starts that collection empty; the new
-    events are still inserted through it.
-    """
-
-
-def _skip_stream_events(state: ORMExecuteState) -> None:
-    if state.is_select and any(mapper.class_ is DefaultStream for mapper in state.all_mappers):
-        state.statement = state.statement.options(noload(DefaultStream.events))
-
-
-event.listen(StoreSession, "do_orm_execute", _skip_stream_events)
-
-
-# Statements built once: building SQLAlchemy expressions per call costs
-# more than running them on SQLite.
-_STREAM = and_(streams.c.category == bindparam("s_category"), streams.c.key == bindparam("s_key"))
-SELECT_VERSION = select(streams.c.version).where(_STREAM)
-BUMP_VERSION = (
-    update(streams)
-    .where(_STREAM, streams.c.version == bindparam("expected"))
-    .values(version=bindparam("new_version"))
-)
-DELETE_WORK = delete(work).where(
-    work.c.category == bindparam("s_category"),
-    work.c.key == bindparam("s_key"),
-    work.c.work_id == bindparam("s_work_id"),
-)
-
-
-@dataclass(frozen=True)
-class DialectStatements:
-    """The upserts, which each dialect spells with its own ``insert``."""
-
-    create_stream: Executable
-    upsert_work: Executable
-
-    @classmethod
-    def for_dialect(cls, dialect: str) -> DialectStatements:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        upsert = insert(work)
-        return cls(
-            create_stream=insert(streams).on_conflict_do_nothing(),
-            upsert_work=upsert.on_conflict_do_update(
-                index_elements=[work.c.category, work.c.key, work.c.work_id],
-                set_={
-                    "kind": upsert.excluded.kind,
-                    "due_at": upsert.excluded.due_at,
-                    "payload": upsert.excluded.payload,
-                    "claimed_by": None,
-                    "lease_until": None,
-                },
-            ),
-        )
-
-
-def current_version(conn: Connection, category: str, key: str) -> int | None:
-    version = conn.execute(SELECT_VERSION, {"s_category": category, "s_key": key}).scalar()
-    return None if version is None else int(version)
-
-
 def claimable(now: datetime, category: Categories = None) -> ColumnElement[bool]:
     due = and_(
         work.c.due_at <= now,
@@ -472,19 +569,6 @@ CLAIMABLE_AT = case(
     ),
     else_=work.c.due_at,
 )
-
-
-def work_values(category: str, key: str, row: WorkRow) -> dict[str, object]:
-    return {
-        "category": category,
-        "key": key,
-        "work_id": row.work_id,
-        "kind": row.kind,
-        "due_at": to_naive_utc(row.due_at),
-        "payload": dict(row.payload),
-        "claimed_by": None,
-        "lease_until": None,
-    }
 
 
 def work_item(

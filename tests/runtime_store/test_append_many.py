@@ -1,0 +1,237 @@
+"""Group commit: `append_many` records each request as `append` would, rejecting only its own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from pmc.runtime.stores import (
+    NO_WORK,
+    AppendRequest,
+    DuplicateEventId,
+    NewEvent,
+    ProcessStore,
+    SqlStore,
+    StoredEvent,
+    VersionConflict,
+    WorkChanges,
+    WorkRow,
+)
+from pmc.runtime.stores import sql as sql_module
+from pmc.runtime.stores._driver import Dialect
+from tests.runtime_store.events import T0, ItemAdded, added
+from tests.runtime_store.rows import work_items
+
+
+def request(
+    key: str, events: list[NewEvent], expected: int, work: WorkChanges = NO_WORK
+) -> AppendRequest:
+    return AppendRequest("Cleanup", key, tuple(events), expected, work, now=T0)
+
+
+def stored_at(first_version: int, *events: NewEvent) -> list[StoredEvent]:
+    return [
+        StoredEvent(new.event, version, new.event_id, T0)
+        for version, new in enumerate(events, start=first_version)
+    ]
+
+
+def task(work_id: str) -> WorkChanges:
+    return WorkChanges(upsert=(WorkRow(work_id, "task", T0 + timedelta(minutes=1)),))
+
+
+def sql_only(store: ProcessStore) -> SqlStore:
+    if not isinstance(store, SqlStore):
+        pytest.skip("only SQL stores have transactions to count")
+    return store
+
+
+def test_a_conflict_in_the_middle_rejects_only_that_request(store: ProcessStore) -> None:
+    store.append("Cleanup", "r2", [added("first")], 0)
+    a, stale, c = added("a"), added("stale"), added("c")
+
+    outcomes = store.append_many(
+        [request("r1", [a], 0), request("r2", [stale], 0), request("r3", [c], 0)]
+    )
+
+    assert outcomes[0] == stored_at(1, a)
+    assert isinstance(outcomes[1], VersionConflict)
+    assert (outcomes[1].expected_version, outcomes[1].actual_version) == (0, 1)
+    assert outcomes[2] == stored_at(1, c)
+    assert [s.event for s in store.load("Cleanup", "r2")] == [ItemAdded(item="first")]
+    assert store.load("Cleanup", "r1") == stored_at(1, a)
+    assert store.load("Cleanup", "r3") == stored_at(1, c)
+
+
+def test_an_id_recorded_in_another_stream_rejects_only_that_request(store: ProcessStore) -> None:
+    taken = added("taken")
+    store.append("Cleanup", "r1", [taken], 0, now=T0)
+    reused = NewEvent(ItemAdded(item="again"), taken.event_id)
+    fresh, other = added("fresh"), added("other")
+
+    outcomes = store.append_many(
+        [
+            request("r2", [fresh], 0),
+            request("r3", [other, reused], 0),
+            request("r1", [added("x")], 0),
+        ]
+    )
+
+    assert outcomes[0] == stored_at(1, fresh)
+    assert isinstance(outcomes[1], DuplicateEventId)
+    assert outcomes[1].event_ids == (taken.event_id,)
+    # A request both stale and reusing an id is a conflict first, as `append` says.
+    assert isinstance(outcomes[2], VersionConflict)
+    assert store.version("Cleanup", "r3") == 0
+    assert store.load("Cleanup", "r1") == stored_at(1, taken)
+
+
+def test_an_id_recorded_earlier_in_the_batch_is_a_duplicate_later(store: ProcessStore) -> None:
+    first = added("first")
+    again = NewEvent(ItemAdded(item="again"), first.event_id)
+
+    outcomes = store.append_many([request("r1", [first], 0), request("r2", [again], 0)])
+
+    assert outcomes[0] == stored_at(1, first)
+    assert isinstance(outcomes[1], DuplicateEventId)
+    assert store.version("Cleanup", "r2") == 0
+
+
+def test_an_id_of_a_rejected_request_is_free_for_a_later_one(store: ProcessStore) -> None:
+    store.append("Cleanup", "r1", [added("first")], 0)
+    shared = uuid.uuid4()
+    stale = NewEvent(ItemAdded(item="stale"), shared)
+    retried = NewEvent(ItemAdded(item="retried"), shared)
+
+    outcomes = store.append_many([request("r1", [stale], 0), request("r1", [retried], 1)])
+
+    assert isinstance(outcomes[0], VersionConflict)
+    assert outcomes[1] == stored_at(2, retried)
+
+
+def test_requests_for_one_stream_apply_in_order(store: ProcessStore) -> None:
+    a, b, c, late = added("a"), added("b"), added("c"), added("late")
+
+    outcomes = store.append_many(
+        [request("r1", [a], 0), request("r1", [b, c], 1), request("r1", [late], 1)]
+    )
+
+    assert outcomes[:2] == [stored_at(1, a), stored_at(2, b, c)]
+    assert isinstance(outcomes[2], VersionConflict)
+    assert outcomes[2].actual_version == 3
+    assert store.load("Cleanup", "r1") == stored_at(1, a, b, c)
+
+
+def test_work_changes_commit_with_their_request_only(store: ProcessStore) -> None:
+    store.append("Cleanup", "r2", [added("first")], 0)
+
+    store.append_many(
+        [
+            request("r1", [added("a")], 0, task("w1")),
+            request("r2", [added("stale")], 0, task("w2")),
+            request("r1", [], 1, WorkChanges(upsert=(WorkRow("w3", "timer", T0),), delete=("w1",))),
+        ]
+    )
+
+    assert [item.work_id for item in work_items(store, "Cleanup", "r1")] == ["w3"]
+    assert work_items(store, "Cleanup", "r2") == []
+
+
+def test_an_empty_batch_records_nothing(store: ProcessStore) -> None:
+    assert store.append_many([]) == []
+
+
+class Recording:
+    """The transactions a SQL store runs on its driver, and the first word of each statement."""
+
+    def __init__(self, store: ProcessStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        sql_only(store)
+        self.transactions = 0
+        self.statements: list[str] = []
+        real = sql_module.transaction
+
+        @contextmanager
+        def recorded(engine: Engine, dialect: Dialect, *, write: bool) -> Iterator[object]:
+            with real(engine, dialect, write=write) as cursor:
+                self.transactions += 1
+                yield RecordingCursor(cursor, self.statements)
+
+        monkeypatch.setattr(sql_module, "transaction", recorded)
+
+
+class RecordingCursor:
+    def __init__(self, cursor: Any, statements: list[str]) -> None:
+        self._cursor = cursor
+        self._statements = statements
+
+    def execute(self, statement: str, *args: object) -> object:
+        self._statements.append(statement.split()[0].upper())
+        return self._cursor.execute(statement, *args)
+
+    def executemany(self, statement: str, *args: object) -> object:
+        self._statements.append(statement.split()[0].upper())
+        return self._cursor.executemany(statement, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._cursor, name)
+
+
+def test_a_batch_is_one_transaction(store: ProcessStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.append("Cleanup", "r1", [added("first")], 0)
+    recording = Recording(store, monkeypatch)
+
+    outcomes = store.append_many(
+        [request(f"r{n}", [added(str(n))], 0, task("w")) for n in range(2, 7)]
+        + [request("r1", [added("next")], 1)]
+    )
+
+    assert all(isinstance(outcome, list) for outcome in outcomes)
+    assert recording.transactions == 1
+
+
+def test_a_lone_append_writes_without_reading_first(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.append("Cleanup", "r1", [added("first")], 0, task("w1"))
+    recording = Recording(store, monkeypatch)
+
+    store.append("Cleanup", "r1", [added("second")], 1, task("w1"))
+
+    assert recording.transactions == 1
+    assert "SELECT" not in recording.statements
+    assert recording.statements[-1] == "INSERT"  # the work row, in the same transaction
+
+
+def test_an_unforeseen_unique_violation_sinks_only_its_request(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql = sql_only(store)
+    taken = added("taken")
+    store.append("Cleanup", "r1", [taken], 0, now=T0)
+    # As if another writer committed the id between the batch's check and its
+    # insert: the check finds nothing, later reads find the id.
+    checks = iter([set[uuid.UUID]()])
+    recorded_ids = sql._recorded_ids
+    monkeypatch.setattr(
+        sql, "_recorded_ids", lambda conn, ids: next(checks, None) or recorded_ids(conn, ids)
+    )
+    a, b = added("a"), added("b")
+
+    outcomes = store.append_many(
+        [
+            request("r2", [a], 0),
+            request("r3", [NewEvent(ItemAdded(item="again"), taken.event_id)], 0),
+            request("r4", [b], 0),
+        ]
+    )
+
+    assert outcomes[0] == stored_at(1, a)
+    assert isinstance(outcomes[1], DuplicateEventId)
+    assert outcomes[2] == stored_at(1, b)
+    assert store.version("Cleanup", "r3") == 0

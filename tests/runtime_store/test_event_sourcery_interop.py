@@ -1,0 +1,195 @@
+"""pmc's SQL store and event-sourcery's own SQLAlchemy backend read and extend each other's streams.
+
+pmc writes event-sourcery's tables itself (for speed); these tests hold it
+to writing exactly what event-sourcery writes, and reading what it writes,
+on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from event_sourcery import StreamId
+from event_sourcery.event import Context, WrappedEvent
+from event_sourcery.exceptions import ConcurrentStreamWriteError
+from event_sourcery.interfaces import StorageStrategy
+from event_sourcery_sqlalchemy import SQLAlchemyBackend
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from pmc.runtime.stores import (
+    NewEvent,
+    RecordedEvent,
+    SqlStore,
+    StoredEvent,
+    VersionConflict,
+    WorkChanges,
+    WorkRow,
+    open_store,
+)
+from tests.runtime_store.events import T0, ItemAdded, ItemRemoved
+from tests.runtime_store.rows import work_items
+
+NAIVE_T0 = T0.replace(tzinfo=None)  # event-sourcery's created_at: naive UTC
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(sql_url: str) -> Iterator[SqlStore]:
+    opened = open_store(sql_url)
+    assert isinstance(opened, SqlStore)
+    opened.init()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def session(sql_url: str, store: SqlStore) -> Iterator[Session]:
+    """A session of event-sourcery's own backend on the store's database (tables made)."""
+    engine = create_engine(sql_url)
+    with Session(engine) as opened:
+        yield opened
+    engine.dispose()
+
+
+def backend(session: Session) -> SQLAlchemyBackend:
+    return SQLAlchemyBackend().configure(session)
+
+
+def cleanup(key: str) -> StreamId:
+    return StreamId(name=key, category="Cleanup")
+
+
+def test_event_sourcery_loads_what_pmc_wrote(store: SqlStore, session: Session) -> None:
+    first = NewEvent(ItemAdded(item="disk"), uuid.uuid4())
+    second = NewEvent(ItemRemoved(item="disk", reason="unused"), uuid.uuid4())
+    store.append("Cleanup", "r1", [first], 0, now=T0)
+    store.append("Cleanup", "r1", [second], 1, now=T0 + timedelta(seconds=1))
+
+    loaded = backend(session).event_store.load_stream(cleanup("r1"))
+    raw = backend(session)[StorageStrategy].fetch_events(cleanup("r1"))
+
+    assert [(w.event, w.version, w.uuid, w.created_at) for w in loaded] == [
+        (ItemAdded(item="disk"), 1, first.event_id, NAIVE_T0),
+        (
+            ItemRemoved(item="disk", reason="unused"),
+            2,
+            second.event_id,
+            NAIVE_T0 + timedelta(seconds=1),
+        ),
+    ]
+    assert [w.context for w in loaded] == [Context(), Context()]
+    assert [(r.name, r.data) for r in raw] == [
+        ("pmc_test_store.ItemAdded", {"item": "disk"}),
+        ("pmc_test_store.ItemRemoved", {"item": "disk", "reason": "unused"}),
+    ]
+
+
+def test_event_sourcery_subscriptions_see_what_pmc_wrote(store: SqlStore, session: Session) -> None:
+    ours = [NewEvent(ItemAdded(item=f"i{n}"), uuid.uuid4()) for n in range(3)]
+    store.append("Cleanup", "r1", ours[:2], 0, now=T0)
+    store.append("Other", "r1", [NewEvent(ItemAdded(item="elsewhere"), uuid.uuid4())], 0, now=T0)
+    store.append("Cleanup", "r2", ours[2:], 0, now=T0)
+
+    batch = next(
+        backend(session)
+        .subscriber.start_from(0)
+        .to_category("Cleanup")
+        .build_batch(3, timedelta(seconds=0.2))
+    )
+
+    assert [(r.stream_id, r.wrapped_event.uuid, r.wrapped_event.version) for r in batch] == [
+        (cleanup("r1"), ours[0].event_id, 1),
+        (cleanup("r1"), ours[1].event_id, 2),
+        (cleanup("r2"), ours[2].event_id, 1),
+    ]
+    assert [r.wrapped_event.event for r in batch] == [new.event for new in ours]
+
+
+def test_event_sourcery_appends_after_pmc_at_the_version_pmc_left(
+    store: SqlStore, session: Session
+) -> None:
+    store.append("Cleanup", "r1", [NewEvent(ItemAdded(item="disk"), uuid.uuid4())], 0, now=T0)
+    events = backend(session).event_store
+    ahead = WrappedEvent(ItemAdded(item="ahead"), version=3, uuid=uuid.uuid4(), created_at=NAIVE_T0)
+    theirs = WrappedEvent(ItemAdded(item="cpu"), version=2, uuid=uuid.uuid4(), created_at=NAIVE_T0)
+
+    with pytest.raises(ConcurrentStreamWriteError):  # event-sourcery checks pmc's version
+        events.append(ahead, stream_id=cleanup("r1"), expected_version=2)
+    session.rollback()
+    events.append(theirs, stream_id=cleanup("r1"), expected_version=1)
+    session.commit()
+
+    assert store.version("Cleanup", "r1") == 2
+    assert store.load("Cleanup", "r1", after_version=1) == [
+        StoredEvent(ItemAdded(item="cpu"), 2, theirs.uuid, T0)
+    ]
+
+
+def test_pmc_loads_and_extends_what_event_sourcery_wrote(store: SqlStore, session: Session) -> None:
+    theirs = [
+        WrappedEvent(ItemAdded(item="disk"), version=1, uuid=uuid.uuid4(), created_at=NAIVE_T0),
+        WrappedEvent(ItemRemoved(item="disk"), version=2, uuid=uuid.uuid4(), created_at=NAIVE_T0),
+    ]
+    backend(session).event_store.append(*theirs, stream_id=cleanup("r1"), expected_version=0)
+    session.commit()
+
+    assert store.version("Cleanup", "r1") == 2
+    assert store.load("Cleanup", "r1") == [
+        StoredEvent(ItemAdded(item="disk"), 1, theirs[0].uuid, T0),
+        StoredEvent(ItemRemoved(item="disk"), 2, theirs[1].uuid, T0),
+    ]
+    assert store.load_recorded("Cleanup", "r1") == [
+        RecordedEvent(1, theirs[0].uuid, T0, "pmc_test_store.ItemAdded", {"item": "disk"}),
+        RecordedEvent(
+            2, theirs[1].uuid, T0, "pmc_test_store.ItemRemoved", {"item": "disk", "reason": ""}
+        ),
+    ]
+    with pytest.raises(VersionConflict):
+        store.append("Cleanup", "r1", [NewEvent(ItemAdded(item="stale"), uuid.uuid4())], 1)
+    ours = NewEvent(ItemAdded(item="cpu"), uuid.uuid4())
+    work = WorkChanges(upsert=(WorkRow("w1", "task", T0),))
+
+    store.append("Cleanup", "r1", [ours], 2, work, now=T0)
+
+    assert [w.version for w in backend(session).event_store.load_stream(cleanup("r1"))] == [1, 2, 3]
+    assert [item.work_id for item in work_items(store, "Cleanup", "r1")] == ["w1"]
+    assert store.stream_keys("Cleanup") == ["r1"]
+
+
+def test_a_database_made_by_the_previous_store_keeps_working(tmp_path: Path) -> None:
+    """``previous_store.sql``: a dump of what the store before issue 11 wrote.
+
+    Stream Cleanup/r1 holds three events and a work row, Cleanup/r2 one event.
+    """
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript((Path(__file__).parent / "previous_store.sql").read_text())
+    store = open_store(f"sqlite:///{path}")
+
+    assert [store.version("Cleanup", key) for key in ("r1", "r2")] == [3, 1]
+    assert [s.event for s in store.load("Cleanup", "r1")] == [
+        ItemAdded(item="disk"),
+        ItemAdded(item="cpu"),
+        ItemRemoved(item="disk", reason="unused"),
+    ]
+    assert store.stream_keys("Cleanup") == ["r1", "r2"]
+    assert [item.work_id for item in work_items(store, "Cleanup", "r1")] == ["w1"]
+    with pytest.raises(VersionConflict):
+        store.append("Cleanup", "r1", [NewEvent(ItemAdded(item="stale"), uuid.uuid4())], 2)
+    store.append("Cleanup", "r1", [NewEvent(ItemAdded(item="gpu"), uuid.uuid4())], 3)
+    store.append("Cleanup", "r3", [NewEvent(ItemAdded(item="new"), uuid.uuid4())], 0)
+    assert [store.version("Cleanup", key) for key in ("r1", "r2", "r3")] == [4, 1, 1]
+    store.close()
