@@ -424,6 +424,12 @@ class OutcomeBatcher:
         self._pending: list[_Handed] = []
         self._writing = False
 
+    @property
+    def waiting(self) -> int:
+        """Outcomes handed in and waiting for the next write."""
+        with self._changed:
+            return len(self._pending)
+
     def record(self, finished: Finished) -> HandleResult | Exception:
         """Record ``finished``'s outcome, with others if any; as ``record_outcomes`` says."""
         handed = _Handed(finished)
