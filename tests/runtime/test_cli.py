@@ -82,6 +82,17 @@ def pmc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def start_pmc(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """``pmc`` started as a process of its own (a worker, say), its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pmc", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @dataclass(frozen=True)
 class Run:
     returncode: int
@@ -199,13 +210,7 @@ def test_worker_runs_tasks_until_sigterm(project: Path, factory: str) -> None:
     url = f"sqlite:///{project / 'app.db'}"
     m = seed()
     command = ["worker", "rt_rebase:RtRebase", "--tasks", factory, "--store", url]
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "pmc", *command, "--concurrency", "2"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    worker = start_pmc(*command, "--concurrency", "2", cwd=project)
     store = open_store(url)
     try:
         manager = ProcessManager(definition(m), store)
@@ -235,13 +240,7 @@ def test_one_worker_runs_the_tasks_of_two_processes(project: Path) -> None:
     one, two = seed(), compiled(TWO)
     # One --tasks for both: the same handlers serve RtRebase and RtRebaseTwo.
     command = ["worker", "rt_rebase:RtRebase", "rt_two", "--tasks", "handlers:make"]
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "pmc", *command, "--store", url],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    worker = start_pmc(*command, "--store", url, cwd=project)
     store = open_store(url)
     try:
         first = ProcessManager(definition(one), store)
