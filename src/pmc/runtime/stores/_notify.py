@@ -1,11 +1,13 @@
 """PostgreSQL ``LISTEN/NOTIFY``: idle workers woken by the database, not by polling.
 
-A trigger on ``pmc_work`` sends ``NOTIFY pmc_work, '<category>'`` whenever a
-row is written unclaimed (an append planning, moving or retrying work, or a
-claim released), in the writing transaction: PostgreSQL delivers it at
-commit, and not at all if the transaction rolls back. Writers send nothing
-themselves, so no append costs a statement more. A claim (which sets
-``claimed_by``) wakes nobody.
+A trigger on ``pmc_work`` sends ``NOTIFY pmc_work, '<category> <due_at>'``
+whenever a row is written unclaimed (an append planning, moving or retrying
+work, or a claim released), in the writing transaction: PostgreSQL delivers
+it at commit, and not at all if the transaction rolls back. Writers send
+nothing themselves, so no append costs a statement more. A claim (which
+sets ``claimed_by``) wakes nobody. The due time lets a waiter judge by the
+store's clock (which tests replace) whether to claim now or to sleep until
+then, without asking the database.
 
 Each store listens on one dedicated connection, opened when a worker first
 waits; a waiter blocks in ``select()`` on it (see ``_signal.WorkSignal``).
@@ -15,10 +17,14 @@ from __future__ import annotations
 
 import logging
 import select
+import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+
+from pmc.runtime.stores._signal import Notice
 
 CHANNEL = "pmc_work"
 _FUNCTION = "pmc_work_notify"
@@ -27,7 +33,9 @@ _TRIGGER = "pmc_work_notify"
 _CREATE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger AS $$
 BEGIN
-    PERFORM pg_notify('{CHANNEL}', NEW.category);
+    PERFORM pg_notify(
+        '{CHANNEL}', NEW.category || ' ' || to_char(NEW.due_at, 'YYYY-MM-DD"T"HH24:MI:SS.US')
+    );
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql
@@ -53,6 +61,12 @@ def install_notify(conn: Connection) -> None:
         conn.execute(text(_CREATE_TRIGGER))
 
 
+def notice_of(payload: str) -> Notice:
+    """A notification's payload, ``<category> <due_at>`` (naive UTC), read."""
+    category, _, due_at = payload.rpartition(" ")
+    return Notice(category, datetime.fromisoformat(due_at).replace(tzinfo=UTC))
+
+
 class PgListener:
     """One connection ``LISTEN``ing on the work channel; one caller at a time.
 
@@ -65,15 +79,16 @@ class PgListener:
         self._engine = engine
         self._connection: Any = None  # psycopg2's connection, untyped
         self._failing = False
+        self._opening = threading.Lock()
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float) -> list[Notice]:
         try:
             connection = self._listening()
             readable, _, _ = select.select([connection], [], [], timeout)
             if not readable:
-                return False
+                return []
             connection.poll()
-            notified = bool(connection.notifies)
+            notified = [notice_of(notify.payload) for notify in connection.notifies]
             connection.notifies.clear()
         except Exception:
             if not self._failing:
@@ -84,21 +99,32 @@ class PgListener:
             self.close()
             # Instead of the notification that cannot come; the caller polls.
             time.sleep(timeout)
-            return False
+            return []
         self._failing = False
+        self._opening = threading.Lock()
         return notified
 
+    def listen(self) -> None:
+        """Start listening now, so nothing committed from here on is missed."""
+        try:
+            self._listening()
+        except Exception:
+            self.close()  # ``wait`` tries again, and says why
+
     def _listening(self) -> Any:
-        if self._connection is None:
-            pooled = self._engine.raw_connection()
-            connection: Any = pooled.driver_connection
-            # Ours for good: the pool neither counts it nor hands it out.
-            pooled.detach()
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                cursor.execute(f"LISTEN {CHANNEL}")
-            self._connection = connection
-        return self._connection
+        with self._opening:
+            return self._connection or self._open()
+
+    def _open(self) -> Any:
+        pooled = self._engine.raw_connection()
+        connection: Any = pooled.driver_connection
+        # Ours for good: the pool neither counts it nor hands it out.
+        pooled.detach()
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {CHANNEL}")
+        self._connection = connection
+        return connection
 
     def close(self) -> None:
         connection, self._connection = self._connection, None

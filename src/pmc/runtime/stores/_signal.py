@@ -11,25 +11,37 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from pmc.runtime.stores.api import Clock
+from pmc.runtime.stores.api import Categories, Clock, categories_of
 
 # 50 ms keeps "new work noticed within 100 ms" with margin for the query itself.
 POLL_INTERVAL = 0.05
 
 
 class WorkListener(Protocol):
-    """Blocks until another process may have made work due, or a timeout passes."""
+    """Blocks until another process made work due, or a timeout passes."""
 
-    def wait(self, timeout: float) -> bool:
-        """True if woken by a notification (which may concern work not due yet)."""
+    def listen(self) -> None:
+        """Listen from now on (before the store is asked), if not already."""
+        ...
+
+    def wait(self, timeout: float) -> list[Notice]:
+        """The rows notified as written unclaimed (none: the timeout passed)."""
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Another process wrote a row of ``category`` unclaimed, due at ``due_at``."""
+
+    category: str
+    due_at: datetime
 
 
 # Seconds until some work is claimable (<= 0: now), None if the index is empty.
@@ -55,7 +67,7 @@ class WorkSignal:
         self._listening = False
         self._poll_interval = poll_interval
         # Per category filter: what the last answer holds for (see ``_Quiet``).
-        self._quiet: dict[Hashable, _Quiet] = {}
+        self._quiet: dict[Categories, _Quiet] = {}
 
     def notify(self) -> None:
         with self._condition:
@@ -67,9 +79,17 @@ class WorkSignal:
             self._listener.close()
 
     def wait_for_due(
-        self, due_in: DueIn, timeout: float, clock: Clock, key: Hashable = None
+        self, due_in: DueIn, timeout: float, clock: Clock, key: Categories = None
     ) -> bool:
-        """Whether some work is due, waiting up to ``timeout`` seconds for it."""
+        """Whether some work (of ``key``) is due, waiting up to ``timeout`` seconds for it.
+
+        A notification of work in one of ``key``'s categories answers
+        without asking the store: True if it is due by ``clock``, else the
+        wait goes on until then (the caller's claim asks anyway).
+        """
+        chosen = categories_of(key)
+        if self._listener is not None:
+            self._listener.listen()
         deadline = time.monotonic() + timeout
         while True:
             # Read the generation before querying, so a change committed
@@ -89,26 +109,41 @@ class WorkSignal:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            self._wait(seen, min(quiet.seconds_left(now), remaining))
+            woken = self._wait(seen, min(quiet.seconds_left(now), remaining))
+            if woken is None:
+                continue
+            generation, notices = woken
+            mine = [n.due_at for n in notices if chosen is None or n.category in chosen]
+            if mine and min(mine) <= clock():
+                return True
+            with self._condition:
+                # Nothing due yet: what the store would say, without asking it.
+                self._quiet[key] = quiet.noticed(generation, mine)
 
-    def _wait(self, seen: int, seconds: float) -> None:
-        """Wait ``seconds`` or until the generation moves past ``seen``."""
+    def _wait(self, seen: int, seconds: float) -> tuple[int, list[Notice]] | None:
+        """Wait ``seconds`` or until the generation moves past ``seen``.
+
+        If this thread was the one listening: the generation after the wait
+        and the notices received.
+        """
         with self._condition:
             if self._generation != seen or seconds <= 0:
-                return
+                return None
             if self._listener is None or self._listening:
                 self._condition.wait(seconds)
-                return
+                return None
             self._listening = True
-        notified = False
+        notices: list[Notice] = []
         try:
-            notified = self._listener.wait(seconds)
+            notices = self._listener.wait(seconds)
         finally:
             with self._condition:
                 self._listening = False
-                if notified:
+                if notices:
                     self._generation += 1
                 self._condition.notify_all()
+                generation = self._generation
+        return generation, notices
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +162,11 @@ class _Quiet:
             and time.monotonic() < self.poll_at
             and (self.due_at is None or now < self.due_at)
         )
+
+    def noticed(self, generation: int, due: list[datetime]) -> _Quiet:
+        """This answer, still holding after notices of work due at ``due`` (not yet)."""
+        due_at = min([*due, *([] if self.due_at is None else [self.due_at])], default=None)
+        return _Quiet(generation, self.poll_at, due_at)
 
     def seconds_left(self, now: datetime) -> float:
         left = self.poll_at - time.monotonic()
