@@ -20,7 +20,7 @@ from pmc.runtime.recorder import Recorder, RecordRequest
 from pmc.runtime.state import ProcessState, TaskInFlight
 from pmc.runtime.stores import ProcessStore, open_store
 from tests.conftest import OpenStore
-from tests.fake_clock import FakeClock
+from tests.fake_clock import T0, FakeClock
 from tests.runtime.counting import counting
 from tests.runtime.support import OrderTasks, definition, names, order, tally
 
@@ -108,6 +108,14 @@ def reports_on(states: dict[str, ProcessState], draw: st.DrawFn) -> list[RecordR
     return [report(key, task) for (key, task), report in chosen]
 
 
+def pending_work(store: ProcessStore) -> list[tuple[object, ...]]:
+    """The work index: every row claimed as if far in the future, then released again."""
+    claimed = store.claim_due(T0 + timedelta(days=3650), "check", 10_000, 1.0, "RtOrder")
+    for item in claimed:
+        store.release(item)
+    return [(item.key, item.work_id, item.kind, item.due_at, item.payload) for item in claimed]
+
+
 def one_by_one(one: Recorder, requests: Sequence[RecordRequest]) -> list[HandleResult]:
     return [one.append(r.key, r.event, r.event_id, r.precondition) for r in requests]
 
@@ -130,6 +138,7 @@ def test_a_batch_answers_and_records_what_one_request_at_a_time_would(data: st.D
         assert got == expected
         for key in KEYS:
             assert batched.load("RtOrder", key) == sequential.load("RtOrder", key)
+        assert pending_work(batched) == pending_work(sequential)
 
 
 def test_a_batch_covers_every_status() -> None:
@@ -186,6 +195,23 @@ def test_a_refusal_on_a_stale_cache_is_checked_on_the_stream(open_same_store: Op
 
     assert [r.status for r in results] == [HandleStatus.RECORDED]
     assert calls.take() == {"load": 1, "append_many": 1}
+
+
+def test_an_id_given_to_two_streams_in_one_batch_is_recorded_in_the_first(
+    open_same_store: OpenStore,
+) -> None:
+    store = open_same_store()
+    shared = uuid.uuid4()
+    first, second = (
+        RecordRequest(key, input_request("Placed", key, "d0").event, shared) for key in ("a", "b")
+    )
+
+    results = recorder(store).append_many([first, second])
+
+    # Stores keep event ids unique across streams: as ``append`` finds, one by one.
+    assert [r.status for r in results] == [HandleStatus.RECORDED, HandleStatus.DEDUPLICATED]
+    assert store.load("RtOrder", "b") == []
+    assert store.load("RtOrder", "a")[0].event_id == shared
 
 
 # ---- ProcessManager.handle_many -------------------------------------------------------

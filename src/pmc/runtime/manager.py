@@ -141,6 +141,7 @@ class ProcessManager:
         """
         requests = [self._record_request(*self._input_request(delivery)) for delivery in deliveries]
         results = self._recorder.append_many(requests)
+        # Each stream's sync tasks run after its last event, and report with its result.
         last = {result.key: index for index, result in enumerate(results)}
         for index in sorted(last.values()):
             results[index] = self._run_sync_tasks_after(results[index])

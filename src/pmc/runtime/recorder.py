@@ -5,6 +5,8 @@ version the decision was made on, together with the pending-work index
 changes that follow from it. If another writer got there first, the stream
 is read again and the decision made again on the new state; the store checks
 versions on every backend, so a lost race is always detected, never merged.
+That check is also what lets a decision be made on the cached fold of a
+stream without reading it first: a stale fold is a lost race like any other.
 """
 
 from __future__ import annotations
@@ -171,7 +173,8 @@ class Recorder:
         whose append the store rejects (another writer moved it) has its
         requests recorded again one by one by ``append``.
 
-        A request that is not for this process raises before anything is written.
+        An error deciding any request (one not for this process, say) is
+        raised before anything of the batch is written.
         """
         if not requests:
             return []
