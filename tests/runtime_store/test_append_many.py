@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -25,8 +25,10 @@ from pmc.runtime.stores import (
 )
 from pmc.runtime.stores import sql as sql_module
 from pmc.runtime.stores._driver import Dialect
+from tests.conftest import OpenStore
 from tests.runtime_store.events import T0, ItemAdded, added
 from tests.runtime_store.rows import work_items
+from tests.runtime_store.test_events import run_together
 
 
 def request(
@@ -235,3 +237,29 @@ def test_an_unforeseen_unique_violation_sinks_only_its_request(
     assert isinstance(outcomes[1], DuplicateEventId)
     assert outcomes[2] == stored_at(1, b)
     assert store.version("Cleanup", "r3") == 0
+
+
+def test_batches_naming_streams_in_opposite_orders_do_not_deadlock(
+    open_same_store: OpenStore,
+) -> None:
+    setup = open_same_store()
+    for key in ("a", "b"):
+        setup.append("Cleanup", key, [added("first")], 0)
+
+    def writer(keys: tuple[str, str]) -> Callable[[], object]:
+        store = open_same_store()
+
+        def body() -> object:
+            for _ in range(30):
+                versions = {key: store.version("Cleanup", key) for key in keys}
+                store.append_many(
+                    [request(key, [added(key)], versions[key], task("w")) for key in keys]
+                )
+            return None
+
+        return body
+
+    # A deadlock would end one batch with an error (PostgreSQL aborts it).
+    assert run_together([writer(("a", "b")), writer(("b", "a"))]) == [None, None]
+    total = sum(setup.version("Cleanup", key) for key in ("a", "b"))
+    assert total > 2

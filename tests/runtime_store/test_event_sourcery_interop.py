@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from event_sourcery import StreamId
-from event_sourcery.event import Context, WrappedEvent
+from event_sourcery.event import Context, Recorded, WrappedEvent
 from event_sourcery.exceptions import ConcurrentStreamWriteError
 from event_sourcery.interfaces import StorageStrategy
 from event_sourcery_sqlalchemy import SQLAlchemyBackend
@@ -38,12 +38,12 @@ from tests.runtime_store.rows import work_items
 NAIVE_T0 = T0.replace(tzinfo=None)  # event-sourcery's created_at: naive UTC
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+@pytest.fixture
+def sql_url(store_url: str) -> str:
+    """The SQLite and PostgreSQL store URLs (event-sourcery has no in-memory twin of ours)."""
+    if store_url == "memory://":
+        pytest.skip("event-sourcery's SQLAlchemy backend needs a database")
+    return store_url
 
 
 @pytest.fixture
@@ -147,6 +147,7 @@ def test_pmc_loads_and_extends_what_event_sourcery_wrote(store: SqlStore, sessio
     session.commit()
 
     assert store.version("Cleanup", "r1") == 2
+    assert store.stream_keys("Cleanup") == ["r1"]
     assert store.load("Cleanup", "r1") == [
         StoredEvent(ItemAdded(item="disk"), 1, theirs[0].uuid, T0),
         StoredEvent(ItemRemoved(item="disk"), 2, theirs[1].uuid, T0),
@@ -166,7 +167,6 @@ def test_pmc_loads_and_extends_what_event_sourcery_wrote(store: SqlStore, sessio
 
     assert [w.version for w in backend(session).event_store.load_stream(cleanup("r1"))] == [1, 2, 3]
     assert [item.work_id for item in work_items(store, "Cleanup", "r1")] == ["w1"]
-    assert store.stream_keys("Cleanup") == ["r1"]
 
 
 def test_a_database_made_by_the_previous_store_keeps_working(tmp_path: Path) -> None:
@@ -193,3 +193,40 @@ def test_a_database_made_by_the_previous_store_keeps_working(tmp_path: Path) -> 
     store.append("Cleanup", "r3", [NewEvent(ItemAdded(item="new"), uuid.uuid4())], 0)
     assert [store.version("Cleanup", key) for key in ("r1", "r2", "r3")] == [4, 1, 1]
     store.close()
+
+
+def test_event_sourcerys_outbox_publishes_what_pmc_wrote(sql_url: str, session: Session) -> None:
+    store = open_store(sql_url, outbox_attempts=3)
+    ours = [NewEvent(ItemAdded(item=f"i{n}"), uuid.uuid4()) for n in range(3)]
+    store.append("Cleanup", "r1", ours[:2], 0, now=T0)
+    store.append("Cleanup", "r2", ours[2:], 0, now=T0)
+    store.close()
+    published: list[Recorded] = []
+    outbox = backend(session).with_outbox().outbox
+
+    outbox.run(published.append)
+    session.commit()
+    outbox.run(published.append)  # delivered entries left the outbox
+
+    assert [(r.wrapped_event.uuid, r.wrapped_event.version) for r in published] == [
+        (ours[0].event_id, 1),
+        (ours[1].event_id, 2),
+        (ours[2].event_id, 1),
+    ]
+    assert [r.wrapped_event.event for r in published] == [new.event for new in ours]
+    assert [r.wrapped_event.created_at for r in published] == [NAIVE_T0] * 3
+    # event-sourcery's outbox keeps the stream's uuid and name, not its category.
+    assert [(r.stream_id.name, r.stream_id.hex) for r in published] == [
+        ("r1", cleanup("r1").hex),
+        ("r1", cleanup("r1").hex),
+        ("r2", cleanup("r2").hex),
+    ]
+
+
+def test_a_store_without_an_outbox_leaves_it_empty(store: SqlStore, session: Session) -> None:
+    store.append("Cleanup", "r1", [NewEvent(ItemAdded(item="disk"), uuid.uuid4())], 0)
+    published: list[Recorded] = []
+
+    backend(session).with_outbox().outbox.run(published.append)
+
+    assert published == []

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from pmc.runtime.stores import (
     DuplicateEventId,
@@ -17,6 +19,7 @@ from pmc.runtime.stores import (
     VersionConflict,
     open_store,
 )
+from pmc.runtime.stores.api import transient
 from tests.conftest import OpenStore
 from tests.runtime_store.events import T0, ItemAdded, ItemRemoved, added
 
@@ -210,3 +213,30 @@ def test_naive_timestamps_are_refused(store: ProcessStore) -> None:
 def test_unsupported_urls_are_refused_with_the_supported_list(url: str) -> None:
     with pytest.raises(ValueError, match=r"memory://|file path"):
         open_store(url)
+
+
+@pytest.mark.postgres
+def test_a_lost_connection_is_transient_and_the_next_append_reconnects(postgres_url: str) -> None:
+    victim = make_url(postgres_url).update_query_dict({"application_name": "pmc_victim"})
+    store = open_store(victim.render_as_string(hide_password=False))
+    store.append("Cleanup", "r1", [added("a")], 0)
+    admin = create_engine(postgres_url)
+    with admin.begin() as conn:  # the server drops the store's pooled connection
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'pmc_victim'"
+            )
+        )
+    admin.dispose()
+
+    with pytest.raises(OperationalError) as lost:
+        store.append("Cleanup", "r1", [added("b")], 1)
+    store.append("Cleanup", "r1", [added("c")], 1)
+
+    assert transient(lost.value)
+    assert [s.event for s in store.load("Cleanup", "r1")] == [
+        ItemAdded(item="a"),
+        ItemAdded(item="c"),
+    ]
+    store.close()

@@ -61,21 +61,26 @@ __all__ = [
 SUPPORTED_URLS = "memory://, sqlite:///path.db or postgresql://user@host:port/db"
 
 
-def open_store(url: str, clock: Clock | None = None) -> ProcessStore:
+def open_store(url: str, clock: Clock | None = None, *, outbox_attempts: int = 0) -> ProcessStore:
     """The store at ``url``; tables are created on first use (or by ``init()``).
 
     ``clock`` replaces the store's own clock (tests pass a fake one).
+    ``outbox_attempts`` > 0 (SQL stores only) also puts every event into
+    event-sourcery's outbox, with that many publishing attempts.
     A URL that names no store is a :class:`StoreUrlError`.
     """
     scheme = url.partition("://")[0].lower()
     try:
         if scheme == "memory" and url.lower() == "memory://":
+            if outbox_attempts:
+                raise StoreUrlError("memory:// keeps no outbox: use an SQL store")
             return MemoryStore(clock)
         if scheme == "sqlite":
-            return sqlite_store(url, clock)
+            return sqlite_store(url, clock, outbox_attempts=outbox_attempts)
         if scheme in ("postgresql", "postgresql+psycopg2", "postgres"):
             # SQLAlchemy 2 no longer accepts the `postgres://` spelling.
-            return postgres_store("postgresql" + url[len(scheme) :], clock)
+            postgres_url = "postgresql" + url[len(scheme) :]
+            return postgres_store(postgres_url, clock, outbox_attempts=outbox_attempts)
     except StoreUrlError:
         raise
     except (ArgumentError, ValueError) as error:  # SQLAlchemy cannot parse it (a port "x")

@@ -49,6 +49,12 @@ INSERT_EVENT = (
     " (version, uuid, name, data, event_context, created_at, db_stream_id)"
     " VALUES (:version, :uuid, :name, :data, :event_context, :created_at, :db_stream_id)"
 )
+INSERT_EVENT_RETURNING_ID = INSERT_EVENT + " RETURNING id"
+INSERT_OUTBOX_ENTRY = (
+    "INSERT INTO event_sourcery_outbox_entries"
+    " (created_at, data, stream_name, position, tries_left)"
+    " VALUES (:created_at, :data, :stream_name, :position, :tries_left)"
+)
 LOAD_EVENTS = (
     "SELECT e.uuid, e.version, e.name, e.data, e.event_context, e.created_at"
     " FROM event_sourcery_events e JOIN event_sourcery_streams s ON e.db_stream_id = s.id"
@@ -72,6 +78,8 @@ HOT_STATEMENTS = (
     CREATE_STREAM,
     LIST_STREAM,
     INSERT_EVENT,
+    INSERT_EVENT_RETURNING_ID,
+    INSERT_OUTBOX_ENTRY,
     LOAD_EVENTS,
     UPSERT_WORK,
     DELETE_WORK,
@@ -148,8 +156,10 @@ def event_mapping(row: Sequence[Any]) -> Mapping[str, Any]:
 
 DIALECTS = {
     # The SQLite connections run with the driver's transactions off (sql.py), so
-    # the store begins them itself; IMMEDIATE takes the write lock at once.
-    "sqlite": Dialect("sqlite", begin_write="BEGIN IMMEDIATE", begin_read="BEGIN"),
+    # the store begins them itself; IMMEDIATE takes the write lock at once. A
+    # read is one statement (or two whose agreement does not matter), which
+    # SQLite runs in a transaction of its own.
+    "sqlite": Dialect("sqlite", begin_write="BEGIN IMMEDIATE", begin_read=None),
     "postgresql": Dialect("postgresql", begin_write=None, begin_read=None),
 }
 
@@ -158,9 +168,10 @@ DIALECTS = {
 def transaction(engine: Engine, dialect: Dialect, *, write: bool) -> Iterator[DBAPICursor]:
     """A cursor in one transaction on a pooled connection; committed unless the block raises."""
     raw = engine.raw_connection()
-    cursor = raw.cursor()
+    cursor: DBAPICursor | None = None
     statement = dialect.begin_write if write else dialect.begin_read
     try:
+        cursor = raw.cursor()
         if statement is not None:
             cursor.execute(statement)
         yield cursor

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from event_sourcery import Event, StreamId
+from event_sourcery import DEFAULT_TENANT, Event, StreamId
 from event_sourcery.encryption import Encryption, NoEncryptionStrategy, NoKeyStorageStrategy
 from event_sourcery.event import EventRegistry, RawEvent, Serde, WrappedEvent
 
@@ -70,8 +71,13 @@ def new_serde() -> Serde:
     return Serde(registry, Encryption(registry, NoEncryptionStrategy(), NoKeyStorageStrategy()))
 
 
+@lru_cache(maxsize=4096)
 def stream_id(category: str, key: str) -> StreamId:
-    """event-sourcery's id of our stream: named by the key, in the category."""
+    """event-sourcery's id of our stream: named by the key, in the category.
+
+    Remembered (it is immutable): building one hashes the name twice, which
+    costs as much as a statement on SQLite.
+    """
     return StreamId(name=key, category=category)
 
 
@@ -85,6 +91,20 @@ def event_row(serde: Serde, stream: StreamId, wrapped: WrappedEvent[Event]) -> d
         "data": raw.data,
         "event_context": raw.context,
         "created_at": raw.created_at,
+    }
+
+
+def outbox_data(stream: StreamId, row: Mapping[str, Any]) -> dict[str, Any]:
+    """What event-sourcery's outbox keeps of an event (as its ``put_into_outbox`` writes it)."""
+    return {
+        "uuid": str(row["uuid"]),
+        "created_at": row["created_at"].isoformat(),
+        "name": row["name"],
+        "data": row["data"],
+        "context": row["event_context"],
+        "version": row["version"],
+        "stream_id": str(stream),
+        "tenant_id": str(DEFAULT_TENANT),
     }
 
 

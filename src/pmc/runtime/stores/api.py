@@ -254,7 +254,11 @@ class ProcessStore(Protocol):
         that ``append`` would reject (``VersionConflict``, ``DuplicateEventId``)
         is returned as that error in its place and writes nothing; the others
         are recorded all the same. Requests for one stream apply in order (a
-        later one's expected version counts the earlier ones' events). Any
+        later one's expected version counts the earlier ones' events); those
+        of different streams in any order (the SQL stores take streams in one
+        fixed order, so that batches never deadlock), so of two requests
+        carrying one event id into different streams either may be the one
+        recorded. Any
         other error (a lost connection, say) is raised, and then none of the
         requests may be assumed recorded or not: the caller reads again.
         """
@@ -301,6 +305,14 @@ class ProcessStore(Protocol):
         once a second (also to see work that comes due by the clock).
         """
         ...
+
+
+def append_alone(store: ProcessStore, request: AppendRequest) -> list[StoredEvent]:
+    """``append`` as ``append_many`` of one request, its rejection raised."""
+    (outcome,) = store.append_many([request])
+    if isinstance(outcome, AppendRejected):
+        raise outcome
+    return outcome
 
 
 def transient(error: BaseException) -> bool:

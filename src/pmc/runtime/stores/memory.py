@@ -34,6 +34,7 @@ from pmc.runtime.stores.api import (
     VersionConflict,
     WorkChanges,
     WorkItem,
+    append_alone,
     categories_of,
     check_append,
     check_category,
@@ -103,10 +104,7 @@ class MemoryStore:
         now: datetime | None = None,
     ) -> list[StoredEvent]:
         request = AppendRequest(category, key, tuple(events), expected_version, work, now)
-        (outcome,) = self.append_many([request])
-        if isinstance(outcome, AppendRejected):
-            raise outcome
-        return outcome
+        return append_alone(self, request)
 
     def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
         # Every request is checked before anything is written, as in SQL.

@@ -6,8 +6,9 @@
   which both checks the expected version and serialises writers of one
   stream -- the same check event-sourcery's own appends make, so either may
   append after the other.
-- ``pmc_streams`` lists the streams pmc wrote to (event-sourcery cannot list
-  streams) and anchors their ``pmc_work`` rows. Its ``version`` column is the
+- ``pmc_streams`` anchors the ``pmc_work`` rows of a stream: pmc adds a
+  stream's row when it creates the stream or first gives it work. Its
+  ``version`` column is the
   stream's version when pmc created it and is no longer kept up to date:
   stores before issue 11 kept the version there, and databases they made
   still open (their event-sourcery stream rows always held the same version).

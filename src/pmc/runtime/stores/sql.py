@@ -1,19 +1,22 @@
-"""``sqlite:///path.db`` and ``postgresql://...``: event-sourcery's tables through SQLAlchemy Core.
+"""``sqlite:///path.db`` and ``postgresql://...``: event-sourcery's tables, written directly.
 
 The store writes and reads event-sourcery's own stream and event tables,
 rows made and read by event-sourcery's own serde, so event-sourcery's
 SQLAlchemy backend (``load_stream``, subscriptions) reads what pmc wrote
-and pmc reads what it wrote. It does so with statements built once per
-store and no ORM session: event-sourcery's backend spends most of an
-append in the ORM (a select-then-update of the stream row, an identity map
-rescanned after every flush), several times the cost of the writes.
+and pmc reads what it wrote. It does so with SQL prepared once per dialect
+and run on the driver's cursor (``_driver``), not through event-sourcery's
+backend: that spends most of an append in SQLAlchemy's ORM (a
+select-then-update of the stream row, an identity map rescanned after every
+flush), many times the cost of the writes.
 
-Each append is one transaction. Writers of one stream are serialised by the
-conditional update of its event-sourcery stream row, taken before anything
-else in the transaction: on PostgreSQL the row lock makes a second writer
-wait and then see the new version; on SQLite every write transaction is
-``BEGIN IMMEDIATE``, so writers queue on the database lock (with a busy
-timeout) instead of failing when a read transaction cannot be upgraded.
+Each ``append_many`` (an ``append`` is one of one) is one transaction.
+Writers of one stream are serialised by the conditional update of its
+event-sourcery stream row, taken before anything else of that request: on
+PostgreSQL the row lock makes a second writer wait and then see the new
+version; on SQLite every write transaction is ``BEGIN IMMEDIATE``, so
+writers queue on the database lock (with a busy timeout) instead of failing
+when a read transaction cannot be upgraded. The rest (schema, the
+pending-work claims) goes through SQLAlchemy as before.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ from pmc.runtime.stores._driver import (
     DIALECTS,
     HOT_STATEMENTS,
     INSERT_EVENT,
+    INSERT_EVENT_RETURNING_ID,
+    INSERT_OUTBOX_ENTRY,
     LIST_STREAM,
     LOAD_EVENTS,
     SELECT_VERSION,
@@ -73,6 +78,7 @@ from pmc.runtime.stores._driver import (
 from pmc.runtime.stores._events import (
     event_row,
     new_serde,
+    outbox_data,
     raw_event,
     recorded,
     stored,
@@ -97,6 +103,7 @@ from pmc.runtime.stores.api import (
     VersionConflict,
     WorkChanges,
     WorkItem,
+    append_alone,
     categories_of,
     check_append,
     check_category,
@@ -110,7 +117,7 @@ from pmc.runtime.stores.api import (
 from pmc.runtime.stores.schema import (
     event_sourcery_tables,
     metadata,
-    streams,
+    stream_and_event_tables,
     work,
 )
 
@@ -120,6 +127,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_POLL_INTERVAL = 2.0
 # Any constant works; it only has to be the same in every process.
 _SCHEMA_LOCK_ID = 0x706D635F73636D61
+# Streams a store remembers having a ``pmc_streams`` row (see ``_remember_listed``).
+MAX_LISTED_REMEMBERED = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +139,16 @@ class _Append:
     key: str
     stream: StreamId
     expected_version: int
-    rows: tuple[dict[str, Any], ...]  # event-sourcery's event rows, but the stream's row id
+    rows: tuple[dict[str, Any], ...]  # event-sourcery's event rows as driver parameters,
+    # all but the stream's row id
     events: list[StoredEvent]  # what the caller gets back once recorded
     event_ids: tuple[UUID, ...]
     work: WorkChanges
+    outbox: tuple[dict[str, Any], ...]  # the events' outbox entries, if the store keeps one
+
+    @property
+    def stream_order(self) -> tuple[str, str]:
+        return (self.category, self.key)
 
 
 class SqlStore:
@@ -147,10 +162,23 @@ class SqlStore:
     """
 
     def __init__(
-        self, engine: Engine, write_engine: Engine | None = None, clock: Clock | None = None
+        self,
+        engine: Engine,
+        write_engine: Engine | None = None,
+        clock: Clock | None = None,
+        *,
+        outbox_attempts: int = 0,
     ) -> None:
         """``clock`` replaces the store's own clock (for tests): the database
-        server's on PostgreSQL, the local one on SQLite (one machine)."""
+        server's on PostgreSQL, the local one on SQLite (one machine).
+
+        ``outbox_attempts`` > 0 puts every recorded event into event-sourcery's
+        outbox too, with that many publishing attempts, as its backend
+        configured ``with_outbox()`` does; its ``outbox.run`` publishes them.
+        """
+        if outbox_attempts < 0:
+            raise ValueError(f"outbox_attempts must be >= 0, got {outbox_attempts}")
+        self._outbox_attempts = outbox_attempts
         self._engine = engine
         self._write_engine = write_engine or engine
         self._dialect = engine.dialect.name
@@ -168,6 +196,7 @@ class SqlStore:
             else WorkSignal()
         )
         self._sql = DIALECTS[self._dialect]
+        self._listed: set[tuple[str, str]] = set()
         self._statements = {statement: self._sql.sql(statement) for statement in HOT_STATEMENTS}
 
     # -- schema and transactions -------------------------------------------------
@@ -267,10 +296,7 @@ class SqlStore:
         now: datetime | None = None,
     ) -> list[StoredEvent]:
         request = AppendRequest(category, key, tuple(events), expected_version, work, now)
-        (outcome,) = self.append_many([request])
-        if isinstance(outcome, AppendRejected):
-            raise outcome
-        return outcome
+        return append_alone(self, request)
 
     def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
         # Every request is checked before anything is written: a request no
@@ -290,12 +316,14 @@ class SqlStore:
         wrapped = wrap(request.events, request.expected_version, request.now or self.now())
         stream = stream_id(request.category, request.key)
         serde = self._serde()
+        rows = [event_row(serde, stream, event) for event in wrapped]
         return _Append(
             category=request.category,
             key=request.key,
             stream=stream,
             expected_version=request.expected_version,
-            rows=tuple(self._sql.event_params(event_row(serde, stream, w)) for w in wrapped),
+            rows=tuple(self._sql.event_params(row) for row in rows),
+            outbox=tuple(outbox_data(stream, row) for row in rows) if self._outbox_attempts else (),
             events=[stored(w) for w in wrapped],
             event_ids=tuple(new.event_id for new in request.events),
             work=request.work,
@@ -307,7 +335,7 @@ class SqlStore:
             with self._cursor(write=True) as cursor:
                 # A lone append needs no read of its ids first: a duplicate
                 # then fails on the unique index and is explained below.
-                return self._record(cursor, appends, check_ids=len(appends) > 1)
+                outcomes = self._record(cursor, appends, check_ids=len(appends) > 1)
         except IntegrityError as error:
             if len(appends) == 1:
                 return [self._explain_integrity_error(appends[0], error)]
@@ -315,6 +343,22 @@ class SqlStore:
             # meanwhile by another writer) undid the whole transaction: one
             # transaction per append, so that it sinks only its own.
             return [outcome for append in appends for outcome in self._record_together([append])]
+        self._remember_listed(
+            (append.category, append.key)
+            for append, outcome in zip(appends, outcomes, strict=True)
+            if not isinstance(outcome, AppendRejected) and listed_by(append)
+        )
+        return outcomes
+
+    def _remember_listed(self, listed: Iterable[tuple[str, str]]) -> None:
+        """Streams now known to have their ``pmc_streams`` row (committed; never deleted).
+
+        Spares their appends with work the statement that makes sure of it.
+        A bounded memory: forgetting only costs that statement again.
+        """
+        if len(self._listed) > MAX_LISTED_REMEMBERED:
+            self._listed.clear()
+        self._listed.update(listed)
 
     def _record(
         self, cursor: DBAPICursor, appends: Sequence[_Append], *, check_ids: bool
@@ -326,29 +370,49 @@ class SqlStore:
         )
         written: set[UUID] = set()
         work_changed: set[str] = set()
-        outcomes: list[AppendOutcome] = []
-        for append in appends:
+        outcomes: dict[int, AppendOutcome] = {}
+        # Streams are taken in one order (a stable sort keeps each stream's
+        # requests in theirs): two batches on PostgreSQL then never hold each
+        # other's stream rows, which would deadlock.
+        for index in sorted(range(len(appends)), key=lambda i: appends[i].stream_order):
+            append = appends[index]
             duplicates = [i for i in append.event_ids if i in recorded_before or i in written]
             if duplicates:
-                outcomes.append(self._rejection(cursor, append, duplicates))
+                outcomes[index] = self._rejection(cursor, append, duplicates)
                 continue
             taken = self._take_version(cursor, append)
             if isinstance(taken, VersionConflict):
-                outcomes.append(taken)
+                outcomes[index] = taken
                 continue
-            if append.rows:
-                cursor.executemany(
-                    self._statements[INSERT_EVENT],
-                    [{**row, "db_stream_id": taken} for row in append.rows],
-                )
+            self._insert_events(cursor, append, taken)
             self._apply_work(cursor, append)
             written.update(append.event_ids)
             if append.work:
                 work_changed.add(append.category)
-            outcomes.append(append.events)
+            outcomes[index] = append.events
         if work_changed:
             self._work_changed(cursor, work_changed)
-        return outcomes
+        return [outcomes[index] for index in range(len(appends))]
+
+    def _insert_events(
+        self, cursor: DBAPICursor, append: _Append, db_stream_id: int | None
+    ) -> None:
+        rows = [{**row, "db_stream_id": db_stream_id} for row in append.rows]
+        if not self._outbox_attempts:
+            cursor.executemany(self._statements[INSERT_EVENT], rows)
+            return
+        # An outbox entry names its event's position (row id) in the events table.
+        for row, data in zip(rows, append.outbox, strict=True):
+            self._run(cursor, INSERT_EVENT_RETURNING_ID, row)
+            (position,) = cast(Sequence[Any], cursor.fetchone())  # an insert returns its row
+            entry = {
+                "created_at": row["created_at"],
+                "data": write_json(data),
+                "stream_name": append.key,
+                "position": position,
+                "tries_left": self._outbox_attempts,
+            }
+            self._run(cursor, INSERT_OUTBOX_ENTRY, entry)
 
     def _work_changed(self, cursor: DBAPICursor, categories: Iterable[str]) -> None:
         """The pending work of these categories changed in ``cursor``'s transaction.
@@ -439,7 +503,17 @@ class SqlStore:
 
     def stream_keys(self, category: str) -> list[str]:
         check_category(category)
-        query = select(streams.c.key).where(streams.c.category == category).order_by(streams.c.key)
+        # event-sourcery's stream rows: those of streams it wrote itself too.
+        es_streams, _ = stream_and_event_tables()
+        query = (
+            select(es_streams.c.name)
+            .where(
+                es_streams.c.category == category,
+                es_streams.c.tenant_id == DEFAULT_TENANT,
+                es_streams.c.name.is_not(None),  # streams event-sourcery knows by uuid only
+            )
+            .order_by(es_streams.c.name)
+        )
         with self._transaction(write=False) as session:
             return list(session.connection().execute(query).scalars().all())
 
@@ -454,7 +528,7 @@ class SqlStore:
                 [{**stream, "work_id": work_id} for work_id in changes.delete],
             )
         if changes.upsert:
-            if append.expected_version > 0:
+            if append.expected_version > 0 and (append.category, append.key) not in self._listed:
                 # A stream event-sourcery created has no row here yet, and
                 # work rows need one.
                 self._list_stream(cursor, append, append.expected_version)
@@ -548,6 +622,12 @@ class SqlStore:
         return (first - to_naive_utc(now)).total_seconds()
 
 
+def listed_by(append: _Append) -> bool:
+    """Whether recording ``append`` leaves its stream a ``pmc_streams`` row."""
+    creates = append.expected_version == 0 and bool(append.rows)
+    return creates or bool(append.work.upsert)
+
+
 def claimable(now: datetime, category: Categories = None) -> ColumnElement[bool]:
     due = and_(
         work.c.due_at <= now,
@@ -597,14 +677,15 @@ def work_item(
 # -- engines -----------------------------------------------------------------------
 
 
-def sqlite_store(url: str, clock: Clock | None = None) -> SqlStore:
+def sqlite_store(url: str, clock: Clock | None = None, *, outbox_attempts: int = 0) -> SqlStore:
     parsed = make_url(url)
     if parsed.database in (None, "", ":memory:"):
         raise StoreUrlError("an SQLite store needs a file path: sqlite:///path.db")
     engine = create_engine(parsed)
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)
-    return SqlStore(engine, engine.execution_options(pmc_begin="BEGIN IMMEDIATE"), clock)
+    immediate = engine.execution_options(pmc_begin="BEGIN IMMEDIATE")
+    return SqlStore(engine, immediate, clock, outbox_attempts=outbox_attempts)
 
 
 def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -642,5 +723,5 @@ def _begin_sqlite(conn: Connection) -> None:
     conn.exec_driver_sql(str(conn.get_execution_options().get("pmc_begin", "BEGIN")))
 
 
-def postgres_store(url: str, clock: Clock | None = None) -> SqlStore:
-    return SqlStore(create_engine(url), clock=clock)
+def postgres_store(url: str, clock: Clock | None = None, *, outbox_attempts: int = 0) -> SqlStore:
+    return SqlStore(create_engine(url), clock=clock, outbox_attempts=outbox_attempts)
