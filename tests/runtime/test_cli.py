@@ -24,9 +24,10 @@ from pmc.runtime.stores import open_store
 from pmc.runtime.worker import TimeoutReport, TimerReport, WorkerStats
 from tests.codegen.support import compile_text
 from tests.runtime.processes import SEED
-from tests.runtime.support import definition, names, seed, wait_until
+from tests.runtime.support import compiled, definition, names, seed, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
+TWO = SEED.replace("process RtRebase", "process RtRebaseTwo")
 
 HANDLERS = """
 import asyncio
@@ -78,6 +79,17 @@ async def async_factory():
 def pmc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pmc", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def start_pmc(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """``pmc`` started as a process of its own (a worker, say), its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pmc", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -198,13 +210,7 @@ def test_worker_runs_tasks_until_sigterm(project: Path, factory: str) -> None:
     url = f"sqlite:///{project / 'app.db'}"
     m = seed()
     command = ["worker", "rt_rebase:RtRebase", "--tasks", factory, "--store", url]
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "pmc", *command, "--concurrency", "2"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    worker = start_pmc(*command, "--concurrency", "2", cwd=project)
     store = open_store(url)
     try:
         manager = ProcessManager(definition(m), store)
@@ -226,6 +232,46 @@ def test_worker_runs_tasks_until_sigterm(project: Path, factory: str) -> None:
     assert progress[-1].endswith("stopped; done 2, failed 0, retried 1, timed out 0, timers 0")
     # Without --verbose: progress lines only, no log records.
     assert not any(" INFO " in line or "status=" in line for line in progress), stderr
+
+
+def test_one_worker_runs_the_tasks_of_two_processes(project: Path) -> None:
+    (project / "rt_two.py").write_text(compile_text(TWO), encoding="utf-8")
+    url = f"sqlite:///{project / 'app.db'}"
+    one, two = seed(), compiled(TWO)
+    # One --tasks for both: the same handlers serve RtRebase and RtRebaseTwo.
+    command = ["worker", "rt_rebase:RtRebase", "rt_two", "--tasks", "handlers:make"]
+    worker = start_pmc(*command, "--store", url, cwd=project)
+    store = open_store(url)
+    try:
+        first = ProcessManager(definition(one), store)
+        second = ProcessManager(definition(two), store)
+        first.handle(one.RebaseFailed(rebase_id="r1", instances=["A"]))
+        second.handle(two.RebaseFailed(rebase_id="r2", instances=["A"]))
+        wait_until(lambda: first.state("r1").ended and second.state("r2").ended, timeout=30)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=30)
+        store.close()
+
+    assert worker.returncode == 0, stderr
+    assert "RtRebase, RtRebaseTwo tasks from" in stderr
+    assert "CloseInstance RtRebase/r1 A attempt 1: completed" in stderr
+    assert "CloseInstance RtRebaseTwo/r2 A attempt 1: completed" in stderr
+
+
+def test_worker_pairs_task_factories_with_processes_or_says_how(
+    project: Path, pmc_here: Callable[..., Run]
+) -> None:
+    url = f"sqlite:///{project / 'app.db'}"
+    tasks = ("--tasks", "handlers:make") * 2
+
+    done = pmc_here("worker", "{seed}", "{seed}", "{seed}", *tasks, "--store", url, cwd=project)
+
+    expected = (
+        "error: 3 processes but 2 --tasks: give one --tasks for every process, "
+        "or one per process in the same order\n"
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", expected)
 
 
 def test_the_demo_runs_the_reference_scenario_to_completion(tmp_path: Path) -> None:

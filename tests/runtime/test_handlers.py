@@ -26,7 +26,14 @@ from pmc.runtime.attempts import completed_event, outcome_id
 from pmc.runtime.manager import AttemptReport, HandleStatus, ProcessManager, SyncRetryWarning
 from pmc.runtime.results import Report
 from pmc.runtime.running import OUTCOME_WRITE_TRIES
-from pmc.runtime.stores import NewEvent, ProcessStore, WorkChanges, open_store
+from pmc.runtime.stores import (
+    AppendOutcome,
+    AppendRequest,
+    NewEvent,
+    ProcessStore,
+    WorkChanges,
+    open_store,
+)
 from pmc.runtime.worker import Worker, WorkerStats
 from pmc.streams.export import export_streams, read_json_lines, to_json_line
 from pmc.streams.replay import group_streams, replay, store_streams
@@ -562,11 +569,24 @@ class Flaky:
         *,
         now: datetime | None = None,
     ) -> None:
+        self._fail_before()
+        self.inner.append(category, key, events, expected_version, work, now=now)
+        self._fail_after()
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        """A group commit fails as a whole, as one append does."""
+        self._fail_before()
+        outcomes = self.inner.append_many(requests)
+        self._fail_after()
+        return outcomes
+
+    def _fail_before(self) -> None:
         if self.failures:
             self.failures -= 1
             self.failed += 1
             raise self.error
-        self.inner.append(category, key, events, expected_version, work, now=now)
+
+    def _fail_after(self) -> None:
         if self.landed_failures:
             self.landed_failures -= 1
             self.failed += 1

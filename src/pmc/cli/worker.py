@@ -24,18 +24,20 @@ DEFAULT_STORE = "sqlite:///pmc.db"
 
 @app.command()
 def worker(
-    target: Annotated[
-        str,
+    targets: Annotated[
+        list[str],
         typer.Argument(
-            help="The generated process: `module:Class`, or `module` for its DEFINITION.",
-            metavar="MODULE[:PROCESS]",
+            help="The generated processes: `module:Class`, or `module` for its DEFINITION; "
+            "one worker runs the tasks of all of them.",
+            metavar="MODULE[:PROCESS]...",
         ),
     ],
     tasks: Annotated[
-        str,
+        list[str],
         typer.Option(
             "--tasks",
-            help="`module:factory`: called without arguments, returns the task handlers.",
+            help="`module:factory`: called without arguments, returns the task handlers. "
+            "Once for every process, or once per process in the same order.",
             metavar="MODULE:FACTORY",
         ),
     ],
@@ -66,19 +68,22 @@ def worker(
         bool, typer.Option("--verbose", "-v", help="Log every decision and attempt.")
     ] = False,
 ) -> None:
-    """Run the tasks of a generated process until SIGINT or SIGTERM."""
-    definition = resolve(target)  # puts the current directory on the path, for --tasks too
-    handlers = load_tasks(tasks)
+    """Run the tasks of generated processes until SIGINT or SIGTERM."""
+    factories = pair_tasks(targets, tasks)
+    # resolve puts the current directory on the path, for --tasks too.
+    definitions = [resolve(target) for target in targets]
+    handlers = load_handlers(factories)
     process_store = open_process_store(store)
     try:
         running = Worker(
-            definition,
+            definitions[0],
             process_store,
-            handlers,
+            handlers[0],
             worker_id=worker_id,
             concurrency=concurrency,
             lease=timedelta(seconds=lease),
             listener=print_progress,
+            also_serve=list(zip(definitions[1:], handlers[1:], strict=True)),
         )
     except ValueError as error:
         # A worker id the store cannot record (too long, a control character)
@@ -91,7 +96,8 @@ def worker(
         raise
     configure_logging(verbose)
     typer.echo(
-        f"pmc worker {running.worker_id}: {definition.category} tasks from {safe_url(store)}, "
+        f"pmc worker {running.worker_id}: {', '.join(running.categories)} tasks "
+        f"from {safe_url(store)}, "
         f"{concurrency} at a time (Ctrl-C to stop)",
         err=True,
     )
@@ -105,6 +111,25 @@ def worker(
     typer.echo(f"pmc worker {running.worker_id}: stopped; {summary(running.stats)}", err=True)
     if not finished:
         typer.echo("some attempts did not finish; their leases will expire", err=True)
+
+
+def pair_tasks(targets: list[str], tasks: list[str]) -> list[str]:
+    """The ``--tasks`` factory of each process: one for all, or one each in order."""
+    if len(tasks) == 1 or len(tasks) == len(targets):
+        return tasks * len(targets) if len(tasks) == 1 else tasks
+    raise UsageError(
+        f"{len(targets)} processes but {len(tasks)} --tasks: "
+        "give one --tasks for every process, or one per process in the same order"
+    )
+
+
+def load_handlers(factories: list[str]) -> list[object]:
+    """Call each distinct factory once: a factory named for several processes serves all."""
+    made: dict[str, object] = {}
+    for factory in factories:
+        if factory not in made:
+            made[factory] = load_tasks(factory)
+    return [made[factory] for factory in factories]
 
 
 # ---- output -------------------------------------------------------------------------

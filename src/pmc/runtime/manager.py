@@ -264,10 +264,14 @@ class ProcessManager:
         recorded even if the process ended meanwhile (a late outcome).
         Planned sync tasks are not run here; see ``run_sync_tasks``.
         """
+        key = self.definition.stream_key(key)
+        return self.task_runner().run_attempt(key, task, worker, lease, cancellation)
+
+    def task_runner(self) -> TaskRunner:
+        """What runs this manager's task attempts, on its cache; a ``Worker`` batches with it."""
         if self._runner is None:
             raise ValueError(f"no task handlers given to the {self.category} process manager")
-        key = self.definition.stream_key(key)
-        return self._runner.run_attempt(key, task, worker, lease, cancellation)
+        return self._runner
 
 
 def _delivery(event_id: str | uuid.UUID) -> str | uuid.UUID:

@@ -12,17 +12,19 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from event_sourcery import Event
 
+from pmc.errors import PmcError
 from pmc.runtime import attempts, contract, engine
 from pmc.runtime.definition import ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import TaskOutcome, TaskTimedOutBase
 from pmc.runtime.log import log_attempt, log_report, logger
 from pmc.runtime.preconditions import Precondition, held_by, lease_expired, startable
-from pmc.runtime.recorder import Recorder
+from pmc.runtime.recorder import Recorder, RecordRequest
 from pmc.runtime.results import AttemptReport, HandleResult, HandleStatus
 from pmc.runtime.state import ProcessState, TaskInFlight
 from pmc.runtime.stores.api import transient
@@ -39,6 +41,24 @@ MAX_SYNC_RUNS = 100
 # next to a lease, after which the attempt would be run again.
 OUTCOME_WRITE_TRIES = 5
 OUTCOME_WRITE_BACKOFF = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """An attempt whose ``TaskStarted`` was recorded: its handler must run now."""
+
+    key: str
+    task: TaskInFlight
+    worker: str
+    context: TaskContext
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """An attempt whose handler returned: its outcome is still to be recorded."""
+
+    attempt: Attempt
+    outcome: attempts.Outcome
 
 
 class TaskRunner:
@@ -83,86 +103,173 @@ class TaskRunner:
 
         None if another runner claimed the attempt first: nothing was run.
         """
-        category = self._definition.category
-        now = self._store.now()
-        lease_until = now + attempts.attempt_lease(self._definition, task, lease)
-        started = self._recorder.append(
-            key,
-            attempts.started_event(self._definition, task, worker, lease_until),
-            contract.started_id(task.task_id, task.attempt),
-            startable(task, now),
-        )
-        if not started.recorded:
+        (started,) = self.start_attempts([(key, task)], worker, lease, [cancellation])
+        if started is None:
             return None
-        context = TaskContext(
+        finished = self.run_handler(started, lease)
+        (recorded,) = self.record_outcomes([finished], single=True)
+        if isinstance(recorded, BaseException):
+            raise recorded
+        return self.report(finished, recorded)
+
+    def start_attempts(
+        self,
+        starts: Sequence[tuple[str, TaskInFlight]],
+        worker: str,
+        lease: timedelta,
+        cancellations: Sequence[threading.Event | None] | None = None,
+    ) -> list[Attempt | None]:
+        """Claim the current attempts of several tasks, recording their ``TaskStarted``s together.
+
+        One ``Recorder.append_many``: each start is checked and recorded on
+        its own (an attempt another runner started first is None, in place),
+        but they share the store's transaction. Each lease starts now, so the
+        caller must run every started attempt at once.
+        """
+        now = self._store.now()
+        leases = [now + attempts.attempt_lease(self._definition, t, lease) for _, t in starts]
+        results = self._recorder.append_many(
+            [
+                RecordRequest(
+                    key,
+                    attempts.started_event(self._definition, task, worker, lease_until),
+                    contract.started_id(task.task_id, task.attempt),
+                    startable(task, now),
+                )
+                for (key, task), lease_until in zip(starts, leases, strict=True)
+            ]
+        )
+        given = cancellations or [None] * len(starts)
+        started: list[Attempt | None] = []
+        for (key, task), lease_until, result, cancellation in zip(
+            starts, leases, results, given, strict=True
+        ):
+            if not result.recorded:
+                started.append(None)
+                continue
+            context = self._context(key, task, lease_until, cancellation or threading.Event())
+            log_attempt("started", self._definition.category, key, task, worker)
+            started.append(Attempt(key, task, worker, context))
+        return started
+
+    def _context(
+        self, key: str, task: TaskInFlight, lease_until: datetime, cancellation: threading.Event
+    ) -> TaskContext:
+        return TaskContext(
             task_id=task.task_id,
             attempt=task.attempt,
-            category=category,
+            category=self._definition.category,
             key=key,
             machine=task.machine,
             machine_id=task.machine_id,
             lease_until=lease_until,
-            cancellation=cancellation or threading.Event(),
+            cancellation=cancellation,
         )
-        log_attempt("started", category, key, task, worker)
-        keeper = self._keep_lease(key, task, worker, lease, context.cancellation)
+
+    def run_handler(self, started: Attempt, lease: timedelta) -> Finished:
+        """Run a started attempt's handler, renewing its lease meanwhile; its outcome."""
+        context = started.context
+        keeper = self._keep_lease(
+            started.key, started.task, started.worker, lease, context.cancellation
+        )
         try:
-            outcome = attempts.invoke(self._definition, self._tasks, task, context)
+            outcome = attempts.invoke(self._definition, self._tasks, started.task, context)
         finally:
             if keeper is not None:
                 keeper.stop()
-        recorded = self._record_outcome(key, task, worker, outcome)
+        return Finished(started, outcome)
+
+    def report(self, finished: Finished, recorded: HandleResult) -> AttemptReport:
+        """The report of an attempt whose outcome was recorded as ``recorded``; logged."""
+        started, outcome = finished.attempt, finished.outcome
         report = AttemptReport.of(
-            category,
-            key,
-            task,
-            worker=worker,
+            self._definition.category,
+            started.key,
+            started.task,
+            worker=started.worker,
             outcome=attempts.outcome_kind(outcome),
             reason=outcome.reason if isinstance(outcome, attempts.Failed) else None,
             recorded=recorded,
             permanent=isinstance(outcome, attempts.Failed) and outcome.permanent,
-            timed_out=self._timed_out_earlier(key, task),
+            timed_out=self._timed_out_earlier(started.key, started.task),
         )
         log_report(report)
         return report
 
-    def _record_outcome(
-        self, key: str, task: TaskInFlight, worker: str, outcome: attempts.Outcome
-    ) -> HandleResult:
-        """Record the outcome of an attempt that ran, retrying a write that fails.
+    def record_outcomes(
+        self, finished: Sequence[Finished], *, single: bool = False
+    ) -> list[HandleResult | Exception]:
+        """Record the outcomes of attempts that ran, together, retrying a write that fails.
 
-        The work happened, so the outcome is always recorded (late if it
-        changes nothing: ``HandleStatus.LATE``). A transient store error (a
-        dropped connection; ``stores.api.transient``) must not lose it: the
-        write is tried again, with a growing pause, up to
-        ``OUTCOME_WRITE_TRIES`` times. Its id is fixed, so a retry after a
-        write that did land finds it instead of recording it twice, and
-        reports it as recorded: the write was ours. Any other error (data the
-        store refuses) would fail again, so it is not retried. If the outcome
-        cannot be written, the error is raised and the attempt is left to its
-        lease: it times out, and a retry runs the handler again.
+        The work happened, so each outcome is always recorded (late if it
+        changes nothing: ``HandleStatus.LATE``), each with the decisions made
+        on it in one append, all of them in one ``Recorder.append_many``. A
+        transient store error (a dropped connection; ``stores.api.transient``)
+        must not lose them: the write is tried again, with a growing pause,
+        up to ``OUTCOME_WRITE_TRIES`` times. Their ids are fixed, so a retry
+        after a write that did land finds them instead of recording them
+        twice, and reports them as recorded: the write was ours. Any other
+        error (data the store refuses) would fail again: the outcomes are
+        then recorded one by one (``single``), so one the store refuses
+        cannot keep the others from being recorded; its error is returned in
+        its place, and its attempt is left to its lease: it times out, and a
+        retry runs the handler again.
         """
-        category = self._definition.category
-        event = attempts.outcome_event(self._definition, task, outcome)
-        event_id = contract.outcome_id(task.task_id, task.attempt)
+        outcomes = [
+            attempts.outcome_event(self._definition, done.attempt.task, done.outcome)
+            for done in finished
+        ]
+        requests = [
+            RecordRequest(
+                done.attempt.key,
+                outcome,
+                contract.outcome_id(done.attempt.task.task_id, done.attempt.task.attempt),
+            )
+            for done, outcome in zip(finished, outcomes, strict=True)
+        ]
         for number in range(1, OUTCOME_WRITE_TRIES + 1):
             try:
-                recorded = self._recorder.append(key, event, event_id)
+                results = self._recorder.append_many(requests)
             except Exception as error:
                 retry = transient(error) and number < OUTCOME_WRITE_TRIES
-                then = "trying again" if retry else "the attempt is left to its lease"
-                why = f"try {number}" if transient(error) else type(error).__name__
-                what = f"could not record the outcome ({why}: {error}); {then}"
-                level = logging.WARNING if retry else logging.ERROR
-                log_attempt(what, category, key, task, worker, level=level)
+                if not single and len(finished) > 1 and not transient(error):
+                    return [self._record_alone(done) for done in finished]
+                self._log_write_error(finished, error, number, retry=retry)
                 if not retry:
-                    raise
+                    return [error] * len(finished)
                 time.sleep(OUTCOME_WRITE_BACKOFF * 2 ** (number - 1))
                 continue
-            if number > 1 and recorded.status is HandleStatus.DEDUPLICATED:
-                return self._landed(key, event, event_id, recorded)
-            return recorded
+            if number == 1:
+                return list(results)
+            return [
+                self._landed(request.key, outcome, request.event_id, result)
+                if result.status is HandleStatus.DEDUPLICATED
+                else result
+                for request, outcome, result in zip(requests, outcomes, results, strict=True)
+            ]
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _record_alone(self, finished: Finished) -> HandleResult | Exception:
+        (result,) = self.record_outcomes([finished], single=True)
+        return result
+
+    def _log_write_error(
+        self, finished: Sequence[Finished], error: Exception, number: int, *, retry: bool
+    ) -> None:
+        then = "trying again" if retry else "the attempt is left to its lease"
+        why = f"try {number}" if transient(error) else type(error).__name__
+        what = f"could not record the outcome ({why}: {error}); {then}"
+        level = logging.WARNING if retry else logging.ERROR
+        for done in finished:
+            started = done.attempt
+            log_attempt(
+                what,
+                self._definition.category,
+                started.key,
+                started.task,
+                started.worker,
+                level=level,
+            )
 
     def _landed(
         self,
@@ -300,3 +407,58 @@ def _next_sync_step(state: ProcessState, now: datetime) -> StartAttempt | TimeOu
         if isinstance(action, StartAttempt | TimeOut):
             return action
     return None
+
+
+class OutcomeBatcher:
+    """Records the outcomes of attempts finishing at about the same time together.
+
+    Group commit: a runner thread hands its finished attempt in and waits;
+    one of the waiting threads writes every outcome handed in so far in one
+    ``TaskRunner.record_outcomes`` while the others queue up for the next
+    write. A thread alone writes at once, so nothing waits for company.
+    """
+
+    def __init__(self, runner: TaskRunner) -> None:
+        self._runner = runner
+        self._changed = threading.Condition()
+        self._pending: list[_Handed] = []
+        self._writing = False
+
+    @property
+    def waiting(self) -> int:
+        """Outcomes handed in and waiting for the next write."""
+        with self._changed:
+            return len(self._pending)
+
+    def record(self, finished: Finished) -> HandleResult | Exception:
+        """Record ``finished``'s outcome, with others if any; as ``record_outcomes`` says."""
+        handed = _Handed(finished)
+        with self._changed:
+            self._pending.append(handed)
+            while handed.result is None and self._writing:
+                self._changed.wait()
+            if handed.result is not None:
+                return handed.result
+            self._writing = True
+            batch, self._pending = self._pending, []
+        # Whatever happens, every thread of the batch gets an answer.
+        interrupted = PmcError("the write of the outcomes was interrupted")
+        results: Sequence[HandleResult | Exception] = [interrupted] * len(batch)
+        try:
+            results = self._runner.record_outcomes([each.finished for each in batch])
+        except Exception as error:  # a bug: the other threads get it too
+            results = [error] * len(batch)
+        finally:
+            with self._changed:
+                for each, result in zip(batch, results, strict=True):
+                    each.result = result
+                self._writing = False
+                self._changed.notify_all()
+        assert handed.result is not None
+        return handed.result
+
+
+@dataclass(slots=True)
+class _Handed:
+    finished: Finished
+    result: HandleResult | Exception | None = None

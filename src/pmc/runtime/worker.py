@@ -18,10 +18,11 @@ idempotent, keyed by ``ctx.task_id``.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -40,7 +41,13 @@ from pmc.runtime.results import (
     TimeoutReport,
     TimerReport,
 )
-from pmc.runtime.running import DEFAULT_LEASE, timeout_of
+from pmc.runtime.running import (
+    DEFAULT_LEASE,
+    Attempt,
+    OutcomeBatcher,
+    TaskRunner,
+    timeout_of,
+)
 from pmc.runtime.state import TaskInFlight
 from pmc.runtime.stores.api import ProcessStore, WorkItem, check_name
 from pmc.runtime.work import (
@@ -62,9 +69,11 @@ DEFAULT_CONCURRENCY = 1
 # the attempt's own lease counts), so it can be short.
 CLAIM_SECONDS = 30.0
 # An idle worker waits on the store at most this long at a time: the store
-# wakes it within 100 ms when work arrives, and this bounds how long a stop
-# request waits for an idle thread.
+# wakes it when work arrives (see ``ProcessStore.wait_for_due``), and this
+# bounds how long a stop request waits for an idle thread.
 IDLE_WAIT = 0.25
+# The rows a ``run_once`` without a limit claims at most.
+RUN_ONCE_LIMIT = 16
 STOP_GRACE = 30.0
 
 
@@ -87,15 +96,50 @@ class WorkerStats:
     late: int = 0
 
 
-class Worker:
-    """Runs the tasks of one process from a store, in ``concurrency`` threads.
+@dataclass(frozen=True, slots=True)
+class Served:
+    """One process a worker runs the tasks of."""
 
-    ``start()`` / ``stop()`` run it in the background; ``run_once()`` does
-    what is due now in the calling thread (handy with a store on a fake clock).
+    definition: ProcessDefinition
+    manager: ProcessManager
+    runner: TaskRunner
+    outcomes: OutcomeBatcher
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """A claimed row whose task's attempt is due to start."""
+
+    served: Served
+    item: WorkItem
+    task: TaskInFlight
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A started attempt: its handler must run now."""
+
+    served: Served
+    item: WorkItem
+    attempt: Attempt
+
+
+class Worker:
+    """Runs the tasks of one process (or several) from a store, ``concurrency`` at a time.
+
+    ``start()`` / ``stop()`` run it in the background: one thread claims due
+    rows of the index, as many as there are idle runner threads, records
+    the ``TaskStarted``s of the claimed batch together, and hands the
+    attempts to ``concurrency`` runner threads, which record the outcomes of
+    attempts finishing together in one write (``running.OutcomeBatcher``).
+    ``run_once()`` does what is due now in the calling thread (handy with a
+    store on a fake clock), running up to ``concurrency`` attempts at once.
     Every time a worker compares or records is read from ``store.now()``: the
     store's clock, which workers on other machines share.
     ``listener`` is called (from worker threads) after every attempt,
     recorded timeout and fired timer, with the totals so far.
+    ``also_serve`` adds processes (definition and task handlers) run by the
+    same threads, claiming the due work of all of them.
 
     A worker thread survives anything: an exception escaping a round
     (``BaseException`` included, from the store or a listener) is logged,
@@ -115,16 +159,22 @@ class Worker:
         claim_seconds: float = CLAIM_SECONDS,
         idle_wait: float = IDLE_WAIT,
         listener: Callable[[Report, WorkerStats], None] | None = None,
+        also_serve: Sequence[tuple[ProcessDefinition, object]] = (),
     ) -> None:
         """``lease`` is the lease of an attempt of a task without ``timeout``,
         renewed every third of it while the handler runs."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-        attempts.check_handlers(definition, tasks)
+        processes = [(definition, tasks), *also_serve]
+        for served_definition, handlers in processes:
+            attempts.check_handlers(served_definition, handlers)
+        categories = [served_definition.category for served_definition, _ in processes]
+        twice = sorted({c for c in categories if categories.count(c) > 1})
+        if twice:
+            raise ValueError(f"a worker serves each process once: {', '.join(twice)} is repeated")
         if worker_id is not None:
             # Recorded in TaskStarted and the work index (VARCHAR(255) columns).
             check_name("worker id", worker_id)
-        self.definition = definition
         self.store = store
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.concurrency = concurrency
@@ -132,14 +182,41 @@ class Worker:
         self.claim_seconds = claim_seconds
         self.idle_wait = idle_wait
         self.listener = listener
-        self.manager = ProcessManager(
-            definition, store, tasks, runner_id=self.worker_id, lease=lease, with_worker=True
+        self._served = {
+            served_definition.category: self._serve(served_definition, handlers)
+            for served_definition, handlers in processes
+        }
+        # One category as itself, so stores that take only one still work.
+        self._claimed: str | tuple[str, ...] = (
+            categories[0] if len(categories) == 1 else tuple(categories)
         )
+        self.definition = definition
+        self.manager = self._served[definition.category].manager
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._stats = WorkerStats()
         self._stats_lock = threading.Lock()
         self._running: dict[uuid.UUID, threading.Event] = {}
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._slots = threading.Condition()
+        self._idle_runners = 0
+
+    def _serve(self, definition: ProcessDefinition, tasks: object) -> Served:
+        manager = ProcessManager(
+            definition,
+            self.store,
+            tasks,
+            runner_id=self.worker_id,
+            lease=self.lease,
+            with_worker=True,
+        )
+        runner = manager.task_runner()
+        return Served(definition, manager, runner, OutcomeBatcher(runner))
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The processes this worker runs the tasks of."""
+        return tuple(self._served)
 
     @property
     def stats(self) -> WorkerStats:
@@ -152,18 +229,25 @@ class Worker:
         if self._threads:
             raise RuntimeError(f"worker {self.worker_id} is already running")
         self._stopping.clear()
+        self._idle_runners = 0
         self._threads = [
-            threading.Thread(target=self._loop, name=f"{self.worker_id}-{n}", daemon=True)
+            threading.Thread(target=self._guarded, args=(self._claim_rounds,), name=self.worker_id)
+        ]
+        self._threads += [
+            threading.Thread(
+                target=self._guarded, args=(self._run_jobs,), name=f"{self.worker_id}-{n}"
+            )
             for n in range(self.concurrency)
         ]
         for thread in self._threads:
+            thread.daemon = True
             thread.start()
         logger.info(
             "worker %s started for %s (%d threads)",
             self.worker_id,
-            self.definition.category,
+            ", ".join(self.categories),
             self.concurrency,
-            extra=fields(worker=self.worker_id, category=self.definition.category),
+            extra=fields(worker=self.worker_id, category=",".join(self.categories)),
         )
 
     def stop(self, grace: float = STOP_GRACE) -> bool:
@@ -175,6 +259,8 @@ class Worker:
         records their timeout and retries them.
         """
         self._stopping.set()
+        with self._slots:
+            self._slots.notify_all()
         stopped = _join_all(self._threads, grace)
         if not stopped:
             for cancellation in list(self._running.values()):
@@ -185,63 +271,111 @@ class Worker:
             "worker %s stopped%s",
             self.worker_id,
             "" if stopped else " (attempts still running are left to their lease)",
-            extra=fields(worker=self.worker_id, category=self.definition.category),
+            extra=fields(worker=self.worker_id, category=",".join(self.categories)),
         )
         return stopped
 
-    def _loop(self) -> None:
+    def _guarded(self, rounds: Callable[[], bool]) -> None:
+        """Run ``rounds`` until the worker stops; a thread survives anything it raises."""
         try:
-            self._rounds()
+            while not self._stopping.is_set():
+                try:
+                    if rounds():
+                        return
+                except Exception:
+                    # The store is unreachable, say: keep trying, slowly.
+                    logger.exception(
+                        "worker %s: unexpected error",
+                        self.worker_id,
+                        extra=fields(worker=self.worker_id),
+                    )
+                    self._stopping.wait(self.idle_wait)
+                except BaseException as error:
+                    # SystemExit or the like raised in this thread (by a
+                    # listener, say): it cannot stop the program from here, and
+                    # a silently dead thread would leave a zombie worker.
+                    self._add(crashes=1)
+                    logger.critical(
+                        "worker %s: thread %s crashed (%s: %s); restarting its loop",
+                        self.worker_id,
+                        threading.current_thread().name,
+                        type(error).__name__,
+                        error,
+                        exc_info=True,
+                        extra=fields(worker=self.worker_id),
+                    )
+                    self._stopping.wait(self.idle_wait)
         finally:
             # The event loop ``async def`` handlers ran on in this thread.
             close_thread_loop()
 
-    def _rounds(self) -> None:
+    def _claim_rounds(self) -> bool:
+        """Claim rows while runner threads are idle; wait on the store when nothing is due."""
         while not self._stopping.is_set():
+            idle = self._wait_for_idle_runners()
+            if idle and not self._dispatch(idle):
+                self._wait_for_work()
+        return True
+
+    def _wait_for_idle_runners(self) -> int:
+        with self._slots:
+            if not self._idle_runners:
+                self._slots.wait(self.idle_wait)
+            return self._idle_runners
+
+    def _wait_for_work(self) -> None:
+        # Each call waits at most ``idle_wait``, so a stop request is seen
+        # soon; the store decides how often it really asks the database.
+        while not self._stopping.is_set():
+            if self.store.wait_for_due(self.idle_wait, category=self._claimed):
+                return
+
+    def _dispatch(self, idle: int) -> int:
+        """Claim up to ``idle`` rows and hand their started attempts to idle runners."""
+        items = self._claim(idle)
+        jobs = self._start(self._judge_all(items))
+        with self._slots:
+            self._idle_runners -= len(jobs)
+        for job in jobs:
+            self._jobs.put(job)
+        return len(items)
+
+    def _run_jobs(self) -> bool:
+        """A runner thread: run the attempts handed over until the worker stops."""
+        while True:
+            with self._slots:
+                self._idle_runners += 1
+                self._slots.notify_all()
+            # Counted idle again at the top of the loop, also after a crash.
+            job = self._next_job()
+            if job is None:
+                return True
+            self._run_job(job)
+
+    def _next_job(self) -> _Job | None:
+        while True:
             try:
-                if not self.run_once(limit=1):
-                    self.store.wait_for_due(self.idle_wait, category=self.definition.category)
-            except Exception:
-                # The store is unreachable, say: keep trying, slowly.
-                logger.exception(
-                    "worker %s: unexpected error",
-                    self.worker_id,
-                    extra=fields(worker=self.worker_id),
-                )
-                self._stopping.wait(self.idle_wait)
-            except BaseException as error:
-                # SystemExit or the like raised in this thread (by a
-                # listener, say): it cannot stop the program from here, and
-                # a silently dead thread would leave a zombie worker.
-                self._add(crashes=1)
-                logger.critical(
-                    "worker %s: thread %s crashed (%s: %s); restarting its loop",
-                    self.worker_id,
-                    threading.current_thread().name,
-                    type(error).__name__,
-                    error,
-                    exc_info=True,
-                    extra=fields(worker=self.worker_id),
-                )
-                self._stopping.wait(self.idle_wait)
+                return self._jobs.get(timeout=self.idle_wait)
+            except queue.Empty:
+                if self._stopping.is_set():
+                    return None
 
     # ---- one round -------------------------------------------------------------------------
 
     def run_once(self, limit: int | None = None) -> int:
-        """Claim what is due now (at most ``limit`` rows) and do it; the rows handled."""
-        items = self.store.claim_due(
-            self.store.now(),
-            self.worker_id,
-            limit or max(self.concurrency, 16),
-            self.claim_seconds,
-            category=self.definition.category,
-        )
-        for index, item in enumerate(items):
+        """Claim what is due now (at most ``limit`` rows) and do it; the rows handled.
+
+        The attempts due start ``concurrency`` at a time, each batch's
+        ``TaskStarted``s recorded together, their handlers run at once and
+        their outcomes recorded together.
+        """
+        items = self._claim(limit or max(self.concurrency, RUN_ONCE_LIMIT))
+        starts = self._judge_all(items)
+        for first in range(0, len(starts), self.concurrency):
             if self._stopping.is_set():
-                for unstarted in items[index:]:
-                    self.store.release(unstarted)
+                self._release([start.item for start in starts[first:]])
                 break
-            self.process(item)
+            self._run_together(self._start(starts[first : first + self.concurrency]))
         return len(items)
 
     def drain(self, max_rounds: int = 1000) -> int:
@@ -256,32 +390,37 @@ class Worker:
 
     def process(self, item: WorkItem) -> None:
         """Do what a claimed index row asks for, judged from its stream's state."""
-        try:
-            self._process(item)
-        except Exception:
-            # The row keeps its claim until the claim expires: a row that
-            # keeps failing is retried at that pace, not in a busy loop.
-            logger.exception(
-                "worker %s: %s/%s %s failed",
-                self.worker_id,
-                item.category,
-                item.key,
-                item.work_id,
-                extra=fields(
-                    worker=self.worker_id,
-                    category=item.category,
-                    key=item.key,
-                    work_id=item.work_id,
-                ),
-            )
+        self._run_together(self._start(self._judge_all([item])))
 
-    def _process(self, item: WorkItem) -> None:
-        if item.category != self.definition.category:
+    def _claim(self, limit: int) -> list[WorkItem]:
+        return self.store.claim_due(
+            self.store.now(), self.worker_id, limit, self.claim_seconds, category=self._claimed
+        )
+
+    def _judge_all(self, items: Sequence[WorkItem]) -> list[_Start]:
+        """Do what the claimed rows ask for, but start no attempt: those are returned."""
+        starts: list[_Start] = []
+        for index, item in enumerate(items):
+            if self._stopping.is_set():
+                self._release(items[index:])
+                break
+            try:
+                start = self._judge(item)
+            except Exception:
+                self._log_failure(item)
+                continue
+            if start is not None:
+                starts.append(start)
+        return starts
+
+    def _judge(self, item: WorkItem) -> _Start | None:
+        served = self._served.get(item.category)
+        if served is None:
             # Only a row handed over by mistake (claims are per category):
             # another process's worker must judge it against its own stream.
             self.store.release(item)
-            return
-        manager = self.manager
+            return None
+        definition, manager = served.definition, served.manager
         now = self.store.now()
         state = manager.state(item.key)
         action = due_action(state, item, now)
@@ -291,12 +430,12 @@ class Worker:
             case NotYet(due_at=due_at):
                 set_work(self.store, item, due_at, judged_at=state.version)
             case StartAttempt(task=task):
-                self._run_attempt(item, task)
+                return _Start(served, item, task)
             case TimeOut(task=task):
-                result = manager.record(item.key, *timeout_of(self.definition, task, now))
+                result = manager.record(item.key, *timeout_of(definition, task, now))
                 if self._settle(item, result):
                     report = TimeoutReport.of(
-                        self.definition.category,
+                        definition.category,
                         item.key,
                         task,
                         retry_scheduled=result.retry_scheduled,
@@ -307,7 +446,7 @@ class Worker:
             case FireTimer(timer=timer):
                 result = manager.record(
                     item.key,
-                    attempts.fired_event(self.definition, timer),
+                    attempts.fired_event(definition, timer),
                     contract.fired_id(timer.timer_id),
                     timer_due(timer.timer_id, now),
                 )
@@ -315,7 +454,7 @@ class Worker:
                     self._add(timers_fired=1)
                     self._tell(
                         TimerReport(
-                            category=self.definition.category,
+                            category=definition.category,
                             key=item.key,
                             machine=timer.machine,
                             machine_id=timer.machine_id,
@@ -324,23 +463,99 @@ class Worker:
                         )
                     )
                     self._count_sync_runs(result)
+        return None
 
-    def _run_attempt(self, item: WorkItem, task: TaskInFlight) -> None:
-        cancellation = threading.Event()
-        self._running[task.task_id] = cancellation
+    def _start(self, starts: Sequence[_Start]) -> list[_Job]:
+        """Start the attempts of ``starts``: one ``TaskStarted`` write per process served.
+
+        A row whose attempt another worker started first is released (the
+        append that would have rewritten it did not happen).
+        """
+        jobs: list[_Job] = []
+        for served in self._served.values():
+            mine = [start for start in starts if start.served is served]
+            if mine:
+                jobs += self._start_of(served, mine)
+        return jobs
+
+    def _start_of(self, served: Served, starts: Sequence[_Start]) -> list[_Job]:
+        cancellations = [threading.Event() for _ in starts]
         try:
-            report = self.manager.run_attempt(
-                item.key, task, self.worker_id, self.lease, cancellation
+            started = served.runner.start_attempts(
+                [(start.item.key, start.task) for start in starts],
+                self.worker_id,
+                self.lease,
+                cancellations,
             )
+        except Exception:
+            # The rows keep their claims until the claims expire.
+            for start in starts:
+                self._log_failure(start.item)
+            return []
+        jobs: list[_Job] = []
+        for start, attempt in zip(starts, started, strict=True):
+            if attempt is None:
+                # Another worker started this attempt first.
+                self.store.release(start.item)
+                continue
+            self._running[attempt.task.task_id] = attempt.context.cancellation
+            jobs.append(_Job(served, start.item, attempt))
+        return jobs
+
+    def _run_together(self, jobs: Sequence[_Job]) -> None:
+        """Run started attempts at once: the first here, each other one in a thread of its own."""
+        helpers = [
+            threading.Thread(target=_in_own_loop, args=(self._run_job, job), daemon=True)
+            for job in jobs[1:]
+        ]
+        for helper in helpers:
+            helper.start()
+        try:
+            if jobs:
+                self._run_job(jobs[0])
         finally:
-            self._running.pop(task.task_id, None)
-        if report is None:
-            # Another worker started this attempt first.
-            self.store.release(item)
+            for helper in helpers:
+                helper.join()
+
+    def _run_job(self, job: _Job) -> None:
+        """Run a started attempt's handler, record its outcome (with others), count it."""
+        served, attempt = job.served, job.attempt
+        try:
+            try:
+                finished = served.runner.run_handler(attempt, self.lease)
+            finally:
+                self._running.pop(attempt.task.task_id, None)
+            recorded = served.outcomes.record(finished)
+            if isinstance(recorded, Exception):
+                raise recorded
+            report = served.runner.report(finished, recorded)
+        except Exception:
+            # The row keeps its claim until the claim expires: a row that
+            # keeps failing is retried at that pace, not in a busy loop.
+            self._log_failure(job.item)
             return
         self._count(report)
-        for sync_report in self.manager.run_sync_tasks(item.key):
+        for sync_report in served.manager.run_sync_tasks(job.item.key):
             self._count(sync_report)
+
+    def _release(self, items: Sequence[WorkItem]) -> None:
+        for item in items:
+            self.store.release(item)
+
+    def _log_failure(self, item: WorkItem) -> None:
+        logger.exception(
+            "worker %s: %s/%s %s failed",
+            self.worker_id,
+            item.category,
+            item.key,
+            item.work_id,
+            extra=fields(
+                worker=self.worker_id,
+                category=item.category,
+                key=item.key,
+                work_id=item.work_id,
+            ),
+        )
 
     def _settle(self, item: WorkItem, result: HandleResult) -> bool:
         """Whether ``result`` was recorded; if not, the row still carries our claim: release it."""
@@ -390,6 +605,14 @@ _FATE_COUNTS = {Fate.RETRYING: "retrying", Fate.FAILED: "failed"}
 def _after_failure(retry_scheduled: bool) -> dict[str, int]:
     """What a failed or timed-out attempt adds to the stats."""
     return {_FATE_COUNTS[Fate.of(retry_scheduled)]: 1}
+
+
+def _in_own_loop(run: Callable[[_Job], None], job: _Job) -> None:
+    """``run(job)`` in a thread of its own, closing the event loop it may have opened."""
+    try:
+        run(job)
+    finally:
+        close_thread_loop()
 
 
 def _join_all(threads: list[threading.Thread], timeout: float) -> bool:

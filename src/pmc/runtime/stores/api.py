@@ -123,6 +123,14 @@ class WorkChanges:
 
 NO_WORK = WorkChanges()
 
+# What a worker claims: one process's category, several (a tuple), or None for all.
+Categories = str | tuple[str, ...] | None
+
+
+def categories_of(category: Categories) -> tuple[str, ...] | None:
+    """``category`` as a tuple of categories, or None for all."""
+    return (category,) if isinstance(category, str) else category
+
 
 @dataclass(frozen=True, slots=True)
 class WorkItem:
@@ -266,14 +274,15 @@ class ProcessStore(Protocol):
         worker_id: str,
         limit: int,
         lease_seconds: float,
-        category: str | None = None,
+        category: Categories = None,
     ) -> list[WorkItem]:
         """Claim up to ``limit`` rows due at ``now`` that nobody holds a live lease on.
 
         Atomic across threads, processes and machines: a row is handed to one
         claimer until ``now + lease_seconds``; after that anyone may claim it.
-        ``category`` limits the claim to one process's streams (a worker runs
-        the tasks of one process; other processes may share the store).
+        ``category`` limits the claim to one process's streams, or to several
+        (a tuple of categories): a worker runs the tasks of the processes it
+        serves, and other processes may share the store.
         """
         ...
 
@@ -281,17 +290,19 @@ class ProcessStore(Protocol):
         """Drop the claim held by ``item.claimed_by``; False if it no longer holds it."""
         ...
 
-    def has_due(self, now: datetime, category: str | None = None) -> bool:
+    def has_due(self, now: datetime, category: Categories = None) -> bool:
         """Whether ``claim_due(now, ..., category)`` would find anything (a cheap read)."""
         ...
 
-    def wait_for_due(self, timeout: float, category: str | None = None) -> bool:
+    def wait_for_due(self, timeout: float, category: Categories = None) -> bool:
         """Block until some work (of ``category``) is due (True) or ``timeout`` seconds pass.
 
         Due at the store's clock.
 
-        Wakes at once on changes made through this store object, and polls
-        often enough to notice other processes' work within 100 ms.
+        Wakes at once on changes made through this store object. Other
+        processes' work is noticed within 100 ms: by polling, or on
+        PostgreSQL when they commit (``LISTEN/NOTIFY``), polling then at most
+        once a second (also to see work that comes due by the clock).
         """
         ...
 

@@ -25,6 +25,7 @@ from pmc.runtime.stores.api import (
     AppendOutcome,
     AppendRejected,
     AppendRequest,
+    Categories,
     Clock,
     DuplicateEventId,
     NewEvent,
@@ -34,6 +35,7 @@ from pmc.runtime.stores.api import (
     WorkChanges,
     WorkItem,
     append_alone,
+    categories_of,
     check_append,
     check_category,
     check_claim,
@@ -171,7 +173,7 @@ class MemoryStore:
         worker_id: str,
         limit: int,
         lease_seconds: float,
-        category: str | None = None,
+        category: Categories = None,
     ) -> list[WorkItem]:
         require_aware("now", now)
         check_claim(limit, lease_seconds)
@@ -198,16 +200,37 @@ class MemoryStore:
         self._signal.notify()
         return True
 
-    def has_due(self, now: datetime, category: str | None = None) -> bool:
+    def has_due(self, now: datetime, category: Categories = None) -> bool:
         require_aware("now", now)
         with self._lock:
             return any(is_claimable(item, now, category) for item in self._work.values())
 
-    def wait_for_due(self, timeout: float, category: str | None = None) -> bool:
-        return self._signal.wait_for_due(lambda now: self.has_due(now, category), timeout, self.now)
+    def wait_for_due(self, timeout: float, category: Categories = None) -> bool:
+        return self._signal.wait_for_due(
+            lambda now: self._due_in(now, category), timeout, self.now, key=category
+        )
+
+    def _due_in(self, now: datetime, category: Categories) -> float | None:
+        """Seconds until a row (of ``category``) is claimable; None if there is none."""
+        chosen = categories_of(category)
+        with self._lock:
+            times = [
+                claimable_at(item)
+                for item in self._work.values()
+                if chosen is None or item.category in chosen
+            ]
+        return None if not times else (min(times) - now).total_seconds()
 
 
-def is_claimable(item: WorkItem, now: datetime, category: str | None = None) -> bool:
-    if item.due_at > now or category not in (None, item.category):
+def is_claimable(item: WorkItem, now: datetime, category: Categories = None) -> bool:
+    chosen = categories_of(category)
+    if item.due_at > now or (chosen is not None and item.category not in chosen):
         return False
     return item.claimed_by is None or (item.lease_until is not None and item.lease_until <= now)
+
+
+def claimable_at(item: WorkItem) -> datetime:
+    """When ``item`` can be claimed: when due, or when its claim expires if later."""
+    if item.claimed_by is None or item.lease_until is None:
+        return item.due_at
+    return max(item.due_at, item.lease_until)

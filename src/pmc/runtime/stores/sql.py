@@ -39,8 +39,10 @@ from sqlalchemy import (
     Engine,
     Row,
     and_,
+    case,
     create_engine,
     event,
+    func,
     literal,
     or_,
     select,
@@ -83,12 +85,14 @@ from pmc.runtime.stores._events import (
     stream_id,
     wrap,
 )
+from pmc.runtime.stores._notify import PgListener, install_notify
 from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
     NO_WORK,
     AppendOutcome,
     AppendRejected,
     AppendRequest,
+    Categories,
     Clock,
     DuplicateEventId,
     JsonValue,
@@ -100,6 +104,7 @@ from pmc.runtime.stores.api import (
     WorkChanges,
     WorkItem,
     append_alone,
+    categories_of,
     check_append,
     check_category,
     check_claim,
@@ -117,6 +122,9 @@ from pmc.runtime.stores.schema import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How often an idle worker asks PostgreSQL for due work when no
+# notification came (work due by the clock, a lost listening connection).
+PG_POLL_INTERVAL = 2.0
 # Any constant works; it only has to be the same in every process.
 _SCHEMA_LOCK_ID = 0x706D635F73636D61
 # Streams a store remembers having a ``pmc_streams`` row (see ``_remember_listed``).
@@ -180,7 +188,13 @@ class SqlStore:
         self._local = threading.local()
         self._schema_lock = threading.Lock()
         self._schema_ready = False
-        self._signal = WorkSignal()
+        # PostgreSQL tells listeners when work is written (``_notify``):
+        # polling is then only a slow fallback.
+        self._signal = (
+            WorkSignal(PgListener(engine), poll_interval=PG_POLL_INTERVAL)
+            if self._dialect == "postgresql"
+            else WorkSignal()
+        )
         self._sql = DIALECTS[self._dialect]
         self._listed: set[tuple[str, str]] = set()
         self._statements = {statement: self._sql.sql(statement) for statement in HOT_STATEMENTS}
@@ -199,9 +213,12 @@ class SqlStore:
                 es_tables = event_sourcery_tables()
                 es_tables[0].metadata.create_all(conn, tables=es_tables)
                 metadata.create_all(conn)
+                if self._dialect == "postgresql":
+                    install_notify(conn)
             self._schema_ready = True
 
     def close(self) -> None:
+        self._signal.close()
         self._engine.dispose()
         self._write_engine.dispose()
 
@@ -535,7 +552,7 @@ class SqlStore:
         worker_id: str,
         limit: int,
         lease_seconds: float,
-        category: str | None = None,
+        category: Categories = None,
     ) -> list[WorkItem]:
         require_aware("now", now)
         check_claim(limit, lease_seconds)
@@ -581,14 +598,28 @@ class SqlStore:
             self._signal.notify()
         return released
 
-    def has_due(self, now: datetime, category: str | None = None) -> bool:
+    def has_due(self, now: datetime, category: Categories = None) -> bool:
         require_aware("now", now)
         query = select(literal(1)).where(claimable(to_naive_utc(now), category)).limit(1)
         with self._transaction(write=False) as session:
             return session.connection().execute(query).first() is not None
 
-    def wait_for_due(self, timeout: float, category: str | None = None) -> bool:
-        return self._signal.wait_for_due(lambda now: self.has_due(now, category), timeout, self.now)
+    def wait_for_due(self, timeout: float, category: Categories = None) -> bool:
+        return self._signal.wait_for_due(
+            lambda now: self._due_in(now, category), timeout, self.now, key=category
+        )
+
+    def _due_in(self, now: datetime, category: Categories) -> float | None:
+        """Seconds until a row (of ``category``) is claimable; None if there is none."""
+        query = select(func.min(CLAIMABLE_AT))
+        chosen = categories_of(category)
+        if chosen is not None:
+            query = query.where(work.c.category.in_(chosen))
+        with self._transaction(write=False) as session:
+            first = session.connection().execute(query).scalar()
+        if not isinstance(first, datetime):
+            return None
+        return (first - to_naive_utc(now)).total_seconds()
 
 
 def listed_by(append: _Append) -> bool:
@@ -597,12 +628,27 @@ def listed_by(append: _Append) -> bool:
     return creates or bool(append.work.upsert)
 
 
-def claimable(now: datetime, category: str | None = None) -> ColumnElement[bool]:
+def claimable(now: datetime, category: Categories = None) -> ColumnElement[bool]:
     due = and_(
         work.c.due_at <= now,
         or_(work.c.claimed_by.is_(None), work.c.lease_until <= now),
     )
-    return due if category is None else and_(work.c.category == category, due)
+    chosen = categories_of(category)
+    if chosen is None:
+        return due
+    if len(chosen) == 1:
+        return and_(work.c.category == chosen[0], due)
+    return and_(work.c.category.in_(chosen), due)
+
+
+# When a row can be claimed: when due, or when its claim expires if later.
+CLAIMABLE_AT = case(
+    (
+        and_(work.c.claimed_by.is_not(None), work.c.lease_until > work.c.due_at),
+        work.c.lease_until,
+    ),
+    else_=work.c.due_at,
+)
 
 
 def work_item(

@@ -1,0 +1,263 @@
+"""A worker claims due rows in batches, starts their attempts in one write, runs
+them at once and records outcomes finishing together in one write; one worker
+may serve several processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import DataError
+
+from pmc.runtime import End, TaskContext
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.results import HandleResult
+from pmc.runtime.running import OutcomeBatcher
+from pmc.runtime.stores import AppendOutcome, AppendRequest, ProcessStore, open_store
+from pmc.runtime.worker import Worker
+from tests.runtime.processes import SEED
+from tests.runtime.support import (
+    FakeClock,
+    RebaseTasks,
+    compiled,
+    definition,
+    names,
+    seed,
+    wait_until,
+)
+
+LEASE = timedelta(minutes=5)
+
+
+class Spy:
+    """A store passing every call on, keeping the ``append_many`` batches' event names."""
+
+    def __init__(self, inner: ProcessStore) -> None:
+        self.inner = inner
+        self.batches: list[list[str]] = []
+        self.claims = 0
+        self.appends = 0
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        self.batches.append([type(new.event).__name__ for r in requests for new in r.events])
+        return self.inner.append_many(requests)
+
+    def append(self, *args: Any, **kwargs: Any) -> Any:
+        self.appends += 1
+        return self.inner.append(*args, **kwargs)
+
+    def claim_due(self, *args: Any, **kwargs: Any) -> Any:
+        self.claims += 1
+        return self.inner.claim_due(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def started_batches(self) -> list[int]:
+        return [batch.count("TaskStarted") for batch in self.batches if "TaskStarted" in batch]
+
+
+def spied(store: ProcessStore) -> tuple[ProcessStore, Spy]:
+    spy = Spy(store)
+    as_store: ProcessStore = spy  # type: ignore[assignment]
+    return as_store, spy
+
+
+def plan(store: ProcessStore, keys: Sequence[str]) -> ProcessManager:
+    """One CloseInstance task due for each key."""
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+    for key in keys:
+        manager.handle(m.RebaseFailed(rebase_id=key, instances=["A"]))
+    return manager
+
+
+class Together:
+    """Handlers that return only once ``parties`` of them run at the same time."""
+
+    def __init__(self, parties: int, fail: str | None = None) -> None:
+        self.barrier = threading.Barrier(parties, timeout=10)
+        self.fail = fail
+
+    def close_instance(self, task: Any, ctx: TaskContext) -> None:
+        self.barrier.wait()  # a BrokenBarrierError if the others never come
+        if ctx.key == self.fail:
+            raise SystemExit(3)
+
+
+# ---- batches ---------------------------------------------------------------------------
+
+
+def test_a_claimed_batch_starts_its_attempts_in_one_write_and_runs_them_at_once(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    manager = plan(store, ["r1", "r2", "r3", "r4"])
+    spying, spy = spied(store)
+    worker = Worker(definition(seed()), spying, Together(4), concurrency=4)
+
+    assert worker.run_once() == 4
+
+    assert spy.claims == 1
+    assert spy.started_batches() == [4]  # four TaskStarted in one append_many
+    assert spy.appends == 0
+    assert worker.stats.completed == 4
+    assert all(manager.state(key).end is End.COMPLETED for key in ("r1", "r2", "r3", "r4"))
+
+
+def test_no_more_attempts_start_together_than_the_worker_runs_at_once(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    # An attempt's lease starts at its TaskStarted: none may wait behind another.
+    manager = plan(store, ["r1", "r2", "r3", "r4", "r5"])
+    spying, spy = spied(store)
+    worker = Worker(definition(seed()), spying, RebaseTasks(), concurrency=2)
+
+    assert worker.run_once() == 5
+
+    assert spy.claims == 1
+    assert spy.started_batches() == [2, 2, 1]
+    assert all(manager.state(f"r{n}").end is End.COMPLETED for n in range(1, 6))
+
+
+def test_a_handler_crashing_in_a_batch_leaves_the_others_outcomes_alone(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    manager = plan(store, ["r1", "r2", "r3"])
+    worker = Worker(definition(seed()), store, Together(3, fail="r2"), concurrency=3)
+
+    worker.run_once()
+
+    assert manager.state("r1").end is End.COMPLETED
+    assert manager.state("r3").end is End.COMPLETED
+    failed = [e.event for e in manager.history("r2") if type(e.event).__name__ == "TaskFailed"]
+    assert [f.reason for f in failed] == ["SystemExit: 3"]
+    assert (worker.stats.completed, worker.stats.retrying) == (2, 1)
+
+
+def test_an_outcome_the_store_refuses_in_a_batch_does_not_keep_the_others_out(
+    store: ProcessStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    manager = plan(store, ["r1", "r2", "r3"])
+    refusing = Refusing(store, key="r2")
+    runner = Worker(definition(seed()), refusing.as_store(), RebaseTasks()).manager.task_runner()
+    started = runner.start_attempts(
+        [(key, next(iter(manager.state(key).tasks.values()))) for key in ("r1", "r2", "r3")],
+        "w1",
+        LEASE,
+    )
+    finished = [runner.run_handler(attempt, LEASE) for attempt in started if attempt]
+
+    results = runner.record_outcomes(finished)
+
+    assert [type(result).__name__ for result in results] == [
+        "HandleResult",
+        "DataError",
+        "HandleResult",
+    ]
+    assert manager.state("r1").end is End.COMPLETED
+    assert manager.state("r3").end is End.COMPLETED
+    assert "TaskCompleted" not in names(manager.history("r2"))  # left to its lease
+
+
+class Refusing:
+    """Refuses (as data, not a blip) every write holding an outcome for ``key``."""
+
+    def __init__(self, inner: ProcessStore, key: str) -> None:
+        self.inner = inner
+        self.key = key
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        if any(r.key == self.key and _has_outcome(r) for r in requests):
+            raise DataError("INSERT ...", {}, Exception("invalid input syntax for type json"))
+        return self.inner.append_many(requests)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def as_store(self) -> ProcessStore:
+        as_store: ProcessStore = self  # type: ignore[assignment]
+        return as_store
+
+
+def _has_outcome(request: AppendRequest) -> bool:
+    return any(type(new.event).__name__ == "TaskCompleted" for new in request.events)
+
+
+def test_outcomes_handed_in_during_a_write_are_recorded_together_in_the_next() -> None:
+    written: list[list[str]] = []
+    first_write = threading.Event()
+
+    class Runner:
+        """Stands in for a TaskRunner: the first write waits for three more outcomes."""
+
+        def record_outcomes(self, finished: Sequence[Any]) -> list[HandleResult | Exception]:
+            written.append(sorted(finished))
+            if len(written) == 1:
+                first_write.set()
+                wait_until(lambda: batcher.waiting == 3)
+            return [RuntimeError(name) for name in finished]
+
+    batcher = OutcomeBatcher(Runner())  # type: ignore[arg-type]
+    answers: dict[str, str] = {}
+
+    def hand_in(name: str) -> None:
+        answers[name] = str(batcher.record(name))  # type: ignore[arg-type]
+
+    first = threading.Thread(target=hand_in, args=("a",))
+    first.start()
+    first_write.wait(10)
+    others = [threading.Thread(target=hand_in, args=(name,)) for name in "bcd"]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(10)
+
+    assert written == [["a"], ["b", "c", "d"]]
+    assert answers == {name: name for name in "abcd"}  # each thread gets its own result
+
+
+# ---- one worker, several processes -----------------------------------------------------
+
+
+def other_seed() -> Any:
+    return compiled(SEED.replace("process RtRebase", "process RtRebaseTwo"))
+
+
+def test_one_worker_runs_the_tasks_of_several_processes(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    one, two = seed(), other_seed()
+    first = ProcessManager(definition(one), store)
+    second = ProcessManager(definition(two), store)
+    first.handle(one.RebaseFailed(rebase_id="r1", instances=["A"]))
+    second.handle(two.RebaseFailed(rebase_id="r1", instances=["A", "B"]))
+    spying, spy = spied(store)
+    worker = Worker(
+        definition(one),
+        spying,
+        RebaseTasks(),
+        concurrency=3,
+        also_serve=[(definition(two), RebaseTasks())],
+    )
+
+    assert worker.run_once() == 3
+
+    assert worker.categories == ("RtRebase", "RtRebaseTwo")
+    assert spy.claims == 1  # one claim across both processes
+    assert first.state("r1").end is End.COMPLETED
+    assert second.state("r1").end is End.COMPLETED
+    assert worker.stats.completed == 3
+
+
+def test_a_worker_serves_each_process_once() -> None:
+    with pytest.raises(ValueError, match="RtRebase is repeated"):
+        Worker(
+            definition(seed()),
+            open_store("memory://"),
+            RebaseTasks(),
+            also_serve=[(definition(seed()), RebaseTasks())],
+        )
