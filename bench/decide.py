@@ -162,7 +162,9 @@ class Order(statemachine.StateMachine):  # type: ignore[misc]
     reset = closed.to(draft)
     notified = shipping.to.itself()
     unnotified = shipping.to.itself()
-    cancel = draft.to(cancelled) | review.to(cancelled) | shipping.to(cancelled) | closed.to(cancelled)
+    cancel = (
+        draft.to(cancelled) | review.to(cancelled) | shipping.to(cancelled) | closed.to(cancelled)
+    )
 
 
 def statemachine_pass() -> Callable[[], None]:
