@@ -93,6 +93,7 @@ __all__ = [
     "decide_and_fold",
     "default_record",
     "derived_id",
+    "event_builder",
     "evolve",
     "instance_record",
     "later",
@@ -355,16 +356,17 @@ def later(timestamp: datetime, delay: timedelta) -> datetime:
 _NIL = uuid.UUID(int=0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# What a template holds in the fields that differ between events: any value
-# the field validates, replaced by the event's own.
+# What a template holds in the fields that differ between events: a value
+# every event class with the field takes (optional or not), replaced by the
+# event's own.
 _PLACEHOLDERS: Mapping[str, object] = {
     "machine_id": "",
     "caused_by": _NIL,
-    "task_id": None,
-    "task_input": None,
-    "data_set": None,
-    "instance_set": None,
-    "kept_tasks": None,
+    "task_id": _NIL,
+    "task_input": {},
+    "data_set": {},
+    "instance_set": {},
+    "kept_tasks": [],
     "timer_id": _NIL,
     "due_at": _EPOCH,
     "attempt": 1,
@@ -385,7 +387,7 @@ _CHECKED: Mapping[str, type] = {
 }
 
 
-class _Builder:
+class EventBuilder:
     """Builds one definition's lifecycle events without validating each.
 
     Every event is a copy of a validated template (``lifecycle.from_template``):
@@ -415,13 +417,14 @@ class _Builder:
         return from_template(cast(_L, template), **dynamic)
 
 
-_BUILDERS: weakref.WeakKeyDictionary[ProcessDefinition, _Builder] = weakref.WeakKeyDictionary()
+_BUILDERS: weakref.WeakKeyDictionary[ProcessDefinition, EventBuilder] = weakref.WeakKeyDictionary()
 
 
-def _builder(defn: ProcessDefinition) -> _Builder:
+def event_builder(defn: ProcessDefinition) -> EventBuilder:
+    """The builder of ``defn``'s lifecycle events, made on first use and kept with it."""
     found = _BUILDERS.get(defn)
     if found is None:
-        found = _BUILDERS[defn] = _Builder()
+        found = _BUILDERS[defn] = EventBuilder()
     return found
 
 
@@ -459,10 +462,10 @@ class _Decision:
     signals: deque[_Raised] = field(default_factory=deque)
     # The generation of the signal being routed (0: the handled event).
     generation: int = 0
-    build: _Builder = field(init=False)
+    build: EventBuilder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.build = _builder(self.defn)
+        self.build = event_builder(self.defn)
 
     def record(self, event: Event) -> None:
         self.events.append(event)
