@@ -13,7 +13,6 @@ replay. ``evolve`` never calls a generated function: what a guard chose, a
 from __future__ import annotations
 
 import uuid
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -399,25 +398,38 @@ class EventBuilder:
     """
 
     def __init__(self) -> None:
-        # Keys come from the definition's tables: a bounded set.
-        self._templates: dict[tuple[object, ...], LifecycleEvent] = {}
+        # Keys come from the definition's tables: a bounded set. Each template
+        # comes with the checks (``_CHECKED``) of the fields its events take.
+        self._templates: dict[tuple[object, ...], tuple[LifecycleEvent, _Checks]] = {}
 
     def event(
         self, cls: type[_L], static: Mapping[str, object], dynamic: Mapping[str, object]
     ) -> _L:
         """``cls(**static, **dynamic)``, as validated."""
-        for name, kind in _CHECKED.items():
-            if name in dynamic and type(dynamic[name]) is not kind:
-                return cls(**static, **dynamic)
         key = (cls, *static.values())
-        template = self._templates.get(key)
-        if template is None:
+        found = self._templates.get(key)
+        if found is None:
+            checks = tuple((name, kind) for name, kind in _CHECKED.items() if name in dynamic)
+            if not _trusted(checks, dynamic):
+                return cls(**static, **dynamic)
             placeholders = {name: _PLACEHOLDERS[name] for name in dynamic}
-            template = self._templates[key] = cls(**static, **placeholders)
-        return from_template(cast(_L, template), **dynamic)
+            found = self._templates[key] = (cls(**static, **placeholders), checks)
+        elif not _trusted(found[1], dynamic):
+            return cls(**static, **dynamic)
+        return from_template(cast(_L, found[0]), **dynamic)
 
 
-_BUILDERS: weakref.WeakKeyDictionary[ProcessDefinition, EventBuilder] = weakref.WeakKeyDictionary()
+_Checks = tuple[tuple[str, type], ...]
+
+
+def _trusted(checks: _Checks, values: Mapping[str, object]) -> bool:
+    return all(type(values[name]) is kind for name, kind in checks)
+
+
+# A plain dict, not a WeakKeyDictionary, whose lookups cost a decision more
+# than the rest of building its event: a definition is a module's constant,
+# kept for the life of the interpreter anyway.
+_BUILDERS: dict[ProcessDefinition, EventBuilder] = {}
 
 
 def event_builder(defn: ProcessDefinition) -> EventBuilder:
@@ -444,7 +456,7 @@ class _Raised:
     generation: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Decision:
     """Events proposed so far for one handled event, with the state they lead to."""
 
@@ -512,25 +524,24 @@ class _Decision:
         has none) in source order; none: the trigger changes nothing here.
         ``fired`` is the timer whose firing is the trigger.
         """
-        spec = self.defn.machine(machine)
         current = self.state.state_of(machine, machine_id)
         created = current is None
         if current is None:
+            spec = self.defn.machine(machine)
             if not spec.multi_instance:
                 return
             current = spec.initial
-        scope = self.scope(machine, machine_id, payload)
         candidates = row_specs(self.defn.transition(machine, current, trigger))
-        transition = next(
-            (
-                t
-                for t in candidates
-                if t.guard is None
-                or self.call((machine, machine_id, t.name), "when", t.guard, scope)
-            ),
-            None,
-        )
-        if transition is None:
+        if not candidates:
+            return  # nothing to read a scope for
+        scope = self.scope(machine, machine_id, payload)
+        for transition in candidates:
+            guard = transition.guard
+            if guard is None or self.call(
+                (machine, machine_id, transition.name), "when", guard, scope
+            ):
+                break
+        else:
             return
         # The target state's timers are scheduled when the instance enters
         # it: on a move to another state; when a new instance stays in its
@@ -539,7 +550,7 @@ class _Decision:
         # timer re-entering its own state is scheduled again only for a later
         # instant than the one that fired: the same one would fire at once,
         # for ever.
-        on_its_timer = trigger == on_timer(transition.name)
+        on_its_timer = fired is not None and trigger == on_timer(transition.name)
         enters = transition.target != current or created or on_its_timer
         refired = fired if on_its_timer and transition.target == current else None
         self._plan(machine, machine_id, current, transition, scope, enters=enters, refired=refired)
@@ -578,7 +589,11 @@ class _Decision:
                 where, "run", lambda s: self._bind(transition, s), scope
             ).model_dump(mode="json")
             task_mode = self.defn.tasks[transition.task].mode
-        data_set, instance_set = self.call(where, "set", lambda s: _assigned(transition, s), scope)
+        data_set = instance_set = None
+        if transition.assign is not None:
+            data_set, instance_set = self.call(
+                where, "set", lambda s: _assigned(transition, s), scope
+            )
         self.record(
             self.build.event(
                 self.defn.lifecycle.transition_planned,
@@ -649,11 +664,14 @@ class _Decision:
         timer's transition: unique within the stream, however often one
         fan-out moves an instance in and out of ``state``.
         """
+        timers = self.defn.timers_in(machine, state)
+        if not timers:
+            return
         running = {
             self.state.timers[timer_id].transition
             for timer_id in self.state.timers_of(machine, machine_id)
         }
-        for timer in self.defn.timers_in(machine, state):
+        for timer in timers:
             if timer.transition in running:
                 continue
             due = self._due(timer, machine, machine_id)
@@ -807,6 +825,8 @@ def _handle_signals(decision: _Decision) -> None:
     any number of signals; a chain longer than that is an error, not a loop
     that never ends.
     """
+    if not decision.signals:
+        return
     defn = decision.defn
     names = {payload_class: name for name, payload_class in defn.signals.items()}
     while decision.signals:
@@ -1013,7 +1033,7 @@ def _holds(decision: _Decision, condition: AllFinal | AllIn | DataCondition) -> 
     if isinstance(condition, DataCondition):
         return _tested(decision, condition, "complete when")
     states = condition.accepted(defn.machine(condition.machine))
-    current = [s for _, s in _instances(state, condition.machine)]
+    current = state.instances.get(condition.machine, _NONE).values()
     return bool(current) and all(s in states for s in current)
 
 

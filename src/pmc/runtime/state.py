@@ -150,9 +150,7 @@ class ProcessState:
         without its run-time checks (mypy checks the names and types), for the fold's
         hot path."""
         copy = object.__new__(ProcessState)
-        fields = copy.__dict__
-        fields.update(self.__dict__)
-        fields.update(changes)
+        object.__setattr__(copy, "__dict__", self.__dict__ | changes)
         return copy
 
     def of(self, machine: str) -> str:
@@ -222,6 +220,8 @@ class ProcessState:
         return self.changed(timers=without_keys(self.timers, timer_ids))
 
     def tasks_of(self, machine: str, machine_id: str) -> frozenset[UUID]:
+        if not self.tasks:
+            return frozenset()
         return frozenset(
             t.task_id
             for t in self.tasks.values()
@@ -229,6 +229,8 @@ class ProcessState:
         )
 
     def timers_of(self, machine: str, machine_id: str) -> frozenset[UUID]:
+        if not self.timers:
+            return frozenset()
         return frozenset(
             t.timer_id
             for t in self.timers.values()
