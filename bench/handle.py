@@ -1,0 +1,183 @@
+"""Rows 1 and 2: ProcessManager.handle against the raw driver issuing the same statements.
+
+pmc's figure: ``ProcessManager.handle`` of 2,000 input events (400 with
+--quick) of a small process (each plans one transition, so one handle
+appends the input event and a ``TransitionPlanned``), round robin over 50 streams,
+on a fresh store, with a fresh manager (its cache fills as it goes).
+
+The baseline issues exactly the statements pmc issued, no more and no less,
+with the raw driver (the standard library's ``sqlite3``; ``psycopg2`` on
+PostgreSQL). The statements are captured from pmc itself in a warm-up run of
+the same events on another fresh store: a SQLAlchemy ``before_cursor_execute``
+listener records every statement with its parameters (already converted for
+the driver), and ``commit``/``rollback`` listeners record the transaction
+ends. The baseline replays that list on a fresh store whose tables pmc
+created, fetching every result, on one connection set up as pmc sets up its
+own (SQLite: WAL, ``synchronous=NORMAL``, a busy timeout, foreign keys on;
+``BEGIN IMMEDIATE`` for writes is among the captured statements). So the
+baseline reads and writes exactly what pmc does — event-sourcery's tables,
+the version row, the work index, and whatever reads pmc still makes — and
+follows any change to pmc's statements without editing this script; what it
+leaves out is everything pmc does in Python around them.
+
+    python bench/handle.py [--quick] [--postgres URL] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import benchlib
+import psycopg2
+from benchlib import Options, Row, median_of, print_rows
+from sqlalchemy import Engine, event
+from workload import HANDLE_PROCESS, Stores, backends, driver_url, load_process, seconds_for
+
+from pmc.runtime import ProcessManager
+from pmc.runtime.stores import open_store
+
+STREAMS = 50
+GOALS = {"sqlite": 0.3, "postgresql": 0.5}
+RAW_DRIVER = {"sqlite": "raw sqlite3", "postgresql": "raw psycopg2"}
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement as the driver received it; ``sql`` None ends the transaction."""
+
+    sql: str | None
+    parameters: Any = ()
+    many: bool = False
+    commit: bool = True
+
+
+@contextmanager
+def captured() -> Iterator[list[Statement]]:
+    """Every statement any SQLAlchemy engine sends while inside, in order."""
+    statements: list[Statement] = []
+
+    def on_execute(
+        _conn: object, _cursor: object, sql: str, parameters: Any, _context: object, many: bool
+    ) -> None:
+        # A batched insert (insertmanyvalues) is sent as single executes of
+        # one or several rows, though its context says executemany.
+        statements.append(Statement(sql, parameters, many and isinstance(parameters, list)))
+
+    def on_commit(_conn: object) -> None:
+        statements.append(Statement(None))
+
+    def on_rollback(_conn: object) -> None:
+        statements.append(Statement(None, commit=False))
+
+    listeners: list[tuple[str, Callable[..., None]]] = [
+        ("before_cursor_execute", on_execute),
+        ("commit", on_commit),
+        ("rollback", on_rollback),
+    ]
+    for name, listener in listeners:
+        event.listen(Engine, name, listener)
+    try:
+        yield statements
+    finally:
+        for name, listener in listeners:
+            event.remove(Engine, name, listener)
+
+
+def replay(connection: Any, statements: Sequence[Statement]) -> None:
+    """Send ``statements`` through a DB-API ``connection``, fetching every result."""
+    cursor = connection.cursor()
+    for statement in statements:
+        if statement.sql is None:
+            if statement.commit:
+                connection.commit()
+            else:
+                connection.rollback()
+        elif statement.many:
+            cursor.executemany(statement.sql, statement.parameters)
+        else:
+            cursor.execute(statement.sql, statement.parameters)
+            if cursor.description is not None:
+                cursor.fetchall()
+
+
+def raw_connection(backend: str, url: str) -> Any:
+    if backend == "postgresql":
+        return psycopg2.connect(driver_url(url))
+    # As pmc's store connects: it issues BEGIN itself, so the driver must not.
+    connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    for pragma in ("busy_timeout=30000", "journal_mode=WAL", "synchronous=NORMAL"):
+        connection.execute(f"PRAGMA {pragma}")
+    connection.execute("PRAGMA foreign_keys=ON")
+    return connection
+
+
+def handle_all(module: ModuleType, url: str, events: Sequence[object]) -> Callable[[], None]:
+    """A run of ``handle`` over ``events`` on the store at ``url``, ready to time."""
+    store = open_store(url)
+    store.init()
+    manager = ProcessManager(module.DEFINITION, store)
+
+    def run() -> None:
+        for input_event in events:
+            manager.handle(input_event)  # type: ignore[arg-type]
+
+    return run
+
+
+def measure(options: Options, module: ModuleType, events: Sequence[object]) -> list[Row]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        stores = Stores(Path(tmp), options.postgres)
+        for backend in backends(options.postgres):
+            with stores.fresh(backend) as url:
+                run = handle_all(module, url, events)
+                with captured() as statements:
+                    run()
+
+            def ours(backend: str = backend) -> float:
+                with stores.fresh(backend) as url:
+                    return len(events) / seconds_for(handle_all(module, url, events))
+
+            def raw(backend: str = backend) -> float:
+                with stores.fresh(backend) as url:
+                    open_store(url).init()
+                    connection = raw_connection(backend, url)
+                    try:
+                        return len(events) / seconds_for(lambda: replay(connection, statements))
+                    finally:
+                        connection.close()
+
+            handled = median_of(options.repeats, ours)
+            baseline = median_of(options.repeats, raw)
+            per_handle = sum(s.sql is not None for s in statements) / len(events)
+            rows.append(
+                Row(
+                    f"handle on {backend} vs {RAW_DRIVER[backend]}, same statements",
+                    f"{handled:.0f} events/s",
+                    f"{baseline:.0f}/s, {per_handle:.1f} statements per handle",
+                    handled / baseline,
+                    f">= {GOALS[backend]}x",
+                    handled / baseline >= GOALS[backend],
+                )
+            )
+    return rows
+
+
+def main() -> None:
+    options = benchlib.options(__doc__.splitlines()[0])
+    count = 400 if options.quick else 2000
+    with tempfile.TemporaryDirectory() as tmp:
+        module = load_process(HANDLE_PROCESS, "handle_bench", Path(tmp))
+        events = [module.Ping(id=f"k{n % STREAMS}", n=n) for n in range(count)]
+        print_rows(measure(options, module, events))
+
+
+if __name__ == "__main__":
+    main()
