@@ -118,7 +118,10 @@ def raw_connection(backend: str, url: str) -> Any:
     return connection
 
 
-def handle_all(module: ModuleType, url: str, events: Sequence[object]) -> Callable[[], None]:
+@contextmanager
+def handling(
+    module: ModuleType, url: str, events: Sequence[object]
+) -> Iterator[Callable[[], None]]:
     """A run of ``handle`` over ``events`` on the store at ``url``, ready to time."""
     store = open_store(url)
     store.init()
@@ -128,7 +131,10 @@ def handle_all(module: ModuleType, url: str, events: Sequence[object]) -> Callab
         for input_event in events:
             manager.handle(input_event)  # type: ignore[arg-type]
 
-    return run
+    try:
+        yield run
+    finally:
+        store.close()
 
 
 def measure(options: Options, module: ModuleType, events: Sequence[object]) -> list[Row]:
@@ -136,18 +142,22 @@ def measure(options: Options, module: ModuleType, events: Sequence[object]) -> l
     with tempfile.TemporaryDirectory() as tmp:
         stores = Stores(Path(tmp), options.postgres)
         for backend in backends(options.postgres):
-            with stores.fresh(backend) as url:
-                run = handle_all(module, url, events)
-                with captured() as statements:
-                    run()
+            with (
+                stores.fresh(backend) as url,
+                handling(module, url, events) as run,
+                captured() as statements,
+            ):
+                run()
 
             def ours(backend: str = backend) -> float:
-                with stores.fresh(backend) as url:
-                    return len(events) / seconds_for(handle_all(module, url, events))
+                with stores.fresh(backend) as url, handling(module, url, events) as run:
+                    return len(events) / seconds_for(run)
 
             def raw(backend: str = backend) -> float:
                 with stores.fresh(backend) as url:
-                    open_store(url).init()
+                    schema = open_store(url)
+                    schema.init()
+                    schema.close()
                     connection = raw_connection(backend, url)
                     try:
                         return len(events) / seconds_for(lambda: replay(connection, statements))
@@ -159,7 +169,7 @@ def measure(options: Options, module: ModuleType, events: Sequence[object]) -> l
             per_handle = sum(s.sql is not None for s in statements) / len(events)
             rows.append(
                 Row(
-                    f"handle on {backend} vs {RAW_DRIVER[backend]}, same statements",
+                    f"handle, {backend} vs {RAW_DRIVER[backend]} (same statements)",
                     f"{handled:.0f} events/s",
                     f"{baseline:.0f}/s, {per_handle:.1f} statements per handle",
                     handled / baseline,

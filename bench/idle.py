@@ -64,7 +64,8 @@ def idle_queries_per_second(seconds: float) -> float:
 
 def pickups_ms(module: ModuleType, url: str, started: list[float], count: int) -> list[float]:
     """Milliseconds from ``handle`` returning to the handler starting, ``count`` times."""
-    manager = ProcessManager(module.DEFINITION, open_store(url))
+    store = open_store(url)
+    manager = ProcessManager(module.DEFINITION, store)
     latencies = []
     for n in range(count):
         time.sleep(IDLE_BETWEEN_PICKUPS)
@@ -77,6 +78,7 @@ def pickups_ms(module: ModuleType, url: str, started: list[float], count: int) -
                 raise SystemExit(f"no worker picked up a task in {PICKUP_LIMIT:.0f} s")
             time.sleep(0.0002)
         latencies.append((started[before] - returned) * 1000)
+    store.close()
     return latencies
 
 
@@ -108,10 +110,11 @@ def measure(options: Options, module: ModuleType) -> list[Row]:
             latencies = pickups_ms(module, url, started, pickups)
         finally:
             worker.stop()
+            store.close()
     p50 = statistics.median(latencies)
     return [
         Row(
-            f"idle worker on postgresql ({CONCURRENCY} threads): queries/s",
+            f"idle worker ({CONCURRENCY} threads), postgresql: queries/s",
             f"{queries:.1f} queries/s",
             f"{idle_seconds:.0f} s idle",
             queries,
@@ -120,7 +123,7 @@ def measure(options: Options, module: ModuleType) -> list[Row]:
             unit="/s",
         ),
         Row(
-            "idle worker on postgresql: pickup latency p50 (ms)",
+            "idle worker, postgresql: pickup latency p50",
             f"p50 {p50:.1f} ms",
             f"max {max(latencies):.1f} ms of {len(latencies)}",
             p50,

@@ -5,8 +5,8 @@ with one warm manager (the way a service runs: its cache holds the folds):
 - long: one stream taken to 1,000 events (500 with --quick); the second half
   of its life is timed, so every timed event lands in a stream of 500 to
   1,000 events (250 to 500);
-- short: 100 streams taken to 10 events each, round robin; the second half
-  of their lives is timed (events 6 to 10 of each stream).
+- short: 100 streams (50) taken to 10 events each, round robin, as many
+  events; the second half of their lives is timed (events 6 to 10 of each).
 
 The row is the cost per timed event on the long stream over that on the
 short streams (events per second, short over long): 1.0x means the length
@@ -29,7 +29,6 @@ from pmc.runtime import ProcessManager
 from pmc.runtime.stores import open_store
 
 SHORT = 10
-SHORT_STREAMS = 100
 GOAL = 1.1
 
 
@@ -40,10 +39,14 @@ def events_per_second(
     events = [module.Ping(id=f"k{n % streams}", n=n) for n in range(streams * length)]
     untimed, timed = events[: len(events) // 2], events[len(events) // 2 :]
     with stores.fresh(backend) as url:
-        manager = ProcessManager(module.DEFINITION, open_store(url))
+        store = open_store(url)
+        manager = ProcessManager(module.DEFINITION, store)
         for event in untimed:
             manager.handle(event)
-        return len(timed) / seconds_for(lambda: [manager.handle(event) for event in timed])
+        try:
+            return len(timed) / seconds_for(lambda: [manager.handle(event) for event in timed])
+        finally:
+            store.close()
 
 
 def measure(options: Options, module: ModuleType) -> list[Row]:
@@ -55,7 +58,7 @@ def measure(options: Options, module: ModuleType) -> list[Row]:
             short_rate = median_of(
                 options.repeats,
                 lambda backend=backend: events_per_second(
-                    module, stores, backend, SHORT_STREAMS, SHORT
+                    module, stores, backend, long // SHORT, SHORT
                 ),
             )
             long_rate = median_of(
@@ -65,7 +68,7 @@ def measure(options: Options, module: ModuleType) -> list[Row]:
             ratio = short_rate / long_rate
             rows.append(
                 Row(
-                    f"per-event handle cost on {backend}, {long} vs {SHORT} events per stream",
+                    f"handle cost per event, {backend}: {long} vs {SHORT} per stream",
                     f"{long_rate:.0f} events/s at {long}",
                     f"{short_rate:.0f}/s at {SHORT}",
                     ratio,

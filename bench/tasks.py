@@ -56,6 +56,7 @@ def handles_and_tasks(module: ModuleType, url: str, count: int) -> tuple[float, 
         tasks = count / seconds_for(run)
     finally:
         worker.stop()
+        worker.store.close()
     return handles, tasks
 
 
@@ -74,7 +75,7 @@ def measure(options: Options, module: ModuleType) -> list[Row]:
             ratio = handles / tasks
             rows.append(
                 Row(
-                    f"async task's whole life vs one handle on {backend}",
+                    f"async task's whole life vs one handle, {backend}",
                     f"{tasks:.0f} tasks/s",
                     f"{handles:.0f} handles/s",
                     ratio,

@@ -175,11 +175,15 @@ class Tasks:
             time.sleep(self._pause)
 
 
-def start_tasks(module: ModuleType, url: str, count: int, prefix: str = "t") -> float:
+def start_tasks(module: ModuleType, url: str, count: int) -> float:
     """Handle ``count`` Start events (each plans one async task); the seconds it took."""
-    manager = ProcessManager(module.DEFINITION, open_store(url))
-    events = [module.Start(id=f"{prefix}{n}") for n in range(count)]
-    return seconds_for(lambda: [manager.handle(event) for event in events])
+    store = open_store(url)
+    manager = ProcessManager(module.DEFINITION, store)
+    events = [module.Start(id=f"t{n}") for n in range(count)]
+    try:
+        return seconds_for(lambda: [manager.handle(event) for event in events])
+    finally:
+        store.close()
 
 
 def worker_done_after(count: int) -> tuple[Callable[[Report, WorkerStats], None], threading.Event]:
