@@ -26,19 +26,16 @@ leaves out is everything pmc does in Python around them.
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import benchlib
 import psycopg2
-from benchlib import Options, Row, median_of, print_rows
+from benchlib import Options, Row, median_of
 from sqlalchemy import Engine, event
-from workload import HANDLE_PROCESS, Stores, backends, driver_url, load_process, seconds_for
+from workload import HANDLE_PROCESS, Stores, backends, driver_url, print_measured, seconds_for
 
 from pmc.runtime import ProcessManager
 from pmc.runtime.stores import open_store
@@ -137,56 +134,52 @@ def handling(
         store.close()
 
 
-def measure(options: Options, module: ModuleType, events: Sequence[object]) -> list[Row]:
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        stores = Stores(Path(tmp), options.postgres)
-        for backend in backends(options.postgres):
-            with (
-                stores.fresh(backend) as url,
-                handling(module, url, events) as run,
-                captured() as statements,
-            ):
-                run()
+def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
+    count = 400 if options.quick else 2000
+    events = [module.Ping(id=f"k{n % STREAMS}", n=n) for n in range(count)]
+    return [row(options, module, stores, backend, events) for backend in backends(options.postgres)]
 
-            def ours(backend: str = backend) -> float:
-                with stores.fresh(backend) as url, handling(module, url, events) as run:
-                    return len(events) / seconds_for(run)
 
-            def raw(backend: str = backend) -> float:
-                with stores.fresh(backend) as url:
-                    schema = open_store(url)
-                    schema.init()
-                    schema.close()
-                    connection = raw_connection(backend, url)
-                    try:
-                        return len(events) / seconds_for(lambda: replay(connection, statements))
-                    finally:
-                        connection.close()
+def row(
+    options: Options, module: ModuleType, stores: Stores, backend: str, events: Sequence[object]
+) -> Row:
+    with (
+        stores.fresh(backend) as url,
+        handling(module, url, events) as run,
+        captured() as statements,
+    ):
+        run()
 
-            handled = median_of(options.repeats, ours)
-            baseline = median_of(options.repeats, raw)
-            per_handle = sum(s.sql is not None for s in statements) / len(events)
-            rows.append(
-                Row(
-                    f"handle, {backend} vs {RAW_DRIVER[backend]} (same statements)",
-                    f"{handled:.0f} events/s",
-                    f"{baseline:.0f}/s, {per_handle:.1f} statements per handle",
-                    handled / baseline,
-                    f">= {GOALS[backend]}x",
-                    handled / baseline >= GOALS[backend],
-                )
-            )
-    return rows
+    def ours() -> float:
+        with stores.fresh(backend) as url, handling(module, url, events) as run:
+            return len(events) / seconds_for(run)
+
+    def raw() -> float:
+        with stores.fresh(backend) as url:
+            schema = open_store(url)
+            schema.init()
+            schema.close()
+            connection = raw_connection(backend, url)
+            try:
+                return len(events) / seconds_for(lambda: replay(connection, statements))
+            finally:
+                connection.close()
+
+    handled = median_of(options.repeats, ours)
+    baseline = median_of(options.repeats, raw)
+    per_handle = sum(s.sql is not None for s in statements) / len(events)
+    return Row(
+        f"handle, {backend} vs {RAW_DRIVER[backend]} (same statements)",
+        f"{handled:.0f} events/s",
+        f"{baseline:.0f}/s, {per_handle:.1f} statements per handle",
+        handled / baseline,
+        f">= {GOALS[backend]}x",
+        handled / baseline >= GOALS[backend],
+    )
 
 
 def main() -> None:
-    options = benchlib.options(__doc__.splitlines()[0])
-    count = 400 if options.quick else 2000
-    with tempfile.TemporaryDirectory() as tmp:
-        module = load_process(HANDLE_PROCESS, "handle_bench", Path(tmp))
-        events = [module.Ping(id=f"k{n % STREAMS}", n=n) for n in range(count)]
-        print_rows(measure(options, module, events))
+    print_measured(__doc__, HANDLE_PROCESS, "handle_bench", measure)
 
 
 if __name__ == "__main__":

@@ -24,16 +24,13 @@ PostgreSQL only; without a server it prints nothing.
 from __future__ import annotations
 
 import statistics
-import tempfile
 import threading
 import time
-from pathlib import Path
 from types import ModuleType
 
-import benchlib
-from benchlib import Options, Row, print_rows
+from benchlib import Options, Row
 from sqlalchemy import Engine, event
-from workload import TASK_PROCESS, Stores, Tasks, load_process
+from workload import TASK_PROCESS, Stores, Tasks, print_measured
 
 from pmc.runtime import ProcessManager, Worker
 from pmc.runtime.stores import open_store
@@ -82,7 +79,7 @@ def pickups_ms(module: ModuleType, url: str, started: list[float], count: int) -
     return latencies
 
 
-def measure(options: Options, module: ModuleType) -> list[Row]:
+def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
     if options.postgres is None:
         return []
     idle_seconds = 3.0 if options.quick else 10.0
@@ -94,10 +91,7 @@ def measure(options: Options, module: ModuleType) -> list[Row]:
         with lock:
             started.append(time.perf_counter())
 
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        Stores(Path(tmp), options.postgres).fresh("postgresql") as url,
-    ):
+    with stores.fresh("postgresql") as url:
         store = open_store(url)
         store.init()
         worker = Worker(
@@ -135,10 +129,7 @@ def measure(options: Options, module: ModuleType) -> list[Row]:
 
 
 def main() -> None:
-    options = benchlib.options(__doc__.splitlines()[0])
-    with tempfile.TemporaryDirectory() as tmp:
-        module = load_process(TASK_PROCESS, "task_bench", Path(tmp))
-        print_rows(measure(options, module))
+    print_measured(__doc__, TASK_PROCESS, "task_bench", measure)
 
 
 if __name__ == "__main__":

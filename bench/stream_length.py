@@ -17,13 +17,10 @@ of a stream does not matter. Goal <= 1.1x.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from types import ModuleType
 
-import benchlib
-from benchlib import Options, Row, median_of, print_rows
-from workload import HANDLE_PROCESS, Stores, backends, load_process, seconds_for
+from benchlib import Options, Row, median_of
+from workload import HANDLE_PROCESS, Stores, backends, print_measured, seconds_for
 
 from pmc.runtime import ProcessManager
 from pmc.runtime.stores import open_store
@@ -49,41 +46,32 @@ def events_per_second(
             store.close()
 
 
-def measure(options: Options, module: ModuleType) -> list[Row]:
+def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
+    return [row(options, module, stores, backend) for backend in backends(options.postgres)]
+
+
+def row(options: Options, module: ModuleType, stores: Stores, backend: str) -> Row:
     long = 500 if options.quick else 1000
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        stores = Stores(Path(tmp), options.postgres)
-        for backend in backends(options.postgres):
-            short_rate = median_of(
-                options.repeats,
-                lambda backend=backend: events_per_second(
-                    module, stores, backend, long // SHORT, SHORT
-                ),
-            )
-            long_rate = median_of(
-                options.repeats,
-                lambda backend=backend: events_per_second(module, stores, backend, 1, long),
-            )
-            ratio = short_rate / long_rate
-            rows.append(
-                Row(
-                    f"handle cost per event, {backend}: {long} vs {SHORT} per stream",
-                    f"{long_rate:.0f} events/s at {long}",
-                    f"{short_rate:.0f}/s at {SHORT}",
-                    ratio,
-                    f"<= {GOAL}x",
-                    ratio <= GOAL,
-                )
-            )
-    return rows
+    short_rate = median_of(
+        options.repeats,
+        lambda: events_per_second(module, stores, backend, long // SHORT, SHORT),
+    )
+    long_rate = median_of(
+        options.repeats, lambda: events_per_second(module, stores, backend, 1, long)
+    )
+    ratio = short_rate / long_rate
+    return Row(
+        f"handle cost per event, {backend}: {long} vs {SHORT} per stream",
+        f"{long_rate:.0f} events/s at {long}",
+        f"{short_rate:.0f}/s at {SHORT}",
+        ratio,
+        f"<= {GOAL}x",
+        ratio <= GOAL,
+    )
 
 
 def main() -> None:
-    options = benchlib.options(__doc__.splitlines()[0])
-    with tempfile.TemporaryDirectory() as tmp:
-        module = load_process(HANDLE_PROCESS, "handle_bench", Path(tmp))
-        print_rows(measure(options, module))
+    print_measured(__doc__, HANDLE_PROCESS, "handle_bench", measure)
 
 
 if __name__ == "__main__":

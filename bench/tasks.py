@@ -17,18 +17,15 @@ over tasks per second). Goal <= 2x.
 from __future__ import annotations
 
 import statistics
-import tempfile
-from pathlib import Path
 from types import ModuleType
 
-import benchlib
-from benchlib import Options, Row, print_rows
+from benchlib import Options, Row
 from workload import (
     TASK_PROCESS,
     Stores,
     Tasks,
     backends,
-    load_process,
+    print_measured,
     seconds_for,
     start_tasks,
     worker_done_after,
@@ -60,37 +57,31 @@ def handles_and_tasks(module: ModuleType, url: str, count: int) -> tuple[float, 
     return handles, tasks
 
 
-def measure(options: Options, module: ModuleType) -> list[Row]:
+def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
+    return [row(options, module, stores, backend) for backend in backends(options.postgres)]
+
+
+def row(options: Options, module: ModuleType, stores: Stores, backend: str) -> Row:
     count = 100 if options.quick else 500
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        stores = Stores(Path(tmp), options.postgres)
-        for backend in backends(options.postgres):
-            runs = []
-            for _ in range(options.repeats):
-                with stores.fresh(backend) as url:
-                    runs.append(handles_and_tasks(module, url, count))
-            handles = statistics.median(h for h, _ in runs)
-            tasks = statistics.median(t for _, t in runs)
-            ratio = handles / tasks
-            rows.append(
-                Row(
-                    f"async task's whole life vs one handle, {backend}",
-                    f"{tasks:.0f} tasks/s",
-                    f"{handles:.0f} handles/s",
-                    ratio,
-                    f"<= {GOAL:.0f}x",
-                    ratio <= GOAL,
-                )
-            )
-    return rows
+    runs = []
+    for _ in range(options.repeats):
+        with stores.fresh(backend) as url:
+            runs.append(handles_and_tasks(module, url, count))
+    handles = statistics.median(h for h, _ in runs)
+    tasks = statistics.median(t for _, t in runs)
+    ratio = handles / tasks
+    return Row(
+        f"async task's whole life vs one handle, {backend}",
+        f"{tasks:.0f} tasks/s",
+        f"{handles:.0f} handles/s",
+        ratio,
+        f"<= {GOAL:.0f}x",
+        ratio <= GOAL,
+    )
 
 
 def main() -> None:
-    options = benchlib.options(__doc__.splitlines()[0])
-    with tempfile.TemporaryDirectory() as tmp:
-        module = load_process(TASK_PROCESS, "task_bench", Path(tmp))
-        print_rows(measure(options, module))
+    print_measured(__doc__, TASK_PROCESS, "task_bench", measure)
 
 
 if __name__ == "__main__":

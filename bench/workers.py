@@ -17,16 +17,13 @@ it prints nothing.
 from __future__ import annotations
 
 import multiprocessing
-import tempfile
 import time
 from multiprocessing.sharedctypes import SynchronizedArray
 from multiprocessing.synchronize import Event as ProcessEvent
-from pathlib import Path
 from types import ModuleType
 
-import benchlib
-from benchlib import Options, Row, median_of, print_rows
-from workload import TASK_PROCESS, Stores, Tasks, load_process, start_tasks
+from benchlib import Options, Row, median_of
+from workload import TASK_PROCESS, Stores, Tasks, print_measured, start_tasks
 
 from pmc.runtime import Worker
 from pmc.runtime.results import Report
@@ -92,19 +89,17 @@ def tasks_per_second(module: ModuleType, url: str, processes: int, count: int) -
             child.join()
 
 
-def measure(options: Options, module: ModuleType) -> list[Row]:
+def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
     if options.postgres is None:
         return []
     count = 100 if options.quick else 600
-    with tempfile.TemporaryDirectory() as tmp:
-        stores = Stores(Path(tmp), options.postgres)
 
-        def rate(processes: int) -> float:
-            with stores.fresh("postgresql") as url:
-                return tasks_per_second(module, url, processes, count)
+    def rate(processes: int) -> float:
+        with stores.fresh("postgresql") as url:
+            return tasks_per_second(module, url, processes, count)
 
-        one = median_of(options.repeats, lambda: rate(1))
-        many = median_of(options.repeats, lambda: rate(PROCESSES))
+    one = median_of(options.repeats, lambda: rate(1))
+    many = median_of(options.repeats, lambda: rate(PROCESSES))
     ratio = many / one
     return [
         Row(
@@ -119,10 +114,7 @@ def measure(options: Options, module: ModuleType) -> list[Row]:
 
 
 def main() -> None:
-    options = benchlib.options(__doc__.splitlines()[0])
-    with tempfile.TemporaryDirectory() as tmp:
-        module = load_process(TASK_PROCESS, "task_bench", Path(tmp))
-        print_rows(measure(options, module))
+    print_measured(__doc__, TASK_PROCESS, "task_bench", measure)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ and no table of the server's own is touched.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import itertools
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,9 @@ from pathlib import Path
 from types import ModuleType
 from urllib.parse import quote
 
+import benchlib
 import psycopg2
+from benchlib import Options, Row, print_rows
 
 from pmc.compiler import compile_source
 from pmc.runtime import ProcessManager
@@ -92,14 +95,23 @@ def load_process(source: str, name: str, directory: Path) -> ModuleType:
     code = compile_source(SourceFile(f"{name}.pm", source)).code
     if code is None:
         raise SystemExit(f"the benchmark process {name} does not check clean")
-    path = directory / f"{name}.py"
-    path.write_text(code, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    (directory / f"{name}.py").write_text(code, encoding="utf-8")
+    # Importable by name, as `pmc worker` imports a module: forked worker
+    # processes inherit it.
+    sys.path.insert(0, str(directory))
+    importlib.invalidate_caches()
+    return importlib.import_module(name)
+
+
+Measure = Callable[[Options, ModuleType, "Stores"], list[Row]]
+
+
+def print_measured(description: str, source: str, name: str, measure: Measure) -> None:
+    """A script's main: read the options, compile ``source``, measure and print the rows."""
+    options = benchlib.options(description.splitlines()[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        module = load_process(source, name, Path(tmp))
+        print_rows(measure(options, module, Stores(Path(tmp), options.postgres)))
 
 
 class Stores:
