@@ -24,8 +24,6 @@ bookkeeping) than either library: the row is the cost of all of it.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import tempfile
 import time
 import uuid
@@ -38,11 +36,10 @@ from typing import Any
 import benchlib
 import statemachine
 import transitions
+from workload import load_process
 
-from pmc.compiler import compile_source
 from pmc.runtime.contract import EventMeta
 from pmc.runtime.engine import decide_and_fold
-from pmc.source import SourceFile
 
 PROCESS = """
 process DecideBench {
@@ -93,19 +90,6 @@ DECLARED = [
     ("cancel", ["Draft", "Review", "Shipping", "Closed"], "Cancelled"),
 ]
 EVENTS = 4000  # per timed pass: a thousand cycles
-
-
-def compiled(directory: Path) -> ModuleType:
-    code = compile_source(SourceFile("decide_bench.pm", PROCESS)).code
-    assert code is not None, "the benchmark process must check clean"
-    path = directory / "decide_bench.py"
-    path.write_text(code)
-    spec = importlib.util.spec_from_file_location("decide_bench", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["decide_bench"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def per_second(run: Callable[[], None]) -> float:
@@ -183,7 +167,7 @@ def main() -> None:
     opts = benchlib.options(__doc__.splitlines()[0])
     passes = 2 if opts.quick else 10  # timed passes per measurement; the best counts
     with tempfile.TemporaryDirectory() as tmp:
-        ours_run = pmc_pass(compiled(Path(tmp)))
+        ours_run = pmc_pass(load_process(PROCESS, "decide_bench", Path(tmp)))
         runs = {"pmc": ours_run, "transitions": transitions_pass(), "sm": statemachine_pass()}
 
         def measure(name: str) -> float:
