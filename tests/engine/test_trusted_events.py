@@ -22,6 +22,7 @@ from event_sourcery import Event
 
 from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.engine import event_builder
+from pmc.runtime.lifecycle import LifecycleEvent
 from tests.runtime.support import compiled, definition
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.pm"))
@@ -30,7 +31,7 @@ CAUSE = uuid.UUID("00000000-0000-4000-8000-000000000001")
 TASK = uuid.UUID("00000000-0000-4000-8000-000000000002")
 
 # (event class, the fields from the tables, the fields of one decision)
-Case = tuple[type[Event], dict[str, Any], dict[str, Any]]
+Case = tuple[type[LifecycleEvent], dict[str, Any], dict[str, Any]]
 
 
 def example(path: Path) -> ProcessDefinition:
@@ -125,7 +126,7 @@ def assert_same(built: Event, validated: Event) -> None:
 @pytest.mark.parametrize(("defn", "cls", "static", "dynamic"), list(cases()))
 def test_a_built_event_is_the_validated_one(
     defn: ProcessDefinition,
-    cls: type[Event],
+    cls: type[LifecycleEvent],
     static: Mapping[str, Any],
     dynamic: Mapping[str, Any],
 ) -> None:
