@@ -59,11 +59,12 @@ class Row:
     ratio: float
     goal: str  # e.g. ">= 0.3x"
     met: bool
+    unit: str = "x"  # of ``ratio``; a row with an absolute goal (queries/s, ms) says its own
 
     def line(self) -> str:
         verdict = "met" if self.met else "NOT MET"
         return (
-            f"{self.what:<58} {self.ratio:6.2f}x  goal {self.goal:<8} {verdict:<8}"
+            f"{self.what:<58} {self.ratio:6.2f}{self.unit:<2} goal {self.goal:<8} {verdict:<8}"
             f"  ({self.ours} vs {self.baseline})"
         )
 

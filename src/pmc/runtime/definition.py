@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -189,8 +190,23 @@ class ProcessDefinition:
 
     # ---- for the runtime ----------------------------------------------------
 
+    # The lookups below run several times per decision: each is worked out
+    # once per definition, from its class's tables, which never change.
+
+    @cached_property
+    def _machines(self) -> Mapping[str, MachineSpec]:
+        return {m.name: m for m in self.machines}
+
     def machine(self, name: str) -> MachineSpec:
-        return next(m for m in self.machines if m.name == name)
+        return self._machines[name]  # KeyError: no such machine
+
+    @cached_property
+    def _rows(self) -> dict[tuple[str, str, str], TransitionRow | None]:
+        return {}
+
+    @cached_property
+    def _timers(self) -> dict[tuple[str, str], tuple[TimerSpec, ...]]:
+        return {}
 
     def transition(self, machine: str, state: str, trigger: str) -> TransitionRow | None:
         """The row of transitions ``trigger`` may take an instance of ``machine`` in ``state`` on.
@@ -200,17 +216,29 @@ class ProcessDefinition:
         (API 4) several in source order, of which the first whose guard holds
         is taken (``contract.row_specs`` lists them).
         """
-        own = self.transitions.get((machine, state, trigger))
-        if own is not None or state in self.machine(machine).final:
-            return own
-        return self.wildcard_transitions.get((machine, trigger))
+        key = (machine, state, trigger)
+        try:
+            return self._rows[key]
+        except KeyError:
+            own = self.transitions.get(key)
+            found = own
+            if own is None and state not in self.machine(machine).final:
+                found = self.wildcard_transitions.get((machine, trigger))
+            # Keys come from the tables and the declared events: a bounded set.
+            self._rows[key] = found
+            return found
 
     def timers_in(self, machine: str, state: str) -> tuple[TimerSpec, ...]:
         """The ``after D`` timers of ``state``: its own, then the machine's ``*`` ones."""
-        own = self.timers.get((machine, state), ())
-        if state in self.machine(machine).final:
+        key = (machine, state)
+        try:
+            return self._timers[key]
+        except KeyError:
+            own = self.timers.get(key, ())
+            if state not in self.machine(machine).final:
+                own += self.wildcard_timers.get(machine, ())
+            self._timers[key] = own
             return own
-        return own + self.wildcard_timers.get(machine, ())
 
     def rows(self) -> Iterator[tuple[TransitionKey, TransitionSpec]]:
         """Every (machine, state, trigger) and transition of its row, ``*`` rows
@@ -230,23 +258,24 @@ class ProcessDefinition:
         return isinstance(event, self.events)
 
     def is_lifecycle(self, event: Event) -> bool:
+        return isinstance(event, self._lifecycle_types)
+
+    @cached_property
+    def _lifecycle_types(self) -> tuple[type[Event], ...]:
         lc = self.lifecycle
-        return isinstance(
-            event,
-            (
-                lc.transition_planned,
-                lc.task_started,
-                lc.task_completed,
-                lc.task_failed,
-                lc.task_retry_scheduled,
-                lc.task_timed_out,
-                lc.timer_scheduled,
-                lc.timer_fired,
-                lc.process_completed,
-                lc.process_failed,
-                lc.process_cancelled,
-                *((lc.signal_raised,) if lc.signal_raised is not None else ()),
-            ),
+        return (
+            lc.transition_planned,
+            lc.task_started,
+            lc.task_completed,
+            lc.task_failed,
+            lc.task_retry_scheduled,
+            lc.task_timed_out,
+            lc.timer_scheduled,
+            lc.timer_fired,
+            lc.process_completed,
+            lc.process_failed,
+            lc.process_cancelled,
+            *((lc.signal_raised,) if lc.signal_raised is not None else ()),
         )
 
     def can_start(self, event: Event) -> bool:

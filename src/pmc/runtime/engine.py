@@ -54,6 +54,7 @@ from pmc.runtime.contract import (
 # is what keeps ``definition`` (which calls the engine) out of its imports.
 from pmc.runtime.contract import DefinitionTables as ProcessDefinition
 from pmc.runtime.lifecycle import (
+    LifecycleEvent,
     NoData,
     ProcessData,
     SignalPayload,
@@ -68,13 +69,18 @@ from pmc.runtime.lifecycle import (
     TaskTimedOutBase,
     TimerScheduledBase,
     TransitionPlannedBase,
+    from_template,
 )
 from pmc.runtime.state import (
     End,
     ProcessState,
+    StateChanges,
     TaskInFlight,
     TaskStatus,
     Timer,
+    frozen_map,
+    with_item,
+    without_keys,
 )
 
 __all__ = [
@@ -86,6 +92,7 @@ __all__ = [
     "decide_and_fold",
     "default_record",
     "derived_id",
+    "event_builder",
     "evolve",
     "instance_record",
     "later",
@@ -112,6 +119,7 @@ class DecisionError(PmcError, RuntimeError):
 
 
 _T = TypeVar("_T")
+_L = TypeVar("_L", bound=LifecycleEvent)
 
 
 def _described(error: Exception) -> str:
@@ -161,24 +169,26 @@ def instance_record(
 
 def evolve(defn: ProcessDefinition, state: ProcessState, event: Event) -> ProcessState:
     """Fold one recorded event; events of other processes only bump the version."""
-    folded = _apply(defn, state, event)
-    return replace(folded, version=state.version + 1)
+    # One copy of the state per event: ``_apply`` says what changes.
+    changes = _apply(defn, state, event)
+    changes["version"] = state.version + 1
+    return state.changed(**changes)
 
 
-def _apply(defn: ProcessDefinition, state: ProcessState, event: Event) -> ProcessState:
+def _apply(defn: ProcessDefinition, state: ProcessState, event: Event) -> StateChanges:
     lc = defn.lifecycle
     if isinstance(event, defn.events):
         # The first input event names the process instance.
-        return state if state.started else replace(state, key=getattr(event, defn.key_field))
+        return {} if state.started else {"key": getattr(event, defn.key_field)}
     if isinstance(event, lc.transition_planned):
         return _fold_transition(defn, state, event)
     if isinstance(event, lc.task_started):
         return _fold_started(state, event)
     if isinstance(event, (lc.task_completed, lc.task_failed, lc.task_timed_out)):
         if not outcome_changes_state(state, event):
-            return state  # a late outcome: recorded, and changes nothing
+            return {}  # a late outcome: recorded, and changes nothing
         if isinstance(event, lc.task_completed):
-            return state.without_tasks(frozenset({event.task_id}))
+            return {"tasks": without_keys(state.tasks, frozenset({event.task_id}))}
         permanent = isinstance(event, lc.task_failed) and event.permanent
         return _fold_failed_attempt(defn, state, event.task_id, permanent=permanent)
     if isinstance(event, lc.task_retry_scheduled):
@@ -186,77 +196,94 @@ def _apply(defn: ProcessDefinition, state: ProcessState, event: Event) -> Proces
     if isinstance(event, lc.timer_scheduled):
         return _fold_timer(state, event)
     if isinstance(event, lc.timer_fired):
-        return state.without_timers(frozenset({event.timer_id}))
+        return {"timers": without_keys(state.timers, frozenset({event.timer_id}))}
     if isinstance(event, lc.process_completed):
-        return replace(state, end=End.COMPLETED)
+        return {"end": End.COMPLETED}
     if isinstance(event, lc.process_failed):
-        return replace(state, end=End.FAILED, end_reason=event.reason)
+        return {"end": End.FAILED, "end_reason": event.reason}
     if isinstance(event, lc.process_cancelled):
-        return replace(state, end=End.CANCELLED, end_reason=event.reason)
-    return state
+        return {"end": End.CANCELLED, "end_reason": event.reason}
+    return {}
 
 
 def _fold_transition(
     defn: ProcessDefinition, state: ProcessState, event: TransitionPlannedBase
-) -> ProcessState:
+) -> StateChanges:
     machine, machine_id = event.machine, event.machine_id
+    tasks, timers = state.tasks, state.timers
     # Leaving a state abandons what was started for it: its timers, and the
     # tasks whose outcome it was waiting for (their late outcomes change
     # nothing), but for the tasks the transition keeps. A self-loop does not
     # leave its state.
     if str(event.from_state) != str(event.to_state):
         kept = frozenset(event.kept_tasks or ())
-        state = state.without_timers(state.timers_of(machine, machine_id))
-        state = state.without_tasks(state.tasks_of(machine, machine_id) - kept)
+        timers = without_keys(timers, state.timers_of(machine, machine_id))
+        tasks = without_keys(tasks, state.tasks_of(machine, machine_id) - kept)
+    changes: StateChanges = {
+        "instances": _with_instance_item(state.instances, machine, machine_id, str(event.to_state)),
+        "timers": timers,
+        "tasks": tasks,
+    }
     # A new instance gets its machine's defaults; then the recorded values.
-    record = instance_record(defn, state, machine, machine_id)
-    state = state.with_instance(machine, machine_id, str(event.to_state))
-    if event.instance_set or state.instance_record(machine, machine_id) is None:
-        state = state.with_instance_record(
-            machine, machine_id, with_recorded(record, event.instance_set)
+    record = state.instance_record(machine, machine_id)
+    if event.instance_set or record is None:
+        if record is None:
+            record = default_record(defn.machine(machine).data)
+        changes["instance_data"] = _with_instance_item(
+            state.instance_data, machine, machine_id, with_recorded(record, event.instance_set)
         )
     if event.data_set:
-        state = replace(state, data=with_recorded(state.data, event.data_set))
+        changes["data"] = with_recorded(state.data, event.data_set)
     if event.task is None or event.task_id is None:
-        return state
-    return state.with_task(
-        TaskInFlight(
-            task_id=event.task_id,
-            task=event.task,
-            mode=str(event.task_mode),
-            machine=machine,
-            machine_id=machine_id,
-            transition=event.transition,
-            input_json=canonical_json(event.task_input or {}),
-        )
+        return changes
+    task = TaskInFlight(
+        task_id=event.task_id,
+        task=event.task,
+        mode=str(event.task_mode),
+        machine=machine,
+        machine_id=machine_id,
+        transition=event.transition,
+        input_json=canonical_json(event.task_input or {}),
     )
+    changes["tasks"] = with_item(tasks, task.task_id, task)
+    return changes
 
 
-def _fold_started(state: ProcessState, event: TaskStartedBase) -> ProcessState:
+def _with_instance_item(
+    table: Mapping[str, Mapping[str, _T]], machine: str, machine_id: str, value: _T
+) -> Mapping[str, Mapping[str, _T]]:
+    """``table`` (machine -> machine id -> value) with one instance's value set."""
+    return with_item(table, machine, with_item(table.get(machine, _NONE), machine_id, value))
+
+
+_NONE: Mapping[str, Any] = frozen_map()
+
+
+def _fold_started(state: ProcessState, event: TaskStartedBase) -> StateChanges:
     task = state.tasks.get(event.task_id)
     if task is None or task.attempt != event.attempt:
-        return state
+        return {}
     running = replace(
         task, status=TaskStatus.RUNNING, worker=event.worker, lease_until=event.lease_until
     )
-    return state.with_task(running)
+    return {"tasks": with_item(state.tasks, running.task_id, running)}
 
 
 def _fold_failed_attempt(
     defn: ProcessDefinition, state: ProcessState, task_id: uuid.UUID, *, permanent: bool
-) -> ProcessState:
+) -> StateChanges:
     """A failure that counts (see ``outcome_changes_state``) of the current attempt."""
     task = state.tasks[task_id]
     if not permanent and task.attempt < defn.tasks[task.task].max_attempts:
         # Waiting for the TaskRetryScheduled decided with it.
-        return state.with_task(replace(task, status=TaskStatus.FAILED))
-    return state.without_tasks(frozenset({task.task_id}))
+        return {"tasks": with_item(state.tasks, task_id, replace(task, status=TaskStatus.FAILED))}
+    return {"tasks": without_keys(state.tasks, frozenset({task_id}))}
 
 
-def _fold_retry(state: ProcessState, event: TaskRetryScheduledBase) -> ProcessState:
+def _fold_retry(state: ProcessState, event: TaskRetryScheduledBase) -> StateChanges:
     task = state.tasks.get(event.task_id)
     if task is None or event.attempt != task.attempt + 1:
-        return state
+        return {}
     retry = replace(
         task,
         attempt=event.attempt,
@@ -265,13 +292,13 @@ def _fold_retry(state: ProcessState, event: TaskRetryScheduledBase) -> ProcessSt
         worker=None,
         lease_until=None,
     )
-    return state.with_task(retry)
+    return {"tasks": with_item(state.tasks, retry.task_id, retry)}
 
 
-def _fold_timer(state: ProcessState, event: TimerScheduledBase) -> ProcessState:
+def _fold_timer(state: ProcessState, event: TimerScheduledBase) -> StateChanges:
     current = state.state_of(event.machine, event.machine_id)
     if current is None:
-        return state
+        return {}
     timer = Timer(
         timer_id=event.timer_id,
         machine=event.machine,
@@ -280,7 +307,7 @@ def _fold_timer(state: ProcessState, event: TimerScheduledBase) -> ProcessState:
         state=current,
         due_at=event.due_at,
     )
-    return state.with_timer(timer)
+    return {"timers": with_item(state.timers, timer.timer_id, timer)}
 
 
 # ---- when an outcome changes state ------------------------------------------------
@@ -323,6 +350,96 @@ def later(timestamp: datetime, delay: timedelta) -> datetime:
         return datetime.max.replace(tzinfo=timestamp.tzinfo)
 
 
+# ---- the lifecycle events a decision records ----------------------------------------
+
+_NIL = uuid.UUID(int=0)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# What a template holds in the fields that differ between events: a value
+# every event class with the field takes (optional or not), replaced by the
+# event's own.
+_PLACEHOLDERS: Mapping[str, object] = {
+    "machine_id": "",
+    "caused_by": _NIL,
+    "task_id": _NIL,
+    "task_input": {},
+    "data_set": {},
+    "instance_set": {},
+    "kept_tasks": [],
+    "timer_id": _NIL,
+    "due_at": _EPOCH,
+    "attempt": 1,
+    "not_before": _EPOCH,
+    "payload": {},
+    "reason": "",
+}
+
+# The values a decision takes from outside the engine (a generated route or
+# ``at``, the caller's ``EventMeta``), with the type validation would leave
+# them in. A value of another type is validated the usual way (it may be
+# converted, or refused, as before).
+_CHECKED: Mapping[str, type] = {
+    "machine_id": str,
+    "caused_by": uuid.UUID,
+    "due_at": datetime,
+    "not_before": datetime,
+}
+
+
+class EventBuilder:
+    """Builds one definition's lifecycle events without validating each.
+
+    Every event is a copy of a validated template (``lifecycle.from_template``):
+    one per class and values of the fields that come from the definition's
+    tables (machine, transition, states, task, signal), validated the first
+    time they occur, so that a value the event class refuses is refused as
+    before. The other fields are the engine's own values, already of the
+    types validation gives (see ``_CHECKED`` for the ones it checks).
+    """
+
+    def __init__(self) -> None:
+        # Keys come from the definition's tables: a bounded set. Each template
+        # comes with the checks (``_CHECKED``) of the fields its events take.
+        self._templates: dict[tuple[object, ...], tuple[LifecycleEvent, _Checks]] = {}
+
+    def event(
+        self, cls: type[_L], static: Mapping[str, object], dynamic: Mapping[str, object]
+    ) -> _L:
+        """``cls(**static, **dynamic)``, as validated."""
+        key = (cls, *static.values())
+        found = self._templates.get(key)
+        if found is None:
+            checks = tuple((name, kind) for name, kind in _CHECKED.items() if name in dynamic)
+            if not _trusted(checks, dynamic):
+                return cls(**static, **dynamic)
+            placeholders = {name: _PLACEHOLDERS[name] for name in dynamic}
+            found = self._templates[key] = (cls(**static, **placeholders), checks)
+        elif not _trusted(found[1], dynamic):
+            return cls(**static, **dynamic)
+        return from_template(cast(_L, found[0]), **dynamic)
+
+
+_Checks = tuple[tuple[str, type], ...]
+
+
+def _trusted(checks: _Checks, values: Mapping[str, object]) -> bool:
+    return all(type(values[name]) is kind for name, kind in checks)
+
+
+# A plain dict, not a WeakKeyDictionary, whose lookups cost a decision more
+# than the rest of building its event: a definition is a module's constant,
+# kept for the life of the interpreter anyway.
+_BUILDERS: dict[ProcessDefinition, EventBuilder] = {}
+
+
+def event_builder(defn: ProcessDefinition) -> EventBuilder:
+    """The builder of ``defn``'s lifecycle events, made on first use and kept with it."""
+    found = _BUILDERS.get(defn)
+    if found is None:
+        found = _BUILDERS[defn] = EventBuilder()
+    return found
+
+
 # ---- decide --------------------------------------------------------------------
 
 
@@ -339,7 +456,7 @@ class _Raised:
     generation: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Decision:
     """Events proposed so far for one handled event, with the state they lead to."""
 
@@ -357,6 +474,10 @@ class _Decision:
     signals: deque[_Raised] = field(default_factory=deque)
     # The generation of the signal being routed (0: the handled event).
     generation: int = 0
+    build: EventBuilder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.build = event_builder(self.defn)
 
     def record(self, event: Event) -> None:
         self.events.append(event)
@@ -403,25 +524,24 @@ class _Decision:
         has none) in source order; none: the trigger changes nothing here.
         ``fired`` is the timer whose firing is the trigger.
         """
-        spec = self.defn.machine(machine)
         current = self.state.state_of(machine, machine_id)
         created = current is None
         if current is None:
+            spec = self.defn.machine(machine)
             if not spec.multi_instance:
                 return
             current = spec.initial
-        scope = self.scope(machine, machine_id, payload)
         candidates = row_specs(self.defn.transition(machine, current, trigger))
-        transition = next(
-            (
-                t
-                for t in candidates
-                if t.guard is None
-                or self.call((machine, machine_id, t.name), "when", t.guard, scope)
-            ),
-            None,
-        )
-        if transition is None:
+        if not candidates:
+            return  # nothing to read a scope for
+        scope = self.scope(machine, machine_id, payload)
+        for transition in candidates:
+            guard = transition.guard
+            if guard is None or self.call(
+                (machine, machine_id, transition.name), "when", guard, scope
+            ):
+                break
+        else:
             return
         # The target state's timers are scheduled when the instance enters
         # it: on a move to another state; when a new instance stays in its
@@ -430,7 +550,7 @@ class _Decision:
         # timer re-entering its own state is scheduled again only for a later
         # instant than the one that fired: the same one would fire at once,
         # for ever.
-        on_its_timer = trigger == on_timer(transition.name)
+        on_its_timer = fired is not None and trigger == on_timer(transition.name)
         enters = transition.target != current or created or on_its_timer
         refired = fired if on_its_timer and transition.target == current else None
         self._plan(machine, machine_id, current, transition, scope, enters=enters, refired=refired)
@@ -469,22 +589,31 @@ class _Decision:
                 where, "run", lambda s: self._bind(transition, s), scope
             ).model_dump(mode="json")
             task_mode = self.defn.tasks[transition.task].mode
-        data_set, instance_set = self.call(where, "set", lambda s: _assigned(transition, s), scope)
+        data_set = instance_set = None
+        if transition.assign is not None:
+            data_set, instance_set = self.call(
+                where, "set", lambda s: _assigned(transition, s), scope
+            )
         self.record(
-            self.defn.lifecycle.transition_planned(
-                machine=machine,
-                machine_id=machine_id,
-                transition=transition.name,
-                from_state=current,
-                to_state=transition.target,
-                task=transition.task,
-                task_mode=task_mode,
-                task_id=task_id,
-                task_input=task_input,
-                caused_by=self.cause,
-                data_set=data_set,
-                instance_set=instance_set,
-                kept_tasks=self._kept(machine, machine_id, transition.keep),
+            self.build.event(
+                self.defn.lifecycle.transition_planned,
+                {
+                    "machine": machine,
+                    "transition": transition.name,
+                    "from_state": current,
+                    "to_state": transition.target,
+                    "task": transition.task,
+                    "task_mode": task_mode,
+                },
+                {
+                    "machine_id": machine_id,
+                    "task_id": task_id,
+                    "task_input": task_input,
+                    "caused_by": self.cause,
+                    "data_set": data_set,
+                    "instance_set": instance_set,
+                    "kept_tasks": self._kept(machine, machine_id, transition.keep),
+                },
             )
         )
         if transition.emit is not None:
@@ -535,33 +664,35 @@ class _Decision:
         timer's transition: unique within the stream, however often one
         fan-out moves an instance in and out of ``state``.
         """
+        timers = self.defn.timers_in(machine, state)
+        if not timers:
+            return
         running = {
             self.state.timers[timer_id].transition
             for timer_id in self.state.timers_of(machine, machine_id)
         }
-        for timer in self.defn.timers_in(machine, state):
+        for timer in timers:
             if timer.transition in running:
                 continue
             due = self._due(timer, machine, machine_id)
             if due is None or _fired_already(timer, due, refired):
                 continue
+            timer_id = derived_id(
+                "timer",
+                self.defn.category,
+                self.meta.key,
+                self.meta.event_id,
+                machine,
+                machine_id,
+                entered_by,
+                occurrence,
+                timer.transition,
+            )
             self.record(
-                self.defn.lifecycle.timer_scheduled(
-                    machine=machine,
-                    machine_id=machine_id,
-                    timer_id=derived_id(
-                        "timer",
-                        self.defn.category,
-                        self.meta.key,
-                        self.meta.event_id,
-                        machine,
-                        machine_id,
-                        entered_by,
-                        occurrence,
-                        timer.transition,
-                    ),
-                    transition=timer.transition,
-                    due_at=due,
+                self.build.event(
+                    self.defn.lifecycle.timer_scheduled,
+                    {"machine": machine, "transition": timer.transition},
+                    {"machine_id": machine_id, "timer_id": timer_id, "due_at": due},
                 )
             )
 
@@ -644,8 +775,9 @@ def decide_and_fold(
         return [], evolve(defn, state, event)
     decision = _Decision(defn, meta, evolve(defn, state, event), cause=meta.event_id)
     if isinstance(event, defn.cancel_on):
+        reason = f"cancelled by {type(event).__name__}"
         decision.record(
-            defn.lifecycle.process_cancelled(reason=f"cancelled by {type(event).__name__}")
+            decision.build.event(defn.lifecycle.process_cancelled, {}, {"reason": reason})
         )
         return decision.events, decision.state
     try:
@@ -654,7 +786,8 @@ def decide_and_fold(
         if defn.is_input(event):
             raise
         decision = _Decision(defn, meta, evolve(defn, state, event), cause=meta.event_id)
-        decision.record(defn.lifecycle.process_failed(reason=str(error)))
+        failed = {"reason": str(error)}
+        decision.record(decision.build.event(defn.lifecycle.process_failed, {}, failed))
     return decision.events, decision.state
 
 
@@ -692,6 +825,8 @@ def _handle_signals(decision: _Decision) -> None:
     any number of signals; a chain longer than that is an error, not a loop
     that never ends.
     """
+    if not decision.signals:
+        return
     defn = decision.defn
     names = {payload_class: name for name, payload_class in defn.signals.items()}
     while decision.signals:
@@ -712,12 +847,13 @@ def _handle_signals(decision: _Decision) -> None:
             )
         signal_id = decision_id(decision.meta.event_id, len(decision.events))
         decision.record(
-            _signal_raised(defn)(
-                signal=name,
-                payload=signal.payload.model_dump(mode="json"),
-                machine=signal.machine,
-                machine_id=signal.machine_id,
-                transition=signal.transition,
+            decision.build.event(
+                _signal_raised(defn),
+                {"signal": name, "machine": signal.machine, "transition": signal.transition},
+                {
+                    "payload": signal.payload.model_dump(mode="json"),
+                    "machine_id": signal.machine_id,
+                },
             )
         )
         decision.cause = signal_id
@@ -809,12 +945,10 @@ def _on_failed_attempt(
     # A permanent failure (``PermanentFailure`` in the handler) skips the
     # retries left: the handler said that trying again cannot help.
     if not permanent and spec.retry is not None and task.attempt < spec.retry.max_attempts:
+        not_before = later(decision.meta.timestamp, spec.retry.delay_after(task.attempt))
+        retry = {"task_id": task.task_id, "attempt": task.attempt + 1, "not_before": not_before}
         decision.record(
-            decision.defn.lifecycle.task_retry_scheduled(
-                task_id=task.task_id,
-                attempt=task.attempt + 1,
-                not_before=later(decision.meta.timestamp, spec.retry.delay_after(task.attempt)),
-            )
+            decision.build.event(decision.defn.lifecycle.task_retry_scheduled, {}, retry)
         )
         return
     failure = TaskFailure(reason)
@@ -840,10 +974,11 @@ def _check_end(decision: _Decision) -> None:
     if decision.state.ended:
         return
     failure = _failure(decision)
+    lc = decision.defn.lifecycle
     if failure is not None:
-        decision.record(decision.defn.lifecycle.process_failed(reason=failure))
+        decision.record(decision.build.event(lc.process_failed, {}, {"reason": failure}))
     elif _completed(decision):
-        decision.record(decision.defn.lifecycle.process_completed())
+        decision.record(decision.build.event(lc.process_completed, {}, {}))
 
 
 def _failure(decision: _Decision) -> str | None:
@@ -898,7 +1033,7 @@ def _holds(decision: _Decision, condition: AllFinal | AllIn | DataCondition) -> 
     if isinstance(condition, DataCondition):
         return _tested(decision, condition, "complete when")
     states = condition.accepted(defn.machine(condition.machine))
-    current = [s for _, s in _instances(state, condition.machine)]
+    current = state.instances.get(condition.machine, _NONE).values()
     return bool(current) and all(s in states for s in current)
 
 

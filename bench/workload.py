@@ -1,0 +1,209 @@
+"""What the store benchmarks share: two small processes, fresh stores, a stopwatch.
+
+The processes are compiled from source at run time, so a benchmark always
+measures the generated code of the pmc it runs with. Every measurement gets
+a fresh store: an SQLite file in a temporary directory, or a schema of its
+own on the PostgreSQL server (created, put first on the search path through
+the URL, and dropped afterwards), so nothing left by one run slows another
+and no table of the server's own is touched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import quote
+
+import benchlib
+import psycopg2
+from benchlib import Options, Row, print_rows
+
+from pmc.compiler import compile_source
+from pmc.runtime import ProcessManager
+from pmc.runtime.results import Report
+from pmc.runtime.stores import open_store
+from pmc.runtime.worker import WorkerStats
+from pmc.source import SourceFile
+
+# Every input event plans one transition: a handle records the input event
+# and one TransitionPlanned in one append.
+HANDLE_PROCESS = """
+process HandleBench {
+    key id
+
+    event Ping {
+        id: str
+        n: int
+    }
+
+    event Stop {
+        id: str
+    }
+
+    machine Counter {
+        states Idle, Busy, Done
+        initial Idle
+        final Done
+
+        transition go: Idle -> Busy on Ping
+        transition again: Busy -> Busy on Ping
+        transition stop: Idle, Busy -> Done on Stop
+    }
+}
+"""
+
+# Start plans one async task; its completion ends the process. A task's
+# whole life: claim, TaskStarted, the handler, TaskCompleted and its decision.
+TASK_PROCESS = """
+process TaskBench {
+    key id
+
+    event Start {
+        id: str
+    }
+
+    task Work async {
+    }
+
+    machine Job {
+        states Waiting, Running, Done, Failed
+        initial Waiting
+        final Done, Failed
+
+        transition go: Waiting -> Running on Start
+            run Work()
+        transition done: Running -> Done on Work completed
+        transition give_up: Running -> Failed on Work failed
+    }
+
+    complete when all Job final
+}
+"""
+
+
+def load_process(source: str, name: str, directory: Path) -> ModuleType:
+    """Compile ``source`` into ``directory/name.py`` and import it as ``name``."""
+    code = compile_source(SourceFile(f"{name}.pm", source)).code
+    if code is None:
+        raise SystemExit(f"the benchmark process {name} does not check clean")
+    (directory / f"{name}.py").write_text(code, encoding="utf-8")
+    # Importable by name, as `pmc worker` imports a module: forked worker
+    # processes inherit it.
+    sys.path.insert(0, str(directory))
+    importlib.invalidate_caches()
+    return importlib.import_module(name)
+
+
+Measure = Callable[[Options, ModuleType, "Stores"], list[Row]]
+
+
+def print_measured(description: str, source: str, name: str, measure: Measure) -> None:
+    """A script's main: read the options, compile ``source``, measure and print the rows."""
+    options = benchlib.options(description.splitlines()[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        module = load_process(source, name, Path(tmp))
+        print_rows(measure(options, module, Stores(Path(tmp), options.postgres)))
+
+
+class Stores:
+    """Hands out URLs of fresh, empty stores: SQLite files, or PostgreSQL schemas."""
+
+    def __init__(self, directory: Path, postgres: str | None) -> None:
+        self._directory = directory
+        self._postgres = postgres
+        self._numbers = itertools.count()
+
+    @contextmanager
+    def fresh(self, backend: str) -> Iterator[str]:
+        """The URL of an empty store on ``backend`` ("sqlite" or "postgresql")."""
+        number = next(self._numbers)
+        if backend == "sqlite":
+            yield f"sqlite:///{self._directory / f'store{number}.db'}"
+            return
+        if self._postgres is None:
+            raise ValueError("no PostgreSQL server given (--postgres URL)")
+        schema = f"pmc_bench_{os.getpid()}_{number}"
+        server = driver_url(self._postgres)
+        run_sql(server, f"CREATE SCHEMA {schema}")
+        try:
+            yield with_search_path(self._postgres, schema)
+        finally:
+            run_sql(server, f"DROP SCHEMA {schema} CASCADE")
+
+
+def backends(postgres: str | None) -> list[str]:
+    """The backends to measure on: SQLite, and PostgreSQL when a server is given."""
+    return ["sqlite", "postgresql"] if postgres else ["sqlite"]
+
+
+def driver_url(url: str) -> str:
+    """``url`` as libpq (psycopg2) reads it, without SQLAlchemy's driver suffix."""
+    scheme, separator, rest = url.partition("://")
+    return f"postgresql{separator}{rest}" if scheme.startswith("postgres") else url
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` with ``schema`` first on the search path (libpq's ``options``)."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def run_sql(url: str, statement: str) -> None:
+    connection = psycopg2.connect(url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def seconds_for(calls: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    calls()
+    return time.perf_counter() - start
+
+
+class Tasks:
+    """Handlers of TASK_PROCESS: ``work`` does nothing, or waits as I/O would."""
+
+    def __init__(self, pause: float = 0.0, started: Callable[[], None] | None = None) -> None:
+        self._pause = pause
+        self._started = started
+
+    def work(self, _task: object, _ctx: object) -> None:
+        if self._started is not None:
+            self._started()
+        if self._pause:
+            time.sleep(self._pause)
+
+
+def start_tasks(module: ModuleType, url: str, count: int) -> float:
+    """Handle ``count`` Start events (each plans one async task); the seconds it took."""
+    store = open_store(url)
+    manager = ProcessManager(module.DEFINITION, store)
+    events = [module.Start(id=f"t{n}") for n in range(count)]
+    try:
+        return seconds_for(lambda: [manager.handle(event) for event in events])
+    finally:
+        store.close()
+
+
+def worker_done_after(count: int) -> tuple[Callable[[Report, WorkerStats], None], threading.Event]:
+    """A worker listener, and the event it sets once ``count`` attempts have completed."""
+    done = threading.Event()
+
+    def listener(_report: Report, stats: WorkerStats) -> None:
+        if stats.completed >= count:
+            done.set()
+
+    return listener, done
