@@ -5,20 +5,23 @@ pmc's figure: ``ProcessManager.handle`` of 2,000 input events (400 with
 appends the input event and a ``TransitionPlanned``), round robin over 50 streams,
 on a fresh store, with a fresh manager (its cache fills as it goes).
 
-The baseline issues exactly the statements pmc issued, no more and no less,
+The baseline makes exactly the driver calls pmc made, no more and no less,
 with the raw driver (the standard library's ``sqlite3``; ``psycopg2`` on
-PostgreSQL). The statements are captured from pmc itself in a warm-up run of
-the same events on another fresh store: a SQLAlchemy ``before_cursor_execute``
-listener records every statement with its parameters (already converted for
-the driver), and ``commit``/``rollback`` listeners record the transaction
-ends. The baseline replays that list on a fresh store whose tables pmc
-created, fetching every result, on one connection set up as pmc sets up its
-own (SQLite: WAL, ``synchronous=NORMAL``, a busy timeout, foreign keys on;
-``BEGIN IMMEDIATE`` for writes is among the captured statements). So the
-baseline reads and writes exactly what pmc does — event-sourcery's tables,
-the version row, the work index, and whatever reads pmc still makes — and
-follows any change to pmc's statements without editing this script; what it
-leaves out is everything pmc does in Python around them.
+PostgreSQL). The calls are recorded from pmc itself in a warm-up run of the
+same events on another fresh store: every driver connection SQLAlchemy's
+pools open meanwhile is wrapped as it is made (a pool ``connect``
+listener) in a proxy that notes each ``execute``/``executemany`` on its
+cursors with the statement and parameters exactly as the driver got them,
+and each ``commit``/``rollback``, whether pmc went through SQLAlchemy or
+straight to the driver's cursor. The baseline makes those calls on a fresh
+store whose tables pmc created, fetching every result, on one connection
+set up as pmc sets up its own (SQLite: WAL, ``synchronous=NORMAL``, a busy
+timeout, foreign keys on; ``BEGIN IMMEDIATE`` for writes is among the
+recorded statements). So the baseline reads and writes exactly what pmc
+does (event-sourcery's tables, the version row, the work index, and
+whatever reads pmc still makes) and follows any change to pmc's statements
+without editing this script; what it leaves out is everything pmc does in
+Python around them.
 
     python bench/handle.py [--quick] [--postgres URL] [--repeats N]
 """
@@ -34,7 +37,8 @@ from typing import Any
 
 import psycopg2
 from benchlib import Options, Row, median_of
-from sqlalchemy import Engine, event
+from sqlalchemy import Pool, event
+from sqlalchemy.pool import ConnectionPoolEntry
 from workload import HANDLE_PROCESS, Stores, backends, driver_url, print_measured, seconds_for
 
 from pmc.runtime import ProcessManager
@@ -46,62 +50,92 @@ RAW_DRIVER = {"sqlite": "raw sqlite3", "postgresql": "raw psycopg2"}
 
 
 @dataclass(frozen=True)
-class Statement:
-    """One statement as the driver received it; ``sql`` None ends the transaction."""
+class Call:
+    """One call pmc made on a driver connection or cursor, with its arguments.
 
-    sql: str | None
-    parameters: Any = ()
-    many: bool = False
-    commit: bool = True
+    ``method`` is ``execute`` or ``executemany`` (sent on a cursor), or
+    ``commit`` or ``rollback`` (on the connection).
+    """
+
+    method: str
+    args: tuple[Any, ...] = ()
+
+
+class RecordingCursor:
+    """A driver cursor that notes every statement sent through it."""
+
+    def __init__(self, cursor: Any, calls: list[Call]) -> None:
+        self._cursor = cursor
+        self._calls = calls
+
+    def execute(self, *args: Any) -> Any:
+        self._calls.append(Call("execute", args))
+        return self._cursor.execute(*args)
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        rows = list(rows)
+        self._calls.append(Call("executemany", (sql, rows)))
+        return self._cursor.executemany(sql, rows)
+
+    def __iter__(self) -> Any:
+        return iter(self._cursor)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+class RecordingConnection(RecordingCursor):
+    """A driver connection whose cursors note their statements, and which notes its commits."""
+
+    def cursor(self, *args: Any, **kwargs: Any) -> RecordingCursor:
+        return RecordingCursor(self._cursor.cursor(*args, **kwargs), self._calls)
+
+    def commit(self) -> None:
+        self._calls.append(Call("commit"))
+        self._cursor.commit()
+
+    def rollback(self) -> None:
+        self._calls.append(Call("rollback"))
+        self._cursor.rollback()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._cursor, name, value)
 
 
 @contextmanager
-def captured() -> Iterator[list[Statement]]:
-    """Every statement any SQLAlchemy engine sends while inside, in order."""
-    statements: list[Statement] = []
+def recording() -> Iterator[list[Call]]:
+    """Every call on a driver connection opened while inside, for as long as it lives.
 
-    def on_execute(
-        _conn: object, _cursor: object, sql: str, parameters: Any, _context: object, many: bool
-    ) -> None:
-        # A batched insert (insertmanyvalues) is sent as single executes of
-        # one or several rows, though its context says executemany.
-        statements.append(Statement(sql, parameters, many and isinstance(parameters, list)))
+    Each connection any SQLAlchemy pool opens is replaced by a recording
+    proxy as it is made (a pool ``connect`` listener), so whatever pmc sends
+    is seen where the driver receives it: through SQLAlchemy or straight on
+    the driver's cursor.
+    """
+    calls: list[Call] = []
 
-    def on_commit(_conn: object) -> None:
-        statements.append(Statement(None))
+    def on_connect(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
+        record.dbapi_connection = RecordingConnection(record.dbapi_connection, calls)
 
-    def on_rollback(_conn: object) -> None:
-        statements.append(Statement(None, commit=False))
-
-    listeners: list[tuple[str, Callable[..., None]]] = [
-        ("before_cursor_execute", on_execute),
-        ("commit", on_commit),
-        ("rollback", on_rollback),
-    ]
-    for name, listener in listeners:
-        event.listen(Engine, name, listener)
+    event.listen(Pool, "connect", on_connect)
     try:
-        yield statements
+        yield calls
     finally:
-        for name, listener in listeners:
-            event.remove(Engine, name, listener)
+        event.remove(Pool, "connect", on_connect)
 
 
-def replay(connection: Any, statements: Sequence[Statement]) -> None:
-    """Send ``statements`` through a DB-API ``connection``, fetching every result."""
+def replay(connection: Any, calls: Sequence[Call]) -> None:
+    """Make ``calls`` on a driver ``connection``, fetching every result."""
     cursor = connection.cursor()
-    for statement in statements:
-        if statement.sql is None:
-            if statement.commit:
-                connection.commit()
-            else:
-                connection.rollback()
-        elif statement.many:
-            cursor.executemany(statement.sql, statement.parameters)
-        else:
-            cursor.execute(statement.sql, statement.parameters)
-            if cursor.description is not None:
-                cursor.fetchall()
+    for call in calls:
+        if call.method in ("commit", "rollback"):
+            getattr(connection, call.method)()
+            continue
+        getattr(cursor, call.method)(*call.args)
+        if cursor.description is not None:
+            cursor.fetchall()
 
 
 def raw_connection(backend: str, url: str) -> Any:
@@ -145,10 +179,12 @@ def row(
 ) -> Row:
     with (
         stores.fresh(backend) as url,
+        recording() as calls,
         handling(module, url, events) as run,
-        captured() as statements,
     ):
+        del calls[:]  # creating the tables
         run()
+        statements = list(calls)
 
     def ours() -> float:
         with stores.fresh(backend) as url, handling(module, url, events) as run:
@@ -167,7 +203,7 @@ def row(
 
     handled = median_of(options.repeats, ours)
     baseline = median_of(options.repeats, raw)
-    per_handle = sum(s.sql is not None for s in statements) / len(events)
+    per_handle = sum(call.method.startswith("execute") for call in statements) / len(events)
     return Row(
         f"handle, {backend} vs {RAW_DRIVER[backend]} (same statements)",
         f"{handled:.0f} events/s",
