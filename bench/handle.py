@@ -8,9 +8,9 @@ on a fresh store, with a fresh manager (its cache fills as it goes).
 The baseline makes exactly the driver calls pmc made, no more and no less,
 with the raw driver (the standard library's ``sqlite3``; ``psycopg2`` on
 PostgreSQL). The calls are recorded from pmc itself in a warm-up run of the
-same events on another fresh store: every driver connection SQLAlchemy's
-pools open meanwhile is wrapped as it is made (a pool ``connect``
-listener) in a proxy that notes each ``execute``/``executemany`` on its
+same events on another fresh store (``workload.recording``): every driver
+connection SQLAlchemy's pools open meanwhile is wrapped as it is made (a
+pool ``connect`` listener) in a proxy that notes each ``execute``/``executemany`` on its
 cursors with the statement and parameters exactly as the driver got them,
 and each ``commit``/``rollback``, whether pmc went through SQLAlchemy or
 straight to the driver's cursor. The baseline makes those calls on a fresh
@@ -31,15 +31,21 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import psycopg2
 from benchlib import Options, Row, median_of
-from sqlalchemy import Pool, event
-from sqlalchemy.pool import ConnectionPoolEntry
-from workload import HANDLE_PROCESS, Stores, backends, driver_url, print_measured, seconds_for
+from workload import (
+    HANDLE_PROCESS,
+    Call,
+    Stores,
+    backends,
+    driver_url,
+    print_measured,
+    recording,
+    seconds_for,
+)
 
 from pmc.runtime import ProcessManager
 from pmc.runtime.stores import open_store
@@ -47,83 +53,6 @@ from pmc.runtime.stores import open_store
 STREAMS = 50
 GOALS = {"sqlite": 0.3, "postgresql": 0.5}
 RAW_DRIVER = {"sqlite": "raw sqlite3", "postgresql": "raw psycopg2"}
-
-
-@dataclass(frozen=True)
-class Call:
-    """One call pmc made on a driver connection or cursor, with its arguments.
-
-    ``method`` is ``execute`` or ``executemany`` (sent on a cursor), or
-    ``commit`` or ``rollback`` (on the connection).
-    """
-
-    method: str
-    args: tuple[Any, ...] = ()
-
-
-class RecordingCursor:
-    """A driver cursor that notes every statement sent through it."""
-
-    def __init__(self, cursor: Any, calls: list[Call]) -> None:
-        self._cursor = cursor
-        self._calls = calls
-
-    def execute(self, *args: Any) -> Any:
-        self._calls.append(Call("execute", args))
-        return self._cursor.execute(*args)
-
-    def executemany(self, sql: str, rows: Any) -> Any:
-        rows = list(rows)
-        self._calls.append(Call("executemany", (sql, rows)))
-        return self._cursor.executemany(sql, rows)
-
-    def __iter__(self) -> Any:
-        return iter(self._cursor)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
-
-
-class RecordingConnection(RecordingCursor):
-    """A driver connection whose cursors note their statements, and which notes its commits."""
-
-    def cursor(self, *args: Any, **kwargs: Any) -> RecordingCursor:
-        return RecordingCursor(self._cursor.cursor(*args, **kwargs), self._calls)
-
-    def commit(self) -> None:
-        self._calls.append(Call("commit"))
-        self._cursor.commit()
-
-    def rollback(self) -> None:
-        self._calls.append(Call("rollback"))
-        self._cursor.rollback()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name.startswith("_"):
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self._cursor, name, value)
-
-
-@contextmanager
-def recording() -> Iterator[list[Call]]:
-    """Every call on a driver connection opened while inside, for as long as it lives.
-
-    Each connection any SQLAlchemy pool opens is replaced by a recording
-    proxy as it is made (a pool ``connect`` listener), so whatever pmc sends
-    is seen where the driver receives it: through SQLAlchemy or straight on
-    the driver's cursor.
-    """
-    calls: list[Call] = []
-
-    def on_connect(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
-        record.dbapi_connection = RecordingConnection(record.dbapi_connection, calls)
-
-    event.listen(Pool, "connect", on_connect)
-    try:
-        yield calls
-    finally:
-        event.remove(Pool, "connect", on_connect)
 
 
 def replay(connection: Any, calls: Sequence[Call]) -> None:
