@@ -199,8 +199,16 @@ class RecordingCursor:
         self._calls.append(Call("executemany", (sql, rows)))
         return self._cursor.executemany(sql, rows)
 
+    # Special methods are looked up on the type, past __getattr__.
     def __iter__(self) -> Any:
         return iter(self._cursor)
+
+    def __enter__(self) -> Any:
+        self._cursor.__enter__()
+        return self
+
+    def __exit__(self, *exception: object) -> Any:
+        return self._cursor.__exit__(*exception)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
