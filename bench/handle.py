@@ -1,6 +1,6 @@
 """Rows 1 and 2: ProcessManager.handle against the raw driver issuing the same statements.
 
-pmc's figure: ``ProcessManager.handle`` of 2,000 input events (400 with
+pmc's figure: ``ProcessManager.handle`` of 2,000 input events (300 with
 --quick) of a small process (each plans one transition, so one handle
 appends the input event and a ``TransitionPlanned``), round robin over 50 streams,
 on a fresh store, with a fresh manager (its cache fills as it goes).
@@ -98,7 +98,7 @@ def handling(
 
 
 def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
-    count = 400 if options.quick else 2000
+    count = 300 if options.quick else 2000
     events = [module.Ping(id=f"k{n % STREAMS}", n=n) for n in range(count)]
     return [row(options, module, stores, backend, events) for backend in backends(options.postgres)]
 
