@@ -186,53 +186,53 @@ class Call:
 class RecordingCursor:
     """A driver cursor that notes every statement sent through it."""
 
-    def __init__(self, cursor: Any, calls: list[Call]) -> None:
-        self._cursor = cursor
+    def __init__(self, target: Any, calls: list[Call]) -> None:
+        self._target = target  # the driver's cursor (or connection)
         self._calls = calls
 
     def execute(self, *args: Any) -> Any:
         self._calls.append(Call("execute", args))
-        return self._cursor.execute(*args)
+        return self._target.execute(*args)
 
     def executemany(self, sql: str, rows: Any) -> Any:
         rows = list(rows)
         self._calls.append(Call("executemany", (sql, rows)))
-        return self._cursor.executemany(sql, rows)
+        return self._target.executemany(sql, rows)
 
     # Special methods are looked up on the type, past __getattr__.
     def __iter__(self) -> Any:
-        return iter(self._cursor)
+        return iter(self._target)
 
     def __enter__(self) -> Any:
-        self._cursor.__enter__()
+        self._target.__enter__()
         return self
 
     def __exit__(self, *exception: object) -> Any:
-        return self._cursor.__exit__(*exception)
+        return self._target.__exit__(*exception)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
+        return getattr(self._target, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._target, name, value)
 
 
 class RecordingConnection(RecordingCursor):
     """A driver connection whose cursors note their statements, and which notes its commits."""
 
     def cursor(self, *args: Any, **kwargs: Any) -> RecordingCursor:
-        return RecordingCursor(self._cursor.cursor(*args, **kwargs), self._calls)
+        return RecordingCursor(self._target.cursor(*args, **kwargs), self._calls)
 
     def commit(self) -> None:
         self._calls.append(Call("commit"))
-        self._cursor.commit()
+        self._target.commit()
 
     def rollback(self) -> None:
         self._calls.append(Call("rollback"))
-        self._cursor.rollback()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name.startswith("_"):
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self._cursor, name, value)
+        self._target.rollback()
 
 
 @contextmanager
