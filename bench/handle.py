@@ -35,13 +35,14 @@ from types import ModuleType
 from typing import Any
 
 import psycopg2
-from benchlib import Options, Row, median_of
+from benchlib import Options, Row
 from workload import (
     HANDLE_PROCESS,
     Call,
     Stores,
     backends,
     driver_url,
+    interleaved_medians,
     print_measured,
     recording,
     seconds_for,
@@ -130,8 +131,7 @@ def row(
             finally:
                 connection.close()
 
-    handled = median_of(options.repeats, ours)
-    baseline = median_of(options.repeats, raw)
+    handled, baseline = interleaved_medians(options.repeats, ours, raw)
     per_handle = sum(call.method.startswith("execute") for call in statements) / len(events)
     return Row(
         f"handle, {backend} vs {RAW_DRIVER[backend]} (same statements)",

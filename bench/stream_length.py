@@ -19,8 +19,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from benchlib import Options, Row, median_of
-from workload import HANDLE_PROCESS, Stores, backends, print_measured, seconds_for
+from benchlib import Options, Row
+from workload import (
+    HANDLE_PROCESS,
+    Stores,
+    backends,
+    interleaved_medians,
+    print_measured,
+    seconds_for,
+)
 
 from pmc.runtime import ProcessManager
 from pmc.runtime.stores import open_store
@@ -52,12 +59,10 @@ def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
 
 def row(options: Options, module: ModuleType, stores: Stores, backend: str) -> Row:
     long = 300 if options.quick else 1000
-    short_rate = median_of(
+    long_rate, short_rate = interleaved_medians(
         options.repeats,
+        lambda: events_per_second(module, stores, backend, 1, long),
         lambda: events_per_second(module, stores, backend, long // SHORT, SHORT),
-    )
-    long_rate = median_of(
-        options.repeats, lambda: events_per_second(module, stores, backend, 1, long)
     )
     ratio = short_rate / long_rate
     return Row(

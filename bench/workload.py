@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -254,6 +255,17 @@ def recording() -> Iterator[list[Call]]:
         yield calls
     finally:
         event.remove(Pool, "connect", on_connect)
+
+
+def interleaved_medians(
+    repeats: int, ours: Callable[[], float], baseline: Callable[[], float]
+) -> tuple[float, float]:
+    """The medians of ``repeats`` runs of each, taken in turns.
+
+    A busy spell of the machine then slows both sides, not only one.
+    """
+    runs = [(ours(), baseline()) for _ in range(repeats)]
+    return statistics.median(o for o, _ in runs), statistics.median(b for _, b in runs)
 
 
 def seconds_for(calls: Callable[[], None]) -> float:
