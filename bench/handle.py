@@ -1,24 +1,27 @@
 """Rows 1 and 2: ProcessManager.handle against the raw driver issuing the same statements.
 
-pmc's figure: ``ProcessManager.handle`` of 2,000 input events (400 with
+pmc's figure: ``ProcessManager.handle`` of 2,000 input events (300 with
 --quick) of a small process (each plans one transition, so one handle
 appends the input event and a ``TransitionPlanned``), round robin over 50 streams,
 on a fresh store, with a fresh manager (its cache fills as it goes).
 
-The baseline issues exactly the statements pmc issued, no more and no less,
+The baseline makes exactly the driver calls pmc made, no more and no less,
 with the raw driver (the standard library's ``sqlite3``; ``psycopg2`` on
-PostgreSQL). The statements are captured from pmc itself in a warm-up run of
-the same events on another fresh store: a SQLAlchemy ``before_cursor_execute``
-listener records every statement with its parameters (already converted for
-the driver), and ``commit``/``rollback`` listeners record the transaction
-ends. The baseline replays that list on a fresh store whose tables pmc
-created, fetching every result, on one connection set up as pmc sets up its
-own (SQLite: WAL, ``synchronous=NORMAL``, a busy timeout, foreign keys on;
-``BEGIN IMMEDIATE`` for writes is among the captured statements). So the
-baseline reads and writes exactly what pmc does — event-sourcery's tables,
-the version row, the work index, and whatever reads pmc still makes — and
-follows any change to pmc's statements without editing this script; what it
-leaves out is everything pmc does in Python around them.
+PostgreSQL). The calls are recorded from pmc itself in a warm-up run of the
+same events on another fresh store (``workload.recording``): every driver
+connection SQLAlchemy's pools open meanwhile is wrapped as it is made (a
+pool ``connect`` listener) in a proxy that notes each ``execute``/``executemany`` on its
+cursors with the statement and parameters exactly as the driver got them,
+and each ``commit``/``rollback``, whether pmc went through SQLAlchemy or
+straight to the driver's cursor. The baseline makes those calls on a fresh
+store whose tables pmc created, fetching every result, on one connection
+set up as pmc sets up its own (SQLite: WAL, ``synchronous=NORMAL``, a busy
+timeout, foreign keys on; ``BEGIN IMMEDIATE`` for writes is among the
+recorded statements). So the baseline reads and writes exactly what pmc
+does (event-sourcery's tables, the version row, the work index, and
+whatever reads pmc still makes) and follows any change to pmc's statements
+without editing this script; what it leaves out is everything pmc does in
+Python around them.
 
     python bench/handle.py [--quick] [--postgres URL] [--repeats N]
 """
@@ -28,14 +31,22 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import psycopg2
-from benchlib import Options, Row, median_of
-from sqlalchemy import Engine, event
-from workload import HANDLE_PROCESS, Stores, backends, driver_url, print_measured, seconds_for
+from benchlib import Options, Row
+from workload import (
+    HANDLE_PROCESS,
+    Call,
+    Stores,
+    backends,
+    driver_url,
+    interleaved_medians,
+    print_measured,
+    recording,
+    seconds_for,
+)
 
 from pmc.runtime import ProcessManager
 from pmc.runtime.stores import open_store
@@ -45,63 +56,16 @@ GOALS = {"sqlite": 0.3, "postgresql": 0.5}
 RAW_DRIVER = {"sqlite": "raw sqlite3", "postgresql": "raw psycopg2"}
 
 
-@dataclass(frozen=True)
-class Statement:
-    """One statement as the driver received it; ``sql`` None ends the transaction."""
-
-    sql: str | None
-    parameters: Any = ()
-    many: bool = False
-    commit: bool = True
-
-
-@contextmanager
-def captured() -> Iterator[list[Statement]]:
-    """Every statement any SQLAlchemy engine sends while inside, in order."""
-    statements: list[Statement] = []
-
-    def on_execute(
-        _conn: object, _cursor: object, sql: str, parameters: Any, _context: object, many: bool
-    ) -> None:
-        # A batched insert (insertmanyvalues) is sent as single executes of
-        # one or several rows, though its context says executemany.
-        statements.append(Statement(sql, parameters, many and isinstance(parameters, list)))
-
-    def on_commit(_conn: object) -> None:
-        statements.append(Statement(None))
-
-    def on_rollback(_conn: object) -> None:
-        statements.append(Statement(None, commit=False))
-
-    listeners: list[tuple[str, Callable[..., None]]] = [
-        ("before_cursor_execute", on_execute),
-        ("commit", on_commit),
-        ("rollback", on_rollback),
-    ]
-    for name, listener in listeners:
-        event.listen(Engine, name, listener)
-    try:
-        yield statements
-    finally:
-        for name, listener in listeners:
-            event.remove(Engine, name, listener)
-
-
-def replay(connection: Any, statements: Sequence[Statement]) -> None:
-    """Send ``statements`` through a DB-API ``connection``, fetching every result."""
+def replay(connection: Any, calls: Sequence[Call]) -> None:
+    """Make ``calls`` on a driver ``connection``, fetching every result."""
     cursor = connection.cursor()
-    for statement in statements:
-        if statement.sql is None:
-            if statement.commit:
-                connection.commit()
-            else:
-                connection.rollback()
-        elif statement.many:
-            cursor.executemany(statement.sql, statement.parameters)
-        else:
-            cursor.execute(statement.sql, statement.parameters)
-            if cursor.description is not None:
-                cursor.fetchall()
+    for call in calls:
+        if call.method in ("commit", "rollback"):
+            getattr(connection, call.method)()
+            continue
+        getattr(cursor, call.method)(*call.args)
+        if cursor.description is not None:
+            cursor.fetchall()
 
 
 def raw_connection(backend: str, url: str) -> Any:
@@ -135,7 +99,7 @@ def handling(
 
 
 def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
-    count = 400 if options.quick else 2000
+    count = 300 if options.quick else 2000
     events = [module.Ping(id=f"k{n % STREAMS}", n=n) for n in range(count)]
     return [row(options, module, stores, backend, events) for backend in backends(options.postgres)]
 
@@ -145,10 +109,12 @@ def row(
 ) -> Row:
     with (
         stores.fresh(backend) as url,
+        recording() as calls,
         handling(module, url, events) as run,
-        captured() as statements,
     ):
+        del calls[:]  # creating the tables
         run()
+        statements = list(calls)
 
     def ours() -> float:
         with stores.fresh(backend) as url, handling(module, url, events) as run:
@@ -165,9 +131,8 @@ def row(
             finally:
                 connection.close()
 
-    handled = median_of(options.repeats, ours)
-    baseline = median_of(options.repeats, raw)
-    per_handle = sum(s.sql is not None for s in statements) / len(events)
+    handled, baseline = interleaved_medians(options.repeats, ours, raw)
+    per_handle = sum(call.method.startswith("execute") for call in statements) / len(events)
     return Row(
         f"handle, {backend} vs {RAW_DRIVER[backend]} (same statements)",
         f"{handled:.0f} events/s",

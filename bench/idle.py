@@ -4,11 +4,12 @@ A ``Worker`` with 4 threads (``concurrency=4``) runs in this process on a
 fresh schema with nothing to do.
 
 - Queries per second while idle: after a settling second, every statement
-  any SQLAlchemy engine of this process sends is counted (a
-  ``before_cursor_execute`` listener) for a few seconds while the main
-  thread only sleeps, so every one is the worker's. Statements a store
-  sends through a bare driver connection outside SQLAlchemy (a ``LISTEN``)
-  are not counted; waiting for a notification sends none. Goal <= 1/s per
+  the worker's driver connections receive is counted for a few seconds
+  while the main thread only sleeps (each connection a SQLAlchemy pool
+  opens is wrapped in a recording proxy, as bench/handle.py does, so
+  statements sent straight on the driver's cursor count too). A connection
+  the store opens outside SQLAlchemy's pools (for ``LISTEN``, say) is not
+  seen; waiting for a notification on it sends nothing. Goal <= 1/s per
   idle process.
 - Pickup latency: the main thread then handles input events one at a
   time, each planning one async task due at once, and the handler notes
@@ -29,8 +30,7 @@ import time
 from types import ModuleType
 
 from benchlib import Options, Row
-from sqlalchemy import Engine, event
-from workload import TASK_PROCESS, Stores, Tasks, print_measured
+from workload import TASK_PROCESS, Call, Stores, Tasks, print_measured, recording
 
 from pmc.runtime import ProcessManager, Worker
 from pmc.runtime.stores import open_store
@@ -43,20 +43,11 @@ QUERY_GOAL = 1.0
 PICKUP_GOAL_MS = 10.0
 
 
-def idle_queries_per_second(seconds: float) -> float:
-    """Statements sent through SQLAlchemy per second while the caller sleeps."""
-    count = 0
-
-    def on_execute(*_args: object) -> None:
-        nonlocal count
-        count += 1
-
-    event.listen(Engine, "before_cursor_execute", on_execute)
-    try:
-        time.sleep(seconds)
-    finally:
-        event.remove(Engine, "before_cursor_execute", on_execute)
-    return count / seconds
+def idle_queries_per_second(calls: list[Call], seconds: float) -> float:
+    """Statements recorded in ``calls`` per second while the caller sleeps."""
+    before = len(calls)
+    time.sleep(seconds)
+    return sum(call.method.startswith("execute") for call in calls[before:]) / seconds
 
 
 def pickups_ms(module: ModuleType, url: str, started: list[float], count: int) -> list[float]:
@@ -91,7 +82,7 @@ def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
         with lock:
             started.append(time.perf_counter())
 
-    with stores.fresh("postgresql") as url:
+    with stores.fresh("postgresql") as url, recording() as calls:
         store = open_store(url)
         store.init()
         worker = Worker(
@@ -100,7 +91,7 @@ def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
         worker.start()
         try:
             time.sleep(SETTLE)
-            queries = idle_queries_per_second(idle_seconds)
+            queries = idle_queries_per_second(calls, idle_seconds)
             latencies = pickups_ms(module, url, started, pickups)
         finally:
             worker.stop()

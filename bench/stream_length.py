@@ -2,10 +2,10 @@
 
 Two workloads of the same number of handled events, each on a fresh store
 with one warm manager (the way a service runs: its cache holds the folds):
-- long: one stream taken to 1,000 events (500 with --quick); the second half
+- long: one stream taken to 1,000 events (300 with --quick); the second half
   of its life is timed, so every timed event lands in a stream of 500 to
-  1,000 events (250 to 500);
-- short: 100 streams (50) taken to 10 events each, round robin, as many
+  1,000 events (150 to 300);
+- short: 100 streams (30) taken to 10 events each, round robin, as many
   events; the second half of their lives is timed (events 6 to 10 of each).
 
 The row is the cost per timed event on the long stream over that on the
@@ -19,8 +19,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from benchlib import Options, Row, median_of
-from workload import HANDLE_PROCESS, Stores, backends, print_measured, seconds_for
+from benchlib import Options, Row
+from workload import (
+    HANDLE_PROCESS,
+    Stores,
+    backends,
+    interleaved_medians,
+    print_measured,
+    seconds_for,
+)
 
 from pmc.runtime import ProcessManager
 from pmc.runtime.stores import open_store
@@ -51,13 +58,11 @@ def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
 
 
 def row(options: Options, module: ModuleType, stores: Stores, backend: str) -> Row:
-    long = 500 if options.quick else 1000
-    short_rate = median_of(
+    long = 300 if options.quick else 1000
+    long_rate, short_rate = interleaved_medians(
         options.repeats,
+        lambda: events_per_second(module, stores, backend, 1, long),
         lambda: events_per_second(module, stores, backend, long // SHORT, SHORT),
-    )
-    long_rate = median_of(
-        options.repeats, lambda: events_per_second(module, stores, backend, 1, long)
     )
     ratio = short_rate / long_rate
     return Row(

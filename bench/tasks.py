@@ -3,10 +3,12 @@
 On a fresh store, in one run:
 - handles: ``ProcessManager.handle`` of N input events, each planning one
   async task (the input event, its TransitionPlanned, the task's work row);
-- tasks: a ``Worker`` (default settings, a handler that does nothing) started
-  on those N tasks: it claims each, records TaskStarted, runs the handler,
-  records TaskCompleted and decides on it (the process completes); timed
-  from ``start()`` until its stats count N completed attempts.
+- tasks: a ``Worker`` with default settings (``concurrency=1``: one
+  attempt at a time, as ``handle`` takes one event at a time) and a handler
+  that does nothing, started on those N tasks: it claims each, records
+  TaskStarted, runs the handler, records TaskCompleted and decides on it
+  (the process completes); timed from ``start()`` until its stats count N
+  completed attempts.
 
 The row is the cost of a task over the cost of a handle (handles per second
 over tasks per second). Goal <= 2x.

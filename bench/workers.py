@@ -22,8 +22,8 @@ from multiprocessing.sharedctypes import SynchronizedArray
 from multiprocessing.synchronize import Event as ProcessEvent
 from types import ModuleType
 
-from benchlib import Options, Row, median_of
-from workload import TASK_PROCESS, Stores, Tasks, print_measured, start_tasks
+from benchlib import Options, Row
+from workload import TASK_PROCESS, Stores, Tasks, interleaved_medians, print_measured, start_tasks
 
 from pmc.runtime import Worker
 from pmc.runtime.results import Report
@@ -98,8 +98,7 @@ def measure(options: Options, module: ModuleType, stores: Stores) -> list[Row]:
         with stores.fresh("postgresql") as url:
             return tasks_per_second(module, url, processes, count)
 
-    one = median_of(options.repeats, lambda: rate(1))
-    many = median_of(options.repeats, lambda: rate(PROCESSES))
+    many, one = interleaved_medians(options.repeats, lambda: rate(PROCESSES), lambda: rate(1))
     ratio = many / one
     return [
         Row(

@@ -13,19 +13,24 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import statistics
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 from urllib.parse import quote
 
 import benchlib
 import psycopg2
 from benchlib import Options, Row, print_rows
+from sqlalchemy import Pool, event
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from pmc.compiler import compile_source
 from pmc.runtime import ProcessManager
@@ -165,6 +170,102 @@ def run_sql(url: str, statement: str) -> None:
             cursor.execute(statement)
     finally:
         connection.close()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call pmc made on a driver connection or cursor, with its arguments.
+
+    ``method`` is ``execute`` or ``executemany`` (sent on a cursor), or
+    ``commit`` or ``rollback`` (on the connection).
+    """
+
+    method: str
+    args: tuple[Any, ...] = ()
+
+
+class RecordingCursor:
+    """A driver cursor that notes every statement sent through it."""
+
+    def __init__(self, target: Any, calls: list[Call]) -> None:
+        self._target = target  # the driver's cursor (or connection)
+        self._calls = calls
+
+    def execute(self, *args: Any) -> Any:
+        self._calls.append(Call("execute", args))
+        return self._target.execute(*args)
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        rows = list(rows)
+        self._calls.append(Call("executemany", (sql, rows)))
+        return self._target.executemany(sql, rows)
+
+    # Special methods are looked up on the type, past __getattr__.
+    def __iter__(self) -> Any:
+        return iter(self._target)
+
+    def __enter__(self) -> Any:
+        self._target.__enter__()
+        return self
+
+    def __exit__(self, *exception: object) -> Any:
+        return self._target.__exit__(*exception)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._target, name, value)
+
+
+class RecordingConnection(RecordingCursor):
+    """A driver connection whose cursors note their statements, and which notes its commits."""
+
+    def cursor(self, *args: Any, **kwargs: Any) -> RecordingCursor:
+        return RecordingCursor(self._target.cursor(*args, **kwargs), self._calls)
+
+    def commit(self) -> None:
+        self._calls.append(Call("commit"))
+        self._target.commit()
+
+    def rollback(self) -> None:
+        self._calls.append(Call("rollback"))
+        self._target.rollback()
+
+
+@contextmanager
+def recording() -> Iterator[list[Call]]:
+    """Every call on a driver connection opened while inside, for as long as it lives.
+
+    Each connection any SQLAlchemy pool opens is replaced by a recording
+    proxy as it is made (a pool ``connect`` listener), so whatever pmc sends
+    is seen where the driver receives it: through SQLAlchemy or straight on
+    the driver's cursor.
+    """
+    calls: list[Call] = []
+
+    def on_connect(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
+        record.dbapi_connection = RecordingConnection(record.dbapi_connection, calls)
+
+    event.listen(Pool, "connect", on_connect)
+    try:
+        yield calls
+    finally:
+        event.remove(Pool, "connect", on_connect)
+
+
+def interleaved_medians(
+    repeats: int, ours: Callable[[], float], baseline: Callable[[], float]
+) -> tuple[float, float]:
+    """The medians of ``repeats`` runs of each, taken in turns.
+
+    A busy spell of the machine then slows both sides, not only one.
+    """
+    runs = [(ours(), baseline()) for _ in range(repeats)]
+    return statistics.median(o for o, _ in runs), statistics.median(b for _, b in runs)
 
 
 def seconds_for(calls: Callable[[], None]) -> float:
