@@ -36,11 +36,11 @@ from pmc.source import SourceFile, Span
 from pmc.syntax.parser import MAX_SOURCE_BYTES
 
 if TYPE_CHECKING:
-    from pmc.runtime import ProcessDefinition
-
     # Where click's Context lives depends on the typer version (recent ones
     # vendor click): only the type checker looks it up.
     from typer._click import Context
+
+    from pmc.runtime import ProcessDefinition
 
 # SPEC §5: 0 clean, 1 what a command checks was found wanting, 2 usage or I/O error.
 EXIT_OK = 0
