@@ -110,3 +110,15 @@ def test_the_cache_directory_is_the_configured_one_or_the_users(
 
     monkeypatch.setenv("PMC_CACHE_DIR", str(tmp_path / "own"))
     assert grammar.cache_dir() == tmp_path / "own"
+
+
+def test_without_its_source_to_key_on_pmc_builds_and_saves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builds: _Builds
+) -> None:
+    def unreadable() -> str:
+        raise FileNotFoundError("pmc imported from a zip")
+
+    monkeypatch.setattr(grammar, "cache_key", unreadable)
+
+    assert grammar.cached_parser(tmp_path) is grammar.parser()
+    assert (builds.count, _parser_files(tmp_path)) == (1, [])

@@ -100,7 +100,10 @@ def cache_key() -> str:
 
 def cached_parser(directory: Path) -> Lark:
     """The parser saved in ``directory`` for this grammar, or built (and saved there)."""
-    path = directory / f"parser-{cache_key()}.lark"
+    try:
+        path = directory / f"parser-{cache_key()}.lark"
+    except OSError:  # pmc's source cannot be read (a zip import): nothing to key a cache on
+        return build_parser(strict=False)
     try:
         with path.open("rb") as stream:
             return Lark.load(stream)
