@@ -21,7 +21,6 @@ import typer
 from typer.core import TyperGroup
 
 from pmc import __version__
-from pmc.compiler import check_source
 from pmc.diagnostics import Diagnostic, Severity
 from pmc.diagnostics.render import (
     DiagnosticReport,
@@ -33,8 +32,6 @@ from pmc.diagnostics.render import (
     summary_line,
 )
 from pmc.errors import InputError, PmcError
-from pmc.runtime import ProcessDefinition
-from pmc.runtime.loading import load_process
 from pmc.source import SourceFile, Span
 from pmc.syntax.parser import MAX_SOURCE_BYTES
 
@@ -42,6 +39,8 @@ if TYPE_CHECKING:
     # Where click's Context lives depends on the typer version (recent ones
     # vendor click): only the type checker looks it up.
     from typer._click import Context
+
+    from pmc.runtime import ProcessDefinition
 
 # SPEC §5: 0 clean, 1 what a command checks was found wanting, 2 usage or I/O error.
 EXIT_OK = 0
@@ -242,6 +241,9 @@ def structured(output_format: OutputFormat) -> bool:
 def check_files(
     files: Sequence[str], stdin_filename: str | None, output_format: OutputFormat
 ) -> CheckOutcome:
+    # Imported here, not above: `pmc fmt` shares this module and needs no semantics.
+    from pmc.compiler import check_source
+
     reports = []
     io_failed = False
     for path in files:
@@ -317,6 +319,10 @@ KeysOption = Annotated[
 
 def resolve(target: str) -> ProcessDefinition:
     """Load ``MODULE:Process`` the way ``python -m`` would find ``MODULE``."""
+    # Imported here, not above: the runtime brings pydantic, event-sourcery and
+    # SQLAlchemy, which `pmc check` and `pmc fmt` must not wait for.
+    from pmc.runtime.loading import load_process
+
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     return load_process(target)

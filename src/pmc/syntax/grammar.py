@@ -1,10 +1,28 @@
-"""The lark parser for ``grammar/pm.lark``, built once per process."""
+"""The lark parser for ``grammar/pm.lark``: built once, then loaded from the user's cache.
+
+Building the LALR tables and the contextual lexer takes several times as
+long as starting Python and importing lark (and far longer when interegular
+is installed: lark then checks every pair of terminals for collisions), and
+`pmc check` in a pre-commit hook or an editor starts a new process every
+time. So the built parser is saved with lark's own ``Lark.save`` in the
+user's cache directory, under a name that changes with everything the
+tables are made from: the grammar, this module (the options and the keyword
+edit), lark's version and Python's. A loaded parser is the built one,
+serialized; a missing, unreadable or unwritable cache only means building.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
+import sys
+import tempfile
 from functools import cache
+from pathlib import Path
 
+import lark
 from lark import Lark
 from lark.lexer import Pattern, PatternRE, PatternStr, TerminalDef
 
@@ -49,7 +67,68 @@ def grammar_text() -> str:
 
 @cache
 def parser() -> Lark:
-    return build_parser(strict=False)
+    directory = cache_dir()
+    return build_parser(strict=False) if directory is None else cached_parser(directory)
+
+
+def cache_dir() -> Path | None:
+    """Where built parsers are kept: ``$PMC_CACHE_DIR``, else the user's cache directory.
+
+    Only a directory of the user's own: a parser is loaded from it with pickle.
+    """
+    configured = os.environ.get("PMC_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"], "pmc", "Cache")
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"], "pmc")
+    try:
+        return Path.home() / ".cache" / "pmc"
+    except RuntimeError:  # no home directory to speak of
+        return None
+
+
+def cache_key() -> str:
+    """A digest of everything the parser is built from, so a change builds it anew."""
+    digest = hashlib.sha256()
+    for part in (grammar_text(), Path(__file__).read_text(encoding="utf-8"), lark.__version__):
+        digest.update(part.encode("utf-8") + b"\0")
+    digest.update(repr(sys.version_info[:2]).encode("ascii"))
+    return digest.hexdigest()[:32]
+
+
+def cached_parser(directory: Path) -> Lark:
+    """The parser saved in ``directory`` for this grammar, or built (and saved there)."""
+    try:
+        path = directory / f"parser-{cache_key()}.lark"
+    except OSError:  # pmc's source cannot be read (a zip import): nothing to key a cache on
+        return build_parser(strict=False)
+    try:
+        with path.open("rb") as stream:
+            return Lark.load(stream)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        pass  # not built yet, or unreadable: built below, and replaced if possible
+    built = build_parser(strict=False)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _save(built, path)
+    except OSError:
+        pass  # a read-only or full disk: the next run builds again
+    return built
+
+
+def _save(built: Lark, path: Path) -> None:
+    """Write ``path`` in one step: a process starting meanwhile reads no half-written parser."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            # The keyword edit has been applied to the terminals saved.
+            built.save(stream, exclude_options=("edit_terminals",))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def build_parser(*, strict: bool) -> Lark:

@@ -19,14 +19,17 @@ from lark.parsers.lalr_interactive_parser import InteractiveParser
 from pmc.diagnostics import Diagnostic
 from pmc.source import SourceFile
 from pmc.syntax.errors.expected import CHARACTER, END, keyword_terminals
-from pmc.syntax.errors.rules import describe
-from pmc.syntax.errors.stuck import capture
 
 
 def explain(
     interactive: InteractiveParser, bad: Token, previous: Token | None, source: SourceFile
 ) -> Diagnostic:
     """The diagnostic for a parser stuck at ``bad``, just after ``previous``."""
+    # The rules are a dozen modules: loaded for a file with a syntax error only,
+    # so `pmc check` on a valid file does not wait for them.
+    from pmc.syntax.errors.rules import describe
+    from pmc.syntax.errors.stuck import capture
+
     return describe(capture(interactive, bad, previous, source))
 
 
