@@ -101,7 +101,6 @@ class PgListener:
             time.sleep(timeout)
             return []
         self._failing = False
-        self._opening = threading.Lock()
         return notified
 
     def listen(self) -> None:

@@ -301,8 +301,9 @@ class ProcessStore(Protocol):
 
         Wakes at once on changes made through this store object. Other
         processes' work is noticed within 100 ms: by polling, or on
-        PostgreSQL when they commit (``LISTEN/NOTIFY``), polling then at most
-        once a second (also to see work that comes due by the clock).
+        PostgreSQL when they commit (``LISTEN/NOTIFY``), polling then only as a
+        slow fallback, every two seconds (also to see work that comes due by
+        the clock).
         """
         ...
 
