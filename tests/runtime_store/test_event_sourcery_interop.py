@@ -19,7 +19,7 @@ from event_sourcery.event import Context, Recorded, WrappedEvent
 from event_sourcery.exceptions import ConcurrentStreamWriteError
 from event_sourcery.interfaces import StorageStrategy
 from event_sourcery_sqlalchemy import SQLAlchemyBackend
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from pmc.runtime.stores import (
@@ -32,6 +32,7 @@ from pmc.runtime.stores import (
     WorkRow,
     open_store,
 )
+from pmc.runtime.stores.schema import RETIRED_VERSION
 from tests.runtime_store.events import T0, ItemAdded, ItemRemoved
 from tests.runtime_store.rows import work_items
 
@@ -230,3 +231,67 @@ def test_a_store_without_an_outbox_leaves_it_empty(store: SqlStore, session: Ses
     backend(session).with_outbox().outbox.run(published.append)
 
     assert published == []
+
+
+# What a pmc 0.4 store runs to append at ``expected`` (its stream's version
+# kept in ``pmc_streams``), and what it reads for ``version()``.
+OLD_BUMP = (
+    "UPDATE pmc_streams SET version = :new_version"
+    ' WHERE category = :category AND "key" = :key AND version = :expected'
+)
+OLD_VERSION = 'SELECT version FROM pmc_streams WHERE category = :category AND "key" = :key'
+
+
+def old_store_bumps(url: str, key: str, expected: int, count: int = 0) -> bool:
+    """Whether a pmc 0.4 store's conditional update at ``expected`` would match."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        params = {"category": "Cleanup", "key": key, "expected": expected}
+        changed = conn.execute(text(OLD_BUMP), {**params, "new_version": expected + count})
+    engine.dispose()
+    return changed.rowcount == 1
+
+
+def test_a_pmc_0_4_store_left_running_cannot_write_after_this_one_opened(tmp_path: Path) -> None:
+    """Its versions (in ``pmc_streams``) go stale once this store appends:
+    ``init`` retires them, so its every conditional update misses."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript((Path(__file__).parent / "previous_store.sql").read_text())
+    url = f"sqlite:///{path}"
+    assert old_store_bumps(url, "r2", 1)  # the old store's own database: it writes
+
+    store = open_store(url)
+    store.init()
+    store.append("Cleanup", "r1", [NewEvent(ItemAdded(item="gpu"), uuid.uuid4())], 3)
+    store.append("Cleanup", "r3", [NewEvent(ItemAdded(item="new"), uuid.uuid4())], 0)
+    store.close()
+
+    # Not at the version it last saw, nor at the true one, nor on a new stream.
+    assert not old_store_bumps(url, "r1", 3)
+    assert not old_store_bumps(url, "r1", 4)
+    assert not old_store_bumps(url, "r2", 2)
+    assert not old_store_bumps(url, "r3", 1)
+    with sqlite3.connect(path) as db:
+        old_versions = {v for (v,) in db.execute("SELECT version FROM pmc_streams")}
+    # Its ``load`` short cut (nothing new if this <= the caller's version)
+    # never applies, and its ``version()`` is no version a stream reaches.
+    assert old_versions == {RETIRED_VERSION}
+
+
+def test_opening_retires_old_versions_on_every_database(sql_url: str) -> None:
+    store = open_store(sql_url)
+    store.append("Cleanup", "r1", [NewEvent(ItemAdded(item="disk"), uuid.uuid4())], 0)
+    store.close()
+    engine = create_engine(sql_url)
+    with engine.begin() as conn:  # as a pmc 0.4 store wrote it
+        conn.execute(text("UPDATE pmc_streams SET version = 1"))
+    engine.dispose()
+    assert old_store_bumps(sql_url, "r1", 1)
+
+    reopened = open_store(sql_url)
+    reopened.init()
+    reopened.init()  # idempotent
+    reopened.close()
+
+    assert not old_store_bumps(sql_url, "r1", 1)

@@ -8,10 +8,11 @@
   append after the other.
 - ``pmc_streams`` anchors the ``pmc_work`` rows of a stream: pmc adds a
   stream's row when it creates the stream or first gives it work. Its
-  ``version`` column is the
-  stream's version when pmc created it and is no longer kept up to date:
-  stores before issue 11 kept the version there, and databases they made
-  still open (their event-sourcery stream rows always held the same version).
+  ``version`` column is no longer a version: stores before issue 11 (pmc
+  0.4) kept the version there, and databases they made still open (their
+  event-sourcery stream rows always held the same version). It holds
+  ``RETIRED_VERSION`` instead, so such an old store left running cannot
+  write: see ``RETIRED_VERSION``.
 - ``pmc_work`` is the pending-work index.
 """
 
@@ -43,6 +44,17 @@ from sqlalchemy.orm import DeclarativeBase
 from pmc.runtime.stores.api import MAX_NAME_LENGTH
 
 metadata = MetaData()
+
+# ``pmc_streams.version`` of every row, set by ``SqlStore.init`` and on new rows.
+# A pmc 0.4 store still running trusts that column, which this store no longer
+# moves: left there, a stale version would let its conditional update (``SET
+# version = new WHERE version = expected``) match and its work changes undo
+# newer ones. No version it ever expects equals this one, so every write it
+# tries is a version conflict (it gives up after its retries, loudly); its
+# ``load`` short cut (nothing new when that version <= the caller's) never
+# applies, so it reads the events themselves; its ``version()`` answers a
+# number no stream reaches. The largest BIGINT: one event more overflows.
+RETIRED_VERSION = 2**63 - 1
 
 streams = Table(
     "pmc_streams",

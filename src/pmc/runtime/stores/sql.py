@@ -115,9 +115,11 @@ from pmc.runtime.stores.api import (
     utc_now,
 )
 from pmc.runtime.stores.schema import (
+    RETIRED_VERSION,
     event_sourcery_tables,
     metadata,
     stream_and_event_tables,
+    streams,
     work,
 )
 
@@ -213,6 +215,7 @@ class SqlStore:
                 es_tables = event_sourcery_tables()
                 es_tables[0].metadata.create_all(conn, tables=es_tables)
                 metadata.create_all(conn)
+                retire_old_versions(conn)
                 if self._dialect == "postgresql":
                     install_notify(conn)
             self._schema_ready = True
@@ -442,13 +445,13 @@ class SqlStore:
             taken = cursor.fetchone()
             if taken is not None:
                 if expected == 0:
-                    self._list_stream(cursor, append, count)
+                    self._list_stream(cursor, append)
                 return int(taken[0])
         actual = self._current_version(cursor, append.stream)
         return VersionConflict(append.category, append.key, expected, actual)
 
-    def _list_stream(self, cursor: DBAPICursor, append: _Append, version: int) -> None:
-        params = {"category": append.category, "key": append.key, "version": version}
+    def _list_stream(self, cursor: DBAPICursor, append: _Append) -> None:
+        params = {"category": append.category, "key": append.key, "version": RETIRED_VERSION}
         self._run(cursor, LIST_STREAM, params)
 
     def _rejection(
@@ -531,7 +534,7 @@ class SqlStore:
             if append.expected_version > 0 and (append.category, append.key) not in self._listed:
                 # A stream event-sourcery created has no row here yet, and
                 # work rows need one.
-                self._list_stream(cursor, append, append.expected_version)
+                self._list_stream(cursor, append)
             cursor.executemany(
                 self._statements[UPSERT_WORK],
                 [
@@ -620,6 +623,18 @@ class SqlStore:
         if not isinstance(first, datetime):
             return None
         return (first - to_naive_utc(now)).total_seconds()
+
+
+def retire_old_versions(conn: Connection) -> None:
+    """Lock pmc 0.4 stores still running out of writing (see ``RETIRED_VERSION``).
+
+    Idempotent; a no-op once done. Under ``init``'s schema lock on
+    PostgreSQL; an old writer's update waiting on a row lock re-checks its
+    condition after this one commits, and misses.
+    """
+    conn.execute(
+        update(streams).where(streams.c.version != RETIRED_VERSION).values(version=RETIRED_VERSION)
+    )
 
 
 def listed_by(append: _Append) -> bool:
