@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from pmc.runtime.stores import (
     NO_WORK,
@@ -263,3 +264,32 @@ def test_batches_naming_streams_in_opposite_orders_do_not_deadlock(
     assert run_together([writer(("a", "b")), writer(("b", "a"))]) == [None, None]
     total = sum(setup.version("Cleanup", key) for key in ("a", "b"))
     assert total > 2
+
+
+@pytest.fixture
+def few_sqlite_variables() -> Iterator[None]:
+    """SQLite connections opened meanwhile take at most 999 variables a statement,
+    the limit of SQLite builds before 3.32 (newer ones allow 32,766)."""
+
+    def limit(dbapi_connection: Any, _record: object) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+
+    event.listen(Engine, "connect", limit)
+    yield
+    event.remove(Engine, "connect", limit)
+
+
+@pytest.mark.usefixtures("few_sqlite_variables")
+def test_a_batch_larger_than_a_statement_takes_is_checked_whole(store: ProcessStore) -> None:
+    """Its event ids are looked up in as many queries as it takes: a recorded
+    one is found wherever it stands in the batch."""
+    events = [added(f"i{n}") for n in range(1200)]
+    store.append("Cleanup", "r1199", [events[1199]], 0)
+
+    outcomes = store.append_many([request(f"r{n}", [e], 0) for n, e in enumerate(events)])
+
+    assert outcomes[:1199] == [stored_at(1, e) for e in events[:1199]]
+    assert isinstance(outcomes[1199], VersionConflict)  # its stream exists already
+    replayed = store.append_many([request(f"r{n}", [e], 1) for n, e in enumerate(events)])
+    assert all(isinstance(outcome, DuplicateEventId) for outcome in replayed)

@@ -85,6 +85,9 @@ HOT_STATEMENTS = (
     DELETE_WORK,
 )
 
+# Event ids per query on SQLite: under its smallest variable limit (999).
+IDS_PER_QUERY = 500
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -99,9 +102,22 @@ class Dialect:
             return statement
         return re.sub(r":(\w+)", r"%(\1)s", statement)
 
-    def recorded_ids(self, count: int) -> str:
-        marks = ", ".join(f":id{n}" for n in range(count))
-        return self.sql(f"SELECT uuid FROM event_sourcery_events WHERE uuid IN ({marks})")
+    def recorded_ids(self, event_ids: Sequence[UUID]) -> Iterator[tuple[str, dict[str, object]]]:
+        """Queries, with their parameters, for which of ``event_ids`` are recorded.
+
+        One array parameter on PostgreSQL; on SQLite, whose statements take
+        a bounded number of variables (999 in builds before 3.32), one
+        query per ``IDS_PER_QUERY`` ids, so a batch of any size can be checked.
+        """
+        if self.name == "postgresql":
+            query = "SELECT uuid FROM event_sourcery_events WHERE uuid = ANY(CAST(:ids AS uuid[]))"
+            yield self.sql(query), {"ids": [self.uuid(i) for i in event_ids]}
+            return
+        for start in range(0, len(event_ids), IDS_PER_QUERY):
+            chunk = event_ids[start : start + IDS_PER_QUERY]
+            marks = ", ".join(f":id{n}" for n in range(len(chunk)))
+            query = f"SELECT uuid FROM event_sourcery_events WHERE uuid IN ({marks})"
+            yield query, {f"id{n}": self.uuid(i) for n, i in enumerate(chunk)}
 
     def uuid(self, value: UUID) -> str:
         # event-sourcery's GUID: CHAR(32) hex on SQLite, a uuid (given as text) on PostgreSQL.

@@ -479,9 +479,11 @@ class SqlStore:
     def _recorded_ids(self, cursor: DBAPICursor, event_ids: Sequence[UUID]) -> set[UUID]:
         if not event_ids:
             return set()
-        params = {f"id{n}": self._sql.uuid(event_id) for n, event_id in enumerate(event_ids)}
-        cursor.execute(self._sql.recorded_ids(len(event_ids)), params)
-        return {read_uuid(uuid) for (uuid,) in cursor.fetchall()}
+        found: set[UUID] = set()
+        for query, params in self._sql.recorded_ids(event_ids):
+            cursor.execute(query, params)
+            found.update(read_uuid(uuid) for (uuid,) in cursor.fetchall())
+        return found
 
     def _explain_integrity_error(self, append: _Append, error: IntegrityError) -> AppendRejected:
         """The rejection a unique violation stood for, read after it undid the append.
