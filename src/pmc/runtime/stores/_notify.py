@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from pmc.runtime.stores._signal import Notice
 
@@ -30,16 +31,23 @@ CHANNEL = "pmc_work"
 _FUNCTION = "pmc_work_notify"
 _TRIGGER = "pmc_work_notify"
 
-_CREATE_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger AS $$
+# The function's body, as ``pg_proc.prosrc`` holds it: compared to find an old one.
+_BODY = f"""
 BEGIN
     PERFORM pg_notify(
         '{CHANNEL}', NEW.category || ' ' || to_char(NEW.due_at, 'YYYY-MM-DD"T"HH24:MI:SS.US')
     );
     RETURN NULL;
 END;
-$$ LANGUAGE plpgsql
 """
+_CREATE_FUNCTION = (
+    f"CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger AS $${_BODY}$$ LANGUAGE plpgsql"
+)
+# The function as the connection's search path finds it (where it would create it).
+_FUNCTION_BODY = (
+    "SELECT prosrc FROM pg_proc WHERE proname = :name"
+    " AND pronamespace = to_regnamespace(current_schema())"
+)
 _CREATE_TRIGGER = f"""
 CREATE TRIGGER {_TRIGGER} AFTER INSERT OR UPDATE ON pmc_work
 FOR EACH ROW WHEN (NEW.claimed_by IS NULL) EXECUTE FUNCTION {_FUNCTION}()
@@ -50,15 +58,42 @@ logger = logging.getLogger(__name__)
 _TRIGGER_EXISTS = "SELECT 1 FROM pg_trigger WHERE tgname = :name AND tgrelid = 'pmc_work'::regclass"
 
 
-def install_notify(conn: Connection) -> None:
+# SQLSTATEs of a role that may not create them: no privilege, a read-only transaction.
+_NOT_ALLOWED = frozenset({"42501", "25006"})
+
+
+def install_notify(conn: Connection) -> bool:
     """Create the trigger sending the notifications, unless it exists (idempotent).
 
-    Called by ``SqlStore.init`` under its schema lock, so concurrent
-    initialisations do not race.
+    Whether notifications are sent: False if the trigger or its function is
+    missing (or out of date) and this role may not create it, for instance
+    a role that may write the tables but does not own them, in a database
+    another version initialised. Called by ``SqlStore.init`` under its
+    schema lock, so concurrent initialisations do not race; it creates
+    nothing that exists already, so such a role can open a store made for it.
     """
-    conn.execute(text(_CREATE_FUNCTION))
-    if conn.execute(text(_TRIGGER_EXISTS), {"name": _TRIGGER}).first() is None:
-        conn.execute(text(_CREATE_TRIGGER))
+    body = conn.execute(text(_FUNCTION_BODY), {"name": _FUNCTION}).scalar()
+    triggered = conn.execute(text(_TRIGGER_EXISTS), {"name": _TRIGGER}).first() is not None
+    if body == _BODY and triggered:
+        return True
+    try:
+        # A savepoint: a refusal must not undo the rest of ``init``.
+        with conn.begin_nested():
+            if body != _BODY:
+                conn.execute(text(_CREATE_FUNCTION))
+            if not triggered:
+                conn.execute(text(_CREATE_TRIGGER))
+    except DBAPIError as error:
+        if getattr(error.orig, "pgcode", None) not in _NOT_ALLOWED:
+            raise
+        logger.warning(
+            "this role may not create the trigger notifying workers of new work"
+            " (%s); they poll instead. Run `pmc db init` as the tables' owner to"
+            " have it.",
+            str(error.orig).strip().splitlines()[0],
+        )
+        return False
+    return True
 
 
 def notice_of(payload: str) -> Notice:

@@ -216,8 +216,10 @@ class SqlStore:
                 es_tables[0].metadata.create_all(conn, tables=es_tables)
                 metadata.create_all(conn)
                 retire_old_versions(conn)
-                if self._dialect == "postgresql":
-                    install_notify(conn)
+                if self._dialect == "postgresql" and not install_notify(conn):
+                    # No notification will come: poll as other databases do.
+                    self._signal.close()
+                    self._signal = WorkSignal()
             self._schema_ready = True
 
     def close(self) -> None:
@@ -610,6 +612,8 @@ class SqlStore:
             return session.connection().execute(query).first() is not None
 
     def wait_for_due(self, timeout: float, category: Categories = None) -> bool:
+        if not self._schema_ready:
+            self.init()  # which tells how to wait
         return self._signal.wait_for_due(
             lambda now: self._due_in(now, category), timeout, self.now, key=category
         )
@@ -630,13 +634,14 @@ class SqlStore:
 def retire_old_versions(conn: Connection) -> None:
     """Lock pmc 0.4 stores still running out of writing (see ``RETIRED_VERSION``).
 
-    Idempotent; a no-op once done. Under ``init``'s schema lock on
-    PostgreSQL; an old writer's update waiting on a row lock re-checks its
-    condition after this one commits, and misses.
+    Idempotent; once done, only a read (so a role that may not update can
+    still open the store). Under ``init``'s schema lock on PostgreSQL; an
+    old writer's update waiting on a row lock re-checks its condition after
+    this one commits, and misses.
     """
-    conn.execute(
-        update(streams).where(streams.c.version != RETIRED_VERSION).values(version=RETIRED_VERSION)
-    )
+    old = streams.c.version != RETIRED_VERSION
+    if conn.execute(select(literal(1)).where(old).limit(1)).first() is not None:
+        conn.execute(update(streams).where(old).values(version=RETIRED_VERSION))
 
 
 def listed_by(append: _Append) -> bool:
