@@ -10,19 +10,23 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+import pytest
+from event_sourcery import Event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pmc.runtime import attempts, contract
+from pmc.runtime import DecisionError, HandleManyError, attempts, contract
 from pmc.runtime.manager import HandleResult, HandleStatus, ProcessManager
 from pmc.runtime.preconditions import startable
 from pmc.runtime.recorder import Recorder, RecordRequest
 from pmc.runtime.state import ProcessState, TaskInFlight
 from pmc.runtime.stores import ProcessStore, open_store
 from tests.conftest import OpenStore
+from tests.engine import ed2_dunning
 from tests.fake_clock import T0, FakeClock
 from tests.runtime.counting import counting
 from tests.runtime.support import OrderTasks, definition, names, order, tally
+from tests.runtime.test_second_edition import _SOON, Edited
 
 KEYS = ("a", "b", "c")
 DELIVERIES = tuple(f"d{n}" for n in range(4))  # few, so that some repeat
@@ -295,3 +299,53 @@ def test_handle_many_runs_the_sync_tasks_of_each_stream_once_recorded(
     assert sorted(machine for machine, _ in tasks.calls.of("Reserve")) == ["Order", "Order"]
     assert results[2].state == manager.state("o1")
     assert results[2].state.of("Order") == "Shipping"
+
+
+def handle_each(manager: ProcessManager, deliveries: Sequence[Event]) -> list[HandleResult | None]:
+    """``handle`` for each delivery in turn; None where it raised."""
+    results: list[HandleResult | None] = []
+    for delivery in deliveries:
+        try:
+            results.append(manager.handle(delivery))
+        except DecisionError:
+            results.append(None)
+    return results
+
+
+def test_a_delivery_whose_decision_raises_sinks_only_itself(open_same_store: OpenStore) -> None:
+    """The others are recorded, its stream's later events decided as if it were
+    not there: what ``handle`` one delivery at a time records and answers."""
+    opened = [ed2_dunning.Opened(invoice_id=key, retry_at=_SOON) for key in ("i1", "i2")]
+    swap = ed2_dunning.Swap(invoice_id="i1")  # its `set` raises
+    deliveries = [opened[0], swap, opened[1], swap, ed2_dunning.Hold(invoice_id="i1")]
+    batched = ProcessManager(Edited(), open_same_store())
+    sequential = ProcessManager(Edited(), open_store("memory://"))
+    expected = handle_each(sequential, deliveries)
+
+    with pytest.raises(HandleManyError) as raised:
+        batched.handle_many(deliveries)
+
+    error = raised.value
+    assert sorted(error.errors) == [1, 3]
+    assert all(isinstance(e, DecisionError) for e in error.errors.values())
+    assert str(error).startswith("2 of 5 deliveries raised (at 1, 3), the others were handled;")
+    assert "delivery 1: DecisionError: EdDunning i1: Billing, transition `swap`" in str(error)
+    assert [r and (r.key, r.status, r.version) for r in error.results] == [
+        r and (r.key, r.status, r.version) for r in expected
+    ]
+    assert error.results[4] is not None and error.results[4].status is HandleStatus.RECORDED
+    for key in ("i1", "i2"):
+        assert names(batched.history(key)) == names(sequential.history(key))
+
+
+def test_a_delivery_that_is_not_an_input_event_raises_before_anything_is_written() -> None:
+    """A programming error: the batch itself is wrong."""
+    store = open_store("memory://")
+    manager = ProcessManager(Edited(), store)
+
+    with pytest.raises(TypeError, match="Tick is not an input event of EdDunning"):
+        manager.handle_many(
+            [ed2_dunning.Opened(invoice_id="i1", retry_at=_SOON), tally().Tick(tally_id="t", n=0)]
+        )
+
+    assert store.stream_keys("EdDunning") == []

@@ -80,10 +80,11 @@ from pmc.runtime.state import End, ProcessState, TaskInFlight, TaskStatus, Timer
 
 if TYPE_CHECKING:
     from pmc.runtime.manager import ProcessManager, SyncRetryWarning
-    from pmc.runtime.results import HandleResult, HandleStatus
+    from pmc.runtime.results import HandleManyError, HandleResult, HandleStatus
     from pmc.runtime.worker import Worker
 
 _LAZY = {
+    "HandleManyError": "pmc.runtime.results",
     "HandleResult": "pmc.runtime.results",
     "HandleStatus": "pmc.runtime.results",
     "ProcessManager": "pmc.runtime.manager",
@@ -118,6 +119,7 @@ __all__ = [
     "End",
     "EventMeta",
     "Guard",
+    "HandleManyError",
     "HandleResult",
     "HandleStatus",
     "IncompatibleModule",

@@ -27,7 +27,7 @@ from pmc.runtime.recorder import (
     Recorder,
     RecordRequest,
 )
-from pmc.runtime.results import AttemptReport, HandleResult, HandleStatus
+from pmc.runtime.results import AttemptReport, HandleManyError, HandleResult, HandleStatus
 from pmc.runtime.running import DEFAULT_LEASE, TaskRunner
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight
 from pmc.runtime.stores.api import (
@@ -131,21 +131,43 @@ class ProcessManager:
         Each delivery is an event, or an ``(event, event_id)`` pair with the
         delivery id ``handle`` takes. Per stream, the guarantees are those of
         ``handle`` one event at a time, in the order given: the inbox, the
-        version check, one decision per event. A delivery that ``handle``
-        would refuse before deciding (not an input event, an id or key no
-        store can hold) raises before anything is written.
+        version check, one decision per event. A delivery that is not an
+        input event of this process (a programming error) raises
+        ``TypeError`` before anything is written. A delivery whose handling
+        raises otherwise (its decision, a key no store can hold) sinks only
+        itself, as ``handle`` would have raised for it alone: the others are
+        recorded, the later events of its stream decided as if it were not
+        there, and then ``HandleManyError`` is raised with every result.
 
         Sync tasks run once every event is recorded, stream by stream (not
         after each event, as ``handle`` runs them): their reports, and the
         state after them, come with the last result of each stream.
         """
-        requests = [self._record_request(*self._input_request(delivery)) for delivery in deliveries]
-        results = self._recorder.append_many(requests)
+        checked = [self._request_or_error(*self._input_request(d)) for d in deliveries]
+        requests = [request for request in checked if isinstance(request, RecordRequest)]
+        recorded = iter(self._recorder.record_many(requests))
+        outcomes = [next(recorded) if isinstance(c, RecordRequest) else c for c in checked]
         # Each stream's sync tasks run after its last event, and report with its result.
-        last = {result.key: index for index, result in enumerate(results)}
-        for index in sorted(last.values()):
-            results[index] = self._run_sync_tasks_after(results[index])
-        return results
+        last = {o.key: i for i, o in enumerate(outcomes) if isinstance(o, HandleResult)}
+        lasts = set(last.values())
+        results = [
+            self._run_sync_tasks_after(o) if isinstance(o, HandleResult) and i in lasts else o
+            for i, o in enumerate(outcomes)
+        ]
+        errors = {i: o for i, o in enumerate(results) if isinstance(o, Exception)}
+        if errors:
+            raise HandleManyError(
+                [o if isinstance(o, HandleResult) else None for o in results], errors
+            )
+        return [o for o in results if isinstance(o, HandleResult)]
+
+    def _request_or_error(
+        self, key: str, event: Event, event_id: uuid.UUID
+    ) -> RecordRequest | Exception:
+        try:
+            return self._record_request(key, event, event_id)
+        except Exception as error:
+            return error
 
     def _input_request(
         self, delivery: Event | tuple[Event, str | uuid.UUID | None]

@@ -176,6 +176,23 @@ class Recorder:
         An error deciding any request (one not for this process, say) is
         raised before anything of the batch is written.
         """
+        return [_result_or_raise(outcome) for outcome in self._append_many(requests, alone=False)]
+
+    def record_many(self, requests: Sequence[RecordRequest]) -> list[HandleResult | Exception]:
+        """``append_many``, except that a request whose decision raises sinks only itself.
+
+        Its error takes its place, nothing of it is recorded, and the later
+        requests of its stream are decided as if it were not there (as
+        ``append`` one at a time would, a raising ``append`` recording
+        nothing); the other requests are recorded. Errors of the store
+        itself are raised.
+        """
+        return self._append_many(requests, alone=True)
+
+    def _append_many(
+        self, requests: Sequence[RecordRequest], *, alone: bool
+    ) -> list[HandleResult | Exception]:
+        """The requests' results; errors deciding one: raised, or (``alone``) in its place."""
         if not requests:
             return []
         now = self.store.now()
@@ -183,11 +200,14 @@ class Recorder:
         for request in requests:
             streams.setdefault(request.key, []).append(request)
         chains = {key: self._chain(key, requests, now) for key, requests in streams.items()}
+        if not alone:
+            for chain in chains.values():
+                chain.raise_failure()
         writing = [key for key, chain in chains.items() if chain.decisions]
         appends = [chains[key].append_request(self.category, key, now) for key in writing]
         outcomes = dict(zip(writing, self.store.append_many(appends), strict=True))
         settled = {
-            key: iter(self._settle(key, streams[key], chain, outcomes.get(key)))
+            key: iter(self._settle(key, streams[key], chain, outcomes.get(key), alone=alone))
             for key, chain in chains.items()
         }
         return [next(settled[request.key]) for request in requests]
@@ -198,7 +218,9 @@ class Recorder:
         requests: Sequence[RecordRequest],
         chain: _Chain,
         outcome: AppendOutcome | None,
-    ) -> list[HandleResult]:
+        *,
+        alone: bool,
+    ) -> list[HandleResult | Exception]:
         """The results of the requests for stream ``key``, given what became of its append.
 
         ``outcome`` is None if the chain had nothing to record.
@@ -206,16 +228,24 @@ class Recorder:
         if isinstance(outcome, AppendRejected):
             # Another writer moved the stream (or an id lives in another
             # stream): the whole chain was decided on a wrong premise.
-            return [
-                self.append(key, request.event, request.event_id, request.precondition)
-                for request in requests
-            ]
+            return [self._append_again(key, request, alone=alone) for request in requests]
         if outcome is not None:
             self.cache.remember(key, chain.recorded())
         results = chain.results()
         for request, result in zip(requests, results, strict=True):
-            log_decision(result, request.event)
+            if isinstance(result, HandleResult):
+                log_decision(result, request.event)
         return results
+
+    def _append_again(
+        self, key: str, request: RecordRequest, *, alone: bool
+    ) -> HandleResult | Exception:
+        try:
+            return self.append(key, request.event, request.event_id, request.precondition)
+        except Exception as error:
+            if not alone:
+                raise
+            return error
 
     def _chain(self, key: str, requests: Sequence[RecordRequest], now: datetime) -> _Chain:
         """The requests for stream ``key`` decided in a chain on its fold.
@@ -235,15 +265,20 @@ class Recorder:
     def _plan(
         self, key: str, base: Folded, requests: Sequence[RecordRequest], now: datetime
     ) -> _Chain:
-        steps: list[HandleResult | _Decision] = []
+        steps: list[HandleResult | _Decision | Exception] = []
         folded = base
         for request in requests:
             event, event_id = request.event, request.event_id
-            verdict = self._admit(folded, event, event_id, request.precondition)
-            if verdict is not None:
-                steps.append(HandleResult(verdict, self.category, key, event_id, folded.state))
+            try:
+                verdict = self._admit(folded, event, event_id, request.precondition)
+                if verdict is not None:
+                    steps.append(HandleResult(verdict, self.category, key, event_id, folded.state))
+                    continue
+                decision = self._decide(key, folded, event, event_id, now)
+            except Exception as error:
+                # The next requests are decided as if this one were not there.
+                steps.append(error)
                 continue
-            decision = self._decide(key, folded, event, event_id, now)
             folded = folded.with_planned(decision.result.state, decision.recorded)
             steps.append(decision)
         return _Chain(base, tuple(steps))
@@ -392,11 +427,12 @@ class _Decision:
 class _Chain:
     """The requests of a batch for one stream, decided each on the state the one before left.
 
-    A step is a refusal (the result) or a decision to record.
+    A step is a refusal (the result), a decision to record, or the error
+    deciding raised.
     """
 
     base: Folded
-    steps: tuple[HandleResult | _Decision, ...]
+    steps: tuple[HandleResult | _Decision | Exception, ...]
 
     @property
     def decisions(self) -> list[_Decision]:
@@ -411,9 +447,15 @@ class _Chain:
         chain's append proves (if it fails, every request is decided again).
         """
         return not self.decisions and any(
-            isinstance(step, HandleResult) and step.status is not HandleStatus.DEDUPLICATED
+            not isinstance(step, HandleResult) or step.status is not HandleStatus.DEDUPLICATED
             for step in self.steps
         )
+
+    def raise_failure(self) -> None:
+        """Raise the first error deciding a request raised, if any did."""
+        for step in self.steps:
+            if isinstance(step, Exception):
+                raise step
 
     def append_request(self, category: str, key: str, now: datetime) -> AppendRequest:
         """One append of every decision, at the version the chain started from."""
@@ -430,8 +472,14 @@ class _Chain:
         events = [pair for decision in decisions for pair in decision.recorded]
         return self.base.with_events(decisions[-1].result.state, events)
 
-    def results(self) -> list[HandleResult]:
+    def results(self) -> list[HandleResult | Exception]:
         return [step.result if isinstance(step, _Decision) else step for step in self.steps]
+
+
+def _result_or_raise(outcome: HandleResult | Exception) -> HandleResult:
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def _then(first: WorkChanges, second: WorkChanges) -> WorkChanges:

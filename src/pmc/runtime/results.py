@@ -17,6 +17,7 @@ from typing import Any, Literal, Self
 
 from event_sourcery import Event
 
+from pmc.errors import PmcError
 from pmc.runtime.lifecycle import TaskRetryScheduledBase
 from pmc.runtime.state import ProcessState, TaskInFlight
 
@@ -34,6 +35,25 @@ class HandleStatus(StrEnum):
     # while the task ran, the task had settled, or the process had ended
     # (``engine.outcome_changes_state``). The work happened, so it is recorded.
     LATE = "late"
+
+
+class HandleManyError(PmcError):
+    """Some deliveries of a ``handle_many`` raised; the others were recorded.
+
+    ``results`` has one entry per delivery, in order: its result, or None
+    where it raised; ``errors`` maps those deliveries' indexes to what they
+    raised.
+    """
+
+    def __init__(self, results: list[HandleResult | None], errors: dict[int, Exception]) -> None:
+        self.results = results
+        self.errors = errors
+        first = min(errors)
+        failed = ", ".join(str(index) for index in sorted(errors))
+        super().__init__(
+            f"{len(errors)} of {len(results)} deliveries raised (at {failed}), the others"
+            f" were handled; delivery {first}: {type(errors[first]).__name__}: {errors[first]}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
