@@ -10,11 +10,13 @@ start`` prints one); each test then gets its own schema, dropped afterwards.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
@@ -126,3 +128,17 @@ def open_same_store(store_url: str, request: pytest.FixtureRequest) -> Iterator[
 @pytest.fixture
 def store(open_same_store: OpenStore) -> ProcessStore:
     return open_same_store()
+
+
+@pytest.fixture
+def few_sqlite_variables() -> Iterator[None]:
+    """SQLite connections opened meanwhile take at most 999 variables a statement,
+    the limit of SQLite builds before 3.32 (newer ones allow 32,766)."""
+
+    def limit(dbapi_connection: Any, _record: object) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+
+    sqlalchemy.event.listen(sqlalchemy.Engine, "connect", limit)
+    yield
+    sqlalchemy.event.remove(sqlalchemy.Engine, "connect", limit)

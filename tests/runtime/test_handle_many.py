@@ -349,3 +349,17 @@ def test_a_delivery_that_is_not_an_input_event_raises_before_anything_is_written
         )
 
     assert store.stream_keys("EdDunning") == []
+
+
+@pytest.mark.usefixtures("few_sqlite_variables")
+def test_handle_many_records_a_batch_of_more_ids_than_a_statement_takes(
+    open_same_store: OpenStore,
+) -> None:
+    """500 events of two ids each (the event, the transition it plans)."""
+    m = tally()
+    manager = ProcessManager(definition(m), open_same_store())
+
+    results = manager.handle_many([m.Tick(tally_id=f"t{n}", n=0) for n in range(500)])
+
+    assert {(r.status, len(r.decisions)) for r in results} == {(HandleStatus.RECORDED, 1)}
+    assert len(manager.store.stream_keys(manager.category)) == 500

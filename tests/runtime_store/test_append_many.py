@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from pmc.runtime.stores import (
     NO_WORK,
@@ -264,20 +263,6 @@ def test_batches_naming_streams_in_opposite_orders_do_not_deadlock(
     assert run_together([writer(("a", "b")), writer(("b", "a"))]) == [None, None]
     total = sum(setup.version("Cleanup", key) for key in ("a", "b"))
     assert total > 2
-
-
-@pytest.fixture
-def few_sqlite_variables() -> Iterator[None]:
-    """SQLite connections opened meanwhile take at most 999 variables a statement,
-    the limit of SQLite builds before 3.32 (newer ones allow 32,766)."""
-
-    def limit(dbapi_connection: Any, _record: object) -> None:
-        if isinstance(dbapi_connection, sqlite3.Connection):
-            dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
-
-    event.listen(Engine, "connect", limit)
-    yield
-    event.remove(Engine, "connect", limit)
 
 
 @pytest.mark.usefixtures("few_sqlite_variables")
