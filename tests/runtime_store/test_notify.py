@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 import sqlalchemy
 from sqlalchemy import text
 
-from pmc.runtime.stores import SqlStore, WorkChanges, WorkRow, open_store
+from pmc.runtime.stores import SqlStore, WorkChanges, WorkRow, _notify, open_store
 from pmc.runtime.stores._notify import PgListener
 from pmc.runtime.stores._signal import WorkSignal
 from tests.runtime_store.events import added
@@ -81,3 +85,68 @@ def test_without_the_trigger_and_the_right_to_make_it_workers_poll(
     assert type(store._signal) is WorkSignal and store._signal._listener is None
     store.close()
     writer.close()
+
+
+class FakeListening:
+    """psycopg2's connection as ``PgListener`` uses it, with a notification pending."""
+
+    def __init__(self) -> None:
+        self.autocommit = False
+        self.notifies: list[SimpleNamespace] = []
+
+    def cursor(self) -> contextlib.nullcontext[SimpleNamespace]:
+        return contextlib.nullcontext(SimpleNamespace(execute=lambda _sql: None))
+
+    def poll(self) -> None:
+        self.notifies.append(SimpleNamespace(payload="Cleanup 2030-01-01T12:00:00.000000"))
+
+    def close(self) -> None:
+        pass
+
+
+class SlowEngine:
+    """Hands out listening connections; the second waits for ``go`` before it comes."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.opening = threading.Event()
+        self.go = threading.Event()
+
+    def raw_connection(self) -> SimpleNamespace:
+        self.opened += 1
+        if self.opened == 2:
+            self.opening.set()
+            self.go.wait()
+        return SimpleNamespace(driver_connection=FakeListening(), detach=lambda: None)
+
+
+def test_a_listener_reopens_one_connection_however_many_threads_ask(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A wait that succeeds while another thread is opening does not let a third open too."""
+    engine = SlowEngine()
+    listener = PgListener(cast(sqlalchemy.Engine, engine))
+    selecting, notified = threading.Event(), threading.Event()
+
+    def select_notified(readers: list[object], *_: object) -> tuple[list[object], list, list]:
+        selecting.set()
+        notified.wait()
+        return readers, [], []
+
+    monkeypatch.setattr(_notify.select, "select", select_notified)
+    waiter = threading.Thread(target=listener.wait, args=(5.0,))
+    waiter.start()
+    selecting.wait()
+    listener.close()  # the connection failed, say: the next caller opens another
+    opener = threading.Thread(target=listener.listen)
+    opener.start()
+    engine.opening.wait()  # the opener holds the lock, opening
+    notified.set()
+    waiter.join()  # its wait succeeded meanwhile
+    another = threading.Thread(target=listener.listen)
+    another.start()
+    engine.go.set()
+    opener.join()
+    another.join()
+
+    assert engine.opened == 2  # the first, and one again after it closed
