@@ -363,3 +363,21 @@ def test_handle_many_records_a_batch_of_more_ids_than_a_statement_takes(
 
     assert {(r.status, len(r.decisions)) for r in results} == {(HandleStatus.RECORDED, 1)}
     assert len(manager.store.stream_keys(manager.category)) == 500
+
+
+def test_a_delivery_whose_id_no_store_can_hold_sinks_only_itself() -> None:
+    manager = ProcessManager(Edited(), open_store("memory://"))
+    lone_surrogate = "m\ud800"
+
+    with pytest.raises(HandleManyError) as raised:
+        manager.handle_many(
+            [
+                (ed2_dunning.Opened(invoice_id="i1", retry_at=_SOON), lone_surrogate),
+                (ed2_dunning.Opened(invoice_id="i2", retry_at=_SOON), "m2"),
+            ]
+        )
+
+    assert list(raised.value.errors) == [0]
+    assert isinstance(raised.value.errors[0], ValueError)
+    assert raised.value.results[0] is None
+    assert manager.store.stream_keys("EdDunning") == ["i2"]

@@ -143,7 +143,9 @@ class ProcessManager:
         after each event, as ``handle`` runs them): their reports, and the
         state after them, come with the last result of each stream.
         """
-        checked = [self._request_or_error(*self._input_request(d)) for d in deliveries]
+        for delivery in deliveries:
+            self._require_input(delivery[0] if isinstance(delivery, tuple) else delivery)
+        checked = [self._request_or_error(delivery) for delivery in deliveries]
         requests = [request for request in checked if isinstance(request, RecordRequest)]
         recorded = iter(self._recorder.record_many(requests))
         outcomes = [next(recorded) if isinstance(c, RecordRequest) else c for c in checked]
@@ -162,10 +164,10 @@ class ProcessManager:
         return [o for o in results if isinstance(o, HandleResult)]
 
     def _request_or_error(
-        self, key: str, event: Event, event_id: uuid.UUID
+        self, delivery: Event | tuple[Event, str | uuid.UUID | None]
     ) -> RecordRequest | Exception:
         try:
-            return self._record_request(key, event, event_id)
+            return self._record_request(*self._input_request(delivery))
         except Exception as error:
             return error
 
@@ -173,14 +175,17 @@ class ProcessManager:
         self, delivery: Event | tuple[Event, str | uuid.UUID | None]
     ) -> tuple[str, Event, uuid.UUID]:
         event, event_id = delivery if isinstance(delivery, tuple) else (delivery, None)
+        self._require_input(event)
+        key = self.definition.key_of(event)
+        stored_id = uuid.uuid4() if event_id is None else self.stored_event_id(key, event_id)
+        return self.definition.stream_key(key), event, stored_id
+
+    def _require_input(self, event: Event) -> None:
         if not self.definition.is_input(event):
             raise TypeError(
                 f"{type(event).__name__} is not an input event of {self.category}; "
                 "outcomes are recorded with record(key, event, event_id)"
             )
-        key = self.definition.key_of(event)
-        stored_id = uuid.uuid4() if event_id is None else self.stored_event_id(key, event_id)
-        return self.definition.stream_key(key), event, stored_id
 
     def stored_event_id(self, key: KeyValue, event_id: str | uuid.UUID) -> uuid.UUID:
         """The id ``handle`` stores an input event under, for delivery ``event_id`` to ``key``.
