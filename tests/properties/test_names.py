@@ -135,25 +135,32 @@ def named(draw: st.DrawFn) -> dict[str, str]:
     return names
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-@given(named())
 def test_a_process_named_from_the_pool_is_rejected_or_works(
-    generated_dir: Path, mypy_cache: Path, names: dict[str, str]
+    generated_dir: Path, mypy_cache: Path
 ) -> None:
-    checked = check(names)
-    note(checked.text)
-    if checked.codes:
-        event("rejected")
-        assert some_about_names(checked.codes), checked.codes
+    """Each drawn process is rejected about a name, or imports and runs; then
+    mypy checks every compiled module in one run, as the sweep above does
+    (one mypy start per drawn process cost more than all the rest)."""
+    compiled: dict[str, str] = {}  # module file name: the process it was compiled from
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(named())
+    def rejected_or_runs(names: dict[str, str]) -> None:
+        checked = check(names)
+        note(checked.text)
+        if checked.codes:
+            event("rejected")
+            assert some_about_names(checked.codes), checked.codes
+            return
+        event("compiled")
+
+        path, code = _compile(checked, generated_dir)
+        import_and_run(code, names)
+        compiled[path.name] = checked.text
+
+    rejected_or_runs()
+    if not compiled:
         return
-    event("compiled")
+    done = mypy_strict([generated_dir / name for name in compiled], mypy_cache)
 
-    path, code = _compile(checked, generated_dir)
-    import_and_run(code, names)
-    done = mypy_strict([path], mypy_cache)
-
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, (done.stdout + done.stderr, compiled)
