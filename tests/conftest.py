@@ -5,6 +5,9 @@ on it: the store is the one place a clock is given to.
 
 PostgreSQL runs only when ``PMC_TEST_POSTGRES_URL`` names a server (``.ci/postgres.sh
 start`` prints one); each test then gets its own schema, dropped afterwards.
+
+Also ``mypy_cache``: one mypy cache for every test that runs ``mypy --strict``
+on generated modules.
 """
 
 from __future__ import annotations
@@ -94,6 +97,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 OpenStore = Callable[[], ProcessStore]
+
+
+@pytest.fixture(scope="session")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A mypy cache shared by the session's ``mypy --strict`` runs on generated modules.
+
+    What a generated module imports (pmc.runtime, pydantic, event-sourcery)
+    takes mypy seconds to analyse and is the same for every module: analysed
+    once, each later run checks only its own modules. mypy checks a cached
+    module again when its file changed, so sharing changes no verdict.
+    """
+    return tmp_path_factory.mktemp("mypy_cache")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from pmc.runtime import EventMeta
 from tests.codegen.support import compile_text, import_code
 from tests.codegen.test_generated_code import all_modules
+from tests.properties.names import mypy_strict
 
 # `int` fits `Decimal` (PM0603): from an event field, an optional one, and the key.
 INT_INTO_DECIMAL = """
@@ -55,20 +56,17 @@ def test_an_int_bound_to_a_decimal_field_is_converted() -> None:
         }
 
 
-def mypy_strict(code: str, directory: Path) -> subprocess.CompletedProcess[str]:
-    (directory / "module.py").write_text(code, encoding="utf-8")
-    return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "module.py"],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def mypy_strict_on(code: str, directory: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    path = directory / "module.py"
+    path.write_text(code, encoding="utf-8")
+    return mypy_strict([path], cache)
 
 
 @pytest.mark.slow
-def test_an_int_bound_to_a_decimal_field_passes_mypy_strict(tmp_path: Path) -> None:
-    done = mypy_strict(compile_text(INT_INTO_DECIMAL), tmp_path)
+def test_an_int_bound_to_a_decimal_field_passes_mypy_strict(
+    tmp_path: Path, mypy_cache: Path
+) -> None:
+    done = mypy_strict_on(compile_text(INT_INTO_DECIMAL), tmp_path, mypy_cache)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -110,8 +108,8 @@ NARROWED = """process Reminders {
 
 
 @pytest.mark.slow
-def test_values_narrowed_by_a_none_test_pass_mypy_strict(tmp_path: Path) -> None:
-    done = mypy_strict(compile_text(NARROWED), tmp_path)
+def test_values_narrowed_by_a_none_test_pass_mypy_strict(tmp_path: Path, mypy_cache: Path) -> None:
+    done = mypy_strict_on(compile_text(NARROWED), tmp_path, mypy_cache)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -59,13 +59,13 @@ def test_a_name_the_module_uses_itself_compiles_and_runs(slot: str, name: str) -
     import_and_run(compile_text(render(names)), names)
 
 
-def test_the_modules_with_those_names_pass_mypy_strict(tmp_path: Path) -> None:
+def test_the_modules_with_those_names_pass_mypy_strict(tmp_path: Path, mypy_cache: Path) -> None:
     paths = []
     for number, (slot, name) in enumerate(CLASHES):
         path = tmp_path / f"clash_{number}.py"
         path.write_text(compile_text(render({slot: name})), encoding="utf-8")
         paths.append(path)
 
-    done = mypy_strict(paths, tmp_path / ".mypy_cache")
+    done = mypy_strict(paths, mypy_cache)
 
     assert done.returncode == 0, done.stdout + done.stderr

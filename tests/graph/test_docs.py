@@ -117,21 +117,35 @@ def test_the_command_prints_what_the_library_renders() -> None:
         assert pmc_graph(path, "--format", "dot") == render_dot(model)
 
 
+# `pmc graph` on each file named after the format, in one interpreter, with a NUL
+# after each diagram: one interpreter start per hash seed, not one per example.
+_DRAW_EACH = """\
+import sys
+from pmc.cli import main
+
+for path in sys.argv[2:]:
+    try:
+        main(["graph", path, "--format", sys.argv[1]])
+    except SystemExit as done:
+        if done.code:
+            raise
+    sys.stdout.write("\\0")
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("graph_format", ["mermaid", "dot"])
 def test_the_command_draws_the_same_bytes_under_any_hash_seed(graph_format: str) -> None:
     """Set and dict order must not leak into a diagram: each example, two interpreters."""
 
-    def draw(path: Path, seed: str) -> bytes:
+    def draw_each(seed: str) -> list[bytes]:
         completed = subprocess.run(
             [
                 sys.executable,
-                "-m",
-                "pmc",
-                "graph",
-                f"examples/{path.name}",
-                "--format",
+                "-c",
+                _DRAW_EACH,
                 graph_format,
+                *(f"examples/{path.name}" for path in EXAMPLES),
             ],
             cwd=REPO,
             env={**os.environ, "PYTHONHASHSEED": seed},
@@ -140,10 +154,12 @@ def test_the_command_draws_the_same_bytes_under_any_hash_seed(graph_format: str)
             check=False,
         )
         assert (completed.returncode, completed.stderr) == (0, b""), completed.stderr
-        return completed.stdout
+        *diagrams, rest = completed.stdout.split(b"\0")
+        assert (len(diagrams), rest) == (len(EXAMPLES), b""), completed.stdout
+        return diagrams
 
-    for path in EXAMPLES:
-        assert draw(path, "1") == draw(path, "2"), path.name
+    for path, first, second in zip(EXAMPLES, draw_each("1"), draw_each("2"), strict=True):
+        assert first == second, path.name
 
 
 def test_block_parsing_finds_each_fence_under_its_heading() -> None:

@@ -99,7 +99,7 @@ process {name} {
 )
 @given(batch=st.lists(programs(), min_size=8, max_size=8))
 def test_generated_modules_import_and_pass_mypy(
-    batch: list[Program], tmp_path_factory: pytest.TempPathFactory
+    batch: list[Program], tmp_path_factory: pytest.TempPathFactory, mypy_cache: Path
 ) -> None:
     directory = tmp_path_factory.mktemp("second_edition")
     texts = [*(replace(p, name="{name}").text for p in batch), *PINNED]
@@ -114,6 +114,6 @@ def test_generated_modules_import_and_pass_mypy(
         paths.append(path)
         note(f"{path.name}:\n{text}")
 
-    done = mypy_strict(paths, Path(directory) / ".mypy_cache")
+    done = mypy_strict(paths, mypy_cache)
 
     assert done.returncode == 0, done.stdout + done.stderr
