@@ -13,12 +13,12 @@ compared: two models are equal when they mean the same, wherever it is written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal
 from enum import StrEnum
 
 from pmc.source import Span
+from pmc.syntax.records import record
 
 # Where a part built by hand (in tests) is written: nowhere in any file. Spans
 # are left out of equality (``compare=False``) and out of the hash.
@@ -39,24 +39,24 @@ class Primitive(StrEnum):
     DECIMAL = "Decimal"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PrimitiveType:
     primitive: Primitive
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ListType:
     item: ValueType
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DictType:
     """``dict[str, T]``: keys are always ``str``."""
 
     value: ValueType
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OptionalType:
     """``T | None``."""
 
@@ -68,7 +68,7 @@ ValueType = PrimitiveType | ListType | DictType | OptionalType
 LiteralValue = str | int | Decimal | bool | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FieldModel:
     name: str
     type: ValueType
@@ -82,7 +82,7 @@ class FieldModel:
 # ---- events and tasks --------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventModel:
     name: str
     fields: tuple[FieldModel, ...]
@@ -100,7 +100,7 @@ class RetryDelayKind(StrEnum):
     EVERY = "every"  # fixed ``delay_ms``
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RetryPolicy:
     """``retries`` more attempts after the first one fails."""
 
@@ -110,7 +110,7 @@ class RetryPolicy:
     max_delay_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TaskModel:
     name: str
     mode: TaskMode
@@ -126,14 +126,14 @@ class TaskModel:
 # ---- machines ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventTriggerModel:
     """The machine's single instance reacts to ``event``."""
 
     event: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SelectorTriggerModel:
     """``event.field`` holds the target instance id, or a list of them (fan-out)."""
 
@@ -147,18 +147,18 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutcomeTriggerModel:
     task: str
     outcome: Outcome
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TimerTriggerModel:
     after_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SignalTriggerModel:
     """``on Signal`` (every machine instance that exists: a single instance, or a
     broadcast) or ``on Signal.field`` (the named instance ids; ``fan_out`` for a list)."""
@@ -168,7 +168,7 @@ class SignalTriggerModel:
     fan_out: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeadlineTriggerModel:
     """``on at data.F`` / ``on at instance.F``: due at that instant (none: no timer)."""
 
@@ -186,7 +186,7 @@ TriggerModel = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LiteralExpr:
     value: LiteralValue
     # How the literal is typed where it stands in an expression: a decimal
@@ -196,19 +196,19 @@ class LiteralExpr:
     type: ValueType | None = dataclass_field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventFieldExpr:
     """A field of the trigger: an input event's field, a task result field or ``reason``."""
 
     field: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MachineIdExpr:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyExpr:
     pass
 
@@ -218,7 +218,7 @@ class DataScope(StrEnum):
     INSTANCE = "instance"  # the machine instance's record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DataFieldExpr:
     """``data.FIELD`` / ``instance.FIELD``: the value from before the transition."""
 
@@ -231,7 +231,7 @@ class UnaryOp(StrEnum):
     LEN = "len"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UnaryExpr:
     op: UnaryOp
     operand: ExprModel
@@ -254,14 +254,14 @@ class BinaryOp(StrEnum):
     SUB = "-"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BinaryExpr:
     op: BinaryOp
     left: ExprModel
     right: ExprModel
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IsNoneExpr:
     operand: ExprModel
     negated: bool  # ``is not none``
@@ -281,7 +281,7 @@ ExprModel = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BindingModel:
     field: str
     value: ExprModel
@@ -291,7 +291,7 @@ class BindingModel:
     source_type: ValueType | None = dataclass_field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunModel:
     """The task a transition starts. Task fields with defaults may be unbound."""
 
@@ -299,7 +299,7 @@ class RunModel:
     bindings: tuple[BindingModel, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AssignmentModel:
     """``data.F = EXPR`` / ``instance.F = EXPR`` of a ``set`` clause."""
 
@@ -311,7 +311,7 @@ class AssignmentModel:
     source_type: ValueType | None = dataclass_field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EmitModel:
     """``emit Signal(FIELD = EXPR, ...)``: signal fields with defaults may be unbound."""
 
@@ -319,7 +319,7 @@ class EmitModel:
     bindings: tuple[BindingModel, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TransitionModel:
     name: str
     sources: tuple[str, ...]  # ``*`` expanded; never a final state
@@ -342,7 +342,7 @@ class TransitionModel:
     trigger_span: Span = dataclass_field(default=NOWHERE, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MachineModel:
     name: str
     states: tuple[str, ...]
@@ -367,24 +367,24 @@ class MachineModel:
 # ---- process ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AllFinalCondition:
     machine: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AllInCondition:
     machine: str
     states: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AnyInCondition:
     machine: str
     states: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyModel:
     field: str
     type: PrimitiveType  # str, int or UUID
@@ -392,14 +392,14 @@ class KeyModel:
     span: Span = dataclass_field(default=NOWHERE, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SignalModel:
     name: str
     fields: tuple[FieldModel, ...]
     span: Span = dataclass_field(default=NOWHERE, compare=False)  # the name
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProcessModel:
     name: str
     key: KeyModel

@@ -7,21 +7,21 @@ Every node carries the :class:`~pmc.source.Span` it was parsed from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import TypeVar
 
 from pmc.source import Span
+from pmc.syntax.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Name:
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Duration:
     """A duration literal such as ``30s``; ``text`` keeps the spelling."""
 
@@ -33,7 +33,7 @@ class Duration:
 # ---- types -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NamedType:
     """``str``, ``list[str]``, ``dict[str, int]``: a name with optional arguments."""
 
@@ -42,7 +42,7 @@ class NamedType:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UnionType:
     """``T | None`` (other unions are parsed and rejected by semantics)."""
 
@@ -56,32 +56,32 @@ TypeExpr = NamedType | UnionType
 # ---- literals and expressions ----------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StringLiteral:
     value: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IntLiteral:
     value: int
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DecimalLiteral:
     value: Decimal
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BoolLiteral:
     value: bool
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NoneLiteral:
     span: Span
 
@@ -89,7 +89,7 @@ class NoneLiteral:
 Literal = StringLiteral | IntLiteral | DecimalLiteral | BoolLiteral | NoneLiteral
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventFieldRef:
     """``event.FIELD``: a field of the event that triggered the transition."""
 
@@ -97,12 +97,12 @@ class EventFieldRef:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MachineIdRef:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyRef:
     span: Span
 
@@ -114,7 +114,7 @@ class DataScope(StrEnum):
     INSTANCE = "instance"  # the machine instance's record: ``instance.FIELD``
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DataFieldRef:
     """``data.FIELD`` or ``instance.FIELD``."""
 
@@ -128,7 +128,7 @@ class UnaryOp(StrEnum):
     LEN = "len"  # written ``len(x)``
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UnaryExpr:
     op: UnaryOp
     operand: Expr
@@ -152,7 +152,7 @@ class BinaryOp(StrEnum):
     SUB = "-"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BinaryExpr:
     """``left OP right``; comparisons do not chain (``a < b < c`` is a syntax error)."""
 
@@ -162,7 +162,7 @@ class BinaryExpr:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IsNoneExpr:
     """``x is none`` / ``x is not none``."""
 
@@ -171,7 +171,7 @@ class IsNoneExpr:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParenExpr:
     """``( expr )``: kept so that the formatter writes the parentheses back."""
 
@@ -195,7 +195,7 @@ Expr = (
 # ---- declarations ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Field:
     name: Name
     type: TypeExpr
@@ -203,20 +203,20 @@ class Field:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyDecl:
     field: Name
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventDecl:
     name: Name
     fields: tuple[Field, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DataDecl:
     """``data { FIELD: TYPE [= LITERAL] ... }``: in a process, or first in a machine."""
 
@@ -224,7 +224,7 @@ class DataDecl:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SignalDecl:
     """``signal NAME { FIELD: TYPE [= LITERAL] ... }``: an event internal to the process."""
 
@@ -243,14 +243,14 @@ class RetryDelayKind(StrEnum):
     EVERY = "every"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RetryDelay:
     kind: RetryDelayKind
     duration: Duration
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RetryClause:
     """``retry N [backoff D | every D] [max D]``: ``N`` retries after the first attempt."""
 
@@ -261,13 +261,13 @@ class RetryClause:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TimeoutClause:
     duration: Duration
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReturnsClause:
     fields: tuple[Field, ...]
     span: Span
@@ -276,7 +276,7 @@ class ReturnsClause:
 TaskMember = Field | ReturnsClause | RetryClause | TimeoutClause
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TaskDecl:
     name: Name
     mode: TaskMode | None  # None: not written, defaults to async
@@ -304,32 +304,32 @@ class TaskDecl:
 # ---- machines ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StatesClause:
     names: tuple[Name, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InitialClause:
     state: Name
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FinalClause:
     states: tuple[Name, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Wildcard:
     """``*`` as a transition source: every non-final state."""
 
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventTrigger:
     """``on EventName``: the machine's single instance, or all of its many (broadcast)."""
 
@@ -337,7 +337,7 @@ class EventTrigger:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SelectorTrigger:
     """``on EventName.field``: the field names the target instance(s)."""
 
@@ -351,7 +351,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutcomeTrigger:
     """``on Task completed`` / ``on Task failed``."""
 
@@ -360,7 +360,7 @@ class OutcomeTrigger:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TimerTrigger:
     """``on after 5m``."""
 
@@ -368,7 +368,7 @@ class TimerTrigger:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeadlineTrigger:
     """``on at data.FIELD`` / ``on at instance.FIELD``: a timer due at that instant."""
 
@@ -381,21 +381,21 @@ class DeadlineTrigger:
 Trigger = EventTrigger | SelectorTrigger | OutcomeTrigger | TimerTrigger | DeadlineTrigger
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Binding:
     field: Name
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunClause:
     task: Name
     bindings: tuple[Binding, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Guard:
     """``when EXPR``."""
 
@@ -403,7 +403,7 @@ class Guard:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeepClause:
     """``keep TASK, ...``: tasks that stay in flight when the transition leaves its state."""
 
@@ -411,7 +411,7 @@ class KeepClause:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Assignment:
     """``data.FIELD = EXPR`` / ``instance.FIELD = EXPR`` in a ``set`` clause."""
 
@@ -420,7 +420,7 @@ class Assignment:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SetClause:
     """``set A, B, ...``: simultaneous assignments (each reads the values from before)."""
 
@@ -428,7 +428,7 @@ class SetClause:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EmitClause:
     """``emit Signal(FIELD = EXPR, ...)``; a transition may have several, in order."""
 
@@ -437,7 +437,7 @@ class EmitClause:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Transition:
     """``transition NAME: FROM -> TO on TRIGGER [when] [keep] [run] [set] [emit...]``."""
 
@@ -456,7 +456,7 @@ class Transition:
 MachineMember = DataDecl | StatesClause | InitialClause | FinalClause | Transition
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MachineDecl:
     name: Name
     members: tuple[MachineMember, ...]
@@ -486,7 +486,7 @@ class MachineDecl:
 # ---- process-level clauses ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AllFinal:
     """``all M final``."""
 
@@ -494,7 +494,7 @@ class AllFinal:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AllIn:
     """``all M in S, ...``."""
 
@@ -503,7 +503,7 @@ class AllIn:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AnyIn:
     """``any M in S, ...``."""
 
@@ -512,13 +512,13 @@ class AnyIn:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StartOn:
     events: tuple[Name, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompleteWhen:
     """Conditions joined by ``and``; ``data`` is a data expression joined last, by ``and``."""
 
@@ -527,7 +527,7 @@ class CompleteWhen:
     data: Expr | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FailWhen:
     """Conditions joined by ``or``; ``data`` is a data expression joined last, by ``or``."""
 
@@ -536,7 +536,7 @@ class FailWhen:
     data: Expr | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CancelOn:
     events: tuple[Name, ...]
     span: Span
@@ -559,7 +559,7 @@ Declaration = (
 _D = TypeVar("_D")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Process:
     name: Name
     declarations: tuple[Declaration, ...]
@@ -593,7 +593,7 @@ class Process:
         return self.of_type(SignalDecl)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Comment:
     """A ``#`` comment; kept beside the tree for the formatter."""
 
@@ -601,7 +601,7 @@ class Comment:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Module:
     """One parsed ``.pm`` file."""
 

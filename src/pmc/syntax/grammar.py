@@ -24,7 +24,16 @@ from pathlib import Path
 
 import lark
 from lark import Lark
-from lark.lexer import Pattern, PatternRE, PatternStr, TerminalDef
+from lark.lexer import (
+    BasicLexer,
+    ContextualLexer,
+    Pattern,
+    PatternRE,
+    PatternStr,
+    Scanner,
+    TerminalDef,
+)
+from lark.utils import TextSlice
 
 from pmc._resources import read_text
 
@@ -68,7 +77,59 @@ def grammar_text() -> str:
 @cache
 def parser() -> Lark:
     directory = cache_dir()
-    return build_parser(strict=False) if directory is None else cached_parser(directory)
+    built = build_parser(strict=False) if directory is None else cached_parser(directory)
+    share_root_scanner(built)
+    return built
+
+
+class _FirstAllowed:
+    """A state's ``match``: the root scanner's answer when the state allows it.
+
+    A regex alternation takes its first alternative that matches, and lark
+    orders every state's terminals as it orders all of them (priority, then
+    width, then name), so the first terminal of all that matches, when a
+    state allows it, is also the first of that state's that matches: its
+    token. Only when the state does not allow it is the state's own scanner
+    compiled and asked.
+    """
+
+    __slots__ = ("allowed", "lexer", "root")
+
+    def __init__(self, root: Scanner, lexer: BasicLexer) -> None:
+        self.root = root
+        self.lexer = lexer
+        self.allowed = frozenset(terminal.name for terminal in lexer.terminals)
+
+    def __call__(self, text: TextSlice[str], pos: int) -> tuple[str, str] | None:
+        found: tuple[str, str] | None = self.root.match(text, pos)
+        if found is None or found[1] in self.allowed:
+            return found
+        own: tuple[str, str] | None = self.lexer.scanner.match(text, pos)
+        return own
+
+
+def share_root_scanner(built: Lark) -> None:
+    """Let the contextual lexer's states share one compiled regex of all terminals.
+
+    Lark compiles a regex of its terminals for each parser state the lexer
+    meets: some forty for a small file, most of the time a `pmc check` spends
+    parsing, in every new process (``re`` caches per process). One regex of
+    all terminals gives the same tokens (see ``_FirstAllowed``) as long as
+    lark keeps every terminal as it is: no string terminal folded into a
+    regex one with a callback (``_create_unless``), which pm.lark's
+    keywords, made regexes by ``_whole_words``, never are.
+    """
+    lexer = built.parser.lexer
+    if not isinstance(lexer, ContextualLexer) or not isinstance(lexer.root_lexer, BasicLexer):
+        return
+    root = lexer.root_lexer
+    scanner = root.scanner
+    if root.callback or scanner.allowed_types != {terminal.name for terminal in root.terminals}:
+        return
+    for state in {id(state): state for state in lexer.lexers.values()}.values():
+        if isinstance(state, BasicLexer):
+            state.callback = {}  # what lark's own scanner would have set: no callbacks
+            state.match = _FirstAllowed(scanner, state)  # type: ignore[method-assign]
 
 
 def cache_dir() -> Path | None:
