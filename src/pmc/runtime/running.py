@@ -20,6 +20,7 @@ from event_sourcery import Event
 
 from pmc.errors import PmcError
 from pmc.runtime import attempts, contract, engine
+from pmc.runtime.cache import StreamCache
 from pmc.runtime.definition import ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import TaskOutcome, TaskTimedOutBase
 from pmc.runtime.log import log_attempt, log_report, logger
@@ -69,6 +70,11 @@ class TaskRunner:
         self._definition = recorder.definition
         self._store = recorder.store
         self._tasks = tasks
+
+    @property
+    def cache(self) -> StreamCache:
+        """The folds the attempts are judged and recorded on."""
+        return self._recorder.cache
 
     def run_sync_tasks(self, key: str, worker: str, lease: timedelta) -> tuple[AttemptReport, ...]:
         """Run the sync tasks of stream ``key`` that are due, one after another.

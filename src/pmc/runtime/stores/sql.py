@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 from uuid import UUID
 
@@ -98,6 +99,7 @@ from pmc.runtime.stores.api import (
     DuplicateEventId,
     JsonValue,
     NewEvent,
+    ReadAfter,
     RecordedEvent,
     StoredEvent,
     StoreUrlError,
@@ -111,6 +113,7 @@ from pmc.runtime.stores.api import (
     check_claim,
     check_stream,
     from_naive_utc,
+    read_tails,
     require_aware,
     to_naive_utc,
     utc_now,
@@ -266,10 +269,8 @@ class SqlStore:
 
     def load(self, category: str, key: str, after_version: int = 0) -> list[StoredEvent]:
         check_stream(category, key)
-        stream = stream_id(category, key)
-        rows = self._event_rows(stream, after_version)
-        serde = self._serde()
-        return [stored(serde.deserialize(raw_event(stream, row))) for row in rows]
+        with self._cursor(write=False) as cursor:
+            return self._read_events(cursor, category, key, after_version)
 
     def load_recorded(self, category: str, key: str) -> list[RecordedEvent]:
         check_stream(category, key)
@@ -280,9 +281,21 @@ class SqlStore:
         # pmc never saves snapshots, so unlike event-sourcery's fetch_events
         # this reads the events only: one query, empty when nothing is new.
         with self._cursor(write=False) as cursor:
-            self._run(cursor, LOAD_EVENTS, {**self._stream_params(stream), "after": after_version})
-            rows = cursor.fetchall()
-        return [event_mapping(row) for row in rows]
+            return self._read_rows(cursor, stream, after_version)
+
+    def _read_rows(
+        self, cursor: DBAPICursor, stream: StreamId, after_version: int
+    ) -> list[Mapping[str, Any]]:
+        self._run(cursor, LOAD_EVENTS, {**self._stream_params(stream), "after": after_version})
+        return [event_mapping(row) for row in cursor.fetchall()]
+
+    def _read_events(
+        self, cursor: DBAPICursor, category: str, key: str, after_version: int
+    ) -> list[StoredEvent]:
+        stream = stream_id(category, key)
+        rows = self._read_rows(cursor, stream, after_version)
+        serde = self._serde()
+        return [stored(serde.deserialize(raw_event(stream, row))) for row in rows]
 
     def version(self, category: str, key: str) -> int:
         check_stream(category, key)
@@ -556,6 +569,7 @@ class SqlStore:
         limit: int,
         lease_seconds: float,
         category: Categories = None,
+        read_after: ReadAfter | None = None,
     ) -> list[WorkItem]:
         require_aware("now", now)
         check_claim(limit, lease_seconds)
@@ -568,14 +582,16 @@ class SqlStore:
             "lease_until": self._sql.timestamp(lease_until),
             **{f"c{n}": name for n, name in enumerate(chosen or ())},
         }
-        # One statement on the driver's cursor: a claim is on every task's path.
+        # One statement on the driver's cursor (a claim is on every task's
+        # path), and the tails asked for in the same transaction.
         with self._cursor(write=True) as cursor:
             cursor.execute(self._claim_statement(chosen), params)
-            rows = cursor.fetchall()
-        items = sorted(
-            (claimed_item(row, worker_id, lease_until) for row in rows),
-            key=lambda item: (item.due_at, item.category, item.key, item.work_id),
-        )
+            items = sorted(
+                (claimed_item(row, worker_id, lease_until) for row in cursor.fetchall()),
+                key=lambda item: (item.due_at, item.category, item.key, item.work_id),
+            )
+            if read_after is not None:
+                items = read_tails(partial(self._read_events, cursor), items, read_after)
         # A work row needs its stream's ``pmc_streams`` row (a foreign key):
         # the attempts started on these rows need not make sure of it.
         self._remember_listed((item.category, item.key) for item in items)
