@@ -79,6 +79,16 @@ class TaskRunner:
         """The folds the attempts are judged and recorded on."""
         return self._recorder.cache
 
+    def sync_task_due(self, key: str) -> bool:
+        """Whether stream ``key``'s cached fold has a sync task to start or time out.
+
+        No read: asked after recording an outcome, which brought the fold up
+        to date. A sync task another writer planned meanwhile is run by that
+        writer, or by a worker from the work index once its grace passes.
+        """
+        folded = self._recorder.cache.cached(key)
+        return folded is None or _next_sync_step(folded.state, self._store.now()) is not None
+
     def run_sync_tasks(self, key: str, worker: str, lease: timedelta) -> tuple[AttemptReport, ...]:
         """Run the sync tasks of stream ``key`` that are due, one after another.
 

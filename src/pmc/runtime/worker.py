@@ -550,8 +550,9 @@ class Worker:
             self._log_failure(job.item)
             return
         self._count(report)
-        for sync_report in served.manager.run_sync_tasks(job.item.key):
-            self._count(sync_report)
+        if served.runner.sync_task_due(job.item.key):
+            for sync_report in served.manager.run_sync_tasks(job.item.key):
+                self._count(sync_report)
 
     def _release(self, items: Sequence[WorkItem]) -> None:
         for item in items:
