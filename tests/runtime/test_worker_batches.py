@@ -19,13 +19,16 @@ from pmc.runtime.results import HandleResult
 from pmc.runtime.running import OutcomeBatcher
 from pmc.runtime.stores import AppendOutcome, AppendRequest, ProcessStore, open_store
 from pmc.runtime.worker import Worker
+from tests.runtime.counting import counting
 from tests.runtime.processes import SEED
 from tests.runtime.support import (
     FakeClock,
+    OrderTasks,
     RebaseTasks,
     compiled,
     definition,
     names,
+    order,
     seed,
     wait_until,
 )
@@ -106,6 +109,28 @@ def test_a_claimed_batch_starts_its_attempts_in_one_write_and_runs_them_at_once(
     assert spy.appends == 0
     assert worker.stats.completed == 4
     assert all(manager.state(key).end is End.COMPLETED for key in ("r1", "r2", "r3", "r4"))
+
+
+def test_a_task_costs_a_worker_two_writes_and_no_read_of_its_own(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    m = order()
+    ProcessManager(definition(m), store, OrderTasks()).handle(m.Placed(order_id="o1", items=[]))
+    counted, calls = counting(store)
+    worker = Worker(definition(m), counted, OrderTasks(), lease=LEASE)
+
+    assert worker.run_once() == 1  # Ship (RtOrder also has a sync task, done already)
+
+    # The claim read the stream's events (a cold cache), TaskStarted and the
+    # outcome with its decision are one write each, and after the outcome
+    # no read looks for sync tasks: the fold it left says none is due.
+    assert calls.take() == {"append_many": 2}
+    assert names(worker.manager.history("o1"))[-4:] == [
+        "TaskStarted",
+        "TaskCompleted",
+        "TransitionPlanned",  # shipped
+        "ProcessCompleted",
+    ]
 
 
 def test_no_more_attempts_start_together_than_the_worker_runs_at_once(

@@ -122,6 +122,29 @@ def test_claim_respects_the_limit(store: ProcessStore) -> None:
     assert ids(store.claim_due(T0 + timedelta(minutes=1), "w2", 2, 30)) == ["t2", "t3"]
 
 
+def test_a_claim_reads_the_claimed_streams_after_the_versions_asked(store: ProcessStore) -> None:
+    first, second, third = added("a"), added("b"), added("c")
+    store.append("Cleanup", "r1", [first, second], 0, only(task("one"), task("two")))
+    store.append("Cleanup", "r2", [third], 0, only(task("three", 5)))
+    asked: list[tuple[str, str]] = []
+
+    def read_after(category: str, key: str) -> int:
+        asked.append((category, key))
+        return {"r1": 1, "r2": 0}[key]
+
+    claimed = store.claim_due(T0 + timedelta(seconds=5), "w1", 10, 30, read_after=read_after)
+
+    assert ids(claimed) == ["one", "two", "three"]
+    assert sorted(asked) == [("Cleanup", "r1"), ("Cleanup", "r2")]  # once per stream
+    tails = [(i.tail.after_version, [e.event_id for e in i.tail.events]) for i in claimed if i.tail]
+    assert tails == [
+        (1, [second.event_id]),
+        (1, [second.event_id]),
+        (0, [third.event_id]),
+    ]
+    assert all(item.tail is None for item in store.claim_due(T0 + timedelta(days=1), "w2", 10, 30))
+
+
 def test_four_competing_claimers_get_each_row_once(open_same_store: OpenStore) -> None:
     writer = open_same_store()
     for n in range(40):

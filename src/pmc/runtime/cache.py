@@ -19,7 +19,7 @@ from event_sourcery import Event
 from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.lifecycle import is_outcome
 from pmc.runtime.state import ProcessState
-from pmc.runtime.stores.api import ProcessStore
+from pmc.runtime.stores.api import ProcessStore, StoredEvent, Tail
 
 CACHED_STREAMS = 10_000
 
@@ -151,6 +151,25 @@ class StreamCache:
         """The cached fold of stream ``key`` brought up to date with its new events."""
         folded = self.cached(key) or Folded(self._definition.initial_state())
         tail = self._store.load(self._definition.category, key, after_version=folded.state.version)
+        return self._advanced(key, folded, tail)
+
+    def known_version(self, key: str) -> int:
+        """The version of the cached fold of ``key`` (0 if none): read the stream after it."""
+        folded = self.cached(key)
+        return 0 if folded is None else folded.state.version
+
+    def advance(self, key: str, tail: Tail) -> Folded:
+        """Like ``current``, with ``tail`` read by someone else (a worker's claim).
+
+        If the cached fold is no longer where ``tail`` starts (another
+        thread moved it, or it was dropped), the stream is read instead.
+        """
+        folded = self.cached(key) or Folded(self._definition.initial_state())
+        if folded.state.version != tail.after_version:
+            return self.current(key)
+        return self._advanced(key, folded, tail.events)
+
+    def _advanced(self, key: str, folded: Folded, tail: Sequence[StoredEvent]) -> Folded:
         if not tail:
             return folded
         state = folded.state

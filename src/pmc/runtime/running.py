@@ -8,6 +8,8 @@ runs; the outcome is recorded even if the process moved on meanwhile.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -20,6 +22,7 @@ from event_sourcery import Event
 
 from pmc.errors import PmcError
 from pmc.runtime import attempts, contract, engine
+from pmc.runtime.cache import StreamCache
 from pmc.runtime.definition import ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import TaskOutcome, TaskTimedOutBase
 from pmc.runtime.log import log_attempt, log_report, logger
@@ -69,6 +72,22 @@ class TaskRunner:
         self._definition = recorder.definition
         self._store = recorder.store
         self._tasks = tasks
+        self._leases = LeaseKeeper()
+
+    @property
+    def cache(self) -> StreamCache:
+        """The folds the attempts are judged and recorded on."""
+        return self._recorder.cache
+
+    def sync_task_due(self, key: str) -> bool:
+        """Whether stream ``key``'s cached fold has a sync task to start or time out.
+
+        No read: asked after recording an outcome, which brought the fold up
+        to date. A sync task another writer planned meanwhile is run by that
+        writer, or by a worker from the work index once its grace passes.
+        """
+        folded = self._recorder.cache.cached(key)
+        return folded is None or _next_sync_step(folded.state, self._store.now()) is not None
 
     def run_sync_tasks(self, key: str, worker: str, lease: timedelta) -> tuple[AttemptReport, ...]:
         """Run the sync tasks of stream ``key`` that are due, one after another.
@@ -319,7 +338,7 @@ class TaskRunner:
         worker: str,
         lease: timedelta,
         cancellation: threading.Event,
-    ) -> LeaseKeeper | None:
+    ) -> Lease | None:
         """Renew the lease of an attempt of a task without ``timeout`` while it runs.
 
         Such a task may run as long as it needs, but a dead runner must
@@ -340,9 +359,7 @@ class TaskRunner:
             )
             return renewed.recorded
 
-        keeper = LeaseKeeper(renew, lease.total_seconds() / 3, cancellation)
-        keeper.start()
-        return keeper
+        return self._leases.keep(renew, lease.total_seconds() / 3, cancellation)
 
 
 def timeout_of(
@@ -361,40 +378,107 @@ def timeout_of(
 
 
 class LeaseKeeper:
-    """A thread renewing one attempt's lease until stopped or refused.
+    """One thread renewing the leases of running attempts, each every ``interval`` seconds.
 
-    If a renewal is refused, the attempt is no longer this runner's (it timed
+    A renewal is due a third of a lease after the last (minutes by default),
+    so most attempts end before their first: a thread of their own would cost
+    every attempt a thread start for nothing. The thread starts with the
+    first lease kept and ends after ``IDLE_SECONDS`` without any.
+
+    If a renewal is refused, the attempt is no longer its runner's (it timed
     out, or the process moved on): the handler is asked to stop.
     """
+
+    IDLE_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._due: list[tuple[float, int, Lease]] = []  # a heap by time.monotonic()
+        self._order = itertools.count()
+        self._running = False
+        self._wake_at = 0.0  # time.monotonic() when the thread wakes up next
+
+    def keep(
+        self, renew: Callable[[int], bool], interval: float, cancellation: threading.Event
+    ) -> Lease:
+        """Renew with ``renew(n)`` (n = 1, 2, ...) every ``interval`` seconds until stopped."""
+        lease = Lease(renew, interval, cancellation)
+        with self._changed:
+            due = self._schedule(lease)
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="pmc-lease", daemon=True).start()
+            elif due < self._wake_at:
+                # Only then: waking the thread for every attempt costs as
+                # much as the thread start this class saves.
+                self._changed.notify()
+        return lease
+
+    def _schedule(self, lease: Lease) -> float:
+        due = time.monotonic() + lease.interval
+        heapq.heappush(self._due, (due, next(self._order), lease))
+        return due
+
+    def _run(self) -> None:
+        while True:
+            lease = self._next()
+            if lease is None:
+                return
+            if lease.renew_once():
+                with self._changed:
+                    self._schedule(lease)
+
+    def _next(self) -> Lease | None:
+        """The next lease due, once it is; None when idle long enough to end the thread."""
+        with self._changed:
+            idle_since = time.monotonic()
+            while True:
+                while self._due and self._due[0][2].stopped:
+                    heapq.heappop(self._due)
+                now = time.monotonic()
+                if self._due and self._due[0][0] <= now:
+                    return heapq.heappop(self._due)[2]
+                if not self._due and now - idle_since >= self.IDLE_SECONDS:
+                    self._running = False
+                    return None
+                wait = self._due[0][0] - now if self._due else self.IDLE_SECONDS
+                self._wake_at = now + wait
+                self._changed.wait(wait)
+
+
+class Lease:
+    """One attempt's lease, renewed by a ``LeaseKeeper`` until ``stop``."""
 
     def __init__(
         self, renew: Callable[[int], bool], interval: float, cancellation: threading.Event
     ) -> None:
+        self.interval = interval
         self._renew = renew
-        self._interval = interval
         self._cancellation = cancellation
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pmc-lease", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
+        self._number = 0
+        # Held during a renewal: ``stop`` waits for one under way, so none is
+        # written after the handler returned.
+        self._lock = threading.Lock()
+        self.stopped = False
 
     def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
+        with self._lock:
+            self.stopped = True
 
-    def _run(self) -> None:
-        number = 0
-        while not self._stopped.wait(self._interval):
-            number += 1
+    def renew_once(self) -> bool:
+        """Renew now; whether to go on renewing."""
+        with self._lock:
+            if self.stopped:
+                return False
+            self._number += 1
             try:
-                held = self._renew(number)
+                held = self._renew(self._number)
             except Exception:
                 logger.exception("lease renewal failed; trying again")
-                continue
+                return True
             if not held:
                 self._cancellation.set()
-                return
+            return held
 
 
 def _next_sync_step(state: ProcessState, now: datetime) -> StartAttempt | TimeOut | None:

@@ -393,9 +393,20 @@ class Worker:
         self._run_together(self._start(self._judge_all([item])))
 
     def _claim(self, limit: int) -> list[WorkItem]:
+        # The claim reads the claimed streams' new events too, in its own
+        # transaction: judging a row then costs no read.
         return self.store.claim_due(
-            self.store.now(), self.worker_id, limit, self.claim_seconds, category=self._claimed
+            self.store.now(),
+            self.worker_id,
+            limit,
+            self.claim_seconds,
+            category=self._claimed,
+            read_after=self._known_version,
         )
+
+    def _known_version(self, category: str, key: str) -> int:
+        served = self._served.get(category)
+        return 0 if served is None else served.runner.cache.known_version(key)
 
     def _judge_all(self, items: Sequence[WorkItem]) -> list[_Start]:
         """Do what the claimed rows ask for, but start no attempt: those are returned."""
@@ -422,7 +433,11 @@ class Worker:
             return None
         definition, manager = served.definition, served.manager
         now = self.store.now()
-        state = manager.state(item.key)
+        cache = served.runner.cache
+        folded = (
+            cache.current(item.key) if item.tail is None else cache.advance(item.key, item.tail)
+        )
+        state = folded.state
         action = due_action(state, item, now)
         match action:
             case Drop():
@@ -535,8 +550,9 @@ class Worker:
             self._log_failure(job.item)
             return
         self._count(report)
-        for sync_report in served.manager.run_sync_tasks(job.item.key):
-            self._count(sync_report)
+        if served.runner.sync_task_due(job.item.key):
+            for sync_report in served.manager.run_sync_tasks(job.item.key):
+                self._count(sync_report)
 
     def _release(self, items: Sequence[WorkItem]) -> None:
         for item in items:

@@ -24,7 +24,7 @@ clock, and everything that reads time through that store follows it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol, TypeAlias
 from uuid import UUID
@@ -144,6 +144,21 @@ class WorkItem:
     payload: Mapping[str, JsonValue]
     claimed_by: str | None
     lease_until: datetime | None
+    # The stream's events read by the claim, when its claimer asked for them.
+    tail: Tail | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """The events of a stream with a version above ``after_version``, read at one moment."""
+
+    after_version: int
+    events: tuple[StoredEvent, ...]
+
+
+# A claimer's answer to "from which version do you need this stream's events?"
+# (category, key) -> version; the claim reads them in its own transaction.
+ReadAfter = Callable[[str, str], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +290,7 @@ class ProcessStore(Protocol):
         limit: int,
         lease_seconds: float,
         category: Categories = None,
+        read_after: ReadAfter | None = None,
     ) -> list[WorkItem]:
         """Claim up to ``limit`` rows due at ``now`` that nobody holds a live lease on.
 
@@ -283,6 +299,10 @@ class ProcessStore(Protocol):
         ``category`` limits the claim to one process's streams, or to several
         (a tuple of categories): a worker runs the tasks of the processes it
         serves, and other processes may share the store.
+        With ``read_after``, each claimed item's ``tail`` holds its stream's
+        events after ``read_after(category, key)``, read with the claim (in
+        its transaction where the store has them), so that judging the row
+        costs no read of its own.
         """
         ...
 
@@ -306,6 +326,38 @@ class ProcessStore(Protocol):
         the clock).
         """
         ...
+
+
+def with_tails(
+    store: ProcessStore, items: Sequence[WorkItem], read_after: ReadAfter | None
+) -> list[WorkItem]:
+    """``items`` with their streams' tails as ``claim_due`` gives them, read one by one."""
+    if read_after is None:
+        return list(items)
+    return read_tails(store.load, items, read_after)
+
+
+def read_tails(
+    load: Callable[[str, str, int], Sequence[StoredEvent]],
+    items: Sequence[WorkItem],
+    read_after: ReadAfter,
+) -> list[WorkItem]:
+    """``items`` with their streams' tails, each stream read once with ``load``."""
+    tails = {
+        (category, key): tail_of(load, category, key, read_after)
+        for category, key in dict.fromkeys((item.category, item.key) for item in items)
+    }
+    return [replace(item, tail=tails[item.category, item.key]) for item in items]
+
+
+def tail_of(
+    load: Callable[[str, str, int], Sequence[StoredEvent]],
+    category: str,
+    key: str,
+    read_after: ReadAfter,
+) -> Tail:
+    after = read_after(category, key)
+    return Tail(after, tuple(load(category, key, after)))
 
 
 def append_alone(store: ProcessStore, request: AppendRequest) -> list[StoredEvent]:

@@ -29,6 +29,7 @@ from pmc.runtime.stores.api import (
     Clock,
     DuplicateEventId,
     NewEvent,
+    ReadAfter,
     RecordedEvent,
     StoredEvent,
     VersionConflict,
@@ -42,6 +43,7 @@ from pmc.runtime.stores.api import (
     check_stream,
     require_aware,
     utc_now,
+    with_tails,
 )
 
 _StreamKey = tuple[str, str]
@@ -174,6 +176,7 @@ class MemoryStore:
         limit: int,
         lease_seconds: float,
         category: Categories = None,
+        read_after: ReadAfter | None = None,
     ) -> list[WorkItem]:
         require_aware("now", now)
         check_claim(limit, lease_seconds)
@@ -186,7 +189,7 @@ class MemoryStore:
             claimed = [replace(item, claimed_by=worker_id, lease_until=lease_until) for item in due]
             for item in claimed:
                 self._work[(item.category, item.key, item.work_id)] = item
-        return claimed
+        return with_tails(self, claimed, read_after)
 
     def release(self, item: WorkItem) -> bool:
         work_key = (item.category, item.key, item.work_id)

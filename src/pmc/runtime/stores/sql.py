@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 from uuid import UUID
 
@@ -47,7 +48,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -71,6 +71,8 @@ from pmc.runtime.stores._driver import (
     SELECT_VERSION,
     UPSERT_WORK,
     event_mapping,
+    read_json,
+    read_timestamp,
     read_uuid,
     transaction,
     write_json,
@@ -97,6 +99,7 @@ from pmc.runtime.stores.api import (
     DuplicateEventId,
     JsonValue,
     NewEvent,
+    ReadAfter,
     RecordedEvent,
     StoredEvent,
     StoreUrlError,
@@ -110,6 +113,7 @@ from pmc.runtime.stores.api import (
     check_claim,
     check_stream,
     from_naive_utc,
+    read_tails,
     require_aware,
     to_naive_utc,
     utc_now,
@@ -200,6 +204,8 @@ class SqlStore:
         self._sql = DIALECTS[self._dialect]
         self._listed: set[tuple[str, str]] = set()
         self._statements = {statement: self._sql.sql(statement) for statement in HOT_STATEMENTS}
+        # The claim statement by the number of categories claimed (None: all).
+        self._claims: dict[int | None, str] = {}
 
     # -- schema and transactions -------------------------------------------------
 
@@ -268,10 +274,8 @@ class SqlStore:
 
     def load(self, category: str, key: str, after_version: int = 0) -> list[StoredEvent]:
         check_stream(category, key)
-        stream = stream_id(category, key)
-        rows = self._event_rows(stream, after_version)
-        serde = self._serde()
-        return [stored(serde.deserialize(raw_event(stream, row))) for row in rows]
+        with self._cursor(write=False) as cursor:
+            return self._read_events(cursor, category, key, after_version)
 
     def load_recorded(self, category: str, key: str) -> list[RecordedEvent]:
         check_stream(category, key)
@@ -282,9 +286,21 @@ class SqlStore:
         # pmc never saves snapshots, so unlike event-sourcery's fetch_events
         # this reads the events only: one query, empty when nothing is new.
         with self._cursor(write=False) as cursor:
-            self._run(cursor, LOAD_EVENTS, {**self._stream_params(stream), "after": after_version})
-            rows = cursor.fetchall()
-        return [event_mapping(row) for row in rows]
+            return self._read_rows(cursor, stream, after_version)
+
+    def _read_rows(
+        self, cursor: DBAPICursor, stream: StreamId, after_version: int
+    ) -> list[Mapping[str, Any]]:
+        self._run(cursor, LOAD_EVENTS, {**self._stream_params(stream), "after": after_version})
+        return [event_mapping(row) for row in cursor.fetchall()]
+
+    def _read_events(
+        self, cursor: DBAPICursor, category: str, key: str, after_version: int
+    ) -> list[StoredEvent]:
+        stream = stream_id(category, key)
+        rows = self._read_rows(cursor, stream, after_version)
+        serde = self._serde()
+        return [stored(serde.deserialize(raw_event(stream, row))) for row in rows]
 
     def version(self, category: str, key: str) -> int:
         check_stream(category, key)
@@ -560,31 +576,42 @@ class SqlStore:
         limit: int,
         lease_seconds: float,
         category: Categories = None,
+        read_after: ReadAfter | None = None,
     ) -> list[WorkItem]:
         require_aware("now", now)
         check_claim(limit, lease_seconds)
         lease_until = to_naive_utc(now + timedelta(seconds=lease_seconds))
-        pk = tuple_(work.c.category, work.c.key, work.c.work_id)
-        # SKIP LOCKED lets PostgreSQL claimers pass each other's rows instead
-        # of queueing; SQLite ignores FOR UPDATE and relies on BEGIN IMMEDIATE.
-        due = (
-            select(work)
-            .where(claimable(to_naive_utc(now), category))
-            .order_by(work.c.due_at, work.c.category, work.c.key, work.c.work_id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        with self._transaction(write=True) as session:
-            conn = session.connection()
-            rows = conn.execute(due).all()
-            if not rows:
-                return []
-            conn.execute(
-                update(work)
-                .where(pk.in_([(row.category, row.key, row.work_id) for row in rows]))
-                .values(claimed_by=worker_id, lease_until=lease_until)
+        chosen = categories_of(category)
+        params: dict[str, object] = {
+            "now": self._sql.timestamp(to_naive_utc(now)),
+            "limit": limit,
+            "worker": worker_id,
+            "lease_until": self._sql.timestamp(lease_until),
+            **{f"c{n}": name for n, name in enumerate(chosen or ())},
+        }
+        # One statement on the driver's cursor (a claim is on every task's
+        # path), and the tails asked for in the same transaction.
+        with self._cursor(write=True) as cursor:
+            cursor.execute(self._claim_statement(chosen), params)
+            items = sorted(
+                (claimed_item(row, worker_id, lease_until) for row in cursor.fetchall()),
+                key=lambda item: (item.due_at, item.category, item.key, item.work_id),
             )
-        return [work_item(row, claimed_by=worker_id, lease_until=lease_until) for row in rows]
+            if read_after is not None:
+                items = read_tails(partial(self._read_events, cursor), items, read_after)
+        # A work row needs its stream's ``pmc_streams`` row (a foreign key):
+        # the attempts started on these rows need not make sure of it.
+        self._remember_listed((item.category, item.key) for item in items)
+        return items
+
+    def _claim_statement(self, chosen: tuple[str, ...] | None) -> str:
+        count = None if chosen is None else len(chosen)
+        statement = self._claims.get(count)
+        if statement is None:
+            statement = self._claims[count] = self._sql.sql(
+                claim_sql(count, skip_locked=self._dialect == "postgresql")
+            )
+        return statement
 
     def release(self, item: WorkItem) -> bool:
         if item.claimed_by is None:
@@ -650,6 +677,44 @@ def listed_by(append: _Append) -> bool:
     return creates or bool(append.work.upsert)
 
 
+def claim_sql(categories: int | None, *, skip_locked: bool) -> str:
+    """Claim the first due rows (of ``categories`` named ``:c0``, ``:c1``...) and return them.
+
+    One statement: the rows due (unclaimed, or whose claim expired) are
+    picked in due order and marked claimed. On PostgreSQL ``SKIP LOCKED``
+    lets claimers pass rows another claim is taking instead of queueing on
+    them; SQLite has no row locks, and its ``BEGIN IMMEDIATE`` makes claims
+    take turns.
+    """
+    where = "due_at <= :now AND (claimed_by IS NULL OR lease_until <= :now)"
+    if categories is not None:
+        names = ", ".join(f":c{n}" for n in range(categories))
+        where = f"category IN ({names}) AND {where}"
+    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+    return (
+        "UPDATE pmc_work SET claimed_by = :worker, lease_until = :lease_until"
+        ' WHERE (category, "key", work_id) IN ('
+        f'SELECT category, "key", work_id FROM pmc_work WHERE {where}'
+        f' ORDER BY due_at, category, "key", work_id LIMIT :limit{lock})'
+        ' RETURNING category, "key", work_id, kind, due_at, payload'
+    )
+
+
+def claimed_item(row: Sequence[Any], worker_id: str, lease_until: datetime) -> WorkItem:
+    """A row ``claim_sql`` returned, claimed by ``worker_id`` until ``lease_until`` (naive UTC)."""
+    category, key, work_id, kind, due_at, payload = row
+    return WorkItem(
+        category=category,
+        key=key,
+        work_id=work_id,
+        kind=kind,
+        due_at=from_naive_utc(read_timestamp(due_at)),
+        payload=cast(Mapping[str, JsonValue], read_json(payload)),
+        claimed_by=worker_id,
+        lease_until=from_naive_utc(lease_until),
+    )
+
+
 def claimable(now: datetime, category: Categories = None) -> ColumnElement[bool]:
     due = and_(
         work.c.due_at <= now,
@@ -673,17 +738,8 @@ CLAIMABLE_AT = case(
 )
 
 
-def work_item(
-    row: Row[Any], claimed_by: str | None = None, lease_until: datetime | None = None
-) -> WorkItem:
-    claim = (
-        (claimed_by, lease_until)
-        if claimed_by is not None
-        else (
-            row.claimed_by,
-            row.lease_until,
-        )
-    )
+def work_item(row: Row[Any]) -> WorkItem:
+    """A ``pmc_work`` row read through SQLAlchemy, as it stands."""
     return WorkItem(
         category=row.category,
         key=row.key,
@@ -691,8 +747,8 @@ def work_item(
         kind=row.kind,
         due_at=from_naive_utc(row.due_at),
         payload=cast(Mapping[str, JsonValue], row.payload),
-        claimed_by=claim[0],
-        lease_until=None if claim[1] is None else from_naive_utc(claim[1]),
+        claimed_by=row.claimed_by,
+        lease_until=None if row.lease_until is None else from_naive_utc(row.lease_until),
     )
 
 
