@@ -463,6 +463,8 @@ class _Move:
     # The ``TransitionPlanned`` fields the tables give, and its template's key.
     static: Mapping[str, object]
     key: tuple[object, ...]
+    # The timers of its target, scheduled when it enters it.
+    timers: tuple[TimerSpec, ...]
 
 
 def _reads_scope(spec: TransitionSpec) -> bool:
@@ -511,7 +513,8 @@ class _Plans:
                 "task": spec.task,
                 "task_mode": task_mode,
             }
-            moves.append(_Move(spec, static, EventBuilder.key(cls, static)))
+            key = EventBuilder.key(cls, static)
+            moves.append(_Move(spec, static, key, self.defn.timers_in(machine, spec.target)))
         return _Step(tuple(moves), any(_reads_scope(spec) for spec in specs))
 
 
@@ -712,7 +715,9 @@ class _Decision:
                     "caused_by": self.cause,
                     "data_set": data_set,
                     "instance_set": instance_set,
-                    "kept_tasks": self._kept(machine, machine_id, transition.keep),
+                    "kept_tasks": self._kept(machine, machine_id, transition.keep)
+                    if transition.keep
+                    else None,
                 },
                 move.key,
             )
@@ -722,9 +727,9 @@ class _Decision:
                 self.signals.append(
                     _Raised(payload, machine, machine_id, transition.name, self.generation + 1)
                 )
-        if enters:
+        if enters and move.timers:
             self.schedule_timers(
-                machine, machine_id, transition.target, transition.name, occurrence, refired
+                move.timers, machine, machine_id, transition.name, occurrence, refired
             )
 
     def _bind(self, transition: TransitionSpec, scope: Scope[Any, Any, Any]) -> TaskInput:
@@ -735,9 +740,8 @@ class _Decision:
         return cast(Binder, transition.bind)(scope.event, scope.machine_id, scope.key)
 
     def _kept(self, machine: str, machine_id: str, keep: tuple[str, ...]) -> list[uuid.UUID] | None:
-        """The instance's tasks in flight that ``keep`` names, in the order they were planned."""
-        if not keep:
-            return None
+        """The instance's tasks in flight that ``keep`` (not empty) names, in the
+        order they were planned."""
         kept = [
             task.task_id
             for task in self.state.tasks.values()
@@ -747,14 +751,15 @@ class _Decision:
 
     def schedule_timers(
         self,
+        timers: tuple[TimerSpec, ...],
         machine: str,
         machine_id: str,
-        state: str,
         entered_by: str,
         occurrence: int,
         refired: Timer | None = None,
     ) -> None:
-        """Schedule the timers of ``state``, just entered by ``entered_by`` ("" at the start).
+        """Schedule ``timers``, those of the state just entered by ``entered_by``
+        ("" at the start): ``ProcessDefinition.timers_in``.
 
         A timer still running for the instance is kept, not scheduled twice
         (a re-entered state keeps the timers that have not fired yet).
@@ -765,9 +770,6 @@ class _Decision:
         timer's transition: unique within the stream, however often one
         fan-out moves an instance in and out of ``state``.
         """
-        timers = self.defn.timers_in(machine, state)
-        if not timers:
-            return
         running = {
             self.state.timers[timer_id].transition
             for timer_id in self.state.timers_of(machine, machine_id)
@@ -1065,7 +1067,9 @@ def _schedule_initial_timers(decision: _Decision) -> None:
     for machine in decision.defn.machines:
         in_initial = decision.state.state_of(machine.name, machine.name) == machine.initial
         if not machine.multi_instance and in_initial:
-            decision.schedule_timers(machine.name, machine.name, machine.initial, "", 0)
+            timers = decision.defn.timers_in(machine.name, machine.initial)
+            if timers:
+                decision.schedule_timers(timers, machine.name, machine.name, "", 0)
 
 
 # ---- the end of a process -------------------------------------------------------
@@ -1074,7 +1078,7 @@ def _schedule_initial_timers(decision: _Decision) -> None:
 def _check_end(decision: _Decision) -> None:
     if decision.state.ended:
         return
-    failure = _failure(decision)
+    failure = _failure(decision) if decision.defn.fail_when else None
     lc = decision.defn.lifecycle
     if failure is not None:
         decision.record(decision.build.event(lc.process_failed, {}, {"reason": failure}))
