@@ -503,8 +503,9 @@ class _Plans:
         cls = self.defn.lifecycle.transition_planned
         moves = []
         for spec in specs:
-            planned = spec.task is not None and spec.bind is not None
-            task_mode = self.defn.tasks[spec.task].mode if planned and spec.task else None
+            task_mode = None
+            if spec.task is not None and spec.bind is not None:  # as ``_plan`` plans it
+                task_mode = self.defn.tasks[spec.task].mode
             static = {
                 "machine": machine,
                 "transition": spec.name,
