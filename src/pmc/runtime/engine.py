@@ -29,8 +29,6 @@ from pmc.errors import PmcError
 from pmc.runtime.contract import (
     ID_NAMESPACE,
     SECOND_EDITION_API,
-    AllFinal,
-    AllIn,
     AnyIn,
     Binder,
     DataCondition,
@@ -216,9 +214,10 @@ def _fold_transition(
     # nothing), but for the tasks the transition keeps. A self-loop does not
     # leave its state.
     if str(event.from_state) != str(event.to_state):
-        kept = frozenset(event.kept_tasks or ())
         timers = without_keys(timers, state.timers_of(machine, machine_id))
-        tasks = without_keys(tasks, state.tasks_of(machine, machine_id) - kept)
+        if tasks:
+            kept = frozenset(event.kept_tasks or ())
+            tasks = without_keys(tasks, state.tasks_of(machine, machine_id) - kept)
     changes: StateChanges = {
         "instances": _with_instance_item(state.instances, machine, machine_id, str(event.to_state)),
         "timers": timers,
@@ -402,11 +401,21 @@ class EventBuilder:
         # comes with the checks (``_CHECKED``) of the fields its events take.
         self._templates: dict[tuple[object, ...], tuple[LifecycleEvent, _Checks]] = {}
 
+    @staticmethod
+    def key(cls: type[LifecycleEvent], static: Mapping[str, object]) -> tuple[object, ...]:
+        """The key of the template of ``cls`` with the table fields ``static``."""
+        return (cls, *static.values())
+
     def event(
-        self, cls: type[_L], static: Mapping[str, object], dynamic: Mapping[str, object]
+        self,
+        cls: type[_L],
+        static: Mapping[str, object],
+        dynamic: Mapping[str, object],
+        key: tuple[object, ...] | None = None,
     ) -> _L:
-        """``cls(**static, **dynamic)``, as validated."""
-        key = (cls, *static.values())
+        """``cls(**static, **dynamic)``, as validated (``key``: its ``key``, if known)."""
+        if key is None:
+            key = self.key(cls, static)
         found = self._templates.get(key)
         if found is None:
             checks = tuple((name, kind) for name, kind in _CHECKED.items() if name in dynamic)
@@ -416,31 +425,124 @@ class EventBuilder:
             found = self._templates[key] = (cls(**static, **placeholders), checks)
         elif not _trusted(found[1], dynamic):
             return cls(**static, **dynamic)
-        return from_template(cast(_L, found[0]), **dynamic)
+        return from_template(cast(_L, found[0]), dynamic)
 
 
 _Checks = tuple[tuple[str, type], ...]
 
 
 def _trusted(checks: _Checks, values: Mapping[str, object]) -> bool:
-    return all(type(values[name]) is kind for name, kind in checks)
+    # A loop, not ``all`` over a generator: this runs for every event built.
+    for name, kind in checks:  # noqa: SIM110
+        if type(values[name]) is not kind:
+            return False
+    return True
+
+
+# ---- what a definition's decisions look up, worked out once ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What ``trigger`` does to an instance of ``machine`` in ``state``: its row's
+    transitions (``moves``, in source order), each with its ``TransitionPlanned``
+    fields from the tables, and whether any of them reads a ``Scope``.
+
+    Built once per (machine, state, trigger) of a definition, so a decision
+    does no table lookup, wildcard fallback or key building per event.
+    """
+
+    moves: tuple[_Move, ...]
+    # A guard, binder, ``set`` or ``emit``: only then is a scope built.
+    reads: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    spec: TransitionSpec
+    # The ``TransitionPlanned`` fields the tables give, and its template's key.
+    static: Mapping[str, object]
+    key: tuple[object, ...]
+    # The timers of its target, scheduled when it enters it.
+    timers: tuple[TimerSpec, ...]
+
+
+def _reads_scope(spec: TransitionSpec) -> bool:
+    return any(f is not None for f in (spec.guard, spec.bind, spec.assign, spec.emit))
+
+
+class _Plans:
+    """One definition's steps (``_Step``), end conditions and event builder."""
+
+    def __init__(self, defn: ProcessDefinition) -> None:
+        self.defn = defn
+        self.build = EventBuilder()
+        # Keys come from the tables and the declared events: a bounded set.
+        self._steps: dict[tuple[str, str, str], _Step | None] = {}
+        # ``complete when``: a data condition, or a machine and the states
+        # every one of its instances must be in.
+        self.complete_when: tuple[DataCondition | tuple[str, frozenset[str]], ...] = tuple(
+            c
+            if isinstance(c, DataCondition)
+            else (c.machine, frozenset(c.accepted(defn.machine(c.machine))))
+            for c in defn.complete_when
+        )
+
+    def step(self, machine: str, state: str, trigger: str) -> _Step | None:
+        key = (machine, state, trigger)
+        try:
+            return self._steps[key]
+        except KeyError:
+            found = self._steps[key] = self._made(machine, state, trigger)
+            return found
+
+    def _made(self, machine: str, state: str, trigger: str) -> _Step | None:
+        specs = row_specs(self.defn.transition(machine, state, trigger))
+        if not specs:
+            return None
+        cls = self.defn.lifecycle.transition_planned
+        moves = []
+        for spec in specs:
+            task_mode = None
+            if spec.task is not None and spec.bind is not None:  # as ``_plan`` plans it
+                task_mode = self.defn.tasks[spec.task].mode
+            static = {
+                "machine": machine,
+                "transition": spec.name,
+                "from_state": state,
+                "to_state": spec.target,
+                "task": spec.task,
+                "task_mode": task_mode,
+            }
+            key = EventBuilder.key(cls, static)
+            moves.append(_Move(spec, static, key, self.defn.timers_in(machine, spec.target)))
+        return _Step(tuple(moves), any(_reads_scope(spec) for spec in specs))
 
 
 # A plain dict, not a WeakKeyDictionary, whose lookups cost a decision more
 # than the rest of building its event: a definition is a module's constant,
 # kept for the life of the interpreter anyway.
-_BUILDERS: dict[ProcessDefinition, EventBuilder] = {}
+_PLANS: dict[ProcessDefinition, _Plans] = {}
+
+
+def _plans(defn: ProcessDefinition) -> _Plans:
+    """``defn``'s plans, made on first use and kept with it."""
+    found = _PLANS.get(defn)
+    if found is None:
+        found = _PLANS[defn] = _Plans(defn)
+    return found
 
 
 def event_builder(defn: ProcessDefinition) -> EventBuilder:
     """The builder of ``defn``'s lifecycle events, made on first use and kept with it."""
-    found = _BUILDERS.get(defn)
-    if found is None:
-        found = _BUILDERS[defn] = EventBuilder()
-    return found
+    return _plans(defn).build
 
 
 # ---- decide --------------------------------------------------------------------
+
+
+# The scope passed where a row reads none (``_Step.reads``): never read.
+_UNREAD: Scope[Any, Any, Any] = Scope(None, NoData(), NoData(), "", None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,14 +576,23 @@ class _Decision:
     signals: deque[_Raised] = field(default_factory=deque)
     # The generation of the signal being routed (0: the handled event).
     generation: int = 0
+    plans: _Plans = field(init=False)
     build: EventBuilder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.build = event_builder(self.defn)
+        self.plans = _plans(self.defn)
+        self.build = self.plans.build
 
     def record(self, event: Event) -> None:
         self.events.append(event)
         self.state = evolve(self.defn, self.state, event)
+
+    def record_transition(self, event: TransitionPlannedBase) -> None:
+        """``record`` of a ``TransitionPlanned``: its fold without ``evolve``'s dispatch."""
+        self.events.append(event)
+        changes = _fold_transition(self.defn, self.state, event)
+        changes["version"] = self.state.version + 1
+        self.state = self.state.changed(**changes)
 
     def scope(self, machine: str, machine_id: str, payload: object) -> Scope[Any, Any, Any]:
         """What a generated function of this instance reads now: the values before it acts."""
@@ -531,18 +642,20 @@ class _Decision:
             if not spec.multi_instance:
                 return
             current = spec.initial
-        candidates = row_specs(self.defn.transition(machine, current, trigger))
-        if not candidates:
+        step = self.plans.step(machine, current, trigger)
+        if step is None:
             return  # nothing to read a scope for
-        scope = self.scope(machine, machine_id, payload)
-        for transition in candidates:
-            guard = transition.guard
+        # A row without clauses reads no scope: none is built.
+        scope = self.scope(machine, machine_id, payload) if step.reads else _UNREAD
+        for move in step.moves:
+            guard = move.spec.guard
             if guard is None or self.call(
-                (machine, machine_id, transition.name), "when", guard, scope
+                (machine, machine_id, move.spec.name), "when", guard, scope
             ):
                 break
         else:
             return
+        transition = move.spec
         # The target state's timers are scheduled when the instance enters
         # it: on a move to another state; when a new instance stays in its
         # initial state; and on a transition taken on a timer, which re-enters
@@ -553,14 +666,13 @@ class _Decision:
         on_its_timer = fired is not None and trigger == on_timer(transition.name)
         enters = transition.target != current or created or on_its_timer
         refired = fired if on_its_timer and transition.target == current else None
-        self._plan(machine, machine_id, current, transition, scope, enters=enters, refired=refired)
+        self._plan(machine, machine_id, move, scope, enters=enters, refired=refired)
 
     def _plan(
         self,
         machine: str,
         machine_id: str,
-        current: str,
-        transition: TransitionSpec,
+        move: _Move,
         scope: Scope[Any, Any, Any],
         *,
         enters: bool,
@@ -568,12 +680,12 @@ class _Decision:
     ) -> None:
         # Every clause reads the same scope, from before the transition: the
         # assignments of one ``set`` are simultaneous (``a = b, b = a`` swaps).
+        transition = move.spec
         where = (machine, machine_id, transition.name)
         occurrence = self.planned.get(where, 0)
         self.planned[where] = occurrence + 1
         task_id = None
         task_input = None
-        task_mode = None
         if transition.task is not None and transition.bind is not None:
             task_id = derived_id(
                 "task",
@@ -588,23 +700,15 @@ class _Decision:
             task_input = self.call(
                 where, "run", lambda s: self._bind(transition, s), scope
             ).model_dump(mode="json")
-            task_mode = self.defn.tasks[transition.task].mode
         data_set = instance_set = None
         if transition.assign is not None:
             data_set, instance_set = self.call(
                 where, "set", lambda s: _assigned(transition, s), scope
             )
-        self.record(
+        self.record_transition(
             self.build.event(
                 self.defn.lifecycle.transition_planned,
-                {
-                    "machine": machine,
-                    "transition": transition.name,
-                    "from_state": current,
-                    "to_state": transition.target,
-                    "task": transition.task,
-                    "task_mode": task_mode,
-                },
+                move.static,
                 {
                     "machine_id": machine_id,
                     "task_id": task_id,
@@ -612,8 +716,11 @@ class _Decision:
                     "caused_by": self.cause,
                     "data_set": data_set,
                     "instance_set": instance_set,
-                    "kept_tasks": self._kept(machine, machine_id, transition.keep),
+                    "kept_tasks": self._kept(machine, machine_id, transition.keep)
+                    if transition.keep
+                    else None,
                 },
+                move.key,
             )
         )
         if transition.emit is not None:
@@ -621,9 +728,9 @@ class _Decision:
                 self.signals.append(
                     _Raised(payload, machine, machine_id, transition.name, self.generation + 1)
                 )
-        if enters:
+        if enters and move.timers:
             self.schedule_timers(
-                machine, machine_id, transition.target, transition.name, occurrence, refired
+                move.timers, machine, machine_id, transition.name, occurrence, refired
             )
 
     def _bind(self, transition: TransitionSpec, scope: Scope[Any, Any, Any]) -> TaskInput:
@@ -634,9 +741,8 @@ class _Decision:
         return cast(Binder, transition.bind)(scope.event, scope.machine_id, scope.key)
 
     def _kept(self, machine: str, machine_id: str, keep: tuple[str, ...]) -> list[uuid.UUID] | None:
-        """The instance's tasks in flight that ``keep`` names, in the order they were planned."""
-        if not keep:
-            return None
+        """The instance's tasks in flight that ``keep`` (not empty) names, in the
+        order they were planned."""
         kept = [
             task.task_id
             for task in self.state.tasks.values()
@@ -646,14 +752,15 @@ class _Decision:
 
     def schedule_timers(
         self,
+        timers: tuple[TimerSpec, ...],
         machine: str,
         machine_id: str,
-        state: str,
         entered_by: str,
         occurrence: int,
         refired: Timer | None = None,
     ) -> None:
-        """Schedule the timers of ``state``, just entered by ``entered_by`` ("" at the start).
+        """Schedule ``timers``, those of the state just entered by ``entered_by``
+        ("" at the start): ``ProcessDefinition.timers_in``.
 
         A timer still running for the instance is kept, not scheduled twice
         (a re-entered state keeps the timers that have not fired yet).
@@ -664,9 +771,6 @@ class _Decision:
         timer's transition: unique within the stream, however often one
         fan-out moves an instance in and out of ``state``.
         """
-        timers = self.defn.timers_in(machine, state)
-        if not timers:
-            return
         running = {
             self.state.timers[timer_id].transition
             for timer_id in self.state.timers_of(machine, machine_id)
@@ -767,9 +871,10 @@ def decide_and_fold(
     a fact that must be recorded (SPEC §7), the decision is ``ProcessFailed``
     with the error's message, and nothing else.
     """
-    if state.ended or not (defn.is_input(event) or defn.is_lifecycle(event)):
+    is_input = defn.is_input(event)
+    if state.ended or not (is_input or defn.is_lifecycle(event)):
         return [], evolve(defn, state, event)
-    if not state.started and not (defn.is_input(event) and defn.can_start(event)):
+    if not state.started and not (is_input and defn.can_start(event)):
         # Only a start event (``start on``; any trigger event without it)
         # starts a process; nothing can be in flight yet.
         return [], evolve(defn, state, event)
@@ -781,9 +886,9 @@ def decide_and_fold(
         )
         return decision.events, decision.state
     try:
-        _react(decision, state, event)
+        _react(decision, state, event, is_input=is_input)
     except DecisionError as error:
-        if defn.is_input(event):
+        if is_input:
             raise
         decision = _Decision(defn, meta, evolve(defn, state, event), cause=meta.event_id)
         failed = {"reason": str(error)}
@@ -791,13 +896,14 @@ def decide_and_fold(
     return decision.events, decision.state
 
 
-def _react(decision: _Decision, before: ProcessState, event: Event) -> None:
+def _react(decision: _Decision, before: ProcessState, event: Event, *, is_input: bool) -> None:
     """Every decision on ``event``, but a cancellation: ``decide_and_fold``."""
-    if decision.defn.is_input(event):
+    if is_input:
         _react_to_input(decision, event)
     else:
         _react_to_lifecycle(decision, before, event)
-    _handle_signals(decision)
+    if decision.signals:
+        _handle_signals(decision)
     if not before.started:
         _schedule_initial_timers(decision)
     _check_end(decision)
@@ -825,8 +931,6 @@ def _handle_signals(decision: _Decision) -> None:
     any number of signals; a chain longer than that is an error, not a loop
     that never ends.
     """
-    if not decision.signals:
-        return
     defn = decision.defn
     names = {payload_class: name for name, payload_class in defn.signals.items()}
     while decision.signals:
@@ -964,7 +1068,9 @@ def _schedule_initial_timers(decision: _Decision) -> None:
     for machine in decision.defn.machines:
         in_initial = decision.state.state_of(machine.name, machine.name) == machine.initial
         if not machine.multi_instance and in_initial:
-            decision.schedule_timers(machine.name, machine.name, machine.initial, "", 0)
+            timers = decision.defn.timers_in(machine.name, machine.initial)
+            if timers:
+                decision.schedule_timers(timers, machine.name, machine.name, "", 0)
 
 
 # ---- the end of a process -------------------------------------------------------
@@ -973,7 +1079,7 @@ def _schedule_initial_timers(decision: _Decision) -> None:
 def _check_end(decision: _Decision) -> None:
     if decision.state.ended:
         return
-    failure = _failure(decision)
+    failure = _failure(decision) if decision.defn.fail_when else None
     lc = decision.defn.lifecycle
     if failure is not None:
         decision.record(decision.build.event(lc.process_failed, {}, {"reason": failure}))
@@ -1017,24 +1123,30 @@ def _failing(decision: _Decision, condition: AnyIn | DataCondition) -> str | Non
 
 def _completed(decision: _Decision) -> bool:
     """Every condition holds (and there is one): see ``_holds``."""
-    complete_when = decision.defn.complete_when
-    return bool(complete_when) and all(_holds(decision, condition) for condition in complete_when)
+    complete_when = decision.plans.complete_when
+    if not complete_when:
+        return False
+    # A loop, not ``all`` over a generator: this runs on every decision.
+    for condition in complete_when:  # noqa: SIM110
+        if not _holds(decision, condition):
+            return False
+    return True
 
 
-def _holds(decision: _Decision, condition: AllFinal | AllIn | DataCondition) -> bool:
-    """A data condition holds on the process's record; ``all M ...`` when its
-    machine has instances, and all are in accepted states.
+def _holds(decision: _Decision, condition: DataCondition | tuple[str, frozenset[str]]) -> bool:
+    """A data condition holds on the process's record; ``all M ...`` (here the
+    machine and its accepted states) when its machine has instances, and all
+    are in accepted states.
 
     A machine with no instances satisfies no ``all M ...`` condition, so an
     input event that starts no instance (ignored, or an empty fan-out) never
     completes the process. A single-instance machine always has its instance.
     """
-    defn, state = decision.defn, decision.state
     if isinstance(condition, DataCondition):
         return _tested(decision, condition, "complete when")
-    states = condition.accepted(defn.machine(condition.machine))
-    current = state.instances.get(condition.machine, _NONE).values()
-    return bool(current) and all(s in states for s in current)
+    machine, states = condition
+    current = decision.state.instances.get(machine, _NONE).values()
+    return bool(current) and states.issuperset(current)
 
 
 def _instances(state: ProcessState, machine: str) -> Iterator[tuple[str, str]]:

@@ -76,7 +76,7 @@ class LifecycleEvent(Event):
 _L = TypeVar("_L", bound=LifecycleEvent)
 
 
-def from_template(template: _L, **values: Any) -> _L:
+def from_template(template: _L, values: Mapping[str, Any]) -> _L:
     """A copy of ``template``, a validated event, with ``values`` in place of its own.
 
     Not validated again: the engine builds its decisions from trusted tables
@@ -89,14 +89,23 @@ def from_template(template: _L, **values: Any) -> _L:
     of validating (``tests/engine/test_trusted_events.py`` checks the claim
     for every lifecycle event the engine builds).
     """
-    event = object.__new__(type(template))
+    event = _new(type(template))
+    # Set through the slots of ``BaseModel``, as pydantic's own copy does,
+    # without its ``__setattr__`` (which validates, and refuses a frozen model).
     fields = template.__dict__.copy()
     fields.update(values)
-    object.__setattr__(event, "__dict__", fields)
-    object.__setattr__(event, "__pydantic_fields_set__", set(template.__pydantic_fields_set__))
-    object.__setattr__(event, "__pydantic_extra__", template.__pydantic_extra__)
-    object.__setattr__(event, "__pydantic_private__", template.__pydantic_private__)
+    _set_dict(event, fields)
+    _set_fields_set(event, set(template.__pydantic_fields_set__))
+    _set_extra(event, template.__pydantic_extra__)
+    _set_private(event, template.__pydantic_private__)
     return event
+
+
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class TransitionPlannedBase(LifecycleEvent):
