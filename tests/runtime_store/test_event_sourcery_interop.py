@@ -32,6 +32,7 @@ from pmc.runtime.stores import (
     WorkRow,
     open_store,
 )
+from pmc.runtime.stores._events import event_rows, new_serde, wrap
 from pmc.runtime.stores.schema import RETIRED_VERSION
 from tests.runtime_store.events import T0, ItemAdded, ItemRemoved
 from tests.runtime_store.rows import work_items
@@ -71,6 +72,31 @@ def backend(session: Session) -> SQLAlchemyBackend:
 
 def cleanup(key: str) -> StreamId:
     return StreamId(name=key, category="Cleanup")
+
+
+def test_pmc_makes_the_rows_event_sourcerys_serde_makes() -> None:
+    # pmc builds the rows itself, the context serialised once for every event.
+    serde = new_serde()
+    events = [
+        NewEvent(ItemAdded(item="disk"), uuid.uuid4()),
+        NewEvent(ItemRemoved(item="disk", reason="unused"), uuid.uuid4()),
+    ]
+
+    rows = event_rows(serde, cleanup("r1"), events, 2, T0)
+
+    raws = [serde.serialize(wrapped, cleanup("r1")) for wrapped in wrap(events, 2, T0)]
+    assert rows == [
+        {
+            "uuid": raw.uuid,
+            "version": raw.version,
+            "name": raw.name,
+            "data": raw.data,
+            "event_context": raw.context,
+            "created_at": raw.created_at,
+        }
+        for raw in raws
+    ]
+    assert [row["version"] for row in rows] == [3, 4]
 
 
 def test_event_sourcery_loads_what_pmc_wrote(store: SqlStore, session: Session) -> None:

@@ -19,6 +19,7 @@ can import it: it is what broke their import cycle.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -475,7 +476,31 @@ ID_NAMESPACE = uuid.UUID("6f1c9a52-3d0e-5b8e-9a57-2f4d1c7e8b30")
 
 def derived_id(kind: Literal["task", "timer"], *parts: object) -> uuid.UUID:
     """A uuid5 over ``parts``: the same decision always yields the same id."""
-    return uuid.uuid5(ID_NAMESPACE, "\x1f".join([kind, *(str(p) for p in parts)]))
+    return _uuid5(_ID_HASH, "\x1f".join([kind, *(str(p) for p in parts)]))
+
+
+def _uuid5(namespace: Any, name: str) -> uuid.UUID:
+    """``uuid.uuid5`` of the namespace ``namespace`` hashes (``_namespace_hash``), twice as fast.
+
+    The same SHA-1 of namespace and name, with version and variant set on
+    the integer: the bytes round trip of ``uuid.uuid5`` costs as much as
+    the hash.
+    """
+    digest = namespace.copy()
+    digest.update(name.encode("utf-8"))
+    value = int.from_bytes(digest.digest()[:16])
+    return uuid.UUID(int=(value & _UUID5_CLEAR) | _UUID5_SET)
+
+
+def _namespace_hash(namespace: uuid.UUID) -> Any:
+    # A SHA-1 fed the namespace once, copied per id.
+    return hashlib.sha1(namespace.bytes, usedforsecurity=False)
+
+
+# Version 5 in bits 76..79, the RFC 4122 variant in bits 62..63, as uuid.UUID(version=5) sets.
+_UUID5_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID5_SET = (5 << 76) | (0x8000 << 48)
+_ID_HASH = _namespace_hash(ID_NAMESPACE)
 
 
 def on_event(event: str) -> str:
@@ -507,8 +532,11 @@ def on_timer(transition: str) -> str:
 RUNTIME_NAMESPACE = uuid.UUID("0b7f3c1e-5a2d-5e4f-8c61-9d2e7a4b3f10")
 
 
+_RUNTIME_HASH = _namespace_hash(RUNTIME_NAMESPACE)
+
+
 def runtime_id(*parts: object) -> uuid.UUID:
-    return uuid.uuid5(RUNTIME_NAMESPACE, "\x1f".join(str(part) for part in parts))
+    return _uuid5(_RUNTIME_HASH, "\x1f".join([str(part) for part in parts]))
 
 
 def delivery_id(category: str, key: str, event_id: str | uuid.UUID) -> uuid.UUID:
@@ -553,6 +581,10 @@ def canonical_json(payload: dict[str, Any]) -> str:
     # ``allow_nan=False``: inf and nan are rejected where they enter (input
     # events, task inputs and results); one that slips through fails loudly
     # here instead of being stored as ``Infinity`` and replayed as ``null``.
-    return json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL.encode(payload)
+
+
+# Built once: ``json.dumps`` with options builds an encoder per call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)

@@ -54,6 +54,8 @@ class FieldsFormatter(logging.Formatter):
 
 
 def log_decision(result: HandleResult, event: Event) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return  # one per handled event: nothing is built for a record nobody keeps
     names = [type(decision).__name__ for decision in result.decisions]
     logger.info(
         "%s/%s v%d: %s %s%s",

@@ -336,10 +336,12 @@ class Recorder:
         """``event`` decided on ``folded``: what to append, and the result once it is."""
         before = folded.state
         now = self.store.now() if now is None else now
-        decisions = tuple(self.definition.decide(before, event, EventMeta(event_id, now, key)))
-        after = before
-        for recorded in (event, *decisions):
-            after = self.definition.evolve(after, recorded)
+        # The engine folds as it decides: that state is the stream's once
+        # the event and its decisions are appended (no second fold).
+        decided, after = engine.decide_and_fold(
+            self.definition, before, event, EventMeta(event_id, now, key)
+        )
+        decisions = tuple(decided)
         ids = [contract.decision_id(event_id, index) for index in range(len(decisions))]
         events = ((event_id, event), *zip(ids, decisions, strict=True))
         # Only an input event can be ignored; the runtime's own reports are

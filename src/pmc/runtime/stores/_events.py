@@ -14,7 +14,7 @@ from typing import Any
 
 from event_sourcery import DEFAULT_TENANT, Event, StreamId
 from event_sourcery.encryption import Encryption, NoEncryptionStrategy, NoKeyStorageStrategy
-from event_sourcery.event import EventRegistry, RawEvent, Serde, WrappedEvent
+from event_sourcery.event import Context, EventRegistry, RawEvent, Serde, WrappedEvent
 
 from pmc.runtime.stores.api import (
     NewEvent,
@@ -81,17 +81,43 @@ def stream_id(category: str, key: str) -> StreamId:
     return StreamId(name=key, category=category)
 
 
-def event_row(serde: Serde, stream: StreamId, wrapped: WrappedEvent[Event]) -> dict[str, Any]:
-    """The columns event-sourcery's SQLAlchemy backend writes for ``wrapped``, but the stream's."""
-    raw = serde.serialize(wrapped, stream)
-    return {
-        "uuid": raw.uuid,
-        "version": raw.version,
-        "name": raw.name,
-        "data": raw.data,
-        "event_context": raw.context,
-        "created_at": raw.created_at,
-    }
+def event_rows(
+    serde: Serde, stream: StreamId, events: Sequence[NewEvent], expected_version: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The columns event-sourcery's SQLAlchemy backend writes for ``events``, but the stream's.
+
+    What ``serde.serialize`` makes of the events wrapped (``wrap``) with our
+    ids and versions: name and payload from the serde's registry and
+    encryption; the context, event-sourcery's default for every event (pmc
+    sets none), serialised once instead of once per event (it cost more
+    than the payload).
+    """
+    created_at = to_naive_utc(now)
+    return [
+        {
+            "uuid": new.event_id,
+            "version": version,
+            "name": serde.registry.name_for_type(type(new.event)),
+            "data": serde.encryption.encrypt(new.event, stream),
+            "event_context": dict(_DEFAULT_CONTEXT),
+            "created_at": created_at,
+        }
+        for version, new in enumerate(events, start=expected_version + 1)
+    ]
+
+
+def stored_row(new: NewEvent, row: Mapping[str, Any]) -> StoredEvent:
+    """The event of ``row`` (of ``event_rows``) as recorded."""
+    return StoredEvent(
+        event=new.event,
+        version=row["version"],
+        event_id=new.event_id,
+        created_at=from_naive_utc(row["created_at"]),
+    )
+
+
+# How event-sourcery's serde stores the context ``WrappedEvent`` defaults to.
+_DEFAULT_CONTEXT = new_serde()._serialize_context(Context())
 
 
 def outbox_data(stream: StreamId, row: Mapping[str, Any]) -> dict[str, Any]:

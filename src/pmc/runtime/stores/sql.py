@@ -78,14 +78,14 @@ from pmc.runtime.stores._driver import (
     write_json,
 )
 from pmc.runtime.stores._events import (
-    event_row,
+    event_rows,
     new_serde,
     outbox_data,
     raw_event,
     recorded,
     stored,
+    stored_row,
     stream_id,
-    wrap,
 )
 from pmc.runtime.stores._notify import PgListener, install_notify
 from pmc.runtime.stores._signal import WorkSignal
@@ -334,10 +334,9 @@ class SqlStore:
     def _prepare(self, request: AppendRequest) -> _Append:
         check_stream(request.category, request.key)
         check_append(request.events, request.expected_version, request.work)
-        wrapped = wrap(request.events, request.expected_version, request.now or self.now())
         stream = stream_id(request.category, request.key)
-        serde = self._serde()
-        rows = [event_row(serde, stream, event) for event in wrapped]
+        now = request.now or self.now()
+        rows = event_rows(self._serde(), stream, request.events, request.expected_version, now)
         return _Append(
             category=request.category,
             key=request.key,
@@ -345,7 +344,7 @@ class SqlStore:
             expected_version=request.expected_version,
             rows=tuple(self._sql.event_params(row) for row in rows),
             outbox=tuple(outbox_data(stream, row) for row in rows) if self._outbox_attempts else (),
-            events=[stored(w) for w in wrapped],
+            events=[stored_row(new, row) for new, row in zip(request.events, rows, strict=True)],
             event_ids=tuple(new.event_id for new in request.events),
             work=request.work,
         )
