@@ -216,7 +216,11 @@ class ProcessManager:
         request = self._record_request(key, event, event_id, precondition)
         return self._run_sync_tasks_after(
             self._recorder.append(
-                request.key, request.event, request.event_id, request.precondition
+                request.key,
+                request.event,
+                request.event_id,
+                request.precondition,
+                checked=request.checked,
             )
         )
 
@@ -232,7 +236,7 @@ class ProcessManager:
         # as the store would refuse them.
         check_stream(self.category, key)
         check_event(event)
-        return RecordRequest(key, event, event_id, precondition)
+        return RecordRequest(key, event, event_id, precondition, checked=True)
 
     def _run_sync_tasks_after(self, result: HandleResult) -> HandleResult:
         """``result`` with the sync tasks of its stream run (if it has a process instance)."""

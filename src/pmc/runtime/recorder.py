@@ -66,6 +66,7 @@ class RecordRequest:
     event: Event
     event_id: uuid.UUID
     precondition: Precondition | None = None
+    checked: bool = False
 
 
 class Recorder:
@@ -98,11 +99,14 @@ class Recorder:
         event: Event,
         event_id: uuid.UUID,
         precondition: Precondition | None = None,
+        *,
+        checked: bool = False,
     ) -> HandleResult:
         """Record ``event`` under ``event_id`` in stream ``key`` with its decisions.
 
         ``precondition`` is checked on the state each try is decided on; if
-        it fails, nothing is written (``STALE``).
+        it fails, nothing is written (``STALE``). ``checked``: the caller
+        has had ``check_event`` pass on ``event`` (see ``NewEvent.checked``).
 
         With the stream's fold cached, the event is decided on it without
         reading the store: if another writer moved the stream since, the
@@ -111,7 +115,7 @@ class Recorder:
         """
         cached = self.cache.cached(key)
         if cached is not None:
-            result = self._on_cached(key, cached, event, event_id, precondition)
+            result = self._on_cached(key, cached, event, event_id, precondition, checked)
             if result is not None:
                 return result
         for conflicts in range(self._max_conflicts + 1):
@@ -120,7 +124,8 @@ class Recorder:
             if verdict is not None:
                 return self._result(verdict, key, event, event_id, folded.state)
             try:
-                return self._record(key, folded, self._decide(key, folded, event, event_id))
+                decision = self._decide(key, folded, event, event_id, checked=checked)
+                return self._record(key, folded, decision)
             except VersionConflict:
                 logger.debug(
                     "%s/%s: version conflict at %d, deciding again",
@@ -141,6 +146,7 @@ class Recorder:
         event: Event,
         event_id: uuid.UUID,
         precondition: Precondition | None,
+        checked: bool,
     ) -> HandleResult | None:
         """The result of deciding on a cached fold, or None if only a read of the stream can tell.
 
@@ -157,7 +163,8 @@ class Recorder:
         if verdict is not None:
             return None
         try:
-            return self._record(key, folded, self._decide(key, folded, event, event_id))
+            decision = self._decide(key, folded, event, event_id, checked=checked)
+            return self._record(key, folded, decision)
         except AppendRejected:
             return None
 
@@ -241,7 +248,9 @@ class Recorder:
         self, key: str, request: RecordRequest, *, alone: bool
     ) -> HandleResult | Exception:
         try:
-            return self.append(key, request.event, request.event_id, request.precondition)
+            return self.append(
+                key, request.event, request.event_id, request.precondition, checked=request.checked
+            )
         except Exception as error:
             if not alone:
                 raise
@@ -274,7 +283,7 @@ class Recorder:
                 if verdict is not None:
                     steps.append(HandleResult(verdict, self.category, key, event_id, folded.state))
                     continue
-                decision = self._decide(key, folded, event, event_id, now)
+                decision = self._decide(key, folded, event, event_id, now, request.checked)
             except Exception as error:
                 # The next requests are decided as if this one were not there.
                 steps.append(error)
@@ -332,6 +341,7 @@ class Recorder:
         event: Event,
         event_id: uuid.UUID,
         now: datetime | None = None,
+        checked: bool = False,
     ) -> _Decision:
         """``event`` decided on ``folded``: what to append, and the result once it is."""
         before = folded.state
@@ -355,6 +365,7 @@ class Recorder:
             events,
             work_changes(before, after, now, self._sync_grace),
             now,
+            checked,
         )
 
     def _record(self, key: str, folded: Folded, decision: _Decision) -> HandleResult:
@@ -415,6 +426,7 @@ class _Decision:
     recorded: tuple[tuple[uuid.UUID, Event], ...]
     work: WorkChanges
     now: datetime
+    checked: bool  # the event decided on passed ``check_event`` before (``NewEvent.checked``)
 
     @property
     def event(self) -> Event:
@@ -422,7 +434,12 @@ class _Decision:
         return self.recorded[0][1]
 
     def new_events(self) -> list[NewEvent]:
-        return [NewEvent(event, event_id) for event_id, event in self.recorded]
+        # The decisions are the process's own: unchecked, as they may hold any text.
+        (event_id, event), *decisions = self.recorded
+        return [
+            NewEvent(event, event_id, checked=self.checked),
+            *(NewEvent(decided, decided_id) for decided_id, decided in decisions),
+        ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import DBAPIError
 
+from pmc.runtime.stores._events import context_json
+
 # Written in SQLite's named style (``:name``); PostgreSQL's is derived.
 SELECT_VERSION = (
     "SELECT version FROM event_sourcery_streams"
@@ -129,7 +131,7 @@ class Dialect:
             **row,
             "uuid": self.uuid(row["uuid"]),
             "data": write_json(row["data"]),
-            "event_context": write_json(row["event_context"]),
+            "event_context": context_json(row["event_context"]),
             "created_at": self.timestamp(row["created_at"]),
         }
 

@@ -7,9 +7,11 @@ its own ``Serde`` (event registry, payload and context format) both ways.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from event_sourcery import DEFAULT_TENANT, Event, StreamId
@@ -99,7 +101,7 @@ def event_rows(
             "version": version,
             "name": serde.registry.name_for_type(type(new.event)),
             "data": serde.encryption.encrypt(new.event, stream),
-            "event_context": dict(_DEFAULT_CONTEXT),
+            "event_context": _DEFAULT_CONTEXT,
             "created_at": created_at,
         }
         for version, new in enumerate(events, start=expected_version + 1)
@@ -116,8 +118,17 @@ def stored_row(new: NewEvent, row: Mapping[str, Any]) -> StoredEvent:
     )
 
 
-# How event-sourcery's serde stores the context ``WrappedEvent`` defaults to.
-_DEFAULT_CONTEXT = new_serde()._serialize_context(Context())
+# How event-sourcery's serde stores the context ``WrappedEvent`` defaults to:
+# one read-only mapping shared by every row, and its JSON, encoded once.
+_DEFAULT_CONTEXT = MappingProxyType(new_serde()._serialize_context(Context()))
+_DEFAULT_CONTEXT_JSON = json.dumps(dict(_DEFAULT_CONTEXT))
+
+
+def context_json(context: Mapping[str, Any]) -> str:
+    """The stored text (``json.dumps``) of an event's context; the default one's is known."""
+    if context is _DEFAULT_CONTEXT:
+        return _DEFAULT_CONTEXT_JSON
+    return json.dumps(dict(context))
 
 
 def outbox_data(stream: StreamId, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,7 +138,7 @@ def outbox_data(stream: StreamId, row: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": row["created_at"].isoformat(),
         "name": row["name"],
         "data": row["data"],
-        "context": row["event_context"],
+        "context": dict(row["event_context"]),
         "version": row["version"],
         "stream_id": str(stream),
         "tenant_id": str(DEFAULT_TENANT),

@@ -49,10 +49,14 @@ class NewEvent:
 
     Callers pass deterministic ids (derived from what caused the event) so
     that recording the same thing twice is detected instead of stored twice.
+    ``checked``: the caller has had ``check_event`` pass on ``event`` already
+    (the recorder checks an input event before deciding on it), so the store
+    need not check it again; anyone else leaves it False and gets the check.
     """
 
     event: Event
     event_id: UUID
+    checked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,7 +450,8 @@ def check_append(events: Sequence[NewEvent], expected_version: int, work: WorkCh
     if len(set(ids)) != len(ids):
         raise ValueError("the same event id appears twice in one append")
     for new in events:
-        check_event(new.event)
+        if not new.checked:
+            check_event(new.event)
     if work.upsert and not events and expected_version == 0:
         # The stream must then be empty, and work always belongs to a stream.
         raise ValueError("work rows can only be added to a stream that has events")
