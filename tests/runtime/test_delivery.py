@@ -14,7 +14,7 @@ import pytest
 
 from pmc.runtime import End, TaskContext
 from pmc.runtime.manager import HandleStatus, ProcessManager
-from pmc.runtime.stores import ProcessStore
+from pmc.runtime.stores import ProcessStore, api
 from pmc.runtime.worker import Worker
 from tests.conftest import OpenStore
 from tests.runtime.support import (
@@ -112,6 +112,28 @@ def test_an_input_event_with_a_nul_character_is_refused_before_anything_is_writt
         manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A\x00"]))
 
     assert manager.history("r1") == []
+
+
+def test_an_input_event_is_checked_once_and_each_decision_once(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The manager checks the input event before deciding on it; the store
+    # then checks only what was decided (it would check all of an append of
+    # its own caller's, see tests/runtime_store/test_events.py).
+    checked: list[object] = []
+    unstorable = api.unstorable
+    monkeypatch.setattr(api, "unstorable", lambda value: checked.append(value) or unstorable(value))
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+    event = m.RebaseFailed(rebase_id="r1", instances=["A"])
+
+    result = manager.handle(event)
+
+    assert result.status is HandleStatus.RECORDED and result.decisions
+    recorded = [event, *result.decisions]
+    assert [value for value in checked if isinstance(value, dict)] == [
+        each.model_dump() for each in recorded
+    ]
 
 
 def test_a_failure_reason_with_a_nul_character_is_recorded_escaped(
