@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -258,14 +258,16 @@ class SqlStore:
             serde = self._local.serde = new_serde()
         return serde
 
-    @contextmanager
-    def _cursor(self, *, write: bool) -> Iterator[DBAPICursor]:
-        """One transaction on the driver's cursor (see ``_driver``)."""
+    def _cursor(self, *, write: bool) -> AbstractContextManager[DBAPICursor]:
+        """One transaction on the driver's cursor (see ``_driver``).
+
+        ``transaction`` itself, not wrapped in a context manager of its own:
+        one layer less on every append and read.
+        """
         if not self._schema_ready:
             self.init()
         engine = self._write_engine if write else self._engine
-        with transaction(engine, self._sql, write=write) as cursor:
-            yield cursor
+        return transaction(engine, self._sql, write=write)
 
     def _run(self, cursor: DBAPICursor, statement: str, params: Mapping[str, object]) -> None:
         cursor.execute(self._statements[statement], params)
