@@ -153,7 +153,7 @@ def _shareable(built: Lark) -> tuple[tuple[BasicLexer, _FirstAllowed], ...] | No
             for state in states
             if isinstance(state, BasicLexer)
         )
-    except AttributeError:
+    except (AttributeError, TypeError):  # a part missing, or of another kind
         return None
 
 
