@@ -9,17 +9,26 @@ copy force-included files, so we fall back to the checkout.
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-_CHECKOUT_ROOT = Path(__file__).resolve().parent.parent.parent
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT_ROOT = _PACKAGE.parent.parent
 
 
 @cache
 def data_dir(name: str) -> Traversable:
     """Return the directory ``name`` (``"grammar"`` or ``"templates"``)."""
-    packaged = resources.files("pmc").joinpath("_data", name)
+    # A package on disk is read as files: `pmc check` then need not load
+    # importlib.resources and zipfile (start-up, issue 11).
+    packaged: Traversable = _PACKAGE / "_data" / name
+    if not _PACKAGE.is_dir():  # a package in a zip: only importlib.resources reads it
+        from importlib import resources
+
+        packaged = resources.files("pmc").joinpath("_data", name)
     if packaged.is_dir():
         return packaged
     checkout = _CHECKOUT_ROOT / name

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from textwrap import dedent
 
-from pmc.syntax.printer import quote
+from pmc.syntax.strings import quote
 from tests.fmt.support import fmt
 
 

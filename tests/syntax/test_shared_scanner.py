@@ -100,3 +100,53 @@ def test_the_process_parser_shares_its_scanner() -> None:
     assert isinstance(lexer, ContextualLexer)
 
     assert all(isinstance(state.match, grammar._FirstAllowed) for state in lexer.lexers.values())
+
+
+# Parts of lark's lexer that sharing relies on, each as another lark version
+# might lack it: (what holds it, its name).
+LARK_PARTS = [
+    ("contextual lexer", "root_lexer"),
+    ("contextual lexer", "lexers"),
+    ("root lexer", "callback"),
+    ("root lexer", "terminals"),
+    ("root scanner", "allowed_types"),
+]
+
+
+def lark_part(lexer: ContextualLexer, holder: str) -> object:
+    root = lexer.root_lexer
+    assert isinstance(root, BasicLexer)
+    parts: dict[str, object] = {
+        "contextual lexer": lexer,
+        "root lexer": root,
+        "root scanner": root.scanner,
+    }
+    return parts[holder]
+
+
+@pytest.mark.parametrize(("holder", "name"), LARK_PARTS, ids=[name for _, name in LARK_PARTS])
+def test_a_lark_without_a_part_sharing_relies_on_is_left_as_it_is(
+    tmp_path: Path, holder: str, name: str
+) -> None:
+    built = grammar.cached_parser(tmp_path)
+    lexer = built.parser.lexer
+    assert isinstance(lexer, ContextualLexer)
+    states = list(lexer.lexers.values())
+    delattr(lark_part(lexer, holder), name)
+
+    grammar.share_root_scanner(built)
+
+    assert [vars(state).get("match") for state in states] == [None] * len(states)
+    assert [vars(state).get("callback") for state in states] == [None] * len(states)
+
+
+def test_a_state_lexer_without_match_leaves_every_state_as_it_is(tmp_path: Path) -> None:
+    built = grammar.cached_parser(tmp_path)
+    lexer = built.parser.lexer
+    assert isinstance(lexer, ContextualLexer)
+    states = list({id(state): state for state in lexer.lexers.values()}.values())
+    states[-1].match = None  # type: ignore[attr-defined]
+
+    grammar.share_root_scanner(built)
+
+    assert [vars(state).get("match") for state in states[:-1]] == [None] * (len(states) - 1)

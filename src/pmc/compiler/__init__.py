@@ -18,7 +18,6 @@ from pmc.semantics.model import ProcessModel
 from pmc.source import SourceFile
 from pmc.syntax import ast
 from pmc.syntax.parser import parse
-from pmc.syntax.printer import program_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +53,10 @@ def compile_source(source: SourceFile) -> CompileResult:
     is missing or fails.
     """
     # Imported here so `pmc check` in a pre-commit hook does not load code
-    # generation and, through the contract, the runtime's dependencies.
+    # generation and, through the contract, the runtime's dependencies, nor
+    # the printer.
     from pmc.codegen import generate
+    from pmc.syntax.printer import program_text
 
     checked = check_source(source)
     if checked.module is None or checked.model is None:

@@ -9,7 +9,6 @@ the CLI decides where they go.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -269,6 +268,10 @@ def render_json(reports: Sequence[DiagnosticReport]) -> str:
 
 def json_text(document: object) -> str:
     """``document`` as indented JSON, every unsafe character escaped."""
+    # Imported here: only JSON output (`--format json`, `pmc replay`) needs it,
+    # and `pmc check` starts faster without it (issue 11).
+    import json
+
     text = json.dumps(document, indent=2, ensure_ascii=False)
     # The same text, with unsafe characters as JSON escapes: nothing is lost,
     # and a terminal showing the JSON is as safe as with the other formats.
@@ -276,6 +279,8 @@ def json_text(document: object) -> str:
 
 
 def _json_char(char: str) -> str:
+    import json  # loaded by json_text, the only caller
+
     # A raw newline is the indentation's; json.dumps escapes those in strings.
     return json.dumps(char)[1:-1] if char != "\n" and _is_unsafe(char) else char
 

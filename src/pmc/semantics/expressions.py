@@ -44,7 +44,7 @@ from pmc.semantics.triggers import TriggerInfo
 from pmc.semantics.types import STR, assignable, float_misfit, literal_value, type_text
 from pmc.source import Span
 from pmc.syntax import ast
-from pmc.syntax.printer import quote
+from pmc.syntax.strings import quote
 
 BOOL = PrimitiveType(Primitive.BOOL)
 INT = PrimitiveType(Primitive.INT)

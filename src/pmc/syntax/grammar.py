@@ -21,6 +21,7 @@ import sys
 import tempfile
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lark
 from lark import Lark
@@ -33,9 +34,12 @@ from lark.lexer import (
     Scanner,
     TerminalDef,
 )
-from lark.utils import TextSlice
 
 from pmc._resources import read_text
+
+if TYPE_CHECKING:
+    # Only in lark >= 1.2.2; pyproject allows lark 1.2.
+    from lark.utils import TextSlice
 
 # A keyword followed by one of these is part of a longer word.
 _NOT_IN_A_WORD = "(?![A-Za-z0-9_])"
@@ -118,18 +122,44 @@ def share_root_scanner(built: Lark) -> None:
     lark keeps every terminal as it is: no string terminal folded into a
     regex one with a callback (``_create_unless``), which pm.lark's
     keywords, made regexes by ``_whole_words``, never are.
+
+    This leans on lark's internals, which pyproject's range of lark versions
+    need not keep: whatever is not as expected leaves lark's lexer as it is.
     """
-    lexer = built.parser.lexer
-    if not isinstance(lexer, ContextualLexer) or not isinstance(lexer.root_lexer, BasicLexer):
+    shareable = _shareable(built)
+    if shareable is None:
         return
-    root = lexer.root_lexer
-    scanner = root.scanner
-    if root.callback or scanner.allowed_types != {terminal.name for terminal in root.terminals}:
-        return
-    for state in {id(state): state for state in lexer.lexers.values()}.values():
-        if isinstance(state, BasicLexer):
-            state.callback = {}  # what lark's own scanner would have set: no callbacks
-            state.match = _FirstAllowed(scanner, state)  # type: ignore[method-assign]
+    for state, match in shareable:
+        state.callback = {}  # what lark's own scanner would have set: no callbacks
+        state.match = match  # type: ignore[method-assign]
+
+
+def _shareable(built: Lark) -> tuple[tuple[BasicLexer, _FirstAllowed], ...] | None:
+    """Each state's lexer and the ``match`` that shares the root scanner, or None when
+    lark is not as this module knows it (nothing is changed until all is checked)."""
+    try:
+        lexer = built.parser.lexer
+        if not isinstance(lexer, ContextualLexer) or not isinstance(lexer.root_lexer, BasicLexer):
+            return None
+        root = lexer.root_lexer
+        scanner = root.scanner
+        if root.callback or scanner.allowed_types != {terminal.name for terminal in root.terminals}:
+            return None
+        states = tuple({id(state): state for state in lexer.lexers.values()}.values())
+        if not (callable(scanner.match) and all(_lexes_by_match(state) for state in states)):
+            return None
+        return tuple(
+            (state, _FirstAllowed(scanner, state))
+            for state in states
+            if isinstance(state, BasicLexer)
+        )
+    except (AttributeError, TypeError):  # a part missing, or of another kind
+        return None
+
+
+def _lexes_by_match(state: object) -> bool:
+    """Whether ``state`` is a lexer that takes its tokens from its ``match``."""
+    return not isinstance(state, BasicLexer) or callable(getattr(state, "match", None))
 
 
 def cache_dir() -> Path | None:

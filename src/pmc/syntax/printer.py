@@ -16,6 +16,7 @@ from enum import Enum
 
 from pmc.source import Span
 from pmc.syntax import ast
+from pmc.syntax.strings import quote
 
 INDENT = 4
 MAX_WIDTH = 100
@@ -477,14 +478,6 @@ def type_text(type_: ast.TypeExpr) -> str:
             if not args:
                 return name.text
             return f"{name.text}[{', '.join(type_text(a) for a in args)}]"
-
-
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def quote(value: str) -> str:
-    """The canonical spelling of a string: double quotes, five escapes, the rest as is."""
-    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in value) + '"'
 
 
 def literal_text(literal: ast.Literal) -> str:
