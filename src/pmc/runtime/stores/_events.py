@@ -8,6 +8,7 @@ its own ``Serde`` (event registry, payload and context format) both ways.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -17,6 +18,7 @@ from typing import Any
 from event_sourcery import DEFAULT_TENANT, Event, StreamId
 from event_sourcery.encryption import Encryption, NoEncryptionStrategy, NoKeyStorageStrategy
 from event_sourcery.event import Context, EventRegistry, RawEvent, Serde, WrappedEvent
+from pydantic import BaseModel
 
 from pmc.runtime.stores.api import (
     NewEvent,
@@ -63,14 +65,62 @@ def recorded(raw: RawEvent) -> RecordedEvent:
     )
 
 
+class SharedEventRegistry(EventRegistry):
+    """event-sourcery's event registry, safe to share between threads.
+
+    Building a registry walks every ``Event`` subclass the process has
+    defined (``get_type_hints`` on each): a serde per thread made the first
+    write of every new thread pay that walk, inside its transaction, and a
+    process holding thousands of event classes (a test run; a service
+    importing many modules) then held a SQLite write lock for half a second
+    and let leases expire. One registry serves the whole process instead.
+
+    Its lookups of a known class or name are reads of dicts of its own,
+    filled only once event-sourcery's registration of the class is complete,
+    so a reader never sees it half registered. A miss (a class defined after
+    the registry was built) registers under a lock: event-sourcery's
+    check-then-add is not atomic.
+    """
+
+    def __init__(self) -> None:
+        self._registering = threading.RLock()
+        self._names: dict[type[BaseModel], str] = {}
+        self._types: dict[str, type[BaseModel]] = {}
+        with self._registering:
+            super().__init__()
+
+    def add(self, event: type[BaseModel]) -> type[BaseModel]:
+        with self._registering:
+            return super().add(event)
+
+    def name_for_type(self, event: type[BaseModel]) -> str:
+        name = self._names.get(event)
+        if name is None:
+            with self._registering:
+                name = super().name_for_type(event)
+            self._names[event] = name
+        return name
+
+    def type_for_name(self, name: str) -> type[BaseModel]:
+        event = self._types.get(name)
+        if event is None:
+            with self._registering:
+                event = super().type_for_name(name)
+            self._types[name] = event
+        return event
+
+
 def new_serde() -> Serde:
     """event-sourcery's serde as its backends build it by default (no encryption).
 
-    Its event registry registers classes lazily and is not thread-safe:
-    keep one per thread.
+    Its registry is a ``SharedEventRegistry``: one serde serves every thread.
     """
-    registry = EventRegistry()
+    registry = SharedEventRegistry()
     return Serde(registry, Encryption(registry, NoEncryptionStrategy(), NoKeyStorageStrategy()))
+
+
+# Every store of the process serialises through this one (see SharedEventRegistry).
+SHARED_SERDE = new_serde()
 
 
 @lru_cache(maxsize=4096)
@@ -120,7 +170,7 @@ def stored_row(new: NewEvent, row: Mapping[str, Any]) -> StoredEvent:
 
 # How event-sourcery's serde stores the context ``WrappedEvent`` defaults to:
 # one read-only mapping shared by every row, and its JSON, encoded once.
-_DEFAULT_CONTEXT = MappingProxyType(new_serde()._serialize_context(Context()))
+_DEFAULT_CONTEXT = MappingProxyType(SHARED_SERDE._serialize_context(Context()))
 _DEFAULT_CONTEXT_JSON = json.dumps(dict(_DEFAULT_CONTEXT))
 
 

@@ -33,7 +33,6 @@ from typing import Any, cast
 from uuid import UUID
 
 from event_sourcery import DEFAULT_TENANT, StreamId
-from event_sourcery.event import Serde
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -78,8 +77,8 @@ from pmc.runtime.stores._driver import (
     write_json,
 )
 from pmc.runtime.stores._events import (
+    SHARED_SERDE,
     event_rows,
-    new_serde,
     outbox_data,
     raw_event,
     recorded,
@@ -191,7 +190,6 @@ class SqlStore:
         self._clock = clock or (
             DatabaseClock(self._database_time) if self._dialect == "postgresql" else utc_now
         )
-        self._local = threading.local()
         self._schema_lock = threading.Lock()
         self._schema_ready = False
         # PostgreSQL tells listeners when work is written (``_notify``):
@@ -251,13 +249,6 @@ class SqlStore:
         with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
 
-    def _serde(self) -> Serde:
-        # One per thread: event-sourcery's event registry is not thread-safe.
-        serde: Serde | None = getattr(self._local, "serde", None)
-        if serde is None:
-            serde = self._local.serde = new_serde()
-        return serde
-
     def _cursor(self, *, write: bool) -> AbstractContextManager[DBAPICursor]:
         """One transaction on the driver's cursor (see ``_driver``).
 
@@ -301,7 +292,7 @@ class SqlStore:
     ) -> list[StoredEvent]:
         stream = stream_id(category, key)
         rows = self._read_rows(cursor, stream, after_version)
-        serde = self._serde()
+        serde = SHARED_SERDE
         return [stored(serde.deserialize(raw_event(stream, row))) for row in rows]
 
     def version(self, category: str, key: str) -> int:
@@ -338,7 +329,7 @@ class SqlStore:
         check_append(request.events, request.expected_version, request.work)
         stream = stream_id(request.category, request.key)
         now = request.now or self.now()
-        rows = event_rows(self._serde(), stream, request.events, request.expected_version, now)
+        rows = event_rows(SHARED_SERDE, stream, request.events, request.expected_version, now)
         return _Append(
             category=request.category,
             key=request.key,
