@@ -8,7 +8,9 @@ from typing import Any
 from pmc.runtime.stores import ProcessStore
 
 # The calls that reach the database; ``now`` and the like are left out.
-COUNTED = frozenset({"load", "load_recorded", "version", "append", "append_many"})
+COUNTED = frozenset(
+    {"load", "load_recorded", "version", "append", "append_many", "claim_and_append"}
+)
 
 
 class CountingStore:

@@ -17,7 +17,15 @@ from pmc.runtime import End, TaskContext
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.results import HandleResult
 from pmc.runtime.running import OutcomeBatcher
-from pmc.runtime.stores import AppendOutcome, AppendRequest, ProcessStore, open_store
+from pmc.runtime.stores import (
+    AppendOutcome,
+    AppendRequest,
+    ClaimAppends,
+    Claimed,
+    ProcessStore,
+    WorkItem,
+    open_store,
+)
 from pmc.runtime.worker import Worker
 from tests.runtime.counting import counting
 from tests.runtime.processes import SEED
@@ -56,6 +64,23 @@ class Spy:
     def claim_due(self, *args: Any, **kwargs: Any) -> Any:
         self.claims += 1
         return self.inner.claim_due(*args, **kwargs)
+
+    def claim_and_append(
+        self, now: Any, worker_id: str, limit: int, lease: float, appends: ClaimAppends, **kw: Any
+    ) -> Claimed:
+        """A claim; what is appended with it counts as a batch, written in its transaction."""
+        self.claims += 1
+        written: list[str] = []
+
+        def spied(items: Sequence[WorkItem]) -> Sequence[AppendRequest]:
+            requests = appends(items)
+            written[:] = [type(new.event).__name__ for r in requests for new in r.events]
+            return requests
+
+        claimed = self.inner.claim_and_append(now, worker_id, limit, lease, spied, **kw)
+        if written:
+            self.batches.append(written)
+        return claimed
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -121,10 +146,11 @@ def test_a_task_costs_a_worker_two_writes_and_no_read_of_its_own(
 
     assert worker.run_once() == 1  # Ship (RtOrder also has a sync task, done already)
 
-    # The claim read the stream's events (a cold cache), TaskStarted and the
-    # outcome with its decision are one write each, and after the outcome
-    # no read looks for sync tasks: the fold it left says none is due.
-    assert calls.take() == {"append_many": 2}
+    # The claim read the stream's events (a cold cache) and recorded
+    # TaskStarted; the outcome with its decision is one more write; and
+    # after the outcome no read looks for sync tasks: the fold it left says
+    # none is due.
+    assert calls.take() == {"claim_and_append": 1, "append_many": 1}
     assert names(worker.manager.history("o1"))[-4:] == [
         "TaskStarted",
         "TaskCompleted",

@@ -202,7 +202,20 @@ class Recorder:
         """The requests' results; errors deciding one: raised, or (``alone``) in its place."""
         if not requests:
             return []
-        now = self.store.now()
+        batch = self.plan(requests, alone=alone)
+        return self.settle(batch, self.store.append_many(batch.appends))
+
+    def plan(
+        self, requests: Sequence[RecordRequest], *, alone: bool = False, now: datetime | None = None
+    ) -> Batch:
+        """The requests decided as ``append_many`` decides them, nothing written yet.
+
+        The batch's ``appends`` are for the caller to have recorded (by
+        ``store.append_many``, or in another write of its own, such as a
+        worker's claim), and what became of them to be given to ``settle``.
+        Deciding reads only streams without a cached fold.
+        """
+        now = self.store.now() if now is None else now
         streams: dict[str, list[RecordRequest]] = {}
         for request in requests:
             streams.setdefault(request.key, []).append(request)
@@ -210,14 +223,25 @@ class Recorder:
         if not alone:
             for chain in chains.values():
                 chain.raise_failure()
-        writing = [key for key, chain in chains.items() if chain.decisions]
-        appends = [chains[key].append_request(self.category, key, now) for key in writing]
-        outcomes = dict(zip(writing, self.store.append_many(appends), strict=True))
+        writing = tuple(key for key, chain in chains.items() if chain.decisions)
+        appends = tuple(chains[key].append_request(self.category, key, now) for key in writing)
+        return Batch(tuple(requests), streams, chains, writing, appends, alone)
+
+    def settle(
+        self, batch: Batch, outcomes: Sequence[AppendOutcome]
+    ) -> list[HandleResult | Exception]:
+        """The results of ``batch``'s requests, given the outcomes of its ``appends`` in order.
+
+        A rejected append has its requests recorded again one by one by ``append``.
+        """
+        recorded = dict(zip(batch.writing, outcomes, strict=True))
         settled = {
-            key: iter(self._settle(key, streams[key], chain, outcomes.get(key), alone=alone))
-            for key, chain in chains.items()
+            key: iter(
+                self._settle(key, batch.streams[key], chain, recorded.get(key), alone=batch.alone)
+            )
+            for key, chain in batch.chains.items()
         }
-        return [next(settled[request.key]) for request in requests]
+        return [next(settled[request.key]) for request in batch.requests]
 
     def _settle(
         self,
@@ -415,6 +439,18 @@ class Recorder:
         result = HandleResult(status, self.category, key, event_id, state)
         log_decision(result, event)
         return result
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Requests decided by ``Recorder.plan``: the appends to record, then ``Recorder.settle``."""
+
+    requests: tuple[RecordRequest, ...]
+    streams: dict[str, list[RecordRequest]]  # the requests of each stream, in order
+    chains: dict[str, _Chain]
+    writing: tuple[str, ...]  # the streams with something to append, in ``appends``' order
+    appends: tuple[AppendRequest, ...]
+    alone: bool  # an error deciding a request takes its place (``record_many``)
 
 
 @dataclass(frozen=True, slots=True)

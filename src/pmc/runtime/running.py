@@ -27,10 +27,10 @@ from pmc.runtime.definition import ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import TaskOutcome, TaskTimedOutBase
 from pmc.runtime.log import log_attempt, log_report, logger
 from pmc.runtime.preconditions import Precondition, held_by, lease_expired, startable
-from pmc.runtime.recorder import Recorder, RecordRequest
+from pmc.runtime.recorder import Batch, Recorder, RecordRequest
 from pmc.runtime.results import AttemptReport, HandleResult, HandleStatus
 from pmc.runtime.state import ProcessState, TaskInFlight
-from pmc.runtime.stores.api import transient
+from pmc.runtime.stores.api import AppendOutcome, transient
 from pmc.runtime.work import StartAttempt, TimeOut, task_action
 
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -54,6 +54,16 @@ class Attempt:
     task: TaskInFlight
     worker: str
     context: TaskContext
+
+
+@dataclass(frozen=True, slots=True)
+class Starts:
+    """Attempts to start, decided: ``batch.appends`` to record, then ``TaskRunner.started``."""
+
+    starts: tuple[tuple[str, TaskInFlight], ...]  # (key, task)
+    worker: str
+    leases: tuple[datetime, ...]  # each attempt's lease, in order
+    batch: Batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,14 +150,30 @@ class TaskRunner:
     ) -> list[Attempt | None]:
         """Claim the current attempts of several tasks, recording their ``TaskStarted``s together.
 
-        One ``Recorder.append_many``: each start is checked and recorded on
-        its own (an attempt another runner started first is None, in place),
-        but they share the store's transaction. Each lease starts now, so the
+        One ``store.append_many``: each start is checked and recorded on its
+        own (an attempt another runner started first is None, in place), but
+        they share the store's transaction. Each lease starts now, so the
         caller must run every started attempt at once.
         """
-        now = self._store.now()
-        leases = [now + attempts.attempt_lease(self._definition, t, lease) for _, t in starts]
-        results = self._recorder.append_many(
+        planned = self.plan_starts(starts, worker, lease, self._store.now())
+        recorded = self._store.append_many(planned.batch.appends)
+        return self.started(planned, recorded, cancellations)
+
+    def plan_starts(
+        self,
+        starts: Sequence[tuple[str, TaskInFlight]],
+        worker: str,
+        lease: timedelta,
+        now: datetime,
+    ) -> Starts:
+        """The ``TaskStarted``s of ``starts`` decided at ``now``, not recorded yet.
+
+        Decided on the cached folds (a stream without one is read), so a
+        worker can have them recorded with its claim (``claim_and_append``);
+        ``started`` then tells which attempts are its own to run.
+        """
+        leases = tuple(now + attempts.attempt_lease(self._definition, t, lease) for _, t in starts)
+        batch = self._recorder.plan(
             [
                 RecordRequest(
                     key,
@@ -156,19 +182,37 @@ class TaskRunner:
                     startable(task, now),
                 )
                 for (key, task), lease_until in zip(starts, leases, strict=True)
-            ]
+            ],
+            now=now,
         )
-        given = cancellations or [None] * len(starts)
+        return Starts(tuple(starts), worker, leases, batch)
+
+    def started(
+        self,
+        planned: Starts,
+        recorded: Sequence[AppendOutcome],
+        cancellations: Sequence[threading.Event | None] | None = None,
+    ) -> list[Attempt | None]:
+        """The attempts ``planned`` started, given what became of its appends (in order).
+
+        A rejected append (another writer moved the stream) has its starts
+        recorded again one by one, decided on the stream read anew. An
+        attempt another runner started first is None, in place.
+        """
+        results = self._recorder.settle(planned.batch, recorded)
+        given = cancellations or [None] * len(planned.starts)
         started: list[Attempt | None] = []
         for (key, task), lease_until, result, cancellation in zip(
-            starts, leases, results, given, strict=True
+            planned.starts, planned.leases, results, given, strict=True
         ):
+            if isinstance(result, Exception):
+                raise result
             if not result.recorded:
                 started.append(None)
                 continue
             context = self._context(key, task, lease_until, cancellation or threading.Event())
-            log_attempt("started", self._definition.category, key, task, worker)
-            started.append(Attempt(key, task, worker, context))
+            log_attempt("started", self._definition.category, key, task, planned.worker)
+            started.append(Attempt(key, task, planned.worker, context))
         return started
 
     def _context(

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pmc.runtime import attempts, contract
 from pmc.runtime.definition import ProcessDefinition
@@ -45,13 +45,21 @@ from pmc.runtime.running import (
     DEFAULT_LEASE,
     Attempt,
     OutcomeBatcher,
+    Starts,
     TaskRunner,
     timeout_of,
 )
 from pmc.runtime.state import TaskInFlight
-from pmc.runtime.stores.api import ProcessStore, WorkItem, check_name
+from pmc.runtime.stores.api import (
+    AppendOutcome,
+    AppendRequest,
+    ProcessStore,
+    WorkItem,
+    check_name,
+)
 from pmc.runtime.work import (
     Drop,
+    DueAction,
     FireTimer,
     NotYet,
     StartAttempt,
@@ -113,6 +121,50 @@ class _Start:
     served: Served
     item: WorkItem
     task: TaskInFlight
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """A claimed row and what it asks for, judged on its stream's state at version ``version``.
+
+    ``served`` is None for a row of a process this worker does not serve.
+    """
+
+    item: WorkItem
+    served: Served | None
+    action: DueAction | None
+    version: int
+    now: datetime  # the time it was judged at
+
+
+@dataclass(frozen=True, slots=True)
+class _Starting:
+    """The attempts of one process started with a claim, decided."""
+
+    served: Served
+    starts: tuple[_Start, ...]
+    planned: Starts
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A claim's rows judged: the attempts started with it, and the rows left to do."""
+
+    starting: tuple[_Starting, ...]
+    rest: tuple[_Judged, ...]
+
+    @property
+    def appends(self) -> list[AppendRequest]:
+        return [append for each in self.starting for append in each.planned.batch.appends]
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """What a claim did: the rows claimed, the attempts started, the rows left to do."""
+
+    items: list[WorkItem]
+    jobs: list[_Job]
+    rest: tuple[_Judged, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,13 +384,19 @@ class Worker:
 
     def _dispatch(self, idle: int) -> int:
         """Claim up to ``idle`` rows and hand their started attempts to idle runners."""
-        items = self._claim(idle)
-        jobs = self._start(self._judge_all(items))
+        claimed = self._claim(idle, starting=idle)
+        jobs = claimed.jobs
         with self._slots:
             self._idle_runners -= len(jobs)
         for job in jobs:
             self._jobs.put(job)
-        return len(items)
+        # Only then the rest: the attempts' leases run already.
+        jobs = self._start(self._judge_all(claimed.rest))
+        with self._slots:
+            self._idle_runners -= len(jobs)
+        for job in jobs:
+            self._jobs.put(job)
+        return len(claimed.items)
 
     def _run_jobs(self) -> bool:
         """A runner thread: run the attempts handed over until the worker stops."""
@@ -369,14 +427,15 @@ class Worker:
         ``TaskStarted``s recorded together, their handlers run at once and
         their outcomes recorded together.
         """
-        items = self._claim(limit or max(self.concurrency, RUN_ONCE_LIMIT))
-        starts = self._judge_all(items)
+        claimed = self._claim(limit or max(self.concurrency, RUN_ONCE_LIMIT), self.concurrency)
+        starts = self._judge_all(claimed.rest)
+        self._run_together(claimed.jobs)
         for first in range(0, len(starts), self.concurrency):
             if self._stopping.is_set():
                 self._release([start.item for start in starts[first:]])
                 break
             self._run_together(self._start(starts[first : first + self.concurrency]))
-        return len(items)
+        return len(claimed.items)
 
     def drain(self, max_rounds: int = 1000) -> int:
         """``run_once`` until nothing is due at the store's time; the rows handled."""
@@ -390,60 +449,132 @@ class Worker:
 
     def process(self, item: WorkItem) -> None:
         """Do what a claimed index row asks for, judged from its stream's state."""
-        self._run_together(self._start(self._judge_all([item])))
+        try:
+            judged = self._judged(item, self.store.now())
+        except Exception:
+            self._log_failure(item)
+            return
+        self._run_together(self._start(self._judge_all([judged])))
 
-    def _claim(self, limit: int) -> list[WorkItem]:
-        # The claim reads the claimed streams' new events too, in its own
-        # transaction: judging a row then costs no read.
-        return self.store.claim_due(
-            self.store.now(),
+    def _claim(self, limit: int, starting: int) -> _Claimed:
+        """Claim up to ``limit`` rows, starting the first ``starting`` attempts due with the claim.
+
+        One transaction: the claim reads the claimed streams' new events
+        (judging a row then costs no read), and the ``TaskStarted``s of the
+        attempts due, decided on them, are recorded with it. What the other
+        rows ask for is left to the caller (``_Claimed.rest``).
+        """
+        now = self.store.now()
+        planned: list[_Plan] = []
+
+        def appends(items: Sequence[WorkItem]) -> Sequence[AppendRequest]:
+            # Called in the claim's transaction (again if it is done over).
+            planned[:] = [self._plan(items, now, starting)]
+            return planned[0].appends
+
+        claimed = self.store.claim_and_append(
+            now,
             self.worker_id,
             limit,
             self.claim_seconds,
+            appends,
             category=self._claimed,
             read_after=self._known_version,
         )
+        (plan,) = planned
+        jobs: list[_Job] = []
+        appended = iter(claimed.appended)
+        for starting_of in plan.starting:
+            recorded = [next(appended) for _ in starting_of.planned.batch.appends]
+            jobs += self._started(
+                starting_of.served, starting_of.starts, starting_of.planned, recorded
+            )
+        return _Claimed(claimed.items, jobs, plan.rest)
+
+    def _plan(self, items: Sequence[WorkItem], now: datetime, starting: int) -> _Plan:
+        """The claimed ``items`` judged, with the ``TaskStarted``s of the first ``starting`` due.
+
+        Pure but for the folds it caches: it runs in the claim's transaction.
+        A row whose judging fails is logged and keeps its claim until the
+        claim expires, as a row whose start fails to be decided.
+        """
+        starts: list[_Start] = []
+        rest: list[_Judged] = []
+        for item in items:
+            try:
+                judged = self._judged(item, now)
+            except Exception:
+                self._log_failure(item)
+                continue
+            match judged.action:
+                case StartAttempt(task=task) if len(starts) < starting and judged.served:
+                    starts.append(_Start(judged.served, item, task))
+                case _:
+                    rest.append(judged)
+        planned: list[_Starting] = []
+        for served in self._served.values():
+            mine = [start for start in starts if start.served is served]
+            if not mine:
+                continue
+            try:
+                plan = served.runner.plan_starts(
+                    [(start.item.key, start.task) for start in mine],
+                    self.worker_id,
+                    self.lease,
+                    now,
+                )
+            except Exception:
+                for start in mine:
+                    self._log_failure(start.item)
+                continue
+            planned.append(_Starting(served, tuple(mine), plan))
+        return _Plan(tuple(planned), tuple(rest))
 
     def _known_version(self, category: str, key: str) -> int:
         served = self._served.get(category)
         return 0 if served is None else served.runner.cache.known_version(key)
 
-    def _judge_all(self, items: Sequence[WorkItem]) -> list[_Start]:
-        """Do what the claimed rows ask for, but start no attempt: those are returned."""
+    def _judge_all(self, judged: Sequence[_Judged]) -> list[_Start]:
+        """Do what the judged rows ask for, but start no attempt: those are returned."""
         starts: list[_Start] = []
-        for index, item in enumerate(items):
+        for index, each in enumerate(judged):
             if self._stopping.is_set():
-                self._release(items[index:])
+                self._release([rest.item for rest in judged[index:]])
                 break
             try:
-                start = self._judge(item)
+                start = self._act(each)
             except Exception:
-                self._log_failure(item)
+                self._log_failure(each.item)
                 continue
             if start is not None:
                 starts.append(start)
         return starts
 
-    def _judge(self, item: WorkItem) -> _Start | None:
+    def _judged(self, item: WorkItem, now: datetime) -> _Judged:
+        """What ``item`` asks for at ``now``, judged on its stream's fold (and the claim's tail)."""
         served = self._served.get(item.category)
+        if served is None:
+            return _Judged(item, None, None, 0, now)
+        cache = served.runner.cache
+        folded = (
+            cache.current(item.key) if item.tail is None else cache.advance(item.key, item.tail)
+        )
+        return _Judged(item, served, due_action(folded.state, item, now), folded.state.version, now)
+
+    def _act(self, judged: _Judged) -> _Start | None:
+        """Do what a judged row asks for, but an attempt to start: returned."""
+        item, served = judged.item, judged.served
         if served is None:
             # Only a row handed over by mistake (claims are per category):
             # another process's worker must judge it against its own stream.
             self.store.release(item)
             return None
-        definition, manager = served.definition, served.manager
-        now = self.store.now()
-        cache = served.runner.cache
-        folded = (
-            cache.current(item.key) if item.tail is None else cache.advance(item.key, item.tail)
-        )
-        state = folded.state
-        action = due_action(state, item, now)
-        match action:
+        definition, manager, now = served.definition, served.manager, judged.now
+        match judged.action:
             case Drop():
-                set_work(self.store, item, None, judged_at=state.version)
+                set_work(self.store, item, None, judged_at=judged.version)
             case NotYet(due_at=due_at):
-                set_work(self.store, item, due_at, judged_at=state.version)
+                set_work(self.store, item, due_at, judged_at=judged.version)
             case StartAttempt(task=task):
                 return _Start(served, item, task)
             case TimeOut(task=task):
@@ -494,14 +625,32 @@ class Worker:
         return jobs
 
     def _start_of(self, served: Served, starts: Sequence[_Start]) -> list[_Job]:
-        cancellations = [threading.Event() for _ in starts]
         try:
-            started = served.runner.start_attempts(
+            planned = served.runner.plan_starts(
                 [(start.item.key, start.task) for start in starts],
                 self.worker_id,
                 self.lease,
-                cancellations,
+                self.store.now(),
             )
+            recorded = self.store.append_many(planned.batch.appends)
+        except Exception:
+            # The rows keep their claims until the claims expire.
+            for start in starts:
+                self._log_failure(start.item)
+            return []
+        return self._started(served, starts, planned, recorded)
+
+    def _started(
+        self,
+        served: Served,
+        starts: Sequence[_Start],
+        planned: Starts,
+        recorded: Sequence[AppendOutcome],
+    ) -> list[_Job]:
+        """The jobs of the attempts of ``starts`` whose ``TaskStarted``s were recorded."""
+        cancellations = [threading.Event() for _ in starts]
+        try:
+            started = served.runner.started(planned, recorded, cancellations)
         except Exception:
             # The rows keep their claims until the claims expire.
             for start in starts:

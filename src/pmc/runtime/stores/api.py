@@ -167,6 +167,18 @@ ReadAfter = Callable[[str, str], int]
 
 
 @dataclass(frozen=True, slots=True)
+class Claimed:
+    """What ``claim_and_append`` claimed, and what became of the appends made with the claim.
+
+    ``appended`` holds the outcome of each request the claimer asked for, in
+    its order: the stored events, or why nothing of that request was written.
+    """
+
+    items: list[WorkItem]
+    appended: list[AppendOutcome]
+
+
+@dataclass(frozen=True, slots=True)
 class AppendRequest:
     """One ``ProcessStore.append`` call, to be recorded with others by ``append_many``."""
 
@@ -220,6 +232,13 @@ class DuplicateEventId(AppendRejected):
 # What ``append_many`` gives back for each request: the stored events, or why
 # nothing of that request was written.
 AppendOutcome: TypeAlias = "list[StoredEvent] | AppendRejected"
+
+# A claimer's writes made with its claim: given the claimed rows (with their
+# tails), the appends to record in the claim's transaction. Called while the
+# transaction is open (holding the database's write lock on SQLite), so it
+# must be quick and must not use the store itself; it may be called again if
+# the transaction has to be done over.
+ClaimAppends = Callable[[Sequence[WorkItem]], Sequence[AppendRequest]]
 
 
 class ProcessStore(Protocol):
@@ -311,6 +330,28 @@ class ProcessStore(Protocol):
         """
         ...
 
+    def claim_and_append(
+        self,
+        now: datetime,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        appends: ClaimAppends,
+        category: Categories = None,
+        read_after: ReadAfter | None = None,
+    ) -> Claimed:
+        """``claim_due``, recording ``appends(items)`` in the same transaction.
+
+        Each append keeps every guarantee of ``append_many``: checked on its
+        own, a rejected one returned in its place (``Claimed.appended``), the
+        others recorded with the claim, all or nothing. A worker starts the
+        attempts it claimed this way: their ``TaskStarted``s, decided on the
+        tails the claim read, commit with the claim, in one transaction. If
+        the transaction fails, nothing of it is written (the rows stay
+        unclaimed) and the error is raised.
+        """
+        ...
+
     def release(self, item: WorkItem) -> bool:
         """Drop the claim held by ``item.claimed_by``; False if it no longer holds it."""
         ...
@@ -363,6 +404,11 @@ def tail_of(
 ) -> Tail:
     after = read_after(category, key)
     return Tail(after, tuple(load(category, key, after)))
+
+
+def no_appends(_items: Sequence[WorkItem]) -> Sequence[AppendRequest]:
+    """The ``ClaimAppends`` of a claim that appends nothing (``claim_due``)."""
+    return ()
 
 
 def append_alone(store: ProcessStore, request: AppendRequest) -> list[StoredEvent]:

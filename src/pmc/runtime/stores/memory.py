@@ -26,6 +26,8 @@ from pmc.runtime.stores.api import (
     AppendRejected,
     AppendRequest,
     Categories,
+    ClaimAppends,
+    Claimed,
     Clock,
     DuplicateEventId,
     NewEvent,
@@ -41,6 +43,7 @@ from pmc.runtime.stores.api import (
     check_category,
     check_claim,
     check_stream,
+    no_appends,
     require_aware,
     utc_now,
     with_tails,
@@ -109,6 +112,11 @@ class MemoryStore:
         return append_alone(self, request)
 
     def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        with self._lock:
+            return self._append_locked(requests)
+
+    def _append_locked(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        """``append_many`` with the lock held."""
         # Every request is checked before anything is written, as in SQL.
         for request in requests:
             check_stream(request.category, request.key)
@@ -117,11 +125,9 @@ class MemoryStore:
             wrap(request.events, request.expected_version, request.now or self.now())
             for request in requests
         ]
-        with self._lock:
-            outcomes = [
-                self._record(request, events)
-                for request, events in zip(requests, wrapped, strict=True)
-            ]
+        outcomes = [
+            self._record(request, events) for request, events in zip(requests, wrapped, strict=True)
+        ]
         if any(
             r.work and not isinstance(o, AppendRejected)
             for r, o in zip(requests, outcomes, strict=True)
@@ -178,18 +184,41 @@ class MemoryStore:
         category: Categories = None,
         read_after: ReadAfter | None = None,
     ) -> list[WorkItem]:
+        return self.claim_and_append(
+            now, worker_id, limit, lease_seconds, no_appends, category, read_after
+        ).items
+
+    def claim_and_append(
+        self,
+        now: datetime,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        appends: ClaimAppends,
+        category: Categories = None,
+        read_after: ReadAfter | None = None,
+    ) -> Claimed:
         require_aware("now", now)
         check_claim(limit, lease_seconds)
         lease_until = now + timedelta(seconds=lease_seconds)
+        # One lock for all of it, as the SQL stores' one transaction.
         with self._lock:
             due = sorted(
                 (item for item in self._work.values() if is_claimable(item, now, category)),
                 key=lambda item: (item.due_at, item.category, item.key, item.work_id),
             )[:limit]
             claimed = [replace(item, claimed_by=worker_id, lease_until=lease_until) for item in due]
+            items = with_tails(self, claimed, read_after)
+            requests = appends(items)
+            before = dict(self._work)
             for item in claimed:
                 self._work[(item.category, item.key, item.work_id)] = item
-        return with_tails(self, claimed, read_after)
+            try:
+                appended = self._append_locked(requests)
+            except BaseException:
+                self._work = before  # all or nothing, the claim too
+                raise
+        return Claimed(items, appended)
 
     def release(self, item: WorkItem) -> bool:
         work_key = (item.category, item.key, item.work_id)

@@ -94,6 +94,8 @@ from pmc.runtime.stores.api import (
     AppendRejected,
     AppendRequest,
     Categories,
+    ClaimAppends,
+    Claimed,
     Clock,
     DuplicateEventId,
     JsonValue,
@@ -112,6 +114,7 @@ from pmc.runtime.stores.api import (
     check_claim,
     check_stream,
     from_naive_utc,
+    no_appends,
     read_tails,
     require_aware,
     to_naive_utc,
@@ -570,6 +573,20 @@ class SqlStore:
         category: Categories = None,
         read_after: ReadAfter | None = None,
     ) -> list[WorkItem]:
+        return self.claim_and_append(
+            now, worker_id, limit, lease_seconds, no_appends, category, read_after
+        ).items
+
+    def claim_and_append(
+        self,
+        now: datetime,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        appends: ClaimAppends,
+        category: Categories = None,
+        read_after: ReadAfter | None = None,
+    ) -> Claimed:
         require_aware("now", now)
         check_claim(limit, lease_seconds)
         lease_until = to_naive_utc(now + timedelta(seconds=lease_seconds))
@@ -581,8 +598,34 @@ class SqlStore:
             "lease_until": self._sql.timestamp(lease_until),
             **{f"c{n}": name for n, name in enumerate(chosen or ())},
         }
-        # One statement on the driver's cursor (a claim is on every task's
-        # path), and the tails asked for in the same transaction.
+        try:
+            claimed = self._claim(chosen, params, worker_id, lease_until, read_after, appends)
+        except IntegrityError:
+            # A unique violation the appends' checks did not foresee (an id
+            # committed meanwhile by another writer) undid the claim too:
+            # claim again, and record the appends on their own, where
+            # ``append_many`` sinks only the request at fault.
+            claimed = self._claim(chosen, params, worker_id, lease_until, read_after, no_appends)
+            claimed = Claimed(claimed.items, self.append_many(appends(claimed.items)))
+        # A work row needs its stream's ``pmc_streams`` row (a foreign key):
+        # the attempts started on these rows need not make sure of it.
+        self._remember_listed((item.category, item.key) for item in claimed.items)
+        return claimed
+
+    def _claim(
+        self,
+        chosen: tuple[str, ...] | None,
+        params: Mapping[str, object],
+        worker_id: str,
+        lease_until: datetime,
+        read_after: ReadAfter | None,
+        appends: ClaimAppends,
+    ) -> Claimed:
+        """One claim with its appends, in one transaction on the driver's cursor.
+
+        A claim is on every task's path: one statement for the rows, the
+        tails asked for, then the claimer's appends, decided on them.
+        """
         with self._cursor(write=True) as cursor:
             cursor.execute(self._claim_statement(chosen), params)
             items = sorted(
@@ -591,10 +634,18 @@ class SqlStore:
             )
             if read_after is not None:
                 items = read_tails(partial(self._read_events, cursor), items, read_after)
-        # A work row needs its stream's ``pmc_streams`` row (a foreign key):
-        # the attempts started on these rows need not make sure of it.
-        self._remember_listed((item.category, item.key) for item in items)
-        return items
+            prepared = [self._prepare(request) for request in appends(items)]
+            # A lone append needs no read of its ids first, as in ``_record_together``.
+            appended = self._record(cursor, prepared, check_ids=len(prepared) > 1)
+        recorded = [
+            append
+            for append, outcome in zip(prepared, appended, strict=True)
+            if not isinstance(outcome, AppendRejected)
+        ]
+        self._remember_listed((a.category, a.key) for a in recorded if listed_by(a))
+        if any(append.work for append in recorded):
+            self._signal.notify()
+        return Claimed(items, appended)
 
     def _claim_statement(self, chosen: tuple[str, ...] | None) -> str:
         count = None if chosen is None else len(chosen)
