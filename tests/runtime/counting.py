@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import Pool, event
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from pmc.runtime.stores import ProcessStore
 
@@ -47,3 +52,89 @@ def counting(store: ProcessStore) -> tuple[ProcessStore, CountingStore]:
     wrapped = CountingStore(store)
     as_store: ProcessStore = wrapped  # type: ignore[assignment]
     return as_store, wrapped
+
+
+class DriverCalls:
+    """The statements and transactions SQL stores send their driver, noted where it receives them.
+
+    Every connection a pool opens while ``noting()`` is active is wrapped as it
+    is made, so what goes through SQLAlchemy and what goes straight to the
+    driver's cursor are seen alike. ``transactions`` holds the first word
+    of each statement, one list per transaction (ended by a commit or
+    rollback).
+    """
+
+    def __init__(self) -> None:
+        self.transactions: list[list[str]] = [[]]
+
+    @contextmanager
+    def noting(self) -> Iterator[DriverCalls]:
+        def on_connect(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
+            record.dbapi_connection = _NotingConnection(record.dbapi_connection, self)
+
+        event.listen(Pool, "connect", on_connect)
+        try:
+            yield self
+        finally:
+            event.remove(Pool, "connect", on_connect)
+
+    def take(self) -> list[list[str]]:
+        """The transactions ended since the last ``take``.
+
+        Without empty ones: a pool rolls a connection back when it is returned.
+        """
+        ended, self.transactions = self.transactions[:-1], self.transactions[-1:]
+        return [statements for statements in ended if statements]
+
+    def statement(self, sql: str) -> None:
+        self.transactions[-1].append(sql.split()[0].upper())
+
+    def end(self) -> None:
+        self.transactions.append([])
+
+
+class _Noting:
+    """A driver object passing everything on."""
+
+    def __init__(self, target: Any, calls: DriverCalls) -> None:
+        self._target = target
+        self._calls = calls
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._target, name, value)
+
+
+class _NotingCursor(_Noting):
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._calls.statement(sql)
+        return self._target.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        self._calls.statement(sql)
+        return self._target.executemany(sql, *args)
+
+    def __iter__(self) -> Any:
+        return iter(self._target)
+
+
+class _NotingConnection(_Noting):
+    def cursor(self, *args: Any, **kwargs: Any) -> _NotingCursor:
+        return _NotingCursor(self._target.cursor(*args, **kwargs), self._calls)
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._calls.statement(sql)
+        return self._target.execute(sql, *args)
+
+    def commit(self) -> None:
+        self._target.commit()
+        self._calls.end()
+
+    def rollback(self) -> None:
+        self._target.rollback()
+        self._calls.end()

@@ -82,7 +82,7 @@ from pmc.runtime.stores._events import (
     outbox_data,
     raw_event,
     recorded,
-    stored,
+    stored_from_row,
     stored_row,
     stream_id,
 )
@@ -296,7 +296,7 @@ class SqlStore:
         stream = stream_id(category, key)
         rows = self._read_rows(cursor, stream, after_version)
         serde = SHARED_SERDE
-        return [stored(serde.deserialize(raw_event(stream, row))) for row in rows]
+        return [stored_from_row(serde, stream, row) for row in rows]
 
     def version(self, category: str, key: str) -> int:
         check_stream(category, key)
