@@ -5,17 +5,23 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from pmc.runtime.stores import (
+    AppendRequest,
+    Claimed,
     DuplicateEventId,
     ProcessStore,
+    StreamBusy,
     VersionConflict,
     WorkChanges,
     WorkItem,
     WorkRow,
+    open_store,
 )
 from tests.conftest import OpenStore
 from tests.fake_clock import FakeClock
@@ -35,6 +41,11 @@ def task(work_id: str, due_in: float = 0.0, **payload: str) -> WorkRow:
 
 def only(*rows: WorkRow) -> WorkChanges:
     return WorkChanges(upsert=rows)
+
+
+def from_start(_category: str, _key: str) -> int:
+    """A claimer's ``read_after`` reading every claimed stream from its start."""
+    return 0
 
 
 def ids(items: list[WorkItem]) -> list[str]:
@@ -143,6 +154,95 @@ def test_a_claim_reads_the_claimed_streams_after_the_versions_asked(store: Proce
         (0, [third.event_id]),
     ]
     assert all(item.tail is None for item in store.claim_due(T0 + timedelta(days=1), "w2", 10, 30))
+
+
+def appending(*requests: AppendRequest) -> Callable[[Sequence[WorkItem]], list[AppendRequest]]:
+    """A claimer appending ``requests`` with its claim, whatever it claims."""
+
+    def appends(_items: Sequence[WorkItem]) -> list[AppendRequest]:
+        return list(requests)
+
+    return appends
+
+
+def test_a_claim_records_its_appends_with_it(store: ProcessStore) -> None:
+    store.append("Cleanup", "r1", [added("a")], 0, only(task("close")))
+    started = added("started")
+    # As a worker records TaskStarted: the row moves to the attempt's lease, unclaimed.
+    moved = only(task("close", 300))
+    request = AppendRequest("Cleanup", "r1", (started,), 1, moved, now=T0)
+
+    claimed = store.claim_and_append(T0, "w1", 10, 30, appending(request), read_after=from_start)
+
+    assert ids(claimed.items) == ["close"]
+    [item] = claimed.items
+    assert item.tail is not None and len(item.tail.events) == 1  # read in the claim
+    [recorded] = claimed.appended
+    assert not isinstance(recorded, Exception)
+    assert [e.event_id for e in recorded] == [started.event_id]
+    assert store.version("Cleanup", "r1") == 2
+    [row] = work_items(store, "Cleanup", "r1")
+    assert (row.due_at, row.claimed_by) == (T0 + timedelta(seconds=300), None)
+
+
+def test_an_append_a_claim_rejects_sinks_only_itself(store: ProcessStore) -> None:
+    store.append("Cleanup", "r1", [added("a")], 0, only(task("one")))
+    store.append("Cleanup", "r2", [added("a")], 0, only(task("two")))
+    stale = AppendRequest("Cleanup", "r1", (added("stale"),), 5, now=T0)
+    fine = AppendRequest("Cleanup", "r2", (added("fine"),), 1, now=T0)
+
+    claimed = store.claim_and_append(T0, "w1", 10, 30, appending(stale, fine))
+
+    assert ids(claimed.items) == ["one", "two"]
+    rejected, recorded = claimed.appended
+    assert isinstance(rejected, VersionConflict)
+    assert isinstance(recorded, list)
+    assert (store.version("Cleanup", "r1"), store.version("Cleanup", "r2")) == (1, 2)
+    # The rejected append's row is still claimed: its claimer does it on its own.
+    assert {row.claimed_by for row in work_items(store, "Cleanup", "r1")} == {"w1"}
+
+
+def test_a_claim_whose_appends_cannot_be_written_claims_nothing(store: ProcessStore) -> None:
+    store.append("Cleanup", "r1", [added("a")], 0, only(task("close")))
+    unwritable = AppendRequest("Cleanup", "r1", (added("x"),), -1, now=T0)
+
+    with pytest.raises(ValueError, match="expected_version"):
+        store.claim_and_append(T0, "w1", 10, 30, appending(unwritable))
+
+    assert ids(store.claim_due(T0, "w2", 10, 30)) == ["close"]  # all or nothing
+    assert store.version("Cleanup", "r1") == 1
+
+
+@pytest.mark.postgres
+def test_a_claim_does_not_wait_for_another_writer_of_a_stream(postgres_url: str) -> None:
+    # A writer locks a stream's row and then writes its work rows; a claim
+    # holds work rows. A claim waiting for a stream's row could deadlock with
+    # such a writer waiting for one of its rows: it leaves that append instead.
+    store = open_store(postgres_url)
+    writer = create_engine(postgres_url)
+    try:
+        store.append("Cleanup", "r1", [added("a")], 0, only(task("close")))
+        with writer.connect() as other, other.begin():
+            other.execute(
+                text("SELECT id FROM event_sourcery_streams WHERE name = 'r1' FOR UPDATE")
+            )
+            request = AppendRequest("Cleanup", "r1", (added("b"),), 1, now=T0)
+            answers: list[Claimed] = []
+            claiming = threading.Thread(
+                target=lambda: answers.append(
+                    store.claim_and_append(T0, "w1", 10, 30, appending(request))
+                )
+            )
+            claiming.start()
+            claiming.join(timeout=30)  # only so that a waiting claim fails instead of hanging
+            assert not claiming.is_alive()
+        [claimed] = answers
+        assert ids(claimed.items) == ["close"]
+        assert [type(outcome) for outcome in claimed.appended] == [StreamBusy]
+        assert store.version("Cleanup", "r1") == 1
+    finally:
+        writer.dispose()
+        store.close()
 
 
 def test_four_competing_claimers_get_each_row_once(open_same_store: OpenStore) -> None:

@@ -229,6 +229,20 @@ class DuplicateEventId(AppendRejected):
         super().__init__(f"event ids already recorded: {listed}")
 
 
+class StreamBusy(AppendRejected):
+    """Another transaction was writing the stream, and this append would not wait for it.
+
+    Only appends made with a claim (``claim_and_append``) on PostgreSQL: the
+    claim holds work rows that the other writer may be waiting for, so
+    waiting could deadlock. The caller records it again on its own.
+    """
+
+    def __init__(self, category: str, key: str) -> None:
+        self.category = category
+        self.key = key
+        super().__init__(f"stream {category}/{key}: another transaction is writing it")
+
+
 # What ``append_many`` gives back for each request: the stored events, or why
 # nothing of that request was written.
 AppendOutcome: TypeAlias = "list[StoredEvent] | AppendRejected"
@@ -344,7 +358,10 @@ class ProcessStore(Protocol):
 
         Each append keeps every guarantee of ``append_many``: checked on its
         own, a rejected one returned in its place (``Claimed.appended``), the
-        others recorded with the claim, all or nothing. A worker starts the
+        others recorded with the claim, all or nothing. An append never
+        waits for another writer of its stream while the claim holds its
+        rows (that writer may be waiting for one of them): where a store
+        would have to, the append is rejected as ``StreamBusy``. A worker starts the
         attempts it claimed this way: their ``TaskStarted``s, decided on the
         tails the claim read, commit with the claim, in one transaction. If
         the transaction fails, nothing of it is written (the rows stay

@@ -104,6 +104,7 @@ from pmc.runtime.stores.api import (
     RecordedEvent,
     StoredEvent,
     StoreUrlError,
+    StreamBusy,
     VersionConflict,
     WorkChanges,
     WorkItem,
@@ -205,6 +206,7 @@ class SqlStore:
         self._sql = DIALECTS[self._dialect]
         self._listed: set[tuple[str, str]] = set()
         self._statements = {statement: self._sql.sql(statement) for statement in HOT_STATEMENTS}
+        self._lock_stream = self._sql.sql(LOCK_STREAM)
         # The claim statement by the number of categories claimed (None: all).
         self._claims: dict[int | None, str] = {}
 
@@ -635,8 +637,14 @@ class SqlStore:
             if read_after is not None:
                 items = read_tails(partial(self._read_events, cursor), items, read_after)
             prepared = [self._prepare(request) for request in appends(items)]
+            free = [self._lock_at_once(cursor, append) for append in prepared]
+            writing = [append for append, ok in zip(prepared, free, strict=True) if ok]
             # A lone append needs no read of its ids first, as in ``_record_together``.
-            appended = self._record(cursor, prepared, check_ids=len(prepared) > 1)
+            written = iter(self._record(cursor, writing, check_ids=len(writing) > 1))
+            appended: list[AppendOutcome] = [
+                next(written) if ok else StreamBusy(append.category, append.key)
+                for append, ok in zip(prepared, free, strict=True)
+            ]
         recorded = [
             append
             for append, outcome in zip(prepared, appended, strict=True)
@@ -646,6 +654,20 @@ class SqlStore:
         if any(append.work for append in recorded):
             self._signal.notify()
         return Claimed(items, appended)
+
+    def _lock_at_once(self, cursor: DBAPICursor, append: _Append) -> bool:
+        """Whether the claim may write ``append``'s stream: on PostgreSQL, its row locked now.
+
+        Writers lock a stream's row, then change its work rows; a claim holds
+        work rows, so it must not wait for a stream's row (the two would
+        deadlock): it locks the row only if nobody holds it (``SKIP
+        LOCKED``), or leaves the append to be made on its own. On SQLite the
+        claim holds the database's write lock: nobody else is writing.
+        """
+        if self._dialect != "postgresql":
+            return True
+        cursor.execute(self._lock_stream, self._stream_params(append.stream))
+        return cursor.fetchone() is not None
 
     def _claim_statement(self, chosen: tuple[str, ...] | None) -> str:
         count = None if chosen is None else len(chosen)
@@ -718,6 +740,14 @@ def listed_by(append: _Append) -> bool:
     """Whether recording ``append`` leaves its stream a ``pmc_streams`` row."""
     creates = append.expected_version == 0 and bool(append.rows)
     return creates or bool(append.work.upsert)
+
+
+# A stream's row locked for a claim's append, unless another writer holds it.
+LOCK_STREAM = (
+    "SELECT id FROM event_sourcery_streams"
+    " WHERE uuid = :s_uuid AND category = :s_category AND tenant_id = :s_tenant"
+    " FOR UPDATE SKIP LOCKED"
+)
 
 
 def claim_sql(categories: int | None, *, skip_locked: bool) -> str:
