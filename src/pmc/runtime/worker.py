@@ -181,7 +181,8 @@ class Worker:
 
     ``start()`` / ``stop()`` run it in the background: one thread claims due
     rows of the index, as many as there are idle runner threads, records
-    the ``TaskStarted``s of the claimed batch together, and hands the
+    the ``TaskStarted``s of the claimed batch with the claim (one
+    transaction: ``ProcessStore.claim_and_append``), and hands the
     attempts to ``concurrency`` runner threads, which record the outcomes of
     attempts finishing together in one write (``running.OutcomeBatcher``).
     ``run_once()`` does what is due now in the calling thread (handy with a
@@ -385,18 +386,16 @@ class Worker:
     def _dispatch(self, idle: int) -> int:
         """Claim up to ``idle`` rows and hand their started attempts to idle runners."""
         claimed = self._claim(idle, starting=idle)
-        jobs = claimed.jobs
-        with self._slots:
-            self._idle_runners -= len(jobs)
-        for job in jobs:
-            self._jobs.put(job)
+        self._hand_over(claimed.jobs)
         # Only then the rest: the attempts' leases run already.
-        jobs = self._start(self._judge_all(claimed.rest))
+        self._hand_over(self._start(self._judge_all(claimed.rest)))
+        return len(claimed.items)
+
+    def _hand_over(self, jobs: Sequence[_Job]) -> None:
         with self._slots:
             self._idle_runners -= len(jobs)
         for job in jobs:
             self._jobs.put(job)
-        return len(claimed.items)
 
     def _run_jobs(self) -> bool:
         """A runner thread: run the attempts handed over until the worker stops."""
@@ -424,8 +423,9 @@ class Worker:
         """Claim what is due now (at most ``limit`` rows) and do it; the rows handled.
 
         The attempts due start ``concurrency`` at a time, each batch's
-        ``TaskStarted``s recorded together, their handlers run at once and
-        their outcomes recorded together.
+        ``TaskStarted``s recorded together (the first batch's with the
+        claim), their handlers run at once and their outcomes recorded
+        together.
         """
         claimed = self._claim(limit or max(self.concurrency, RUN_ONCE_LIMIT), self.concurrency)
         starts = self._judge_all(claimed.rest)
