@@ -210,15 +210,18 @@ class MemoryStore:
             claimed = [replace(item, claimed_by=worker_id, lease_until=lease_until) for item in due]
             items = with_tails(self, claimed, read_after)
             requests = appends(items)
-            before = dict(self._work)
-            for item in claimed:
-                self._work[(item.category, item.key, item.work_id)] = item
+            self._put(claimed)
             try:
                 appended = self._append_locked(requests)
             except BaseException:
-                self._work = before  # all or nothing, the claim too
+                # Refused before anything was appended: the claim is undone too.
+                self._put(due)
                 raise
         return Claimed(items, appended)
+
+    def _put(self, items: Sequence[WorkItem]) -> None:
+        for item in items:
+            self._work[(item.category, item.key, item.work_id)] = item
 
     def release(self, item: WorkItem) -> bool:
         work_key = (item.category, item.key, item.work_id)
