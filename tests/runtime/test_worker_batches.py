@@ -27,6 +27,7 @@ from pmc.runtime.stores import (
     open_store,
 )
 from pmc.runtime.worker import Worker
+from tests.conftest import OpenStore
 from tests.runtime.counting import DriverCalls, counting
 from tests.runtime.processes import SEED
 from tests.runtime.support import (
@@ -159,44 +160,40 @@ def test_a_task_costs_a_worker_two_writes_and_no_read_of_its_own(
     ]
 
 
-def test_a_task_s_whole_life_is_two_write_transactions(store_url: str, clock: FakeClock) -> None:
+def test_a_task_s_whole_life_is_two_write_transactions(
+    store_url: str, open_same_store: OpenStore, clock: FakeClock
+) -> None:
     if store_url == "memory://":
         pytest.skip("memory:// has no transactions")
     m = order()
     with DriverCalls().noting() as driver:
-        store = open_store(store_url, clock=clock)
-        try:
-            ProcessManager(definition(m), store, OrderTasks()).handle(
-                m.Placed(order_id="o1", items=[])
-            )
-            worker = Worker(definition(m), store, OrderTasks(), lease=LEASE)
-            driver.take()
+        manager = ProcessManager(definition(m), open_same_store(), OrderTasks())
+        manager.handle(m.Placed(order_id="o1", items=[]))
+        # A worker of its own, as in another process: nothing of the stream
+        # cached; its store ready (tables checked, a connection open).
+        worker_store = open_same_store()
+        worker_store.init()
+        worker = Worker(definition(m), worker_store, OrderTasks(), lease=LEASE)
+        driver.take()
 
-            assert worker.run_once() == 1  # Ship
+        assert worker.run_once() == 1  # Ship
 
-            transactions = driver.take()
-        finally:
-            store.close()
+        transactions = driver.take()
 
     # The claim, the read of the stream's new events and TaskStarted in one
     # transaction; the outcome with the decision made on it in the other.
     # Nothing else reaches the database, not even a read.
     lock = ["SELECT"] if store_url.startswith("postgresql") else []  # the stream's row, at once
+    claim = ["UPDATE", "SELECT", *lock, "UPDATE", "INSERT", "INSERT"]  # ..., version, event, row
+    outcome = ["UPDATE", "INSERT", "DELETE"]  # version, events, the task's row
     assert [[s for s in statements if s != "BEGIN"] for statements in transactions] == [
-        [
-            "UPDATE",
-            "SELECT",
-            *lock,
-            "UPDATE",
-            "INSERT",
-            "INSERT",
-        ],  # claim, tail, version, event, row
-        ["UPDATE", "INSERT", "DELETE"],  # version, events, the task's row
+        claim,
+        outcome,
     ]
     assert names(worker.manager.history("o1"))[-4:] == [
         "TaskStarted",
         "TaskCompleted",
-        "TransitionPlanned",
+        "TransitionPlanned",  # shipped
         "ProcessCompleted",
     ]
 

@@ -609,9 +609,6 @@ class SqlStore:
             # ``append_many`` sinks only the request at fault.
             claimed = self._claim(chosen, params, worker_id, lease_until, read_after, no_appends)
             claimed = Claimed(claimed.items, self.append_many(appends(claimed.items)))
-        # A work row needs its stream's ``pmc_streams`` row (a foreign key):
-        # the attempts started on these rows need not make sure of it.
-        self._remember_listed((item.category, item.key) for item in claimed.items)
         return claimed
 
     def _claim(
@@ -634,6 +631,10 @@ class SqlStore:
                 (claimed_item(row, worker_id, lease_until) for row in cursor.fetchall()),
                 key=lambda item: (item.due_at, item.category, item.key, item.work_id),
             )
+            # A work row needs its stream's ``pmc_streams`` row (a foreign
+            # key), committed before: the attempts started on these rows,
+            # with the claim or later, need not make sure of it.
+            self._remember_listed((item.category, item.key) for item in items)
             if read_after is not None:
                 items = read_tails(partial(self._read_events, cursor), items, read_after)
             prepared = [self._prepare(request) for request in appends(items)]
