@@ -253,6 +253,65 @@ def test_an_outcome_the_store_refuses_in_a_batch_does_not_keep_the_others_out(
     assert "TaskCompleted" not in names(manager.history("r2"))  # left to its lease
 
 
+def test_a_start_the_store_refuses_with_the_claim_does_not_keep_the_other_rows(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    manager = plan(store, ["r1", "r2", "r3"])
+    refusing = RefusingStarts(store, key="r2")
+    worker = Worker(definition(seed()), refusing.as_store(), RebaseTasks(), concurrency=3)
+
+    assert worker.run_once() == 3
+
+    assert refusing.refused_claims == 1  # claimed again without the starts
+    assert manager.state("r1").end is End.COMPLETED
+    assert manager.state("r3").end is End.COMPLETED
+    assert "TaskStarted" not in names(manager.history("r2"))
+    # Its row stays claimed until the claim expires: retried at that pace.
+    assert worker.run_once() == 0
+    clock.advance(seconds=31)
+    assert worker.run_once() == 1
+
+
+class RefusingStarts:
+    """Refuses (as data, not a blip) every write holding a ``TaskStarted`` for ``key``."""
+
+    def __init__(self, inner: ProcessStore, key: str) -> None:
+        self.inner = inner
+        self.key = key
+        self.refused_claims = 0
+
+    def claim_and_append(
+        self, now: Any, worker_id: str, limit: int, lease: float, appends: ClaimAppends, **kw: Any
+    ) -> Claimed:
+        def refusing(items: Sequence[WorkItem]) -> Sequence[AppendRequest]:
+            requests = appends(items)
+            if self._refuses(requests):
+                self.refused_claims += 1
+                raise DataError("INSERT ...", {}, Exception("invalid input syntax for type json"))
+            return requests
+
+        return self.inner.claim_and_append(now, worker_id, limit, lease, refusing, **kw)
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        if self._refuses(requests):
+            raise DataError("INSERT ...", {}, Exception("invalid input syntax for type json"))
+        return self.inner.append_many(requests)
+
+    def _refuses(self, requests: Sequence[AppendRequest]) -> bool:
+        return any(
+            r.key == self.key and type(new.event).__name__ == "TaskStarted"
+            for r in requests
+            for new in r.events
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def as_store(self) -> ProcessStore:
+        as_store: ProcessStore = self  # type: ignore[assignment]
+        return as_store
+
+
 class Refusing:
     """Refuses (as data, not a blip) every write holding an outcome for ``key``."""
 

@@ -56,6 +56,7 @@ from pmc.runtime.stores.api import (
     ProcessStore,
     WorkItem,
     check_name,
+    transient,
 )
 from pmc.runtime.work import (
     Drop,
@@ -468,19 +469,24 @@ class Worker:
         planned: list[_Plan] = []
 
         def appends(items: Sequence[WorkItem]) -> Sequence[AppendRequest]:
-            # Called in the claim's transaction (again if it is done over).
+            # Called in the claim's transaction.
             planned[:] = [self._plan(items, now, starting)]
             return planned[0].appends
 
-        claimed = self.store.claim_and_append(
-            now,
-            self.worker_id,
-            limit,
-            self.claim_seconds,
-            appends,
-            category=self._claimed,
-            read_after=self._known_version,
-        )
+        try:
+            claimed = self.store.claim_and_append(
+                now,
+                self.worker_id,
+                limit,
+                self.claim_seconds,
+                appends,
+                category=self._claimed,
+                read_after=self._known_version,
+            )
+        except Exception as error:
+            if transient(error):
+                raise  # nothing was written: the next round claims again
+            return self._claim_alone(limit, now, error)
         (plan,) = planned
         jobs: list[_Job] = []
         appended = iter(claimed.appended)
@@ -490,6 +496,31 @@ class Worker:
                 starting_of.served, starting_of.starts, starting_of.planned, recorded
             )
         return _Claimed(claimed.items, jobs, plan.rest)
+
+    def _claim_alone(self, limit: int, now: datetime, error: Exception) -> _Claimed:
+        """Claim without starting anything, after the store refused a claim with its starts.
+
+        A start the store refuses (not a blip) undid the claim of every row
+        with it: claimed again without them, each row is judged and its
+        attempt started after the claim, where a start that fails leaves
+        its row claimed until the claim expires, and the other rows go on.
+        """
+        logger.warning(
+            "worker %s: a claim with its starts failed (%s: %s); claiming without them",
+            self.worker_id,
+            type(error).__name__,
+            error,
+            extra=fields(worker=self.worker_id),
+        )
+        items = self.store.claim_due(
+            now,
+            self.worker_id,
+            limit,
+            self.claim_seconds,
+            category=self._claimed,
+            read_after=self._known_version,
+        )
+        return _Claimed(items, [], self._plan(items, now, starting=0).rest)
 
     def _plan(self, items: Sequence[WorkItem], now: datetime, starting: int) -> _Plan:
         """The claimed ``items`` judged, with the ``TaskStarted``s of the first ``starting`` due.
@@ -633,7 +664,11 @@ class Worker:
                 self.store.now(),
             )
             recorded = self.store.append_many(planned.batch.appends)
-        except Exception:
+        except Exception as error:
+            if len(starts) > 1 and not transient(error):
+                # Refused as data: one by one, so that one start the store
+                # refuses does not keep the others from running.
+                return [job for start in starts for job in self._start_of(served, [start])]
             # The rows keep their claims until the claims expire.
             for start in starts:
                 self._log_failure(start.item)

@@ -250,8 +250,7 @@ AppendOutcome: TypeAlias = "list[StoredEvent] | AppendRejected"
 # A claimer's writes made with its claim: given the claimed rows (with their
 # tails), the appends to record in the claim's transaction. Called while the
 # transaction is open (holding the database's write lock on SQLite), so it
-# must be quick and must not use the store itself; it may be called again if
-# the transaction has to be done over.
+# must be quick, and may only read the store (a write would wait for this one).
 ClaimAppends = Callable[[Sequence[WorkItem]], Sequence[AppendRequest]]
 
 

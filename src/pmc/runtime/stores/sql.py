@@ -600,16 +600,7 @@ class SqlStore:
             "lease_until": self._sql.timestamp(lease_until),
             **{f"c{n}": name for n, name in enumerate(chosen or ())},
         }
-        try:
-            claimed = self._claim(chosen, params, worker_id, lease_until, read_after, appends)
-        except IntegrityError:
-            # A unique violation the appends' checks did not foresee (an id
-            # committed meanwhile by another writer) undid the claim too:
-            # claim again, and record the appends on their own, where
-            # ``append_many`` sinks only the request at fault.
-            claimed = self._claim(chosen, params, worker_id, lease_until, read_after, no_appends)
-            claimed = Claimed(claimed.items, self.append_many(appends(claimed.items)))
-        return claimed
+        return self._claim(chosen, params, worker_id, lease_until, read_after, appends)
 
     def _claim(
         self,
