@@ -6,18 +6,25 @@ may serve several processes.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from pmc.runtime import End, TaskContext
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.results import HandleResult
 from pmc.runtime.running import OutcomeBatcher
-from pmc.runtime.stores import AppendOutcome, AppendRequest, ProcessStore, open_store
+from pmc.runtime.stores import (
+    AppendOutcome,
+    AppendRequest,
+    ProcessStore,
+    VersionConflict,
+    open_store,
+)
 from pmc.runtime.worker import Worker
 from tests.runtime.counting import counting
 from tests.runtime.processes import SEED
@@ -286,3 +293,102 @@ def test_a_worker_serves_each_process_once() -> None:
             RebaseTasks(),
             also_serve=[(definition(seed()), RebaseTasks())],
         )
+
+
+class StallStarts:
+    """A store holding back its first ``TaskStarted`` write until the worker is stopping."""
+
+    def __init__(self, inner: ProcessStore) -> None:
+        self.inner = inner
+        self.starting = threading.Event()
+        self.stop_requested = threading.Event()
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        names = [type(new.event).__name__ for r in requests for new in r.events]
+        if "TaskStarted" in names and not self.starting.is_set():
+            self.starting.set()
+            self.stop_requested.wait(5)
+            # Several times a runner's wait for a job (``idle_wait``): runners
+            # used to leave once stopping with nothing queued, before this
+            # write handed them its attempt.
+            time.sleep(0.3)
+        return self.inner.append_many(requests)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_an_attempt_started_while_the_worker_stops_is_run_before_it_stops(
+    store: ProcessStore,
+) -> None:
+    manager = plan(store, ["r1"])
+    stalling = StallStarts(store)
+    tasks = RebaseTasks()
+    worker = Worker(
+        definition(seed()), stalling, tasks, worker_id="w", concurrency=1, idle_wait=0.05
+    )
+    worker.start()
+    assert stalling.starting.wait(5)
+    stopping = threading.Thread(target=worker.stop, kwargs={"grace": 5})
+    stopping.start()
+    stalling.stop_requested.set()
+    stopping.join()
+
+    # The TaskStarted was recorded while stopping: its handler ran, its outcome is recorded.
+    assert tasks.calls.log, "an attempt recorded as started was never run"
+    assert manager.state("r1").tasks == {}
+
+
+class OneStartFails:
+    """The first batch of ``TaskStarted``s: its first request is refused (another writer
+    moved the stream) and the recorder's retry of it meets a dropped connection, while
+    the batch's other requests are recorded."""
+
+    def __init__(self, inner: ProcessStore) -> None:
+        self.inner = inner
+        self.tripped = False
+        self.raised = False
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        names = [type(new.event).__name__ for r in requests for new in r.events]
+        if "TaskStarted" in names and len(requests) > 1 and not self.tripped:
+            self.tripped = True
+            first, rest = requests[0], requests[1:]
+            refused = VersionConflict(first.category, first.key, first.expected_version, None)
+            return [refused, *self.inner.append_many(rest)]
+        return self.inner.append_many(requests)
+
+    def append(self, *args: Any, **kwargs: Any) -> Any:
+        if self.tripped and not self.raised:
+            self.raised = True
+            raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+        return self.inner.append(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_an_error_starting_one_attempt_of_a_batch_leaves_no_started_attempt_unrun(
+    store: ProcessStore,
+) -> None:
+    manager = plan(store, ["r1", "r2"])
+    failing = OneStartFails(store)
+    tasks = KeyedTasks()
+    worker = Worker(definition(seed()), failing, tasks, concurrency=2)
+
+    worker.run_once()
+
+    assert failing.raised, "the scenario did not happen"
+    # The attempt whose start landed ran and completed; the other was not started.
+    completed = [key for key in ("r1", "r2") if not manager.state(key).tasks]
+    assert tasks.ran == completed and len(completed) == 1
+
+
+class KeyedTasks:
+    """RtRebase handlers noting the stream of each attempt they ran."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def close_instance(self, task: Any, ctx: TaskContext) -> None:
+        self.ran.append(ctx.key)

@@ -197,7 +197,7 @@ class Worker:
         self._stats = WorkerStats()
         self._stats_lock = threading.Lock()
         self._running: dict[uuid.UUID, threading.Event] = {}
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()  # None: leave
         self._slots = threading.Condition()
         self._idle_runners = 0
 
@@ -230,12 +230,12 @@ class Worker:
             raise RuntimeError(f"worker {self.worker_id} is already running")
         self._stopping.clear()
         self._idle_runners = 0
-        self._threads = [
-            threading.Thread(target=self._guarded, args=(self._claim_rounds,), name=self.worker_id)
-        ]
+        self._threads = [threading.Thread(target=self._claim_then_dismiss, name=self.worker_id)]
         self._threads += [
             threading.Thread(
-                target=self._guarded, args=(self._run_jobs,), name=f"{self.worker_id}-{n}"
+                target=self._guarded,
+                args=(self._run_jobs, _until_dismissed),
+                name=f"{self.worker_id}-{n}",
             )
             for n in range(self.concurrency)
         ]
@@ -275,10 +275,27 @@ class Worker:
         )
         return stopped
 
-    def _guarded(self, rounds: Callable[[], bool]) -> None:
-        """Run ``rounds`` until the worker stops; a thread survives anything it raises."""
+    def _claim_then_dismiss(self) -> None:
+        """The claim thread: claim until the worker stops, then dismiss the runners.
+
+        A runner leaves only when dismissed, after every job handed over
+        before: an attempt whose ``TaskStarted`` the claim thread was
+        recording when the worker was told to stop is run all the same.
+        """
         try:
-            while not self._stopping.is_set():
+            self._guarded(self._claim_rounds)
+        finally:
+            for _ in range(self.concurrency):
+                self._jobs.put(None)
+
+    def _guarded(
+        self, rounds: Callable[[], bool], keep_going: Callable[[Worker], bool] | None = None
+    ) -> None:
+        """Run ``rounds`` until the worker stops (or ``keep_going`` says so); a
+        thread survives anything it raises."""
+        going = keep_going or _until_stopped
+        try:
+            while going(self):
                 try:
                     if rounds():
                         return
@@ -341,7 +358,7 @@ class Worker:
         return len(items)
 
     def _run_jobs(self) -> bool:
-        """A runner thread: run the attempts handed over until the worker stops."""
+        """A runner thread: run the attempts handed over until the claim thread dismisses it."""
         while True:
             with self._slots:
                 self._idle_runners += 1
@@ -353,12 +370,8 @@ class Worker:
             self._run_job(job)
 
     def _next_job(self) -> _Job | None:
-        while True:
-            try:
-                return self._jobs.get(timeout=self.idle_wait)
-            except queue.Empty:
-                if self._stopping.is_set():
-                    return None
+        """The next job handed over; None once the claim thread dismissed this runner."""
+        return self._jobs.get()
 
     # ---- one round -------------------------------------------------------------------------
 
@@ -629,6 +642,15 @@ def _in_own_loop(run: Callable[[_Job], None], job: _Job) -> None:
         run(job)
     finally:
         close_thread_loop()
+
+
+def _until_stopped(worker: Worker) -> bool:
+    return not worker._stopping.is_set()
+
+
+def _until_dismissed(worker: Worker) -> bool:
+    # A runner's rounds end only when the claim thread dismisses it.
+    return True
 
 
 def _join_all(threads: list[threading.Thread], timeout: float) -> bool:
