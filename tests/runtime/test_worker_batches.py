@@ -392,3 +392,72 @@ class KeyedTasks:
 
     def close_instance(self, task: Any, ctx: TaskContext) -> None:
         self.ran.append(ctx.key)
+
+
+TIMER_THEN_SYNC = """
+process RvTimerSync {
+    key id
+    event Go { id: str }
+    event Poke { id: str }
+    task Slow sync { id: str }
+    task Quick async { id: str }
+    machine M {
+        states Waiting, Running, Done, Broken
+        initial Waiting
+        final Done, Broken
+        transition fire: Waiting -> Running on after 1s run Slow(id = key)
+        transition done: Running -> Done on Slow completed
+        transition broke: Running -> Broken on Slow failed
+    }
+    machine Q {
+        states Idle, Busy, Over, Lost
+        initial Idle
+        final Over, Lost
+        transition go: Idle -> Busy on Poke run Quick(id = key)
+        transition over: Busy -> Over on Quick completed
+        transition lost: Busy -> Lost on Quick failed
+    }
+    start on Go
+}
+"""
+
+
+class SlowSyncTasks:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.slow_running = threading.Event()
+        self.quick_started = threading.Event()
+
+    def slow(self, task: Any, ctx: TaskContext) -> None:
+        self.slow_running.set()
+        self.release.wait(10)
+
+    def quick(self, task: Any, ctx: TaskContext) -> None:
+        self.quick_started.set()
+
+
+def test_a_sync_handler_planned_by_a_fired_timer_does_not_hold_up_claiming(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    m = compiled(TIMER_THEN_SYNC)
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Go(id="t1"))
+    clock.advance(seconds=2)  # t1's timer is due; firing it runs Slow
+    tasks = SlowSyncTasks()
+    worker = Worker(definition(m), store, tasks, concurrency=2, idle_wait=0.05)
+    worker.start()
+    try:
+        assert tasks.slow_running.wait(5)
+        # An async task comes due; a runner thread is idle.
+        manager.handle(m.Go(id="q1"))
+        manager.handle(m.Poke(id="q1"))
+        deadline = time.monotonic() + 3
+        while not tasks.quick_started.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started_meanwhile = tasks.quick_started.is_set()
+    finally:
+        tasks.release.set()
+        worker.stop(grace=5)
+
+    # A runner thread fired the timer and runs Slow; the claim thread went on.
+    assert started_meanwhile, "Quick waited for the sync handler the claiming thread ran"

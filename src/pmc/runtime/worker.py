@@ -124,6 +124,19 @@ class _Job:
     attempt: Attempt
 
 
+@dataclass(frozen=True, slots=True)
+class _Settle:
+    """A claimed row asking to record a timeout or fire a timer.
+
+    Done by a runner thread, not the claim thread: the decision may plan
+    sync tasks, run then and there, and a handler must not hold up claiming.
+    """
+
+    served: Served
+    item: WorkItem
+    action: TimeOut | FireTimer
+
+
 class Worker:
     """Runs the tasks of one process (or several) from a store, ``concurrency`` at a time.
 
@@ -197,7 +210,7 @@ class Worker:
         self._stats = WorkerStats()
         self._stats_lock = threading.Lock()
         self._running: dict[uuid.UUID, threading.Event] = {}
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()  # None: leave
+        self._jobs: queue.SimpleQueue[_Job | _Settle | None] = queue.SimpleQueue()  # None: leave
         self._slots = threading.Condition()
         self._idle_runners = 0
 
@@ -348,9 +361,12 @@ class Worker:
                 return
 
     def _dispatch(self, idle: int) -> int:
-        """Claim up to ``idle`` rows and hand their started attempts to idle runners."""
+        """Claim up to ``idle`` rows and hand their started attempts (and the
+        timeouts and timers to record) to idle runners."""
         items = self._claim(idle)
-        jobs = self._start(self._judge_all(items))
+        judged = self._judge_all(items)
+        jobs: list[_Job | _Settle] = [j for j in judged if isinstance(j, _Settle)]
+        jobs += self._start([j for j in judged if isinstance(j, _Start)])
         with self._slots:
             self._idle_runners -= len(jobs)
         for job in jobs:
@@ -367,9 +383,12 @@ class Worker:
             job = self._next_job()
             if job is None:
                 return True
-            self._run_job(job)
+            if isinstance(job, _Settle):
+                self._settle_due(job)
+            else:
+                self._run_job(job)
 
-    def _next_job(self) -> _Job | None:
+    def _next_job(self) -> _Job | _Settle | None:
         """The next job handed over; None once the claim thread dismissed this runner."""
         return self._jobs.get()
 
@@ -383,7 +402,12 @@ class Worker:
         their outcomes recorded together.
         """
         items = self._claim(limit or max(self.concurrency, RUN_ONCE_LIMIT))
-        starts = self._judge_all(items)
+        starts: list[_Start] = []
+        for judged in self._judge_all(items):
+            if isinstance(judged, _Settle):
+                self._settle_due(judged)
+            else:
+                starts.append(judged)
         for first in range(0, len(starts), self.concurrency):
             if self._stopping.is_set():
                 self._release([start.item for start in starts[first:]])
@@ -403,7 +427,11 @@ class Worker:
 
     def process(self, item: WorkItem) -> None:
         """Do what a claimed index row asks for, judged from its stream's state."""
-        self._run_together(self._start(self._judge_all([item])))
+        for judged in self._judge_all([item]):
+            if isinstance(judged, _Settle):
+                self._settle_due(judged)
+            else:
+                self._run_together(self._start([judged]))
 
     def _claim(self, limit: int) -> list[WorkItem]:
         # The claim reads the claimed streams' new events too, in its own
@@ -421,9 +449,9 @@ class Worker:
         served = self._served.get(category)
         return 0 if served is None else served.runner.cache.known_version(key)
 
-    def _judge_all(self, items: Sequence[WorkItem]) -> list[_Start]:
-        """Do what the claimed rows ask for, but start no attempt: those are returned."""
-        starts: list[_Start] = []
+    def _judge_all(self, items: Sequence[WorkItem]) -> list[_Start | _Settle]:
+        """Judge the claimed rows: what to start or record is returned, the rest done."""
+        starts: list[_Start | _Settle] = []
         for index, item in enumerate(items):
             if self._stopping.is_set():
                 self._release(items[index:])
@@ -437,14 +465,13 @@ class Worker:
                 starts.append(start)
         return starts
 
-    def _judge(self, item: WorkItem) -> _Start | None:
+    def _judge(self, item: WorkItem) -> _Start | _Settle | None:
         served = self._served.get(item.category)
         if served is None:
             # Only a row handed over by mistake (claims are per category):
             # another process's worker must judge it against its own stream.
             self.store.release(item)
             return None
-        definition, manager = served.definition, served.manager
         now = self.store.now()
         cache = served.runner.cache
         folded = (
@@ -459,6 +486,22 @@ class Worker:
                 set_work(self.store, item, due_at, judged_at=state.version)
             case StartAttempt(task=task):
                 return _Start(served, item, task)
+            case TimeOut() | FireTimer():
+                return _Settle(served, item, action)
+        return None
+
+    def _settle_due(self, settle: _Settle) -> None:
+        """Record the timeout or fire the timer of ``settle``, and run the sync tasks it plans."""
+        try:
+            self._record_due(settle)
+        except Exception:
+            # The row keeps its claim until the claim expires.
+            self._log_failure(settle.item)
+
+    def _record_due(self, settle: _Settle) -> None:
+        definition, manager, item = settle.served.definition, settle.served.manager, settle.item
+        now = self.store.now()
+        match settle.action:
             case TimeOut(task=task):
                 result = manager.record(item.key, *timeout_of(definition, task, now))
                 if self._settle(item, result):
@@ -491,7 +534,6 @@ class Worker:
                         )
                     )
                     self._count_sync_runs(result)
-        return None
 
     def _start(self, starts: Sequence[_Start]) -> list[_Job]:
         """Start the attempts of ``starts``: one ``TaskStarted`` write per process served.
