@@ -6,12 +6,13 @@ may serve several processes.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from pmc.runtime import End, TaskContext
 from pmc.runtime.manager import ProcessManager
@@ -23,6 +24,7 @@ from pmc.runtime.stores import (
     ClaimAppends,
     Claimed,
     ProcessStore,
+    VersionConflict,
     WorkItem,
     open_store,
 )
@@ -410,3 +412,209 @@ def test_a_worker_serves_each_process_once() -> None:
             RebaseTasks(),
             also_serve=[(definition(seed()), RebaseTasks())],
         )
+
+
+class StallStarts:
+    """A store holding back its first ``TaskStarted`` write until the worker is stopping."""
+
+    def __init__(self, inner: ProcessStore) -> None:
+        self.inner = inner
+        self.starting = threading.Event()
+        self.stop_requested = threading.Event()
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        self._stall(requests)
+        return self.inner.append_many(requests)
+
+    def claim_and_append(
+        self, now: Any, worker_id: str, limit: int, lease: float, appends: ClaimAppends, **kw: Any
+    ) -> Claimed:
+        def stalling(items: Sequence[WorkItem]) -> Sequence[AppendRequest]:
+            requests = appends(items)
+            self._stall(requests)
+            return requests
+
+        return self.inner.claim_and_append(now, worker_id, limit, lease, stalling, **kw)
+
+    def _stall(self, requests: Sequence[AppendRequest]) -> None:
+        names = [type(new.event).__name__ for r in requests for new in r.events]
+        if "TaskStarted" in names and not self.starting.is_set():
+            self.starting.set()
+            self.stop_requested.wait(5)
+            # Several times a runner's wait for a job (``idle_wait``): runners
+            # used to leave once stopping with nothing queued, before this
+            # write handed them its attempt.
+            time.sleep(0.3)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_an_attempt_started_while_the_worker_stops_is_run_before_it_stops(
+    store: ProcessStore,
+) -> None:
+    manager = plan(store, ["r1"])
+    stalling = StallStarts(store)
+    tasks = RebaseTasks()
+    worker = Worker(
+        definition(seed()), stalling, tasks, worker_id="w", concurrency=1, idle_wait=0.05
+    )
+    worker.start()
+    assert stalling.starting.wait(5)
+    stopping = threading.Thread(target=worker.stop, kwargs={"grace": 5})
+    stopping.start()
+    stalling.stop_requested.set()
+    stopping.join()
+
+    # The TaskStarted was recorded while stopping: its handler ran, its outcome is recorded.
+    assert tasks.calls.log, "an attempt recorded as started was never run"
+    assert manager.state("r1").tasks == {}
+
+
+class OneStartFails:
+    """The first batch of ``TaskStarted``s: its first request is refused (another writer
+    moved the stream) and the recorder's retry of it meets a dropped connection, while
+    the batch's other requests are recorded."""
+
+    def __init__(self, inner: ProcessStore) -> None:
+        self.inner = inner
+        self.tripped = False
+        self.raised = False
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        if self._trips(requests):
+            first, rest = requests[0], requests[1:]
+            return [_conflict(first), *self.inner.append_many(rest)]
+        return self.inner.append_many(requests)
+
+    def claim_and_append(
+        self, now: Any, worker_id: str, limit: int, lease: float, appends: ClaimAppends, **kw: Any
+    ) -> Claimed:
+        """The same with the starts a claim records."""
+        refused: list[AppendRequest] = []
+
+        def tripping(items: Sequence[WorkItem]) -> Sequence[AppendRequest]:
+            requests = appends(items)
+            if self._trips(requests):
+                refused.append(requests[0])
+                return requests[1:]
+            return requests
+
+        claimed = self.inner.claim_and_append(now, worker_id, limit, lease, tripping, **kw)
+        refusals: list[AppendOutcome] = [_conflict(first) for first in refused]
+        return Claimed(claimed.items, [*refusals, *claimed.appended])
+
+    def _trips(self, requests: Sequence[AppendRequest]) -> bool:
+        names = [type(new.event).__name__ for r in requests for new in r.events]
+        if "TaskStarted" in names and len(requests) > 1 and not self.tripped:
+            self.tripped = True
+            return True
+        return False
+
+    def append(self, *args: Any, **kwargs: Any) -> Any:
+        if self.tripped and not self.raised:
+            self.raised = True
+            raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+        return self.inner.append(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _conflict(request: AppendRequest) -> VersionConflict:
+    return VersionConflict(request.category, request.key, request.expected_version, None)
+
+
+def test_an_error_starting_one_attempt_of_a_batch_leaves_no_started_attempt_unrun(
+    store: ProcessStore,
+) -> None:
+    manager = plan(store, ["r1", "r2"])
+    failing = OneStartFails(store)
+    tasks = KeyedTasks()
+    worker = Worker(definition(seed()), failing, tasks, concurrency=2)
+
+    worker.run_once()
+
+    assert failing.raised, "the scenario did not happen"
+    # The attempt whose start landed ran and completed; the other was not started.
+    completed = [key for key in ("r1", "r2") if not manager.state(key).tasks]
+    assert tasks.ran == completed and len(completed) == 1
+
+
+class KeyedTasks:
+    """RtRebase handlers noting the stream of each attempt they ran."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def close_instance(self, task: Any, ctx: TaskContext) -> None:
+        self.ran.append(ctx.key)
+
+
+TIMER_THEN_SYNC = """
+process RvTimerSync {
+    key id
+    event Go { id: str }
+    event Poke { id: str }
+    task Slow sync { id: str }
+    task Quick async { id: str }
+    machine M {
+        states Waiting, Running, Done, Broken
+        initial Waiting
+        final Done, Broken
+        transition fire: Waiting -> Running on after 1s run Slow(id = key)
+        transition done: Running -> Done on Slow completed
+        transition broke: Running -> Broken on Slow failed
+    }
+    machine Q {
+        states Idle, Busy, Over, Lost
+        initial Idle
+        final Over, Lost
+        transition go: Idle -> Busy on Poke run Quick(id = key)
+        transition over: Busy -> Over on Quick completed
+        transition lost: Busy -> Lost on Quick failed
+    }
+    start on Go
+}
+"""
+
+
+class SlowSyncTasks:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.slow_running = threading.Event()
+        self.quick_started = threading.Event()
+
+    def slow(self, task: Any, ctx: TaskContext) -> None:
+        self.slow_running.set()
+        self.release.wait(10)
+
+    def quick(self, task: Any, ctx: TaskContext) -> None:
+        self.quick_started.set()
+
+
+def test_a_sync_handler_planned_by_a_fired_timer_does_not_hold_up_claiming(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    m = compiled(TIMER_THEN_SYNC)
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Go(id="t1"))
+    clock.advance(seconds=2)  # t1's timer is due; firing it runs Slow
+    tasks = SlowSyncTasks()
+    worker = Worker(definition(m), store, tasks, concurrency=2, idle_wait=0.05)
+    worker.start()
+    try:
+        assert tasks.slow_running.wait(5)
+        # An async task comes due; a runner thread is idle.
+        manager.handle(m.Go(id="q1"))
+        manager.handle(m.Poke(id="q1"))
+        deadline = time.monotonic() + 3
+        while not tasks.quick_started.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started_meanwhile = tasks.quick_started.is_set()
+    finally:
+        tasks.release.set()
+        worker.stop(grace=5)
+
+    # A runner thread fired the timer and runs Slow; the claim thread went on.
+    assert started_meanwhile, "Quick waited for the sync handler the claiming thread ran"

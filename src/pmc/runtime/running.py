@@ -29,7 +29,7 @@ from pmc.runtime.log import log_attempt, log_report, logger
 from pmc.runtime.preconditions import Precondition, held_by, lease_expired, startable
 from pmc.runtime.recorder import Batch, Recorder, RecordRequest
 from pmc.runtime.results import AttemptReport, HandleResult, HandleStatus
-from pmc.runtime.state import ProcessState, TaskInFlight
+from pmc.runtime.state import ProcessState, TaskInFlight, TaskStatus
 from pmc.runtime.stores.api import AppendOutcome, transient
 from pmc.runtime.work import StartAttempt, TimeOut, task_action
 
@@ -156,7 +156,11 @@ class TaskRunner:
         caller must run every started attempt at once.
         """
         planned = self.plan_starts(starts, worker, lease, self._store.now())
-        recorded = self._store.append_many(planned.batch.appends)
+        try:
+            recorded = self._store.append_many(planned.batch.appends)
+        except Exception:
+            logger.exception("starting %d attempts failed; running those recorded", len(starts))
+            return self.started_as_read(planned, cancellations)
         return self.started(planned, recorded, cancellations)
 
     def plan_starts(
@@ -199,21 +203,58 @@ class TaskRunner:
         recorded again one by one, decided on the stream read anew. An
         attempt another runner started first is None, in place.
         """
-        results = self._recorder.settle(planned.batch, recorded)
+        try:
+            landed = [_result(r).recorded for r in self._recorder.settle(planned.batch, recorded)]
+        except Exception:
+            # Some of the batch may have landed before the error (a stream
+            # appended again alone after a conflict, say): those attempts
+            # are this runner's now and must run, not wait out their lease.
+            logger.exception(
+                "starting %d attempts failed; running those recorded", len(planned.starts)
+            )
+            return self.started_as_read(planned, cancellations)
+        return self._attempts(planned, landed, cancellations)
+
+    def started_as_read(
+        self, planned: Starts, cancellations: Sequence[threading.Event | None] | None = None
+    ) -> list[Attempt | None]:
+        """The attempts of ``planned`` the streams, read anew, have running on its worker.
+
+        After a write of the ``TaskStarted``s that failed: some may have
+        landed all the same (its answer lost), and those must run.
+        """
+        landed = [self._is_running(key, task, planned.worker) for key, task in planned.starts]
+        return self._attempts(planned, landed, cancellations)
+
+    def _attempts(
+        self,
+        planned: Starts,
+        landed: Sequence[bool],
+        cancellations: Sequence[threading.Event | None] | None,
+    ) -> list[Attempt | None]:
+        """The attempts of ``planned`` whose ``TaskStarted`` ``landed``; None for the others."""
         given = cancellations or [None] * len(planned.starts)
         started: list[Attempt | None] = []
-        for (key, task), lease_until, result, cancellation in zip(
-            planned.starts, planned.leases, results, given, strict=True
+        for (key, task), lease_until, ran, cancellation in zip(
+            planned.starts, planned.leases, landed, given, strict=True
         ):
-            if isinstance(result, Exception):
-                raise result
-            if not result.recorded:
+            if not ran:
                 started.append(None)
                 continue
             context = self._context(key, task, lease_until, cancellation or threading.Event())
             log_attempt("started", self._definition.category, key, task, planned.worker)
             started.append(Attempt(key, task, planned.worker, context))
         return started
+
+    def _is_running(self, key: str, task: TaskInFlight, worker: str) -> bool:
+        """Whether the stream, read anew, has ``task``'s attempt running on ``worker``."""
+        now_running = self._recorder.cache.current(key).state.tasks.get(task.task_id)
+        return (
+            now_running is not None
+            and now_running.attempt == task.attempt
+            and now_running.status is TaskStatus.RUNNING
+            and now_running.worker == worker
+        )
 
     def _context(
         self, key: str, task: TaskInFlight, lease_until: datetime, cancellation: threading.Event
@@ -421,13 +462,24 @@ def timeout_of(
     )
 
 
+def _result(result: HandleResult | Exception) -> HandleResult:
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
 class LeaseKeeper:
-    """One thread renewing the leases of running attempts, each every ``interval`` seconds.
+    """One thread keeping the leases of running attempts, each renewed every ``interval`` seconds.
 
     A renewal is due a third of a lease after the last (minutes by default),
     so most attempts end before their first: a thread of their own would cost
-    every attempt a thread start for nothing. The thread starts with the
-    first lease kept and ends after ``IDLE_SECONDS`` without any.
+    every attempt a thread start for nothing. The keeper's thread only keeps
+    time; each renewal runs in a thread of its own, so one that hangs (a
+    store waiting on a lock, a stream contended for long) holds up no other
+    attempt's renewal, and a lease is due again only once its renewal
+    returned: at most one renewal thread per running attempt. The keeper's
+    thread starts with the first lease kept and ends after ``IDLE_SECONDS``
+    without any.
 
     If a renewal is refused, the attempt is no longer its runner's (it timed
     out, or the process moved on): the handler is asked to stop.
@@ -447,8 +499,14 @@ class LeaseKeeper:
     ) -> Lease:
         """Renew with ``renew(n)`` (n = 1, 2, ...) every ``interval`` seconds until stopped."""
         lease = Lease(renew, interval, cancellation)
+        self._schedule(lease)
+        return lease
+
+    def _schedule(self, lease: Lease) -> None:
+        """Make ``lease`` due an interval from now, waking or starting the keeper's thread."""
         with self._changed:
-            due = self._schedule(lease)
+            due = time.monotonic() + lease.interval
+            heapq.heappush(self._due, (due, next(self._order), lease))
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="pmc-lease", daemon=True).start()
@@ -456,21 +514,19 @@ class LeaseKeeper:
                 # Only then: waking the thread for every attempt costs as
                 # much as the thread start this class saves.
                 self._changed.notify()
-        return lease
-
-    def _schedule(self, lease: Lease) -> float:
-        due = time.monotonic() + lease.interval
-        heapq.heappush(self._due, (due, next(self._order), lease))
-        return due
 
     def _run(self) -> None:
         while True:
             lease = self._next()
             if lease is None:
                 return
-            if lease.renew_once():
-                with self._changed:
-                    self._schedule(lease)
+            threading.Thread(
+                target=self._renew, args=(lease,), name="pmc-lease-renewal", daemon=True
+            ).start()
+
+    def _renew(self, lease: Lease) -> None:
+        if lease.renew_once():
+            self._schedule(lease)
 
     def _next(self) -> Lease | None:
         """The next lease due, once it is; None when idle long enough to end the thread."""

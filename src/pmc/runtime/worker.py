@@ -177,6 +177,19 @@ class _Job:
     attempt: Attempt
 
 
+@dataclass(frozen=True, slots=True)
+class _Settle:
+    """A claimed row asking to record a timeout or fire a timer.
+
+    Done by a runner thread, not the claim thread: the decision may plan
+    sync tasks, run then and there, and a handler must not hold up claiming.
+    """
+
+    served: Served
+    item: WorkItem
+    action: TimeOut | FireTimer
+
+
 class Worker:
     """Runs the tasks of one process (or several) from a store, ``concurrency`` at a time.
 
@@ -251,7 +264,7 @@ class Worker:
         self._stats = WorkerStats()
         self._stats_lock = threading.Lock()
         self._running: dict[uuid.UUID, threading.Event] = {}
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | _Settle | None] = queue.SimpleQueue()  # None: leave
         self._slots = threading.Condition()
         self._idle_runners = 0
 
@@ -284,12 +297,12 @@ class Worker:
             raise RuntimeError(f"worker {self.worker_id} is already running")
         self._stopping.clear()
         self._idle_runners = 0
-        self._threads = [
-            threading.Thread(target=self._guarded, args=(self._claim_rounds,), name=self.worker_id)
-        ]
+        self._threads = [threading.Thread(target=self._claim_then_dismiss, name=self.worker_id)]
         self._threads += [
             threading.Thread(
-                target=self._guarded, args=(self._run_jobs,), name=f"{self.worker_id}-{n}"
+                target=self._guarded,
+                args=(self._run_jobs, _until_dismissed),
+                name=f"{self.worker_id}-{n}",
             )
             for n in range(self.concurrency)
         ]
@@ -329,10 +342,27 @@ class Worker:
         )
         return stopped
 
-    def _guarded(self, rounds: Callable[[], bool]) -> None:
-        """Run ``rounds`` until the worker stops; a thread survives anything it raises."""
+    def _claim_then_dismiss(self) -> None:
+        """The claim thread: claim until the worker stops, then dismiss the runners.
+
+        A runner leaves only when dismissed, after every job handed over
+        before: an attempt whose ``TaskStarted`` the claim thread was
+        recording when the worker was told to stop is run all the same.
+        """
         try:
-            while not self._stopping.is_set():
+            self._guarded(self._claim_rounds)
+        finally:
+            for _ in range(self.concurrency):
+                self._jobs.put(None)
+
+    def _guarded(
+        self, rounds: Callable[[], bool], keep_going: Callable[[Worker], bool] | None = None
+    ) -> None:
+        """Run ``rounds`` until the worker stops (or ``keep_going`` says so); a
+        thread survives anything it raises."""
+        going = keep_going or _until_stopped
+        try:
+            while going(self):
                 try:
                     if rounds():
                         return
@@ -385,21 +415,25 @@ class Worker:
                 return
 
     def _dispatch(self, idle: int) -> int:
-        """Claim up to ``idle`` rows and hand their started attempts to idle runners."""
+        """Claim up to ``idle`` rows and hand their started attempts (and the
+        timeouts and timers to record) to idle runners."""
         claimed = self._claim(idle, starting=idle)
         self._hand_over(claimed.jobs)
         # Only then the rest: the attempts' leases run already.
-        self._hand_over(self._start(self._judge_all(claimed.rest)))
+        judged = self._judge_all(claimed.rest)
+        jobs: list[_Job | _Settle] = [j for j in judged if isinstance(j, _Settle)]
+        jobs += self._start([j for j in judged if isinstance(j, _Start)])
+        self._hand_over(jobs)
         return len(claimed.items)
 
-    def _hand_over(self, jobs: Sequence[_Job]) -> None:
+    def _hand_over(self, jobs: Sequence[_Job | _Settle]) -> None:
         with self._slots:
             self._idle_runners -= len(jobs)
         for job in jobs:
             self._jobs.put(job)
 
     def _run_jobs(self) -> bool:
-        """A runner thread: run the attempts handed over until the worker stops."""
+        """A runner thread: run the attempts handed over until the claim thread dismisses it."""
         while True:
             with self._slots:
                 self._idle_runners += 1
@@ -408,15 +442,14 @@ class Worker:
             job = self._next_job()
             if job is None:
                 return True
-            self._run_job(job)
+            if isinstance(job, _Settle):
+                self._settle_due(job)
+            else:
+                self._run_job(job)
 
-    def _next_job(self) -> _Job | None:
-        while True:
-            try:
-                return self._jobs.get(timeout=self.idle_wait)
-            except queue.Empty:
-                if self._stopping.is_set():
-                    return None
+    def _next_job(self) -> _Job | _Settle | None:
+        """The next job handed over; None once the claim thread dismissed this runner."""
+        return self._jobs.get()
 
     # ---- one round -------------------------------------------------------------------------
 
@@ -429,7 +462,12 @@ class Worker:
         together.
         """
         claimed = self._claim(limit or max(self.concurrency, RUN_ONCE_LIMIT), self.concurrency)
-        starts = self._judge_all(claimed.rest)
+        starts: list[_Start] = []
+        for judged in self._judge_all(claimed.rest):
+            if isinstance(judged, _Settle):
+                self._settle_due(judged)
+            else:
+                starts.append(judged)
         self._run_together(claimed.jobs)
         for first in range(0, len(starts), self.concurrency):
             if self._stopping.is_set():
@@ -455,7 +493,11 @@ class Worker:
         except Exception:
             self._log_failure(item)
             return
-        self._run_together(self._start(self._judge_all([judged])))
+        for each in self._judge_all([judged]):
+            if isinstance(each, _Settle):
+                self._settle_due(each)
+            else:
+                self._run_together(self._start([each]))
 
     def _claim(self, limit: int, starting: int) -> _Claimed:
         """Claim up to ``limit`` rows, starting the first ``starting`` attempts due with the claim.
@@ -492,8 +534,9 @@ class Worker:
         appended = iter(claimed.appended)
         for starting_of in plan.starting:
             recorded = [next(appended) for _ in starting_of.planned.batch.appends]
+            cancellations = [threading.Event() for _ in starting_of.starts]
             jobs += self._started(
-                starting_of.served, starting_of.starts, starting_of.planned, recorded
+                starting_of.served, starting_of.starts, starting_of.planned, recorded, cancellations
             )
         return _Claimed(claimed.items, jobs, plan.rest)
 
@@ -565,9 +608,9 @@ class Worker:
         served = self._served.get(category)
         return 0 if served is None else served.runner.cache.known_version(key)
 
-    def _judge_all(self, judged: Sequence[_Judged]) -> list[_Start]:
-        """Do what the judged rows ask for, but start no attempt: those are returned."""
-        starts: list[_Start] = []
+    def _judge_all(self, judged: Sequence[_Judged]) -> list[_Start | _Settle]:
+        """Do what the judged rows ask for but what to start or record: those are returned."""
+        found: list[_Start | _Settle] = []
         for index, each in enumerate(judged):
             if self._stopping.is_set():
                 self._release([rest.item for rest in judged[index:]])
@@ -578,8 +621,8 @@ class Worker:
                 self._log_failure(each.item)
                 continue
             if start is not None:
-                starts.append(start)
-        return starts
+                found.append(start)
+        return found
 
     def _judged(self, item: WorkItem, now: datetime) -> _Judged:
         """What ``item`` asks for at ``now``, judged on its stream's fold (and the claim's tail)."""
@@ -592,22 +635,37 @@ class Worker:
         )
         return _Judged(item, served, due_action(folded.state, item, now), folded.state.version, now)
 
-    def _act(self, judged: _Judged) -> _Start | None:
-        """Do what a judged row asks for, but an attempt to start: returned."""
-        item, served = judged.item, judged.served
+    def _act(self, judged: _Judged) -> _Start | _Settle | None:
+        """Do what a judged row asks for, but starts, timeouts and timers: returned."""
+        item, served, action = judged.item, judged.served, judged.action
         if served is None:
             # Only a row handed over by mistake (claims are per category):
             # another process's worker must judge it against its own stream.
             self.store.release(item)
             return None
-        definition, manager, now = served.definition, served.manager, judged.now
-        match judged.action:
+        match action:
             case Drop():
                 set_work(self.store, item, None, judged_at=judged.version)
             case NotYet(due_at=due_at):
                 set_work(self.store, item, due_at, judged_at=judged.version)
             case StartAttempt(task=task):
                 return _Start(served, item, task)
+            case TimeOut() | FireTimer():
+                return _Settle(served, item, action)
+        return None
+
+    def _settle_due(self, settle: _Settle) -> None:
+        """Record the timeout or fire the timer of ``settle``, and run the sync tasks it plans."""
+        try:
+            self._record_due(settle)
+        except Exception:
+            # The row keeps its claim until the claim expires.
+            self._log_failure(settle.item)
+
+    def _record_due(self, settle: _Settle) -> None:
+        definition, manager, item = settle.served.definition, settle.served.manager, settle.item
+        now = self.store.now()
+        match settle.action:
             case TimeOut(task=task):
                 result = manager.record(item.key, *timeout_of(definition, task, now))
                 if self._settle(item, result):
@@ -640,7 +698,6 @@ class Worker:
                         )
                     )
                     self._count_sync_runs(result)
-        return None
 
     def _start(self, starts: Sequence[_Start]) -> list[_Job]:
         """Start the attempts of ``starts``: one ``TaskStarted`` write per process served.
@@ -656,6 +713,7 @@ class Worker:
         return jobs
 
     def _start_of(self, served: Served, starts: Sequence[_Start]) -> list[_Job]:
+        cancellations = [threading.Event() for _ in starts]
         try:
             planned = served.runner.plan_starts(
                 [(start.item.key, start.task) for start in starts],
@@ -663,17 +721,24 @@ class Worker:
                 self.lease,
                 self.store.now(),
             )
+        except Exception:
+            return self._not_started(starts)
+        try:
             recorded = self.store.append_many(planned.batch.appends)
         except Exception as error:
             if len(starts) > 1 and not transient(error):
                 # Refused as data: one by one, so that one start the store
                 # refuses does not keep the others from running.
                 return [job for start in starts for job in self._start_of(served, [start])]
-            # The rows keep their claims until the claims expire.
-            for start in starts:
-                self._log_failure(start.item)
-            return []
-        return self._started(served, starts, planned, recorded)
+            logger.exception("worker %s: starting %d attempts failed", self.worker_id, len(starts))
+            try:
+                # The write may have landed (its answer lost): those attempts
+                # are this worker's now and must run, not wait out their lease.
+                landed = served.runner.started_as_read(planned, cancellations)
+            except Exception:
+                return self._not_started(starts)
+            return self._jobs_of(served, starts, landed, release=False)
+        return self._started(served, starts, planned, recorded, cancellations)
 
     def _started(
         self,
@@ -681,25 +746,48 @@ class Worker:
         starts: Sequence[_Start],
         planned: Starts,
         recorded: Sequence[AppendOutcome],
+        cancellations: Sequence[threading.Event],
     ) -> list[_Job]:
         """The jobs of the attempts of ``starts`` whose ``TaskStarted``s were recorded."""
-        cancellations = [threading.Event() for _ in starts]
         try:
             started = served.runner.started(planned, recorded, cancellations)
         except Exception:
-            # The rows keep their claims until the claims expire.
-            for start in starts:
-                self._log_failure(start.item)
-            return []
+            return self._not_started(starts)
+        return self._jobs_of(served, starts, started, release=True)
+
+    def _jobs_of(
+        self,
+        served: Served,
+        starts: Sequence[_Start],
+        started: Sequence[Attempt | None],
+        *,
+        release: bool,
+    ) -> list[_Job]:
+        """The jobs of the attempts ``started``; the rows of the others released if ``release``.
+
+        Released when the store answered that another worker started the
+        attempt first; kept claimed (until the claim expires) when the
+        write failed, so that a start the store keeps refusing is retried
+        at that pace, not in a busy loop.
+        """
         jobs: list[_Job] = []
         for start, attempt in zip(starts, started, strict=True):
             if attempt is None:
-                # Another worker started this attempt first.
-                self.store.release(start.item)
+                if release:
+                    self.store.release(start.item)
+                else:
+                    self._log_failure(start.item)
                 continue
             self._running[attempt.task.task_id] = attempt.context.cancellation
             jobs.append(_Job(served, start.item, attempt))
         return jobs
+
+    def _not_started(self, starts: Sequence[_Start]) -> list[_Job]:
+        # Called while handling an error: the rows keep their claims until
+        # the claims expire.
+        for start in starts:
+            self._log_failure(start.item)
+        return []
 
     def _run_together(self, jobs: Sequence[_Job]) -> None:
         """Run started attempts at once: the first here, each other one in a thread of its own."""
@@ -813,6 +901,15 @@ def _in_own_loop(run: Callable[[_Job], None], job: _Job) -> None:
         run(job)
     finally:
         close_thread_loop()
+
+
+def _until_stopped(worker: Worker) -> bool:
+    return not worker._stopping.is_set()
+
+
+def _until_dismissed(worker: Worker) -> bool:
+    # A runner's rounds end only when the claim thread dismisses it.
+    return True
 
 
 def _join_all(threads: list[threading.Thread], timeout: float) -> bool:
