@@ -582,14 +582,22 @@ class SqlStore:
             **{f"c{n}": name for n, name in enumerate(chosen or ())},
         }
         # One statement on the driver's cursor (a claim is on every task's
-        # path), and the tails asked for in the same transaction.
+        # path). On PostgreSQL the tails asked for are read in the same
+        # transaction; SQLite has one writer at a time, and reading (say) a
+        # cold worker's whole streams under its write lock would hold up
+        # every other writer: they are read after the claim commits instead
+        # (a stale tail costs nothing: appends check the version).
+        tails_inside = read_after is not None and self._dialect == "postgresql"
         with self._cursor(write=True) as cursor:
             cursor.execute(self._claim_statement(chosen), params)
             items = sorted(
                 (claimed_item(row, worker_id, lease_until) for row in cursor.fetchall()),
                 key=lambda item: (item.due_at, item.category, item.key, item.work_id),
             )
-            if read_after is not None:
+            if tails_inside and read_after is not None:
+                items = read_tails(partial(self._read_events, cursor), items, read_after)
+        if items and read_after is not None and not tails_inside:
+            with self._cursor(write=False) as cursor:
                 items = read_tails(partial(self._read_events, cursor), items, read_after)
         # A work row needs its stream's ``pmc_streams`` row (a foreign key):
         # the attempts started on these rows need not make sure of it.
