@@ -747,7 +747,16 @@ def work_item(row: Row[Any]) -> WorkItem:
 # -- engines -----------------------------------------------------------------------
 
 
+# `RETURNING` (claims, work changes) came in SQLite 3.35.0.
+SQLITE_MIN_VERSION = (3, 35, 0)
+
+
 def sqlite_store(url: str, clock: Clock | None = None, *, outbox_attempts: int = 0) -> SqlStore:
+    if sqlite3.sqlite_version_info < SQLITE_MIN_VERSION:
+        needed = ".".join(map(str, SQLITE_MIN_VERSION))
+        raise StoreUrlError(
+            f"the sqlite3 module uses SQLite {sqlite3.sqlite_version}: pmc needs {needed} or newer"
+        )
     parsed = make_url(url)
     if parsed.database in (None, "", ":memory:"):
         raise StoreUrlError("an SQLite store needs a file path: sqlite:///path.db")
