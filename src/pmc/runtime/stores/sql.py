@@ -51,7 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -134,6 +134,10 @@ PG_POLL_INTERVAL = 2.0
 _SCHEMA_LOCK_ID = 0x706D635F73636D61
 # Streams a store remembers having a ``pmc_streams`` row (see ``_remember_listed``).
 MAX_LISTED_REMEMBERED = 100_000
+# How often an append PostgreSQL undid to break a deadlock is tried again
+# (alone): each retry waits for a batch that won, so a few are plenty.
+DEADLOCK_RETRIES = 3
+_DEADLOCK_DETECTED = "40P01"
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +346,9 @@ class SqlStore:
             work=request.work,
         )
 
-    def _record_together(self, appends: Sequence[_Append]) -> list[AppendOutcome]:
+    def _record_together(
+        self, appends: Sequence[_Append], deadlocks: int = DEADLOCK_RETRIES
+    ) -> list[AppendOutcome]:
         """Record ``appends`` in one transaction; one by one if the database refuses it."""
         try:
             with self._cursor(write=True) as cursor:
@@ -355,13 +361,27 @@ class SqlStore:
             # A unique violation our checks did not foresee (an id committed
             # meanwhile by another writer) undid the whole transaction: one
             # transaction per append, so that it sinks only its own.
-            return [outcome for append in appends for outcome in self._record_together([append])]
+            return self._record_each(appends, deadlocks)
+        except OperationalError as error:
+            if not deadlocked(error) or deadlocks == 0:
+                raise
+            # Streams are taken in one order, but event ids are not: two
+            # batches carrying one id into different streams each wait for
+            # the other's uncommitted index entry, and PostgreSQL undid this
+            # one. Alone, an append holds one stream row: the retry waits
+            # for the other batch, then is recorded or a DuplicateEventId.
+            return self._record_each(appends, deadlocks - 1)
         self._remember_listed(
             (append.category, append.key)
             for append, outcome in zip(appends, outcomes, strict=True)
             if not isinstance(outcome, AppendRejected) and listed_by(append)
         )
         return outcomes
+
+    def _record_each(self, appends: Sequence[_Append], deadlocks: int) -> list[AppendOutcome]:
+        return [
+            outcome for append in appends for outcome in self._record_together([append], deadlocks)
+        ]
 
     def _remember_listed(self, listed: Iterable[tuple[str, str]]) -> None:
         """Streams now known to have their ``pmc_streams`` row (committed; never deleted).
@@ -745,6 +765,11 @@ def work_item(row: Row[Any]) -> WorkItem:
 
 
 # -- engines -----------------------------------------------------------------------
+
+
+def deadlocked(error: OperationalError) -> bool:
+    """Whether PostgreSQL undid the transaction to break a deadlock (SQLSTATE 40P01)."""
+    return getattr(error.orig, "pgcode", None) == _DEADLOCK_DETECTED
 
 
 # `RETURNING` (claims, work changes) came in SQLite 3.35.0.
