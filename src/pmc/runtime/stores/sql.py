@@ -21,6 +21,7 @@ pending-work claims) goes through SQLAlchemy as before.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -86,7 +87,7 @@ from pmc.runtime.stores._events import (
     stored_row,
     stream_id,
 )
-from pmc.runtime.stores._notify import PgListener, install_notify
+from pmc.runtime.stores._notify import PgListener, PgTrigger, install_notify, install_trigger
 from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
     NO_WORK,
@@ -125,6 +126,8 @@ from pmc.runtime.stores.schema import (
     streams,
     work,
 )
+
+logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # How often an idle worker asks PostgreSQL for due work when no
@@ -223,6 +226,7 @@ class SqlStore:
                 es_tables = event_sourcery_tables()
                 es_tables[0].metadata.create_all(conn, tables=es_tables)
                 metadata.create_all(conn)
+                install_retirement(conn, self._dialect)
                 retire_old_versions(conn)
                 if self._dialect == "postgresql" and not install_notify(conn):
                     # No notification will come: poll as other databases do.
@@ -668,6 +672,44 @@ class SqlStore:
         if not isinstance(first, datetime):
             return None
         return (first - to_naive_utc(now)).total_seconds()
+
+
+# Sets every new ``pmc_streams`` row's version to ``RETIRED_VERSION``: a pmc
+# 0.4 store left running creates rows at version 1 after ``init`` retired the
+# others; so locked out of them too. pmc's own inserts write that version anyway.
+RETIRE_TRIGGER = PgTrigger(
+    name="pmc_streams_retired",
+    table="pmc_streams",
+    body=f"""
+BEGIN
+    NEW.version := {RETIRED_VERSION};
+    RETURN NEW;
+END;
+""",
+    fires="BEFORE INSERT ON {table} FOR EACH ROW",
+)
+# SQLite's triggers cannot change the row being inserted: they update it after.
+_SQLITE_RETIRE_TRIGGER = f"""
+CREATE TRIGGER IF NOT EXISTS {RETIRE_TRIGGER.name} AFTER INSERT ON pmc_streams
+FOR EACH ROW WHEN NEW.version <> {RETIRED_VERSION} BEGIN
+    UPDATE pmc_streams SET version = {RETIRED_VERSION}
+    WHERE category = NEW.category AND "key" = NEW."key";
+END
+"""
+
+
+def install_retirement(conn: Connection, dialect: str) -> None:
+    """The trigger retiring new streams' versions (``RETIRE_TRIGGER``); idempotent."""
+    if dialect != "postgresql":
+        conn.execute(text(_SQLITE_RETIRE_TRIGGER))
+        return
+    refused = install_trigger(conn, RETIRE_TRIGGER)
+    if refused is not None:
+        logger.warning(
+            "this role may not create the trigger locking pmc 0.4 stores out of new"
+            " streams (%s). Run `pmc db init` as the tables' owner to have it.",
+            refused,
+        )
 
 
 def retire_old_versions(conn: Connection) -> None:
