@@ -38,7 +38,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Row,
     and_,
     case,
     create_engine,
@@ -790,20 +789,6 @@ CLAIMABLE_AT = case(
     ),
     else_=work.c.due_at,
 )
-
-
-def work_item(row: Row[Any]) -> WorkItem:
-    """A ``pmc_work`` row read through SQLAlchemy, as it stands."""
-    return WorkItem(
-        category=row.category,
-        key=row.key,
-        work_id=row.work_id,
-        kind=row.kind,
-        due_at=from_naive_utc(row.due_at),
-        payload=cast(Mapping[str, JsonValue], row.payload),
-        claimed_by=row.claimed_by,
-        lease_until=None if row.lease_until is None else from_naive_utc(row.lease_until),
-    )
 
 
 # -- engines -----------------------------------------------------------------------
