@@ -497,14 +497,6 @@ class _Chain:
         return [step.result if isinstance(step, _Decision) else step for step in self.steps]
 
 
-def _the_deliverys(error: Exception) -> bool:
-    """Whether ``error``, recording a delivery again, is the delivery's own: its
-    decision, its event or its id (as the first try files it), not the store
-    failing or other writers outpacing it, which a retry of the batch may pass."""
-    own = isinstance(error, PmcError | TypeError | ValueError)
-    return own and not isinstance(error, ConflictRetriesExhausted) and not transient(error)
-
-
 def _result_or_raise(outcome: HandleResult | Exception) -> HandleResult:
     if isinstance(outcome, Exception):
         raise outcome
@@ -524,3 +516,11 @@ def _back_off(conflicts: int) -> None:
     # A little random sleep, growing with the losses, spreads the retries of
     # writers that keep colliding on one stream.
     time.sleep(random.uniform(0, min(0.001 * 2**conflicts, 0.05)))
+
+
+def _the_deliverys(error: Exception) -> bool:
+    """Whether ``error``, recording a delivery again, is the delivery's own: its
+    decision, its event or its id (as the first try files it), not the store
+    failing or other writers outpacing it, which a retry of the batch may pass."""
+    own = isinstance(error, PmcError | TypeError | ValueError)
+    return own and not isinstance(error, ConflictRetriesExhausted) and not transient(error)
