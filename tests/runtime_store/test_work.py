@@ -213,6 +213,37 @@ def test_a_claim_whose_appends_cannot_be_written_claims_nothing(store: ProcessSt
     assert store.version("Cleanup", "r1") == 1
 
 
+def test_a_row_whose_stream_a_claim_did_not_read_is_read_after_it(
+    open_same_store: OpenStore, store_url: str
+) -> None:
+    # On SQLite a claim reads the streams of the rows it is about to take
+    # before it takes the write lock; a row another writer made due first
+    # meanwhile is taken instead, and its stream read after the claim.
+    store, other = open_same_store(), open_same_store()
+    store.append("Cleanup", "later", [added("a")], 0, only(task("later")))
+    seen: dict[str, bool] = {}
+
+    def read_after(_category: str, key: str) -> int:
+        if key == "later" and "early" not in seen:
+            seen["early"] = False
+            other.append("Cleanup", "early", [added("b")], 0, only(task("early", -5)))
+        return 0
+
+    def appends(items: Sequence[WorkItem]) -> list[AppendRequest]:
+        seen.update({item.key: item.tail is not None for item in items})
+        return []
+
+    claimed = store.claim_and_append(T0, "w1", 1, 30, appends, read_after=read_after)
+
+    if store_url.startswith("sqlite"):
+        assert seen == {"early": False}  # taken, but not read before the claim
+    else:  # read in the claim: it took the row due when it ran
+        assert seen == {"early": False, "later": True}
+    assert [(i.key, len(i.tail.events)) for i in claimed.items if i.tail] == [
+        (claimed.items[0].key, 1)
+    ]
+
+
 @pytest.mark.postgres
 def test_a_claim_does_not_wait_for_another_writer_of_a_stream(postgres_url: str) -> None:
     # A writer locks a stream's row and then writes its work rows; a claim
@@ -350,3 +381,31 @@ def test_claims_refuse_naive_times_and_bad_limits(store: ProcessStore) -> None:
         store.claim_due(T0, "w1", 0, 10)
     with pytest.raises(ValueError, match="lease"):
         store.claim_due(T0, "w1", 1, 0)
+
+
+def test_other_writers_write_while_a_claim_reads_its_streams(
+    open_same_store: OpenStore, store_url: str
+) -> None:
+    # SQLite has one writer at a time: a claim reading (say) a cold worker's
+    # whole streams under its write lock held up every other writer.
+    if store_url.startswith("memory"):
+        pytest.skip("the memory store is one process's: nothing waits on a lock there")
+    store, other = open_same_store(), open_same_store()
+    store.append("Cleanup", "r1", [added("a")], 0, only(task("one")))
+    other.append("Cleanup", "r2", [added("b")], 0)
+    finished_in_time: list[bool] = []
+
+    def read_after(category: str, key: str) -> int:
+        # Asked while the claim reads the streams.
+        writer = threading.Thread(target=other.append, args=("Cleanup", "r2", [added("c")], 1))
+        writer.start()
+        writer.join(2.0)
+        finished_in_time.append(not writer.is_alive())
+        writer.join()
+        return 0
+
+    claimed = store.claim_due(T0 + timedelta(seconds=5), "w1", 10, 30, read_after=read_after)
+
+    assert ids(claimed) == ["one"]
+    assert finished_in_time == [True]
+    assert len(other.load("Cleanup", "r2")) == 2

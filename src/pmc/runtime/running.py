@@ -610,7 +610,12 @@ class OutcomeBatcher:
 
     @property
     def waiting(self) -> int:
-        """Outcomes handed in and waiting for the next write."""
+        """Outcomes handed in and waiting for the next write.
+
+        Only tests ask: a thread handing an outcome in then blocks inside
+        ``record``, so nothing else can tell a test that outcomes are queued
+        behind a write (tests/runtime/test_worker_batches.py).
+        """
         with self._changed:
             return len(self._pending)
 

@@ -153,6 +153,7 @@ class _Plan:
 
     starting: tuple[_Starting, ...]
     rest: tuple[_Judged, ...]
+    unread: tuple[WorkItem, ...]  # rows whose streams the claim did not read: judged after it
 
     @property
     def appends(self) -> list[AppendRequest]:
@@ -505,7 +506,9 @@ class Worker:
         One transaction: the claim reads the claimed streams' new events
         (judging a row then costs no read), and the ``TaskStarted``s of the
         attempts due, decided on them, are recorded with it. What the other
-        rows ask for is left to the caller (``_Claimed.rest``).
+        rows ask for is left to the caller (``_Claimed.rest``), and so are
+        the rows of streams the claim did not read in its transaction (a
+        long tail under SQLite's write lock): their attempts start after it.
         """
         now = self.store.now()
         planned: list[_Plan] = []
@@ -538,7 +541,13 @@ class Worker:
             jobs += self._started(
                 starting_of.served, starting_of.starts, starting_of.planned, recorded, cancellations
             )
-        return _Claimed(claimed.items, jobs, plan.rest)
+        # The rows whose streams the claim left unread, judged on the tails
+        # the store read after it (``claim_and_append``): started later.
+        unread = {(item.category, item.key, item.work_id) for item in plan.unread}
+        later = [
+            item for item in claimed.items if (item.category, item.key, item.work_id) in unread
+        ]
+        return _Claimed(claimed.items, jobs, plan.rest + self._plan(later, now, 0).rest)
 
     def _claim_alone(self, limit: int, now: datetime, error: Exception) -> _Claimed:
         """Claim without starting anything, after the store refused a claim with its starts.
@@ -574,7 +583,12 @@ class Worker:
         """
         starts: list[_Start] = []
         rest: list[_Judged] = []
+        unread: list[WorkItem] = []
         for item in items:
+            if item.tail is None:
+                # Its stream is read after the claim commits (see ``_claim``).
+                unread.append(item)
+                continue
             try:
                 judged = self._judged(item, now)
             except Exception:
@@ -602,7 +616,7 @@ class Worker:
                     self._log_failure(start.item)
                 continue
             planned.append(_Starting(served, tuple(mine), plan))
-        return _Plan(tuple(planned), tuple(rest))
+        return _Plan(tuple(planned), tuple(rest), tuple(unread))
 
     def _known_version(self, category: str, key: str) -> int:
         served = self._served.get(category)

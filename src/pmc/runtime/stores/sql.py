@@ -21,12 +21,13 @@ pending-work claims) goes through SQLAlchemy as before.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, cast
@@ -37,7 +38,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    Row,
     and_,
     case,
     create_engine,
@@ -51,7 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -86,7 +86,7 @@ from pmc.runtime.stores._events import (
     stored_row,
     stream_id,
 )
-from pmc.runtime.stores._notify import PgListener, install_notify
+from pmc.runtime.stores._notify import PgListener, PgTrigger, install_notify, install_trigger
 from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
     NO_WORK,
@@ -105,6 +105,7 @@ from pmc.runtime.stores.api import (
     StoredEvent,
     StoreUrlError,
     StreamBusy,
+    Tail,
     VersionConflict,
     WorkChanges,
     WorkItem,
@@ -118,6 +119,7 @@ from pmc.runtime.stores.api import (
     no_appends,
     read_tails,
     require_aware,
+    tail_of,
     to_naive_utc,
     utc_now,
 )
@@ -130,6 +132,8 @@ from pmc.runtime.stores.schema import (
     work,
 )
 
+logger = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # How often an idle worker asks PostgreSQL for due work when no
 # notification came (work due by the clock, a lost listening connection).
@@ -138,6 +142,10 @@ PG_POLL_INTERVAL = 2.0
 _SCHEMA_LOCK_ID = 0x706D635F73636D61
 # Streams a store remembers having a ``pmc_streams`` row (see ``_remember_listed``).
 MAX_LISTED_REMEMBERED = 100_000
+# How often an append PostgreSQL undid to break a deadlock is tried again
+# (alone): each retry waits for a batch that won, so a few are plenty.
+DEADLOCK_RETRIES = 3
+_DEADLOCK_DETECTED = "40P01"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +215,8 @@ class SqlStore:
         self._listed: set[tuple[str, str]] = set()
         self._statements = {statement: self._sql.sql(statement) for statement in HOT_STATEMENTS}
         self._lock_stream = self._sql.sql(LOCK_STREAM)
+        # The rows a claim would take, by the number of categories (None: all).
+        self._dues: dict[int | None, str] = {}
         # The claim statement by the number of categories claimed (None: all).
         self._claims: dict[int | None, str] = {}
 
@@ -224,6 +234,7 @@ class SqlStore:
                 es_tables = event_sourcery_tables()
                 es_tables[0].metadata.create_all(conn, tables=es_tables)
                 metadata.create_all(conn)
+                install_retirement(conn, self._dialect)
                 retire_old_versions(conn)
                 if self._dialect == "postgresql" and not install_notify(conn):
                     # No notification will come: poll as other databases do.
@@ -347,7 +358,9 @@ class SqlStore:
             work=request.work,
         )
 
-    def _record_together(self, appends: Sequence[_Append]) -> list[AppendOutcome]:
+    def _record_together(
+        self, appends: Sequence[_Append], deadlocks: int = DEADLOCK_RETRIES
+    ) -> list[AppendOutcome]:
         """Record ``appends`` in one transaction; one by one if the database refuses it."""
         try:
             with self._cursor(write=True) as cursor:
@@ -360,13 +373,27 @@ class SqlStore:
             # A unique violation our checks did not foresee (an id committed
             # meanwhile by another writer) undid the whole transaction: one
             # transaction per append, so that it sinks only its own.
-            return [outcome for append in appends for outcome in self._record_together([append])]
+            return self._record_each(appends, deadlocks)
+        except OperationalError as error:
+            if not deadlocked(error) or deadlocks == 0:
+                raise
+            # Streams are taken in one order, but event ids are not: two
+            # batches carrying one id into different streams each wait for
+            # the other's uncommitted index entry, and PostgreSQL undid this
+            # one. Alone, an append holds one stream row: the retry waits
+            # for the other batch, then is recorded or a DuplicateEventId.
+            return self._record_each(appends, deadlocks - 1)
         self._remember_listed(
             (append.category, append.key)
             for append, outcome in zip(appends, outcomes, strict=True)
             if not isinstance(outcome, AppendRejected) and listed_by(append)
         )
         return outcomes
+
+    def _record_each(self, appends: Sequence[_Append], deadlocks: int) -> list[AppendOutcome]:
+        return [
+            outcome for append in appends for outcome in self._record_together([append], deadlocks)
+        ]
 
     def _remember_listed(self, listed: Iterable[tuple[str, str]]) -> None:
         """Streams now known to have their ``pmc_streams`` row (committed; never deleted).
@@ -600,7 +627,8 @@ class SqlStore:
             "lease_until": self._sql.timestamp(lease_until),
             **{f"c{n}": name for n, name in enumerate(chosen or ())},
         }
-        return self._claim(chosen, params, worker_id, lease_until, read_after, appends)
+        tails = self._tails_before(chosen, params, read_after)
+        return self._claim(chosen, params, worker_id, lease_until, read_after, appends, tails)
 
     def _claim(
         self,
@@ -610,11 +638,15 @@ class SqlStore:
         lease_until: datetime,
         read_after: ReadAfter | None,
         appends: ClaimAppends,
+        tails: Mapping[tuple[str, str], Tail],
     ) -> Claimed:
         """One claim with its appends, in one transaction on the driver's cursor.
 
         A claim is on every task's path: one statement for the rows, the
-        tails asked for, then the claimer's appends, decided on them.
+        tails asked for (on SQLite, those of ``tails`` read before it), then
+        the claimer's appends, decided on them. A stream no tail was read
+        for (on SQLite, a row another claimer freed meanwhile) is read after
+        the claim commits; ``appends`` sees its rows without a tail.
         """
         with self._cursor(write=True) as cursor:
             cursor.execute(self._claim_statement(chosen), params)
@@ -626,8 +658,10 @@ class SqlStore:
             # key), committed before: the attempts started on these rows,
             # with the claim or later, need not make sure of it.
             self._remember_listed((item.category, item.key) for item in items)
-            if read_after is not None:
+            if read_after is not None and self._dialect == "postgresql":
                 items = read_tails(partial(self._read_events, cursor), items, read_after)
+            elif tails:
+                items = [replace(item, tail=tails.get((item.category, item.key))) for item in items]
             prepared = [self._prepare(request) for request in appends(items)]
             free = [self._lock_at_once(cursor, append) for append in prepared]
             writing = [append for append, ok in zip(prepared, free, strict=True) if ok]
@@ -645,7 +679,46 @@ class SqlStore:
         self._remember_listed((a.category, a.key) for a in recorded if listed_by(a))
         if any(append.work for append in recorded):
             self._signal.notify()
+        unread = [item for item in items if item.tail is None]
+        if read_after is not None and unread:
+            with self._cursor(write=False) as cursor:
+                read = iter(read_tails(partial(self._read_events, cursor), unread, read_after))
+            items = [next(read) if item.tail is None else item for item in items]
         return Claimed(items, appended)
+
+    def _tails_before(
+        self,
+        chosen: tuple[str, ...] | None,
+        params: Mapping[str, object],
+        read_after: ReadAfter | None,
+    ) -> dict[tuple[str, str], Tail]:
+        """On SQLite, the tails of the streams a claim is about to take, read before it.
+
+        SQLite has one writer at a time, and reading (say) a cold worker's
+        whole streams under the claim's write lock would hold up every other
+        writer: they are read first, in a read transaction, from the rows
+        the claim will take unless another claimer is quicker. A write
+        committed in between makes a tail stale, which costs nothing: an
+        append decided on it fails its version check. On PostgreSQL the
+        claim's own transaction reads them.
+        """
+        if read_after is None or self._dialect == "postgresql":
+            return {}
+        with self._cursor(write=False) as cursor:
+            cursor.execute(self._due_statement(chosen), params)
+            streams = dict.fromkeys((category, key) for category, key, _ in cursor.fetchall())
+            load = partial(self._read_events, cursor)
+            return {
+                (category, key): tail_of(load, category, key, read_after)
+                for category, key in streams
+            }
+
+    def _due_statement(self, chosen: tuple[str, ...] | None) -> str:
+        count = None if chosen is None else len(chosen)
+        statement = self._dues.get(count)
+        if statement is None:
+            statement = self._dues[count] = self._sql.sql(due_sql(count))
+        return statement
 
     def _lock_at_once(self, cursor: DBAPICursor, append: _Append) -> bool:
         """Whether the claim may write ``append``'s stream: on PostgreSQL, its row locked now.
@@ -715,6 +788,44 @@ class SqlStore:
         return (first - to_naive_utc(now)).total_seconds()
 
 
+# Sets every new ``pmc_streams`` row's version to ``RETIRED_VERSION``: a pmc
+# 0.4 store left running creates rows at version 1 after ``init`` retired the
+# others; so locked out of them too. pmc's own inserts write that version anyway.
+RETIRE_TRIGGER = PgTrigger(
+    name="pmc_streams_retired",
+    table="pmc_streams",
+    body=f"""
+BEGIN
+    NEW.version := {RETIRED_VERSION};
+    RETURN NEW;
+END;
+""",
+    fires="BEFORE INSERT ON {table} FOR EACH ROW",
+)
+# SQLite's triggers cannot change the row being inserted: they update it after.
+_SQLITE_RETIRE_TRIGGER = f"""
+CREATE TRIGGER IF NOT EXISTS {RETIRE_TRIGGER.name} AFTER INSERT ON pmc_streams
+FOR EACH ROW WHEN NEW.version <> {RETIRED_VERSION} BEGIN
+    UPDATE pmc_streams SET version = {RETIRED_VERSION}
+    WHERE category = NEW.category AND "key" = NEW."key";
+END
+"""
+
+
+def install_retirement(conn: Connection, dialect: str) -> None:
+    """The trigger retiring new streams' versions (``RETIRE_TRIGGER``); idempotent."""
+    if dialect != "postgresql":
+        conn.execute(text(_SQLITE_RETIRE_TRIGGER))
+        return
+    refused = install_trigger(conn, RETIRE_TRIGGER)
+    if refused is not None:
+        logger.warning(
+            "this role may not create the trigger locking pmc 0.4 stores out of new"
+            " streams (%s). Run `pmc db init` as the tables' owner to have it.",
+            refused,
+        )
+
+
 def retire_old_versions(conn: Connection) -> None:
     """Lock pmc 0.4 stores still running out of writing (see ``RETIRED_VERSION``).
 
@@ -751,17 +862,23 @@ def claim_sql(categories: int | None, *, skip_locked: bool) -> str:
     them; SQLite has no row locks, and its ``BEGIN IMMEDIATE`` makes claims
     take turns.
     """
+    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+    return (
+        "UPDATE pmc_work SET claimed_by = :worker, lease_until = :lease_until"
+        f' WHERE (category, "key", work_id) IN ({due_sql(categories)}{lock})'
+        ' RETURNING category, "key", work_id, kind, due_at, payload'
+    )
+
+
+def due_sql(categories: int | None) -> str:
+    """The first ``:limit`` rows due (of ``categories``) that a claim takes, in its order."""
     where = "due_at <= :now AND (claimed_by IS NULL OR lease_until <= :now)"
     if categories is not None:
         names = ", ".join(f":c{n}" for n in range(categories))
         where = f"category IN ({names}) AND {where}"
-    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
     return (
-        "UPDATE pmc_work SET claimed_by = :worker, lease_until = :lease_until"
-        ' WHERE (category, "key", work_id) IN ('
         f'SELECT category, "key", work_id FROM pmc_work WHERE {where}'
-        f' ORDER BY due_at, category, "key", work_id LIMIT :limit{lock})'
-        ' RETURNING category, "key", work_id, kind, due_at, payload'
+        ' ORDER BY due_at, category, "key", work_id LIMIT :limit'
     )
 
 
@@ -803,24 +920,24 @@ CLAIMABLE_AT = case(
 )
 
 
-def work_item(row: Row[Any]) -> WorkItem:
-    """A ``pmc_work`` row read through SQLAlchemy, as it stands."""
-    return WorkItem(
-        category=row.category,
-        key=row.key,
-        work_id=row.work_id,
-        kind=row.kind,
-        due_at=from_naive_utc(row.due_at),
-        payload=cast(Mapping[str, JsonValue], row.payload),
-        claimed_by=row.claimed_by,
-        lease_until=None if row.lease_until is None else from_naive_utc(row.lease_until),
-    )
-
-
 # -- engines -----------------------------------------------------------------------
 
 
+def deadlocked(error: OperationalError) -> bool:
+    """Whether PostgreSQL undid the transaction to break a deadlock (SQLSTATE 40P01)."""
+    return getattr(error.orig, "pgcode", None) == _DEADLOCK_DETECTED
+
+
+# `RETURNING` (claims, work changes) came in SQLite 3.35.0.
+SQLITE_MIN_VERSION = (3, 35, 0)
+
+
 def sqlite_store(url: str, clock: Clock | None = None, *, outbox_attempts: int = 0) -> SqlStore:
+    if sqlite3.sqlite_version_info < SQLITE_MIN_VERSION:
+        needed = ".".join(map(str, SQLITE_MIN_VERSION))
+        raise StoreUrlError(
+            f"the sqlite3 module uses SQLite {sqlite3.sqlite_version}: pmc needs {needed} or newer"
+        )
     parsed = make_url(url)
     if parsed.database in (None, "", ":memory:"):
         raise StoreUrlError("an SQLite store needs a file path: sqlite:///path.db")
