@@ -622,3 +622,33 @@ def test_a_sync_handler_planned_by_a_fired_timer_does_not_hold_up_claiming(
 
     # A runner thread fired the timer and runs Slow; the claim thread went on.
     assert started_meanwhile, "Quick waited for the sync handler the claiming thread ran"
+
+
+class Stubborn:
+    """RtRebase handlers that ignore ``ctx.cancelled`` until released."""
+
+    def __init__(self) -> None:
+        self.running = threading.Event()
+        self.release = threading.Event()
+
+    def close_instance(self, task: Any, ctx: TaskContext) -> None:
+        self.running.set()
+        self.release.wait(10)
+
+
+def test_a_stop_that_cannot_end_a_thread_logs_where_it_is(
+    store: ProcessStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    plan(store, ["r1"])
+    tasks = Stubborn()
+    worker = Worker(definition(seed()), store, tasks, worker_id="w", concurrency=1)
+    worker.start()
+    try:
+        assert tasks.running.wait(5)
+        with caplog.at_level("WARNING", logger="pmc.runtime"):
+            assert not worker.stop(grace=0.1)
+    finally:
+        tasks.release.set()
+
+    [warning] = [r.getMessage() for r in caplog.records if "still running" in r.getMessage()]
+    assert "w-0 in " in warning and "close_instance" in warning, warning

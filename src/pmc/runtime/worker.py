@@ -19,12 +19,15 @@ idempotent, keyed by ``ctx.task_id``.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from pmc.runtime import attempts, contract
 from pmc.runtime.definition import ProcessDefinition
@@ -334,6 +337,15 @@ class Worker:
             for cancellation in list(self._running.values()):
                 cancellation.set()
             stopped = _join_all(self._threads, 1.0)
+        if not stopped:
+            # Where each thread still is: an attempt that ignores
+            # ``ctx.cancelled``, or something that should never block.
+            logger.warning(
+                "worker %s: threads still running after the grace: %s",
+                self.worker_id,
+                "; ".join(_where(thread) for thread in self._threads if thread.is_alive()),
+                extra=fields(worker=self.worker_id),
+            )
         self._threads = []
         logger.info(
             "worker %s stopped%s",
@@ -915,6 +927,17 @@ def _in_own_loop(run: Callable[[_Job], None], job: _Job) -> None:
         run(job)
     finally:
         close_thread_loop()
+
+
+def _where(thread: threading.Thread) -> str:
+    """``thread``'s name and the innermost frames it is in, for a log line."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is None:
+        return thread.name
+    calls = traceback.extract_stack(frame)[-3:]
+    return f"{thread.name} in " + " <- ".join(
+        f"{call.name} ({Path(call.filename).name}:{call.lineno})" for call in reversed(calls)
+    )
 
 
 def _until_stopped(worker: Worker) -> bool:
