@@ -463,7 +463,17 @@ class _Step:
     # and its target's timers are all ``after D``: what it records depends
     # on the tables, the ids and the binder alone, so ``_plain_input``
     # decides an input event on it without the generic machinery.
-    plain: _Move | None
+    plain: _Plain | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plain:
+    move: _Move
+    # False when ``complete when`` cannot hold once the move's instance is in
+    # its target: a condition on its machine that does not accept the
+    # target comes before any data condition (which must still be tested,
+    # for it may raise), so the end check need not look.
+    may_complete: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,8 +544,19 @@ class _Plans:
             }
             key = EventBuilder.key(cls, static)
             moves.append(_Move(spec, static, key, self.defn.timers_in(machine, spec.target)))
-        plain = moves[0] if len(moves) == 1 and _is_plain(moves[0]) else None
+        plain = None
+        if len(moves) == 1 and _is_plain(moves[0]):
+            plain = _Plain(moves[0], self._may_complete(machine, moves[0].spec.target))
         return _Step(tuple(moves), any(_reads_scope(spec) for spec in specs), plain)
+
+    def _may_complete(self, machine: str, target: str) -> bool:
+        """See ``_Plain.may_complete``."""
+        for condition in self.complete_when:
+            if isinstance(condition, DataCondition):
+                return True
+            if condition[0] == machine and target not in condition[1]:
+                return False
+        return True
 
 
 # A plain dict, not a WeakKeyDictionary, whose lookups cost a decision more
@@ -1007,7 +1028,7 @@ def _plain_input(
     step = plans.step(machine, current, on_event(type(event).__name__))
     if step is None or step.plain is None:
         return None
-    move = step.plain
+    move = step.plain.move
     defn, spec = plans.defn, move.spec
     task_id = task_input = None
     if move.static["task_mode"] is not None:  # a task is planned: ``_Decision._plan``
@@ -1047,7 +1068,7 @@ def _plain_input(
         changes["timers"] = timers
     changes["version"] = state.version + 1 + len(events)
     after = state.changed(**changes)
-    ending = _ending(plans, after, meta)
+    ending = _ending(plans, after, meta, completes=step.plain.may_complete)
     if ending is not None:
         events.append(ending)
         after = evolve(defn, after, ending)
@@ -1248,9 +1269,12 @@ def _check_end(decision: _Decision) -> None:
         decision.record(ending)
 
 
-def _ending(plans: _Plans, state: ProcessState, meta: EventMeta) -> LifecycleEvent | None:
+def _ending(
+    plans: _Plans, state: ProcessState, meta: EventMeta, *, completes: bool = True
+) -> LifecycleEvent | None:
     """``ProcessFailed`` or ``ProcessCompleted`` if an end condition holds on ``state``
-    (one that has not ended), else None."""
+    (one that has not ended), else None; ``completes`` False: ``complete when``
+    is known not to hold (``_Plain.may_complete``)."""
     if state.ended:
         return None
     defn = plans.defn
@@ -1258,7 +1282,7 @@ def _ending(plans: _Plans, state: ProcessState, meta: EventMeta) -> LifecycleEve
     lc = defn.lifecycle
     if failure is not None:
         return plans.build.event(lc.process_failed, {}, {"reason": failure})
-    if _completed(plans, state, meta):
+    if completes and _completed(plans, state, meta):
         return plans.build.event(lc.process_completed, {}, {})
     return None
 
