@@ -543,7 +543,7 @@ _RUNTIME_HASH = _namespace_hash(RUNTIME_NAMESPACE)
 
 
 def runtime_id(*parts: object) -> uuid.UUID:
-    return _uuid5(_RUNTIME_HASH, "\x1f".join([str(part) for part in parts]))
+    return _uuid5(_RUNTIME_HASH, "\x1f".join(map(str, parts)))
 
 
 def delivery_id(category: str, key: str, event_id: str | uuid.UUID) -> uuid.UUID:
@@ -557,6 +557,16 @@ def delivery_id(category: str, key: str, event_id: str | uuid.UUID) -> uuid.UUID
 def decision_id(event_id: uuid.UUID, index: int) -> uuid.UUID:
     """The id of the ``index``-th event decided on ``event_id``."""
     return runtime_id("decision", event_id, index)
+
+
+def decision_ids(event_id: uuid.UUID, count: int) -> list[uuid.UUID]:
+    """``decision_id(event_id, index)`` for each index below ``count``: the
+    hash of their common start is computed once."""
+    if not count:
+        return []
+    common = _RUNTIME_HASH.copy()
+    common.update(f"decision\x1f{event_id}\x1f".encode())
+    return [_uuid5(common, str(index)) for index in range(count)]
 
 
 def started_id(task_id: uuid.UUID, attempt: int) -> uuid.UUID:
