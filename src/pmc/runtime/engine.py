@@ -7,7 +7,10 @@ A generated module holds only what differs between processes (tables, the
 proposes events one by one, folding each into a working state before the
 next, so the decisions it returns are exactly what ``evolve`` will see on
 replay. ``evolve`` never calls a generated function: what a guard chose, a
-``set`` wrote or a deadline read is in the recorded events.
+``set`` wrote or a deadline read is in the recorded events. The common case,
+an input event that moves one existing instance by a transition without
+guard, ``set``, ``emit`` or ``keep`` (a *plain* step), is decided in one go
+by ``_plain_input``, folded into one copy of the state, with the same result.
 """
 
 from __future__ import annotations
