@@ -7,14 +7,17 @@ A generated module holds only what differs between processes (tables, the
 proposes events one by one, folding each into a working state before the
 next, so the decisions it returns are exactly what ``evolve`` will see on
 replay. ``evolve`` never calls a generated function: what a guard chose, a
-``set`` wrote or a deadline read is in the recorded events.
+``set`` wrote or a deadline read is in the recorded events. The common case,
+an input event that moves one existing instance by a transition without
+guard, ``set``, ``emit`` or ``keep`` (a *plain* step), is decided in one go
+by ``_plain_input``, folded into one copy of the state, with the same result.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -298,15 +301,19 @@ def _fold_timer(state: ProcessState, event: TimerScheduledBase) -> StateChanges:
     current = state.state_of(event.machine, event.machine_id)
     if current is None:
         return {}
-    timer = Timer(
+    return {"timers": with_item(state.timers, event.timer_id, _timer(event, current))}
+
+
+def _timer(event: TimerScheduledBase, state: str) -> Timer:
+    """The timer ``event`` schedules for its instance, now in ``state``."""
+    return Timer(
         timer_id=event.timer_id,
         machine=event.machine,
         machine_id=event.machine_id,
         transition=event.transition,
-        state=current,
+        state=state,
         due_at=event.due_at,
     )
-    return {"timers": with_item(state.timers, timer.timer_id, timer)}
 
 
 # ---- when an outcome changes state ------------------------------------------------
@@ -455,6 +462,21 @@ class _Step:
     moves: tuple[_Move, ...]
     # A guard, binder, ``set`` or ``emit``: only then is a scope built.
     reads: bool
+    # The row's one move when it has no guard, ``set``, ``emit`` or ``keep``
+    # and its target's timers are all ``after D``: what it records depends
+    # on the tables, the ids and the binder alone, so ``_plain_input``
+    # decides an input event on it without the generic machinery.
+    plain: _Plain | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plain:
+    move: _Move
+    # False when ``complete when`` cannot hold once the move's instance is in
+    # its target: a condition on its machine that does not accept the
+    # target comes before any data condition (which must still be tested,
+    # for it may raise), so the end check need not look.
+    may_complete: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,6 +491,15 @@ class _Move:
 
 def _reads_scope(spec: TransitionSpec) -> bool:
     return any(f is not None for f in (spec.guard, spec.bind, spec.assign, spec.emit))
+
+
+def _is_plain(move: _Move) -> bool:
+    """See ``_Step.plain``."""
+    spec = move.spec
+    clauses = (spec.guard, spec.assign, spec.emit)
+    return (
+        all(f is None for f in clauses) and not spec.keep and all(t.at is None for t in move.timers)
+    )
 
 
 class _Plans:
@@ -516,7 +547,19 @@ class _Plans:
             }
             key = EventBuilder.key(cls, static)
             moves.append(_Move(spec, static, key, self.defn.timers_in(machine, spec.target)))
-        return _Step(tuple(moves), any(_reads_scope(spec) for spec in specs))
+        plain = None
+        if len(moves) == 1 and _is_plain(moves[0]):
+            plain = _Plain(moves[0], self._may_complete(machine, moves[0].spec.target))
+        return _Step(tuple(moves), any(_reads_scope(spec) for spec in specs), plain)
+
+    def _may_complete(self, machine: str, target: str) -> bool:
+        """See ``_Plain.may_complete``."""
+        for condition in self.complete_when:
+            if isinstance(condition, DataCondition):
+                return True
+            if condition[0] == machine and target not in condition[1]:
+                return False
+        return True
 
 
 # A plain dict, not a WeakKeyDictionary, whose lookups cost a decision more
@@ -556,6 +599,99 @@ class _Raised:
     # 1 for a signal emitted on the handled event, g + 1 for one emitted
     # while a signal of generation g was handled (see ``_handle_signals``).
     generation: int
+
+
+def _task_id(
+    defn: ProcessDefinition,
+    meta: EventMeta,
+    machine: str,
+    machine_id: str,
+    transition: str,
+    occurrence: int,
+) -> uuid.UUID:
+    """The id of the task the ``occurrence``-th plan of ``transition`` for an
+    instance in the decision on ``meta``'s event runs."""
+    return derived_id(
+        "task", defn.category, meta.key, meta.event_id, machine, machine_id, transition, occurrence
+    )
+
+
+def _timer_scheduled(
+    plans: _Plans,
+    meta: EventMeta,
+    machine: str,
+    machine_id: str,
+    entered_by: str,
+    occurrence: int,
+    timer: TimerSpec,
+    due: datetime,
+) -> TimerScheduledBase:
+    """``TimerScheduled`` of ``timer``, due at ``due``, of the state the
+    ``occurrence``-th plan of ``entered_by`` ("" at the start) entered; its id
+    is derived from all of these (see ``_Decision.schedule_timers``)."""
+    defn = plans.defn
+    timer_id = derived_id(
+        "timer",
+        defn.category,
+        meta.key,
+        meta.event_id,
+        machine,
+        machine_id,
+        entered_by,
+        occurrence,
+        timer.transition,
+    )
+    return plans.build.event(
+        defn.lifecycle.timer_scheduled,
+        {"machine": machine, "transition": timer.transition},
+        {"machine_id": machine_id, "timer_id": timer_id, "due_at": due},
+    )
+
+
+def _called(
+    defn: ProcessDefinition,
+    meta: EventMeta,
+    where: tuple[str, str, str],
+    clause: str,
+    function: Callable[[Scope[Any, Any, Any]], _T],
+    scope: Scope[Any, Any, Any],
+) -> _T:
+    """``function(scope)``, a generated function of the clause ``clause`` of
+    transition ``where`` = (machine, machine_id, transition); what it
+    raises becomes a ``DecisionError`` that says where."""
+    machine, machine_id, transition = where
+    try:
+        return function(scope)
+    except Exception as error:
+        # A single instance goes by its machine's name: say it once.
+        single = not defn.machine(machine).multi_instance
+        instance = machine if single else f"{machine} {machine_id}"
+        raise DecisionError(
+            f"{defn.category} {meta.key}: {instance}, transition"
+            f" `{transition}`: its `{clause}` raised {_described(error)}"
+        ) from error
+
+
+def _task_input(
+    defn: ProcessDefinition,
+    meta: EventMeta,
+    where: tuple[str, str, str],
+    transition: TransitionSpec,
+    scope: Scope[Any, Any, Any],
+) -> dict[str, Any]:
+    """The input of the task ``transition`` runs, bound on ``scope``, as recorded (JSON)."""
+    bound = _called(defn, meta, where, "run", lambda s: _bind(defn, transition, s), scope)
+    return bound.model_dump(mode="json")
+
+
+def _bind(
+    defn: ProcessDefinition, transition: TransitionSpec, scope: Scope[Any, Any, Any]
+) -> TaskInput:
+    # The table's type cannot say which kind of binder a module has; its
+    # API does: an API 1-3 module's take the trigger, machine id and key.
+    if defn.api >= SECOND_EDITION_API:
+        return cast(ScopedBinder, transition.bind)(scope)
+    return cast(Binder, transition.bind)(scope.event, scope.machine_id, scope.key)
 
 
 @dataclass(slots=True)
@@ -606,20 +742,8 @@ class _Decision:
         function: Callable[[Scope[Any, Any, Any]], _T],
         scope: Scope[Any, Any, Any],
     ) -> _T:
-        """``function(scope)``, a generated function of the clause ``clause`` of
-        transition ``where`` = (machine, machine_id, transition); what it
-        raises becomes a ``DecisionError`` that says where."""
-        machine, machine_id, transition = where
-        try:
-            return function(scope)
-        except Exception as error:
-            # A single instance goes by its machine's name: say it once.
-            single = not self.defn.machine(machine).multi_instance
-            instance = machine if single else f"{machine} {machine_id}"
-            raise DecisionError(
-                f"{self.defn.category} {self.meta.key}: {instance}, transition"
-                f" `{transition}`: its `{clause}` raised {_described(error)}"
-            ) from error
+        """``_called`` in this decision."""
+        return _called(self.defn, self.meta, where, clause, function, scope)
 
     def take(
         self,
@@ -687,19 +811,10 @@ class _Decision:
         task_id = None
         task_input = None
         if transition.task is not None and transition.bind is not None:
-            task_id = derived_id(
-                "task",
-                self.defn.category,
-                self.meta.key,
-                self.meta.event_id,
-                machine,
-                machine_id,
-                transition.name,
-                occurrence,
+            task_id = _task_id(
+                self.defn, self.meta, machine, machine_id, transition.name, occurrence
             )
-            task_input = self.call(
-                where, "run", lambda s: self._bind(transition, s), scope
-            ).model_dump(mode="json")
+            task_input = _task_input(self.defn, self.meta, where, transition, scope)
         data_set = instance_set = None
         if transition.assign is not None:
             data_set, instance_set = self.call(
@@ -732,13 +847,6 @@ class _Decision:
             self.schedule_timers(
                 move.timers, machine, machine_id, transition.name, occurrence, refired
             )
-
-    def _bind(self, transition: TransitionSpec, scope: Scope[Any, Any, Any]) -> TaskInput:
-        # The table's type cannot say which kind of binder a module has; its
-        # API does: an API 1-3 module's take the trigger, machine id and key.
-        if self.defn.api >= SECOND_EDITION_API:
-            return cast(ScopedBinder, transition.bind)(scope)
-        return cast(Binder, transition.bind)(scope.event, scope.machine_id, scope.key)
 
     def _kept(self, machine: str, machine_id: str, keep: tuple[str, ...]) -> list[uuid.UUID] | None:
         """The instance's tasks in flight that ``keep`` (not empty) names, in the
@@ -781,22 +889,9 @@ class _Decision:
             due = self._due(timer, machine, machine_id)
             if due is None or _fired_already(timer, due, refired):
                 continue
-            timer_id = derived_id(
-                "timer",
-                self.defn.category,
-                self.meta.key,
-                self.meta.event_id,
-                machine,
-                machine_id,
-                entered_by,
-                occurrence,
-                timer.transition,
-            )
             self.record(
-                self.build.event(
-                    self.defn.lifecycle.timer_scheduled,
-                    {"machine": machine, "transition": timer.transition},
-                    {"machine_id": machine_id, "timer_id": timer_id, "due_at": due},
+                _timer_scheduled(
+                    self.plans, self.meta, machine, machine_id, entered_by, occurrence, timer, due
                 )
             )
 
@@ -871,6 +966,15 @@ def decide_and_fold(
     a fact that must be recorded (SPEC §7), the decision is ``ProcessFailed``
     with the error's message, and nothing else.
     """
+    return _decide_and_fold(defn, state, event, meta, plain=True)
+
+
+def _decide_and_fold(
+    defn: ProcessDefinition, state: ProcessState, event: Event, meta: EventMeta, *, plain: bool
+) -> tuple[list[Event], ProcessState]:
+    """``decide_and_fold``; ``plain``: an input event that takes a plain step
+    (``_Step.plain``) is decided by ``_plain_input``, which decides what the
+    generic path decides (``tests/engine/test_plain_steps.py`` compares them)."""
     is_input = defn.is_input(event)
     if state.ended or not (is_input or defn.is_lifecycle(event)):
         return [], evolve(defn, state, event)
@@ -878,15 +982,21 @@ def decide_and_fold(
         # Only a start event (``start on``; any trigger event without it)
         # starts a process; nothing can be in flight yet.
         return [], evolve(defn, state, event)
-    decision = _Decision(defn, meta, evolve(defn, state, event), cause=meta.event_id)
     if isinstance(event, defn.cancel_on):
+        decision = _Decision(defn, meta, evolve(defn, state, event), cause=meta.event_id)
         reason = f"cancelled by {type(event).__name__}"
         decision.record(
             decision.build.event(defn.lifecycle.process_cancelled, {}, {"reason": reason})
         )
         return decision.events, decision.state
+    routes = defn.route(event) if is_input else ()
+    if plain and is_input and state.started:
+        decided = _plain_input(_plans(defn), state, event, meta, routes)
+        if decided is not None:
+            return decided
+    decision = _Decision(defn, meta, evolve(defn, state, event), cause=meta.event_id)
     try:
-        _react(decision, state, event, is_input=is_input)
+        _react(decision, state, event, routes, is_input=is_input)
     except DecisionError as error:
         if is_input:
             raise
@@ -896,10 +1006,90 @@ def decide_and_fold(
     return decision.events, decision.state
 
 
-def _react(decision: _Decision, before: ProcessState, event: Event, *, is_input: bool) -> None:
-    """Every decision on ``event``, but a cancellation: ``decide_and_fold``."""
+def _plain_input(
+    plans: _Plans, state: ProcessState, event: Event, meta: EventMeta, routes: Sequence[Route]
+) -> tuple[list[Event], ProcessState] | None:
+    """The decisions on an input event to a started process addressed to one
+    existing instance whose step is plain (``_Step.plain``), and the state
+    they lead to; None for any other event (the generic path decides it).
+
+    The same events and state as the generic path, made in one go: the
+    transition, then the timers of the state it enters, then an end, folded
+    into one copy of the state. The event only moves the version (the
+    process has started), and entering another state leaves no timer of the
+    instance running, so every timer of the target is scheduled.
+    """
+    if len(routes) != 1:
+        return None
+    route = routes[0]
+    if route.broadcast or len(route.ids) != 1:
+        return None
+    machine, machine_id = route.machine, route.ids[0]
+    current = state.instances.get(machine, _NONE).get(machine_id)
+    if current is None:
+        return None  # a new instance: created by the generic path
+    step = plans.step(machine, current, on_event(type(event).__name__))
+    if step is None or step.plain is None:
+        return None
+    move = step.plain.move
+    defn, spec = plans.defn, move.spec
+    task_id = task_input = None
+    if move.static["task_mode"] is not None:  # a task is planned: ``_Decision._plan``
+        task_id = _task_id(defn, meta, machine, machine_id, spec.name, 0)
+        scope = Scope(
+            event,
+            state.data,
+            instance_record(defn, state, machine, machine_id),
+            machine_id,
+            state.key,
+        )
+        task_input = _task_input(defn, meta, (machine, machine_id, spec.name), spec, scope)
+    planned = plans.build.event(
+        defn.lifecycle.transition_planned,
+        move.static,
+        {
+            "machine_id": machine_id,
+            "task_id": task_id,
+            "task_input": task_input,
+            "caused_by": meta.event_id,
+            "data_set": None,
+            "instance_set": None,
+            "kept_tasks": None,
+        },
+        move.key,
+    )
+    events: list[Event] = [planned]
+    changes = _fold_transition(defn, state, planned)
+    if move.timers and spec.target != current:
+        timers = changes["timers"]
+        entered = changes["instances"][machine][machine_id]
+        for timer in move.timers:
+            due = later(meta.timestamp, timedelta(milliseconds=timer.after_ms))
+            scheduled = _timer_scheduled(plans, meta, machine, machine_id, spec.name, 0, timer, due)
+            events.append(scheduled)
+            timers = with_item(timers, scheduled.timer_id, _timer(scheduled, entered))
+        changes["timers"] = timers
+    changes["version"] = state.version + 1 + len(events)
+    after = state.changed(**changes)
+    ending = _ending(plans, after, meta, completes=step.plain.may_complete)
+    if ending is not None:
+        events.append(ending)
+        after = evolve(defn, after, ending)
+    return events, after
+
+
+def _react(
+    decision: _Decision,
+    before: ProcessState,
+    event: Event,
+    routes: Sequence[Route],
+    *,
+    is_input: bool,
+) -> None:
+    """Every decision on ``event``, but a cancellation: ``decide_and_fold``
+    (``routes``: an input event's)."""
     if is_input:
-        _react_to_input(decision, event)
+        _react_to_input(decision, event, routes)
     else:
         _react_to_lifecycle(decision, before, event)
     if decision.signals:
@@ -909,9 +1099,9 @@ def _react(decision: _Decision, before: ProcessState, event: Event, *, is_input:
     _check_end(decision)
 
 
-def _react_to_input(decision: _Decision, event: Event) -> None:
+def _react_to_input(decision: _Decision, event: Event, routes: Sequence[Route]) -> None:
     trigger = on_event(type(event).__name__)
-    for route in decision.defn.route(event):
+    for route in routes:
         for machine_id in _addressed(decision.state, route):
             decision.take(route.machine, machine_id, trigger, event)
 
@@ -1077,41 +1267,61 @@ def _schedule_initial_timers(decision: _Decision) -> None:
 
 
 def _check_end(decision: _Decision) -> None:
-    if decision.state.ended:
-        return
-    failure = _failure(decision) if decision.defn.fail_when else None
-    lc = decision.defn.lifecycle
+    ending = _ending(decision.plans, decision.state, decision.meta)
+    if ending is not None:
+        decision.record(ending)
+
+
+def _ending(
+    plans: _Plans, state: ProcessState, meta: EventMeta, *, completes: bool = True
+) -> LifecycleEvent | None:
+    """``ProcessFailed`` or ``ProcessCompleted`` if an end condition holds on ``state``
+    (one that has not ended), else None; ``completes`` False: ``complete when``
+    is known not to hold (``_Plain.may_complete``)."""
+    if state.ended:
+        return None
+    defn = plans.defn
+    failure = _failure(defn, state, meta) if defn.fail_when else None
+    lc = defn.lifecycle
     if failure is not None:
-        decision.record(decision.build.event(lc.process_failed, {}, {"reason": failure}))
-    elif _completed(decision):
-        decision.record(decision.build.event(lc.process_completed, {}, {}))
+        return plans.build.event(lc.process_failed, {}, {"reason": failure})
+    if completes and _completed(plans, state, meta):
+        return plans.build.event(lc.process_completed, {}, {})
+    return None
 
 
-def _failure(decision: _Decision) -> str | None:
+def _failure(defn: ProcessDefinition, state: ProcessState, meta: EventMeta) -> str | None:
     """The reason of the first ``fail when`` condition that holds, in source order."""
-    for condition in decision.defn.fail_when:
-        reason = _failing(decision, condition)
+    for condition in defn.fail_when:
+        reason = _failing(defn, state, meta, condition)
         if reason is not None:
             return reason
     return None
 
 
-def _tested(decision: _Decision, condition: DataCondition, end: str) -> bool:
+def _tested(
+    defn: ProcessDefinition,
+    state: ProcessState,
+    meta: EventMeta,
+    condition: DataCondition,
+    end: str,
+) -> bool:
     """A data condition of ``end`` (``complete when`` / ``fail when``), read on
     the process's record as the decision's transitions left it."""
     try:
-        return condition.test(decision.state.data)
+        return condition.test(state.data)
     except Exception as error:
         raise DecisionError(
-            f"{decision.defn.category} {decision.meta.key}: `{end} {condition.text}`"
-            f" raised {_described(error)}"
+            f"{defn.category} {meta.key}: `{end} {condition.text}` raised {_described(error)}"
         ) from error
 
 
-def _failing(decision: _Decision, condition: AnyIn | DataCondition) -> str | None:
-    defn, state = decision.defn, decision.state
+def _failing(
+    defn: ProcessDefinition, state: ProcessState, meta: EventMeta, condition: AnyIn | DataCondition
+) -> str | None:
     if isinstance(condition, DataCondition):
-        return f"{condition.text} holds" if _tested(decision, condition, "fail when") else None
+        holds = _tested(defn, state, meta, condition, "fail when")
+        return f"{condition.text} holds" if holds else None
     for machine_id, current in _instances(state, condition.machine):
         if current in condition.states:
             # A single instance goes by its machine's name: say it once.
@@ -1121,19 +1331,24 @@ def _failing(decision: _Decision, condition: AnyIn | DataCondition) -> str | Non
     return None
 
 
-def _completed(decision: _Decision) -> bool:
+def _completed(plans: _Plans, state: ProcessState, meta: EventMeta) -> bool:
     """Every condition holds (and there is one): see ``_holds``."""
-    complete_when = decision.plans.complete_when
+    complete_when = plans.complete_when
     if not complete_when:
         return False
     # A loop, not ``all`` over a generator: this runs on every decision.
     for condition in complete_when:  # noqa: SIM110
-        if not _holds(decision, condition):
+        if not _holds(plans.defn, state, meta, condition):
             return False
     return True
 
 
-def _holds(decision: _Decision, condition: DataCondition | tuple[str, frozenset[str]]) -> bool:
+def _holds(
+    defn: ProcessDefinition,
+    state: ProcessState,
+    meta: EventMeta,
+    condition: DataCondition | tuple[str, frozenset[str]],
+) -> bool:
     """A data condition holds on the process's record; ``all M ...`` (here the
     machine and its accepted states) when its machine has instances, and all
     are in accepted states.
@@ -1143,9 +1358,9 @@ def _holds(decision: _Decision, condition: DataCondition | tuple[str, frozenset[
     completes the process. A single-instance machine always has its instance.
     """
     if isinstance(condition, DataCondition):
-        return _tested(decision, condition, "complete when")
+        return _tested(defn, state, meta, condition, "complete when")
     machine, states = condition
-    current = decision.state.instances.get(machine, _NONE).values()
+    current = state.instances.get(machine, _NONE).values()
     return bool(current) and states.issuperset(current)
 
 

@@ -194,7 +194,11 @@ TaskOutcome = TaskCompletedBase | TaskFailedBase
 
 def is_outcome(event: Event) -> TypeGuard[TaskOutcome]:
     """Is ``event`` the outcome of a task attempt (``TaskCompleted`` or ``TaskFailed``)?"""
-    return isinstance(event, TaskOutcome)
+    return isinstance(event, _OUTCOMES)
+
+
+# A tuple: ``isinstance`` takes it several times faster than the union.
+_OUTCOMES = (TaskCompletedBase, TaskFailedBase)
 
 
 class TaskRetryScheduledBase(LifecycleEvent):

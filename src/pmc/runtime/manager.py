@@ -99,7 +99,8 @@ class ProcessManager:
         self.max_conflicts = max_conflicts
         self._recorder = Recorder(definition, store, sync_grace, max_conflicts)
         self._runner = None if tasks is None else TaskRunner(self._recorder, tasks)
-        self._has_sync_tasks = any(spec.mode == "sync" for spec in definition.tasks.values())
+        has_sync_tasks = any(spec.mode == "sync" for spec in definition.tasks.values())
+        self._runs_sync_tasks = self._runner is not None and has_sync_tasks
         if tasks is not None and not with_worker:
             _warn_of_delayed_sync_retries(definition)
 
@@ -121,7 +122,8 @@ class ProcessManager:
         ``HandleResult.event_id`` is the stored id: the ``caused_by`` of the
         decisions made on the event.
         """
-        return self.record(*self._input_request((event, event_id)))
+        # The key is the stream's already (``_input_request``): not normalised again.
+        return self._recorded(self._checked_request(*self._input_request((event, event_id))))
 
     def handle_many(
         self, deliveries: Sequence[Event | tuple[Event, str | uuid.UUID | None]]
@@ -213,7 +215,9 @@ class ProcessManager:
         timers): ``precondition`` is checked on the state each attempt is
         decided on; if it fails, nothing is written (``STALE``).
         """
-        request = self._record_request(key, event, event_id, precondition)
+        return self._recorded(self._record_request(key, event, event_id, precondition))
+
+    def _recorded(self, request: RecordRequest) -> HandleResult:
         return self._run_sync_tasks_after(
             self._recorder.append(
                 request.key,
@@ -231,7 +235,17 @@ class ProcessManager:
         event_id: uuid.UUID,
         precondition: Precondition | None = None,
     ) -> RecordRequest:
-        key = self.definition.stream_key(key)
+        return self._checked_request(self.definition.stream_key(key), event, event_id, precondition)
+
+    def _checked_request(
+        self,
+        key: str,
+        event: Event,
+        event_id: uuid.UUID,
+        precondition: Precondition | None = None,
+    ) -> RecordRequest:
+        """The request to record ``event`` in stream ``key`` (a stream's name, as
+        ``stream_key`` gives it), checked first."""
         # Before deciding (task ids derive from the key and the event's text),
         # as the store would refuse them.
         check_stream(self.category, key)
@@ -240,7 +254,7 @@ class ProcessManager:
 
     def _run_sync_tasks_after(self, result: HandleResult) -> HandleResult:
         """``result`` with the sync tasks of its stream run (if it has a process instance)."""
-        if result.status is HandleStatus.NOT_STARTED:
+        if result.status is HandleStatus.NOT_STARTED or not self._runs_sync_tasks:
             return result
         runs = self.run_sync_tasks(result.key)
         if not runs:
@@ -275,7 +289,7 @@ class ProcessManager:
         also how a task planned before a crash gets its run.
         """
         key = self.definition.stream_key(key)
-        if self._runner is None or not self._has_sync_tasks:
+        if self._runner is None or not self._runs_sync_tasks:
             return ()
         return self._runner.run_sync_tasks(key, self.runner_id, self.lease)
 

@@ -378,7 +378,7 @@ class Recorder:
             self.definition, before, event, EventMeta(event_id, now, key)
         )
         decisions = tuple(decided)
-        ids = [contract.decision_id(event_id, index) for index in range(len(decisions))]
+        ids = contract.decision_ids(event_id, len(decisions))
         events = ((event_id, event), *zip(ids, decisions, strict=True))
         # Only an input event can be ignored; the runtime's own reports are
         # facts worth recording whether or not they change anything.
@@ -389,7 +389,7 @@ class Recorder:
         return _Decision(
             HandleResult(status, self.category, key, event_id, after, decisions),
             events,
-            work_changes(before, after, now, self._sync_grace),
+            _work_changes(before, after, now, self._sync_grace),
             now,
             checked,
         )
@@ -531,6 +531,16 @@ class _Chain:
 
     def results(self) -> list[HandleResult | Exception]:
         return [step.result if isinstance(step, _Decision) else step for step in self.steps]
+
+
+def _work_changes(
+    before: ProcessState, after: ProcessState, now: datetime, sync_grace: timedelta
+) -> WorkChanges:
+    """``work_changes``; none when the fold kept the same tasks and timers (the
+    very same maps: a fold copies only what changes) and the process runs on."""
+    if after.tasks is before.tasks and after.timers is before.timers and not after.ended:
+        return NO_WORK
+    return work_changes(before, after, now, sync_grace)
 
 
 def _result_or_raise(outcome: HandleResult | Exception) -> HandleResult:
