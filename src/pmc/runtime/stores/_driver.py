@@ -73,6 +73,30 @@ UPSERT_WORK = (
 DELETE_WORK = (
     'DELETE FROM pmc_work WHERE category = :category AND "key" = :key AND work_id = :work_id'
 )
+# The instance index (``pmc.runtime.instances``): a whole row, or an update
+# of the row if the stream has one; a failure given replaces the row's.
+REPLACE_INSTANCE = (
+    'INSERT INTO pmc_instances (category, "key", status, version, created_at, updated_at,'
+    " last_failure, end_reason) VALUES (:category, :key, :status, :version, :created_at,"
+    " :updated_at, :last_failure, :end_reason)"
+    ' ON CONFLICT (category, "key") DO UPDATE SET status = excluded.status,'
+    " version = excluded.version, created_at = excluded.created_at,"
+    " updated_at = excluded.updated_at, last_failure = excluded.last_failure,"
+    " end_reason = excluded.end_reason"
+)
+UPDATE_INSTANCE = (
+    "UPDATE pmc_instances SET status = :status, version = :version, updated_at = :updated_at,"
+    " last_failure = COALESCE(:last_failure, last_failure), end_reason = :end_reason"
+    ' WHERE category = :category AND "key" = :key'
+)
+DELETE_INSTANCE_STATES = (
+    'DELETE FROM pmc_instance_states WHERE category = :category AND "key" = :key'
+)
+UPSERT_INSTANCE_STATE = (
+    'INSERT INTO pmc_instance_states (category, "key", machine, machine_id, state)'
+    " VALUES (:category, :key, :machine, :machine_id, :state)"
+    ' ON CONFLICT (category, "key", machine, machine_id) DO UPDATE SET state = excluded.state'
+)
 
 HOT_STATEMENTS = (
     SELECT_VERSION,
@@ -85,6 +109,10 @@ HOT_STATEMENTS = (
     LOAD_EVENTS,
     UPSERT_WORK,
     DELETE_WORK,
+    REPLACE_INSTANCE,
+    UPDATE_INSTANCE,
+    DELETE_INSTANCE_STATES,
+    UPSERT_INSTANCE_STATE,
 )
 
 # Event ids per query on SQLite: under its smallest variable limit (999).

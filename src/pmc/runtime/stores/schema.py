@@ -14,6 +14,11 @@
   ``RETIRED_VERSION`` instead, so such an old store left running cannot
   write: see ``RETIRED_VERSION``.
 - ``pmc_work`` is the pending-work index.
+- ``pmc_instances`` and ``pmc_instance_states`` are the instance index
+  (``pmc.runtime.instances``): a row per stream, and a row per machine
+  instance of it with its state, indexed for ``state=(machine, state)``.
+  Written in the transaction of the events; no foreign key to
+  ``pmc_streams``, which streams event-sourcery created lack.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.orm import DeclarativeBase
 
@@ -77,6 +83,33 @@ work = Table(
     Column("lease_until", DateTime, nullable=True),
     ForeignKeyConstraint(["category", "key"], [streams.c.category, streams.c.key]),
     Index("ix_pmc_work_due_at", "due_at"),
+)
+
+
+instances = Table(
+    "pmc_instances",
+    metadata,
+    Column("category", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("key", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("last_failure", JSON, nullable=True),
+    Column("end_reason", Text, nullable=True),
+    Index("ix_pmc_instances_status", "category", "status", "key"),
+    Index("ix_pmc_instances_updated_at", "category", "updated_at"),
+)
+
+instance_states = Table(
+    "pmc_instance_states",
+    metadata,
+    Column("category", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("key", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("machine", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("machine_id", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("state", String(MAX_NAME_LENGTH), nullable=False),
+    Index("ix_pmc_instance_states_state", "category", "machine", "state"),
 )
 
 

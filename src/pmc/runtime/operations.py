@@ -1,0 +1,412 @@
+"""What an operator asks of a process's instances: find them, look into one, rebuild the index.
+
+``Operations(definition, store)`` answers in plain frozen dataclasses with
+``to_json()``, which the CLI prints (``pmc ps``, ``pmc show``) and which a web
+page or a JSON view can serve as they are: nothing here prints, and nothing
+reads the store's tables but through ``ProcessStore``.
+
+Lists come from the instance index (``pmc.runtime.instances``); a
+description is folded from the stream itself, so it is what replay sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pmc.errors import PmcError
+from pmc.runtime.definition import ProcessDefinition
+from pmc.runtime.instances import (
+    MAX_LIMIT,
+    Failure,
+    InstanceQuery,
+    InstanceRow,
+    InstanceStatus,
+    InstanceUpdate,
+    JsonObject,
+    rebuilt_update,
+    status_of,
+)
+from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, Timer
+from pmc.runtime.stores.api import (
+    JsonValue,
+    ProcessStore,
+    RecordedEvent,
+    StoredEvent,
+    VersionConflict,
+)
+
+# How often a rebuild of one stream's row is tried while writers keep moving it.
+MAX_REINDEX_TRIES = 100
+
+
+class UnknownInstance(PmcError, LookupError):
+    """No stream of this process has that key."""
+
+    def __init__(self, category: str, key: str) -> None:
+        self.category = category
+        self.key = key
+        super().__init__(f"no {category} instance with key {key!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePage:
+    """One page of ``Operations.instances``; ``next_after`` asks for the next (None: last page)."""
+
+    items: tuple[InstanceRow, ...]
+    next_after: str | None
+
+    def to_json(self) -> JsonObject:
+        return {"items": [row.to_json() for row in self.items], "next_after": self.next_after}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A task in flight: its current attempt and where it stands."""
+
+    task_id: str
+    task: str
+    machine: str
+    machine_id: str
+    transition: str
+    attempt: int
+    status: str
+    not_before: datetime | None
+    lease_until: datetime | None
+    worker: str | None
+    input: JsonValue
+
+    def to_json(self) -> JsonObject:
+        return {
+            "task_id": self.task_id,
+            "task": self.task,
+            "machine": self.machine,
+            "machine_id": self.machine_id,
+            "transition": self.transition,
+            "attempt": self.attempt,
+            "status": self.status,
+            "not_before": _time(self.not_before),
+            "lease_until": _time(self.lease_until),
+            "worker": self.worker,
+            "input": self.input,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TimerView:
+    """A pending ``after`` transition and when it is due."""
+
+    timer_id: str
+    machine: str
+    machine_id: str
+    transition: str
+    state: str
+    due_at: datetime
+
+    def to_json(self) -> JsonObject:
+        return {
+            "timer_id": self.timer_id,
+            "machine": self.machine,
+            "machine_id": self.machine_id,
+            "transition": self.transition,
+            "state": self.state,
+            "due_at": self.due_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """An event of the stream as recorded: its version, time, name and JSON payload."""
+
+    version: int
+    at: datetime
+    event_id: str
+    type: str
+    payload: Mapping[str, JsonValue]
+
+    def to_json(self) -> JsonObject:
+        return {
+            "version": self.version,
+            "at": self.at.isoformat(),
+            "event_id": self.event_id,
+            "type": self.type,
+            "payload": dict(self.payload),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceDescription:
+    """One instance as its stream folds, with the stream's events (``timeline``).
+
+    ``next_due`` comes from the work index (None also when the store has no
+    work for it); ``indexed``: whether the instance index has its row (a
+    stream written before the index has none until ``pmc db reindex``).
+    """
+
+    category: str
+    key: str
+    status: InstanceStatus
+    end_reason: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    states: Mapping[str, Mapping[str, str]]
+    data: JsonValue
+    instance_data: Mapping[str, Mapping[str, JsonValue]]
+    tasks: tuple[TaskView, ...]
+    timers: tuple[TimerView, ...]
+    last_failure: Failure | None
+    next_due: datetime | None
+    indexed: bool
+    timeline: tuple[TimelineEntry, ...]
+
+    def to_json(self) -> JsonObject:
+        return {
+            "category": self.category,
+            "key": self.key,
+            "status": str(self.status),
+            "end_reason": self.end_reason,
+            "version": self.version,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "states": {machine: dict(ids) for machine, ids in self.states.items()},
+            "data": self.data,
+            "instance_data": {m: dict(ids) for m, ids in self.instance_data.items()},
+            "tasks": [task.to_json() for task in self.tasks],
+            "timers": [timer.to_json() for timer in self.timers],
+            "last_failure": None if self.last_failure is None else self.last_failure.to_json(),
+            "next_due": _time(self.next_due),
+            "indexed": self.indexed,
+            "timeline": [entry.to_json() for entry in self.timeline],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReindexReport:
+    """What ``Operations.reindex`` did: streams read, rows it created, rows it corrected."""
+
+    streams: int
+    created: int
+    corrected: int
+
+    def to_json(self) -> JsonObject:
+        return {"streams": self.streams, "created": self.created, "corrected": self.corrected}
+
+
+class Operations:
+    """An operator's view of one process's instances in ``store``."""
+
+    def __init__(self, definition: ProcessDefinition, store: ProcessStore) -> None:
+        self.definition = definition
+        self.store = store
+
+    @property
+    def category(self) -> str:
+        return self.definition.category
+
+    def instances(
+        self,
+        *,
+        status: InstanceStatus | str | None = None,
+        state: tuple[str, str] | None = None,
+        stuck_for: timedelta | None = None,
+        updated_before: datetime | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> InstancePage:
+        """A page of the instances every given filter selects, by key (see ``InstanceQuery``).
+
+        Unknown statuses, machines and states are a ``ValueError``: a typo
+        would otherwise list nothing, as if nothing matched.
+        """
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        # One row more than asked tells whether another page follows.
+        query = InstanceQuery(
+            status=None if status is None else _status(status),
+            state=None if state is None else self._checked_state(state),
+            stuck_for=stuck_for,
+            updated_before=updated_before,
+            limit=limit + 1,
+            after=after,
+        )
+        rows = self.store.instances(self.category, query)
+        page = tuple(rows[:limit])
+        return InstancePage(page, page[-1].key if len(rows) > limit else None)
+
+    def _checked_state(self, state: tuple[str, str]) -> tuple[str, str]:
+        machine, name = state
+        machines = {spec.name: spec for spec in self.definition.machines}
+        if machine not in machines:
+            known = ", ".join(sorted(machines))
+            raise ValueError(f"{self.category} has no machine {machine!r} (machines: {known})")
+        states = [member.value for member in machines[machine].states]
+        if name not in states:
+            known = ", ".join(states)
+            raise ValueError(f"machine {machine} has no state {name!r} (states: {known})")
+        return state
+
+    def describe(self, key: KeyValue) -> InstanceDescription:
+        """The instance of ``key`` folded from its stream; ``UnknownInstance`` if it has none."""
+        stream = self.definition.stream_key(key)
+        stored = self.store.load(self.category, stream)
+        if not stored:
+            raise UnknownInstance(self.category, stream)
+        fold, state = self._fold(stored)
+        whole = rebuilt_update(fold, state)
+        # Read after the fold: a stream only grows, so it holds at least as much.
+        recorded = self.store.load_recorded(self.category, stream)[: state.version]
+        row = self.store.instance(self.category, stream)
+        return InstanceDescription(
+            category=self.category,
+            key=stream,
+            status=status_of(state),
+            end_reason=state.end_reason,
+            version=state.version,
+            created_at=stored[0].created_at,
+            updated_at=stored[-1].created_at,
+            states={machine: dict(ids) for machine, ids in state.instances.items()},
+            data=_json(state.data.model_dump(mode="json")),
+            instance_data={
+                machine: {i: _json(record.model_dump(mode="json")) for i, record in ids.items()}
+                for machine, ids in state.instance_data.items()
+            },
+            tasks=tuple(_task_view(self.definition, task) for task in _by_id(state.tasks)),
+            timers=tuple(_timer_view(timer) for timer in _by_id(state.timers)),
+            last_failure=whole.last_failure,
+            next_due=None if row is None else row.next_due,
+            indexed=row is not None,
+            timeline=tuple(_entry(event) for event in recorded),
+        )
+
+    def reindex(self) -> ReindexReport:
+        """Write every stream's row of the index anew, from the stream alone.
+
+        For streams recorded before the index existed, or an index that
+        went wrong. Idempotent; safe while workers run: each row is written
+        at the version it was folded at, and folded again if a writer moved
+        the stream meanwhile.
+        """
+        created = corrected = 0
+        keys = self.store.stream_keys(self.category)
+        for key in keys:
+            before = self.store.instance(self.category, key)
+            self._reindex_stream(key)
+            after = self.store.instance(self.category, key)
+            if before is None:
+                created += after is not None
+            elif after is not None and _indexed(before) != _indexed(after):
+                corrected += 1
+        return ReindexReport(streams=len(keys), created=created, corrected=corrected)
+
+    def _reindex_stream(self, key: str) -> None:
+        for _ in range(MAX_REINDEX_TRIES):
+            stored = self.store.load(self.category, key)
+            if not stored:
+                return
+            fold, state = self._fold(stored)
+            update: InstanceUpdate = rebuilt_update(fold, state)
+            try:
+                self.store.append(self.category, key, [], state.version, instance=update)
+                return
+            except VersionConflict:
+                continue
+        raise ReindexConflict(self.category, key, MAX_REINDEX_TRIES)
+
+    def _fold(
+        self, stored: Sequence[StoredEvent]
+    ) -> tuple[list[tuple[ProcessState, Any, datetime]], ProcessState]:
+        """Each event with the state it was recorded on, and the state after the last."""
+        state = self.definition.initial_state()
+        fold = []
+        for event in stored:
+            fold.append((state, event.event, event.created_at))
+            state = self.definition.evolve(state, event.event)
+        return fold, state
+
+
+class ReindexConflict(PmcError, RuntimeError):
+    """Writers kept moving a stream faster than its index row could be rebuilt."""
+
+    def __init__(self, category: str, key: str, tries: int) -> None:
+        super().__init__(
+            f"stream {category}/{key}: its index row was folded {tries} times and a writer "
+            "moved the stream each time; run `pmc db reindex` again when it is quieter"
+        )
+
+
+def _status(status: InstanceStatus | str) -> InstanceStatus:
+    try:
+        return InstanceStatus(status)
+    except ValueError:
+        known = ", ".join(s.value for s in InstanceStatus)
+        raise ValueError(f"unknown status {status!r} (statuses: {known})") from None
+
+
+def _indexed(row: InstanceRow) -> InstanceRow:
+    """``row`` without what the index does not store (``next_due``), to compare rows."""
+    return InstanceRow(
+        row.category,
+        row.key,
+        row.status,
+        {machine: dict(ids) for machine, ids in row.states.items()},
+        row.version,
+        row.created_at,
+        row.updated_at,
+        None,
+        row.last_failure,
+        row.end_reason,
+    )
+
+
+def _by_id(items: Mapping[Any, Any]) -> list[Any]:
+    return [items[item_id] for item_id in sorted(items, key=str)]
+
+
+def _task_view(definition: ProcessDefinition, task: TaskInFlight) -> TaskView:
+    return TaskView(
+        task_id=str(task.task_id),
+        task=task.task,
+        machine=task.machine,
+        machine_id=task.machine_id,
+        transition=task.transition,
+        attempt=task.attempt,
+        status=str(task.status),
+        not_before=task.not_before,
+        lease_until=task.lease_until,
+        worker=task.worker,
+        input=_json(definition.task_input(task).model_dump(mode="json")),
+    )
+
+
+def _timer_view(timer: Timer) -> TimerView:
+    return TimerView(
+        timer_id=str(timer.timer_id),
+        machine=timer.machine,
+        machine_id=timer.machine_id,
+        transition=timer.transition,
+        state=timer.state,
+        due_at=timer.due_at,
+    )
+
+
+def _entry(event: RecordedEvent) -> TimelineEntry:
+    return TimelineEntry(
+        version=event.version,
+        at=event.created_at,
+        event_id=str(event.event_id),
+        type=event.name,
+        payload=event.payload,
+    )
+
+
+def _json(value: Any) -> JsonValue:
+    # pydantic's JSON mode gives JSON values; the annotation says so.
+    result: JsonValue = value
+    return result
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
