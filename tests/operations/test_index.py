@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from pmc.runtime.instances import Failure, InstanceQuery, InstanceStatus
+from pmc.runtime.instances import Failure, InstanceQuery, InstanceStatus, InstanceUpdate
 from pmc.runtime.manager import ProcessManager
-from pmc.runtime.stores import ProcessStore, SqlStore
+from pmc.runtime.stores import ProcessStore, SqlStore, VersionConflict
 from pmc.runtime.worker import Worker
 from tests.operations.support import all_rows, comparable
 from tests.runtime.support import T0, FakeClock, OrderTasks, definition, order, tally
@@ -167,9 +167,6 @@ def test_a_rejected_append_writes_no_row(store: ProcessStore) -> None:
     events = store.load("RtOrder", "o1")
     stale = store.instance("RtOrder", "o1")
     assert stale is not None
-
-    from pmc.runtime.instances import InstanceUpdate
-    from pmc.runtime.stores import VersionConflict
 
     cancelled = InstanceUpdate(InstanceStatus.CANCELLED, 99, T0, (), None, "by hand")
     with pytest.raises(VersionConflict):
