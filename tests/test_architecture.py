@@ -273,7 +273,7 @@ def test_only_the_worker_builds_on_the_manager_and_only_on_its_facade() -> None:
 # before it: plain data at the bottom, the manager and the worker on top.
 # (The package itself, which re-exports the facade, comes last.)
 RUNTIME_LAYERS: list[set[str]] = [
-    {"lifecycle", "state", "stores"},
+    {"lifecycle", "state", "instances", "stores"},
     {"contract"},
     {"engine"},
     {"definition"},
@@ -283,6 +283,7 @@ RUNTIME_LAYERS: list[set[str]] = [
     {"running"},
     {"manager"},
     {"worker"},
+    {"operations"},
     {""},
 ]
 

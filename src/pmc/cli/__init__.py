@@ -30,6 +30,8 @@ COMMAND_MODULES: dict[str, str] = {
     "explain": "pmc.cli.explain",
     "worker": "pmc.cli.worker",
     "db": "pmc.cli.db",
+    "ps": "pmc.cli.instances",
+    "show": "pmc.cli.instances",
     "export": "pmc.cli.export",
     "replay": "pmc.cli.replay",
 }

@@ -140,8 +140,10 @@ class TimelineEntry:
 class InstanceDescription:
     """One instance as its stream folds, with the stream's events (``timeline``).
 
-    ``next_due`` comes from the work index (None also when the store has no
-    work for it); ``indexed``: whether the instance index has its row (a
+    ``tasks`` and ``timers``: the pending work, none once the process ended
+    (nothing is started, retried or fired after the end). ``next_due`` comes
+    from the work index (None also when the store has no work for it);
+    ``indexed``: whether the instance index has its row (a
     stream written before the index has none until ``pmc db reindex``).
     """
 
@@ -236,6 +238,10 @@ class Operations:
         page = tuple(rows[:limit])
         return InstancePage(page, page[-1].key if len(rows) > limit else None)
 
+    def has_streams(self) -> bool:
+        """Whether the store holds any stream of this process, indexed or not."""
+        return bool(self.store.stream_keys(self.category))
+
     def _checked_state(self, state: tuple[str, str]) -> tuple[str, str]:
         machine, name = state
         machines = {spec.name: spec for spec in self.definition.machines}
@@ -259,6 +265,7 @@ class Operations:
         # Read after the fold: a stream only grows, so it holds at least as much.
         recorded = self.store.load_recorded(self.category, stream)[: state.version]
         row = self.store.instance(self.category, stream)
+        tasks = _by_id(state.tasks)
         return InstanceDescription(
             category=self.category,
             key=stream,
@@ -273,8 +280,9 @@ class Operations:
                 machine: {i: _json(record.model_dump(mode="json")) for i, record in ids.items()}
                 for machine, ids in state.instance_data.items()
             },
-            tasks=tuple(_task_view(self.definition, task) for task in _by_id(state.tasks)),
-            timers=tuple(_timer_view(timer) for timer in _by_id(state.timers)),
+            # Nothing is started, retried or fired after the end: no pending work.
+            tasks=() if state.ended else tuple(_task_view(self.definition, t) for t in tasks),
+            timers=() if state.ended else tuple(_timer_view(t) for t in _by_id(state.timers)),
             last_failure=whole.last_failure,
             next_due=None if row is None else row.next_due,
             indexed=row is not None,
