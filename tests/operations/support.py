@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from pmc.runtime.instances import InstanceQuery, InstanceRow
 from pmc.runtime.stores import MemoryStore, ProcessStore, SqlStore
@@ -31,3 +31,16 @@ def forget_index(store: ProcessStore) -> None:
             connection.execute(delete(instances))
     else:
         raise TypeError(f"no instance index to forget in {type(store).__name__}")
+
+
+def indexed_states(store: ProcessStore) -> int:
+    """How many machine instance states the index holds, in every category."""
+    if isinstance(store, MemoryStore):
+        with store._lock:
+            return sum(len(ids) for row in store._instances.values() for ids in row.states.values())
+    if isinstance(store, SqlStore):
+        with store._engine.connect() as connection:
+            return int(
+                connection.execute(select(func.count()).select_from(instance_states)).scalar_one()
+            )
+    raise TypeError(f"no instance index in {type(store).__name__}")

@@ -22,7 +22,7 @@ from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations, ReindexReport
 from pmc.runtime.stores import ProcessStore, open_store
 from pmc.runtime.worker import Worker
-from tests.operations.support import all_rows, comparable, forget_index
+from tests.operations.support import all_rows, comparable, forget_index, indexed_states
 from tests.operations.test_index import ShipFailsFor, four_orders
 from tests.runtime.support import T0, FakeClock, definition, order
 
@@ -101,8 +101,9 @@ def test_reindex_corrects_a_wrong_row_and_is_idempotent(
     live = [comparable(row) for row in all_rows(store, "RtOrder")]
     forget_index(store)
     # A live append to a stream without a row leaves it without one: no half-known rows.
-    ProcessManager(definition(order()), store).handle(order().Nudged(order_id="waiting"))
+    Worker(definition(order()), store, ShipFailsFor()).drain()  # waiting: Order -> Shipped
     assert store.instance("RtOrder", "waiting") is None
+    assert indexed_states(store) == 0
 
     assert operations.reindex() == ReindexReport(streams=4, created=4, corrected=0)
     waiting = store.instance("RtOrder", "waiting")

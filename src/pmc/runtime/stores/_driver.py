@@ -92,11 +92,25 @@ UPDATE_INSTANCE = (
 DELETE_INSTANCE_STATES = (
     'DELETE FROM pmc_instance_states WHERE category = :category AND "key" = :key'
 )
-UPSERT_INSTANCE_STATE = (
-    'INSERT INTO pmc_instance_states (category, "key", machine, machine_id, state)'
-    " VALUES (:category, :key, :machine, :machine_id, :state)"
-    ' ON CONFLICT (category, "key", machine, machine_id) DO UPDATE SET state = excluded.state'
-)
+# SQLite takes at most 999 variables a statement (in builds before 3.32).
+STATES_PER_STATEMENT = 300
+
+
+def upsert_instance_states(count: int) -> str:
+    """Set the states of ``count`` machine instances (``:m0, :i0, :s0``, ...) of a stream.
+
+    Only if the stream has its instance row: an update of a stream the index
+    does not know yet writes nothing (see ``InstanceUpdate``), without a
+    read to find out.
+    """
+    values = ", ".join(f"(:m{n}, :i{n}, :s{n})" for n in range(count))
+    return (
+        'INSERT INTO pmc_instance_states (category, "key", machine, machine_id, state)'
+        f" SELECT :category, :key, column1, column2, column3 FROM (VALUES {values}) AS v"
+        ' WHERE EXISTS (SELECT 1 FROM pmc_instances WHERE category = :category AND "key" = :key)'
+        ' ON CONFLICT (category, "key", machine, machine_id) DO UPDATE SET state = excluded.state'
+    )
+
 
 HOT_STATEMENTS = (
     SELECT_VERSION,
@@ -112,7 +126,6 @@ HOT_STATEMENTS = (
     REPLACE_INSTANCE,
     UPDATE_INSTANCE,
     DELETE_INSTANCE_STATES,
-    UPSERT_INSTANCE_STATE,
 )
 
 # Event ids per query on SQLite: under its smallest variable limit (999).

@@ -97,8 +97,11 @@ instances = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("last_failure", JSON, nullable=True),
     Column("end_reason", Text, nullable=True),
+    # No index on the columns every append sets (version, updated_at...):
+    # PostgreSQL then updates the row in place (a HOT update) without
+    # touching an index, on the hot path; a query by time scans the
+    # category's rows, or its running ones.
     Index("ix_pmc_instances_status", "category", "status", "key"),
-    Index("ix_pmc_instances_updated_at", "category", "updated_at"),
 )
 
 instance_states = Table(

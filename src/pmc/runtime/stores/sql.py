@@ -81,14 +81,15 @@ from pmc.runtime.stores._driver import (
     LOAD_EVENTS,
     REPLACE_INSTANCE,
     SELECT_VERSION,
+    STATES_PER_STATEMENT,
     UPDATE_INSTANCE,
-    UPSERT_INSTANCE_STATE,
     UPSERT_WORK,
     event_mapping,
     read_json,
     read_timestamp,
     read_uuid,
     transaction,
+    upsert_instance_states,
     write_json,
 )
 from pmc.runtime.stores._events import (
@@ -220,6 +221,8 @@ class SqlStore:
         self._sql = DIALECTS[self._dialect]
         self._listed: set[tuple[str, str]] = set()
         self._statements = {statement: self._sql.sql(statement) for statement in HOT_STATEMENTS}
+        # The statement setting that many instance states (``upsert_instance_states``).
+        self._upsert_states: dict[int, str] = {}
         # The claim statement by the number of categories claimed (None: all).
         self._claims: dict[int | None, str] = {}
 
@@ -596,22 +599,49 @@ class SqlStore:
             "last_failure": None if failure is None else write_json(failure.to_json()),
             "end_reason": update.end_reason,
         }
-        if update.created_at is not None:
-            created_at = self._sql.timestamp(to_naive_utc(update.created_at))
-            self._run(cursor, REPLACE_INSTANCE, {**row, "created_at": created_at})
-            self._run(cursor, DELETE_INSTANCE_STATES, stream)
+        statements: list[tuple[str, Mapping[str, object]]]
+        if update.created_at is None:
+            statements = [(self._statements[UPDATE_INSTANCE], row)]
         else:
-            self._run(cursor, UPDATE_INSTANCE, row)
-            if cursor.rowcount != 1:
-                return  # a stream the index does not know yet (see ``InstanceUpdate``)
-        if update.states:
-            cursor.executemany(
-                self._statements[UPSERT_INSTANCE_STATE],
-                [
-                    {**stream, "machine": machine, "machine_id": machine_id, "state": state}
-                    for machine, machine_id, state in update.states
-                ],
-            )
+            created_at = self._sql.timestamp(to_naive_utc(update.created_at))
+            statements = [
+                (self._statements[REPLACE_INSTANCE], {**row, "created_at": created_at}),
+                (self._statements[DELETE_INSTANCE_STATES], stream),
+            ]
+        for start in range(0, len(update.states), STATES_PER_STATEMENT):
+            chunk = update.states[start : start + STATES_PER_STATEMENT]
+            states = {
+                f"{name}{n}": value
+                for n, state in enumerate(chunk)
+                for name, value in zip(("m", "i", "s"), state, strict=True)
+            }
+            statements.append((self._states_statement(len(chunk)), {**stream, **states}))
+        self._run_together(cursor, statements)
+
+    def _states_statement(self, count: int) -> str:
+        statement = self._upsert_states.get(count)
+        if statement is None:
+            statement = self._upsert_states[count] = self._sql.sql(upsert_instance_states(count))
+        return statement
+
+    def _run_together(
+        self, cursor: DBAPICursor, statements: Sequence[tuple[str, Mapping[str, object]]]
+    ) -> None:
+        """Run ``statements``, whose parameters agree where their names do.
+
+        As one round trip on PostgreSQL (psycopg2 sends several statements
+        in one call): the instance index then costs an append one round
+        trip, not one per statement. SQLite runs in the process, and its
+        driver takes one statement a call.
+        """
+        if self._dialect == "postgresql":
+            merged: dict[str, object] = {}
+            for _, params in statements:
+                merged.update(params)
+            cursor.execute("; ".join(statement for statement, _ in statements), merged)
+            return
+        for statement, params in statements:
+            cursor.execute(statement, params)
 
     def instances(self, category: str, query: InstanceQuery) -> list[InstanceRow]:
         check_category(category)
