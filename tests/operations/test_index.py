@@ -14,10 +14,20 @@ from sqlalchemy import text
 
 from pmc.runtime.instances import Failure, InstanceQuery, InstanceStatus, InstanceUpdate
 from pmc.runtime.manager import ProcessManager
+from pmc.runtime.operations import Operations
 from pmc.runtime.stores import ProcessStore, SqlStore, VersionConflict
 from pmc.runtime.worker import Worker
-from tests.operations.support import all_rows, comparable
-from tests.runtime.support import T0, FakeClock, OrderTasks, definition, order, tally
+from tests.operations.support import all_rows, comparable, forget_index
+from tests.runtime.support import (
+    T0,
+    FakeClock,
+    OrderTasks,
+    RebaseTasks,
+    definition,
+    order,
+    seed,
+    tally,
+)
 from tests.runtime_store.rows import work_items
 
 
@@ -333,3 +343,21 @@ def test_a_query_refuses_what_cannot_select_anything() -> None:
         InstanceQuery(stuck_for=timedelta(0))
     with pytest.raises(ValueError, match="timezone"):
         InstanceQuery(updated_before=T0.replace(tzinfo=None))
+
+
+def test_an_instance_with_hundreds_of_machine_instances(
+    store: ProcessStore, few_sqlite_variables: None
+) -> None:
+    m = seed()  # one Instance machine instance per name in RebaseFailed
+    names = [f"i{n:03}" for n in range(700)]
+    ProcessManager(definition(m), store, RebaseTasks()).handle(
+        m.RebaseFailed(rebase_id="r1", instances=names)
+    )
+    operations = Operations(definition(m), store)
+    live = comparable(store.instance("RtRebase", "r1"))
+    forget_index(store)
+
+    assert operations.reindex().created == 1
+    row = store.instance("RtRebase", "r1")
+    assert row is not None and comparable(row) == live
+    assert sorted(row.states["Instance"]) == names

@@ -96,14 +96,15 @@ DELETE_INSTANCE_STATES = (
 STATES_PER_STATEMENT = 300
 
 
-def upsert_instance_states(count: int) -> str:
-    """Set the states of ``count`` machine instances (``:m0, :i0, :s0``, ...) of a stream.
+def upsert_instance_states(first: int, count: int) -> str:
+    """Set the states of ``count`` machine instances of a stream: ``:m<n>, :i<n>, :s<n>``
+    for n from ``first`` (so that several such statements can share one call's parameters).
 
     Only if the stream has its instance row: an update of a stream the index
     does not know yet writes nothing (see ``InstanceUpdate``), without a
     read to find out.
     """
-    values = ", ".join(f"(:m{n}, :i{n}, :s{n})" for n in range(count))
+    values = ", ".join(f"(:m{n}, :i{n}, :s{n})" for n in range(first, first + count))
     return (
         'INSERT INTO pmc_instance_states (category, "key", machine, machine_id, state)'
         f" SELECT :category, :key, column1, column2, column3 FROM (VALUES {values}) AS v"

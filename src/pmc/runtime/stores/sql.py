@@ -222,7 +222,7 @@ class SqlStore:
         self._listed: set[tuple[str, str]] = set()
         self._statements = {statement: self._sql.sql(statement) for statement in HOT_STATEMENTS}
         # The statement setting that many instance states (``upsert_instance_states``).
-        self._upsert_states: dict[int, str] = {}
+        self._upsert_states: dict[tuple[int, int], str] = {}
         # The claim statement by the number of categories claimed (None: all).
         self._claims: dict[int | None, str] = {}
 
@@ -612,16 +612,17 @@ class SqlStore:
             chunk = update.states[start : start + STATES_PER_STATEMENT]
             states = {
                 f"{name}{n}": value
-                for n, state in enumerate(chunk)
+                for n, state in enumerate(chunk, start=start)
                 for name, value in zip(("m", "i", "s"), state, strict=True)
             }
-            statements.append((self._states_statement(len(chunk)), {**stream, **states}))
+            statements.append((self._states_statement(start, len(chunk)), {**stream, **states}))
         self._run_together(cursor, statements)
 
-    def _states_statement(self, count: int) -> str:
-        statement = self._upsert_states.get(count)
+    def _states_statement(self, first: int, count: int) -> str:
+        statement = self._upsert_states.get((first, count))
         if statement is None:
-            statement = self._upsert_states[count] = self._sql.sql(upsert_instance_states(count))
+            statement = self._sql.sql(upsert_instance_states(first, count))
+            self._upsert_states[(first, count)] = statement
         return statement
 
     def _run_together(
