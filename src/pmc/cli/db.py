@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pmc.cli.shared import TargetArgument, app, resolve
-from pmc.cli.stores import STORE_ENV, open_process_store, safe_url
+from pmc.cli.stores import StoreOption, open_process_store, safe_url
 from pmc.diagnostics.render import plural
 from pmc.runtime.operations import Operations
 
@@ -35,14 +35,7 @@ def init(
 @db_app.command("reindex")
 def reindex(
     target: TargetArgument,
-    store: Annotated[
-        str,
-        typer.Option(
-            "--store",
-            envvar=STORE_ENV,
-            help="The store URL: sqlite:///path.db or postgresql://user@host:port/db.",
-        ),
-    ],
+    store: StoreOption,
 ) -> None:
     """Rebuild the instance index of a process from its streams (safe to run again, and
     while workers run)."""

@@ -18,19 +18,10 @@ from typing import Annotated
 import typer
 
 from pmc.cli.shared import EXIT_FAILED, TargetArgument, UsageError, app, print_error, resolve
-from pmc.cli.stores import STORE_ENV, existing_store
+from pmc.cli.stores import StoreOption, existing_store
 from pmc.diagnostics.render import escape_text, plural
 from pmc.runtime.instances import Failure, InstanceRow, InstanceStatus
 from pmc.runtime.operations import InstanceDescription, Operations, UnknownInstance
-
-StoreOption = Annotated[
-    str,
-    typer.Option(
-        "--store",
-        envvar=STORE_ENV,
-        help="The store URL: sqlite:///path.db or postgresql://user@host:port/db.",
-    ),
-]
 
 
 class ListFormat(StrEnum):

@@ -31,10 +31,10 @@ is not stuck.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 from event_sourcery import Event
@@ -46,6 +46,36 @@ from pmc.runtime.state import End, ProcessState, TaskInFlight, frozen_map
 MAX_LIMIT = 1000
 
 JsonObject = dict[str, object]
+
+
+class JsonView:
+    """Data an operator reads: ``to_json()`` gives it as plain JSON values."""
+
+    __slots__ = ()
+
+    def to_json(self) -> JsonObject:
+        return json_object(self)
+
+
+def json_object(value: object) -> JsonObject:
+    """A dataclass as a JSON object of its fields (see ``plain``)."""
+    return {f.name: plain(getattr(value, f.name)) for f in fields(cast(Any, value))}
+
+
+def plain(value: object) -> object:
+    """``value`` in JSON values: dataclasses as objects of their fields, times in
+    ISO 8601, enums as their values, mappings as objects, tuples as arrays."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return json_object(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [plain(item) for item in value]
+    return value
 
 
 class InstanceStatus(StrEnum):
@@ -67,7 +97,7 @@ def status_of(state: ProcessState) -> InstanceStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(JsonView):
     """A failed (or timed-out) attempt of a task: ``reason`` as recorded, ``at`` its time."""
 
     task: str
@@ -76,16 +106,6 @@ class Failure:
     attempt: int
     reason: str
     at: datetime
-
-    def to_json(self) -> JsonObject:
-        return {
-            "task": self.task,
-            "machine": self.machine,
-            "machine_id": self.machine_id,
-            "attempt": self.attempt,
-            "reason": self.reason,
-            "at": self.at.isoformat(),
-        }
 
     @classmethod
     def from_json(cls, value: Mapping[str, object]) -> Failure:
@@ -103,7 +123,7 @@ StateRow = tuple[str, str, str]  # (machine, machine id, state)
 
 
 @dataclass(frozen=True, slots=True)
-class InstanceRow:
+class InstanceRow(JsonView):
     """A row of the instance index, as read (see the module's docstring)."""
 
     category: str
@@ -116,20 +136,6 @@ class InstanceRow:
     next_due: datetime | None
     last_failure: Failure | None
     end_reason: str | None
-
-    def to_json(self) -> JsonObject:
-        return {
-            "category": self.category,
-            "key": self.key,
-            "status": str(self.status),
-            "states": {machine: dict(ids) for machine, ids in self.states.items()},
-            "version": self.version,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "next_due": None if self.next_due is None else self.next_due.isoformat(),
-            "last_failure": None if self.last_failure is None else self.last_failure.to_json(),
-            "end_reason": self.end_reason,
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ description is folded from the stream itself, so it is what replay sees.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from pmc.runtime.instances import (
     InstanceRow,
     InstanceStatus,
     InstanceUpdate,
-    JsonObject,
+    JsonView,
     rebuilt_update,
     status_of,
 )
@@ -52,18 +52,15 @@ class UnknownInstance(PmcError, LookupError):
 
 
 @dataclass(frozen=True, slots=True)
-class InstancePage:
+class InstancePage(JsonView):
     """One page of ``Operations.instances``; ``next_after`` asks for the next (None: last page)."""
 
     items: tuple[InstanceRow, ...]
     next_after: str | None
 
-    def to_json(self) -> JsonObject:
-        return {"items": [row.to_json() for row in self.items], "next_after": self.next_after}
-
 
 @dataclass(frozen=True, slots=True)
-class TaskView:
+class TaskView(JsonView):
     """A task in flight: its current attempt and where it stands."""
 
     task_id: str
@@ -78,24 +75,9 @@ class TaskView:
     worker: str | None
     input: JsonValue
 
-    def to_json(self) -> JsonObject:
-        return {
-            "task_id": self.task_id,
-            "task": self.task,
-            "machine": self.machine,
-            "machine_id": self.machine_id,
-            "transition": self.transition,
-            "attempt": self.attempt,
-            "status": self.status,
-            "not_before": _time(self.not_before),
-            "lease_until": _time(self.lease_until),
-            "worker": self.worker,
-            "input": self.input,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class TimerView:
+class TimerView(JsonView):
     """A pending ``after`` transition and when it is due."""
 
     timer_id: str
@@ -105,19 +87,9 @@ class TimerView:
     state: str
     due_at: datetime
 
-    def to_json(self) -> JsonObject:
-        return {
-            "timer_id": self.timer_id,
-            "machine": self.machine,
-            "machine_id": self.machine_id,
-            "transition": self.transition,
-            "state": self.state,
-            "due_at": self.due_at.isoformat(),
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class TimelineEntry:
+class TimelineEntry(JsonView):
     """An event of the stream as recorded: its version, time, name and JSON payload."""
 
     version: int
@@ -126,18 +98,9 @@ class TimelineEntry:
     type: str
     payload: Mapping[str, JsonValue]
 
-    def to_json(self) -> JsonObject:
-        return {
-            "version": self.version,
-            "at": self.at.isoformat(),
-            "event_id": self.event_id,
-            "type": self.type,
-            "payload": dict(self.payload),
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class InstanceDescription:
+class InstanceDescription(JsonView):
     """One instance as its stream folds, with the stream's events (``timeline``).
 
     ``tasks`` and ``timers``: the pending work, none once the process ended
@@ -164,37 +127,14 @@ class InstanceDescription:
     indexed: bool
     timeline: tuple[TimelineEntry, ...]
 
-    def to_json(self) -> JsonObject:
-        return {
-            "category": self.category,
-            "key": self.key,
-            "status": str(self.status),
-            "end_reason": self.end_reason,
-            "version": self.version,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "states": {machine: dict(ids) for machine, ids in self.states.items()},
-            "data": self.data,
-            "instance_data": {m: dict(ids) for m, ids in self.instance_data.items()},
-            "tasks": [task.to_json() for task in self.tasks],
-            "timers": [timer.to_json() for timer in self.timers],
-            "last_failure": None if self.last_failure is None else self.last_failure.to_json(),
-            "next_due": _time(self.next_due),
-            "indexed": self.indexed,
-            "timeline": [entry.to_json() for entry in self.timeline],
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class ReindexReport:
+class ReindexReport(JsonView):
     """What ``Operations.reindex`` did: streams read, rows it created, rows it corrected."""
 
     streams: int
     created: int
     corrected: int
-
-    def to_json(self) -> JsonObject:
-        return {"streams": self.streams, "created": self.created, "corrected": self.corrected}
 
 
 class Operations:
@@ -355,18 +295,7 @@ def _status(status: InstanceStatus | str) -> InstanceStatus:
 
 def _indexed(row: InstanceRow) -> InstanceRow:
     """``row`` without what the index does not store (``next_due``), to compare rows."""
-    return InstanceRow(
-        row.category,
-        row.key,
-        row.status,
-        {machine: dict(ids) for machine, ids in row.states.items()},
-        row.version,
-        row.created_at,
-        row.updated_at,
-        None,
-        row.last_failure,
-        row.end_reason,
-    )
+    return replace(row, next_due=None)
 
 
 def _by_id(items: Mapping[Any, Any]) -> list[Any]:
@@ -414,7 +343,3 @@ def _json(value: Any) -> JsonValue:
     # pydantic's JSON mode gives JSON values; the annotation says so.
     result: JsonValue = value
     return result
-
-
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
