@@ -6,6 +6,7 @@ Time is a fake clock (the ``clock`` fixture) that the store runs on, so
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import text
 from pmc.runtime.instances import Failure, InstanceQuery, InstanceStatus, InstanceUpdate
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations
-from pmc.runtime.stores import ProcessStore, SqlStore, VersionConflict
+from pmc.runtime.stores import AppendRequest, NewEvent, ProcessStore, SqlStore, VersionConflict
 from pmc.runtime.worker import Worker
 from tests.operations.support import all_rows, comparable, forget_index
 from tests.runtime.support import (
@@ -361,3 +362,36 @@ def test_an_instance_with_hundreds_of_machine_instances(
     row = store.instance("RtRebase", "r1")
     assert row is not None and comparable(row) == live
     assert sorted(row.states["Instance"]) == names
+
+
+def test_a_group_commit_writes_the_rows_of_the_requests_it_records(store: ProcessStore) -> None:
+    m = tally()
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Tick(tally_id="t1", n=1))
+    version = store.version("RtTally", "t1")
+    new_t2 = InstanceUpdate(
+        InstanceStatus.RUNNING, 1, T0, (("Tally", "Tally", "Open"),), None, None, T0
+    )
+    stale_t1 = InstanceUpdate(InstanceStatus.CANCELLED, 99, T0, (), None, "stale")
+
+    outcomes = store.append_many(
+        [
+            AppendRequest("RtTally", "t1", (), version - 1, instance=stale_t1),
+            AppendRequest(
+                "RtTally",
+                "t2",
+                (NewEvent(m.Tick(tally_id="t2", n=2), uuid.uuid4()),),
+                0,
+                instance=new_t2,
+            ),
+        ]
+    )
+
+    assert isinstance(outcomes[0], VersionConflict) and not isinstance(outcomes[1], Exception)
+    t1, t2 = store.instance("RtTally", "t1"), store.instance("RtTally", "t2")
+    assert t1 is not None and (t1.status, t1.version) == (InstanceStatus.RUNNING, version)
+    assert t2 is not None and (t2.status, t2.version, t2.states) == (
+        InstanceStatus.RUNNING,
+        1,
+        {"Tally": {"Tally": "Open"}},
+    )
