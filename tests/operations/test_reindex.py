@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
 
 from pmc.runtime.instances import InstanceStatus, InstanceUpdate
 from pmc.runtime.manager import ProcessManager
@@ -120,3 +121,29 @@ def test_reindex_corrects_a_wrong_row_and_is_idempotent(
     store.append("RtOrder", "done", [], version, instance=wrong)
     assert operations.reindex() == ReindexReport(streams=4, created=0, corrected=1)
     assert comparable(store.instance("RtOrder", "done")) == live[0]
+
+
+def test_a_store_written_before_the_index_gets_its_tables_and_then_its_rows(
+    store_url: str, clock: FakeClock
+) -> None:
+    if store_url == "memory://":
+        pytest.skip("a memory store lives in one object: nothing was written before")
+    store = open_store(store_url, clock=clock)
+    four_orders(store, clock)
+    live = [comparable(row) for row in all_rows(store, "RtOrder")]
+    store.close()
+    engine = create_engine(store_url)
+    with engine.begin() as connection:  # as pmc 0.5 left it: no index tables
+        connection.execute(text("DROP TABLE pmc_instance_states"))
+        connection.execute(text("DROP TABLE pmc_instances"))
+    engine.dispose()
+
+    reopened = open_store(store_url, clock=clock)
+    try:
+        operations = Operations(definition(order()), reopened)
+        assert operations.instances().items == ()  # the tables are back, empty
+        assert operations.has_streams()
+        assert operations.reindex() == ReindexReport(streams=4, created=4, corrected=0)
+        assert [comparable(row) for row in all_rows(reopened, "RtOrder")] == live
+    finally:
+        reopened.close()
