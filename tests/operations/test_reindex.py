@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +26,7 @@ from pmc.runtime.stores import ProcessStore, open_store
 from pmc.runtime.worker import Worker
 from tests.operations.support import all_rows, comparable, forget_index, indexed_states
 from tests.operations.test_index import ShipFailsFor, four_orders
-from tests.runtime.support import T0, FakeClock, definition, order
+from tests.runtime.support import T0, FakeClock, RebaseTasks, definition, order, seed
 
 KEYS = ["a", "b", "c'", "d%"]
 
@@ -68,12 +69,64 @@ def fresh_store(kind: str, directory: Path, clock: FakeClock) -> Iterator[Proces
         store.close()
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-@settings(
+rebase_steps = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("fail"),
+            st.sampled_from(KEYS),
+            st.lists(st.sampled_from(["A", "B", "C", "D"]), min_size=1, unique=True),
+        ),
+        st.tuples(st.just("drain"), st.just(""), st.just([])),
+        st.tuples(st.just("wait"), st.sampled_from(["1", "30", "4000"]), st.just([])),
+    ),
+    max_size=10,
+)
+RebaseStep = tuple[str, str, list[str]]
+
+
+def run_rebases(store: ProcessStore, clock: FakeClock, script: list[RebaseStep]) -> None:
+    """RtRebase: closing B always fails, C fails its first two attempts."""
+    m = seed()
+    tasks = RebaseTasks(script=fail_b_and_c_twice)
+    manager = ProcessManager(definition(m), store, tasks)
+    worker = Worker(definition(m), store, tasks)
+    for action, arg, instances in script:
+        if action == "fail":
+            manager.handle(m.RebaseFailed(rebase_id=arg, instances=instances))
+        elif action == "drain":
+            worker.drain()
+        else:
+            clock.advance(seconds=int(arg))
+
+
+def fail_b_and_c_twice(machine_id: str, attempt: int) -> None:
+    if machine_id == "B" or (machine_id == "C" and attempt <= 2):
+        raise RuntimeError(f"cannot close {machine_id}")
+
+
+def assert_rebuilt_equals_live(store: ProcessStore, definition_: Any, category: str) -> None:
+    live = [comparable(row) for row in all_rows(store, category)]
+    streams = len(store.stream_keys(category))
+    operations = Operations(definition_, store)
+
+    assert operations.reindex() == ReindexReport(streams=streams, created=0, corrected=0)
+    assert [comparable(row) for row in all_rows(store, category)] == live
+
+    forget_index(store)
+    assert all_rows(store, category) == []
+    assert operations.reindex() == ReindexReport(streams, created=streams, corrected=0)
+    assert [comparable(row) for row in all_rows(store, category)] == live
+
+
+SETTINGS = settings(
     max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@SETTINGS
 @given(script=steps)
 def test_the_index_rebuilt_from_the_streams_is_the_live_one(
     kind: str, tmp_path: Path, script: list[Step]
@@ -81,17 +134,19 @@ def test_the_index_rebuilt_from_the_streams_is_the_live_one(
     clock = FakeClock()
     with fresh_store(kind, tmp_path, clock) as store:
         run(store, clock, script)
-        live = [comparable(row) for row in all_rows(store, "RtOrder")]
-        streams = len(store.stream_keys("RtOrder"))
-        operations = Operations(definition(order()), store)
+        assert_rebuilt_equals_live(store, definition(order()), "RtOrder")
 
-        assert operations.reindex() == ReindexReport(streams=streams, created=0, corrected=0)
-        assert [comparable(row) for row in all_rows(store, "RtOrder")] == live
 
-        forget_index(store)
-        assert all_rows(store, "RtOrder") == []
-        assert operations.reindex() == ReindexReport(streams, created=streams, corrected=0)
-        assert [comparable(row) for row in all_rows(store, "RtOrder")] == live
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@SETTINGS
+@given(script=rebase_steps)
+def test_the_index_of_many_instance_machines_rebuilt_is_the_live_one(
+    kind: str, tmp_path: Path, script: list[RebaseStep]
+) -> None:
+    clock = FakeClock()
+    with fresh_store(kind, tmp_path, clock) as store:
+        run_rebases(store, clock, script)
+        assert_rebuilt_equals_live(store, definition(seed()), "RtRebase")
 
 
 def test_reindex_corrects_a_wrong_row_and_is_idempotent(
