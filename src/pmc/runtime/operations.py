@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
+
+from event_sourcery import Event
 
 from pmc.errors import PmcError
 from pmc.runtime.definition import ProcessDefinition
@@ -37,6 +40,8 @@ from pmc.runtime.stores.api import (
     StoredEvent,
     VersionConflict,
 )
+
+_T = TypeVar("_T")
 
 # How often a rebuild of one stream's row is tried while writers keep moving it.
 MAX_REINDEX_TRIES = 100
@@ -265,10 +270,10 @@ class Operations:
 
     def _fold(
         self, stored: Sequence[StoredEvent]
-    ) -> tuple[list[tuple[ProcessState, Any, datetime]], ProcessState]:
+    ) -> tuple[list[tuple[ProcessState, Event, datetime]], ProcessState]:
         """Each event with the state it was recorded on, and the state after the last."""
         state = self.definition.initial_state()
-        fold = []
+        fold: list[tuple[ProcessState, Event, datetime]] = []
         for event in stored:
             fold.append((state, event.event, event.created_at))
             state = self.definition.evolve(state, event.event)
@@ -298,7 +303,8 @@ def _indexed(row: InstanceRow) -> InstanceRow:
     return replace(row, next_due=None)
 
 
-def _by_id(items: Mapping[Any, Any]) -> list[Any]:
+def _by_id(items: Mapping[UUID, _T]) -> list[_T]:
+    """``items`` in the order of their ids: the same order on every read."""
     return [items[item_id] for item_id in sorted(items, key=str)]
 
 
