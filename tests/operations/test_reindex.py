@@ -8,6 +8,9 @@ every row comes back exactly as the appends wrote it.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +29,19 @@ from pmc.runtime.stores import ProcessStore, open_store
 from pmc.runtime.worker import Worker
 from tests.operations.support import all_rows, comparable, forget_index, indexed_states
 from tests.operations.test_index import ShipFailsFor, four_orders
-from tests.runtime.support import T0, FakeClock, RebaseTasks, definition, order, seed
+from tests.runtime.support import (
+    T0,
+    FakeClock,
+    RebaseTasks,
+    definition,
+    order,
+    path_of,
+    seed,
+    tally,
+    wait_until,
+)
+
+REPO = Path(__file__).resolve().parents[2]
 
 KEYS = ["a", "b", "c'", "d%"]
 
@@ -202,3 +217,50 @@ def test_a_store_written_before_the_index_gets_its_tables_and_then_its_rows(
         assert [comparable(row) for row in all_rows(reopened, "RtOrder")] == live
     finally:
         reopened.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store other processes can open too (not ``memory://``)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def test_the_index_stays_exact_under_racing_writers_and_a_killed_one(shared_url: str) -> None:
+    m = tally()
+    writers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.runtime.child",
+                "tick",
+                path_of(m),
+                shared_url,
+                key,
+                w,
+                "60",
+            ],
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+        )
+        for key, w in [("busy", "w1"), ("busy", "w2"), ("calm", "w3"), ("busy", "doomed")]
+    ]
+    doomed = writers[-1]
+    store = open_store(shared_url)
+    wait_until(lambda: store.version("RtTally", "busy") >= 20, timeout=60)
+    doomed.send_signal(signal.SIGKILL)  # mid-append, or between two
+    doomed.wait()
+    assert all(writer.wait(120) == 0 for writer in writers[:-1])
+
+    try:
+        live = [comparable(row) for row in all_rows(store, "RtTally")]
+        operations = Operations(definition(m), store)
+        assert operations.reindex() == ReindexReport(streams=2, created=0, corrected=0)
+        assert [comparable(row) for row in all_rows(store, "RtTally")] == live
+        busy = store.instance("RtTally", "busy")
+        assert busy is not None and busy.version == store.version("RtTally", "busy")
+    finally:
+        store.close()
