@@ -18,7 +18,7 @@ from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations
 from pmc.runtime.stores import AppendRequest, NewEvent, ProcessStore, SqlStore, VersionConflict
 from pmc.runtime.worker import Worker
-from tests.operations.support import all_rows, comparable, forget_index
+from tests.operations.index_support import all_rows, comparable, forget_index
 from tests.runtime.support import (
     T0,
     FakeClock,

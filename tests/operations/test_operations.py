@@ -12,7 +12,7 @@ from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations, UnknownInstance
 from pmc.runtime.stores import ProcessStore
 from pmc.runtime.worker import Worker
-from tests.operations.support import forget_index
+from tests.operations.index_support import forget_index
 from tests.operations.test_index import ShipFailsFor, four_orders
 from tests.runtime.support import T0, FakeClock, OrderTasks, definition, order, tally
 

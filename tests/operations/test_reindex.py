@@ -27,7 +27,7 @@ from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations, ReindexReport
 from pmc.runtime.stores import ProcessStore, open_store
 from pmc.runtime.worker import Worker
-from tests.operations.support import all_rows, comparable, forget_index, indexed_states
+from tests.operations.index_support import all_rows, comparable, forget_index, indexed_states
 from tests.operations.test_index import ShipFailsFor, four_orders
 from tests.runtime.support import (
     T0,

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from pmc.cli import app
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import open_store
-from tests.operations.support import forget_index
+from tests.operations.index_support import forget_index
 from tests.operations.test_index import ShipFailsFor, four_orders
 from tests.runtime.support import FakeClock, definition, order
 
