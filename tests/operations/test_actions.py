@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from pmc.errors import PmcError
-from pmc.runtime import End
+from pmc.runtime import End, PermanentFailure
 from pmc.runtime.actions import ActionResult, Actor, OperationRefused, fire, move
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.preconditions import Precondition
@@ -138,6 +138,28 @@ def test_an_operator_retry_that_fails_again_takes_the_failed_transition_at_once(
     # One more attempt, past the declared four: its failure is final.
     assert desk.names()[-3:] == ["TaskStarted", "TaskFailed", "TransitionPlanned"]
     assert desk.manager.state("t1").tasks == {}
+    assert_replays(desk)
+
+
+def test_after_a_permanent_failure_an_operator_retry_keeps_the_retries_left(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    def refuse(machine_id: str, attempt: int) -> None:
+        if attempt == 1:
+            raise PermanentFailure("mailbox deleted")
+        raise RuntimeError("mail server down")
+
+    desk = Desk(store, DeskTasks(notify=refuse))
+    desk.open()
+    desk.worker.drain()
+    assert desk.manager.state("t1").tasks == {}  # failed for good at attempt 1
+
+    desk.ops.retry("t1", "Notify", **WHO)
+    desk.worker.drain()
+
+    # Attempt 2 of the declared four failed: its retry waits, as the clause says.
+    (task,) = desk.manager.state("t1").tasks.values()
+    assert (task.attempt, task.status) == (3, TaskStatus.RETRY_SCHEDULED)
     assert_replays(desk)
 
 

@@ -177,9 +177,9 @@ def test_usage_errors_exit_2(project: Project) -> None:
 
 
 def test_the_real_pmc_cancels(project: Project) -> None:
+    command = ["cancel", "op_cli_desk", "t5", "--store", project.store, *ACTOR]
     completed = subprocess.run(
-        [sys.executable, "-m", "pmc", "cancel", "op_cli_desk", "t5"]
-        + ["--store", project.store, *ACTOR],
+        [sys.executable, "-m", "pmc", *command],
         capture_output=True,
         text=True,
         cwd=project.directory,
