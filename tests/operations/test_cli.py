@@ -81,7 +81,7 @@ def test_cancel_prints_what_it_recorded(project: Project) -> None:
 
     assert (run.exit_code, run.stderr) == (0, "")
     assert run.stdout == (
-        "OpCliDesk t1: cancel recorded, stream at version 5\n"
+        "OpCliDesk t1: cancel recorded, stream at version 6\n"
         "  OpCliDesk.OperatorCancelled\n"
         "  OpCliDesk.ProcessCancelled\n"
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from event_sourcery import Event
 
@@ -106,7 +106,8 @@ def action_event_id(category: str, key: str, action_id: str | None) -> uuid.UUID
     return contract.runtime_id("operator", category, key, action_id)
 
 
-# What builds an action's event from the state it is checked on (raises OperationRefused).
+# What builds an action's event from the state of a running process it is
+# checked on (raises OperationRefused).
 Build = Callable[[ProcessState], OperatorEventBase]
 
 
@@ -116,7 +117,6 @@ def cancel(manager: ProcessManager, key: KeyValue, actor: Actor) -> ActionResult
     stream = _stream(definition, key)
 
     def build(state: ProcessState) -> OperatorEventBase:
-        _require_running(definition, stream, state)
         return definition.operator_events.cancelled(by=actor.by, reason=actor.reason)
 
     return _act(manager, "cancel", stream, actor, build)
@@ -130,7 +130,6 @@ def retry(
     stream = _stream(definition, key)
 
     def build(state: ProcessState) -> OperatorEventBase:
-        _require_running(definition, stream, state)
         if task not in definition.tasks:
             known = ", ".join(sorted(definition.tasks)) or "none"
             raise OperationRefused(
@@ -166,7 +165,6 @@ def fire(
     stream = _stream(definition, key)
 
     def build(state: ProcessState) -> OperatorEventBase:
-        _require_running(definition, stream, state)
         if transition not in _timer_transitions(definition):
             known = ", ".join(sorted(_timer_transitions(definition))) or "none"
             raise OperationRefused(
@@ -184,14 +182,13 @@ def fire(
                 f"{definition.category} {stream}: no pending timer `{transition}`{where}"
                 f" (pending: {_timers_text(state)})"
             )
-        if len(pending) > 1:
-            ids = ", ".join(sorted(timer.machine_id for timer in pending))
-            raise OperationRefused(
-                f"{definition.category} {stream}: timer `{transition}` is pending for several"
-                f" instances ({ids}): name one (machine_id)"
-            )
+        timer = _only_one(
+            pending,
+            [timer.machine_id for timer in pending],
+            f"{definition.category} {stream}: timer `{transition}` is pending",
+        )
         return definition.operator_events.fired_timer(
-            by=actor.by, reason=actor.reason, timer_id=pending[0].timer_id
+            by=actor.by, reason=actor.reason, timer_id=timer.timer_id
         )
 
     return _act(manager, "fire", stream, actor, build)
@@ -210,7 +207,6 @@ def move(
     stream = _stream(definition, key)
 
     def build(state: ProcessState) -> OperatorEventBase:
-        _require_running(definition, stream, state)
         machines = {spec.name: spec for spec in definition.machines}
         if machine not in machines:
             known = ", ".join(machines)
@@ -270,6 +266,7 @@ def _act(
     for _ in range(MAX_CONFLICTS + 1):
         state = manager.state(stream)
         try:
+            _require_running(definition, stream, state)
             event = build(state)
         except OperationRefused:
             # A repeated action may have made itself inapplicable (a second
@@ -380,19 +377,17 @@ def _retry_waiting(
     if not in_flight:
         return None
     waiting = [t for t in in_flight if t.status == TaskStatus.RETRY_SCHEDULED]
-    if len(waiting) > 1:
-        ids = ", ".join(sorted(t.machine_id for t in waiting))
-        raise OperationRefused(
-            f"{definition.category} {stream}: task `{task}` waits to retry for several"
-            f" instances ({ids}): name one (machine_id)"
-        )
     if not waiting:
         first = in_flight[0]
         raise OperationRefused(
             f"{definition.category} {stream}: task `{task}` of {first.machine} {first.machine_id}"
             f" is {first.status.replace('_', ' ')} (attempt {first.attempt}): nothing to retry"
         )
-    return waiting[0]
+    return _only_one(
+        waiting,
+        [t.machine_id for t in waiting],
+        f"{definition.category} {stream}: task `{task}` waits to retry",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,13 +429,11 @@ def _failed_for_good(
             " retry waiting, and no attempt that failed for good while its instance still"
             f" waits in a state that takes `{task} completed`"
         )
-    if len(found) > 1:
-        ids = ", ".join(sorted(failed.planned.machine_id for failed in found))
-        raise OperationRefused(
-            f"{definition.category} {stream}: task `{task}` failed for several instances"
-            f" ({ids}): name one (machine_id)"
-        )
-    return found[0]
+    return _only_one(
+        found,
+        [failed.planned.machine_id for failed in found],
+        f"{definition.category} {stream}: task `{task}` failed for good",
+    )
 
 
 def _failures(history: Sequence[StoredEvent], task: str) -> list[_Failed]:
@@ -494,6 +487,17 @@ def _timer_transitions(definition: ProcessDefinition) -> frozenset[str]:
     own = (timer.transition for timers in definition.timers.values() for timer in timers)
     wild = (timer.transition for timers in definition.wildcard_timers.values() for timer in timers)
     return frozenset((*own, *wild))
+
+
+_T = TypeVar("_T")
+
+
+def _only_one(found: Sequence[_T], machine_ids: Sequence[str], what: str) -> _T:
+    """The one item of ``found`` (not empty); several: refused, naming their instances."""
+    if len(found) > 1:
+        ids = ", ".join(sorted(machine_ids))
+        raise OperationRefused(f"{what} for several instances ({ids}): name one (machine_id)")
+    return found[0]
 
 
 # ---- messages ------------------------------------------------------------------------------
