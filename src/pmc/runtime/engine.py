@@ -69,6 +69,13 @@ from pmc.runtime.lifecycle import (
     TransitionPlannedBase,
     from_template,
 )
+from pmc.runtime.operator import (
+    OperatorCancelledBase,
+    OperatorEventBase,
+    OperatorFiredTimerBase,
+    OperatorMovedBase,
+    OperatorRetriedBase,
+)
 from pmc.runtime.state import (
     End,
     ProcessState,
@@ -201,6 +208,8 @@ def _apply(defn: ProcessDefinition, state: ProcessState, event: Event) -> StateC
         return {"end": End.FAILED, "end_reason": event.reason}
     if isinstance(event, lc.process_cancelled):
         return {"end": End.CANCELLED, "end_reason": event.reason}
+    if isinstance(event, OperatorEventBase):
+        return _fold_operator(state, event)
     return {}
 
 
@@ -307,6 +316,61 @@ def _fold_timer(state: ProcessState, event: TimerScheduledBase) -> StateChanges:
         due_at=event.due_at,
     )
     return {"timers": with_item(state.timers, timer.timer_id, timer)}
+
+
+def _fold_operator(state: ProcessState, event: OperatorEventBase) -> StateChanges:
+    """An operator's action; a cancel or a fire changes nothing until its decisions do."""
+    if isinstance(event, OperatorRetriedBase):
+        return _fold_operator_retry(state, event)
+    if isinstance(event, OperatorMovedBase):
+        return _fold_operator_move(state, event)
+    return {}
+
+
+def _fold_operator_retry(state: ProcessState, event: OperatorRetriedBase) -> StateChanges:
+    """The task's attempt ``event.attempt`` due now: a retry scheduled without ``not_before``.
+
+    A retry waiting for its time loses its ``not_before``; a task not in
+    flight (it failed for good) is planned again from the event's fields.
+    Anything else (another attempt owns the task) changes nothing.
+    """
+    task = state.tasks.get(event.task_id)
+    if task is not None:
+        if task.status != TaskStatus.RETRY_SCHEDULED or task.attempt != event.attempt:
+            return {}
+        due = replace(task, not_before=None)
+    elif (
+        event.task is None
+        or event.machine is None
+        or event.machine_id is None
+        or event.transition is None
+    ):
+        return {}
+    else:
+        due = TaskInFlight(
+            task_id=event.task_id,
+            task=event.task,
+            mode=str(event.task_mode),
+            machine=event.machine,
+            machine_id=event.machine_id,
+            transition=event.transition,
+            input_json=canonical_json(event.task_input or {}),
+            attempt=event.attempt,
+            status=TaskStatus.RETRY_SCHEDULED,
+        )
+    return {"tasks": with_item(state.tasks, due.task_id, due)}
+
+
+def _fold_operator_move(state: ProcessState, event: OperatorMovedBase) -> StateChanges:
+    """The instance leaves its state for ``to_state``: its timers and tasks are abandoned."""
+    machine, machine_id = event.machine, event.machine_id
+    if state.state_of(machine, machine_id) is None:
+        return {}
+    return {
+        "instances": _with_instance_item(state.instances, machine, machine_id, event.to_state),
+        "timers": without_keys(state.timers, state.timers_of(machine, machine_id)),
+        "tasks": without_keys(state.tasks, state.tasks_of(machine, machine_id)),
+    }
 
 
 # ---- when an outcome changes state ------------------------------------------------
@@ -1003,6 +1067,33 @@ def _react_to_lifecycle(decision: _Decision, before: ProcessState, event: Event)
         if timer is not None and before.state_of(timer.machine, timer.machine_id) == timer.state:
             trigger = on_timer(timer.transition)
             decision.take(timer.machine, timer.machine_id, trigger, event, fired=timer)
+    elif isinstance(event, OperatorEventBase):
+        _on_operator(decision, before, event)
+
+
+def _on_operator(decision: _Decision, before: ProcessState, event: OperatorEventBase) -> None:
+    """What follows an operator's action (``pmc.runtime.operator``); a retry is its fold alone."""
+    defn = decision.defn
+    if isinstance(event, OperatorCancelledBase):
+        reason = f"cancelled by {event.by}: {event.reason}"
+        decision.record(
+            decision.build.event(defn.lifecycle.process_cancelled, {}, {"reason": reason})
+        )
+    elif isinstance(event, OperatorFiredTimerBase):
+        # The timer fires as it would when due: its TimerFired, then its transition.
+        timer = before.timers.get(event.timer_id)
+        if timer is not None and before.state_of(timer.machine, timer.machine_id) == timer.state:
+            fired = decision.build.event(
+                defn.lifecycle.timer_fired, {}, {"timer_id": timer.timer_id}
+            )
+            decision.record(fired)
+            trigger = on_timer(timer.transition)
+            decision.take(timer.machine, timer.machine_id, trigger, fired, fired=timer)
+    elif isinstance(event, OperatorMovedBase) and event.from_state != event.to_state:
+        # Entering the state plans what entering it plans: its timers.
+        timers = defn.timers_in(event.machine, event.to_state)
+        if timers:
+            decision.schedule_timers(timers, event.machine, event.machine_id, "operator", 0)
 
 
 def _on_completed(decision: _Decision, before: ProcessState, event: TaskCompletedBase) -> None:

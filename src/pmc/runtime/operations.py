@@ -7,6 +7,11 @@ reads the store's tables but through ``ProcessStore``.
 
 Lists come from the instance index (``pmc.runtime.instances``); a
 description is folded from the stream itself, so it is what replay sees.
+
+The operator actions (``cancel``, ``retry``, ``fire``, ``move``) live in
+``actions``: each is recorded in the stream as an operator event, through
+the same decide/append path as every event, and returns what it recorded
+(``ActionResult``, ``to_json()`` too).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from uuid import UUID
 from event_sourcery import Event
 
 from pmc.errors import PmcError
+from pmc.runtime import actions
+from pmc.runtime.actions import ActionResult, Actor
 from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.instances import (
     MAX_LIMIT,
@@ -32,6 +39,7 @@ from pmc.runtime.instances import (
     rebuilt_update,
     status_of,
 )
+from pmc.runtime.manager import ProcessManager
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, Timer
 from pmc.runtime.stores.api import (
     JsonValue,
@@ -143,11 +151,20 @@ class ReindexReport(JsonView):
 
 
 class Operations:
-    """An operator's view of one process's instances in ``store``."""
+    """An operator's view of one process's instances in ``store``, and the actions
+    an operator takes on them.
+
+    Every action takes who takes it (``by``) and why (``reason``), both
+    recorded, and an optional ``action_id``: the same id again records
+    nothing again. A refused action raises ``actions.OperationRefused`` and
+    records nothing.
+    """
 
     def __init__(self, definition: ProcessDefinition, store: ProcessStore) -> None:
         self.definition = definition
         self.store = store
+        # Records without running tasks: the workers run what an action plans.
+        self._manager = ProcessManager(definition, store)
 
     @property
     def category(self) -> str:
@@ -253,6 +270,57 @@ class Operations:
             elif after is not None and _indexed(before) != _indexed(after):
                 corrected += 1
         return ReindexReport(streams=len(keys), created=created, corrected=corrected)
+
+    def cancel(
+        self, key: KeyValue, by: str, reason: str, action_id: str | None = None
+    ) -> ActionResult:
+        """Cancel a running process (``ProcessCancelled``); its work is abandoned."""
+        return actions.cancel(self._manager, key, Actor(by, reason, action_id))
+
+    def retry(
+        self,
+        key: KeyValue,
+        task: str,
+        machine_id: str | None = None,
+        *,
+        by: str,
+        reason: str,
+        action_id: str | None = None,
+    ) -> ActionResult:
+        """Make the next attempt of ``task`` due now: a retry waiting for its time, or
+        a task that failed for good while its instance still waits for its outcome."""
+        return actions.retry(self._manager, key, task, machine_id, Actor(by, reason, action_id))
+
+    def fire(
+        self,
+        key: KeyValue,
+        transition: str,
+        machine_id: str | None = None,
+        *,
+        by: str,
+        reason: str,
+        action_id: str | None = None,
+    ) -> ActionResult:
+        """Fire the pending timer of the timed transition ``transition`` now."""
+        return actions.fire(
+            self._manager, key, transition, machine_id, Actor(by, reason, action_id)
+        )
+
+    def move(
+        self,
+        key: KeyValue,
+        machine: str,
+        machine_id: str | None,
+        state: str,
+        *,
+        by: str,
+        reason: str,
+        action_id: str | None = None,
+    ) -> ActionResult:
+        """Put a machine instance in ``state`` (``machine_id`` None: a single-instance machine)."""
+        return actions.move(
+            self._manager, key, machine, machine_id, state, Actor(by, reason, action_id)
+        )
 
     def _reindex_stream(self, key: str) -> None:
         for _ in range(MAX_REINDEX_TRIES):
