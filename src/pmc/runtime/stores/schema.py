@@ -119,9 +119,9 @@ instance_states = Table(
 # Pages of instances go by key in code point order, which PostgreSQL spells
 # COLLATE "C" (its default collation may be a language's); this index serves
 # them there. SQLite's own order is code point order: the primary key serves.
-Index(
-    "ix_pmc_instances_key_c", instances.c.category, instances.c.key.collate("C")
-).ddl_if(dialect="postgresql")
+Index("ix_pmc_instances_key_c", instances.c.category, instances.c.key.collate("C")).ddl_if(
+    dialect="postgresql"
+)
 
 
 class _EventSourceryBase(DeclarativeBase):
