@@ -138,3 +138,24 @@ def test_describe_an_unknown_key(store: ProcessStore) -> None:
 
     with pytest.raises(UnknownInstance, match=r"no RtOrder instance with key 'o2'"):
         operations.describe("o2")
+
+
+def test_operator_actions_reach_the_index_as_any_event_and_reindex_agrees(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    four_orders(store, clock)
+    operations = Operations(definition(order()), store)
+    who = {"by": "ops", "reason": "test"}
+
+    operations.move("waiting", "Deadline", None, "Expired", **who)  # a final state: it fails
+    clock.advance(minutes=1)
+    Worker(definition(order()), store, ShipFailsFor()).drain()
+
+    waiting = store.instance("RtOrder", "waiting")
+    assert waiting is not None
+    assert (waiting.status, waiting.states["Deadline"], waiting.version) == (
+        InstanceStatus.FAILED,
+        {"Deadline": "Expired"},
+        store.version("RtOrder", "waiting"),
+    )
+    assert operations.reindex().corrected == 0
