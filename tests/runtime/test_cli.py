@@ -210,7 +210,8 @@ def test_worker_runs_tasks_until_sigterm(project: Path, factory: str) -> None:
     url = f"sqlite:///{project / 'app.db'}"
     m = seed()
     command = ["worker", "rt_rebase:RtRebase", "--tasks", factory, "--store", url]
-    worker = start_pmc(*command, "--concurrency", "2", cwd=project)
+    # A grace shorter than the wait below: a stop that hangs says where.
+    worker = start_pmc(*command, "--concurrency", "2", "--grace", "10", cwd=project)
     store = open_store(url)
     try:
         manager = ProcessManager(definition(m), store)

@@ -9,23 +9,31 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from event_sourcery import Event
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy.exc import OperationalError
 
 from pmc.runtime import DecisionError, HandleManyError, attempts, contract
 from pmc.runtime.manager import HandleResult, HandleStatus, ProcessManager
 from pmc.runtime.preconditions import startable
 from pmc.runtime.recorder import Recorder, RecordRequest
 from pmc.runtime.state import ProcessState, TaskInFlight
-from pmc.runtime.stores import ProcessStore, open_store
+from pmc.runtime.stores import (
+    AppendOutcome,
+    AppendRequest,
+    ProcessStore,
+    VersionConflict,
+    open_store,
+)
 from tests.conftest import OpenStore
 from tests.engine import ed2_dunning
 from tests.fake_clock import T0, FakeClock
 from tests.runtime.counting import counting
-from tests.runtime.support import OrderTasks, definition, names, order, tally
+from tests.runtime.support import OrderTasks, definition, names, order, seed, tally
 from tests.runtime.test_second_edition import _SOON, Edited
 
 KEYS = ("a", "b", "c")
@@ -381,3 +389,39 @@ def test_a_delivery_whose_id_no_store_can_hold_sinks_only_itself() -> None:
     assert isinstance(raised.value.errors[0], ValueError)
     assert raised.value.results[0] is None
     assert manager.store.stream_keys("EdDunning") == ["i2"]
+
+
+class MovedThenDropped:
+    """A store refusing the batch's first stream (another writer moved it), whose
+    connection then drops while that stream is recorded again."""
+
+    def __init__(self, inner: ProcessStore) -> None:
+        self.inner = inner
+        self.tripped = False
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        if len(requests) > 1 and not self.tripped:
+            self.tripped = True
+            first, rest = requests[0], requests[1:]
+            refused = VersionConflict(first.category, first.key, first.expected_version, None)
+            return [refused, *self.inner.append_many(rest)]
+        return self.inner.append_many(requests)
+
+    def append(self, *args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_store_error_recording_a_moved_stream_again_is_raised_not_filed(
+    store: ProcessStore,
+) -> None:
+    """A dropped connection is no bad delivery: filed in ``HandleManyError``, a good
+    message would go to the dead-letter queue. Raised, the batch is handled again."""
+    m = seed()
+    manager = ProcessManager(definition(m), MovedThenDropped(store))
+    deliveries = [(m.RebaseFailed(rebase_id=key, instances=["A"]), f"msg-{key}") for key in "rs"]
+
+    with pytest.raises(OperationalError, match="server closed the connection"):
+        manager.handle_many(deliveries)

@@ -1,4 +1,4 @@
-"""Leases of running attempts: renewed by one shared thread, until stopped or refused."""
+"""Leases of running attempts: timed by one shared thread, until stopped or refused."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def lease_threads() -> int:
     return sum(thread.name == "pmc-lease" for thread in threading.enumerate())
 
 
-def test_one_thread_renews_every_lease_until_it_is_stopped() -> None:
+def test_one_thread_keeps_time_for_every_lease_until_it_is_stopped() -> None:
     keeper = LeaseKeeper()
     first, second = Renewals(), Renewals()
     before = lease_threads()
@@ -65,3 +65,28 @@ def test_a_refused_renewal_cancels_the_attempt_and_ends_its_renewals() -> None:
     lease.stop()
     other.stop()
     assert renewals.numbers == [1, 2]
+
+
+def test_a_renewal_that_hangs_holds_up_no_other_lease() -> None:
+    # A store waiting on a lock, say: pmc 0.4 gave each lease a thread, and
+    # one stuck renewal must not let the other attempts' leases run out.
+    keeper = LeaseKeeper()
+    released = threading.Event()
+    hanging_calls: list[int] = []
+    fast = Renewals()
+
+    def hanging(number: int) -> bool:
+        hanging_calls.append(number)
+        released.wait(WAIT)
+        return True
+
+    stuck = keeper.keep(hanging, INTERVAL, threading.Event())
+    other = keeper.keep(fast, INTERVAL, threading.Event())
+    try:
+        assert fast.reach(5)
+        # The stuck lease is not renewed again while its renewal hangs.
+        assert hanging_calls == [1]
+    finally:
+        released.set()
+        stuck.stop()
+        other.stop()

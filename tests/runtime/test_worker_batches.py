@@ -6,18 +6,25 @@ may serve several processes.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from pmc.runtime import End, TaskContext
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.results import HandleResult
 from pmc.runtime.running import OutcomeBatcher
-from pmc.runtime.stores import AppendOutcome, AppendRequest, ProcessStore, open_store
+from pmc.runtime.stores import (
+    AppendOutcome,
+    AppendRequest,
+    ProcessStore,
+    VersionConflict,
+    open_store,
+)
 from pmc.runtime.worker import Worker
 from tests.runtime.counting import counting
 from tests.runtime.processes import SEED
@@ -286,3 +293,201 @@ def test_a_worker_serves_each_process_once() -> None:
             RebaseTasks(),
             also_serve=[(definition(seed()), RebaseTasks())],
         )
+
+
+class StallStarts:
+    """A store holding back its first ``TaskStarted`` write until the worker is stopping."""
+
+    def __init__(self, inner: ProcessStore) -> None:
+        self.inner = inner
+        self.starting = threading.Event()
+        self.stop_requested = threading.Event()
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        names = [type(new.event).__name__ for r in requests for new in r.events]
+        if "TaskStarted" in names and not self.starting.is_set():
+            self.starting.set()
+            self.stop_requested.wait(5)
+            # Several times a runner's wait for a job (``idle_wait``): runners
+            # used to leave once stopping with nothing queued, before this
+            # write handed them its attempt.
+            time.sleep(0.3)
+        return self.inner.append_many(requests)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_an_attempt_started_while_the_worker_stops_is_run_before_it_stops(
+    store: ProcessStore,
+) -> None:
+    manager = plan(store, ["r1"])
+    stalling = StallStarts(store)
+    tasks = RebaseTasks()
+    worker = Worker(
+        definition(seed()), stalling, tasks, worker_id="w", concurrency=1, idle_wait=0.05
+    )
+    worker.start()
+    assert stalling.starting.wait(5)
+    stopping = threading.Thread(target=worker.stop, kwargs={"grace": 5})
+    stopping.start()
+    stalling.stop_requested.set()
+    stopping.join()
+
+    # The TaskStarted was recorded while stopping: its handler ran, its outcome is recorded.
+    assert tasks.calls.log, "an attempt recorded as started was never run"
+    assert manager.state("r1").tasks == {}
+
+
+class OneStartFails:
+    """The first batch of ``TaskStarted``s: its first request is refused (another writer
+    moved the stream) and the recorder's retry of it meets a dropped connection, while
+    the batch's other requests are recorded."""
+
+    def __init__(self, inner: ProcessStore) -> None:
+        self.inner = inner
+        self.tripped = False
+        self.raised = False
+
+    def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        names = [type(new.event).__name__ for r in requests for new in r.events]
+        if "TaskStarted" in names and len(requests) > 1 and not self.tripped:
+            self.tripped = True
+            first, rest = requests[0], requests[1:]
+            refused = VersionConflict(first.category, first.key, first.expected_version, None)
+            return [refused, *self.inner.append_many(rest)]
+        return self.inner.append_many(requests)
+
+    def append(self, *args: Any, **kwargs: Any) -> Any:
+        if self.tripped and not self.raised:
+            self.raised = True
+            raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+        return self.inner.append(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_an_error_starting_one_attempt_of_a_batch_leaves_no_started_attempt_unrun(
+    store: ProcessStore,
+) -> None:
+    manager = plan(store, ["r1", "r2"])
+    failing = OneStartFails(store)
+    tasks = KeyedTasks()
+    worker = Worker(definition(seed()), failing, tasks, concurrency=2)
+
+    worker.run_once()
+
+    assert failing.raised, "the scenario did not happen"
+    # The attempt whose start landed ran and completed; the other was not started.
+    completed = [key for key in ("r1", "r2") if not manager.state(key).tasks]
+    assert tasks.ran == completed and len(completed) == 1
+
+
+class KeyedTasks:
+    """RtRebase handlers noting the stream of each attempt they ran."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def close_instance(self, task: Any, ctx: TaskContext) -> None:
+        self.ran.append(ctx.key)
+
+
+TIMER_THEN_SYNC = """
+process RvTimerSync {
+    key id
+    event Go { id: str }
+    event Poke { id: str }
+    task Slow sync { id: str }
+    task Quick async { id: str }
+    machine M {
+        states Waiting, Running, Done, Broken
+        initial Waiting
+        final Done, Broken
+        transition fire: Waiting -> Running on after 1s run Slow(id = key)
+        transition done: Running -> Done on Slow completed
+        transition broke: Running -> Broken on Slow failed
+    }
+    machine Q {
+        states Idle, Busy, Over, Lost
+        initial Idle
+        final Over, Lost
+        transition go: Idle -> Busy on Poke run Quick(id = key)
+        transition over: Busy -> Over on Quick completed
+        transition lost: Busy -> Lost on Quick failed
+    }
+    start on Go
+}
+"""
+
+
+class SlowSyncTasks:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.slow_running = threading.Event()
+        self.quick_started = threading.Event()
+
+    def slow(self, task: Any, ctx: TaskContext) -> None:
+        self.slow_running.set()
+        self.release.wait(10)
+
+    def quick(self, task: Any, ctx: TaskContext) -> None:
+        self.quick_started.set()
+
+
+def test_a_sync_handler_planned_by_a_fired_timer_does_not_hold_up_claiming(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    m = compiled(TIMER_THEN_SYNC)
+    manager = ProcessManager(definition(m), store)
+    manager.handle(m.Go(id="t1"))
+    clock.advance(seconds=2)  # t1's timer is due; firing it runs Slow
+    tasks = SlowSyncTasks()
+    worker = Worker(definition(m), store, tasks, concurrency=2, idle_wait=0.05)
+    worker.start()
+    try:
+        assert tasks.slow_running.wait(5)
+        # An async task comes due; a runner thread is idle.
+        manager.handle(m.Go(id="q1"))
+        manager.handle(m.Poke(id="q1"))
+        deadline = time.monotonic() + 3
+        while not tasks.quick_started.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started_meanwhile = tasks.quick_started.is_set()
+    finally:
+        tasks.release.set()
+        worker.stop(grace=5)
+
+    # A runner thread fired the timer and runs Slow; the claim thread went on.
+    assert started_meanwhile, "Quick waited for the sync handler the claiming thread ran"
+
+
+class Stubborn:
+    """RtRebase handlers that ignore ``ctx.cancelled`` until released."""
+
+    def __init__(self) -> None:
+        self.running = threading.Event()
+        self.release = threading.Event()
+
+    def close_instance(self, task: Any, ctx: TaskContext) -> None:
+        self.running.set()
+        self.release.wait(10)
+
+
+def test_a_stop_that_cannot_end_a_thread_logs_where_it_is(
+    store: ProcessStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    plan(store, ["r1"])
+    tasks = Stubborn()
+    worker = Worker(definition(seed()), store, tasks, worker_id="w", concurrency=1)
+    worker.start()
+    try:
+        assert tasks.running.wait(5)
+        with caplog.at_level("WARNING", logger="pmc.runtime"):
+            assert not worker.stop(grace=0.1)
+    finally:
+        tasks.release.set()
+
+    [warning] = [r.getMessage() for r in caplog.records if "still running" in r.getMessage()]
+    assert "w-0 in " in warning and "close_instance" in warning, warning

@@ -7,11 +7,14 @@ backend's own table.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Mapping
+from typing import Any, cast
+
+from sqlalchemy import Row, select
 
 from pmc.runtime.stores import MemoryStore, ProcessStore, SqlStore, WorkItem
+from pmc.runtime.stores.api import JsonValue, from_naive_utc
 from pmc.runtime.stores.schema import work
-from pmc.runtime.stores.sql import work_item
 
 
 def work_items(store: ProcessStore, category: str, key: str) -> list[WorkItem]:
@@ -30,3 +33,17 @@ def work_items(store: ProcessStore, category: str, key: str) -> list[WorkItem]:
     else:
         raise TypeError(f"no work index to read in {type(store).__name__}")
     return sorted(items, key=lambda item: (item.due_at, item.work_id))
+
+
+def work_item(row: Row[Any]) -> WorkItem:
+    """A ``pmc_work`` row read through SQLAlchemy, as it stands."""
+    return WorkItem(
+        category=row.category,
+        key=row.key,
+        work_id=row.work_id,
+        kind=row.kind,
+        due_at=from_naive_utc(row.due_at),
+        payload=cast(Mapping[str, JsonValue], row.payload),
+        claimed_by=row.claimed_by,
+        lease_until=None if row.lease_until is None else from_naive_utc(row.lease_until),
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,10 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 
 from pmc.runtime.stores import (
     NO_WORK,
+    AppendRejected,
     AppendRequest,
     DuplicateEventId,
     NewEvent,
@@ -22,6 +25,7 @@ from pmc.runtime.stores import (
     VersionConflict,
     WorkChanges,
     WorkRow,
+    open_store,
 )
 from pmc.runtime.stores import sql as sql_module
 from pmc.runtime.stores._driver import Dialect
@@ -263,6 +267,73 @@ def test_batches_naming_streams_in_opposite_orders_do_not_deadlock(
     assert run_together([writer(("a", "b")), writer(("b", "a"))]) == [None, None]
     total = sum(setup.version("Cleanup", key) for key in ("a", "b"))
     assert total > 2
+
+
+def wait_for_a_lock_wait(url: str) -> None:
+    """Until some connection of the database waits for a lock another one holds."""
+    engine = create_engine(url)
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if conn.execute(waiting).scalar_one():
+                    return
+            time.sleep(0.01)
+        raise AssertionError("no connection came to wait for a lock")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_batches_deadlocking_on_one_event_id_are_recorded_one_request_at_a_time(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streams are taken in one order, event ids are not. The batch writing x
+    to stream b holds b's row, the other has written x to stream a and waits
+    for b's row; then the first writes x and waits for the second: PostgreSQL
+    undoes one. It is recorded again request by request: x stays in one
+    stream, and neither caller gets the deadlock."""
+    later, earlier = open_store(postgres_url), open_store(postgres_url)
+    later.init()
+    x = added("x")
+    holds_b, go = threading.Event(), threading.Event()
+    insert_events = sql_only(later)._insert_events
+
+    def after_taking_b(cursor: Any, append: Any, db_stream_id: int | None) -> None:
+        if not holds_b.is_set():
+            holds_b.set()
+            go.wait()
+        insert_events(cursor, append, db_stream_id)
+
+    monkeypatch.setattr(later, "_insert_events", after_taking_b)
+
+    def write_x_to_b() -> object:
+        return later.append_many([request("b", [x], 0)])
+
+    def write_x_to_a_then_b() -> object:
+        holds_b.wait()
+        return earlier.append_many([request("a", [x], 0), request("b", [added("y")], 0)])
+
+    def release_once_waiting() -> object:
+        holds_b.wait()
+        wait_for_a_lock_wait(postgres_url)  # the batch writing to a, at b's row
+        go.set()
+        return None
+
+    to_b, to_a_then_b, _ = run_together([write_x_to_b, write_x_to_a_then_b, release_once_waiting])
+
+    assert isinstance(to_b, list) and isinstance(to_a_then_b, list), (to_b, to_a_then_b)
+    assert all(isinstance(o, list | AppendRejected) for o in [*to_b, *to_a_then_b])
+    holding_x = [key for key in ("a", "b") if x.event_id in event_ids(later.load("Cleanup", key))]
+    assert len(holding_x) == 1
+
+
+def event_ids(events: list[StoredEvent]) -> set[uuid.UUID]:
+    return {event.event_id for event in events}
 
 
 @pytest.mark.usefixtures("few_sqlite_variables")

@@ -321,3 +321,40 @@ def test_opening_retires_old_versions_on_every_database(sql_url: str) -> None:
     reopened.close()
 
     assert not old_store_bumps(sql_url, "r1", 1)
+
+
+def old_store_creates(url: str, key: str) -> None:
+    """What a pmc 0.4 store's first append to a new stream writes: its
+    ``pmc_streams`` row (version 1) and, through event-sourcery, the event."""
+    engine = create_engine(url)
+    with Session(engine) as session:
+        session.execute(
+            text('INSERT INTO pmc_streams (category, "key", version) VALUES (:c, :k, 1)'),
+            {"c": "Cleanup", "k": key},
+        )
+        first = WrappedEvent(
+            ItemAdded(item="old"), version=1, uuid=uuid.uuid4(), created_at=NAIVE_T0
+        )
+        backend(session).event_store.append(first, stream_id=cleanup(key), expected_version=0)
+        session.commit()
+    engine.dispose()
+
+
+def test_a_stream_a_pmc_0_4_store_creates_after_opening_is_locked_out_too(
+    sql_url: str, store: SqlStore
+) -> None:
+    """``init`` retires the versions there are; a trigger retires those a 0.4
+    store left running writes afterwards, before its next conditional update."""
+    old_store_creates(sql_url, "r9")
+    # This store moves the stream on (to version 2) and gives it work.
+    work = WorkChanges(upsert=(WorkRow("w1", "task", T0),))
+    store.append("Cleanup", "r9", [NewEvent(ItemAdded(item="new"), uuid.uuid4())], 1, work)
+
+    # The old store's update at the version it last saw (1) would rewrite
+    # the rows newer writes made.
+    assert not old_store_bumps(sql_url, "r9", 1)
+    reopened = open_store(sql_url)
+    reopened.init()  # finds the trigger in place
+    reopened.close()
+    old_store_creates(sql_url, "r10")
+    assert not old_store_bumps(sql_url, "r10", 1)

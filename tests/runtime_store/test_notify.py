@@ -1,4 +1,5 @@
-"""PostgreSQL's work notifications: set up once by the tables' owner, used by any role."""
+"""PostgreSQL's triggers (work notifications, retired versions): set up once by the
+tables' owner, used by any role."""
 
 from __future__ import annotations
 
@@ -85,6 +86,24 @@ def test_without_the_trigger_and_the_right_to_make_it_workers_poll(
     assert type(store._signal) is WorkSignal and store._signal._listener is None
     store.close()
     writer.close()
+
+
+def test_without_the_retiring_trigger_and_the_right_to_make_it_a_store_still_opens(
+    postgres_url: str, app_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The other trigger ``init`` creates with the tables (``sql.RETIRE_TRIGGER``):
+    a role owning nothing warns and goes on; only streams a pmc 0.4 store
+    creates later then stay open to it."""
+    run_as_admin(postgres_url, "DROP TRIGGER pmc_streams_retired ON pmc_streams")
+    store = open_sql(app_url)
+
+    with caplog.at_level(logging.WARNING):
+        store.init()
+    store.append("Cleanup", "r1", [added("disk")], 0)
+
+    assert "may not create the trigger locking pmc 0.4 stores out" in caplog.text
+    assert store.version("Cleanup", "r1") == 1
+    store.close()
 
 
 class FakeListening:

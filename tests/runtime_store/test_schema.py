@@ -1,4 +1,4 @@
-"""Tables appear on first use, `init()` is idempotent, SQLite runs in WAL mode."""
+"""Tables appear on first use, `init()` is idempotent, SQLite runs in WAL mode (3.35 or newer)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from pmc.runtime.stores import ProcessStore, open_store
+import pytest
+
+from pmc.runtime.stores import ProcessStore, StoreUrlError, open_store
 from tests.conftest import OpenStore
 from tests.runtime_store.events import added
 
@@ -53,3 +55,15 @@ def test_sqlite_store_uses_write_ahead_logging(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master")}
     assert {"pmc_streams", "pmc_work", "event_sourcery_events"} <= tables
+
+
+def test_an_sqlite_older_than_3_35_is_refused_naming_both_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store writes with `RETURNING`, which an older SQLite would reject mid-run."""
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+
+    with pytest.raises(StoreUrlError, match=r"SQLite 3\.31\.1: pmc needs 3\.35\.0 or newer"):
+        open_store(f"sqlite:///{tmp_path / 'old.db'}")
+    assert not (tmp_path / "old.db").exists()

@@ -250,3 +250,31 @@ def test_claims_refuse_naive_times_and_bad_limits(store: ProcessStore) -> None:
         store.claim_due(T0, "w1", 0, 10)
     with pytest.raises(ValueError, match="lease"):
         store.claim_due(T0, "w1", 1, 0)
+
+
+def test_other_writers_write_while_a_claim_reads_its_streams(
+    open_same_store: OpenStore, store_url: str
+) -> None:
+    # SQLite has one writer at a time: a claim reading (say) a cold worker's
+    # whole streams under its write lock held up every other writer.
+    if store_url.startswith("memory"):
+        pytest.skip("the memory store is one process's: nothing waits on a lock there")
+    store, other = open_same_store(), open_same_store()
+    store.append("Cleanup", "r1", [added("a")], 0, only(task("one")))
+    other.append("Cleanup", "r2", [added("b")], 0)
+    finished_in_time: list[bool] = []
+
+    def read_after(category: str, key: str) -> int:
+        # Asked while the claim reads the streams.
+        writer = threading.Thread(target=other.append, args=("Cleanup", "r2", [added("c")], 1))
+        writer.start()
+        writer.join(2.0)
+        finished_in_time.append(not writer.is_alive())
+        writer.join()
+        return 0
+
+    claimed = store.claim_due(T0 + timedelta(seconds=5), "w1", 10, 30, read_after=read_after)
+
+    assert ids(claimed) == ["one"]
+    assert finished_in_time == [True]
+    assert len(other.load("Cleanup", "r2")) == 2

@@ -8,6 +8,9 @@ parser.
 
 from __future__ import annotations
 
+import os
+import pickle
+import threading
 from pathlib import Path
 
 import pytest
@@ -46,6 +49,7 @@ class _Builds:
 @pytest.fixture
 def builds(monkeypatch: pytest.MonkeyPatch) -> _Builds:
     counter = _Builds()
+    grammar.parser()  # built (or loaded) before builds are counted
     monkeypatch.setattr(grammar, "build_parser", counter)
     return counter
 
@@ -87,6 +91,7 @@ def test_a_damaged_cache_file_is_built_again_and_replaced(tmp_path: Path, builds
 
     assert builds.count == 1
     with saved.open("rb") as stream:
+        stream.readline()  # the header: key and digest
         assert isinstance(Lark.load(stream), Lark)
     assert [path.name for path in tmp_path.iterdir()] == [saved.name]  # no temporary left
 
@@ -122,3 +127,123 @@ def test_without_its_source_to_key_on_pmc_builds_and_saves_nothing(
 
     assert grammar.cached_parser(tmp_path) is grammar.parser()
     assert (builds.count, _parser_files(tmp_path)) == (1, [])
+
+
+def _saved(directory: Path) -> Path:
+    return directory / f"parser-{grammar.cache_key()}.lark"
+
+
+def _damaged(content: bytes) -> list[bytes]:
+    """A saved file with one byte changed in its pickle, cut short, or without its header."""
+    header, _, payload = content.partition(b"\n")
+    middle = len(payload) // 2
+    flipped = payload[:middle] + bytes([payload[middle] ^ 0xFF]) + payload[middle + 1 :]
+    return [header + b"\n" + flipped, content[: len(content) // 2], payload]
+
+
+def test_a_damaged_cache_file_that_still_unpickles_is_built_again(
+    tmp_path: Path, builds: _Builds
+) -> None:
+    """One byte changed in a pickle often still unpickles, to something that raises
+    any error later, or to a parser refusing valid input: the digest catches it."""
+    grammar.cached_parser(tmp_path)
+    saved = _saved(tmp_path)
+    good = saved.read_bytes()
+
+    for damaged in [*_damaged(good), pickle.dumps({"not": "a parser"})]:
+        saved.write_bytes(damaged)
+        assert grammar.cached_parser(tmp_path).parse(WORDS) is not None
+        assert saved.read_bytes() == good  # replaced by the one built
+    assert builds.count == 5
+
+
+class _Planted:
+    """What someone else who may write the cache directory could leave there."""
+
+    ran = False
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (exec, ("from tests.syntax.test_parser_cache import _Planted; _Planted.ran = True",))
+
+
+def _plant(directory: Path, *, header: bytes | None = None) -> Path:
+    """A pickle that runs code when loaded, under the header a saved parser has."""
+    payload = pickle.dumps(_Planted())
+    saved = _saved(directory)
+    saved.write_bytes((header or grammar._header(grammar.cache_key(), payload)) + payload)
+    return saved
+
+
+def test_a_planted_pickle_with_a_wrong_digest_is_not_loaded(
+    tmp_path: Path, builds: _Builds
+) -> None:
+    another = grammar._header(grammar.cache_key(), b"another payload")
+    _plant(tmp_path, header=another)
+
+    grammar.cached_parser(tmp_path)
+
+    assert (_Planted.ran, builds.count) == (False, 1)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX owners and modes")
+@pytest.mark.parametrize("shared", ["directory", "file"])
+def test_a_cache_others_may_write_is_not_loaded_from(
+    tmp_path: Path, builds: _Builds, shared: str
+) -> None:
+    """A group- or world-writable directory (PMC_CACHE_DIR=/tmp/pmc-cache on a shared
+    runner, say) or file: its pickle is not loaded, even with the right digest."""
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o700)
+    saved = _plant(directory)
+    (directory if shared == "directory" else saved).chmod(0o777)
+
+    assert grammar.cached_parser(directory) is grammar.parser()
+
+    assert (_Planted.ran, builds.count) == (False, 1)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX owners")
+def test_a_cache_another_user_owns_is_not_loaded_from(
+    tmp_path: Path, builds: _Builds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o700)
+    _plant(directory)
+    # Files and directory are this user's; pmc runs as another one.
+    monkeypatch.setattr(os, "geteuid", lambda: directory.stat().st_uid + 1)
+
+    grammar.cached_parser(directory)
+
+    assert (_Planted.ran, builds.count) == (False, 1)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX modes")
+def test_the_cache_directory_is_created_private(tmp_path: Path, builds: _Builds) -> None:
+    directory = tmp_path / "new" / "cache"
+
+    grammar.cached_parser(directory)
+
+    assert directory.stat().st_mode & 0o777 == 0o700
+    assert len(_parser_files(directory)) == 1
+
+
+def test_processes_saving_at_once_leave_one_whole_parser(tmp_path: Path, builds: _Builds) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def save() -> None:
+        start.wait()
+        try:
+            grammar.cached_parser(tmp_path)
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=save) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert [path.name for path in tmp_path.iterdir()] == [_saved(tmp_path).name]
+    assert grammar._load(_saved(tmp_path), grammar.cache_key()) is not None

@@ -140,7 +140,9 @@ def configure_logging(verbose: bool) -> None:
     handler.setFormatter(FieldsFormatter("%(asctime)s %(levelname)s %(message)s"))
     runtime = logging.getLogger("pmc.runtime")
     runtime.addHandler(handler)
-    runtime.setLevel(logging.INFO if verbose else logging.ERROR)
+    # Warnings always: what an operator must see (a store falling back to
+    # polling, threads a stop could not end).
+    runtime.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def print_progress(report: Report, stats: WorkerStats) -> None:

@@ -40,6 +40,7 @@ from pmc.runtime.stores.api import (
     ProcessStore,
     VersionConflict,
     WorkChanges,
+    transient,
 )
 from pmc.runtime.work import work_changes
 
@@ -193,7 +194,8 @@ class Recorder:
         requests of its stream are decided as if it were not there (as
         ``append`` one at a time would, a raising ``append`` recording
         nothing); the other requests are recorded. Errors of the store
-        itself are raised.
+        itself are raised, also when a stream another writer moved is
+        recorded again, as is ``ConflictRetriesExhausted``.
         """
         return self._append_many(requests, alone=True)
 
@@ -253,7 +255,7 @@ class Recorder:
                 key, request.event, request.event_id, request.precondition, checked=request.checked
             )
         except Exception as error:
-            if not alone:
+            if not alone or not _the_deliverys(error):
                 raise
             return error
 
@@ -524,3 +526,11 @@ def _back_off(conflicts: int) -> None:
     # A little random sleep, growing with the losses, spreads the retries of
     # writers that keep colliding on one stream.
     time.sleep(random.uniform(0, min(0.001 * 2**conflicts, 0.05)))
+
+
+def _the_deliverys(error: Exception) -> bool:
+    """Whether ``error``, recording a delivery again, is the delivery's own: its
+    decision, its event or its id (as the first try files it), not the store
+    failing or other writers outpacing it, which a retry of the batch may pass."""
+    own = isinstance(error, PmcError | TypeError | ValueError)
+    return own and not isinstance(error, ConflictRetriesExhausted) and not transient(error)

@@ -29,7 +29,7 @@ from pmc.runtime.log import log_attempt, log_report, logger
 from pmc.runtime.preconditions import Precondition, held_by, lease_expired, startable
 from pmc.runtime.recorder import Recorder, RecordRequest
 from pmc.runtime.results import AttemptReport, HandleResult, HandleStatus
-from pmc.runtime.state import ProcessState, TaskInFlight
+from pmc.runtime.state import ProcessState, TaskInFlight, TaskStatus
 from pmc.runtime.stores.api import transient
 from pmc.runtime.work import StartAttempt, TimeOut, task_action
 
@@ -147,29 +147,45 @@ class TaskRunner:
         """
         now = self._store.now()
         leases = [now + attempts.attempt_lease(self._definition, t, lease) for _, t in starts]
-        results = self._recorder.append_many(
-            [
-                RecordRequest(
-                    key,
-                    attempts.started_event(self._definition, task, worker, lease_until),
-                    contract.started_id(task.task_id, task.attempt),
-                    startable(task, now),
-                )
-                for (key, task), lease_until in zip(starts, leases, strict=True)
-            ]
-        )
+        requests = [
+            RecordRequest(
+                key,
+                attempts.started_event(self._definition, task, worker, lease_until),
+                contract.started_id(task.task_id, task.attempt),
+                startable(task, now),
+            )
+            for (key, task), lease_until in zip(starts, leases, strict=True)
+        ]
+        try:
+            recorded = [result.recorded for result in self._recorder.append_many(requests)]
+        except Exception:
+            # Some of the batch may have landed before the error (a stream
+            # appended again alone after a conflict, say): those attempts
+            # are this runner's now and must run, not wait out their lease.
+            logger.exception("starting %d attempts failed; running those recorded", len(starts))
+            recorded = [self._is_running(key, task, worker) for key, task in starts]
         given = cancellations or [None] * len(starts)
         started: list[Attempt | None] = []
-        for (key, task), lease_until, result, cancellation in zip(
-            starts, leases, results, given, strict=True
+        for (key, task), lease_until, landed, cancellation in zip(
+            starts, leases, recorded, given, strict=True
         ):
-            if not result.recorded:
+            if not landed:
                 started.append(None)
                 continue
             context = self._context(key, task, lease_until, cancellation or threading.Event())
             log_attempt("started", self._definition.category, key, task, worker)
             started.append(Attempt(key, task, worker, context))
         return started
+
+    def _is_running(self, key: str, task: TaskInFlight, worker: str) -> bool:
+        """Whether the stream, read anew, has ``task``'s attempt running on ``worker``."""
+        now_running = self._recorder.cache.current(key).state.tasks.get(task.task_id)
+        return (
+            now_running is not None
+            and now_running.attempt == task.attempt
+            and now_running.status is TaskStatus.RUNNING
+            and now_running.worker == worker
+        )
 
     def _context(
         self, key: str, task: TaskInFlight, lease_until: datetime, cancellation: threading.Event
@@ -378,12 +394,17 @@ def timeout_of(
 
 
 class LeaseKeeper:
-    """One thread renewing the leases of running attempts, each every ``interval`` seconds.
+    """One thread keeping the leases of running attempts, each renewed every ``interval`` seconds.
 
     A renewal is due a third of a lease after the last (minutes by default),
     so most attempts end before their first: a thread of their own would cost
-    every attempt a thread start for nothing. The thread starts with the
-    first lease kept and ends after ``IDLE_SECONDS`` without any.
+    every attempt a thread start for nothing. The keeper's thread only keeps
+    time; each renewal runs in a thread of its own, so one that hangs (a
+    store waiting on a lock, a stream contended for long) holds up no other
+    attempt's renewal, and a lease is due again only once its renewal
+    returned: at most one renewal thread per running attempt. The keeper's
+    thread starts with the first lease kept and ends after ``IDLE_SECONDS``
+    without any.
 
     If a renewal is refused, the attempt is no longer its runner's (it timed
     out, or the process moved on): the handler is asked to stop.
@@ -403,8 +424,14 @@ class LeaseKeeper:
     ) -> Lease:
         """Renew with ``renew(n)`` (n = 1, 2, ...) every ``interval`` seconds until stopped."""
         lease = Lease(renew, interval, cancellation)
+        self._schedule(lease)
+        return lease
+
+    def _schedule(self, lease: Lease) -> None:
+        """Make ``lease`` due an interval from now, waking or starting the keeper's thread."""
         with self._changed:
-            due = self._schedule(lease)
+            due = time.monotonic() + lease.interval
+            heapq.heappush(self._due, (due, next(self._order), lease))
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="pmc-lease", daemon=True).start()
@@ -412,21 +439,19 @@ class LeaseKeeper:
                 # Only then: waking the thread for every attempt costs as
                 # much as the thread start this class saves.
                 self._changed.notify()
-        return lease
-
-    def _schedule(self, lease: Lease) -> float:
-        due = time.monotonic() + lease.interval
-        heapq.heappush(self._due, (due, next(self._order), lease))
-        return due
 
     def _run(self) -> None:
         while True:
             lease = self._next()
             if lease is None:
                 return
-            if lease.renew_once():
-                with self._changed:
-                    self._schedule(lease)
+            threading.Thread(
+                target=self._renew, args=(lease,), name="pmc-lease-renewal", daemon=True
+            ).start()
+
+    def _renew(self, lease: Lease) -> None:
+        if lease.renew_once():
+            self._schedule(lease)
 
     def _next(self) -> Lease | None:
         """The next lease due, once it is; None when idle long enough to end the thread."""
@@ -510,7 +535,12 @@ class OutcomeBatcher:
 
     @property
     def waiting(self) -> int:
-        """Outcomes handed in and waiting for the next write."""
+        """Outcomes handed in and waiting for the next write.
+
+        Only tests ask: a thread handing an outcome in then blocks inside
+        ``record``, so nothing else can tell a test that outcomes are queued
+        behind a write (tests/runtime/test_worker_batches.py).
+        """
         with self._changed:
             return len(self._pending)
 

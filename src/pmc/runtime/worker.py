@@ -19,12 +19,15 @@ idempotent, keyed by ``ctx.task_id``.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from pmc.runtime import attempts, contract
 from pmc.runtime.definition import ProcessDefinition
@@ -124,6 +127,19 @@ class _Job:
     attempt: Attempt
 
 
+@dataclass(frozen=True, slots=True)
+class _Settle:
+    """A claimed row asking to record a timeout or fire a timer.
+
+    Done by a runner thread, not the claim thread: the decision may plan
+    sync tasks, run then and there, and a handler must not hold up claiming.
+    """
+
+    served: Served
+    item: WorkItem
+    action: TimeOut | FireTimer
+
+
 class Worker:
     """Runs the tasks of one process (or several) from a store, ``concurrency`` at a time.
 
@@ -197,7 +213,7 @@ class Worker:
         self._stats = WorkerStats()
         self._stats_lock = threading.Lock()
         self._running: dict[uuid.UUID, threading.Event] = {}
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | _Settle | None] = queue.SimpleQueue()  # None: leave
         self._slots = threading.Condition()
         self._idle_runners = 0
 
@@ -230,12 +246,12 @@ class Worker:
             raise RuntimeError(f"worker {self.worker_id} is already running")
         self._stopping.clear()
         self._idle_runners = 0
-        self._threads = [
-            threading.Thread(target=self._guarded, args=(self._claim_rounds,), name=self.worker_id)
-        ]
+        self._threads = [threading.Thread(target=self._claim_then_dismiss, name=self.worker_id)]
         self._threads += [
             threading.Thread(
-                target=self._guarded, args=(self._run_jobs,), name=f"{self.worker_id}-{n}"
+                target=self._guarded,
+                args=(self._run_jobs, _until_dismissed),
+                name=f"{self.worker_id}-{n}",
             )
             for n in range(self.concurrency)
         ]
@@ -266,6 +282,15 @@ class Worker:
             for cancellation in list(self._running.values()):
                 cancellation.set()
             stopped = _join_all(self._threads, 1.0)
+        if not stopped:
+            # Where each thread still is: an attempt that ignores
+            # ``ctx.cancelled``, or something that should never block.
+            logger.warning(
+                "worker %s: threads still running after the grace: %s",
+                self.worker_id,
+                "; ".join(_where(thread) for thread in self._threads if thread.is_alive()),
+                extra=fields(worker=self.worker_id),
+            )
         self._threads = []
         logger.info(
             "worker %s stopped%s",
@@ -275,10 +300,27 @@ class Worker:
         )
         return stopped
 
-    def _guarded(self, rounds: Callable[[], bool]) -> None:
-        """Run ``rounds`` until the worker stops; a thread survives anything it raises."""
+    def _claim_then_dismiss(self) -> None:
+        """The claim thread: claim until the worker stops, then dismiss the runners.
+
+        A runner leaves only when dismissed, after every job handed over
+        before: an attempt whose ``TaskStarted`` the claim thread was
+        recording when the worker was told to stop is run all the same.
+        """
         try:
-            while not self._stopping.is_set():
+            self._guarded(self._claim_rounds)
+        finally:
+            for _ in range(self.concurrency):
+                self._jobs.put(None)
+
+    def _guarded(
+        self, rounds: Callable[[], bool], keep_going: Callable[[Worker], bool] | None = None
+    ) -> None:
+        """Run ``rounds`` until the worker stops (or ``keep_going`` says so); a
+        thread survives anything it raises."""
+        going = keep_going or _until_stopped
+        try:
+            while going(self):
                 try:
                     if rounds():
                         return
@@ -331,9 +373,12 @@ class Worker:
                 return
 
     def _dispatch(self, idle: int) -> int:
-        """Claim up to ``idle`` rows and hand their started attempts to idle runners."""
+        """Claim up to ``idle`` rows and hand their started attempts (and the
+        timeouts and timers to record) to idle runners."""
         items = self._claim(idle)
-        jobs = self._start(self._judge_all(items))
+        judged = self._judge_all(items)
+        jobs: list[_Job | _Settle] = [j for j in judged if isinstance(j, _Settle)]
+        jobs += self._start([j for j in judged if isinstance(j, _Start)])
         with self._slots:
             self._idle_runners -= len(jobs)
         for job in jobs:
@@ -341,7 +386,7 @@ class Worker:
         return len(items)
 
     def _run_jobs(self) -> bool:
-        """A runner thread: run the attempts handed over until the worker stops."""
+        """A runner thread: run the attempts handed over until the claim thread dismisses it."""
         while True:
             with self._slots:
                 self._idle_runners += 1
@@ -350,15 +395,14 @@ class Worker:
             job = self._next_job()
             if job is None:
                 return True
-            self._run_job(job)
+            if isinstance(job, _Settle):
+                self._settle_due(job)
+            else:
+                self._run_job(job)
 
-    def _next_job(self) -> _Job | None:
-        while True:
-            try:
-                return self._jobs.get(timeout=self.idle_wait)
-            except queue.Empty:
-                if self._stopping.is_set():
-                    return None
+    def _next_job(self) -> _Job | _Settle | None:
+        """The next job handed over; None once the claim thread dismissed this runner."""
+        return self._jobs.get()
 
     # ---- one round -------------------------------------------------------------------------
 
@@ -370,7 +414,12 @@ class Worker:
         their outcomes recorded together.
         """
         items = self._claim(limit or max(self.concurrency, RUN_ONCE_LIMIT))
-        starts = self._judge_all(items)
+        starts: list[_Start] = []
+        for judged in self._judge_all(items):
+            if isinstance(judged, _Settle):
+                self._settle_due(judged)
+            else:
+                starts.append(judged)
         for first in range(0, len(starts), self.concurrency):
             if self._stopping.is_set():
                 self._release([start.item for start in starts[first:]])
@@ -390,7 +439,11 @@ class Worker:
 
     def process(self, item: WorkItem) -> None:
         """Do what a claimed index row asks for, judged from its stream's state."""
-        self._run_together(self._start(self._judge_all([item])))
+        for judged in self._judge_all([item]):
+            if isinstance(judged, _Settle):
+                self._settle_due(judged)
+            else:
+                self._run_together(self._start([judged]))
 
     def _claim(self, limit: int) -> list[WorkItem]:
         # The claim reads the claimed streams' new events too, in its own
@@ -408,9 +461,9 @@ class Worker:
         served = self._served.get(category)
         return 0 if served is None else served.runner.cache.known_version(key)
 
-    def _judge_all(self, items: Sequence[WorkItem]) -> list[_Start]:
-        """Do what the claimed rows ask for, but start no attempt: those are returned."""
-        starts: list[_Start] = []
+    def _judge_all(self, items: Sequence[WorkItem]) -> list[_Start | _Settle]:
+        """Judge the claimed rows: what to start or record is returned, the rest done."""
+        starts: list[_Start | _Settle] = []
         for index, item in enumerate(items):
             if self._stopping.is_set():
                 self._release(items[index:])
@@ -424,14 +477,13 @@ class Worker:
                 starts.append(start)
         return starts
 
-    def _judge(self, item: WorkItem) -> _Start | None:
+    def _judge(self, item: WorkItem) -> _Start | _Settle | None:
         served = self._served.get(item.category)
         if served is None:
             # Only a row handed over by mistake (claims are per category):
             # another process's worker must judge it against its own stream.
             self.store.release(item)
             return None
-        definition, manager = served.definition, served.manager
         now = self.store.now()
         cache = served.runner.cache
         folded = (
@@ -446,6 +498,22 @@ class Worker:
                 set_work(self.store, item, due_at, judged_at=state.version)
             case StartAttempt(task=task):
                 return _Start(served, item, task)
+            case TimeOut() | FireTimer():
+                return _Settle(served, item, action)
+        return None
+
+    def _settle_due(self, settle: _Settle) -> None:
+        """Record the timeout or fire the timer of ``settle``, and run the sync tasks it plans."""
+        try:
+            self._record_due(settle)
+        except Exception:
+            # The row keeps its claim until the claim expires.
+            self._log_failure(settle.item)
+
+    def _record_due(self, settle: _Settle) -> None:
+        definition, manager, item = settle.served.definition, settle.served.manager, settle.item
+        now = self.store.now()
+        match settle.action:
             case TimeOut(task=task):
                 result = manager.record(item.key, *timeout_of(definition, task, now))
                 if self._settle(item, result):
@@ -478,7 +546,6 @@ class Worker:
                         )
                     )
                     self._count_sync_runs(result)
-        return None
 
     def _start(self, starts: Sequence[_Start]) -> list[_Job]:
         """Start the attempts of ``starts``: one ``TaskStarted`` write per process served.
@@ -629,6 +696,26 @@ def _in_own_loop(run: Callable[[_Job], None], job: _Job) -> None:
         run(job)
     finally:
         close_thread_loop()
+
+
+def _where(thread: threading.Thread) -> str:
+    """``thread``'s name and the innermost frames it is in, for a log line."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is None:
+        return thread.name
+    calls = traceback.extract_stack(frame)[-3:]
+    return f"{thread.name} in " + " <- ".join(
+        f"{call.name} ({Path(call.filename).name}:{call.lineno})" for call in reversed(calls)
+    )
+
+
+def _until_stopped(worker: Worker) -> bool:
+    return not worker._stopping.is_set()
+
+
+def _until_dismissed(worker: Worker) -> bool:
+    # A runner's rounds end only when the claim thread dismisses it.
+    return True
 
 
 def _join_all(threads: list[threading.Thread], timeout: float) -> bool:

@@ -8,15 +8,18 @@ time. So the built parser is saved with lark's own ``Lark.save`` in the
 user's cache directory, under a name that changes with everything the
 tables are made from: the grammar, this module (the options and the keyword
 edit), lark's version and Python's. A loaded parser is the built one,
-serialized; a missing, unreadable or unwritable cache only means building.
+serialized after a line with the digest of those bytes; a missing,
+unreadable, unwritable, damaged or shared cache only means building.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import os
-import pickle
 import re
+import stat
 import sys
 import tempfile
 from functools import cache
@@ -47,6 +50,10 @@ _KEYWORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)" + re.escape(_NOT_IN_A_WORD))
 # Above NAME's 0, so a word that is both a keyword and a name is the keyword
 # wherever the parser accepts that keyword, as lark does for string terminals.
 _KEYWORD_PRIORITY = 2
+# The first word of a saved parser file, before its key and its pickle's digest.
+_MAGIC = "pmc-parser"
+
+_log = logging.getLogger(__name__)
 
 
 def _whole_words(terminal: TerminalDef) -> None:
@@ -165,7 +172,8 @@ def _lexes_by_match(state: object) -> bool:
 def cache_dir() -> Path | None:
     """Where built parsers are kept: ``$PMC_CACHE_DIR``, else the user's cache directory.
 
-    Only a directory of the user's own: a parser is loaded from it with pickle.
+    A parser is loaded from it with pickle, so ``cached_parser`` uses it only
+    when it is the user's own and no one else may write it.
     """
     configured = os.environ.get("PMC_CACHE_DIR")
     if configured:
@@ -190,32 +198,83 @@ def cache_key() -> str:
 
 
 def cached_parser(directory: Path) -> Lark:
-    """The parser saved in ``directory`` for this grammar, or built (and saved there)."""
+    """The parser saved in ``directory`` for this grammar, or built (and saved there).
+
+    Nothing is loaded from, or saved in, a directory someone else could write:
+    the file is unpickled, so whoever writes it runs code in every `pmc check`.
+    """
     try:
-        path = directory / f"parser-{cache_key()}.lark"
+        key = cache_key()
     except OSError:  # pmc's source cannot be read (a zip import): nothing to key a cache on
         return build_parser(strict=False)
-    try:
-        with path.open("rb") as stream:
-            return Lark.load(stream)
-    except (OSError, EOFError, pickle.UnpicklingError):
-        pass  # not built yet, or unreadable: built below, and replaced if possible
+    path = directory / f"parser-{key}.lark"
+    if not _private_or_absent(directory):
+        _log.debug("parser cache %s is not private to this user: not used", directory)
+        return build_parser(strict=False)
+    loaded = _load(path, key)
+    if loaded is not None:
+        return loaded
     built = build_parser(strict=False)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        _save(built, path)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _save(built, path, key)
     except OSError:
         pass  # a read-only or full disk: the next run builds again
     return built
 
 
-def _save(built: Lark, path: Path) -> None:
+def _private_or_absent(directory: Path) -> bool:
+    try:
+        return _private(directory.stat())
+    except FileNotFoundError:
+        return True  # created below, private
+    except OSError:
+        return False
+
+
+def _private(status: os.stat_result) -> bool:
+    """Whether only this user can have written a file or directory with ``status``."""
+    if not hasattr(os, "geteuid"):  # Windows: the user's own profile directory
+        return True
+    writable_by_others = status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return status.st_uid == os.geteuid() and not writable_by_others
+
+
+def _header(key: str, payload: bytes) -> bytes:
+    """The saved file's first line: what it was built from and the digest of the pickle after."""
+    return f"{_MAGIC} {key} {hashlib.sha256(payload).hexdigest()}\n".encode("ascii")
+
+
+def _load(path: Path, key: str) -> Lark | None:
+    """The parser saved at ``path``, or None when it is missing, not ours, or damaged.
+
+    Unpickling damaged bytes can raise almost anything, or even give a parser
+    that refuses valid input; so the pickle is only loaded when its digest is
+    the one saved with it, and whatever loading raises only means building.
+    """
+    try:
+        with path.open("rb") as stream:
+            if not _private(os.fstat(stream.fileno())):
+                return None
+            content = stream.read()
+        header, _, payload = content.partition(b"\n")
+        if header + b"\n" != _header(key, payload):
+            return None
+        return Lark.load(io.BytesIO(payload))
+    except Exception:  # unpickling damaged bytes raises anything: it only costs a build
+        return None
+
+
+def _save(built: Lark, path: Path, key: str) -> None:
     """Write ``path`` in one step: a process starting meanwhile reads no half-written parser."""
+    pickled = io.BytesIO()
+    # The keyword edit has been applied to the terminals saved.
+    built.save(pickled, exclude_options=("edit_terminals",))
+    payload = pickled.getvalue()
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "wb") as stream:
-            # The keyword edit has been applied to the terminals saved.
-            built.save(stream, exclude_options=("edit_terminals",))
+            stream.write(_header(key, payload) + payload)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ import logging
 import select
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,72 +29,102 @@ from sqlalchemy.exc import DBAPIError
 from pmc.runtime.stores._signal import Notice
 
 CHANNEL = "pmc_work"
-_FUNCTION = "pmc_work_notify"
-_TRIGGER = "pmc_work_notify"
 
-# The function's body, as ``pg_proc.prosrc`` holds it: compared to find an old one.
-_BODY = f"""
+
+@dataclass(frozen=True, slots=True)
+class PgTrigger:
+    """A PL/pgSQL trigger function and the trigger calling it, both named ``name``."""
+
+    name: str
+    table: str
+    # The function's body, as ``pg_proc.prosrc`` holds it: compared to find an old one.
+    body: str
+    # When it fires: ``AFTER INSERT ... FOR EACH ROW ...``, up to the function.
+    fires: str
+
+    def create_function(self) -> str:
+        return (
+            f"CREATE OR REPLACE FUNCTION {self.name}() RETURNS trigger"
+            f" AS $${self.body}$$ LANGUAGE plpgsql"
+        )
+
+    def create_trigger(self) -> str:
+        return (
+            f"CREATE TRIGGER {self.name} {self.fires.format(table=self.table)}"
+            f" EXECUTE FUNCTION {self.name}()"
+        )
+
+
+NOTIFY_TRIGGER = PgTrigger(
+    name="pmc_work_notify",
+    table="pmc_work",
+    body=f"""
 BEGIN
     PERFORM pg_notify(
         '{CHANNEL}', NEW.category || ' ' || to_char(NEW.due_at, 'YYYY-MM-DD"T"HH24:MI:SS.US')
     );
     RETURN NULL;
 END;
-"""
-_CREATE_FUNCTION = (
-    f"CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger AS $${_BODY}$$ LANGUAGE plpgsql"
+""",
+    fires="AFTER INSERT OR UPDATE ON {table} FOR EACH ROW WHEN (NEW.claimed_by IS NULL)",
 )
+
 # The function as the connection's search path finds it (where it would create it).
 _FUNCTION_BODY = (
     "SELECT prosrc FROM pg_proc WHERE proname = :name"
     " AND pronamespace = to_regnamespace(current_schema())"
 )
-_CREATE_TRIGGER = f"""
-CREATE TRIGGER {_TRIGGER} AFTER INSERT OR UPDATE ON pmc_work
-FOR EACH ROW WHEN (NEW.claimed_by IS NULL) EXECUTE FUNCTION {_FUNCTION}()
-"""
 logger = logging.getLogger(__name__)
 
 # The table as the connection's search path finds it: each schema has its own.
-_TRIGGER_EXISTS = "SELECT 1 FROM pg_trigger WHERE tgname = :name AND tgrelid = 'pmc_work'::regclass"
+_TRIGGER_EXISTS = "SELECT 1 FROM pg_trigger WHERE tgname = :name AND tgrelid = to_regclass(:table)"
 
 
 # SQLSTATEs of a role that may not create them: no privilege, a read-only transaction.
 _NOT_ALLOWED = frozenset({"42501", "25006"})
 
 
-def install_notify(conn: Connection) -> bool:
-    """Create the trigger sending the notifications, unless it exists (idempotent).
+def install_trigger(conn: Connection, trigger: PgTrigger) -> str | None:
+    """Create ``trigger`` and its function, unless they exist (idempotent).
 
-    Whether notifications are sent: False if the trigger or its function is
+    None once they are in place; why not, if the function or the trigger is
     missing (or out of date) and this role may not create it, for instance
     a role that may write the tables but does not own them, in a database
     another version initialised. Called by ``SqlStore.init`` under its
     schema lock, so concurrent initialisations do not race; it creates
     nothing that exists already, so such a role can open a store made for it.
     """
-    body = conn.execute(text(_FUNCTION_BODY), {"name": _FUNCTION}).scalar()
-    triggered = conn.execute(text(_TRIGGER_EXISTS), {"name": _TRIGGER}).first() is not None
-    if body == _BODY and triggered:
-        return True
+    body = conn.execute(text(_FUNCTION_BODY), {"name": trigger.name}).scalar()
+    found = {"name": trigger.name, "table": trigger.table}
+    triggered = conn.execute(text(_TRIGGER_EXISTS), found).first() is not None
+    if body == trigger.body and triggered:
+        return None
     try:
         # A savepoint: a refusal must not undo the rest of ``init``.
         with conn.begin_nested():
-            if body != _BODY:
-                conn.execute(text(_CREATE_FUNCTION))
+            if body != trigger.body:
+                conn.execute(text(trigger.create_function()))
             if not triggered:
-                conn.execute(text(_CREATE_TRIGGER))
+                conn.execute(text(trigger.create_trigger()))
     except DBAPIError as error:
         if getattr(error.orig, "pgcode", None) not in _NOT_ALLOWED:
             raise
+        return str(error.orig).strip().splitlines()[0]
+    return None
+
+
+def install_notify(conn: Connection) -> bool:
+    """Create the trigger sending the notifications (``install_trigger``); whether
+    notifications are sent."""
+    refused = install_trigger(conn, NOTIFY_TRIGGER)
+    if refused is not None:
         logger.warning(
             "this role may not create the trigger notifying workers of new work"
             " (%s); they poll instead. Run `pmc db init` as the tables' owner to"
             " have it.",
-            str(error.orig).strip().splitlines()[0],
+            refused,
         )
-        return False
-    return True
+    return refused is None
 
 
 def notice_of(payload: str) -> Notice:

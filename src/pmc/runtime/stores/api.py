@@ -280,11 +280,14 @@ class ProcessStore(Protocol):
         are recorded all the same. Requests for one stream apply in order (a
         later one's expected version counts the earlier ones' events); those
         of different streams in any order (the SQL stores take streams in one
-        fixed order, so that batches never deadlock), so of two requests
-        carrying one event id into different streams either may be the one
-        recorded. Any
-        other error (a lost connection, say) is raised, and then none of the
-        requests may be assumed recorded or not: the caller reads again.
+        fixed order, so that batches never deadlock on stream rows),
+        so of two requests carrying one event id into different streams
+        either may be the one recorded. Such batches may still deadlock on
+        the event id's index entry (PostgreSQL): the batch PostgreSQL undoes
+        is recorded again one request at a time, as after a unique
+        violation, never raised as a deadlock. Any other error (a lost
+        connection, say) is raised, and then none of the requests may be
+        assumed recorded or not: the caller reads again.
         """
         ...
 

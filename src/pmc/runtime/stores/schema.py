@@ -11,8 +11,9 @@
   ``version`` column is no longer a version: stores before issue 11 (pmc
   0.4) kept the version there, and databases they made still open (their
   event-sourcery stream rows always held the same version). It holds
-  ``RETIRED_VERSION`` instead, so such an old store left running cannot
-  write: see ``RETIRED_VERSION``.
+  ``RETIRED_VERSION`` instead (``init`` sets it, a trigger keeps it on
+  every new row), so such an old store left running cannot write: see
+  ``RETIRED_VERSION``.
 - ``pmc_work`` is the pending-work index.
 - ``pmc_instances`` and ``pmc_instance_states`` are the instance index
   (``pmc.runtime.instances``): a row per stream, and a row per machine
@@ -51,7 +52,8 @@ from pmc.runtime.stores.api import MAX_NAME_LENGTH
 
 metadata = MetaData()
 
-# ``pmc_streams.version`` of every row, set by ``SqlStore.init`` and on new rows.
+# ``pmc_streams.version`` of every row, set by ``SqlStore.init`` and, on new rows
+# (pmc 0.4's too), by a trigger (``sql.RETIRE_TRIGGER``).
 # A pmc 0.4 store still running trusts that column, which this store no longer
 # moves: left there, a stale version would let its conditional update (``SET
 # version = new WHERE version = expected``) match and its work changes undo

@@ -21,6 +21,7 @@ pending-work claims) goes through SQLAlchemy as before.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -53,7 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -102,7 +103,7 @@ from pmc.runtime.stores._events import (
     stored_row,
     stream_id,
 )
-from pmc.runtime.stores._notify import PgListener, install_notify
+from pmc.runtime.stores._notify import PgListener, PgTrigger, install_notify, install_trigger
 from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
     NO_WORK,
@@ -144,6 +145,8 @@ from pmc.runtime.stores.schema import (
     work,
 )
 
+logger = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # How often an idle worker asks PostgreSQL for due work when no
 # notification came (work due by the clock, a lost listening connection).
@@ -152,6 +155,10 @@ PG_POLL_INTERVAL = 2.0
 _SCHEMA_LOCK_ID = 0x706D635F73636D61
 # Streams a store remembers having a ``pmc_streams`` row (see ``_remember_listed``).
 MAX_LISTED_REMEMBERED = 100_000
+# How often an append PostgreSQL undid to break a deadlock is tried again
+# (alone): each retry waits for a batch that won, so a few are plenty.
+DEADLOCK_RETRIES = 3
+_DEADLOCK_DETECTED = "40P01"
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +247,7 @@ class SqlStore:
                 es_tables = event_sourcery_tables()
                 es_tables[0].metadata.create_all(conn, tables=es_tables)
                 metadata.create_all(conn)
+                install_retirement(conn, self._dialect)
                 retire_old_versions(conn)
                 if self._dialect == "postgresql" and not install_notify(conn):
                     # No notification will come: poll as other databases do.
@@ -365,7 +373,9 @@ class SqlStore:
             instance=request.instance,
         )
 
-    def _record_together(self, appends: Sequence[_Append]) -> list[AppendOutcome]:
+    def _record_together(
+        self, appends: Sequence[_Append], deadlocks: int = DEADLOCK_RETRIES
+    ) -> list[AppendOutcome]:
         """Record ``appends`` in one transaction; one by one if the database refuses it."""
         try:
             with self._cursor(write=True) as cursor:
@@ -378,13 +388,27 @@ class SqlStore:
             # A unique violation our checks did not foresee (an id committed
             # meanwhile by another writer) undid the whole transaction: one
             # transaction per append, so that it sinks only its own.
-            return [outcome for append in appends for outcome in self._record_together([append])]
+            return self._record_each(appends, deadlocks)
+        except OperationalError as error:
+            if not deadlocked(error) or deadlocks == 0:
+                raise
+            # Streams are taken in one order, but event ids are not: two
+            # batches carrying one id into different streams each wait for
+            # the other's uncommitted index entry, and PostgreSQL undid this
+            # one. Alone, an append holds one stream row: the retry waits
+            # for the other batch, then is recorded or a DuplicateEventId.
+            return self._record_each(appends, deadlocks - 1)
         self._remember_listed(
             (append.category, append.key)
             for append, outcome in zip(appends, outcomes, strict=True)
             if not isinstance(outcome, AppendRejected) and listed_by(append)
         )
         return outcomes
+
+    def _record_each(self, appends: Sequence[_Append], deadlocks: int) -> list[AppendOutcome]:
+        return [
+            outcome for append in appends for outcome in self._record_together([append], deadlocks)
+        ]
 
     def _remember_listed(self, listed: Iterable[tuple[str, str]]) -> None:
         """Streams now known to have their ``pmc_streams`` row (committed; never deleted).
@@ -688,14 +712,22 @@ class SqlStore:
             **{f"c{n}": name for n, name in enumerate(chosen or ())},
         }
         # One statement on the driver's cursor (a claim is on every task's
-        # path), and the tails asked for in the same transaction.
+        # path). On PostgreSQL the tails asked for are read in the same
+        # transaction; SQLite has one writer at a time, and reading (say) a
+        # cold worker's whole streams under its write lock would hold up
+        # every other writer: they are read after the claim commits instead
+        # (a stale tail costs nothing: appends check the version).
+        tails_inside = read_after is not None and self._dialect == "postgresql"
         with self._cursor(write=True) as cursor:
             cursor.execute(self._claim_statement(chosen), params)
             items = sorted(
                 (claimed_item(row, worker_id, lease_until) for row in cursor.fetchall()),
                 key=lambda item: (item.due_at, item.category, item.key, item.work_id),
             )
-            if read_after is not None:
+            if tails_inside and read_after is not None:
+                items = read_tails(partial(self._read_events, cursor), items, read_after)
+        if items and read_after is not None and not tails_inside:
+            with self._cursor(write=False) as cursor:
                 items = read_tails(partial(self._read_events, cursor), items, read_after)
         # A work row needs its stream's ``pmc_streams`` row (a foreign key):
         # the attempts started on these rows need not make sure of it.
@@ -840,6 +872,44 @@ def instance_row(row: Row[Any], states: Mapping[str, Mapping[str, str]]) -> Inst
     )
 
 
+# Sets every new ``pmc_streams`` row's version to ``RETIRED_VERSION``: a pmc
+# 0.4 store left running creates rows at version 1 after ``init`` retired the
+# others; so locked out of them too. pmc's own inserts write that version anyway.
+RETIRE_TRIGGER = PgTrigger(
+    name="pmc_streams_retired",
+    table="pmc_streams",
+    body=f"""
+BEGIN
+    NEW.version := {RETIRED_VERSION};
+    RETURN NEW;
+END;
+""",
+    fires="BEFORE INSERT ON {table} FOR EACH ROW",
+)
+# SQLite's triggers cannot change the row being inserted: they update it after.
+_SQLITE_RETIRE_TRIGGER = f"""
+CREATE TRIGGER IF NOT EXISTS {RETIRE_TRIGGER.name} AFTER INSERT ON pmc_streams
+FOR EACH ROW WHEN NEW.version <> {RETIRED_VERSION} BEGIN
+    UPDATE pmc_streams SET version = {RETIRED_VERSION}
+    WHERE category = NEW.category AND "key" = NEW."key";
+END
+"""
+
+
+def install_retirement(conn: Connection, dialect: str) -> None:
+    """The trigger retiring new streams' versions (``RETIRE_TRIGGER``); idempotent."""
+    if dialect != "postgresql":
+        conn.execute(text(_SQLITE_RETIRE_TRIGGER))
+        return
+    refused = install_trigger(conn, RETIRE_TRIGGER)
+    if refused is not None:
+        logger.warning(
+            "this role may not create the trigger locking pmc 0.4 stores out of new"
+            " streams (%s). Run `pmc db init` as the tables' owner to have it.",
+            refused,
+        )
+
+
 def retire_old_versions(conn: Connection) -> None:
     """Lock pmc 0.4 stores still running out of writing (see ``RETIRED_VERSION``).
 
@@ -920,24 +990,24 @@ CLAIMABLE_AT = case(
 )
 
 
-def work_item(row: Row[Any]) -> WorkItem:
-    """A ``pmc_work`` row read through SQLAlchemy, as it stands."""
-    return WorkItem(
-        category=row.category,
-        key=row.key,
-        work_id=row.work_id,
-        kind=row.kind,
-        due_at=from_naive_utc(row.due_at),
-        payload=cast(Mapping[str, JsonValue], row.payload),
-        claimed_by=row.claimed_by,
-        lease_until=None if row.lease_until is None else from_naive_utc(row.lease_until),
-    )
-
-
 # -- engines -----------------------------------------------------------------------
 
 
+def deadlocked(error: OperationalError) -> bool:
+    """Whether PostgreSQL undid the transaction to break a deadlock (SQLSTATE 40P01)."""
+    return getattr(error.orig, "pgcode", None) == _DEADLOCK_DETECTED
+
+
+# `RETURNING` (claims, work changes) came in SQLite 3.35.0.
+SQLITE_MIN_VERSION = (3, 35, 0)
+
+
 def sqlite_store(url: str, clock: Clock | None = None, *, outbox_attempts: int = 0) -> SqlStore:
+    if sqlite3.sqlite_version_info < SQLITE_MIN_VERSION:
+        needed = ".".join(map(str, SQLITE_MIN_VERSION))
+        raise StoreUrlError(
+            f"the sqlite3 module uses SQLite {sqlite3.sqlite_version}: pmc needs {needed} or newer"
+        )
     parsed = make_url(url)
     if parsed.database in (None, "", ":memory:"):
         raise StoreUrlError("an SQLite store needs a file path: sqlite:///path.db")
