@@ -32,16 +32,6 @@ class Lifecycle(StrEnum):
 
 LIFECYCLE_EVENTS: tuple[str, ...] = tuple(event.value for event in Lifecycle)
 
-# The events an operator's action records (``pmc.runtime.operator``): the
-# runtime defines them for every process, stored as ``<Process>.<Name>``
-# like the lifecycle events, so no event of the process may take a name.
-OPERATOR_EVENTS: tuple[str, ...] = (
-    "OperatorCancelled",
-    "OperatorRetried",
-    "OperatorFiredTimer",
-    "OperatorMoved",
-)
-
 # Names the generated module imports or defines besides the user's classes.
 # Keep in step with templates/module.py.jinja.
 MODULE_RESERVED: frozenset[str] = frozenset(

@@ -82,7 +82,7 @@ def test_cancel_prints_what_it_recorded(project: Project) -> None:
     assert (run.exit_code, run.stderr) == (0, "")
     assert run.stdout == (
         "OpCliDesk t1: cancel recorded, stream at version 6\n"
-        "  OpCliDesk.OperatorCancelled\n"
+        "  OpCliDesk.pmc:OperatorCancelled\n"
         "  OpCliDesk.ProcessCancelled\n"
     )
 
@@ -111,7 +111,7 @@ def test_an_action_repeated_with_its_id_records_nothing_again(project: Project) 
     assert (first.exit_code, again.exit_code) == (0, 0)
     recorded, repeated = json.loads(first.stdout), json.loads(again.stdout)
     assert [e["event"] for e in recorded["events"]] == [
-        "OpCliDesk.OperatorCancelled",
+        "OpCliDesk.pmc:OperatorCancelled",
         "OpCliDesk.ProcessCancelled",
     ]
     assert recorded["deduplicated"] is False
@@ -126,11 +126,11 @@ def test_move_then_fire_then_a_refused_retry(project: Project) -> None:
 
     assert (moved.exit_code, fired.exit_code) == (0, 0)
     assert [e["event"] for e in json.loads(moved.stdout)["events"]] == [
-        "OpCliDesk.OperatorMoved",
+        "OpCliDesk.pmc:OperatorMoved",
         "OpCliDesk.TimerScheduled",
     ]
     assert [e["event"] for e in json.loads(fired.stdout)["events"]] == [
-        "OpCliDesk.OperatorFiredTimer",
+        "OpCliDesk.pmc:OperatorFiredTimer",
         "OpCliDesk.TimerFired",
         "OpCliDesk.TransitionPlanned",
     ]
@@ -188,6 +188,6 @@ def test_the_real_pmc_cancels(project: Project) -> None:
 
     assert (completed.returncode, completed.stderr) == (0, "")
     assert completed.stdout.splitlines()[1:] == [
-        "  OpCliDesk.OperatorCancelled",
+        "  OpCliDesk.pmc:OperatorCancelled",
         "  OpCliDesk.ProcessCancelled",
     ]

@@ -14,7 +14,6 @@ from pmc.diagnostics import Diagnostic, Label
 from pmc.naming import (
     LIFECYCLE_EVENTS,
     MODULE_RESERVED,
-    OPERATOR_EVENTS,
     PYTHON_BUILTINS,
     SIGNAL_RAISED,
     data_model_name,
@@ -93,7 +92,6 @@ def _classes(process: ast.Process) -> list[tuple[ast.Name, str]]:
 
 def collision_diagnostics(process: ast.Process) -> Iterator[Diagnostic]:
     yield from _reserved(process)
-    yield from _operator_events(process)
     yield from _builtins(process)
     yield from _clashes(process)
     yield from _data_records(process)
@@ -115,19 +113,6 @@ def _reserved(process: ast.Process) -> Iterator[Diagnostic]:
                 name.span,
                 label=f"`{name.text}` is {what}",
                 help=f"rename the {kind}",
-            )
-
-
-def _operator_events(process: ast.Process) -> Iterator[Diagnostic]:
-    """Events stored under the name of an operator event of the process."""
-    for event in process.events:
-        if event.name.text in OPERATOR_EVENTS:
-            yield Diagnostic(
-                "PM0701",
-                f"event name `{event.name.text}` collides with an operator event",
-                event.name.span,
-                label=f"`{event.name.text}` is an operator event the runtime defines",
-                help="rename the event",
             )
 
 
