@@ -14,24 +14,27 @@ from datetime import timedelta
 import pytest
 
 from pmc.errors import PmcError
-from pmc.runtime import End, PermanentFailure
+from pmc.runtime import End, PermanentFailure, ProcessManager, TaskContext, Worker
 from pmc.runtime.actions import ActionResult, Actor, OperationRefused, fire, move
-from pmc.runtime.manager import ProcessManager
 from pmc.runtime.preconditions import Precondition
 from pmc.runtime.results import HandleResult
 from pmc.runtime.state import KeyValue, ProcessState, TaskStatus
 from pmc.runtime.stores import ProcessStore
 from pmc.streams.replay import replay, store_streams
-from tests.operations.support import Desk, DeskTasks
-from tests.runtime.support import T0, FakeClock, assert_well_formed, fail_first
+from pmc.runtime.operations import Operations
+from pmc.runtime.operator import OPERATOR_PREFIX
+from tests.operations.support import DESK_SOURCE, FIXTURES, Desk, DeskTasks
+from tests.runtime.support import T0, FakeClock, assert_well_formed, compiled, fail_first
 from tests.runtime_store.rows import work_items
 
 WHO = {"by": "ann", "reason": "ticket 42 is urgent"}
 
 
 def recorded(result: ActionResult) -> list[str]:
-    """The short names of the events an action recorded, in order."""
-    return [event.name.rpartition(".")[2] for event in result.events]
+    """The short names of the events an action recorded, in order (``pmc:`` dropped)."""
+    return [
+        event.name.rpartition(".")[2].removeprefix(OPERATOR_PREFIX) for event in result.events
+    ]
 
 
 def comparable(state: ProcessState) -> dict[str, object]:
@@ -174,6 +177,80 @@ def test_after_a_permanent_failure_an_operator_retry_keeps_the_retries_left(
     assert_replays(desk)
 
 
+# Close retries once after 10 minutes; a failure for good loops on Closing,
+# which still takes `Close completed`: an operator may retry it.
+RETRYABLE_CLOSE = (
+    DESK_SOURCE.replace("process OpDesk", "process OpRetryCloseDesk")
+    .replace(
+        "task Close async {\n        ticket_id: str\n    }",
+        "task Close async {\n        ticket_id: str\n        retry 1 backoff 10m\n    }",
+    )
+    .replace("stuck: Closing -> Stuck on Close failed", "stuck: Closing -> Closing on Close failed")
+)
+
+
+def test_retry_finds_the_instance_that_failed_for_good_while_another_runs_the_task(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    assert "retry 1 backoff 10m" in RETRYABLE_CLOSE and "Closing -> Closing" in RETRYABLE_CLOSE
+    module = compiled(RETRYABLE_CLOSE)
+    ops = Operations(module.DEFINITION, store)
+    retried: list[ActionResult] = []
+
+    class Tasks:
+        def notify(self, task: object, ctx: TaskContext) -> None:
+            pass
+
+        def close(self, task: object, ctx: TaskContext) -> None:
+            if ctx.machine_id == "h2":
+                raise PermanentFailure("host gone")  # h2 fails for good at once
+            if ctx.attempt == 1:
+                raise RuntimeError("busy")  # h1 retries in 10 minutes
+            # h1's second attempt is running: the operator retries Close, and
+            # h2 is the one instance with anything to retry.
+            retried.append(ops.retry("t1", "Close", **WHO))
+
+    ProcessManager(module.DEFINITION, store).handle(
+        module.Opened(ticket_id="t1", hosts=["h1", "h2"])
+    )
+    worker = Worker(module.DEFINITION, store, Tasks())
+    worker.drain()
+    clock.advance(minutes=11)
+    worker.drain()
+
+    (result,) = retried
+    assert recorded(result) == ["OperatorRetried"]
+    assert (result.events[0].payload["machine_id"], result.events[0].payload["attempt"]) == (
+        "h2",
+        2,
+    )
+
+
+def test_retry_plans_again_a_kept_task_that_failed_for_good_in_the_state_it_was_kept_in(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    module = compiled((FIXTURES / "kept.pm").read_text(encoding="utf-8"))
+    manager = ProcessManager(module.DEFINITION, store)
+
+    class Tasks:
+        def notify(self, task: object, ctx: TaskContext) -> None:
+            raise PermanentFailure("mail server down")
+
+    manager.handle(module.Opened(ticket_id="t1"))
+    manager.handle(module.Hold(ticket_id="t1"))  # Held keeps Notify in flight
+    Worker(module.DEFINITION, store, Tasks()).drain()
+    state = manager.state("t1")
+    # Notify failed for good; Ticket waits in Held, which takes `Notify completed`.
+    assert (state.of("Ticket"), dict(state.tasks)) == ("Held", {})
+
+    result = Operations(module.DEFINITION, store).retry("t1", "Notify", **WHO)
+
+    assert recorded(result) == ["OperatorRetried"]
+    assert result.events[0].payload["attempt"] == 2
+    (task,) = manager.state("t1").tasks.values()
+    assert (task.task, task.attempt) == ("Notify", 2)
+
+
 # ---- fire -----------------------------------------------------------------------------
 
 
@@ -308,6 +385,25 @@ def test_retry_is_refused_unless_a_retry_waits_or_a_failed_task_can_still_be_tak
     )
 
 
+def test_a_retry_already_due_is_refused_and_records_nothing(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    desk = Desk(store, DeskTasks(notify=fail_first(1)))
+    desk.open()
+    desk.worker.drain()
+    desk.ops.retry("t1", "Notify", **WHO)  # attempt 2 is due now
+    version = desk.manager.state("t1").version
+
+    with pytest.raises(OperationRefused) as refused:
+        desk.ops.retry("t1", "Notify", **WHO)
+
+    assert str(refused.value) == (
+        "OpDesk t1: task `Notify` of Ticket Ticket: attempt 2 is already due: nothing to retry"
+    )
+    assert desk.names().count("OperatorRetried") == 1
+    assert desk.manager.state("t1").version == version
+
+
 def test_fire_is_refused_for_an_unknown_or_not_pending_timer(
     store: ProcessStore, clock: FakeClock
 ) -> None:
@@ -414,6 +510,41 @@ def test_the_same_action_id_for_another_key_is_another_action(
 
     assert not one.deduplicated and not two.deduplicated
     assert one.event_id != two.event_id
+
+
+def test_an_action_id_given_to_another_kind_of_action_is_another_action(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    desk = Desk(store, DeskTasks(notify=fail_first(1)))
+    desk.open()
+    desk.worker.drain()
+    retried = desk.ops.retry("t1", "Notify", **WHO, action_id="op-7")
+
+    cancelled = desk.ops.cancel("t1", **WHO, action_id="op-7")
+
+    assert not cancelled.deduplicated and cancelled.event_id != retried.event_id
+    assert recorded(cancelled) == ["OperatorCancelled", "ProcessCancelled"]
+
+
+def test_an_action_id_repeated_with_another_target_is_refused(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    desk = Desk(store)
+    desk.open()
+    desk.ops.move("t1", "Ticket", None, "Escalated", **WHO, action_id="op-1")
+    version = desk.manager.state("t1").version
+
+    with pytest.raises(OperationRefused) as refused:
+        desk.ops.move("t1", "Ticket", None, "Waiting", **WHO, action_id="op-1")
+
+    assert str(refused.value) == (
+        "action id 'op-1' was used for move `Ticket` of 'Ticket' to `Escalated` of OpDesk t1,"
+        " not move `Ticket` to `Waiting`: give this action another id"
+    )
+    assert desk.manager.state("t1").version == version
+    # Repeated as it was, it is a duplicate (the instance named or not).
+    again = desk.ops.move("t1", "Ticket", "Ticket", "Escalated", **WHO, action_id="op-1")
+    assert again.deduplicated
 
 
 class RacingManager(ProcessManager):

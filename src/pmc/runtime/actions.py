@@ -10,10 +10,12 @@ moved the stream meanwhile, the action is checked and decided again on the
 new state, and refused if it no longer applies.
 
 An action given an id (``action_id``, ``--id``) is recorded under an event id
-derived from it, the process and the key: repeating it records nothing
-again (``ActionResult.deduplicated``), even once the first has ended the
-process. Without one, every call is a new action. See
-``docs/operations-actions.md``.
+derived from it, the action's kind, the process and the key
+(``contract.operator_id``): repeating it records nothing again
+(``ActionResult.deduplicated``), even once the first has ended the process.
+The same id given to the same kind of action on another target (another
+task, timer, instance or state) is refused, never reported as recorded.
+Without an id, every call is a new action. See ``docs/operations.md``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from event_sourcery import Event
@@ -32,10 +35,17 @@ from pmc.runtime.lifecycle import (
     TaskCompletedBase,
     TaskFailedBase,
     TaskTimedOutBase,
+    TimerScheduledBase,
     TransitionPlannedBase,
 )
 from pmc.runtime.manager import ProcessManager
-from pmc.runtime.operator import OperatorEventBase, OperatorMovedBase
+from pmc.runtime.operator import (
+    OperatorCancelledBase,
+    OperatorEventBase,
+    OperatorFiredTimerBase,
+    OperatorMovedBase,
+    OperatorRetriedBase,
+)
 from pmc.runtime.preconditions import Precondition
 from pmc.runtime.recorder import MAX_CONFLICTS, ConflictRetriesExhausted
 from pmc.runtime.results import HandleResult, HandleStatus
@@ -99,11 +109,41 @@ class Actor:
     action_id: str | None = None
 
 
-def action_event_id(category: str, key: str, action_id: str | None) -> uuid.UUID:
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What an action asks for, as an operator names it: compared with what an
+    action recorded under the same id. ``machine_id`` None: whichever instance
+    the action found (a single-instance machine, or the only candidate)."""
+
+    action: Action
+    subject: str | None = None  # the task, timer transition or machine
+    machine_id: str | None = None
+    to_state: str | None = None
+
+    def covers(self, recorded: _Request) -> bool:
+        return (
+            self.action == recorded.action
+            and self.subject == recorded.subject
+            and self.machine_id in (None, recorded.machine_id)
+            and self.to_state == recorded.to_state
+        )
+
+    def text(self) -> str:
+        words: list[str] = [self.action]
+        if self.subject is not None:
+            words.append(f"`{self.subject}`")
+        if self.machine_id is not None:
+            words.append(f"of {self.machine_id!r}")
+        if self.to_state is not None:
+            words.append(f"to `{self.to_state}`")
+        return " ".join(words)
+
+
+def action_event_id(action: Action, category: str, key: str, action_id: str | None) -> uuid.UUID:
     """The id an action is recorded under: derived from its id, or fresh without one."""
     if action_id is None:
         return uuid.uuid4()
-    return contract.runtime_id("operator", category, key, action_id)
+    return contract.operator_id(action, category, key, action_id)
 
 
 # What builds an action's event from the state of a running process it is
@@ -119,7 +159,7 @@ def cancel(manager: ProcessManager, key: KeyValue, actor: Actor) -> ActionResult
     def build(state: ProcessState) -> OperatorEventBase:
         return definition.operator_events.cancelled(by=actor.by, reason=actor.reason)
 
-    return _act(manager, "cancel", stream, actor, build)
+    return _act(manager, _Request("cancel"), stream, actor, build)
 
 
 def retry(
@@ -130,31 +170,28 @@ def retry(
     stream = _stream(definition, key)
 
     def build(state: ProcessState) -> OperatorEventBase:
-        if task not in definition.tasks:
-            known = ", ".join(sorted(definition.tasks)) or "none"
+        _require_known(definition, "task", task, definition.tasks, "its tasks")
+        history = manager.history(stream)
+        now = manager.store.now()
+        # Every instance's candidates, of both kinds: another instance
+        # running the task does not hide one that waits or failed for good.
+        waiting = _retries_waiting(state, task, machine_id, now)
+        failed = _failed_for_good(definition, state, history, task, machine_id)
+        candidates = [
+            *((t.machine_id, _retried_waiting(definition, actor, t)) for t in waiting),
+            *((f.planned.machine_id, _retried_failed(definition, actor, f)) for f in failed),
+        ]
+        if not candidates:
             raise OperationRefused(
-                f"{definition.category} has no task `{task}` (its tasks: {known})"
+                _nothing_to_retry(definition, stream, state, task, machine_id, now)
             )
-        waiting = _retry_waiting(definition, stream, state, task, machine_id)
-        if waiting is not None:
-            return definition.operator_events.retried(
-                by=actor.by, reason=actor.reason, task_id=waiting.task_id, attempt=waiting.attempt
-            )
-        failed = _failed_for_good(definition, stream, state, task, machine_id, manager)
-        return definition.operator_events.retried(
-            by=actor.by,
-            reason=actor.reason,
-            task_id=failed.task_id,
-            attempt=failed.last_attempt + 1,
-            task=failed.planned.task,
-            task_mode=failed.planned.task_mode,
-            machine=failed.planned.machine,
-            machine_id=failed.planned.machine_id,
-            transition=failed.planned.transition,
-            task_input=failed.planned.task_input,
+        return _only_one(
+            [event for _, event in candidates],
+            [instance for instance, _ in candidates],
+            f"{definition.category} {stream}: task `{task}` can be retried",
         )
 
-    return _act(manager, "retry", stream, actor, build)
+    return _act(manager, _Request("retry", task, machine_id), stream, actor, build)
 
 
 def fire(
@@ -165,12 +202,13 @@ def fire(
     stream = _stream(definition, key)
 
     def build(state: ProcessState) -> OperatorEventBase:
-        if transition not in _timer_transitions(definition):
-            known = ", ".join(sorted(_timer_transitions(definition))) or "none"
-            raise OperationRefused(
-                f"{definition.category} has no timer `{transition}`"
-                f" (its timed transitions: {known})"
-            )
+        _require_known(
+            definition,
+            "timer",
+            transition,
+            _timer_transitions(definition),
+            "its timed transitions",
+        )
         pending = [
             timer
             for timer in state.timers.values()
@@ -191,7 +229,7 @@ def fire(
             by=actor.by, reason=actor.reason, timer_id=timer.timer_id
         )
 
-    return _act(manager, "fire", stream, actor, build)
+    return _act(manager, _Request("fire", transition, machine_id), stream, actor, build)
 
 
 def move(
@@ -250,34 +288,100 @@ def move(
             to_state=to_state,
         )
 
-    return _act(manager, "move", stream, actor, build)
+    return _act(manager, _Request("move", machine, machine_id, to_state), stream, actor, build)
 
 
 # ---- recording ---------------------------------------------------------------------------
 
 
 def _act(
-    manager: ProcessManager, action: Action, stream: str, actor: Actor, build: Build
+    manager: ProcessManager, request: _Request, stream: str, actor: Actor, build: Build
 ) -> ActionResult:
     """Check and record an action on the stream's current state, again if it moved meanwhile."""
     _require_actor(actor)
     definition = manager.definition
-    event_id = action_event_id(definition.category, stream, actor.action_id)
+    event_id = action_event_id(request.action, definition.category, stream, actor.action_id)
     for _ in range(MAX_CONFLICTS + 1):
         state = manager.state(stream)
-        try:
-            _require_running(definition, stream, state)
-            event = build(state)
-        except OperationRefused:
-            # A repeated action may have made itself inapplicable (a second
-            # cancel): it is a duplicate, not a refusal.
-            if actor.action_id is not None and _recorded(manager, stream, event_id):
-                return _result(action, _deduplicated(definition, stream, event_id, state))
-            raise
+        if actor.action_id is not None:
+            # Checked first: a repeated action may have made itself
+            # inapplicable (a second cancel), which is no refusal.
+            repeated = _repeated(manager, request, stream, actor.action_id, event_id, state)
+            if repeated is not None:
+                return repeated
+        _require_running(definition, stream, state)
+        event = build(state)
         result = manager.record(stream, event, event_id, _unchanged_since(state.version))
+        if result.status is HandleStatus.DEDUPLICATED:
+            continue  # recorded meanwhile by the same action: compared on the next round
         if result.status is not HandleStatus.STALE:
-            return _result(action, result, event)
+            return _result(request.action, result, event)
     raise ConflictRetriesExhausted(definition.category, stream, MAX_CONFLICTS + 1)
+
+
+def _repeated(
+    manager: ProcessManager,
+    request: _Request,
+    stream: str,
+    action_id: str,
+    event_id: uuid.UUID,
+    state: ProcessState,
+) -> ActionResult | None:
+    """The result of an action whose id was recorded before; None if it was not.
+
+    Refused if what was recorded under the id is not what is asked now.
+    """
+    history = manager.history(stream)
+    recorded = next((stored.event for stored in history if stored.event_id == event_id), None)
+    if recorded is None:
+        return None
+    done = _recorded_request(recorded, history)
+    if not request.covers(done):
+        raise OperationRefused(
+            f"action id {action_id!r} was used for {done.text()} of"
+            f" {manager.definition.category} {stream}, not {request.text()}:"
+            " give this action another id"
+        )
+    return _result(request.action, _deduplicated(manager.definition, stream, event_id, state))
+
+
+def _recorded_request(event: Event, history: Sequence[StoredEvent]) -> _Request:
+    """What the operator event ``event`` of the stream ``history`` asked for."""
+    if isinstance(event, OperatorMovedBase):
+        return _Request("move", event.machine, event.machine_id, event.to_state)
+    if isinstance(event, OperatorRetriedBase):
+        # A retry of a task that failed for good carries its planning; a
+        # waiting retry names its task by id only.
+        planned = event if event.task is not None else _planning(history, event.task_id)
+        return _Request("retry", planned.task, planned.machine_id)
+    if isinstance(event, OperatorFiredTimerBase):
+        scheduled = next(
+            stored.event
+            for stored in history
+            if isinstance(stored.event, TimerScheduledBase)
+            and stored.event.timer_id == event.timer_id
+        )
+        assert isinstance(scheduled, TimerScheduledBase)
+        return _Request("fire", scheduled.transition, scheduled.machine_id)
+    if isinstance(event, OperatorCancelledBase):
+        return _Request("cancel")
+    # Only a hash collision gives another event an operator action's id.
+    raise OperationRefused(f"{_stored_name(event)} is no operator action")  # pragma: no cover
+
+
+def _planning(
+    history: Sequence[StoredEvent], task_id: uuid.UUID
+) -> TransitionPlannedBase | OperatorRetriedBase:
+    """What planned the task ``task_id``: a transition, or a retry after it failed for good."""
+    found = next(
+        stored.event
+        for stored in history
+        if isinstance(stored.event, TransitionPlannedBase | OperatorRetriedBase)
+        and stored.event.task_id == task_id
+        and stored.event.task is not None
+    )
+    assert isinstance(found, TransitionPlannedBase | OperatorRetriedBase)
+    return found
 
 
 def _unchanged_since(version: int) -> Precondition:
@@ -287,10 +391,6 @@ def _unchanged_since(version: int) -> Precondition:
         return state.version == version
 
     return check
-
-
-def _recorded(manager: ProcessManager, stream: str, event_id: uuid.UUID) -> bool:
-    return any(stored.event_id == event_id for stored in manager.history(stream))
 
 
 def _deduplicated(
@@ -359,34 +459,90 @@ def _require_running(definition: ProcessDefinition, stream: str, state: ProcessS
         )
 
 
-def _retry_waiting(
+def _require_known(
+    definition: ProcessDefinition,
+    kind: str,
+    name: str,
+    known: Mapping[str, object] | frozenset[str],
+    known_as: str,
+) -> None:
+    """Refused unless the process has a ``kind`` named ``name`` (``known``, called ``known_as``)."""
+    if name not in known:
+        names = ", ".join(sorted(known)) or "none"
+        raise OperationRefused(
+            f"{definition.category} has no {kind} `{name}` ({known_as}: {names})"
+        )
+
+
+def _retries_waiting(
+    state: ProcessState, task: str, machine_id: str | None, now: datetime
+) -> list[TaskInFlight]:
+    """The task's retries waiting for a ``not_before`` later than ``now``.
+
+    A retry already due waits for a worker, not for its time: retrying it
+    would change nothing.
+    """
+    return [
+        t
+        for t in _in_flight(state, task, machine_id)
+        if t.status == TaskStatus.RETRY_SCHEDULED
+        and t.not_before is not None
+        and t.not_before > now
+    ]
+
+
+def _in_flight(state: ProcessState, task: str, machine_id: str | None) -> list[TaskInFlight]:
+    return [
+        t for t in state.tasks.values() if t.task == task and machine_id in (None, t.machine_id)
+    ]
+
+
+def _retried_waiting(
+    definition: ProcessDefinition, actor: Actor, waiting: TaskInFlight
+) -> OperatorRetriedBase:
+    """Make a waiting retry due now."""
+    return definition.operator_events.retried(
+        by=actor.by, reason=actor.reason, task_id=waiting.task_id, attempt=waiting.attempt
+    )
+
+
+def _retried_failed(
+    definition: ProcessDefinition, actor: Actor, failed: _Failed
+) -> OperatorRetriedBase:
+    """Put a task that failed for good back in flight, planned as before."""
+    return definition.operator_events.retried(
+        by=actor.by,
+        reason=actor.reason,
+        task_id=failed.task_id,
+        attempt=failed.last_attempt + 1,
+        task=failed.planned.task,
+        task_mode=failed.planned.task_mode,
+        machine=failed.planned.machine,
+        machine_id=failed.planned.machine_id,
+        transition=failed.planned.transition,
+        task_input=failed.planned.task_input,
+    )
+
+
+def _nothing_to_retry(
     definition: ProcessDefinition,
     stream: str,
     state: ProcessState,
     task: str,
     machine_id: str | None,
-) -> TaskInFlight | None:
-    """The task's retry waiting for its ``not_before``; None if it has none in flight.
-
-    Refused if the task is in flight but not waiting (planned, running), or
-    waits for several instances and ``machine_id`` does not say which.
-    """
-    in_flight = [
-        t for t in state.tasks.values() if t.task == task and machine_id in (None, t.machine_id)
-    ]
-    if not in_flight:
-        return None
-    waiting = [t for t in in_flight if t.status == TaskStatus.RETRY_SCHEDULED]
-    if not waiting:
-        first = in_flight[0]
-        raise OperationRefused(
-            f"{definition.category} {stream}: task `{task}` of {first.machine} {first.machine_id}"
-            f" is {first.status.replace('_', ' ')} (attempt {first.attempt}): nothing to retry"
-        )
-    return _only_one(
-        waiting,
-        [t.machine_id for t in waiting],
-        f"{definition.category} {stream}: task `{task}` waits to retry",
+    now: datetime,
+) -> str:
+    """Why ``task`` has nothing to retry: the first attempt in flight, or no failure to retry."""
+    where = f"{definition.category} {stream}: task `{task}`"
+    for t in _in_flight(state, task, machine_id):
+        of = f"{where} of {t.machine} {t.machine_id}"
+        if t.status == TaskStatus.RETRY_SCHEDULED and (t.not_before is None or t.not_before <= now):
+            return f"{of}: attempt {t.attempt} is already due: nothing to retry"
+        return f"{of} is {t.status.replace('_', ' ')} (attempt {t.attempt}): nothing to retry"
+    return (
+        f"{definition.category} {stream}: nothing to retry: task `{task}`"
+        f"{_instance_text(machine_id)} has no retry waiting, and no attempt that failed for"
+        f" good while its instance still waits in a state that takes `{task} completed`"
     )
 
 
@@ -401,45 +557,32 @@ class _Failed:
 
 def _failed_for_good(
     definition: ProcessDefinition,
-    stream: str,
     state: ProcessState,
+    history: Sequence[StoredEvent],
     task: str,
     machine_id: str | None,
-    manager: ProcessManager,
-) -> _Failed:
-    """The task that failed for good while its instance still waits where it can take its outcome.
+) -> list[_Failed]:
+    """The tasks that failed for good while their instance waits where it can take their outcome.
 
     The latest planning of ``task`` for an instance qualifies if no attempt
     of it completed and its last attempt failed or timed out for good (it is
-    not in flight), the instance has not left the state that planning
-    entered (only self-loops since, no operator move), and that state has a
-    transition on ``<task> completed``.
+    not in flight), the instance has left the state that planning entered
+    only by self-loops or transitions that keep the task (no operator move),
+    and the state it is in now has a transition on ``<task> completed``.
     """
-    found = [
+    return [
         failed
-        for failed in _failures(manager.history(stream), task)
+        for failed in _failures(history, task)
         if machine_id in (None, failed.planned.machine_id)
         and failed.task_id not in state.tasks
         and _takes_outcome(definition, state, failed.planned)
     ]
-    if not found:
-        where = _instance_text(machine_id)
-        raise OperationRefused(
-            f"{definition.category} {stream}: nothing to retry: task `{task}`{where} has no"
-            " retry waiting, and no attempt that failed for good while its instance still"
-            f" waits in a state that takes `{task} completed`"
-        )
-    return _only_one(
-        found,
-        [failed.planned.machine_id for failed in found],
-        f"{definition.category} {stream}: task `{task}` failed for good",
-    )
 
 
 def _failures(history: Sequence[StoredEvent], task: str) -> list[_Failed]:
-    """Per instance, the latest planning of ``task`` whose instance has not left the
-    state it entered since, if no attempt of it completed and one failed
-    (``history``: the stream's stored events)."""
+    """Per instance, the latest planning of ``task`` whose instance has not left its
+    task behind since (no transition without ``keep``, no operator move), if no
+    attempt of it completed and one failed (``history``: the stream's stored events)."""
     planned: dict[tuple[str, str], TransitionPlannedBase] = {}
     attempts: dict[uuid.UUID, int] = {}
     completed: set[uuid.UUID] = set()
@@ -448,8 +591,8 @@ def _failures(history: Sequence[StoredEvent], task: str) -> list[_Failed]:
         event = stored.event
         if isinstance(event, TransitionPlannedBase | OperatorMovedBase):
             instance = (event.machine, event.machine_id)
-            if str(event.from_state) != str(event.to_state) or isinstance(event, OperatorMovedBase):
-                planned.pop(instance, None)  # it left the state the task was planned for
+            if _leaves_task(event, planned.get(instance)):
+                planned.pop(instance, None)
             if isinstance(event, TransitionPlannedBase) and event.task == task:
                 planned[instance] = event
         task_id = getattr(event, "task_id", None)
@@ -467,14 +610,24 @@ def _failures(history: Sequence[StoredEvent], task: str) -> list[_Failed]:
     ]
 
 
+def _leaves_task(
+    event: TransitionPlannedBase | OperatorMovedBase, planned: TransitionPlannedBase | None
+) -> bool:
+    """``event`` leaves its instance's state without keeping the task ``planned`` planned."""
+    if isinstance(event, OperatorMovedBase):
+        return True  # a move abandons every task of the instance
+    if str(event.from_state) == str(event.to_state):
+        return False
+    return planned is None or planned.task_id not in (event.kept_tasks or ())
+
+
 def _takes_outcome(
     definition: ProcessDefinition, state: ProcessState, planned: TransitionPlannedBase
 ) -> bool:
-    """The planning's instance is still in the state it entered, and that state
-    has a transition on the task's ``completed``."""
+    """The planning's instance is in a state with a transition on the task's ``completed``."""
     current = state.state_of(planned.machine, planned.machine_id)
     return (
-        current == str(planned.to_state)
+        current is not None
         and planned.task is not None
         and definition.transition(
             planned.machine, current, contract.on_outcome(planned.task, "completed")
