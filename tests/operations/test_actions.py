@@ -32,9 +32,7 @@ WHO = {"by": "ann", "reason": "ticket 42 is urgent"}
 
 def recorded(result: ActionResult) -> list[str]:
     """The short names of the events an action recorded, in order (``pmc:`` dropped)."""
-    return [
-        event.name.rpartition(".")[2].removeprefix(OPERATOR_PREFIX) for event in result.events
-    ]
+    return [event.name.rpartition(".")[2].removeprefix(OPERATOR_PREFIX) for event in result.events]
 
 
 def comparable(state: ProcessState) -> dict[str, object]:

@@ -3,7 +3,8 @@
 A project directory holds the generated module of ``fixtures/desk.pm``
 (renamed ``OpCliDesk``: event-sourcery keeps one class per stored name, and
 the other tests import ``OpDesk``) and an SQLite store with opened tickets.
-The typer app runs in this process; one test runs the real ``pmc``.
+The typer app runs in this process; two tests run the real ``pmc``. Each
+test acts on its own tickets: they pass in any order.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     module = sys.modules["op_cli_desk"]
     store = open_store(url)
     manager = ProcessManager(definition, store)
-    for key in ("t1", "t2", "t3", "t4", "t5", "it's ü%_"):
+    for key in (*(f"t{n}" for n in range(1, 9)), "it's ü%_"):
         manager.handle(module.Opened(ticket_id=key, hosts=["h1"]))
     store.close()
     yield Project(directory, url)
@@ -161,23 +162,23 @@ def test_a_key_with_quotes_unicode_and_percent_is_one_stream(project: Project) -
 
 
 def test_usage_errors_exit_2(project: Project) -> None:
-    bad_to = project.act("move", "t5", "Waiting")
+    bad_to = project.act("move", "t6", "Waiting")
     assert (bad_to.exit_code, bad_to.stderr) == (
         2,
         "error: TO is `Machine.State`, not 'Waiting'\nhelp: e.g. `Ticket.Waiting`\n",
     )
-    no_store = project.cli("cancel", "op_cli_desk", "t5", "--store", "sqlite:///nowhere.db", *ACTOR)
+    no_store = project.cli("cancel", "op_cli_desk", "t6", "--store", "sqlite:///nowhere.db", *ACTOR)
     assert no_store.exit_code == 2
     assert (
         no_store.stderr == "error: no store at sqlite:///nowhere.db: `nowhere.db` does not exist\n"
     )
-    no_reason = project.cli("cancel", "op_cli_desk", "t5", "--store", project.store)
+    no_reason = project.cli("cancel", "op_cli_desk", "t6", "--store", project.store)
     assert no_reason.exit_code == 2
     assert "--reason" in no_reason.stderr
 
 
 def test_the_real_pmc_cancels(project: Project) -> None:
-    command = ["cancel", "op_cli_desk", "t5", "--store", project.store, *ACTOR]
+    command = ["cancel", "op_cli_desk", "t7", "--store", project.store, *ACTOR]
     completed = subprocess.run(
         [sys.executable, "-m", "pmc", *command],
         capture_output=True,
@@ -191,3 +192,27 @@ def test_the_real_pmc_cancels(project: Project) -> None:
         "  OpCliDesk.pmc:OperatorCancelled",
         "  OpCliDesk.ProcessCancelled",
     ]
+
+
+def test_without_by_and_without_an_os_user_the_cli_asks_for_by(project: Project) -> None:
+    """In a container under a uid with no passwd entry and no $USER,
+    ``getpass.getuser()`` raises: a usage error, not a bug in pmc."""
+    # getpass.getuser() as it fails there (KeyError before Python 3.13, OSError after).
+    no_user = (
+        "import getpass, sys\n"
+        "def nobody(): raise OSError('No username set in the environment')\n"
+        "getpass.getuser = nobody\n"
+        "from pmc.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    command = ["cancel", "op_cli_desk", "t8", "--store", project.store, "--reason", "why"]
+    completed = subprocess.run(
+        [sys.executable, "-c", no_user, *command],
+        capture_output=True,
+        text=True,
+        cwd=project.directory,
+        timeout=120,
+    )
+
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == "error: no OS user to record: pass --by WHO\n"

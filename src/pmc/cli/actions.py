@@ -157,7 +157,13 @@ def move(
 
 
 def _by(by: str | None) -> str:
-    return by if by is not None else getpass.getuser()
+    if by is not None:
+        return by
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        # No $USER and a uid without a passwd entry (a container): nobody to record.
+        raise UsageError("no OS user to record: pass --by WHO") from None
 
 
 def _run(
