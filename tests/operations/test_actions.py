@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from pmc.errors import PmcError
-from pmc.runtime import End, PermanentFailure
+from pmc.runtime import End, PermanentFailure, ProcessDefinition
 from pmc.runtime.actions import ActionResult, Actor, OperationRefused, fire, move
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.preconditions import Precondition
@@ -22,7 +22,8 @@ from pmc.runtime.results import HandleResult
 from pmc.runtime.state import KeyValue, ProcessState, TaskStatus
 from pmc.runtime.stores import ProcessStore
 from pmc.streams.replay import replay, store_streams
-from tests.operations.support import Desk, DeskTasks
+from tests.codegen.support import compile_text, import_code
+from tests.operations.support import DESK_SOURCE, Desk, DeskTasks
 from tests.runtime.support import T0, FakeClock, assert_well_formed, fail_first
 from tests.runtime_store.rows import work_items
 
@@ -475,3 +476,27 @@ def test_a_fire_racing_the_worker_that_fires_the_timer_is_refused(
         fire(racing, "t1", "escalate", None, Actor(**WHO))
     assert desk.names().count("TimerFired") == 1
     assert "OperatorFiredTimer" not in desk.names()
+
+
+# ---- replay with a changed definition -------------------------------------------------
+
+
+def test_pmc_replay_finds_an_operator_move_to_a_state_the_new_definition_lacks(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    desk = Desk(store)
+    desk.open()
+    desk.ops.move("t1", "Ticket", None, "Escalated", **WHO)
+    without_escalated = (
+        DESK_SOURCE.replace("Waiting, Escalated, Done", "Waiting, Done")
+        .replace("Waiting -> Escalated on after 1h", "Waiting -> Done on after 1h")
+        .replace("Waiting, Escalated -> Done", "Waiting -> Done")
+    )
+    # Same process name, a module of its own that never writes (see tests/replay/support.py).
+    changed: ProcessDefinition = import_code(compile_text(without_escalated)).DEFINITION
+
+    report = replay(changed, store_streams(store, "OpDesk", ["t1"]))
+
+    assert [(f.id, f.message) for f in report.findings] == [
+        ("REPLAY_UNKNOWN_STATE", "machine `Ticket` has no state `Escalated`")
+    ]
