@@ -380,6 +380,19 @@ def test_an_action_needs_who_and_why(store: ProcessStore, clock: FakeClock) -> N
     assert desk.manager.state("t1").end is None
 
 
+def test_text_no_store_can_hold_is_refused_before_anything_is_read_or_written(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    desk = Desk(store)
+    desk.open()
+
+    assert refused(desk.ops.cancel, "t1", reason="a\x00b") == (
+        "OperatorCancelled contains a NUL character (\\x00), which stores cannot hold"
+    )
+    assert "NUL character" in refused(desk.ops.cancel, "t\x001")
+    assert desk.manager.state("t1").end is None
+
+
 # ---- dedup and races ------------------------------------------------------------------
 
 

@@ -40,7 +40,7 @@ from pmc.runtime.preconditions import Precondition
 from pmc.runtime.recorder import MAX_CONFLICTS, ConflictRetriesExhausted
 from pmc.runtime.results import HandleResult, HandleStatus
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, TaskStatus
-from pmc.runtime.stores.api import StoredEvent
+from pmc.runtime.stores.api import StoredEvent, check_event, check_stream
 
 Action = Literal["cancel", "retry", "fire", "move"]
 
@@ -267,7 +267,7 @@ def _act(
         state = manager.state(stream)
         try:
             _require_running(definition, stream, state)
-            event = build(state)
+            event = _storable(build(state))
         except OperationRefused:
             # A repeated action may have made itself inapplicable (a second
             # cancel): it is a duplicate, not a refusal.
@@ -334,10 +334,22 @@ def _stored_name(event: Event) -> str:
 
 
 def _stream(definition: ProcessDefinition, key: KeyValue) -> str:
+    """The stream of ``key``; a key of the wrong type or that no store can hold is refused."""
     try:
-        return definition.stream_key(key)
+        stream = definition.stream_key(key)
+        check_stream(definition.category, stream)
     except (TypeError, ValueError) as error:
         raise OperationRefused(str(error)) from None
+    return stream
+
+
+def _storable(event: OperatorEventBase) -> OperatorEventBase:
+    """``event``, if every store can hold its text (``by``, ``reason``)."""
+    try:
+        check_event(event)
+    except ValueError as error:
+        raise OperationRefused(str(error)) from None
+    return event
 
 
 def _require_actor(actor: Actor) -> None:
