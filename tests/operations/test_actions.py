@@ -14,15 +14,23 @@ from datetime import timedelta
 import pytest
 
 from pmc.errors import PmcError
-from pmc.runtime import End, PermanentFailure, ProcessManager, TaskContext, Worker
+from pmc.runtime import (
+    End,
+    PermanentFailure,
+    ProcessDefinition,
+    ProcessManager,
+    TaskContext,
+    Worker,
+)
 from pmc.runtime.actions import ActionResult, Actor, OperationRefused, fire, move
+from pmc.runtime.operations import Operations
+from pmc.runtime.operator import OPERATOR_PREFIX
 from pmc.runtime.preconditions import Precondition
 from pmc.runtime.results import HandleResult
 from pmc.runtime.state import KeyValue, ProcessState, TaskStatus
 from pmc.runtime.stores import ProcessStore
 from pmc.streams.replay import replay, store_streams
-from pmc.runtime.operations import Operations
-from pmc.runtime.operator import OPERATOR_PREFIX
+from tests.codegen.support import compile_text, import_code
 from tests.operations.support import DESK_SOURCE, FIXTURES, Desk, DeskTasks
 from tests.runtime.support import T0, FakeClock, assert_well_formed, compiled, fail_first
 from tests.runtime_store.rows import work_items
@@ -473,6 +481,19 @@ def test_an_action_needs_who_and_why(store: ProcessStore, clock: FakeClock) -> N
     assert desk.manager.state("t1").end is None
 
 
+def test_text_no_store_can_hold_is_refused_before_anything_is_read_or_written(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    desk = Desk(store)
+    desk.open()
+
+    assert refused(desk.ops.cancel, "t1", reason="a\x00b") == (
+        "OperatorCancelled contains a NUL character (\\x00), which stores cannot hold"
+    )
+    assert "NUL character" in refused(desk.ops.cancel, "t\x001")
+    assert desk.manager.state("t1").end is None
+
+
 # ---- dedup and races ------------------------------------------------------------------
 
 
@@ -604,3 +625,27 @@ def test_a_fire_racing_the_worker_that_fires_the_timer_is_refused(
         fire(racing, "t1", "escalate", None, Actor(**WHO))
     assert desk.names().count("TimerFired") == 1
     assert "OperatorFiredTimer" not in desk.names()
+
+
+# ---- replay with a changed definition -------------------------------------------------
+
+
+def test_pmc_replay_finds_an_operator_move_to_a_state_the_new_definition_lacks(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    desk = Desk(store)
+    desk.open()
+    desk.ops.move("t1", "Ticket", None, "Escalated", **WHO)
+    without_escalated = (
+        DESK_SOURCE.replace("Waiting, Escalated, Done", "Waiting, Done")
+        .replace("Waiting -> Escalated on after 1h", "Waiting -> Done on after 1h")
+        .replace("Waiting, Escalated -> Done", "Waiting -> Done")
+    )
+    # Same process name, a module of its own that never writes (see tests/replay/support.py).
+    changed: ProcessDefinition = import_code(compile_text(without_escalated)).DEFINITION
+
+    report = replay(changed, store_streams(store, "OpDesk", ["t1"]))
+
+    assert [(f.id, f.message) for f in report.findings] == [
+        ("REPLAY_UNKNOWN_STATE", "machine `Ticket` has no state `Escalated`")
+    ]

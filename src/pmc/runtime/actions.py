@@ -50,7 +50,7 @@ from pmc.runtime.preconditions import Precondition
 from pmc.runtime.recorder import MAX_CONFLICTS, ConflictRetriesExhausted
 from pmc.runtime.results import HandleResult, HandleStatus
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, TaskStatus
-from pmc.runtime.stores.api import StoredEvent
+from pmc.runtime.stores.api import StoredEvent, check_event, check_stream
 
 Action = Literal["cancel", "retry", "fire", "move"]
 
@@ -310,7 +310,7 @@ def _act(
             if repeated is not None:
                 return repeated
         _require_running(definition, stream, state)
-        event = build(state)
+        event = _storable(build(state))
         result = manager.record(stream, event, event_id, _unchanged_since(state.version))
         if result.status is HandleStatus.DEDUPLICATED:
             continue  # recorded meanwhile by the same action: compared on the next round
@@ -434,10 +434,22 @@ def _stored_name(event: Event) -> str:
 
 
 def _stream(definition: ProcessDefinition, key: KeyValue) -> str:
+    """The stream of ``key``; a key of the wrong type or that no store can hold is refused."""
     try:
-        return definition.stream_key(key)
+        stream = definition.stream_key(key)
+        check_stream(definition.category, stream)
     except (TypeError, ValueError) as error:
         raise OperationRefused(str(error)) from None
+    return stream
+
+
+def _storable(event: OperatorEventBase) -> OperatorEventBase:
+    """``event``, if every store can hold its text (``by``, ``reason``)."""
+    try:
+        check_event(event)
+    except ValueError as error:
+        raise OperationRefused(str(error)) from None
+    return event
 
 
 def _require_actor(actor: Actor) -> None:
