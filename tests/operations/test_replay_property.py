@@ -102,12 +102,14 @@ def run(desk: Desk, clock: FakeClock, step: tuple[Any, ...]) -> None:
         case ("answer",):
             desk.manager.handle(desk.module.Answered(ticket_id="t1"))
         case _:
-            # A refused action records nothing; the final checks show it.
+            version = desk.manager.state("t1").version
             try:
                 act(desk, step)
                 event(f"{step[0]} recorded")
             except OperationRefused:
                 event(f"{step[0]} refused")
+                # A refused action records nothing.
+                assert desk.manager.state("t1").version == version
 
 
 def act(desk: Desk, step: tuple[Any, ...]) -> None:
