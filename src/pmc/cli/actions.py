@@ -2,7 +2,7 @@
 
 Each records an operator event in the instance's stream, with who (``--by``,
 the OS user by default) and why (``--reason``), through the runtime's
-``Operations`` API (see ``docs/operations-actions.md``). Exit 0: recorded, or
+``Operations`` API (see ``docs/operations.md``). Exit 0: recorded, or
 ``--id`` names an action already recorded (nothing is recorded again); 1:
 the action does not apply (the message says why; nothing is recorded); 2:
 usage or store errors, as every command.
@@ -14,12 +14,12 @@ import getpass
 import json
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 
 from pmc.cli.shared import EXIT_FAILED, TargetArgument, UsageError, app, print_error, resolve
-from pmc.cli.stores import STORE_ENV, existing_store
+from pmc.cli.stores import StoreOption, existing_store
 from pmc.diagnostics.render import escape_text
 
 if TYPE_CHECKING:
@@ -33,14 +33,6 @@ class ActionFormat(StrEnum):
 
 
 KeyArgument = Annotated[str, typer.Argument(help="The process key (its stream).", metavar="KEY")]
-StoreOption = Annotated[
-    str,
-    typer.Option(
-        "--store",
-        envvar=STORE_ENV,
-        help="The store URL: sqlite:///path.db or postgresql://user@host:port/db.",
-    ),
-]
 ByOption = Annotated[
     str | None,
     typer.Option("--by", help="Who takes the action (recorded); default: the OS user."),
@@ -76,7 +68,8 @@ def cancel(
     output: FormatOption = ActionFormat.TEXT,
 ) -> None:
     """Cancel a running process instance: OperatorCancelled, then ProcessCancelled."""
-    _run(target, store, output, lambda ops: ops.cancel(key, _by(by), reason, action_id))
+    actor = _actor(by, reason, action_id)
+    _run(target, store, output, lambda ops: ops.cancel(key, **actor))
 
 
 @app.command()
@@ -93,14 +86,8 @@ def retry(
 ) -> None:
     """Run a task's next attempt now: a retry waiting for its time, or a task that
     failed for good while its instance still waits for its outcome."""
-    _run(
-        target,
-        store,
-        output,
-        lambda ops: ops.retry(
-            key, task, machine_id, by=_by(by), reason=reason, action_id=action_id
-        ),
-    )
+    actor = _actor(by, reason, action_id)
+    _run(target, store, output, lambda ops: ops.retry(key, task, machine_id, **actor))
 
 
 @app.command()
@@ -118,14 +105,8 @@ def fire(
     output: FormatOption = ActionFormat.TEXT,
 ) -> None:
     """Fire a pending timer now, as if it were due: TimerFired and its transition."""
-    _run(
-        target,
-        store,
-        output,
-        lambda ops: ops.fire(
-            key, transition, machine_id, by=_by(by), reason=reason, action_id=action_id
-        ),
-    )
+    actor = _actor(by, reason, action_id)
+    _run(target, store, output, lambda ops: ops.fire(key, transition, machine_id, **actor))
 
 
 @app.command()
@@ -146,14 +127,20 @@ def move(
     machine, dot, state = to.partition(".")
     if not dot or not machine or not state:
         raise UsageError(f"TO is `Machine.State`, not {to!r}", help="e.g. `Ticket.Waiting`")
-    _run(
-        target,
-        store,
-        output,
-        lambda ops: ops.move(
-            key, machine, machine_id, state, by=_by(by), reason=reason, action_id=action_id
-        ),
-    )
+    actor = _actor(by, reason, action_id)
+    _run(target, store, output, lambda ops: ops.move(key, machine, machine_id, state, **actor))
+
+
+class _Actor(TypedDict):
+    """Who acts and why, as every action of ``Operations`` takes them."""
+
+    by: str
+    reason: str
+    action_id: str | None
+
+
+def _actor(by: str | None, reason: str, action_id: str | None) -> _Actor:
+    return {"by": _by(by), "reason": reason, "action_id": action_id}
 
 
 def _by(by: str | None) -> str:

@@ -244,17 +244,29 @@ def _fold_transition(
         changes["data"] = with_recorded(state.data, event.data_set)
     if event.task is None or event.task_id is None:
         return changes
-    task = TaskInFlight(
-        task_id=event.task_id,
-        task=event.task,
+    task = _planned_task(event, event.task, event.task_id, machine, machine_id, event.transition)
+    changes["tasks"] = with_item(tasks, task.task_id, task)
+    return changes
+
+
+def _planned_task(
+    event: TransitionPlannedBase | OperatorRetriedBase,
+    task: str,
+    task_id: uuid.UUID,
+    machine: str,
+    machine_id: str,
+    transition: str,
+) -> TaskInFlight:
+    """The task ``event`` plans, from its task fields, at its first attempt."""
+    return TaskInFlight(
+        task_id=task_id,
+        task=task,
         mode=str(event.task_mode),
         machine=machine,
         machine_id=machine_id,
-        transition=event.transition,
+        transition=transition,
         input_json=canonical_json(event.task_input or {}),
     )
-    changes["tasks"] = with_item(tasks, task.task_id, task)
-    return changes
 
 
 def _with_instance_item(
@@ -347,17 +359,10 @@ def _fold_operator_retry(state: ProcessState, event: OperatorRetriedBase) -> Sta
     ):
         return {}
     else:
-        due = TaskInFlight(
-            task_id=event.task_id,
-            task=event.task,
-            mode=str(event.task_mode),
-            machine=event.machine,
-            machine_id=event.machine_id,
-            transition=event.transition,
-            input_json=canonical_json(event.task_input or {}),
-            attempt=event.attempt,
-            status=TaskStatus.RETRY_SCHEDULED,
+        planned = _planned_task(
+            event, event.task, event.task_id, event.machine, event.machine_id, event.transition
         )
+        due = replace(planned, attempt=event.attempt, status=TaskStatus.RETRY_SCHEDULED)
     return {"tasks": with_item(state.tasks, due.task_id, due)}
 
 
@@ -1063,10 +1068,9 @@ def _react_to_lifecycle(decision: _Decision, before: ProcessState, event: Event)
         reason = f"attempt {event.attempt} timed out"
         _on_failed_attempt(decision, before, event, reason, permanent=False)
     elif isinstance(event, lc.timer_fired):
-        timer = before.timers.get(event.timer_id)
-        if timer is not None and before.state_of(timer.machine, timer.machine_id) == timer.state:
-            trigger = on_timer(timer.transition)
-            decision.take(timer.machine, timer.machine_id, trigger, event, fired=timer)
+        timer = _pending_timer(before, event.timer_id)
+        if timer is not None:
+            _take_timer(decision, timer, event)
     elif isinstance(event, OperatorEventBase):
         _on_operator(decision, before, event)
 
@@ -1081,19 +1085,31 @@ def _on_operator(decision: _Decision, before: ProcessState, event: OperatorEvent
         )
     elif isinstance(event, OperatorFiredTimerBase):
         # The timer fires as it would when due: its TimerFired, then its transition.
-        timer = before.timers.get(event.timer_id)
-        if timer is not None and before.state_of(timer.machine, timer.machine_id) == timer.state:
+        timer = _pending_timer(before, event.timer_id)
+        if timer is not None:
             fired = decision.build.event(
                 defn.lifecycle.timer_fired, {}, {"timer_id": timer.timer_id}
             )
             decision.record(fired)
-            trigger = on_timer(timer.transition)
-            decision.take(timer.machine, timer.machine_id, trigger, fired, fired=timer)
-    elif isinstance(event, OperatorMovedBase) and event.from_state != event.to_state:
+            _take_timer(decision, timer, fired)
+    elif isinstance(event, OperatorMovedBase):
         # Entering the state plans what entering it plans: its timers.
         timers = defn.timers_in(event.machine, event.to_state)
         if timers:
             decision.schedule_timers(timers, event.machine, event.machine_id, "operator", 0)
+
+
+def _pending_timer(before: ProcessState, timer_id: uuid.UUID) -> Timer | None:
+    """The timer ``timer_id``, if its instance is still in the state that scheduled it."""
+    timer = before.timers.get(timer_id)
+    if timer is not None and before.state_of(timer.machine, timer.machine_id) == timer.state:
+        return timer
+    return None
+
+
+def _take_timer(decision: _Decision, timer: Timer, fired: Event) -> None:
+    """The timer's transition, on its ``TimerFired``."""
+    decision.take(timer.machine, timer.machine_id, on_timer(timer.transition), fired, fired=timer)
 
 
 def _on_completed(decision: _Decision, before: ProcessState, event: TaskCompletedBase) -> None:
