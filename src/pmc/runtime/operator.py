@@ -11,7 +11,7 @@ event-sourcery takes any string as a name). event-sourcery stores and loads
 them as any other event of the process. Each carries who acted (``by``) and
 why (``reason``); the engine decides what follows from it as from any
 lifecycle event, so a replay of the stream rebuilds the same state. See
-``docs/operations-actions.md``.
+``docs/operations.md``.
 """
 
 from __future__ import annotations
