@@ -566,6 +566,26 @@ def test_an_action_id_repeated_with_another_target_is_refused(
     assert again.deduplicated
 
 
+def test_a_fire_repeated_with_its_id_is_recorded_once_and_not_for_another_instance(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    desk = Desk(store)
+    desk.open(hosts=("h1", "h2"))
+    # Both hosts are Closing: each has `expire` pending.
+    first = desk.ops.fire("t1", "expire", "h1", **WHO, action_id="op-3")
+
+    again = desk.ops.fire("t1", "expire", None, **WHO, action_id="op-3")
+    with pytest.raises(OperationRefused) as refused:
+        desk.ops.fire("t1", "expire", "h2", **WHO, action_id="op-3")
+
+    assert (again.deduplicated, again.event_id) == (True, first.event_id)
+    assert str(refused.value) == (
+        "action id 'op-3' was used for fire `expire` of 'h1' of OpDesk t1,"
+        " not fire `expire` of 'h2': give this action another id"
+    )
+    assert desk.names().count("OperatorFiredTimer") == 1
+
+
 class RacingManager(ProcessManager):
     """Lets ``before`` write first, once: a worker that moved the stream between the
     action's check and its append."""

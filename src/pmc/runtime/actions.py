@@ -355,13 +355,12 @@ def _recorded_request(event: Event, history: Sequence[StoredEvent]) -> _Request:
         planned = event if event.task is not None else _planning(history, event.task_id)
         return _Request("retry", planned.task, planned.machine_id)
     if isinstance(event, OperatorFiredTimerBase):
+        # The stream scheduled the timer it fired, before firing it.
         scheduled = next(
-            stored.event
+            e
             for stored in history
-            if isinstance(stored.event, TimerScheduledBase)
-            and stored.event.timer_id == event.timer_id
+            if isinstance(e := stored.event, TimerScheduledBase) and e.timer_id == event.timer_id
         )
-        assert isinstance(scheduled, TimerScheduledBase)
         return _Request("fire", scheduled.transition, scheduled.machine_id)
     if isinstance(event, OperatorCancelledBase):
         return _Request("cancel")
@@ -369,19 +368,13 @@ def _recorded_request(event: Event, history: Sequence[StoredEvent]) -> _Request:
     raise OperationRefused(f"{_stored_name(event)} is no operator action")  # pragma: no cover
 
 
-def _planning(
-    history: Sequence[StoredEvent], task_id: uuid.UUID
-) -> TransitionPlannedBase | OperatorRetriedBase:
-    """What planned the task ``task_id``: a transition, or a retry after it failed for good."""
-    found = next(
-        stored.event
+def _planning(history: Sequence[StoredEvent], task_id: uuid.UUID) -> TransitionPlannedBase:
+    """The transition that planned the task ``task_id``."""
+    return next(
+        e
         for stored in history
-        if isinstance(stored.event, TransitionPlannedBase | OperatorRetriedBase)
-        and stored.event.task_id == task_id
-        and stored.event.task is not None
+        if isinstance(e := stored.event, TransitionPlannedBase) and e.task_id == task_id
     )
-    assert isinstance(found, TransitionPlannedBase | OperatorRetriedBase)
-    return found
 
 
 def _unchanged_since(version: int) -> Precondition:
