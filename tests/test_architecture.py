@@ -258,22 +258,26 @@ def test_no_runtime_module_borrows_another_ones_privates() -> None:
     assert borrowed == []
 
 
-def test_only_the_worker_builds_on_the_manager_and_only_on_its_facade() -> None:
-    # The worker composes a ProcessManager; the pieces both use live below it.
-    # (The package itself re-exports the facade.)
+def test_only_the_worker_and_operations_build_on_the_manager_and_only_on_its_facade() -> None:
+    # The worker and the operator actions compose a ProcessManager; the pieces
+    # they use live below it. (The package itself re-exports the facade.)
     users = {
         importer: sorted(imports["pmc.runtime.manager"])
         for importer, imports in RUNTIME_GRAPH.items()
         if "pmc.runtime.manager" in imports and importer != "pmc.runtime"
     }
-    assert users == {"pmc.runtime.worker": ["ProcessManager"]}
+    assert users == {
+        "pmc.runtime.actions": ["ProcessManager"],
+        "pmc.runtime.operations": ["ProcessManager"],
+        "pmc.runtime.worker": ["ProcessManager"],
+    }
 
 
 # Each runtime module imports only modules of its own layer or the layers
 # before it: plain data at the bottom, the manager and the worker on top.
 # (The package itself, which re-exports the facade, comes last.)
 RUNTIME_LAYERS: list[set[str]] = [
-    {"lifecycle", "state", "stores"},
+    {"lifecycle", "operator", "state", "instances", "stores"},
     {"contract"},
     {"engine"},
     {"definition"},
@@ -282,7 +286,8 @@ RUNTIME_LAYERS: list[set[str]] = [
     {"recorder"},
     {"running"},
     {"manager"},
-    {"worker"},
+    {"worker", "actions"},
+    {"operations"},
     {""},
 ]
 

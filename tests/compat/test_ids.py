@@ -84,6 +84,11 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
         pytest.param(
             lambda: ids.fired_id(TASK), "cb8a3431-7980-5b60-83f7-f0d08e776393", id="fired"
         ),
+        pytest.param(
+            lambda: ids.operator_id("retry", "OpDesk", "t1", "op-7"),
+            "ee088344-955a-5e34-9ece-7ab54b420f3d",
+            id="operator-action",
+        ),
     ],
 )
 def test_derived_ids_never_change(derived: object, expected: str) -> None:

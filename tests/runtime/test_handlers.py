@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from pmc.cli.worker import progress_line, summary
 from pmc.runtime import End, PermanentFailure, TaskContext, loops
 from pmc.runtime.attempts import completed_event, outcome_id
+from pmc.runtime.instances import InstanceUpdate
 from pmc.runtime.manager import AttemptReport, HandleStatus, ProcessManager, SyncRetryWarning
 from pmc.runtime.results import Report
 from pmc.runtime.running import OUTCOME_WRITE_TRIES
@@ -568,9 +569,10 @@ class Flaky:
         work: WorkChanges | None = None,
         *,
         now: datetime | None = None,
+        instance: InstanceUpdate | None = None,
     ) -> None:
         self._fail_before()
-        self.inner.append(category, key, events, expected_version, work, now=now)
+        self.inner.append(category, key, events, expected_version, work, now=now, instance=instance)
         self._fail_after()
 
     def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:

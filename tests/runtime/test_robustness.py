@@ -14,6 +14,7 @@ import pytest
 
 from pmc.runtime import End, TaskContext
 from pmc.runtime.attempts import completed_event, outcome_id, started_event, started_id
+from pmc.runtime.instances import InstanceUpdate
 from pmc.runtime.log import record_fields
 from pmc.runtime.manager import AttemptReport, ConflictRetriesExhausted, ProcessManager
 from pmc.runtime.results import Report
@@ -225,6 +226,7 @@ class AlwaysConflicting:
         work: WorkChanges | None = None,
         *,
         now: datetime | None = None,
+        instance: InstanceUpdate | None = None,
     ) -> None:
         self.appends += 1
         raise VersionConflict(category, key, expected_version, expected_version + 1)

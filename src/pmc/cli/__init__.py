@@ -4,7 +4,7 @@ Importing a command module registers it. ``main`` imports only the module of
 the command being run, so ``pmc check`` in a pre-commit hook does not pay for
 the runtime's SQLAlchemy stack; ``pmc --help`` (and ``pmc.cli.shared``) load all
 of them, in this order, which follows a user's path: validate, generate,
-tidy, guard, run.
+tidy, guard, run, operate.
 """
 
 from __future__ import annotations
@@ -30,8 +30,14 @@ COMMAND_MODULES: dict[str, str] = {
     "explain": "pmc.cli.explain",
     "worker": "pmc.cli.worker",
     "db": "pmc.cli.db",
+    "ps": "pmc.cli.instances",
+    "show": "pmc.cli.instances",
     "export": "pmc.cli.export",
     "replay": "pmc.cli.replay",
+    "cancel": "pmc.cli.actions",
+    "retry": "pmc.cli.actions",
+    "fire": "pmc.cli.actions",
+    "move": "pmc.cli.actions",
 }
 
 

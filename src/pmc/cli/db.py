@@ -1,4 +1,4 @@
-"""``pmc db init``: create a store's tables ahead of the first worker."""
+"""``pmc db init``: create a store's tables ahead of the first worker; ``pmc db reindex``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.shared import app
-from pmc.cli.stores import open_process_store, safe_url
+from pmc.cli.shared import TargetArgument, app, resolve
+from pmc.cli.stores import StoreOption, open_process_store, safe_url
+from pmc.diagnostics.render import plural
+from pmc.runtime.operations import Operations
 
 db_app = typer.Typer(
     name="db",
@@ -28,3 +30,24 @@ def init(
     """Create the store's tables if they are missing (safe to run again)."""
     open_process_store(url, doing="initialise").close()
     typer.echo(f"store ready: {safe_url(url)}", err=True)
+
+
+@db_app.command("reindex")
+def reindex(
+    target: TargetArgument,
+    store: StoreOption,
+) -> None:
+    """Rebuild the instance index of a process from its streams (safe to run again, and
+    while workers run)."""
+    definition = resolve(target)
+    process_store = open_process_store(store, doing="reindex")
+    try:
+        report = Operations(definition, process_store).reindex()
+    finally:
+        process_store.close()
+    typer.echo(
+        f"reindexed {definition.category} in {safe_url(store)}: "
+        f"{plural(report.streams, 'stream')}, {plural(report.created, 'row')} created, "
+        f"{plural(report.corrected, 'row')} corrected",
+        err=True,
+    )

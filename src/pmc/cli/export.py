@@ -11,7 +11,7 @@ from typing import Annotated, TextIO
 import typer
 
 from pmc.cli.shared import KeysOption, OutputError, TargetArgument, app, cannot_write, resolve
-from pmc.cli.stores import STORE_ENV, check_keys, existing_store
+from pmc.cli.stores import StoreOption, check_keys, existing_store
 from pmc.diagnostics.render import plural
 from pmc.files import replacing
 from pmc.streams.export import export_streams, to_json_line
@@ -30,14 +30,7 @@ def output_to(path: str | None) -> Iterator[TextIO]:
 @app.command()
 def export(
     target: TargetArgument,
-    store: Annotated[
-        str,
-        typer.Option(
-            "--store",
-            envvar=STORE_ENV,
-            help="The store URL: sqlite:///path.db or postgresql://user@host:port/db.",
-        ),
-    ],
+    store: StoreOption,
     keys: KeysOption = None,
     output: Annotated[
         str | None,

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
@@ -18,6 +20,16 @@ from pmc.errors import InputError
 from pmc.runtime.stores import ProcessStore, StoreUrlError, open_store
 
 STORE_ENV = "PMC_STORE"
+
+# The ``--store`` of the commands that read or write a store named in full.
+StoreOption = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        envvar=STORE_ENV,
+        help="The store URL: sqlite:///path.db or postgresql://user@host:port/db.",
+    ),
+]
 
 
 class StoreError(InputError):

@@ -591,6 +591,15 @@ def fired_id(timer_id: uuid.UUID) -> uuid.UUID:
     return runtime_id("fired", timer_id)
 
 
+def operator_id(action: str, category: str, key: str, action_id: str) -> uuid.UUID:
+    """The stored id of an operator action given an id (``--id``).
+
+    The action's kind is part of it: ``cancel`` and ``retry`` given one id
+    are two actions, not a repeat of one.
+    """
+    return runtime_id("operator", action, category, key, action_id)
+
+
 # ---- canonical JSON -------------------------------------------------------------------
 
 

@@ -49,6 +49,7 @@ from pmc.runtime.contract import (
     row_specs,
 )
 from pmc.runtime.lifecycle import LifecycleTypes, ProcessData, SignalPayload, TaskInput
+from pmc.runtime.operator import OperatorTypes, operator_types
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, frozen_map, stream_key
 
 # The table and spec types live in ``contract`` now; they are still exported
@@ -170,10 +171,16 @@ class ProcessDefinition:
     # API 4, optional: a module without data or signals leaves them out.
     data_model: ClassVar[type[ProcessData] | None] = None  # None: NoData
     signals: ClassVar[Mapping[str, type[SignalPayload]]] = frozen_map()
+    # Not generated: the runtime defines them for every definition class
+    # (``pmc.runtime.operator``), so modules of any API can be operated.
+    operator_events: ClassVar[OperatorTypes]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         contract.check_definition(cls, cls.api)
+        # Defined with the class, before any stream is read: the store
+        # finds a stored operator event's class by its name.
+        cls.operator_events = operator_types(cls.lifecycle)
         # API 1 modules expanded `*` into the exact tables: no wildcard rows.
         if not hasattr(cls, "wildcard_transitions"):
             cls.wildcard_transitions = {}
@@ -262,6 +269,11 @@ class ProcessDefinition:
 
     @cached_property
     def _lifecycle_types(self) -> tuple[type[Event], ...]:
+        return self.lifecycle_classes()
+
+    def lifecycle_classes(self) -> tuple[type[Event], ...]:
+        """Every class of event the runtime records for this process: the generated
+        lifecycle events, then the operator events (``pmc.runtime.operator``)."""
         lc = self.lifecycle
         return (
             lc.transition_planned,
@@ -276,6 +288,7 @@ class ProcessDefinition:
             lc.process_failed,
             lc.process_cancelled,
             *((lc.signal_raised,) if lc.signal_raised is not None else ()),
+            *self.operator_events.all(),
         )
 
     def can_start(self, event: Event) -> bool:

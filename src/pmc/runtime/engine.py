@@ -72,6 +72,13 @@ from pmc.runtime.lifecycle import (
     TransitionPlannedBase,
     from_template,
 )
+from pmc.runtime.operator import (
+    OperatorCancelledBase,
+    OperatorEventBase,
+    OperatorFiredTimerBase,
+    OperatorMovedBase,
+    OperatorRetriedBase,
+)
 from pmc.runtime.state import (
     End,
     ProcessState,
@@ -204,6 +211,8 @@ def _apply(defn: ProcessDefinition, state: ProcessState, event: Event) -> StateC
         return {"end": End.FAILED, "end_reason": event.reason}
     if isinstance(event, lc.process_cancelled):
         return {"end": End.CANCELLED, "end_reason": event.reason}
+    if isinstance(event, OperatorEventBase):
+        return _fold_operator(state, event)
     return {}
 
 
@@ -238,17 +247,29 @@ def _fold_transition(
         changes["data"] = with_recorded(state.data, event.data_set)
     if event.task is None or event.task_id is None:
         return changes
-    task = TaskInFlight(
-        task_id=event.task_id,
-        task=event.task,
+    task = _planned_task(event, event.task, event.task_id, machine, machine_id, event.transition)
+    changes["tasks"] = with_item(tasks, task.task_id, task)
+    return changes
+
+
+def _planned_task(
+    event: TransitionPlannedBase | OperatorRetriedBase,
+    task: str,
+    task_id: uuid.UUID,
+    machine: str,
+    machine_id: str,
+    transition: str,
+) -> TaskInFlight:
+    """The task ``event`` plans, from its task fields, at its first attempt."""
+    return TaskInFlight(
+        task_id=task_id,
+        task=task,
         mode=str(event.task_mode),
         machine=machine,
         machine_id=machine_id,
-        transition=event.transition,
+        transition=transition,
         input_json=canonical_json(event.task_input or {}),
     )
-    changes["tasks"] = with_item(tasks, task.task_id, task)
-    return changes
 
 
 def _with_instance_item(
@@ -314,6 +335,54 @@ def _timer(event: TimerScheduledBase, state: str) -> Timer:
         state=state,
         due_at=event.due_at,
     )
+
+
+def _fold_operator(state: ProcessState, event: OperatorEventBase) -> StateChanges:
+    """An operator's action; a cancel or a fire changes nothing until its decisions do."""
+    if isinstance(event, OperatorRetriedBase):
+        return _fold_operator_retry(state, event)
+    if isinstance(event, OperatorMovedBase):
+        return _fold_operator_move(state, event)
+    return {}
+
+
+def _fold_operator_retry(state: ProcessState, event: OperatorRetriedBase) -> StateChanges:
+    """The task's attempt ``event.attempt`` due now: a retry scheduled without ``not_before``.
+
+    A retry waiting for its time loses its ``not_before``; a task not in
+    flight (it failed for good) is planned again from the event's fields.
+    Anything else (another attempt owns the task) changes nothing.
+    """
+    task = state.tasks.get(event.task_id)
+    if task is not None:
+        if task.status != TaskStatus.RETRY_SCHEDULED or task.attempt != event.attempt:
+            return {}
+        due = replace(task, not_before=None)
+    elif (
+        event.task is None
+        or event.machine is None
+        or event.machine_id is None
+        or event.transition is None
+    ):
+        return {}
+    else:
+        planned = _planned_task(
+            event, event.task, event.task_id, event.machine, event.machine_id, event.transition
+        )
+        due = replace(planned, attempt=event.attempt, status=TaskStatus.RETRY_SCHEDULED)
+    return {"tasks": with_item(state.tasks, due.task_id, due)}
+
+
+def _fold_operator_move(state: ProcessState, event: OperatorMovedBase) -> StateChanges:
+    """The instance leaves its state for ``to_state``: its timers and tasks are abandoned."""
+    machine, machine_id = event.machine, event.machine_id
+    if state.state_of(machine, machine_id) is None:
+        return {}
+    return {
+        "instances": _with_instance_item(state.instances, machine, machine_id, event.to_state),
+        "timers": without_keys(state.timers, state.timers_of(machine, machine_id)),
+        "tasks": without_keys(state.tasks, state.tasks_of(machine, machine_id)),
+    }
 
 
 # ---- when an outcome changes state ------------------------------------------------
@@ -1189,10 +1258,48 @@ def _react_to_lifecycle(decision: _Decision, before: ProcessState, event: Event)
         reason = f"attempt {event.attempt} timed out"
         _on_failed_attempt(decision, before, event, reason, permanent=False)
     elif isinstance(event, lc.timer_fired):
-        timer = before.timers.get(event.timer_id)
-        if timer is not None and before.state_of(timer.machine, timer.machine_id) == timer.state:
-            trigger = on_timer(timer.transition)
-            decision.take(timer.machine, timer.machine_id, trigger, event, fired=timer)
+        timer = _pending_timer(before, event.timer_id)
+        if timer is not None:
+            _take_timer(decision, timer, event)
+    elif isinstance(event, OperatorEventBase):
+        _on_operator(decision, before, event)
+
+
+def _on_operator(decision: _Decision, before: ProcessState, event: OperatorEventBase) -> None:
+    """What follows an operator's action (``pmc.runtime.operator``); a retry is its fold alone."""
+    defn = decision.defn
+    if isinstance(event, OperatorCancelledBase):
+        reason = f"cancelled by {event.by}: {event.reason}"
+        decision.record(
+            decision.build.event(defn.lifecycle.process_cancelled, {}, {"reason": reason})
+        )
+    elif isinstance(event, OperatorFiredTimerBase):
+        # The timer fires as it would when due: its TimerFired, then its transition.
+        timer = _pending_timer(before, event.timer_id)
+        if timer is not None:
+            fired = decision.build.event(
+                defn.lifecycle.timer_fired, {}, {"timer_id": timer.timer_id}
+            )
+            decision.record(fired)
+            _take_timer(decision, timer, fired)
+    elif isinstance(event, OperatorMovedBase):
+        # Entering the state plans what entering it plans: its timers.
+        timers = defn.timers_in(event.machine, event.to_state)
+        if timers:
+            decision.schedule_timers(timers, event.machine, event.machine_id, "operator", 0)
+
+
+def _pending_timer(before: ProcessState, timer_id: uuid.UUID) -> Timer | None:
+    """The timer ``timer_id``, if its instance is still in the state that scheduled it."""
+    timer = before.timers.get(timer_id)
+    if timer is not None and before.state_of(timer.machine, timer.machine_id) == timer.state:
+        return timer
+    return None
+
+
+def _take_timer(decision: _Decision, timer: Timer, fired: Event) -> None:
+    """The timer's transition, on its ``TimerFired``."""
+    decision.take(timer.machine, timer.machine_id, on_timer(timer.transition), fired, fired=timer)
 
 
 def _on_completed(decision: _Decision, before: ProcessState, event: TaskCompletedBase) -> None:

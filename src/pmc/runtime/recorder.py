@@ -24,6 +24,7 @@ from pmc.errors import PmcError
 from pmc.runtime import contract, engine
 from pmc.runtime.cache import Folded, StreamCache
 from pmc.runtime.definition import EventMeta, ProcessDefinition
+from pmc.runtime.instances import instance_update
 from pmc.runtime.lifecycle import is_outcome
 from pmc.runtime.log import fields, log_decision, logger
 from pmc.runtime.preconditions import Precondition
@@ -403,6 +404,9 @@ class Recorder:
             folded.state.version,
             decision.work,
             now=decision.now,
+            instance=instance_update(
+                folded.state, decision.result.state, decision.events(), decision.now
+            ),
         )
         self.cache.remember(key, folded.with_events(decision.result.state, decision.recorded))
         log_decision(decision.result, decision.event)
@@ -471,6 +475,10 @@ class _Decision:
         """The event decided on (the decisions follow it)."""
         return self.recorded[0][1]
 
+    def events(self) -> list[Event]:
+        """The event decided on and its decisions."""
+        return [event for _, event in self.recorded]
+
     def new_events(self) -> list[NewEvent]:
         # The decisions are the process's own: unchecked, as they may hold any text.
         (event_id, event), *decisions = self.recorded
@@ -521,7 +529,9 @@ class _Chain:
         for decision in decisions:
             work = _then(work, decision.work)
         events = tuple(new for decision in decisions for new in decision.new_events())
-        return AppendRequest(category, key, events, self.base.state.version, work, now)
+        before, after = self.base.state, decisions[-1].result.state
+        instance = instance_update(before, after, [new.event for new in events], now)
+        return AppendRequest(category, key, events, before.version, work, now, instance)
 
     def recorded(self) -> Folded:
         """The base fold with every decision recorded."""

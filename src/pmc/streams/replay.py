@@ -24,7 +24,6 @@ payload a hand-written migration left behind).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -41,6 +40,7 @@ from pmc.runtime import (
     TransitionPlannedBase,
     engine,
 )
+from pmc.runtime.operator import OperatorMovedBase
 from pmc.runtime.stores import ProcessStore
 from pmc.streams.export import ExportedEvent, export_streams
 
@@ -141,19 +141,15 @@ class Catalog:
     outcome_events: tuple[type[Event], ...]  # events naming a machine and transition
     signals: Mapping[str, type[BaseModel]]  # the declared signals -> payload classes
     signal_raised: type[Event] | None  # None: the process declares no signal
+    operator_moved: type[OperatorMovedBase]  # names a machine and two of its states
 
     @classmethod
     def of(cls, definition: ProcessDefinition) -> Catalog:
         lifecycle = definition.lifecycle
-        # A process without signals has no ``SignalRaised`` (None).
-        lifecycle_classes: list[type[Event]] = [
-            found
-            for f in dataclasses.fields(lifecycle)
-            if (found := getattr(lifecycle, f.name)) is not None
-        ]
+        # The generated lifecycle events and the runtime's operator events.
         classes = {
             event_name(event_class): event_class
-            for event_class in (*definition.events, *lifecycle_classes)
+            for event_class in (*definition.events, *definition.lifecycle_classes())
         }
         transitions: dict[str, set[str]] = defaultdict(set)
         edges = set()
@@ -180,6 +176,7 @@ class Catalog:
             ),
             signals=dict(definition.signals),
             signal_raised=lifecycle.signal_raised,
+            operator_moved=definition.operator_events.moved,
         )
 
 
@@ -318,6 +315,9 @@ def _check_names(
     Only names recorded as strings are checked here; a missing or mistyped
     field is left to validation.
     """
+    if event_class is catalog.operator_moved:
+        yield from _check_moved(catalog, where, recorded)
+        return
     if event_class is not catalog.transition_planned and event_class not in catalog.outcome_events:
         return
     payload = recorded.payload
@@ -339,6 +339,23 @@ def _check_names(
             )
         return
     yield from _check_planned(catalog, where, machine, recorded)
+
+
+def _check_moved(
+    catalog: Catalog, where: _Locator, recorded: ExportedEvent
+) -> Iterator[Diagnostic]:
+    """The machine and states an operator's move names (it names no transition)."""
+    machine = recorded.payload.get("machine")
+    if not isinstance(machine, str):
+        return
+    if machine not in catalog.states:
+        yield where.at("REPLAY_UNKNOWN_MACHINE", f"unknown machine `{machine}`", recorded)
+        return
+    for name in ("from_state", "to_state"):
+        state = recorded.payload.get(name)
+        if isinstance(state, str) and state not in catalog.states[machine]:
+            message = f"machine `{machine}` has no state `{state}`"
+            yield where.at("REPLAY_UNKNOWN_STATE", message, recorded)
 
 
 def _check_signal(
@@ -505,7 +522,16 @@ def _check_data(
 
 
 def _check_source_state(catalog: Catalog, state: ProcessState, event: Event) -> str | None:
-    """Why a ``TransitionPlanned`` cannot have been decided in ``state``, if it cannot."""
+    """Why a ``TransitionPlanned`` (or an operator's move) cannot have been decided in
+    ``state``, if it cannot."""
+    if isinstance(event, catalog.operator_moved):
+        current = state.state_of(event.machine, event.machine_id)
+        if current == event.from_state:
+            return None
+        return (
+            f"an operator moved `{event.machine}` instance `{event.machine_id}` from"
+            f" `{event.from_state}`, but on replay it is in `{current}`"
+        )
     if not isinstance(event, catalog.transition_planned):
         return None
     machine, machine_id, source = event.machine, event.machine_id, str(event.from_state)

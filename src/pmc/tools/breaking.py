@@ -3,7 +3,8 @@
 A stream holds the input events, every ``TransitionPlanned`` (machine,
 transition, from and to state, task and its input, the data fields it set),
 every ``SignalRaised`` with its payload, every task outcome with its result,
-all under names: the process name (stream category and event-name prefix),
+the operator events (which name machines, states, tasks and transitions,
+nothing else), all under names: the process name (stream category and event-name prefix),
 event, signal, task, machine, state and transition names, and field names and
 values. Replaying a stream with a new definition fails when one of those names
 or shapes is gone. Two warnings name changes that replay but alter what a

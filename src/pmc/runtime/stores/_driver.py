@@ -73,6 +73,45 @@ UPSERT_WORK = (
 DELETE_WORK = (
     'DELETE FROM pmc_work WHERE category = :category AND "key" = :key AND work_id = :work_id'
 )
+# The instance index (``pmc.runtime.instances``): a whole row, or an update
+# of the row if the stream has one; a failure given replaces the row's.
+REPLACE_INSTANCE = (
+    'INSERT INTO pmc_instances (category, "key", status, version, created_at, updated_at,'
+    " last_failure, end_reason) VALUES (:category, :key, :status, :version, :created_at,"
+    " :updated_at, :last_failure, :end_reason)"
+    ' ON CONFLICT (category, "key") DO UPDATE SET status = excluded.status,'
+    " version = excluded.version, created_at = excluded.created_at,"
+    " updated_at = excluded.updated_at, last_failure = excluded.last_failure,"
+    " end_reason = excluded.end_reason"
+)
+UPDATE_INSTANCE = (
+    "UPDATE pmc_instances SET status = :status, version = :version, updated_at = :updated_at,"
+    " last_failure = COALESCE(:last_failure, last_failure), end_reason = :end_reason"
+    ' WHERE category = :category AND "key" = :key'
+)
+DELETE_INSTANCE_STATES = (
+    'DELETE FROM pmc_instance_states WHERE category = :category AND "key" = :key'
+)
+# SQLite takes at most 999 variables a statement (in builds before 3.32).
+STATES_PER_STATEMENT = 300
+
+
+def upsert_instance_states(first: int, count: int) -> str:
+    """Set the states of ``count`` machine instances of a stream: ``:m<n>, :i<n>, :s<n>``
+    for n from ``first`` (so that several such statements can share one call's parameters).
+
+    Only if the stream has its instance row: an update of a stream the index
+    does not know yet writes nothing (see ``InstanceUpdate``), without a
+    read to find out.
+    """
+    values = ", ".join(f"(:m{n}, :i{n}, :s{n})" for n in range(first, first + count))
+    return (
+        'INSERT INTO pmc_instance_states (category, "key", machine, machine_id, state)'
+        f" SELECT :category, :key, column1, column2, column3 FROM (VALUES {values}) AS v"
+        ' WHERE EXISTS (SELECT 1 FROM pmc_instances WHERE category = :category AND "key" = :key)'
+        ' ON CONFLICT (category, "key", machine, machine_id) DO UPDATE SET state = excluded.state'
+    )
+
 
 HOT_STATEMENTS = (
     SELECT_VERSION,
@@ -85,6 +124,9 @@ HOT_STATEMENTS = (
     LOAD_EVENTS,
     UPSERT_WORK,
     DELETE_WORK,
+    REPLACE_INSTANCE,
+    UPDATE_INSTANCE,
+    DELETE_INSTANCE_STATES,
 )
 
 # Event ids per query on SQLite: under its smallest variable limit (999).

@@ -34,6 +34,7 @@ from event_sourcery import Event
 from sqlalchemy import exc as sql_errors
 
 from pmc.errors import InputError, PmcError
+from pmc.runtime.instances import InstanceQuery, InstanceRow, InstanceUpdate
 
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Clock: TypeAlias = Callable[[], datetime]
@@ -188,6 +189,8 @@ class AppendRequest:
     expected_version: int
     work: WorkChanges = NO_WORK
     now: datetime | None = None
+    # The stream's row of the instance index, written with the events.
+    instance: InstanceUpdate | None = None
 
 
 class StoreUrlError(InputError, ValueError):
@@ -290,8 +293,9 @@ class ProcessStore(Protocol):
         expected_version: int,
         work: WorkChanges = NO_WORK,
         now: datetime | None = None,
+        instance: InstanceUpdate | None = None,
     ) -> list[StoredEvent]:
-        """Record ``events`` and ``work`` in one transaction, or nothing at all.
+        """Record ``events``, ``work`` and ``instance`` in one transaction, or nothing at all.
 
         Raises VersionConflict unless the stream is exactly at
         ``expected_version`` (0: the stream must not exist yet), and
@@ -324,6 +328,17 @@ class ProcessStore(Protocol):
 
     def stream_keys(self, category: str) -> list[str]:
         """Keys of every stream of ``category`` that has events, sorted."""
+        ...
+
+    def instances(self, category: str, query: InstanceQuery) -> list[InstanceRow]:
+        """The rows of the instance index of ``category`` that ``query`` selects, by key.
+
+        ``stuck_for`` is judged at the store's clock.
+        """
+        ...
+
+    def instance(self, category: str, key: str) -> InstanceRow | None:
+        """The instance index's row of one stream; None if it has none."""
         ...
 
     def claim_due(
@@ -511,7 +526,12 @@ def check_stream(category: str, key: str) -> None:
     check_name("key", key)
 
 
-def check_append(events: Sequence[NewEvent], expected_version: int, work: WorkChanges) -> None:
+def check_append(
+    events: Sequence[NewEvent],
+    expected_version: int,
+    work: WorkChanges,
+    instance: InstanceUpdate | None = None,
+) -> None:
     if expected_version < 0:
         raise ValueError(f"expected_version must be >= 0, got {expected_version}")
     ids = [new.event_id for new in events]
@@ -523,6 +543,8 @@ def check_append(events: Sequence[NewEvent], expected_version: int, work: WorkCh
     if work.upsert and not events and expected_version == 0:
         # The stream must then be empty, and work always belongs to a stream.
         raise ValueError("work rows can only be added to a stream that has events")
+    if instance is not None and not events and expected_version == 0:
+        raise ValueError("an instance row can only be written for a stream that has events")
 
 
 def check_event(event: Event) -> None:

@@ -7,6 +7,7 @@ work checks happen here, before the backend is touched.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -18,6 +19,7 @@ from event_sourcery.backend import InMemoryBackend
 from event_sourcery.event import WrappedEvent
 from event_sourcery.interfaces import StorageStrategy
 
+from pmc.runtime.instances import InstanceQuery, InstanceRow, InstanceUpdate, updated_row
 from pmc.runtime.stores._events import recorded, stored, wrap
 from pmc.runtime.stores._signal import WorkSignal
 from pmc.runtime.stores.api import (
@@ -66,6 +68,8 @@ class MemoryStore:
         self._versions: dict[_StreamKey, int] = {}
         self._event_ids: set[UUID] = set()
         self._work: dict[_WorkKey, WorkItem] = {}
+        # The instance index, its rows without ``next_due`` (read from ``_work``).
+        self._instances: dict[_StreamKey, InstanceRow] = {}
         self._signal = WorkSignal()
 
     def init(self) -> None:
@@ -107,8 +111,9 @@ class MemoryStore:
         expected_version: int,
         work: WorkChanges = NO_WORK,
         now: datetime | None = None,
+        instance: InstanceUpdate | None = None,
     ) -> list[StoredEvent]:
-        request = AppendRequest(category, key, tuple(events), expected_version, work, now)
+        request = AppendRequest(category, key, tuple(events), expected_version, work, now, instance)
         return append_alone(self, request)
 
     def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
@@ -120,7 +125,7 @@ class MemoryStore:
         # Every request is checked before anything is written, as in SQL.
         for request in requests:
             check_stream(request.category, request.key)
-            check_append(request.events, request.expected_version, request.work)
+            check_append(request.events, request.expected_version, request.work, request.instance)
         wrapped = [
             wrap(request.events, request.expected_version, request.now or self.now())
             for request in requests
@@ -153,7 +158,14 @@ class MemoryStore:
             self._versions[(category, key)] = expected_version + len(wrapped)
             self._event_ids.update(new.event_id for new in request.events)
         self._apply_work(category, key, request.work)
+        if request.instance is not None:
+            self._apply_instance(category, key, request.instance)
         return [stored(event) for event in wrapped]
+
+    def _apply_instance(self, category: str, key: str, update: InstanceUpdate) -> None:
+        current = self._instances.get((category, key))
+        if update.whole or current is not None:
+            self._instances[(category, key)] = updated_row(category, key, current, update)
 
     def _apply_work(self, category: str, key: str, work: WorkChanges) -> None:
         for work_id in work.delete:
@@ -174,6 +186,39 @@ class MemoryStore:
         check_category(category)
         with self._lock:
             return sorted(key for cat, key in self._versions if cat == category)
+
+    def instances(self, category: str, query: InstanceQuery) -> list[InstanceRow]:
+        check_category(category)
+        now = self.now()
+        with self._lock:
+            rows = sorted(
+                (
+                    self._read_row(row)
+                    for (cat, _), row in self._instances.items()
+                    if cat == category
+                ),
+                key=lambda row: row.key,
+            )
+        after = query.after
+        chosen = (
+            row for row in rows if (after is None or row.key > after) and query.matches(row, now)
+        )
+        return list(itertools.islice(chosen, query.limit))
+
+    def instance(self, category: str, key: str) -> InstanceRow | None:
+        check_stream(category, key)
+        with self._lock:
+            row = self._instances.get((category, key))
+            return None if row is None else self._read_row(row)
+
+    def _read_row(self, row: InstanceRow) -> InstanceRow:
+        """``row`` with its ``next_due``, under the lock."""
+        times = [
+            claimable_at(item)
+            for (cat, key, _), item in self._work.items()
+            if cat == row.category and key == row.key
+        ]
+        return replace(row, next_due=min(times, default=None))
 
     def claim_due(
         self,

@@ -15,6 +15,11 @@
   every new row), so such an old store left running cannot write: see
   ``RETIRED_VERSION``.
 - ``pmc_work`` is the pending-work index.
+- ``pmc_instances`` and ``pmc_instance_states`` are the instance index
+  (``pmc.runtime.instances``): a row per stream, and a row per machine
+  instance of it with its state, indexed for ``state=(machine, state)``.
+  Written in the transaction of the events; no foreign key to
+  ``pmc_streams``, which streams event-sourcery created lack.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.orm import DeclarativeBase
 
@@ -79,6 +85,44 @@ work = Table(
     Column("lease_until", DateTime, nullable=True),
     ForeignKeyConstraint(["category", "key"], [streams.c.category, streams.c.key]),
     Index("ix_pmc_work_due_at", "due_at"),
+)
+
+
+instances = Table(
+    "pmc_instances",
+    metadata,
+    Column("category", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("key", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("last_failure", JSON, nullable=True),
+    Column("end_reason", Text, nullable=True),
+    # No index on the columns every append sets (version, updated_at...):
+    # PostgreSQL then updates the row in place (a HOT update) without
+    # touching an index, on the hot path; a query by time scans the
+    # category's rows, or its running ones.
+    Index("ix_pmc_instances_status", "category", "status", "key"),
+)
+
+instance_states = Table(
+    "pmc_instance_states",
+    metadata,
+    Column("category", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("key", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("machine", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("machine_id", String(MAX_NAME_LENGTH), primary_key=True),
+    Column("state", String(MAX_NAME_LENGTH), nullable=False),
+    Index("ix_pmc_instance_states_state", "category", "machine", "state"),
+)
+
+
+# Pages of instances go by key in code point order, which PostgreSQL spells
+# COLLATE "C" (its default collation may be a language's); this index serves
+# them there. SQLite's own order is code point order: the primary key serves.
+Index("ix_pmc_instances_key_c", instances.c.category, instances.c.key.collate("C")).ddl_if(
+    dialect="postgresql"
 )
 
 

@@ -38,10 +38,13 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Row,
+    Select,
     and_,
     case,
     create_engine,
     event,
+    exists,
     func,
     literal,
     or_,
@@ -55,25 +58,39 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from pmc.runtime.instances import (
+    Failure,
+    InstanceQuery,
+    InstanceRow,
+    InstanceStatus,
+    InstanceUpdate,
+    sorted_states,
+)
 from pmc.runtime.stores._clock import DatabaseClock
 from pmc.runtime.stores._driver import (
     BUMP_VERSION,
     CREATE_STREAM,
+    DELETE_INSTANCE_STATES,
     DELETE_WORK,
     DIALECTS,
     HOT_STATEMENTS,
+    IDS_PER_QUERY,
     INSERT_EVENT,
     INSERT_EVENT_RETURNING_ID,
     INSERT_OUTBOX_ENTRY,
     LIST_STREAM,
     LOAD_EVENTS,
+    REPLACE_INSTANCE,
     SELECT_VERSION,
+    STATES_PER_STATEMENT,
+    UPDATE_INSTANCE,
     UPSERT_WORK,
     event_mapping,
     read_json,
     read_timestamp,
     read_uuid,
     transaction,
+    upsert_instance_states,
     write_json,
 )
 from pmc.runtime.stores._events import (
@@ -126,6 +143,8 @@ from pmc.runtime.stores.api import (
 from pmc.runtime.stores.schema import (
     RETIRED_VERSION,
     event_sourcery_tables,
+    instance_states,
+    instances,
     metadata,
     stream_and_event_tables,
     streams,
@@ -161,6 +180,7 @@ class _Append:
     events: list[StoredEvent]  # what the caller gets back once recorded
     event_ids: tuple[UUID, ...]
     work: WorkChanges
+    instance: InstanceUpdate | None
     outbox: tuple[dict[str, Any], ...]  # the events' outbox entries, if the store keeps one
 
     @property
@@ -217,6 +237,8 @@ class SqlStore:
         self._lock_stream = self._sql.sql(LOCK_STREAM)
         # The rows a claim would take, by the number of categories (None: all).
         self._dues: dict[int | None, str] = {}
+        # The statement setting that many instance states (``upsert_instance_states``).
+        self._upsert_states: dict[tuple[int, int], str] = {}
         # The claim statement by the number of categories claimed (None: all).
         self._claims: dict[int | None, str] = {}
 
@@ -324,8 +346,9 @@ class SqlStore:
         expected_version: int,
         work: WorkChanges = NO_WORK,
         now: datetime | None = None,
+        instance: InstanceUpdate | None = None,
     ) -> list[StoredEvent]:
-        request = AppendRequest(category, key, tuple(events), expected_version, work, now)
+        request = AppendRequest(category, key, tuple(events), expected_version, work, now, instance)
         return append_alone(self, request)
 
     def append_many(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
@@ -342,7 +365,7 @@ class SqlStore:
 
     def _prepare(self, request: AppendRequest) -> _Append:
         check_stream(request.category, request.key)
-        check_append(request.events, request.expected_version, request.work)
+        check_append(request.events, request.expected_version, request.work, request.instance)
         stream = stream_id(request.category, request.key)
         now = request.now or self.now()
         rows = event_rows(SHARED_SERDE, stream, request.events, request.expected_version, now)
@@ -356,6 +379,7 @@ class SqlStore:
             events=[stored_row(new, row) for new, row in zip(request.events, rows, strict=True)],
             event_ids=tuple(new.event_id for new in request.events),
             work=request.work,
+            instance=request.instance,
         )
 
     def _record_together(
@@ -431,6 +455,8 @@ class SqlStore:
                 continue
             self._insert_events(cursor, append, taken)
             self._apply_work(cursor, append)
+            if append.instance is not None:
+                self._apply_instance(cursor, append, append.instance)
             written.update(append.event_ids)
             if append.work:
                 work_changed.add(append.category)
@@ -592,6 +618,87 @@ class SqlStore:
                     for row in changes.upsert
                 ],
             )
+
+    # -- instance index ----------------------------------------------------------
+
+    def _apply_instance(self, cursor: DBAPICursor, append: _Append, update: InstanceUpdate) -> None:
+        stream = {"category": append.category, "key": append.key}
+        failure = update.last_failure
+        row = {
+            **stream,
+            "status": str(update.status),
+            "version": update.version,
+            "updated_at": self._sql.timestamp(to_naive_utc(update.updated_at)),
+            "last_failure": None if failure is None else write_json(failure.to_json()),
+            "end_reason": update.end_reason,
+        }
+        statements: list[tuple[str, Mapping[str, object]]]
+        if update.created_at is None:
+            statements = [(self._statements[UPDATE_INSTANCE], row)]
+        else:
+            created_at = self._sql.timestamp(to_naive_utc(update.created_at))
+            statements = [
+                (self._statements[REPLACE_INSTANCE], {**row, "created_at": created_at}),
+                (self._statements[DELETE_INSTANCE_STATES], stream),
+            ]
+        for start in range(0, len(update.states), STATES_PER_STATEMENT):
+            chunk = update.states[start : start + STATES_PER_STATEMENT]
+            states = {
+                f"{name}{n}": value
+                for n, state in enumerate(chunk, start=start)
+                for name, value in zip(("m", "i", "s"), state, strict=True)
+            }
+            statements.append((self._states_statement(start, len(chunk)), {**stream, **states}))
+        self._run_together(cursor, statements)
+
+    def _states_statement(self, first: int, count: int) -> str:
+        statement = self._upsert_states.get((first, count))
+        if statement is None:
+            statement = self._sql.sql(upsert_instance_states(first, count))
+            self._upsert_states[(first, count)] = statement
+        return statement
+
+    def _run_together(
+        self, cursor: DBAPICursor, statements: Sequence[tuple[str, Mapping[str, object]]]
+    ) -> None:
+        """Run ``statements``, whose parameters agree where their names do.
+
+        As one round trip on PostgreSQL (psycopg2 sends several statements
+        in one call): the instance index then costs an append one round
+        trip, not one per statement. SQLite runs in the process, and its
+        driver takes one statement a call.
+        """
+        if self._dialect == "postgresql":
+            merged: dict[str, object] = {}
+            for _, params in statements:
+                merged.update(params)
+            cursor.execute("; ".join(statement for statement, _ in statements), merged)
+            return
+        for statement, params in statements:
+            cursor.execute(statement, params)
+
+    def instances(self, category: str, query: InstanceQuery) -> list[InstanceRow]:
+        check_category(category)
+        now = to_naive_utc(self.now())
+        selected = instances_query(category, query, now, self._dialect)
+        with self._transaction(write=False) as session:
+            conn = session.connection()
+            rows = conn.execute(selected).all()
+            states = read_states(conn, category, [row.key for row in rows])
+        return [instance_row(row, states.get(row.key, {})) for row in rows]
+
+    def instance(self, category: str, key: str) -> InstanceRow | None:
+        check_stream(category, key)
+        selected = instance_columns().where(
+            instances.c.category == category, instances.c.key == key
+        )
+        with self._transaction(write=False) as session:
+            conn = session.connection()
+            row = conn.execute(selected).first()
+            if row is None:
+                return None
+            states = read_states(conn, category, [key])
+        return instance_row(row, states.get(key, {}))
 
     def claim_due(
         self,
@@ -786,6 +893,90 @@ class SqlStore:
         if not isinstance(first, datetime):
             return None
         return (first - to_naive_utc(now)).total_seconds()
+
+
+def instance_columns() -> Select[Any]:
+    """The columns of ``pmc_instances`` with ``next_due`` read from the work index."""
+    next_due = (
+        select(func.min(CLAIMABLE_AT))
+        .where(work.c.category == instances.c.category, work.c.key == instances.c.key)
+        .scalar_subquery()
+    )
+    return select(*instances.c, next_due.label("next_due"))
+
+
+def instances_query(
+    category: str, query: InstanceQuery, now: datetime, dialect: str
+) -> Select[Any]:
+    """The rows ``query`` selects (``now`` naive UTC), ordered by key in code point order."""
+    # PostgreSQL orders text by the database's collation, which may be a
+    # language's; "C" is byte order, which for UTF-8 is code point order, as
+    # SQLite's and Python's.
+    key = instances.c.key.collate("C") if dialect == "postgresql" else instances.c.key
+    selected = instance_columns().where(instances.c.category == category)
+    if query.status is not None:
+        selected = selected.where(instances.c.status == str(query.status))
+    if query.state is not None:
+        machine, state = query.state
+        selected = selected.where(
+            exists().where(
+                instance_states.c.category == instances.c.category,
+                instance_states.c.key == instances.c.key,
+                instance_states.c.machine == machine,
+                instance_states.c.state == state,
+            )
+        )
+    if query.updated_before is not None:
+        selected = selected.where(instances.c.updated_at < to_naive_utc(query.updated_before))
+    if query.stuck_for is not None:
+        selected = selected.where(stuck(now - query.stuck_for))
+    if query.after is not None:
+        selected = selected.where(key > query.after)
+    return selected.order_by(key).limit(query.limit)
+
+
+def stuck(cutoff: datetime) -> ColumnElement[bool]:
+    """Running, and work due since ``cutoff``, or no work and no update since (``instances``)."""
+    of_stream = and_(work.c.category == instances.c.category, work.c.key == instances.c.key)
+    return and_(
+        instances.c.status == str(InstanceStatus.RUNNING),
+        or_(
+            exists().where(of_stream, cutoff >= CLAIMABLE_AT),
+            and_(~exists().where(of_stream), instances.c.updated_at <= cutoff),
+        ),
+    )
+
+
+def read_states(
+    conn: Connection, category: str, keys: Sequence[str]
+) -> dict[str, dict[str, dict[str, str]]]:
+    """key -> machine -> machine id -> state, of the streams ``keys``."""
+    found: dict[str, dict[str, dict[str, str]]] = {}
+    # Bounded chunks: SQLite takes a bounded number of variables per statement.
+    for start in range(0, len(keys), IDS_PER_QUERY):
+        chunk = keys[start : start + IDS_PER_QUERY]
+        selected = select(instance_states).where(
+            instance_states.c.category == category, instance_states.c.key.in_(chunk)
+        )
+        for row in conn.execute(selected):
+            found.setdefault(row.key, {}).setdefault(row.machine, {})[row.machine_id] = row.state
+    return found
+
+
+def instance_row(row: Row[Any], states: Mapping[str, Mapping[str, str]]) -> InstanceRow:
+    failure = read_json(row.last_failure)
+    return InstanceRow(
+        category=row.category,
+        key=row.key,
+        status=InstanceStatus(row.status),
+        states=sorted_states(states),
+        version=row.version,
+        created_at=from_naive_utc(row.created_at),
+        updated_at=from_naive_utc(row.updated_at),
+        next_due=None if row.next_due is None else from_naive_utc(read_timestamp(row.next_due)),
+        last_failure=None if failure is None else Failure.from_json(failure),
+        end_reason=row.end_reason,
+    )
 
 
 # Sets every new ``pmc_streams`` row's version to ``RETIRED_VERSION``: a pmc

@@ -1,0 +1,210 @@
+"""``pmc ps``, ``pmc show`` and ``pmc db reindex`` on an SQLite store, as an operator runs them.
+
+The store is written on a fake clock (times from T0), so the output is
+the same on every run; the commands read it on the real clock, which is
+later (what is stuck is then stuck).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from typer.testing import CliRunner
+
+from pmc.cli import app
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.stores import open_store
+from tests.operations.index_support import forget_index
+from tests.operations.test_index import ShipFailsFor, four_orders
+from tests.runtime.support import FakeClock, definition, order
+
+# Random in every run: event ids, and the names of the workers that ran the tasks.
+RANDOM = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?<=inline-|worker-)[0-9a-f]{8}"
+)
+ODD_KEY = "x'; DROP TABLE pmc_instances; --\x1b[31m"
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    """An SQLite store holding the four orders of ``four_orders``."""
+    url = f"sqlite:///{tmp_path / 'orders.db'}"
+    clock = FakeClock()
+    store = open_store(url, clock=clock)
+    four_orders(store, clock)
+    store.close()
+    return url
+
+
+@pytest.fixture
+def target(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    return f"{order().__name__}:RtOrder"
+
+
+def pmc(*args: str) -> Run:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def keys_listed(run: Run) -> list[str]:
+    return [line.split()[0] for line in run.stdout.splitlines()[1:]]
+
+
+# ---- pmc ps --------------------------------------------------------------------------------
+
+
+def test_ps_lists_instances_as_a_table(url: str, target: str, snapshot: SnapshotAssertion) -> None:
+    listed = pmc("ps", target, "--store", url)
+
+    assert (listed.exit_code, listed.stderr) == (0, "4 instances of RtOrder\n")
+    assert listed.stdout == snapshot
+
+
+def test_ps_lists_instances_as_json(url: str, target: str) -> None:
+    listed = pmc("ps", target, "--store", url, "--format", "json")
+
+    assert listed.exit_code == 0
+    page = json.loads(listed.stdout)
+    assert [row["key"] for row in page["items"]] == ["done", "gone", "lost", "waiting"]
+    assert page["next_after"] is None
+    assert page["items"][2]["last_failure"]["reason"] == "no carrier for lost"
+
+
+def test_ps_filters(url: str, target: str) -> None:
+    def listed(*filters: str) -> list[str]:
+        run = pmc("ps", target, "--store", url, *filters)
+        assert run.exit_code == 0, run.stderr
+        return keys_listed(run)
+
+    assert listed("--status", "failed") == ["lost"]
+    assert listed("--state", "Order.Shipping") == ["gone", "waiting"]
+    assert listed("--state", "Order.Shipping", "--status", "running") == ["waiting"]
+    assert listed("--stuck-for", "1h30m") == ["waiting"]  # its Ship was due at T0 + 1 min
+
+
+def test_ps_pages(url: str, target: str) -> None:
+    first = pmc("ps", target, "--store", url, "--limit", "3")
+    rest = pmc("ps", target, "--store", url, "--limit", "3", "--after", "lost")
+
+    assert keys_listed(first) == ["done", "gone", "lost"]
+    assert first.stderr == "3 instances of RtOrder; next page: --after lost\n"
+    assert keys_listed(rest) == ["waiting"]
+    assert rest.stderr == "1 instance of RtOrder\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--state", "Order"], "error: --state: `Order` names no state\n"),
+        (["--state", "Ordr.New"], "error: RtOrder has no machine 'Ordr'"),
+        (["--stuck-for", "10"], "error: --stuck-for: `10` is not a duration\n"),
+        (["--stuck-for", "0m"], "error: --stuck-for must be longer than 0s\n"),
+    ],
+)
+def test_ps_refuses_filters_that_select_nothing_by_mistake(
+    url: str, target: str, args: list[str], message: str
+) -> None:
+    run = pmc("ps", target, "--store", url, *args)
+
+    assert (run.exit_code, run.stdout) == (2, "")
+    assert run.stderr.startswith(message)
+
+
+def test_ps_says_when_streams_are_not_indexed(url: str, target: str) -> None:
+    store = open_store(url)
+    forget_index(store)
+    store.close()
+
+    run = pmc("ps", target, "--store", url)
+
+    assert (run.exit_code, run.stdout) == (0, "")
+    assert "run `pmc db reindex` to index them" in run.stderr
+
+
+def test_ps_refuses_a_memory_store(target: str) -> None:
+    run = pmc("ps", target, "--store", "memory://")
+
+    assert run.exit_code == 2
+    assert "a memory:// store lives inside one process" in run.stderr
+
+
+# ---- pmc show ------------------------------------------------------------------------------
+
+
+def test_show_describes_an_instance(url: str, target: str, snapshot: SnapshotAssertion) -> None:
+    shown = pmc("show", target, "lost", "--store", url)
+
+    assert (shown.exit_code, shown.stderr) == (0, "")
+    assert RANDOM.sub("<random>", shown.stdout) == snapshot
+
+
+def test_show_as_json(url: str, target: str) -> None:
+    shown = pmc("show", target, "waiting", "--store", url, "--format", "json")
+
+    described = json.loads(shown.stdout)
+    assert (described["status"], described["states"]["Order"]) == ("running", {"Order": "Shipping"})
+    assert [task["task"] for task in described["tasks"]] == ["Ship"]
+    assert described["timeline"][0]["payload"] == {"order_id": "waiting", "items": ["ink"]}
+
+
+def test_show_an_unknown_key_exits_1(url: str, target: str) -> None:
+    shown = pmc("show", target, "nobody", "--store", url)
+
+    assert (shown.exit_code, shown.stdout) == (1, "")
+    assert shown.stderr == "error: no RtOrder instance with key 'nobody'\n"
+
+
+def test_odd_keys_are_shown_as_they_are_and_never_reach_the_terminal_raw(
+    tmp_path: Path, target: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'odd.db'}"
+    store = open_store(url, clock=FakeClock())
+    m = order()
+    ProcessManager(definition(m), store, ShipFailsFor()).handle(
+        m.Placed(order_id=ODD_KEY, items=[])
+    )
+    store.close()
+
+    listed = pmc("ps", target, "--store", url)
+    shown = pmc("show", target, ODD_KEY, "--store", url)
+
+    escaped = "x'; DROP TABLE pmc_instances; --\\x1b[31m"
+    assert keys_listed(listed) == ["x';"]
+    assert escaped in listed.stdout and "\x1b" not in listed.stdout
+    assert shown.stdout.startswith(f"RtOrder {escaped}: running\n")
+    assert "\x1b" not in shown.stdout
+    assert json.loads(pmc("ps", target, "--store", url, "--format", "json").stdout)["items"][0][
+        "key"
+    ] == (ODD_KEY)
+
+
+# ---- pmc db reindex ------------------------------------------------------------------------
+
+
+def test_db_reindex_rebuilds_the_index_and_can_run_again(url: str, target: str) -> None:
+    before = pmc("ps", target, "--store", url, "--format", "json").stdout
+    store = open_store(url)
+    forget_index(store)
+    store.close()
+
+    first = pmc("db", "reindex", target, "--store", url)
+    again = pmc("db", "reindex", target, "--store", url)
+
+    assert first.exit_code == 0
+    assert first.stderr.endswith(": 4 streams, 4 rows created, 0 rows corrected\n")
+    assert again.stderr.endswith(": 4 streams, 0 rows created, 0 rows corrected\n")
+    assert pmc("ps", target, "--store", url, "--format", "json").stdout == before
