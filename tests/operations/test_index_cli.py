@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 from typer.testing import CliRunner
 
 from pmc.cli import app
+from pmc.diagnostics.render import escape_text
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import open_store
 from tests.operations.index_support import forget_index
@@ -104,6 +106,36 @@ def test_ps_pages(url: str, target: str) -> None:
     assert first.stderr == "3 instances of RtOrder; next page: --after lost\n"
     assert keys_listed(rest) == ["waiting"]
     assert rest.stderr == "1 instance of RtOrder\n"
+
+
+def pasted_into_bash(words: str) -> list[str]:
+    """The arguments bash makes of ``words``, as an operator pasting them would get."""
+    run = subprocess.run(
+        ["bash", "-c", f"printf '%s\\0' {words}"], capture_output=True, text=True, check=True
+    )
+    return run.stdout.split("\0")[:-1]
+
+
+@pytest.mark.parametrize("key", ["a\tb", "a\nb", "it's\\t\x1b[31m", "caf\u00e9\u200b"])
+def test_the_next_page_hint_of_an_odd_key_pasted_back_is_that_key(
+    tmp_path: Path, target: str, key: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'orders.db'}"
+    store = open_store(url)
+    m = order()
+    manager = ProcessManager(definition(m), store)
+    for each in (key, f"{key}0", "~"):
+        manager.handle(m.Placed(order_id=each, items=["book"]))
+    store.close()
+
+    first = pmc("ps", target, "--store", url, "--limit", "1")
+    hint = first.stderr.split("next page: ", 1)[1].removesuffix("\n")
+    second = pmc("ps", target, "--store", url, "--limit", "1", *pasted_into_bash(hint))
+
+    # A key shown escaped, pasted back, would be another key, and rows would be skipped.
+    assert pasted_into_bash(hint) == ["--after", key]
+    assert second.exit_code == 0
+    assert keys_listed(second) == [escape_text(f"{key}0")]
 
 
 @pytest.mark.parametrize(

@@ -151,10 +151,28 @@ def machine_state(text: str) -> tuple[str, str]:
 
 
 def shell_word(text: str) -> str:
-    """``text`` as one word a shell reads back as it is."""
+    """``text`` as one word a shell (bash, zsh, ksh) reads back as it is.
+
+    A key with characters a terminal does not show as themselves (tabs,
+    newlines, controls) is written in ANSI-C quoting, ``$'a\\tb'``: plain
+    single quotes would show them escaped, and the escape pasted back is
+    another key.
+    """
     if re.fullmatch(r"[\w@%+=:,./-]+", text, flags=re.ASCII):
         return text
-    return "'" + escape_text(text).replace("'", "'\"'\"'") + "'"
+    if escape_text(text) == text:
+        return "'" + text.replace("'", "'\"'\"'") + "'"
+    return "$'" + "".join(_ansi_c(char) for char in text) + "'"
+
+
+def _ansi_c(char: str) -> str:
+    """One character inside ``$'...'``."""
+    if char in "\\'":
+        return "\\" + char
+    if escape_text(char) == char:
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x80 else f"\\U{code:08x}"
 
 
 # ---- output ---------------------------------------------------------------------------
