@@ -32,6 +32,7 @@ from tests.operations.test_index import ShipFailsFor, four_orders
 from tests.runtime.support import (
     T0,
     FakeClock,
+    OrderTasks,
     RebaseTasks,
     definition,
     order,
@@ -191,6 +192,35 @@ def test_reindex_corrects_a_wrong_row_and_is_idempotent(
     store.append("RtOrder", "done", [], version, instance=wrong)
     assert operations.reindex() == ReindexReport(streams=4, created=0, corrected=1)
     assert comparable(store.instance("RtOrder", "done")) == live[0]
+
+
+def test_reindex_racing_a_live_writer_corrects_nothing(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    m = order()
+    ProcessManager(definition(m), store, OrderTasks()).handle(
+        m.Placed(order_id="o1", items=["book"])
+    )
+    clock.advance(seconds=5)
+    load = store.load
+    raced: list[str] = []
+
+    def load_after_a_worker(category: str, key: str, after_version: int = 0) -> Any:
+        # A worker records Ship's outcome, and its right row, as reindex starts on o1.
+        if not raced:
+            raced.append(key)
+            Worker(definition(m), store, OrderTasks()).drain()
+        return load(category, key, after_version)
+
+    store.load = load_after_a_worker  # type: ignore[method-assign]
+    report = Operations(definition(m), store).reindex()
+
+    assert raced == ["o1"]
+    # docs/operations.md: a correction "should never happen" unless something other
+    # than pmc wrote the index; a row a racing worker wrote is right.
+    assert report == ReindexReport(streams=1, created=0, corrected=0)
+    row = store.instance("RtOrder", "o1")
+    assert row is not None and row.states["Order"] == {"Order": "Shipped"}
 
 
 def test_a_store_written_before_the_index_gets_its_tables_and_then_its_rows(

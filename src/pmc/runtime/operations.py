@@ -38,6 +38,7 @@ from pmc.runtime.instances import (
     JsonView,
     rebuilt_update,
     status_of,
+    updated_row,
 )
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, Timer
@@ -262,12 +263,13 @@ class Operations:
         created = corrected = 0
         keys = self.store.stream_keys(self.category)
         for key in keys:
-            before = self.store.instance(self.category, key)
-            self._reindex_stream(key)
-            after = self.store.instance(self.category, key)
-            if before is None:
-                created += after is not None
-            elif after is not None and _indexed(before) != _indexed(after):
+            rewritten = self._reindex_stream(key)
+            if rewritten is None:
+                continue
+            old, new = rewritten
+            if old is None:
+                created += 1
+            elif _indexed(old) != new:
                 corrected += 1
         return ReindexReport(streams=len(keys), created=created, corrected=corrected)
 
@@ -322,18 +324,26 @@ class Operations:
             self._manager, key, machine, machine_id, state, Actor(by, reason, action_id)
         )
 
-    def _reindex_stream(self, key: str) -> None:
+    def _reindex_stream(self, key: str) -> tuple[InstanceRow | None, InstanceRow] | None:
+        """The stream's row before and the row written, or None for no stream.
+
+        The row before is read after the stream is loaded, and the append
+        succeeds only if no writer moved the stream meanwhile: so it is the
+        row of the version folded, and one a racing writer left right is
+        not counted as corrected.
+        """
         for _ in range(MAX_REINDEX_TRIES):
             stored = self.store.load(self.category, key)
             if not stored:
-                return
+                return None
             fold, state = self._fold(stored)
             update: InstanceUpdate = rebuilt_update(fold, state)
+            old = self.store.instance(self.category, key)
             try:
                 self.store.append(self.category, key, [], state.version, instance=update)
-                return
             except VersionConflict:
                 continue
+            return old, updated_row(self.category, key, None, update)
         raise ReindexConflict(self.category, key, MAX_REINDEX_TRIES)
 
     def _fold(
