@@ -134,6 +134,25 @@ def test_the_last_failure_and_the_end_reason_are_kept(
     assert store.instance("RtOrder", "nobody") is None
 
 
+def test_next_due_is_read_off_the_work_index_row_or_no_row(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    """docs/operations.md, `pmc show`: it "folds the instance's stream itself, so it shows
+    what replay sees, indexed or not: ... when work is next due"."""
+    four_orders(store, clock)
+    operations = Operations(definition(order()), store)
+    waiting = store.instance("RtOrder", "waiting")
+    assert waiting is not None and waiting.next_due == T0 + timedelta(minutes=1)
+
+    forget_index(store)
+    described = operations.describe("waiting")
+
+    assert not described.indexed and described.tasks
+    assert described.next_due == store.next_due("RtOrder", "waiting") == waiting.next_due
+    assert store.next_due("RtOrder", "done") is None  # ended: no pending work
+    assert store.next_due("RtOrder", "nobody") is None
+
+
 # ---- one transaction -------------------------------------------------------------------
 
 FAIL_STATE_WRITES = {

@@ -227,7 +227,6 @@ class Operations:
         whole = rebuilt_update(fold, state)
         # Read after the fold: a stream only grows, so it holds at least as much.
         recorded = self.store.load_recorded(self.category, stream)[: state.version]
-        row = self.store.instance(self.category, stream)
         tasks = _by_id(state.tasks)
         return InstanceDescription(
             category=self.category,
@@ -247,8 +246,8 @@ class Operations:
             tasks=() if state.ended else tuple(_task_view(self.definition, t) for t in tasks),
             timers=() if state.ended else tuple(_timer_view(t) for t in _by_id(state.timers)),
             last_failure=whole.last_failure,
-            next_due=None if row is None else row.next_due,
-            indexed=row is not None,
+            next_due=self.store.next_due(self.category, stream),
+            indexed=self.store.instance(self.category, stream) is not None,
             timeline=tuple(_entry(event) for event in recorded),
         )
 

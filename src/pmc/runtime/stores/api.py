@@ -341,6 +341,11 @@ class ProcessStore(Protocol):
         """The instance index's row of one stream; None if it has none."""
         ...
 
+    def next_due(self, category: str, key: str) -> datetime | None:
+        """The earliest of one stream's pending-work rows (``InstanceRow.next_due``),
+        row or no row in the instance index; None if it has no pending work."""
+        ...
+
     def claim_due(
         self,
         now: datetime,

@@ -211,14 +211,23 @@ class MemoryStore:
             row = self._instances.get((category, key))
             return None if row is None else self._read_row(row)
 
+    def next_due(self, category: str, key: str) -> datetime | None:
+        check_stream(category, key)
+        with self._lock:
+            return self._next_due(category, key)
+
     def _read_row(self, row: InstanceRow) -> InstanceRow:
         """``row`` with its ``next_due``, under the lock."""
+        return replace(row, next_due=self._next_due(row.category, row.key))
+
+    def _next_due(self, category: str, key: str) -> datetime | None:
+        """Under the lock."""
         times = [
             claimable_at(item)
-            for (cat, key, _), item in self._work.items()
-            if cat == row.category and key == row.key
+            for (cat, stream, _), item in self._work.items()
+            if cat == category and stream == key
         ]
-        return replace(row, next_due=min(times, default=None))
+        return min(times, default=None)
 
     def claim_due(
         self,

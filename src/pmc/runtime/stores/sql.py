@@ -39,6 +39,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Row,
+    ScalarSelect,
     Select,
     and_,
     case,
@@ -700,6 +701,13 @@ class SqlStore:
             states = read_states(conn, category, [key])
         return instance_row(row, states.get(key, {}))
 
+    def next_due(self, category: str, key: str) -> datetime | None:
+        check_stream(category, key)
+        selected = select(earliest_claimable(literal(category), literal(key)))
+        with self._transaction(write=False) as session:
+            first = session.connection().execute(selected).scalar()
+        return None if first is None else from_naive_utc(read_timestamp(first))
+
     def claim_due(
         self,
         now: datetime,
@@ -897,12 +905,17 @@ class SqlStore:
 
 def instance_columns() -> Select[Any]:
     """The columns of ``pmc_instances`` with ``next_due`` read from the work index."""
-    next_due = (
+    next_due = earliest_claimable(instances.c.category, instances.c.key)
+    return select(*instances.c, next_due.label("next_due"))
+
+
+def earliest_claimable(category: ColumnElement[str], key: ColumnElement[str]) -> ScalarSelect[Any]:
+    """The earliest time a stream's pending work can be claimed: its ``next_due``."""
+    return (
         select(func.min(CLAIMABLE_AT))
-        .where(work.c.category == instances.c.category, work.c.key == instances.c.key)
+        .where(work.c.category == category, work.c.key == key)
         .scalar_subquery()
     )
-    return select(*instances.c, next_due.label("next_due"))
 
 
 def instances_query(
