@@ -17,6 +17,7 @@ from pmc.runtime.instances import Failure, InstanceQuery, InstanceStatus, Instan
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations
 from pmc.runtime.stores import AppendRequest, NewEvent, ProcessStore, SqlStore, VersionConflict
+from pmc.runtime.stores import sql as sql_store
 from pmc.runtime.worker import Worker
 from tests.operations.index_support import all_rows, comparable, forget_index
 from tests.runtime.support import (
@@ -203,6 +204,46 @@ def test_a_rejected_append_writes_no_row(store: ProcessStore) -> None:
         store.append("RtOrder", "o1", [], len(events) - 1, instance=cancelled)
 
     assert comparable(store.instance("RtOrder", "o1")) == before
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda store: store.instances("RtOrder", InstanceQuery(state=("Order", "Shipping")))[0],
+        lambda store: store.instance("RtOrder", "o1"),
+    ],
+    ids=["instances", "instance"],
+)
+def test_a_row_and_its_states_are_read_in_one_snapshot(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch, read: Any
+) -> None:
+    """A row, then its states, are two statements: in PostgreSQL's default READ
+    COMMITTED a commit in between would give a row whose status and version are of
+    one version of the stream and whose states are of another."""
+    if not isinstance(store, SqlStore):
+        pytest.skip("the memory store reads under its lock")
+    m = order()
+    ProcessManager(definition(m), store, OrderTasks()).handle(
+        m.Placed(order_id="o1", items=["book"])
+    )
+    placed = store.version("RtOrder", "o1")  # Order=Shipping, running
+    read_states = sql_store.read_states
+
+    def a_worker_commits_first(*args: Any) -> Any:
+        Worker(definition(m), store, OrderTasks()).drain()  # Order -> Shipped, completed
+        return read_states(*args)
+
+    monkeypatch.setattr(sql_store, "read_states", a_worker_commits_first)
+    row = read(store)
+    monkeypatch.undo()
+
+    assert (row.status, row.version, row.states["Order"]) == (
+        InstanceStatus.RUNNING,
+        placed,
+        {"Order": "Shipping"},
+    )
+    shipped = store.instance("RtOrder", "o1")
+    assert shipped is not None and shipped.states["Order"] == {"Order": "Shipped"}
 
 
 # ---- filters -----------------------------------------------------------------------------

@@ -288,6 +288,20 @@ class SqlStore:
         with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """A read transaction whose statements all see one snapshot of the database.
+
+        For reads of several statements that must agree (an instance row and
+        its states): PostgreSQL's READ COMMITTED takes a snapshot a statement;
+        an SQLite transaction reads one already.
+        """
+        with self._transaction(write=False) as session:
+            conn = session.connection()
+            if self._dialect == "postgresql":
+                conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+            yield conn
+
     def _cursor(self, *, write: bool) -> AbstractContextManager[DBAPICursor]:
         """One transaction on the driver's cursor (see ``_driver``).
 
@@ -682,8 +696,7 @@ class SqlStore:
         check_category(category)
         now = to_naive_utc(self.now())
         selected = instances_query(category, query, now, self._dialect)
-        with self._transaction(write=False) as session:
-            conn = session.connection()
+        with self._snapshot() as conn:
             rows = conn.execute(selected).all()
             states = read_states(conn, category, [row.key for row in rows])
         return [instance_row(row, states.get(row.key, {})) for row in rows]
@@ -693,8 +706,7 @@ class SqlStore:
         selected = instance_columns().where(
             instances.c.category == category, instances.c.key == key
         )
-        with self._transaction(write=False) as session:
-            conn = session.connection()
+        with self._snapshot() as conn:
             row = conn.execute(selected).first()
             if row is None:
                 return None
