@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pmc.cli.shared import TargetArgument, app, resolve
-from pmc.cli.stores import StoreOption, open_process_store, safe_url
+from pmc.cli.stores import StoreOption, existing_store, open_process_store, safe_url
 from pmc.diagnostics.render import plural
 from pmc.runtime.operations import Operations
 
@@ -40,11 +40,9 @@ def reindex(
     """Rebuild the instance index of a process from its streams (safe to run again, and
     while workers run)."""
     definition = resolve(target)
-    process_store = open_process_store(store, doing="reindex")
-    try:
+    # An existing store only: a mistyped SQLite path would be a new, empty one.
+    with existing_store(store) as process_store:
         report = Operations(definition, process_store).reindex()
-    finally:
-        process_store.close()
     typer.echo(
         f"reindexed {definition.category} in {safe_url(store)}: "
         f"{plural(report.streams, 'stream')}, {plural(report.created, 'row')} created, "

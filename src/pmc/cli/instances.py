@@ -134,10 +134,22 @@ def parse_duration(text: str) -> timedelta:
             f"--stuck-for: `{escape_text(text)}` is not a duration",
             help="write it as 90s, 10m, 2h, 1d or 1h30m",
         )
-    total = sum((timedelta(**{_UNITS[unit]: int(n)}) for n, unit in parts), timedelta())
+    try:
+        total = sum((timedelta(**{_UNITS[unit]: int(n)}) for n, unit in parts), timedelta())
+    except OverflowError:
+        total = timedelta.max
     if total <= timedelta(0):
         raise UsageError("--stuck-for must be longer than 0s")
+    if total > _LONGEST_STUCK_FOR:
+        # Further back than any instance, and than dates go.
+        raise UsageError(
+            f"--stuck-for: `{escape_text(text)}` is longer than 100 years",
+            help="no instance has been stuck that long; write a shorter duration",
+        )
     return total
+
+
+_LONGEST_STUCK_FOR = timedelta(days=36_525)
 
 
 def machine_state(text: str) -> tuple[str, str]:
@@ -204,12 +216,17 @@ def row_cells(row: InstanceRow) -> tuple[str, ...]:
 
 def states_text(states: Mapping[str, Mapping[str, str]]) -> str:
     """``Order=Shipping``, and ``Item[A]=Done`` for an instance of a many-instance machine."""
+    return " ".join(state_parts(states))
+
+
+def state_parts(states: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """Each machine instance's part of ``states_text`` (a machine id may hold spaces)."""
     parts = []
     for machine, ids in states.items():
         for machine_id, state in ids.items():
             name = machine if machine_id == machine else f"{machine}[{machine_id}]"
             parts.append(f"{escape_text(name)}={state}")
-    return " ".join(parts)
+    return parts
 
 
 def moment(value: datetime) -> str:
@@ -234,7 +251,7 @@ def description_text(described: InstanceDescription) -> str:
     if not described.indexed:
         lines.append("  not in the instance index yet: run `pmc db reindex`")
     lines.append("states:")
-    lines += [f"  {part}" for part in states_text(described.states).split(" ")]
+    lines += [f"  {part}" for part in state_parts(described.states)]
     lines.append(f"data: {compact(described.data)}")
     for machine, records in described.instance_data.items():
         for machine_id, record in records.items():

@@ -266,7 +266,12 @@ def instance_update(
         version=after.version,
         updated_at=now,
         states=state_rows(after) if new else changed_states(before, after),
-        last_failure=last_failure(events, _in_flight(before, after, events), now),
+        # A process that had ended takes no outcome: any is late.
+        last_failure=(
+            None
+            if before.end is not None
+            else last_failure(events, _in_flight(before, after, events), now)
+        ),
         end_reason=after.end_reason,
         created_at=now if new else None,
     )
@@ -283,7 +288,8 @@ def rebuilt_update(
     """
     failure = None
     for before, event, at in fold:
-        failure = last_failure([event], before.tasks, at) or failure
+        if before.end is None:
+            failure = last_failure([event], before.tasks, at) or failure
     return InstanceUpdate(
         status=status_of(final),
         version=final.version,
@@ -329,7 +335,8 @@ def last_failure(
         else:
             continue
         task = tasks.get(event.task_id)
-        if task is not None:
+        # An outcome of an attempt other than the current one is late.
+        if task is not None and task.attempt == event.attempt:
             found = Failure(task.task, task.machine, task.machine_id, event.attempt, reason, at)
     return found
 

@@ -111,9 +111,11 @@ instance_states = Table(
     metadata,
     Column("category", String(MAX_NAME_LENGTH), primary_key=True),
     Column("key", String(MAX_NAME_LENGTH), primary_key=True),
-    Column("machine", String(MAX_NAME_LENGTH), primary_key=True),
-    Column("machine_id", String(MAX_NAME_LENGTH), primary_key=True),
-    Column("state", String(MAX_NAME_LENGTH), nullable=False),
+    # Text: machine ids come from event data, and nothing bounds their
+    # length (a VARCHAR(255) made PostgreSQL refuse a process's first append).
+    Column("machine", Text, primary_key=True),
+    Column("machine_id", Text, primary_key=True),
+    Column("state", Text, nullable=False),
     Index("ix_pmc_instance_states_state", "category", "machine", "state"),
 )
 
