@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from pmc.runtime import contract
 from pmc.runtime.instances import Failure, InstanceQuery, InstanceStatus, InstanceUpdate
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations
+from pmc.runtime.recorder import RecordRequest
 from pmc.runtime.stores import AppendRequest, NewEvent, ProcessStore, SqlStore, VersionConflict
 from pmc.runtime.stores import sql as sql_store
 from pmc.runtime.worker import Worker
@@ -25,6 +27,7 @@ from tests.runtime.support import (
     FakeClock,
     OrderTasks,
     RebaseTasks,
+    compiled,
     definition,
     order,
     seed,
@@ -152,6 +155,77 @@ def test_next_due_is_read_off_the_work_index_row_or_no_row(
     assert described.next_due == store.next_due("RtOrder", "waiting") == waiting.next_due
     assert store.next_due("RtOrder", "done") is None  # ended: no pending work
     assert store.next_due("RtOrder", "nobody") is None
+
+
+# Two tasks; A's outcome ends the process, abandoning B.
+PAIR = """
+process Pair {
+    key k
+    event Go { k: str }
+    event Poke { k: str }
+    task A async { k: str }
+    task B async { k: str }
+    machine M {
+        states Idle, Busy, Done
+        initial Idle
+        final Done
+        transition go: Idle -> Busy on Go run A(k = key)
+        transition poke: Busy -> Busy on Poke keep A run B(k = key)
+        transition done: Busy -> Done on A completed
+        transition lost: Busy -> Done on A failed
+        transition b_done: Busy -> Busy on B completed keep A
+        transition b_failed: Busy -> Busy on B failed keep A
+    }
+    start on Go
+    complete when all M final
+}
+"""
+
+
+def test_a_late_failure_batched_after_the_outcome_that_abandoned_it_is_no_failure(
+    store: ProcessStore,
+) -> None:
+    """The worker's group commit records the outcomes of attempts that finished
+    together in one append; each is judged on the state it was decided on, as a
+    rebuild judges each event."""
+    m = compiled(PAIR)
+    manager = ProcessManager(m.DEFINITION, store)
+    manager.handle(m.Go(k="p1"))
+    manager.handle(m.Poke(k="p1"))
+    tasks = {t.task: t for t in manager.state("p1").tasks.values()}
+    for t in tasks.values():
+        started = m.TaskStarted(task_id=t.task_id, attempt=1, worker="w")
+        manager.record("p1", started, contract.started_id(t.task_id, 1))
+    a, b = tasks["A"], tasks["B"]
+    done = m.TaskCompleted(
+        machine=a.machine,
+        machine_id=a.machine_id,
+        task_id=a.task_id,
+        transition=a.transition,
+        attempt=1,
+    )
+    failed = m.TaskFailed(
+        machine=b.machine,
+        machine_id=b.machine_id,
+        task_id=b.task_id,
+        transition=b.transition,
+        attempt=1,
+        reason="B broke",
+    )
+    manager._recorder.append_many(
+        [
+            RecordRequest("p1", done, contract.outcome_id(a.task_id, 1)),
+            RecordRequest("p1", failed, contract.outcome_id(b.task_id, 1)),  # late
+        ]
+    )
+
+    live = store.instance("Pair", "p1")
+    forget_index(store)
+    Operations(m.DEFINITION, store).reindex()
+
+    assert live is not None and live.status is InstanceStatus.COMPLETED
+    assert live.last_failure is None  # docs/operations.md: a late outcome is no failure
+    assert comparable(live) == comparable(store.instance("Pair", "p1"))
 
 
 # ---- one transaction -------------------------------------------------------------------

@@ -120,6 +120,8 @@ class Failure(JsonView):
 
 
 StateRow = tuple[str, str, str]  # (machine, machine id, state)
+# One decision of an append: its events, and the state they leave.
+Decided = tuple[Sequence[Event], ProcessState]
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,24 +259,40 @@ def sorted_states(states: Mapping[str, Mapping[str, str]]) -> Mapping[str, Mappi
 
 
 def instance_update(
-    before: ProcessState, after: ProcessState, events: Sequence[Event], now: datetime
+    before: ProcessState, decisions: Sequence[Decided], now: datetime
 ) -> InstanceUpdate:
-    """The index change of an append of ``events`` at ``now``, moving ``before`` to ``after``."""
+    """The index change of an append at ``now`` of ``decisions`` on ``before``.
+
+    Each decision's events are judged on the state it was decided on, as a
+    rebuild judges each event on the state before it: a failure batched
+    after the outcome that ended the process is late, live as rebuilt.
+    """
+    after = decisions[-1][1]
     new = before.version == 0
+    failure = None
+    decided_on = before
+    for events, decided in decisions:
+        failure = _decision_failure(decided_on, decided, events, now) or failure
+        decided_on = decided
     return InstanceUpdate(
         status=status_of(after),
         version=after.version,
         updated_at=now,
         states=state_rows(after) if new else changed_states(before, after),
-        # A process that had ended takes no outcome: any is late.
-        last_failure=(
-            None
-            if before.end is not None
-            else last_failure(events, _in_flight(before, after, events), now)
-        ),
+        last_failure=failure,
         end_reason=after.end_reason,
         created_at=now if new else None,
     )
+
+
+def _decision_failure(
+    before: ProcessState, after: ProcessState, events: Sequence[Event], at: datetime
+) -> Failure | None:
+    """The failure one decision's ``events``, moving ``before`` to ``after``, record."""
+    # A process that had ended takes no outcome: any is late.
+    if before.end is not None:
+        return None
+    return last_failure(events, _in_flight(before, after, events), at)
 
 
 def rebuilt_update(

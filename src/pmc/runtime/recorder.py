@@ -405,7 +405,7 @@ class Recorder:
             decision.work,
             now=decision.now,
             instance=instance_update(
-                folded.state, decision.result.state, decision.events(), decision.now
+                folded.state, [(decision.events(), decision.result.state)], decision.now
             ),
         )
         self.cache.remember(key, folded.with_events(decision.result.state, decision.recorded))
@@ -529,8 +529,10 @@ class _Chain:
         for decision in decisions:
             work = _then(work, decision.work)
         events = tuple(new for decision in decisions for new in decision.new_events())
-        before, after = self.base.state, decisions[-1].result.state
-        instance = instance_update(before, after, [new.event for new in events], now)
+        before = self.base.state
+        # Each decision's events with the state they leave: each is judged on its own.
+        decided = [(decision.events(), decision.result.state) for decision in decisions]
+        instance = instance_update(before, decided, now)
         return AppendRequest(category, key, events, before.version, work, now, instance)
 
     def recorded(self) -> Folded:
