@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from pmc.runtime.instances import InstanceQuery, InstanceRow
+from pmc.runtime.state import TaskInFlight
 from pmc.runtime.stores import MemoryStore, ProcessStore, SqlStore
 from pmc.runtime.stores.schema import instance_states, instances
 
@@ -44,3 +45,17 @@ def indexed_states(store: ProcessStore) -> int:
                 connection.execute(select(func.count()).select_from(instance_states)).scalar_one()
             )
     raise TypeError(f"no instance index in {type(store).__name__}")
+
+
+def first_outcome(module: Any, task: TaskInFlight, failed: str | None = None) -> Any:
+    """What a worker reports of ``task``'s first attempt: completed, or failed for ``failed``."""
+    attempt = {
+        "machine": task.machine,
+        "machine_id": task.machine_id,
+        "task_id": task.task_id,
+        "transition": task.transition,
+        "attempt": 1,
+    }
+    if failed is None:
+        return module.TaskCompleted(**attempt)
+    return module.TaskFailed(**attempt, reason=failed)

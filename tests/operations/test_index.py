@@ -21,7 +21,7 @@ from pmc.runtime.recorder import RecordRequest
 from pmc.runtime.stores import AppendRequest, NewEvent, ProcessStore, SqlStore, VersionConflict
 from pmc.runtime.stores import sql as sql_store
 from pmc.runtime.worker import Worker
-from tests.operations.index_support import all_rows, comparable, forget_index
+from tests.operations.index_support import all_rows, comparable, first_outcome, forget_index
 from tests.runtime.support import (
     T0,
     FakeClock,
@@ -197,21 +197,7 @@ def test_a_late_failure_batched_after_the_outcome_that_abandoned_it_is_no_failur
         started = m.TaskStarted(task_id=t.task_id, attempt=1, worker="w")
         manager.record("p1", started, contract.started_id(t.task_id, 1))
     a, b = tasks["A"], tasks["B"]
-    done = m.TaskCompleted(
-        machine=a.machine,
-        machine_id=a.machine_id,
-        task_id=a.task_id,
-        transition=a.transition,
-        attempt=1,
-    )
-    failed = m.TaskFailed(
-        machine=b.machine,
-        machine_id=b.machine_id,
-        task_id=b.task_id,
-        transition=b.transition,
-        attempt=1,
-        reason="B broke",
-    )
+    done, failed = first_outcome(m, a), first_outcome(m, b, failed="B broke")
     manager._recorder.append_many(
         [
             RecordRequest("p1", done, contract.outcome_id(a.task_id, 1)),
