@@ -29,6 +29,20 @@ def test_a_long_machine_id_is_indexed_on_every_store(store: ProcessStore) -> Non
     assert row.states["Host"] == {host: "Closing"}
 
 
+def test_a_machine_id_larger_than_a_database_index_entry_is_indexed(store: ProcessStore) -> None:
+    # An index entry of PostgreSQL's btree holds at most about 2.7 kB, after
+    # compression: a 12 kB id that does not compress must still be recorded
+    # (the index keys machine instances by a digest of the id).
+    desk = Desk(store)
+    host = "relay-" + "".join(f"{n * 2654435761 % 2**32:08x}" for n in range(1_500))
+
+    desk.open(hosts=(host,))
+
+    row = store.instance("OpDesk", "t1")
+    assert row is not None
+    assert row.states["Host"] == {host: "Closing"}
+
+
 def test_an_attempt_failing_after_a_cancel_is_no_failure_of_the_instance() -> None:
     # Its outcome is late: it changes nothing (docs/operations.md, Cancel).
     store = open_store("memory://", clock=FakeClock())

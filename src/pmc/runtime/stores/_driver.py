@@ -92,24 +92,28 @@ UPDATE_INSTANCE = (
 DELETE_INSTANCE_STATES = (
     'DELETE FROM pmc_instance_states WHERE category = :category AND "key" = :key'
 )
-# SQLite takes at most 999 variables a statement (in builds before 3.32).
-STATES_PER_STATEMENT = 300
+# SQLite takes at most 999 variables a statement (in builds before 3.32):
+# four a machine instance, and the stream's two.
+STATES_PER_STATEMENT = 240
 
 
 def upsert_instance_states(first: int, count: int) -> str:
-    """Set the states of ``count`` machine instances of a stream: ``:m<n>, :i<n>, :s<n>``
-    for n from ``first`` (so that several such statements can share one call's parameters).
+    """Set the states of ``count`` machine instances of a stream: ``:m<n>, :d<n>, :i<n>,
+    :s<n>`` (machine, digest of the id, id, state) for n from ``first`` (so that several
+    such statements can share one call's parameters).
 
     Only if the stream has its instance row: an update of a stream the index
     does not know yet writes nothing (see ``InstanceUpdate``), without a
     read to find out.
     """
-    values = ", ".join(f"(:m{n}, :i{n}, :s{n})" for n in range(first, first + count))
+    values = ", ".join(f"(:m{n}, :d{n}, :i{n}, :s{n})" for n in range(first, first + count))
     return (
-        'INSERT INTO pmc_instance_states (category, "key", machine, machine_id, state)'
-        f" SELECT :category, :key, column1, column2, column3 FROM (VALUES {values}) AS v"
+        'INSERT INTO pmc_instance_states (category, "key", machine, machine_digest, machine_id,'
+        " state) SELECT :category, :key, column1, column2, column3, column4"
+        f" FROM (VALUES {values}) AS v"
         ' WHERE EXISTS (SELECT 1 FROM pmc_instances WHERE category = :category AND "key" = :key)'
-        ' ON CONFLICT (category, "key", machine, machine_id) DO UPDATE SET state = excluded.state'
+        ' ON CONFLICT (category, "key", machine, machine_digest)'
+        " DO UPDATE SET state = excluded.state"
     )
 
 

@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 from event_sourcery_sqlalchemy import configure_models
@@ -111,10 +112,13 @@ instance_states = Table(
     metadata,
     Column("category", String(MAX_NAME_LENGTH), primary_key=True),
     Column("key", String(MAX_NAME_LENGTH), primary_key=True),
-    # Text: machine ids come from event data, and nothing bounds their
-    # length (a VARCHAR(255) made PostgreSQL refuse a process's first append).
     Column("machine", Text, primary_key=True),
-    Column("machine_id", Text, primary_key=True),
+    # Machine ids come from event data, and nothing bounds their length: the
+    # key holds a digest of the id (``machine_id_digest``), because an index
+    # entry must fit a fraction of a page (PostgreSQL refused a 12 kB id, and
+    # a VARCHAR(255) refused a 300-character one).
+    Column("machine_digest", String(64), primary_key=True),
+    Column("machine_id", Text, nullable=False),
     Column("state", Text, nullable=False),
     Index("ix_pmc_instance_states_state", "category", "machine", "state"),
 )
@@ -126,6 +130,13 @@ instance_states = Table(
 Index("ix_pmc_instances_key_c", instances.c.category, instances.c.key.collate("C")).ddl_if(
     dialect="postgresql"
 )
+
+
+def machine_id_digest(machine_id: str) -> str:
+    """The key of a machine instance in ``pmc_instance_states``: a fixed-size digest."""
+    # surrogatepass: a JSON string may hold a lone surrogate, which strict
+    # UTF-8 cannot encode; the digest must still be total.
+    return hashlib.sha256(machine_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class _EventSourceryBase(DeclarativeBase):

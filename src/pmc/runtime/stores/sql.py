@@ -146,6 +146,7 @@ from pmc.runtime.stores.schema import (
     event_sourcery_tables,
     instance_states,
     instances,
+    machine_id_digest,
     metadata,
     stream_and_event_tables,
     streams,
@@ -658,11 +659,12 @@ class SqlStore:
             ]
         for start in range(0, len(update.states), STATES_PER_STATEMENT):
             chunk = update.states[start : start + STATES_PER_STATEMENT]
-            states = {
-                f"{name}{n}": value
-                for n, state in enumerate(chunk, start=start)
-                for name, value in zip(("m", "i", "s"), state, strict=True)
-            }
+            states: dict[str, str] = {}
+            for n, (machine, machine_id, state) in enumerate(chunk, start=start):
+                states[f"m{n}"] = machine
+                states[f"d{n}"] = machine_id_digest(machine_id)
+                states[f"i{n}"] = machine_id
+                states[f"s{n}"] = state
             statements.append((self._states_statement(start, len(chunk)), {**stream, **states}))
         self._run_together(cursor, statements)
 
