@@ -96,6 +96,14 @@ def test_ps_filters(url: str, target: str) -> None:
     assert listed("--state", "Order.Shipping") == ["gone", "waiting"]
     assert listed("--state", "Order.Shipping", "--status", "running") == ["waiting"]
     assert listed("--stuck-for", "1h30m") == ["waiting"]  # its Ship was due at T0 + 1 min
+    # `waiting` was placed at T0 + 1 min, `gone` withdrawn at T0 + 50 s.
+    assert listed("--updated-before", "2026-01-01T12:00:55Z") == ["done", "gone", "lost"]
+    assert listed("--updated-before", "2026-01-01T12:00:55") == ["done", "gone", "lost"]  # UTC
+    assert listed("--updated-before", "2026-01-01T13:00:55+01:00") == ["done", "gone", "lost"]
+    assert listed("--updated-before", "2026-01-01T12:00:50Z") == ["done", "lost"]
+    # The store was written on the fake clock, long before the real now.
+    assert listed("--updated-before", "1h") == ["done", "gone", "lost", "waiting"]
+    assert listed("--updated-before", "36500d") == []
 
 
 def test_ps_pages(url: str, target: str) -> None:
@@ -145,6 +153,11 @@ def test_the_next_page_hint_of_an_odd_key_pasted_back_is_that_key(
         (["--state", "Ordr.New"], "error: RtOrder has no machine 'Ordr'"),
         (["--stuck-for", "10"], "error: --stuck-for: `10` is not a duration\n"),
         (["--stuck-for", "0m"], "error: --stuck-for must be longer than 0s\n"),
+        (
+            ["--updated-before", "yesterday"],
+            "error: --updated-before: `yesterday` is neither a time nor a duration\n",
+        ),
+        (["--updated-before", "0s"], "error: --updated-before must be longer than 0s\n"),
     ],
 )
 def test_ps_refuses_filters_that_select_nothing_by_mistake(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -58,6 +58,15 @@ def ps(
             metavar="DURATION",
         ),
     ] = None,
+    updated_before: Annotated[
+        str | None,
+        typer.Option(
+            "--updated-before",
+            help="Only instances last updated before this time: an ISO 8601 time (UTC unless "
+            "it names its offset), or a duration ago (2h, 1d).",
+            metavar="WHEN",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Rows per page.")] = 50,
     after: Annotated[
         str | None, typer.Option("--after", help="The page after this key (the last one listed).")
@@ -69,16 +78,22 @@ def ps(
     """List a process's instances, by key, a page at a time."""
     definition = resolve(target)
     chosen_state = machine_state(state) if state is not None else None
-    stuck = parse_duration(stuck_for) if stuck_for is not None else None
+    stuck = parse_duration(stuck_for, "--stuck-for") if stuck_for is not None else None
+    before = parse_time(updated_before, "--updated-before") if updated_before is not None else None
     with existing_store(store) as process_store:
         operations = Operations(definition, process_store)
         try:
             page = operations.instances(
-                status=status, state=chosen_state, stuck_for=stuck, limit=limit, after=after
+                status=status,
+                state=chosen_state,
+                stuck_for=stuck,
+                updated_before=before,
+                limit=limit,
+                after=after,
             )
         except ValueError as error:
             raise UsageError(str(error)) from None
-        filtered = status or chosen_state or stuck or after
+        filtered = status or chosen_state or stuck or before or after
         unindexed = not page.items and not filtered and operations.has_streams()
     if output_format is ListFormat.JSON:
         typer.echo(json.dumps(page.to_json(), ensure_ascii=False, indent=2))
@@ -126,30 +141,52 @@ _DURATION_PART = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, option: str) -> timedelta:
     """``90s``, ``10m``, ``2h``, ``1d`` or a sum of them (``1h30m``); positive."""
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + unit for n, unit in parts) != text:
+    if not is_duration(text):
         raise UsageError(
-            f"--stuck-for: `{escape_text(text)}` is not a duration",
+            f"{option}: `{escape_text(text)}` is not a duration",
             help="write it as 90s, 10m, 2h, 1d or 1h30m",
         )
     try:
-        total = sum((timedelta(**{_UNITS[unit]: int(n)}) for n, unit in parts), timedelta())
+        total = sum(
+            (timedelta(**{_UNITS[unit]: int(n)}) for n, unit in _DURATION_PART.findall(text)),
+            timedelta(),
+        )
     except OverflowError:
         total = timedelta.max
     if total <= timedelta(0):
-        raise UsageError("--stuck-for must be longer than 0s")
-    if total > _LONGEST_STUCK_FOR:
+        raise UsageError(f"{option} must be longer than 0s")
+    if total > _LONGEST_DURATION:
         # Further back than any instance, and than dates go.
         raise UsageError(
-            f"--stuck-for: `{escape_text(text)}` is longer than 100 years",
-            help="no instance has been stuck that long; write a shorter duration",
+            f"{option}: `{escape_text(text)}` is longer than 100 years",
+            help="no instance is that old; write a shorter duration",
         )
     return total
 
 
-_LONGEST_STUCK_FOR = timedelta(days=36_525)
+def is_duration(text: str) -> bool:
+    parts = _DURATION_PART.findall(text)
+    return bool(parts) and "".join(n + unit for n, unit in parts) == text
+
+
+_LONGEST_DURATION = timedelta(days=36_525)
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """An ISO 8601 time (naive: UTC), or a duration before now."""
+    if is_duration(text):
+        return datetime.now(UTC) - parse_duration(text, option)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option}: `{escape_text(text)}` is neither a time nor a duration",
+            help="write a time as 2026-12-07T09:30:00Z (UTC unless it names its offset),"
+            " or a duration ago as 90s, 10m, 2h, 1d or 1h30m",
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def machine_state(text: str) -> tuple[str, str]:
