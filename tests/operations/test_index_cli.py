@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from pmc.cli import app
 from pmc.diagnostics.render import escape_text
 from pmc.runtime.manager import ProcessManager
+from pmc.runtime.operations import Operations, ReindexReport
 from pmc.runtime.stores import open_store
 from tests.operations.index_support import forget_index
 from tests.operations.test_index import ShipFailsFor, four_orders
@@ -253,3 +254,19 @@ def test_db_reindex_rebuilds_the_index_and_can_run_again(url: str, target: str) 
     assert first.stderr.endswith(": 4 streams, 4 rows created, 0 rows corrected\n")
     assert again.stderr.endswith(": 4 streams, 0 rows created, 0 rows corrected\n")
     assert pmc("ps", target, "--store", url, "--format", "json").stdout == before
+
+
+def test_db_reindex_names_the_streams_that_kept_moving_and_fails(
+    url: str, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def reindex(_operations: Operations) -> ReindexReport:
+        return ReindexReport(4, 1, 0, skipped=("busy", "a b"))
+
+    monkeypatch.setattr(Operations, "reindex", reindex)
+    run = pmc("db", "reindex", target, "--store", url)
+
+    assert run.exit_code == 1
+    assert run.stderr.splitlines()[1:] == [
+        "error: 2 streams kept moving while folded, and kept their rows: busy, 'a b'",
+        "help: run `pmc db reindex` again when fewer writers are busy",
+    ]

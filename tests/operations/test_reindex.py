@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
+from pmc.runtime import operations as operations_module
 from pmc.runtime.instances import InstanceStatus, InstanceUpdate
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations, ReindexReport
@@ -221,6 +222,34 @@ def test_reindex_racing_a_live_writer_corrects_nothing(
     assert report == ReindexReport(streams=1, created=0, corrected=0)
     row = store.instance("RtOrder", "o1")
     assert row is not None and row.states["Order"] == {"Order": "Shipped"}
+
+
+def test_reindex_skips_a_stream_writers_keep_moving_and_reports_it(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = tally()
+    manager = ProcessManager(definition(m), store)
+    for key in ("calm", "busy"):
+        manager.handle(m.Tick(tally_id=key, n=1))
+    forget_index(store)
+    monkeypatch.setattr(operations_module, "MAX_REINDEX_TRIES", 3)
+    load = store.load
+    moves: list[int] = []
+
+    def load_then_move(category: str, key: str, after_version: int = 0) -> Any:
+        loaded = load(category, key, after_version)
+        if key == "busy":  # a writer records an event after each read of ``busy``
+            moves.append(len(loaded))
+            manager.handle(m.Tick(tally_id="busy", n=len(moves) + 1))
+        return loaded
+
+    store.load = load_then_move  # type: ignore[method-assign]
+    report = Operations(definition(m), store).reindex()
+
+    assert report == ReindexReport(streams=2, created=1, corrected=0, skipped=("busy",))
+    assert len(moves) == 3 and moves == sorted(set(moves))  # three reads, each one behind
+    assert store.instance("RtTally", "calm") is not None
+    assert store.instance("RtTally", "busy") is None  # left as it was: unindexed
 
 
 def test_a_store_written_before_the_index_gets_its_tables_and_then_its_rows(

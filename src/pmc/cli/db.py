@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from pmc.cli.shared import TargetArgument, app, resolve
+from pmc.cli.instances import shell_word
+from pmc.cli.shared import EXIT_FAILED, TargetArgument, app, print_error, print_note, resolve
 from pmc.cli.stores import StoreOption, existing_store, open_process_store, safe_url
 from pmc.diagnostics.render import plural
 from pmc.runtime.operations import Operations
@@ -49,3 +50,11 @@ def reindex(
         f"{plural(report.corrected, 'row')} corrected",
         err=True,
     )
+    if report.skipped:
+        keys = ", ".join(shell_word(key) for key in report.skipped)
+        print_error(
+            f"{plural(len(report.skipped), 'stream')} kept moving while folded, "
+            f"and kept their rows: {keys}"
+        )
+        print_note("help: run `pmc db reindex` again when fewer writers are busy")
+        raise typer.Exit(EXIT_FAILED)

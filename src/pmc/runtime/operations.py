@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -144,11 +145,13 @@ class InstanceDescription(JsonView):
 
 @dataclass(frozen=True, slots=True)
 class ReindexReport(JsonView):
-    """What ``Operations.reindex`` did: streams read, rows it created, rows it corrected."""
+    """What ``Operations.reindex`` did: streams read, rows it created, rows it corrected,
+    and the keys of streams it left as they were because writers kept moving them."""
 
     streams: int
     created: int
     corrected: int
+    skipped: tuple[str, ...] = ()
 
 
 class Operations:
@@ -257,20 +260,26 @@ class Operations:
         For streams recorded before the index existed, or an index that
         went wrong. Idempotent; safe while workers run: each row is written
         at the version it was folded at, and folded again if a writer moved
-        the stream meanwhile.
+        the stream meanwhile. A stream that writers move every time it is
+        folded (``MAX_REINDEX_TRIES`` times) is skipped, and reported: the
+        other streams still get their rows.
         """
         created = corrected = 0
+        skipped: list[str] = []
         keys = self.store.stream_keys(self.category)
         for key in keys:
             rewritten = self._reindex_stream(key)
             if rewritten is None:
+                continue
+            if rewritten is _KEPT_MOVING:
+                skipped.append(key)
                 continue
             old, new = rewritten
             if old is None:
                 created += 1
             elif _indexed(old) != new:
                 corrected += 1
-        return ReindexReport(streams=len(keys), created=created, corrected=corrected)
+        return ReindexReport(len(keys), created, corrected, tuple(skipped))
 
     def cancel(
         self, key: KeyValue, by: str, reason: str, action_id: str | None = None
@@ -323,8 +332,11 @@ class Operations:
             self._manager, key, machine, machine_id, state, Actor(by, reason, action_id)
         )
 
-    def _reindex_stream(self, key: str) -> tuple[InstanceRow | None, InstanceRow] | None:
-        """The stream's row before and the row written, or None for no stream.
+    def _reindex_stream(
+        self, key: str
+    ) -> tuple[InstanceRow | None, InstanceRow] | _KeptMoving | None:
+        """The stream's row before and the row written, None for no stream, or
+        ``_KEPT_MOVING`` if writers moved it each time it was folded.
 
         The row before is read after the stream is loaded, and the append
         succeeds only if no writer moved the stream meanwhile: so it is the
@@ -343,7 +355,7 @@ class Operations:
             except VersionConflict:
                 continue
             return old, updated_row(self.category, key, None, update)
-        raise ReindexConflict(self.category, key, MAX_REINDEX_TRIES)
+        return _KEPT_MOVING
 
     def _fold(
         self, stored: Sequence[StoredEvent]
@@ -357,14 +369,11 @@ class Operations:
         return fold, state
 
 
-class ReindexConflict(PmcError, RuntimeError):
-    """Writers kept moving a stream faster than its index row could be rebuilt."""
+class _KeptMoving(Enum):
+    KEPT_MOVING = "kept moving"
 
-    def __init__(self, category: str, key: str, tries: int) -> None:
-        super().__init__(
-            f"stream {category}/{key}: its index row was folded {tries} times and a writer "
-            "moved the stream each time; run `pmc db reindex` again when it is quieter"
-        )
+
+_KEPT_MOVING = _KeptMoving.KEPT_MOVING
 
 
 def _status(status: InstanceStatus | str) -> InstanceStatus:
