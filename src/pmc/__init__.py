@@ -1,3 +1,3 @@
 """pmc: a compiler for event-sourced process managers."""
 
-__version__ = "0.4.0"
+__version__ = "0.5.0.dev0"

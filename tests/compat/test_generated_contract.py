@@ -13,6 +13,8 @@ import hashlib
 import shutil
 from pathlib import Path
 
+from packaging.version import Version
+
 import pmc
 from pmc.runtime import RUNTIME_API
 from tests.cli.conftest import EXAMPLES, PmcRunner
@@ -151,14 +153,11 @@ def test_this_pmc_is_a_release_that_generates_the_current_api() -> None:
     from pmc import __version__
     from pmc.runtime.contract import GENERATED_BY, RUNTIME_API
 
-    def release(text: str) -> tuple[int, ...]:
-        return tuple(int(part) for part in text.split("."))
-
-    def first_release(api: int) -> tuple[int, ...]:
-        return release(GENERATED_BY[api].removeprefix("pmc ").removesuffix(" or later"))
+    def first_release(api: int) -> Version:
+        return Version(GENERATED_BY[api].removeprefix("pmc ").removesuffix(" or later"))
 
     named = first_release(RUNTIME_API)
-    assert release(__version__) >= named, (__version__, GENERATED_BY)
+    assert Version(__version__) >= named, (__version__, GENERATED_BY)
     # An older API still generated (a module requires the lowest API that has
     # what it uses) is "or later" too, and came no later than the newest.
     older = [api for api in GENERATED_BY if api < RUNTIME_API]
