@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from pmc.cli import app
 from pmc.cli.shared import resolve
 from pmc.runtime import ProcessManager
 from pmc.runtime.stores import open_store
+from tests.cli_run import Run, pmc_here
 from tests.codegen.support import compile_text
 from tests.operations.support import DESK_SOURCE
 
@@ -33,25 +32,12 @@ ACTOR = ("--by", "ann", "--reason", "ticket 42 is urgent")
 
 
 @dataclass(frozen=True)
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-@dataclass(frozen=True)
 class Project:
     directory: Path
     store: str
 
     def cli(self, *args: str) -> Run:
-        previous = Path.cwd()
-        os.chdir(self.directory)
-        try:
-            result = CliRunner().invoke(app, list(args), catch_exceptions=False)
-        finally:
-            os.chdir(previous)
-        return Run(result.exit_code, result.stdout, result.stderr)
+        return pmc_here(*args, cwd=self.directory)
 
     def act(self, command: str, key: str, *args: str) -> Run:
         return self.cli(command, "op_cli_desk", key, *args, "--store", self.store, *ACTOR)

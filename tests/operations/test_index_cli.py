@@ -11,18 +11,17 @@ import json
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
-from typer.testing import CliRunner
 
-from pmc.cli import app
 from pmc.diagnostics.render import escape_text
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations, ReindexReport
 from pmc.runtime.stores import open_store
+from tests.cli_run import Run
+from tests.cli_run import pmc_here as pmc
 from tests.operations.index_support import forget_index
 from tests.operations.test_index import ShipFailsFor, four_orders
 from tests.runtime.support import FakeClock, definition, order
@@ -32,13 +31,6 @@ RANDOM = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?<=inline-|worker-)[0-9a-f]{8}"
 )
 ODD_KEY = "x'; DROP TABLE pmc_instances; --\x1b[31m"
-
-
-@dataclass(frozen=True)
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture
@@ -56,11 +48,6 @@ def url(tmp_path: Path) -> str:
 def target(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setattr(sys, "path", list(sys.path))
     return f"{order().__name__}:RtOrder"
-
-
-def pmc(*args: str) -> Run:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
-    return Run(result.exit_code, result.stdout, result.stderr)
 
 
 def keys_listed(run: Run) -> list[str]:

@@ -10,9 +10,9 @@ import pytest
 from pmc.runtime import contract
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import ProcessStore, open_store
+from tests.cli_run import pmc_here as pmc
 from tests.fake_clock import FakeClock
 from tests.operations.support import Desk
-from tests.operations.test_index_cli import pmc
 from tests.runtime.support import OrderTasks, definition, order
 
 

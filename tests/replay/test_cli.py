@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -20,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from pmc.cli import app
 from pmc.runtime.stores import NewEvent, open_store
 from pmc.streams.export import read_json_lines
+from tests.cli_run import Run, pmc_here, pmc_process
 from tests.codegen.support import compile_text
 from tests.replay.support import BASE, FixedClock, compiled, edit, record_streams
 
@@ -38,13 +36,6 @@ SUMMARY = "replayed 2 streams, 19 events, 0 failures\n"
 
 
 @dataclass(frozen=True)
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-@dataclass(frozen=True)
 class Project:
     directory: Path
     store: str
@@ -52,24 +43,11 @@ class Project:
 
     def pmc(self, *args: str) -> Run:
         """The real command, in a subprocess started in the project directory."""
-        completed = subprocess.run(
-            [sys.executable, "-m", "pmc", *args],
-            capture_output=True,
-            text=True,
-            cwd=self.directory,
-            timeout=120,
-        )
-        return Run(completed.returncode, completed.stdout, completed.stderr)
+        return pmc_process(*args, cwd=self.directory)
 
     def cli(self, *args: str, stdin: str | None = None) -> Run:
         """The same app in this process, with the project directory as the current one."""
-        previous = Path.cwd()
-        os.chdir(self.directory)
-        try:
-            result = CliRunner().invoke(app, list(args), input=stdin, catch_exceptions=False)
-        finally:
-            os.chdir(previous)
-        return Run(result.exit_code, result.stdout, result.stderr)
+        return pmc_here(*args, cwd=self.directory, stdin=stdin)
 
 
 @pytest.fixture(scope="module")
