@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from pmc.cli.instances import states_text
 from pmc.diagnostics.render import escape_text
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations, ReindexReport
@@ -24,7 +25,7 @@ from tests.cli_run import Run
 from tests.cli_run import pmc_here as pmc
 from tests.operations.index_support import forget_index
 from tests.operations.test_index import ShipFailsFor, four_orders
-from tests.runtime.support import FakeClock, definition, order
+from tests.runtime.support import FakeClock, RebaseTasks, definition, order, seed
 
 # Random in every run: event ids, and the names of the workers that ran the tasks.
 RANDOM = re.compile(
@@ -257,3 +258,27 @@ def test_db_reindex_names_the_streams_that_kept_moving_and_fails(
         "error: 2 streams kept moving while folded, and kept their rows: busy, 'a b'",
         "help: run `pmc db reindex` again when fewer writers are busy",
     ]
+
+
+def test_ps_counts_the_states_of_a_machine_with_many_instances(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'rebase.db'}"
+    store = open_store(url)
+    m = seed()
+    manager = ProcessManager(definition(m), store, RebaseTasks())
+    manager.handle(m.RebaseFailed(rebase_id="many", instances=[f"i{n}" for n in range(500)]))
+    manager.handle(m.RebaseFailed(rebase_id="few", instances=["a", "b"]))
+    store.close()
+
+    listed = pmc("ps", f"{m.__name__}:RtRebase", "--store", url, "--format", "table")
+
+    # A row stays a line: past three instances, a machine is counted by state.
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert "Instance[500 instances]=500 Closing" in rows["many"], rows["many"]
+    assert "Instance[a]=Closing Instance[b]=Closing" in rows["few"], rows["few"]
+
+
+def test_states_of_a_machine_with_many_instances_are_counted_most_first() -> None:
+    states = {"Order": {"Order": "Open"}, "Item": {f"i{n}": "Done" for n in range(5)}}
+    states["Item"].update({"x": "Held", "y": "Held", "z": "Alpha"})
+
+    assert states_text(states) == "Order=Open Item[8 instances]=5 Done, 2 Held, 1 Alpha"

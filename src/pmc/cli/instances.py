@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -252,8 +253,23 @@ def row_cells(row: InstanceRow) -> tuple[str, ...]:
 
 
 def states_text(states: Mapping[str, Mapping[str, str]]) -> str:
-    """``Order=Shipping``, and ``Item[A]=Done`` for an instance of a many-instance machine."""
-    return " ".join(state_parts(states))
+    """``Order=Shipping``, and ``Item[A]=Done`` for an instance of a many-instance machine;
+    a machine with more than ``LISTED_INSTANCES`` instances as counts by state
+    (``Item[700 instances]=650 Done, 50 Pending``), so that a row stays a line."""
+    parts = []
+    for machine, ids in states.items():
+        if len(ids) <= LISTED_INSTANCES:
+            parts += state_parts({machine: ids})
+            continue
+        counts = Counter(ids.values())
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        by_state = ", ".join(f"{count} {state}" for state, count in ordered)
+        parts.append(f"{machine}[{len(ids)} instances]={by_state}")
+    return " ".join(parts)
+
+
+# ``pmc show KEY`` lists every instance.
+LISTED_INSTANCES = 3
 
 
 def state_parts(states: Mapping[str, Mapping[str, str]]) -> list[str]:
