@@ -17,9 +17,11 @@ from typing import Annotated
 
 import typer
 
+from pmc import filters
 from pmc.cli.shared import EXIT_FAILED, TargetArgument, UsageError, app, print_error, resolve
 from pmc.cli.stores import StoreOption, existing_store
 from pmc.diagnostics.render import escape_text, plural
+from pmc.filters import FilterError
 from pmc.runtime.instances import Failure, InstanceRow, InstanceStatus
 from pmc.runtime.operations import InstanceDescription, Operations, UnknownInstance
 
@@ -122,44 +124,21 @@ def show(
 
 # ---- arguments ------------------------------------------------------------------------
 
-_DURATION_PART = re.compile(r"(\d+)([smhd])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
 
 def parse_duration(text: str) -> timedelta:
-    """``90s``, ``10m``, ``2h``, ``1d`` or a sum of them (``1h30m``); positive."""
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + unit for n, unit in parts) != text:
-        raise UsageError(
-            f"--stuck-for: `{escape_text(text)}` is not a duration",
-            help="write it as 90s, 10m, 2h, 1d or 1h30m",
-        )
+    """``--stuck-for``: ``90s``, ``10m``, ``2h``, ``1d`` or a sum of them (``1h30m``)."""
     try:
-        total = sum((timedelta(**{_UNITS[unit]: int(n)}) for n, unit in parts), timedelta())
-    except OverflowError:
-        total = timedelta.max
-    if total <= timedelta(0):
-        raise UsageError("--stuck-for must be longer than 0s")
-    if total > _LONGEST_STUCK_FOR:
-        # Further back than any instance, and than dates go.
-        raise UsageError(
-            f"--stuck-for: `{escape_text(text)}` is longer than 100 years",
-            help="no instance has been stuck that long; write a shorter duration",
-        )
-    return total
-
-
-_LONGEST_STUCK_FOR = timedelta(days=36_525)
+        return filters.parse_duration(text, "--stuck-for", escape_text)
+    except FilterError as error:
+        raise UsageError(str(error), help=error.help) from None
 
 
 def machine_state(text: str) -> tuple[str, str]:
-    machine, dot, state = text.partition(".")
-    if not (machine and dot and state):
-        raise UsageError(
-            f"--state: `{escape_text(text)}` names no state",
-            help="write it as MACHINE.STATE, e.g. --state Order.Shipping",
-        )
-    return machine, state
+    """``--state``: ``MACHINE.STATE``."""
+    try:
+        return filters.parse_machine_state(text, "--state", escape_text)
+    except FilterError as error:
+        raise UsageError(str(error), help=error.help) from None
 
 
 def shell_word(text: str) -> str:
