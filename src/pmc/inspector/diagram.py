@@ -218,7 +218,7 @@ def render_svg(graphs: tuple[MachineGraph, ...], states: Mapping[str, Mapping[st
 def _machine_svg(placed: MachineLayout) -> list[str]:
     graph = placed.graph
     parts = [
-        f'<g class="machine" data-machine="{_attr(graph.name)}">',
+        f'<g class="machine" data-machine="{_text(graph.name)}">',
         f'<text x="{MARGIN}" y="{placed.top + 14:.1f}" font-weight="bold">'
         f"{_text(_label(graph.name))}</text>",
     ]
@@ -238,7 +238,7 @@ def _node_svg(graph: MachineGraph, node: Node) -> list[str]:
     fill = HIGHLIGHT if current else NODE_FILL
     css = "state current" if current else "state"
     parts = [
-        f'<g class="{css}" data-state="{_attr(node.state)}">',
+        f'<g class="{css}" data-state="{_text(node.state)}">',
         f'<rect x="{node.x:.1f}" y="{node.y:.1f}" width="{node.width:.1f}" '
         f'height="{node.height:.1f}" rx="8" fill="{fill}" stroke="{INK}"/>',
     ]
@@ -301,8 +301,5 @@ def _edge_svg(placed: MachineLayout, edge: Edge) -> list[str]:
 
 
 def _text(value: str) -> str:
-    return escape(value, quote=False)
-
-
-def _attr(value: str) -> str:
+    """``value`` as text or an attribute's value: ``<``, ``>``, ``&`` and both quotes escaped."""
     return escape(value, quote=True)
