@@ -8,9 +8,10 @@ layout is a small layered one, the same for the same definition every time.
 
 Layered layout: a state's column is its distance from the initial state
 (breadth first over the transitions, in the tables' order); states no
-transition reaches come last. Inside a column, states keep their declared
-order. A transition to a later column is a curve from the right side of one
-node to the left of the other; one inside a column bends out to its right;
+transition reaches come after those, and final states last of all, in one
+column. Inside a column, states keep their declared order. A transition to
+a later column is a curve from the right side of one node to the left of
+the other; one inside a column bends out to its right;
 one back to an earlier column bends below the nodes; a transition from a
 state to itself is a loop above it. Transitions between the same two states
 are one arrow carrying every name.
@@ -120,7 +121,8 @@ def _machine_graph(definition: ProcessDefinition, machine: str) -> MachineGraph:
 
 
 def columns(graph: MachineGraph) -> dict[str, int]:
-    """Each state's column: its distance from the initial state; unreached states last."""
+    """Each state's column: its distance from the initial state; unreached states after
+    the reached ones, and final states after all of them."""
     found = {graph.initial: 0}
     frontier = [graph.initial]
     while frontier:
@@ -132,7 +134,12 @@ def columns(graph: MachineGraph) -> dict[str, int]:
                     following.append(edge.target)
         frontier = following
     unreached = max(found.values()) + 1
-    return {state: found.get(state, unreached) for state in graph.states}
+    placed = {state: found.get(state, unreached) for state in graph.states}
+    # Final states share the last column: arrows into them then all run forward.
+    if graph.final and graph.initial not in graph.final:
+        last = max((placed[s] for s in graph.states if s not in graph.final), default=0) + 1
+        placed |= {state: last for state in graph.final}
+    return placed
 
 
 def layout(graph: MachineGraph, current: Mapping[str, str], top: float = MARGIN) -> MachineLayout:
