@@ -1,8 +1,7 @@
 """``pmc ui`` served for real, and Debian's chromium driven through chromium-driver.
 
-``served`` writes the generated module of ``fixtures/desk.pm`` (renamed
-``OpUiDesk``) into a directory, opens tickets in an SQLite store there, and
-runs ``pmc ui`` on a free port; ``chromium`` starts a headless browser with
+``served`` runs ``pmc ui`` on a free port in a directory ``desk_project``
+made; ``chromium`` starts a headless browser with
 a fresh profile. Both are used by ``test_browser.py`` and by
 ``screenshot.py``, which takes the picture of docs/operations.md.
 """
@@ -24,15 +23,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
-from pmc.runtime import ProcessManager
-from pmc.runtime.stores import open_store
-from tests.codegen.support import compile_text
-from tests.operations.support import DESK_SOURCE
-from tests.runtime.support import compiled
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_DRIVER = Path("/usr/bin/chromedriver")
-SOURCE = DESK_SOURCE.replace("process OpDesk", "process OpUiDesk")
 # What works here as root in a container, with nothing fetched from outside.
 CHROMIUM_FLAGS = (
     "--headless",
@@ -66,20 +58,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def desk_project(directory: Path, keys: tuple[str, ...]) -> str:
-    """The URL of an SQLite store in ``directory`` with ``keys`` opened (each with hosts h1, h2)."""
-    (directory / "op_ui_desk.py").write_text(compile_text(SOURCE, "desk.pm"), "utf-8")
-    module = compiled(SOURCE)
-    url = f"sqlite:///{directory / 'store.db'}"
-    store = open_store(url)
-    store.init()
-    manager = ProcessManager(module.DEFINITION, store)
-    for key in keys:
-        manager.handle(module.Opened(ticket_id=key, hosts=["h1", "h2"]))
-    store.close()
-    return url
 
 
 @contextlib.contextmanager

@@ -18,7 +18,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from pmc.inspector.diagram import HIGHLIGHT, NODE_FILL
-from tests.inspector.browser import chromium, desk_project, require_chromium, served
+from tests.inspector.browser import chromium, require_chromium, served
+from tests.inspector.support import desk_project
 
 pytestmark = pytest.mark.browser
 

@@ -26,10 +26,10 @@ from tests.inspector.support import (
 )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def ui(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Inspector]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/store.db"
-    store = open_store(url)
+@pytest.fixture
+def ui(store_url: str) -> Iterator[Inspector]:
+    """The inspector on each store: memory, SQLite and PostgreSQL (``tests/conftest.py``)."""
+    store = open_store(store_url)
     store.init()
     yield inspector(store)
     store.close()
@@ -180,7 +180,7 @@ def test_nothing_from_the_stream_becomes_markup(ui: Inspector) -> None:
 # ---- actions --------------------------------------------------------------------------
 
 
-def test_read_only_offers_no_action_and_refuses_every_post(tmp_path: object) -> None:
+def test_read_only_offers_no_action_and_refuses_every_post() -> None:
     ui = inspector(open_store("memory://"), allow_actions=False)
     page = ui.client.get("/instances/t1").text
     assert "<form" not in page
