@@ -24,6 +24,8 @@ from tests.inspector.support import (
     Inspector,
     inspector,
 )
+from tests.operations.support import Desk, DeskTasks
+from tests.runtime.support import fail_first
 
 
 @pytest.fixture
@@ -273,3 +275,25 @@ def test_a_request_for_another_host_name_is_refused(ui: Inspector) -> None:
     response = ui.client.get("/", headers={"Host": "rebound.example"})
     assert response.status_code == 400
     assert "rebound" not in response.text
+
+
+def test_a_retry_waiting_for_its_time_is_made_due_from_its_row(store_url: str) -> None:
+    store = open_store(store_url)
+    store.init()
+    ui = inspector(store)
+    failing = Desk(store, DeskTasks(notify=fail_first(1)))
+    failing.open("r1")
+    failing.worker.drain()
+    page = ui.client.get("/instances/r1").text
+    # The task's row shows its next attempt and when, with a button to run it now.
+    row = re.search(r'<table id="tasks">.*?</table>', page, re.S)
+    assert row is not None
+    assert "Notify" in row.group(0) and "retry_scheduled" in row.group(0)
+    assert 'action="/actions/retry"' in row.group(0)
+
+    status, after = ui.act("retry", "r1", task="Notify", machine_id="Ticket")
+
+    assert status == 200
+    assert "retry recorded (OpDesk.pmc:OperatorRetried)" in text_of(after)
+    assert "<summary>OpDesk.pmc:OperatorRetried</summary>" in after
+    store.close()
