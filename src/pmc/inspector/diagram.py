@@ -10,9 +10,9 @@ Layered layout: a state's column is its distance from the initial state
 (breadth first over the transitions, in the tables' order); states no
 transition reaches come after those, and final states last of all, in one
 column. Inside a column, states keep their declared order. A transition to
-a later column is a curve from the right side of one node to the left of
-the other; one inside a column bends out to its right;
-one back to an earlier column bends below the nodes; a transition from a
+the next column is a curve from the right side of one node to the left of
+the other; one inside a column bends out to its right; one back to an
+earlier column, or over the next one, bends below the nodes; a transition from a
 state to itself is a loop above it. Transitions between the same two states
 are one arrow carrying every name.
 
@@ -278,7 +278,7 @@ def _edge_svg(placed: MachineLayout, edge: Edge) -> list[str]:
             f"{x + 12:.1f},{y:.1f}"
         )
         label_at = (x, y - 28)
-    elif placed.columns[edge.target] > placed.columns[edge.source]:
+    elif placed.columns[edge.target] == placed.columns[edge.source] + 1:
         x1, y1 = source.x + source.width, source.y + source.height / 2
         x2, y2 = target.x, target.y + target.height / 2
         bend = (x2 - x1) / 2
@@ -293,7 +293,7 @@ def _edge_svg(placed: MachineLayout, edge: Edge) -> list[str]:
         side = max(x1, x2) + COLUMN_GAP / 2
         path = f"M{x1:.1f},{y1:.1f} C{side:.1f},{y1:.1f} {side:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
         label_at = (side - 8, (y1 + y2) / 2)
-    else:  # back to an earlier column: below the nodes
+    else:  # back to an earlier column, or over the next one: below the nodes
         x1, y1 = source.x + source.width / 2, source.y + source.height
         x2, y2 = target.x + target.width / 2, target.y + target.height
         low = max(y1, y2) + ROW_GAP * 0.8
