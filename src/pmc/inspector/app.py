@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from pmc.errors import PmcError
 from pmc.filters import FilterError, parse_duration, parse_machine_state
 from pmc.inspector.diagram import machine_graphs, render_svg
 from pmc.runtime.actions import ActionResult, OperationRefused
@@ -65,7 +66,7 @@ class Settings:
     csrf_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
 
-class BadRequest(Exception):
+class BadRequest(PmcError):
     """A request the app answers with 400 and this message."""
 
 
