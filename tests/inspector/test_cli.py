@@ -71,8 +71,9 @@ def test_another_address_is_warned_about(project: str, served: Served) -> None:
 
 
 def test_the_host_names_served() -> None:
-    assert served_hosts("127.0.0.1") == ("127.0.0.1", "localhost", "::1")
-    assert served_hosts("10.1.2.3") == ("10.1.2.3", "127.0.0.1", "localhost", "::1")
+    assert served_hosts("127.0.0.1") == ("127.0.0.1", "localhost", "[::1]")
+    assert served_hosts("10.1.2.3") == ("10.1.2.3", "127.0.0.1", "localhost", "[::1]")
+    assert served_hosts("fd00::7") == ("[fd00::7]", "127.0.0.1", "localhost", "[::1]")
     assert served_hosts("0.0.0.0") == ("*",)
 
 

@@ -80,8 +80,9 @@ def served_hosts(host: str) -> tuple[str, ...]:
     """
     if host in ANY_ADDRESS:
         return ("*",)
-    bare = host.strip("[]")
-    return tuple(dict.fromkeys((bare, *LOOPBACK)))
+    # A Host header writes an IPv6 address in brackets: `[::1]:8765`.
+    names = (host.strip("[]"), *LOOPBACK)
+    return tuple(dict.fromkeys(f"[{name}]" if ":" in name else name for name in names))
 
 
 def default_by() -> str:
