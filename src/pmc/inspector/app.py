@@ -60,7 +60,7 @@ class Settings:
     its port); ``allow_actions``: the action forms and routes; ``default_by``:
     who the forms record as acting until the operator writes another name."""
 
-    hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+    hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     allow_actions: bool = False
     default_by: str = "ui"
     csrf_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
