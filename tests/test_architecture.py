@@ -27,6 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "pmc.naming": set(),
     "pmc.files": set(),
     "pmc._resources": set(),
+    # The filters an operator writes as text, read by `pmc ps` and the inspector.
+    "pmc.filters": set(),
     "pmc.diagnostics": {"pmc.source"},
     "pmc.syntax": {"pmc.diagnostics", "pmc.source", "pmc._resources"},
     "pmc.semantics": {"pmc.syntax", "pmc.diagnostics", "pmc.source", "pmc.naming"},
@@ -49,6 +51,9 @@ ALLOWED: dict[str, set[str]] = {
     "pmc.tools": {"pmc.syntax", "pmc.semantics", "pmc.diagnostics", "pmc.source", "pmc._resources"},
     "pmc.streams": {"pmc.runtime", "pmc.diagnostics"},
     "pmc.runtime": set(),
+    # The web inspector: a view of the runtime's Operations, as the CLI's
+    # `pmc ps` / `pmc show` are; its filters' grammar is `pmc ps`'s.
+    "pmc.inspector": {"pmc.runtime", "pmc.filters"},
 }
 UNRESTRICTED = {"pmc", "pmc.cli", "pmc.__main__"}
 

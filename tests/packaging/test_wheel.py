@@ -66,6 +66,8 @@ def test_wheel_contains_grammar_and_templates(wheel: Path) -> None:
     assert any(n.startswith("pmc/_data/templates/") for n in names)
     assert "pmc/cli/__init__.py" in names
     assert "pmc/runtime/__init__.py" in names
+    # The inspector's pages (`pmc ui`) live in its package.
+    assert {"pmc/inspector/templates/instance.html", "pmc/inspector/templates/list.html"} <= names
 
 
 def test_installed_wheel_checks_and_compiles_outside_the_repository(

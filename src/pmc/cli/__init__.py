@@ -38,6 +38,7 @@ COMMAND_MODULES: dict[str, str] = {
     "retry": "pmc.cli.actions",
     "fire": "pmc.cli.actions",
     "move": "pmc.cli.actions",
+    "ui": "pmc.cli.ui",
 }
 
 

@@ -18,9 +18,11 @@ from typing import Annotated
 
 import typer
 
+from pmc import filters
 from pmc.cli.shared import EXIT_FAILED, TargetArgument, UsageError, app, print_error, resolve
 from pmc.cli.stores import StoreOption, existing_store
 from pmc.diagnostics.render import escape_text, plural
+from pmc.filters import FilterError
 from pmc.runtime.instances import Failure, InstanceRow, InstanceStatus
 from pmc.runtime.operations import InstanceDescription, Operations, UnknownInstance
 
@@ -138,66 +140,29 @@ def show(
 
 # ---- arguments ------------------------------------------------------------------------
 
-_DURATION_PART = re.compile(r"(\d+)([smhd])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
 
 def parse_duration(text: str, option: str) -> timedelta:
-    """``90s``, ``10m``, ``2h``, ``1d`` or a sum of them (``1h30m``); positive."""
-    if not is_duration(text):
-        raise UsageError(
-            f"{option}: `{escape_text(text)}` is not a duration",
-            help="write it as 90s, 10m, 2h, 1d or 1h30m",
-        )
+    """``90s``, ``10m``, ``2h``, ``1d`` or a sum of them (``1h30m``)."""
     try:
-        total = sum(
-            (timedelta(**{_UNITS[unit]: int(n)}) for n, unit in _DURATION_PART.findall(text)),
-            timedelta(),
-        )
-    except OverflowError:
-        total = timedelta.max
-    if total <= timedelta(0):
-        raise UsageError(f"{option} must be longer than 0s")
-    if total > _LONGEST_DURATION:
-        # Further back than any instance, and than dates go.
-        raise UsageError(
-            f"{option}: `{escape_text(text)}` is longer than 100 years",
-            help="no instance is that old; write a shorter duration",
-        )
-    return total
-
-
-def is_duration(text: str) -> bool:
-    parts = _DURATION_PART.findall(text)
-    return bool(parts) and "".join(n + unit for n, unit in parts) == text
-
-
-_LONGEST_DURATION = timedelta(days=36_525)
+        return filters.parse_duration(text, option, escape_text)
+    except FilterError as error:
+        raise UsageError(str(error), help=error.help) from None
 
 
 def parse_time(text: str, option: str) -> datetime:
-    """An ISO 8601 time (naive: UTC), or a duration before now."""
-    if is_duration(text):
-        return datetime.now(UTC) - parse_duration(text, option)
+    """An ISO 8601 time (without an offset: UTC), or a duration before now."""
     try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"{option}: `{escape_text(text)}` is neither a time nor a duration",
-            help="write a time as 2026-12-07T09:30:00Z (UTC unless it names its offset),"
-            " or a duration ago as 90s, 10m, 2h, 1d or 1h30m",
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        return filters.parse_time(text, option, datetime.now(UTC), escape_text)
+    except FilterError as error:
+        raise UsageError(str(error), help=error.help) from None
 
 
 def machine_state(text: str) -> tuple[str, str]:
-    machine, dot, state = text.partition(".")
-    if not (machine and dot and state):
-        raise UsageError(
-            f"--state: `{escape_text(text)}` names no state",
-            help="write it as MACHINE.STATE, e.g. --state Order.Shipping",
-        )
-    return machine, state
+    """``--state``: ``MACHINE.STATE``."""
+    try:
+        return filters.parse_machine_state(text, "--state", escape_text)
+    except FilterError as error:
+        raise UsageError(str(error), help=error.help) from None
 
 
 def shell_word(text: str) -> str:

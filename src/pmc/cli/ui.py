@@ -1,0 +1,93 @@
+"""``pmc ui``: serve the web inspector (``pmc.inspector``) of a process's store.
+
+Read-only unless ``--allow-actions``. Binds 127.0.0.1 unless told otherwise;
+another address is warned about, since the inspector has no login: whoever
+reaches the port reads every instance (and acts, with ``--allow-actions``).
+Needs the ``ui`` extra; without it, the error says how to install it.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+
+from pmc.cli.shared import TargetArgument, UsageError, app, resolve
+from pmc.cli.stores import StoreOption, existing_store
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Listening on every address: the names it is reached by are not known here.
+ANY_ADDRESS = ("0.0.0.0", "::")
+INSTALL_HINT = "pip install 'event-sourcery-pmc[ui]'"
+
+
+@app.command()
+def ui(
+    target: TargetArgument,
+    store: StoreOption,
+    host: Annotated[
+        str, typer.Option("--host", help="The address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The port.")] = 8765,
+    allow_actions: Annotated[
+        bool,
+        typer.Option(
+            "--allow-actions", help="Offer cancel, retry, fire and move (read-only otherwise)."
+        ),
+    ] = False,
+) -> None:
+    """Serve a web inspector of a process's instances: list, diagram, timeline, actions."""
+    try:
+        import uvicorn
+
+        from pmc.inspector import Settings, create_app
+    except ImportError as error:
+        raise UsageError(
+            f"`pmc ui` needs the ui extra ({error.name} is not installed)", help=INSTALL_HINT
+        ) from None
+    from pmc.runtime.operations import Operations
+
+    definition = resolve(target)
+    settings = Settings(
+        hosts=served_hosts(host), allow_actions=allow_actions, default_by=default_by()
+    )
+    if host not in LOOPBACK:
+        typer.echo(
+            f"warning: listening on {host}, not loopback: the inspector has no login, "
+            "whoever reaches this port reads every instance"
+            + (" and can act on it" if allow_actions else ""),
+            err=True,
+        )
+    mode = "actions enabled" if allow_actions else "read-only"
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(
+        f"pmc ui: {definition.category} on http://{shown}:{port}/ ({mode}); Ctrl-C stops",
+        err=True,
+    )
+    with existing_store(store) as process_store:
+        inspector = create_app(Operations(definition, process_store), settings)
+        uvicorn.run(inspector, host=host, port=port, log_level="warning")
+
+
+def served_hosts(host: str) -> tuple[str, ...]:
+    """The ``Host`` names requests may carry: the address listened on and loopback's names.
+
+    A page of another site whose name was made to resolve here (DNS
+    rebinding) sends its own name, and is refused. Listening on every
+    address, any name is taken: the CSRF token and the Origin check still
+    guard the actions.
+    """
+    if host in ANY_ADDRESS:
+        return ("*",)
+    # A Host header writes an IPv6 address in brackets: `[::1]:8765`.
+    names = (host.strip("[]"), *LOOPBACK)
+    return tuple(dict.fromkeys(f"[{name}]" if ":" in name else name for name in names))
+
+
+def default_by() -> str:
+    """Who the action forms record as acting until the operator writes another name."""
+    try:
+        return f"ui:{getpass.getuser()}"
+    except (OSError, KeyError):  # no $USER and a uid without a passwd entry
+        return "ui"

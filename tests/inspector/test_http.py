@@ -1,0 +1,299 @@
+"""Every route of the inspector over HTTP: what it shows, what it refuses, and what it escapes.
+
+The pages show what ``Operations`` answers (the JSON routes serve its
+``to_json()`` as it is); names from the ``.pm`` file and keys, machine ids
+and payloads from the stream are text on the page, never markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+
+from pmc.runtime.stores import open_store
+from tests.inspector.support import (
+    ACTOR,
+    HOSTILE_HOST,
+    HOSTILE_KEY,
+    LONG_KEY,
+    TOKEN,
+    Inspector,
+    inspector,
+)
+from tests.operations.support import Desk, DeskTasks
+from tests.runtime.support import fail_first
+
+
+@pytest.fixture
+def ui(store_url: str) -> Iterator[Inspector]:
+    """The inspector on each store: memory, SQLite and PostgreSQL (``tests/conftest.py``)."""
+    store = open_store(store_url)
+    store.init()
+    yield inspector(store)
+    store.close()
+
+
+def page_of(key: str) -> str:
+    return "/instances/" + quote(key, safe="")
+
+
+def text_of(markup: str) -> str:
+    """A page's text as a reader sees it: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+# ---- the list -------------------------------------------------------------------------
+
+
+def test_the_list_shows_every_instance_with_links_and_counts(ui: Inspector) -> None:
+    response = ui.client.get("/")
+    assert response.status_code == 200
+    for key in ("t1", "t2", "t3"):
+        assert f'<a href="/instances/{key}">{key}</a>' in response.text
+    counts = re.search(r'<table id="counts-status">(.*?)</table>', response.text, re.S)
+    assert counts is not None
+    assert "running5" in text_of(counts.group(1)).replace(" ", "").replace("\n", "")
+    by_state = re.search(r'<table id="counts-state">(.*?)</table>', response.text, re.S)
+    assert by_state is not None
+    assert "Ticket.Notifying5" in text_of(by_state.group(1)).replace("\n", "").replace(" ", "")
+    assert "Host.Closing1" in text_of(by_state.group(1)).replace("\n", "").replace(" ", "")
+
+
+def test_filters_select_as_pmc_ps_does(ui: Inspector) -> None:
+    ui.act("cancel", "t2")
+    cancelled = ui.client.get("/", params={"status": "cancelled"}).text
+    assert 'href="/instances/t2"' in cancelled
+    assert 'href="/instances/t1"' not in cancelled
+    closing = ui.client.get("/", params={"state": "Host.Closing"}).text
+    assert 'href="/instances/t1"' in closing
+    assert 'href="/instances/t3"' not in closing
+    stuck = ui.client.get("/", params={"stuck_for": "1d"}).text
+    assert 'id="no-instances"' in stuck
+
+
+def test_pages_follow_each_other_by_key(ui: Inspector) -> None:
+    first = ui.client.get("/", params={"limit": "2"}).text
+    next_link = re.search(r'id="next-page" href="([^"]+)"', first)
+    assert next_link is not None
+    second = ui.client.get(html.unescape(next_link.group(1))).text
+    first_keys = re.findall(r'<td class="key"><a href="([^"]+)"', first)
+    second_keys = re.findall(r'<td class="key"><a href="([^"]+)"', second)
+    assert len(first_keys) == len(second_keys) == 2
+    assert not set(first_keys) & set(second_keys)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"status": "asleep"}, "unknown status 'asleep'"),
+        ({"state": "Ticket"}, "state: `Ticket` names no state"),
+        ({"state": "Order.New"}, "OpDesk has no machine 'Order'"),
+        ({"state": "Ticket.Gone'; DROP TABLE x;--"}, "machine Ticket has no state"),
+        ({"stuck_for": "10"}, "stuck-for: `10` is not a duration"),
+        ({"stuck_for": "0m"}, "stuck-for must be longer than 0s"),
+        ({"limit": "many"}, "limit must be a number, not 'many'"),
+        ({"limit": "0"}, "limit must be between 1 and 1000, got 0"),
+    ],
+)
+def test_a_bad_filter_is_a_400_that_says_what_is_wrong(
+    ui: Inspector, params: dict[str, str], message: str
+) -> None:
+    response = ui.client.get("/", params=params)
+    assert response.status_code == 400
+    assert message in text_of(response.text)
+    api = ui.client.get("/api/instances", params=params)
+    assert api.status_code == 400
+    assert message in api.json()["error"]
+
+
+def test_the_json_list_is_what_pmc_ps_prints(ui: Inspector) -> None:
+    response = ui.client.get("/api/instances", params={"limit": "2", "status": "running"})
+    expected = ui.desk.ops.instances(limit=2, status="running").to_json()
+    assert response.json() == expected
+
+
+# ---- an instance ----------------------------------------------------------------------
+
+
+def test_the_instance_page_shows_the_instance_on_its_diagram(ui: Inspector) -> None:
+    response = ui.client.get("/instances/t1")
+    assert response.status_code == 200
+    page = response.text
+    ticket = re.search(r'<g class="machine" data-machine="Ticket">(.*?)</g>\n</g>', page, re.S)
+    assert ticket is not None
+    assert '<g class="state current" data-state="Notifying">' in ticket.group(1)
+    assert '<g class="state" data-state="New">' in ticket.group(1)
+    # Host is a machine of many instances: its state lists them.
+    assert '<g class="state current" data-state="Closing">' in page
+    shown = text_of(page)
+    assert HOSTILE_HOST + ", h1" in shown  # machine ids in order
+    assert "Notify" in shown and "Close" in shown  # the tasks in flight
+    assert "escalate" in shown  # a transition's name on the diagram
+    assert page.count("<details>") == len(ui.desk.ops.describe("t1").timeline)
+
+
+def test_the_json_instance_is_what_pmc_show_prints(ui: Inspector) -> None:
+    response = ui.client.get("/api/instances/t1")
+    assert response.json() == ui.desk.ops.describe("t1").to_json()
+
+
+@pytest.mark.parametrize("key", ["nobody", "x' OR '1'='1", "a/b/../c", "50%"])
+def test_an_unknown_key_is_a_404(ui: Inspector, key: str) -> None:
+    response = ui.client.get(page_of(key))
+    assert response.status_code == 404
+    assert f"no OpDesk instance with key {key!r}" in text_of(response.text)
+    assert ui.client.get("/api/instances/" + quote(key, safe="")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [("k" * 3000, "key is longer than 255 characters"), ("\x00", "must not contain a NUL")],
+)
+def test_a_key_no_stream_can_have_is_a_404(ui: Inspector, key: str, message: str) -> None:
+    response = ui.client.get(page_of(key))
+    assert response.status_code == 404
+    assert message in text_of(response.text)
+    assert ui.client.get("/api/instances/" + quote(key, safe="")).status_code == 404
+
+
+@pytest.mark.parametrize("key", [HOSTILE_KEY, LONG_KEY])
+def test_odd_keys_are_shown_as_text_and_reach_their_instance(ui: Inspector, key: str) -> None:
+    listed = ui.client.get("/").text
+    assert f'href="{page_of(key)}"' in listed
+    page = ui.client.get(page_of(key))
+    assert page.status_code == 200
+    assert key in text_of(page.text)
+    assert ui.client.get("/api/instances/" + quote(key, safe="")).json()["key"] == key
+
+
+def test_nothing_from_the_stream_becomes_markup(ui: Inspector) -> None:
+    pages = [ui.client.get("/").text, ui.client.get(page_of(HOSTILE_KEY)).text]
+    pages.append(ui.client.get("/instances/t1").text)
+    for page in pages:
+        assert "<script>" not in page
+        assert "<img" not in page
+    assert HOSTILE_HOST in text_of(pages[2])
+
+
+# ---- actions --------------------------------------------------------------------------
+
+
+def test_read_only_offers_no_action_and_refuses_every_post() -> None:
+    ui = inspector(open_store("memory://"), allow_actions=False)
+    page = ui.client.get("/instances/t1").text
+    assert "<form" not in page
+    assert "read-only" in page
+    for action in ("cancel", "retry", "fire", "move"):
+        status, text = ui.act(action, "t1", task="Notify", transition="escalate", to="Ticket.Done")
+        assert status == 403
+        assert "--allow-actions" in text_of(text)
+    assert ui.desk.ops.describe("t1").status == "running"
+
+
+def test_cancel_is_recorded_with_who_and_why_and_shown_on_the_timeline(ui: Inspector) -> None:
+    status, page = ui.act("cancel", "t3")
+    assert status == 200
+    assert "cancel recorded" in text_of(page)
+    described = ui.desk.ops.describe("t3")
+    assert described.status == "cancelled"
+    operator = [entry for entry in described.timeline if entry.type.endswith("OperatorCancelled")]
+    assert operator[0].payload["by"] == ACTOR["by"]
+    assert operator[0].payload["reason"] == ACTOR["reason"]
+    assert "OperatorCancelled" in text_of(page)
+    assert "ticket &lt;42&gt; is urgent" in page
+
+
+def test_move_fire_and_retry_are_recorded_and_shown_on_the_timeline(ui: Inspector) -> None:
+    assert ui.act("move", "t1", to="Ticket.Waiting")[0] == 200
+    assert ui.desk.ops.describe("t1").states["Ticket"]["Ticket"] == "Waiting"
+    status, page = ui.act("fire", "t1", transition="escalate")
+    assert status == 200
+    assert ui.desk.ops.describe("t1").states["Ticket"]["Ticket"] == "Escalated"
+    timeline = re.findall(r"<summary>([^<]*)</summary>", page)
+    assert timeline == [entry.type for entry in ui.desk.ops.describe("t1").timeline]
+    assert timeline.index("OpDesk.pmc:OperatorMoved") < timeline.index(
+        "OpDesk.pmc:OperatorFiredTimer"
+    )
+    # Notify's retry is not waiting for its time, nor has it failed for good.
+    status, page = ui.act("retry", "t1", task="Notify")
+    assert status == 409
+    assert "OperatorRetried" not in page
+
+
+def test_a_refused_action_is_a_message_not_an_error(ui: Inspector) -> None:
+    ui.act("cancel", "t2")
+    status, page = ui.act("cancel", "t2")
+    assert status == 409
+    refused = re.search(r'id="refused">([^<]*)<', page)
+    assert refused is not None and "t2" in html.unescape(refused.group(1))
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "message"),
+    [
+        ({"csrf": ""}, 403, "CSRF token is missing or wrong"),
+        ({"csrf": TOKEN + "x"}, 403, "CSRF token is missing or wrong"),
+        ({"reason": ""}, 400, "say who acts (by) and why (reason)"),
+        ({"key": ""}, 400, "the form names no instance"),
+        ({"key": "nobody"}, 404, "no OpDesk instance with key 'nobody'"),
+    ],
+)
+def test_a_bad_form_records_nothing(
+    ui: Inspector, form: dict[str, str], status: int, message: str
+) -> None:
+    before = ui.desk.ops.describe("t1").version
+    sent = {"csrf": TOKEN, "key": "t1", **ACTOR, **form}
+    response = ui.client.post("/actions/cancel", data=sent)
+    assert response.status_code == status
+    assert message in text_of(response.text)
+    assert ui.desk.ops.describe("t1").version == before
+
+
+def test_an_unknown_action_or_state_is_a_400(ui: Inspector) -> None:
+    assert ui.act("delete", "t1")[0] == 400
+    status, page = ui.act("move", "t1", to="Ticket")
+    assert status == 400
+    assert "to: `Ticket` names no state" in text_of(page)
+
+
+def test_a_post_from_another_origin_is_refused(ui: Inspector) -> None:
+    form = {"csrf": TOKEN, "key": "t1", **ACTOR}
+    response = ui.client.post(
+        "/actions/cancel", data=form, headers={"Origin": "http://evil.example"}
+    )
+    assert response.status_code == 403
+    assert "another origin" in text_of(response.text)
+    assert ui.desk.ops.describe("t1").status == "running"
+
+
+def test_a_request_for_another_host_name_is_refused(ui: Inspector) -> None:
+    # A page of another site whose name was made to resolve to this server.
+    response = ui.client.get("/", headers={"Host": "rebound.example"})
+    assert response.status_code == 400
+    assert "rebound" not in response.text
+
+
+def test_a_retry_waiting_for_its_time_is_made_due_from_its_row(store_url: str) -> None:
+    store = open_store(store_url)
+    store.init()
+    ui = inspector(store)
+    failing = Desk(store, DeskTasks(notify=fail_first(1)))
+    failing.open("r1")
+    failing.worker.drain()
+    page = ui.client.get("/instances/r1").text
+    # The task's row shows its next attempt and when, with a button to run it now.
+    row = re.search(r'<table id="tasks">.*?</table>', page, re.S)
+    assert row is not None
+    assert "Notify" in row.group(0) and "retry_scheduled" in row.group(0)
+    assert 'action="/actions/retry"' in row.group(0)
+
+    status, after = ui.act("retry", "r1", task="Notify", machine_id="Ticket")
+
+    assert status == 200
+    assert "retry recorded (OpDesk.pmc:OperatorRetried)" in text_of(after)
+    assert "<summary>OpDesk.pmc:OperatorRetried</summary>" in after
+    store.close()
