@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from event_sourcery import Event
 
 from pmc.errors import PmcError
-from pmc.runtime import attempts, contract, engine
+from pmc.runtime import attempts, contract, engine, telemetry
 from pmc.runtime.cache import StreamCache
 from pmc.runtime.definition import ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import TaskOutcome, TaskTimedOutBase
@@ -54,6 +54,8 @@ class Attempt:
     task: TaskInFlight
     worker: str
     context: TaskContext
+    # Its span and metrics (``pmc.runtime.telemetry``): a no-op unless installed.
+    telemetry: telemetry.AttemptScope
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,11 @@ class TaskRunner:
             if step is None:
                 break
             if isinstance(step, TimeOut):
-                self._recorder.append(key, *timeout_of(self._definition, step.task, now))
+                result = self._recorder.append(key, *timeout_of(self._definition, step.task, now))
+                if result.recorded:
+                    telemetry.installed().timed_out(
+                        self._definition.category, step.task, result.retry_scheduled
+                    )
                 continue
             report = self.run_attempt(key, step.task, worker, lease)
             if report is None:
@@ -138,6 +144,7 @@ class TaskRunner:
         finished = self.run_handler(started, lease)
         (recorded,) = self.record_outcomes([finished], single=True)
         if isinstance(recorded, BaseException):
+            started.telemetry.abandoned(recorded)
             raise recorded
         return self.report(finished, recorded)
 
@@ -242,8 +249,10 @@ class TaskRunner:
                 started.append(None)
                 continue
             context = self._context(key, task, lease_until, cancellation or threading.Event())
-            log_attempt("started", self._definition.category, key, task, planned.worker)
-            started.append(Attempt(key, task, planned.worker, context))
+            category = self._definition.category
+            log_attempt("started", category, key, task, planned.worker)
+            scope = telemetry.installed().attempt(category, key, task, planned.worker)
+            started.append(Attempt(key, task, planned.worker, context, scope))
         return started
 
     def _is_running(self, key: str, task: TaskInFlight, worker: str) -> bool:
@@ -277,7 +286,8 @@ class TaskRunner:
             started.key, started.task, started.worker, lease, context.cancellation
         )
         try:
-            outcome = attempts.invoke(self._definition, self._tasks, started.task, context)
+            with started.telemetry.running():
+                outcome = attempts.invoke(self._definition, self._tasks, started.task, context)
         finally:
             if keeper is not None:
                 keeper.stop()
@@ -298,6 +308,7 @@ class TaskRunner:
             timed_out=self._timed_out_earlier(started.key, started.task),
         )
         log_report(report)
+        started.telemetry.finished(report)
         return report
 
     def record_outcomes(

@@ -1,0 +1,222 @@
+"""The runtime's telemetry on OpenTelemetry: one span per handle and per attempt, and metrics.
+
+Names follow OpenTelemetry's semantic-convention style (dotted, lower case,
+units in UCUM). Attributes are low-cardinality on metrics (process, task,
+outcome) and detailed on spans (key, task id, attempt, worker).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from types import TracebackType
+
+from opentelemetry import metrics, trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from pmc import __version__
+from pmc.runtime import telemetry
+from pmc.runtime.results import AttemptReport, HandleResult
+from pmc.runtime.state import TaskInFlight
+from pmc.runtime.stores.api import WorkItem
+
+INSTRUMENTATION_NAME = "pmc"
+
+# Span names.
+HANDLE_SPAN = "pmc.handle"
+ATTEMPT_SPAN = "pmc.task.attempt"
+
+# Attribute names.
+PROCESS = "pmc.process"
+KEY = "pmc.key"
+EVENT = "pmc.event"
+EVENT_ID = "pmc.event.id"
+HANDLE_STATUS = "pmc.handle.status"
+VERSION = "pmc.version"
+TASK = "pmc.task"
+TASK_ID = "pmc.task.id"
+ATTEMPT = "pmc.task.attempt"
+OUTCOME = "pmc.task.outcome"
+RETRY_SCHEDULED = "pmc.task.retry_scheduled"
+WORKER = "pmc.worker"
+MACHINE = "pmc.machine"
+WORK_KIND = "pmc.work.kind"
+
+
+class OpenTelemetry:
+    """``pmc.runtime.telemetry.Telemetry`` on an OpenTelemetry tracer and meter."""
+
+    def __init__(
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        """Without providers, the application's global ones (``trace.get_tracer_provider()``)."""
+        self.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider)
+        meter = metrics.get_meter(INSTRUMENTATION_NAME, __version__, meter_provider)
+        self.attempts = meter.create_counter(
+            "pmc.task.attempts", unit="{attempt}", description="Task attempts started."
+        )
+        self.outcomes = meter.create_counter(
+            "pmc.task.outcomes",
+            unit="{attempt}",
+            description="Task attempts whose outcome this runner recorded, by outcome.",
+        )
+        self.retries = meter.create_counter(
+            "pmc.task.retries",
+            unit="{retry}",
+            description="Retries scheduled after a failed or timed-out attempt.",
+        )
+        self.timeouts = meter.create_counter(
+            "pmc.task.timeouts",
+            unit="{attempt}",
+            description="Attempts whose lease expired, recorded as TaskTimedOut.",
+        )
+        self.lag = meter.create_histogram(
+            "pmc.work.lag",
+            unit="s",
+            description="How long after it was due a worker claimed a row of pending work.",
+        )
+        self.handle_duration = meter.create_histogram(
+            "pmc.handle.duration",
+            unit="s",
+            description="Duration of ProcessManager.handle, sync tasks run inline included.",
+        )
+
+    def handling(self, category: str, key: str, event: str) -> telemetry.HandleScope:
+        return _Handling(self, category, key, event)
+
+    def attempt(
+        self, category: str, key: str, task: TaskInFlight, worker: str
+    ) -> telemetry.AttemptScope:
+        labels = {PROCESS: category, TASK: task.task}
+        self.attempts.add(1, labels)
+        span = self.tracer.start_span(
+            ATTEMPT_SPAN,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                **labels,
+                KEY: key,
+                TASK_ID: str(task.task_id),
+                ATTEMPT: task.attempt,
+                MACHINE: task.machine_id,
+                WORKER: worker,
+            },
+        )
+        return _Attempt(self, span, labels)
+
+    def timed_out(self, category: str, task: TaskInFlight, retry_scheduled: bool) -> None:
+        labels = {PROCESS: category, TASK: task.task}
+        self.timeouts.add(1, labels)
+        if retry_scheduled:
+            self.retries.add(1, labels)
+
+    def claimed(self, items: Sequence[WorkItem], now: datetime) -> None:
+        for item in items:
+            lag = (now - item.due_at).total_seconds()
+            # A row claimed before it was due (a lease taken over early) is not late.
+            self.lag.record(max(lag, 0.0), {PROCESS: item.category, WORK_KIND: item.kind})
+
+
+class _Handling:
+    """The span and duration of one ``handle``."""
+
+    def __init__(self, otel: OpenTelemetry, category: str, key: str, event: str) -> None:
+        self._otel = otel
+        self._labels = {PROCESS: category}
+        self._attributes = {PROCESS: category, KEY: key, EVENT: event}
+        self._status = "error"
+        self._span: AbstractContextManager[Span] | None = None
+        self._started = 0.0
+
+    def __enter__(self) -> _Handling:
+        self._span = self._otel.tracer.start_as_current_span(
+            HANDLE_SPAN, attributes=self._attributes
+        )
+        self._current = self._span.__enter__()
+        self._started = time.perf_counter()
+        return self
+
+    def handled(self, result: HandleResult) -> None:
+        self._status = str(result.status)
+        self._current.set_attributes(
+            {HANDLE_STATUS: self._status, EVENT_ID: str(result.event_id), VERSION: result.version}
+        )
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._otel.handle_duration.record(
+            time.perf_counter() - self._started, {**self._labels, HANDLE_STATUS: self._status}
+        )
+        assert self._span is not None
+        # The span records the exception and sets its status to ERROR.
+        self._span.__exit__(kind, error, traceback)
+
+
+class _Attempt:
+    """The span of one attempt, started when its ``TaskStarted`` was recorded."""
+
+    def __init__(self, otel: OpenTelemetry, span: Span, labels: dict[str, str]) -> None:
+        self._otel = otel
+        self._span = span
+        self._labels = labels
+
+    def running(self) -> AbstractContextManager[object]:
+        return _current(self._span)
+
+    def finished(self, report: AttemptReport) -> None:
+        outcome = _outcome(report)
+        self._span.set_attributes({OUTCOME: outcome, RETRY_SCHEDULED: report.retry_scheduled})
+        if report.outcome == "failed":
+            self._span.set_status(Status(StatusCode.ERROR, report.reason))
+        if report.recorded.recorded:
+            self._otel.outcomes.add(1, {**self._labels, OUTCOME: outcome})
+            if report.retry_scheduled:
+                self._otel.retries.add(1, self._labels)
+        self._span.end()
+
+    def abandoned(self, error: BaseException) -> None:
+        self._span.record_exception(error)
+        self._span.set_status(Status(StatusCode.ERROR, "its outcome could not be recorded"))
+        self._span.set_attribute(OUTCOME, "unrecorded")
+        self._span.end()
+
+
+@contextmanager
+def _current(span: Span) -> Iterator[Span]:
+    """``span`` current (a parent for the handler's spans) without ending it on exit."""
+    with trace.use_span(span, end_on_exit=False):
+        yield span
+
+
+def _outcome(report: AttemptReport) -> str:
+    """``completed`` or ``failed``; ``late`` when recorded late, changing nothing;
+    ``duplicate`` when another runner had recorded it first."""
+    if not report.recorded.recorded:
+        return "duplicate"
+    return "late" if report.late else report.outcome
+
+
+def instrument(
+    tracer_provider: trace.TracerProvider | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
+) -> OpenTelemetry:
+    """Report the runtime's spans and metrics to OpenTelemetry from now on; what is installed.
+
+    Without providers, the application's global ones, as they are when this
+    is called (set them first).
+    """
+    installed = OpenTelemetry(tracer_provider, meter_provider)
+    telemetry.install(installed)
+    return installed
+
+
+def uninstrument() -> None:
+    """Stop reporting: the runtime's telemetry does nothing again."""
+    telemetry.install(None)
