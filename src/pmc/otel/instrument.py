@@ -44,6 +44,12 @@ WORKER = "pmc.worker"
 MACHINE = "pmc.machine"
 WORK_KIND = "pmc.work.kind"
 
+# Histogram buckets (seconds): a claim is late by milliseconds when workers
+# keep up and by minutes when they do not; a handle takes milliseconds,
+# seconds when it runs slow sync tasks.
+LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
 
 class OpenTelemetry:
     """``pmc.runtime.telemetry.Telemetry`` on an OpenTelemetry tracer and meter."""
@@ -78,11 +84,13 @@ class OpenTelemetry:
             "pmc.work.lag",
             unit="s",
             description="How long after it was due a worker claimed a row of pending work.",
+            explicit_bucket_boundaries_advisory=LAG_BUCKETS,
         )
         self.handle_duration = meter.create_histogram(
             "pmc.handle.duration",
             unit="s",
             description="Duration of ProcessManager.handle, sync tasks run inline included.",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
 
     def handling(self, category: str, key: str, event: str) -> telemetry.HandleScope:

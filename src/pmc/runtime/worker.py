@@ -294,6 +294,16 @@ class Worker:
         with self._stats_lock:
             return self._stats
 
+    @property
+    def healthy(self) -> bool:
+        """Started, not asked to stop, and every thread of it alive (its claim loop first)."""
+        threads = self._threads
+        return (
+            bool(threads)
+            and not self._stopping.is_set()
+            and all(thread.is_alive() for thread in threads)
+        )
+
     # ---- in the background -------------------------------------------------------------
 
     def start(self) -> None:
