@@ -8,12 +8,12 @@ outcome) and detailed on spans (key, task id, attempt, worker).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import TracebackType
 
-from opentelemetry import metrics, trace
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import Span, Status, StatusCode
 
 from pmc import __version__
@@ -43,6 +43,7 @@ RETRY_SCHEDULED = "pmc.task.retry_scheduled"
 WORKER = "pmc.worker"
 MACHINE = "pmc.machine"
 WORK_KIND = "pmc.work.kind"
+LINK = "pmc.link"
 
 # Histogram buckets (seconds): a claim is late by milliseconds when workers
 # keep up and by minutes when they do not; a handle takes milliseconds,
@@ -96,14 +97,25 @@ class OpenTelemetry:
     def handling(self, category: str, key: str, event: str) -> telemetry.HandleScope:
         return _Handling(self, category, key, event)
 
+    def carrier(self) -> Mapping[str, str] | None:
+        values: dict[str, str] = {}
+        propagate.inject(values)
+        return values or None
+
     def attempt(
-        self, category: str, key: str, task: TaskInFlight, worker: str
+        self,
+        category: str,
+        key: str,
+        task: TaskInFlight,
+        worker: str,
+        planned_by: telemetry.PlannedBy,
     ) -> telemetry.AttemptScope:
         labels = {PROCESS: category, TASK: task.task}
         self.attempts.add(1, labels)
         span = self.tracer.start_span(
             ATTEMPT_SPAN,
             kind=trace.SpanKind.CONSUMER,
+            links=_link_to(planned_by()),
             attributes={
                 **labels,
                 KEY: key,
@@ -194,6 +206,14 @@ class _Attempt:
         self._span.set_status(Status(StatusCode.ERROR, "its outcome could not be recorded"))
         self._span.set_attribute(OUTCOME, "unrecorded")
         self._span.end()
+
+
+def _link_to(planned_by: Mapping[str, str] | None) -> list[trace.Link]:
+    """A link to the span recorded with the event that planned the task, if one was."""
+    if planned_by is None:
+        return []
+    planner = trace.get_current_span(propagate.extract(planned_by)).get_span_context()
+    return [trace.Link(planner, {LINK: "planned_by"})] if planner.is_valid else []
 
 
 @contextmanager

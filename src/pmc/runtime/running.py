@@ -14,9 +14,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from event_sourcery import Event
 
@@ -24,7 +25,7 @@ from pmc.errors import PmcError
 from pmc.runtime import attempts, contract, engine, telemetry
 from pmc.runtime.cache import StreamCache
 from pmc.runtime.definition import ProcessDefinition, TaskContext
-from pmc.runtime.lifecycle import TaskOutcome, TaskTimedOutBase
+from pmc.runtime.lifecycle import TaskOutcome, TaskTimedOutBase, TransitionPlannedBase
 from pmc.runtime.log import log_attempt, log_report, logger
 from pmc.runtime.preconditions import Precondition, held_by, lease_expired, startable
 from pmc.runtime.recorder import Batch, Recorder, RecordRequest
@@ -251,9 +252,22 @@ class TaskRunner:
             context = self._context(key, task, lease_until, cancellation or threading.Event())
             category = self._definition.category
             log_attempt("started", category, key, task, planned.worker)
-            scope = telemetry.installed().attempt(category, key, task, planned.worker)
+            scope = telemetry.installed().attempt(
+                category, key, task, planned.worker, partial(self._planning_trace, key, task)
+            )
             started.append(Attempt(key, task, planned.worker, context, scope))
         return started
+
+    def _planning_trace(self, key: str, task: TaskInFlight) -> Mapping[str, str] | None:
+        """The trace context recorded with the ``TransitionPlanned`` that planned ``task``.
+
+        Read from the stream (the fold keeps no contexts): only when telemetry asks.
+        """
+        for stored in reversed(self._store.load(self._definition.category, key)):
+            event = stored.event
+            if isinstance(event, TransitionPlannedBase) and event.task_id == task.task_id:
+                return stored.trace
+        return None
 
     def _is_running(self, key: str, task: TaskInFlight, worker: str) -> bool:
         """Whether the stream, read anew, has ``task``'s attempt running on ``worker``."""

@@ -14,7 +14,7 @@ context manager for the scopes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
@@ -54,12 +54,26 @@ class AttemptScope(Protocol):
         """Its outcome could not be recorded: left to its lease (it will time out)."""
 
 
+# The trace context recorded with the event that planned a task, read only when asked.
+PlannedBy = Callable[[], Mapping[str, str] | None]
+
+
 class Telemetry(Protocol):
     def handling(self, category: str, key: str, event: str) -> HandleScope:
         """A scope around handling ``event`` (its class name) in stream ``key``."""
 
-    def attempt(self, category: str, key: str, task: TaskInFlight, worker: str) -> AttemptScope:
-        """The attempt of ``task`` whose ``TaskStarted`` was just recorded by ``worker``."""
+    def carrier(self) -> Mapping[str, str] | None:
+        """The current trace context (W3C ``traceparent``, ...) to record with the events
+        being appended; None to record none."""
+
+    def attempt(
+        self, category: str, key: str, task: TaskInFlight, worker: str, planned_by: PlannedBy
+    ) -> AttemptScope:
+        """The attempt of ``task`` whose ``TaskStarted`` was just recorded by ``worker``.
+
+        ``planned_by()`` reads the trace context recorded with the event that
+        planned the task (a read of its stream): call it only if it is used.
+        """
 
     def timed_out(self, category: str, task: TaskInFlight, retry_scheduled: bool) -> None:
         """A ``TaskTimedOut`` this runner recorded for ``task``'s current attempt."""
@@ -104,7 +118,12 @@ class NoTelemetry:
     def handling(self, category: str, key: str, event: str) -> HandleScope:
         return _NOTHING
 
-    def attempt(self, category: str, key: str, task: TaskInFlight, worker: str) -> AttemptScope:
+    def carrier(self) -> Mapping[str, str] | None:
+        return None
+
+    def attempt(
+        self, category: str, key: str, task: TaskInFlight, worker: str, planned_by: PlannedBy
+    ) -> AttemptScope:
         return _NOTHING
 
     def timed_out(self, category: str, task: TaskInFlight, retry_scheduled: bool) -> None:

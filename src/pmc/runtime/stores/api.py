@@ -58,16 +58,23 @@ class NewEvent:
     event: Event
     event_id: UUID
     checked: bool = False
+    # The W3C trace context (``traceparent``, ...) of the span that recorded
+    # it, kept in its event-sourcery context (``pmc.runtime.telemetry``).
+    trace: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """An event as recorded: ``version`` is 1-based, ``created_at`` is aware UTC."""
+    """An event as recorded: ``version`` is 1-based, ``created_at`` is aware UTC.
+
+    ``trace``: the trace context recorded with it (``NewEvent.trace``), if any.
+    """
 
     event: Event
     version: int
     event_id: UUID
     created_at: datetime
+    trace: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
