@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from pmc.otel import instrument, uninstrument
+from pmc.otel import OpenTelemetry, instrument, uninstrument
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Exported:
     spans: InMemorySpanExporter
     metrics: InMemoryMetricReader
     tracer_provider: TracerProvider
+    installed: OpenTelemetry
 
     def finished(self, name: str) -> list[ReadableSpan]:
         return [span for span in self.spans.get_finished_spans() if span.name == name]
@@ -48,8 +49,8 @@ def otel() -> Iterator[Exported]:
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     reader = InMemoryMetricReader()
-    instrument(tracer_provider, MeterProvider(metric_readers=[reader]))
+    installed = instrument(tracer_provider, MeterProvider(metric_readers=[reader]))
     try:
-        yield Exported(spans, reader, tracer_provider)
+        yield Exported(spans, reader, tracer_provider, installed)
     finally:
         uninstrument()

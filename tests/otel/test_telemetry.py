@@ -211,3 +211,29 @@ def test_without_instrument_the_runtime_reports_nothing_and_imports_no_opentelem
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "[]"
+
+
+def test_pending_work_counts_the_rows_due_now_and_those_due_later(
+    store: ProcessStore, clock: FakeClock, otel: Exported
+) -> None:
+    m = seed()
+    otel.installed.watch_pending(store, ["RtRebase"])
+    manager = ProcessManager(definition(m), store)
+    worker = Worker(definition(m), store, RebaseTasks(fail_first(1, only="B")))
+
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B"]))
+    two_due = otel.points("pmc.work.pending")
+    worker.drain()  # A completes; B fails, and its retry is due in 2 s
+    one_later = otel.points("pmc.work.pending")
+    clock.advance(seconds=2)
+
+    process = ("pmc.process", "RtRebase")
+    assert two_due == {
+        (process, ("pmc.work.state", "due")): 2,
+        (process, ("pmc.work.state", "later")): 0,
+    }
+    assert one_later == {
+        (process, ("pmc.work.state", "due")): 0,
+        (process, ("pmc.work.state", "later")): 1,
+    }
+    assert otel.points("pmc.work.pending")[(process, ("pmc.work.state", "due"))] == 1

@@ -155,7 +155,7 @@ def serve_metrics(host: str, port: int, running: Worker) -> Endpoint:
             f"pip install '{OTEL_EXTRA}'"
         ) from None
     meters, registry = prometheus_meters()
-    instrument(meter_provider=meters)
+    instrument(meter_provider=meters).watch_pending(running.store, running.categories)
     return serve(host, port, registry, lambda: running.healthy)
 
 

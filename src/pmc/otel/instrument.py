@@ -18,9 +18,10 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from pmc import __version__
 from pmc.runtime import telemetry
+from pmc.runtime.log import logger
 from pmc.runtime.results import AttemptReport, HandleResult
 from pmc.runtime.state import TaskInFlight
-from pmc.runtime.stores.api import WorkItem
+from pmc.runtime.stores.api import ProcessStore, WorkItem
 
 INSTRUMENTATION_NAME = "pmc"
 
@@ -43,6 +44,7 @@ RETRY_SCHEDULED = "pmc.task.retry_scheduled"
 WORKER = "pmc.worker"
 MACHINE = "pmc.machine"
 WORK_KIND = "pmc.work.kind"
+WORK_STATE = "pmc.work.state"
 LINK = "pmc.link"
 
 # Histogram buckets (seconds): a claim is late by milliseconds when workers
@@ -93,6 +95,33 @@ class OpenTelemetry:
             description="Duration of ProcessManager.handle, sync tasks run inline included.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
+        self._watched: list[tuple[ProcessStore, tuple[str, ...]]] = []
+        meter.create_observable_gauge(
+            "pmc.work.pending",
+            callbacks=[self._observe_pending],
+            unit="{row}",
+            description="Rows of pending work: due (claimable now) or later.",
+        )
+
+    def watch_pending(self, store: ProcessStore, categories: Sequence[str]) -> None:
+        """Report the pending work of ``categories`` in ``store`` (``pmc.work.pending``).
+
+        Counted when the metrics are collected (a scrape): one read per process.
+        """
+        self._watched.append((store, tuple(categories)))
+
+    def _observe_pending(self, _options: metrics.CallbackOptions) -> Iterator[metrics.Observation]:
+        for store, categories in list(self._watched):
+            try:
+                now = store.now()
+                counted = [(category, store.pending_work(now, category)) for category in categories]
+            except Exception:
+                # The store is unreachable, say: the other metrics are still worth a scrape.
+                logger.exception("pmc.work.pending: counting the pending work failed")
+                continue
+            for category, pending in counted:
+                yield metrics.Observation(pending.due, {PROCESS: category, WORK_STATE: "due"})
+                yield metrics.Observation(pending.later, {PROCESS: category, WORK_STATE: "later"})
 
     def handling(self, category: str, key: str, event: str) -> telemetry.HandleScope:
         return _Handling(self, category, key, event)

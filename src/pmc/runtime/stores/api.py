@@ -136,6 +136,16 @@ class WorkChanges:
 
 NO_WORK = WorkChanges()
 
+
+@dataclass(frozen=True, slots=True)
+class PendingWork:
+    """The rows of a process's pending work: ``due`` can be claimed now; ``later``
+    wait for their time or for a live claim (a running attempt) to end."""
+
+    due: int
+    later: int
+
+
 # What a worker claims: one process's category, several (a tuple), or None for all.
 Categories = str | tuple[str, ...] | None
 
@@ -407,6 +417,11 @@ class ProcessStore(Protocol):
 
     def has_due(self, now: datetime, category: Categories = None) -> bool:
         """Whether ``claim_due(now, ..., category)`` would find anything (a cheap read)."""
+        ...
+
+    def pending_work(self, now: datetime, category: str) -> PendingWork:
+        """How many rows of ``category``'s pending work a worker could claim at ``now``,
+        and how many it could not yet (one counting read)."""
         ...
 
     def wait_for_due(self, timeout: float, category: Categories = None) -> bool:
