@@ -129,3 +129,25 @@ def test_metrics_need_the_otel_extra_and_say_how_to_install_it(project: Path) ->
         "error: --metrics-port needs OpenTelemetry (opentelemetry is not installed): "
         "pip install 'event-sourcery-pmc[otel]'\n"
     )
+
+
+def test_a_metrics_port_in_use_is_an_error_before_the_worker_starts(project: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        url = f"sqlite:///{project / 'app.db'}"
+        command = ["worker", "rt_rebase:RtRebase", "--tasks", "handlers:gated", "--store", url]
+        ran = subprocess.run(
+            [sys.executable, "-m", "pmc", *command, "--metrics-port", str(port)],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert ran.returncode == 2
+    assert (
+        ran.stderr == f"error: cannot serve metrics on 127.0.0.1:{port}: Address already in use\n"
+    )
