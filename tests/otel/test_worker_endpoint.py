@@ -8,6 +8,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -62,12 +63,30 @@ def get(url: str) -> tuple[int, str]:
         return 0, str(error)
 
 
+def worker_command(project: Path) -> list[str]:
+    url = f"sqlite:///{project / 'app.db'}"
+    return ["worker", "rt_rebase:RtRebase", "--tasks", "handlers:gated", "--store", url]
+
+
+def run_worker(
+    project: Path, *options: str, python: Sequence[str] = ("-m", "pmc")
+) -> subprocess.CompletedProcess[str]:
+    """``pmc worker`` of ``project`` with ``options``, run to its end (an error, here)."""
+    return subprocess.run(
+        [sys.executable, *python, *worker_command(project), *options],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_the_worker_serves_its_metrics_and_health_until_it_stops(project: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     url = f"sqlite:///{project / 'app.db'}"
-    command = ["worker", "rt_rebase:RtRebase", "--tasks", "handlers:gated", "--store", url]
-    worker = start_pmc(*command, "--metrics-port", str(port), cwd=project)
+    worker = start_pmc(*worker_command(project), "--metrics-port", str(port), cwd=project)
     store = open_store(url)
     m = seed()
     manager = ProcessManager(definition(m), store)
@@ -113,16 +132,7 @@ def test_metrics_need_the_otel_extra_and_say_how_to_install_it(project: Path) ->
         "import sys; sys.modules['opentelemetry'] = None; "
         "from pmc.cli import main; main(sys.argv[1:])"
     )
-    url = f"sqlite:///{project / 'app.db'}"
-    command = ["worker", "rt_rebase:RtRebase", "--tasks", "handlers:gated", "--store", url]
-    ran = subprocess.run(
-        [sys.executable, "-c", script, *command, "--metrics-port", "0"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    ran = run_worker(project, "--metrics-port", "0", python=["-c", script])
 
     assert ran.returncode == 2
     assert ran.stderr == (
@@ -136,16 +146,7 @@ def test_a_metrics_port_in_use_is_an_error_before_the_worker_starts(project: Pat
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        url = f"sqlite:///{project / 'app.db'}"
-        command = ["worker", "rt_rebase:RtRebase", "--tasks", "handlers:gated", "--store", url]
-        ran = subprocess.run(
-            [sys.executable, "-m", "pmc", *command, "--metrics-port", str(port)],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        ran = run_worker(project, "--metrics-port", str(port))
 
     assert ran.returncode == 2
     assert (

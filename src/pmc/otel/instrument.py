@@ -47,6 +47,18 @@ WORK_KIND = "pmc.work.kind"
 WORK_STATE = "pmc.work.state"
 LINK = "pmc.link"
 
+# The counters: name, unit, description.
+COUNTERS = (
+    ("pmc.task.attempts", "{attempt}", "Task attempts started."),
+    (
+        "pmc.task.outcomes",
+        "{attempt}",
+        "Task attempts whose outcome this runner recorded, by outcome.",
+    ),
+    ("pmc.task.retries", "{retry}", "Retries scheduled after a failed or timed-out attempt."),
+    ("pmc.task.timeouts", "{attempt}", "Attempts whose lease expired, recorded as TaskTimedOut."),
+)
+
 # Histogram buckets (seconds): a claim is late by milliseconds when workers
 # keep up and by minutes when they do not; a handle takes milliseconds,
 # seconds when it runs slow sync tasks.
@@ -65,23 +77,9 @@ class OpenTelemetry:
         """Without providers, the application's global ones (``trace.get_tracer_provider()``)."""
         self.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider)
         meter = metrics.get_meter(INSTRUMENTATION_NAME, __version__, meter_provider)
-        self.attempts = meter.create_counter(
-            "pmc.task.attempts", unit="{attempt}", description="Task attempts started."
-        )
-        self.outcomes = meter.create_counter(
-            "pmc.task.outcomes",
-            unit="{attempt}",
-            description="Task attempts whose outcome this runner recorded, by outcome.",
-        )
-        self.retries = meter.create_counter(
-            "pmc.task.retries",
-            unit="{retry}",
-            description="Retries scheduled after a failed or timed-out attempt.",
-        )
-        self.timeouts = meter.create_counter(
-            "pmc.task.timeouts",
-            unit="{attempt}",
-            description="Attempts whose lease expired, recorded as TaskTimedOut.",
+        self.attempts, self.outcomes, self.retries, self.timeouts = (
+            meter.create_counter(name, unit=unit, description=description)
+            for name, unit, description in COUNTERS
         )
         self.lag = meter.create_histogram(
             "pmc.work.lag",

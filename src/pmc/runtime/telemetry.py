@@ -88,12 +88,7 @@ class _Nothing:
     def __enter__(self) -> _Nothing:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_raised: object) -> None:
         return None
 
     def handled(self, result: HandleResult) -> None:
