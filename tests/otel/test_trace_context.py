@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from pmc.runtime import telemetry
 from pmc.runtime.manager import ProcessManager
+from pmc.runtime.state import TaskInFlight
 from pmc.runtime.stores import NewEvent, ProcessStore
 from pmc.runtime.stores._events import event_rows, new_serde, wrap
 from pmc.runtime.worker import Worker
@@ -135,3 +136,17 @@ def test_event_sourcerys_otel_helpers_read_the_context_pmc_recorded(
     assert [(p.trace_id, p.span_id) for p in parents] == [
         (handle.context.trace_id, handle.context.span_id)
     ] * 2
+
+
+def test_an_attempt_runs_unlinked_if_the_planning_event_cannot_be_read(otel: Exported) -> None:
+    def unreadable() -> None:
+        raise OSError("the store went away")
+
+    task = TaskInFlight(uuid.uuid4(), "CloseInstance", "async", "Instance", "A", "close", "{}")
+
+    scope = otel.installed.attempt("RtRebase", "r1", task, "w1", unreadable)
+    scope.abandoned(RuntimeError("stopped"))
+
+    (attempt,) = otel.finished("pmc.task.attempt")
+    assert attempt.links == ()
+    assert (attempt.attributes or {})["pmc.task.outcome"] == "unrecorded"

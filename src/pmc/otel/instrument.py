@@ -142,7 +142,7 @@ class OpenTelemetry:
         span = self.tracer.start_span(
             ATTEMPT_SPAN,
             kind=trace.SpanKind.CONSUMER,
-            links=_link_to(planned_by()),
+            links=_link_to(_read(planned_by)),
             attributes={
                 **labels,
                 KEY: key,
@@ -233,6 +233,16 @@ class _Attempt:
         self._span.set_status(Status(StatusCode.ERROR, "its outcome could not be recorded"))
         self._span.set_attribute(OUTCOME, "unrecorded")
         self._span.end()
+
+
+def _read(planned_by: telemetry.PlannedBy) -> Mapping[str, str] | None:
+    """``planned_by()``; None if the read fails: a span without its link, never an
+    attempt that does not run."""
+    try:
+        return planned_by()
+    except Exception:
+        logger.warning("pmc.task.attempt: reading the planning event failed", exc_info=True)
+        return None
 
 
 def _link_to(planned_by: Mapping[str, str] | None) -> list[trace.Link]:
