@@ -54,6 +54,8 @@ ALLOWED: dict[str, set[str]] = {
     # The web inspector: a view of the runtime's Operations, as the CLI's
     # `pmc ps` / `pmc show` are; its filters' grammar is `pmc ps`'s.
     "pmc.inspector": {"pmc.runtime", "pmc.filters"},
+    # OpenTelemetry for the runtime: implements its telemetry seam, imported by nothing in it.
+    "pmc.otel": {"pmc.runtime", "pmc"},
 }
 UNRESTRICTED = {"pmc", "pmc.cli", "pmc.__main__"}
 
@@ -287,6 +289,7 @@ RUNTIME_LAYERS: list[set[str]] = [
     {"engine"},
     {"definition"},
     {"loading", "work", "results", "loops"},
+    {"telemetry"},
     {"preconditions", "cache", "attempts", "log"},
     {"recorder"},
     {"running"},

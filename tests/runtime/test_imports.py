@@ -22,6 +22,8 @@ def test_the_manager_and_worker_import_nothing_from_the_compiler() -> None:
 
     assert {"pmc.runtime.manager", "pmc.runtime.worker", "pmc.runtime.stores.sql"} <= set(loaded)
     assert [m for m in loaded if m.split(".")[0] in ("lark", "jinja2", "typer")] == []
+    # Nor the otel extra: the runtime reports to a no-op telemetry until pmc.otel installs one.
+    assert [m for m in loaded if m.split(".")[0] in ("opentelemetry", "prometheus_client")] == []
     outside = [
         m
         for m in loaded

@@ -8,7 +8,7 @@ import sys
 import threading
 from datetime import timedelta
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,7 +19,12 @@ from pmc.runtime.log import FieldsFormatter
 from pmc.runtime.results import Report
 from pmc.runtime.worker import Worker, WorkerStats
 
+if TYPE_CHECKING:
+    from pmc.otel.endpoint import Endpoint
+
 DEFAULT_STORE = "sqlite:///pmc.db"
+DEFAULT_METRICS_HOST = "127.0.0.1"
+OTEL_EXTRA = "event-sourcery-pmc[otel]"
 
 
 @app.command()
@@ -67,6 +72,19 @@ def worker(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every decision and attempt.")
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics at /metrics and health at /healthz on this port "
+            "(needs the otel extra).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="The address --metrics-port listens on.")
+    ] = DEFAULT_METRICS_HOST,
 ) -> None:
     """Run the tasks of generated processes until SIGINT or SIGTERM."""
     factories = pair_tasks(targets, tasks)
@@ -85,6 +103,9 @@ def worker(
             listener=print_progress,
             also_serve=list(zip(definitions[1:], handlers[1:], strict=True)),
         )
+        endpoint = (
+            None if metrics_port is None else serve_metrics(metrics_host, metrics_port, running)
+        )
     except ValueError as error:
         # A worker id the store cannot record (too long, a control character)
         # came from --worker-id. Handlers without a task's method are a
@@ -101,16 +122,41 @@ def worker(
         f"{concurrency} at a time (Ctrl-C to stop)",
         err=True,
     )
+    if endpoint is not None:
+        host, port = endpoint.address
+        typer.echo(f"metrics at http://{host}:{port}/metrics, health at /healthz", err=True)
     stop = stop_on_signals()
     running.start()
     try:
         stop.wait_for_request()
     finally:
+        # /healthz answers 503 while the running attempts finish, then closes.
         finished = running.stop(grace)
+        if endpoint is not None:
+            endpoint.close()
         process_store.close()
     typer.echo(f"pmc worker {running.worker_id}: stopped; {summary(running.stats)}", err=True)
     if not finished:
         typer.echo("some attempts did not finish; their leases will expire", err=True)
+
+
+def serve_metrics(host: str, port: int, running: Worker) -> Endpoint:
+    """Report the runtime's metrics to a Prometheus endpoint for ``running`` on ``host:port``.
+
+    Spans go to the application's global tracer provider, if its task
+    module set one up.
+    """
+    try:
+        from pmc.otel import instrument
+        from pmc.otel.endpoint import prometheus_meters, serve
+    except ImportError as missing:
+        raise UsageError(
+            f"--metrics-port needs OpenTelemetry ({missing.name} is not installed): "
+            f"pip install '{OTEL_EXTRA}'"
+        ) from None
+    meters, registry = prometheus_meters()
+    instrument(meter_provider=meters).watch_pending(running.store, running.categories)
+    return serve(host, port, registry, lambda: running.healthy)
 
 
 def pair_tasks(targets: list[str], tasks: list[str]) -> list[str]:

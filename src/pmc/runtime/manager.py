@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from event_sourcery import Event
 
-from pmc.runtime import attempts, contract
+from pmc.runtime import attempts, contract, telemetry
 from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.log import fields, logger
 from pmc.runtime.preconditions import Precondition
@@ -123,7 +123,13 @@ class ProcessManager:
         decisions made on the event.
         """
         # The key is the stream's already (``_input_request``): not normalised again.
-        return self._recorded(self._checked_request(*self._input_request((event, event_id))))
+        request = self._checked_request(*self._input_request((event, event_id)))
+        with telemetry.installed().handling(
+            self.category, request.key, type(event).__name__
+        ) as scope:
+            result = self._recorded(request)
+            scope.handled(result)
+        return result
 
     def handle_many(
         self, deliveries: Sequence[Event | tuple[Event, str | uuid.UUID | None]]

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from event_sourcery import Event
 
 from pmc.errors import PmcError
-from pmc.runtime import contract, engine
+from pmc.runtime import contract, engine, telemetry
 from pmc.runtime.cache import Folded, StreamCache
 from pmc.runtime.definition import EventMeta, ProcessDefinition
 from pmc.runtime.instances import instance_update
@@ -482,9 +482,12 @@ class _Decision:
     def new_events(self) -> list[NewEvent]:
         # The decisions are the process's own: unchecked, as they may hold any text.
         (event_id, event), *decisions = self.recorded
+        # Recorded with the current span's trace context, if telemetry is on: an
+        # attempt of a task they plan links to it.
+        trace = telemetry.installed().carrier()
         return [
-            NewEvent(event, event_id, checked=self.checked),
-            *(NewEvent(decided, decided_id) for decided_id, decided in decisions),
+            NewEvent(event, event_id, checked=self.checked, trace=trace),
+            *(NewEvent(decided, decided_id, trace=trace) for decided_id, decided in decisions),
         ]
 
 

@@ -14,17 +14,18 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from event_sourcery import Event
 
 from pmc.errors import PmcError
-from pmc.runtime import attempts, contract, engine
+from pmc.runtime import attempts, contract, engine, telemetry
 from pmc.runtime.cache import StreamCache
 from pmc.runtime.definition import ProcessDefinition, TaskContext
-from pmc.runtime.lifecycle import TaskOutcome, TaskTimedOutBase
+from pmc.runtime.lifecycle import TaskOutcome, TaskTimedOutBase, TransitionPlannedBase
 from pmc.runtime.log import log_attempt, log_report, logger
 from pmc.runtime.preconditions import Precondition, held_by, lease_expired, startable
 from pmc.runtime.recorder import Batch, Recorder, RecordRequest
@@ -54,6 +55,8 @@ class Attempt:
     task: TaskInFlight
     worker: str
     context: TaskContext
+    # Its span and metrics (``pmc.runtime.telemetry``): a no-op unless installed.
+    telemetry: telemetry.AttemptScope
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,11 @@ class TaskRunner:
             if step is None:
                 break
             if isinstance(step, TimeOut):
-                self._recorder.append(key, *timeout_of(self._definition, step.task, now))
+                result = self._recorder.append(key, *timeout_of(self._definition, step.task, now))
+                if result.recorded:
+                    telemetry.installed().timed_out(
+                        self._definition.category, step.task, result.retry_scheduled
+                    )
                 continue
             report = self.run_attempt(key, step.task, worker, lease)
             if report is None:
@@ -138,6 +145,7 @@ class TaskRunner:
         finished = self.run_handler(started, lease)
         (recorded,) = self.record_outcomes([finished], single=True)
         if isinstance(recorded, BaseException):
+            started.telemetry.abandoned(recorded)
             raise recorded
         return self.report(finished, recorded)
 
@@ -242,9 +250,24 @@ class TaskRunner:
                 started.append(None)
                 continue
             context = self._context(key, task, lease_until, cancellation or threading.Event())
-            log_attempt("started", self._definition.category, key, task, planned.worker)
-            started.append(Attempt(key, task, planned.worker, context))
+            category = self._definition.category
+            log_attempt("started", category, key, task, planned.worker)
+            scope = telemetry.installed().attempt(
+                category, key, task, planned.worker, partial(self._planning_trace, key, task)
+            )
+            started.append(Attempt(key, task, planned.worker, context, scope))
         return started
+
+    def _planning_trace(self, key: str, task: TaskInFlight) -> Mapping[str, str] | None:
+        """The trace context recorded with the ``TransitionPlanned`` that planned ``task``.
+
+        Read from the stream (the fold keeps no contexts): only when telemetry asks.
+        """
+        for stored in reversed(self._store.load(self._definition.category, key)):
+            event = stored.event
+            if isinstance(event, TransitionPlannedBase) and event.task_id == task.task_id:
+                return stored.trace
+        return None
 
     def _is_running(self, key: str, task: TaskInFlight, worker: str) -> bool:
         """Whether the stream, read anew, has ``task``'s attempt running on ``worker``."""
@@ -277,7 +300,8 @@ class TaskRunner:
             started.key, started.task, started.worker, lease, context.cancellation
         )
         try:
-            outcome = attempts.invoke(self._definition, self._tasks, started.task, context)
+            with started.telemetry.running():
+                outcome = attempts.invoke(self._definition, self._tasks, started.task, context)
         finally:
             if keeper is not None:
                 keeper.stop()
@@ -298,6 +322,7 @@ class TaskRunner:
             timed_out=self._timed_out_earlier(started.key, started.task),
         )
         log_report(report)
+        started.telemetry.finished(report)
         return report
 
     def record_outcomes(

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pmc.runtime import attempts, contract
+from pmc.runtime import attempts, contract, telemetry
 from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.log import fields, logger
 from pmc.runtime.loops import close_thread_loop
@@ -294,6 +294,16 @@ class Worker:
         with self._stats_lock:
             return self._stats
 
+    @property
+    def healthy(self) -> bool:
+        """Started, not asked to stop, and every thread of it alive (its claim loop first)."""
+        threads = self._threads
+        return (
+            bool(threads)
+            and not self._stopping.is_set()
+            and all(thread.is_alive() for thread in threads)
+        )
+
     # ---- in the background -------------------------------------------------------------
 
     def start(self) -> None:
@@ -544,6 +554,7 @@ class Worker:
             if transient(error):
                 raise  # nothing was written: the next round claims again
             return self._claim_alone(limit, now, error)
+        telemetry.installed().claimed(claimed.items, now)
         (plan,) = planned
         jobs: list[_Job] = []
         appended = iter(claimed.appended)
@@ -584,6 +595,7 @@ class Worker:
             category=self._claimed,
             read_after=self._known_version,
         )
+        telemetry.installed().claimed(items, now)
         return _Claimed(items, [], self._plan(items, now, starting=0).rest)
 
     def _plan(self, items: Sequence[WorkItem], now: datetime, starting: int) -> _Plan:
@@ -695,6 +707,9 @@ class Worker:
             case TimeOut(task=task):
                 result = manager.record(item.key, *timeout_of(definition, task, now))
                 if self._settle(item, result):
+                    telemetry.installed().timed_out(
+                        definition.category, task, result.retry_scheduled
+                    )
                     report = TimeoutReport.of(
                         definition.category,
                         item.key,
@@ -842,7 +857,8 @@ class Worker:
             if isinstance(recorded, Exception):
                 raise recorded
             report = served.runner.report(finished, recorded)
-        except Exception:
+        except Exception as error:
+            attempt.telemetry.abandoned(error)
             # The row keeps its claim until the claim expires: a row that
             # keeps failing is retried at that pace, not in a busy loop.
             self._log_failure(job.item)

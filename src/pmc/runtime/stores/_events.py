@@ -36,7 +36,11 @@ def wrap(
     created_at = to_naive_utc(now)
     return [
         WrappedEvent(
-            event=new.event, version=expected_version + i, uuid=new.event_id, created_at=created_at
+            event=new.event,
+            version=expected_version + i,
+            uuid=new.event_id,
+            created_at=created_at,
+            context=Context() if new.trace is None else Context(components=_traced(new.trace)),
         )
         for i, new in enumerate(events, start=1)
     ]
@@ -50,7 +54,36 @@ def stored(wrapped: WrappedEvent[Event]) -> StoredEvent:
         version=wrapped.version,
         event_id=wrapped.uuid,
         created_at=from_naive_utc(wrapped.created_at),
+        trace=_trace_in(wrapped.context.components),
     )
+
+
+# The component of an event's context that holds a trace context: event-sourcery's
+# own (``event_sourcery_otel.OpenTelemetryCarrier``, ``{"values": carrier}``), so
+# that its helpers (``get_parent_context``) read what pmc records, and pmc theirs.
+TRACE_COMPONENT = "opentelemetry"
+
+
+def _traced(trace: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The context components that hold ``trace``."""
+    return {TRACE_COMPONENT: {"values": dict(trace)}}
+
+
+def _components(context: object) -> object:
+    """The components of a stored context (a row another writer made may have none)."""
+    return context.get("components") if isinstance(context, Mapping) else None
+
+
+def _trace_in(components: object) -> Mapping[str, str] | None:
+    """The trace context held by an event's context components, if any (as text only)."""
+    if not components or not isinstance(components, Mapping):
+        return None  # most events: no components at all
+    carrier = components.get(TRACE_COMPONENT)
+    values = carrier.get("values") if isinstance(carrier, Mapping) else None
+    if not isinstance(values, Mapping):
+        return None
+    trace = {k: v for k, v in values.items() if isinstance(k, str) and isinstance(v, str)}
+    return trace or None
 
 
 def recorded(raw: RawEvent) -> RecordedEvent:
@@ -151,7 +184,7 @@ def event_rows(
             "version": version,
             "name": serde.registry.name_for_type(type(new.event)),
             "data": serde.encryption.encrypt(new.event, stream),
-            "event_context": _DEFAULT_CONTEXT,
+            "event_context": _DEFAULT_CONTEXT if new.trace is None else _traced_context(new.trace),
             "created_at": created_at,
         }
         for version, new in enumerate(events, start=expected_version + 1)
@@ -165,6 +198,7 @@ def stored_row(new: NewEvent, row: Mapping[str, Any]) -> StoredEvent:
         version=row["version"],
         event_id=new.event_id,
         created_at=from_naive_utc(row["created_at"]),
+        trace=new.trace,
     )
 
 
@@ -172,6 +206,11 @@ def stored_row(new: NewEvent, row: Mapping[str, Any]) -> StoredEvent:
 # one read-only mapping shared by every row, and its JSON, encoded once.
 _DEFAULT_CONTEXT = MappingProxyType(SHARED_SERDE._serialize_context(Context()))
 _DEFAULT_CONTEXT_JSON = json.dumps(dict(_DEFAULT_CONTEXT))
+
+
+def _traced_context(trace: Mapping[str, str]) -> dict[str, Any]:
+    """How event-sourcery's serde stores a context holding ``trace``."""
+    return {**_DEFAULT_CONTEXT, "components": _traced(trace)}
 
 
 def context_json(context: Mapping[str, Any]) -> str:
@@ -214,6 +253,7 @@ def stored_from_row(serde: Serde, stream: StreamId, row: Mapping[str, Any]) -> S
         version=row["version"],
         event_id=row["uuid"],
         created_at=from_naive_utc(row["created_at"]),
+        trace=_trace_in(_components(row["event_context"])),
     )
 
 

@@ -58,16 +58,23 @@ class NewEvent:
     event: Event
     event_id: UUID
     checked: bool = False
+    # The W3C trace context (``traceparent``, ...) of the span that recorded
+    # it, kept in its event-sourcery context (``pmc.runtime.telemetry``).
+    trace: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """An event as recorded: ``version`` is 1-based, ``created_at`` is aware UTC."""
+    """An event as recorded: ``version`` is 1-based, ``created_at`` is aware UTC.
+
+    ``trace``: the trace context recorded with it (``NewEvent.trace``), if any.
+    """
 
     event: Event
     version: int
     event_id: UUID
     created_at: datetime
+    trace: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,16 @@ class WorkChanges:
 
 
 NO_WORK = WorkChanges()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWork:
+    """The rows of a process's pending work: ``due`` can be claimed now; ``later``
+    wait for their time or for a live claim (a running attempt) to end."""
+
+    due: int
+    later: int
+
 
 # What a worker claims: one process's category, several (a tuple), or None for all.
 Categories = str | tuple[str, ...] | None
@@ -400,6 +417,11 @@ class ProcessStore(Protocol):
 
     def has_due(self, now: datetime, category: Categories = None) -> bool:
         """Whether ``claim_due(now, ..., category)`` would find anything (a cheap read)."""
+        ...
+
+    def pending_work(self, now: datetime, category: str) -> PendingWork:
+        """How many rows of ``category``'s pending work a worker could claim at ``now``,
+        and how many it could not yet (one counting read)."""
         ...
 
     def wait_for_due(self, timeout: float, category: Categories = None) -> bool:

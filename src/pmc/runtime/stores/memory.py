@@ -33,6 +33,7 @@ from pmc.runtime.stores.api import (
     Clock,
     DuplicateEventId,
     NewEvent,
+    PendingWork,
     ReadAfter,
     RecordedEvent,
     StoredEvent,
@@ -293,6 +294,13 @@ class MemoryStore:
         require_aware("now", now)
         with self._lock:
             return any(is_claimable(item, now, category) for item in self._work.values())
+
+    def pending_work(self, now: datetime, category: str) -> PendingWork:
+        require_aware("now", now)
+        with self._lock:
+            mine = [item for item in self._work.values() if item.category == category]
+        due = sum(1 for item in mine if claimable_at(item) <= now)
+        return PendingWork(due=due, later=len(mine) - due)
 
     def wait_for_due(self, timeout: float, category: Categories = None) -> bool:
         return self._signal.wait_for_due(

@@ -118,6 +118,7 @@ from pmc.runtime.stores.api import (
     DuplicateEventId,
     JsonValue,
     NewEvent,
+    PendingWork,
     ReadAfter,
     RecordedEvent,
     StoredEvent,
@@ -896,6 +897,15 @@ class SqlStore:
         query = select(literal(1)).where(claimable(to_naive_utc(now), category)).limit(1)
         with self._transaction(write=False) as session:
             return session.connection().execute(query).first() is not None
+
+    def pending_work(self, now: datetime, category: str) -> PendingWork:
+        require_aware("now", now)
+        claimable_at = CLAIMABLE_AT
+        due = func.coalesce(func.sum(case((claimable_at <= to_naive_utc(now), 1), else_=0)), 0)
+        query = select(due, func.count()).where(work.c.category == category)
+        with self._transaction(write=False) as session:
+            counted = session.connection().execute(query).one()
+        return PendingWork(due=int(counted[0]), later=int(counted[1]) - int(counted[0]))
 
     def wait_for_due(self, timeout: float, category: Categories = None) -> bool:
         if not self._schema_ready:

@@ -1,0 +1,152 @@
+"""The trace context recorded with the events of a span, and the attempt's link back to it.
+
+Recorded as event-sourcery's own OpenTelemetry enricher records it (the
+``opentelemetry`` component of the event's context), so its helpers and
+pmc read each other's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from event_sourcery import StreamId
+from event_sourcery_otel import get_parent_context
+from event_sourcery_sqlalchemy import SQLAlchemyBackend
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from pmc.runtime import telemetry
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.state import TaskInFlight
+from pmc.runtime.stores import NewEvent, ProcessStore
+from pmc.runtime.stores._events import event_rows, new_serde, wrap
+from pmc.runtime.worker import Worker
+from tests.otel.conftest import Exported
+from tests.runtime.support import RebaseTasks, definition, seed
+from tests.runtime_store.events import T0, ItemAdded
+
+
+def traceparent(span: ReadableSpan) -> str:
+    """The W3C ``traceparent`` of ``span``."""
+    context = span.context
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+
+
+def test_the_events_a_handle_records_carry_its_trace_context(
+    store: ProcessStore, otel: Exported
+) -> None:
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    (handle,) = otel.finished("pmc.handle")
+    history = manager.history("r1")
+    assert [type(e.event).__name__ for e in history] == ["RebaseFailed", "TransitionPlanned"]
+    assert [e.trace for e in history] == [{"traceparent": traceparent(handle)}] * 2
+
+
+def test_an_attempt_links_to_the_span_that_planned_its_task(
+    store: ProcessStore, otel: Exported
+) -> None:
+    m = seed()
+    ProcessManager(definition(m), store).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    Worker(definition(m), store, RebaseTasks()).drain()
+
+    (handle,) = otel.finished("pmc.handle")
+    (attempt,) = otel.finished("pmc.task.attempt")
+    (link,) = attempt.links
+    assert (link.context.trace_id, link.context.span_id) == (
+        handle.context.trace_id,
+        handle.context.span_id,
+    )
+    assert dict(link.attributes or {}) == {"pmc.link": "planned_by"}
+    # A trace of its own: the worker ran it later, not inside the handle.
+    assert attempt.parent is None and attempt.context.trace_id != handle.context.trace_id
+
+
+def test_a_task_planned_without_telemetry_starts_an_attempt_without_a_link(
+    store: ProcessStore, otel: Exported
+) -> None:
+    m = seed()
+    # Planned by a program that records no trace context (pmc before this, say).
+    before = telemetry.install(None)
+    ProcessManager(definition(m), store).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    telemetry.install(before)
+
+    Worker(definition(m), store, RebaseTasks()).drain()
+
+    (attempt,) = otel.finished("pmc.task.attempt")
+    assert attempt.links == ()
+    assert (attempt.attributes or {})["pmc.task.outcome"] == "completed"
+
+
+# ---- as event-sourcery records it ------------------------------------------------------------
+
+
+CARRIER = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+
+
+def test_pmc_writes_the_row_event_sourcerys_serde_writes_for_a_traced_event() -> None:
+    serde = new_serde()
+    stream = StreamId(name="r1", category="Cleanup")
+    events = [NewEvent(ItemAdded(item="disk"), uuid.uuid4(), trace=CARRIER)]
+
+    (row,) = event_rows(serde, stream, events, 0, T0)
+
+    (raw,) = [serde.serialize(wrapped, stream) for wrapped in wrap(events, 0, T0)]
+    assert (
+        row["event_context"]
+        == raw.context
+        == {
+            "correlation_id": None,
+            "causation_id": None,
+            "components": {"opentelemetry": {"values": CARRIER}},
+        }
+    )
+
+
+@pytest.fixture
+def session(store_url: str) -> Iterator[Session]:
+    """A session of event-sourcery's own SQLAlchemy backend on the test's database."""
+    if store_url == "memory://":
+        pytest.skip("event-sourcery's SQLAlchemy backend needs a database")
+    engine = create_engine(store_url)
+    with Session(engine) as opened:
+        yield opened
+    engine.dispose()
+
+
+def test_event_sourcerys_otel_helpers_read_the_context_pmc_recorded(
+    store: ProcessStore, session: Session, otel: Exported
+) -> None:
+    m = seed()
+    ProcessManager(definition(m), store).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    stream = StreamId(name="r1", category=definition(m).category)
+    loaded = SQLAlchemyBackend().configure(session).event_store.load_stream(stream)
+
+    (handle,) = otel.finished("pmc.handle")
+    parents = [trace.get_current_span(get_parent_context(w)).get_span_context() for w in loaded]
+    assert [(p.trace_id, p.span_id) for p in parents] == [
+        (handle.context.trace_id, handle.context.span_id)
+    ] * 2
+
+
+def test_an_attempt_runs_unlinked_if_the_planning_event_cannot_be_read(otel: Exported) -> None:
+    def unreadable() -> None:
+        raise OSError("the store went away")
+
+    task = TaskInFlight(uuid.uuid4(), "CloseInstance", "async", "Instance", "A", "close", "{}")
+
+    scope = otel.installed.attempt("RtRebase", "r1", task, "w1", unreadable)
+    scope.abandoned(RuntimeError("stopped"))
+
+    (attempt,) = otel.finished("pmc.task.attempt")
+    assert attempt.links == ()
+    assert (attempt.attributes or {})["pmc.task.outcome"] == "unrecorded"
