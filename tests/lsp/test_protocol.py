@@ -1,0 +1,217 @@
+"""``pmc lsp`` over its real protocol: a subprocess speaking JSON-RPC on stdio, as editors do."""
+
+from __future__ import annotations
+
+from tests.lsp.client import LspClient
+from tests.lsp.conftest import SHOP, find, uri_of
+
+BROKEN = SHOP.replace("data.paid == 0", "data.payd == 0")
+
+
+def test_errors_are_published_on_open_and_cleared_once_fixed(server: LspClient) -> None:
+    uri = uri_of("diagnostics.pm")
+
+    published = server.open(uri, BROKEN)
+    fixed = server.change(uri, 2, SHOP)
+
+    assert [(d["code"], d["severity"], d["source"]) for d in published] == [("PM0207", 1, "pmc")]
+    (diagnostic,) = published
+    # Two emoji before it on the line: each is one pmc column but two UTF-16 units.
+    line, character = find(BROKEN, "payd")
+    assert diagnostic["range"] == {
+        "start": {"line": line, "character": character},
+        "end": {"line": line, "character": character + 4},
+    }
+    assert diagnostic["message"].splitlines() == [
+        "unknown data field `data.payd`",
+        "not declared in the `data` of process `Shop`",
+        "help: did you mean `paid`?",
+    ]
+    assert fixed == []
+
+
+def test_a_syntax_error_is_published_with_its_code(server: LspClient) -> None:
+    uri = uri_of("syntax.pm")
+
+    published = server.open(uri, SHOP.replace("initial New", "initial"))
+
+    assert published and published[0]["code"].startswith("PM00")
+
+
+def test_hover_shows_a_declaration_with_its_comment(server: LspClient) -> None:
+    uri = uri_of("hover.pm")
+    server.open(uri, SHOP)
+
+    hover = server.at("textDocument/hover", uri, *find(SHOP, "Paid\n"))
+
+    assert hover["contents"]["kind"] == "markdown"
+    assert hover["contents"]["value"] == (
+        "```pmc\nevent Paid {\n    order_id: str\n    amount: Decimal\n}\n```\n\n"
+        "Payment for an order,\nin full."
+    )
+
+
+def test_hover_on_a_data_field_shows_its_type(server: LspClient) -> None:
+    uri = uri_of("hover_field.pm")
+    server.open(uri, SHOP)
+
+    hover = server.at("textDocument/hover", uri, *find(SHOP, "paid =", 1))
+
+    assert hover["contents"]["value"].startswith("```pmc\ndata.paid: Decimal = 0\n")
+
+
+def test_hover_on_a_diagnostic_explains_its_code(server: LspClient) -> None:
+    uri = uri_of("hover_code.pm")
+    server.open(uri, BROKEN)
+
+    hover = server.at("textDocument/hover", uri, *find(BROKEN, "payd"))
+
+    assert "## PM0207: unknown data field" in hover["contents"]["value"]
+
+
+def test_definition_of_a_state_is_where_the_machine_declares_it(server: LspClient) -> None:
+    uri = uri_of("definition.pm")
+    server.open(uri, SHOP)
+
+    found = server.at("textDocument/definition", uri, *find(SHOP, "Shipping", 2))
+
+    line, character = find(SHOP, "Shipping")
+    assert found == {
+        "uri": uri,
+        "range": {
+            "start": {"line": line, "character": character},
+            "end": {"line": line, "character": character + len("Shipping")},
+        },
+    }
+
+
+def test_references_of_a_task_are_every_name_of_it(server: LspClient) -> None:
+    uri = uri_of("references.pm")
+    server.open(uri, SHOP)
+
+    found = server.at(
+        "textDocument/references", uri, *find(SHOP, "Ship {"), context={"includeDeclaration": True}
+    )
+
+    starts = [(r["range"]["start"]["line"], r["range"]["start"]["character"]) for r in found]
+    assert starts == [
+        find(SHOP, "Ship {"),
+        find(SHOP, "Ship("),
+        *[find(SHOP, "Ship ", n) for n in (2, 3)],
+    ]
+
+
+def _labels(completion: dict[str, object]) -> list[str]:
+    items = completion["items"]
+    assert isinstance(items, list)
+    return [item["label"] for item in items]
+
+
+def test_completion_after_an_arrow_offers_the_machines_states(server: LspClient) -> None:
+    uri = uri_of("complete_arrow.pm")
+    server.open(uri, SHOP)
+    # Half typed, the text does not parse: the names come from the last text that did.
+    typing = SHOP.replace("New -> Paying on OrderPlaced", "New -> ")
+    server.change(uri, 2, typing)
+
+    line, character = find(typing, "New -> ")
+    completion = server.at("textDocument/completion", uri, line, character + len("New -> "))
+
+    assert _labels(completion) == ["New", "Paying", "Shipping", "Done"]
+
+
+def test_completion_after_on_offers_events_signals_and_tasks(server: LspClient) -> None:
+    uri = uri_of("complete_on.pm")
+    server.open(uri, SHOP)
+
+    line, character = find(SHOP, "on OrderPlaced")
+    completion = server.at("textDocument/completion", uri, line, character + len("on "))
+
+    assert _labels(completion) == ["OrderPlaced", "Paid", "Ship"]
+
+
+def test_completion_after_data_offers_its_fields_with_types(server: LspClient) -> None:
+    uri = uri_of("complete_data.pm")
+    server.open(uri, SHOP)
+    typing = SHOP.replace("set data.paid = event.amount", "set data.")
+    server.change(uri, 2, typing)
+
+    line, character = find(typing, "set data.")
+    completion = server.at("textDocument/completion", uri, line, character + len("set data."))
+
+    assert [(i["label"], i["detail"]) for i in completion["items"]] == [("paid", "Decimal")]
+
+
+def test_document_symbols_are_the_outline(server: LspClient) -> None:
+    uri = uri_of("symbols.pm")
+    server.open(uri, SHOP)
+
+    (process,) = server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+
+    assert process["name"] == "Shop"
+    assert [child["name"] for child in process["children"]] == [
+        "OrderPlaced",
+        "Paid",
+        "Ship",
+        "paid",
+        "Order",
+    ]
+    machine = process["children"][-1]
+    assert [child["name"] for child in machine["children"]] == [
+        "New",
+        "Paying",
+        "Shipping",
+        "Done",
+        "place",
+        "pay",
+        "shipped",
+        "lost",
+    ]
+
+
+def test_formatting_rewrites_the_file_as_pmc_fmt_does(server: LspClient) -> None:
+    uri = uri_of("format.pm")
+    server.open(uri, SHOP.replace("    key order_id", "  key   order_id"))
+
+    edits = server.request(
+        "textDocument/formatting",
+        {"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": True}},
+    )
+
+    assert [edit["newText"] for edit in edits] == [SHOP]
+
+
+def test_formatting_does_nothing_to_a_file_with_syntax_errors(server: LspClient) -> None:
+    uri = uri_of("format_broken.pm")
+    server.open(uri, SHOP.replace("initial New", "initial"))
+
+    edits = server.request(
+        "textDocument/formatting",
+        {"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": True}},
+    )
+
+    assert edits is None
+
+
+def test_rename_of_a_state_edits_every_use_and_warns_of_recorded_streams(
+    server: LspClient,
+) -> None:
+    uri = uri_of("rename.pm")
+    server.open(uri, SHOP)
+
+    edit = server.at("textDocument/rename", uri, *find(SHOP, "Done"), newName="Finished")
+    warning = server.next_notification("window/showMessage")
+
+    renamed = [(e["range"]["start"]["line"], e["newText"]) for e in edit["changes"][uri]]
+    assert renamed == [(find(SHOP, "Done", n)[0], "Finished") for n in (1, 2, 3, 4)]
+    assert warning["type"] == 2  # a warning
+    assert "STATE_NO_DELETE" in warning["message"]
+
+
+def test_rename_of_a_task_is_refused(server: LspClient) -> None:
+    uri = uri_of("rename_task.pm")
+    server.open(uri, SHOP)
+
+    prepared = server.at("textDocument/prepareRename", uri, *find(SHOP, "Ship {"))
+
+    assert prepared is None
