@@ -14,6 +14,7 @@ the last text that did (the server keeps it).
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -83,8 +84,20 @@ def context(text_before: str) -> Context:
     return Context(machine, transition, tuple(words[-12:]))
 
 
+def _in_comment_or_string(text_before: str) -> bool:
+    last = deque(_TOKEN.finditer(text_before), maxlen=1)
+    if not last or last[0].lastgroup != "skip":
+        return False
+    text = last[0].group()
+    closed_string = len(text) >= 2 and text.endswith('"') and not text.endswith('\\"')
+    return text.startswith("#") or (text.startswith('"') and not closed_string)
+
+
 def candidates(text_before: str, index: SymbolIndex | None) -> list[Candidate]:
-    """Completions for a cursor after ``text_before``; keywords where no name fits."""
+    """Completions for a cursor after ``text_before``: names where the slot takes one,
+    else keywords; nothing inside a comment or a string."""
+    if _in_comment_or_string(text_before):
+        return []
     where = context(text_before)
     names = _names(where, index) if index is not None else None
     if names is not None:

@@ -1,0 +1,54 @@
+"""The features as pure functions of one analysed document (the server only transports them)."""
+
+from __future__ import annotations
+
+import pytest
+from lsprotocol.types import Position
+
+from pmc.lsp.features import RenameRefused, analyse, formatting, hover, rename
+from tests.lsp.conftest import SHOP, find
+
+URI = "file:///shop.pm"
+
+
+def at(needle: str, occurrence: int = 1) -> Position:
+    line, character = find(SHOP, needle, occurrence)
+    return Position(line=line, character=character)
+
+
+def test_renaming_an_event_renames_every_trigger_and_warns_with_the_breaking_rule() -> None:
+    analysis = analyse("shop.pm", SHOP)
+
+    renaming = rename(analysis, URI, at("Paid {"), "PaymentTaken")
+
+    assert renaming.edit.changes is not None
+    edits = renaming.edit.changes[URI]
+    assert [(e.range.start.line, e.new_text) for e in edits] == [
+        (at("Paid {").line, "PaymentTaken"),
+        (at("on Paid").line, "PaymentTaken"),
+    ]
+    assert "EVENT_NO_DELETE" in renaming.warning
+
+
+def test_renaming_a_transition_warns_with_its_rule() -> None:
+    renaming = rename(analyse("shop.pm", SHOP), URI, at("pay:"), "take_payment")
+
+    assert "TRANSITION_NO_DELETE" in renaming.warning
+
+
+def test_renaming_to_what_is_not_a_name_is_refused() -> None:
+    with pytest.raises(RenameRefused, match="'2fast' is not a name"):
+        rename(analyse("shop.pm", SHOP), URI, at("Done"), "2fast")
+
+
+def test_renaming_a_data_field_is_refused() -> None:
+    with pytest.raises(RenameRefused, match="not a data"):
+        rename(analyse("shop.pm", SHOP), URI, at("paid:"), "settled")
+
+
+def test_a_formatted_file_needs_no_edit() -> None:
+    assert formatting(analyse("shop.pm", SHOP)) == []
+
+
+def test_hover_on_a_blank_shows_nothing() -> None:
+    assert hover(analyse("shop.pm", SHOP), Position(line=3, character=0)) is None
