@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 from lsprotocol import types
 
@@ -26,21 +26,24 @@ from pmc.tools.explain import all_sections
 from pmc.tools.fmt import format_module
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Analysis:
     """One version of a document, checked: its diagnostics and, when it parses, its index."""
 
     source: SourceFile
-    module: ast.Module | None
+    module: ast.Module | None  # None: the text does not parse
     diagnostics: tuple[Diagnostic, ...]
-    index: SymbolIndex | None  # None: the text does not parse
+
+    @cached_property
+    def index(self) -> SymbolIndex | None:
+        """Built on the first request that needs it: a keystroke only publishes diagnostics."""
+        return build_index(self.module, self.source) if self.module is not None else None
 
 
 def analyse(path: str, text: str) -> Analysis:
     source = SourceFile(path, text)
     checked = check_source(source)
-    index = build_index(checked.module, source) if checked.module is not None else None
-    return Analysis(source, checked.module, checked.diagnostics, index)
+    return Analysis(source, checked.module, checked.diagnostics)
 
 
 # ---- diagnostics -----------------------------------------------------------------------------

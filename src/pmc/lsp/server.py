@@ -36,17 +36,22 @@ from pmc.lsp.positions import to_range
 
 @dataclass
 class Documents:
-    """The latest analysis of each open document, and the index of its last text that parsed."""
+    """The latest analysis of each open document, and the analysis of its last text that parsed."""
 
     analyses: dict[str, Analysis] = field(default_factory=dict)
-    parsed: dict[str, SymbolIndex] = field(default_factory=dict)
+    parsed: dict[str, Analysis] = field(default_factory=dict)
 
     def update(self, uri: str, text: str) -> Analysis:
         analysis = analyse(to_fs_path(uri) or uri, text)
         self.analyses[uri] = analysis
-        if analysis.index is not None:
-            self.parsed[uri] = analysis.index
+        if analysis.module is not None:
+            self.parsed[uri] = analysis
         return analysis
+
+    def last_index(self, uri: str) -> SymbolIndex | None:
+        """The index of the document's last text that parsed (completion's names)."""
+        parsed = self.parsed.get(uri)
+        return parsed.index if parsed is not None else None
 
     def close(self, uri: str) -> None:
         self.analyses.pop(uri, None)
@@ -103,7 +108,7 @@ def create_server(version: str) -> LanguageServer:
     def on_completion(params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
         source = documents.analyses[uri].source
-        items = completion(source, params.position, documents.parsed.get(uri))
+        items = completion(source, params.position, documents.last_index(uri))
         return types.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
