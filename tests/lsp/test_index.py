@@ -57,16 +57,16 @@ def test_states_belong_to_their_machine() -> None:
     assert not set(invoice_open) & set(transfers_open)
 
 
+def symbol_at(text: str, needle: str) -> SymbolId | None:
+    """What the name at the first ``needle`` of ``text`` means."""
+    found = index_of(text).at(*position_of(text, needle))
+    return found.symbol if found is not None else None
+
+
 def test_event_fields_are_the_fields_of_the_transitions_trigger() -> None:
-    text = SHOP
-    index = index_of(text)
-
     # `place` is triggered by `OrderPlaced`, `pay` by `Paid`.
-    in_place = index.at(*position_of(text, "note !="))
-    in_pay = index.at(*position_of(text, "amount\n"))
-
-    assert in_place is not None and in_place.symbol == SymbolId(Kind.FIELD, "OrderPlaced", "note")
-    assert in_pay is not None and in_pay.symbol == SymbolId(Kind.FIELD, "Paid", "amount")
+    assert symbol_at(SHOP, "note !=") == SymbolId(Kind.FIELD, "OrderPlaced", "note")
+    assert symbol_at(SHOP, "amount\n") == SymbolId(Kind.FIELD, "Paid", "amount")
 
 
 def test_event_fields_after_completed_are_the_tasks_results() -> None:
@@ -82,11 +82,7 @@ def test_event_fields_after_completed_are_the_tasks_results() -> None:
 
 
 def test_a_binding_names_a_field_of_the_task_it_runs() -> None:
-    index = index_of(SHOP)
-
-    binding = index.at(*position_of(SHOP, "order_id = key"))
-
-    assert binding is not None and binding.symbol == SymbolId(Kind.FIELD, "Ship", "order_id")
+    assert symbol_at(SHOP, "order_id = key") == SymbolId(Kind.FIELD, "Ship", "order_id")
 
 
 def test_on_a_signal_names_the_signal_and_its_selector_a_signal_field() -> None:
@@ -103,13 +99,12 @@ def test_on_a_signal_names_the_signal_and_its_selector_a_signal_field() -> None:
 
 def test_instance_fields_belong_to_their_machine_and_data_fields_to_the_process() -> None:
     text = (EXAMPLES[0].parent / "region_rollout.pm").read_text(encoding="utf-8")
-    index = index_of(text)
 
-    instance = index.at(*position_of(text, "healthy + 1) >="))
-    data = index.at(*position_of(text, "healthy_probes\n"))
+    instance = symbol_at(text, "healthy + 1) >=")
+    data = symbol_at(text, "healthy_probes\n")
 
-    assert instance is not None and instance.symbol == SymbolId(Kind.INSTANCE, "Region", "healthy")
-    assert data is not None and data.symbol == SymbolId(Kind.DATA, "", "healthy_probes")
+    assert instance == SymbolId(Kind.INSTANCE, "Region", "healthy")
+    assert data == SymbolId(Kind.DATA, "", "healthy_probes")
 
 
 def test_the_cursor_right_after_a_name_is_on_it_and_a_blank_is_on_nothing() -> None:
@@ -145,12 +140,11 @@ def test_a_field_knows_its_type_as_written() -> None:
 
 def test_an_unknown_name_is_recorded_without_a_definition() -> None:
     text = SHOP.replace("Shipping -> Done on Ship failed", "Shipping -> Gone on Ship failed")
-    index = index_of(text)
 
-    gone = index.at(*position_of(text, "Gone"))
+    gone = symbol_at(text, "Gone")
 
-    assert gone is not None and gone.symbol == SymbolId(Kind.STATE, "Order", "Gone")
-    assert index.definition(gone.symbol) is None
+    assert gone == SymbolId(Kind.STATE, "Order", "Gone")
+    assert index_of(text).definition(gone) is None
 
 
 def test_the_enclosing_machine_and_transition_of_a_line() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.lsp.client import LspClient
 from tests.lsp.conftest import SHOP, find, uri_of
 
@@ -101,45 +103,38 @@ def test_references_of_a_task_are_every_name_of_it(server: LspClient) -> None:
     ]
 
 
-def _labels(completion: dict[str, object]) -> list[str]:
-    items = completion["items"]
-    assert isinstance(items, list)
-    return [item["label"] for item in items]
+def complete_after(server: LspClient, name: str, text: str, typed: str) -> list[dict[str, Any]]:
+    """Open SHOP, change it to ``text`` (maybe half typed), complete right after ``typed``."""
+    uri = uri_of(name)
+    server.open(uri, SHOP)
+    if text != SHOP:
+        server.change(uri, 2, text)
+    line, character = find(text, typed)
+    completion = server.at("textDocument/completion", uri, line, character + len(typed))
+    return list(completion["items"])
 
 
 def test_completion_after_an_arrow_offers_the_machines_states(server: LspClient) -> None:
-    uri = uri_of("complete_arrow.pm")
-    server.open(uri, SHOP)
     # Half typed, the text does not parse: the names come from the last text that did.
     typing = SHOP.replace("New -> Paying on OrderPlaced", "New -> ")
-    server.change(uri, 2, typing)
 
-    line, character = find(typing, "New -> ")
-    completion = server.at("textDocument/completion", uri, line, character + len("New -> "))
+    items = complete_after(server, "complete_arrow.pm", typing, "New -> ")
 
-    assert _labels(completion) == ["New", "Paying", "Shipping", "Done"]
+    assert [i["label"] for i in items] == ["New", "Paying", "Shipping", "Done"]
 
 
 def test_completion_after_on_offers_events_signals_and_tasks(server: LspClient) -> None:
-    uri = uri_of("complete_on.pm")
-    server.open(uri, SHOP)
+    items = complete_after(server, "complete_on.pm", SHOP, "New -> Paying on ")
 
-    line, character = find(SHOP, "on OrderPlaced")
-    completion = server.at("textDocument/completion", uri, line, character + len("on "))
-
-    assert _labels(completion) == ["OrderPlaced", "Paid", "Ship"]
+    assert [i["label"] for i in items] == ["OrderPlaced", "Paid", "Ship"]
 
 
 def test_completion_after_data_offers_its_fields_with_types(server: LspClient) -> None:
-    uri = uri_of("complete_data.pm")
-    server.open(uri, SHOP)
     typing = SHOP.replace("set data.paid = event.amount", "set data.")
-    server.change(uri, 2, typing)
 
-    line, character = find(typing, "set data.")
-    completion = server.at("textDocument/completion", uri, line, character + len("set data."))
+    items = complete_after(server, "complete_data.pm", typing, "set data.")
 
-    assert [(i["label"], i["detail"]) for i in completion["items"]] == [("paid", "Decimal")]
+    assert [(i["label"], i["detail"]) for i in items] == [("paid", "Decimal")]
 
 
 def test_document_symbols_are_the_outline(server: LspClient) -> None:
@@ -169,28 +164,24 @@ def test_document_symbols_are_the_outline(server: LspClient) -> None:
     ]
 
 
-def test_formatting_rewrites_the_file_as_pmc_fmt_does(server: LspClient) -> None:
-    uri = uri_of("format.pm")
-    server.open(uri, SHOP.replace("    key order_id", "  key   order_id"))
-
-    edits = server.request(
-        "textDocument/formatting",
-        {"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": True}},
+def format_text(server: LspClient, name: str, text: str) -> Any:
+    """The server's answer to formatting ``text``, opened under ``name``."""
+    uri = uri_of(name)
+    server.open(uri, text)
+    options = {"tabSize": 4, "insertSpaces": True}
+    return server.request(
+        "textDocument/formatting", {"textDocument": {"uri": uri}, "options": options}
     )
+
+
+def test_formatting_rewrites_the_file_as_pmc_fmt_does(server: LspClient) -> None:
+    edits = format_text(server, "format.pm", SHOP.replace("    key order_id", "  key   order_id"))
 
     assert [edit["newText"] for edit in edits] == [SHOP]
 
 
 def test_formatting_does_nothing_to_a_file_with_syntax_errors(server: LspClient) -> None:
-    uri = uri_of("format_broken.pm")
-    server.open(uri, SHOP.replace("initial New", "initial"))
-
-    edits = server.request(
-        "textDocument/formatting",
-        {"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": True}},
-    )
-
-    assert edits is None
+    assert format_text(server, "format_broken.pm", SHOP.replace("initial New", "initial")) is None
 
 
 def test_rename_of_a_state_edits_every_use_and_warns_of_recorded_streams(
