@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.util import find_spec
-
 from pmc import __version__
 from pmc.cli.shared import UsageError, app
 
@@ -11,11 +9,14 @@ from pmc.cli.shared import UsageError, app
 @app.command()
 def lsp() -> None:
     """Run the Language Server for .pm files on stdin/stdout (started by an editor)."""
-    if find_spec("pygls") is None:
+    try:
+        # Imported first on its own: a missing extra is a usage error, not a traceback.
+        import pygls  # noqa: F401
+    except ImportError as missing:
         raise UsageError(
             "pmc lsp needs pygls, which is not installed",
             help="pip install 'event-sourcery-pmc[lsp]'",
-        )
+        ) from missing
     from pmc.lsp import serve
 
     serve(__version__)
