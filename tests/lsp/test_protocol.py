@@ -206,3 +206,12 @@ def test_rename_of_a_task_is_refused(server: LspClient) -> None:
     prepared = server.at("textDocument/prepareRename", uri, *find(SHOP, "Ship {"))
 
     assert prepared is None
+
+
+def test_a_file_the_editor_never_opened_is_read_from_disk(server: LspClient) -> None:
+    uri = uri_of("shop.pm")  # the fixture itself, never opened in this server
+
+    found = server.at("textDocument/definition", uri, *find(SHOP, "Paid", 2))
+
+    line, character = find(SHOP, "Paid {")
+    assert found["range"]["start"] == {"line": line, "character": character}

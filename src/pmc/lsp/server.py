@@ -64,10 +64,14 @@ def create_server(version: str) -> LanguageServer:
     documents = Documents()
 
     def publish(uri: str) -> None:
-        text = server.workspace.get_text_document(uri).source
-        analysis = documents.update(uri, text)
+        analysis = documents.update(uri, server.workspace.get_text_document(uri).source)
         params = types.PublishDiagnosticsParams(uri=uri, diagnostics=lsp_diagnostics(analysis, uri))
         server.text_document_publish_diagnostics(params)
+
+    def analysis_of(uri: str) -> Analysis:
+        """The document's latest analysis; one the editor never opened is read and checked now."""
+        known = documents.analyses.get(uri)
+        return known or documents.update(uri, server.workspace.get_text_document(uri).source)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(params: types.DidOpenTextDocumentParams) -> None:
@@ -88,18 +92,18 @@ def create_server(version: str) -> LanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def on_hover(params: types.HoverParams) -> types.Hover | None:
-        return hover(documents.analyses[params.text_document.uri], params.position)
+        return hover(analysis_of(params.text_document.uri), params.position)
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def on_definition(params: types.DefinitionParams) -> types.Location | None:
         uri = params.text_document.uri
-        return definition(documents.analyses[uri], uri, params.position)
+        return definition(analysis_of(uri), uri, params.position)
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
     def on_references(params: types.ReferenceParams) -> list[types.Location]:
         uri = params.text_document.uri
         declaration = params.context.include_declaration
-        return references(documents.analyses[uri], uri, params.position, declaration)
+        return references(analysis_of(uri), uri, params.position, declaration)
 
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION,
@@ -107,21 +111,21 @@ def create_server(version: str) -> LanguageServer:
     )
     def on_completion(params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
-        source = documents.analyses[uri].source
+        source = analysis_of(uri).source
         items = completion(source, params.position, documents.last_index(uri))
         return types.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def on_symbols(params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
-        return document_symbols(documents.analyses[params.text_document.uri])
+        return document_symbols(analysis_of(params.text_document.uri))
 
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
     def on_formatting(params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
-        return formatting(documents.analyses[params.text_document.uri])
+        return formatting(analysis_of(params.text_document.uri))
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     def on_prepare_rename(params: types.PrepareRenameParams) -> types.Range | None:
-        analysis = documents.analyses[params.text_document.uri]
+        analysis = analysis_of(params.text_document.uri)
         try:
             return to_range(analysis.source, rename_target(analysis, params.position).span)
         except RenameRefused:
@@ -131,7 +135,7 @@ def create_server(version: str) -> LanguageServer:
     def on_rename(params: types.RenameParams) -> types.WorkspaceEdit | None:
         uri = params.text_document.uri
         try:
-            renaming = rename(documents.analyses[uri], uri, params.position, params.new_name)
+            renaming = rename(analysis_of(uri), uri, params.position, params.new_name)
         except RenameRefused as refused:
             message = types.ShowMessageParams(types.MessageType.Error, str(refused))
             server.window_show_message(message)
