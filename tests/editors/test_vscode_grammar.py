@@ -84,11 +84,10 @@ def _string_literals(node: object) -> Iterator[ast.StringLiteral]:
             yield from _string_literals(getattr(node, field.name))
 
 
-def _parsed(path: Path) -> tuple[SourceFile, ast.Module]:
-    source = SourceFile(str(path), path.read_text(encoding="utf-8"))
-    module = check_source(source).module
+def _parsed(path: Path) -> ast.Module:
+    module = check_source(SourceFile(str(path), path.read_text(encoding="utf-8"))).module
     assert module is not None
-    return source, module
+    return module
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -102,7 +101,7 @@ def test_every_line_ends_where_it_began(path: Path) -> None:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_comments_and_strings_get_their_scopes(path: Path) -> None:
     lines = tokenized()[str(path)]
-    source, module = _parsed(path)
+    module = _parsed(path)
     wanted = [(c.span, "comment.line.number-sign.pm") for c in module.comments]
     wanted += [(s.span, "string.quoted.double.pm") for s in _string_literals(module.process)]
 
