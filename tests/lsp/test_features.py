@@ -52,3 +52,13 @@ def test_a_formatted_file_needs_no_edit() -> None:
 
 def test_hover_on_a_blank_shows_nothing() -> None:
     assert hover(analyse("shop.pm", SHOP), Position(line=3, character=0)) is None
+
+
+def test_renaming_to_a_name_already_taken_is_refused() -> None:
+    with pytest.raises(RenameRefused, match=r"state Paying already exists \(line 29\)"):
+        rename(analyse("shop.pm", SHOP), URI, at("Done"), "Paying")
+
+
+def test_renaming_to_a_keyword_is_refused() -> None:
+    with pytest.raises(RenameRefused, match="'final' is a keyword"):
+        rename(analyse("shop.pm", SHOP), URI, at("Done"), "final")

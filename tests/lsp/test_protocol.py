@@ -137,6 +137,24 @@ def test_completion_after_data_offers_its_fields_with_types(server: LspClient) -
     assert [(i["label"], i["detail"]) for i in items] == [("paid", "Decimal")]
 
 
+def test_a_typed_space_offers_names_where_they_go_and_no_keywords_elsewhere(
+    server: LspClient,
+) -> None:
+    uri = uri_of("complete_space.pm")
+    server.open(uri, SHOP)
+    typed_space = {"triggerKind": 2, "triggerCharacter": " "}
+
+    after_set = server.at(
+        "textDocument/completion", uri, *find(SHOP, "data.paid = event"), context=typed_space
+    )
+    after_on = server.at(
+        "textDocument/completion", uri, *find(SHOP, "OrderPlaced\n"), context=typed_space
+    )
+
+    assert after_set["items"] == []
+    assert [i["label"] for i in after_on["items"]] == ["OrderPlaced", "Paid", "Ship"]
+
+
 def test_document_symbols_are_the_outline(server: LspClient) -> None:
     uri = uri_of("symbols.pm")
     server.open(uri, SHOP)

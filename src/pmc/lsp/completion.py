@@ -93,16 +93,18 @@ def _in_comment_or_string(text_before: str) -> bool:
     return text.startswith("#") or (text.startswith('"') and not closed_string)
 
 
-def candidates(text_before: str, index: SymbolIndex | None) -> list[Candidate]:
+def candidates(
+    text_before: str, index: SymbolIndex | None, keywords_too: bool = True
+) -> list[Candidate]:
     """Completions for a cursor after ``text_before``: names where the slot takes one,
-    else keywords; nothing inside a comment or a string."""
+    else keywords (unless not ``keywords_too``); nothing inside a comment or a string."""
     if _in_comment_or_string(text_before):
         return []
     where = context(text_before)
     names = _names(where, index) if index is not None else None
     if names is not None:
         return names
-    return [Candidate(word, None) for word in keywords()]
+    return [Candidate(word, None) for word in keywords()] if keywords_too else []
 
 
 def _symbols(

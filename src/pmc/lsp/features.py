@@ -17,8 +17,8 @@ from lsprotocol import types
 from pmc.compiler import check_source
 from pmc.diagnostics import Diagnostic, Severity
 from pmc.errors import PmcError
-from pmc.lsp.completion import candidates
-from pmc.lsp.index import Kind, Occurrence, Outline, SymbolIndex, build_index
+from pmc.lsp.completion import candidates, keywords
+from pmc.lsp.index import Kind, Occurrence, Outline, SymbolId, SymbolIndex, build_index
 from pmc.lsp.positions import from_position, to_position, to_range
 from pmc.source import SourceFile
 from pmc.syntax import ast
@@ -179,9 +179,17 @@ _COMPLETION_KIND = {
 
 
 def completion(
-    source: SourceFile, position: types.Position, index: SymbolIndex | None
+    source: SourceFile,
+    position: types.Position,
+    index: SymbolIndex | None,
+    keywords_too: bool = True,
 ) -> list[types.CompletionItem]:
-    """Completions at ``position`` of ``source``, names from ``index`` (maybe an older text's)."""
+    """Completions at ``position`` of ``source``, names from ``index`` (maybe an older text's).
+
+    Without ``keywords_too`` (the editor asked because a space, `.` or `>`
+    was typed), only a slot that takes a name gets completions: a list of
+    keywords after every space would be noise.
+    """
     line, column = from_position(source, position)
     offset = sum(len(source.line_text(n)) + 1 for n in range(1, line)) + column - 1
     return [
@@ -190,7 +198,7 @@ def completion(
             kind=_COMPLETION_KIND[found.kind] if found.kind else types.CompletionItemKind.Keyword,
             detail=found.detail or (found.kind.value if found.kind else "keyword"),
         )
-        for found in candidates(source.text[:offset], index)
+        for found in candidates(source.text[:offset], index, keywords_too)
     ]
 
 
@@ -287,6 +295,13 @@ def rename(analysis: Analysis, uri: str, position: types.Position, new_name: str
         raise RenameRefused(f"{new_name!r} is not a name")
     assert analysis.index is not None  # an occurrence was found in it
     symbol = occurrence.symbol
+    if new_name in keywords():
+        raise RenameRefused(f"{new_name!r} is a keyword")
+    taken = analysis.index.definition(SymbolId(symbol.kind, symbol.owner, new_name))
+    if taken is not None and new_name != symbol.name:
+        raise RenameRefused(
+            f"{symbol.kind.value} {new_name} already exists (line {taken.span.line})"
+        )
     edits = [
         types.TextEdit(range=to_range(analysis.source, found.span), new_text=new_name)
         for found in analysis.index.references(symbol)

@@ -112,7 +112,10 @@ def create_server(version: str) -> LanguageServer:
     def on_completion(params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
         source = analysis_of(uri).source
-        items = completion(source, params.position, documents.last_index(uri))
+        typed = params.context is not None and (
+            params.context.trigger_kind == types.CompletionTriggerKind.TriggerCharacter
+        )
+        items = completion(source, params.position, documents.last_index(uri), not typed)
         return types.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
