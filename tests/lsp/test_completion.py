@@ -124,3 +124,30 @@ def test_without_an_index_only_keywords() -> None:
     assert labels("process Shop {\n    machine M {\n        transition t: A -> ", None) == list(
         keywords()
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            f"{INVOICE}        final Paid, ",
+            ["Open", "Charging", "Waiting", "Paid", "Declined", "Lapsed"],
+        ),
+        (
+            "process Dunning {\n    cancel on InvoiceOverdue, ",
+            ["InvoiceOverdue", "CardUpdated", "PaymentReceived"],
+        ),
+        (f"{INVOICE}        transition t: A -> B on X\n keep ChargeCard, ", ["ChargeCard"]),
+    ],
+    ids=["final", "cancel on", "keep"],
+)
+def test_after_a_comma_the_list_goes_on(
+    dunning: SymbolIndex, text: str, expected: list[str]
+) -> None:
+    assert labels(text, dunning) == expected
+
+
+def test_after_a_trigger_and_a_space_no_name_slot(dunning: SymbolIndex) -> None:
+    assert labels(
+        f"{INVOICE}        transition t: Open -> Paid on InvoiceOverdue ", dunning
+    ) == list(keywords())

@@ -121,22 +121,43 @@ def _names(where: Context, index: SymbolIndex) -> list[Candidate] | None:
     """The names the slot before the cursor takes, or None when it takes no name."""
     before = where.before
     last = before[-1] if before else ""
+    machine = where.machine or ""
     if last == "." and len(before) >= 2:
         return _fields(before[-2], where, index)
-    if last == "->" or _in_sources(before) or last in ("initial", "final"):
-        return _symbols(index, [Kind.STATE], where.machine or "")
-    if (in_states := _condition_machine(before)) is not None:
-        return _symbols(index, [Kind.STATE], in_states)
+    if last == "->":
+        return _symbols(index, [Kind.STATE], machine)
+    head = _list_head(before)
+    # Right after the word that opens a list of names, or after a comma in it.
+    if head >= 0 and (last == "," or head == len(before) - 1):
+        listed = _listed(before, head, machine, index)
+        if listed is not None:
+            return listed
+    if last == "on":
+        return _symbols(index, [Kind.EVENT, Kind.SIGNAL, Kind.TASK])
     if last in ("all", "any"):
         return _symbols(index, [Kind.MACHINE])
-    if last == "on":
-        if len(before) >= 2 and before[-2] in ("start", "cancel"):
-            return _symbols(index, [Kind.EVENT])
-        return _symbols(index, [Kind.EVENT, Kind.SIGNAL, Kind.TASK])
-    if last in ("run", "keep"):
+    if last == "run":
         return _symbols(index, [Kind.TASK])
     if last == "emit":
         return _symbols(index, [Kind.SIGNAL])
+    return None
+
+
+def _listed(
+    before: Sequence[str], head: int, machine: str, index: SymbolIndex
+) -> list[Candidate] | None:
+    """The names of a list opened by ``before[head]``: `transition t:`, `initial`,
+    `final`, `all M in`, `any M in`, `keep`, `start on`, `cancel on`."""
+    opener = before[head]
+    ahead = before[head - 2] if head >= 2 else ""
+    if (opener == ":" and ahead == "transition") or opener in ("initial", "final"):
+        return _symbols(index, [Kind.STATE], machine)
+    if opener == "in" and ahead in ("all", "any"):
+        return _symbols(index, [Kind.STATE], before[head - 1])
+    if opener == "keep":
+        return _symbols(index, [Kind.TASK])
+    if opener == "on" and head >= 1 and before[head - 1] in ("start", "cancel"):
+        return _symbols(index, [Kind.EVENT])
     return None
 
 
@@ -149,20 +170,6 @@ def _list_head(before: Sequence[str]) -> int:
     ):
         position -= 1
     return position
-
-
-def _in_sources(before: Sequence[str]) -> bool:
-    """After ``transition NAME:`` or a comma among its sources (no ``->`` yet)."""
-    head = _list_head(before)
-    return head >= 2 and before[head] == ":" and before[head - 2] == "transition"
-
-
-def _condition_machine(before: Sequence[str]) -> str | None:
-    """``all M in `` / ``any M in A, ``: the machine whose states the slot takes."""
-    head = _list_head(before)
-    if head >= 2 and before[head] == "in" and before[head - 2] in ("all", "any"):
-        return before[head - 1]
-    return None
 
 
 def _fields(scope: str, where: Context, index: SymbolIndex) -> list[Candidate] | None:
