@@ -117,7 +117,7 @@ class LspClient:
 
 
 @contextmanager
-def running_server(root: Path) -> Iterator[LspClient]:
+def running_server(root: Path, capabilities: dict[str, Any] | None = None) -> Iterator[LspClient]:
     """``pmc lsp`` started, initialized with ``root`` as its workspace, and shut down after."""
     process = subprocess.Popen(
         [sys.executable, "-m", "pmc", "lsp"],
@@ -129,7 +129,7 @@ def running_server(root: Path) -> Iterator[LspClient]:
     try:
         client.request(
             "initialize",
-            {"processId": None, "rootUri": root.as_uri(), "capabilities": {}},
+            {"processId": None, "rootUri": root.as_uri(), "capabilities": capabilities or {}},
         )
         client.notify("initialized", {})
         yield client

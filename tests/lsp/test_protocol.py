@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.lsp.client import LspClient
-from tests.lsp.conftest import SHOP, find, uri_of
+from tests.lsp.client import LspClient, running_server
+from tests.lsp.conftest import FIXTURES, SHOP, find, uri_of
 
 BROKEN = SHOP.replace("data.paid == 0", "data.payd == 0")
 
@@ -233,3 +233,14 @@ def test_a_file_the_editor_never_opened_is_read_from_disk(server: LspClient) -> 
 
     line, character = find(SHOP, "Paid {")
     assert found["range"]["start"] == {"line": line, "character": character}
+
+
+def test_a_client_preferring_utf8_gets_columns_in_bytes() -> None:
+    # Neovim and Helix offer UTF-8 first; the server takes it and counts bytes.
+    capabilities = {"general": {"positionEncodings": ["utf-8", "utf-16"]}}
+    with running_server(FIXTURES, capabilities) as client:
+        (diagnostic,) = client.open(uri_of("utf8.pm"), BROKEN)
+
+    line, _ = find(BROKEN, "payd")
+    prefix = BROKEN.splitlines()[line][: BROKEN.splitlines()[line].index("payd")]
+    assert diagnostic["range"]["start"] == {"line": line, "character": len(prefix.encode())}

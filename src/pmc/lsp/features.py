@@ -19,7 +19,7 @@ from pmc.diagnostics import Diagnostic, Severity
 from pmc.errors import PmcError
 from pmc.lsp.completion import candidates, keywords
 from pmc.lsp.index import Kind, Occurrence, Outline, SymbolId, SymbolIndex, build_index
-from pmc.lsp.positions import from_position, to_position, to_range
+from pmc.lsp.positions import UTF16, Positions
 from pmc.source import SourceFile
 from pmc.syntax import ast
 from pmc.tools.explain import all_sections
@@ -33,6 +33,11 @@ class Analysis:
     source: SourceFile
     module: ast.Module | None  # None: the text does not parse
     diagnostics: tuple[Diagnostic, ...]
+    encoding: str = UTF16  # of LSP columns, as negotiated with the client
+
+    @cached_property
+    def positions(self) -> Positions:
+        return Positions(self.source, self.encoding)
 
     @cached_property
     def index(self) -> SymbolIndex | None:
@@ -40,10 +45,10 @@ class Analysis:
         return build_index(self.module, self.source) if self.module is not None else None
 
 
-def analyse(path: str, text: str) -> Analysis:
+def analyse(path: str, text: str, encoding: str = UTF16) -> Analysis:
     source = SourceFile(path, text)
     checked = check_source(source)
-    return Analysis(source, checked.module, checked.diagnostics)
+    return Analysis(source, checked.module, checked.diagnostics, encoding)
 
 
 # ---- diagnostics -----------------------------------------------------------------------------
@@ -54,7 +59,7 @@ _SEVERITY = {
 }
 
 
-def lsp_diagnostic(source: SourceFile, uri: str, diagnostic: Diagnostic) -> types.Diagnostic:
+def lsp_diagnostic(positions: Positions, uri: str, diagnostic: Diagnostic) -> types.Diagnostic:
     """``diagnostic`` as ``pmc check`` prints it: message, label, notes and help; labels related."""
     lines = [diagnostic.message]
     lines += [f"{diagnostic.label}"] if diagnostic.label else []
@@ -62,13 +67,13 @@ def lsp_diagnostic(source: SourceFile, uri: str, diagnostic: Diagnostic) -> type
     lines += [f"help: {diagnostic.help}"] if diagnostic.help else []
     related = [
         types.DiagnosticRelatedInformation(
-            location=types.Location(uri=uri, range=to_range(source, label.span)),
+            location=types.Location(uri=uri, range=positions.range(label.span)),
             message=label.message,
         )
         for label in diagnostic.labels
     ]
     return types.Diagnostic(
-        range=to_range(source, diagnostic.span),
+        range=positions.range(diagnostic.span),
         message="\n".join(lines),
         severity=_SEVERITY[diagnostic.severity],
         code=diagnostic.id,
@@ -78,7 +83,7 @@ def lsp_diagnostic(source: SourceFile, uri: str, diagnostic: Diagnostic) -> type
 
 
 def lsp_diagnostics(analysis: Analysis, uri: str) -> list[types.Diagnostic]:
-    return [lsp_diagnostic(analysis.source, uri, d) for d in analysis.diagnostics]
+    return [lsp_diagnostic(analysis.positions, uri, d) for d in analysis.diagnostics]
 
 
 # ---- positions to names ----------------------------------------------------------------------
@@ -87,12 +92,12 @@ def lsp_diagnostics(analysis: Analysis, uri: str) -> list[types.Diagnostic]:
 def occurrence_at(analysis: Analysis, position: types.Position) -> Occurrence | None:
     if analysis.index is None:
         return None
-    line, column = from_position(analysis.source, position)
+    line, column = analysis.positions.place(position)
     return analysis.index.at(line, column)
 
 
 def _location(analysis: Analysis, uri: str, occurrence: Occurrence) -> types.Location:
-    return types.Location(uri=uri, range=to_range(analysis.source, occurrence.span))
+    return types.Location(uri=uri, range=analysis.positions.range(occurrence.span))
 
 
 # ---- hover -----------------------------------------------------------------------------------
@@ -105,7 +110,7 @@ def _explanations() -> dict[str, str]:
 
 
 def _covers(analysis: Analysis, diagnostic: Diagnostic, position: types.Position) -> bool:
-    found = to_range(analysis.source, diagnostic.span)
+    found = analysis.positions.range(diagnostic.span)
     start, end = found.start, found.end
     return (
         (start.line, start.character)
@@ -145,7 +150,7 @@ def definition(analysis: Analysis, uri: str, position: types.Position) -> types.
     symbol = analysis.index.definition(occurrence.symbol)
     if symbol is None:
         return None
-    return types.Location(uri=uri, range=to_range(analysis.source, symbol.span))
+    return types.Location(uri=uri, range=analysis.positions.range(symbol.span))
 
 
 def references(
@@ -179,18 +184,19 @@ _COMPLETION_KIND = {
 
 
 def completion(
-    source: SourceFile,
+    positions: Positions,
     position: types.Position,
     index: SymbolIndex | None,
     keywords_too: bool = True,
 ) -> list[types.CompletionItem]:
-    """Completions at ``position`` of ``source``, names from ``index`` (maybe an older text's).
+    """Completions at ``position``, names from ``index`` (maybe an older text's).
 
     Without ``keywords_too`` (the editor asked because a space, `.` or `>`
     was typed), only a slot that takes a name gets completions: a list of
     keywords after every space would be noise.
     """
-    line, column = from_position(source, position)
+    source = positions.source
+    line, column = positions.place(position)
     offset = sum(len(source.line_text(n)) + 1 for n in range(1, line)) + column - 1
     return [
         types.CompletionItem(
@@ -222,7 +228,7 @@ _SYMBOL_KIND = {
 def document_symbols(analysis: Analysis) -> list[types.DocumentSymbol]:
     if analysis.index is None:
         return []
-    source = analysis.source
+    positions = analysis.positions
     index = analysis.index
 
     def convert(node: Outline) -> types.DocumentSymbol:
@@ -230,8 +236,8 @@ def document_symbols(analysis: Analysis) -> list[types.DocumentSymbol]:
         return types.DocumentSymbol(
             name=node.symbol.name,
             kind=_SYMBOL_KIND[node.symbol.kind],
-            range=to_range(source, node.span),
-            selection_range=to_range(source, node.name_span),
+            range=positions.range(node.span),
+            selection_range=positions.range(node.name_span),
             detail=symbol.type if symbol is not None and symbol.type else node.symbol.kind.value,
             children=[convert(child) for child in node.children] or None,
         )
@@ -249,9 +255,7 @@ def formatting(analysis: Analysis) -> list[types.TextEdit] | None:
     formatted = format_module(analysis.module, analysis.source)
     if formatted == analysis.source.text:
         return []
-    source = analysis.source
-    end = to_position(source, source.line_count, len(source.line_text(source.line_count)) + 1)
-    whole = types.Range(start=types.Position(line=0, character=0), end=end)
+    whole = types.Range(start=types.Position(line=0, character=0), end=analysis.positions.end())
     return [types.TextEdit(range=whole, new_text=formatted)]
 
 
@@ -303,7 +307,7 @@ def rename(analysis: Analysis, uri: str, position: types.Position, new_name: str
             f"{symbol.kind.value} {new_name} already exists (line {taken.span.line})"
         )
     edits = [
-        types.TextEdit(range=to_range(analysis.source, found.span), new_text=new_name)
+        types.TextEdit(range=analysis.positions.range(found.span), new_text=new_name)
         for found in analysis.index.references(symbol)
     ]
     rule = RENAME_BREAKS[symbol.kind]

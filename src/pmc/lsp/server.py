@@ -31,7 +31,7 @@ from pmc.lsp.features import (
     rename_target,
 )
 from pmc.lsp.index import SymbolIndex
-from pmc.lsp.positions import to_range
+from pmc.lsp.positions import UTF16
 
 
 @dataclass
@@ -41,8 +41,8 @@ class Documents:
     analyses: dict[str, Analysis] = field(default_factory=dict)
     parsed: dict[str, Analysis] = field(default_factory=dict)
 
-    def update(self, uri: str, text: str) -> Analysis:
-        analysis = analyse(to_fs_path(uri) or uri, text)
+    def update(self, uri: str, text: str, encoding: str) -> Analysis:
+        analysis = analyse(to_fs_path(uri) or uri, text, encoding)
         self.analyses[uri] = analysis
         if analysis.module is not None:
             self.parsed[uri] = analysis
@@ -63,15 +63,19 @@ def create_server(version: str) -> LanguageServer:
     server = LanguageServer("pmc", version, text_document_sync_kind=types.TextDocumentSyncKind.Full)
     documents = Documents()
 
+    def update(uri: str) -> Analysis:
+        # The column unit agreed with the client at initialize (UTF-16 unless it prefers another).
+        encoding = server.server_capabilities.position_encoding or UTF16
+        return documents.update(uri, server.workspace.get_text_document(uri).source, encoding)
+
     def publish(uri: str) -> None:
-        analysis = documents.update(uri, server.workspace.get_text_document(uri).source)
+        analysis = update(uri)
         params = types.PublishDiagnosticsParams(uri=uri, diagnostics=lsp_diagnostics(analysis, uri))
         server.text_document_publish_diagnostics(params)
 
     def analysis_of(uri: str) -> Analysis:
         """The document's latest analysis; one the editor never opened is read and checked now."""
-        known = documents.analyses.get(uri)
-        return known or documents.update(uri, server.workspace.get_text_document(uri).source)
+        return documents.analyses.get(uri) or update(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(params: types.DidOpenTextDocumentParams) -> None:
@@ -111,11 +115,11 @@ def create_server(version: str) -> LanguageServer:
     )
     def on_completion(params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
-        source = analysis_of(uri).source
+        positions = analysis_of(uri).positions
         typed = params.context is not None and (
             params.context.trigger_kind == types.CompletionTriggerKind.TriggerCharacter
         )
-        items = completion(source, params.position, documents.last_index(uri), not typed)
+        items = completion(positions, params.position, documents.last_index(uri), not typed)
         return types.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
@@ -130,7 +134,7 @@ def create_server(version: str) -> LanguageServer:
     def on_prepare_rename(params: types.PrepareRenameParams) -> types.Range | None:
         analysis = analysis_of(params.text_document.uri)
         try:
-            return to_range(analysis.source, rename_target(analysis, params.position).span)
+            return analysis.positions.range(rename_target(analysis, params.position).span)
         except RenameRefused:
             return None
 
