@@ -39,7 +39,16 @@ def test_the_word_being_typed_is_completed_in_its_slot(dunning: SymbolIndex) -> 
     ]
 
 
-@pytest.mark.parametrize("sources", ["transition t: ", "transition t: Open, ", "transition t: *, "])
+@pytest.mark.parametrize(
+    "sources",
+    [
+        "transition t: ",
+        "transition t: Open, ",
+        "transition t: *, ",
+        "transition t: Open, Charging, Waiting, Paid, Declined, Lapsed, Open, Charging, ",
+    ],
+    ids=["first", "after a comma", "after a wildcard", "a long list"],
+)
 def test_in_a_transitions_sources_the_states(dunning: SymbolIndex, sources: str) -> None:
     assert labels(INVOICE + sources, dunning)[:2] == ["Open", "Charging"]
 

@@ -58,7 +58,7 @@ class Context:
 
     machine: str | None
     transition: str | None
-    before: tuple[str, ...]  # the tokens before the word being typed, the last ones only
+    before: tuple[str, ...]  # the tokens before the word being typed
 
 
 def context(text_before: str) -> Context:
@@ -81,7 +81,7 @@ def context(text_before: str) -> Context:
             machine, machine_depth, transition = words[index + 1], depth, None
         elif word == "transition" and index + 1 < len(words) and machine is not None:
             transition = words[index + 1]
-    return Context(machine, transition, tuple(words[-12:]))
+    return Context(machine, transition, tuple(words))
 
 
 def _in_comment_or_string(text_before: str) -> bool:
