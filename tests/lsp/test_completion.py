@@ -160,3 +160,13 @@ def test_after_a_trigger_and_a_space_no_name_slot(dunning: SymbolIndex) -> None:
     assert labels(
         f"{INVOICE}        transition t: Open -> Paid on InvoiceOverdue ", dunning
     ) == list(keywords())
+
+
+def test_after_an_event_name_and_a_dot_its_fields_for_a_selector(dunning: SymbolIndex) -> None:
+    text = f"{INVOICE}        transition t: Open -> Paid on PaymentReceived."
+
+    assert [(c.label, c.detail) for c in candidates(text, dunning)] == [
+        ("subscription_id", "str"),
+        ("invoice_id", "str"),
+        ("amount", "Decimal"),
+    ]

@@ -173,11 +173,15 @@ def _list_head(before: Sequence[str]) -> int:
 
 
 def _fields(scope: str, where: Context, index: SymbolIndex) -> list[Candidate] | None:
+    """The fields after ``scope.``: of the data records, the trigger, or a selector's event."""
     if scope == "data":
         return _symbols(index, [Kind.DATA])
     if scope == "instance":
         return _symbols(index, [Kind.INSTANCE], where.machine or "")
-    if scope != "event" or where.machine is None or where.transition is None:
+    if scope != "event":
+        # `on Event.field`: the field that selects the instance.
+        return _symbols(index, [Kind.FIELD], scope) or None
+    if where.machine is None or where.transition is None:
         return None
     transition = SymbolId(Kind.TRANSITION, where.machine, where.transition)
     fields = index.trigger_fields.get(transition)
