@@ -20,7 +20,7 @@ from pmc.errors import PmcError
 from pmc.lsp.completion import candidates, keywords
 from pmc.lsp.index import Kind, Occurrence, Outline, SymbolId, SymbolIndex, build_index
 from pmc.lsp.positions import UTF16, Positions
-from pmc.source import SourceFile
+from pmc.source import SourceFile, Span
 from pmc.syntax import ast
 from pmc.tools.explain import all_sections
 from pmc.tools.fmt import format_module
@@ -62,7 +62,7 @@ _SEVERITY = {
 def lsp_diagnostic(positions: Positions, uri: str, diagnostic: Diagnostic) -> types.Diagnostic:
     """``diagnostic`` as ``pmc check`` prints it: message, label, notes and help; labels related."""
     lines = [diagnostic.message]
-    lines += [f"{diagnostic.label}"] if diagnostic.label else []
+    lines += [diagnostic.label] if diagnostic.label else []
     lines += [f"note: {note}" for note in diagnostic.notes]
     lines += [f"help: {diagnostic.help}"] if diagnostic.help else []
     related = [
@@ -96,8 +96,8 @@ def occurrence_at(analysis: Analysis, position: types.Position) -> Occurrence | 
     return analysis.index.at(line, column)
 
 
-def _location(analysis: Analysis, uri: str, occurrence: Occurrence) -> types.Location:
-    return types.Location(uri=uri, range=analysis.positions.range(occurrence.span))
+def _location(analysis: Analysis, uri: str, span: Span) -> types.Location:
+    return types.Location(uri=uri, range=analysis.positions.range(span))
 
 
 # ---- hover -----------------------------------------------------------------------------------
@@ -110,14 +110,13 @@ def _explanations() -> dict[str, str]:
 
 
 def _covers(analysis: Analysis, diagnostic: Diagnostic, position: types.Position) -> bool:
-    found = analysis.positions.range(diagnostic.span)
-    start, end = found.start, found.end
+    span = diagnostic.span
     return (
-        (start.line, start.character)
-        <= (position.line, position.character)
+        (span.line, span.column)
+        <= analysis.positions.place(position)
         <= (
-            end.line,
-            end.character,
+            span.end_line,
+            span.end_column,
         )
     )
 
@@ -150,7 +149,7 @@ def definition(analysis: Analysis, uri: str, position: types.Position) -> types.
     symbol = analysis.index.definition(occurrence.symbol)
     if symbol is None:
         return None
-    return types.Location(uri=uri, range=analysis.positions.range(symbol.span))
+    return _location(analysis, uri, symbol.span)
 
 
 def references(
@@ -160,7 +159,7 @@ def references(
     if occurrence is None or analysis.index is None:
         return []
     return [
-        _location(analysis, uri, found)
+        _location(analysis, uri, found.span)
         for found in analysis.index.references(occurrence.symbol)
         if include_declaration or not found.declaration
     ]
