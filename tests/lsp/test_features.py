@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from lsprotocol.types import Position
+from lsprotocol.types import MarkupContent, Position
 
 from pmc.lsp.features import RenameRefused, analyse, formatting, hover, rename
 from tests.lsp.conftest import SHOP, find
@@ -62,3 +62,16 @@ def test_renaming_to_a_name_already_taken_is_refused() -> None:
 def test_renaming_to_a_keyword_is_refused() -> None:
     with pytest.raises(RenameRefused, match="'final' is a keyword"):
         rename(analyse("shop.pm", SHOP), URI, at("Done"), "final")
+
+
+def test_hover_explains_a_syntax_error_though_nothing_else_answers() -> None:
+    broken = SHOP.replace("initial New", "initial")
+    analysis = analyse("shop.pm", broken)
+    (error,) = analysis.diagnostics
+    where = Position(line=error.span.line - 1, character=error.span.column - 1)
+
+    shown = hover(analysis, where)
+
+    assert analysis.index is None
+    assert shown is not None and isinstance(shown.contents, MarkupContent)
+    assert shown.contents.value.startswith("## PM0001: syntax error")
