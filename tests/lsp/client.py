@@ -96,6 +96,11 @@ class LspClient:
 
     def change(self, uri: str, version: int, text: str) -> list[dict[str, Any]]:
         """Replace a document's whole text; its diagnostics, as published."""
+        self.send_change(uri, version, text)
+        return self.diagnostics(uri)
+
+    def send_change(self, uri: str, version: int, text: str) -> None:
+        """Replace a document's whole text, without waiting for its diagnostics."""
         self.notify(
             "textDocument/didChange",
             {
@@ -103,12 +108,15 @@ class LspClient:
                 "contentChanges": [{"text": text}],
             },
         )
-        return self.diagnostics(uri)
 
     def diagnostics(self, uri: str) -> list[dict[str, Any]]:
+        return list(self.published(uri)["diagnostics"])
+
+    def published(self, uri: str) -> dict[str, Any]:
+        """The next ``publishDiagnostics`` (its ``version`` and ``diagnostics``) for ``uri``."""
         params = self.next_notification("textDocument/publishDiagnostics")
         assert params["uri"] == uri
-        return list(params["diagnostics"])
+        return params
 
     def at(self, method: str, uri: str, line: int, character: int, **extra: Any) -> Any:
         """A request about one position (0-based line and UTF-16 column, as LSP counts)."""

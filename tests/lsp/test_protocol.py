@@ -244,3 +244,21 @@ def test_a_client_preferring_utf8_gets_columns_in_bytes() -> None:
     line, _ = find(BROKEN, "payd")
     prefix = BROKEN.splitlines()[line][: BROKEN.splitlines()[line].index("payd")]
     assert diagnostic["range"]["start"] == {"line": line, "character": len(prefix.encode())}
+
+
+def test_a_burst_of_changes_ends_with_the_diagnostics_of_the_last_text(server: LspClient) -> None:
+    uri = uri_of("burst.pm")
+    server.open(uri, SHOP)
+    # Typing `payd` a letter at a time, then fixing it: the last text is clean.
+    texts = [SHOP.replace("data.paid == 0", f"data.{typed} == 0") for typed in ("p", "pa", "pay")]
+    for version, text in enumerate([*texts, BROKEN, SHOP], start=2):
+        server.send_change(uri, version, text)
+
+    versions = []
+    while not versions or versions[-1] != 6:
+        published = server.published(uri)
+        versions.append(published["version"])
+
+    # No text older than one already published, and the last one is clean.
+    assert versions == sorted(versions)
+    assert published["diagnostics"] == []

@@ -2,14 +2,16 @@
 
 Documents are synchronised whole (a ``.pm`` file is small, and checking it
 costs more than sending it). Every open or change re-checks the document and
-publishes its diagnostics, an empty list once it is fixed. The analysis of
-each version is kept for the requests that follow; so is the index of the
-last version that parsed, which completion uses while the text being typed
-does not parse.
+publishes its diagnostics, an empty list once it is fixed; changes that
+arrive while a check runs are checked together, once. The analysis of the
+current version is kept for the requests that follow; so is the index of
+the last version that parsed, which completion uses while the text being
+typed does not parse.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from lsprotocol import types
@@ -36,14 +38,25 @@ from pmc.lsp.positions import UTF16
 
 @dataclass
 class Documents:
-    """The latest analysis of each open document, and the analysis of its last text that parsed."""
+    """What the server knows of each document, by URI.
+
+    ``analyses`` holds the latest analysis and ``versions`` the document
+    version it is of; ``parsed`` the analysis of the last text that parsed.
+    ``checking`` names the documents being checked in a thread, and
+    ``stale`` those that changed meanwhile: they are checked again, once,
+    with their newest text.
+    """
 
     analyses: dict[str, Analysis] = field(default_factory=dict)
+    versions: dict[str, int | None] = field(default_factory=dict)
     parsed: dict[str, Analysis] = field(default_factory=dict)
+    opened: set[str] = field(default_factory=set)
+    checking: set[str] = field(default_factory=set)
+    stale: set[str] = field(default_factory=set)
 
-    def update(self, uri: str, text: str, encoding: str) -> Analysis:
-        analysis = analyse(to_fs_path(uri) or uri, text, encoding)
+    def store(self, uri: str, analysis: Analysis, version: int | None) -> Analysis:
         self.analyses[uri] = analysis
+        self.versions[uri] = version
         if analysis.module is not None:
             self.parsed[uri] = analysis
         return analysis
@@ -54,8 +67,14 @@ class Documents:
         return parsed.index if parsed is not None else None
 
     def close(self, uri: str) -> None:
-        self.analyses.pop(uri, None)
-        self.parsed.pop(uri, None)
+        for known in (self.analyses, self.versions, self.parsed):
+            known.pop(uri, None)
+        self.opened.discard(uri)
+
+
+def _path(uri: str) -> str:
+    """The file a diagnostic names: the document's path, or its URI when it is not a file."""
+    return to_fs_path(uri) or uri
 
 
 def create_server(version: str) -> LanguageServer:
@@ -63,27 +82,62 @@ def create_server(version: str) -> LanguageServer:
     server = LanguageServer("pmc", version, text_document_sync_kind=types.TextDocumentSyncKind.Full)
     documents = Documents()
 
-    def update(uri: str) -> Analysis:
+    def encoding() -> str:
         # The column unit agreed with the client at initialize (UTF-16 unless it prefers another).
-        encoding = server.server_capabilities.position_encoding or UTF16
-        return documents.update(uri, server.workspace.get_text_document(uri).source, encoding)
-
-    def publish(uri: str) -> None:
-        analysis = update(uri)
-        params = types.PublishDiagnosticsParams(uri=uri, diagnostics=lsp_diagnostics(analysis, uri))
-        server.text_document_publish_diagnostics(params)
+        return server.server_capabilities.position_encoding or UTF16
 
     def analysis_of(uri: str) -> Analysis:
-        """The document's latest analysis; one the editor never opened is read and checked now."""
-        return documents.analyses.get(uri) or update(uri)
+        """The analysis of the document's current text: a request must not read an older one.
+
+        A document the editor never opened is read from disk and checked now.
+        """
+        document = server.workspace.get_text_document(uri)
+        known = documents.analyses.get(uri)
+        if known is not None and documents.versions.get(uri) == document.version:
+            return known
+        analysis = analyse(_path(uri), document.source, encoding())
+        return documents.store(uri, analysis, document.version)
+
+    async def publish(uri: str) -> None:
+        """Check the document in a thread; publish its diagnostics unless it changed meanwhile.
+
+        The event loop reads the next changes while a check runs: a burst of
+        keystrokes costs one check in flight and one more of the newest text,
+        not one per keystroke.
+        """
+        if uri in documents.checking:
+            documents.stale.add(uri)
+            return
+        documents.checking.add(uri)
+        try:
+            while True:
+                documents.stale.discard(uri)
+                document = server.workspace.get_text_document(uri)
+                text, version = document.source, document.version
+                analysis = await asyncio.to_thread(analyse, _path(uri), text, encoding())
+                if uri not in documents.opened:
+                    return  # closed meanwhile: its diagnostics are already cleared
+                if uri in documents.stale:
+                    continue
+                documents.store(uri, analysis, version)
+                diagnostics = lsp_diagnostics(analysis, uri)
+                server.text_document_publish_diagnostics(
+                    types.PublishDiagnosticsParams(
+                        uri=uri, diagnostics=diagnostics, version=version
+                    )
+                )
+                return
+        finally:
+            documents.checking.discard(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(params: types.DidOpenTextDocumentParams) -> None:
-        publish(params.text_document.uri)
+    async def did_open(params: types.DidOpenTextDocumentParams) -> None:
+        documents.opened.add(params.text_document.uri)
+        await publish(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(params: types.DidChangeTextDocumentParams) -> None:
-        publish(params.text_document.uri)
+    async def did_change(params: types.DidChangeTextDocumentParams) -> None:
+        await publish(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
