@@ -29,6 +29,11 @@ def find(text: str, needle: str, occurrence: int = 1) -> tuple[int, int]:
     offset = -1
     for _ in range(occurrence):
         offset = text.index(needle, offset + 1)
+    return lsp_position(text, offset)
+
+
+def lsp_position(text: str, offset: int) -> tuple[int, int]:
+    """The 0-based (line, UTF-16 column) of a character offset of ``text``."""
     line = text.count("\n", 0, offset)
     prefix = text[text.rfind("\n", 0, offset) + 1 : offset]
     return line, len(prefix.encode("utf-16-le")) // 2

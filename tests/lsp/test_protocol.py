@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.lsp.client import LspClient, running_server
-from tests.lsp.conftest import FIXTURES, SHOP, find, uri_of
+from tests.lsp.conftest import FIXTURES, SHOP, find, lsp_position, uri_of
 
 BROKEN = SHOP.replace("data.paid == 0", "data.payd == 0")
 
@@ -262,3 +266,26 @@ def test_a_burst_of_changes_ends_with_the_diagnostics_of_the_last_text(server: L
     # No text older than one already published, and the last one is clean.
     assert versions == sorted(versions)
     assert published["diagnostics"] == []
+
+
+EXAMPLES = sorted((FIXTURES.parents[2] / "examples").glob("*.pm"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_an_example_opens_clean_and_its_names_lead_to_their_declarations(
+    server: LspClient, path: Path
+) -> None:
+    text = path.read_text(encoding="utf-8")
+    uri = path.as_uri()
+    target = re.search(r"transition \w+:[^>]*-> (\w+)", text)  # the first transition's
+    assert target is not None
+
+    published = server.open(uri, text)
+    where = lsp_position(text, target.start(1))
+    declared = server.at("textDocument/definition", uri, *where)
+    shown = server.at("textDocument/hover", uri, *where)
+
+    assert published == []
+    assert declared["range"]["start"]["line"] < where[0]  # in the machine's `states`
+    assert shown["contents"]["value"].startswith("```pmc\n")
+    assert f"state {target[1]} of machine " in shown["contents"]["value"]
