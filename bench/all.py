@@ -22,7 +22,17 @@ import benchlib
 
 BENCH = Path(__file__).resolve().parent
 # In the order of the table; a script another branch has not landed yet is skipped.
-SCRIPTS = ("handle", "stream_length", "tasks", "workers", "idle", "decide", "startup", "telemetry")
+SCRIPTS = (
+    "handle",
+    "stream_length",
+    "tasks",
+    "workers",
+    "idle",
+    "decide",
+    "startup",
+    "telemetry",
+    "lsp",
+)
 
 
 def passed_through(options: benchlib.Options) -> list[str]:

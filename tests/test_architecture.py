@@ -50,6 +50,15 @@ ALLOWED: dict[str, set[str]] = {
     # Compiler-side tools on the AST and the model.
     "pmc.tools": {"pmc.syntax", "pmc.semantics", "pmc.diagnostics", "pmc.source", "pmc._resources"},
     "pmc.streams": {"pmc.runtime", "pmc.diagnostics"},
+    # The Language Server: the front end through `pmc.compiler`, the AST for the
+    # symbol index, and the tools an editor runs (fmt, explain).
+    "pmc.lsp": {
+        "pmc.compiler",
+        "pmc.syntax",
+        "pmc.diagnostics",
+        "pmc.source",
+        "pmc.tools",
+    },
     "pmc.runtime": set(),
     # The web inspector: a view of the runtime's Operations, as the CLI's
     # `pmc ps` / `pmc show` are; its filters' grammar is `pmc ps`'s.

@@ -28,6 +28,7 @@ COMMAND_MODULES: dict[str, str] = {
     "graph": "pmc.cli.graph",
     "breaking": "pmc.cli.breaking",
     "explain": "pmc.cli.explain",
+    "lsp": "pmc.cli.lsp",
     "worker": "pmc.cli.worker",
     "db": "pmc.cli.db",
     "ps": "pmc.cli.instances",

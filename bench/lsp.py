@@ -1,0 +1,105 @@
+"""`pmc lsp`: what one keystroke costs on a 1,000-line file, against `pmc check` of it.
+
+On each change the server re-checks the whole document (full sync): it runs
+the compiler's front end, as `pmc check` does, then builds the symbol index
+and converts the diagnostics to LSP's positions. The file is
+``examples/dunning.pm`` with its `Invoice` machine copied until the file
+passes 1,000 lines; each keystroke is one character more in a comment, so
+every text is a new one that checks cleanly. Two rows:
+
+- the keystroke's cost in milliseconds (goal: well under 100 ms);
+- the keystroke over `pmc check`'s front end (`pmc.compiler.check_source`)
+  on the same text, in the same process: what the server adds (goal <= 1.5x;
+  the symbol index is built on the first request that needs it, not per
+  keystroke).
+
+The front end itself (lark's parse above all) takes most of the keystroke:
+the first row is met only where `pmc check` of the file takes well under
+100 ms. Measured in-process: the JSON-RPC transport adds a message each way.
+
+    python bench/lsp.py [--quick] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import benchlib
+
+from pmc.compiler import CheckResult, check_source
+from pmc.lsp.features import analyse, lsp_diagnostics
+from pmc.source import SourceFile
+
+DUNNING = Path(__file__).resolve().parents[1] / "examples" / "dunning.pm"
+LINES = 1000
+GOAL_MS = 100.0
+GOAL_RATIO = 1.5
+
+
+def thousand_lines() -> str:
+    """Dunning with copies of its `Invoice` machine (renamed) until it has ``LINES`` lines."""
+    text = DUNNING.read_text(encoding="utf-8")
+    start = text.index("    machine Invoice {")
+    machine = text[start : text.index("\n    }\n", start) + len("\n    }\n")]
+    copies = []
+    while text.count("\n") + sum(c.count("\n") for c in copies) < LINES:
+        copies.append("\n" + machine.replace("machine Invoice", f"machine Invoice{len(copies)}"))
+    return text[: start + len(machine)] + "".join(copies) + text[start + len(machine) :]
+
+
+def per_keystroke(step: Callable[[str], object], text: str, keystrokes: int) -> float:
+    """Milliseconds ``step`` takes per text, typing ``keystrokes`` characters into a comment."""
+    typed = text.replace("# Dunning", "# Dunning ", 1)
+    point = typed.index("# Dunning ") + len("# Dunning ")
+    texts = [typed[:point] + "x" * n + typed[point:] for n in range(keystrokes)]
+    start = time.perf_counter()
+    for each in texts:
+        step(each)
+    return (time.perf_counter() - start) * 1000 / keystrokes
+
+
+def keystroke(text: str) -> object:
+    analysis = analyse("dunning.pm", text)
+    return lsp_diagnostics(analysis, "file:///dunning.pm")
+
+
+def check(text: str) -> CheckResult:
+    return check_source(SourceFile("dunning.pm", text))
+
+
+def main() -> None:
+    options = benchlib.options(__doc__.splitlines()[0])
+    text = thousand_lines()
+    assert not check(text).diagnostics, "the benchmark's file must check cleanly"
+    keystrokes = 10 if options.quick else 40
+    per_keystroke(keystroke, text, 3)  # warm: the parser is built on first use
+    ours = benchlib.median_of(options.repeats, lambda: per_keystroke(keystroke, text, keystrokes))
+    baseline = benchlib.median_of(options.repeats, lambda: per_keystroke(check, text, keystrokes))
+    lines = text.count("\n")
+    benchlib.print_rows(
+        [
+            benchlib.Row(
+                f"pmc lsp: one keystroke re-checks {lines} lines",
+                f"{ours:.1f} ms",
+                f"{GOAL_MS:.0f} ms",
+                ours,
+                f"< {GOAL_MS:.0f}ms",
+                ours < GOAL_MS,
+                unit="ms",
+            ),
+            benchlib.Row(
+                f"pmc lsp: keystroke vs pmc check's front end, {lines} lines",
+                f"{ours:.1f} ms",
+                f"{baseline:.1f} ms",
+                ours / baseline,
+                f"<= {GOAL_RATIO}x",
+                ours / baseline <= GOAL_RATIO,
+            ),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

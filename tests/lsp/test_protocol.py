@@ -1,0 +1,291 @@
+"""``pmc lsp`` over its real protocol: a subprocess speaking JSON-RPC on stdio, as editors do."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lsp.client import LspClient, running_server
+from tests.lsp.conftest import FIXTURES, SHOP, find, lsp_position, uri_of
+
+BROKEN = SHOP.replace("data.paid == 0", "data.payd == 0")
+
+
+def test_errors_are_published_on_open_and_cleared_once_fixed(server: LspClient) -> None:
+    uri = uri_of("diagnostics.pm")
+
+    published = server.open(uri, BROKEN)
+    fixed = server.change(uri, 2, SHOP)
+
+    assert [(d["code"], d["severity"], d["source"]) for d in published] == [("PM0207", 1, "pmc")]
+    (diagnostic,) = published
+    # Two emoji before it on the line: each is one pmc column but two UTF-16 units.
+    line, character = find(BROKEN, "payd")
+    assert diagnostic["range"] == {
+        "start": {"line": line, "character": character},
+        "end": {"line": line, "character": character + 4},
+    }
+    assert diagnostic["message"].splitlines() == [
+        "unknown data field `data.payd`",
+        "not declared in the `data` of process `Shop`",
+        "help: did you mean `paid`?",
+    ]
+    assert fixed == []
+
+
+def test_a_syntax_error_is_published_with_its_code(server: LspClient) -> None:
+    uri = uri_of("syntax.pm")
+
+    published = server.open(uri, SHOP.replace("initial New", "initial"))
+
+    assert published and published[0]["code"].startswith("PM00")
+
+
+def test_hover_shows_a_declaration_with_its_comment(server: LspClient) -> None:
+    uri = uri_of("hover.pm")
+    server.open(uri, SHOP)
+
+    hover = server.at("textDocument/hover", uri, *find(SHOP, "Paid\n"))
+
+    assert hover["contents"]["kind"] == "markdown"
+    assert hover["contents"]["value"] == (
+        "```pmc\nevent Paid {\n    order_id: str\n    amount: Decimal\n}\n```\n\n"
+        "Payment for an order,\nin full."
+    )
+
+
+def test_hover_on_a_data_field_shows_its_type(server: LspClient) -> None:
+    uri = uri_of("hover_field.pm")
+    server.open(uri, SHOP)
+
+    hover = server.at("textDocument/hover", uri, *find(SHOP, "paid =", 1))
+
+    assert hover["contents"]["value"].startswith("```pmc\ndata.paid: Decimal = 0\n")
+
+
+def test_hover_on_a_diagnostic_explains_its_code(server: LspClient) -> None:
+    uri = uri_of("hover_code.pm")
+    server.open(uri, BROKEN)
+
+    hover = server.at("textDocument/hover", uri, *find(BROKEN, "payd"))
+
+    assert "## PM0207: unknown data field" in hover["contents"]["value"]
+
+
+def test_definition_of_a_state_is_where_the_machine_declares_it(server: LspClient) -> None:
+    uri = uri_of("definition.pm")
+    server.open(uri, SHOP)
+
+    found = server.at("textDocument/definition", uri, *find(SHOP, "Shipping", 2))
+
+    line, character = find(SHOP, "Shipping")
+    assert found == {
+        "uri": uri,
+        "range": {
+            "start": {"line": line, "character": character},
+            "end": {"line": line, "character": character + len("Shipping")},
+        },
+    }
+
+
+def test_references_of_a_task_are_every_name_of_it(server: LspClient) -> None:
+    uri = uri_of("references.pm")
+    server.open(uri, SHOP)
+
+    found = server.at(
+        "textDocument/references", uri, *find(SHOP, "Ship {"), context={"includeDeclaration": True}
+    )
+
+    starts = [(r["range"]["start"]["line"], r["range"]["start"]["character"]) for r in found]
+    assert starts == [
+        find(SHOP, "Ship {"),
+        find(SHOP, "Ship("),
+        *[find(SHOP, "Ship ", n) for n in (2, 3)],
+    ]
+
+
+def complete_after(server: LspClient, name: str, text: str, typed: str) -> list[dict[str, Any]]:
+    """Open SHOP, change it to ``text`` (maybe half typed), complete right after ``typed``."""
+    uri = uri_of(name)
+    server.open(uri, SHOP)
+    if text != SHOP:
+        server.change(uri, 2, text)
+    line, character = find(text, typed)
+    completion = server.at("textDocument/completion", uri, line, character + len(typed))
+    return list(completion["items"])
+
+
+def test_completion_after_an_arrow_offers_the_machines_states(server: LspClient) -> None:
+    # Half typed, the text does not parse: the names come from the last text that did.
+    typing = SHOP.replace("New -> Paying on OrderPlaced", "New -> ")
+
+    items = complete_after(server, "complete_arrow.pm", typing, "New -> ")
+
+    assert [i["label"] for i in items] == ["New", "Paying", "Shipping", "Done"]
+
+
+def test_completion_after_on_offers_events_signals_and_tasks(server: LspClient) -> None:
+    items = complete_after(server, "complete_on.pm", SHOP, "New -> Paying on ")
+
+    assert [i["label"] for i in items] == ["OrderPlaced", "Paid", "Ship"]
+
+
+def test_completion_after_data_offers_its_fields_with_types(server: LspClient) -> None:
+    typing = SHOP.replace("set data.paid = event.amount", "set data.")
+
+    items = complete_after(server, "complete_data.pm", typing, "set data.")
+
+    assert [(i["label"], i["detail"]) for i in items] == [("paid", "Decimal")]
+
+
+def test_a_typed_space_offers_names_where_they_go_and_no_keywords_elsewhere(
+    server: LspClient,
+) -> None:
+    uri = uri_of("complete_space.pm")
+    server.open(uri, SHOP)
+    typed_space = {"triggerKind": 2, "triggerCharacter": " "}
+
+    after_set = server.at(
+        "textDocument/completion", uri, *find(SHOP, "data.paid = event"), context=typed_space
+    )
+    after_on = server.at(
+        "textDocument/completion", uri, *find(SHOP, "OrderPlaced\n"), context=typed_space
+    )
+
+    assert after_set["items"] == []
+    assert [i["label"] for i in after_on["items"]] == ["OrderPlaced", "Paid", "Ship"]
+
+
+def test_document_symbols_are_the_outline(server: LspClient) -> None:
+    uri = uri_of("symbols.pm")
+    server.open(uri, SHOP)
+
+    (process,) = server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+
+    assert process["name"] == "Shop"
+    assert [child["name"] for child in process["children"]] == [
+        "OrderPlaced",
+        "Paid",
+        "Ship",
+        "paid",
+        "Order",
+    ]
+    machine = process["children"][-1]
+    assert [child["name"] for child in machine["children"]] == [
+        "New",
+        "Paying",
+        "Shipping",
+        "Done",
+        "place",
+        "pay",
+        "shipped",
+        "lost",
+    ]
+
+
+def format_text(server: LspClient, name: str, text: str) -> Any:
+    """The server's answer to formatting ``text``, opened under ``name``."""
+    uri = uri_of(name)
+    server.open(uri, text)
+    options = {"tabSize": 4, "insertSpaces": True}
+    return server.request(
+        "textDocument/formatting", {"textDocument": {"uri": uri}, "options": options}
+    )
+
+
+def test_formatting_rewrites_the_file_as_pmc_fmt_does(server: LspClient) -> None:
+    edits = format_text(server, "format.pm", SHOP.replace("    key order_id", "  key   order_id"))
+
+    assert [edit["newText"] for edit in edits] == [SHOP]
+
+
+def test_formatting_does_nothing_to_a_file_with_syntax_errors(server: LspClient) -> None:
+    assert format_text(server, "format_broken.pm", SHOP.replace("initial New", "initial")) is None
+
+
+def test_rename_of_a_state_edits_every_use_and_warns_of_recorded_streams(
+    server: LspClient,
+) -> None:
+    uri = uri_of("rename.pm")
+    server.open(uri, SHOP)
+
+    edit = server.at("textDocument/rename", uri, *find(SHOP, "Done"), newName="Finished")
+    warning = server.next_notification("window/showMessage")
+
+    renamed = [(e["range"]["start"]["line"], e["newText"]) for e in edit["changes"][uri]]
+    assert renamed == [(find(SHOP, "Done", n)[0], "Finished") for n in (1, 2, 3, 4)]
+    assert warning["type"] == 2  # a warning
+    assert "STATE_NO_DELETE" in warning["message"]
+
+
+def test_rename_of_a_task_is_refused(server: LspClient) -> None:
+    uri = uri_of("rename_task.pm")
+    server.open(uri, SHOP)
+
+    prepared = server.at("textDocument/prepareRename", uri, *find(SHOP, "Ship {"))
+
+    assert prepared is None
+
+
+def test_a_file_the_editor_never_opened_is_read_from_disk(server: LspClient) -> None:
+    uri = uri_of("shop.pm")  # the fixture itself, never opened in this server
+
+    found = server.at("textDocument/definition", uri, *find(SHOP, "Paid", 2))
+
+    line, character = find(SHOP, "Paid {")
+    assert found["range"]["start"] == {"line": line, "character": character}
+
+
+def test_a_client_preferring_utf8_gets_columns_in_bytes() -> None:
+    # Neovim and Helix offer UTF-8 first; the server takes it and counts bytes.
+    capabilities = {"general": {"positionEncodings": ["utf-8", "utf-16"]}}
+    with running_server(FIXTURES, capabilities) as client:
+        (diagnostic,) = client.open(uri_of("utf8.pm"), BROKEN)
+
+    line, _ = find(BROKEN, "payd")
+    prefix = BROKEN.splitlines()[line][: BROKEN.splitlines()[line].index("payd")]
+    assert diagnostic["range"]["start"] == {"line": line, "character": len(prefix.encode())}
+
+
+def test_a_burst_of_changes_ends_with_the_diagnostics_of_the_last_text(server: LspClient) -> None:
+    uri = uri_of("burst.pm")
+    server.open(uri, SHOP)
+    # Typing `payd` a letter at a time, then fixing it: the last text is clean.
+    texts = [SHOP.replace("data.paid == 0", f"data.{typed} == 0") for typed in ("p", "pa", "pay")]
+    for version, text in enumerate([*texts, BROKEN, SHOP], start=2):
+        server.send_change(uri, version, text)
+
+    versions = []
+    while not versions or versions[-1] != 6:
+        published = server.published(uri)
+        versions.append(published["version"])
+
+    # No text older than one already published, and the last one is clean.
+    assert versions == sorted(versions)
+    assert published["diagnostics"] == []
+
+
+EXAMPLES = sorted((FIXTURES.parents[2] / "examples").glob("*.pm"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_an_example_opens_clean_and_its_names_lead_to_their_declarations(
+    server: LspClient, path: Path
+) -> None:
+    text = path.read_text(encoding="utf-8")
+    uri = path.as_uri()
+    target = re.search(r"transition \w+:[^>]*-> (\w+)", text)  # the first transition's
+    assert target is not None
+
+    published = server.open(uri, text)
+    where = lsp_position(text, target.start(1))
+    declared = server.at("textDocument/definition", uri, *where)
+    shown = server.at("textDocument/hover", uri, *where)
+
+    assert published == []
+    assert declared["range"]["start"]["line"] < where[0]  # in the machine's `states`
+    assert shown["contents"]["value"].startswith("```pmc\n")
+    assert f"state {target[1]} of machine " in shown["contents"]["value"]
