@@ -49,6 +49,8 @@ ALLOWED: dict[str, set[str]] = {
     "pmc.tools": {"pmc.syntax", "pmc.semantics", "pmc.diagnostics", "pmc.source", "pmc._resources"},
     "pmc.streams": {"pmc.runtime", "pmc.diagnostics"},
     "pmc.runtime": set(),
+    # The testing kit runs processes on the runtime and reads `pmc export` lines.
+    "pmc.testing": {"pmc.runtime", "pmc.streams"},
 }
 UNRESTRICTED = {"pmc", "pmc.cli", "pmc.__main__"}
 
