@@ -26,7 +26,6 @@ if TYPE_CHECKING:
         ExpectationFailed,
         Scenario,
         ScenarioError,
-        transition_matches,
     )
     from pmc.testing.tasks import (
         Call,
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
 _LAZY = {
     **dict.fromkeys(["START", "ClockError", "FakeClock"], "pmc.testing.clock"),
     **dict.fromkeys(
-        ["ExpectationFailed", "Scenario", "ScenarioError", "transition_matches"],
+        ["ExpectationFailed", "Scenario", "ScenarioError"],
         "pmc.testing.scenario",
     ),
     **dict.fromkeys(
@@ -90,5 +89,4 @@ __all__ = [
     "run",
     "succeed",
     "time_out",
-    "transition_matches",
 ]

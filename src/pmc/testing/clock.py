@@ -16,6 +16,12 @@ class ClockError(PmcError, ValueError):
     """A fake clock asked to run back."""
 
 
+def check_forward(delta: timedelta) -> None:
+    """Refuse a negative ``delta``: time never runs back."""
+    if delta < timedelta(0):
+        raise ClockError(f"time never runs back: cannot advance by {delta}")
+
+
 class FakeClock:
     """A store's clock (``open_store(url, clock=...)``) that moves only when told to.
 
@@ -32,8 +38,7 @@ class FakeClock:
 
     def advance(self, delta: timedelta) -> None:
         """Move the clock ``delta`` forward (a negative delta is refused: time never runs back)."""
-        if delta < timedelta(0):
-            raise ClockError(f"time never runs back: cannot advance by {delta}")
+        check_forward(delta)
         with self._lock:
             self._now += delta
 

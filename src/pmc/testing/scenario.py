@@ -34,7 +34,8 @@ from pmc.runtime.stores import NewEvent, ProcessStore, StoredEvent, open_store
 from pmc.runtime.work import work_changes
 from pmc.runtime.worker import Worker
 from pmc.streams.export import ExportedEvent, read_json_lines
-from pmc.testing.clock import FakeClock
+from pmc.streams.replay import Catalog
+from pmc.testing.clock import FakeClock, check_forward
 from pmc.testing.render import duration_text, listed, stream_lines, transition_text
 from pmc.testing.tasks import FakeTasks, Outcome, ScriptError
 
@@ -67,16 +68,20 @@ _TRANSITION = re.compile(
 )
 
 
-def transition_matches(expected: str, planned: TransitionPlannedBase) -> bool:
-    """Whether ``Machine[id]: From -> To (name)`` describes ``planned``; ``[id]`` and
-    ``(name)`` may be left out, and then match any."""
+def transition_pattern(expected: str) -> dict[str, str | None]:
+    """The parts of ``Machine[id]: From -> To (name)``; ``[id]`` and ``(name)`` may be
+    left out (None), and then match any."""
     match = _TRANSITION.match(expected.strip())
     if match is None:
         raise ScenarioError(
             f"cannot read the transition {expected!r}: write `Machine: From -> To`, "
             "optionally `Machine[id]: From -> To (transition)`"
         )
-    wanted = match.groupdict()
+    return match.groupdict()
+
+
+def transition_matches(pattern: Mapping[str, str | None], planned: TransitionPlannedBase) -> bool:
+    """Whether ``planned`` has every part the ``transition_pattern`` names."""
     found = {
         "machine": planned.machine,
         "id": planned.machine_id,
@@ -84,7 +89,7 @@ def transition_matches(expected: str, planned: TransitionPlannedBase) -> bool:
         "target": planned.to_state,
         "name": planned.transition,
     }
-    return all(value is None or found[part] == value for part, value in wanted.items())
+    return all(value is None or found[part] == value for part, value in pattern.items())
 
 
 def definition_of(process: ProcessDefinition | _HasDefinition) -> ProcessDefinition:
@@ -201,7 +206,8 @@ class Scenario:
         return self._finish(run_due)
 
     def when_task_runs(self, task: str, machine_id: str | None = None) -> Scenario:
-        """The one attempt of ``task`` (of ``machine_id``'s instance) runs now, before the rest."""
+        """The one attempt of ``task`` (of ``machine_id``'s instance) runs now, before the rest;
+        then the sync tasks its outcome planned, as after any attempt."""
         self._begin(f"when {task} runs", [])
         found = [
             t
@@ -215,6 +221,8 @@ class Scenario:
                 f"{self._stream(marked=False)}"
             )
         self.manager.run_attempt(self.key, found[0], WORKER_ID, self.worker.lease)
+        # As a worker does after an attempt: the sync tasks its outcome planned run now.
+        self.manager.run_sync_tasks(self.key)
         return self._finish(run_due=False)
 
     def run_due(self) -> Scenario:
@@ -225,6 +233,7 @@ class Scenario:
     def advance(self, delta: timedelta) -> Scenario:
         """Time passes: each timer, retry and timeout comes due in turn, at its own time,
         and runs then; the clock ends ``delta`` later."""
+        check_forward(delta)
         self._begin(f"after {duration_text(delta)}", [])
         until = self.clock() + delta
         for _ in range(MAX_ROUNDS):
@@ -290,14 +299,10 @@ class Scenario:
         if isinstance(given, StoredEvent):
             return given.event, given.event_id
         if isinstance(given, ExportedEvent):
-            classes = {
-                cls.__name__: cls
-                for cls in (*self.definition.events, *self.definition.lifecycle_classes())
-            }
-            name = given.event.rpartition(".")[2]
-            if name not in classes:
+            classes = Catalog.of(self.definition).classes
+            if given.event not in classes:
                 raise ScenarioError(f"{given.event} is not an event of {self.definition.category}")
-            return classes[name].model_validate(dict(given.payload)), given.event_id
+            return classes[given.event].model_validate(dict(given.payload)), given.event_id
         assert isinstance(given, Event)
         return given, uuid.uuid4()
 
@@ -312,9 +317,10 @@ class Scenario:
 
     def expect_transitions(self, *expected: str) -> Scenario:
         """The last step planned exactly these transitions, in order (``Machine: From -> To``)."""
+        patterns = [transition_pattern(e) for e in expected]
         found = self.transitions()
-        ok = len(found) == len(expected) and all(
-            transition_matches(e, f) for e, f in zip(expected, found, strict=True)
+        ok = len(found) == len(patterns) and all(
+            transition_matches(p, f) for p, f in zip(patterns, found, strict=True)
         )
         if not ok:
             self._fail("transitions", expected, [transition_text(f) for f in found])

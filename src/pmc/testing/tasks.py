@@ -51,16 +51,6 @@ class Outcome:
             raise ScriptError(f"an outcome is scripted for at least one call, not {count}")
         return (self,) * count
 
-    def describe(self) -> str:
-        match self.kind:
-            case "fail":
-                return f"fail({self.reason!r}{', permanent=True' if self.permanent else ''})"
-            case "raise":
-                return f"raises({self.error!r})"
-            case "run":
-                return f"run({getattr(self.handler, '__name__', 'handler')})"
-        return f"{self.kind}()"
-
 
 def succeed(result: ResultOf = None) -> Outcome:
     """The attempt completes with ``result`` (a mapping, or a function of the task's input)."""

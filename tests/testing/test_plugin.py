@@ -1,0 +1,69 @@
+"""The pytest plugin: registered for every pytest run, free until a test asks for a fixture."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+import pytest
+
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.stores import ProcessStore
+from pmc.runtime.worker import Worker
+from pmc.testing import START, FakeClock, FakeTasks, Scenario, ScenarioError, succeed
+from tests.testing.processes import kit_order
+
+
+def test_pytest_loads_the_plugin_through_its_entry_point() -> None:
+    found = {e.name: e.value for e in entry_points(group="pytest11")}
+    assert found.get("pmc") == "pmc.testing.plugin"
+
+
+def test_loading_the_plugin_imports_neither_the_runtime_nor_the_stores() -> None:
+    check = (
+        "import sys, pmc.testing.plugin; "
+        "print(sorted(m for m in sys.modules if m.startswith(('pmc.runtime', 'sqlalchemy', "
+        "'event_sourcery', 'pydantic', 'pmc.testing.'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "['pmc.testing.plugin']"
+
+
+def test_the_store_fixtures_run_on_the_fake_clock(
+    pmc_clock: FakeClock, pmc_store: ProcessStore, pmc_sqlite_store: ProcessStore
+) -> None:
+    assert pmc_clock() == pmc_store.now() == pmc_sqlite_store.now() == START
+    assert type(pmc_store) is not type(pmc_sqlite_store)
+
+
+def test_a_manager_and_a_worker_share_the_store_fixture(
+    pmc_manager: Callable[[Any, object], ProcessManager],
+    pmc_worker: Callable[[Any, object], Worker],
+) -> None:
+    module = kit_order()
+    tasks = FakeTasks(module.DEFINITION, default=succeed({"charge_id": "ch-1"}))
+    manager, worker = pmc_manager(module, tasks), pmc_worker(module, tasks)
+
+    manager.handle(module.OrderPlaced(order_id="o1", amount=5))
+    worker.drain()
+
+    assert manager.state("o1").of("Payment") == "Paid"
+
+
+def test_the_scenario_fixture_takes_a_memory_or_an_sqlite_store(
+    scenario: Callable[..., Scenario],
+) -> None:
+    with pytest.raises(ScenarioError, match="store is `memory` or `sqlite`, not 'postgres'"):
+        scenario(kit_order(), store="postgres")
+    one, other = scenario(kit_order(), store="sqlite"), scenario(kit_order(), store="sqlite")
+    assert one.store is not other.store
+
+
+def test_a_scenario_refuses_what_is_not_a_process(scenario: Callable[..., Scenario]) -> None:
+    with pytest.raises(ScenarioError, match="neither a process definition nor a generated module"):
+        scenario(object())
