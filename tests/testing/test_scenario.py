@@ -74,7 +74,7 @@ def test_expected_transitions_not_found_show_both_lists_and_the_stream(paid: Sce
             "     8 +0s                TaskStarted Notify attempt 1 on pmc-testing",
             "     9 +0s                TaskCompleted Notify attempt 1",
             "    10 +0s                TransitionPlanned Payment: Notifying -> Paid (notified)",
-            "  > 11 +1m                TimerFired remind",
+            "  > 11 +1m                TimerFired Reminder remind",
             "  > 12 +1m                TransitionPlanned Reminder: Waiting -> Reminded (remind)",
             "  > 13 +1m                ProcessCompleted",
         ]
@@ -202,3 +202,15 @@ def test_runs_on_sqlite_as_on_memory(scenario: Make) -> None:
     s.script("Charge", succeed({"charge_id": "ch-1"})).script("Notify", succeed())
     s.when(placed()).advance(timedelta(minutes=1)).expect_end("completed")
     assert s.store.__class__.__name__ != "MemoryStore"
+
+
+def test_work_run_together_may_be_expected_in_any_order(paid: Scenario) -> None:
+    later_first = ("Payment: Charging -> Notifying", "Payment: Open -> Charging")
+    paid.expect_transitions(
+        *later_first, "Payment: Notifying -> Paid", "Reminder: Idle -> Waiting", ordered=False
+    )
+    paid.expect_tasks("Notify", "Charge", ordered=False)
+
+    message = _message_of(lambda: paid.expect_tasks("Notify", "Notify", ordered=False))
+
+    assert _head(message).startswith("expected tasks (when OrderPlaced):\n  Notify\n  Notify\n")

@@ -136,3 +136,10 @@ def test_a_script_written_wrong_is_refused(
 ) -> None:
     with pytest.raises(ScriptError, match=message):
         script(scenario(kit_order()))
+
+
+def test_an_instance_may_have_a_script_of_its_own_before_the_tasks(scenario: Make) -> None:
+    s = scenario(kit_order()).script("Notify", succeed())
+    s.script("Charge", fail("busy", permanent=True))
+    s.script("Charge", succeed({"charge_id": "own"}), machine_id="Payment")
+    s.when(placed()).expect_data(charge_id="own")

@@ -27,11 +27,19 @@ from pmc.runtime.stores import StoredEvent
 
 def transition_text(planned: TransitionPlannedBase) -> str:
     """``Machine: From -> To (name)``, with ``[id]`` after the machine of a multi-instance one."""
-    instance = "" if planned.machine_id == planned.machine else f"[{planned.machine_id}]"
     return (
-        f"{planned.machine}{instance}: {planned.from_state} -> {planned.to_state}"
-        f" ({planned.transition})"
+        f"{_instance(planned)}: {planned.from_state} -> {planned.to_state} ({planned.transition})"
     )
+
+
+def _instance(event: TransitionPlannedBase | TimerScheduledBase) -> str:
+    """``Machine``, or ``Machine[id]`` for an instance of a multi-instance machine."""
+    return event.machine + _which(event)
+
+
+def _which(event: TransitionPlannedBase | TimerScheduledBase) -> str:
+    """``[id]`` for an instance of a multi-instance machine, else nothing."""
+    return "" if event.machine_id == event.machine else f"[{event.machine_id}]"
 
 
 def fields_text(values: Mapping[str, Any]) -> str:
@@ -53,9 +61,10 @@ class _Names:
 
     def learn(self, event: Event) -> None:
         if isinstance(event, TransitionPlannedBase) and event.task_id and event.task:
-            self.tasks[event.task_id] = event.task
+            # The machine instance too, where there are several: `Deploy[ap]`.
+            self.tasks[event.task_id] = event.task + _which(event)
         if isinstance(event, TimerScheduledBase):
-            self.timers[event.timer_id] = event.transition
+            self.timers[event.timer_id] = f"{_instance(event)} {event.transition}"
 
     def task(self, task_id: UUID) -> str:
         return self.tasks.get(task_id, str(task_id))
@@ -93,8 +102,7 @@ def _detail(event: Event, names: _Names, start: datetime) -> str:
         case TaskTimedOutBase():
             return f"{names.task(event.task_id)} attempt {event.attempt}"
         case TimerScheduledBase():
-            instance = "" if event.machine_id == event.machine else f"[{event.machine_id}]"
-            return f"{event.machine}{instance} {event.transition} at {_offset(event.due_at, start)}"
+            return f"{_instance(event)} {event.transition} at {_offset(event.due_at, start)}"
         case TimerFiredBase():
             return names.timers.get(event.timer_id, str(event.timer_id))
         case SignalRaisedBase():

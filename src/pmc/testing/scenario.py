@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from event_sourcery import Event
 
@@ -61,6 +61,8 @@ class _HasDefinition(Protocol):
 
 
 Given = Event | StoredEvent | ExportedEvent
+_W = TypeVar("_W")
+_F = TypeVar("_F")
 
 _TRANSITION = re.compile(
     r"^(?P<machine>\w+)(\[(?P<id>[^\]]*)\])?:\s*(?P<source>\w+)\s*->\s*(?P<target>\w+)"
@@ -130,6 +132,7 @@ class Scenario:
         self._key: str | None = None
         self._step = "no step yet"
         self._mark = 0  # the stream's version before the last step
+        self._deliveries = 0
 
     def close(self) -> None:
         """Close the store, if the scenario opened it."""
@@ -171,9 +174,11 @@ class Scenario:
 
     # ---- steps ----------------------------------------------------------------------------
 
-    def script(self, task: str, *outcomes: Outcome | Sequence[Outcome]) -> Scenario:
-        """What the next calls of ``task`` do (see ``FakeTasks.script``)."""
-        self.tasks.script(task, *outcomes)
+    def script(
+        self, task: str, *outcomes: Outcome | Sequence[Outcome], machine_id: str | None = None
+    ) -> Scenario:
+        """What the next calls of ``task`` (of one instance) do: see ``FakeTasks.script``."""
+        self.tasks.script(task, *outcomes, machine_id=machine_id)
         return self
 
     def given(self, *events: Given, run_due: bool = True) -> Scenario:
@@ -182,7 +187,7 @@ class Scenario:
         self._begin(f"given {', '.join(type(e).__name__ for e in events)}", events[:1])
         for event in events:
             if isinstance(event, Event) and self.definition.is_input(event):
-                self.manager.handle(event)
+                self._handle(event)
             else:
                 self._append_recorded(event)
         return self._finish(run_due)
@@ -202,8 +207,15 @@ class Scenario:
     def when(self, event: Event, *, run_due: bool = True) -> Scenario:
         """``event`` arrives; then the work it makes due runs, unless ``run_due=False``."""
         self._begin(f"when {type(event).__name__}", [event])
-        self.manager.handle(event)
+        self._handle(event)
         return self._finish(run_due)
+
+    def _handle(self, event: Event) -> None:
+        # A delivery id of its own per event, not a random one: the ids of what
+        # is decided on it derive from it, and the worker takes work in the
+        # order of those ids, so a scenario runs the same way every time.
+        self._deliveries += 1
+        self.manager.handle(event, event_id=f"pmc-testing-{self._deliveries}")
 
     def when_task_runs(self, task: str, machine_id: str | None = None) -> Scenario:
         """The one attempt of ``task`` (of ``machine_id``'s instance) runs now, before the rest;
@@ -315,14 +327,12 @@ class Scenario:
 
     # ---- expectations ---------------------------------------------------------------------
 
-    def expect_transitions(self, *expected: str) -> Scenario:
-        """The last step planned exactly these transitions, in order (``Machine: From -> To``)."""
+    def expect_transitions(self, *expected: str, ordered: bool = True) -> Scenario:
+        """The last step planned exactly these transitions (``Machine: From -> To``), in
+        order; ``ordered=False``: in any order (attempts run together finish in any)."""
         patterns = [transition_pattern(e) for e in expected]
         found = self.transitions()
-        ok = len(found) == len(patterns) and all(
-            transition_matches(p, f) for p, f in zip(patterns, found, strict=True)
-        )
-        if not ok:
+        if not all_match(patterns, found, transition_matches, ordered):
             self._fail("transitions", expected, [transition_text(f) for f in found])
         return self
 
@@ -330,21 +340,22 @@ class Scenario:
         """The last step changed nothing: no transition planned."""
         return self.expect_transitions()
 
-    def expect_tasks(self, *expected: str | tuple[str, Mapping[str, Any]]) -> Scenario:
+    def expect_tasks(
+        self, *expected: str | tuple[str, Mapping[str, Any]], ordered: bool = True
+    ) -> Scenario:
         """The last step planned exactly these tasks, in order: a name, or ``(name, input)``
-        whose given fields must equal the planned input's (other fields are not compared)."""
+        whose given fields must equal the planned input's (other fields are not compared);
+        ``ordered=False``: in any order."""
         found = [(t.task, t.task_input or {}) for t in self.transitions() if t.task]
         wanted = [(e, None) if isinstance(e, str) else e for e in expected]
-        ok = len(found) == len(wanted) and all(
-            name == f_name and (given is None or _holds(given, f_input))
-            for (name, given), (f_name, f_input) in zip(wanted, found, strict=True)
-        )
-        if not ok:
+        if not all_match(wanted, found, _named_holds, ordered):
             shown = [n if g is None else f"{n} {dict(g)}" for n, g in wanted]
             self._fail("tasks", shown, [f"{n} {i}" for n, i in found])
         return self
 
-    def expect_timers(self, *expected: tuple[str, timedelta | datetime]) -> Scenario:
+    def expect_timers(
+        self, *expected: tuple[str, timedelta | datetime], ordered: bool = True
+    ) -> Scenario:
         """The last step scheduled exactly these timers, in order: ``(transition, due)``,
         ``due`` a time or how long after it was scheduled."""
         history = [s for s in self.history if s.version > self._mark]
@@ -353,11 +364,7 @@ class Scenario:
             for s in history
             if isinstance(s.event, TimerScheduledBase)
         ]
-        ok = len(found) == len(expected) and all(
-            name == f_name and due == (f_due if isinstance(due, datetime) else f_due - at)
-            for (name, due), (f_name, f_due, at) in zip(expected, found, strict=True)
-        )
-        if not ok:
+        if not all_match(expected, found, _same_timer, ordered):
             self._fail(
                 "timers",
                 [f"{n} at {_when(d)}" for n, d in expected],
@@ -365,15 +372,14 @@ class Scenario:
             )
         return self
 
-    def expect_signals(self, *expected: str | tuple[str, Mapping[str, Any]]) -> Scenario:
-        """The last step raised exactly these signals, in order: a name, or ``(name, payload)``."""
+    def expect_signals(
+        self, *expected: str | tuple[str, Mapping[str, Any]], ordered: bool = True
+    ) -> Scenario:
+        """The last step raised exactly these signals, in order: a name, or ``(name, payload)``
+        (the whole payload)."""
         found = [(s.signal, s.payload) for s in _of_type(self.step_events(), SignalRaisedBase)]
         wanted = [(e, None) if isinstance(e, str) else e for e in expected]
-        ok = len(found) == len(wanted) and all(
-            name == f_name and (given is None or dict(given) == f_payload)
-            for (name, given), (f_name, f_payload) in zip(wanted, found, strict=True)
-        )
-        if not ok:
+        if not all_match(wanted, found, _same_signal, ordered):
             shown = [n if g is None else f"{n} {dict(g)}" for n, g in wanted]
             self._fail("signals", shown, [f"{n} {p}" for n, p in found])
         return self
@@ -432,12 +438,51 @@ class Scenario:
         return "\n".join([head, *lines])
 
 
+def _same_signal(
+    wanted: tuple[str, Mapping[str, Any] | None], found: tuple[str, Mapping[str, Any]]
+) -> bool:
+    (name, payload), (found_name, found_payload) = wanted, found
+    return name == found_name and (payload is None or dict(payload) == found_payload)
+
+
+def _same_timer(
+    wanted: tuple[str, timedelta | datetime], found: tuple[str, datetime, datetime]
+) -> bool:
+    """``wanted``'s due is the time itself, or how long after it was scheduled (``at``)."""
+    (name, due), (found_name, due_at, at) = wanted, found
+    return name == found_name and due == (due_at if isinstance(due, datetime) else due_at - at)
+
+
 def _of_type(events: Iterable[Event], kind: type[Any]) -> list[Any]:
     return [e for e in events if isinstance(e, kind)]
 
 
-def _holds(given: Mapping[str, Any], found: Mapping[str, Any]) -> bool:
-    return all(name in found and found[name] == value for name, value in given.items())
+def all_match(
+    wanted: Sequence[_W], found: Sequence[_F], matches: Callable[[_W, _F], bool], ordered: bool
+) -> bool:
+    """Whether each of ``wanted`` matches one of ``found``, all of them used: in order,
+    or (``ordered=False``) in some order."""
+    if len(wanted) != len(found):
+        return False
+    if ordered:
+        return all(matches(w, f) for w, f in zip(wanted, found, strict=True))
+    if not wanted:
+        return True
+    first, rest = wanted[0], wanted[1:]
+    return any(
+        matches(first, f) and all_match(rest, [*found[:i], *found[i + 1 :]], matches, False)
+        for i, f in enumerate(found)
+    )
+
+
+def _named_holds(
+    wanted: tuple[str, Mapping[str, Any] | None], found: tuple[str, Mapping[str, Any]]
+) -> bool:
+    """A task or signal named so, whose fields given (if any) have these values."""
+    (name, given), (found_name, fields) = wanted, found
+    if name != found_name or given is None:
+        return name == found_name
+    return all(key in fields and fields[key] == value for key, value in given.items())
 
 
 def _of(state: ProcessState, machine: str) -> str:

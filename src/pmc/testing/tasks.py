@@ -109,15 +109,22 @@ class FakeTasks:
     def __init__(self, definition: ProcessDefinition, default: Outcome | None = None) -> None:
         self._definition = definition
         self._by_method = {spec.method: name for name, spec in definition.tasks.items()}
-        self._scripts: dict[str, list[Outcome]] = {}
+        # By (task, machine id); machine id None: every instance without a script of its own.
+        self._scripts: dict[tuple[str, str | None], list[Outcome]] = {}
         self._default = default
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self.unscripted: list[str] = []
         self.on_time_out: TimeOutHook | None = None
 
-    def script(self, task: str, *outcomes: Outcome | Sequence[Outcome]) -> FakeTasks:
-        """What the next calls of ``task`` do, in order; the last outcome stands for the rest."""
+    def script(
+        self, task: str, *outcomes: Outcome | Sequence[Outcome], machine_id: str | None = None
+    ) -> FakeTasks:
+        """What the next calls of ``task`` do, in order; the last outcome stands for the rest.
+
+        With ``machine_id``, only for the calls of that machine instance, whose
+        script comes before the task's own.
+        """
         if task not in self._definition.tasks:
             known = ", ".join(sorted(self._definition.tasks)) or "none"
             raise ScriptError(f"process {self._definition.category} has no task {task} ({known})")
@@ -127,7 +134,7 @@ class FakeTasks:
         if not flat:
             raise ScriptError(f"no outcome given for {task}")
         with self._lock:
-            self._scripts[task] = flat
+            self._scripts[task, machine_id] = flat
         return self
 
     def calls(self, task: str | None = None) -> list[Call]:
@@ -155,14 +162,14 @@ class FakeTasks:
         given = task_input.model_dump(mode="json")
         with self._lock:
             self._calls.append(Call(task, ctx.machine_id, ctx.attempt, given))
-            outcome = self._next(task)
+            outcome = self._next(task, ctx.machine_id)
         if outcome is None:
             raise ScriptedFailure(f"{task} is not scripted")
         return self._act(outcome, task_input, ctx)
 
-    def _next(self, task: str) -> Outcome | None:
+    def _next(self, task: str, machine_id: str) -> Outcome | None:
         """The outcome of this call of ``task`` (under the lock)."""
-        script = self._scripts.get(task)
+        script = self._scripts.get((task, machine_id)) or self._scripts.get((task, None))
         if script is None:
             if self._default is None:
                 self.unscripted.append(task)
