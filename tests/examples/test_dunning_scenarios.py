@@ -8,28 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from types import ModuleType
 from typing import Any
 
 from pmc.testing import START, Scenario, fail, succeed
-from tests.examples.support import example
+from tests.examples.inputs import dunning, invoice_overdue
 
 Make = Callable[..., Scenario]
 CHARGED = succeed(lambda task: {"charge_id": f"ch-{task.attempt}", "amount": task.amount})
-
-
-def dunning() -> ModuleType:
-    return example("dunning")
-
-
-def overdue(grace: timedelta) -> Any:
-    return dunning().InvoiceOverdue(
-        subscription_id="s1",
-        invoice_id="inv-1",
-        amount=Decimal("100.00"),
-        card_id="card-1",
-        grace_until=START + grace,
-    )
 
 
 def declined(code: str) -> Any:
@@ -39,7 +24,7 @@ def declined(code: str) -> Any:
 
 def test_three_soft_declines_fail_the_dunning(scenario: Make) -> None:
     s = scenario(dunning()).script("ChargeCard", declined("insufficient_funds"))
-    s.when(overdue(grace=timedelta(days=30)))
+    s.when(invoice_overdue(START, grace=timedelta(days=30)))
     s.expect_transitions("Invoice: Open -> Charging (charge)", "Invoice: Charging -> Waiting")
     s.expect_data(declines=1)
 
@@ -59,7 +44,7 @@ def test_after_a_hard_decline_only_a_new_card_is_charged_and_for_the_rest_only(
     scenario: Make,
 ) -> None:
     s = scenario(dunning()).script("ChargeCard", declined("hard_decline"), CHARGED)
-    s.when(overdue(grace=timedelta(days=30))).expect_data(card_refused=True)
+    s.when(invoice_overdue(START, grace=timedelta(days=30))).expect_data(card_refused=True)
 
     s.advance(timedelta(days=3))  # the retry timer fires; its guard turns it away
     s.expect_nothing().expect_states(Invoice="Waiting")
@@ -86,7 +71,7 @@ def test_after_a_hard_decline_only_a_new_card_is_charged_and_for_the_rest_only(
 
 def test_the_subscription_lapses_at_the_grace_deadline_read_from_data(scenario: Make) -> None:
     s = scenario(dunning()).script("ChargeCard", declined("expired_card"))
-    s.when(overdue(grace=timedelta(days=2)))
+    s.when(invoice_overdue(START, grace=timedelta(days=2)))
     s.expect_timers(
         ("retry", timedelta(days=3)),  # `on after 3d`
         ("lapse", START + timedelta(days=2)),  # `on at data.grace_until`

@@ -7,17 +7,11 @@ The end-to-end runs on SQLite and PostgreSQL stay in test_provisioning_e2e.py.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import ModuleType
-from typing import Any
 
 from pmc.testing import Scenario, fail, succeed
-from tests.examples.support import example
+from tests.examples.inputs import cluster_requested, provisioning
 
 Make = Callable[..., Scenario]
-
-
-def provisioning() -> ModuleType:
-    return example("provisioning")
 
 
 def cloud(scenario: Make) -> Scenario:
@@ -30,16 +24,10 @@ def cloud(scenario: Make) -> Scenario:
     return s.script("AllocateNode", allocated)
 
 
-def requested(nodes: list[str]) -> Any:
-    return provisioning().ClusterRequested(
-        request_id=7, cidr="10.0.0.0/24", region="eu-west", nodes=nodes, labels={}
-    )
-
-
 def test_a_cluster_comes_up_with_the_ids_it_was_given_kept_in_data(scenario: Make) -> None:
     s = cloud(scenario)
 
-    s.when(requested(["a", "b", "c"]), run_due=False)
+    s.when(cluster_requested(["a", "b", "c"]), run_due=False)
     # The fan-out planned three transitions; each added one to what the one
     # before it had written.
     s.expect_data(servers=3)
@@ -59,7 +47,7 @@ def test_a_lost_network_is_deleted_by_its_id_and_every_node_releases_its_server(
     scenario: Make,
 ) -> None:
     s = cloud(scenario).script("ConfigureFirewall", fail("rule limit reached", permanent=True))
-    s.when(requested(["a", "b", "c"]), run_due=False)
+    s.when(cluster_requested(["a", "b", "c"]), run_due=False)
     s.when_task_runs("CreateNetwork")
     for task, node in [("AllocateNode", "a"), ("InstallImage", "a"), ("AllocateNode", "b")]:
         s.when_task_runs(task, node)

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from types import ModuleType
 from typing import Any
 
 from pmc.runtime import PermanentFailure, TaskContext
 from pmc.testing import Scenario, run, succeed
-from tests.examples.support import example
+from tests.examples.inputs import rollout, rollout_started
 
 Make = Callable[..., Scenario]
 BAKE = timedelta(minutes=10)
 MINUTE = timedelta(minutes=1)
-
-
-def rollout() -> ModuleType:
-    return example("region_rollout")
 
 
 def regions(scenario: Make, probes: list[bool], refuse: str = "", slow: str = "") -> Scenario:
@@ -41,25 +36,13 @@ def regions(scenario: Make, probes: list[bool], refuse: str = "", slow: str = ""
     return s.script("Probe", *[succeed({"healthy": healthy}) for healthy in probes])
 
 
-def started(names: list[str], frozen: list[str], healthy_probes: int) -> Any:
-    return rollout().RolloutStarted(
-        rollout_id="r1",
-        version="v2",
-        previous="v1",
-        regions=names,
-        canary="eu",
-        frozen=frozen,
-        healthy_probes=healthy_probes,
-    )
-
-
 def test_the_canary_counts_healthy_probes_then_the_other_regions_follow_and_bake(
     scenario: Make,
 ) -> None:
     # Healthy, unhealthy (one is allowed), healthy: the second healthy one promotes.
     s = regions(scenario, probes=[True, False, True])
 
-    s.when(started(["eu", "us", "ap", "cn"], frozen=["cn"], healthy_probes=2))
+    s.when(rollout_started(["eu", "us", "ap", "cn"], frozen=["cn"], healthy_probes=2))
     s.expect_transitions(
         "Region[eu]: Pending -> Deploying (canary)",
         "Region[us]: Pending -> Waiting (wait)",
@@ -93,7 +76,7 @@ def test_a_region_that_fails_rolls_back_every_region_that_runs_the_new_version(
     scenario: Make,
 ) -> None:
     s = regions(scenario, probes=[True], refuse="us")
-    s.when(started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
+    s.when(rollout_started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
 
     s.advance(MINUTE)  # the canary passes; us and ap deploy; us fails
 
@@ -114,7 +97,7 @@ def test_a_region_still_deploying_when_rollback_arrives_rolls_back_once_its_depl
     # `ap`'s first deploy attempt fails and waits out its backoff; meanwhile
     # `us` refuses the deploy and raises `RollBack`.
     s = regions(scenario, probes=[True], refuse="us", slow="ap")
-    s.when(started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
+    s.when(rollout_started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
 
     s.advance(MINUTE)  # the canary passes; us fails; ap's deploy waits
 

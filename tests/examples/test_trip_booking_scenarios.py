@@ -6,18 +6,12 @@ The end-to-end runs on SQLite and PostgreSQL stay in test_trip_booking_e2e.py.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import ModuleType
-from typing import Any
 
 from pmc.testing import Scenario, fail, succeed
-from tests.examples.support import example
+from tests.examples.inputs import trip, trip_requested
 
 Make = Callable[..., Scenario]
 FAILED_WHEN = "data.abort_reason is not none and data.running == 0 holds"
-
-
-def trip() -> ModuleType:
-    return example("trip_booking")
 
 
 def suppliers(scenario: Make) -> Scenario:
@@ -28,22 +22,10 @@ def suppliers(scenario: Make) -> Scenario:
     return s.script("BookCar", succeed(lambda task: {"reference": f"C-{task.pickup}-{task.days}"}))
 
 
-def requested(extras: list[str]) -> Any:
-    return trip().TripRequested(
-        trip_id="t1",
-        traveller="Ada",
-        destination="Lisbon",
-        flight_offer="TP123",
-        hotel_offer="alfama-3",
-        nights=3,
-        extras=extras,
-    )
-
-
 def test_the_bookings_run_at_once_and_a_car_not_asked_for_is_skipped(scenario: Make) -> None:
     s = suppliers(scenario)
 
-    s.when(requested(extras=[]), run_due=False)
+    s.when(trip_requested(extras=[]), run_due=False)
     # One event, three machines: the car's guard turned it to the fallback.
     s.expect_transitions(
         "Flight: Idle -> Booking", "Hotel: Idle -> Booking", "Car: Idle -> Skipped"
@@ -61,7 +43,7 @@ def test_a_hotel_that_fails_cancels_the_flight_made_and_the_car_once_it_is_made(
     scenario: Make,
 ) -> None:
     s = suppliers(scenario).script("BookHotel", fail("sold out", permanent=True))
-    s.when(requested(extras=["car"]), run_due=False)
+    s.when(trip_requested(extras=["car"]), run_due=False)
 
     s.when_task_runs("BookFlight")  # the flight is booked first
     s.when_task_runs("BookHotel")  # then the hotel is sold out
@@ -98,7 +80,7 @@ def test_a_traveller_abort_keeps_every_running_booking_and_cancels_each_once_mad
     scenario: Make,
 ) -> None:
     s = suppliers(scenario)
-    s.when(requested(extras=["car"]), run_due=False)
+    s.when(trip_requested(extras=["car"]), run_due=False)
 
     s.when(trip().TravellerAborted(trip_id="t1"), run_due=False)
 

@@ -36,11 +36,15 @@ class FakeClock:
         with self._lock:
             return self._now
 
-    def advance(self, delta: timedelta) -> None:
-        """Move the clock ``delta`` forward (a negative delta is refused: time never runs back)."""
-        check_forward(delta)
+    def advance(self, delta: timedelta | None = None, **parts: float) -> None:
+        """Move the clock forward by ``delta``, or by ``timedelta(**parts)`` (``minutes=5``).
+
+        A negative step is refused: time never runs back.
+        """
+        step = (delta or timedelta(0)) + timedelta(**parts)
+        check_forward(step)
         with self._lock:
-            self._now += delta
+            self._now += step
 
     def move_to(self, when: datetime) -> None:
         """Move the clock to ``when``, if that is not in the past."""
