@@ -10,6 +10,7 @@ import pytest
 
 from pmc.streams.export import export_streams, to_json_line
 from pmc.testing import ClockError, FakeClock, Scenario, ScenarioError, fail, succeed
+from tests.runtime.support import seed
 from tests.testing.processes import kit_order
 
 Make = Callable[..., Scenario]
@@ -102,3 +103,24 @@ def test_a_stream_of_another_process_is_refused(scenario: Make) -> None:
     line = to_json_line(next(export_streams(retried(scenario).store, "KitOrder")))
     with pytest.raises(ScenarioError, match="holds events of Other, not only of KitOrder"):
         scenario(kit_order()).given_stream([line.replace('"KitOrder"', '"Other"', 1)])
+
+
+def test_a_scenario_follows_one_instance(scenario: Make) -> None:
+    s = retried(scenario)
+    with pytest.raises(ScenarioError, match="follows the instance 'o1', not 'o2'"):
+        s.when(kit_order().OrderPlaced(order_id="o2", amount=1))
+    with pytest.raises(ScenarioError, match="follows the instance 'o1', not 'o3'"):
+        s.given(kit_order().OrderCancelled(order_id="o3"))
+
+
+def test_an_event_of_another_process_is_refused(scenario: Make) -> None:
+    rebase = seed().RebaseFailed(rebase_id="r1", instances=["A"])
+    with pytest.raises(ScenarioError, match="RebaseFailed is not an event of KitOrder"):
+        scenario(kit_order()).given(rebase)
+
+
+def test_an_exported_event_that_does_not_load_is_a_clear_error(scenario: Make) -> None:
+    line = to_json_line(next(export_streams(retried(scenario).store, "KitOrder")))
+    broken = line.replace('"amount":5', '"amount":"five"')
+    with pytest.raises(ScenarioError, match=r"version 1 \(KitOrder.OrderPlaced\) does not load"):
+        scenario(kit_order()).given_stream([broken])

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from event_sourcery import Event
+from pydantic import ValidationError
 
 from pmc.errors import PmcError
 from pmc.runtime.definition import ProcessDefinition, TaskContext
@@ -184,7 +185,7 @@ class Scenario:
     def given(self, *events: Given, run_due: bool = True) -> Scenario:
         """What happened before: input events handled (and the work they make due run),
         or recorded events (``StoredEvent``s, ``pmc export`` lines) appended as they are."""
-        self._begin(f"given {', '.join(type(e).__name__ for e in events)}", events[:1])
+        self._begin(f"given {', '.join(type(e).__name__ for e in events)}", events)
         for event in events:
             if isinstance(event, Event) and self.definition.is_input(event):
                 self._handle(event)
@@ -259,9 +260,17 @@ class Scenario:
         self.clock.move_to(until)
         return self._finish(run_due=True)
 
-    def _begin(self, step: str, first: Sequence[Given]) -> None:
-        if self._key is None and first:
-            self._key = self._key_of(first[0])
+    def _begin(self, step: str, events: Sequence[Given]) -> None:
+        """Start a step on ``events``, which must be of the scenario's instance."""
+        keys = [key for key in map(self._key_of, events) if key is not None]
+        if self._key is None and keys:
+            self._key = keys[0]
+        others = sorted(set(keys) - {self.key})
+        if others:
+            raise ScenarioError(
+                f"the scenario follows the instance {self.key!r}, "
+                f"not {', '.join(map(repr, others))}: a scenario follows one instance"
+            )
         self._step = step
         self._mark = self.store.version(self.definition.category, self.key)
 
@@ -280,16 +289,22 @@ class Scenario:
     def _drain(self) -> None:
         self.worker.drain(MAX_ROUNDS)
 
-    def _key_of(self, given: Given) -> str:
+    def _key_of(self, given: Given) -> str | None:
+        """The instance (stream key) of ``given``; None for the runtime's own events,
+        which name none."""
         if isinstance(given, ExportedEvent):
             return given.key
         event = given.event if isinstance(given, StoredEvent) else given
+        if self.definition.is_lifecycle(event):
+            return None
+        if not self.definition.is_input(event):
+            raise ScenarioError(
+                f"{type(event).__name__} is not an event of {self.definition.category}"
+            )
         try:
             return self.definition.key_of(event)
-        except Exception as error:
-            raise ScenarioError(
-                f"cannot tell the instance of {type(event).__name__}: {error}"
-            ) from error
+        except TypeError as error:
+            raise ScenarioError(str(error)) from None
 
     def _append_recorded(self, given: Given) -> None:
         """Append a recorded event as it is, keeping the work index and instance row true."""
@@ -314,8 +329,13 @@ class Scenario:
             classes = Catalog.of(self.definition).classes
             if given.event not in classes:
                 raise ScenarioError(f"{given.event} is not an event of {self.definition.category}")
-            return classes[given.event].model_validate(dict(given.payload)), given.event_id
-        assert isinstance(given, Event)
+            try:
+                event = classes[given.event].model_validate(dict(given.payload))
+            except ValidationError as error:
+                raise ScenarioError(
+                    f"version {given.version} ({given.event}) does not load: {error}"
+                ) from None
+            return event, given.event_id
         return given, uuid.uuid4()
 
     def _time_out(self, ctx: TaskContext) -> None:
