@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -67,3 +68,16 @@ def test_the_scenario_fixture_takes_a_memory_or_an_sqlite_store(
 def test_a_scenario_refuses_what_is_not_a_process(scenario: Callable[..., Scenario]) -> None:
     with pytest.raises(ScenarioError, match="neither a process definition nor a generated module"):
         scenario(object())
+
+
+def test_a_scenario_on_an_open_store_runs_on_its_clock(
+    pmc_clock: FakeClock, pmc_sqlite_store: ProcessStore
+) -> None:
+    with pytest.raises(ScenarioError, match="needs the FakeClock it runs on"):
+        Scenario(kit_order(), pmc_sqlite_store)
+    s = Scenario(
+        kit_order(), pmc_sqlite_store, clock=pmc_clock, default=succeed({"charge_id": "c"})
+    )
+    s.when(kit_order().OrderPlaced(order_id="o1", amount=5)).advance(timedelta(minutes=1))
+    assert pmc_sqlite_store.now() - START == timedelta(minutes=1)
+    s.expect_end("completed")

@@ -121,6 +121,9 @@ class Scenario:
         clock: FakeClock | None = None,
         default: Outcome | None = None,
     ) -> None:
+        if not isinstance(store, str) and clock is None:
+            # The store reads its own clock: the scenario must move that one.
+            raise ScenarioError("a scenario given an open store needs the FakeClock it runs on")
         self.definition = definition_of(process)
         self.clock = clock or FakeClock()
         self.start = self.clock()
@@ -171,6 +174,7 @@ class Scenario:
         return [stored.event for stored in self.history if stored.version > self._mark]
 
     def transitions(self) -> list[TransitionPlannedBase]:
+        """The transitions the last step planned, in order."""
         return _of_type(self.step_events(), TransitionPlannedBase)
 
     # ---- steps ----------------------------------------------------------------------------
