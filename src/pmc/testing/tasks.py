@@ -75,6 +75,7 @@ def time_out() -> Outcome:
     runtime records ``TaskTimedOut`` (and schedules a retry if one is left);
     then it ends with ``TimeoutError``, an outcome recorded late that changes
     nothing — what production records of a handler that hung past its timeout.
+    Only a ``Scenario`` moves its clock so; ``FakeTasks`` alone just raise.
     """
     return Outcome("time_out")
 
