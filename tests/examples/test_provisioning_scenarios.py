@@ -46,14 +46,14 @@ def test_a_cluster_comes_up_with_the_ids_it_was_given_kept_in_data(scenario: Mak
 def test_a_lost_network_is_deleted_by_its_id_and_every_node_releases_its_server(
     scenario: Make,
 ) -> None:
-    s = cloud(scenario).script("ConfigureFirewall", fail("rule limit reached", permanent=True))
+    s = cloud(scenario)
     s.when(cluster_requested(["a", "b", "c"]), run_due=False)
     s.when_task_runs("CreateNetwork")
     for task, node in [("AllocateNode", "a"), ("InstallImage", "a"), ("AllocateNode", "b")]:
-        s.when_task_runs(task, node)
+        s.when_task_runs(task, machine_id=node)
 
     # a is ready, b is installing, c still allocating: now the firewall fails.
-    s.when_task_runs("ConfigureFirewall")
+    s.when_task_runs("ConfigureFirewall", fail("rule limit reached", permanent=True))
 
     s.expect_signals(("NetworkLost", {"reason": "firewall: rule limit reached"}))
     s.expect_transitions(

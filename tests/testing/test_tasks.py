@@ -143,3 +143,14 @@ def test_an_instance_may_have_a_script_of_its_own_before_the_tasks(scenario: Mak
     s.script("Charge", fail("busy", permanent=True))
     s.script("Charge", succeed({"charge_id": "own"}), machine_id="Payment")
     s.when(placed()).expect_data(charge_id="own")
+
+
+def test_a_task_run_ahead_may_answer_once_otherwise_than_scripted(scenario: Make) -> None:
+    s = charging(scenario, succeed({"charge_id": "ch-1"})).when(placed(), run_due=False)
+
+    s.when_task_runs("Charge", fail("busy"))
+    s.expect_states(Payment="Charging")
+    s.advance(timedelta(minutes=1))  # the retry follows the script
+
+    assert [c.attempt for c in s.tasks.calls("Charge")] == [1, 2]
+    s.expect_data(charge_id="ch-1").expect_end("completed")

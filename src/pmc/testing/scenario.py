@@ -222,9 +222,12 @@ class Scenario:
         self._deliveries += 1
         self.manager.handle(event, event_id=f"pmc-testing-{self._deliveries}")
 
-    def when_task_runs(self, task: str, machine_id: str | None = None) -> Scenario:
-        """The one attempt of ``task`` (of ``machine_id``'s instance) runs now, before the rest;
-        then the sync tasks its outcome planned, as after any attempt."""
+    def when_task_runs(
+        self, task: str, outcome: Outcome | None = None, *, machine_id: str | None = None
+    ) -> Scenario:
+        """The one attempt of ``task`` (of ``machine_id``'s instance) runs now, before the rest,
+        answering ``outcome`` if given (else as scripted); then the sync tasks its outcome
+        planned, as after any attempt."""
         self._begin(f"when {task} runs", [])
         found = [
             t
@@ -237,6 +240,8 @@ class Scenario:
                 f"{len(found)} tasks {task}{where} are in flight, not one\n"
                 f"{self._stream(marked=False)}"
             )
+        if outcome is not None:
+            self.tasks.next_call(task, found[0].machine_id, outcome)
         self.manager.run_attempt(self.key, found[0], WORKER_ID, self.worker.lease)
         # As a worker does after an attempt: the sync tasks its outcome planned run now.
         self.manager.run_sync_tasks(self.key)

@@ -112,6 +112,8 @@ class FakeTasks:
         self._by_method = {spec.method: name for name, spec in definition.tasks.items()}
         # By (task, machine id); machine id None: every instance without a script of its own.
         self._scripts: dict[tuple[str, str | None], list[Outcome]] = {}
+        # The outcome of the next call only, by (task, machine id), before any script.
+        self._next_only: dict[tuple[str, str], Outcome] = {}
         self._default = default
         self._lock = threading.Lock()
         self._calls: list[Call] = []
@@ -136,6 +138,13 @@ class FakeTasks:
             raise ScriptError(f"no outcome given for {task}")
         with self._lock:
             self._scripts[task, machine_id] = flat
+        return self
+
+    def next_call(self, task: str, machine_id: str, outcome: Outcome) -> FakeTasks:
+        """What the next call of ``task`` for ``machine_id`` does, whatever the scripts say;
+        the calls after it follow them."""
+        with self._lock:
+            self._next_only[task, machine_id] = outcome
         return self
 
     def calls(self, task: str | None = None) -> list[Call]:
@@ -170,6 +179,9 @@ class FakeTasks:
 
     def _next(self, task: str, machine_id: str) -> Outcome | None:
         """The outcome of this call of ``task`` (under the lock)."""
+        once = self._next_only.pop((task, machine_id), None)
+        if once is not None:
+            return once
         script = self._scripts.get((task, machine_id)) or self._scripts.get((task, None))
         if script is None:
             if self._default is None:
