@@ -4,15 +4,14 @@ escalations on timers, a deadline, and withdrawal."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
-from pmc.testing import START, Scenario, fail, succeed
+from pmc.testing import START, MakeScenario, fail, succeed
 from tests.examples.support import example
 
-Make = Callable[..., Scenario]
+Make = MakeScenario
 DOCUMENT = uuid.UUID(int=42)
 DAY = timedelta(days=1)
 

@@ -5,15 +5,14 @@ The end-to-end runs on SQLite and PostgreSQL stay in test_dunning_e2e.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from pmc.testing import START, Scenario, fail, succeed
+from pmc.testing import START, MakeScenario, fail, succeed
 from tests.examples.inputs import dunning, invoice_overdue
 
-Make = Callable[..., Scenario]
+Make = MakeScenario
 CHARGED = succeed(lambda task: {"charge_id": f"ch-{task.attempt}", "amount": task.amount})
 
 

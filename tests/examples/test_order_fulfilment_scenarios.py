@@ -3,16 +3,15 @@ sync tasks run inline, async ones retried."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
-from pmc.testing import Scenario, fail, succeed
+from pmc.testing import MakeScenario, Scenario, fail, succeed
 from tests.examples.support import example
 
-Make = Callable[..., Scenario]
+Make = MakeScenario
 
 
 def orders() -> ModuleType:

@@ -6,12 +6,10 @@ The end-to-end runs on SQLite and PostgreSQL stay in test_provisioning_e2e.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from pmc.testing import Scenario, fail, succeed
+from pmc.testing import MakeScenario, Scenario, fail, succeed
 from tests.examples.inputs import cluster_requested, provisioning
 
-Make = Callable[..., Scenario]
+Make = MakeScenario
 
 
 def cloud(scenario: Make) -> Scenario:

@@ -6,15 +6,14 @@ instance's close is scripted, and time moves only as the test says.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
-from pmc.testing import Scenario, fail, succeed, time_out
+from pmc.testing import MakeScenario, fail, succeed, time_out
 from tests.examples.support import example
 
-Make = Callable[..., Scenario]
+Make = MakeScenario
 
 
 def cleanup() -> ModuleType:

@@ -5,15 +5,14 @@ The end-to-end runs on SQLite and PostgreSQL stay in test_region_rollout_e2e.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from pmc.runtime import PermanentFailure, TaskContext
-from pmc.testing import Scenario, run, succeed
+from pmc.testing import MakeScenario, Scenario, run, succeed
 from tests.examples.inputs import rollout, rollout_started
 
-Make = Callable[..., Scenario]
+Make = MakeScenario
 BAKE = timedelta(minutes=10)
 MINUTE = timedelta(minutes=1)
 

@@ -5,12 +5,10 @@ The end-to-end runs on SQLite and PostgreSQL stay in test_trip_booking_e2e.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from pmc.testing import Scenario, fail, succeed
+from pmc.testing import MakeScenario, Scenario, fail, succeed
 from tests.examples.inputs import trip, trip_requested
 
-Make = Callable[..., Scenario]
+Make = MakeScenario
 FAILED_WHEN = "data.abort_reason is not none and data.running == 0 holds"
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from pmc.testing import ExpectationFailed, Scenario, fail, succeed
+from pmc.testing import ExpectationFailed, MakeScenario, fail, succeed
 from tests.runtime.support import compiled
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
@@ -31,7 +31,7 @@ def payout() -> Iterator[ModuleType]:
     del sys.modules["payout"]
 
 
-def test_the_test_of_the_page_passes(payout: ModuleType, scenario: Callable[..., Scenario]) -> None:
+def test_the_test_of_the_page_passes(payout: ModuleType, scenario: MakeScenario) -> None:
     code = _blocks("python")[0]
     namespace: dict[str, object] = {}
     exec(compile(code, str(DOC), "exec"), namespace)
@@ -40,7 +40,7 @@ def test_the_test_of_the_page_passes(payout: ModuleType, scenario: Callable[...,
 
 
 def test_the_failure_the_page_shows_is_the_one_the_kit_prints(
-    payout: ModuleType, scenario: Callable[..., Scenario]
+    payout: ModuleType, scenario: MakeScenario
 ) -> None:
     s = scenario(payout)
     s.script("Transfer", fail("bank busy"), succeed({"reference": "tr-1"}))

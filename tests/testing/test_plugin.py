@@ -14,7 +14,15 @@ import pytest
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import ProcessStore
 from pmc.runtime.worker import Worker
-from pmc.testing import START, FakeClock, FakeTasks, Scenario, ScenarioError, succeed
+from pmc.testing import (
+    START,
+    FakeClock,
+    FakeTasks,
+    MakeScenario,
+    Scenario,
+    ScenarioError,
+    succeed,
+)
 from tests.testing.processes import kit_order
 
 
@@ -57,7 +65,7 @@ def test_a_manager_and_a_worker_share_the_store_fixture(
 
 
 def test_the_scenario_fixture_takes_a_memory_or_an_sqlite_store(
-    scenario: Callable[..., Scenario],
+    scenario: MakeScenario,
 ) -> None:
     with pytest.raises(ScenarioError, match="store is `memory` or `sqlite`, not 'postgres'"):
         scenario(kit_order(), store="postgres")
@@ -65,7 +73,7 @@ def test_the_scenario_fixture_takes_a_memory_or_an_sqlite_store(
     assert one.store is not other.store
 
 
-def test_a_scenario_refuses_what_is_not_a_process(scenario: Callable[..., Scenario]) -> None:
+def test_a_scenario_refuses_what_is_not_a_process(scenario: MakeScenario) -> None:
     with pytest.raises(ScenarioError, match="neither a process definition nor a generated module"):
         scenario(object())
 
@@ -81,3 +89,17 @@ def test_a_scenario_on_an_open_store_runs_on_its_clock(
     s.when(kit_order().OrderPlaced(order_id="o1", amount=5)).advance(timedelta(minutes=1))
     assert pmc_sqlite_store.now() - START == timedelta(minutes=1)
     s.expect_end("completed")
+
+
+def test_every_public_name_of_the_kit_is_found_where_it_is_defined() -> None:
+    import pmc.testing
+
+    modules = {name: getattr(pmc.testing, name, None) for name in pmc.testing.__all__}
+    assert [name for name, found in modules.items() if found is None] == []
+    defined_in = {
+        name: found.__module__ for name, found in modules.items() if hasattr(found, "__module__")
+    }
+    assert defined_in["MakeScenario"] == defined_in["Scenario"] == "pmc.testing.scenario"
+    assert {module.rpartition(".")[0] for module in defined_in.values()} == {"pmc.testing"}
+    with pytest.raises(AttributeError, match="has no attribute 'Scenarios'"):
+        _ = pmc.testing.Scenarios  # type: ignore[attr-defined]

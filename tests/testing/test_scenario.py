@@ -13,10 +13,18 @@ from typing import Any
 import pytest
 
 from pmc.runtime import End
-from pmc.testing import START, ExpectationFailed, Scenario, ScenarioError, fail, succeed
+from pmc.testing import (
+    START,
+    ExpectationFailed,
+    MakeScenario,
+    Scenario,
+    ScenarioError,
+    fail,
+    succeed,
+)
 from tests.testing.processes import kit_order
 
-Make = Callable[..., Scenario]
+Make = MakeScenario
 
 
 def placed(amount: int = 5) -> Any:

@@ -12,6 +12,7 @@ import pytest
 from pmc.runtime import TaskContext
 from pmc.testing import (
     Call,
+    MakeScenario,
     Scenario,
     ScriptError,
     fail,
@@ -22,7 +23,7 @@ from pmc.testing import (
 )
 from tests.testing.processes import kit_order
 
-Make = Callable[..., Scenario]
+Make = MakeScenario
 
 
 def placed() -> Any:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from pmc.streams.export import export_streams, to_json_line
-from pmc.testing import ClockError, FakeClock, Scenario, ScenarioError, fail, succeed
+from pmc.testing import ClockError, FakeClock, MakeScenario, Scenario, ScenarioError, fail, succeed
 from tests.runtime.support import seed
 from tests.testing.processes import kit_order
 
-Make = Callable[..., Scenario]
+Make = MakeScenario
 
 
 def placed() -> Any:

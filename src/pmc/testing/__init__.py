@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pmc.testing.clock import START, ClockError, FakeClock
     from pmc.testing.scenario import (
         ExpectationFailed,
+        MakeScenario,
         Scenario,
         ScenarioError,
     )
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 _LAZY = {
     **dict.fromkeys(["START", "ClockError", "FakeClock"], "pmc.testing.clock"),
     **dict.fromkeys(
-        ["ExpectationFailed", "Scenario", "ScenarioError"],
+        ["ExpectationFailed", "MakeScenario", "Scenario", "ScenarioError"],
         "pmc.testing.scenario",
     ),
     **dict.fromkeys(
@@ -80,6 +81,7 @@ __all__ = [
     "ExpectationFailed",
     "FakeClock",
     "FakeTasks",
+    "MakeScenario",
     "Outcome",
     "Scenario",
     "ScenarioError",

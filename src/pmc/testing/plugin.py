@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pmc.runtime.manager import ProcessManager
     from pmc.runtime.stores import ProcessStore
     from pmc.runtime.worker import Worker
-    from pmc.testing import FakeClock, Outcome, Scenario
+    from pmc.testing import FakeClock, MakeScenario, Outcome, Scenario
 
 StoreKind = str  # "memory" or "sqlite"
 
@@ -91,7 +91,7 @@ def pmc_worker(pmc_store: ProcessStore) -> Callable[[Any, object], Worker]:
 
 
 @pytest.fixture
-def scenario(pmc_clock: FakeClock, tmp_path: Path) -> Iterator[Callable[..., Scenario]]:
+def scenario(pmc_clock: FakeClock, tmp_path: Path) -> Iterator[MakeScenario]:
     """Makes ``Scenario``s on ``pmc_clock``; each is closed after the test."""
     from pmc.testing import Scenario, ScenarioError
 

@@ -95,6 +95,17 @@ def transition_matches(pattern: Mapping[str, str | None], planned: TransitionPla
     return all(value is None or found[part] == value for part, value in pattern.items())
 
 
+class MakeScenario(Protocol):
+    """The ``scenario`` fixture of the pytest plugin: makes scenarios closed after the test."""
+
+    def __call__(
+        self,
+        process: ProcessDefinition | _HasDefinition,
+        store: str = "memory",
+        default: Outcome | None = None,
+    ) -> Scenario: ...
+
+
 def definition_of(process: ProcessDefinition | _HasDefinition) -> ProcessDefinition:
     """The definition itself, or a generated module's ``DEFINITION``."""
     if isinstance(process, ProcessDefinition):
