@@ -9,27 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+from pmc.testing.clock import START
+from pmc.testing.clock import FakeClock as FakeClock
 
-
-class FakeClock:
-    """A clock that moves only when told to; thread-safe."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self._now += timedelta(**delta)
+# One fake clock for the suite and for process authors: pmc.testing's.
+T0 = START
 
 
 def faketime(offset: str) -> tuple[list[str], dict[str, str]]:

@@ -8,26 +8,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from types import ModuleType
 from typing import Any
 
 from pmc.runtime import End, PermanentFailure, TaskContext
 from pmc.runtime.stores import ProcessStore
+from tests.examples.inputs import dunning, invoice_overdue
 from tests.examples.support import (
     Recorded,
     assert_pmc_replay_agrees,
     assert_replay_agrees,
     deployed,
     events_named,
-    example,
     planned,
     time_passes,
 )
 from tests.fake_clock import FakeClock
-
-
-def dunning() -> ModuleType:
-    return example("dunning")
 
 
 class Gateway:
@@ -44,22 +39,12 @@ class Gateway:
         return {"charge_id": f"ch-{task.attempt}", "amount": task.amount}
 
 
-def overdue(clock: FakeClock, grace: timedelta) -> Any:
-    return dunning().InvoiceOverdue(
-        subscription_id="s1",
-        invoice_id="inv-1",
-        amount=Decimal("100.00"),
-        card_id="card-1",
-        grace_until=clock() + grace,
-    )
-
-
 def test_three_soft_declines_fail_the_dunning(
     store: ProcessStore, store_url: str, clock: FakeClock
 ) -> None:
     gateway = Gateway(declines=["insufficient_funds"] * 3)
     manager, worker = deployed(dunning(), store, gateway)
-    manager.handle(overdue(clock, grace=timedelta(days=30)))
+    manager.handle(invoice_overdue(clock(), grace=timedelta(days=30)))
     worker.drain()
     assert manager.state("s1").data.declines == 1
 
@@ -86,7 +71,7 @@ def test_after_a_hard_decline_only_a_new_card_is_charged_and_for_the_rest_only(
 ) -> None:
     gateway = Gateway(declines=["hard_decline"])
     manager, worker = deployed(dunning(), store, gateway)
-    manager.handle(overdue(clock, grace=timedelta(days=30)))
+    manager.handle(invoice_overdue(clock(), grace=timedelta(days=30)))
     worker.drain()
     assert manager.state("s1").data.card_refused is True
 
@@ -134,7 +119,7 @@ def test_the_subscription_lapses_at_the_grace_deadline_read_from_data(
 ) -> None:
     gateway = Gateway(declines=["expired_card"])
     manager, worker = deployed(dunning(), store, gateway)
-    event = overdue(clock, grace=timedelta(days=2))
+    event = invoice_overdue(clock(), grace=timedelta(days=2))
     manager.handle(event)
     worker.drain()
 

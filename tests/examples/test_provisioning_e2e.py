@@ -4,26 +4,21 @@ released by the `NetworkLost` signal.
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 from pmc.runtime import End, PermanentFailure, TaskContext
 from pmc.runtime.stores import ProcessStore
+from tests.examples.inputs import cluster_requested, provisioning
 from tests.examples.support import (
     Recorded,
     assert_pmc_replay_agrees,
     assert_replay_agrees,
     deployed,
     events_named,
-    example,
     planned,
     run_task,
     signals,
 )
-
-
-def provisioning() -> ModuleType:
-    return example("provisioning")
 
 
 class Cloud:
@@ -56,19 +51,13 @@ class Cloud:
         self.seen.add("ReleaseNode", task, ctx)
 
 
-def requested(nodes: list[str]) -> Any:
-    return provisioning().ClusterRequested(
-        request_id=7, cidr="10.0.0.0/24", region="eu-west", nodes=nodes, labels={}
-    )
-
-
 def test_a_cluster_comes_up_with_the_ids_it_was_given_kept_in_data(
     store: ProcessStore,
 ) -> None:
     cloud = Cloud()
     manager, worker = deployed(provisioning(), store, cloud)
 
-    manager.handle(requested(["a", "b", "c"]))
+    manager.handle(cluster_requested(["a", "b", "c"]))
     # The fan-out planned three transitions; each added one to what the one
     # before it had written.
     assert manager.state(7).data.servers == 3
@@ -91,7 +80,7 @@ def test_a_lost_network_is_deleted_by_its_id_and_every_node_releases_its_server(
 ) -> None:
     cloud = Cloud(firewall_fails=True)
     manager, worker = deployed(provisioning(), store, cloud)
-    manager.handle(requested(["a", "b", "c"]))
+    manager.handle(cluster_requested(["a", "b", "c"]))
     run_task(manager, 7, "CreateNetwork")
     for task, node in [("AllocateNode", "a"), ("InstallImage", "a"), ("AllocateNode", "b")]:
         run_task(manager, 7, task, node)

@@ -10,18 +10,17 @@ the probe timers and the bake deadlines (`on at instance.bake_until`).
 from __future__ import annotations
 
 from datetime import timedelta
-from types import ModuleType
 from typing import Any
 
 from pmc.runtime import End, PermanentFailure, TaskContext
 from pmc.runtime.stores import ProcessStore
+from tests.examples.inputs import rollout, rollout_started
 from tests.examples.support import (
     Recorded,
     assert_pmc_replay_agrees,
     assert_replay_agrees,
     deployed,
     events_named,
-    example,
     planned,
     signal_ids,
     signals,
@@ -30,10 +29,6 @@ from tests.examples.support import (
 from tests.fake_clock import FakeClock
 
 BAKE = timedelta(minutes=10)
-
-
-def rollout() -> ModuleType:
-    return example("region_rollout")
 
 
 class Regions:
@@ -74,18 +69,6 @@ class Regions:
         self.seen.add("Rollback", task, ctx)
 
 
-def started(regions: list[str], frozen: list[str], healthy_probes: int) -> Any:
-    return rollout().RolloutStarted(
-        rollout_id="r1",
-        version="v2",
-        previous="v1",
-        regions=regions,
-        canary="eu",
-        frozen=frozen,
-        healthy_probes=healthy_probes,
-    )
-
-
 def test_the_canary_counts_healthy_probes_then_the_other_regions_follow_and_bake(
     store: ProcessStore, store_url: str, clock: FakeClock
 ) -> None:
@@ -93,7 +76,7 @@ def test_the_canary_counts_healthy_probes_then_the_other_regions_follow_and_bake
     handlers = Regions(clock, probes=[True, False, True])
     manager, worker = deployed(rollout(), store, handlers)
 
-    manager.handle(started(["eu", "us", "ap", "cn"], frozen=["cn"], healthy_probes=2))
+    manager.handle(rollout_started(["eu", "us", "ap", "cn"], frozen=["cn"], healthy_probes=2))
     assert planned(manager.history("r1")) == [
         ("Region", "eu", "canary"),
         ("Region", "us", "wait"),
@@ -146,7 +129,7 @@ def test_a_region_that_fails_rolls_back_every_region_that_runs_the_new_version(
 ) -> None:
     handlers = Regions(clock, probes=[True], refuse=frozenset({"us"}))
     manager, worker = deployed(rollout(), store, handlers)
-    manager.handle(started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
+    manager.handle(rollout_started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
     worker.drain()
 
     time_passes(clock, worker, minutes=1)  # the canary passes; us and ap deploy; us fails
@@ -192,7 +175,7 @@ def test_a_region_still_deploying_when_rollback_arrives_rolls_back_once_its_depl
     # `us` refuses the deploy and raises `RollBack`.
     handlers = Regions(clock, probes=[True], refuse=frozenset({"us"}), slow=frozenset({"ap"}))
     manager, worker = deployed(rollout(), store, handlers)
-    manager.handle(started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
+    manager.handle(rollout_started(["eu", "us", "ap"], frozen=[], healthy_probes=1))
     worker.drain()
 
     time_passes(clock, worker, minutes=1)  # the canary passes; us fails; ap's deploy waits

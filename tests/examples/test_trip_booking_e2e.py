@@ -8,28 +8,22 @@ SQLite and PostgreSQL, and checks that the stream replays to the same state.
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 from pmc.runtime import End, PermanentFailure, TaskContext
 from pmc.runtime.stores import ProcessStore
+from tests.examples.inputs import trip, trip_requested
 from tests.examples.support import (
     Recorded,
     assert_pmc_replay_agrees,
     assert_replay_agrees,
     deployed,
     events_named,
-    example,
     planned,
     run_task,
     signal_ids,
     signals,
 )
-
-
-def trip() -> ModuleType:
-    return example("trip_booking")
-
 
 FAILED_WHEN = "data.abort_reason is not none and data.running == 0 holds"
 
@@ -66,25 +60,13 @@ class Suppliers:
         self.seen.add("CancelCar", task, ctx)
 
 
-def requested(extras: list[str]) -> Any:
-    return trip().TripRequested(
-        trip_id="t1",
-        traveller="Ada",
-        destination="Lisbon",
-        flight_offer="TP123",
-        hotel_offer="alfama-3",
-        nights=3,
-        extras=extras,
-    )
-
-
 def test_the_bookings_run_at_once_and_a_car_not_asked_for_is_skipped(
     store: ProcessStore, store_url: str
 ) -> None:
     suppliers = Suppliers()
     manager, worker = deployed(trip(), store, suppliers)
 
-    manager.handle(requested(extras=[]))
+    manager.handle(trip_requested(extras=[]))
     # One event, three machines: the car's guard turned it to the fallback.
     assert planned(manager.history("t1")) == [
         ("Flight", "Flight", "book"),
@@ -117,7 +99,7 @@ def test_a_hotel_that_fails_cancels_the_flight_made_and_the_car_once_it_is_made(
 ) -> None:
     suppliers = Suppliers(declines=frozenset({"BookHotel"}))
     manager, worker = deployed(trip(), store, suppliers)
-    manager.handle(requested(extras=["car"]))
+    manager.handle(trip_requested(extras=["car"]))
 
     run_task(manager, "t1", "BookFlight")  # the flight is booked first
     run_task(manager, "t1", "BookHotel")  # then the hotel is sold out
@@ -161,7 +143,7 @@ def test_a_traveller_abort_keeps_every_running_booking_and_cancels_each_once_mad
 ) -> None:
     suppliers = Suppliers()
     manager, worker = deployed(trip(), store, suppliers)
-    manager.handle(requested(extras=["car"]))
+    manager.handle(trip_requested(extras=["car"]))
 
     manager.handle(trip().TravellerAborted(trip_id="t1"))
 
