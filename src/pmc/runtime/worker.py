@@ -47,6 +47,7 @@ from pmc.runtime.results import (
 from pmc.runtime.running import (
     DEFAULT_LEASE,
     Attempt,
+    Finished,
     OutcomeBatcher,
     Starts,
     TaskRunner,
@@ -410,7 +411,7 @@ class Worker:
         """Claim rows while runner threads are idle; wait on the store when nothing is due."""
         while not self._stopping.is_set():
             idle = self._wait_for_idle_runners()
-            if idle and not self._dispatch(idle):
+            if idle and not self._dispatch(idle, self._hand_over):
                 self._wait_for_work()
         return True
 
@@ -427,16 +428,17 @@ class Worker:
             if self.store.wait_for_due(self.idle_wait, category=self._claimed):
                 return
 
-    def _dispatch(self, idle: int) -> int:
-        """Claim up to ``idle`` rows and hand their started attempts (and the
-        timeouts and timers to record) to idle runners."""
+    def _dispatch(self, idle: int, hand_over: Callable[[Sequence[_Job | _Settle]], None]) -> int:
+        """Claim up to ``idle`` rows and ``hand_over`` their started attempts (and
+        the timeouts and timers to record) to idle runners: threads, or
+        ``aio.AsyncWorker``'s tasks."""
         claimed = self._claim(idle, starting=idle)
-        self._hand_over(claimed.jobs)
+        hand_over(claimed.jobs)
         # Only then the rest: the attempts' leases run already.
         judged = self._judge_all(claimed.rest)
         jobs: list[_Job | _Settle] = [j for j in judged if isinstance(j, _Settle)]
         jobs += self._start([j for j in judged if isinstance(j, _Start)])
-        self._hand_over(jobs)
+        hand_over(jobs)
         return len(claimed.items)
 
     def _hand_over(self, jobs: Sequence[_Job | _Settle]) -> None:
@@ -834,10 +836,18 @@ class Worker:
         """Run a started attempt's handler, record its outcome (with others), count it."""
         served, attempt = job.served, job.attempt
         try:
-            try:
-                finished = served.runner.run_handler(attempt, self.lease)
-            finally:
-                self._running.pop(attempt.task.task_id, None)
+            finished = served.runner.run_handler(attempt, self.lease)
+        except Exception:
+            self._log_failure(job.item)
+            return
+        finally:
+            self._running.pop(attempt.task.task_id, None)
+        self._record_job(job, finished)
+
+    def _record_job(self, job: _Job, finished: Finished) -> None:
+        """Record a finished attempt's outcome (with others), count it, run the sync tasks due."""
+        served = job.served
+        try:
             recorded = served.outcomes.record(finished)
             if isinstance(recorded, Exception):
                 raise recorded
