@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 
 import pytest
+from event_sourcery import Event
 
 from pmc.runtime.aio import AsyncProcessManager
 from pmc.runtime.manager import HandleStatus, ProcessManager
@@ -97,17 +99,20 @@ def test_the_reads_are_the_managers(open_same_store: OpenStore) -> None:
     assert history == manager.history("r1")
 
 
+class ThreadNotingManager(ProcessManager):
+    """A manager noting the thread each ``handle`` runs in."""
+
+    threads: list[threading.Thread]
+
+    def handle(self, event: Event, event_id: str | uuid.UUID | None = None) -> HandleResult:
+        self.threads.append(threading.current_thread())
+        return super().handle(event, event_id)
+
+
 def test_the_store_is_called_off_the_event_loop(open_same_store: OpenStore) -> None:
     m = tally()
-    manager = ProcessManager(definition(m), open_same_store())
-    threads: list[threading.Thread] = []
-    inner_handle = manager.handle
-
-    def handle(*args: object) -> HandleResult:
-        threads.append(threading.current_thread())
-        return inner_handle(*args)  # type: ignore[arg-type]
-
-    manager.handle = handle  # type: ignore[method-assign]
+    manager = ThreadNotingManager(definition(m), open_same_store())
+    manager.threads = []
 
     async def deliver() -> threading.Thread:
         async with AsyncProcessManager(manager, threads=1) as aio:
@@ -116,9 +121,9 @@ def test_the_store_is_called_off_the_event_loop(open_same_store: OpenStore) -> N
 
     loop_thread = asyncio.run(deliver())
 
-    assert len(threads) == 1
-    assert threads[0] is not loop_thread
-    assert threads[0].name.startswith("pmc-RtTally")
+    assert len(manager.threads) == 1
+    assert manager.threads[0] is not loop_thread
+    assert manager.threads[0].name.startswith("pmc-RtTally")
 
 
 def test_a_closed_manager_takes_no_more_calls(open_same_store: OpenStore) -> None:

@@ -1,0 +1,266 @@
+"""``AsyncWorker``: ``async def`` handlers run on one event loop, ``max_concurrency`` at once.
+
+It claims, starts and records through the threaded ``Worker``'s code, so
+the streams it writes are those a threaded worker writes: these tests show
+the streams, and what is particular to the event loop (the limit, a
+timeout as a cancellation, a stop cancelling what still runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from pmc.runtime import TaskContext
+from pmc.runtime.aio import AsyncProcessManager, AsyncWorker
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.state import End
+from pmc.runtime.stores import ProcessStore
+from pmc.runtime.worker import Worker
+from tests.conftest import OpenStore
+from tests.runtime.support import (
+    RebaseTasks,
+    assert_well_formed,
+    definition,
+    names,
+    of_type,
+    quick,
+    seed,
+    wait_until,
+)
+
+Behaviour = Callable[[TaskContext], Awaitable[None]]
+
+
+class AsyncRebaseTasks:
+    """Handlers of RtRebase / RtQuick, ``async def``: each attempt does what ``behaviour`` does."""
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.attempts: list[tuple[str, int]] = []
+        self.cancelled: list[tuple[str, int]] = []
+
+    async def close_instance(self, task: Any, ctx: TaskContext) -> None:
+        self.attempts.append((ctx.machine_id, ctx.attempt))
+        try:
+            await self.behaviour(ctx)
+        except asyncio.CancelledError:
+            self.cancelled.append((ctx.machine_id, ctx.attempt))
+            raise
+
+
+async def succeed(ctx: TaskContext) -> None:
+    await asyncio.sleep(0)
+
+
+async def hang(ctx: TaskContext) -> None:
+    await asyncio.Event().wait()  # never set: only a cancellation ends it
+
+
+def instances(count: int) -> list[str]:
+    return [f"i{n}" for n in range(count)]
+
+
+async def until_ended(aio: AsyncProcessManager, key: str) -> End:
+    """The end of process ``key``, once it has one (polled; bounded by the test's timeout)."""
+    for _ in range(2000):
+        state = await aio.state(key)
+        if state.end is not None:
+            return state.end
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{key} did not end")
+
+
+async def run_to_end(
+    module: ModuleType, store: ProcessStore, tasks: object, count: int, **options: Any
+) -> AsyncWorker:
+    """Start process r1 over ``count`` instances and run a worker until it ends; the worker."""
+    manager = ProcessManager(definition(module), store, with_worker=True)
+    async with AsyncProcessManager(manager) as aio:
+        await aio.handle(module.RebaseFailed(rebase_id="r1", instances=instances(count)))
+        async with AsyncWorker(definition(module), store, tasks, **options) as worker:
+            await until_ended(aio, "r1")
+    return worker
+
+
+def test_handlers_run_concurrently_up_to_the_limit(store: ProcessStore) -> None:
+    m = seed()
+    limit, total = 3, 10
+    running, peak, finished = 0, 0, 0
+    changed = asyncio.Condition()
+
+    async def count_while_running(ctx: TaskContext) -> None:
+        # Each handler counts itself in, lets every other handler the worker
+        # started with it do the same (one step of the loop), then waits until
+        # as many run as the limit allows (all that are left, at the end): a
+        # worker over the limit would push the peak past it, one under it
+        # would never get there and the process would not end.
+        nonlocal running, peak, finished
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0)
+        async with changed:
+            changed.notify_all()
+            await changed.wait_for(lambda: running >= min(limit, total - finished))
+            running -= 1
+            finished += 1
+            changed.notify_all()
+
+    tasks = AsyncRebaseTasks(count_while_running)
+
+    worker = asyncio.run(run_to_end(m, store, tasks, total, max_concurrency=limit))
+
+    assert peak == limit
+    assert sorted(tasks.attempts) == [(i, 1) for i in sorted(instances(total))]
+    assert worker.stats.completed == total
+    history = ProcessManager(definition(m), store).history("r1")
+    assert_well_formed(history)
+    assert names(history)[-1] == "ProcessCompleted"
+
+
+def test_a_failed_attempt_is_retried(store: ProcessStore) -> None:
+    m = quick()  # retry 3, at once
+
+    async def fail_first(ctx: TaskContext) -> None:
+        if ctx.attempt == 1:
+            raise RuntimeError("the cloud said no")
+
+    tasks = AsyncRebaseTasks(fail_first)
+
+    worker = asyncio.run(run_to_end(m, store, tasks, 1))
+
+    history = ProcessManager(definition(m), store).history("r1")
+    assert [(f.attempt, f.reason) for f in of_type(history, "TaskFailed")] == [
+        (1, "the cloud said no")
+    ]
+    assert [c.attempt for c in of_type(history, "TaskCompleted")] == [2]
+    assert tasks.attempts == [("i0", 1), ("i0", 2)]
+    assert (worker.stats.retrying, worker.stats.completed) == (1, 1)
+
+
+def test_an_attempt_past_its_timeout_is_cancelled_and_recorded_as_timed_out(
+    store: ProcessStore,
+) -> None:
+    m = quick()  # timeout 1s, retry 3 at once
+
+    async def hang_first(ctx: TaskContext) -> None:
+        if ctx.attempt == 1:
+            await hang(ctx)
+
+    tasks = AsyncRebaseTasks(hang_first)
+
+    worker = asyncio.run(run_to_end(m, store, tasks, 1))
+
+    history = ProcessManager(definition(m), store).history("r1")
+    assert tasks.cancelled == [("i0", 1)]
+    assert [t.attempt for t in of_type(history, "TaskTimedOut")] == [1]
+    # The cancelled attempt has no outcome of its own: its timeout is it.
+    assert [(type(e).__name__, e.attempt) for e in of_type(history, "TaskFailed")] == []
+    assert [c.attempt for c in of_type(history, "TaskCompleted")] == [2]
+    assert (worker.stats.timed_out, worker.stats.retrying, worker.stats.completed) == (1, 1, 1)
+
+
+def test_a_def_handler_of_the_same_tasks_runs_in_the_thread_pool(store: ProcessStore) -> None:
+    m = seed()
+    tasks = RebaseTasks()
+
+    worker = asyncio.run(run_to_end(m, store, tasks, 2))
+
+    assert sorted(tasks.calls.of("CloseInstance")) == [("i0", 1), ("i1", 1)]
+    assert worker.stats.completed == 2
+
+
+def test_stop_waits_for_the_running_handlers(store: ProcessStore) -> None:
+    m = seed()
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def wait_for_release(ctx: TaskContext) -> None:
+        started.set()
+        await release.wait()
+
+    tasks = AsyncRebaseTasks(wait_for_release)
+
+    async def stop_while_running() -> bool:
+        manager = ProcessManager(definition(m), store, with_worker=True)
+        await AsyncProcessManager(manager).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+        worker = AsyncWorker(definition(m), store, tasks)
+        await worker.start()
+        await started.wait()
+        stopping = asyncio.create_task(worker.stop(grace=60))
+        await asyncio.sleep(0)
+        release.set()  # the handler returns within the grace
+        return await stopping
+
+    assert asyncio.run(stop_while_running()) is True
+    history = ProcessManager(definition(m), store).history("r1")
+    assert [c.attempt for c in of_type(history, "TaskCompleted")] == [1]
+    assert tasks.cancelled == []
+
+
+def test_stop_cancels_what_outlives_the_grace_and_leaves_it_to_its_lease(
+    open_same_store: OpenStore,
+) -> None:
+    m = quick()  # timeout 1s: the lease a cancelled attempt is left to
+    store = open_same_store()
+    started = asyncio.Event()
+
+    async def hang_and_tell(ctx: TaskContext) -> None:
+        started.set()
+        await hang(ctx)
+
+    tasks = AsyncRebaseTasks(hang_and_tell)
+
+    async def stop_while_hanging() -> bool:
+        manager = ProcessManager(definition(m), store, with_worker=True)
+        await AsyncProcessManager(manager).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+        worker = AsyncWorker(definition(m), store, tasks)
+        await worker.start()
+        await started.wait()
+        return await worker.stop(grace=0)
+
+    assert asyncio.run(stop_while_hanging()) is False
+    assert tasks.cancelled == [("A", 1)]
+    history = ProcessManager(definition(m), store).history("r1")
+    assert names(history)[-1] == "TaskStarted"  # no outcome: the attempt is left to its lease
+
+    # Another worker records its timeout when the lease expires, and retries it.
+    other = Worker(definition(m), open_same_store(), RebaseTasks(), idle_wait=0.01)
+    other.start()
+    try:
+        ended = ProcessManager(definition(m), store)
+        wait_until(lambda: ended.state("r1").ended)
+    finally:
+        other.stop()
+    history = ProcessManager(definition(m), store).history("r1")
+    assert_well_formed(history)
+    assert [t.attempt for t in of_type(history, "TaskTimedOut")] == [1]
+    assert [c.attempt for c in of_type(history, "TaskCompleted")] == [2]
+
+
+def test_run_once_does_what_is_due_and_awaits_it(store: ProcessStore) -> None:
+    m = seed()
+    tasks = AsyncRebaseTasks(succeed)
+
+    async def drain() -> int:
+        manager = ProcessManager(definition(m), store, with_worker=True)
+        await AsyncProcessManager(manager).handle(
+            m.RebaseFailed(rebase_id="r1", instances=["A", "B"])
+        )
+        worker = AsyncWorker(definition(m), store, tasks)
+        try:
+            return await worker.drain()
+        finally:
+            worker.close()
+
+    assert asyncio.run(drain()) == 2
+    assert ProcessManager(definition(m), store).state("r1").ended
+
+
+def test_a_limit_below_one_is_refused(store: ProcessStore) -> None:
+    with pytest.raises(ValueError, match="max_concurrency must be >= 1"):
+        AsyncWorker(definition(seed()), store, AsyncRebaseTasks(succeed), max_concurrency=0)
