@@ -258,9 +258,9 @@ def test_no_runtime_module_borrows_another_ones_privates() -> None:
     assert borrowed == []
 
 
-def test_only_the_worker_and_operations_build_on_the_manager_and_only_on_its_facade() -> None:
-    # The worker and the operator actions compose a ProcessManager; the pieces
-    # they use live below it. (The package itself re-exports the facade.)
+def test_only_the_workers_and_operations_build_on_the_manager_and_only_on_its_facade() -> None:
+    # The workers, the asyncio facade and the operator actions compose a
+    # ProcessManager; the pieces they use live below it. (The package itself re-exports the facade.)
     users = {
         importer: sorted(imports["pmc.runtime.manager"])
         for importer, imports in RUNTIME_GRAPH.items()
@@ -268,6 +268,7 @@ def test_only_the_worker_and_operations_build_on_the_manager_and_only_on_its_fac
     }
     assert users == {
         "pmc.runtime.actions": ["ProcessManager"],
+        "pmc.runtime.aio": ["ProcessManager"],
         "pmc.runtime.operations": ["ProcessManager"],
         "pmc.runtime.worker": ["ProcessManager"],
     }
@@ -287,7 +288,7 @@ RUNTIME_LAYERS: list[set[str]] = [
     {"running"},
     {"manager"},
     {"worker", "actions"},
-    {"operations"},
+    {"operations", "aio"},
     {""},
 ]
 

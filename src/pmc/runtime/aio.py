@@ -39,10 +39,10 @@ from pmc.runtime.worker import (
     CLAIM_SECONDS,
     IDLE_WAIT,
     STOP_GRACE,
+    Job,
+    Settle,
     Worker,
     WorkerStats,
-    _Job,
-    _Settle,
 )
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_THREADS", "AsyncProcessManager", "AsyncWorker"]
@@ -236,7 +236,7 @@ class AsyncWorker:
         """Claim and run work in the background, on the running event loop, until ``stop``."""
         if self._claiming is not None:
             raise RuntimeError(f"worker {self.worker_id} is already running")
-        self._worker._stopping.clear()
+        self._worker.stopping.clear()
         self._claiming = asyncio.create_task(self._claim_rounds(), name=self.worker_id)
         logger.info(
             "worker %s started for %s (asyncio, up to %d at once)",
@@ -252,7 +252,7 @@ class AsyncWorker:
         Those still running then are cancelled (see the class); the thread
         pool is shut down, so a stopped worker is not started again.
         """
-        self._worker._stopping.set()
+        self._worker.stopping.set()
         self._slot_freed.set()
         if self._claiming is not None:
             await self._claiming
@@ -285,8 +285,7 @@ class AsyncWorker:
         _, late = await asyncio.wait(set(self._jobs), timeout=grace)
         if not late:
             return True
-        for cancellation in list(self._worker._running.values()):
-            cancellation.set()
+        self._worker.cancel_running()
         for job in late:
             job.cancel()
         await asyncio.gather(*late, return_exceptions=True)
@@ -295,15 +294,15 @@ class AsyncWorker:
     async def _claim_rounds(self) -> None:
         """Claim rows while fewer than ``max_concurrency`` jobs run; wait on the store when idle."""
         worker = self._worker
-        while not worker._stopping.is_set():
+        while not worker.stopping.is_set():
             self._slot_freed.clear()
             idle = self.max_concurrency - len(self._jobs)
             if idle <= 0:
                 await self._slot_freed.wait()
                 continue
             try:
-                if not await self._dispatch(idle):
-                    await self._off_loop(worker._wait_for_work)
+                if not await self.dispatch(idle):
+                    await self._off_loop(worker.wait_for_work)
             except Exception:
                 # The store is unreachable, say: keep trying, slowly.
                 logger.exception(
@@ -313,19 +312,19 @@ class AsyncWorker:
                 )
                 await asyncio.sleep(worker.idle_wait)
 
-    async def _dispatch(self, idle: int) -> int:
-        """``Worker._dispatch`` in a pool thread, its jobs handed over to this loop."""
+    async def dispatch(self, idle: int) -> int:
+        """``Worker.dispatch`` in a pool thread, its jobs handed over to this loop."""
         loop = asyncio.get_running_loop()
 
-        def hand_over(jobs: Sequence[_Job | _Settle]) -> None:
+        def hand_over(jobs: Sequence[Job | Settle]) -> None:
             # Called from the pool thread: the jobs are spawned on the loop,
             # in order, before the dispatch's own result is (both are queued
             # with call_soon_threadsafe), so the next round counts them.
             loop.call_soon_threadsafe(self._spawn_all, list(jobs))
 
-        return await self._off_loop(self._worker._dispatch, idle, hand_over)
+        return await self._off_loop(self._worker.dispatch, idle, hand_over)
 
-    def _spawn_all(self, jobs: Sequence[_Job | _Settle]) -> None:
+    def _spawn_all(self, jobs: Sequence[Job | Settle]) -> None:
         for job in jobs:
             task = asyncio.create_task(self._run(job))
             self._jobs.add(task)
@@ -340,16 +339,16 @@ class AsyncWorker:
 
     # ---- one job ---------------------------------------------------------------------------
 
-    async def _run(self, job: _Job | _Settle) -> None:
+    async def _run(self, job: Job | Settle) -> None:
         worker = self._worker
-        if isinstance(job, _Settle):
-            await self._off_loop(worker._settle_due, job)
+        if isinstance(job, Settle):
+            await self._off_loop(worker.settle_due, job)
             return
         served, attempt = job.served, job.attempt
         if not attempts.is_async_handler(
             served.definition, served.manager.tasks, attempt.task.task
         ):
-            await self._off_loop(worker._run_job, job)
+            await self._off_loop(worker.run_job, job)
             return
         try:
             finished = await served.runner.run_handler_async(
@@ -365,19 +364,17 @@ class AsyncWorker:
             )
             raise
         except Exception:
-            worker._log_failure(job.item)
+            worker.log_failure(job.item)
             return
         finally:
-            worker._running.pop(attempt.task.task_id, None)
+            worker.attempt_ended(attempt)
         if finished is None:
             # Its timeout passed: recorded as any worker records an expired
             # lease (if the store's clock is not there yet, the row, due at
             # the lease's end, has it recorded then).
-            await self._off_loop(
-                worker._settle_due, _Settle(served, job.item, TimeOut(attempt.task))
-            )
+            await self._off_loop(worker.settle_due, Settle(served, job.item, TimeOut(attempt.task)))
         else:
-            await self._off_loop(worker._record_job, job, finished)
+            await self._off_loop(worker.record_job, job, finished)
 
     async def _stop_keeping(self, lease: Lease) -> None:
         await self._off_loop(lease.stop)
@@ -386,7 +383,7 @@ class AsyncWorker:
 
     async def run_once(self) -> int:
         """Claim what is due now (up to ``max_concurrency`` rows), run it, await it; the rows."""
-        handled = await self._dispatch(self.max_concurrency)
+        handled = await self.dispatch(self.max_concurrency)
         while self._jobs:
             await asyncio.wait(set(self._jobs))
         return handled
