@@ -43,9 +43,11 @@ class AsyncRebaseTasks:
         self.behaviour = behaviour
         self.attempts: list[tuple[str, int]] = []
         self.cancelled: list[tuple[str, int]] = []
+        self.started = asyncio.Event()  # set once an attempt runs
 
     async def close_instance(self, task: Any, ctx: TaskContext) -> None:
         self.attempts.append((ctx.machine_id, ctx.attempt))
+        self.started.set()
         try:
             await self.behaviour(ctx)
         except asyncio.CancelledError:
@@ -75,16 +77,35 @@ async def until_ended(aio: AsyncProcessManager, key: str) -> End:
     raise AssertionError(f"{key} did not end")
 
 
+async def start_r1(aio: AsyncProcessManager, module: ModuleType, count: int) -> None:
+    await aio.handle(module.RebaseFailed(rebase_id="r1", instances=instances(count)))
+
+
+def async_manager(module: ModuleType, store: ProcessStore) -> AsyncProcessManager:
+    return AsyncProcessManager(ProcessManager(definition(module), store, with_worker=True))
+
+
 async def run_to_end(
     module: ModuleType, store: ProcessStore, tasks: object, count: int, **options: Any
 ) -> AsyncWorker:
     """Start process r1 over ``count`` instances and run a worker until it ends; the worker."""
-    manager = ProcessManager(definition(module), store, with_worker=True)
-    async with AsyncProcessManager(manager) as aio:
-        await aio.handle(module.RebaseFailed(rebase_id="r1", instances=instances(count)))
+    async with async_manager(module, store) as aio:
+        await start_r1(aio, module, count)
         async with AsyncWorker(definition(module), store, tasks, **options) as worker:
             await until_ended(aio, "r1")
     return worker
+
+
+async def stop_once_running(
+    module: ModuleType, store: ProcessStore, tasks: AsyncRebaseTasks, grace: float
+) -> asyncio.Task[bool]:
+    """Start process r1 over one instance and a worker; once its attempt runs, stop the worker."""
+    async with async_manager(module, store) as aio:
+        await start_r1(aio, module, 1)
+    worker = AsyncWorker(definition(module), store, tasks)
+    await worker.start()
+    await tasks.started.wait()
+    return asyncio.create_task(worker.stop(grace))
 
 
 def test_handlers_run_concurrently_up_to_the_limit(store: ProcessStore) -> None:
@@ -177,22 +198,15 @@ def test_a_def_handler_of_the_same_tasks_runs_in_the_thread_pool(store: ProcessS
 def test_stop_waits_for_the_running_handlers(store: ProcessStore) -> None:
     m = seed()
     release = asyncio.Event()
-    started = asyncio.Event()
 
     async def wait_for_release(ctx: TaskContext) -> None:
-        started.set()
         await release.wait()
 
     tasks = AsyncRebaseTasks(wait_for_release)
 
     async def stop_while_running() -> bool:
-        manager = ProcessManager(definition(m), store, with_worker=True)
-        await AsyncProcessManager(manager).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
-        worker = AsyncWorker(definition(m), store, tasks)
-        await worker.start()
-        await started.wait()
-        stopping = asyncio.create_task(worker.stop(grace=60))
-        await asyncio.sleep(0)
+        stopping = await stop_once_running(m, store, tasks, grace=60)
+        await asyncio.sleep(0)  # the stop is under way
         release.set()  # the handler returns within the grace
         return await stopping
 
@@ -207,24 +221,13 @@ def test_stop_cancels_what_outlives_the_grace_and_leaves_it_to_its_lease(
 ) -> None:
     m = quick()  # timeout 1s: the lease a cancelled attempt is left to
     store = open_same_store()
-    started = asyncio.Event()
-
-    async def hang_and_tell(ctx: TaskContext) -> None:
-        started.set()
-        await hang(ctx)
-
-    tasks = AsyncRebaseTasks(hang_and_tell)
+    tasks = AsyncRebaseTasks(hang)
 
     async def stop_while_hanging() -> bool:
-        manager = ProcessManager(definition(m), store, with_worker=True)
-        await AsyncProcessManager(manager).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
-        worker = AsyncWorker(definition(m), store, tasks)
-        await worker.start()
-        await started.wait()
-        return await worker.stop(grace=0)
+        return await (await stop_once_running(m, store, tasks, grace=0))
 
     assert asyncio.run(stop_while_hanging()) is False
-    assert tasks.cancelled == [("A", 1)]
+    assert tasks.cancelled == [("i0", 1)]
     history = ProcessManager(definition(m), store).history("r1")
     assert names(history)[-1] == "TaskStarted"  # no outcome: the attempt is left to its lease
 
@@ -247,10 +250,8 @@ def test_run_once_does_what_is_due_and_awaits_it(store: ProcessStore) -> None:
     tasks = AsyncRebaseTasks(succeed)
 
     async def drain() -> int:
-        manager = ProcessManager(definition(m), store, with_worker=True)
-        await AsyncProcessManager(manager).handle(
-            m.RebaseFailed(rebase_id="r1", instances=["A", "B"])
-        )
+        async with async_manager(m, store) as aio:
+            await start_r1(aio, m, 2)
         worker = AsyncWorker(definition(m), store, tasks)
         try:
             return await worker.drain()

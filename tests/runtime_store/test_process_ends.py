@@ -51,13 +51,6 @@ END_TYPES = (ProcessCompletedBase, ProcessFailedBase, ProcessCancelledBase)
 
 
 @pytest.fixture
-def sql_url(store_url: str) -> str:
-    if store_url == "memory://":
-        pytest.skip("event-sourcery's outbox lives in an SQL database")
-    return store_url
-
-
-@pytest.fixture
 def consumer_engine(sql_url: str) -> Iterator[Engine]:
     engine = create_engine(sql_url)
     yield engine
