@@ -23,6 +23,7 @@ from pmc.runtime.stores import ProcessStore
 from pmc.runtime.worker import Worker
 from tests.conftest import OpenStore
 from tests.runtime.support import (
+    FakeClock,
     RebaseTasks,
     assert_well_formed,
     definition,
@@ -163,15 +164,15 @@ def test_a_failed_attempt_is_retried(store: ProcessStore) -> None:
     assert (worker.stats.retrying, worker.stats.completed) == (1, 1)
 
 
+async def hang_first(ctx: TaskContext) -> None:
+    if ctx.attempt == 1:
+        await hang(ctx)
+
+
 def test_an_attempt_past_its_timeout_is_cancelled_and_recorded_as_timed_out(
     store: ProcessStore,
 ) -> None:
     m = quick()  # timeout 1s, retry 3 at once
-
-    async def hang_first(ctx: TaskContext) -> None:
-        if ctx.attempt == 1:
-            await hang(ctx)
-
     tasks = AsyncRebaseTasks(hang_first)
 
     worker = asyncio.run(run_to_end(m, store, tasks, 1))
@@ -183,6 +184,39 @@ def test_an_attempt_past_its_timeout_is_cancelled_and_recorded_as_timed_out(
     assert [(type(e).__name__, e.attempt) for e in of_type(history, "TaskFailed")] == []
     assert [c.attempt for c in of_type(history, "TaskCompleted")] == [2]
     assert (worker.stats.timed_out, worker.stats.retrying, worker.stats.completed) == (1, 1, 1)
+
+
+def test_a_timeout_before_the_stores_clock_says_so_is_recorded_when_it_does(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    m = quick()  # timeout 1s, retry 3 at once
+    tasks = AsyncRebaseTasks(hang_first)
+
+    async def time_out_then_drain() -> tuple[list[str], list[str]]:
+        async with async_manager(m, store) as aio:
+            await start_r1(aio, m, 1)
+            worker = AsyncWorker(definition(m), store, tasks)
+            try:
+                await worker.run_once()  # cancelled after 1 s; the store's clock has not moved
+                cancelled = names(await aio.history("r1"))
+                clock.advance(seconds=2)
+                await worker.drain()
+            finally:
+                worker.close()
+            return cancelled, names(await aio.history("r1"))
+
+    cancelled, drained = asyncio.run(time_out_then_drain())
+
+    assert tasks.cancelled == [("i0", 1)]
+    assert cancelled[-1] == "TaskStarted"  # not timed out yet by the store's clock
+    assert drained[len(cancelled) :] == [
+        "TaskTimedOut",
+        "TaskRetryScheduled",
+        "TaskStarted",
+        "TaskCompleted",
+        "TransitionPlanned",
+        "ProcessCompleted",
+    ]
 
 
 def test_a_def_handler_of_the_same_tasks_runs_in_the_thread_pool(store: ProcessStore) -> None:
