@@ -225,11 +225,6 @@ class AsyncWorker:
     def stats(self) -> WorkerStats:
         return self._worker.stats
 
-    @property
-    def running(self) -> int:
-        """Jobs under way: attempts (handler, then outcome), timeouts and timers to record."""
-        return len(self._jobs)
-
     # ---- in the background ---------------------------------------------------------------
 
     async def start(self) -> None:
