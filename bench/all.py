@@ -22,7 +22,7 @@ import benchlib
 
 BENCH = Path(__file__).resolve().parent
 # In the order of the table; a script another branch has not landed yet is skipped.
-SCRIPTS = ("handle", "stream_length", "tasks", "workers", "idle", "decide", "startup")
+SCRIPTS = ("handle", "stream_length", "tasks", "workers", "idle", "decide", "startup", "aio")
 
 
 def passed_through(options: benchlib.Options) -> list[str]:

@@ -209,6 +209,10 @@ class AsyncWorker:
         )
         self.max_concurrency = max_concurrency
         self._off_loop = _OffLoop(threads, f"{self._worker.worker_id}-io")
+        # Claims, and waits for work while idle, in a thread of their own, as
+        # the threaded worker's claim thread: a wait holds no thread the
+        # attempts' writes need.
+        self._claims = _OffLoop(1, f"{self._worker.worker_id}-claim")
         self._jobs: set[asyncio.Task[None]] = set()
         self._claiming: asyncio.Task[None] | None = None
         self._slot_freed = asyncio.Event()
@@ -253,7 +257,7 @@ class AsyncWorker:
             await self._claiming
             self._claiming = None
         finished = await self._wait_for_jobs(grace)
-        self._off_loop.close()
+        self.close()
         logger.info(
             "worker %s stopped%s",
             self.worker_id,
@@ -297,7 +301,7 @@ class AsyncWorker:
                 continue
             try:
                 if not await self.dispatch(idle):
-                    await self._off_loop(worker.wait_for_work)
+                    await self._claims(worker.wait_for_work)
             except Exception:
                 # The store is unreachable, say: keep trying, slowly.
                 logger.exception(
@@ -317,7 +321,7 @@ class AsyncWorker:
             # with call_soon_threadsafe), so the next round counts them.
             loop.call_soon_threadsafe(self._spawn_all, list(jobs))
 
-        return await self._off_loop(self._worker.dispatch, idle, hand_over)
+        return await self._claims(self._worker.dispatch, idle, hand_over)
 
     def _spawn_all(self, jobs: Sequence[Job | Settle]) -> None:
         for job in jobs:
@@ -394,5 +398,6 @@ class AsyncWorker:
         raise RuntimeError(f"work still due after {max_rounds} rounds")
 
     def close(self) -> None:
-        """Shut the thread pool down, as ``stop`` does: for a worker run with ``run_once`` only."""
+        """Shut the thread pools down, as ``stop`` does: for a worker run with ``run_once`` only."""
+        self._claims.close()
         self._off_loop.close()
