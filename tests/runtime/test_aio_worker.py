@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +32,7 @@ from tests.runtime.support import (
     of_type,
     quick,
     seed,
+    untimed,
     wait_until,
 )
 
@@ -217,6 +219,42 @@ def test_a_timeout_before_the_stores_clock_says_so_is_recorded_when_it_does(
         "TransitionPlanned",
         "ProcessCompleted",
     ]
+
+
+def test_an_attempt_without_timeout_keeps_its_lease_while_its_handler_awaits(
+    open_same_store: OpenStore,
+) -> None:
+    m = untimed()
+    store = open_same_store()
+    lease = timedelta(seconds=0.3)
+
+    async def outlast_three_leases(ctx: TaskContext) -> None:
+        await asyncio.sleep(1.0)
+
+    tasks = AsyncRebaseTasks(outlast_three_leases)
+    # A threaded worker beside it would record a timeout as soon as a lease expired.
+    watcher = Worker(definition(m), open_same_store(), RebaseTasks(), worker_id="watcher")
+
+    async def run_beside_the_watcher() -> None:
+        async with async_manager(m, store) as aio:
+            await start_r1(aio, m, 1)
+            async with AsyncWorker(definition(m), store, tasks, worker_id="aio", lease=lease):
+                await tasks.started.wait()
+                watcher.start()
+                try:
+                    await until_ended(aio, "r1")
+                finally:
+                    watcher.stop()
+
+    asyncio.run(run_beside_the_watcher())
+
+    history = ProcessManager(definition(m), store).history("r1")
+    starts = of_type(history, "TaskStarted")
+    assert {(s.worker, s.attempt) for s in starts} == {("aio", 1)}
+    # The start and at least one renewal; how many fit depends on the machine's load.
+    assert len(starts) >= 2
+    assert of_type(history, "TaskTimedOut") == []
+    assert names(history)[-1] == "ProcessCompleted"
 
 
 def test_a_def_handler_of_the_same_tasks_runs_in_the_thread_pool(store: ProcessStore) -> None:
