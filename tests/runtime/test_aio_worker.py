@@ -9,8 +9,11 @@ timeout as a cancellation, a stop cancelling what still runs).
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -35,6 +38,8 @@ from tests.runtime.support import (
     untimed,
     wait_until,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 Behaviour = Callable[[TaskContext], Awaitable[None]]
 
@@ -337,3 +342,44 @@ def test_run_once_does_what_is_due_and_awaits_it(store: ProcessStore) -> None:
 def test_a_limit_below_one_is_refused(store: ProcessStore) -> None:
     with pytest.raises(ValueError, match="max_concurrency must be >= 1"):
         AsyncWorker(definition(seed()), store, AsyncRebaseTasks(succeed), max_concurrency=0)
+
+
+# A worker left running when its loop ends (no ``stop``), in a process of its
+# own: the interpreter's exit joins the worker's threads.
+LEFT_RUNNING = """
+import asyncio, threading
+from pmc.runtime.aio import AsyncWorker
+from pmc.runtime.stores import open_store
+from tests.runtime.support import RebaseTasks, definition, seed
+
+class NotingStore:
+    def __init__(self, inner):
+        self.inner, self.waiting = inner, threading.Event()
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+    def wait_for_due(self, timeout, category=None):
+        self.waiting.set()
+        return self.inner.wait_for_due(timeout, category=category)
+
+async def leave_running():
+    store = NotingStore(open_store("memory://"))
+    worker = AsyncWorker(definition(seed()), store, RebaseTasks())
+    await worker.start()
+    await asyncio.to_thread(store.waiting.wait)  # its claim thread waits for work
+
+asyncio.run(leave_running())
+print("left")
+"""
+
+
+def test_a_worker_whose_loop_ends_without_stop_lets_the_interpreter_exit() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", LEFT_RUNNING],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert (done.returncode, done.stdout) == (0, "left\n"), done.stderr

@@ -293,6 +293,16 @@ class AsyncWorker:
     async def _claim_rounds(self) -> None:
         """Claim rows while fewer than ``max_concurrency`` jobs run; wait on the store when idle."""
         worker = self._worker
+        try:
+            await self._claim_until_stopped()
+        finally:
+            # Cancelled (the loop ends without ``stop``, say): the claim
+            # thread's wait for work ends too, or the interpreter's exit,
+            # which joins the pool's threads, would wait for it forever.
+            worker.stopping.set()
+
+    async def _claim_until_stopped(self) -> None:
+        worker = self._worker
         while not worker.stopping.is_set():
             self._slot_freed.clear()
             idle = self.max_concurrency - len(self._jobs)
@@ -300,7 +310,7 @@ class AsyncWorker:
                 await self._slot_freed.wait()
                 continue
             try:
-                if not await self.dispatch(idle):
+                if not await self._dispatch(idle):
                     await self._claims(worker.wait_for_work)
             except Exception:
                 # The store is unreachable, say: keep trying, slowly.
@@ -311,7 +321,7 @@ class AsyncWorker:
                 )
                 await asyncio.sleep(worker.idle_wait)
 
-    async def dispatch(self, idle: int) -> int:
+    async def _dispatch(self, idle: int) -> int:
         """``Worker.dispatch`` in a pool thread, its jobs handed over to this loop."""
         loop = asyncio.get_running_loop()
 
@@ -382,7 +392,7 @@ class AsyncWorker:
 
     async def run_once(self) -> int:
         """Claim what is due now (up to ``max_concurrency`` rows), run it, await it; the rows."""
-        handled = await self.dispatch(self.max_concurrency)
+        handled = await self._dispatch(self.max_concurrency)
         while self._jobs:
             await asyncio.wait(set(self._jobs))
         return handled
