@@ -365,7 +365,7 @@ class AsyncWorker:
             )
         except asyncio.CancelledError:
             log_attempt(
-                "cancelled: the worker stopped; the attempt is left to its lease",
+                "cancelled (the worker stopped, or its loop ended); left to its lease",
                 served.definition.category,
                 attempt.key,
                 attempt.task,
