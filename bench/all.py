@@ -32,6 +32,7 @@ SCRIPTS = (
     "startup",
     "telemetry",
     "lsp",
+    "aio",
 )
 
 

@@ -276,9 +276,9 @@ def test_no_runtime_module_borrows_another_ones_privates() -> None:
     assert borrowed == []
 
 
-def test_only_the_worker_and_operations_build_on_the_manager_and_only_on_its_facade() -> None:
-    # The worker and the operator actions compose a ProcessManager; the pieces
-    # they use live below it. (The package itself re-exports the facade.)
+def test_only_the_workers_and_operations_build_on_the_manager_and_only_on_its_facade() -> None:
+    # The workers, the asyncio facade and the operator actions compose a
+    # ProcessManager; the pieces they use live below it. (The package itself re-exports the facade.)
     users = {
         importer: sorted(imports["pmc.runtime.manager"])
         for importer, imports in RUNTIME_GRAPH.items()
@@ -286,6 +286,7 @@ def test_only_the_worker_and_operations_build_on_the_manager_and_only_on_its_fac
     }
     assert users == {
         "pmc.runtime.actions": ["ProcessManager"],
+        "pmc.runtime.aio": ["ProcessManager"],
         "pmc.runtime.operations": ["ProcessManager"],
         "pmc.runtime.worker": ["ProcessManager"],
     }
@@ -306,7 +307,7 @@ RUNTIME_LAYERS: list[set[str]] = [
     {"running"},
     {"manager"},
     {"worker", "actions"},
-    {"operations"},
+    {"operations", "aio"},
     {""},
 ]
 

@@ -41,14 +41,6 @@ NAIVE_T0 = T0.replace(tzinfo=None)  # event-sourcery's created_at: naive UTC
 
 
 @pytest.fixture
-def sql_url(store_url: str) -> str:
-    """The SQLite and PostgreSQL store URLs (event-sourcery has no in-memory twin of ours)."""
-    if store_url == "memory://":
-        pytest.skip("event-sourcery's SQLAlchemy backend needs a database")
-    return store_url
-
-
-@pytest.fixture
 def store(sql_url: str) -> Iterator[SqlStore]:
     opened = open_store(sql_url)
     assert isinstance(opened, SqlStore)

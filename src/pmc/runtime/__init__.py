@@ -4,7 +4,7 @@ Must not import the compiler's dependencies (lark, jinja2, typer) nor any pmc
 module outside ``pmc.runtime`` but the error root ``pmc.errors``: a deployed
 process needs only this package, event-sourcery and pydantic.
 
-``ProcessManager`` and ``Worker`` are loaded on first use: importing a
+``ProcessManager``, ``Worker`` and their asyncio twins are loaded on first use: importing a
 generated module (or compiling one) must not pay for SQLAlchemy and the
 stores, which only running a process needs.
 """
@@ -79,11 +79,14 @@ from pmc.runtime.lifecycle import (
 from pmc.runtime.state import End, ProcessState, TaskInFlight, TaskStatus, Timer
 
 if TYPE_CHECKING:
+    from pmc.runtime.aio import AsyncProcessManager, AsyncWorker
     from pmc.runtime.manager import ProcessManager, SyncRetryWarning
     from pmc.runtime.results import HandleManyError, HandleResult, HandleStatus
     from pmc.runtime.worker import Worker
 
 _LAZY = {
+    "AsyncProcessManager": "pmc.runtime.aio",
+    "AsyncWorker": "pmc.runtime.aio",
     "HandleManyError": "pmc.runtime.results",
     "HandleResult": "pmc.runtime.results",
     "HandleStatus": "pmc.runtime.results",
@@ -110,6 +113,8 @@ __all__ = [
     "AnyIn",
     "Assign",
     "Assignments",
+    "AsyncProcessManager",
+    "AsyncWorker",
     "Binder",
     "DataCondition",
     "DataTest",

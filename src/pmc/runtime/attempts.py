@@ -10,6 +10,7 @@ by the stream's inbox instead of stored twice.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,6 +146,37 @@ def invoke(
         raise
     except BaseException as error:  # see the docstring
         return failure_of(error)
+    return outcome_of(definition, task, returned)
+
+
+async def invoke_async(
+    definition: ProcessDefinition, handlers: object, task: TaskInFlight, context: TaskContext
+) -> Outcome:
+    """``invoke`` on the calling event loop, for an ``async def`` handler (``AsyncWorker``).
+
+    The same outcomes, but for a cancellation of the caller's task (the
+    attempt's timeout, or its worker stopping), which propagates: a
+    cancelled attempt has no outcome of its own (see ``aio.AsyncWorker``).
+    """
+    try:
+        handler = handler_of(definition, handlers, task.task)
+        returned = handler(definition.task_input(task), context)
+        if inspect.isawaitable(returned):
+            returned = await returned
+    except (GeneratorExit, asyncio.CancelledError):
+        raise
+    except BaseException as error:  # see ``invoke``
+        return failure_of(error)
+    return outcome_of(definition, task, returned)
+
+
+def is_async_handler(definition: ProcessDefinition, handlers: object, task: str) -> bool:
+    """Whether the handler of ``task`` is an ``async def`` (a coroutine function)."""
+    return inspect.iscoroutinefunction(handler_of(definition, handlers, task))
+
+
+def outcome_of(definition: ProcessDefinition, task: TaskInFlight, returned: object) -> Outcome:
+    """The outcome of a handler of ``task`` that returned ``returned`` (awaited)."""
     try:
         result = definition.task_result(task.task, returned)
     except ValidationError as error:

@@ -8,13 +8,14 @@ runs; the outcome is recorded even if the process moved on meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -305,6 +306,38 @@ class TaskRunner:
         finally:
             if keeper is not None:
                 keeper.stop()
+        return Finished(started, outcome)
+
+    async def run_handler_async(
+        self, started: Attempt, lease: timedelta, stop_keeping: Callable[[Lease], Awaitable[None]]
+    ) -> Finished | None:
+        """``run_handler`` for an ``async def`` handler, awaited on the calling event loop.
+
+        The task's ``timeout`` is enforced by cancelling the handler: None
+        then, and the attempt's timeout is the caller's to record. A
+        cancellation of the caller propagates, the lease no longer renewed.
+        ``stop_keeping`` stops the lease's renewals off the loop (``Lease.stop``
+        waits for a renewal under way, a store write).
+        """
+        context = started.context
+        keeper = self._keep_lease(
+            started.key, started.task, started.worker, lease, context.cancellation
+        )
+        timeout_ms = self._definition.tasks[started.task.task].timeout_ms
+        try:
+            with started.telemetry.running():
+                async with asyncio.timeout(None if timeout_ms is None else timeout_ms / 1000):
+                    outcome = await attempts.invoke_async(
+                        self._definition, self._tasks, started.task, context
+                    )
+        except TimeoutError:
+            # ``invoke_async`` turns a handler's own TimeoutError into a
+            # failure: this one is the attempt's timeout.
+            context.cancellation.set()
+            return None
+        finally:
+            if keeper is not None:
+                await stop_keeping(keeper)
         return Finished(started, outcome)
 
     def report(self, finished: Finished, recorded: HandleResult) -> AttemptReport:

@@ -47,6 +47,7 @@ from pmc.runtime.results import (
 from pmc.runtime.running import (
     DEFAULT_LEASE,
     Attempt,
+    Finished,
     OutcomeBatcher,
     Starts,
     TaskRunner,
@@ -168,12 +169,12 @@ class _Claimed:
     """What a claim did: the rows claimed, the attempts started, the rows left to do."""
 
     items: list[WorkItem]
-    jobs: list[_Job]
+    jobs: list[Job]
     rest: tuple[_Judged, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class _Job:
+class Job:
     """A started attempt: its handler must run now."""
 
     served: Served
@@ -182,7 +183,7 @@ class _Job:
 
 
 @dataclass(frozen=True, slots=True)
-class _Settle:
+class Settle:
     """A claimed row asking to record a timeout or fire a timer.
 
     Done by a runner thread, not the claim thread: the decision may plan
@@ -211,6 +212,11 @@ class Worker:
     recorded timeout and fired timer, with the totals so far.
     ``also_serve`` adds processes (definition and task handlers) run by the
     same threads, claiming the due work of all of them.
+
+    The steps of a round are public for ``aio.AsyncWorker``, which runs them
+    from an event loop: ``dispatch`` (claim, start, hand the jobs over),
+    ``run_job`` (a handler run in the calling thread, its outcome recorded),
+    ``record_job``, ``settle_due``, ``wait_for_work`` and ``log_failure``.
 
     A worker thread survives anything: an exception escaping a round
     (``BaseException`` included, from the store or a listener) is logged,
@@ -268,7 +274,7 @@ class Worker:
         self._stats = WorkerStats()
         self._stats_lock = threading.Lock()
         self._running: dict[uuid.UUID, threading.Event] = {}
-        self._jobs: queue.SimpleQueue[_Job | _Settle | None] = queue.SimpleQueue()  # None: leave
+        self._jobs: queue.SimpleQueue[Job | Settle | None] = queue.SimpleQueue()  # None: leave
         self._slots = threading.Condition()
         self._idle_runners = 0
 
@@ -344,8 +350,7 @@ class Worker:
             self._slots.notify_all()
         stopped = _join_all(self._threads, grace)
         if not stopped:
-            for cancellation in list(self._running.values()):
-                cancellation.set()
+            self.cancel_running()
             stopped = _join_all(self._threads, 1.0)
         if not stopped:
             # Where each thread still is: an attempt that ignores
@@ -364,6 +369,21 @@ class Worker:
             extra=fields(worker=self.worker_id, category=",".join(self.categories)),
         )
         return stopped
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once the worker is told to stop: claiming ends, claimed rows not started are
+        released."""
+        return self._stopping
+
+    def cancel_running(self) -> None:
+        """Ask every attempt running on this worker to stop (``ctx.cancelled``)."""
+        for cancellation in list(self._running.values()):
+            cancellation.set()
+
+    def attempt_ended(self, attempt: Attempt) -> None:
+        """``attempt``'s handler returned (or was cancelled): no longer one to cancel."""
+        self._running.pop(attempt.task.task_id, None)
 
     def _claim_then_dismiss(self) -> None:
         """The claim thread: claim until the worker stops, then dismiss the runners.
@@ -420,8 +440,8 @@ class Worker:
         """Claim rows while runner threads are idle; wait on the store when nothing is due."""
         while not self._stopping.is_set():
             idle = self._wait_for_idle_runners()
-            if idle and not self._dispatch(idle):
-                self._wait_for_work()
+            if idle and not self.dispatch(idle, self._hand_over):
+                self.wait_for_work()
         return True
 
     def _wait_for_idle_runners(self) -> int:
@@ -430,26 +450,27 @@ class Worker:
                 self._slots.wait(self.idle_wait)
             return self._idle_runners
 
-    def _wait_for_work(self) -> None:
+    def wait_for_work(self) -> None:
         # Each call waits at most ``idle_wait``, so a stop request is seen
         # soon; the store decides how often it really asks the database.
         while not self._stopping.is_set():
             if self.store.wait_for_due(self.idle_wait, category=self._claimed):
                 return
 
-    def _dispatch(self, idle: int) -> int:
-        """Claim up to ``idle`` rows and hand their started attempts (and the
-        timeouts and timers to record) to idle runners."""
+    def dispatch(self, idle: int, hand_over: Callable[[Sequence[Job | Settle]], None]) -> int:
+        """Claim up to ``idle`` rows and ``hand_over`` their started attempts (and
+        the timeouts and timers to record) to idle runners: threads, or
+        ``aio.AsyncWorker``'s tasks."""
         claimed = self._claim(idle, starting=idle)
-        self._hand_over(claimed.jobs)
+        hand_over(claimed.jobs)
         # Only then the rest: the attempts' leases run already.
         judged = self._judge_all(claimed.rest)
-        jobs: list[_Job | _Settle] = [j for j in judged if isinstance(j, _Settle)]
+        jobs: list[Job | Settle] = [j for j in judged if isinstance(j, Settle)]
         jobs += self._start([j for j in judged if isinstance(j, _Start)])
-        self._hand_over(jobs)
+        hand_over(jobs)
         return len(claimed.items)
 
-    def _hand_over(self, jobs: Sequence[_Job | _Settle]) -> None:
+    def _hand_over(self, jobs: Sequence[Job | Settle]) -> None:
         with self._slots:
             self._idle_runners -= len(jobs)
         for job in jobs:
@@ -465,12 +486,12 @@ class Worker:
             job = self._next_job()
             if job is None:
                 return True
-            if isinstance(job, _Settle):
-                self._settle_due(job)
+            if isinstance(job, Settle):
+                self.settle_due(job)
             else:
-                self._run_job(job)
+                self.run_job(job)
 
-    def _next_job(self) -> _Job | _Settle | None:
+    def _next_job(self) -> Job | Settle | None:
         """The next job handed over; None once the claim thread dismissed this runner."""
         return self._jobs.get()
 
@@ -487,8 +508,8 @@ class Worker:
         claimed = self._claim(limit or max(self.concurrency, RUN_ONCE_LIMIT), self.concurrency)
         starts: list[_Start] = []
         for judged in self._judge_all(claimed.rest):
-            if isinstance(judged, _Settle):
-                self._settle_due(judged)
+            if isinstance(judged, Settle):
+                self.settle_due(judged)
             else:
                 starts.append(judged)
         self._run_together(claimed.jobs)
@@ -514,11 +535,11 @@ class Worker:
         try:
             judged = self._judged(item, self.store.now())
         except Exception:
-            self._log_failure(item)
+            self.log_failure(item)
             return
         for each in self._judge_all([judged]):
-            if isinstance(each, _Settle):
-                self._settle_due(each)
+            if isinstance(each, Settle):
+                self.settle_due(each)
             else:
                 self._run_together(self._start([each]))
 
@@ -556,7 +577,7 @@ class Worker:
             return self._claim_alone(limit, now, error)
         telemetry.installed().claimed(claimed.items, now)
         (plan,) = planned
-        jobs: list[_Job] = []
+        jobs: list[Job] = []
         appended = iter(claimed.appended)
         for starting_of in plan.starting:
             recorded = [next(appended) for _ in starting_of.planned.batch.appends]
@@ -616,7 +637,7 @@ class Worker:
             try:
                 judged = self._judged(item, now)
             except Exception:
-                self._log_failure(item)
+                self.log_failure(item)
                 continue
             match judged.action:
                 case StartAttempt(task=task) if len(starts) < starting and judged.served:
@@ -637,7 +658,7 @@ class Worker:
                 )
             except Exception:
                 for start in mine:
-                    self._log_failure(start.item)
+                    self.log_failure(start.item)
                 continue
             planned.append(_Starting(served, tuple(mine), plan))
         return _Plan(tuple(planned), tuple(rest), tuple(unread))
@@ -646,9 +667,9 @@ class Worker:
         served = self._served.get(category)
         return 0 if served is None else served.runner.cache.known_version(key)
 
-    def _judge_all(self, judged: Sequence[_Judged]) -> list[_Start | _Settle]:
+    def _judge_all(self, judged: Sequence[_Judged]) -> list[_Start | Settle]:
         """Do what the judged rows ask for but what to start or record: those are returned."""
-        found: list[_Start | _Settle] = []
+        found: list[_Start | Settle] = []
         for index, each in enumerate(judged):
             if self._stopping.is_set():
                 self._release([rest.item for rest in judged[index:]])
@@ -656,7 +677,7 @@ class Worker:
             try:
                 start = self._act(each)
             except Exception:
-                self._log_failure(each.item)
+                self.log_failure(each.item)
                 continue
             if start is not None:
                 found.append(start)
@@ -673,7 +694,7 @@ class Worker:
         )
         return _Judged(item, served, due_action(folded.state, item, now), folded.state.version, now)
 
-    def _act(self, judged: _Judged) -> _Start | _Settle | None:
+    def _act(self, judged: _Judged) -> _Start | Settle | None:
         """Do what a judged row asks for, but starts, timeouts and timers: returned."""
         item, served, action = judged.item, judged.served, judged.action
         if served is None:
@@ -689,18 +710,18 @@ class Worker:
             case StartAttempt(task=task):
                 return _Start(served, item, task)
             case TimeOut() | FireTimer():
-                return _Settle(served, item, action)
+                return Settle(served, item, action)
         return None
 
-    def _settle_due(self, settle: _Settle) -> None:
+    def settle_due(self, settle: Settle) -> None:
         """Record the timeout or fire the timer of ``settle``, and run the sync tasks it plans."""
         try:
             self._record_due(settle)
         except Exception:
             # The row keeps its claim until the claim expires.
-            self._log_failure(settle.item)
+            self.log_failure(settle.item)
 
-    def _record_due(self, settle: _Settle) -> None:
+    def _record_due(self, settle: Settle) -> None:
         definition, manager, item = settle.served.definition, settle.served.manager, settle.item
         now = self.store.now()
         match settle.action:
@@ -740,20 +761,20 @@ class Worker:
                     )
                     self._count_sync_runs(result)
 
-    def _start(self, starts: Sequence[_Start]) -> list[_Job]:
+    def _start(self, starts: Sequence[_Start]) -> list[Job]:
         """Start the attempts of ``starts``: one ``TaskStarted`` write per process served.
 
         A row whose attempt another worker started first is released (the
         append that would have rewritten it did not happen).
         """
-        jobs: list[_Job] = []
+        jobs: list[Job] = []
         for served in self._served.values():
             mine = [start for start in starts if start.served is served]
             if mine:
                 jobs += self._start_of(served, mine)
         return jobs
 
-    def _start_of(self, served: Served, starts: Sequence[_Start]) -> list[_Job]:
+    def _start_of(self, served: Served, starts: Sequence[_Start]) -> list[Job]:
         cancellations = [threading.Event() for _ in starts]
         try:
             planned = served.runner.plan_starts(
@@ -788,7 +809,7 @@ class Worker:
         planned: Starts,
         recorded: Sequence[AppendOutcome],
         cancellations: Sequence[threading.Event],
-    ) -> list[_Job]:
+    ) -> list[Job]:
         """The jobs of the attempts of ``starts`` whose ``TaskStarted``s were recorded."""
         try:
             started = served.runner.started(planned, recorded, cancellations)
@@ -803,7 +824,7 @@ class Worker:
         started: Sequence[Attempt | None],
         *,
         release: bool,
-    ) -> list[_Job]:
+    ) -> list[Job]:
         """The jobs of the attempts ``started``; the rows of the others released if ``release``.
 
         Released when the store answered that another worker started the
@@ -811,57 +832,66 @@ class Worker:
         write failed, so that a start the store keeps refusing is retried
         at that pace, not in a busy loop.
         """
-        jobs: list[_Job] = []
+        jobs: list[Job] = []
         for start, attempt in zip(starts, started, strict=True):
             if attempt is None:
                 if release:
                     self.store.release(start.item)
                 else:
-                    self._log_failure(start.item)
+                    self.log_failure(start.item)
                 continue
             self._running[attempt.task.task_id] = attempt.context.cancellation
-            jobs.append(_Job(served, start.item, attempt))
+            jobs.append(Job(served, start.item, attempt))
         return jobs
 
-    def _not_started(self, starts: Sequence[_Start]) -> list[_Job]:
+    def _not_started(self, starts: Sequence[_Start]) -> list[Job]:
         # Called while handling an error: the rows keep their claims until
         # the claims expire.
         for start in starts:
-            self._log_failure(start.item)
+            self.log_failure(start.item)
         return []
 
-    def _run_together(self, jobs: Sequence[_Job]) -> None:
+    def _run_together(self, jobs: Sequence[Job]) -> None:
         """Run started attempts at once: the first here, each other one in a thread of its own."""
         helpers = [
-            threading.Thread(target=_in_own_loop, args=(self._run_job, job), daemon=True)
+            threading.Thread(target=_in_own_loop, args=(self.run_job, job), daemon=True)
             for job in jobs[1:]
         ]
         for helper in helpers:
             helper.start()
         try:
             if jobs:
-                self._run_job(jobs[0])
+                self.run_job(jobs[0])
         finally:
             for helper in helpers:
                 helper.join()
 
-    def _run_job(self, job: _Job) -> None:
+    def run_job(self, job: Job) -> None:
         """Run a started attempt's handler, record its outcome (with others), count it."""
         served, attempt = job.served, job.attempt
         try:
-            try:
-                finished = served.runner.run_handler(attempt, self.lease)
-            finally:
-                self._running.pop(attempt.task.task_id, None)
+            finished = served.runner.run_handler(attempt, self.lease)
+        except Exception as error:
+            attempt.telemetry.abandoned(error)
+            self.log_failure(job.item)
+            return
+        finally:
+            self.attempt_ended(attempt)
+        self.record_job(job, finished)
+
+    def record_job(self, job: Job, finished: Finished) -> None:
+        """Record a finished attempt's outcome (with others), count it, run the sync tasks due."""
+        served = job.served
+        try:
             recorded = served.outcomes.record(finished)
             if isinstance(recorded, Exception):
                 raise recorded
             report = served.runner.report(finished, recorded)
         except Exception as error:
-            attempt.telemetry.abandoned(error)
+            job.attempt.telemetry.abandoned(error)
             # The row keeps its claim until the claim expires: a row that
             # keeps failing is retried at that pace, not in a busy loop.
-            self._log_failure(job.item)
+            self.log_failure(job.item)
             return
         self._count(report)
         if served.runner.sync_task_due(job.item.key):
@@ -872,7 +902,7 @@ class Worker:
         for item in items:
             self.store.release(item)
 
-    def _log_failure(self, item: WorkItem) -> None:
+    def log_failure(self, item: WorkItem) -> None:
         logger.exception(
             "worker %s: %s/%s %s failed",
             self.worker_id,
@@ -937,7 +967,7 @@ def _after_failure(retry_scheduled: bool) -> dict[str, int]:
     return {_FATE_COUNTS[Fate.of(retry_scheduled)]: 1}
 
 
-def _in_own_loop(run: Callable[[_Job], None], job: _Job) -> None:
+def _in_own_loop(run: Callable[[Job], None], job: Job) -> None:
     """``run(job)`` in a thread of its own, closing the event loop it may have opened."""
     try:
         run(job)

@@ -1,0 +1,72 @@
+"""examples/fastapi_service: a webhook feeding a process, its worker in the app's lifespan.
+
+Driven through FastAPI's ``TestClient``, which runs the lifespan (and so the
+``AsyncWorker``) on the event loop it serves the requests on.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+
+from examples.fastapi_service.app import CloudTasks, create_app
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.stores import open_store
+from tests.runtime.support import definition, names, seed
+
+FAILED = {"rebase_id": "r1", "instances": ["A", "B"], "reason": "conflict in main.py"}
+
+
+def until_ended(client: TestClient, rebase_id: str) -> dict[str, object]:
+    """The rebase's view once its process has ended (polled; bounded)."""
+    for _ in range(1000):
+        view: dict[str, object] = client.get(f"/rebases/{rebase_id}").json()
+        if view["end"] is not None:
+            return view
+        time.sleep(0.01)
+    raise AssertionError(f"{rebase_id} did not end")
+
+
+def test_a_redelivered_webhook_is_recorded_once_and_the_worker_ends_the_process(
+    store_url: str,
+) -> None:
+    tasks = CloudTasks()
+    app = create_app(seed(), store_url, tasks)
+
+    with TestClient(app) as client:
+        first = client.post("/webhooks/rebase-failed", json=FAILED, headers={"X-Delivery-Id": "d1"})
+        again = client.post("/webhooks/rebase-failed", json=FAILED, headers={"X-Delivery-Id": "d1"})
+        view = until_ended(client, "r1")
+
+    assert (first.status_code, first.json()["status"]) == (202, "recorded")
+    assert (again.status_code, again.json()["status"]) == (202, "deduplicated")
+    assert again.json()["event_id"] == first.json()["event_id"]
+    assert view == {
+        "rebase_id": "r1",
+        "end": "completed",
+        "instances": {"Instance": {"A": "Closed", "B": "Closed"}},
+    }
+    assert sorted(tasks.closed) == ["A", "B"]
+    store = open_store(store_url)
+    history = ProcessManager(definition(seed()), store).history("r1")
+    store.close()
+    assert names(history).count("RebaseFailed") == 1
+    assert names(history).count("TaskCompleted") == 2
+
+
+def test_bad_requests_get_clear_answers(store_url: str) -> None:
+    with TestClient(create_app(seed(), store_url)) as client:
+        no_delivery_id = client.post("/webhooks/rebase-failed", json=FAILED)
+        bad_event = client.post(
+            "/webhooks/rebase-failed",
+            json={"rebase_id": "r1", "instances": "A"},
+            headers={"X-Delivery-Id": "d1"},
+        )
+        unknown = client.get("/rebases/nope")
+
+    assert no_delivery_id.status_code == 422
+    assert no_delivery_id.json()["detail"][0]["loc"] == ["header", "x-delivery-id"]
+    assert bad_event.status_code == 422
+    assert bad_event.json()["detail"][0]["loc"] == ["instances"]
+    assert (unknown.status_code, unknown.json()) == (404, {"detail": "no rebase 'nope'"})
