@@ -94,3 +94,19 @@ def test_pages_cannot_be_framed_by_another_site(ui: Inspector) -> None:
     framing = headers.get("x-frame-options", "").upper()
     policy = headers.get("content-security-policy", "")
     assert framing == "DENY" or "frame-ancestors 'none'" in policy
+
+
+def test_a_form_sent_twice_is_recorded_once(ui: Inspector) -> None:
+    # A double click, or the browser's "resend" on reloading the answer to a POST (no
+    # redirect follows an action): Operations deduplicates by action_id, the forms send none.
+    page = ui.client.get("/instances/t1").text
+    move = re.search(r'<form class="action" id="move".*?</form>', page, re.S)
+    assert move is not None
+    hidden = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', move[0]))
+    form = {**hidden, "by": "ann", "reason": "customer called", "to": "Ticket.Waiting"}
+    assert ui.client.post("/actions/move", data=form).status_code == 200
+    ui.desk.ops.fire("t1", "escalate", by="bob", reason="no answer")  # the instance goes on
+    ui.client.post("/actions/move", data=form)  # the same form, sent again
+    moves = [e for e in ui.desk.ops.describe("t1").timeline if e.type.endswith("OperatorMoved")]
+    assert len(moves) == 1
+    assert ui.desk.ops.describe("t1").states["Ticket"]["Ticket"] == "Escalated"
