@@ -5,6 +5,7 @@ Tests only, no fixes; each names what an operator or an attacker meets.
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urljoin
 
@@ -110,3 +111,20 @@ def test_a_form_sent_twice_is_recorded_once(ui: Inspector) -> None:
     moves = [e for e in ui.desk.ops.describe("t1").timeline if e.type.endswith("OperatorMoved")]
     assert len(moves) == 1
     assert ui.desk.ops.describe("t1").states["Ticket"]["Ticket"] == "Escalated"
+
+
+def test_following_next_page_lists_every_instance_once(ui: Inspector) -> None:
+    # The list strips every query value, `after` too: a page ending at " t0" (a key with a
+    # space, sorted first) goes on after "t0", skipping every key in between.
+    ui.desk.open(" t0")
+    seen: list[str] = []
+    url: str | None = "/?limit=1"
+    while url and len(seen) < 20:
+        page = ui.client.get(url).text
+        seen += [
+            html.unescape(k) for k in re.findall(r'<td class="key"><a [^>]*>([^<]*)</a>', page)
+        ]
+        found = re.search(r'id="next-page" href="([^"]+)"', page)
+        url = html.unescape(found[1]) if found else None
+    everything = [row.key for row in ui.desk.ops.instances(limit=1000).items]
+    assert seen == everything
