@@ -231,12 +231,14 @@ class _Inspector:
         """The action the form asks for, checked, ready to take."""
         if action not in ACTIONS:
             raise BadRequest(f"no action {action!r} (actions: {', '.join(ACTIONS)})")
-        key, by, reason = (form.get(name, "").strip() for name in ("key", "by", "reason"))
+        # The key and machine id are kept as sent: " t2 " and "t2" are two instances.
+        key = form.get("key", "")
+        by, reason = (form.get(name, "").strip() for name in ("by", "reason"))
         if not key:
             raise BadRequest("the form names no instance (key)")
         if not by or not reason:
             raise BadRequest("say who acts (by) and why (reason): both are recorded")
-        machine_id = form.get("machine_id", "").strip() or None
+        machine_id = form.get("machine_id") or None
         ops = self.operations
         if action == "cancel":
             return lambda: ops.cancel(key, by, reason)
