@@ -264,7 +264,10 @@ def _required(form: Mapping[str, str], name: str) -> str:
 
 def _list_query(params: Mapping[str, str]) -> dict[str, Any]:
     """``Operations.instances``'s arguments from the list's query string (empty: not given)."""
+    # Filters are typed by hand and trimmed; ``after`` is a key, kept exactly as sent.
     given = {name: value.strip() for name, value in params.items() if value.strip()}
+    if params.get("after"):
+        given["after"] = params["after"]
     try:
         limit = int(given.get("limit", DEFAULT_LIMIT))
         state = given.get("state")
