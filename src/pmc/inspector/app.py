@@ -38,6 +38,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 
 from pmc.errors import PmcError
@@ -79,15 +80,32 @@ class Counts:
     complete: bool  # False: only the first COUNT_LIMIT instances were counted
 
 
+class _KeyConvertor(Convertor[str]):
+    """A key in a path: any characters, line breaks too (``path``'s ``.*`` stops at one)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("key", _KeyConvertor())
+
+
 def create_app(operations: Operations, settings: Settings | None = None) -> Starlette:
     """The inspector of ``operations``'s process and store."""
     chosen = settings or Settings()
     inspector = _Inspector(operations, chosen)
     routes = [
         Route("/", inspector.index),
-        Route("/instances/{key:path}", inspector.instance),
+        Route("/instance", inspector.instance),
+        Route("/instances/{key:key}", inspector.instance),
         Route("/api/instances", inspector.api_list),
-        Route("/api/instances/{key:path}", inspector.api_instance),
+        Route("/api/instance", inspector.api_instance),
+        Route("/api/instances/{key:key}", inspector.api_instance),
         Route("/actions/{action}", inspector.act, methods=["POST"]),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(chosen.hosts))]
@@ -129,7 +147,11 @@ class _Inspector:
         return self._page("list.html", context)
 
     async def instance(self, request: Request) -> Response:
-        return self._instance_page(request.path_params["key"])
+        try:
+            key = _key(request)
+        except BadRequest as error:
+            return self._page("error.html", {"message": str(error)}, 400)
+        return self._instance_page(key)
 
     async def api_list(self, request: Request) -> Response:
         try:
@@ -140,7 +162,9 @@ class _Inspector:
 
     async def api_instance(self, request: Request) -> Response:
         try:
-            described = self.operations.describe(request.path_params["key"])
+            described = self.operations.describe(_key(request))
+        except BadRequest as error:
+            return JSONResponse({"error": str(error)}, 400)
         except (UnknownInstance, ValueError, TypeError) as error:
             return JSONResponse({"error": str(error)}, 404)
         return JSONResponse(described.to_json())
@@ -298,9 +322,22 @@ def _done(result: ActionResult) -> str:
     return f"{result.action} recorded ({recorded}); the stream is at version {result.version}"
 
 
-def key_url(key: str, prefix: str = "/instances/") -> str:
-    """The instance page of ``key`` (or its JSON): every character but letters and digits quoted."""
-    return prefix + quote(key, safe="")
+def _key(request: Request) -> str:
+    """The key a page is asked for: in its path (``/instances/KEY``) or its query (``?key=``)."""
+    key = request.path_params.get("key", request.query_params.get("key"))
+    if key is None:
+        raise BadRequest("no instance named: /instance?key=KEY")
+    return str(key)
+
+
+def key_url(key: str, api: bool = False) -> str:
+    """The instance page of ``key`` (or its JSON): ``/instances/KEY``, every character but
+    letters and digits quoted; a browser reads ``.`` and ``..`` (quoted or not) in a path
+    as "here" and "up", so those two keys are passed in the query instead."""
+    prefix = "/api/instance" if api else "/instance"
+    if key in (".", ".."):
+        return f"{prefix}?{urlencode({'key': key})}"
+    return f"{prefix}s/{quote(key, safe='')}"
 
 
 def shown_json(value: object, indent: int | None = None) -> str:
