@@ -25,10 +25,12 @@ from tests.inspector.support import desk_project
 @dataclass
 class Served:
     calls: list[dict[str, Any]] = field(default_factory=list)
+    reached_as: str | None = None  # the name requests carry; the --host address if None
 
     def run(self, inspector: Any, **options: Any) -> None:
         # The store is open while the server runs: ask for the list now.
-        page = TestClient(inspector, base_url=f"http://{options['host']}").get("/")
+        name = self.reached_as or options["host"]
+        page = TestClient(inspector, base_url=f"http://{name}").get("/")
         self.calls.append({"status": page.status_code, "page": page.text, **options})
 
 
@@ -70,11 +72,26 @@ def test_another_address_is_warned_about(project: str, served: Served) -> None:
     assert served.calls[0]["status"] == 200  # the address it listens on is a name it answers
 
 
+def test_listening_on_every_address_answers_the_names_given(project: str, served: Served) -> None:
+    served.reached_as = "ops.example"
+    ui("--store", project, "--host", "0.0.0.0", "--hostname", "ops.example")
+    served.reached_as = "evil.example"
+    ui("--store", project, "--host", "0.0.0.0", "--hostname", "ops.example")
+    assert [call["status"] for call in served.calls] == [200, 400]
+
+
 def test_the_host_names_served() -> None:
     assert served_hosts("127.0.0.1") == ("127.0.0.1", "localhost", "[::1]")
     assert served_hosts("10.1.2.3") == ("10.1.2.3", "127.0.0.1", "localhost", "[::1]")
     assert served_hosts("fd00::7") == ("[fd00::7]", "127.0.0.1", "localhost", "[::1]")
-    assert served_hosts("0.0.0.0") == ("*",)
+    assert served_hosts("0.0.0.0") == ("127.0.0.1", "localhost", "[::1]")
+    assert served_hosts("::", ("ops.example", "10.0.0.5")) == (
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        "ops.example",
+        "10.0.0.5",
+    )
 
 
 def test_a_missing_store_is_an_error(project: str, served: Served, tmp_path: Path) -> None:

@@ -30,6 +30,14 @@ def ui(
         str, typer.Option("--host", help="The address to listen on (loopback by default).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The port.")] = 8765,
+    hostnames: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hostname",
+            help="A name the inspector is reached by, besides the --host address and "
+            "loopback's names (repeatable): requests naming another host are refused.",
+        ),
+    ] = None,
     allow_actions: Annotated[
         bool,
         typer.Option(
@@ -50,7 +58,9 @@ def ui(
 
     definition = resolve(target)
     settings = Settings(
-        hosts=served_hosts(host), allow_actions=allow_actions, default_by=default_by()
+        hosts=served_hosts(host, tuple(hostnames or ())),
+        allow_actions=allow_actions,
+        default_by=default_by(),
     )
     if host not in LOOPBACK:
         typer.echo(
@@ -70,18 +80,19 @@ def ui(
         uvicorn.run(inspector, host=host, port=port, log_level="warning")
 
 
-def served_hosts(host: str) -> tuple[str, ...]:
-    """The ``Host`` names requests may carry: the address listened on and loopback's names.
+def served_hosts(host: str, hostnames: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The ``Host`` names requests may carry: the address listened on, loopback's names
+    and ``hostnames`` (``--hostname``).
 
     A page of another site whose name was made to resolve here (DNS
-    rebinding) sends its own name, and is refused. Listening on every
-    address, any name is taken: the CSRF token and the Origin check still
-    guard the actions.
+    rebinding) sends its own name, and is refused: it could otherwise read
+    the CSRF token from a page, as same-origin to the browser. Listening on
+    every address, no name is taken for granted: the names it is reached by
+    are given with ``--hostname``.
     """
-    if host in ANY_ADDRESS:
-        return ("*",)
+    listened = () if host in ANY_ADDRESS else (host,)
     # A Host header writes an IPv6 address in brackets: `[::1]:8765`.
-    names = (host.strip("[]"), *LOOPBACK)
+    names = (*(name.strip("[]") for name in listened), *LOOPBACK, *hostnames)
     return tuple(dict.fromkeys(f"[{name}]" if ":" in name else name for name in names))
 
 
