@@ -277,6 +277,16 @@ def test_a_request_for_another_host_name_is_refused(ui: Inspector) -> None:
     assert "rebound" not in response.text
 
 
+@pytest.mark.parametrize("url", ["/", "/instances/t1", "/api/instances", "/inspector.css"])
+def test_no_answer_can_be_framed_or_load_from_elsewhere(ui: Inspector, url: str) -> None:
+    for headers in ({}, {"Host": "rebound.example"}):  # refused answers too
+        response = ui.client.get(url, headers=headers)
+        assert response.headers["x-frame-options"] == "DENY"
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+    assert ui.client.get("/inspector.css").headers["content-type"].startswith("text/css")
+
+
 def test_a_retry_waiting_for_its_time_is_made_due_from_its_row(store_url: str) -> None:
     store = open_store(store_url)
     store.init()

@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pmc.errors import PmcError
 from pmc.filters import FilterError, parse_duration, parse_machine_state
@@ -101,6 +102,7 @@ def create_app(operations: Operations, settings: Settings | None = None) -> Star
     inspector = _Inspector(operations, chosen)
     routes = [
         Route("/", inspector.index),
+        Route("/inspector.css", inspector.stylesheet),
         Route("/instance", inspector.instance),
         Route("/instances/{key:key}", inspector.instance),
         Route("/api/instances", inspector.api_list),
@@ -108,8 +110,38 @@ def create_app(operations: Operations, settings: Settings | None = None) -> Star
         Route("/api/instances/{key:key}", inspector.api_instance),
         Route("/actions/{action}", inspector.act, methods=["POST"]),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(chosen.hosts))]
+    middleware = [
+        Middleware(_SecurityHeaders),
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(chosen.hosts)),
+    ]
     return Starlette(routes=routes, middleware=middleware)
+
+
+# On every answer: no page of another site may frame the inspector (and steer an
+# operator's clicks on its actions), and a page loads nothing but its own stylesheet.
+SECURITY_HEADERS = (
+    (b"x-frame-options", b"DENY"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+)
+
+
+class _SecurityHeaders:
+    """ASGI middleware adding ``SECURITY_HEADERS`` to every response, errors included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class _Inspector:
@@ -117,6 +149,7 @@ class _Inspector:
         self.operations = operations
         self.settings = settings
         self.graphs = machine_graphs(operations.definition)
+        self.css = (TEMPLATES / "inspector.css").read_text(encoding="utf-8")
         self.templates = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=True,
@@ -145,6 +178,9 @@ class _Inspector:
             "next_url": _next_url(request.query_params, page),
         }
         return self._page("list.html", context)
+
+    async def stylesheet(self, request: Request) -> Response:
+        return Response(self.css, media_type="text/css")
 
     async def instance(self, request: Request) -> Response:
         try:
