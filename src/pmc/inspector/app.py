@@ -33,6 +33,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -48,6 +49,7 @@ from pmc.inspector.diagram import machine_graphs, render_svg
 from pmc.runtime.actions import ActionResult, OperationRefused
 from pmc.runtime.instances import MAX_LIMIT, InstanceStatus
 from pmc.runtime.operations import InstancePage, Operations, UnknownInstance
+from pmc.runtime.stores import database_reason
 
 TEMPLATES = Path(__file__).parent / "templates"
 # The list's counts read the index a page of MAX_LIMIT rows at a time, up to this many.
@@ -114,7 +116,8 @@ def create_app(operations: Operations, settings: Settings | None = None) -> Star
         Middleware(_SecurityHeaders),
         Middleware(TrustedHostMiddleware, allowed_hosts=list(chosen.hosts)),
     ]
-    return Starlette(routes=routes, middleware=middleware)
+    handlers = {SQLAlchemyError: inspector.store_error}
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
 
 
 # On every answer: no page of another site may frame the inspector (and steer an
@@ -226,6 +229,14 @@ class _Inspector:
         except OperationRefused as refusal:
             return self._instance_page(key, refusal=str(refusal), status=409)
         return self._instance_page(key, done=_done(result))
+
+    async def store_error(self, request: Request, error: Exception) -> Response:
+        """The store could not answer (down, locked): a 503 saying why, in the driver's words."""
+        assert isinstance(error, SQLAlchemyError)  # the only exception this handles
+        message = f"the store cannot answer: {database_reason(error)}"
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, 503)
+        return self._page("error.html", {"message": message}, 503)
 
     # ---- helpers -----------------------------------------------------------------
 

@@ -13,7 +13,7 @@ replaces it with a fake clock for tests.
 
 from __future__ import annotations
 
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from pmc.runtime.stores.api import (
     NO_WORK,
@@ -41,6 +41,7 @@ from pmc.runtime.stores.sql import SqlStore, postgres_store, sqlite_store
 
 __all__ = [
     "NO_WORK",
+    "database_reason",
     "AppendOutcome",
     "AppendRejected",
     "AppendRequest",
@@ -92,3 +93,10 @@ def open_store(url: str, clock: Clock | None = None, *, outbox_attempts: int = 0
     except (ArgumentError, ValueError) as error:  # SQLAlchemy cannot parse it (a port "x")
         raise StoreUrlError(f"not a store URL SQLAlchemy can open: {error}") from None
     raise StoreUrlError(f"unsupported store URL scheme `{scheme}`: expected {SUPPORTED_URLS}")
+
+
+def database_reason(error: SQLAlchemyError) -> str:
+    """The driver's own words, on one line, without SQLAlchemy's statement dump and link."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return "; ".join(lines) or type(cause).__name__
