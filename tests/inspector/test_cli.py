@@ -6,6 +6,7 @@ command hands the server, not the serving (``test_browser.py`` does that).
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -98,6 +99,23 @@ def test_a_missing_store_is_an_error(project: str, served: Served, tmp_path: Pat
     result = ui("--store", f"sqlite:///{tmp_path / 'nothing.db'}")
     assert result.exit_code == 2
     assert "error: no store at" in result.stderr
+    assert served.calls == []
+
+
+def test_a_store_that_cannot_answer_is_an_error_at_start(project: str, served: Served) -> None:
+    result = ui("--store", "postgresql://nobody@127.0.0.1:1/nothing")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot read postgresql://nobody@127.0.0.1:1/nothing: ")
+    assert "refused" in result.stderr
+    assert served.calls == []
+
+
+def test_a_port_in_use_is_an_error_at_start(project: str, served: Served) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = ui("--store", project, "--port", str(port))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
     assert served.calls == []
 
 

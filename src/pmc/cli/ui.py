@@ -8,7 +8,9 @@ Needs the ``ui`` extra; without it, the error says how to install it.
 
 from __future__ import annotations
 
+import errno
 import getpass
+import socket
 from typing import Annotated
 
 import typer
@@ -62,6 +64,34 @@ def ui(
         allow_actions=allow_actions,
         default_by=default_by(),
     )
+    with existing_store(store) as process_store:
+        operations = Operations(definition, process_store)
+        # Read once now: a store that cannot answer is an error here, not on every page.
+        operations.instances(limit=1)
+        check_port(host, port)
+        _announce(definition.category, host, port, allow_actions)
+        uvicorn.run(create_app(operations, settings), host=host, port=port, log_level="warning")
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail with a clear error if ``host:port`` is taken or not ours to take (uvicorn
+    would log it and exit 3, after the start was announced). Other failures (an
+    address not of this machine) are uvicorn's to report."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as error:
+        if error.errno not in (errno.EADDRINUSE, errno.EACCES):
+            return
+        raise UsageError(
+            f"cannot listen on {_shown(host)}:{port}: {error.strerror or error}",
+            help="choose another --port, or stop what listens there",
+        ) from None
+
+
+def _announce(category: str, host: str, port: int, allow_actions: bool) -> None:
     if host not in LOOPBACK:
         typer.echo(
             f"warning: listening on {host}, not loopback: the inspector has no login, "
@@ -70,14 +100,13 @@ def ui(
             err=True,
         )
     mode = "actions enabled" if allow_actions else "read-only"
-    shown = f"[{host}]" if ":" in host else host
     typer.echo(
-        f"pmc ui: {definition.category} on http://{shown}:{port}/ ({mode}); Ctrl-C stops",
-        err=True,
+        f"pmc ui: {category} on http://{_shown(host)}:{port}/ ({mode}); Ctrl-C stops", err=True
     )
-    with existing_store(store) as process_store:
-        inspector = create_app(Operations(definition, process_store), settings)
-        uvicorn.run(inspector, host=host, port=port, log_level="warning")
+
+
+def _shown(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def served_hosts(host: str, hostnames: tuple[str, ...] = ()) -> tuple[str, ...]:
