@@ -224,6 +224,14 @@ def test_move_fire_and_retry_are_recorded_and_shown_on_the_timeline(ui: Inspecto
     assert "OperatorRetried" not in page
 
 
+def test_an_action_answers_with_a_redirect_to_the_instance_page(ui: Inspector) -> None:
+    form = {"csrf": TOKEN, "key": " t2 ", **ACTOR}
+    ui.desk.open(" t2 ")
+    response = ui.client.post("/actions/cancel", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/instance?key=+t2+&done=cancel+recorded")
+
+
 def test_a_refused_action_is_a_message_not_an_error(ui: Inspector) -> None:
     ui.act("cancel", "t2")
     status, page = ui.act("cancel", "t2")

@@ -38,7 +38,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -160,6 +160,7 @@ class _Inspector:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.templates.globals["new_action_id"] = new_action_id
         self.templates.filters["key_url"] = key_url
         self.templates.filters["moment"] = moment
         self.templates.filters["json"] = shown_json
@@ -190,7 +191,7 @@ class _Inspector:
             key = _key(request)
         except BadRequest as error:
             return self._page("error.html", {"message": str(error)}, 400)
-        return self._instance_page(key)
+        return self._instance_page(key, done=request.query_params.get("done"))
 
     async def api_list(self, request: Request) -> Response:
         try:
@@ -228,7 +229,9 @@ class _Inspector:
             return self._page("error.html", {"message": str(error)}, 404)
         except OperationRefused as refusal:
             return self._instance_page(key, refusal=str(refusal), status=409)
-        return self._instance_page(key, done=_done(result))
+        # Post/redirect/get: reloading the answer shows the page again, it sends nothing.
+        done = urlencode({"key": key, "done": _done(result)})
+        return RedirectResponse(f"/instance?{done}", 303)
 
     async def store_error(self, request: Request, error: Exception) -> Response:
         """The store could not answer (down, locked): a 503 saying why, in the driver's words."""
@@ -310,20 +313,28 @@ class _Inspector:
         if not by or not reason:
             raise BadRequest("say who acts (by) and why (reason): both are recorded")
         machine_id = form.get("machine_id") or None
+        # Each rendered form has its own id: the same form sent twice is recorded once.
+        action_id = form.get("action_id") or None
         ops = self.operations
         if action == "cancel":
-            return lambda: ops.cancel(key, by, reason)
+            return lambda: ops.cancel(key, by=by, reason=reason, action_id=action_id)
         if action == "retry":
             task = _required(form, "task")
-            return lambda: ops.retry(key, task, machine_id, by=by, reason=reason)
+            return lambda: ops.retry(
+                key, task, machine_id, by=by, reason=reason, action_id=action_id
+            )
         if action == "fire":
             transition = _required(form, "transition")
-            return lambda: ops.fire(key, transition, machine_id, by=by, reason=reason)
+            return lambda: ops.fire(
+                key, transition, machine_id, by=by, reason=reason, action_id=action_id
+            )
         try:
             machine, state = parse_machine_state(_required(form, "to"), "to")
         except FilterError as error:
             raise BadRequest(str(error)) from None
-        return lambda: ops.move(key, machine, machine_id, state, by=by, reason=reason)
+        return lambda: ops.move(
+            key, machine, machine_id, state, by=by, reason=reason, action_id=action_id
+        )
 
 
 def _required(form: Mapping[str, str], name: str) -> str:
@@ -367,6 +378,11 @@ def _done(result: ActionResult) -> str:
         return f"{result.action}: recorded before; nothing recorded again"
     recorded = ", ".join(event.name for event in result.events)
     return f"{result.action} recorded ({recorded}); the stream is at version {result.version}"
+
+
+def new_action_id() -> str:
+    """A rendered form's own ``action_id``: Operations records an action once per id."""
+    return f"ui-{secrets.token_urlsafe(16)}"
 
 
 def _key(request: Request) -> str:
