@@ -41,7 +41,6 @@ from pmc.runtime.stores.sql import SqlStore, postgres_store, sqlite_store
 
 __all__ = [
     "NO_WORK",
-    "database_reason",
     "AppendOutcome",
     "AppendRejected",
     "AppendRequest",
@@ -62,6 +61,7 @@ __all__ = [
     "WorkChanges",
     "WorkItem",
     "WorkRow",
+    "database_reason",
     "open_store",
 ]
 
