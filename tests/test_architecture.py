@@ -52,8 +52,9 @@ ALLOWED: dict[str, set[str]] = {
     "pmc.streams": {"pmc.runtime", "pmc.diagnostics"},
     "pmc.runtime": set(),
     # The web inspector: a view of the runtime's Operations, as the CLI's
-    # `pmc ps` / `pmc show` are; its filters' grammar is `pmc ps`'s.
-    "pmc.inspector": {"pmc.runtime", "pmc.filters"},
+    # `pmc ps` / `pmc show` are; its filters' grammar is `pmc ps`'s, and it
+    # shows keys as they do (`escape_text`).
+    "pmc.inspector": {"pmc.runtime", "pmc.filters", "pmc.diagnostics"},
 }
 UNRESTRICTED = {"pmc", "pmc.cli", "pmc.__main__"}
 

@@ -170,6 +170,15 @@ def test_odd_keys_are_shown_as_text_and_reach_their_instance(ui: Inspector, key:
     assert ui.client.get("/api/instances/" + quote(key, safe="")).json()["key"] == key
 
 
+def test_a_key_with_controls_is_shown_as_pmc_ps_shows_it(ui: Inspector) -> None:
+    ui.desk.open(" a\tb\nc ")
+    shown = " a\\x09b\\x0ac "  # controls escaped, spaces kept (the page keeps them: pre-wrap)
+    assert f">{shown}</a>" in ui.client.get("/").text
+    page = ui.client.get(page_of(" a\tb\nc ")).text
+    assert f'<h2 class="key">{shown}</h2>' in page
+    assert 'name="key" value=" a\tb\nc "' in page  # the form sends the key itself
+
+
 def test_nothing_from_the_stream_becomes_markup(ui: Inspector) -> None:
     pages = [ui.client.get("/").text, ui.client.get(page_of(HOSTILE_KEY)).text]
     pages.append(ui.client.get("/instances/t1").text)

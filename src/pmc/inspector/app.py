@@ -43,6 +43,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pmc.diagnostics.escapes import escape_text
 from pmc.errors import PmcError
 from pmc.filters import FilterError, parse_duration, parse_machine_state
 from pmc.inspector.diagram import machine_graphs, render_svg
@@ -161,6 +162,8 @@ class _Inspector:
             lstrip_blocks=True,
         )
         self.templates.globals["new_action_id"] = new_action_id
+        # Keys and machine ids as `pmc ps` and `pmc show` print them: controls escaped.
+        self.templates.filters["shown"] = escape_text
         self.templates.filters["key_url"] = key_url
         self.templates.filters["moment"] = moment
         self.templates.filters["json"] = shown_json
