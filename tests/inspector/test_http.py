@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from pmc.inspector import app
 from pmc.runtime.stores import open_store
 from tests.inspector.support import (
     ACTOR,
@@ -110,6 +111,14 @@ def test_a_bad_filter_is_a_400_that_says_what_is_wrong(
     assert message in api.json()["error"]
 
 
+def test_the_counts_say_when_they_counted_only_the_first_instances(
+    ui: Inspector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "COUNT_LIMIT", 2)
+    monkeypatch.setattr(app, "MAX_LIMIT", 1)  # rows read a page at a time
+    assert "By status (first 2)" in ui.client.get("/").text
+
+
 def test_the_json_list_is_what_pmc_ps_prints(ui: Inspector) -> None:
     response = ui.client.get("/api/instances", params={"limit": "2", "status": "running"})
     expected = ui.desk.ops.instances(limit=2, status="running").to_json()
@@ -201,6 +210,7 @@ def test_read_only_offers_no_action_and_refuses_every_post() -> None:
         assert status == 403
         assert "--allow-actions" in text_of(text)
     assert ui.desk.ops.describe("t1").status == "running"
+    assert [ui.client.post(url).status_code for url in ("/", "/instances/t1")] == [405, 405]
 
 
 def test_cancel_is_recorded_with_who_and_why_and_shown_on_the_timeline(ui: Inspector) -> None:
@@ -287,6 +297,18 @@ def test_a_post_from_another_origin_is_refused(ui: Inspector) -> None:
     assert ui.desk.ops.describe("t1").status == "running"
 
 
+def test_a_post_from_the_same_host_by_another_scheme_is_refused(ui: Inspector) -> None:
+    form = {"csrf": TOKEN, "key": "t1", **ACTOR}
+    response = ui.client.post(
+        "/actions/cancel", data=form, headers={"Origin": "https://testserver"}
+    )
+    assert response.status_code == 403
+    assert ui.client.post(
+        "/actions/cancel", data=form, headers={"Origin": "http://testserver"}
+    ).is_success
+    assert ui.desk.ops.describe("t1").status == "cancelled"
+
+
 def test_a_request_for_another_host_name_is_refused(ui: Inspector) -> None:
     # A page of another site whose name was made to resolve to this server.
     response = ui.client.get("/", headers={"Host": "rebound.example"})
@@ -302,6 +324,14 @@ def test_no_answer_can_be_framed_or_load_from_elsewhere(ui: Inspector, url: str)
         policy = response.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
     assert ui.client.get("/inspector.css").headers["content-type"].startswith("text/css")
+
+
+def test_a_task_not_waiting_for_a_retry_has_no_retry_button(ui: Inspector) -> None:
+    page = ui.client.get("/instances/t1").text
+    row = re.search(r'<table id="tasks">.*?</table>', page, re.S)
+    assert row is not None and "Notify" in row.group(0)
+    assert "retry_scheduled" not in row.group(0)
+    assert 'action="/actions/retry"' not in row.group(0)
 
 
 def test_a_retry_waiting_for_its_time_is_made_due_from_its_row(store_url: str) -> None:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
@@ -179,6 +179,7 @@ class _Inspector:
         context = {
             "page": page,
             "counts": self._counts(),
+            "count_limit": COUNT_LIMIT,
             "params": dict(request.query_params),
             "statuses": [status.value for status in InstanceStatus],
             "state_names": self._state_names(),
@@ -300,7 +301,8 @@ class _Inspector:
         if not hmac.compare_digest(token.encode(), self.settings.csrf_token.encode()):
             return "the form's CSRF token is missing or wrong: reload the page and try again"
         origin = request.headers.get("origin")
-        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        own = f"{request.url.scheme}://{request.headers.get('host')}"
+        if origin is not None and origin != own:
             return "the form was sent from another origin"
         return None
 
