@@ -1,22 +1,27 @@
 """The inspector's routes: thin handlers between HTTP and ``Operations``.
 
-Pages (HTML, from ``templates/``, autoescaped):
+Pages (HTML, from ``templates/``, autoescaped; their one stylesheet is
+``/inspector.css``):
 
 - ``GET /``: the instance list, filtered by the query string as ``pmc ps``
   is by its options (``status``, ``state=Machine.State``, ``stuck_for``,
   ``limit``, ``after``), with counts by status and by machine state;
-- ``GET /instances/{key}``: one instance, as ``pmc show`` describes it, on
-  its diagram;
+- ``GET /instances/{key}`` or ``GET /instance?key=``: one instance, as
+  ``pmc show`` describes it, on its diagram (the query form reaches every
+  key: a browser rewrites a path's ``.`` and ``..``);
 - ``POST /actions/{cancel|retry|fire|move}``: an operator action (only
-  with ``allow_actions``; 403 otherwise), answered with the instance page.
+  with ``allow_actions``; 403 otherwise), answered with a redirect (303)
+  to the instance page saying what was recorded.
 
 JSON (what ``pmc ps --format json`` and ``pmc show --format json`` print):
-``GET /api/instances`` and ``GET /api/instances/{key}``.
+``GET /api/instances`` and ``GET /api/instances/{key}`` (or
+``/api/instance?key=``). A store that cannot answer is a 503 with the
+driver's reason.
 
 Requests whose ``Host`` is not one the server is reached by are refused
 (a DNS-rebinding page would send its own name); a POST must also carry the
 server's CSRF token and, if it says where it comes from (``Origin``), come
-from the page's own origin.
+from the page's own origin. No answer may be framed by another site.
 """
 
 from __future__ import annotations
