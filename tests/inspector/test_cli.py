@@ -79,6 +79,7 @@ def test_listening_on_every_address_answers_the_names_given(project: str, served
     served.reached_as = "evil.example"
     ui("--store", project, "--host", "0.0.0.0", "--hostname", "ops.example")
     assert [call["status"] for call in served.calls] == [200, 400]
+    assert "--hostname NAME" in ui("--store", project, "--host", "0.0.0.0").stderr
 
 
 def test_the_host_names_served() -> None:

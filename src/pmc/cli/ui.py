@@ -70,6 +70,12 @@ def ui(
         operations.instances(limit=1)
         check_port(host, port)
         _announce(definition.category, host, port, allow_actions)
+        if host in ANY_ADDRESS and not hostnames:
+            typer.echo(
+                "warning: only requests to 127.0.0.1, localhost or ::1 are answered: "
+                "name the others this machine is reached by with --hostname NAME",
+                err=True,
+            )
         uvicorn.run(create_app(operations, settings), host=host, port=port, log_level="warning")
 
 
