@@ -61,8 +61,9 @@ ALLOWED: dict[str, set[str]] = {
     },
     "pmc.runtime": set(),
     # The web inspector: a view of the runtime's Operations, as the CLI's
-    # `pmc ps` / `pmc show` are; its filters' grammar is `pmc ps`'s.
-    "pmc.inspector": {"pmc.runtime", "pmc.filters"},
+    # `pmc ps` / `pmc show` are; its filters' grammar is `pmc ps`'s, and it
+    # shows keys as they do (`escape_text`).
+    "pmc.inspector": {"pmc.runtime", "pmc.filters", "pmc.diagnostics"},
     # OpenTelemetry for the runtime: implements its telemetry seam, imported by nothing in it.
     "pmc.otel": {"pmc.runtime", "pmc"},
     # The testing kit runs processes on the runtime and reads `pmc export` lines.

@@ -132,3 +132,14 @@ def test_long_names_are_cut_on_the_drawing_and_whole_in_the_tooltip() -> None:
     assert len(ids.text) == 40 and ids.text.endswith("…")
     assert root.find(f".//{SVG}title").text == long_id
     assert float(root.get("width", "0")) < 500
+
+
+def test_a_loop_on_the_first_row_stays_under_the_machine_s_title() -> None:
+    graph = MachineGraph(
+        "M", ("A", "B"), "A", frozenset({"B"}), (Edge("A", "A", "again"), Edge("A", "B", "go"))
+    )
+    placed = layout(graph, {})
+    [loop] = [route for route in placed.routes if route.edge.label == "again"]
+    title_baseline = placed.top + 14
+    assert loop.label_y - 11 > title_baseline  # the label's top under the title's letters
+    assert loop.label_y < placed.nodes["A"].y  # and above its state

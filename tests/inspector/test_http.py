@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from pmc.inspector import app
 from pmc.runtime.stores import open_store
 from tests.inspector.support import (
     ACTOR,
@@ -110,6 +111,14 @@ def test_a_bad_filter_is_a_400_that_says_what_is_wrong(
     assert message in api.json()["error"]
 
 
+def test_the_counts_say_when_they_counted_only_the_first_instances(
+    ui: Inspector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "COUNT_LIMIT", 2)
+    monkeypatch.setattr(app, "MAX_LIMIT", 1)  # rows read a page at a time
+    assert "By status (first 2)" in ui.client.get("/").text
+
+
 def test_the_json_list_is_what_pmc_ps_prints(ui: Inspector) -> None:
     response = ui.client.get("/api/instances", params={"limit": "2", "status": "running"})
     expected = ui.desk.ops.instances(limit=2, status="running").to_json()
@@ -170,6 +179,15 @@ def test_odd_keys_are_shown_as_text_and_reach_their_instance(ui: Inspector, key:
     assert ui.client.get("/api/instances/" + quote(key, safe="")).json()["key"] == key
 
 
+def test_a_key_with_controls_is_shown_as_pmc_ps_shows_it(ui: Inspector) -> None:
+    ui.desk.open(" a\tb\nc ")
+    shown = " a\\x09b\\x0ac "  # controls escaped, spaces kept (the page keeps them: pre-wrap)
+    assert f">{shown}</a>" in ui.client.get("/").text
+    page = ui.client.get(page_of(" a\tb\nc ")).text
+    assert f'<h2 class="key">{shown}</h2>' in page
+    assert 'name="key" value=" a\tb\nc "' in page  # the form sends the key itself
+
+
 def test_nothing_from_the_stream_becomes_markup(ui: Inspector) -> None:
     pages = [ui.client.get("/").text, ui.client.get(page_of(HOSTILE_KEY)).text]
     pages.append(ui.client.get("/instances/t1").text)
@@ -192,6 +210,7 @@ def test_read_only_offers_no_action_and_refuses_every_post() -> None:
         assert status == 403
         assert "--allow-actions" in text_of(text)
     assert ui.desk.ops.describe("t1").status == "running"
+    assert [ui.client.post(url).status_code for url in ("/", "/instances/t1")] == [405, 405]
 
 
 def test_cancel_is_recorded_with_who_and_why_and_shown_on_the_timeline(ui: Inspector) -> None:
@@ -222,6 +241,14 @@ def test_move_fire_and_retry_are_recorded_and_shown_on_the_timeline(ui: Inspecto
     status, page = ui.act("retry", "t1", task="Notify")
     assert status == 409
     assert "OperatorRetried" not in page
+
+
+def test_an_action_answers_with_a_redirect_to_the_instance_page(ui: Inspector) -> None:
+    form = {"csrf": TOKEN, "key": " t2 ", **ACTOR}
+    ui.desk.open(" t2 ")
+    response = ui.client.post("/actions/cancel", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/instance?key=+t2+&done=cancel+recorded")
 
 
 def test_a_refused_action_is_a_message_not_an_error(ui: Inspector) -> None:
@@ -270,11 +297,41 @@ def test_a_post_from_another_origin_is_refused(ui: Inspector) -> None:
     assert ui.desk.ops.describe("t1").status == "running"
 
 
+def test_a_post_from_the_same_host_by_another_scheme_is_refused(ui: Inspector) -> None:
+    form = {"csrf": TOKEN, "key": "t1", **ACTOR}
+    response = ui.client.post(
+        "/actions/cancel", data=form, headers={"Origin": "https://testserver"}
+    )
+    assert response.status_code == 403
+    assert ui.client.post(
+        "/actions/cancel", data=form, headers={"Origin": "http://testserver"}
+    ).is_success
+    assert ui.desk.ops.describe("t1").status == "cancelled"
+
+
 def test_a_request_for_another_host_name_is_refused(ui: Inspector) -> None:
     # A page of another site whose name was made to resolve to this server.
     response = ui.client.get("/", headers={"Host": "rebound.example"})
     assert response.status_code == 400
     assert "rebound" not in response.text
+
+
+@pytest.mark.parametrize("url", ["/", "/instances/t1", "/api/instances", "/inspector.css"])
+def test_no_answer_can_be_framed_or_load_from_elsewhere(ui: Inspector, url: str) -> None:
+    for headers in ({}, {"Host": "rebound.example"}):  # refused answers too
+        response = ui.client.get(url, headers=headers)
+        assert response.headers["x-frame-options"] == "DENY"
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+    assert ui.client.get("/inspector.css").headers["content-type"].startswith("text/css")
+
+
+def test_a_task_not_waiting_for_a_retry_has_no_retry_button(ui: Inspector) -> None:
+    page = ui.client.get("/instances/t1").text
+    row = re.search(r'<table id="tasks">.*?</table>', page, re.S)
+    assert row is not None and "Notify" in row.group(0)
+    assert "retry_scheduled" not in row.group(0)
+    assert 'action="/actions/retry"' not in row.group(0)
 
 
 def test_a_retry_waiting_for_its_time_is_made_due_from_its_row(store_url: str) -> None:

@@ -66,8 +66,11 @@ def test_wheel_contains_grammar_and_templates(wheel: Path) -> None:
     assert any(n.startswith("pmc/_data/templates/") for n in names)
     assert "pmc/cli/__init__.py" in names
     assert "pmc/runtime/__init__.py" in names
-    # The inspector's pages (`pmc ui`) live in its package.
+    # The inspector's pages and stylesheet (`pmc ui`) live in its package: every one of them.
+    inspector = REPO / "src" / "pmc" / "inspector" / "templates"
+    templates = {f"pmc/inspector/templates/{path.name}" for path in inspector.iterdir()}
     assert {"pmc/inspector/templates/instance.html", "pmc/inspector/templates/list.html"} <= names
+    assert templates <= names
 
 
 def test_installed_wheel_checks_and_compiles_outside_the_repository(

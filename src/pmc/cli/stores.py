@@ -14,10 +14,10 @@ from typing import Annotated
 
 import typer
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pmc.errors import InputError
-from pmc.runtime.stores import ProcessStore, StoreUrlError, open_store
+from pmc.runtime.stores import ProcessStore, StoreUrlError, database_reason, open_store
 
 STORE_ENV = "PMC_STORE"
 
@@ -99,13 +99,6 @@ def check_keys(store: ProcessStore, category: str, keys: Sequence[str]) -> None:
     if missing:
         listed = ", ".join(f"`{key}`" for key in missing)
         raise StoreError(f"no stream {listed} of `{category}` in the store")
-
-
-def database_reason(error: SQLAlchemyError) -> str:
-    """The driver's own words, on one line, without SQLAlchemy's statement dump and link."""
-    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    return "; ".join(lines) or type(cause).__name__
 
 
 def safe_url(url: str) -> str:

@@ -9,12 +9,14 @@ the CLI decides where they go.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# escape_text is re-exported: commands import it with the renderers.
+from pmc.diagnostics.escapes import NOT_PLAIN, escape_char, is_unsafe
+from pmc.diagnostics.escapes import escape_text as escape_text
 from pmc.diagnostics.model import Diagnostic, StreamPosition, plural_word
 from pmc.diagnostics.registry import Severity
 from pmc.source import SourceFile, Span
@@ -74,51 +76,19 @@ def _render_one(source: SourceFile, diagnostic: Diagnostic) -> str:
     return "".join(out)
 
 
-# ---- what a terminal is shown -----------------------------------------------------
-#
-# A `.pm` file is untrusted input, and its text reaches the terminal (and CI
-# logs) in the source line under a diagnostic and in messages that quote it.
-# Raw, an escape sequence there could retitle or clear the terminal, recolour
-# or hide diagnostics, and a bidi control could make the line read as
-# something else. So every character of these categories is shown as a Python
-# escape (`\x1b`, `\u202e`): controls (tab excepted in source lines, where it
-# is four spaces), format characters (bidi controls, zero-width joiners),
-# surrogates, private-use and unassigned code points, and line and paragraph
-# separators.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-# Everything outside printable ASCII is looked at one by one; the rest is
-# passed through (and measured) at C speed.
-_NOT_PLAIN = re.compile(r"[^\x20-\x7e]")
-
-
-def _is_unsafe(char: str) -> bool:
-    return unicodedata.category(char) in _UNSAFE_CATEGORIES
-
-
-def _escape_char(char: str) -> str:
-    code = ord(char)
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def escape_text(text: str) -> str:
-    """``text`` with every unsafe character (see above) written as an escape."""
-    return _NOT_PLAIN.sub(lambda m: _shown(m.group(), tab=_escape_char(m.group())), text)
+# ---- what a terminal is shown: see pmc.diagnostics.escapes ---------------------------
 
 
 def _shown(char: str, *, tab: str = _TAB) -> str:
     """How one character of a source line is shown."""
     if char == "\t":
         return tab
-    return _escape_char(char) if _is_unsafe(char) else char
+    return escape_char(char) if is_unsafe(char) else char
 
 
 def _cell_width(char: str) -> int:
     """Terminal cells taken by the shown form of ``char``: 2 for wide (CJK, emoji)."""
-    if char == "\t" or _is_unsafe(char):
+    if char == "\t" or is_unsafe(char):
         return len(_shown(char))
     if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me"):
         return 0
@@ -127,7 +97,7 @@ def _cell_width(char: str) -> int:
 
 def _width(text: str) -> int:
     """Terminal cells taken by ``text`` as shown."""
-    return len(text) + sum(_cell_width(m.group()) - 1 for m in _NOT_PLAIN.finditer(text))
+    return len(text) + sum(_cell_width(m.group()) - 1 for m in NOT_PLAIN.finditer(text))
 
 
 # A source line wider than this many cells is shown cut to a window of at
@@ -275,14 +245,14 @@ def json_text(document: object) -> str:
     text = json.dumps(document, indent=2, ensure_ascii=False)
     # The same text, with unsafe characters as JSON escapes: nothing is lost,
     # and a terminal showing the JSON is as safe as with the other formats.
-    return _NOT_PLAIN.sub(lambda m: _json_char(m.group()), text) + "\n"
+    return NOT_PLAIN.sub(lambda m: _json_char(m.group()), text) + "\n"
 
 
 def _json_char(char: str) -> str:
     import json  # loaded by json_text, the only caller
 
     # A raw newline is the indentation's; json.dumps escapes those in strings.
-    return json.dumps(char)[1:-1] if char != "\n" and _is_unsafe(char) else char
+    return json.dumps(char)[1:-1] if char != "\n" and is_unsafe(char) else char
 
 
 def _escape_data(text: str) -> str:

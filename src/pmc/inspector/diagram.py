@@ -9,12 +9,19 @@ layout is a small layered one, the same for the same definition every time.
 Layered layout: a state's column is its distance from the initial state
 (breadth first over the transitions, in the tables' order); states no
 transition reaches come after those, and final states last of all, in one
-column. Inside a column, states keep their declared order. A transition to
-the next column is a curve from the right side of one node to the left of
-the other; one inside a column bends out to its right; one back to an
-earlier column, or over the next one, bends below the nodes; a transition from a
-state to itself is a loop above it. Transitions between the same two states
-are one arrow carrying every name.
+column. Inside a column, states keep their declared order, all as wide as
+the widest. Nothing is drawn over a state, and no label over another:
+
+- a transition to the next column is a curve between the two states; one
+  inside a column bends out to its right. Their labels are in the gap right
+  of the column, stacked: the gap is as wide as its longest label;
+- a transition back to an earlier column, or over the next one, runs around
+  the others: down its own corridor beside its column, along its own lane
+  under every state (its label on the lane), up beside the target's column;
+- a transition from a state to itself is a loop above it, in room kept free
+  above that state, its label above the loop (the column is as wide as it).
+
+Transitions between the same two states are one arrow carrying every name.
 
 Every name is escaped: states and transitions come from the ``.pm`` file,
 machine ids from the stream, and both may hold anything.
@@ -22,6 +29,7 @@ machine ids from the stream, and both may hold anything.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
@@ -45,6 +53,12 @@ TITLE_HEIGHT = 26
 MACHINE_GAP = 30
 SHOWN_IDS = 3  # ids listed on a node; the rest are counted
 MAX_LABEL = 40  # characters of a name shown; longer ones end in an ellipsis
+LABEL_HEIGHT = 13  # of a line of 11px labels stacked in a gap
+LABEL_PAD = 10  # between a gap's labels and its columns
+LOOP_ROOM = 32  # above a state with a loop: the loop and its label
+LANE_GAP = 16  # between the lanes under the states
+CORRIDOR_STEP = 6  # between vertical runs side by side
+BESIDE_BEND = 40  # how far a transition inside a column bends out of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +90,21 @@ class Node:
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """How a transition is drawn: its SVG path and where its label's middle goes."""
+
+    edge: Edge
+    path: str
+    label_x: float
+    label_y: float
+
+
+@dataclass(frozen=True, slots=True)
 class MachineLayout:
     graph: MachineGraph
     nodes: Mapping[str, Node]
     columns: Mapping[str, int]
+    routes: tuple[Route, ...]
     top: float
     width: float
     height: float
@@ -143,32 +168,203 @@ def columns(graph: MachineGraph) -> dict[str, int]:
 
 
 def layout(graph: MachineGraph, current: Mapping[str, str], top: float = MARGIN) -> MachineLayout:
-    """Place ``graph``'s states; ``current`` maps machine ids to their state."""
+    """Place ``graph``'s states and route its transitions; ``current`` maps machine ids to
+    their state."""
     column_of = columns(graph)
+    count = max(column_of.values()) + 1
     ids_in: dict[str, list[str]] = {}
     for machine_id, state in sorted(current.items()):
         ids_in.setdefault(state, []).append(machine_id)
     sizes = {state: _node_size(graph, state, ids_in.get(state, [])) for state in graph.states}
-    count = max(column_of.values()) + 1
-    widths = [
-        max((sizes[s][0] for s in graph.states if column_of[s] == c), default=0.0)
-        for c in range(count)
-    ]
+    kinds = {edge: _kind(edge, column_of) for edge in graph.edges}
+    around = [edge for edge in graph.edges if kinds[edge] == "around"]
+    grid = _grid(graph, column_of, count, sizes, kinds, around)
     nodes: dict[str, Node] = {}
-    x = float(MARGIN)
-    bottom = top + TITLE_HEIGHT
+    looped = {edge.source for edge in graph.edges if kinds[edge] == "loop"}
+    lowest = top + TITLE_HEIGHT
     for column in range(count):
         y = top + TITLE_HEIGHT
         for state in (s for s in graph.states if column_of[s] == column):
-            width, height = sizes[state]
-            shown = tuple(ids_in.get(state, ()))
-            nodes[state] = Node(state, x + (widths[column] - width) / 2, y, width, height, shown)
+            y += LOOP_ROOM if state in looped else 0
+            width, height = grid.node_widths[column], sizes[state][1]
+            x = grid.lefts[column] + (grid.widths[column] - width) / 2
+            nodes[state] = Node(state, x, y, width, height, tuple(ids_in.get(state, ())))
+            lowest = max(lowest, y + height)
             y += height + ROW_GAP
-        bottom = max(bottom, y)
-        x += widths[column] + COLUMN_GAP
-    # ``bottom`` keeps a gap under the lowest node: room for the transitions bending below.
-    height = bottom - top
-    return MachineLayout(graph, nodes, column_of, top, x, height)
+    routes: dict[Edge, Route] = {}
+    for column in range(count):
+        stacked = _stacked_labels(
+            [
+                edge
+                for edge in graph.edges
+                if kinds[edge] in ("next", "beside") and column_of[edge.source] == column
+            ],
+            nodes,
+            kinds,
+            grid,
+            column,
+        )
+        routes |= stacked
+        lowest = max([lowest, *(route.label_y + 2 for route in stacked.values())])
+    for edge in graph.edges:
+        if kinds[edge] == "loop":
+            routes[edge] = _loop(edge, nodes[edge.source])
+    lane = lowest + LANE_GAP
+    for edge in around:
+        routes[edge] = _around(edge, nodes, column_of, grid, around, lane)
+        lane += LANE_GAP
+    height = lane - LANE_GAP + ROW_GAP - top if around else lowest + ROW_GAP - top
+    ordered = tuple(routes[edge] for edge in graph.edges)
+    return MachineLayout(graph, nodes, column_of, ordered, top, grid.width, height)
+
+
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    """Where the columns and the gaps between them are, left to right.
+
+    The gap right of column ``c`` holds, from left to right, the corridors of the
+    transitions that leave ``c`` around the others, the labels of the transitions
+    from ``c``, and the corridors of those that come into ``c + 1`` around them.
+    """
+
+    lefts: tuple[float, ...]  # each column's left edge
+    widths: tuple[float, ...]  # each column's width
+    node_widths: tuple[float, ...]  # every node of a column is as wide as its widest
+    label_x: tuple[float, ...]  # the middle of each gap's labels
+    width: float
+
+
+def _grid(
+    graph: MachineGraph,
+    column_of: Mapping[str, int],
+    count: int,
+    sizes: Mapping[str, tuple[float, float]],
+    kinds: Mapping[Edge, str],
+    around: list[Edge],
+) -> _Grid:
+    leaving = Counter(column_of[edge.source] for edge in around)
+    entering = Counter(column_of[edge.target] for edge in around)
+    node_widths = [
+        max(sizes[s][0] for s in graph.states if column_of[s] == c) for c in range(count)
+    ]
+    # A loop's label is above its state: the column is as wide as it.
+    widths = [
+        max(
+            [node_widths[c]]
+            + [
+                _label_width(e.label) + 8
+                for e in graph.edges
+                if kinds[e] == "loop" and column_of[e.source] == c
+            ]
+        )
+        for c in range(count)
+    ]
+    lefts: list[float] = []
+    label_x: list[float] = []
+    x = MARGIN + _band(entering[0]) + 16  # room for the initial state's dot
+    for column in range(count):
+        lefts.append(x)
+        x += widths[column] + _band(leaving[column])
+        labels = [
+            _label_width(e.label)
+            for e in graph.edges
+            if kinds[e] in ("next", "beside") and column_of[e.source] == column
+        ]
+        inner = max([COLUMN_GAP, *(width + 2 * LABEL_PAD for width in labels)])
+        label_x.append(x + inner / 2)
+        x += inner + _band(entering[column + 1])
+    return _Grid(tuple(lefts), tuple(widths), tuple(node_widths), tuple(label_x), x + MARGIN)
+
+
+def _band(corridors: int) -> float:
+    """The width of ``corridors`` vertical runs side by side, with room around them."""
+    return CORRIDOR_STEP * (corridors + 1) if corridors else 0.0
+
+
+def _kind(edge: Edge, column_of: Mapping[str, int]) -> str:
+    source, target = column_of[edge.source], column_of[edge.target]
+    if edge.source == edge.target:
+        return "loop"
+    if target == source + 1:
+        return "next"
+    if target == source:
+        return "beside"
+    return "around"  # back to an earlier column, or over the next one
+
+
+def _stacked_labels(
+    edges: list[Edge],
+    nodes: Mapping[str, Node],
+    kinds: Mapping[Edge, str],
+    grid: _Grid,
+    column: int,
+) -> dict[Edge, Route]:
+    """The transitions from ``column`` to the next one or inside it, with their labels in the
+    gap right of it: each as near its curve's middle as the labels above it leave room for."""
+    wanted: list[tuple[float, Edge, str]] = []
+    for edge in edges:
+        source, target = nodes[edge.source], nodes[edge.target]
+        x1, y1 = source.x + source.width, source.y + source.height / 2
+        y2 = target.y + target.height / 2
+        if kinds[edge] == "next":
+            x2 = target.x
+            bend = (x2 - x1) / 2
+            path = (
+                f"M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} {x2 - bend:.1f},{y2:.1f} "
+                f"{x2:.1f},{y2:.1f}"
+            )
+        else:  # beside the column: every node of a column is as wide, so it bends clear of them
+            side = x1 + BESIDE_BEND
+            path = f"M{x1:.1f},{y1:.1f} C{side:.1f},{y1:.1f} {side:.1f},{y2:.1f} {x1:.1f},{y2:.1f}"
+        wanted.append(((y1 + y2) / 2 - 5, edge, path))
+    routes: dict[Edge, Route] = {}
+    below = float("-inf")
+    for y, edge, path in sorted(wanted, key=lambda item: item[0]):
+        placed = max(y, below + LABEL_HEIGHT)
+        routes[edge] = Route(edge, path, grid.label_x[column], placed)
+        below = placed
+    return routes
+
+
+def _loop(edge: Edge, node: Node) -> Route:
+    """A transition from a state to itself: a loop above it, its label above the loop
+    (``LOOP_ROOM`` is kept free above such a state)."""
+    x, y = node.x + node.width / 2, node.y
+    path = (
+        f"M{x - 12:.1f},{y:.1f} C{x - 30:.1f},{y - 34:.1f} {x + 30:.1f},{y - 34:.1f} "
+        f"{x + 12:.1f},{y:.1f}"
+    )
+    return Route(edge, path, x, y - 29)
+
+
+def _around(
+    edge: Edge,
+    nodes: Mapping[str, Node],
+    column_of: Mapping[str, int],
+    grid: _Grid,
+    around: list[Edge],
+    lane: float,
+) -> Route:
+    """A transition back to an earlier column or over the next one: out of its state's right
+    side, down its own corridor beside the column, along its own lane under every state,
+    up a corridor left of the target's column, into the target's left side."""
+    source, target = nodes[edge.source], nodes[edge.target]
+    out_column, in_column = column_of[edge.source], column_of[edge.target]
+    out_rank = [e for e in around if column_of[e.source] == out_column].index(edge)
+    in_rank = [e for e in around if column_of[e.target] == in_column].index(edge)
+    down = grid.lefts[out_column] + grid.widths[out_column] + CORRIDOR_STEP * (out_rank + 1)
+    up = grid.lefts[in_column] - CORRIDOR_STEP * (in_rank + 1)
+    y1, y2 = source.y + source.height / 2, target.y + target.height / 2
+    path = (
+        f"M{source.x + source.width:.1f},{y1:.1f} L{down:.1f},{y1:.1f} L{down:.1f},{lane:.1f} "
+        f"L{up:.1f},{lane:.1f} L{up:.1f},{y2:.1f} L{target.x:.1f},{y2:.1f}"
+    )
+    return Route(edge, path, (down + up) / 2, lane - 3)
+
+
+def _label_width(label: str) -> float:
+    """How wide a transition's 11px label is drawn."""
+    return len(_label(label)) * CHAR_WIDTH * 11 / 13
 
 
 def _node_size(graph: MachineGraph, state: str, ids: list[str]) -> tuple[float, float]:
@@ -229,8 +425,8 @@ def _machine_svg(placed: MachineLayout) -> list[str]:
         f'<text x="{MARGIN}" y="{placed.top + 14:.1f}" font-weight="bold">'
         f"{_text(_label(graph.name))}</text>",
     ]
-    for edge in graph.edges:
-        parts += _edge_svg(placed, edge)
+    for route in placed.routes:
+        parts += _edge_svg(route)
     initial = placed.nodes[graph.initial]
     dot_x, dot_y = initial.x - 14, initial.y + initial.height / 2
     parts.append(f'<circle cx="{dot_x:.1f}" cy="{dot_y:.1f}" r="4" fill="{INK}"/>')
@@ -269,41 +465,12 @@ def _node_svg(graph: MachineGraph, node: Node) -> list[str]:
     return parts
 
 
-def _edge_svg(placed: MachineLayout, edge: Edge) -> list[str]:
-    source, target = placed.nodes[edge.source], placed.nodes[edge.target]
-    if edge.source == edge.target:
-        x, y = source.x + source.width / 2, source.y
-        path = (
-            f"M{x - 12:.1f},{y:.1f} C{x - 30:.1f},{y - 34:.1f} {x + 30:.1f},{y - 34:.1f} "
-            f"{x + 12:.1f},{y:.1f}"
-        )
-        label_at = (x, y - 28)
-    elif placed.columns[edge.target] == placed.columns[edge.source] + 1:
-        x1, y1 = source.x + source.width, source.y + source.height / 2
-        x2, y2 = target.x, target.y + target.height / 2
-        bend = (x2 - x1) / 2
-        path = (
-            f"M{x1:.1f},{y1:.1f} C{x1 + bend:.1f},{y1:.1f} {x2 - bend:.1f},{y2:.1f} "
-            f"{x2:.1f},{y2:.1f}"
-        )
-        label_at = ((x1 + x2) / 2, (y1 + y2) / 2 - 5)
-    elif placed.columns[edge.target] == placed.columns[edge.source]:  # beside the column
-        x1, y1 = source.x + source.width, source.y + source.height / 2
-        x2, y2 = target.x + target.width, target.y + target.height / 2
-        side = max(x1, x2) + COLUMN_GAP / 2
-        path = f"M{x1:.1f},{y1:.1f} C{side:.1f},{y1:.1f} {side:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
-        label_at = (side - 8, (y1 + y2) / 2)
-    else:  # back to an earlier column, or over the next one: below the nodes
-        x1, y1 = source.x + source.width / 2, source.y + source.height
-        x2, y2 = target.x + target.width / 2, target.y + target.height
-        low = max(y1, y2) + ROW_GAP * 0.8
-        path = f"M{x1:.1f},{y1:.1f} C{x1:.1f},{low:.1f} {x2:.1f},{low:.1f} {x2:.1f},{y2:.1f}"
-        label_at = ((x1 + x2) / 2, low - 2)
+def _edge_svg(route: Route) -> list[str]:
     return [
-        f'<path class="transition" d="{path}" fill="none" stroke="{INK}" '
+        f'<path class="transition" d="{route.path}" fill="none" stroke="{INK}" '
         'marker-end="url(#arrow)"/>',
-        f'<text x="{label_at[0]:.1f}" y="{label_at[1]:.1f}" text-anchor="middle" '
-        f'font-size="11" fill="#555555">{_text(_label(edge.label))}</text>',
+        f'<text x="{route.label_x:.1f}" y="{route.label_y:.1f}" text-anchor="middle" '
+        f'font-size="11" fill="#555555">{_text(_label(route.edge.label))}</text>',
     ]
 
 

@@ -13,7 +13,7 @@ replaces it with a fake clock for tests.
 
 from __future__ import annotations
 
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from pmc.runtime.stores.api import (
     NO_WORK,
@@ -63,6 +63,7 @@ __all__ = [
     "WorkChanges",
     "WorkItem",
     "WorkRow",
+    "database_reason",
     "open_store",
 ]
 
@@ -94,3 +95,10 @@ def open_store(url: str, clock: Clock | None = None, *, outbox_attempts: int = 0
     except (ArgumentError, ValueError) as error:  # SQLAlchemy cannot parse it (a port "x")
         raise StoreUrlError(f"not a store URL SQLAlchemy can open: {error}") from None
     raise StoreUrlError(f"unsupported store URL scheme `{scheme}`: expected {SUPPORTED_URLS}")
+
+
+def database_reason(error: SQLAlchemyError) -> str:
+    """The driver's own words, on one line, without SQLAlchemy's statement dump and link."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return "; ".join(lines) or type(cause).__name__
