@@ -79,3 +79,23 @@ def test_renaming_an_event_to_a_name_the_process_already_declares_is_refused(tak
 
     with pytest.raises(RenameRefused):
         rename(analyse("shop.pm", SHOP), URI, Position(line=line, character=character), taken)
+
+
+def test_a_file_never_opened_is_read_again_after_it_changes_on_disk(
+    server: LspClient, tmp_path: Path
+) -> None:
+    # Its analysis is kept under version None, which every later read matches:
+    # the outline of the file as it was first read comes back forever.
+    path = tmp_path / "on_disk.pm"
+    path.write_text(SHOP, encoding="utf-8")
+    symbols = {"textDocument": {"uri": path.as_uri()}}
+    server.request("textDocument/documentSymbol", symbols)
+
+    path.write_text(SHOP.replace("Paid", "Settled"), encoding="utf-8")
+    (process,) = server.request("textDocument/documentSymbol", symbols)
+
+    assert [child["name"] for child in process["children"]][:3] == [
+        "OrderPlaced",
+        "Settled",
+        "Ship",
+    ]
