@@ -26,8 +26,7 @@ def test_completion_past_the_end_of_a_line_is_completion_at_its_end() -> None:
     # LSP: "If the character value is greater than the line length it defaults
     # back to the line length." Past the end, the server reads the lines below.
     typing = SHOP.replace(
-        "        transition lost:",
-        "        transition late: Paying -> \n" * 1 + "        transition lost:",
+        "        transition lost:", "        transition late: Paying -> \n        transition lost:"
     )
     line, _ = find(typing, "transition late")
     end = len(typing.splitlines()[line])
