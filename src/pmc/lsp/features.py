@@ -195,8 +195,7 @@ def completion(
     keywords after every space would be noise.
     """
     source = positions.source
-    line, column = positions.place(position)
-    offset = sum(len(source.line_text(n)) + 1 for n in range(1, line)) + column - 1
+    offset = source.offset(*positions.place(position))
     return [
         types.CompletionItem(
             label=found.label,
