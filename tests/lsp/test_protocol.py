@@ -239,6 +239,16 @@ def test_a_file_the_editor_never_opened_is_read_from_disk(server: LspClient) -> 
     assert found["range"]["start"] == {"line": line, "character": character}
 
 
+@pytest.mark.parametrize("where", ["directory", "untitled"])
+def test_a_document_that_is_no_readable_file_gets_no_answer(
+    server: LspClient, tmp_path: Path, where: str
+) -> None:
+    uri = tmp_path.as_uri() if where == "directory" else "untitled:Untitled-1"
+
+    assert server.at("textDocument/hover", uri, 0, 0) is None
+    assert server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}) == []
+
+
 def test_a_client_preferring_utf8_gets_columns_in_bytes() -> None:
     # Neovim and Helix offer UTF-8 first; the server takes it and counts bytes.
     capabilities = {"general": {"positionEncodings": ["utf-8", "utf-16"]}}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -77,6 +78,21 @@ def _path(uri: str) -> str:
     return to_fs_path(uri) or uri
 
 
+def _read(uri: str) -> str | None:
+    """The text of a file the editor did not open; None when it is not a readable UTF-8 file.
+
+    An editor may ask about a file it deleted meanwhile, a directory, or an
+    ``untitled:`` buffer it never sent: nothing to answer, not an error.
+    """
+    path = to_fs_path(uri) if uri.startswith("file:") else None
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def create_server(version: str) -> LanguageServer:
     """A server with every feature registered, not yet started; ``version`` is pmc's."""
     server = LanguageServer("pmc", version, text_document_sync_kind=types.TextDocumentSyncKind.Full)
@@ -86,11 +102,15 @@ def create_server(version: str) -> LanguageServer:
         # The column unit agreed with the client at initialize (UTF-16 unless it prefers another).
         return server.server_capabilities.position_encoding or UTF16
 
-    def analysis_of(uri: str) -> Analysis:
+    def analysis_of(uri: str) -> Analysis | None:
         """The analysis of the document's current text: a request must not read an older one.
 
-        A document the editor never opened is read from disk and checked now.
+        A document the editor never opened is read from disk and checked now;
+        None when it cannot be read (the request is then answered with nothing).
         """
+        if uri not in documents.opened:
+            text = _read(uri)
+            return analyse(_path(uri), text, encoding()) if text is not None else None
         document = server.workspace.get_text_document(uri)
         known = documents.analyses.get(uri)
         if known is not None and documents.versions.get(uri) == document.version:
@@ -148,20 +168,25 @@ def create_server(version: str) -> LanguageServer:
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
         )
 
+    # A document that cannot be read (see `_read`) is answered with nothing.
+
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def on_hover(params: types.HoverParams) -> types.Hover | None:
-        return hover(analysis_of(params.text_document.uri), params.position)
+        analysis = analysis_of(params.text_document.uri)
+        return hover(analysis, params.position) if analysis else None
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def on_definition(params: types.DefinitionParams) -> types.Location | None:
         uri = params.text_document.uri
-        return definition(analysis_of(uri), uri, params.position)
+        analysis = analysis_of(uri)
+        return definition(analysis, uri, params.position) if analysis else None
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
     def on_references(params: types.ReferenceParams) -> list[types.Location]:
         uri = params.text_document.uri
+        analysis = analysis_of(uri)
         declaration = params.context.include_declaration
-        return references(analysis_of(uri), uri, params.position, declaration)
+        return references(analysis, uri, params.position, declaration) if analysis else []
 
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION,
@@ -169,24 +194,32 @@ def create_server(version: str) -> LanguageServer:
     )
     def on_completion(params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
-        positions = analysis_of(uri).positions
+        analysis = analysis_of(uri)
         typed = params.context is not None and (
             params.context.trigger_kind == types.CompletionTriggerKind.TriggerCharacter
         )
-        items = completion(positions, params.position, documents.last_index(uri), not typed)
+        items = (
+            completion(analysis.positions, params.position, documents.last_index(uri), not typed)
+            if analysis
+            else []
+        )
         return types.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def on_symbols(params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
-        return document_symbols(analysis_of(params.text_document.uri))
+        analysis = analysis_of(params.text_document.uri)
+        return document_symbols(analysis) if analysis else []
 
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
     def on_formatting(params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
-        return formatting(analysis_of(params.text_document.uri))
+        analysis = analysis_of(params.text_document.uri)
+        return formatting(analysis) if analysis else None
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
     def on_prepare_rename(params: types.PrepareRenameParams) -> types.Range | None:
         analysis = analysis_of(params.text_document.uri)
+        if analysis is None:
+            return None
         try:
             return analysis.positions.range(rename_target(analysis, params.position).span)
         except RenameRefused:
@@ -195,8 +228,11 @@ def create_server(version: str) -> LanguageServer:
     @server.feature(types.TEXT_DOCUMENT_RENAME)
     def on_rename(params: types.RenameParams) -> types.WorkspaceEdit | None:
         uri = params.text_document.uri
+        analysis = analysis_of(uri)
+        if analysis is None:
+            return None
         try:
-            renaming = rename(analysis_of(uri), uri, params.position, params.new_name)
+            renaming = rename(analysis, uri, params.position, params.new_name)
         except RenameRefused as refused:
             message = types.ShowMessageParams(types.MessageType.Error, str(refused))
             server.window_show_message(message)
