@@ -221,6 +221,24 @@ def test_rename_of_a_state_edits_every_use_and_warns_of_recorded_streams(
     assert "STATE_NO_DELETE" in warning["message"]
 
 
+def test_a_rename_onto_a_task_s_name_fails_with_the_check_it_would_fail(
+    server: LspClient,
+) -> None:
+    uri = uri_of("rename_onto_task.pm")
+    server.open(uri, SHOP)
+    line, character = find(SHOP, "Paid {")
+    params = {
+        "textDocument": {"uri": uri},
+        "position": {"line": line, "character": character},
+        "newName": "Ship",
+    }
+
+    error = server.error("textDocument/rename", params)
+
+    assert error["code"] == -32803  # RequestFailed: the client shows the message
+    assert "PM0101 `Ship` is declared more than once" in error["message"]
+
+
 def test_rename_of_a_task_is_refused(server: LspClient) -> None:
     uri = uri_of("rename_task.pm")
     server.open(uri, SHOP)

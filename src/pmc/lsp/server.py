@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -234,9 +235,8 @@ def create_server(version: str) -> LanguageServer:
         try:
             renaming = rename(analysis, uri, params.position, params.new_name)
         except RenameRefused as refused:
-            message = types.ShowMessageParams(types.MessageType.Error, str(refused))
-            server.window_show_message(message)
-            return None
+            # An error response: the client shows its message where the user typed the name.
+            raise JsonRpcException(str(refused), types.LSPErrorCodes.RequestFailed) from None
         warning = types.ShowMessageParams(types.MessageType.Warning, renaming.warning)
         server.window_show_message(warning)
         return renaming.edit
