@@ -136,10 +136,15 @@ class LspClient:
 
 
 @contextmanager
-def running_server(root: Path, capabilities: dict[str, Any] | None = None) -> Iterator[LspClient]:
-    """``pmc lsp`` started, initialized with ``root`` as its workspace, and shut down after."""
+def running_server(
+    root: Path,
+    capabilities: dict[str, Any] | None = None,
+    command: list[str] | None = None,
+) -> Iterator[LspClient]:
+    """``pmc lsp`` (or ``command``) started, initialized with ``root`` as its workspace,
+    and shut down after."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pmc", "lsp"],
+        command or [sys.executable, "-m", "pmc", "lsp"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -297,6 +298,38 @@ def test_a_burst_of_changes_ends_with_the_diagnostics_of_the_last_text(server: L
 
 
 EXAMPLES = sorted((FIXTURES.parents[2] / "examples").glob("*.pm"))
+
+
+def test_a_request_after_a_keystroke_awaits_its_check_instead_of_checking_again(
+    tmp_path: Path,
+) -> None:
+    # The request arrives while the server checks the new text in a thread:
+    # it must wait for that check, not run one more on the same text.
+    log = tmp_path / "checks.log"
+    counting = [sys.executable, str(Path(__file__).with_name("counting_server.py")), str(log)]
+    uri = uri_of("counted.pm")
+    # A few hundred lines more, so that a check lasts while the request arrives.
+    padded = SHOP.replace(
+        "    key order_id\n",
+        "    key order_id\n" + "".join(f"    event Noted{n} {{ note: str }}\n" for n in range(300)),
+    )
+    texts = [padded, padded.replace("Paid", "Settled"), padded.replace("Paid", "Cleared")]
+    outlines = []
+    with running_server(FIXTURES, command=counting) as server:
+        server.open(uri, texts[0])
+        for version, text in enumerate(texts[1:], start=2):
+            server.send_change(uri, version, text)
+            (process,) = server.request(
+                "textDocument/documentSymbol", {"textDocument": {"uri": uri}}
+            )
+            server.at("textDocument/hover", uri, *find(text, "Ship {"))
+            outlines.append([child["name"] for child in process["children"]][301])
+        while server.published(uri)["version"] != len(texts):
+            pass  # diagnostics of older versions, if the server published them
+
+    checks = log.read_text(encoding="utf-8").splitlines()
+    assert outlines == ["Settled", "Cleared"]  # each request answered on the text it followed
+    assert len(checks) == len(set(checks)) == len(texts)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
