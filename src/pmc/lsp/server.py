@@ -267,7 +267,10 @@ def create_server(version: str) -> LanguageServer:
         if analysis is None:
             return None
         try:
-            renaming = rename(analysis, uri, params.position, params.new_name)
+            # In a thread: a rename checks the renamed text, as long as a keystroke.
+            renaming = await asyncio.to_thread(
+                rename, analysis, uri, params.position, params.new_name
+            )
         except RenameRefused as refused:
             # An error response: the client shows its message where the user typed the name.
             raise JsonRpcException(str(refused), types.LSPErrorCodes.RequestFailed) from None
