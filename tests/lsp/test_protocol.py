@@ -258,6 +258,22 @@ def test_a_file_the_editor_never_opened_is_read_from_disk(server: LspClient) -> 
     assert found["range"]["start"] == {"line": line, "character": character}
 
 
+def test_a_closed_document_is_read_from_disk_again(server: LspClient) -> None:
+    # The editor's text goes with the editor's buffer: what the server kept of it too.
+    uri = uri_of("shop.pm")  # the fixture on disk says `Paid`
+    symbols = {"textDocument": {"uri": uri}}
+    server.open(uri, SHOP.replace("Paid", "Settled"))
+    (edited,) = server.request("textDocument/documentSymbol", symbols)
+
+    server.notify("textDocument/didClose", symbols)
+    cleared = server.diagnostics(uri)
+    (on_disk,) = server.request("textDocument/documentSymbol", symbols)
+
+    assert [child["name"] for child in edited["children"]][1] == "Settled"
+    assert cleared == []
+    assert [child["name"] for child in on_disk["children"]][1] == "Paid"
+
+
 @pytest.mark.parametrize("where", ["directory", "untitled"])
 def test_a_document_that_is_no_readable_file_gets_no_answer(
     server: LspClient, tmp_path: Path, where: str
