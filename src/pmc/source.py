@@ -71,6 +71,10 @@ class SourceFile:
         end = self.text.find("\n", start)
         return self.text[start:] if end == -1 else self.text[start:end]
 
+    def offset(self, line: int, column: int) -> int:
+        """The character offset of 1-based ``line`` and ``column`` (a line in the file)."""
+        return self._line_starts[line - 1] + column - 1
+
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""
         index = bisect_right(self._line_starts, offset) - 1

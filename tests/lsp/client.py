@@ -58,17 +58,28 @@ class LspClient:
         assert message is not None, "the server closed its output"
         return message
 
-    def request(self, method: str, params: dict[str, Any]) -> Any:
-        """The result of ``method``; notifications arriving meanwhile are kept."""
+    def _response(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The response to ``method``; notifications arriving meanwhile are kept."""
         self._next_id += 1
         self._send({"id": self._next_id, "method": method, "params": params})
         while True:
             message = self._receive()
             if message.get("id") == self._next_id and "method" not in message:
-                assert "error" not in message, message["error"]
-                return message.get("result")
+                return message
             if "method" in message:
                 self.notifications.append(message)
+
+    def request(self, method: str, params: dict[str, Any]) -> Any:
+        """The result of ``method``, which must not fail."""
+        response = self._response(method, params)
+        assert "error" not in response, response["error"]
+        return response.get("result")
+
+    def error(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The error ``method`` fails with (``code`` and ``message``)."""
+        response = self._response(method, params)
+        assert "error" in response, response
+        return dict(response["error"])
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
         self._send({"method": method, "params": params})
@@ -125,10 +136,15 @@ class LspClient:
 
 
 @contextmanager
-def running_server(root: Path, capabilities: dict[str, Any] | None = None) -> Iterator[LspClient]:
-    """``pmc lsp`` started, initialized with ``root`` as its workspace, and shut down after."""
+def running_server(
+    root: Path,
+    capabilities: dict[str, Any] | None = None,
+    command: list[str] | None = None,
+) -> Iterator[LspClient]:
+    """``pmc lsp`` (or ``command``) started, initialized with ``root`` as its workspace,
+    and shut down after."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pmc", "lsp"],
+        command or [sys.executable, "-m", "pmc", "lsp"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -24,3 +24,17 @@ def test_without_pygls_pmc_lsp_says_which_extra_to_install() -> None:
         "error: pmc lsp needs pygls, which is not installed\n"
         "help: pip install 'event-sourcery-pmc[lsp]'\n"
     )
+
+
+def test_pmc_lsp_accepts_stdio_which_it_always_speaks() -> None:
+    # vscode-languageclient adds `--stdio` to the command when told to use stdio.
+    done = subprocess.run(
+        [sys.executable, "-m", "pmc", "lsp", "--stdio"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert "No such option" not in done.stderr
+    assert done.returncode == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from lsprotocol.types import MarkupContent, Position
 
@@ -39,6 +41,22 @@ def test_renaming_a_transition_warns_with_its_rule() -> None:
 def test_renaming_to_what_is_not_a_name_is_refused() -> None:
     with pytest.raises(RenameRefused, match="'2fast' is not a name"):
         rename(analyse("shop.pm", SHOP), URI, at("Done"), "2fast")
+
+
+@pytest.mark.parametrize(
+    ("new_name", "why"),
+    [
+        ("str", "PM0701 event name `str` shadows a Python builtin"),
+        ("Decimal", "PM0701 event name `Decimal` collides with the generated module"),
+        ("None", "PM0105 invalid event name `None`"),
+    ],
+)
+def test_renaming_an_event_to_a_type_s_name_is_refused_as_pmc_check_would(
+    new_name: str, why: str
+) -> None:
+    refusal = f"renaming event Paid to {new_name} would not check: {why}"
+    with pytest.raises(RenameRefused, match=re.escape(refusal)):
+        rename(analyse("shop.pm", SHOP), URI, at("Paid {"), new_name)
 
 
 def test_renaming_a_data_field_is_refused() -> None:

@@ -39,9 +39,18 @@ def test_positions_convert_back_to_the_same_columns(encoding: str) -> None:
         assert positions.place(positions.position(2, column)) == (2, column)
 
 
-def test_a_column_past_the_end_of_the_line_stays_past_it() -> None:
+def test_a_span_past_the_end_of_the_line_stays_past_it() -> None:
     assert UTF16.position(3, 5) == Position(line=2, character=4)
-    assert UTF16.place(Position(line=2, character=4)) == (3, 5)
+
+
+def test_a_request_past_the_end_of_a_line_is_at_its_end() -> None:
+    # LSP: "If the character value is greater than the line length it defaults
+    # back to the line length."
+    assert UTF16.place(Position(line=2, character=4)) == (3, 2)
+
+
+def test_a_request_past_the_last_line_is_at_the_end_of_the_file() -> None:
+    assert UTF16.place(Position(line=2**31 - 1, character=7)) == (4, 1)
 
 
 def test_the_end_is_after_the_last_character() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,24 @@ def test_rename_of_a_state_edits_every_use_and_warns_of_recorded_streams(
     assert "STATE_NO_DELETE" in warning["message"]
 
 
+def test_a_rename_onto_a_task_s_name_fails_with_the_check_it_would_fail(
+    server: LspClient,
+) -> None:
+    uri = uri_of("rename_onto_task.pm")
+    server.open(uri, SHOP)
+    line, character = find(SHOP, "Paid {")
+    params = {
+        "textDocument": {"uri": uri},
+        "position": {"line": line, "character": character},
+        "newName": "Ship",
+    }
+
+    error = server.error("textDocument/rename", params)
+
+    assert error["code"] == -32803  # RequestFailed: the client shows the message
+    assert "PM0101 `Ship` is declared more than once" in error["message"]
+
+
 def test_rename_of_a_task_is_refused(server: LspClient) -> None:
     uri = uri_of("rename_task.pm")
     server.open(uri, SHOP)
@@ -237,6 +256,32 @@ def test_a_file_the_editor_never_opened_is_read_from_disk(server: LspClient) -> 
 
     line, character = find(SHOP, "Paid {")
     assert found["range"]["start"] == {"line": line, "character": character}
+
+
+def test_a_closed_document_is_read_from_disk_again(server: LspClient) -> None:
+    # The editor's text goes with the editor's buffer: what the server kept of it too.
+    uri = uri_of("shop.pm")  # the fixture on disk says `Paid`
+    symbols = {"textDocument": {"uri": uri}}
+    server.open(uri, SHOP.replace("Paid", "Settled"))
+    (edited,) = server.request("textDocument/documentSymbol", symbols)
+
+    server.notify("textDocument/didClose", symbols)
+    cleared = server.diagnostics(uri)
+    (on_disk,) = server.request("textDocument/documentSymbol", symbols)
+
+    assert [child["name"] for child in edited["children"]][1] == "Settled"
+    assert cleared == []
+    assert [child["name"] for child in on_disk["children"]][1] == "Paid"
+
+
+@pytest.mark.parametrize("where", ["directory", "untitled"])
+def test_a_document_that_is_no_readable_file_gets_no_answer(
+    server: LspClient, tmp_path: Path, where: str
+) -> None:
+    uri = tmp_path.as_uri() if where == "directory" else "untitled:Untitled-1"
+
+    assert server.at("textDocument/hover", uri, 0, 0) is None
+    assert server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}) == []
 
 
 def test_a_client_preferring_utf8_gets_columns_in_bytes() -> None:
@@ -269,6 +314,38 @@ def test_a_burst_of_changes_ends_with_the_diagnostics_of_the_last_text(server: L
 
 
 EXAMPLES = sorted((FIXTURES.parents[2] / "examples").glob("*.pm"))
+
+
+def test_a_request_after_a_keystroke_awaits_its_check_instead_of_checking_again(
+    tmp_path: Path,
+) -> None:
+    # The request arrives while the server checks the new text in a thread:
+    # it must wait for that check, not run one more on the same text.
+    log = tmp_path / "checks.log"
+    counting = [sys.executable, str(Path(__file__).with_name("counting_server.py")), str(log)]
+    uri = uri_of("counted.pm")
+    # A few hundred lines more, so that a check lasts while the request arrives.
+    padded = SHOP.replace(
+        "    key order_id\n",
+        "    key order_id\n" + "".join(f"    event Noted{n} {{ note: str }}\n" for n in range(300)),
+    )
+    texts = [padded, padded.replace("Paid", "Settled"), padded.replace("Paid", "Cleared")]
+    outlines = []
+    with running_server(FIXTURES, command=counting) as server:
+        server.open(uri, texts[0])
+        for version, text in enumerate(texts[1:], start=2):
+            server.send_change(uri, version, text)
+            (process,) = server.request(
+                "textDocument/documentSymbol", {"textDocument": {"uri": uri}}
+            )
+            server.at("textDocument/hover", uri, *find(text, "Ship {"))
+            outlines.append([child["name"] for child in process["children"]][301])
+        while server.published(uri)["version"] != len(texts):
+            pass  # diagnostics of older versions, if the server published them
+
+    checks = log.read_text(encoding="utf-8").splitlines()
+    assert outlines == ["Settled", "Cleared"]  # each request answered on the text it followed
+    assert len(checks) == len(set(checks)) == len(texts)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

@@ -9,6 +9,7 @@ server (:mod:`pmc.lsp.server`) keeps the analyses and speaks the protocol.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -195,8 +196,7 @@ def completion(
     keywords after every space would be noise.
     """
     source = positions.source
-    line, column = positions.place(position)
-    offset = sum(len(source.line_text(n)) + 1 for n in range(1, line)) + column - 1
+    offset = source.offset(*positions.place(position))
     return [
         types.CompletionItem(
             label=found.label,
@@ -305,9 +305,10 @@ def rename(analysis: Analysis, uri: str, position: types.Position, new_name: str
         raise RenameRefused(
             f"{symbol.kind.value} {new_name} already exists (line {taken.span.line})"
         )
+    spans = [found.span for found in analysis.index.references(symbol)]
+    _refuse_new_errors(analysis, symbol, _renamed(analysis.source, spans, new_name), new_name)
     edits = [
-        types.TextEdit(range=analysis.positions.range(found.span), new_text=new_name)
-        for found in analysis.index.references(symbol)
+        types.TextEdit(range=analysis.positions.range(span), new_text=new_name) for span in spans
     ]
     rule = RENAME_BREAKS[symbol.kind]
     warning = (
@@ -316,3 +317,33 @@ def rename(analysis: Analysis, uri: str, position: types.Position, new_name: str
         f"See `pmc explain {rule}`."
     )
     return Renaming(types.WorkspaceEdit(changes={uri: edits}), warning)
+
+
+def _renamed(source: SourceFile, spans: list[Span], new_name: str) -> str:
+    """``source``'s text with ``new_name`` at each of ``spans`` (one-line names)."""
+    text = source.text
+    for span in sorted(spans, reverse=True):  # from the end: earlier offsets stay valid
+        start = source.offset(span.line, span.column)
+        end = source.offset(span.end_line, span.end_column)
+        text = text[:start] + new_name + text[end:]
+    return text
+
+
+def _refuse_new_errors(analysis: Analysis, symbol: SymbolId, renamed: str, new_name: str) -> None:
+    """Refuse a rename ``pmc check`` would reject: the renamed text is checked with its rules.
+
+    Events, tasks, machines and signals share one namespace (PM0101), an event
+    is a class that must not shadow a type (`str`, `Decimal`, `None`), and
+    more: asking the checker keeps these rules in one place. An error the
+    text already had is not the rename's doing; one more of a code is.
+    """
+    before = Counter(d.id for d in analysis.diagnostics if d.severity is Severity.ERROR)
+    after = check_source(SourceFile(analysis.source.path, renamed)).diagnostics
+    for diagnostic in after:
+        if diagnostic.severity is Severity.ERROR and before[diagnostic.id] > 0:
+            before[diagnostic.id] -= 1
+        elif diagnostic.severity is Severity.ERROR:
+            raise RenameRefused(
+                f"renaming {symbol.kind.value} {symbol.name} to {new_name} would not check:"
+                f" {diagnostic.id} {diagnostic.message}"
+            )

@@ -56,18 +56,24 @@ class Positions:
         )
 
     def place(self, position: Position) -> tuple[int, int]:
-        """The 1-based (line, character column) of an LSP position.
+        """The 1-based (line, character column) of an LSP position, clamped to the source.
 
-        A position inside a character's code units (which no editor should
+        As LSP says, a column past the end of its line is the line's end, and
+        a line past the last one is the end of the file (a client may send
+        any number: looking one line up costs the same whatever it is). A
+        position inside a character's code units (which no editor should
         send) is the character after it.
         """
+        if position.line >= self.source.line_count:
+            last = self.source.line_count
+            return last, len(self.source.line_text(last)) + 1
         text = self.source.line_text(position.line + 1)
         units = 0
         for index, character in enumerate(text):
             if units >= position.character:
                 return position.line + 1, index + 1
             units += _width(character, self.encoding)
-        return position.line + 1, len(text) + 1 + max(position.character - units, 0)
+        return position.line + 1, len(text) + 1
 
     def end(self) -> Position:
         """The position after the last character of the source."""

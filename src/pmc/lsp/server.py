@@ -3,18 +3,23 @@
 Documents are synchronised whole (a ``.pm`` file is small, and checking it
 costs more than sending it). Every open or change re-checks the document and
 publishes its diagnostics, an empty list once it is fixed; changes that
-arrive while a check runs are checked together, once. The analysis of the
-current version is kept for the requests that follow; so is the index of
-the last version that parsed, which completion uses while the text being
-typed does not parse.
+arrive while a check runs are checked together, once. Each text is checked
+once (:class:`Checks`): a request awaits the check of the current text that
+is in flight, or reuses its analysis; the index of the last text that
+parsed is kept too, which completion uses while the text being typed does
+not parse.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -37,38 +42,69 @@ from pmc.lsp.positions import UTF16
 
 
 @dataclass
-class Documents:
-    """What the server knows of each document, by URI.
+class Checks:
+    """Each text of a document is checked once, and whoever needs its analysis awaits that check.
 
-    ``analyses`` holds the latest analysis and ``versions`` the document
-    version it is of; ``parsed`` the analysis of the last text that parsed.
-    ``checking`` names the documents being checked in a thread, and
-    ``stale`` those that changed meanwhile: they are checked again, once,
-    with their newest text.
+    ``run`` checks one text of a document (in a thread: the event loop keeps
+    reading messages). Publishing diagnostics and answering a request after
+    a keystroke both need the analysis of the newest text; the second asker
+    awaits the check the first started rather than checking the text again.
+    Only each document's latest text is kept: an older one is not asked for
+    again (a request is about the current text). ``parsed`` is the analysis
+    of the last-started check whose text parsed (completion's names while
+    the text being typed does not parse).
     """
 
-    analyses: dict[str, Analysis] = field(default_factory=dict)
-    versions: dict[str, int | None] = field(default_factory=dict)
-    parsed: dict[str, Analysis] = field(default_factory=dict)
+    run: Callable[[str, str], Analysis]
+    latest: dict[str, tuple[str, asyncio.Future[Analysis]]] = field(default_factory=dict)
+    parsed: dict[str, tuple[int, Analysis]] = field(default_factory=dict)
+    started: int = 0  # checks started so far: orders `parsed`, whose checks may end in any order
+
+    def of(self, uri: str, text: str) -> asyncio.Future[Analysis]:
+        """The check of ``text`` as ``uri``'s content: the one in flight or done, or a new one."""
+        known = self.latest.get(uri)
+        if known is not None and known[0] == text:
+            return known[1]
+        self.started += 1
+        check = asyncio.ensure_future(asyncio.to_thread(self.run, uri, text))
+        check.add_done_callback(partial(self._keep, uri, self.started))
+        self.latest[uri] = (text, check)
+        return check
+
+    def _keep(self, uri: str, order: int, done: asyncio.Future[Analysis]) -> None:
+        if uri not in self.latest or done.cancelled() or done.exception() is not None:
+            return  # forgotten meanwhile (closed), or failed: its awaiter gets the error
+        analysis = done.result()
+        kept = self.parsed.get(uri)
+        if analysis.module is not None and (kept is None or kept[0] < order):
+            self.parsed[uri] = (order, analysis)
+
+    def last_index(self, uri: str) -> SymbolIndex | None:
+        """The index of the document's last text that parsed (completion's names)."""
+        kept = self.parsed.get(uri)
+        return kept[1].index if kept is not None else None
+
+    def forget(self, uri: str) -> None:
+        self.latest.pop(uri, None)
+        self.parsed.pop(uri, None)
+
+
+@dataclass
+class Documents:
+    """What the server knows of the documents the editor opened, by URI.
+
+    ``checking`` names the documents whose diagnostics are being computed,
+    and ``stale`` those that changed meanwhile: they are checked again,
+    once, with their newest text.
+    """
+
+    checks: Checks
     opened: set[str] = field(default_factory=set)
     checking: set[str] = field(default_factory=set)
     stale: set[str] = field(default_factory=set)
 
-    def store(self, uri: str, analysis: Analysis, version: int | None) -> Analysis:
-        self.analyses[uri] = analysis
-        self.versions[uri] = version
-        if analysis.module is not None:
-            self.parsed[uri] = analysis
-        return analysis
-
-    def last_index(self, uri: str) -> SymbolIndex | None:
-        """The index of the document's last text that parsed (completion's names)."""
-        parsed = self.parsed.get(uri)
-        return parsed.index if parsed is not None else None
-
     def close(self, uri: str) -> None:
-        for known in (self.analyses, self.versions, self.parsed):
-            known.pop(uri, None)
+        self.checks.forget(uri)
         self.opened.discard(uri)
 
 
@@ -77,29 +113,47 @@ def _path(uri: str) -> str:
     return to_fs_path(uri) or uri
 
 
+def _read(uri: str) -> str | None:
+    """The text of a file the editor did not open; None when it is not a readable UTF-8 file.
+
+    An editor may ask about a file it deleted meanwhile, a directory, or an
+    ``untitled:`` buffer it never sent: nothing to answer, not an error.
+    """
+    path = to_fs_path(uri) if uri.startswith("file:") else None
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def create_server(version: str) -> LanguageServer:
     """A server with every feature registered, not yet started; ``version`` is pmc's."""
     server = LanguageServer("pmc", version, text_document_sync_kind=types.TextDocumentSyncKind.Full)
-    documents = Documents()
 
     def encoding() -> str:
         # The column unit agreed with the client at initialize (UTF-16 unless it prefers another).
         return server.server_capabilities.position_encoding or UTF16
 
-    def analysis_of(uri: str) -> Analysis:
+    def check(uri: str, text: str) -> Analysis:
+        return analyse(_path(uri), text, encoding())
+
+    documents = Documents(Checks(check))
+
+    async def analysis_of(uri: str) -> Analysis | None:
         """The analysis of the document's current text: a request must not read an older one.
 
-        A document the editor never opened is read from disk and checked now.
+        A document the editor never opened is read from disk and checked now;
+        None when it cannot be read (the request is then answered with nothing).
         """
-        document = server.workspace.get_text_document(uri)
-        known = documents.analyses.get(uri)
-        if known is not None and documents.versions.get(uri) == document.version:
-            return known
-        analysis = analyse(_path(uri), document.source, encoding())
-        return documents.store(uri, analysis, document.version)
+        if uri not in documents.opened:
+            text = _read(uri)
+            return await asyncio.to_thread(check, uri, text) if text is not None else None
+        return await documents.checks.of(uri, server.workspace.get_text_document(uri).source)
 
     async def publish(uri: str) -> None:
-        """Check the document in a thread; publish its diagnostics unless it changed meanwhile.
+        """Publish the diagnostics of the document's newest text, unless it changes meanwhile.
 
         The event loop reads the next changes while a check runs: a burst of
         keystrokes costs one check in flight and one more of the newest text,
@@ -114,12 +168,11 @@ def create_server(version: str) -> LanguageServer:
                 documents.stale.discard(uri)
                 document = server.workspace.get_text_document(uri)
                 text, version = document.source, document.version
-                analysis = await asyncio.to_thread(analyse, _path(uri), text, encoding())
+                analysis = await documents.checks.of(uri, text)
                 if uri not in documents.opened:
                     return  # closed meanwhile: its diagnostics are already cleared
                 if uri in documents.stale:
                     continue
-                documents.store(uri, analysis, version)
                 diagnostics = lsp_diagnostics(analysis, uri)
                 server.text_document_publish_diagnostics(
                     types.PublishDiagnosticsParams(
@@ -148,59 +201,79 @@ def create_server(version: str) -> LanguageServer:
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
         )
 
+    # A document that cannot be read (see `_read`) is answered with nothing.
+
     @server.feature(types.TEXT_DOCUMENT_HOVER)
-    def on_hover(params: types.HoverParams) -> types.Hover | None:
-        return hover(analysis_of(params.text_document.uri), params.position)
+    async def on_hover(params: types.HoverParams) -> types.Hover | None:
+        analysis = await analysis_of(params.text_document.uri)
+        return hover(analysis, params.position) if analysis else None
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
-    def on_definition(params: types.DefinitionParams) -> types.Location | None:
+    async def on_definition(params: types.DefinitionParams) -> types.Location | None:
         uri = params.text_document.uri
-        return definition(analysis_of(uri), uri, params.position)
+        analysis = await analysis_of(uri)
+        return definition(analysis, uri, params.position) if analysis else None
 
     @server.feature(types.TEXT_DOCUMENT_REFERENCES)
-    def on_references(params: types.ReferenceParams) -> list[types.Location]:
+    async def on_references(params: types.ReferenceParams) -> list[types.Location]:
         uri = params.text_document.uri
+        analysis = await analysis_of(uri)
         declaration = params.context.include_declaration
-        return references(analysis_of(uri), uri, params.position, declaration)
+        return references(analysis, uri, params.position, declaration) if analysis else []
 
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION,
         types.CompletionOptions(trigger_characters=[".", ">", " "]),
     )
-    def on_completion(params: types.CompletionParams) -> types.CompletionList:
+    async def on_completion(params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
-        positions = analysis_of(uri).positions
+        analysis = await analysis_of(uri)
         typed = params.context is not None and (
             params.context.trigger_kind == types.CompletionTriggerKind.TriggerCharacter
         )
-        items = completion(positions, params.position, documents.last_index(uri), not typed)
+        items = (
+            completion(
+                analysis.positions, params.position, documents.checks.last_index(uri), not typed
+            )
+            if analysis
+            else []
+        )
         return types.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    def on_symbols(params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
-        return document_symbols(analysis_of(params.text_document.uri))
+    async def on_symbols(params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+        analysis = await analysis_of(params.text_document.uri)
+        return document_symbols(analysis) if analysis else []
 
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
-    def on_formatting(params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
-        return formatting(analysis_of(params.text_document.uri))
+    async def on_formatting(params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
+        analysis = await analysis_of(params.text_document.uri)
+        return formatting(analysis) if analysis else None
 
     @server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)
-    def on_prepare_rename(params: types.PrepareRenameParams) -> types.Range | None:
-        analysis = analysis_of(params.text_document.uri)
+    async def on_prepare_rename(params: types.PrepareRenameParams) -> types.Range | None:
+        analysis = await analysis_of(params.text_document.uri)
+        if analysis is None:
+            return None
         try:
             return analysis.positions.range(rename_target(analysis, params.position).span)
         except RenameRefused:
             return None
 
     @server.feature(types.TEXT_DOCUMENT_RENAME)
-    def on_rename(params: types.RenameParams) -> types.WorkspaceEdit | None:
+    async def on_rename(params: types.RenameParams) -> types.WorkspaceEdit | None:
         uri = params.text_document.uri
-        try:
-            renaming = rename(analysis_of(uri), uri, params.position, params.new_name)
-        except RenameRefused as refused:
-            message = types.ShowMessageParams(types.MessageType.Error, str(refused))
-            server.window_show_message(message)
+        analysis = await analysis_of(uri)
+        if analysis is None:
             return None
+        try:
+            # In a thread: a rename checks the renamed text, as long as a keystroke.
+            renaming = await asyncio.to_thread(
+                rename, analysis, uri, params.position, params.new_name
+            )
+        except RenameRefused as refused:
+            # An error response: the client shows its message where the user typed the name.
+            raise JsonRpcException(str(refused), types.LSPErrorCodes.RequestFailed) from None
         warning = types.ShowMessageParams(types.MessageType.Warning, renaming.warning)
         server.window_show_message(warning)
         return renaming.edit
