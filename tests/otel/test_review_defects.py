@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
+from opentelemetry import propagate
 from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from pmc.otel import instrument, uninstrument
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import ProcessStore
 from pmc.runtime.worker import Worker
+from tests.otel.conftest import Exported
 from tests.runtime.support import (
     RebaseTasks,
     definition,
@@ -201,3 +206,46 @@ def test_instrumenting_again_keeps_reporting_the_pending_work(store: ProcessStor
     }
     # The gauge's callback is the first instrument()'s, which watches nothing.
     assert "pmc.work.pending" in reported
+
+
+class BrokenPropagator(TextMapPropagator):
+    """An application's propagator with a bug: injecting raises."""
+
+    def extract(self, carrier: Any, context: Context | None = None, getter: Any = None) -> Context:
+        return context or Context()
+
+    def inject(self, carrier: Any, context: Context | None = None, setter: Any = None) -> None:
+        raise RuntimeError("a buggy propagator")
+
+    @property
+    def fields(self) -> set[str]:
+        return set()
+
+
+@pytest.fixture
+def broken_propagator(otel: Exported) -> Iterator[None]:
+    before = propagate.get_global_textmap()
+    propagate.set_global_textmap(BrokenPropagator())
+    try:
+        yield
+    finally:
+        propagate.set_global_textmap(before)
+
+
+def test_a_telemetry_error_does_not_stop_the_worker_recording(
+    store: ProcessStore, broken_propagator: None
+) -> None:
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+    # Planned before the propagator broke (say) ...
+    before = propagate.get_global_textmap()
+    propagate.set_global_textmap(TraceContextTextMapPropagator())
+    manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    propagate.set_global_textmap(before)
+    worker = Worker(definition(m), store, RebaseTasks())
+
+    worker.drain()
+
+    # Every write asks carrier(): not even TaskStarted is recorded, the task
+    # never runs, and every handle() raises while the propagator is broken.
+    assert "TaskCompleted" in names(manager.history("r1"))
