@@ -198,12 +198,15 @@ class _Handling:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._otel.handle_duration.record(
-            time.perf_counter() - self._started, {**self._labels, HANDLE_STATUS: self._status}
-        )
         assert self._span is not None
-        # The span records the exception and sets its status to ERROR.
-        self._span.__exit__(kind, error, traceback)
+        try:
+            self._otel.handle_duration.record(
+                time.perf_counter() - self._started, {**self._labels, HANDLE_STATUS: self._status}
+            )
+        finally:
+            # Ended even if recording failed. The span records the exception
+            # and sets its status to ERROR.
+            self._span.__exit__(kind, error, traceback)
 
 
 class _Attempt:
@@ -218,21 +221,32 @@ class _Attempt:
         return _current(self._span)
 
     def finished(self, report: AttemptReport) -> None:
-        outcome = _outcome(report)
-        self._span.set_attributes({OUTCOME: outcome, RETRY_SCHEDULED: report.retry_scheduled})
-        if report.outcome == "failed":
-            self._span.set_status(Status(StatusCode.ERROR, report.reason))
-        if report.recorded.recorded:
-            self._otel.outcomes.add(1, {**self._labels, OUTCOME: outcome})
-            if report.retry_scheduled:
-                self._otel.retries.add(1, self._labels)
-        self._span.end()
+        # The span ends even if a metric or an attribute raises (the error is
+        # logged by the runtime's seam, pmc.runtime.telemetry).
+        with _ending(self._span):
+            outcome = _outcome(report)
+            self._span.set_attributes({OUTCOME: outcome, RETRY_SCHEDULED: report.retry_scheduled})
+            if report.outcome == "failed":
+                self._span.set_status(Status(StatusCode.ERROR, report.reason))
+            if report.recorded.recorded:
+                self._otel.outcomes.add(1, {**self._labels, OUTCOME: outcome})
+                if report.retry_scheduled:
+                    self._otel.retries.add(1, self._labels)
 
     def abandoned(self, error: BaseException) -> None:
-        self._span.record_exception(error)
-        self._span.set_status(Status(StatusCode.ERROR, "its outcome could not be recorded"))
-        self._span.set_attribute(OUTCOME, "unrecorded")
-        self._span.end()
+        with _ending(self._span):
+            self._span.record_exception(error)
+            self._span.set_status(Status(StatusCode.ERROR, "its outcome could not be recorded"))
+            self._span.set_attribute(OUTCOME, "unrecorded")
+
+
+@contextmanager
+def _ending(span: Span) -> Iterator[Span]:
+    """``span``, ended on the way out whatever happens inside."""
+    try:
+        yield span
+    finally:
+        span.end()
 
 
 def _read(planned_by: telemetry.PlannedBy) -> Mapping[str, str] | None:

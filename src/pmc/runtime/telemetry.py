@@ -10,16 +10,25 @@ own global providers: every manager and worker of the process reports to it.
 The no-op path must cost close to nothing: a hot path asks ``installed()``
 for the current object and calls a method that returns at once (a shared
 context manager for the scopes).
+
+Telemetry fails open: what ``install()`` is given is wrapped so that an
+exception it raises (a span processor's, a propagator's, an exporter's) is
+logged, at most once a minute for each kind of call, and the call does
+nothing instead. A bug in the application's telemetry never fails a handle
+whose events were appended, stops an attempt, or stops a write.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from pmc.runtime.log import logger
 from pmc.runtime.results import AttemptReport, HandleResult
 from pmc.runtime.state import TaskInFlight
 from pmc.runtime.stores.api import WorkItem
@@ -129,16 +138,171 @@ class NoTelemetry:
 
 
 NO_TELEMETRY = NoTelemetry()
+
+# How often the errors of one kind of telemetry call are logged, at most.
+COMPLAINT_INTERVAL = 60.0
+
+Value = TypeVar("Value")
+
+
+class _Complaints:
+    """Logs the errors of the installed telemetry: the first of each kind with its
+    traceback, then at most one line per ``COMPLAINT_INTERVAL`` counting those since."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._unlogged: dict[str, int] = {}
+
+    def failed(self, kind: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(kind)
+            if last is not None and now - last < COMPLAINT_INTERVAL:
+                self._unlogged[kind] = self._unlogged.get(kind, 0) + 1
+                return
+            self._last[kind] = now
+            unlogged = self._unlogged.pop(kind, 0)
+        if last is None:
+            logger.exception("telemetry %s failed; ignored (the runtime goes on)", kind)
+        else:
+            logger.warning(
+                "telemetry %s failed again (%d times unlogged since); ignored",
+                kind,
+                unlogged + 1,
+                exc_info=True,
+            )
+
+
+_complaints = _Complaints()
+
+
+def _safely(kind: str, call: Callable[[], Value], otherwise: Value) -> Value:
+    """``call()``, or ``otherwise`` if it raises (logged as an error of ``kind``)."""
+    try:
+        return call()
+    except Exception:
+        _complaints.failed(kind)
+        return otherwise
+
+
+class _FailOpenHandle:
+    """A handle scope whose errors are logged and ignored; left only if it was entered."""
+
+    def __init__(self, scope: HandleScope) -> None:
+        self._scope = scope
+        self._entered = False
+
+    def __enter__(self) -> _FailOpenHandle:
+        def enter() -> bool:
+            self._scope.__enter__()
+            return True
+
+        self._entered = _safely("handling.enter", enter, False)
+        return self
+
+    def handled(self, result: HandleResult) -> None:
+        if self._entered:
+            _safely("handling.handled", lambda: self._scope.handled(result), None)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Never swallows ``error``: handle()'s own exception goes on.
+        if self._entered:
+            _safely("handling.exit", lambda: self._scope.__exit__(kind, error, traceback), None)
+
+
+class _FailOpenRunning:
+    """The attempt scope's ``running()`` context, its errors logged and ignored."""
+
+    def __init__(self, scope: AttemptScope) -> None:
+        self._scope = scope
+        self._running: AbstractContextManager[object] | None = None
+
+    def __enter__(self) -> object:
+        def enter() -> AbstractContextManager[object]:
+            running = self._scope.running()
+            running.__enter__()
+            return running
+
+        self._running = _safely("attempt.running", enter, None)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Never swallows the handler's exception: the runner records it.
+        running = self._running
+        if running is not None:
+            _safely("attempt.running", lambda: running.__exit__(kind, error, traceback), None)
+
+
+class _FailOpenAttempt:
+    """An attempt scope whose errors are logged and ignored."""
+
+    def __init__(self, scope: AttemptScope) -> None:
+        self._scope = scope
+
+    def running(self) -> AbstractContextManager[object]:
+        return _FailOpenRunning(self._scope)
+
+    def finished(self, report: AttemptReport) -> None:
+        _safely("attempt.finished", lambda: self._scope.finished(report), None)
+
+    def abandoned(self, error: BaseException) -> None:
+        _safely("attempt.abandoned", lambda: self._scope.abandoned(error), None)
+
+
+class FailOpen:
+    """``telemetry`` with every error it raises logged and ignored (the call does nothing)."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+
+    def handling(self, category: str, key: str, event: str) -> HandleScope:
+        scope = _safely("handling", lambda: self.telemetry.handling(category, key, event), None)
+        return _NOTHING if scope is None else _FailOpenHandle(scope)
+
+    def carrier(self) -> Mapping[str, str] | None:
+        return _safely("carrier", self.telemetry.carrier, None)
+
+    def attempt(
+        self, category: str, key: str, task: TaskInFlight, worker: str, planned_by: PlannedBy
+    ) -> AttemptScope:
+        scope = _safely(
+            "attempt",
+            lambda: self.telemetry.attempt(category, key, task, worker, planned_by),
+            None,
+        )
+        return _NOTHING if scope is None else _FailOpenAttempt(scope)
+
+    def timed_out(self, category: str, task: TaskInFlight, retry_scheduled: bool) -> None:
+        _safely(
+            "timed_out", lambda: self.telemetry.timed_out(category, task, retry_scheduled), None
+        )
+
+    def claimed(self, items: Sequence[WorkItem], now: datetime) -> None:
+        _safely("claimed", lambda: self.telemetry.claimed(items, now), None)
+
+
 _installed: Telemetry = NO_TELEMETRY
 
 
 def installed() -> Telemetry:
-    """The telemetry the runtime reports to now."""
+    """The telemetry the runtime reports to now (its errors logged and ignored)."""
     return _installed
 
 
-def install(telemetry: Telemetry | None) -> Telemetry:
-    """Report to ``telemetry`` from now on (None: to nothing); the one installed before."""
+def install(telemetry: Telemetry | None) -> Telemetry | None:
+    """Report to ``telemetry`` from now on (None: to nothing), failing open; the one
+    installed before (None: none was)."""
     global _installed
-    before, _installed = _installed, telemetry or NO_TELEMETRY
-    return before
+    before, _installed = _installed, NO_TELEMETRY if telemetry is None else FailOpen(telemetry)
+    return before.telemetry if isinstance(before, FailOpen) else None
