@@ -70,6 +70,39 @@ def test_an_attempt_links_to_the_span_that_planned_its_task(
     assert attempt.parent is None and attempt.context.trace_id != handle.context.trace_id
 
 
+class RecordsReads:
+    """A store that records from which version each of its stream reads starts."""
+
+    def __init__(self, store: ProcessStore) -> None:
+        self._store = store
+        self.read_after: list[int] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def load(self, category: str, key: str, after_version: int = 0) -> object:
+        self.read_after.append(after_version)
+        return self._store.load(category, key, after_version)
+
+
+def test_an_attempt_reads_its_stream_from_the_planning_event_on(
+    store: ProcessStore, otel: Exported
+) -> None:
+    m = seed()
+    ProcessManager(definition(m), store).handle(
+        m.RebaseFailed(rebase_id="r1", instances=["A", "B", "C"])
+    )
+    reads = RecordsReads(store)
+
+    Worker(definition(m), reads, RebaseTasks()).drain()  # type: ignore[arg-type]
+
+    # Each linked attempt read the tail from its TransitionPlanned (versions
+    # 2, 3 and 4, after the RebaseFailed), never the whole stream.
+    assert len(otel.finished("pmc.task.attempt")) >= 3
+    assert all(link for span in otel.finished("pmc.task.attempt") for link in span.links)
+    assert reads.read_after and 0 not in reads.read_after
+
+
 def test_a_task_planned_without_telemetry_starts_an_attempt_without_a_link(
     store: ProcessStore, otel: Exported
 ) -> None:

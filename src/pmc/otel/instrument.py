@@ -142,7 +142,6 @@ class OpenTelemetry:
         span = self.tracer.start_span(
             ATTEMPT_SPAN,
             kind=trace.SpanKind.CONSUMER,
-            links=_link_to(_read(planned_by)),
             attributes={
                 **labels,
                 KEY: key,
@@ -152,6 +151,12 @@ class OpenTelemetry:
                 WORKER: worker,
             },
         )
+        # The link costs a read of the stream: made only for a span that is
+        # recorded (not with metrics alone, nor a span the sampler dropped).
+        # Added after the start, so a sampler does not see it.
+        if span.is_recording():
+            for link in _link_to(_read(planned_by)):
+                span.add_link(link.context, link.attributes)
         return _Attempt(self, span, labels)
 
     def timed_out(self, category: str, task: TaskInFlight, retry_scheduled: bool) -> None:
