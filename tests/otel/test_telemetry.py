@@ -12,6 +12,7 @@ import textwrap
 from datetime import timedelta
 from typing import Any
 
+from pmc.otel import uninstrument
 from pmc.runtime import TaskContext
 from pmc.runtime.attempts import started_event, started_id
 from pmc.runtime.manager import ProcessManager
@@ -237,3 +238,32 @@ def test_pending_work_counts_the_rows_due_now_and_those_due_later(
         (process, ("pmc.work.state", "later")): 1,
     }
     assert otel.points("pmc.work.pending")[(process, ("pmc.work.state", "due"))] == 1
+
+
+class CountsPendingReads:
+    """A store that counts how often its pending work is counted."""
+
+    def __init__(self, store: ProcessStore) -> None:
+        self._store = store
+        self.counted = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def pending_work(self, *args: object, **kwargs: object) -> object:
+        self.counted += 1
+        return self._store.pending_work(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_after_uninstrument_the_pending_work_is_no_longer_read(
+    store: ProcessStore, otel: Exported
+) -> None:
+    counting = CountsPendingReads(store)
+    otel.installed.watch_pending(counting, ["RtRebase"])  # type: ignore[arg-type]
+    assert "pmc.work.pending" in otel.names()
+    read_while_on = counting.counted
+
+    uninstrument()
+
+    assert "pmc.work.pending" not in otel.names()
+    assert (read_while_on, counting.counted) == (1, 1)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 
 from opentelemetry import metrics, propagate, trace
@@ -76,7 +77,8 @@ class OpenTelemetry:
     ) -> None:
         """Without providers, the application's global ones (``trace.get_tracer_provider()``)."""
         self.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider)
-        meter = metrics.get_meter(INSTRUMENTATION_NAME, __version__, meter_provider)
+        self.meter_provider = meter_provider or metrics.get_meter_provider()
+        meter = metrics.get_meter(INSTRUMENTATION_NAME, __version__, self.meter_provider)
         self.attempts, self.outcomes, self.retries, self.timeouts = (
             meter.create_counter(name, unit=unit, description=description)
             for name, unit, description in COUNTERS
@@ -94,9 +96,12 @@ class OpenTelemetry:
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         self._watched: list[tuple[ProcessStore, tuple[str, ...]]] = []
+        # A provider keeps the first gauge of a name with its callback (instrument()
+        # again on it gets that one back), so the callback reads whatever is
+        # installed when it is collected, if it reports to this provider.
         meter.create_observable_gauge(
             "pmc.work.pending",
-            callbacks=[self._observe_pending],
+            callbacks=[partial(_observe_installed, self.meter_provider)],
             unit="{row}",
             description="Rows of pending work: due (claimable now) or later.",
         )
@@ -108,7 +113,8 @@ class OpenTelemetry:
         """
         self._watched.append((store, tuple(categories)))
 
-    def _observe_pending(self, _options: metrics.CallbackOptions) -> Iterator[metrics.Observation]:
+    def observe_pending(self) -> Iterator[metrics.Observation]:
+        """The ``pmc.work.pending`` observations of the stores watched (one read each)."""
         for store, categories in list(self._watched):
             try:
                 now = store.now()
@@ -252,6 +258,16 @@ def _ending(span: Span) -> Iterator[Span]:
         yield span
     finally:
         span.end()
+
+
+def _observe_installed(
+    provider: metrics.MeterProvider, _options: metrics.CallbackOptions
+) -> Iterator[metrics.Observation]:
+    """The pending work watched by the telemetry installed now, if it reports to
+    ``provider``; nothing once uninstrumented."""
+    installed = telemetry.given()
+    if isinstance(installed, OpenTelemetry) and installed.meter_provider is provider:
+        yield from installed.observe_pending()
 
 
 def _read(planned_by: telemetry.PlannedBy) -> Mapping[str, str] | None:

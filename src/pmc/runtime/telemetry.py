@@ -300,9 +300,16 @@ def installed() -> Telemetry:
     return _installed
 
 
+def given() -> Telemetry | None:
+    """The telemetry last given to ``install()`` (not wrapped); None if none is installed."""
+    installed = _installed
+    return installed.telemetry if isinstance(installed, FailOpen) else None
+
+
 def install(telemetry: Telemetry | None) -> Telemetry | None:
     """Report to ``telemetry`` from now on (None: to nothing), failing open; the one
     installed before (None: none was)."""
     global _installed
-    before, _installed = _installed, NO_TELEMETRY if telemetry is None else FailOpen(telemetry)
-    return before.telemetry if isinstance(before, FailOpen) else None
+    before = given()
+    _installed = NO_TELEMETRY if telemetry is None else FailOpen(telemetry)
+    return before
