@@ -25,6 +25,7 @@ from tests.runtime.support import (
     RebaseTasks,
     definition,
     fail_first,
+    names,
     of_type,
     order,
     seed,
@@ -267,3 +268,24 @@ def test_after_uninstrument_the_pending_work_is_no_longer_read(
 
     assert "pmc.work.pending" not in otel.names()
     assert (read_while_on, counting.counted) == (1, 1)
+
+
+def test_a_sync_task_timed_out_inline_by_a_handle_is_counted(
+    store: ProcessStore, clock: FakeClock, otel: Exported
+) -> None:
+    m = order()
+    # Planned by a program without the handlers: Reserve (sync) is not run.
+    ProcessManager(definition(m), store).handle(m.Placed(order_id="o1", items=["book"]))
+    manager = ProcessManager(definition(m), store, OrderTasks())
+    # A runner starts its attempt and dies: its lease expires.
+    task = next(iter(manager.state("o1").tasks.values()))
+    ghost = started_event(definition(m), task, "ghost", clock() + timedelta(seconds=30))
+    manager.record("o1", ghost, started_id(task.task_id, 1))
+
+    clock.advance(seconds=30)
+    manager.handle(m.Nudged(order_id="o1"))  # runs the sync tasks due: times Reserve out
+
+    assert "TaskTimedOut" in names(manager.history("o1"))
+    assert otel.points("pmc.task.timeouts") == {
+        (("pmc.process", "RtOrder"), ("pmc.task", "Reserve")): 1
+    }
