@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 from event_sourcery import StreamId
-from event_sourcery_otel import get_parent_context
+from event_sourcery.event import WrappedEvent
+from event_sourcery_otel import OpenTelemetryContextEnricher, get_parent_context
 from event_sourcery_sqlalchemy import SQLAlchemyBackend
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
@@ -28,6 +29,8 @@ from pmc.runtime.worker import Worker
 from tests.otel.conftest import Exported
 from tests.runtime.support import RebaseTasks, definition, seed
 from tests.runtime_store.events import T0, ItemAdded
+
+NAIVE_T0 = T0.replace(tzinfo=None)  # event-sourcery's created_at: naive UTC
 
 
 def traceparent(span: ReadableSpan) -> str:
@@ -169,6 +172,31 @@ def test_event_sourcerys_otel_helpers_read_the_context_pmc_recorded(
     assert [(p.trace_id, p.span_id) for p in parents] == [
         (handle.context.trace_id, handle.context.span_id)
     ] * 2
+
+
+def test_pmc_reads_the_context_event_sourcerys_own_enricher_recorded(
+    store: ProcessStore, session: Session, otel: Exported
+) -> None:
+    store.init()  # the tables, which pmc makes on its first write
+    events = (
+        SQLAlchemyBackend()
+        .configure(session)
+        .with_context_enrichers(OpenTelemetryContextEnricher())
+        .event_store
+    )
+    written = WrappedEvent(
+        ItemAdded(item="disk"), version=1, uuid=uuid.uuid4(), created_at=NAIVE_T0
+    )
+    with otel.tracer_provider.get_tracer("an application").start_as_current_span("import"):
+        events.append(
+            written, stream_id=StreamId(name="r1", category="Cleanup"), expected_version=0
+        )
+        session.commit()
+
+    (span,) = otel.finished("import")
+    (read,) = store.load("Cleanup", "r1")
+    assert read.event_id == written.uuid
+    assert read.trace == {"traceparent": traceparent(span)}
 
 
 def test_an_attempt_runs_unlinked_if_the_planning_event_cannot_be_read(otel: Exported) -> None:
