@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from pmc.runtime.log import logger
 from pmc.runtime.results import AttemptReport, HandleResult
@@ -186,62 +186,41 @@ def _safely(kind: str, call: Callable[[], Value], otherwise: Value) -> Value:
         return otherwise
 
 
-class _FailOpenHandle:
-    """A handle scope whose errors are logged and ignored; left only if it was entered."""
+class _FailOpenContext:
+    """The context manager ``opened()`` returns, its errors logged and ignored (as
+    ``kind``); left only if it was entered."""
+
+    def __init__(self, kind: str, opened: Callable[[], AbstractContextManager[object]]) -> None:
+        self._kind = kind
+        self._opened = opened
+        self._entered: AbstractContextManager[object] | None = None
+
+    def __enter__(self) -> Self:
+        def enter() -> AbstractContextManager[object]:
+            context = self._opened()
+            context.__enter__()
+            return context
+
+        self._entered = _safely(self._kind, enter, None)
+        return self
+
+    def __exit__(self, *raised: Any) -> None:
+        # Never swallows what was raised inside: the caller's own exception goes on.
+        entered = self._entered
+        if entered is not None:
+            _safely(self._kind, lambda: entered.__exit__(*raised), None)
+
+
+class _FailOpenHandle(_FailOpenContext):
+    """A handle scope whose errors are logged and ignored."""
 
     def __init__(self, scope: HandleScope) -> None:
+        super().__init__("handling", lambda: scope)
         self._scope = scope
-        self._entered = False
-
-    def __enter__(self) -> _FailOpenHandle:
-        def enter() -> bool:
-            self._scope.__enter__()
-            return True
-
-        self._entered = _safely("handling.enter", enter, False)
-        return self
 
     def handled(self, result: HandleResult) -> None:
-        if self._entered:
+        if self._entered is not None:
             _safely("handling.handled", lambda: self._scope.handled(result), None)
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        # Never swallows ``error``: handle()'s own exception goes on.
-        if self._entered:
-            _safely("handling.exit", lambda: self._scope.__exit__(kind, error, traceback), None)
-
-
-class _FailOpenRunning:
-    """The attempt scope's ``running()`` context, its errors logged and ignored."""
-
-    def __init__(self, scope: AttemptScope) -> None:
-        self._scope = scope
-        self._running: AbstractContextManager[object] | None = None
-
-    def __enter__(self) -> object:
-        def enter() -> AbstractContextManager[object]:
-            running = self._scope.running()
-            running.__enter__()
-            return running
-
-        self._running = _safely("attempt.running", enter, None)
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        # Never swallows the handler's exception: the runner records it.
-        running = self._running
-        if running is not None:
-            _safely("attempt.running", lambda: running.__exit__(kind, error, traceback), None)
 
 
 class _FailOpenAttempt:
@@ -251,7 +230,7 @@ class _FailOpenAttempt:
         self._scope = scope
 
     def running(self) -> AbstractContextManager[object]:
-        return _FailOpenRunning(self._scope)
+        return _FailOpenContext("attempt.running", self._scope.running)
 
     def finished(self, report: AttemptReport) -> None:
         _safely("attempt.finished", lambda: self._scope.finished(report), None)
