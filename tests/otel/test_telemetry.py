@@ -12,6 +12,8 @@ import textwrap
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from pmc.otel import uninstrument
 from pmc.runtime import TaskContext
 from pmc.runtime.attempts import started_event, started_id
@@ -289,3 +291,23 @@ def test_a_sync_task_timed_out_inline_by_a_handle_is_counted(
     assert otel.points("pmc.task.timeouts") == {
         (("pmc.process", "RtOrder"), ("pmc.task", "Reserve")): 1
     }
+
+
+class Escapes(RebaseTasks):
+    """A handler that raises what the runtime does not catch (GeneratorExit)."""
+
+    def close_instance(self, task: Any, ctx: TaskContext) -> None:
+        raise GeneratorExit
+
+
+def test_an_attempt_left_to_its_lease_by_an_escaping_error_ends_its_span(
+    store: ProcessStore, otel: Exported
+) -> None:
+    m = seed()
+    ProcessManager(definition(m), store).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    with pytest.raises(GeneratorExit):
+        Worker(definition(m), store, Escapes()).drain()
+
+    (attempt,) = otel.finished("pmc.task.attempt")
+    assert (attempt.attributes or {})["pmc.task.outcome"] == "unrecorded"

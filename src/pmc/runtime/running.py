@@ -142,11 +142,15 @@ class TaskRunner:
         (started,) = self.start_attempts([(key, task)], worker, lease, [cancellation])
         if started is None:
             return None
-        finished = self.run_handler(started, lease)
-        (recorded,) = self.record_outcomes([finished], single=True)
-        if isinstance(recorded, BaseException):
-            started.telemetry.abandoned(recorded)
-            raise recorded
+        try:
+            finished = self.run_handler(started, lease)
+            (recorded,) = self.record_outcomes([finished], single=True)
+            if isinstance(recorded, BaseException):
+                raise recorded
+        except BaseException as error:
+            # Its outcome unrecorded, the attempt is left to its lease; its span ends.
+            started.telemetry.abandoned(error)
+            raise
         return self.report(finished, recorded)
 
     def start_attempts(

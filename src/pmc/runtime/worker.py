@@ -877,6 +877,11 @@ class Worker:
             # keeps failing is retried at that pace, not in a busy loop.
             self._log_failure(job.item)
             return
+        except BaseException as error:
+            # Left to its lease too, the thread's loop restarted (``_guarded``):
+            # its span ends all the same.
+            attempt.telemetry.abandoned(error)
+            raise
         self._count(report)
         if served.runner.sync_task_due(job.item.key):
             for sync_report in served.manager.run_sync_tasks(job.item.key):
