@@ -146,7 +146,7 @@ Value = TypeVar("Value")
 
 
 class _Complaints:
-    """Logs the errors of the installed telemetry: the first of each kind with its
+    """Logs the errors of one installed telemetry: the first of each kind with its
     traceback, then at most one line per ``COMPLAINT_INTERVAL`` counting those since."""
 
     def __init__(self) -> None:
@@ -167,30 +167,32 @@ class _Complaints:
             logger.exception("telemetry %s failed; ignored (the runtime goes on)", kind)
         else:
             logger.warning(
-                "telemetry %s failed again (%d times unlogged since); ignored",
+                "telemetry %s failed %d times since it was last logged; ignored",
                 kind,
                 unlogged + 1,
                 exc_info=True,
             )
 
-
-_complaints = _Complaints()
-
-
-def _safely(kind: str, call: Callable[[], Value], otherwise: Value) -> Value:
-    """``call()``, or ``otherwise`` if it raises (logged as an error of ``kind``)."""
-    try:
-        return call()
-    except Exception:
-        _complaints.failed(kind)
-        return otherwise
+    def safely(self, kind: str, call: Callable[[], Value], otherwise: Value) -> Value:
+        """``call()``, or ``otherwise`` if it raises (logged as an error of ``kind``)."""
+        try:
+            return call()
+        except Exception:
+            self.failed(kind)
+            return otherwise
 
 
 class _FailOpenContext:
     """The context manager ``opened()`` returns, its errors logged and ignored (as
     ``kind``); left only if it was entered."""
 
-    def __init__(self, kind: str, opened: Callable[[], AbstractContextManager[object]]) -> None:
+    def __init__(
+        self,
+        complaints: _Complaints,
+        kind: str,
+        opened: Callable[[], AbstractContextManager[object]],
+    ) -> None:
+        self._complaints = complaints
         self._kind = kind
         self._opened = opened
         self._entered: AbstractContextManager[object] | None = None
@@ -201,42 +203,43 @@ class _FailOpenContext:
             context.__enter__()
             return context
 
-        self._entered = _safely(self._kind, enter, None)
+        self._entered = self._complaints.safely(self._kind, enter, None)
         return self
 
     def __exit__(self, *raised: Any) -> None:
         # Never swallows what was raised inside: the caller's own exception goes on.
         entered = self._entered
         if entered is not None:
-            _safely(self._kind, lambda: entered.__exit__(*raised), None)
+            self._complaints.safely(self._kind, lambda: entered.__exit__(*raised), None)
 
 
 class _FailOpenHandle(_FailOpenContext):
     """A handle scope whose errors are logged and ignored."""
 
-    def __init__(self, scope: HandleScope) -> None:
-        super().__init__("handling", lambda: scope)
+    def __init__(self, complaints: _Complaints, scope: HandleScope) -> None:
+        super().__init__(complaints, "handling", lambda: scope)
         self._scope = scope
 
     def handled(self, result: HandleResult) -> None:
         if self._entered is not None:
-            _safely("handling.handled", lambda: self._scope.handled(result), None)
+            self._complaints.safely("handling.handled", lambda: self._scope.handled(result), None)
 
 
 class _FailOpenAttempt:
     """An attempt scope whose errors are logged and ignored."""
 
-    def __init__(self, scope: AttemptScope) -> None:
+    def __init__(self, complaints: _Complaints, scope: AttemptScope) -> None:
+        self._complaints = complaints
         self._scope = scope
 
     def running(self) -> AbstractContextManager[object]:
-        return _FailOpenContext("attempt.running", self._scope.running)
+        return _FailOpenContext(self._complaints, "attempt.running", self._scope.running)
 
     def finished(self, report: AttemptReport) -> None:
-        _safely("attempt.finished", lambda: self._scope.finished(report), None)
+        self._complaints.safely("attempt.finished", lambda: self._scope.finished(report), None)
 
     def abandoned(self, error: BaseException) -> None:
-        _safely("attempt.abandoned", lambda: self._scope.abandoned(error), None)
+        self._complaints.safely("attempt.abandoned", lambda: self._scope.abandoned(error), None)
 
 
 class FailOpen:
@@ -244,31 +247,34 @@ class FailOpen:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
+        self._complaints = _Complaints()
 
     def handling(self, category: str, key: str, event: str) -> HandleScope:
-        scope = _safely("handling", lambda: self.telemetry.handling(category, key, event), None)
-        return _NOTHING if scope is None else _FailOpenHandle(scope)
+        scope = self._complaints.safely(
+            "handling", lambda: self.telemetry.handling(category, key, event), None
+        )
+        return _NOTHING if scope is None else _FailOpenHandle(self._complaints, scope)
 
     def carrier(self) -> Mapping[str, str] | None:
-        return _safely("carrier", self.telemetry.carrier, None)
+        return self._complaints.safely("carrier", self.telemetry.carrier, None)
 
     def attempt(
         self, category: str, key: str, task: TaskInFlight, worker: str, planned_by: PlannedBy
     ) -> AttemptScope:
-        scope = _safely(
+        scope = self._complaints.safely(
             "attempt",
             lambda: self.telemetry.attempt(category, key, task, worker, planned_by),
             None,
         )
-        return _NOTHING if scope is None else _FailOpenAttempt(scope)
+        return _NOTHING if scope is None else _FailOpenAttempt(self._complaints, scope)
 
     def timed_out(self, category: str, task: TaskInFlight, retry_scheduled: bool) -> None:
-        _safely(
+        self._complaints.safely(
             "timed_out", lambda: self.telemetry.timed_out(category, task, retry_scheduled), None
         )
 
     def claimed(self, items: Sequence[WorkItem], now: datetime) -> None:
-        _safely("claimed", lambda: self.telemetry.claimed(items, now), None)
+        self._complaints.safely("claimed", lambda: self.telemetry.claimed(items, now), None)
 
 
 _installed: Telemetry = NO_TELEMETRY
