@@ -311,3 +311,25 @@ def test_an_attempt_left_to_its_lease_by_an_escaping_error_ends_its_span(
 
     (attempt,) = otel.finished("pmc.task.attempt")
     assert (attempt.attributes or {})["pmc.task.outcome"] == "unrecorded"
+
+
+class BrokenCounter:
+    """A metric instrument with a bug: adding raises."""
+
+    def add(self, amount: int, attributes: object = None) -> None:
+        raise RuntimeError("a buggy metric")
+
+
+def test_an_attempt_whose_metric_raises_still_ends_its_span_once_and_is_counted(
+    store: ProcessStore, otel: Exported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = seed()
+    ProcessManager(definition(m), store).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    monkeypatch.setattr(otel.installed, "outcomes", BrokenCounter())
+    worker = Worker(definition(m), store, RebaseTasks())
+
+    worker.drain()
+
+    (attempt,) = otel.finished("pmc.task.attempt")
+    assert (attempt.attributes or {})["pmc.task.outcome"] == "completed"
+    assert worker.stats.completed == 1
