@@ -21,6 +21,7 @@ from pmc.runtime.stores import ProcessStore
 from pmc.runtime.worker import Worker
 from tests.otel.conftest import Exported
 from tests.runtime.support import (
+    Passing,
     RebaseTasks,
     definition,
     names,
@@ -105,15 +106,12 @@ def test_a_telemetry_error_at_the_attempts_end_does_not_undo_its_count(
     assert worker.stats.completed == 1
 
 
-class ClaimFails:
+class ClaimFails(Passing):
     """A store whose claims always fail (the database refuses them, say)."""
 
     def __init__(self, store: ProcessStore) -> None:
-        self._store = store
+        super().__init__(store)
         self.claims = 0
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
 
     def claim_due(self, *args: object, **kwargs: object) -> object:
         self.claims += 1
@@ -143,15 +141,12 @@ def test_healthz_is_not_ok_while_the_claim_loop_only_fails(store: ProcessStore) 
         worker.stop(1.0)
 
 
-class CountingLoads:
+class CountingLoads(Passing):
     """A store that counts the events its ``load`` reads."""
 
     def __init__(self, store: ProcessStore) -> None:
-        self._store = store
+        super().__init__(store)
         self.loaded = 0
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
 
     def load(self, *args: object, **kwargs: object) -> object:
         events = self._store.load(*args, **kwargs)  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from tests.otel.conftest import Exported
 from tests.runtime.support import (
     FakeClock,
     OrderTasks,
+    Passing,
     RebaseTasks,
     definition,
     fail_first,
@@ -243,15 +244,12 @@ def test_pending_work_counts_the_rows_due_now_and_those_due_later(
     assert otel.points("pmc.work.pending")[(process, ("pmc.work.state", "due"))] == 1
 
 
-class CountsPendingReads:
+class CountsPendingReads(Passing):
     """A store that counts how often its pending work is counted."""
 
     def __init__(self, store: ProcessStore) -> None:
-        self._store = store
+        super().__init__(store)
         self.counted = 0
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
 
     def pending_work(self, *args: object, **kwargs: object) -> object:
         self.counted += 1

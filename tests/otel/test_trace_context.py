@@ -27,7 +27,7 @@ from pmc.runtime.stores import NewEvent, ProcessStore
 from pmc.runtime.stores._events import event_rows, new_serde, wrap
 from pmc.runtime.worker import Worker
 from tests.otel.conftest import Exported
-from tests.runtime.support import RebaseTasks, definition, seed
+from tests.runtime.support import Passing, RebaseTasks, definition, seed
 from tests.runtime_store.events import T0, ItemAdded
 
 NAIVE_T0 = T0.replace(tzinfo=None)  # event-sourcery's created_at: naive UTC
@@ -73,15 +73,12 @@ def test_an_attempt_links_to_the_span_that_planned_its_task(
     assert attempt.parent is None and attempt.context.trace_id != handle.context.trace_id
 
 
-class RecordsReads:
+class RecordsReads(Passing):
     """A store that records from which version each of its stream reads starts."""
 
     def __init__(self, store: ProcessStore) -> None:
-        self._store = store
+        super().__init__(store)
         self.read_after: list[int] = []
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
 
     def load(self, category: str, key: str, after_version: int = 0) -> object:
         self.read_after.append(after_version)

@@ -5,19 +5,16 @@ from __future__ import annotations
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import ProcessStore
 from pmc.runtime.worker import Worker
-from tests.runtime.support import RebaseTasks, definition, seed, wait_until
+from tests.runtime.support import Passing, RebaseTasks, definition, seed, wait_until
 
 
-class RefusesClaims:
+class RefusesClaims(Passing):
     """A store that refuses every claim (a revoked grant, say) until ``refusing`` is cleared."""
 
     def __init__(self, store: ProcessStore) -> None:
-        self._store = store
+        super().__init__(store)
         self.refusing = True
         self.refused = 0
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
 
     def _refuse(self) -> None:
         if self.refusing:
