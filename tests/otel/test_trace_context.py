@@ -203,6 +203,8 @@ def test_an_attempt_runs_unlinked_if_the_planning_event_cannot_be_read(otel: Exp
     task = TaskInFlight(uuid.uuid4(), "CloseInstance", "async", "Instance", "A", "close", "{}")
 
     scope = otel.installed.attempt("RtRebase", "r1", task, "w1", unreadable)
+    with scope.running():  # where the planning event is read
+        pass
     scope.abandoned(RuntimeError("stopped"))
 
     (attempt,) = otel.finished("pmc.task.attempt")

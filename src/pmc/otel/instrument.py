@@ -157,13 +157,7 @@ class OpenTelemetry:
                 WORKER: worker,
             },
         )
-        # The link costs a read of the stream: made only for a span that is
-        # recorded (not with metrics alone, nor a span the sampler dropped).
-        # Added after the start, so a sampler does not see it.
-        if span.is_recording():
-            for link in _link_to(_read(planned_by)):
-                span.add_link(link.context, link.attributes)
-        return _Attempt(self, span, labels)
+        return _Attempt(self, span, labels, planned_by)
 
     def timed_out(self, category: str, task: TaskInFlight, retry_scheduled: bool) -> None:
         labels = {PROCESS: category, TASK: task.task}
@@ -223,12 +217,27 @@ class _Handling:
 class _Attempt:
     """The span of one attempt, started when its ``TaskStarted`` was recorded."""
 
-    def __init__(self, otel: OpenTelemetry, span: Span, labels: dict[str, str]) -> None:
+    def __init__(
+        self,
+        otel: OpenTelemetry,
+        span: Span,
+        labels: dict[str, str],
+        planned_by: telemetry.PlannedBy,
+    ) -> None:
         self._otel = otel
         self._span = span
         self._labels = labels
+        self._planned_by = planned_by
 
     def running(self) -> AbstractContextManager[object]:
+        # The link to the planning span costs a read of the stream: made
+        # only for a span that is recorded (not with metrics alone, nor for
+        # a span the sampler dropped), and here, in the thread that runs the
+        # handler, not in a worker's claim thread, which started the span.
+        # Added after the start, so a sampler does not see it.
+        if self._span.is_recording():
+            for link in _link_to(_read(self._planned_by)):
+                self._span.add_link(link.context, link.attributes)
         return _current(self._span)
 
     def finished(self, report: AttemptReport) -> None:

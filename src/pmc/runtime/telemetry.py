@@ -81,7 +81,9 @@ class Telemetry(Protocol):
         """The attempt of ``task`` whose ``TaskStarted`` was just recorded by ``worker``.
 
         ``planned_by()`` reads the trace context recorded with the event that
-        planned the task (a read of its stream): call it only if it is used.
+        planned the task (a read of its stream): call it only if it is used,
+        and not here but in ``running()`` (``attempt`` is called in a
+        worker's claim thread, which must not wait on reads).
         """
 
     def timed_out(self, category: str, task: TaskInFlight, retry_scheduled: bool) -> None:
