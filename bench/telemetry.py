@@ -10,24 +10,38 @@ Row 1 (telemetry off): the calls ``handle`` makes into the no-op telemetry
 ``carrier()`` for its append), made as many times in a loop, as a share of
 the handles' time. Row 2: handle with ``pmc.otel.instrument()`` on the
 OpenTelemetry SDK (spans and metrics kept in memory, exported nowhere)
-against handle with telemetry off, measured in turns.
+against handle with telemetry off, measured in turns. Row 3: a worker's
+drain of 2,000 planned async tasks (500 with --quick) on the memory store,
+planned and run with OpenTelemetry on (each attempt a recorded span linked
+to the span that planned it: a tail read of its stream) against off.
 
     python bench/telemetry.py [--quick] [--repeats N]
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import ModuleType
 
 from benchlib import Options, Row
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from workload import HANDLE_PROCESS, Stores, interleaved_medians, print_measured, seconds_for
+from workload import (
+    HANDLE_PROCESS,
+    TASK_PROCESS,
+    Stores,
+    Tasks,
+    interleaved_medians,
+    load_process,
+    print_measured,
+    seconds_for,
+)
 
 from pmc.otel import instrument, uninstrument
-from pmc.runtime import ProcessManager, telemetry
+from pmc.runtime import ProcessManager, Worker, telemetry
 from pmc.runtime.stores import open_store
 
 STREAMS = 50
@@ -56,10 +70,22 @@ def no_op_calls_per_second(count: int) -> float:
     return count / seconds_for(calls)
 
 
-def with_otel_on(module: ModuleType, events: Sequence[object]) -> float:
+def attempts_per_second(module: ModuleType, count: int) -> float:
+    """``count`` tasks planned, then a worker's drain of them: attempts run per second."""
+    store = open_store("memory://")
+    manager = ProcessManager(module.DEFINITION, store)
+    for n in range(count):
+        manager.handle(module.Start(id=f"t{n}"))
+    try:
+        return count / seconds_for(lambda: Worker(module.DEFINITION, store, Tasks()).drain())
+    finally:
+        store.close()
+
+
+def with_otel_on(measured: Callable[[], float]) -> float:
     instrument(TracerProvider(), MeterProvider(metric_readers=[InMemoryMetricReader()]))
     try:
-        return handles_per_second(module, events)
+        return measured()
     finally:
         uninstrument()
 
@@ -77,9 +103,17 @@ def measure(options: Options, module: ModuleType, _stores: Stores) -> list[Row]:
     share = handled / seam
     on, off = interleaved_medians(
         options.repeats,
-        lambda: with_otel_on(module, events),
+        lambda: with_otel_on(lambda: handles_per_second(module, events)),
         lambda: handles_per_second(module, events),
     )
+    tasks = 500 if options.quick else 2000
+    with tempfile.TemporaryDirectory() as directory:
+        tasks_module = load_process(TASK_PROCESS, "telemetry_tasks_bench", Path(directory))
+        attempts_on, attempts_off = interleaved_medians(
+            options.repeats,
+            lambda: with_otel_on(lambda: attempts_per_second(tasks_module, tasks)),
+            lambda: attempts_per_second(tasks_module, tasks),
+        )
     return [
         Row(
             "telemetry off: the no-op seam's share of a handle (memory)",
@@ -96,6 +130,14 @@ def measure(options: Options, module: ModuleType, _stores: Stores) -> list[Row]:
             on / off,
             f">= {ON_GOAL}x",
             on / off >= ON_GOAL,
+        ),
+        Row(
+            "worker attempts with OpenTelemetry on vs off (memory, SDK in memory)",
+            f"{attempts_on:.0f} attempts/s",
+            f"{attempts_off:.0f}/s",
+            attempts_on / attempts_off,
+            f">= {ON_GOAL}x",
+            attempts_on / attempts_off >= ON_GOAL,
         ),
     ]
 

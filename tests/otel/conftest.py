@@ -27,6 +27,16 @@ class Exported:
     def finished(self, name: str) -> list[ReadableSpan]:
         return [span for span in self.spans.get_finished_spans() if span.name == name]
 
+    def names(self) -> set[str]:
+        """The names of the metrics collected now (a collection)."""
+        data = self.metrics.get_metrics_data()
+        return {
+            each.name
+            for resource in (data.resource_metrics if data else ())
+            for scope in resource.scope_metrics
+            for each in scope.metrics
+        }
+
     def points(self, metric: str) -> dict[tuple[tuple[str, object], ...], object]:
         """Each data point of ``metric``, by its attributes (sorted): a sum's value, a
         histogram's count."""

@@ -12,6 +12,9 @@ import textwrap
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from pmc.otel import uninstrument
 from pmc.runtime import TaskContext
 from pmc.runtime.attempts import started_event, started_id
 from pmc.runtime.manager import ProcessManager
@@ -21,9 +24,11 @@ from tests.otel.conftest import Exported
 from tests.runtime.support import (
     FakeClock,
     OrderTasks,
+    Passing,
     RebaseTasks,
     definition,
     fail_first,
+    names,
     of_type,
     order,
     seed,
@@ -237,3 +242,92 @@ def test_pending_work_counts_the_rows_due_now_and_those_due_later(
         (process, ("pmc.work.state", "later")): 1,
     }
     assert otel.points("pmc.work.pending")[(process, ("pmc.work.state", "due"))] == 1
+
+
+class CountsPendingReads(Passing):
+    """A store that counts how often its pending work is counted."""
+
+    def __init__(self, store: ProcessStore) -> None:
+        super().__init__(store)
+        self.counted = 0
+
+    def pending_work(self, *args: object, **kwargs: object) -> object:
+        self.counted += 1
+        return self._store.pending_work(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_after_uninstrument_the_pending_work_is_no_longer_read(
+    store: ProcessStore, otel: Exported
+) -> None:
+    counting = CountsPendingReads(store)
+    otel.installed.watch_pending(counting, ["RtRebase"])  # type: ignore[arg-type]
+    assert "pmc.work.pending" in otel.names()
+    read_while_on = counting.counted
+
+    uninstrument()
+
+    assert "pmc.work.pending" not in otel.names()
+    assert (read_while_on, counting.counted) == (1, 1)
+
+
+def test_a_sync_task_timed_out_inline_by_a_handle_is_counted(
+    store: ProcessStore, clock: FakeClock, otel: Exported
+) -> None:
+    m = order()
+    # Planned by a program without the handlers: Reserve (sync) is not run.
+    ProcessManager(definition(m), store).handle(m.Placed(order_id="o1", items=["book"]))
+    manager = ProcessManager(definition(m), store, OrderTasks())
+    # A runner starts its attempt and dies: its lease expires.
+    task = next(iter(manager.state("o1").tasks.values()))
+    ghost = started_event(definition(m), task, "ghost", clock() + timedelta(seconds=30))
+    manager.record("o1", ghost, started_id(task.task_id, 1))
+
+    clock.advance(seconds=30)
+    manager.handle(m.Nudged(order_id="o1"))  # runs the sync tasks due: times Reserve out
+
+    assert "TaskTimedOut" in names(manager.history("o1"))
+    assert otel.points("pmc.task.timeouts") == {
+        (("pmc.process", "RtOrder"), ("pmc.task", "Reserve")): 1
+    }
+
+
+class Escapes(RebaseTasks):
+    """A handler that raises what the runtime does not catch (GeneratorExit)."""
+
+    def close_instance(self, task: Any, ctx: TaskContext) -> None:
+        raise GeneratorExit
+
+
+def test_an_attempt_left_to_its_lease_by_an_escaping_error_ends_its_span(
+    store: ProcessStore, otel: Exported
+) -> None:
+    m = seed()
+    ProcessManager(definition(m), store).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    with pytest.raises(GeneratorExit):
+        Worker(definition(m), store, Escapes()).drain()
+
+    (attempt,) = otel.finished("pmc.task.attempt")
+    assert (attempt.attributes or {})["pmc.task.outcome"] == "unrecorded"
+
+
+class BrokenCounter:
+    """A metric instrument with a bug: adding raises."""
+
+    def add(self, amount: int, attributes: object = None) -> None:
+        raise RuntimeError("a buggy metric")
+
+
+def test_an_attempt_whose_metric_raises_still_ends_its_span_once_and_is_counted(
+    store: ProcessStore, otel: Exported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = seed()
+    ProcessManager(definition(m), store).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+    monkeypatch.setattr(otel.installed, "outcomes", BrokenCounter())
+    worker = Worker(definition(m), store, RebaseTasks())
+
+    worker.drain()
+
+    (attempt,) = otel.finished("pmc.task.attempt")
+    assert (attempt.attributes or {})["pmc.task.outcome"] == "completed"
+    assert worker.stats.completed == 1

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 from event_sourcery import StreamId
-from event_sourcery_otel import get_parent_context
+from event_sourcery.event import WrappedEvent
+from event_sourcery_otel import OpenTelemetryContextEnricher, get_parent_context
 from event_sourcery_sqlalchemy import SQLAlchemyBackend
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
@@ -26,8 +27,10 @@ from pmc.runtime.stores import NewEvent, ProcessStore
 from pmc.runtime.stores._events import event_rows, new_serde, wrap
 from pmc.runtime.worker import Worker
 from tests.otel.conftest import Exported
-from tests.runtime.support import RebaseTasks, definition, seed
+from tests.runtime.support import Passing, RebaseTasks, definition, seed
 from tests.runtime_store.events import T0, ItemAdded
+
+NAIVE_T0 = T0.replace(tzinfo=None)  # event-sourcery's created_at: naive UTC
 
 
 def traceparent(span: ReadableSpan) -> str:
@@ -68,6 +71,36 @@ def test_an_attempt_links_to_the_span_that_planned_its_task(
     assert dict(link.attributes or {}) == {"pmc.link": "planned_by"}
     # A trace of its own: the worker ran it later, not inside the handle.
     assert attempt.parent is None and attempt.context.trace_id != handle.context.trace_id
+
+
+class RecordsReads(Passing):
+    """A store that records from which version each of its stream reads starts."""
+
+    def __init__(self, store: ProcessStore) -> None:
+        super().__init__(store)
+        self.read_after: list[int] = []
+
+    def load(self, category: str, key: str, after_version: int = 0) -> object:
+        self.read_after.append(after_version)
+        return self._store.load(category, key, after_version)
+
+
+def test_an_attempt_reads_its_stream_from_the_planning_event_on(
+    store: ProcessStore, otel: Exported
+) -> None:
+    m = seed()
+    ProcessManager(definition(m), store).handle(
+        m.RebaseFailed(rebase_id="r1", instances=["A", "B", "C"])
+    )
+    reads = RecordsReads(store)
+
+    Worker(definition(m), reads, RebaseTasks()).drain()  # type: ignore[arg-type]
+
+    # Each linked attempt read the tail from its TransitionPlanned (versions
+    # 2, 3 and 4, after the RebaseFailed), never the whole stream.
+    assert len(otel.finished("pmc.task.attempt")) >= 3
+    assert all(link for span in otel.finished("pmc.task.attempt") for link in span.links)
+    assert reads.read_after and 0 not in reads.read_after
 
 
 def test_a_task_planned_without_telemetry_starts_an_attempt_without_a_link(
@@ -138,6 +171,31 @@ def test_event_sourcerys_otel_helpers_read_the_context_pmc_recorded(
     ] * 2
 
 
+def test_pmc_reads_the_context_event_sourcerys_own_enricher_recorded(
+    store: ProcessStore, session: Session, otel: Exported
+) -> None:
+    store.init()  # the tables, which pmc makes on its first write
+    events = (
+        SQLAlchemyBackend()
+        .configure(session)
+        .with_context_enrichers(OpenTelemetryContextEnricher())
+        .event_store
+    )
+    written = WrappedEvent(
+        ItemAdded(item="disk"), version=1, uuid=uuid.uuid4(), created_at=NAIVE_T0
+    )
+    with otel.tracer_provider.get_tracer("an application").start_as_current_span("import"):
+        events.append(
+            written, stream_id=StreamId(name="r1", category="Cleanup"), expected_version=0
+        )
+        session.commit()
+
+    (span,) = otel.finished("import")
+    (read,) = store.load("Cleanup", "r1")
+    assert read.event_id == written.uuid
+    assert read.trace == {"traceparent": traceparent(span)}
+
+
 def test_an_attempt_runs_unlinked_if_the_planning_event_cannot_be_read(otel: Exported) -> None:
     def unreadable() -> None:
         raise OSError("the store went away")
@@ -145,6 +203,8 @@ def test_an_attempt_runs_unlinked_if_the_planning_event_cannot_be_read(otel: Exp
     task = TaskInFlight(uuid.uuid4(), "CloseInstance", "async", "Instance", "A", "close", "{}")
 
     scope = otel.installed.attempt("RtRebase", "r1", task, "w1", unreadable)
+    with scope.running():  # where the planning event is read
+        pass
     scope.abandoned(RuntimeError("stopped"))
 
     (attempt,) = otel.finished("pmc.task.attempt")

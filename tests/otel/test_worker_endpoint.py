@@ -9,6 +9,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from pmc.runtime.stores import open_store
 from tests.codegen.support import compile_text
 from tests.runtime.processes import SEED
 from tests.runtime.support import definition, names, seed, wait_until
-from tests.runtime.test_cli import start_pmc
+from tests.runtime.test_cli import killed_if_left, start_pmc
 
 HANDLERS = """
 import os
@@ -86,11 +87,10 @@ def test_the_worker_serves_its_metrics_and_health_until_it_stops(project: Path) 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     url = f"sqlite:///{project / 'app.db'}"
-    worker = start_pmc(*worker_command(project), "--metrics-port", str(port), cwd=project)
-    store = open_store(url)
     m = seed()
-    manager = ProcessManager(definition(m), store)
-    try:
+    started = start_pmc(*worker_command(project), "--metrics-port", str(port), cwd=project)
+    with killed_if_left(started) as worker, closing(open_store(url)) as store:
+        manager = ProcessManager(definition(m), store)
         wait_until(lambda: get(f"{base}/healthz")[0] == 200, timeout=30)
         manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A", "B"]))
         # B's first attempt fails; its retry waits 2 s (`backoff 2s`).
@@ -104,11 +104,6 @@ def test_the_worker_serves_its_metrics_and_health_until_it_stops(project: Path) 
         wait_until(lambda: get(f"{base}/healthz")[0] == 503, timeout=30)
         (project / "release").touch()
         _, stderr = worker.communicate(timeout=30)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate()
-        store.close()
 
     assert worker.returncode == 0, stderr
     assert f"metrics at http://127.0.0.1:{port}/metrics, health at /healthz" in stderr

@@ -13,11 +13,21 @@ from typing import Any
 from event_sourcery import Event
 
 from pmc.runtime import ProcessDefinition, ProcessState, TaskContext
-from pmc.runtime.stores import StoredEvent
+from pmc.runtime.stores import ProcessStore, StoredEvent
 from tests.codegen.support import compile_text, import_code
 from tests.fake_clock import T0 as T0
 from tests.fake_clock import FakeClock as FakeClock
 from tests.runtime.processes import ORDER, QUICK, REMINDER, SEED, TALLY, UNTIMED
+
+
+class Passing:
+    """A store passing every call on to ``store``, but those a subclass defines."""
+
+    def __init__(self, store: ProcessStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 @cache

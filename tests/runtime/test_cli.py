@@ -7,7 +7,8 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,17 @@ def start_pmc(*args: str, cwd: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@contextmanager
+def killed_if_left(process: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """``process``, killed on the way out if the test left it running (a failed wait)."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 @dataclass(frozen=True)
@@ -381,26 +393,14 @@ def test_worker_stops_gracefully_on_the_first_sigint_and_logs_with_verbose(
     url = f"sqlite:///{project / 'app.db'}"
     m = seed()
     command = ["worker", "rt_rebase:RtRebase", "--tasks", "handlers:slow", "--store", url]
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "pmc", *command, "--verbose"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    store = open_store(url)
-    try:
+    started = start_pmc(*command, "--verbose", cwd=project)
+    with killed_if_left(started) as worker, closing(open_store(url)) as store:
         manager = ProcessManager(definition(m), store)
         manager.handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
         # SIGINT while the handler runs (it sleeps 1 s): the attempt still finishes.
         wait_until(lambda: "TaskStarted" in names(manager.history("r1")), timeout=30)
         worker.send_signal(signal.SIGINT)
         stdout, stderr = worker.communicate(timeout=30)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate()
-        store.close()
 
     assert worker.returncode == 0, stderr
     assert stdout == ""

@@ -123,8 +123,7 @@ def worker(
         err=True,
     )
     if endpoint is not None:
-        host, port = endpoint.address
-        typer.echo(f"metrics at http://{host}:{port}/metrics, health at /healthz", err=True)
+        typer.echo(f"metrics at {endpoint.url}/metrics, health at /healthz", err=True)
     stop = stop_on_signals()
     running.start()
     try:

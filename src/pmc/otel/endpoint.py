@@ -1,17 +1,23 @@
 """An HTTP endpoint for a worker: its metrics as Prometheus text, and its health.
 
 ``GET /metrics``: every metric of ``registry`` in Prometheus' text format.
-``GET /healthz``: 200 while ``healthy()`` says so, 503 otherwise. Served
-from a daemon thread by the standard library's threading HTTP server, which
-is all a scrape every few seconds needs.
+``GET /healthz`` (or ``HEAD``): 200 while ``healthy()`` says so, 503
+otherwise. Served from a daemon thread by the standard library's threading
+HTTP server, which is all a scrape every few seconds needs; at most
+``MAX_REQUESTS`` requests at once (more connections are closed unanswered),
+each given ``REQUEST_TIMEOUT`` seconds, so that a flood of connections
+cannot take the worker's memory.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
+from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from opentelemetry import metrics
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -23,6 +29,90 @@ from pmc.errors import PmcError
 
 class EndpointError(PmcError):
     """The endpoint could not listen where it was asked to."""
+
+
+MAX_REQUESTS = 8  # served at once
+REQUEST_TIMEOUT = 10.0  # seconds a connection may take to send its request
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server on the address family of its host (IPv4 or IPv6) that
+    serves at most ``MAX_REQUESTS`` at once."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        family: socket.AddressFamily,
+        address: tuple[str, int],
+        handler: Callable[..., Handler],
+    ) -> None:
+        self.address_family = family
+        self._slots = threading.BoundedSemaphore(MAX_REQUESTS)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # busy: closed unanswered, the scraper tries again
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Answers ``/metrics`` from ``registry`` and ``/healthz`` from ``healthy``."""
+
+    timeout = REQUEST_TIMEOUT
+    server_version = "pmc"
+
+    def __init__(
+        self, registry: CollectorRegistry, healthy: Callable[[], bool], *connection: Any
+    ) -> None:
+        self.registry = registry
+        self.healthy = healthy
+        super().__init__(*connection)  # answers the request
+
+    def version_string(self) -> str:
+        # "pmc", without the Python version the default gives away.
+        return self.server_version
+
+    def do_GET(self) -> None:
+        self._answer(*self._response())
+
+    def do_HEAD(self) -> None:
+        self._answer(*self._response(), with_body=False)
+
+    def _response(self) -> tuple[HTTPStatus, bytes, str]:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            return HTTPStatus.OK, generate_latest(self.registry), CONTENT_TYPE_LATEST
+        if path == "/healthz":
+            if self.healthy():
+                return HTTPStatus.OK, b"ok\n", TEXT
+            return HTTPStatus.SERVICE_UNAVAILABLE, b"not healthy\n", TEXT
+        return HTTPStatus.NOT_FOUND, b"not found: /metrics or /healthz\n", TEXT
+
+    def _answer(
+        self, status: HTTPStatus, body: bytes, content_type: str, with_body: bool = True
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        # A scrape every few seconds would drown the worker's own output.
+        return None
+
+
+TEXT = "text/plain; charset=utf-8"
 
 
 def prometheus_meters() -> tuple[metrics.MeterProvider, CollectorRegistry]:
@@ -52,6 +142,12 @@ class Endpoint:
         host, port = self._server.server_address[:2]
         return str(host), int(port)
 
+    @property
+    def url(self) -> str:
+        """Its base URL (an IPv6 address in brackets)."""
+        host, port = self.address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -61,36 +157,17 @@ class Endpoint:
 def serve(
     host: str, port: int, registry: CollectorRegistry, healthy: Callable[[], bool]
 ) -> Endpoint:
-    """Serve ``/metrics`` and ``/healthz`` on ``host:port`` until closed."""
+    """Serve ``/metrics`` and ``/healthz`` on ``host:port`` until closed.
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._answer(HTTPStatus.OK, generate_latest(registry), CONTENT_TYPE_LATEST)
-            elif path == "/healthz":
-                ok = healthy()
-                status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
-                self._answer(status, b"ok\n" if ok else b"stopping or stopped\n")
-            else:
-                self._answer(HTTPStatus.NOT_FOUND, b"not found: /metrics or /healthz\n")
-
-        def _answer(
-            self, status: HTTPStatus, body: bytes, content_type: str = "text/plain; charset=utf-8"
-        ) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            # A scrape every few seconds would drown the worker's own output.
-            return None
-
+    ``host`` is a name or an address, IPv6 ones with or without brackets
+    (``::1``, ``[::1]``).
+    """
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    answers = partial(Handler, registry, healthy)
     try:
-        server = ThreadingHTTPServer((host, port), Handler)
+        family = socket.getaddrinfo(bare, port, type=socket.SOCK_STREAM)[0][0]
+        server = _Server(family, (bare, port), answers)
     except OSError as error:
-        raise EndpointError(f"cannot serve metrics on {host}:{port}: {error.strerror}") from None
-    server.daemon_threads = True
+        reason = error.strerror or str(error)
+        raise EndpointError(f"cannot serve metrics on {host}:{port}: {reason}") from None
     return Endpoint(server)

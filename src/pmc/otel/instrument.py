@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 
 from opentelemetry import metrics, propagate, trace
@@ -76,7 +77,8 @@ class OpenTelemetry:
     ) -> None:
         """Without providers, the application's global ones (``trace.get_tracer_provider()``)."""
         self.tracer = trace.get_tracer(INSTRUMENTATION_NAME, __version__, tracer_provider)
-        meter = metrics.get_meter(INSTRUMENTATION_NAME, __version__, meter_provider)
+        self.meter_provider = meter_provider or metrics.get_meter_provider()
+        meter = metrics.get_meter(INSTRUMENTATION_NAME, __version__, self.meter_provider)
         self.attempts, self.outcomes, self.retries, self.timeouts = (
             meter.create_counter(name, unit=unit, description=description)
             for name, unit, description in COUNTERS
@@ -94,9 +96,12 @@ class OpenTelemetry:
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         self._watched: list[tuple[ProcessStore, tuple[str, ...]]] = []
+        # A provider keeps the first gauge of a name with its callback (instrument()
+        # again on it gets that one back), so the callback reads whatever is
+        # installed when it is collected, if it reports to this provider.
         meter.create_observable_gauge(
             "pmc.work.pending",
-            callbacks=[self._observe_pending],
+            callbacks=[partial(_observe_installed, self.meter_provider)],
             unit="{row}",
             description="Rows of pending work: due (claimable now) or later.",
         )
@@ -108,7 +113,8 @@ class OpenTelemetry:
         """
         self._watched.append((store, tuple(categories)))
 
-    def _observe_pending(self, _options: metrics.CallbackOptions) -> Iterator[metrics.Observation]:
+    def observe_pending(self) -> Iterator[metrics.Observation]:
+        """The ``pmc.work.pending`` observations of the stores watched (one read each)."""
         for store, categories in list(self._watched):
             try:
                 now = store.now()
@@ -142,7 +148,6 @@ class OpenTelemetry:
         span = self.tracer.start_span(
             ATTEMPT_SPAN,
             kind=trace.SpanKind.CONSUMER,
-            links=_link_to(_read(planned_by)),
             attributes={
                 **labels,
                 KEY: key,
@@ -152,7 +157,7 @@ class OpenTelemetry:
                 WORKER: worker,
             },
         )
-        return _Attempt(self, span, labels)
+        return _Attempt(self, span, labels, planned_by)
 
     def timed_out(self, category: str, task: TaskInFlight, retry_scheduled: bool) -> None:
         labels = {PROCESS: category, TASK: task.task}
@@ -198,41 +203,80 @@ class _Handling:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._otel.handle_duration.record(
-            time.perf_counter() - self._started, {**self._labels, HANDLE_STATUS: self._status}
-        )
         assert self._span is not None
-        # The span records the exception and sets its status to ERROR.
-        self._span.__exit__(kind, error, traceback)
+        try:
+            self._otel.handle_duration.record(
+                time.perf_counter() - self._started, {**self._labels, HANDLE_STATUS: self._status}
+            )
+        finally:
+            # Ended even if recording failed. The span records the exception
+            # and sets its status to ERROR.
+            self._span.__exit__(kind, error, traceback)
 
 
 class _Attempt:
     """The span of one attempt, started when its ``TaskStarted`` was recorded."""
 
-    def __init__(self, otel: OpenTelemetry, span: Span, labels: dict[str, str]) -> None:
+    def __init__(
+        self,
+        otel: OpenTelemetry,
+        span: Span,
+        labels: dict[str, str],
+        planned_by: telemetry.PlannedBy,
+    ) -> None:
         self._otel = otel
         self._span = span
         self._labels = labels
+        self._planned_by = planned_by
 
     def running(self) -> AbstractContextManager[object]:
+        # The link to the planning span costs a read of the stream: made
+        # only for a span that is recorded (not with metrics alone, nor for
+        # a span the sampler dropped), and here, in the thread that runs the
+        # handler, not in a worker's claim thread, which started the span.
+        # Added after the start, so a sampler does not see it.
+        if self._span.is_recording():
+            for link in _link_to(_read(self._planned_by)):
+                self._span.add_link(link.context, link.attributes)
         return _current(self._span)
 
     def finished(self, report: AttemptReport) -> None:
-        outcome = _outcome(report)
-        self._span.set_attributes({OUTCOME: outcome, RETRY_SCHEDULED: report.retry_scheduled})
-        if report.outcome == "failed":
-            self._span.set_status(Status(StatusCode.ERROR, report.reason))
-        if report.recorded.recorded:
-            self._otel.outcomes.add(1, {**self._labels, OUTCOME: outcome})
-            if report.retry_scheduled:
-                self._otel.retries.add(1, self._labels)
-        self._span.end()
+        # The span ends even if a metric or an attribute raises (the error is
+        # logged by the runtime's seam, pmc.runtime.telemetry).
+        with _ending(self._span):
+            outcome = _outcome(report)
+            self._span.set_attributes({OUTCOME: outcome, RETRY_SCHEDULED: report.retry_scheduled})
+            if report.outcome == "failed":
+                self._span.set_status(Status(StatusCode.ERROR, report.reason))
+            if report.recorded.recorded:
+                self._otel.outcomes.add(1, {**self._labels, OUTCOME: outcome})
+                if report.retry_scheduled:
+                    self._otel.retries.add(1, self._labels)
 
     def abandoned(self, error: BaseException) -> None:
-        self._span.record_exception(error)
-        self._span.set_status(Status(StatusCode.ERROR, "its outcome could not be recorded"))
-        self._span.set_attribute(OUTCOME, "unrecorded")
-        self._span.end()
+        with _ending(self._span):
+            self._span.record_exception(error)
+            self._span.set_status(Status(StatusCode.ERROR, "its outcome could not be recorded"))
+            self._span.set_attribute(OUTCOME, "unrecorded")
+
+
+@contextmanager
+def _ending(span: Span) -> Iterator[Span]:
+    """``span``, ended on the way out whatever happens inside."""
+    try:
+        yield span
+    finally:
+        span.end()
+
+
+def _observe_installed(
+    provider: metrics.MeterProvider, _options: metrics.CallbackOptions
+) -> Iterator[metrics.Observation]:
+    """The pending work watched by the telemetry installed now, if it reports to
+    ``provider``; nothing once uninstrumented."""
+    installed = telemetry.given()
+    if isinstance(installed, OpenTelemetry) and installed.meter_provider is provider:
+        yield from installed.observe_pending()
 
 
 def _read(planned_by: telemetry.PlannedBy) -> Mapping[str, str] | None:

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar, cast
 from event_sourcery import Event
 
 from pmc.runtime.definition import ProcessDefinition
-from pmc.runtime.lifecycle import is_outcome
+from pmc.runtime.lifecycle import TransitionPlannedBase, is_outcome
 from pmc.runtime.state import ProcessState
 from pmc.runtime.stores.api import ProcessStore, StoredEvent, Tail
 
@@ -42,11 +42,14 @@ class StreamLog:
     never changes an entry, and a single dict operation needs no lock.
     """
 
-    __slots__ = ("_ids", "_outcomes")
+    __slots__ = ("_ids", "_outcomes", "_plans")
 
     def __init__(self) -> None:
         self._ids: dict[uuid.UUID, int] = {}
         self._outcomes: dict[Attempt, int] = {}
+        # The version of the TransitionPlanned of each task: where telemetry
+        # reads the trace context a task was planned in (a tail read).
+        self._plans: dict[uuid.UUID, int] = {}
 
     def add(self, first_version: int, events: Sequence[tuple[uuid.UUID, Event]]) -> None:
         """Enter ``events`` (id, event), recorded at ``first_version`` and the versions after."""
@@ -54,6 +57,12 @@ class StreamLog:
             self._ids.setdefault(event_id, version)
             if is_outcome(event):
                 self._outcomes.setdefault((event.task_id, event.attempt), version)
+            elif isinstance(event, TransitionPlannedBase) and event.task_id is not None:
+                self._plans.setdefault(event.task_id, version)
+
+    def planned_at(self, task_id: uuid.UUID) -> int | None:
+        """The version of the event that planned task ``task_id``, if it was entered."""
+        return self._plans.get(task_id)
 
     def ids(self, version: int, planned: frozenset[uuid.UUID]) -> Container[uuid.UUID]:
         """The ids recorded at or below ``version``, with ``planned``."""

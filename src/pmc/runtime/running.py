@@ -143,11 +143,15 @@ class TaskRunner:
         (started,) = self.start_attempts([(key, task)], worker, lease, [cancellation])
         if started is None:
             return None
-        finished = self.run_handler(started, lease)
-        (recorded,) = self.record_outcomes([finished], single=True)
-        if isinstance(recorded, BaseException):
-            started.telemetry.abandoned(recorded)
-            raise recorded
+        try:
+            finished = self.run_handler(started, lease)
+            (recorded,) = self.record_outcomes([finished], single=True)
+            if isinstance(recorded, BaseException):
+                raise recorded
+        except BaseException as error:
+            # Its outcome unrecorded, the attempt is left to its lease; its span ends.
+            started.telemetry.abandoned(error)
+            raise
         return self.report(finished, recorded)
 
     def start_attempts(
@@ -262,9 +266,14 @@ class TaskRunner:
     def _planning_trace(self, key: str, task: TaskInFlight) -> Mapping[str, str] | None:
         """The trace context recorded with the ``TransitionPlanned`` that planned ``task``.
 
-        Read from the stream (the fold keeps no contexts): only when telemetry asks.
+        Read from the stream (the fold keeps no contexts): only when telemetry asks,
+        from the planning event on when the cached fold knows its version (a tail
+        read), the whole stream otherwise.
         """
-        for stored in reversed(self._store.load(self._definition.category, key)):
+        folded = self._recorder.cache.cached(key)
+        planned_at = None if folded is None else folded.log.planned_at(task.task_id)
+        after = 0 if planned_at is None else planned_at - 1
+        for stored in reversed(self._store.load(self._definition.category, key, after)):
             event = stored.event
             if isinstance(event, TransitionPlannedBase) and event.task_id == task.task_id:
                 return stored.trace

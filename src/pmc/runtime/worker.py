@@ -85,6 +85,9 @@ CLAIM_SECONDS = 30.0
 # wakes it when work arrives (see ``ProcessStore.wait_for_due``), and this
 # bounds how long a stop request waits for an idle thread.
 IDLE_WAIT = 0.25
+# Claim rounds failing in a row (each followed by an ``idle_wait`` pause)
+# after which a worker is not healthy: it is running, but doing nothing.
+UNHEALTHY_AFTER_FAILED_ROUNDS = 2
 # The rows a ``run_once`` without a limit claims at most.
 RUN_ONCE_LIMIT = 16
 STOP_GRACE = 30.0
@@ -271,6 +274,9 @@ class Worker:
         self.manager = self._served[definition.category].manager
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Claim rounds that failed in a row (the store refuses claims, say): set
+        # by the claim thread only, read by ``healthy``.
+        self._failed_rounds = 0
         self._stats = WorkerStats()
         self._stats_lock = threading.Lock()
         self._running: dict[uuid.UUID, threading.Event] = {}
@@ -302,11 +308,13 @@ class Worker:
 
     @property
     def healthy(self) -> bool:
-        """Started, not asked to stop, and every thread of it alive (its claim loop first)."""
+        """Started, not asked to stop, every thread of it alive (its claim loop first),
+        and its claim rounds not failing (``UNHEALTHY_AFTER_FAILED_ROUNDS`` in a row)."""
         threads = self._threads
         return (
             bool(threads)
             and not self._stopping.is_set()
+            and self._failed_rounds < UNHEALTHY_AFTER_FAILED_ROUNDS
             and all(thread.is_alive() for thread in threads)
         )
 
@@ -317,6 +325,7 @@ class Worker:
             raise RuntimeError(f"worker {self.worker_id} is already running")
         self._stopping.clear()
         self._idle_runners = 0
+        self._failed_rounds = 0
         self._threads = [threading.Thread(target=self._claim_then_dismiss, name=self.worker_id)]
         self._threads += [
             threading.Thread(
@@ -439,9 +448,14 @@ class Worker:
     def _claim_rounds(self) -> bool:
         """Claim rows while runner threads are idle; wait on the store when nothing is due."""
         while not self._stopping.is_set():
-            idle = self._wait_for_idle_runners()
-            if idle and not self.dispatch(idle, self._hand_over):
-                self.wait_for_work()
+            try:
+                idle = self._wait_for_idle_runners()
+                if idle and not self.dispatch(idle, self._hand_over):
+                    self.wait_for_work()
+            except Exception:
+                self._failed_rounds += 1
+                raise  # logged by ``_guarded``, which tries again after a pause
+            self._failed_rounds = 0
         return True
 
     def _wait_for_idle_runners(self) -> int:
@@ -875,6 +889,11 @@ class Worker:
             attempt.telemetry.abandoned(error)
             self.log_failure(job.item)
             return
+        except BaseException as error:
+            # Left to its lease too, the thread's loop restarted (``_guarded``):
+            # its span ends all the same.
+            attempt.telemetry.abandoned(error)
+            raise
         finally:
             self.attempt_ended(attempt)
         self.record_job(job, finished)
@@ -893,6 +912,9 @@ class Worker:
             # keeps failing is retried at that pace, not in a busy loop.
             self.log_failure(job.item)
             return
+        except BaseException as error:
+            job.attempt.telemetry.abandoned(error)
+            raise
         self._count(report)
         if served.runner.sync_task_due(job.item.key):
             for sync_report in served.manager.run_sync_tasks(job.item.key):
