@@ -128,3 +128,15 @@ def test_expect_nothing_fails_when_the_step_cancelled_the_process(scenario: Make
     assert s.state.end is not None  # the process was cancelled by this step
     with pytest.raises(AssertionError):
         s.expect_nothing()
+
+
+def test_two_scenarios_of_one_test_do_not_share_their_time(scenario: Make) -> None:
+    # "A second instance is a second scenario" (docs/testing.md), but the fixture
+    # puts every scenario on the one pmc_clock: advancing one moves the other.
+    one = scenario(kit_order()).script("Charge", fail("busy"), succeed({"charge_id": "c"}))
+    two = scenario(kit_order()).script("Charge", fail("busy"), succeed({"charge_id": "c"}))
+    one.script("Notify", succeed()).when(kit_order().OrderPlaced(order_id="o1", amount=5))
+    two.script("Notify", succeed()).when(kit_order().OrderPlaced(order_id="o2", amount=5))
+    one.advance(timedelta(minutes=1))
+    two.advance(timedelta(seconds=10))  # o2's retry is due at +1m: not yet
+    two.expect_nothing()
