@@ -297,11 +297,13 @@ class Scenario:
     def _finish(self, run_due: bool) -> Scenario:
         if run_due:
             self._drain()
-        if self.tasks.unscripted:
-            missing = ", ".join(dict.fromkeys(self.tasks.unscripted))
+        # Taken, not read: a step reports the unscripted calls it made, once.
+        unscripted = self.tasks.take_unscripted()
+        if unscripted:
+            missing = ", ".join(dict.fromkeys(unscripted))
             raise ScriptError(
                 f"task {missing} ran but is not scripted: script it "
-                f"(scenario.script({self.tasks.unscripted[0]!r}, succeed(...))) "
+                f"(scenario.script({unscripted[0]!r}, succeed(...))) "
                 f"or give the scenario a default outcome\n{self._stream()}"
             )
         return self

@@ -103,8 +103,9 @@ class FakeTasks:
     """The ``<Process>Tasks`` handlers of ``definition``, answering as scripted.
 
     ``default`` is the outcome of a task with no script; without one, a call
-    of an unscripted task fails its attempt and is kept in ``unscripted``,
-    which the scenario turns into a ``ScriptError`` naming the task.
+    of an unscripted task fails its attempt and is kept in ``unscripted``
+    until ``take_unscripted``, which the scenario turns into a ``ScriptError``
+    naming the task.
     """
 
     def __init__(self, definition: ProcessDefinition, default: Outcome | None = None) -> None:
@@ -146,6 +147,12 @@ class FakeTasks:
         with self._lock:
             self._next_only[task, machine_id] = outcome
         return self
+
+    def take_unscripted(self) -> list[str]:
+        """The unscripted tasks called since the last take, in call order: each reported once."""
+        with self._lock:
+            taken, self.unscripted = self.unscripted, []
+        return taken
 
     def calls(self, task: str | None = None) -> list[Call]:
         """The calls made so far (of ``task``, or of every task), in call order."""
