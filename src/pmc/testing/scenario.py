@@ -24,6 +24,7 @@ from pmc.errors import PmcError
 from pmc.runtime.definition import ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import (
     SignalRaisedBase,
+    TimerFiredBase,
     TimerScheduledBase,
     TransitionPlannedBase,
 )
@@ -55,6 +56,17 @@ class ExpectationFailed(PmcError, AssertionError):
 
 class ScenarioError(PmcError):
     """A scenario was asked something it cannot do (no event yet, another instance's event)."""
+
+
+class _NoField:
+    """What ``expect_data`` finds of a field the data has not: equal to no value, shown
+    as the text it used to be."""
+
+    def __repr__(self) -> str:
+        return "'(no such field)'"
+
+
+_NO_FIELD = _NoField()
 
 
 class _HasDefinition(Protocol):
@@ -379,8 +391,17 @@ class Scenario:
         return self
 
     def expect_nothing(self) -> Scenario:
-        """The last step changed nothing: no transition planned."""
-        return self.expect_transitions()
+        """The last step recorded nothing but the events it was given and timers that fired
+        to no effect: no transition, task, outcome, timer, signal nor end."""
+        self.expect_transitions()  # the likeliest change first, shown as transitions
+        changes = [
+            type(e).__name__
+            for e in self.step_events()
+            if not (self.definition.is_input(e) or isinstance(e, TimerFiredBase))
+        ]
+        if changes:
+            self._fail("nothing recorded but the events given and timers fired", [], changes)
+        return self
 
     def expect_tasks(
         self, *expected: str | tuple[str, Mapping[str, Any]], ordered: bool = True
@@ -447,7 +468,7 @@ class Scenario:
     def expect_data(self, **expected: Any) -> Scenario:
         """The process data's fields named have these values now."""
         data = self.state.data
-        found = {name: getattr(data, name, "(no such field)") for name in expected}
+        found = {name: getattr(data, name, _NO_FIELD) for name in expected}
         if found != expected:
             self._fail(
                 "data",
@@ -460,7 +481,7 @@ class Scenario:
         """The process ended so (``completed``, ``failed``, ``cancelled``; None: it runs on),
         with ``reason`` if given."""
         state = self.state
-        wanted = None if end is None else End(end)
+        wanted = None if end is None else _end_named(end)
         if state.end != wanted or (reason is not None and state.end_reason != reason):
             self._fail(
                 "the end", [_end_text(wanted, reason)], [_end_text(state.end, state.end_reason)]
@@ -536,6 +557,14 @@ def _of(state: ProcessState, machine: str) -> str:
 
 def _when(due: timedelta | datetime) -> str:
     return due.isoformat() if isinstance(due, datetime) else f"(in {duration_text(due)})"
+
+
+def _end_named(end: End | str) -> End:
+    try:
+        return End(end)
+    except ValueError:
+        ends = ", ".join(e.value for e in End)
+        raise ScenarioError(f"{end!r} is not an end of a process: one of {ends}, or None") from None
 
 
 def _end_text(end: End | None, reason: str | None) -> str:
