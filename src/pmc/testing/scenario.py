@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from event_sourcery import Event
 from pydantic import ValidationError
@@ -43,7 +43,7 @@ from pmc.testing.tasks import FakeTasks, Outcome, ScriptError
 
 WORKER_ID = "pmc-testing"
 # A process that plans work forever must not hang a test: ``run_due`` and
-# ``advance`` stop with an error after this many rounds of due work.
+# ``advance`` stop with an error after this many rounds of work due at one instant.
 MAX_ROUNDS = 1000
 
 
@@ -281,16 +281,26 @@ class Scenario:
         check_forward(delta)
         self._begin(f"after {duration_text(delta)}", [])
         until = self.clock() + delta
-        for _ in range(MAX_ROUNDS):
-            due = self.store.next_due(self.definition.category, self.key)
-            if due is None or due > until:
+        # Rounds are counted per due instant: a poller advanced by a day runs a
+        # round a minute, a runaway is work still due at one instant.
+        rounds, last = 0, None
+        while (due := self.store.next_due(self.definition.category, self.key)) is not None:
+            if due > until:
                 break
+            rounds = rounds + 1 if due == last else 1
+            if rounds > MAX_ROUNDS:
+                self._runaway(due)
+            last = due
             self.clock.move_to(due)
             self._drain()
-        else:
-            raise ScenarioError(f"work still due after {MAX_ROUNDS} rounds")
         self.clock.move_to(until)
         return self._finish(run_due=True)
+
+    def _runaway(self, due: datetime) -> NoReturn:
+        raise ScenarioError(
+            f"work still due at {due.isoformat()} after {MAX_ROUNDS} rounds "
+            f"({self._step}): does the process plan work forever?\n{self._stream()}"
+        )
 
     def _begin(self, step: str, events: Sequence[Given]) -> None:
         """Start a step on ``events``, which must be of the scenario's instance."""
@@ -321,7 +331,10 @@ class Scenario:
         return self
 
     def _drain(self) -> None:
-        self.worker.drain(MAX_ROUNDS)
+        try:
+            self.worker.drain(MAX_ROUNDS)
+        except RuntimeError:  # the worker's runaway guard, at the clock's one instant
+            self._runaway(self.clock())
 
     def _key_of(self, given: Given) -> str | None:
         """The instance (stream key) of ``given``; None for the runtime's own events,
