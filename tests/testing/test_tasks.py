@@ -14,6 +14,7 @@ from pmc.testing import (
     Call,
     MakeScenario,
     Scenario,
+    ScenarioError,
     ScriptError,
     fail,
     raises,
@@ -155,3 +156,10 @@ def test_a_task_run_ahead_may_answer_once_otherwise_than_scripted(scenario: Make
 
     assert [c.attempt for c in s.tasks.calls("Charge")] == [1, 2]
     s.expect_data(charge_id="ch-1").expect_end("completed")
+
+
+def test_a_retry_run_ahead_before_it_is_due_says_when_it_is_due(scenario: Make) -> None:
+    s = charging(scenario, fail("busy"), succeed({"charge_id": "c"})).when(placed())
+    with pytest.raises(ScenarioError, match=r"attempt 2 of Charge is not due yet: .* \(in 1m\)"):
+        s.when_task_runs("Charge")
+    s.advance(timedelta(minutes=1)).expect_states(Payment="Paid")

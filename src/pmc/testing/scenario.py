@@ -31,7 +31,7 @@ from pmc.runtime.lifecycle import (
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations
 from pmc.runtime.running import timeout_of
-from pmc.runtime.state import End, ProcessState
+from pmc.runtime.state import End, ProcessState, TaskInFlight, TaskStatus
 from pmc.runtime.stores import NewEvent, ProcessStore, StoredEvent, open_store
 from pmc.runtime.work import work_changes
 from pmc.runtime.worker import Worker
@@ -250,7 +250,8 @@ class Scenario:
     ) -> Scenario:
         """The one attempt of ``task`` (of ``machine_id``'s instance) runs now, before the rest,
         answering ``outcome`` if given (else as scripted); then the sync tasks its outcome
-        planned, as after any attempt."""
+        planned, as after any attempt. An attempt not due yet (a retry) or running already
+        is a ``ScenarioError``; ``outcome`` answers this attempt only."""
         self._begin(f"when {task} runs", [])
         found = [
             t
@@ -263,12 +264,32 @@ class Scenario:
                 f"{len(found)} tasks {task}{where} are in flight, not one\n"
                 f"{self._stream(marked=False)}"
             )
+        self._check_due(found[0])
         if outcome is not None:
             self.tasks.next_call(task, found[0].machine_id, outcome)
-        self.manager.run_attempt(self.key, found[0], WORKER_ID, self.worker.lease)
+        try:
+            self.manager.run_attempt(self.key, found[0], WORKER_ID, self.worker.lease)
+        finally:
+            # The step's outcome answers this attempt or none: never a later step's.
+            self.tasks.forget_next_calls()
         # As a worker does after an attempt: the sync tasks its outcome planned run now.
         self.manager.run_sync_tasks(self.key)
         return self._finish(run_due=False)
+
+    def _check_due(self, task: TaskInFlight) -> None:
+        """Refuse to run an attempt a worker could not start now."""
+        now = self.clock()
+        if task.not_before is not None and task.not_before > now:
+            raise ScenarioError(
+                f"attempt {task.attempt} of {task.task} is not due yet: it is due at "
+                f"{task.not_before.isoformat()} (in {duration_text(task.not_before - now)}); "
+                f"advance to it first\n{self._stream(marked=False)}"
+            )
+        if task.status is TaskStatus.RUNNING:
+            raise ScenarioError(
+                f"attempt {task.attempt} of {task.task} is running already "
+                f"(its lease ends at {task.lease_until})\n{self._stream(marked=False)}"
+            )
 
     def run_due(self) -> Scenario:
         """Everything due now runs: attempts, their retries due, timeouts, timers."""

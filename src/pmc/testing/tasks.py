@@ -148,6 +148,12 @@ class FakeTasks:
             self._next_only[task, machine_id] = outcome
         return self
 
+    def forget_next_calls(self) -> FakeTasks:
+        """Drop the ``next_call`` outcomes no call used: they were for a call that did not come."""
+        with self._lock:
+            self._next_only.clear()
+        return self
+
     def take_unscripted(self) -> list[str]:
         """The unscripted tasks called since the last take, in call order: each reported once."""
         with self._lock:
