@@ -30,7 +30,6 @@ from pmc.runtime.lifecycle import (
 )
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations
-from pmc.runtime.running import timeout_of
 from pmc.runtime.state import End, ProcessState, TaskInFlight, TaskStatus
 from pmc.runtime.stores import NewEvent, ProcessStore, StoredEvent, open_store
 from pmc.runtime.work import work_changes
@@ -39,7 +38,7 @@ from pmc.streams.export import ExportedEvent, read_json_lines
 from pmc.streams.replay import Catalog
 from pmc.testing.clock import FakeClock, check_forward
 from pmc.testing.render import duration_text, listed, stream_lines, transition_text
-from pmc.testing.tasks import FakeTasks, Outcome, ScriptError
+from pmc.testing.tasks import AttemptHung, FakeTasks, Outcome, ScriptError
 
 WORKER_ID = "pmc-testing"
 # A process that plans work forever must not hang a test: ``run_due`` and
@@ -269,6 +268,8 @@ class Scenario:
             self.tasks.next_call(task, found[0].machine_id, outcome)
         try:
             self.manager.run_attempt(self.key, found[0], WORKER_ID, self.worker.lease)
+        except AttemptHung:
+            pass  # in flight until its lease is over, as ``time_out()`` says
         finally:
             # The step's outcome answers this attempt or none: never a later step's.
             self.tasks.forget_next_calls()
@@ -352,10 +353,17 @@ class Scenario:
         return self
 
     def _drain(self) -> None:
-        try:
-            self.worker.drain(MAX_ROUNDS)
-        except RuntimeError:  # the worker's runaway guard, at the clock's one instant
-            self._runaway(self.clock())
+        """Run the work due now; an attempt that hung stops the worker's round, as its
+        runner would stop, and the rest of the work due runs on."""
+        for _ in range(MAX_ROUNDS):
+            try:
+                self.worker.drain(MAX_ROUNDS)
+            except AttemptHung:
+                continue
+            except RuntimeError:  # the worker's runaway guard, at the clock's one instant
+                break
+            return
+        self._runaway(self.clock())
 
     def _key_of(self, given: Given) -> str | None:
         """The instance (stream key) of ``given``; None for the runtime's own events,
@@ -406,12 +414,9 @@ class Scenario:
             return event, given.event_id
         return given, uuid.uuid4()
 
-    def _time_out(self, ctx: TaskContext) -> None:
-        """Record that the attempt of ``ctx`` outlived its lease, as a worker would find it."""
-        if ctx.lease_until is not None:
-            self.clock.move_to(ctx.lease_until)
-        task = self.manager.state(ctx.key).tasks[ctx.task_id]
-        self.manager.record(ctx.key, *timeout_of(self.definition, task, self.clock()))
+    def _time_out(self, _ctx: TaskContext) -> None:
+        """The attempt hangs: no outcome; the worker finds its lease over in time."""
+        raise AttemptHung
 
     # ---- expectations ---------------------------------------------------------------------
 
