@@ -1,7 +1,9 @@
 """The pytest plugin of ``pmc.testing``: fixtures for testing processes.
 
 Loaded by pytest in every run of a project that installs pmc (the
-``pytest11`` entry point ``pmc``), so it imports nothing but pytest when
+``pytest11`` entry point named after this module, so that a conftest's
+``pytest_plugins = ["pmc.testing.plugin"]`` finds it loaded already rather
+than registering it twice), so it imports nothing but pytest when
 loaded: each fixture imports the runtime when a test asks for it. A test
 that asks for none of them pays nothing. Every fixture is named ``pmc_...``
 but ``scenario``, so that none hides a project's own fixture by accident;
