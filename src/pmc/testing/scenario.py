@@ -46,6 +46,11 @@ WORKER_ID = "pmc-testing"
 MAX_ROUNDS = 1000
 
 
+# Recorded events given are appended this many at a time: one transaction each,
+# short enough for any store's statement limits.
+APPEND_CHUNK = 500
+
+
 class ExpectationFailed(PmcError, AssertionError):
     """An ``expect_*`` of a scenario did not hold.
 
@@ -212,11 +217,15 @@ class Scenario:
         """What happened before: input events handled (and the work they make due run),
         or recorded events (``StoredEvent``s, ``pmc export`` lines) appended as they are."""
         self._begin(f"given {', '.join(type(e).__name__ for e in events)}", events)
+        recorded: list[Given] = []  # the run of recorded events since the last input
         for event in events:
             if isinstance(event, Event) and self.definition.is_input(event):
+                self._append_recorded(recorded)
+                recorded = []
                 self._handle(event)
             else:
-                self._append_recorded(event)
+                recorded.append(event)
+        self._append_recorded(recorded)
         return self._finish(run_due)
 
     def given_stream(self, lines: Iterable[str] | Path) -> Scenario:
@@ -382,20 +391,32 @@ class Scenario:
         except TypeError as error:
             raise ScenarioError(str(error)) from None
 
-    def _append_recorded(self, given: Given) -> None:
-        """Append a recorded event as it is, keeping the work index and instance row true."""
-        event, event_id = self._recorded(given)
+    def _append_recorded(self, given: Sequence[Given]) -> None:
+        """Append recorded events as they are, keeping the work index and instance rows true.
+
+        The stream is loaded and folded once and the index rebuilt once, however
+        many events: a long recorded stream is given in time linear in its length.
+        """
+        if not given:
+            return
         category = self.definition.category
         history = [stored.event for stored in self.store.load(category, self.key)]
-        before = self.definition.fold(history) if history else self.definition.initial_state()
-        after = self.definition.evolve(before, event)
-        self.store.append(
-            category,
-            self.key,
-            [NewEvent(event, event_id)],
-            expected_version=len(history),
-            work=work_changes(before, after, self.clock()),
-        )
+        state = self.definition.fold(history) if history else self.definition.initial_state()
+        version = len(history)
+        recorded = [self._recorded(each) for each in given]
+        for first in range(0, len(recorded), APPEND_CHUNK):
+            chunk = recorded[first : first + APPEND_CHUNK]
+            before = state
+            for event, _ in chunk:
+                state = self.definition.evolve(state, event)
+            self.store.append(
+                category,
+                self.key,
+                [NewEvent(event, event_id) for event, event_id in chunk],
+                expected_version=version,
+                work=work_changes(before, state, self.clock()),
+            )
+            version += len(chunk)
         Operations(self.definition, self.store).reindex()
 
     def _recorded(self, given: Given) -> tuple[Event, uuid.UUID]:
