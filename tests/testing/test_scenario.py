@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pmc.runtime import End
+from pmc.runtime.lifecycle import TaskStartedBase
 from pmc.testing import (
     START,
     ExpectationFailed,
@@ -201,6 +202,8 @@ def test_work_can_be_held_and_one_task_run_ahead(scenario: Make) -> None:
 
     # The sync Notify it planned ran inline, as the manager runs sync tasks.
     s.expect_transitions("Payment: Charging -> Notifying", "Payment: Notifying -> Paid")
+    # On the scenario's own runner id, not a random one: messages are the same every run.
+    assert {e.worker for e in s.step_events() if isinstance(e, TaskStartedBase)} == {"pmc-testing"}
     with pytest.raises(ScenarioError, match="0 tasks Charge are in flight, not one"):
         s.when_task_runs("Charge")
 

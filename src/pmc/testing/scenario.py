@@ -158,7 +158,11 @@ class Scenario:
         self._owns_store = isinstance(store, str)
         self.tasks = FakeTasks(self.definition, default)
         self.tasks.on_time_out = self._time_out
-        self.manager = ProcessManager(self.definition, self.store, self.tasks, with_worker=True)
+        # The runner of sync tasks named as the worker, not at random: a failure
+        # message shows the same stream on every run.
+        self.manager = ProcessManager(
+            self.definition, self.store, self.tasks, with_worker=True, runner_id=WORKER_ID
+        )
         self.worker = Worker(self.definition, self.store, self.tasks, worker_id=WORKER_ID)
         self._key: str | None = None
         self._step = "no step yet"
