@@ -37,7 +37,13 @@ from pmc.runtime.worker import Worker
 from pmc.streams.export import ExportedEvent, read_json_lines
 from pmc.streams.replay import Catalog
 from pmc.testing.clock import FakeClock, check_forward
-from pmc.testing.render import duration_text, listed, stream_lines, transition_text
+from pmc.testing.render import (
+    duration_text,
+    listed,
+    shortened,
+    stream_lines,
+    transition_text,
+)
 from pmc.testing.tasks import AttemptHung, FakeTasks, Outcome, ScriptError
 
 WORKER_ID = "pmc-testing"
@@ -561,7 +567,7 @@ class Scenario:
     def _stream(self, marked: bool = True) -> str:
         history = self.history if self._key is not None else []
         head = "the stream (> the last step's events):" if marked else "the stream:"
-        lines = stream_lines(history, self.start, self._mark if marked else None)
+        lines = shortened(stream_lines(history, self.start, self._mark if marked else None))
         return "\n".join([head, *lines])
 
 
