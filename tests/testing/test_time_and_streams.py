@@ -150,3 +150,13 @@ def test_a_long_recorded_stream_is_loaded_once_and_appended_once(
     # its row of the index; an append of its events and an empty one, the row's.
     assert len(recorded) > 5
     assert (len(loads), appends) == (2, [len(recorded), 0])
+
+
+def test_work_still_due_after_the_rounds_allowed_is_an_error_showing_the_stream(
+    scenario: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pmc.testing.scenario.MAX_ROUNDS", 1)  # a runaway, made cheap
+    s = scenario(kit_order(), default=succeed({"charge_id": "c"}))
+    with pytest.raises(ScenarioError, match=r"after 1 rounds \(when OrderPlaced\)") as runaway:
+        s.when(placed())
+    assert "OrderPlaced order_id='o1'" in str(runaway.value).partition("the stream")[2]
