@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +29,25 @@ from tests.testing.processes import kit_order
 
 def test_pytest_loads_the_plugin_through_its_entry_point() -> None:
     found = {e.name: e.value for e in entry_points(group="pytest11")}
-    assert found.get("pmc") == "pmc.testing.plugin"
+    assert found.get("pmc.testing.plugin") == "pmc.testing.plugin"
+
+
+def test_a_conftest_may_name_the_plugin_too(tmp_path: Path) -> None:
+    # The entry point is named after the module: pytest sees the plugin loaded
+    # already, where another name would register the module twice (an error).
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["pmc.testing.plugin"]\n')
+    (tmp_path / "test_clock.py").write_text(
+        "def test_clock(pmc_clock):\n    assert pmc_clock() is not None\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
 
 
 def test_loading_the_plugin_imports_neither_the_runtime_nor_the_stores() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pmc.runtime import End
+from pmc.runtime.lifecycle import TaskStartedBase
 from pmc.testing import (
     START,
     ExpectationFailed,
@@ -22,7 +23,9 @@ from pmc.testing import (
     fail,
     succeed,
 )
+from pmc.testing.render import STREAM_HEAD, STREAM_TAIL
 from tests.testing.processes import kit_order
+from tests.testing.test_review_findings import hang_and_poll
 
 Make = MakeScenario
 
@@ -201,6 +204,8 @@ def test_work_can_be_held_and_one_task_run_ahead(scenario: Make) -> None:
 
     # The sync Notify it planned ran inline, as the manager runs sync tasks.
     s.expect_transitions("Payment: Charging -> Notifying", "Payment: Notifying -> Paid")
+    # On the scenario's own runner id, not a random one: messages are the same every run.
+    assert {e.worker for e in s.step_events() if isinstance(e, TaskStartedBase)} == {"pmc-testing"}
     with pytest.raises(ScenarioError, match="0 tasks Charge are in flight, not one"):
         s.when_task_runs("Charge")
 
@@ -222,3 +227,19 @@ def test_work_run_together_may_be_expected_in_any_order(paid: Scenario) -> None:
     message = _message_of(lambda: paid.expect_tasks("Notify", "Notify", ordered=False))
 
     assert _head(message).startswith("expected tasks (when OrderPlaced):\n  Notify\n  Notify\n")
+
+
+def test_a_long_stream_is_shown_by_its_first_and_last_events(scenario: Make) -> None:
+    s = scenario(hang_and_poll(), default=succeed())
+    s.when(hang_and_poll().Go(id="h1")).advance(timedelta(hours=1))  # polled 60 times
+    with pytest.raises(ExpectationFailed) as failed:
+        s.expect_states(Poller="Stopped")
+
+    stream = str(failed.value).partition("the stream (> the last step's events):\n")[2]
+    lines = stream.splitlines()
+    left_out = len(s.history) - STREAM_HEAD - STREAM_TAIL
+    assert left_out > 1
+    assert len(lines) == STREAM_HEAD + 1 + STREAM_TAIL
+    assert lines[STREAM_HEAD] == f"  … {left_out} events …"
+    assert lines[0].endswith("Go id='h1'")
+    assert lines[-1].startswith(f"  >{len(s.history):>3} +1h")  # the last event

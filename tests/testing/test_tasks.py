@@ -14,6 +14,7 @@ from pmc.testing import (
     Call,
     MakeScenario,
     Scenario,
+    ScenarioError,
     ScriptError,
     fail,
     raises,
@@ -74,10 +75,14 @@ def test_a_timed_out_attempt_is_recorded_at_the_end_of_its_lease_and_retried(
     scenario: Make,
 ) -> None:
     s = charging(scenario, time_out(), succeed({"charge_id": "ch-2"})).when(placed())
-    # `timeout 30s`: the clock moved to the end of the lease, where it timed out.
-    assert s.now - s.start == timedelta(seconds=30)
+    # The handler hangs: its attempt is in flight, with no outcome, the clock unmoved.
+    assert s.now == s.start
+    assert [type(e).__name__ for e in s.step_events()][-1] == "TaskStarted"
+
+    # `timeout 30s`: the worker finds the lease over 30s later and schedules a retry.
+    s.advance(timedelta(seconds=30))
     names = [type(e).__name__ for e in s.step_events()]
-    assert names[-3:] == ["TaskTimedOut", "TaskRetryScheduled", "TaskFailed"]  # the late end
+    assert names == ["TaskTimedOut", "TaskRetryScheduled"]  # no late outcome: it never ended
     s.expect_states(Payment="Charging")
 
     s.advance(timedelta(minutes=1))
@@ -155,3 +160,10 @@ def test_a_task_run_ahead_may_answer_once_otherwise_than_scripted(scenario: Make
 
     assert [c.attempt for c in s.tasks.calls("Charge")] == [1, 2]
     s.expect_data(charge_id="ch-1").expect_end("completed")
+
+
+def test_a_retry_run_ahead_before_it_is_due_says_when_it_is_due(scenario: Make) -> None:
+    s = charging(scenario, fail("busy"), succeed({"charge_id": "c"})).when(placed())
+    with pytest.raises(ScenarioError, match=r"attempt 2 of Charge is not due yet: .* \(in 1m\)"):
+        s.when_task_runs("Charge")
+    s.advance(timedelta(minutes=1)).expect_states(Payment="Paid")

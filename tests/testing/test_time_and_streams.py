@@ -123,3 +123,40 @@ def test_an_exported_event_that_does_not_load_is_a_clear_error(scenario: Make) -
     broken = line.replace('"amount":5', '"amount":"five"')
     with pytest.raises(ScenarioError, match=r"version 1 \(KitOrder.OrderPlaced\) does not load"):
         scenario(kit_order()).given_stream([broken])
+
+
+def test_a_long_recorded_stream_is_loaded_once_and_appended_once(
+    scenario: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = retried(scenario).history
+    s = scenario(kit_order())
+    loads: list[str] = []
+    appends: list[int] = []
+    load, append = s.store.load, s.store.append
+
+    def counted_load(*args: Any, **kwargs: Any) -> Any:
+        loads.append(args[1])
+        return load(*args, **kwargs)
+
+    def counted_append(*args: Any, **kwargs: Any) -> Any:
+        appends.append(len(args[2]))
+        return append(*args, **kwargs)
+
+    monkeypatch.setattr(s.store, "load", counted_load)
+    monkeypatch.setattr(s.store, "append", counted_append)
+    s.given(*recorded, run_due=False)
+
+    # For the whole stream, not per event: a load to fold it and one to rebuild
+    # its row of the index; an append of its events and an empty one, the row's.
+    assert len(recorded) > 5
+    assert (len(loads), appends) == (2, [len(recorded), 0])
+
+
+def test_work_still_due_after_the_rounds_allowed_is_an_error_showing_the_stream(
+    scenario: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pmc.testing.scenario.MAX_ROUNDS", 1)  # a runaway, made cheap
+    s = scenario(kit_order(), default=succeed({"charge_id": "c"}))
+    with pytest.raises(ScenarioError, match=r"after 1 rounds \(when OrderPlaced\)") as runaway:
+        s.when(placed())
+    assert "OrderPlaced order_id='o1'" in str(runaway.value).partition("the stream")[2]

@@ -1,7 +1,9 @@
 """The pytest plugin of ``pmc.testing``: fixtures for testing processes.
 
 Loaded by pytest in every run of a project that installs pmc (the
-``pytest11`` entry point ``pmc``), so it imports nothing but pytest when
+``pytest11`` entry point named after this module, so that a conftest's
+``pytest_plugins = ["pmc.testing.plugin"]`` finds it loaded already rather
+than registering it twice), so it imports nothing but pytest when
 loaded: each fixture imports the runtime when a test asks for it. A test
 that asks for none of them pays nothing. Every fixture is named ``pmc_...``
 but ``scenario``, so that none hides a project's own fixture by accident;
@@ -13,8 +15,9 @@ plugin fixtures).
 - ``pmc_sqlite_store``: an SQLite store in the test's ``tmp_path``, on ``pmc_clock``;
 - ``pmc_manager(process, tasks)``: a ``ProcessManager`` on ``pmc_store``;
 - ``pmc_worker(process, tasks)``: a ``Worker`` on ``pmc_store``, one attempt at a time;
-- ``scenario(process, store="memory", default=None)``: a ``Scenario`` on
-  ``pmc_clock``, ``store="sqlite"`` for one in ``tmp_path``; closed after the test.
+- ``scenario(process, store="memory", default=None)``: a ``Scenario`` on a
+  clock of its own (at ``START``), ``store="sqlite"`` for one in ``tmp_path``;
+  closed after the test.
 """
 
 from __future__ import annotations
@@ -91,18 +94,19 @@ def pmc_worker(pmc_store: ProcessStore) -> Callable[[Any, object], Worker]:
 
 
 @pytest.fixture
-def scenario(pmc_clock: FakeClock, tmp_path: Path) -> Iterator[MakeScenario]:
-    """Makes ``Scenario``s on ``pmc_clock``; each is closed after the test."""
+def scenario(tmp_path: Path) -> Iterator[MakeScenario]:
+    """Makes ``Scenario``s, each on a clock of its own; each is closed after the test."""
     from pmc.testing import Scenario, ScenarioError
 
     made: list[Scenario] = []
 
     def make(process: Any, store: StoreKind = "memory", default: Outcome | None = None) -> Scenario:
-        # Each scenario of a test gets a database of its own.
+        # Each scenario of a test gets a database and a clock of its own: two
+        # scenarios are independent, advancing one leaves the other's time alone.
         urls = {"memory": "memory://", "sqlite": _sqlite_url(tmp_path, f"-{len(made)}")}
         if store not in urls:
             raise ScenarioError(f"store is `memory` or `sqlite`, not {store!r}")
-        made.append(Scenario(process, urls[store], clock=pmc_clock, default=default))
+        made.append(Scenario(process, urls[store], default=default))
         return made[-1]
 
     yield make

@@ -150,6 +150,20 @@ def stream_lines(
     return lines
 
 
+# A failure message shows this many of a long stream's first and last events.
+STREAM_HEAD = 10
+STREAM_TAIL = 30
+
+
+def shortened(lines: Sequence[str], head: int = STREAM_HEAD, tail: int = STREAM_TAIL) -> list[str]:
+    """``lines``, or of a long stream its first ``head`` and last ``tail`` lines with a
+    ``… N events …`` line for those left out: the last step's events are at its end."""
+    left_out = len(lines) - head - tail
+    if left_out <= 1:  # a marker in place of one line would hide it for nothing
+        return list(lines)
+    return [*lines[:head], f"  … {left_out} events …", *lines[len(lines) - tail :]]
+
+
 def listed(items: Iterable[str]) -> str:
     """Items one a line, indented; ``(none)`` for none."""
     lines = [f"  {item}" for item in items]

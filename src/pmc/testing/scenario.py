@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from event_sourcery import Event
 from pydantic import ValidationError
@@ -24,26 +24,37 @@ from pmc.errors import PmcError
 from pmc.runtime.definition import ProcessDefinition, TaskContext
 from pmc.runtime.lifecycle import (
     SignalRaisedBase,
+    TimerFiredBase,
     TimerScheduledBase,
     TransitionPlannedBase,
 )
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations
-from pmc.runtime.running import timeout_of
-from pmc.runtime.state import End, ProcessState
+from pmc.runtime.state import End, ProcessState, TaskInFlight, TaskStatus
 from pmc.runtime.stores import NewEvent, ProcessStore, StoredEvent, open_store
 from pmc.runtime.work import work_changes
 from pmc.runtime.worker import Worker
 from pmc.streams.export import ExportedEvent, read_json_lines
 from pmc.streams.replay import Catalog
 from pmc.testing.clock import FakeClock, check_forward
-from pmc.testing.render import duration_text, listed, stream_lines, transition_text
-from pmc.testing.tasks import FakeTasks, Outcome, ScriptError
+from pmc.testing.render import (
+    duration_text,
+    listed,
+    shortened,
+    stream_lines,
+    transition_text,
+)
+from pmc.testing.tasks import AttemptHung, FakeTasks, Outcome, ScriptError
 
 WORKER_ID = "pmc-testing"
 # A process that plans work forever must not hang a test: ``run_due`` and
-# ``advance`` stop with an error after this many rounds of due work.
+# ``advance`` stop with an error after this many rounds of work due at one instant.
 MAX_ROUNDS = 1000
+
+
+# Recorded events given are appended this many at a time: one transaction each,
+# short enough for any store's statement limits.
+APPEND_CHUNK = 500
 
 
 class ExpectationFailed(PmcError, AssertionError):
@@ -55,6 +66,17 @@ class ExpectationFailed(PmcError, AssertionError):
 
 class ScenarioError(PmcError):
     """A scenario was asked something it cannot do (no event yet, another instance's event)."""
+
+
+class _NoField:
+    """What ``expect_data`` finds of a field the data has not: equal to no value, shown
+    as the text it used to be."""
+
+    def __repr__(self) -> str:
+        return "'(no such field)'"
+
+
+_NO_FIELD = _NoField()
 
 
 class _HasDefinition(Protocol):
@@ -142,7 +164,11 @@ class Scenario:
         self._owns_store = isinstance(store, str)
         self.tasks = FakeTasks(self.definition, default)
         self.tasks.on_time_out = self._time_out
-        self.manager = ProcessManager(self.definition, self.store, self.tasks, with_worker=True)
+        # The runner of sync tasks named as the worker, not at random: a failure
+        # message shows the same stream on every run.
+        self.manager = ProcessManager(
+            self.definition, self.store, self.tasks, with_worker=True, runner_id=WORKER_ID
+        )
         self.worker = Worker(self.definition, self.store, self.tasks, worker_id=WORKER_ID)
         self._key: str | None = None
         self._step = "no step yet"
@@ -201,11 +227,15 @@ class Scenario:
         """What happened before: input events handled (and the work they make due run),
         or recorded events (``StoredEvent``s, ``pmc export`` lines) appended as they are."""
         self._begin(f"given {', '.join(type(e).__name__ for e in events)}", events)
+        recorded: list[Given] = []  # the run of recorded events since the last input
         for event in events:
             if isinstance(event, Event) and self.definition.is_input(event):
+                self._append_recorded(recorded)
+                recorded = []
                 self._handle(event)
             else:
-                self._append_recorded(event)
+                recorded.append(event)
+        self._append_recorded(recorded)
         return self._finish(run_due)
 
     def given_stream(self, lines: Iterable[str] | Path) -> Scenario:
@@ -238,7 +268,8 @@ class Scenario:
     ) -> Scenario:
         """The one attempt of ``task`` (of ``machine_id``'s instance) runs now, before the rest,
         answering ``outcome`` if given (else as scripted); then the sync tasks its outcome
-        planned, as after any attempt."""
+        planned, as after any attempt. An attempt not due yet (a retry) or running already
+        is a ``ScenarioError``; ``outcome`` answers this attempt only."""
         self._begin(f"when {task} runs", [])
         found = [
             t
@@ -251,12 +282,34 @@ class Scenario:
                 f"{len(found)} tasks {task}{where} are in flight, not one\n"
                 f"{self._stream(marked=False)}"
             )
+        self._check_due(found[0])
         if outcome is not None:
             self.tasks.next_call(task, found[0].machine_id, outcome)
-        self.manager.run_attempt(self.key, found[0], WORKER_ID, self.worker.lease)
+        try:
+            self.manager.run_attempt(self.key, found[0], WORKER_ID, self.worker.lease)
+        except AttemptHung:
+            pass  # in flight until its lease is over, as ``time_out()`` says
+        finally:
+            # The step's outcome answers this attempt or none: never a later step's.
+            self.tasks.forget_next_calls()
         # As a worker does after an attempt: the sync tasks its outcome planned run now.
         self.manager.run_sync_tasks(self.key)
         return self._finish(run_due=False)
+
+    def _check_due(self, task: TaskInFlight) -> None:
+        """Refuse to run an attempt a worker could not start now."""
+        now = self.clock()
+        if task.not_before is not None and task.not_before > now:
+            raise ScenarioError(
+                f"attempt {task.attempt} of {task.task} is not due yet: it is due at "
+                f"{task.not_before.isoformat()} (in {duration_text(task.not_before - now)}); "
+                f"advance to it first\n{self._stream(marked=False)}"
+            )
+        if task.status is TaskStatus.RUNNING:
+            raise ScenarioError(
+                f"attempt {task.attempt} of {task.task} is running already "
+                f"(its lease ends at {task.lease_until})\n{self._stream(marked=False)}"
+            )
 
     def run_due(self) -> Scenario:
         """Everything due now runs: attempts, their retries due, timeouts, timers."""
@@ -269,16 +322,26 @@ class Scenario:
         check_forward(delta)
         self._begin(f"after {duration_text(delta)}", [])
         until = self.clock() + delta
-        for _ in range(MAX_ROUNDS):
-            due = self.store.next_due(self.definition.category, self.key)
-            if due is None or due > until:
+        # Rounds are counted per due instant: a poller advanced by a day runs a
+        # round a minute, a runaway is work still due at one instant.
+        rounds, last = 0, None
+        while (due := self.store.next_due(self.definition.category, self.key)) is not None:
+            if due > until:
                 break
+            rounds = rounds + 1 if due == last else 1
+            if rounds > MAX_ROUNDS:
+                self._runaway(due)
+            last = due
             self.clock.move_to(due)
             self._drain()
-        else:
-            raise ScenarioError(f"work still due after {MAX_ROUNDS} rounds")
         self.clock.move_to(until)
         return self._finish(run_due=True)
+
+    def _runaway(self, due: datetime) -> NoReturn:
+        raise ScenarioError(
+            f"work still due at {due.isoformat()} after {MAX_ROUNDS} rounds "
+            f"({self._step}): does the process plan work forever?\n{self._stream()}"
+        )
 
     def _begin(self, step: str, events: Sequence[Given]) -> None:
         """Start a step on ``events``, which must be of the scenario's instance."""
@@ -297,17 +360,29 @@ class Scenario:
     def _finish(self, run_due: bool) -> Scenario:
         if run_due:
             self._drain()
-        if self.tasks.unscripted:
-            missing = ", ".join(dict.fromkeys(self.tasks.unscripted))
+        # Taken, not read: a step reports the unscripted calls it made, once.
+        unscripted = self.tasks.take_unscripted()
+        if unscripted:
+            missing = ", ".join(dict.fromkeys(unscripted))
             raise ScriptError(
                 f"task {missing} ran but is not scripted: script it "
-                f"(scenario.script({self.tasks.unscripted[0]!r}, succeed(...))) "
+                f"(scenario.script({unscripted[0]!r}, succeed(...))) "
                 f"or give the scenario a default outcome\n{self._stream()}"
             )
         return self
 
     def _drain(self) -> None:
-        self.worker.drain(MAX_ROUNDS)
+        """Run the work due now; an attempt that hung stops the worker's round, as its
+        runner would stop, and the rest of the work due runs on."""
+        for _ in range(MAX_ROUNDS):
+            try:
+                self.worker.drain(MAX_ROUNDS)
+            except AttemptHung:
+                continue
+            except RuntimeError:  # the worker's runaway guard, at the clock's one instant
+                break
+            return
+        self._runaway(self.clock())
 
     def _key_of(self, given: Given) -> str | None:
         """The instance (stream key) of ``given``; None for the runtime's own events,
@@ -326,20 +401,32 @@ class Scenario:
         except TypeError as error:
             raise ScenarioError(str(error)) from None
 
-    def _append_recorded(self, given: Given) -> None:
-        """Append a recorded event as it is, keeping the work index and instance row true."""
-        event, event_id = self._recorded(given)
+    def _append_recorded(self, given: Sequence[Given]) -> None:
+        """Append recorded events as they are, keeping the work index and instance rows true.
+
+        The stream is loaded and folded once and the index rebuilt once, however
+        many events: a long recorded stream is given in time linear in its length.
+        """
+        if not given:
+            return
         category = self.definition.category
         history = [stored.event for stored in self.store.load(category, self.key)]
-        before = self.definition.fold(history) if history else self.definition.initial_state()
-        after = self.definition.evolve(before, event)
-        self.store.append(
-            category,
-            self.key,
-            [NewEvent(event, event_id)],
-            expected_version=len(history),
-            work=work_changes(before, after, self.clock()),
-        )
+        state = self.definition.fold(history) if history else self.definition.initial_state()
+        version = len(history)
+        recorded = [self._recorded(each) for each in given]
+        for first in range(0, len(recorded), APPEND_CHUNK):
+            chunk = recorded[first : first + APPEND_CHUNK]
+            before = state
+            for event, _ in chunk:
+                state = self.definition.evolve(state, event)
+            self.store.append(
+                category,
+                self.key,
+                [NewEvent(event, event_id) for event, event_id in chunk],
+                expected_version=version,
+                work=work_changes(before, state, self.clock()),
+            )
+            version += len(chunk)
         Operations(self.definition, self.store).reindex()
 
     def _recorded(self, given: Given) -> tuple[Event, uuid.UUID]:
@@ -358,12 +445,9 @@ class Scenario:
             return event, given.event_id
         return given, uuid.uuid4()
 
-    def _time_out(self, ctx: TaskContext) -> None:
-        """Record that the attempt of ``ctx`` outlived its lease, as a worker would find it."""
-        if ctx.lease_until is not None:
-            self.clock.move_to(ctx.lease_until)
-        task = self.manager.state(ctx.key).tasks[ctx.task_id]
-        self.manager.record(ctx.key, *timeout_of(self.definition, task, self.clock()))
+    def _time_out(self, _ctx: TaskContext) -> None:
+        """The attempt hangs: no outcome; the worker finds its lease over in time."""
+        raise AttemptHung
 
     # ---- expectations ---------------------------------------------------------------------
 
@@ -377,8 +461,17 @@ class Scenario:
         return self
 
     def expect_nothing(self) -> Scenario:
-        """The last step changed nothing: no transition planned."""
-        return self.expect_transitions()
+        """The last step recorded nothing but the events it was given and timers that fired
+        to no effect: no transition, task, outcome, timer, signal nor end."""
+        self.expect_transitions()  # the likeliest change first, shown as transitions
+        changes = [
+            type(e).__name__
+            for e in self.step_events()
+            if not (self.definition.is_input(e) or isinstance(e, TimerFiredBase))
+        ]
+        if changes:
+            self._fail("nothing recorded but the events given and timers fired", [], changes)
+        return self
 
     def expect_tasks(
         self, *expected: str | tuple[str, Mapping[str, Any]], ordered: bool = True
@@ -445,7 +538,7 @@ class Scenario:
     def expect_data(self, **expected: Any) -> Scenario:
         """The process data's fields named have these values now."""
         data = self.state.data
-        found = {name: getattr(data, name, "(no such field)") for name in expected}
+        found = {name: getattr(data, name, _NO_FIELD) for name in expected}
         if found != expected:
             self._fail(
                 "data",
@@ -458,7 +551,7 @@ class Scenario:
         """The process ended so (``completed``, ``failed``, ``cancelled``; None: it runs on),
         with ``reason`` if given."""
         state = self.state
-        wanted = None if end is None else End(end)
+        wanted = None if end is None else _end_named(end)
         if state.end != wanted or (reason is not None and state.end_reason != reason):
             self._fail(
                 "the end", [_end_text(wanted, reason)], [_end_text(state.end, state.end_reason)]
@@ -474,7 +567,7 @@ class Scenario:
     def _stream(self, marked: bool = True) -> str:
         history = self.history if self._key is not None else []
         head = "the stream (> the last step's events):" if marked else "the stream:"
-        lines = stream_lines(history, self.start, self._mark if marked else None)
+        lines = shortened(stream_lines(history, self.start, self._mark if marked else None))
         return "\n".join([head, *lines])
 
 
@@ -534,6 +627,14 @@ def _of(state: ProcessState, machine: str) -> str:
 
 def _when(due: timedelta | datetime) -> str:
     return due.isoformat() if isinstance(due, datetime) else f"(in {duration_text(due)})"
+
+
+def _end_named(end: End | str) -> End:
+    try:
+        return End(end)
+    except ValueError:
+        ends = ", ".join(e.value for e in End)
+        raise ScenarioError(f"{end!r} is not an end of a process: one of {ends}, or None") from None
 
 
 def _end_text(end: End | None, reason: str | None) -> str:

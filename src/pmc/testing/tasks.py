@@ -26,6 +26,16 @@ class ScriptError(PmcError):
     """A scenario's tasks are scripted wrong, or a task ran that nobody scripted."""
 
 
+class AttemptHung(GeneratorExit):
+    """Raised by a ``time_out()`` handler in a ``Scenario``: the attempt never ends.
+
+    The one exception the runtime lets out of a handler (``GeneratorExit``,
+    see ``pmc.runtime.attempts.invoke``): no outcome is recorded, so the
+    attempt stays in flight, as that of a worker that hung or died, until
+    the runtime finds its lease over. The scenario catches it; it is no error.
+    """
+
+
 class ScriptedFailure(PmcError):
     """Raised by a handler scripted with ``fail(reason)``: the attempt fails with ``reason``.
 
@@ -71,11 +81,11 @@ def raises(error: BaseException) -> Outcome:
 def time_out() -> Outcome:
     """The attempt outlives its lease (the task's ``timeout``, else the worker's lease).
 
-    The handler moves the scenario's clock to the end of the lease, where the
-    runtime records ``TaskTimedOut`` (and schedules a retry if one is left);
-    then it ends with ``TimeoutError``, an outcome recorded late that changes
-    nothing — what production records of a handler that hung past its timeout.
-    Only a ``Scenario`` moves its clock so; ``FakeTasks`` alone just raise.
+    In a ``Scenario`` the handler never ends (``AttemptHung``): the attempt
+    stays in flight with no outcome, and when time reaches the end of its
+    lease (``advance``) the worker records ``TaskTimedOut`` (and schedules a
+    retry if one is left), as in production; timers due before then fire
+    first. ``FakeTasks`` alone (no scenario) just raise ``TimeoutError``.
     """
     return Outcome("time_out")
 
@@ -95,7 +105,7 @@ class Call:
     input: Mapping[str, Any]  # as JSON, the way the stream records it
 
 
-# Called by a ``time_out()`` outcome with the attempt's context, to record its timeout.
+# Called by a ``time_out()`` outcome with the attempt's context; a scenario's hangs the attempt.
 TimeOutHook = Callable[[TaskContext], None]
 
 
@@ -103,8 +113,9 @@ class FakeTasks:
     """The ``<Process>Tasks`` handlers of ``definition``, answering as scripted.
 
     ``default`` is the outcome of a task with no script; without one, a call
-    of an unscripted task fails its attempt and is kept in ``unscripted``,
-    which the scenario turns into a ``ScriptError`` naming the task.
+    of an unscripted task fails its attempt and is kept in ``unscripted``
+    until ``take_unscripted``, which the scenario turns into a ``ScriptError``
+    naming the task.
     """
 
     def __init__(self, definition: ProcessDefinition, default: Outcome | None = None) -> None:
@@ -146,6 +157,18 @@ class FakeTasks:
         with self._lock:
             self._next_only[task, machine_id] = outcome
         return self
+
+    def forget_next_calls(self) -> FakeTasks:
+        """Drop the ``next_call`` outcomes no call used: they were for a call that did not come."""
+        with self._lock:
+            self._next_only.clear()
+        return self
+
+    def take_unscripted(self) -> list[str]:
+        """The unscripted tasks called since the last take, in call order: each reported once."""
+        with self._lock:
+            taken, self.unscripted = self.unscripted, []
+        return taken
 
     def calls(self, task: str | None = None) -> list[Call]:
         """The calls made so far (of ``task``, or of every task), in call order."""
