@@ -1,0 +1,137 @@
+"""Review of the asyncio branch: defects shown by failing tests (no fixes here)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import pytest
+
+from pmc.runtime import TaskContext, running
+from pmc.runtime.aio import AsyncWorker
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.stores import ProcessStore
+from tests.runtime.support import definition, names, of_type, quick, untimed
+from tests.runtime.test_aio_worker import (
+    AsyncRebaseTasks,
+    run_to_end,
+    stop_once_running,
+    succeed,
+)
+
+
+def test_stop_returns_even_if_a_handler_ignores_its_cancellation(store: ProcessStore) -> None:
+    """The threaded worker's stop() gives up after grace + 1 s and returns False;
+    docs/runtime.md says AsyncWorker.stop waits ``grace`` then cancels. A handler that
+    swallows CancelledError (a common bug in third-party code) must not make stop() —
+    and so a FastAPI shutdown — hang forever."""
+    m = untimed()
+    release = asyncio.Event()
+
+    async def ignore_cancellation(ctx: TaskContext) -> None:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):  # swallowed
+                await release.wait()
+
+    tasks = AsyncRebaseTasks(ignore_cancellation)
+
+    async def stop_while_ignoring() -> bool:
+        stopping = await stop_once_running(m, store, tasks, grace=0)
+        done, _ = await asyncio.wait({stopping}, timeout=10)
+        release.set()  # let the test end either way
+        await stopping
+        return bool(done)
+
+    assert asyncio.run(stop_while_ignoring()), "stop(grace=0) still waiting after 10 s"
+
+
+def test_a_handler_that_returned_has_its_outcome_recorded_even_if_cancelled_while_its_lease_stops(
+    store: ProcessStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/runtime.md: "An attempt whose handler returned has its outcome recorded,
+    cancelled or not ... so no attempt is recorded twice nor lost". But
+    run_handler_async awaits ``stop_keeping`` (Lease.stop waits for a renewal under way,
+    a store write) after the handler returned: a stop() past its grace (or the loop
+    ending) cancels it there, and the returned outcome is dropped."""
+    m = untimed()  # no timeout: the lease is kept, so stopped after the handler returns
+    slow_stop = running.Lease.stop
+
+    def stop_during_a_slow_renewal(lease: running.Lease) -> None:
+        time.sleep(0.5)  # a renewal under way (a contended store write)
+        slow_stop(lease)
+
+    monkeypatch.setattr(running.Lease, "stop", stop_during_a_slow_renewal)
+    returned: list[int] = []
+
+    async def side_effect_done(ctx: TaskContext) -> None:
+        returned.append(ctx.attempt)  # e.g. the cloud instance was closed
+
+    tasks = AsyncRebaseTasks(side_effect_done)
+
+    async def stop_right_after_return() -> bool:
+        stopping = await stop_once_running(m, store, tasks, grace=0.1)
+        return await stopping
+
+    asyncio.run(stop_right_after_return())
+
+    history = ProcessManager(definition(m), store).history("r1")
+    assert returned == [1]
+    assert [c.attempt for c in of_type(history, "TaskCompleted")] == [1], names(history)
+
+
+def test_a_handler_swallowing_its_timeout_is_recorded_as_timed_out(store: ProcessStore) -> None:
+    """docs/runtime.md: "A task's timeout cancels the handler ...; TaskTimedOut is then
+    recorded". A handler that catches CancelledError and returns gets TaskCompleted."""
+    m = quick()  # timeout 1s
+
+    async def swallow(ctx: TaskContext) -> None:
+        if ctx.attempt == 1:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                return
+
+    tasks = AsyncRebaseTasks(swallow)
+    asyncio.run(run_to_end(m, store, tasks, 1))
+
+    history = ProcessManager(definition(m), store).history("r1")
+    assert [t.attempt for t in of_type(history, "TaskTimedOut")] == [1], names(history)
+
+
+def test_a_handler_blocking_the_loop_past_its_timeout_is_timed_out_once(
+    store: ProcessStore,
+) -> None:
+    """An ``async def`` handler that blocks the loop (``time.sleep``, a sync HTTP client)
+    cannot be cancelled at its timeout: docs/runtime.md says nothing of it. Shown here:
+    what is recorded when it outlives its timeout (1 s) by blocking."""
+    m = quick()  # timeout 1s, retry 3 at once
+
+    async def block_first(ctx: TaskContext) -> None:
+        if ctx.attempt == 1:
+            time.sleep(2.5)  # blocks the event loop, the worker's and the service's
+
+    tasks = AsyncRebaseTasks(block_first)
+    asyncio.run(run_to_end(m, store, tasks, 1))
+
+    history = ProcessManager(definition(m), store).history("r1")
+    assert [t.attempt for t in of_type(history, "TaskTimedOut")] == [1], names(history)
+
+
+def test_a_stopped_worker_refuses_to_start_again(store: ProcessStore) -> None:
+    """stop() shuts the pools down ("a stopped worker is not started again"), yet start()
+    accepts: the claim loop then logs "cannot schedule new futures after shutdown"
+    every idle_wait, forever, and runs nothing. A clear error is expected instead."""
+    m = untimed()
+
+    async def restart() -> None:
+        worker = AsyncWorker(definition(m), store, AsyncRebaseTasks(succeed), idle_wait=0.01)
+        await worker.start()
+        await worker.stop()
+        try:
+            with pytest.raises(RuntimeError):
+                await worker.start()
+        finally:
+            await worker.stop(0)
+
+    asyncio.run(restart())
