@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,6 +16,7 @@ from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import ProcessStore
 from tests.runtime.support import definition, names, of_type, quick, untimed
 from tests.runtime.test_aio_worker import (
+    REPO,
     AsyncRebaseTasks,
     run_to_end,
     stop_once_running,
@@ -135,3 +138,50 @@ def test_a_stopped_worker_refuses_to_start_again(store: ProcessStore) -> None:
             await worker.stop(0)
 
     asyncio.run(restart())
+
+
+# A ``def`` handler still running when stop() gives up on it, in a process of its own:
+# the threaded worker's runner threads are daemons, so the interpreter exits; the
+# AsyncWorker's pool threads are joined at exit (concurrent.futures), so it waits.
+DEF_HANDLER_LEFT_RUNNING = """
+import asyncio, threading, time
+from pmc.runtime.aio import AsyncProcessManager, AsyncWorker
+from pmc.runtime.manager import ProcessManager
+from pmc.runtime.stores import open_store
+from tests.runtime.support import definition, untimed
+
+m = untimed()
+running = threading.Event()
+
+class Tasks:
+    def close_instance(self, task, ctx):
+        running.set()
+        time.sleep(60)  # ignores ctx.cancelled
+
+async def stop_while_running():
+    store = open_store("memory://")
+    manager = ProcessManager(definition(m), store, with_worker=True)
+    async with AsyncProcessManager(manager) as aio:
+        await aio.handle(m.RebaseFailed(rebase_id="r1", instances=["i0"]))
+    worker = AsyncWorker(definition(m), store, Tasks())
+    await worker.start()
+    await asyncio.to_thread(running.wait)
+    print(await worker.stop(0))
+
+asyncio.run(stop_while_running())
+"""
+
+
+def test_a_def_handler_outliving_stop_does_not_hold_the_interpreters_exit() -> None:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", DEF_HANDLER_LEFT_RUNNING],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"still not exited 20 s after stop(0); stdout: {expired.stdout!r}")
+    assert (done.returncode, done.stdout) == (0, "False\n"), done.stderr
