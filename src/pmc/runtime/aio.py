@@ -14,8 +14,10 @@ run on the event loop itself, many at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,13 +27,14 @@ from typing import TypeVar
 
 from event_sourcery import Event
 
+from pmc.errors import PmcError
 from pmc.runtime import attempts
 from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.log import fields, log_attempt, logger
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.preconditions import Precondition
 from pmc.runtime.results import AttemptReport, HandleResult, Report
-from pmc.runtime.running import DEFAULT_LEASE, Lease
+from pmc.runtime.running import DEFAULT_LEASE, Finished, Lease
 from pmc.runtime.state import KeyValue, ProcessState
 from pmc.runtime.stores.api import ProcessStore, StoredEvent
 from pmc.runtime.work import TimeOut
@@ -45,7 +48,13 @@ from pmc.runtime.worker import (
     WorkerStats,
 )
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_THREADS", "AsyncProcessManager", "AsyncWorker"]
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_THREADS",
+    "AsyncProcessManager",
+    "AsyncWorker",
+    "WorkerStopped",
+]
 
 _T = TypeVar("_T")
 
@@ -55,6 +64,48 @@ _T = TypeVar("_T")
 DEFAULT_THREADS = 4
 # ``async def`` handlers running at once on one worker's event loop.
 DEFAULT_MAX_CONCURRENCY = 16
+# How long ``stop`` waits for attempts it cancelled, as ``Worker.stop`` does.
+CANCEL_WAIT = 1.0
+
+
+class WorkerStopped(PmcError, RuntimeError):
+    """``start`` on an ``AsyncWorker`` already stopped (or closed): its pools are shut down."""
+
+
+def _job_name(job: Job | Settle) -> str:
+    return f"{job.served.definition.category}/{job.item.key}"
+
+
+async def _in_daemon_thread(call: Callable[..., None], *args: object) -> None:
+    """Await ``call(*args)`` run in a new daemon thread (with the caller's context variables).
+
+    Cancelling the wait leaves the thread running: it is a daemon, so it
+    does not hold the interpreter's exit as a ``ThreadPoolExecutor``'s
+    threads do (they are joined at exit).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():
+            return  # the wait was cancelled
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            context.run(call, *args)
+        except BaseException as raised:  # handed to the awaiting task
+            error = raised
+        with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, daemon=True, name=getattr(call, "__name__", "call")).start()
+    await done
 
 
 class _OffLoop:
@@ -216,6 +267,7 @@ class AsyncWorker:
         self._jobs: set[asyncio.Task[None]] = set()
         self._claiming: asyncio.Task[None] | None = None
         self._slot_freed = asyncio.Event()
+        self._closed = False
 
     @property
     def worker_id(self) -> str:
@@ -233,6 +285,11 @@ class AsyncWorker:
 
     async def start(self) -> None:
         """Claim and run work in the background, on the running event loop, until ``stop``."""
+        if self._closed:
+            raise WorkerStopped(
+                f"worker {self.worker_id} was stopped (its thread pools are shut down):"
+                " create a new AsyncWorker to start again"
+            )
         if self._claiming is not None:
             raise RuntimeError(f"worker {self.worker_id} is already running")
         self._worker.stopping.clear()
@@ -287,7 +344,16 @@ class AsyncWorker:
         self._worker.cancel_running()
         for job in late:
             job.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        # As the threaded worker's stop: a second more, no longer. A handler
+        # that swallows its cancellation must not hold a service's shutdown.
+        _, ignoring = await asyncio.wait(late, timeout=CANCEL_WAIT)
+        if ignoring:
+            logger.warning(
+                "worker %s: attempts still running after their cancellation: %s",
+                self.worker_id,
+                "; ".join(job.get_name() for job in ignoring),
+                extra=fields(worker=self.worker_id),
+            )
         return False
 
     async def _claim_rounds(self) -> None:
@@ -335,7 +401,7 @@ class AsyncWorker:
 
     def _spawn_all(self, jobs: Sequence[Job | Settle]) -> None:
         for job in jobs:
-            task = asyncio.create_task(self._run(job))
+            task = asyncio.create_task(self._run(job), name=_job_name(job))
             self._jobs.add(task)
             task.add_done_callback(self._finished)
 
@@ -357,15 +423,27 @@ class AsyncWorker:
         if not attempts.is_async_handler(
             served.definition, served.manager.tasks, attempt.task.task
         ):
-            await self._off_loop(worker.run_job, job)
+            # A thread of its own, a daemon as the threaded worker's: a
+            # handler outliving ``stop`` must not hold the interpreter's exit.
+            await _in_daemon_thread(worker.run_job, job)
             return
+
+        async def record(finished: Finished | None) -> None:
+            if finished is None:
+                # Its timeout passed: recorded as any worker records an expired
+                # lease (if the store's clock is not there yet, the row, due at
+                # the lease's end, has it recorded then).
+                timed_out = Settle(served, job.item, TimeOut(attempt.task))
+                await self._off_loop(worker.settle_due, timed_out)
+            else:
+                await self._off_loop(worker.record_job, job, finished)
+
         try:
-            finished = await served.runner.run_handler_async(
-                attempt, worker.lease, self._stop_keeping
-            )
+            await served.runner.run_handler_async(attempt, worker.lease, self._stop_keeping, record)
         except asyncio.CancelledError:
             log_attempt(
-                "cancelled (the worker stopped, or its loop ended); left to its lease",
+                "cancelled (the worker stopped, or its loop ended); left to its lease"
+                " unless its handler had returned",
                 served.definition.category,
                 attempt.key,
                 attempt.task,
@@ -374,16 +452,8 @@ class AsyncWorker:
             raise
         except Exception:
             worker.log_failure(job.item)
-            return
         finally:
             worker.attempt_ended(attempt)
-        if finished is None:
-            # Its timeout passed: recorded as any worker records an expired
-            # lease (if the store's clock is not there yet, the row, due at
-            # the lease's end, has it recorded then).
-            await self._off_loop(worker.settle_due, Settle(served, job.item, TimeOut(attempt.task)))
-        else:
-            await self._off_loop(worker.record_job, job, finished)
 
     async def _stop_keeping(self, lease: Lease) -> None:
         await self._off_loop(lease.stop)
@@ -409,5 +479,6 @@ class AsyncWorker:
 
     def close(self) -> None:
         """Shut the thread pools down, as ``stop`` does: for a worker run with ``run_once`` only."""
+        self._closed = True
         self._claims.close()
         self._off_loop.close()
