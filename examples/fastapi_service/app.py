@@ -27,7 +27,7 @@ from pmc.runtime import TaskContext
 from pmc.runtime.aio import AsyncProcessManager, AsyncWorker
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.results import HandleStatus
-from pmc.runtime.stores import open_store
+from pmc.runtime.stores import UnstorableValue, open_store
 
 
 class CloudTasks:
@@ -85,7 +85,10 @@ def create_app(module: ModuleType, store_url: str, tasks: object | None = None) 
         # across streams, so a delivery id is recorded once, whatever rebase
         # it names. A reuse is a redelivery only if it carries the same event.
         event_id = uuid.uuid5(DELIVERIES, x_delivery_id)
-        result = await app.state.processes.record(event.rebase_id, event, event_id)
+        try:
+            result = await app.state.processes.record(event.rebase_id, event, event_id)
+        except UnstorableValue as error:  # a key too long, text that is not Unicode
+            raise HTTPException(422, str(error)) from error
         if result.status is HandleStatus.DEDUPLICATED and not await _redelivered(event, event_id):
             response.status_code = 409
             return {
@@ -101,7 +104,10 @@ def create_app(module: ModuleType, store_url: str, tasks: object | None = None) 
 
     @app.get("/rebases/{rebase_id}")
     async def rebase(rebase_id: str) -> dict[str, Any]:
-        state = await app.state.processes.state(rebase_id)
+        try:
+            state = await app.state.processes.state(rebase_id)
+        except UnstorableValue as error:
+            raise HTTPException(422, str(error)) from error
         if not state.version:
             raise HTTPException(404, f"no rebase {rebase_id!r}")
         return {
