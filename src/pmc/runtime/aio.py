@@ -58,7 +58,7 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-# Threads for store I/O (and ``def`` handlers): a few suffice, since each
+# Threads for store I/O: a few suffice, since each
 # call is a short transaction; more would only queue on the database (and
 # SQLite takes one writer at a time anyway).
 DEFAULT_THREADS = 4
@@ -213,17 +213,21 @@ class AsyncWorker:
     differs is how an ``async def`` handler runs: as an asyncio task on the
     loop ``start()`` was awaited on, cancelled when the task's ``timeout``
     passes (then ``TaskTimedOut`` is recorded, as the worker that finds the
-    lease expired records it). A ``def`` handler of the same tasks object runs
-    in the thread pool, exactly as a threaded worker runs it (not cancelled:
-    its lease expires, and its late outcome is recorded).
+    lease expired records it, whatever the handler did once its timeout
+    passed). It must not block the loop: a blocked loop runs nothing else
+    and cannot cancel it. A ``def`` handler of the same tasks object runs in
+    a daemon thread of its own, exactly as a threaded worker runs it (not
+    cancelled: its lease expires, and its late outcome is recorded).
 
     ``start()`` starts claiming in the background; ``stop(grace)`` stops
     claiming and waits ``grace`` seconds for the running attempts, then
-    cancels those left (``ctx.cancelled`` is set as well). A cancelled
+    cancels those left (``ctx.cancelled`` is set as well) and waits a second
+    more, no longer (a handler may swallow its cancellation). A cancelled
     attempt records nothing: left to its lease, it times out and is retried,
     as a threaded worker leaves an attempt still running after its grace. An
     attempt whose handler returned has its outcome recorded, cancelled or not
-    (the write runs in its thread to the end). ``run_once()`` and
+    (stopping its lease and the write are shielded from the cancellation).
+    A stopped worker is not started again (``WorkerStopped``). ``run_once()`` and
     ``drain()`` do what is due now and await it (handy with a fake clock).
     """
 
