@@ -21,11 +21,14 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from event_sourcery import Event
+
+if TYPE_CHECKING:
+    # typing.Unpack for **kwargs is Python 3.12's; only mypy reads it here.
+    from typing_extensions import Unpack
 
 from pmc.errors import PmcError
 from pmc.runtime import attempts
@@ -33,18 +36,17 @@ from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.log import fields, log_attempt, logger
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.preconditions import Precondition
-from pmc.runtime.results import AttemptReport, HandleResult, Report
-from pmc.runtime.running import DEFAULT_LEASE, Finished, Lease
+from pmc.runtime.results import AttemptReport, HandleResult
+from pmc.runtime.running import Finished, Lease
 from pmc.runtime.state import KeyValue, ProcessState
 from pmc.runtime.stores.api import ProcessStore, StoredEvent
 from pmc.runtime.work import TimeOut
 from pmc.runtime.worker import (
-    CLAIM_SECONDS,
-    IDLE_WAIT,
     STOP_GRACE,
     Job,
     Settle,
     Worker,
+    WorkerOptions,
     WorkerStats,
 )
 
@@ -127,7 +129,22 @@ class _OffLoop:
         self._pool.shutdown(wait=False)
 
 
-class AsyncProcessManager:
+class _LeftByAsyncWith:
+    """``async with``'s exit, for a class saying what leaving it does (``_leave``)."""
+
+    async def _leave(self) -> None:
+        raise NotImplementedError
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._leave()
+
+
+class AsyncProcessManager(_LeftByAsyncWith):
     """A ``ProcessManager`` awaited from an event loop, its store I/O run in ``threads`` threads.
 
     Every method delegates to ``manager``, in a thread of the pool: the same
@@ -193,16 +210,11 @@ class AsyncProcessManager:
     async def __aenter__(self) -> AsyncProcessManager:
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def _leave(self) -> None:
         self.close()
 
 
-class AsyncWorker:
+class AsyncWorker(_LeftByAsyncWith):
     """A ``Worker`` whose ``async def`` handlers run on the event loop, ``max_concurrency`` at once.
 
     It claims, starts, records and retries through the threaded ``Worker``'s
@@ -237,31 +249,15 @@ class AsyncWorker:
         store: ProcessStore,
         tasks: object,
         *,
-        worker_id: str | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         threads: int = DEFAULT_THREADS,
-        lease: timedelta = DEFAULT_LEASE,
-        claim_seconds: float = CLAIM_SECONDS,
-        idle_wait: float = IDLE_WAIT,
-        listener: Callable[[Report, WorkerStats], None] | None = None,
-        also_serve: Sequence[tuple[ProcessDefinition, object]] = (),
+        **options: Unpack[WorkerOptions],
     ) -> None:
-        """As ``Worker`` takes them, ``max_concurrency`` for its ``concurrency``;
-        ``listener`` is called from the loop or from a pool thread."""
+        """As ``Worker`` takes them (``options``), ``max_concurrency`` for its
+        ``concurrency``; the ``listener`` is called from the loop or from a pool thread."""
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
-        self._worker = Worker(
-            definition,
-            store,
-            tasks,
-            worker_id=worker_id,
-            concurrency=max_concurrency,
-            lease=lease,
-            claim_seconds=claim_seconds,
-            idle_wait=idle_wait,
-            listener=listener,
-            also_serve=also_serve,
-        )
+        self._worker = Worker(definition, store, tasks, concurrency=max_concurrency, **options)
         self.max_concurrency = max_concurrency
         self._off_loop = _OffLoop(threads, f"{self._worker.worker_id}-io")
         # Claims, and waits for work while idle, in a thread of their own, as
@@ -319,24 +315,14 @@ class AsyncWorker:
             self._claiming = None
         finished = await self._wait_for_jobs(grace)
         self.close()
-        logger.info(
-            "worker %s stopped%s",
-            self.worker_id,
-            "" if finished else " (attempts cancelled are left to their lease)",
-            extra=fields(worker=self.worker_id, category=",".join(self.categories)),
-        )
+        self._worker.log_stopped(finished)
         return finished
 
     async def __aenter__(self) -> AsyncWorker:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def _leave(self) -> None:
         await self.stop()
 
     async def _wait_for_jobs(self, grace: float) -> bool:
