@@ -1,4 +1,4 @@
-"""Review of examples/fastapi_service: what "deduplicated by X-Delivery-Id" means."""
+"""examples/fastapi_service: what "deduplicated by X-Delivery-Id" means (from a review)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ FAILED = {"rebase_id": "r1", "instances": ["A", "B"], "reason": "conflict in mai
 
 
 def test_a_delivery_id_reused_with_another_body_is_not_silently_dropped(store_url: str) -> None:
-    """Same X-Delivery-Id, another payload: not a redelivery. The example answers 202
-    "deduplicated" and the new payload is lost without a word (a 409 would tell the
-    sender)."""
+    """Same X-Delivery-Id, another payload: not a redelivery. A 409 tells the sender,
+    where a 202 "deduplicated" would lose the new payload without a word."""
     other = {**FAILED, "instances": ["C"], "reason": "another failure"}
     with TestClient(create_app(seed(), store_url)) as client:
         client.post("/webhooks/rebase-failed", json=FAILED, headers={"X-Delivery-Id": "d1"})
@@ -25,9 +24,9 @@ def test_a_delivery_id_reused_with_another_body_is_not_silently_dropped(store_ur
 
 
 def test_a_delivery_id_is_recorded_once_whatever_the_rebase(store_url: str) -> None:
-    """The sender's delivery id is unique per delivery, not per rebase: the example
-    records the same delivery twice when it names another rebase (the stored id is
-    derived from the id and the stream)."""
+    """The sender's delivery id is unique per delivery, not per rebase: the stored id
+    derives from the delivery id alone, so a reuse naming another rebase is not
+    recorded there."""
     other = {**FAILED, "rebase_id": "r2"}
     with TestClient(create_app(seed(), store_url)) as client:
         first = client.post("/webhooks/rebase-failed", json=FAILED, headers={"X-Delivery-Id": "d1"})

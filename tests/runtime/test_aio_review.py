@@ -1,4 +1,9 @@
-"""Review of the asyncio branch: defects shown by failing tests (no fixes here)."""
+"""AsyncWorker under handlers that misbehave: found by a review, each now fixed.
+
+A handler swallowing its cancellation, one blocking the loop, one whose lease
+stops slowly after it returned, a ``def`` handler outliving ``stop``, and a
+stopped worker started again.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import time
 
 import pytest
 
+from pmc.errors import PmcError
 from pmc.runtime import TaskContext, running
 from pmc.runtime.aio import AsyncWorker
 from pmc.runtime.manager import ProcessManager
@@ -25,10 +31,9 @@ from tests.runtime.test_aio_worker import (
 
 
 def test_stop_returns_even_if_a_handler_ignores_its_cancellation(store: ProcessStore) -> None:
-    """The threaded worker's stop() gives up after grace + 1 s and returns False;
-    docs/runtime.md says AsyncWorker.stop waits ``grace`` then cancels. A handler that
-    swallows CancelledError (a common bug in third-party code) must not make stop() —
-    and so a FastAPI shutdown — hang forever."""
+    """As the threaded worker's stop(), AsyncWorker.stop gives up a second after
+    cancelling and returns False: a handler that swallows CancelledError (a common bug
+    in third-party code) must not make stop() — and so a FastAPI shutdown — hang."""
     m = untimed()
     release = asyncio.Event()
 
@@ -53,10 +58,9 @@ def test_a_handler_that_returned_has_its_outcome_recorded_even_if_cancelled_whil
     store: ProcessStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """docs/runtime.md: "An attempt whose handler returned has its outcome recorded,
-    cancelled or not ... so no attempt is recorded twice nor lost". But
-    run_handler_async awaits ``stop_keeping`` (Lease.stop waits for a renewal under way,
-    a store write) after the handler returned: a stop() past its grace (or the loop
-    ending) cancels it there, and the returned outcome is dropped."""
+    cancelled or not". After the handler returned, its lease is stopped (Lease.stop
+    waits for a renewal under way, a store write) and its outcome recorded: a stop()
+    past its grace (or the loop ending) cancelling it there must not drop the outcome."""
     m = untimed()  # no timeout: the lease is kept, so stopped after the handler returns
     slow_stop = running.Lease.stop
 
@@ -85,7 +89,7 @@ def test_a_handler_that_returned_has_its_outcome_recorded_even_if_cancelled_whil
 
 def test_a_handler_swallowing_its_timeout_is_recorded_as_timed_out(store: ProcessStore) -> None:
     """docs/runtime.md: "A task's timeout cancels the handler ...; TaskTimedOut is then
-    recorded". A handler that catches CancelledError and returns gets TaskCompleted."""
+    recorded" — even if the handler catches the CancelledError and returns."""
     m = quick()  # timeout 1s
 
     async def swallow(ctx: TaskContext) -> None:
@@ -106,8 +110,8 @@ def test_a_handler_blocking_the_loop_past_its_timeout_is_timed_out_once(
     store: ProcessStore,
 ) -> None:
     """An ``async def`` handler that blocks the loop (``time.sleep``, a sync HTTP client)
-    cannot be cancelled at its timeout: docs/runtime.md says nothing of it. Shown here:
-    what is recorded when it outlives its timeout (1 s) by blocking."""
+    cannot be cancelled at its timeout (docs/runtime.md warns of it); returning after
+    its timeout (1 s) passed, it is recorded as timed out, once."""
     m = quick()  # timeout 1s, retry 3 at once
 
     async def block_first(ctx: TaskContext) -> None:
@@ -122,9 +126,9 @@ def test_a_handler_blocking_the_loop_past_its_timeout_is_timed_out_once(
 
 
 def test_a_stopped_worker_refuses_to_start_again(store: ProcessStore) -> None:
-    """stop() shuts the pools down ("a stopped worker is not started again"), yet start()
-    accepts: the claim loop then logs "cannot schedule new futures after shutdown"
-    every idle_wait, forever, and runs nothing. A clear error is expected instead."""
+    """stop() shuts the pools down: start() then refuses with a clear error
+    (WorkerStopped), where a claim loop would log "cannot schedule new futures after
+    shutdown" every idle_wait, forever, and run nothing."""
     m = untimed()
 
     async def restart() -> None:
@@ -132,8 +136,9 @@ def test_a_stopped_worker_refuses_to_start_again(store: ProcessStore) -> None:
         await worker.start()
         await worker.stop()
         try:
-            with pytest.raises(RuntimeError):
+            with pytest.raises(RuntimeError, match="was stopped") as refused:
                 await worker.start()
+            assert isinstance(refused.value, PmcError)
         finally:
             await worker.stop(0)
 
@@ -141,8 +146,8 @@ def test_a_stopped_worker_refuses_to_start_again(store: ProcessStore) -> None:
 
 
 # A ``def`` handler still running when stop() gives up on it, in a process of its own:
-# the threaded worker's runner threads are daemons, so the interpreter exits; the
-# AsyncWorker's pool threads are joined at exit (concurrent.futures), so it waits.
+# it runs in a daemon thread, as the threaded worker's handlers do, so the interpreter
+# exits (a pool's threads, joined at exit by concurrent.futures, would hold it).
 DEF_HANDLER_LEFT_RUNNING = """
 import asyncio, threading, time
 from pmc.runtime.aio import AsyncProcessManager, AsyncWorker
