@@ -4,26 +4,30 @@
     PYTHONPATH=examples uvicorn --factory fastapi_service.app:main
 
 ``POST /webhooks/rebase-failed`` takes a ``RebaseFailed`` as JSON, with the
-sender's delivery id in the ``X-Delivery-Id`` header: a redelivery (same id)
-is recorded once. ``GET /rebases/{rebase_id}`` shows where the process is.
+sender's delivery id in the ``X-Delivery-Id`` header: a redelivery (same id,
+same event) is recorded once (``deduplicated``); the same id with another
+event, or for another rebase, is refused (409). ``GET /rebases/{rebase_id}``
+shows where the process is.
 The lifespan runs an ``AsyncWorker`` on the server's event loop, which runs
 the ``async def`` task handlers; store calls run in thread pools. See the
 README next to this file.
 """
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Header, HTTPException
+from fastapi import Body, FastAPI, Header, HTTPException, Response
 from pydantic import ValidationError
 
 from pmc.runtime import TaskContext
 from pmc.runtime.aio import AsyncProcessManager, AsyncWorker
 from pmc.runtime.manager import ProcessManager
-from pmc.runtime.stores import open_store
+from pmc.runtime.results import HandleStatus
+from pmc.runtime.stores import UnstorableValue, open_store
 
 
 class CloudTasks:
@@ -38,6 +42,10 @@ class CloudTasks:
 
     async def close_instance(self, task: Any, ctx: TaskContext) -> None:
         self.closed.append(ctx.machine_id)
+
+
+# The namespace of the stored ids of deliveries (a fixed, random UUID).
+DELIVERIES = uuid.UUID("5d7c1f0e-8a61-4c1e-9a57-0b8f3c2d6e41")
 
 
 def create_app(module: ModuleType, store_url: str, tasks: object | None = None) -> FastAPI:
@@ -65,19 +73,41 @@ def create_app(module: ModuleType, store_url: str, tasks: object | None = None) 
     async def rebase_failed(
         payload: Annotated[dict[str, Any], Body()],
         x_delivery_id: Annotated[str, Header(min_length=1, max_length=200)],
+        response: Response,
     ) -> dict[str, str]:
         try:
             event = module.RebaseFailed.model_validate(payload)
         except ValidationError as error:
             raise HTTPException(422, error.errors(include_url=False)) from error
-        # The delivery id is the event's id: the inbox of the rebase's stream
-        # records a redelivery once (``deduplicated``).
-        result = await app.state.processes.handle(event, x_delivery_id)
-        return {"status": result.status.value, "event_id": str(result.event_id)}
+        # The delivery id is unique per delivery across the whole service, so
+        # the stored event's id is derived from it alone (not from it and the
+        # stream, as ``handle`` derives it): the store keeps event ids unique
+        # across streams, so a delivery id is recorded once, whatever rebase
+        # it names. A reuse is a redelivery only if it carries the same event.
+        event_id = uuid.uuid5(DELIVERIES, x_delivery_id)
+        try:
+            result = await app.state.processes.record(event.rebase_id, event, event_id)
+        except UnstorableValue as error:  # a key too long, text that is not Unicode
+            raise HTTPException(422, str(error)) from error
+        if result.status is HandleStatus.DEDUPLICATED and not await _redelivered(event, event_id):
+            response.status_code = 409
+            return {
+                "status": "conflict",
+                "detail": f"delivery {x_delivery_id!r} was already received with another event",
+            }
+        return {"status": result.status.value, "event_id": str(event_id)}
+
+    async def _redelivered(event: Any, event_id: uuid.UUID) -> bool:
+        """Whether the rebase's stream holds ``event`` itself under ``event_id``."""
+        history = await app.state.processes.history(event.rebase_id)
+        return any(stored.event_id == event_id and stored.event == event for stored in history)
 
     @app.get("/rebases/{rebase_id}")
     async def rebase(rebase_id: str) -> dict[str, Any]:
-        state = await app.state.processes.state(rebase_id)
+        try:
+            state = await app.state.processes.state(rebase_id)
+        except UnstorableValue as error:
+            raise HTTPException(422, str(error)) from error
         if not state.version:
             raise HTTPException(404, f"no rebase {rebase_id!r}")
         return {

@@ -6,9 +6,11 @@ Driven through FastAPI's ``TestClient``, which runs the lifespan (and so the
 
 from __future__ import annotations
 
+import json
 import time
 
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from examples.fastapi_service.app import CloudTasks, create_app
 from pmc.runtime.manager import ProcessManager
@@ -70,3 +72,29 @@ def test_bad_requests_get_clear_answers(store_url: str) -> None:
     assert bad_event.status_code == 422
     assert bad_event.json()["detail"][0]["loc"] == ["instances"]
     assert (unknown.status_code, unknown.json()) == (404, {"detail": "no rebase 'nope'"})
+
+
+def test_keys_and_text_no_store_can_hold_get_a_422_naming_them(store_url: str) -> None:
+    def failed(rebase_id: str, instance: str = "A") -> bytes:
+        # Sent as raw JSON: an HTTP client will not encode a lone surrogate itself.
+        text = json.dumps({"rebase_id": rebase_id, "instances": [instance]})
+        return text.encode("ascii")
+
+    def post(body: bytes, delivery_id: str) -> Response:
+        headers = {"X-Delivery-Id": delivery_id, "Content-Type": "application/json"}
+        return client.post("/webhooks/rebase-failed", content=body, headers=headers)
+
+    with TestClient(create_app(seed(), store_url)) as client:
+        lone_surrogate = post(failed("r\ud800"), "d1")
+        too_long = post(failed("r" * 300), "d2")
+        in_the_event = post(failed("r1", "A\ud800"), "d3")
+        looked_up = client.get("/rebases/" + "r" * 300)
+
+    assert (lone_surrogate.status_code, lone_surrogate.json()) == (
+        422,
+        {"detail": "key must not contain a lone surrogate (\\ud800): 'r\\ud800'"},
+    )
+    assert too_long.status_code == looked_up.status_code == 422
+    assert too_long.json()["detail"].startswith("key is longer than 255 characters")
+    assert in_the_event.status_code == 422
+    assert "RebaseFailed contains a lone surrogate" in in_the_event.json()["detail"]

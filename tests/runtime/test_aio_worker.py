@@ -227,37 +227,44 @@ def test_a_timeout_before_the_stores_clock_says_so_is_recorded_when_it_does(
 
 
 def test_an_attempt_without_timeout_keeps_its_lease_while_its_handler_awaits(
-    open_same_store: OpenStore,
+    open_same_store: OpenStore, clock: FakeClock
 ) -> None:
+    """The store runs on a fake clock, moved by the handler itself: each step moves it
+    two thirds of a lease, so two steps without a renewal would expire the lease; after
+    each step the handler awaits the next renewal, then a threaded worker looks for
+    expired leases (it would record a timeout). Nothing depends on the machine's speed."""
     m = untimed()
     store = open_same_store()
-    lease = timedelta(seconds=0.3)
+    lease = timedelta(seconds=0.3)  # renewed every 0.1 s of real time
+    watcher = Worker(definition(m), open_same_store(), RebaseTasks(), worker_id="watcher")
+
+    def renewals() -> int:
+        return len(of_type(ProcessManager(definition(m), store).history("r1"), "TaskStarted"))
+
+    def renewed_after(seen: int) -> None:
+        wait_until(lambda: renewals() > seen)
 
     async def outlast_three_leases(ctx: TaskContext) -> None:
-        await asyncio.sleep(1.0)
+        for _ in range(3):
+            seen = await asyncio.to_thread(renewals)
+            clock.advance(seconds=lease.total_seconds() * 2 / 3)
+            await asyncio.to_thread(renewed_after, seen)
+            await asyncio.to_thread(watcher.run_once)
 
     tasks = AsyncRebaseTasks(outlast_three_leases)
-    # A threaded worker beside it would record a timeout as soon as a lease expired.
-    watcher = Worker(definition(m), open_same_store(), RebaseTasks(), worker_id="watcher")
 
     async def run_beside_the_watcher() -> None:
         async with async_manager(m, store) as aio:
             await start_r1(aio, m, 1)
             async with AsyncWorker(definition(m), store, tasks, worker_id="aio", lease=lease):
-                await tasks.started.wait()
-                watcher.start()
-                try:
-                    await until_ended(aio, "r1")
-                finally:
-                    watcher.stop()
+                await until_ended(aio, "r1")
 
     asyncio.run(run_beside_the_watcher())
 
     history = ProcessManager(definition(m), store).history("r1")
     starts = of_type(history, "TaskStarted")
     assert {(s.worker, s.attempt) for s in starts} == {("aio", 1)}
-    # The start and at least one renewal; how many fit depends on the machine's load.
-    assert len(starts) >= 2
+    assert len(starts) >= 4  # the start and a renewal after each step
     assert of_type(history, "TaskTimedOut") == []
     assert names(history)[-1] == "ProcessCompleted"
 

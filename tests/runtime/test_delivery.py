@@ -174,6 +174,22 @@ def test_a_key_with_a_lone_surrogate_is_refused_clearly(store: ProcessStore) -> 
         store.load("RtRebase", "r\udcff")
 
 
+def test_a_key_no_store_can_hold_is_refused_before_a_delivery_id_is_derived_from_it(
+    store: ProcessStore,
+) -> None:
+    """The stored id of a delivery derives from the key: a key that cannot be hashed
+    as UTF-8, or is too long, is refused as a pmc error, not a UnicodeEncodeError."""
+    m = seed()
+    manager = ProcessManager(definition(m), store)
+
+    with pytest.raises(api.UnstorableValue, match=r"key must not contain a lone surrogate"):
+        manager.handle(m.RebaseFailed(rebase_id="r\ud800", instances=["A"]), event_id="d1")
+    with pytest.raises(api.UnstorableValue, match=r"key is longer than 255 characters"):
+        manager.handle(m.RebaseFailed(rebase_id="r" * 300, instances=["A"]), event_id="d1")
+    with pytest.raises(api.UnstorableValue, match=r"key must not contain a lone surrogate"):
+        manager.stored_event_id("r\ud800", "d1")
+
+
 def test_an_event_id_with_a_lone_surrogate_is_refused_clearly(store: ProcessStore) -> None:
     m = seed()
     manager = ProcessManager(definition(m), store)

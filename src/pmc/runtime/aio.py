@@ -14,47 +14,100 @@ run on the event loop itself, many at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from event_sourcery import Event
 
+if TYPE_CHECKING:
+    # typing.Unpack for **kwargs is Python 3.12's; only mypy reads it here.
+    from typing_extensions import Unpack
+
+from pmc.errors import PmcError
 from pmc.runtime import attempts
 from pmc.runtime.definition import ProcessDefinition
 from pmc.runtime.log import fields, log_attempt, logger
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.preconditions import Precondition
-from pmc.runtime.results import AttemptReport, HandleResult, Report
-from pmc.runtime.running import DEFAULT_LEASE, Lease
+from pmc.runtime.results import AttemptReport, HandleResult
+from pmc.runtime.running import Finished, Lease
 from pmc.runtime.state import KeyValue, ProcessState
 from pmc.runtime.stores.api import ProcessStore, StoredEvent
 from pmc.runtime.work import TimeOut
 from pmc.runtime.worker import (
-    CLAIM_SECONDS,
-    IDLE_WAIT,
     STOP_GRACE,
     Job,
     Settle,
     Worker,
+    WorkerOptions,
     WorkerStats,
 )
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_THREADS", "AsyncProcessManager", "AsyncWorker"]
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_THREADS",
+    "AsyncProcessManager",
+    "AsyncWorker",
+    "WorkerStopped",
+]
 
 _T = TypeVar("_T")
 
-# Threads for store I/O (and ``def`` handlers): a few suffice, since each
+# Threads for store I/O: a few suffice, since each
 # call is a short transaction; more would only queue on the database (and
 # SQLite takes one writer at a time anyway).
 DEFAULT_THREADS = 4
 # ``async def`` handlers running at once on one worker's event loop.
 DEFAULT_MAX_CONCURRENCY = 16
+# How long ``stop`` waits for attempts it cancelled, as ``Worker.stop`` does.
+CANCEL_WAIT = 1.0
+
+
+class WorkerStopped(PmcError, RuntimeError):
+    """``start`` on an ``AsyncWorker`` already stopped (or closed): its pools are shut down."""
+
+
+def _job_name(job: Job | Settle) -> str:
+    return f"{job.served.definition.category}/{job.item.key}"
+
+
+async def _in_daemon_thread(call: Callable[..., None], *args: object) -> None:
+    """Await ``call(*args)`` run in a new daemon thread (with the caller's context variables).
+
+    Cancelling the wait leaves the thread running: it is a daemon, so it
+    does not hold the interpreter's exit as a ``ThreadPoolExecutor``'s
+    threads do (they are joined at exit).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():
+            return  # the wait was cancelled
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            context.run(call, *args)
+        except BaseException as raised:  # handed to the awaiting task
+            error = raised
+        with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, daemon=True, name=getattr(call, "__name__", "call")).start()
+    await done
 
 
 class _OffLoop:
@@ -76,7 +129,22 @@ class _OffLoop:
         self._pool.shutdown(wait=False)
 
 
-class AsyncProcessManager:
+class _LeftByAsyncWith:
+    """``async with``'s exit, for a class saying what leaving it does (``_leave``)."""
+
+    async def _leave(self) -> None:
+        raise NotImplementedError
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._leave()
+
+
+class AsyncProcessManager(_LeftByAsyncWith):
     """A ``ProcessManager`` awaited from an event loop, its store I/O run in ``threads`` threads.
 
     Every method delegates to ``manager``, in a thread of the pool: the same
@@ -142,16 +210,11 @@ class AsyncProcessManager:
     async def __aenter__(self) -> AsyncProcessManager:
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def _leave(self) -> None:
         self.close()
 
 
-class AsyncWorker:
+class AsyncWorker(_LeftByAsyncWith):
     """A ``Worker`` whose ``async def`` handlers run on the event loop, ``max_concurrency`` at once.
 
     It claims, starts, records and retries through the threaded ``Worker``'s
@@ -162,17 +225,21 @@ class AsyncWorker:
     differs is how an ``async def`` handler runs: as an asyncio task on the
     loop ``start()`` was awaited on, cancelled when the task's ``timeout``
     passes (then ``TaskTimedOut`` is recorded, as the worker that finds the
-    lease expired records it). A ``def`` handler of the same tasks object runs
-    in the thread pool, exactly as a threaded worker runs it (not cancelled:
-    its lease expires, and its late outcome is recorded).
+    lease expired records it, whatever the handler did once its timeout
+    passed). It must not block the loop: a blocked loop runs nothing else
+    and cannot cancel it. A ``def`` handler of the same tasks object runs in
+    a daemon thread of its own, exactly as a threaded worker runs it (not
+    cancelled: its lease expires, and its late outcome is recorded).
 
     ``start()`` starts claiming in the background; ``stop(grace)`` stops
     claiming and waits ``grace`` seconds for the running attempts, then
-    cancels those left (``ctx.cancelled`` is set as well). A cancelled
+    cancels those left (``ctx.cancelled`` is set as well) and waits a second
+    more, no longer (a handler may swallow its cancellation). A cancelled
     attempt records nothing: left to its lease, it times out and is retried,
     as a threaded worker leaves an attempt still running after its grace. An
     attempt whose handler returned has its outcome recorded, cancelled or not
-    (the write runs in its thread to the end). ``run_once()`` and
+    (stopping its lease and the write are shielded from the cancellation).
+    A stopped worker is not started again (``WorkerStopped``). ``run_once()`` and
     ``drain()`` do what is due now and await it (handy with a fake clock).
     """
 
@@ -182,31 +249,15 @@ class AsyncWorker:
         store: ProcessStore,
         tasks: object,
         *,
-        worker_id: str | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         threads: int = DEFAULT_THREADS,
-        lease: timedelta = DEFAULT_LEASE,
-        claim_seconds: float = CLAIM_SECONDS,
-        idle_wait: float = IDLE_WAIT,
-        listener: Callable[[Report, WorkerStats], None] | None = None,
-        also_serve: Sequence[tuple[ProcessDefinition, object]] = (),
+        **options: Unpack[WorkerOptions],
     ) -> None:
-        """As ``Worker`` takes them, ``max_concurrency`` for its ``concurrency``;
-        ``listener`` is called from the loop or from a pool thread."""
+        """As ``Worker`` takes them (``options``), ``max_concurrency`` for its
+        ``concurrency``; the ``listener`` is called from the loop or from a pool thread."""
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
-        self._worker = Worker(
-            definition,
-            store,
-            tasks,
-            worker_id=worker_id,
-            concurrency=max_concurrency,
-            lease=lease,
-            claim_seconds=claim_seconds,
-            idle_wait=idle_wait,
-            listener=listener,
-            also_serve=also_serve,
-        )
+        self._worker = Worker(definition, store, tasks, concurrency=max_concurrency, **options)
         self.max_concurrency = max_concurrency
         self._off_loop = _OffLoop(threads, f"{self._worker.worker_id}-io")
         # Claims, and waits for work while idle, in a thread of their own, as
@@ -216,6 +267,7 @@ class AsyncWorker:
         self._jobs: set[asyncio.Task[None]] = set()
         self._claiming: asyncio.Task[None] | None = None
         self._slot_freed = asyncio.Event()
+        self._closed = False
 
     @property
     def worker_id(self) -> str:
@@ -233,6 +285,11 @@ class AsyncWorker:
 
     async def start(self) -> None:
         """Claim and run work in the background, on the running event loop, until ``stop``."""
+        if self._closed:
+            raise WorkerStopped(
+                f"worker {self.worker_id} was stopped (its thread pools are shut down):"
+                " create a new AsyncWorker to start again"
+            )
         if self._claiming is not None:
             raise RuntimeError(f"worker {self.worker_id} is already running")
         self._worker.stopping.clear()
@@ -258,24 +315,14 @@ class AsyncWorker:
             self._claiming = None
         finished = await self._wait_for_jobs(grace)
         self.close()
-        logger.info(
-            "worker %s stopped%s",
-            self.worker_id,
-            "" if finished else " (attempts cancelled are left to their lease)",
-            extra=fields(worker=self.worker_id, category=",".join(self.categories)),
-        )
+        self._worker.log_stopped(finished)
         return finished
 
     async def __aenter__(self) -> AsyncWorker:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def _leave(self) -> None:
         await self.stop()
 
     async def _wait_for_jobs(self, grace: float) -> bool:
@@ -287,7 +334,16 @@ class AsyncWorker:
         self._worker.cancel_running()
         for job in late:
             job.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        # As the threaded worker's stop: a second more, no longer. A handler
+        # that swallows its cancellation must not hold a service's shutdown.
+        _, ignoring = await asyncio.wait(late, timeout=CANCEL_WAIT)
+        if ignoring:
+            logger.warning(
+                "worker %s: attempts still running after their cancellation: %s",
+                self.worker_id,
+                "; ".join(job.get_name() for job in ignoring),
+                extra=fields(worker=self.worker_id),
+            )
         return False
 
     async def _claim_rounds(self) -> None:
@@ -335,7 +391,7 @@ class AsyncWorker:
 
     def _spawn_all(self, jobs: Sequence[Job | Settle]) -> None:
         for job in jobs:
-            task = asyncio.create_task(self._run(job))
+            task = asyncio.create_task(self._run(job), name=_job_name(job))
             self._jobs.add(task)
             task.add_done_callback(self._finished)
 
@@ -357,16 +413,29 @@ class AsyncWorker:
         if not attempts.is_async_handler(
             served.definition, served.manager.tasks, attempt.task.task
         ):
-            await self._off_loop(worker.run_job, job)
+            # A thread of its own, a daemon as the threaded worker's: a
+            # handler outliving ``stop`` must not hold the interpreter's exit.
+            await _in_daemon_thread(worker.run_job, job)
             return
+
+        async def record(finished: Finished | None) -> None:
+            if finished is None:
+                attempt.telemetry.abandoned(TimeoutError(f"{attempt.task.task} timed out"))
+                # Its timeout passed: recorded as any worker records an expired
+                # lease (if the store's clock is not there yet, the row, due at
+                # the lease's end, has it recorded then).
+                timed_out = Settle(served, job.item, TimeOut(attempt.task))
+                await self._off_loop(worker.settle_due, timed_out)
+            else:
+                await self._off_loop(worker.record_job, job, finished)
+
         try:
-            finished = await served.runner.run_handler_async(
-                attempt, worker.lease, self._stop_keeping
-            )
+            await served.runner.run_handler_async(attempt, worker.lease, self._stop_keeping, record)
         except asyncio.CancelledError as cancelled:
             attempt.telemetry.abandoned(cancelled)
             log_attempt(
-                "cancelled (the worker stopped, or its loop ended); left to its lease",
+                "cancelled (the worker stopped, or its loop ended); left to its lease"
+                " unless its handler had returned",
                 served.definition.category,
                 attempt.key,
                 attempt.task,
@@ -376,17 +445,8 @@ class AsyncWorker:
         except Exception as error:
             attempt.telemetry.abandoned(error)
             worker.log_failure(job.item)
-            return
         finally:
             worker.attempt_ended(attempt)
-        if finished is None:
-            attempt.telemetry.abandoned(TimeoutError(f"{attempt.task.task} timed out"))
-            # Its timeout passed: recorded as any worker records an expired
-            # lease (if the store's clock is not there yet, the row, due at
-            # the lease's end, has it recorded then).
-            await self._off_loop(worker.settle_due, Settle(served, job.item, TimeOut(attempt.task)))
-        else:
-            await self._off_loop(worker.record_job, job, finished)
 
     async def _stop_keeping(self, lease: Lease) -> None:
         await self._off_loop(lease.stop)
@@ -412,5 +472,6 @@ class AsyncWorker:
 
     def close(self) -> None:
         """Shut the thread pools down, as ``stop`` does: for a worker run with ``run_once`` only."""
+        self._closed = True
         self._claims.close()
         self._off_loop.close()

@@ -33,7 +33,9 @@ from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight
 from pmc.runtime.stores.api import (
     ProcessStore,
     StoredEvent,
+    UnstorableValue,
     check_event,
+    check_name,
     check_stream,
     lone_surrogate,
 )
@@ -203,10 +205,12 @@ class ProcessManager:
         may concern several processes or keys. A text id is taken as it is
         and a UUID as its canonical text, so the same text always maps to the
         same stored id, and a UUID and its ``str`` are one delivery.
+        A key no store can hold (too long, a lone surrogate) is refused
+        (``UnstorableValue``) before the id is derived from it.
         """
-        return contract.delivery_id(
-            self.category, self.definition.stream_key(key), _delivery(event_id)
-        )
+        stream = self.definition.stream_key(key)
+        check_name("key", stream)
+        return contract.delivery_id(self.category, stream, _delivery(event_id))
 
     def record(
         self,
@@ -336,7 +340,7 @@ def _delivery(event_id: str | uuid.UUID) -> str | uuid.UUID:
     if isinstance(event_id, str) and event_id:
         problem = lone_surrogate(event_id)
         if problem is not None:
-            raise ValueError(f"event_id must not contain {problem}: {event_id[:40]!r}")
+            raise UnstorableValue(f"event_id must not contain {problem}: {event_id[:40]!r}")
         return event_id
     if isinstance(event_id, str):
         raise ValueError("event_id must not be empty (pass None for a random id)")

@@ -318,36 +318,64 @@ class TaskRunner:
         return Finished(started, outcome)
 
     async def run_handler_async(
-        self, started: Attempt, lease: timedelta, stop_keeping: Callable[[Lease], Awaitable[None]]
-    ) -> Finished | None:
+        self,
+        started: Attempt,
+        lease: timedelta,
+        stop_keeping: Callable[[Lease], Awaitable[None]],
+        record: Callable[[Finished | None], Awaitable[None]],
+    ) -> None:
         """``run_handler`` for an ``async def`` handler, awaited on the calling event loop.
 
-        The task's ``timeout`` is enforced by cancelling the handler: None
-        then, and the attempt's timeout is the caller's to record. A
-        cancellation of the caller propagates, the lease no longer renewed.
-        ``stop_keeping`` stops the lease's renewals off the loop (``Lease.stop``
-        waits for a renewal under way, a store write).
+        The task's ``timeout`` is enforced by cancelling the handler; once it
+        has passed, the attempt timed out whatever the handler did (swallowed
+        the cancellation and returned, or blocked the loop past it): ``record``
+        is then given None, and the attempt's timeout is its to record.
+        Otherwise ``record`` is given the handler's outcome. A cancellation of
+        the caller while the handler runs propagates, the lease no longer
+        renewed; once the handler has ended, stopping its lease and
+        ``record`` run to their end even if the caller is cancelled, so a
+        returned outcome is never lost. ``stop_keeping`` stops the lease's
+        renewals off the loop (``Lease.stop`` waits for a renewal under way,
+        a store write).
         """
         context = started.context
         keeper = self._keep_lease(
             started.key, started.task, started.worker, lease, context.cancellation
         )
+
+        async def stopped_keeping() -> None:
+            if keeper is not None:
+                await stop_keeping(keeper)
+
         timeout_ms = self._definition.tasks[started.task.task].timeout_ms
+        loop = asyncio.get_running_loop()
         try:
             with started.telemetry.running():
-                async with asyncio.timeout(None if timeout_ms is None else timeout_ms / 1000):
+                async with asyncio.timeout(
+                    None if timeout_ms is None else timeout_ms / 1000
+                ) as limit:
                     outcome = await attempts.invoke_async(
                         self._definition, self._tasks, started.task, context
                     )
         except TimeoutError:
             # ``invoke_async`` turns a handler's own TimeoutError into a
             # failure: this one is the attempt's timeout.
+            finished = None
+        except BaseException:
+            await run_to_the_end(stopped_keeping())
+            raise
+        else:
+            deadline = limit.when()
+            expired = limit.expired() or (deadline is not None and loop.time() >= deadline)
+            finished = None if expired else Finished(started, outcome)
+        if finished is None:
             context.cancellation.set()
-            return None
-        finally:
-            if keeper is not None:
-                await stop_keeping(keeper)
-        return Finished(started, outcome)
+
+        async def stop_then_record() -> None:
+            await stopped_keeping()
+            await record(finished)
+
+        await run_to_the_end(stop_then_record())
 
     def report(self, finished: Finished, recorded: HandleResult) -> AttemptReport:
         """The report of an attempt whose outcome was recorded as ``recorded``; logged."""
@@ -718,3 +746,24 @@ class OutcomeBatcher:
 class _Handed:
     finished: Finished
     result: HandleResult | Exception | None = None
+
+
+async def run_to_the_end(work: Awaitable[None]) -> None:
+    """Await ``work`` to its end even if the caller is cancelled meanwhile, then re-raise that.
+
+    For what follows a handler that returned (its lease stopped, its outcome
+    recorded): a cancellation there would drop an outcome the work it stands
+    for has already produced.
+    """
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError

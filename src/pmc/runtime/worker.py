@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 from pmc.runtime import attempts, contract, telemetry
 from pmc.runtime.definition import ProcessDefinition
@@ -196,6 +197,21 @@ class Settle:
     served: Served
     item: WorkItem
     action: TimeOut | FireTimer
+
+
+class WorkerOptions(TypedDict, total=False):
+    """The options ``Worker`` takes besides its processes and ``concurrency``, by name.
+
+    ``aio.AsyncWorker`` takes them too (``**options: Unpack[WorkerOptions]``)
+    and hands them over as they are: one list of them, one set of defaults.
+    """
+
+    worker_id: str | None
+    lease: timedelta
+    claim_seconds: float
+    idle_wait: float
+    listener: Callable[[Report, WorkerStats], None] | None
+    also_serve: Sequence[tuple[ProcessDefinition, object]]
 
 
 class Worker:
@@ -371,13 +387,17 @@ class Worker:
                 extra=fields(worker=self.worker_id),
             )
         self._threads = []
+        self.log_stopped(stopped)
+        return stopped
+
+    def log_stopped(self, all_finished: bool) -> None:
+        """Log that the worker stopped (also ``aio.AsyncWorker``'s stop)."""
         logger.info(
             "worker %s stopped%s",
             self.worker_id,
-            "" if stopped else " (attempts still running are left to their lease)",
+            "" if all_finished else " (attempts still running are left to their lease)",
             extra=fields(worker=self.worker_id, category=",".join(self.categories)),
         )
-        return stopped
 
     @property
     def stopping(self) -> threading.Event:

@@ -214,6 +214,13 @@ class StoreUrlError(InputError, ValueError):
     """A store URL that names no store pmc can open; a ``ValueError`` as well, as it was."""
 
 
+class UnstorableValue(PmcError, ValueError):
+    """A key, a name or an event holding what no store can hold: too long, empty, not Unicode.
+
+    A ``ValueError`` too, as these were before this class: code catching that still does.
+    """
+
+
 class AppendRejected(PmcError):
     """An append wrote nothing; the caller should reload the stream and decide again."""
 
@@ -531,14 +538,16 @@ def from_naive_utc(value: datetime) -> datetime:
 
 def check_name(what: str, value: str) -> None:
     if not value:
-        raise ValueError(f"{what} must not be empty")
+        raise UnstorableValue(f"{what} must not be empty")
     if len(value) > MAX_NAME_LENGTH:
-        raise ValueError(f"{what} is longer than {MAX_NAME_LENGTH} characters: {value[:40]!r}...")
+        raise UnstorableValue(
+            f"{what} is longer than {MAX_NAME_LENGTH} characters: {value[:40]!r}..."
+        )
     problem = unstorable(value)
     if problem is not None:
         # PostgreSQL cannot store U+0000 nor lone surrogates in text, and
         # nothing can encode the latter as UTF-8: refused on every backend alike.
-        raise ValueError(f"{what} must not contain {problem}: {value[:40]!r}")
+        raise UnstorableValue(f"{what} must not contain {problem}: {value[:40]!r}")
 
 
 def check_category(category: str) -> None:
@@ -582,7 +591,9 @@ def check_event(event: Event) -> None:
     """
     problem = unstorable(event.model_dump())
     if problem is not None:
-        raise ValueError(f"{type(event).__name__} contains {problem}, which stores cannot hold")
+        raise UnstorableValue(
+            f"{type(event).__name__} contains {problem}, which stores cannot hold"
+        )
 
 
 def unstorable(value: object) -> str | None:
