@@ -228,19 +228,30 @@ class _Attempt:
         self._span = span
         self._labels = labels
         self._planned_by = planned_by
+        self._prepared = False
+        self._ended = False
 
-    def running(self) -> AbstractContextManager[object]:
+    def prepare(self) -> None:
         # The link to the planning span costs a read of the stream: made
         # only for a span that is recorded (not with metrics alone, nor for
-        # a span the sampler dropped), and here, in the thread that runs the
-        # handler, not in a worker's claim thread, which started the span.
-        # Added after the start, so a sampler does not see it.
+        # a span the sampler dropped), and in the thread that runs the
+        # handler (or, for an async handler, a thread before it runs), not
+        # in a worker's claim thread, which started the span. Added after
+        # the start, so a sampler does not see it.
+        if self._prepared:
+            return
+        self._prepared = True
         if self._span.is_recording():
             for link in _link_to(_read(self._planned_by)):
                 self._span.add_link(link.context, link.attributes)
+
+    def running(self) -> AbstractContextManager[object]:
+        self.prepare()
         return _current(self._span)
 
     def finished(self, report: AttemptReport) -> None:
+        if self._end():
+            return
         # The span ends even if a metric or an attribute raises (the error is
         # logged by the runtime's seam, pmc.runtime.telemetry).
         with _ending(self._span):
@@ -254,10 +265,19 @@ class _Attempt:
                     self._otel.retries.add(1, self._labels)
 
     def abandoned(self, error: BaseException) -> None:
+        if self._end():
+            return
         with _ending(self._span):
             self._span.record_exception(error)
             self._span.set_status(Status(StatusCode.ERROR, "its outcome could not be recorded"))
             self._span.set_attribute(OUTCOME, "unrecorded")
+
+
+    def _end(self) -> bool:
+        """Whether the attempt had ended already (an attempt cancelled while its
+        outcome was recorded is reported finished, then abandoned): it ends once."""
+        ended, self._ended = self._ended, True
+        return ended
 
 
 @contextmanager

@@ -349,6 +349,9 @@ class TaskRunner:
 
         timeout_ms = self._definition.tasks[started.task.task].timeout_ms
         loop = asyncio.get_running_loop()
+        if started.telemetry is not telemetry.NO_ATTEMPT:
+            # Its reads (the planning event's trace) off the loop.
+            await asyncio.to_thread(started.telemetry.prepare)
         try:
             with started.telemetry.running():
                 async with asyncio.timeout(

@@ -53,6 +53,12 @@ class HandleScope(Protocol):
 class AttemptScope(Protocol):
     """One task attempt, from its ``TaskStarted`` to the report on its outcome."""
 
+    def prepare(self) -> None:
+        """Make the reads ``running()`` needs (the planning event's trace). An
+        asyncio worker calls it in a thread before entering ``running()`` on
+        its event loop, which must not wait on the store; ``running()``
+        prepares itself if it was not."""
+
     def running(self) -> AbstractContextManager[object]:
         """Entered while the handler runs: the handler's own spans are the attempt's children."""
 
@@ -105,6 +111,9 @@ class _Nothing:
     def handled(self, result: HandleResult) -> None:
         return None
 
+    def prepare(self) -> None:
+        return None
+
     def running(self) -> _Nothing:
         return self
 
@@ -116,6 +125,8 @@ class _Nothing:
 
 
 _NOTHING = _Nothing()
+# The attempt scope of no telemetry: nothing to prepare.
+NO_ATTEMPT: AttemptScope = _NOTHING
 
 
 class NoTelemetry:
@@ -233,6 +244,9 @@ class _FailOpenAttempt:
     def __init__(self, complaints: _Complaints, scope: AttemptScope) -> None:
         self._complaints = complaints
         self._scope = scope
+
+    def prepare(self) -> None:
+        self._complaints.safely("attempt.prepare", self._scope.prepare, None)
 
     def running(self) -> AbstractContextManager[object]:
         return _FailOpenContext(self._complaints, "attempt.running", self._scope.running)
