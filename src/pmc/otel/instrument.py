@@ -272,7 +272,6 @@ class _Attempt:
             self._span.set_status(Status(StatusCode.ERROR, "its outcome could not be recorded"))
             self._span.set_attribute(OUTCOME, "unrecorded")
 
-
     def _end(self) -> bool:
         """Whether the attempt had ended already (an attempt cancelled while its
         outcome was recorded is reported finished, then abandoned): it ends once."""

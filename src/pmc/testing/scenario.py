@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TypeVar
@@ -261,7 +262,8 @@ class Scenario:
         # is decided on it derive from it, and the worker takes work in the
         # order of those ids, so a scenario runs the same way every time.
         self._deliveries += 1
-        self.manager.handle(event, event_id=f"pmc-testing-{self._deliveries}")
+        with _in_flight_if_hung():  # a sync task ``time_out()`` scripted, run inline
+            self.manager.handle(event, event_id=f"pmc-testing-{self._deliveries}")
 
     def when_task_runs(
         self, task: str, outcome: Outcome | None = None, *, machine_id: str | None = None
@@ -286,14 +288,14 @@ class Scenario:
         if outcome is not None:
             self.tasks.next_call(task, found[0].machine_id, outcome)
         try:
-            self.manager.run_attempt(self.key, found[0], WORKER_ID, self.worker.lease)
-        except AttemptHung:
-            pass  # in flight until its lease is over, as ``time_out()`` says
+            with _in_flight_if_hung():
+                self.manager.run_attempt(self.key, found[0], WORKER_ID, self.worker.lease)
         finally:
             # The step's outcome answers this attempt or none: never a later step's.
             self.tasks.forget_next_calls()
         # As a worker does after an attempt: the sync tasks its outcome planned run now.
-        self.manager.run_sync_tasks(self.key)
+        with _in_flight_if_hung():
+            self.manager.run_sync_tasks(self.key)
         return self._finish(run_due=False)
 
     def _check_due(self, task: TaskInFlight) -> None:
@@ -461,8 +463,9 @@ class Scenario:
         return self
 
     def expect_nothing(self) -> Scenario:
-        """The last step recorded nothing but the events it was given and timers that fired
-        to no effect: no transition, task, outcome, timer, signal nor end."""
+        """The last step recorded nothing but its input events and timers that fired to no
+        effect: no transition, task, outcome, timer, signal nor end (recorded events given to
+        ``given`` are that step's)."""
         self.expect_transitions()  # the likeliest change first, shown as transitions
         changes = [
             type(e).__name__
@@ -641,3 +644,9 @@ def _end_text(end: End | None, reason: str | None) -> str:
     if end is None:
         return "running (no end)"
     return str(end) if reason is None else f"{end}: {reason!r}"
+
+
+def _in_flight_if_hung() -> AbstractContextManager[None]:
+    """An attempt ``time_out()`` scripted stays in flight until its lease is over, as a
+    hung handler's does: its ``AttemptHung`` ends the call that ran it, not the step."""
+    return suppress(AttemptHung)
