@@ -7,14 +7,19 @@ and payloads from the stream are text on the page, never markup.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
+import threading
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
+import httpx2
 import pytest
 
 from pmc.inspector import app
+from pmc.runtime.operations import Operations
 from pmc.runtime.stores import open_store
 from tests.inspector.support import (
     ACTOR,
@@ -26,7 +31,7 @@ from tests.inspector.support import (
     inspector,
 )
 from tests.operations.support import Desk, DeskTasks
-from tests.runtime.support import fail_first
+from tests.runtime.support import Passing, fail_first
 
 
 @pytest.fixture
@@ -354,3 +359,42 @@ def test_a_retry_waiting_for_its_time_is_made_due_from_its_row(store_url: str) -
     assert "retry recorded (OpDesk.pmc:OperatorRetried)" in text_of(after)
     assert "<summary>OpDesk.pmc:OperatorRetried</summary>" in after
     store.close()
+
+
+def test_a_page_waiting_on_the_store_holds_up_no_other_page(store_url: str) -> None:
+    # Pages read the store in the server's thread pool: were they read on its
+    # event loop, the page of t2 would wait for t1's, and t1's read waits for t2's.
+    store = open_store(store_url)
+    store.init()
+    desk = Desk(store)
+    desk.open("t1")
+    desk.open("t2")
+    t2_answered = threading.Event()
+
+    class SlowForT1(Passing):
+        def load(self, category: str, key: str, *args: Any, **kwargs: Any) -> Any:
+            if key == "t1":
+                assert t2_answered.wait(30), "t2's page waited for t1's"
+            return self._store.load(category, key, *args, **kwargs)
+
+    operations = Operations(desk.definition, SlowForT1(store))
+    settings = app.Settings(hosts=("testserver",), csrf_token=TOKEN)
+    served = app.create_app(operations, settings)
+
+    async def both() -> list[int]:
+        transport = httpx2.ASGITransport(app=served)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+            async def t2() -> int:
+                response = await client.get("/instances/t2")
+                t2_answered.set()
+                return response.status_code
+
+            t1_page, t2_status = await asyncio.gather(client.get("/instances/t1"), t2())
+            return [t1_page.status_code, t2_status]
+
+    try:
+        statuses = asyncio.run(both())
+    finally:
+        store.close()
+    assert statuses == [200, 200]

@@ -32,6 +32,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -40,6 +41,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -175,7 +177,7 @@ class _Inspector:
 
     # ---- pages -------------------------------------------------------------------
 
-    async def index(self, request: Request) -> Response:
+    def index(self, request: Request) -> Response:
         try:
             query = _list_query(request.query_params)
             page = self.operations.instances(**query)
@@ -195,21 +197,21 @@ class _Inspector:
     async def stylesheet(self, request: Request) -> Response:
         return Response(self.css, media_type="text/css")
 
-    async def instance(self, request: Request) -> Response:
+    def instance(self, request: Request) -> Response:
         try:
             key = _key(request)
         except BadRequest as error:
             return self._page("error.html", {"message": str(error)}, 400)
         return self._instance_page(key, done=request.query_params.get("done"))
 
-    async def api_list(self, request: Request) -> Response:
+    def api_list(self, request: Request) -> Response:
         try:
             page = self.operations.instances(**_list_query(request.query_params))
         except (BadRequest, ValueError) as error:
             return JSONResponse({"error": str(error)}, 400)
         return JSONResponse(page.to_json())
 
-    async def api_instance(self, request: Request) -> Response:
+    def api_instance(self, request: Request) -> Response:
         try:
             described = self.operations.describe(_key(request))
         except BadRequest as error:
@@ -233,16 +235,18 @@ class _Inspector:
         except BadRequest as error:
             return self._page("error.html", {"message": str(error)}, 400)
         try:
-            result = take()
+            result = await run_in_threadpool(take)
         except (UnknownInstance, ValueError, TypeError) as error:
             return self._page("error.html", {"message": str(error)}, 404)
         except OperationRefused as refusal:
-            return self._instance_page(key, refusal=str(refusal), status=409)
+            return await run_in_threadpool(
+                partial(self._instance_page, key, refusal=str(refusal), status=409)
+            )
         # Post/redirect/get: reloading the answer shows the page again, it sends nothing.
         done = urlencode({"key": key, "done": _done(result)})
         return RedirectResponse(f"/instance?{done}", 303)
 
-    async def store_error(self, request: Request, error: Exception) -> Response:
+    def store_error(self, request: Request, error: Exception) -> Response:
         """The store could not answer (down, locked): a 503 saying why, in the driver's words."""
         assert isinstance(error, SQLAlchemyError)  # the only exception this handles
         message = f"the store cannot answer: {database_reason(error)}"
