@@ -12,6 +12,7 @@ import pytest
 from pmc.runtime import TaskContext
 from pmc.testing import (
     Call,
+    FakeTasks,
     MakeScenario,
     Scenario,
     ScenarioError,
@@ -167,3 +168,13 @@ def test_a_retry_run_ahead_before_it_is_due_says_when_it_is_due(scenario: Make) 
     with pytest.raises(ScenarioError, match=r"attempt 2 of Charge is not due yet: .* \(in 1m\)"):
         s.when_task_runs("Charge")
     s.advance(timedelta(minutes=1)).expect_states(Payment="Paid")
+
+
+def test_fake_tasks_take_a_generated_module_as_the_rest_of_the_kit_does() -> None:
+    module = kit_order()
+
+    tasks = FakeTasks(module).script("Charge", succeed())
+
+    assert tasks.calls() == []
+    with pytest.raises(ScriptError, match="neither a process definition nor a generated module"):
+        FakeTasks(object())

@@ -118,7 +118,11 @@ class FakeTasks:
     naming the task.
     """
 
-    def __init__(self, definition: ProcessDefinition, default: Outcome | None = None) -> None:
+    def __init__(self, process: ProcessDefinition | object, default: Outcome | None = None) -> None:
+        # A generated module stands for its ``DEFINITION``, as everywhere in the kit.
+        definition = getattr(process, "DEFINITION", process)
+        if not isinstance(definition, ProcessDefinition):
+            raise ScriptError(f"{process!r} is neither a process definition nor a generated module")
         self._definition = definition
         self._by_method = {spec.method: name for name, spec in definition.tasks.items()}
         # By (task, machine id); machine id None: every instance without a script of its own.
