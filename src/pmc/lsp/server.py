@@ -13,6 +13,7 @@ not parse.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -128,8 +129,27 @@ def _read(uri: str) -> str | None:
         return None
 
 
+class RefusalsAreAnswers(logging.Filter):
+    """pygls logs every ``JsonRpcException`` a handler raises with its traceback, as
+    an error; a refused request (a rename onto a taken name) is an answer the
+    client shows, not a fault of the server: one line at INFO, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, JsonRpcException) and error.code == types.LSPErrorCodes.RequestFailed:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "request refused: %s", (error.message,)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_REFUSALS = RefusalsAreAnswers()
+
+
 def create_server(version: str) -> LanguageServer:
     """A server with every feature registered, not yet started; ``version`` is pmc's."""
+    # addFilter keeps one of each: creating several servers adds it once.
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_REFUSALS)
     server = LanguageServer("pmc", version, text_document_sync_kind=types.TextDocumentSyncKind.Full)
 
     def encoding() -> str:
