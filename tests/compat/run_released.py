@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from pmc.runtime import TaskContext
 from pmc.runtime.manager import ProcessManager
@@ -25,12 +26,18 @@ class CloseTasks:
         pass
 
 
-def main(path: str) -> None:
+def import_released(path: str) -> ModuleType:
+    """The generated module at ``path``, imported under its file's name."""
     spec = importlib.util.spec_from_file_location(Path(path).stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def main(path: str) -> None:
+    module = import_released(path)
     store = open_store("memory://")
     manager = ProcessManager(module.DEFINITION, store)
     manager.handle(module.RebaseFailed(rebase_id="r1", instances=["A", "B"]))

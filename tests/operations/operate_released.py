@@ -10,24 +10,19 @@ completed, and whether replay rebuilds the same state.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 from pmc.runtime import End
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.operations import Operations
 from pmc.runtime.stores import open_store
+from tests.compat.run_released import import_released
 from tests.runtime.support import snapshot
 
 
 def main(path: str) -> None:
-    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = import_released(path)
     store = open_store("memory://")
     manager = ProcessManager(module.DEFINITION, store)
     manager.handle(module.RebaseFailed(rebase_id="r1", instances=["i1"]))
