@@ -14,6 +14,7 @@ from pmc.runtime.stores import ProcessStore
 from pmc.runtime.worker import Worker
 from tests.operations.index_support import forget_index
 from tests.operations.test_index import ShipFailsFor, four_orders
+from tests.runtime.counting import counting
 from tests.runtime.support import T0, FakeClock, OrderTasks, definition, order, tally
 
 
@@ -113,6 +114,20 @@ def test_describe_tells_states_data_pending_work_and_the_timeline(
     assert described.timeline[0].payload == {"order_id": "o1", "items": ["book"]}
     # Plain JSON all through, for `pmc show --format json` and web pages.
     assert json.loads(json.dumps(described.to_json()))["tasks"][0]["status"] == "retry_scheduled"
+
+
+def test_describe_reads_the_stream_once(store: ProcessStore) -> None:
+    m = order()
+    tasks = ShipFailsFor("o1")
+    ProcessManager(definition(m), store, tasks).handle(m.Placed(order_id="o1", items=["book"]))
+    Worker(definition(m), store, tasks).drain()
+    counted_store, calls = counting(store)
+
+    described = Operations(definition(m), counted_store).describe("o1")
+
+    # The timeline (events as stored) and the fold (events as classes) share one read.
+    assert calls.take() == {"load_recorded": 1}
+    assert described.version == len(described.timeline) == store.version("RtOrder", "o1")
 
 
 def test_describe_folds_the_stream_whether_or_not_it_is_indexed(

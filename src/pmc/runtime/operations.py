@@ -16,7 +16,7 @@ the same decide/append path as every event, and returns what it recorded
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -43,11 +43,11 @@ from pmc.runtime.instances import (
 )
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.state import KeyValue, ProcessState, TaskInFlight, Timer
+from pmc.runtime.stores import event_of
 from pmc.runtime.stores.api import (
     JsonValue,
     ProcessStore,
     RecordedEvent,
-    StoredEvent,
     VersionConflict,
 )
 
@@ -223,13 +223,14 @@ class Operations:
     def describe(self, key: KeyValue) -> InstanceDescription:
         """The instance of ``key`` folded from its stream; ``UnknownInstance`` if it has none."""
         stream = self.definition.stream_key(key)
-        stored = self.store.load(self.category, stream)
-        if not stored:
+        # One read serves the timeline (events as stored) and the fold (as classes).
+        recorded = self.store.load_recorded(self.category, stream)
+        if not recorded:
             raise UnknownInstance(self.category, stream)
-        fold, state = self._fold(stored)
+        fold, state = self._fold(
+            (event_of(self.category, stream, event), event.created_at) for event in recorded
+        )
         whole = rebuilt_update(fold, state)
-        # Read after the fold: a stream only grows, so it holds at least as much.
-        recorded = self.store.load_recorded(self.category, stream)[: state.version]
         tasks = _by_id(state.tasks)
         return InstanceDescription(
             category=self.category,
@@ -237,8 +238,8 @@ class Operations:
             status=status_of(state),
             end_reason=state.end_reason,
             version=state.version,
-            created_at=stored[0].created_at,
-            updated_at=stored[-1].created_at,
+            created_at=recorded[0].created_at,
+            updated_at=recorded[-1].created_at,
             states={machine: dict(ids) for machine, ids in state.instances.items()},
             data=_json(state.data.model_dump(mode="json")),
             instance_data={
@@ -347,7 +348,7 @@ class Operations:
             stored = self.store.load(self.category, key)
             if not stored:
                 return None
-            fold, state = self._fold(stored)
+            fold, state = self._fold((event.event, event.created_at) for event in stored)
             update: InstanceUpdate = rebuilt_update(fold, state)
             old = self.store.instance(self.category, key)
             try:
@@ -358,14 +359,14 @@ class Operations:
         return _KEPT_MOVING
 
     def _fold(
-        self, stored: Sequence[StoredEvent]
+        self, events: Iterable[tuple[Event, datetime]]
     ) -> tuple[list[tuple[ProcessState, Event, datetime]], ProcessState]:
         """Each event with the state it was recorded on, and the state after the last."""
         state = self.definition.initial_state()
         fold: list[tuple[ProcessState, Event, datetime]] = []
-        for event in stored:
-            fold.append((state, event.event, event.created_at))
-            state = self.definition.evolve(state, event.event)
+        for event, created_at in events:
+            fold.append((state, event, created_at))
+            state = self.definition.evolve(state, event)
         return fold, state
 
 

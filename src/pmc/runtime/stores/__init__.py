@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from pmc.runtime.stores._events import event_of
 from pmc.runtime.stores.api import (
     NO_WORK,
     AppendOutcome,
@@ -66,6 +67,7 @@ __all__ = [
     "WorkItem",
     "WorkRow",
     "database_reason",
+    "event_of",
     "open_store",
 ]
 
