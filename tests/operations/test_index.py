@@ -157,6 +157,19 @@ def test_next_due_is_read_off_the_work_index_row_or_no_row(
     assert store.next_due("RtOrder", "nobody") is None
 
 
+def test_a_page_of_rows_has_each_rows_next_due_as_read_alone(
+    store: ProcessStore, clock: FakeClock
+) -> None:
+    four_orders(store, clock)  # waiting: its Ship and its Deadline pending; the rest ended
+
+    listed = store.instances("RtOrder", InstanceQuery())
+
+    assert [(row.key, row.next_due) for row in listed] == [
+        (row.key, store.next_due("RtOrder", row.key)) for row in listed
+    ]
+    assert {row.key: row.next_due for row in listed}["waiting"] == T0 + timedelta(minutes=1)
+
+
 # Two tasks; A's outcome ends the process, abandoning B.
 PAIR = """
 process Pair {

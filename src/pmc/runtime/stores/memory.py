@@ -192,10 +192,12 @@ class MemoryStore:
         check_category(category)
         now = self.now()
         with self._lock:
+            # One pass over the work for every row's next_due, not one per row.
+            due = self._next_dues(category)
             rows = sorted(
                 (
-                    self._read_row(row)
-                    for (cat, _), row in self._instances.items()
+                    replace(row, next_due=due.get(key))
+                    for (cat, key), row in self._instances.items()
                     if cat == category
                 ),
                 key=lambda row: row.key,
@@ -229,6 +231,15 @@ class MemoryStore:
             if cat == category and stream == key
         ]
         return min(times, default=None)
+
+    def _next_dues(self, category: str) -> dict[str, datetime]:
+        """Under the lock: the ``_next_due`` of each stream of ``category`` with work."""
+        due: dict[str, datetime] = {}
+        for (cat, stream, _), item in self._work.items():
+            if cat == category:
+                at = claimable_at(item)
+                due[stream] = min(at, due.get(stream, at))
+        return due
 
     def claim_due(
         self,
