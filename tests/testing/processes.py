@@ -1,5 +1,6 @@
-"""The process the kit's own tests run: a charge with retries and a timeout, a sync
-task, a timer, data, and a cancel event."""
+"""The processes the kit's own tests run: mostly ``kit_order`` (a charge with retries
+and a timeout, a sync task, a timer, data, and a cancel event); ``hang_and_poll``
+and ``checked_on_arrival`` for time passing beside a hanging or a sync task."""
 
 from __future__ import annotations
 
@@ -73,3 +74,82 @@ process KitOrder {
 
 def kit_order() -> ModuleType:
     return compiled(KIT_ORDER)
+
+
+# A task that may hang for 30s beside a timer due after 10s, and a poller.
+HANG_AND_POLL = """
+process HangAndPoll {
+    key id
+
+    event Go {
+        id: str
+    }
+
+    task Slow {
+        x: str
+        timeout 30s
+    }
+
+    machine M {
+        states Idle, Running, Ticked, Done, Failed
+        initial Idle
+        final Done, Failed, Ticked
+
+        transition start: Idle -> Running on Go
+            run Slow(x = key)
+        transition tick: Running -> Ticked on after 10s
+        transition done: Running -> Done on Slow completed
+        transition failed: Running -> Failed on Slow failed
+    }
+
+    machine Poller {
+        states Idle, Polling, Stopped
+        initial Idle
+        final Stopped
+
+        transition begin: Idle -> Polling on Go
+        transition poll: Polling -> Polling on after 1m
+        transition stop: Polling -> Stopped on Go
+    }
+
+    start on Go
+}
+"""
+
+
+def hang_and_poll() -> ModuleType:
+    return compiled(HANG_AND_POLL)
+
+
+# A sync task with a timeout, run by the step that delivers the event.
+CHECKED_ON_ARRIVAL = """
+process Checked {
+    key id
+
+    event Arrived {
+        id: str
+    }
+
+    task Check sync {
+        id: str
+        timeout 10s
+    }
+
+    machine M {
+        states Waiting, Checking, Checked, Unchecked
+        initial Waiting
+        final Checked, Unchecked
+
+        transition check: Waiting -> Checking on Arrived
+            run Check(id = key)
+        transition checked: Checking -> Checked on Check completed
+        transition unchecked: Checking -> Unchecked on Check failed
+    }
+
+    start on Arrived
+}
+"""
+
+
+def checked_on_arrival() -> ModuleType:
+    return compiled(CHECKED_ON_ARRIVAL)

@@ -24,8 +24,7 @@ from pmc.testing import (
     succeed,
 )
 from pmc.testing.render import STREAM_HEAD, STREAM_TAIL
-from tests.testing.processes import kit_order
-from tests.testing.test_review_findings import hang_and_poll
+from tests.testing.processes import hang_and_poll, kit_order
 
 Make = MakeScenario
 
@@ -243,3 +242,27 @@ def test_a_long_stream_is_shown_by_its_first_and_last_events(scenario: Make) -> 
     assert lines[STREAM_HEAD] == f"  … {left_out} events …"
     assert lines[0].endswith("Go id='h1'")
     assert lines[-1].startswith(f"  >{len(s.history):>3} +1h")  # the last event
+
+
+def test_expect_end_with_a_misspelt_end_is_a_clear_pmc_error(scenario: Make) -> None:
+    s = scenario(kit_order(), default=succeed({"charge_id": "c"}))
+    s.when(kit_order().OrderPlaced(order_id="o1", amount=5))
+    with pytest.raises(ScenarioError):  # not ValueError: 'complete' is not a valid End
+        s.expect_end("complete")
+
+
+def test_expect_data_of_a_missing_field_cannot_pass(scenario: Make) -> None:
+    s = scenario(kit_order(), default=succeed({"charge_id": "c"}))
+    s.when(kit_order().OrderPlaced(order_id="o1", amount=5))
+    with pytest.raises(AssertionError):
+        s.expect_data(chargd="(no such field)")
+
+
+def test_expect_nothing_fails_when_the_step_cancelled_the_process(scenario: Make) -> None:
+    # Documented as "the last step changed nothing": an end is a change, not only transitions.
+    s = scenario(kit_order()).script("Charge", fail("busy")).script("Notify", succeed())
+    s.when(kit_order().OrderPlaced(order_id="o1", amount=5))
+    s.when(kit_order().OrderCancelled(order_id="o1"))
+    assert s.state.end is not None  # the process was cancelled by this step
+    with pytest.raises(AssertionError):
+        s.expect_nothing()

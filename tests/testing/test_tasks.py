@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from pmc.testing import (
     succeed,
     time_out,
 )
-from tests.testing.processes import kit_order
+from tests.testing.processes import checked_on_arrival, kit_order
 
 Make = MakeScenario
 
@@ -178,3 +179,69 @@ def test_fake_tasks_take_a_generated_module_as_the_rest_of_the_kit_does() -> Non
     assert tasks.calls() == []
     with pytest.raises(ScriptError, match="neither a process definition nor a generated module"):
         FakeTasks(object())
+
+
+def test_running_ahead_a_retry_not_yet_due_is_an_error_not_a_silent_no_op(
+    scenario: Make,
+) -> None:
+    s = charging(scenario, fail("busy"), succeed({"charge_id": "c"})).when(placed())  # retry at +1m
+    with pytest.raises(ScenarioError):
+        s.when_task_runs("Charge", fail("blocked", permanent=True))
+
+
+def test_an_outcome_given_to_when_task_runs_does_not_outlive_the_step(scenario: Make) -> None:
+    s = charging(scenario, fail("busy"), succeed({"charge_id": "c"})).when(placed())
+    with contextlib.suppress(ScenarioError):
+        s.when_task_runs("Charge", fail("blocked", permanent=True))  # runs nothing: not due
+    s.advance(timedelta(minutes=1))
+    s.expect_states(Payment="Paid")  # as scripted: the refused step's outcome is gone
+
+
+def test_a_script_error_is_reported_once_not_on_every_later_step(scenario: Make) -> None:
+    s = scenario(kit_order()).script("Notify", succeed())
+    with pytest.raises(ScriptError):
+        s.when(placed())
+    s.script("Charge", succeed({"charge_id": "c"}))
+    s.advance(timedelta(minutes=1))  # not the same ScriptError again
+    s.expect_states(Payment="Paid")
+
+
+# ---- time_out() of a sync task ------------------------------------------------------
+# docs/testing.md: sync and async tasks "use the same scripts", and a time_out()
+# attempt "stays in flight with no outcome" until `advance` reaches the end of its
+# lease. A sync task is run inline by the step, so its hang is caught by the step
+# as an async one's is, and does not escape the test as the kit's internal
+# ``AttemptHung``.
+
+
+def test_a_sync_task_timing_out_after_when_task_runs_stays_in_flight(scenario: Make) -> None:
+    order = kit_order()
+    s = scenario(order).script("Charge", succeed({"charge_id": "ch-1"}))
+    s.script("Notify", time_out())
+    s.when(order.OrderPlaced(order_id="o1", amount=5), run_due=False)
+    s.when_task_runs("Charge")
+    s.expect_transitions("Payment: Charging -> Notifying")
+    s.expect_states(Payment="Notifying")
+
+
+def test_a_sync_task_timing_out_in_the_worker_s_turn_is_timed_out_by_advance(
+    scenario: Make,
+) -> None:
+    order = kit_order()
+    s = scenario(order).script("Charge", succeed({"charge_id": "ch-1"}))
+    s.script("Notify", time_out())
+    s.when(order.OrderPlaced(order_id="o1", amount=5))
+    s.expect_states(Payment="Notifying")
+    s.advance(timedelta(minutes=10))
+    s.expect_states(Payment="Paid")
+
+
+def test_a_sync_task_timing_out_in_when_is_timed_out_when_its_lease_is_over(
+    scenario: Make,
+) -> None:
+    checked = checked_on_arrival()
+    s = scenario(checked).script("Check", time_out())
+    s.when(checked.Arrived(id="a"))
+    s.expect_states(M="Checking")
+    s.advance(timedelta(seconds=10))
+    s.expect_states(M="Unchecked")

@@ -8,9 +8,18 @@ from typing import Any
 import pytest
 
 from pmc.streams.export import export_streams, to_json_line
-from pmc.testing import ClockError, FakeClock, MakeScenario, Scenario, ScenarioError, fail, succeed
+from pmc.testing import (
+    ClockError,
+    FakeClock,
+    MakeScenario,
+    Scenario,
+    ScenarioError,
+    fail,
+    succeed,
+    time_out,
+)
 from tests.runtime.support import seed
-from tests.testing.processes import kit_order
+from tests.testing.processes import hang_and_poll, kit_order
 
 Make = MakeScenario
 
@@ -160,3 +169,33 @@ def test_work_still_due_after_the_rounds_allowed_is_an_error_showing_the_stream(
     with pytest.raises(ScenarioError, match=r"after 1 rounds \(when OrderPlaced\)") as runaway:
         s.when(placed())
     assert "OrderPlaced order_id='o1'" in str(runaway.value).partition("the stream")[2]
+
+
+def test_a_timer_due_while_a_handler_hangs_fires_at_its_own_time(scenario: Make) -> None:
+    # In production the 10s timer fires while Slow hangs; its timeout at +30s
+    # then finds M in Ticked. time_out() must not jump the clock to +30s inside
+    # `when` and record the timeout first (M in Failed: a story that cannot happen).
+    s = scenario(hang_and_poll()).script("Slow", time_out())
+    s.when(hang_and_poll().Go(id="h1"))
+    s.advance(timedelta(seconds=30))
+    s.expect_states(M="Ticked")
+
+
+def test_a_poller_can_be_advanced_by_a_day(scenario: Make) -> None:
+    # One timer a minute: a day is 1440 rounds, more than a runaway step's MAX_ROUNDS.
+    s = scenario(hang_and_poll(), default=succeed())
+    s.when(hang_and_poll().Go(id="h1"))
+    s.advance(timedelta(days=1))
+    assert len([t for t in s.transitions() if t.machine == "Poller"]) == 1440
+
+
+def test_two_scenarios_of_one_test_do_not_share_their_time(scenario: Make) -> None:
+    # "A second instance is a second scenario" (docs/testing.md): each has its
+    # own clock, advancing one does not move the other.
+    one = scenario(kit_order()).script("Charge", fail("busy"), succeed({"charge_id": "c"}))
+    two = scenario(kit_order()).script("Charge", fail("busy"), succeed({"charge_id": "c"}))
+    one.script("Notify", succeed()).when(kit_order().OrderPlaced(order_id="o1", amount=5))
+    two.script("Notify", succeed()).when(kit_order().OrderPlaced(order_id="o2", amount=5))
+    one.advance(timedelta(minutes=1))
+    two.advance(timedelta(seconds=10))  # o2's retry is due at +1m: not yet
+    two.expect_nothing()
