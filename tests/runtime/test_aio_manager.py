@@ -140,3 +140,27 @@ def test_a_pool_without_threads_is_refused(open_same_store: OpenStore) -> None:
 
     with pytest.raises(ValueError, match="threads must be >= 1"):
         AsyncProcessManager(manager, threads=0)
+
+
+def test_concurrent_handles_on_one_stream_from_the_pool_threads_record_each_delivery_once(
+    open_same_store: OpenStore,
+) -> None:
+    m = tally()
+    deliveries = [(n % 20 + 1, f"delivery-{n % 20}") for n in range(60)]  # each id thrice
+
+    async def deliver_all() -> list[HandleResult]:
+        manager = ProcessManager(definition(m), open_same_store())
+        async with AsyncProcessManager(manager, threads=4) as aio:
+            return list(
+                await asyncio.gather(
+                    *(aio.handle(m.Tick(tally_id="t1", n=n), d) for n, d in deliveries)
+                )
+            )
+
+    results = asyncio.run(deliver_all())
+
+    statuses = [r.status for r in results]
+    assert statuses.count(HandleStatus.RECORDED) == 20, statuses
+    assert statuses.count(HandleStatus.DEDUPLICATED) == 40
+    history = ProcessManager(definition(m), open_same_store()).history("t1")
+    assert names(history).count("Tick") == 20
