@@ -12,6 +12,7 @@ the end again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -21,9 +22,11 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from pmc.runtime import ProcessCancelledBase, ProcessCompletedBase, ProcessFailedBase
+from pmc.runtime.aio import AsyncProcessManager, AsyncWorker
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.stores import open_store
-from tests.runtime.support import compiled
+from tests.runtime.support import compiled, definition, seed
+from tests.runtime.test_aio_worker import AsyncRebaseTasks, succeed, until_ended
 
 ENDS = """
 process RtEnds {
@@ -109,3 +112,26 @@ def test_a_consumer_sees_every_end_as_recorded_and_again_after_a_crash(
         (r.stream_id.name, r.wrapped_event.uuid) for r in crashed
     ]
     assert after == []
+
+
+def test_an_end_recorded_by_an_async_worker_reaches_the_outbox_once(
+    sql_url: str, consumer_engine: Engine
+) -> None:
+    """Also the ends a worker records, and a redelivered event's only once."""
+    m = seed()
+    store = open_store(sql_url, outbox_attempts=3)
+
+    async def run() -> None:
+        manager = ProcessManager(definition(m), store, with_worker=True)
+        async with AsyncProcessManager(manager) as aio:
+            event = m.RebaseFailed(rebase_id="r1", instances=["A", "B"])
+            await aio.handle(event, "d1")
+            await aio.handle(event, "d1")  # a redelivery: deduplicated
+            async with AsyncWorker(definition(m), store, AsyncRebaseTasks(succeed)):
+                await until_ended(aio, "r1")
+
+    asyncio.run(run())
+    store.close()
+    ends = consume_ends(consumer_engine, acknowledge=True)
+
+    assert [type(r.wrapped_event.event).__name__ for r in ends] == ["ProcessCompleted"]
