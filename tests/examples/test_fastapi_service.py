@@ -30,6 +30,15 @@ def until_ended(client: TestClient, rebase_id: str) -> dict[str, object]:
     raise AssertionError(f"{rebase_id} did not end")
 
 
+def recorded(store_url: str, rebase_id: str) -> list[str]:
+    """The names of the events recorded in the rebase's stream, read from a store of its own."""
+    store = open_store(store_url)
+    try:
+        return names(ProcessManager(definition(seed()), store).history(rebase_id))
+    finally:
+        store.close()
+
+
 def test_a_redelivered_webhook_is_recorded_once_and_the_worker_ends_the_process(
     store_url: str,
 ) -> None:
@@ -50,11 +59,34 @@ def test_a_redelivered_webhook_is_recorded_once_and_the_worker_ends_the_process(
         "instances": {"Instance": {"A": "Closed", "B": "Closed"}},
     }
     assert sorted(tasks.closed) == ["A", "B"]
-    store = open_store(store_url)
-    history = ProcessManager(definition(seed()), store).history("r1")
-    store.close()
-    assert names(history).count("RebaseFailed") == 1
-    assert names(history).count("TaskCompleted") == 2
+    history = recorded(store_url, "r1")
+    assert history.count("RebaseFailed") == 1
+    assert history.count("TaskCompleted") == 2
+
+
+def test_a_delivery_id_reused_with_another_body_is_not_silently_dropped(store_url: str) -> None:
+    """Same X-Delivery-Id, another payload: not a redelivery. A 409 tells the sender,
+    where a 202 "deduplicated" would lose the new payload without a word."""
+    other = {**FAILED, "instances": ["C"], "reason": "another failure"}
+    with TestClient(create_app(seed(), store_url)) as client:
+        client.post("/webhooks/rebase-failed", json=FAILED, headers={"X-Delivery-Id": "d1"})
+        reused = client.post("/webhooks/rebase-failed", json=other, headers={"X-Delivery-Id": "d1"})
+
+    assert reused.status_code == 409, reused.json()
+
+
+def test_a_delivery_id_is_recorded_once_whatever_the_rebase(store_url: str) -> None:
+    """The sender's delivery id is unique per delivery, not per rebase: the stored id
+    derives from the delivery id alone, so a reuse naming another rebase is not
+    recorded there."""
+    other = {**FAILED, "rebase_id": "r2"}
+    with TestClient(create_app(seed(), store_url)) as client:
+        first = client.post("/webhooks/rebase-failed", json=FAILED, headers={"X-Delivery-Id": "d1"})
+        again = client.post("/webhooks/rebase-failed", json=other, headers={"X-Delivery-Id": "d1"})
+
+    assert first.json()["status"] == "recorded"
+    assert again.json()["status"] != "recorded", again.json()
+    assert "RebaseFailed" not in recorded(store_url, "r2")
 
 
 def test_bad_requests_get_clear_answers(store_url: str) -> None:
