@@ -13,12 +13,15 @@ import re
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import httpx2
 import pytest
+import sqlalchemy.exc
+from starlette.testclient import TestClient
 
-from pmc.inspector import app
+from pmc.cli.ui import served_hosts
+from pmc.inspector import Settings, app, create_app
 from pmc.runtime.operations import Operations
 from pmc.runtime.stores import open_store
 from tests.inspector.support import (
@@ -45,6 +48,11 @@ def ui(store_url: str) -> Iterator[Inspector]:
 
 def page_of(key: str) -> str:
     return "/instances/" + quote(key, safe="")
+
+
+def message_of(page: str) -> list[str]:
+    """The message an action's answer shows: done, refused or an error."""
+    return re.findall(r'id="(?:done|refused|error)">([^<]*)<', page)
 
 
 def text_of(markup: str) -> str:
@@ -130,6 +138,37 @@ def test_the_json_list_is_what_pmc_ps_prints(ui: Inspector) -> None:
     assert response.json() == expected
 
 
+@pytest.mark.parametrize("key", [".", ".."])
+def test_the_list_links_every_key_to_its_own_page(ui: Inspector, key: str) -> None:
+    # A browser resolves dot segments of a link (`/instances/..` is `/`), as urljoin does.
+    ui.desk.open(key)
+    listed = ui.client.get("/").text
+    link = r'<td class="key"><a href="([^"]+)">' + re.escape(key) + "</a>"
+    [href] = re.findall(link, listed)
+    followed = urljoin("http://testserver/", href)
+    page = ui.client.get(followed)
+    heading = re.search(r'<h2 class="key">([^<]*)</h2>', page.text)
+    assert (page.status_code, heading[1] if heading else None) == (200, key), followed
+
+
+def test_following_next_page_lists_every_instance_once(ui: Inspector) -> None:
+    # `after` is taken as it is, not stripped as other query values: a page ending at
+    # " t0" (a key with a space, sorted first) must not go on after "t0", skipping
+    # every key in between.
+    ui.desk.open(" t0")
+    seen: list[str] = []
+    url: str | None = "/?limit=1"
+    while url and len(seen) < 20:
+        page = ui.client.get(url).text
+        seen += [
+            html.unescape(k) for k in re.findall(r'<td class="key"><a [^>]*>([^<]*)</a>', page)
+        ]
+        found = re.search(r'id="next-page" href="([^"]+)"', page)
+        url = html.unescape(found[1]) if found else None
+    everything = [row.key for row in ui.desk.ops.instances(limit=1000).items]
+    assert seen == everything
+
+
 # ---- an instance ----------------------------------------------------------------------
 
 
@@ -200,6 +239,37 @@ def test_nothing_from_the_stream_becomes_markup(ui: Inspector) -> None:
         assert "<script>" not in page
         assert "<img" not in page
     assert HOSTILE_HOST in text_of(pages[2])
+
+
+def test_a_key_with_a_line_break_has_a_page(ui: Inspector) -> None:
+    # Listed with a link, so its route matches it too: not a bare "Not Found".
+    ui.desk.open("a\nb")
+    assert ui.client.get("/instances/a%0Ab").status_code == 200
+    assert ui.client.get("/api/instances/a%0Ab").status_code == 200
+
+
+def test_a_store_error_is_a_page_that_says_so_not_a_bare_500(
+    ui: Inspector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The database is down (as `pmc ui --store postgresql://...:1/x` starts and serves).
+    def down(*args: object, **kwargs: object) -> None:
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(ui.desk.ops, "instances", down)
+    monkeypatch.setattr(ui.desk.ops, "describe", down)
+    client = TestClient(ui.client.app, raise_server_exceptions=False)
+    for url in ("/", "/instances/t1", "/api/instances", "/api/instances/t1"):
+        response = client.get(url)
+        assert response.status_code == 503, (url, response.status_code, response.text[:40])
+        assert "connection refused" in response.text
+
+
+def test_pages_cannot_be_framed_by_another_site(ui: Inspector) -> None:
+    # With --allow-actions, a page that frames the inspector can steer an operator's clicks.
+    headers = ui.client.get("/instances/t1").headers
+    framing = headers.get("x-frame-options", "").upper()
+    policy = headers.get("content-security-policy", "")
+    assert framing == "DENY" or "frame-ancestors 'none'" in policy
 
 
 # ---- actions --------------------------------------------------------------------------
@@ -398,3 +468,42 @@ def test_a_page_waiting_on_the_store_holds_up_no_other_page(store_url: str) -> N
     finally:
         store.close()
     assert statuses == [200, 200]
+
+
+def test_an_action_acts_on_the_key_of_the_page_not_on_its_trimmed_twin(ui: Inspector) -> None:
+    # Keys come from the stream: " t2 " and "t2" are two instances. The cancel
+    # form of " t2 "'s page must cancel " t2 ", and leave "t2" alone.
+    ui.desk.open(" t2 ")
+    status, page = ui.act("cancel", " t2 ")
+    assert status == 200, message_of(page)
+    assert ui.desk.ops.describe(" t2 ").status == "cancelled"
+    assert ui.desk.ops.describe("t2").status == "running"
+
+
+def test_listening_on_every_address_a_rebound_page_cannot_act(ui: Inspector) -> None:
+    # `pmc ui --host 0.0.0.0 --allow-actions`: a page of evil.example, its name made to
+    # resolve to this machine (DNS rebinding), is same-origin to the browser: it reads the
+    # token from a page and posts with its own Origin and Host.
+    settings = Settings(hosts=served_hosts("0.0.0.0"), allow_actions=True, csrf_token=TOKEN)
+    rebound = TestClient(create_app(ui.desk.ops, settings), base_url="http://evil.example:8765")
+    page = rebound.get("/instances/t1").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    form = {"csrf": token[1] if token else "", "key": "t1", "by": "x", "reason": "y"}
+    rebound.post("/actions/cancel", data=form, headers={"Origin": "http://evil.example:8765"})
+    assert ui.desk.ops.describe("t1").status == "running"
+
+
+def test_a_form_sent_twice_is_recorded_once(ui: Inspector) -> None:
+    # A double click, or the browser's "resend" on reloading the answer to a POST (no
+    # redirect follows an action): Operations deduplicates by the action_id each form sends.
+    page = ui.client.get("/instances/t1").text
+    move = re.search(r'<form class="action" id="move".*?</form>', page, re.S)
+    assert move is not None
+    hidden = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', move[0]))
+    form = {**hidden, "by": "ann", "reason": "customer called", "to": "Ticket.Waiting"}
+    assert ui.client.post("/actions/move", data=form).status_code == 200
+    ui.desk.ops.fire("t1", "escalate", by="bob", reason="no answer")  # the instance goes on
+    ui.client.post("/actions/move", data=form)  # the same form, sent again
+    moves = [e for e in ui.desk.ops.describe("t1").timeline if e.type.endswith("OperatorMoved")]
+    assert len(moves) == 1
+    assert ui.desk.ops.describe("t1").states["Ticket"]["Ticket"] == "Escalated"
