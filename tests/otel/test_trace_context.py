@@ -7,8 +7,11 @@ pmc read each other's.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from event_sourcery import StreamId
@@ -20,10 +23,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from pmc.runtime import telemetry
+from pmc.runtime import TaskContext, telemetry
+from pmc.runtime.aio import AsyncWorker
 from pmc.runtime.manager import ProcessManager
 from pmc.runtime.state import TaskInFlight
-from pmc.runtime.stores import NewEvent, ProcessStore
+from pmc.runtime.stores import NewEvent, ProcessStore, StoredEvent
 from pmc.runtime.stores._events import event_rows, new_serde, wrap
 from pmc.runtime.worker import Worker
 from tests.otel.conftest import Exported
@@ -117,6 +121,51 @@ def test_a_task_planned_without_telemetry_starts_an_attempt_without_a_link(
     (attempt,) = otel.finished("pmc.task.attempt")
     assert attempt.links == ()
     assert (attempt.attributes or {})["pmc.task.outcome"] == "completed"
+
+
+# The link is read from the stream when the handler starts (``AttemptScope.running()``),
+# for an ``async def`` handler on the event loop itself: pmc.runtime.aio promises the
+# store's I/O runs in thread pools, so the loop keeps serving while a transaction waits.
+
+
+class ReadsOnLoop(Passing):
+    """A store noting each ``load`` made on the thread running the event loop."""
+
+    def __init__(self, store: ProcessStore) -> None:
+        super().__init__(store)
+        self.loop_thread: int | None = None
+        self.loads_on_loop: list[str] = []
+
+    def load(self, category: str, key: str, *args: Any, **kwargs: Any) -> list[StoredEvent]:
+        if threading.get_ident() == self.loop_thread:
+            self.loads_on_loop.append(key)
+        return list(self._store.load(category, key, *args, **kwargs))
+
+
+class AsyncClose:
+    async def close_instance(self, task: Any, ctx: TaskContext) -> None:
+        await asyncio.sleep(0)
+
+
+def test_a_traced_async_attempt_reads_no_stream_on_the_event_loop(
+    store: ProcessStore, otel: Exported
+) -> None:
+    m = seed()
+    watched = ReadsOnLoop(store)
+    ProcessManager(definition(m), store).handle(m.RebaseFailed(rebase_id="r1", instances=["A"]))
+
+    async def run() -> None:
+        watched.loop_thread = threading.get_ident()
+        worker = AsyncWorker(definition(m), watched, AsyncClose(), worker_id="w1")
+        try:
+            await worker.drain()
+        finally:
+            worker.close()
+
+    asyncio.run(run())
+
+    assert len(otel.finished("pmc.task.attempt")) == 1
+    assert watched.loads_on_loop == []
 
 
 # ---- as event-sourcery records it ------------------------------------------------------------
