@@ -7,7 +7,7 @@ import re
 import pytest
 from lsprotocol.types import MarkupContent, Position
 
-from pmc.lsp.features import RenameRefused, analyse, formatting, hover, rename
+from pmc.lsp.features import RenameRefused, analyse, completion, formatting, hover, rename
 from tests.lsp.conftest import SHOP, find
 
 URI = "file:///shop.pm"
@@ -93,3 +93,37 @@ def test_hover_explains_a_syntax_error_though_nothing_else_answers() -> None:
     assert analysis.index is None
     assert shown is not None and isinstance(shown.contents, MarkupContent)
     assert shown.contents.value.startswith("## PM0001: syntax error")
+
+
+@pytest.mark.parametrize("taken", ["Ship", "Order"], ids=["a task", "a machine"])
+def test_renaming_an_event_to_a_name_the_process_already_declares_is_refused(taken: str) -> None:
+    # Events, tasks, signals and machines share the process's names: the edit
+    # would leave the file with PM0101 (declared more than once).
+    line, character = find(SHOP, "Paid {")
+
+    with pytest.raises(RenameRefused):
+        rename(analyse("shop.pm", SHOP), URI, Position(line=line, character=character), taken)
+
+
+def completed_at(text: str, position: Position) -> list[str]:
+    # While the line being typed does not parse, the server completes with the
+    # names of the last text that parsed (the server's `Documents.last_index`).
+    last_parsed = analyse("shop.pm", SHOP).index
+    positions = analyse("shop.pm", text).positions
+    return [item.label for item in completion(positions, position, last_parsed)]
+
+
+def test_completion_past_the_end_of_a_line_is_completion_at_its_end() -> None:
+    # LSP: "If the character value is greater than the line length it defaults
+    # back to the line length." Past the end, the server reads the lines below.
+    typing = SHOP.replace(
+        "        transition lost:", "        transition late: Paying -> \n        transition lost:"
+    )
+    line, _ = find(typing, "transition late")
+    end = len(typing.splitlines()[line])
+
+    at_end = completed_at(typing, Position(line=line, character=end))
+    past_end = completed_at(typing, Position(line=line, character=end + 40))
+
+    assert at_end == ["New", "Paying", "Shipping", "Done"]
+    assert past_end == at_end

@@ -274,6 +274,59 @@ def test_a_closed_document_is_read_from_disk_again(server: LspClient) -> None:
     assert [child["name"] for child in on_disk["children"]][1] == "Paid"
 
 
+def test_a_completion_far_past_the_end_of_the_file_does_not_hang_the_server() -> None:
+    # Were completion() to sum every line's length up to the position's line, a
+    # line number of 2**31 - 1 would keep the event loop busy for minutes, and
+    # every request after it would wait (the client's patience, 30 s, runs out).
+    uri = uri_of("far.pm")
+    with running_server(FIXTURES) as server:  # its own: a hung server would fail the others
+        server.open(uri, SHOP)
+
+        server.at("textDocument/completion", uri, 2**31 - 1, 0)
+        hover = server.at("textDocument/hover", uri, *find(SHOP, "Paid\n"))
+
+    assert hover is not None
+
+
+def test_a_request_about_a_file_that_does_not_exist_answers_nothing(server: LspClient) -> None:
+    # An editor asks about a file it closed and deleted: no answer, not an
+    # internal error with a Python traceback (FileNotFoundError).
+    uri = uri_of("deleted-meanwhile.pm")
+
+    assert server.at("textDocument/hover", uri, 0, 0) is None
+
+
+def test_a_file_on_disk_that_is_not_utf8_gets_no_traceback(
+    server: LspClient, tmp_path: Path
+) -> None:
+    latin1 = tmp_path / "latin1.pm"
+    latin1.write_bytes(SHOP.replace("🎁", "caf\xe9").encode("latin-1"))
+
+    # Answered, not an internal error with a traceback (UnicodeDecodeError):
+    # ``at`` asserts the response holds no error.
+    server.at("textDocument/hover", latin1.as_uri(), *find(SHOP, "Paid\n"))
+
+
+def test_a_file_never_opened_is_read_again_after_it_changes_on_disk(
+    server: LspClient, tmp_path: Path
+) -> None:
+    # Its analysis is not kept under version None, which every later read would
+    # match: the outline of the file as it was first read would come back forever.
+    path = tmp_path / "on_disk.pm"
+    path.write_text(SHOP, encoding="utf-8")
+    symbols = {"textDocument": {"uri": path.as_uri()}}
+    server.request("textDocument/documentSymbol", symbols)
+
+    path.write_text(SHOP.replace("Paid", "Settled"), encoding="utf-8")
+    (process,) = server.request("textDocument/documentSymbol", symbols)
+
+    assert [child["name"] for child in process["children"]][:3] == [
+        "OrderPlaced",
+        "Settled",
+        "Ship",
+    ]
+
+
 @pytest.mark.parametrize("where", ["directory", "untitled"])
 def test_a_document_that_is_no_readable_file_gets_no_answer(
     server: LspClient, tmp_path: Path, where: str
