@@ -6,18 +6,21 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 import sqlalchemy
 from typer.testing import CliRunner
 
 from pmc.cli import app
-from pmc.cli.worker import progress_line, summary
+from pmc.cli.worker import StopRequest, progress_line, summary
 from pmc.runtime import End
 from pmc.runtime.loading import TargetError, load_process, load_tasks
 from pmc.runtime.manager import ProcessManager
@@ -245,6 +248,39 @@ def test_worker_runs_tasks_until_sigterm(project: Path, factory: str) -> None:
     assert progress[-1].endswith("stopped; done 2, failed 0, retried 1, timed out 0, timers 0")
     # Without --verbose: progress lines only, no log records.
     assert not any(" INFO " in line or "status=" in line for line in progress), stderr
+
+
+def signalled_at(request: StopRequest, step: int) -> None:
+    """``request.wait_for_request()`` with SIGTERM's handler run at its ``step``-th line
+    (of its own code or of what it calls), as Python runs a handler between two steps."""
+    steps = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal steps
+        if event == "line":
+            steps += 1
+            if steps == step:
+                request.handle(signal.SIGTERM, frame)  # not traced: inside the trace function
+        return trace
+
+    sys.settrace(trace)  # this thread's only
+    try:
+        request.wait_for_request(poll=0.001)
+    finally:
+        sys.settrace(None)
+
+
+def test_a_stop_signal_ends_the_wait_wherever_it_interrupts_it() -> None:
+    # A handler waking the wait through a lock (a threading.Event) hangs when it
+    # interrupts the step holding that lock: the worker then never stopped.
+    for step in range(1, 40):
+        request = StopRequest()
+        waiting = threading.Thread(target=signalled_at, args=(request, step), daemon=True)
+        waiting.start()
+        waiting.join(timeout=10)
+
+        assert not waiting.is_alive(), f"the wait hung, signalled at its step {step}"
+        assert request.signum == signal.SIGTERM
 
 
 def test_one_worker_runs_the_tasks_of_two_processes(project: Path) -> None:

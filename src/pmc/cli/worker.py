@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-import threading
+import time
 from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -127,7 +127,8 @@ def worker(
     stop = stop_on_signals()
     running.start()
     try:
-        stop.wait_for_request()
+        requested = stop.wait_for_request()
+        typer.echo(f"{requested.name}: stopping after the running tasks", err=True)
     finally:
         # /healthz answers 503 while the running attempts finish, then closes.
         finished = running.stop(grace)
@@ -208,26 +209,33 @@ def summary(stats: WorkerStats) -> str:
     )
 
 
-class _StopRequest:
-    """SIGINT/SIGTERM ask the worker to stop; a second one stops at once."""
+class StopRequest:
+    """SIGINT/SIGTERM ask the worker to stop; a second one stops at once.
+
+    The handler only notes the signal. Python runs it in the main thread
+    between any two of its steps, so a lock it took (a ``threading.Event``'s,
+    or stderr's) might be held by the very step it interrupted: waiting on an
+    ``Event`` that the handler set hung the worker now and then, when the
+    signal came as the wait timed out (more often on a busy machine).
+    """
 
     def __init__(self) -> None:
-        self._requested = threading.Event()
+        self.signum: int | None = None
 
     def handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self._requested.is_set():
+        if self.signum is not None:
             raise KeyboardInterrupt
-        typer.echo(f"{signal.Signals(signum).name}: stopping after the running tasks", err=True)
-        self._requested.set()
+        self.signum = signum
 
-    def wait_for_request(self) -> None:
-        # Short waits keep the main thread responsive to signals.
-        while not self._requested.wait(0.2):
-            pass
+    def wait_for_request(self, poll: float = 0.2) -> signal.Signals:
+        """The signal that asked to stop, once one has (looked for every ``poll`` seconds)."""
+        while self.signum is None:
+            time.sleep(poll)  # a signal cuts it short; its handler runs first
+        return signal.Signals(self.signum)
 
 
-def stop_on_signals() -> _StopRequest:
-    request = _StopRequest()
+def stop_on_signals() -> StopRequest:
+    request = StopRequest()
     signal.signal(signal.SIGINT, request.handle)
     signal.signal(signal.SIGTERM, request.handle)
     return request
