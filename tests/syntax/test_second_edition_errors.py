@@ -212,6 +212,18 @@ CASES = [
         """,
     ),
     case(
+        # The comment swallows the machine's `{`: the `data` after the name is
+        # not a data block out of place (that rule once crashed looking for the `{`).
+        "machine_brace_commented_out_before_its_data",
+        edit("machine Invoice {", "machine Inv#oice {"),
+        "PM0001",
+        "expected `{` after the machine name `Inv`",
+        """
+        machine Inv#oice {
+                   ^
+        """,
+    ),
+    case(
         "assignments_without_a_comma",
         edit("set data.retries = data.retries + 1", "set data.retries = 1 data.retries = 2"),
         "PM0001",

@@ -96,7 +96,9 @@ def machine_data_not_first(stuck: Stuck) -> Diagnostic | None:
     members = _machine_members(stuck.stack)
     if stuck.bad.type != "DATA" or members is None or not _opens_block(stuck):
         return None
-    opener = next(v for v in members if isinstance(v, Token) and v.type == "LBRACE")
+    opener = next((v for v in members if isinstance(v, Token) and v.type == "LBRACE"), None)
+    if opener is None:  # `machine M data {`: the machine's own `{` is missing, not the order
+        return None
     read = members[members.index(opener) + 1 :]
     if read and _is_data_block(read[0]) and not any(_is_member(value) for value in read):
         return Diagnostic(
