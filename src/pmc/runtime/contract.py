@@ -476,7 +476,16 @@ ID_NAMESPACE = uuid.UUID("6f1c9a52-3d0e-5b8e-9a57-2f4d1c7e8b30")
 
 def derived_id(kind: Literal["task", "timer"], *parts: object) -> uuid.UUID:
     """A uuid5 over ``parts``: the same decision always yields the same id."""
-    return _uuid5(_ID_HASH, "\x1f".join(map(str, (kind, *parts))))
+    return joined_id(kind, "\x1f".join(map(str, parts)))
+
+
+def joined_id(kind: Literal["task", "timer"], joined: str) -> uuid.UUID:
+    """``derived_id(kind, *parts)``, given ``joined``: ``"\x1f".join(map(str, parts))``.
+
+    A decision that derives several ids from the same parts (the process,
+    key, event and instance) joins those once.
+    """
+    return _uuid5(_ID_HASH, f"{kind}\x1f{joined}")
 
 
 def _uuid5(namespace: Any, name: str) -> uuid.UUID:

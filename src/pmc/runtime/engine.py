@@ -44,6 +44,7 @@ from pmc.runtime.contract import (
     canonical_json,
     decision_id,
     derived_id,
+    joined_id,
     on_event,
     on_outcome,
     on_signal,
@@ -540,12 +541,35 @@ class _Step:
 
 @dataclass(frozen=True, slots=True)
 class _Plain:
+    """A plain step's move, and what ``_plain_input`` would otherwise work out
+    per event: nothing here depends on the event."""
+
     move: _Move
     # False when ``complete when`` cannot hold once the move's instance is in
     # its target: a condition on its machine that does not accept the
     # target comes before any data condition (which must still be tested,
     # for it may raise), so the end check need not look.
     may_complete: bool
+    # The move leaves its state: the instance's timers and tasks are
+    # abandoned, and every timer of the target is scheduled.
+    leaves: bool
+    # The end of the name of the planned task's id, after the instance
+    # (``_task_id``, at the first occurrence); None: no task is planned.
+    task_id_tail: str | None
+    # The timers it schedules (its target's, when it leaves its state),
+    # each with its delay, its ``TimerScheduled`` fields from the tables
+    # and their template key, and the end of its id's name
+    # (``_timer_scheduled``).
+    timers: tuple[_PlainTimer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainTimer:
+    spec: TimerSpec
+    delay: timedelta
+    static: Mapping[str, object]
+    key: tuple[object, ...]
+    id_tail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,8 +642,30 @@ class _Plans:
             moves.append(_Move(spec, static, key, self.defn.timers_in(machine, spec.target)))
         plain = None
         if len(moves) == 1 and _is_plain(moves[0]):
-            plain = _Plain(moves[0], self._may_complete(machine, moves[0].spec.target))
+            plain = self._plain(machine, state, moves[0])
         return _Step(tuple(moves), any(_reads_scope(spec) for spec in specs), plain)
+
+    def _plain(self, machine: str, state: str, move: _Move) -> _Plain | None:
+        """``_Step.plain`` of ``move``; None for a delay too long to add to a
+        time, which the generic path refuses as it always did."""
+        name, target = move.spec.name, move.spec.target
+        cls = self.defn.lifecycle.timer_scheduled
+        timers = []
+        for timer in move.timers if target != state else ():
+            try:
+                delay = timedelta(milliseconds=timer.after_ms)
+            except OverflowError:
+                return None
+            static = {"machine": machine, "transition": timer.transition}
+            tail = f"{name}\x1f0\x1f{timer.transition}"
+            timers.append(_PlainTimer(timer, delay, static, EventBuilder.key(cls, static), tail))
+        return _Plain(
+            move,
+            self._may_complete(machine, target),
+            leaves=target != state,
+            task_id_tail=f"{name}\x1f0" if move.static["task_mode"] is not None else None,
+            timers=tuple(timers),
+        )
 
     def _may_complete(self, machine: str, target: str) -> bool:
         """See ``_Plain.may_complete``."""
@@ -1100,18 +1146,19 @@ def _plain_input(
     step = plans.step(machine, current, on_event(type(event).__name__))
     if step is None or step.plain is None:
         return None
-    move = step.plain.move
-    defn, spec = plans.defn, move.spec
+    plain = step.plain
+    record = state.instance_record(machine, machine_id)
+    if record is None:
+        return None  # a state folded without the instance's record: the generic path adds it
+    move, defn = plain.move, plans.defn
+    spec = move.spec
+    # What every id this decision derives starts with (``_task_id``,
+    # ``_timer_scheduled``), joined once.
+    instance = "\x1f".join(map(str, (defn.category, meta.key, meta.event_id, machine, machine_id)))
     task_id = task_input = None
-    if move.static["task_mode"] is not None:  # a task is planned: ``_Decision._plan``
-        task_id = _task_id(defn, meta, machine, machine_id, spec.name, 0)
-        scope = Scope(
-            event,
-            state.data,
-            instance_record(defn, state, machine, machine_id),
-            machine_id,
-            state.key,
-        )
+    if plain.task_id_tail is not None:  # a task is planned: ``_Decision._plan``
+        task_id = joined_id("task", f"{instance}\x1f{plain.task_id_tail}")
+        scope = Scope(event, state.data, record, machine_id, state.key)
         task_input = _task_input(defn, meta, (machine, machine_id, spec.name), spec, scope)
     planned = plans.build.event(
         defn.lifecycle.transition_planned,
@@ -1128,18 +1175,32 @@ def _plain_input(
         move.key,
     )
     events: list[Event] = [planned]
-    changes = _fold_transition(defn, state, planned)
-    if move.timers and spec.target != current:
-        timers = changes["timers"]
-        entered = changes["instances"][machine][machine_id]
-        for timer in move.timers:
-            due = later(meta.timestamp, timedelta(milliseconds=timer.after_ms))
-            scheduled = _timer_scheduled(plans, meta, machine, machine_id, spec.name, 0, timer, due)
-            events.append(scheduled)
-            timers = with_item(timers, scheduled.timer_id, _timer(scheduled, entered))
-        changes["timers"] = timers
-    changes["version"] = state.version + 1 + len(events)
-    after = state.changed(**changes)
+    # ``_fold_transition`` of ``planned``, which sets no record and keeps no task.
+    entered = str(spec.target)
+    timers, tasks = state.timers, state.tasks
+    if plain.leaves:
+        timers = without_keys(timers, state.timers_of(machine, machine_id))
+        tasks = without_keys(tasks, state.tasks_of(machine, machine_id))
+    if task_id is not None and planned.task is not None:
+        task = _planned_task(planned, planned.task, task_id, machine, machine_id, spec.name)
+        tasks = with_item(tasks, task_id, task)
+    for timer in plain.timers:
+        due = later(meta.timestamp, timer.delay)
+        timer_id = joined_id("timer", f"{instance}\x1f{timer.id_tail}")
+        scheduled = plans.build.event(
+            defn.lifecycle.timer_scheduled,
+            timer.static,
+            {"machine_id": machine_id, "timer_id": timer_id, "due_at": due},
+            timer.key,
+        )
+        events.append(scheduled)
+        timers = with_item(timers, timer_id, _timer(scheduled, entered))
+    after = state.changed(
+        instances=_with_instance_item(state.instances, machine, machine_id, entered),
+        timers=timers,
+        tasks=tasks,
+        version=state.version + 1 + len(events),
+    )
     ending = _ending(plans, after, meta, completes=step.plain.may_complete)
     if ending is not None:
         events.append(ending)
