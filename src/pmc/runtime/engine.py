@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -495,17 +495,46 @@ class EventBuilder:
             key = self.key(cls, static)
         found = self._templates.get(key)
         if found is None:
-            checks = tuple((name, kind) for name, kind in _CHECKED.items() if name in dynamic)
+            checks = _checks_of(dynamic)
             if not _trusted(checks, dynamic):
                 return cls(**static, **dynamic)
-            placeholders = {name: _PLACEHOLDERS[name] for name in dynamic}
-            found = self._templates[key] = (cls(**static, **placeholders), checks)
+            found = self._templates[key] = (_template_of(cls, static, dynamic), checks)
         elif not _trusted(found[1], dynamic):
             return cls(**static, **dynamic)
         return from_template(cast(_L, found[0]), dynamic)
 
+    def template(
+        self,
+        cls: type[_L],
+        static: Mapping[str, object],
+        names: Iterable[str],
+        key: tuple[object, ...],
+    ) -> _L:
+        """The template ``event`` copies for ``cls`` with the table fields
+        ``static`` (``key``: its ``key``) and the fields ``names``, made now if
+        it was not yet; for a caller that checks the values it passes
+        (``_CHECKED``) and copies it with ``from_template`` itself. Raises
+        pydantic's ValidationError if ``cls`` refuses ``static``."""
+        found = self._templates.get(key)
+        if found is None:
+            names = tuple(names)
+            found = self._templates[key] = (_template_of(cls, static, names), _checks_of(names))
+        return cast(_L, found[0])
+
 
 _Checks = tuple[tuple[str, type], ...]
+
+
+def _checks_of(names: Iterable[str]) -> _Checks:
+    """The checks (``_CHECKED``) of the values of the fields ``names``."""
+    return tuple((name, kind) for name, kind in _CHECKED.items() if name in names)
+
+
+def _template_of(
+    cls: type[LifecycleEvent], static: Mapping[str, object], names: Iterable[str]
+) -> LifecycleEvent:
+    """``cls`` with ``static``, and placeholders in the fields ``names``: validated."""
+    return cls(**static, **{name: _PLACEHOLDERS[name] for name in names})
 
 
 def _trusted(checks: _Checks, values: Mapping[str, object]) -> bool:
@@ -545,6 +574,8 @@ class _Plain:
     per event: nothing here depends on the event."""
 
     move: _Move
+    # The template of its ``TransitionPlanned`` (``EventBuilder.template``).
+    planned: TransitionPlannedBase
     # False when ``complete when`` cannot hold once the move's instance is in
     # its target: a condition on its machine that does not accept the
     # target comes before any data condition (which must still be tested,
@@ -557,19 +588,30 @@ class _Plain:
     # (``_task_id``, at the first occurrence); None: no task is planned.
     task_id_tail: str | None
     # The timers it schedules (its target's, when it leaves its state),
-    # each with its delay, its ``TimerScheduled`` fields from the tables
-    # and their template key, and the end of its id's name
-    # (``_timer_scheduled``).
+    # each with its delay, the template of its ``TimerScheduled`` and the
+    # end of its id's name (``_timer_scheduled``).
     timers: tuple[_PlainTimer, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class _PlainTimer:
-    spec: TimerSpec
     delay: timedelta
-    static: Mapping[str, object]
-    key: tuple[object, ...]
+    scheduled: TimerScheduledBase
     id_tail: str
+
+
+# The fields of a plain step's ``TransitionPlanned`` that are not the tables':
+# the ones ``_plain_input`` passes.
+_PLANNED_FIELDS = (
+    "machine_id",
+    "task_id",
+    "task_input",
+    "caused_by",
+    "data_set",
+    "instance_set",
+    "kept_tasks",
+)
+_SCHEDULED_FIELDS = ("machine_id", "timer_id", "due_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,20 +689,24 @@ class _Plans:
 
     def _plain(self, machine: str, state: str, move: _Move) -> _Plain | None:
         """``_Step.plain`` of ``move``; None for a delay too long to add to a
-        time, which the generic path refuses as it always did."""
+        time, or a value from the tables that an event class refuses: the
+        generic path refuses those as it always did."""
         name, target = move.spec.name, move.spec.target
-        cls = self.defn.lifecycle.timer_scheduled
+        lc, build = self.defn.lifecycle, self.build
         timers = []
-        for timer in move.timers if target != state else ():
-            try:
+        try:
+            planned = build.template(lc.transition_planned, move.static, _PLANNED_FIELDS, move.key)
+            for timer in move.timers if target != state else ():
                 delay = timedelta(milliseconds=timer.after_ms)
-            except OverflowError:
-                return None
-            static = {"machine": machine, "transition": timer.transition}
-            tail = f"{name}\x1f0\x1f{timer.transition}"
-            timers.append(_PlainTimer(timer, delay, static, EventBuilder.key(cls, static), tail))
+                static = {"machine": machine, "transition": timer.transition}
+                key = EventBuilder.key(lc.timer_scheduled, static)
+                scheduled = build.template(lc.timer_scheduled, static, _SCHEDULED_FIELDS, key)
+                timers.append(_PlainTimer(delay, scheduled, f"{name}\x1f0\x1f{timer.transition}"))
+        except (OverflowError, ValidationError):
+            return None
         return _Plain(
             move,
+            planned,
             self._may_complete(machine, target),
             leaves=target != state,
             task_id_tail=f"{name}\x1f0" if move.static["task_mode"] is not None else None,
@@ -1150,19 +1196,27 @@ def _plain_input(
     record = state.instance_record(machine, machine_id)
     if record is None:
         return None  # a state folded without the instance's record: the generic path adds it
+    # The values ``EventBuilder.event`` would check (``_CHECKED``): ``caused_by``,
+    # ``machine_id`` and ``due_at`` (the timestamp plus a delay); the generic
+    # path validates one of another type.
+    trusted = type(meta.event_id) is uuid.UUID and type(meta.timestamp) is datetime
+    if not (trusted and type(machine_id) is str):
+        return None
     move, defn = plain.move, plans.defn
     spec = move.spec
     # What every id this decision derives starts with (``_task_id``,
-    # ``_timer_scheduled``), joined once.
-    instance = "\x1f".join(map(str, (defn.category, meta.key, meta.event_id, machine, machine_id)))
+    # ``_timer_scheduled``), joined once, when there is one.
+    instance = ""
+    if plain.task_id_tail is not None or plain.timers:
+        parts = (defn.category, meta.key, meta.event_id, machine, machine_id)
+        instance = "\x1f".join(map(str, parts))
     task_id = task_input = None
     if plain.task_id_tail is not None:  # a task is planned: ``_Decision._plan``
         task_id = joined_id("task", f"{instance}\x1f{plain.task_id_tail}")
         scope = Scope(event, state.data, record, machine_id, state.key)
         task_input = _task_input(defn, meta, (machine, machine_id, spec.name), spec, scope)
-    planned = plans.build.event(
-        defn.lifecycle.transition_planned,
-        move.static,
+    planned = from_template(
+        plain.planned,
         {
             "machine_id": machine_id,
             "task_id": task_id,
@@ -1172,7 +1226,6 @@ def _plain_input(
             "instance_set": None,
             "kept_tasks": None,
         },
-        move.key,
     )
     events: list[Event] = [planned]
     # ``_fold_transition`` of ``planned``, which sets no record and keeps no task.
@@ -1187,12 +1240,8 @@ def _plain_input(
     for timer in plain.timers:
         due = later(meta.timestamp, timer.delay)
         timer_id = joined_id("timer", f"{instance}\x1f{timer.id_tail}")
-        scheduled = plans.build.event(
-            defn.lifecycle.timer_scheduled,
-            timer.static,
-            {"machine_id": machine_id, "timer_id": timer_id, "due_at": due},
-            timer.key,
-        )
+        values = {"machine_id": machine_id, "timer_id": timer_id, "due_at": due}
+        scheduled = from_template(timer.scheduled, values)
         events.append(scheduled)
         timers = with_item(timers, timer_id, _timer(scheduled, entered))
     after = state.changed(
