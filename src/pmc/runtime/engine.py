@@ -584,13 +584,21 @@ class _Plain:
     # The move leaves its state: the instance's timers and tasks are
     # abandoned, and every timer of the target is scheduled.
     leaves: bool
-    # The end of the name of the planned task's id, after the instance
-    # (``_task_id``, at the first occurrence); None: no task is planned.
-    task_id_tail: str | None
+    # The task it plans, if any.
+    task: _PlainTask | None
     # The timers it schedules (its target's, when it leaves its state),
     # each with its delay, the template of its ``TimerScheduled`` and the
     # end of its id's name (``_timer_scheduled``).
     timers: tuple[_PlainTimer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainTask:
+    name: str
+    mode: str  # as ``_planned_task`` reads it from the ``TransitionPlanned``
+    # The end of the name of its id, after the instance (``_task_id``, at the
+    # first occurrence).
+    id_tail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -709,7 +717,9 @@ class _Plans:
             planned,
             self._may_complete(machine, target),
             leaves=target != state,
-            task_id_tail=f"{name}\x1f0" if move.static["task_mode"] is not None else None,
+            task=_PlainTask(planned.task, str(planned.task_mode), f"{name}\x1f0")
+            if planned.task is not None and planned.task_mode is not None
+            else None,
             timers=tuple(timers),
         )
 
@@ -1207,12 +1217,12 @@ def _plain_input(
     # What every id this decision derives starts with (``_task_id``,
     # ``_timer_scheduled``), joined once, when there is one.
     instance = ""
-    if plain.task_id_tail is not None or plain.timers:
+    if plain.task is not None or plain.timers:
         parts = (defn.category, meta.key, meta.event_id, machine, machine_id)
         instance = "\x1f".join(map(str, parts))
     task_id = task_input = None
-    if plain.task_id_tail is not None:  # a task is planned: ``_Decision._plan``
-        task_id = joined_id("task", f"{instance}\x1f{plain.task_id_tail}")
+    if plain.task is not None:  # a task is planned: ``_Decision._plan``
+        task_id = joined_id("task", f"{instance}\x1f{plain.task.id_tail}")
         scope = Scope(event, state.data, record, machine_id, state.key)
         task_input = _task_input(defn, meta, (machine, machine_id, spec.name), spec, scope)
     planned = from_template(
@@ -1234,8 +1244,12 @@ def _plain_input(
     if plain.leaves:
         timers = without_keys(timers, state.timers_of(machine, machine_id))
         tasks = without_keys(tasks, state.tasks_of(machine, machine_id))
-    if task_id is not None and planned.task is not None:
-        task = _planned_task(planned, planned.task, task_id, machine, machine_id, spec.name)
+    if plain.task is not None and task_id is not None and task_input is not None:
+        # ``_planned_task``, its fields worked out once.
+        input_json = canonical_json(task_input)
+        task = TaskInFlight(
+            task_id, plain.task.name, plain.task.mode, machine, machine_id, spec.name, input_json
+        )
         tasks = with_item(tasks, task_id, task)
     for timer in plain.timers:
         due = later(meta.timestamp, timer.delay)
