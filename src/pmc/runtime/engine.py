@@ -10,7 +10,11 @@ replay. ``evolve`` never calls a generated function: what a guard chose, a
 ``set`` wrote or a deadline read is in the recorded events. The common case,
 an input event that moves one existing instance by a transition without
 guard, ``set``, ``emit`` or ``keep`` (a *plain* step), is decided in one go
-by ``_plain_input``, folded into one copy of the state, with the same result.
+by ``_plain_input``, folded into one copy of the state, with the same result:
+what such a step records but for the event's own values (the templates of
+its events, the delays of its timers, the tails of its ids, its task's
+name and mode) is worked out once per (machine, state, trigger), when the
+definition first meets it (``_Plans._plain``).
 """
 
 from __future__ import annotations
