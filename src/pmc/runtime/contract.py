@@ -24,6 +24,7 @@ import json
 import re
 import sys
 import uuid
+from _json import encode_basestring, make_encoder
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -613,13 +614,20 @@ def operator_id(action: str, category: str, key: str, action_id: str) -> uuid.UU
 
 
 def canonical_json(payload: dict[str, Any]) -> str:
-    # ``allow_nan=False``: inf and nan are rejected where they enter (input
-    # events, task inputs and results); one that slips through fails loudly
-    # here instead of being stored as ``Infinity`` and replayed as ``null``.
-    return _CANONICAL.encode(payload)
+    """``payload`` as JSON with sorted keys, no spaces, non-ASCII kept: what
+    ``json.dumps(payload, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False, allow_nan=False)`` gives."""
+    return "".join(_CANONICAL(payload, 0))
 
 
-# Built once: ``json.dumps`` with options builds an encoder per call.
-_CANONICAL = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+# ``allow_nan=False``: inf and nan are rejected where they enter (input
+# events, task inputs and results); one that slips through fails loudly
+# here instead of being stored as ``Infinity`` and replayed as ``null``.
+# The C encoder ``json.dumps`` uses, made once: ``JSONEncoder.encode`` makes
+# one per call, which costs more than encoding a task's input. No markers
+# (``check_circular=False``): a payload is JSON, decoded from the store or
+# dumped from a model, so it holds no cycle; and one table of markers shared
+# between calls would keep an entry left by a call that raised.
+_CANONICAL = make_encoder(
+    None, json.JSONEncoder().default, encode_basestring, None, ":", ",", True, False, False
 )

@@ -870,18 +870,18 @@ def _task_input(
     scope: Scope[Any, Any, Any],
 ) -> dict[str, Any]:
     """The input of the task ``transition`` runs, bound on ``scope``, as recorded (JSON)."""
-    bound = _called(defn, meta, where, "run", lambda s: _bind(defn, transition, s), scope)
+    bound = _called(defn, meta, where, "run", _binder(defn, transition), scope)
     return bound.model_dump(mode="json")
 
 
-def _bind(
-    defn: ProcessDefinition, transition: TransitionSpec, scope: Scope[Any, Any, Any]
-) -> TaskInput:
+def _binder(defn: ProcessDefinition, transition: TransitionSpec) -> ScopedBinder:
+    """``transition``'s binder, called with a ``Scope``."""
     # The table's type cannot say which kind of binder a module has; its
     # API does: an API 1-3 module's take the trigger, machine id and key.
     if defn.api >= SECOND_EDITION_API:
-        return cast(ScopedBinder, transition.bind)(scope)
-    return cast(Binder, transition.bind)(scope.event, scope.machine_id, scope.key)
+        return cast(ScopedBinder, transition.bind)
+    bind = cast(Binder, transition.bind)
+    return lambda scope: bind(scope.event, scope.machine_id, scope.key)
 
 
 @dataclass(slots=True)
