@@ -1171,7 +1171,8 @@ def _decide_and_fold(
     is_input = defn.is_input(event)
     if state.ended or not (is_input or defn.is_lifecycle(event)):
         return [], evolve(defn, state, event)
-    if not state.started and not (is_input and defn.can_start(event)):
+    started = state.started
+    if not started and not (is_input and defn.can_start(event)):
         # Only a start event (``start on``; any trigger event without it)
         # starts a process; nothing can be in flight yet.
         return [], evolve(defn, state, event)
@@ -1183,7 +1184,7 @@ def _decide_and_fold(
         )
         return decision.events, decision.state
     routes = defn.route(event) if is_input else ()
-    if plain and is_input and state.started:
+    if plain and is_input and started:
         decided = _plain_input(_plans(defn), state, event, meta, routes)
         if decided is not None:
             return decided
@@ -1225,7 +1226,8 @@ def _plain_input(
     if step is None or step.plain is None:
         return None
     plain = step.plain
-    record = state.instance_record(machine, machine_id)
+    # ``state.instance_record``, without the call: on every plain step.
+    record = state.instance_data.get(machine, _NONE).get(machine_id)
     if record is None:
         return None  # a state folded without the instance's record: the generic path adds it
     # The values ``EventBuilder.event`` would check (``_CHECKED``): ``caused_by``,
@@ -1278,16 +1280,20 @@ def _plain_input(
         due = later(meta.timestamp, timer.delay)
         timer_id = joined_id("timer", f"{instance}\x1f{timer.id_tail}")
         values = {"machine_id": machine_id, "timer_id": timer_id, "due_at": due}
-        scheduled = from_template(timer.scheduled, values)
-        events.append(scheduled)
-        timers = with_item(timers, timer_id, _timer(scheduled, entered))
+        events.append(from_template(timer.scheduled, values))
+        # ``_timer`` of that event, from the values it was made of.
+        transition = timer.scheduled.transition
+        made = Timer(timer_id, machine, machine_id, transition, entered, due)
+        timers = with_item(timers, timer_id, made)
     after = state.changed(
         instances=_with_instance_item(state.instances, machine, machine_id, entered),
         timers=timers,
         tasks=tasks,
         version=state.version + 1 + len(events),
     )
-    ending = _ending(plans, after, meta, completes=step.plain.may_complete)
+    if not (plain.may_complete or defn.fail_when):
+        return events, after  # no end condition can hold: ``_ending`` would say None
+    ending = _ending(plans, after, meta, completes=plain.may_complete)
     if ending is not None:
         events.append(ending)
         after = evolve(defn, after, ending)
