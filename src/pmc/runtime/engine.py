@@ -69,7 +69,6 @@ from pmc.runtime.lifecycle import (
     TaskCompletedBase,
     TaskFailedBase,
     TaskFailure,
-    TaskInput,
     TaskResult,
     TaskRetryScheduledBase,
     TaskStartedBase,
