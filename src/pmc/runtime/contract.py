@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import re
 import sys
 import uuid
-from _json import encode_basestring, make_encoder
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, cast
 from uuid import UUID
 
 from event_sourcery import Event
@@ -633,6 +633,30 @@ def canonical_json(payload: dict[str, Any]) -> str:
 # (``check_circular=False``): a payload is JSON, decoded from the store or
 # dumped from a model, so it holds no cycle; and one table of markers shared
 # between calls would keep an entry left by a call that raised.
-_CANONICAL = make_encoder(
-    None, json.JSONEncoder().default, encode_basestring, None, ":", ",", True, False, False
-)
+def canonical_encoder(c_make_encoder: Any) -> Callable[[dict[str, Any], int], Iterable[str]]:
+    """The encoder ``canonical_json`` joins: json's C one when there is one
+    (``json.encoder.c_make_encoder``, None on a Python without it), else
+    ``json.dumps`` with the same options."""
+    if c_make_encoder is None:
+        return lambda payload, _level: (
+            json.dumps(
+                payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ),
+        )
+    return cast(
+        Callable[[dict[str, Any], int], Iterable[str]],
+        c_make_encoder(
+            None,  # markers
+            json.JSONEncoder().default,
+            json.encoder.encode_basestring,  # ensure_ascii=False
+            None,  # indent
+            ":",
+            ",",
+            True,  # sort_keys
+            False,  # skipkeys
+            False,  # allow_nan
+        ),
+    )
+
+
+_CANONICAL = canonical_encoder(getattr(json.encoder, "c_make_encoder", None))  # not in typeshed
