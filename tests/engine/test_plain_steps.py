@@ -156,7 +156,7 @@ class Walk:
         ended makes way for a new one (a new stream), which meets more steps."""
         if self.state.ended:
             self.state, self.stream = self.defn.initial_state(), []
-        meta = EventMeta(uuid.uuid5(uuid.NAMESPACE_OID, f"event-{number}"), self.now, self.key)
+        meta = self.meta(number)
         fast = _outcome(lambda: decide_and_fold(self.defn, self.state, event, meta))
         generic = _outcome(
             lambda: _decide_and_fold(self.defn, self.state, event, meta, plain=False)
@@ -175,6 +175,10 @@ class Walk:
         self.plain += self._decided_plainly(event, meta)
         self.stream += [event, *events]
         self.state = state
+
+    def meta(self, number: int) -> EventMeta:
+        """The metadata of the walk's ``number``-th event, now."""
+        return EventMeta(uuid.uuid5(uuid.NAMESPACE_OID, f"event-{number}"), self.now, self.key)
 
     def _decided_plainly(self, event: Event, meta: EventMeta) -> bool:
         if not (self.defn.is_input(event) and self.state.started and not self.state.ended):

@@ -9,9 +9,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pmc.runtime import ProcessManager, engine
+from pmc.runtime import ProcessManager, contract, engine
 from pmc.runtime.stores import open_store
 from tests.codegen.support import compile_and_import
 from tests.engine.scenario import Scenario, summary
@@ -257,6 +259,33 @@ def test_canonical_json_refuses_non_finite_floats() -> None:
     with pytest.raises(ValueError):
         engine.canonical_json({"x": math.inf})
     assert json.loads(engine.canonical_json({"x": 1.0})) == {"x": 1.0}
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), JSON_VALUES, max_size=6))
+def test_canonical_json_is_json_dumps_sorted_and_compact(payload: dict[str, Any]) -> None:
+    # The C encoder made once must write what json.dumps writes (ids hash it).
+    assert engine.canonical_json(payload) == json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def test_canonical_json_without_the_c_accelerator_is_the_same() -> None:
+    payload = {"b": [1.5, "é\u2028", None], "a": {"z": True}}
+    plain = contract.canonical_encoder(None)  # a Python without json's C encoder
+    assert "".join(plain(payload, 0)) == engine.canonical_json(payload)
+    with pytest.raises(ValueError):
+        "".join(plain({"x": math.inf}, 0))
 
 
 # ---- key_of -----------------------------------------------------------------------------

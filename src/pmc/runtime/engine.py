@@ -10,16 +10,21 @@ replay. ``evolve`` never calls a generated function: what a guard chose, a
 ``set`` wrote or a deadline read is in the recorded events. The common case,
 an input event that moves one existing instance by a transition without
 guard, ``set``, ``emit`` or ``keep`` (a *plain* step), is decided in one go
-by ``_plain_input``, folded into one copy of the state, with the same result.
+by ``_plain_input``, folded into one copy of the state, with the same result:
+what such a step records but for the event's own values (the templates of
+its events, the delays of its timers, the tails of its ids, its task's
+name and mode) is worked out once per (machine, state, trigger), when the
+definition first meets it (``_Plans._plain``).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
 from event_sourcery import Event
@@ -44,6 +49,7 @@ from pmc.runtime.contract import (
     canonical_json,
     decision_id,
     derived_id,
+    joined_id,
     on_event,
     on_outcome,
     on_signal,
@@ -63,7 +69,6 @@ from pmc.runtime.lifecycle import (
     TaskCompletedBase,
     TaskFailedBase,
     TaskFailure,
-    TaskInput,
     TaskResult,
     TaskRetryScheduledBase,
     TaskStartedBase,
@@ -327,14 +332,28 @@ def _fold_timer(state: ProcessState, event: TimerScheduledBase) -> StateChanges:
 
 def _timer(event: TimerScheduledBase, state: str) -> Timer:
     """The timer ``event`` schedules for its instance, now in ``state``."""
+    # Positional: a third cheaper than by keyword, on every timer scheduled.
     return Timer(
-        timer_id=event.timer_id,
-        machine=event.machine,
-        machine_id=event.machine_id,
-        transition=event.transition,
-        state=state,
-        due_at=event.due_at,
+        event.timer_id, event.machine, event.machine_id, event.transition, state, event.due_at
     )
+
+
+_Held = TypeVar("_Held", TaskInFlight, Timer)
+
+
+def _without_instance(
+    held: Mapping[uuid.UUID, _Held], machine: str, machine_id: str
+) -> Mapping[uuid.UUID, _Held]:
+    """``held`` without the instance's tasks or timers: ``without_keys`` of
+    ``ProcessState.tasks_of`` / ``timers_of``, in one pass over the map."""
+    if not held:
+        return held
+    kept = {
+        key: value
+        for key, value in held.items()
+        if value.machine != machine or value.machine_id != machine_id
+    }
+    return held if len(kept) == len(held) else MappingProxyType(kept)
 
 
 def _fold_operator(state: ProcessState, event: OperatorEventBase) -> StateChanges:
@@ -494,17 +513,46 @@ class EventBuilder:
             key = self.key(cls, static)
         found = self._templates.get(key)
         if found is None:
-            checks = tuple((name, kind) for name, kind in _CHECKED.items() if name in dynamic)
+            checks = _checks_of(dynamic)
             if not _trusted(checks, dynamic):
                 return cls(**static, **dynamic)
-            placeholders = {name: _PLACEHOLDERS[name] for name in dynamic}
-            found = self._templates[key] = (cls(**static, **placeholders), checks)
+            found = self._templates[key] = (_template_of(cls, static, dynamic), checks)
         elif not _trusted(found[1], dynamic):
             return cls(**static, **dynamic)
         return from_template(cast(_L, found[0]), dynamic)
 
+    def template(
+        self,
+        cls: type[_L],
+        static: Mapping[str, object],
+        names: Iterable[str],
+        key: tuple[object, ...],
+    ) -> _L:
+        """The template ``event`` copies for ``cls`` with the table fields
+        ``static`` (``key``: its ``key``) and the fields ``names``, made now if
+        it was not yet; for a caller that checks the values it passes
+        (``_CHECKED``) and copies it with ``from_template`` itself. Raises
+        pydantic's ValidationError if ``cls`` refuses ``static``."""
+        found = self._templates.get(key)
+        if found is None:
+            names = tuple(names)
+            found = self._templates[key] = (_template_of(cls, static, names), _checks_of(names))
+        return cast(_L, found[0])
+
 
 _Checks = tuple[tuple[str, type], ...]
+
+
+def _checks_of(names: Iterable[str]) -> _Checks:
+    """The checks (``_CHECKED``) of the values of the fields ``names``."""
+    return tuple((name, kind) for name, kind in _CHECKED.items() if name in names)
+
+
+def _template_of(
+    cls: type[LifecycleEvent], static: Mapping[str, object], names: Iterable[str]
+) -> LifecycleEvent:
+    """``cls`` with ``static``, and placeholders in the fields ``names``: validated."""
+    return cls(**static, **{name: _PLACEHOLDERS[name] for name in names})
 
 
 def _trusted(checks: _Checks, values: Mapping[str, object]) -> bool:
@@ -540,12 +588,56 @@ class _Step:
 
 @dataclass(frozen=True, slots=True)
 class _Plain:
+    """A plain step's move, and what ``_plain_input`` would otherwise work out
+    per event: nothing here depends on the event."""
+
     move: _Move
+    # The template of its ``TransitionPlanned`` (``EventBuilder.template``).
+    planned: TransitionPlannedBase
     # False when ``complete when`` cannot hold once the move's instance is in
     # its target: a condition on its machine that does not accept the
     # target comes before any data condition (which must still be tested,
     # for it may raise), so the end check need not look.
     may_complete: bool
+    # The move leaves its state: the instance's timers and tasks are
+    # abandoned, and every timer of the target is scheduled.
+    leaves: bool
+    # The task it plans, if any.
+    task: _PlainTask | None
+    # The timers it schedules (its target's, when it leaves its state),
+    # each with its delay, the template of its ``TimerScheduled`` and the
+    # end of its id's name (``_timer_scheduled``).
+    timers: tuple[_PlainTimer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainTask:
+    name: str
+    mode: str  # as ``_planned_task`` reads it from the ``TransitionPlanned``
+    # The end of the name of its id, after the instance (``_task_id``, at the
+    # first occurrence).
+    id_tail: str
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainTimer:
+    delay: timedelta
+    scheduled: TimerScheduledBase
+    id_tail: str
+
+
+# The fields of a plain step's ``TransitionPlanned`` that are not the tables':
+# the ones ``_plain_input`` passes.
+_PLANNED_FIELDS = (
+    "machine_id",
+    "task_id",
+    "task_input",
+    "caused_by",
+    "data_set",
+    "instance_set",
+    "kept_tasks",
+)
+_SCHEDULED_FIELDS = ("machine_id", "timer_id", "due_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,8 +710,36 @@ class _Plans:
             moves.append(_Move(spec, static, key, self.defn.timers_in(machine, spec.target)))
         plain = None
         if len(moves) == 1 and _is_plain(moves[0]):
-            plain = _Plain(moves[0], self._may_complete(machine, moves[0].spec.target))
+            plain = self._plain(machine, state, moves[0])
         return _Step(tuple(moves), any(_reads_scope(spec) for spec in specs), plain)
+
+    def _plain(self, machine: str, state: str, move: _Move) -> _Plain | None:
+        """``_Step.plain`` of ``move``; None for a delay too long to add to a
+        time, or a value from the tables that an event class refuses: the
+        generic path refuses those as it always did."""
+        name, target = move.spec.name, move.spec.target
+        lc, build = self.defn.lifecycle, self.build
+        timers = []
+        try:
+            planned = build.template(lc.transition_planned, move.static, _PLANNED_FIELDS, move.key)
+            for timer in move.timers if target != state else ():
+                delay = timedelta(milliseconds=timer.after_ms)
+                static = {"machine": machine, "transition": timer.transition}
+                key = EventBuilder.key(lc.timer_scheduled, static)
+                scheduled = build.template(lc.timer_scheduled, static, _SCHEDULED_FIELDS, key)
+                timers.append(_PlainTimer(delay, scheduled, f"{name}\x1f0\x1f{timer.transition}"))
+        except (OverflowError, ValidationError):
+            return None
+        return _Plain(
+            move,
+            planned,
+            self._may_complete(machine, target),
+            leaves=target != state,
+            task=_PlainTask(planned.task, str(planned.task_mode), f"{name}\x1f0")
+            if planned.task is not None and planned.task_mode is not None
+            else None,
+            timers=tuple(timers),
+        )
 
     def _may_complete(self, machine: str, target: str) -> bool:
         """See ``_Plain.may_complete``."""
@@ -749,18 +869,21 @@ def _task_input(
     scope: Scope[Any, Any, Any],
 ) -> dict[str, Any]:
     """The input of the task ``transition`` runs, bound on ``scope``, as recorded (JSON)."""
-    bound = _called(defn, meta, where, "run", lambda s: _bind(defn, transition, s), scope)
-    return bound.model_dump(mode="json")
+    bound = _called(defn, meta, where, "run", _binder(defn, transition), scope)
+    # ``bound.model_dump(mode="json")``: the serializer it calls with these
+    # same defaults, without its Python wrapper, which costs as much again.
+    dumped: dict[str, Any] = bound.__pydantic_serializer__.to_python(bound, mode="json")
+    return dumped
 
 
-def _bind(
-    defn: ProcessDefinition, transition: TransitionSpec, scope: Scope[Any, Any, Any]
-) -> TaskInput:
+def _binder(defn: ProcessDefinition, transition: TransitionSpec) -> ScopedBinder:
+    """``transition``'s binder, called with a ``Scope``."""
     # The table's type cannot say which kind of binder a module has; its
     # API does: an API 1-3 module's take the trigger, machine id and key.
     if defn.api >= SECOND_EDITION_API:
-        return cast(ScopedBinder, transition.bind)(scope)
-    return cast(Binder, transition.bind)(scope.event, scope.machine_id, scope.key)
+        return cast(ScopedBinder, transition.bind)
+    bind = cast(Binder, transition.bind)
+    return lambda scope: bind(scope.event, scope.machine_id, scope.key)
 
 
 @dataclass(slots=True)
@@ -1047,7 +1170,8 @@ def _decide_and_fold(
     is_input = defn.is_input(event)
     if state.ended or not (is_input or defn.is_lifecycle(event)):
         return [], evolve(defn, state, event)
-    if not state.started and not (is_input and defn.can_start(event)):
+    started = state.started
+    if not started and not (is_input and defn.can_start(event)):
         # Only a start event (``start on``; any trigger event without it)
         # starts a process; nothing can be in flight yet.
         return [], evolve(defn, state, event)
@@ -1059,7 +1183,7 @@ def _decide_and_fold(
         )
         return decision.events, decision.state
     routes = defn.route(event) if is_input else ()
-    if plain and is_input and state.started:
+    if plain and is_input and started:
         decided = _plain_input(_plans(defn), state, event, meta, routes)
         if decided is not None:
             return decided
@@ -1100,22 +1224,33 @@ def _plain_input(
     step = plans.step(machine, current, on_event(type(event).__name__))
     if step is None or step.plain is None:
         return None
-    move = step.plain.move
-    defn, spec = plans.defn, move.spec
+    plain = step.plain
+    # ``state.instance_record``, without the call: on every plain step.
+    record = state.instance_data.get(machine, _NONE).get(machine_id)
+    if record is None:
+        return None  # a state folded without the instance's record: the generic path adds it
+    # The values ``EventBuilder.event`` would check (``_CHECKED``): ``caused_by``,
+    # ``machine_id`` and ``due_at`` (the timestamp plus a delay); the generic
+    # path validates one of another type.
+    trusted = type(meta.event_id) is uuid.UUID and type(meta.timestamp) is datetime
+    if not (trusted and type(machine_id) is str):
+        return None
+    move, defn = plain.move, plans.defn
+    spec = move.spec
+    # What every id this decision derives starts with (``_task_id``,
+    # ``_timer_scheduled``), joined once, when there is one.
+    instance = ""
+    if plain.task is not None or plain.timers:
+        # ``"\x1f".join(map(str, parts))``, spelt out: a third cheaper.
+        head = f"{defn.category!s}\x1f{meta.key!s}\x1f{meta.event_id!s}"
+        instance = f"{head}\x1f{machine!s}\x1f{machine_id!s}"
     task_id = task_input = None
-    if move.static["task_mode"] is not None:  # a task is planned: ``_Decision._plan``
-        task_id = _task_id(defn, meta, machine, machine_id, spec.name, 0)
-        scope = Scope(
-            event,
-            state.data,
-            instance_record(defn, state, machine, machine_id),
-            machine_id,
-            state.key,
-        )
+    if plain.task is not None:  # a task is planned: ``_Decision._plan``
+        task_id = joined_id("task", f"{instance}\x1f{plain.task.id_tail}")
+        scope = Scope(event, state.data, record, machine_id, state.key)
         task_input = _task_input(defn, meta, (machine, machine_id, spec.name), spec, scope)
-    planned = plans.build.event(
-        defn.lifecycle.transition_planned,
-        move.static,
+    planned = from_template(
+        plain.planned,
         {
             "machine_id": machine_id,
             "task_id": task_id,
@@ -1125,22 +1260,39 @@ def _plain_input(
             "instance_set": None,
             "kept_tasks": None,
         },
-        move.key,
     )
     events: list[Event] = [planned]
-    changes = _fold_transition(defn, state, planned)
-    if move.timers and spec.target != current:
-        timers = changes["timers"]
-        entered = changes["instances"][machine][machine_id]
-        for timer in move.timers:
-            due = later(meta.timestamp, timedelta(milliseconds=timer.after_ms))
-            scheduled = _timer_scheduled(plans, meta, machine, machine_id, spec.name, 0, timer, due)
-            events.append(scheduled)
-            timers = with_item(timers, scheduled.timer_id, _timer(scheduled, entered))
-        changes["timers"] = timers
-    changes["version"] = state.version + 1 + len(events)
-    after = state.changed(**changes)
-    ending = _ending(plans, after, meta, completes=step.plain.may_complete)
+    # ``_fold_transition`` of ``planned``, which sets no record and keeps no task.
+    entered = str(spec.target)
+    timers, tasks = state.timers, state.tasks
+    if plain.leaves:
+        timers = _without_instance(timers, machine, machine_id)
+        tasks = _without_instance(tasks, machine, machine_id)
+    if plain.task is not None and task_id is not None and task_input is not None:
+        # ``_planned_task``, its fields worked out once.
+        input_json = canonical_json(task_input)
+        task = TaskInFlight(
+            task_id, plain.task.name, plain.task.mode, machine, machine_id, spec.name, input_json
+        )
+        tasks = with_item(tasks, task_id, task)
+    for timer in plain.timers:
+        due = later(meta.timestamp, timer.delay)
+        timer_id = joined_id("timer", f"{instance}\x1f{timer.id_tail}")
+        values = {"machine_id": machine_id, "timer_id": timer_id, "due_at": due}
+        events.append(from_template(timer.scheduled, values))
+        # ``_timer`` of that event, from the values it was made of.
+        transition = timer.scheduled.transition
+        made = Timer(timer_id, machine, machine_id, transition, entered, due)
+        timers = with_item(timers, timer_id, made)
+    after = state.changed(
+        instances=_with_instance_item(state.instances, machine, machine_id, entered),
+        timers=timers,
+        tasks=tasks,
+        version=state.version + 1 + len(events),
+    )
+    if not (plain.may_complete or defn.fail_when):
+        return events, after  # no end condition can hold: ``_ending`` would say None
+    ending = _ending(plans, after, meta, completes=plain.may_complete)
     if ending is not None:
         events.append(ending)
         after = evolve(defn, after, ending)
