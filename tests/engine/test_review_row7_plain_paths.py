@@ -10,8 +10,9 @@ those to the generic path (and the timer's id to ``derived_id``).
 
 from __future__ import annotations
 
+import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from event_sourcery import Event
 
@@ -19,7 +20,7 @@ from pmc.runtime import ProcessState
 from pmc.runtime.contract import EventMeta, derived_id
 from pmc.runtime.engine import _decide_and_fold, _plain_input, _plans, decide_and_fold
 from tests.codegen.support import compile_and_import
-from tests.engine.test_plain_steps import shape
+from tests.engine.test_plain_steps import Walk, events_of, shape
 from tests.engine.test_trusted_events import assert_same
 
 SOURCE = """
@@ -130,3 +131,71 @@ def test_odd_metadata_takes_the_generic_path_and_decides_the_same() -> None:
     for at in (odd_id, odd_clock):
         assert not takes_plain_path(state, approve, at)
         both(state, approve, at)
+
+
+# Plain steps of every shape the examples lack: wildcards into a state with
+# timers, self-loops with timers and a task pending, a multi-instance machine
+# whose instances each hold a timer, and two machines in one process.
+WILD = compile_and_import(
+    """
+process Wild {
+    key id
+    event Go { id: str }
+    event Poke { id: str }
+    event Back { id: str }
+    event Add { id: str  item: str }
+    event Touch { id: str  item: str }
+    event Done { id: str  item: str }
+    task Work { id: str }
+    machine M {
+        states A, B, C, Z
+        initial A
+        final Z
+        transition go: A -> B on Go run Work(id = key)
+        transition back: * -> A on Back
+        transition poke: * -> B on Poke
+        transition waitb: B -> C on after 1h
+        transition waitc: C -> A on after 2h
+        transition fin: C -> Z on after 1d
+        transition worked: B -> C on Work completed
+        transition failed: B -> A on Work failed
+    }
+    machine Item {
+        states New, Open, Closed
+        initial New
+        final Closed
+        transition add: New -> Open on Add.item
+        transition touch: * -> Open on Touch.item
+        transition close: Open -> Closed on Done.item
+        transition stale: Open -> Closed on after 1h
+    }
+}
+"""
+)
+
+
+class _WildWalk(Walk):
+    def __init__(self) -> None:
+        self.m = WILD
+        self.defn = WILD.DEFINITION
+        self.state = self.defn.initial_state()
+        self.stream = []
+        self.now = T0
+        self.plain = 0
+        self.key = "r1"
+
+
+def test_wildcards_self_loops_and_instances_with_timers_decide_alike_on_both_paths() -> None:
+    met = 0
+    for seed in range(40):
+        choose = random.Random(seed)
+        walk = _WildWalk()
+        for number in range(60):
+            if choose.random() < 0.15:
+                walk.now += timedelta(seconds=choose.randint(0, 200_000))
+                continue
+            action = (choose.randint(0, 10), choose.randint(0, 10_000))
+            for event in events_of(walk, action):
+                walk.step(event, number)  # asserts both paths agree
+        met += walk.plain
+    assert met > 100, met
