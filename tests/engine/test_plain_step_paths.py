@@ -1,11 +1,10 @@
-"""Review of row7: the parts of the plain path no other test reaches.
+"""The plain path's rarer steps decide as the generic path does.
 
-Neither the golden walk nor the random walks of ``test_plain_steps`` ever take
-a plain step that schedules a timer, nor a plain self-loop, nor an input
-whose metadata is of an odd type: mutating the timers' id tail, making every
-plain step "leave" its state, or dropping the type checks before the fast
-path left all of tests/engine and tests/compat green. These pin each of
-those to the generic path (and the timer's id to ``derived_id``).
+A plain step that schedules a timer, a plain self-loop (which keeps its
+state's timers and tasks), and an input whose metadata is of an odd type
+(which goes down the generic path): the golden walk and the random walks of
+``test_plain_steps`` reach none of these, so each is pinned here to the
+generic path's decisions (and a timer's id to ``derived_id``).
 """
 
 from __future__ import annotations
