@@ -481,7 +481,7 @@ def derived_id(kind: Literal["task", "timer"], *parts: object) -> uuid.UUID:
 
 
 def joined_id(kind: Literal["task", "timer"], joined: str) -> uuid.UUID:
-    """``derived_id(kind, *parts)``, given ``joined``: ``"\x1f".join(map(str, parts))``.
+    r"""``derived_id(kind, *parts)``, given ``joined``: ``"\x1f".join(map(str, parts))``.
 
     A decision that derives several ids from the same parts (the process,
     key, event and instance) joins those once.
