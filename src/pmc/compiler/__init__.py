@@ -9,6 +9,7 @@ I/O, no printing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pmc.semantics import analyze
 from pmc.semantics.model import ProcessModel
 from pmc.source import SourceFile
 from pmc.syntax import ast
-from pmc.syntax.parser import parse
+from pmc.syntax.parser import ParseResult, parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,12 @@ class CompileResult:
     code: str | None  # the generated module; None while any error stands
 
 
-def check_source(source: SourceFile) -> CheckResult:
-    parsed = parse(source)
+def check_source(
+    source: SourceFile, parser: Callable[[SourceFile], ParseResult] = parse
+) -> CheckResult:
+    """Parse and analyse ``source``; ``parser`` is the syntax stage (the editor's is incremental:
+    :class:`pmc.syntax.incremental.IncrementalParser`, with the same results)."""
+    parsed = parser(source)
     if parsed.module is None:
         return CheckResult(source, None, None, parsed.diagnostics)
     analysis = analyze(parsed.module)

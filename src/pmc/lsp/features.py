@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -23,6 +24,7 @@ from pmc.lsp.index import Kind, Occurrence, Outline, SymbolId, SymbolIndex, buil
 from pmc.lsp.positions import UTF16, Positions
 from pmc.source import SourceFile, Span
 from pmc.syntax import ast
+from pmc.syntax.parser import ParseResult, parse
 from pmc.tools.explain import all_sections
 from pmc.tools.fmt import format_module
 
@@ -46,9 +48,15 @@ class Analysis:
         return build_index(self.module, self.source) if self.module is not None else None
 
 
-def analyse(path: str, text: str, encoding: str = UTF16) -> Analysis:
+def analyse(
+    path: str,
+    text: str,
+    encoding: str = UTF16,
+    parser: Callable[[SourceFile], ParseResult] = parse,
+) -> Analysis:
+    """``pmc check`` of ``text``; the server passes each document's incremental ``parser``."""
     source = SourceFile(path, text)
-    checked = check_source(source)
+    checked = check_source(source, parser)
     return Analysis(source, checked.module, checked.diagnostics, encoding)
 
 

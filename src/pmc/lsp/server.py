@@ -1,13 +1,14 @@
 """The language server: pygls speaks the protocol, :mod:`pmc.lsp.features` answers.
 
 Documents are synchronised whole (a ``.pm`` file is small, and checking it
-costs more than sending it). Every open or change re-checks the document and
-publishes its diagnostics, an empty list once it is fixed; changes that
-arrive while a check runs are checked together, once. Each text is checked
-once (:class:`Checks`): a request awaits the check of the current text that
-is in flight, or reuses its analysis; the index of the last text that
-parsed is kept too, which completion uses while the text being typed does
-not parse.
+costs more than sending it). Every open or change re-checks the document,
+re-parsing only the top-level blocks that changed
+(:mod:`pmc.syntax.incremental`), and publishes its diagnostics, an empty
+list once it is fixed; changes that arrive while a check runs are checked
+together, once. Each text is checked once (:class:`Checks`): a request
+awaits the check of the current text that is in flight, or reuses its
+analysis; the index of the last text that parsed is kept too, which
+completion uses while the text being typed does not parse.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pmc.lsp.features import (
 )
 from pmc.lsp.index import SymbolIndex
 from pmc.lsp.positions import UTF16
+from pmc.syntax.incremental import IncrementalParser
 
 
 @dataclass
@@ -156,8 +158,15 @@ def create_server(version: str) -> LanguageServer:
         # The column unit agreed with the client at initialize (UTF-16 unless it prefers another).
         return server.server_capabilities.position_encoding or UTF16
 
+    # Each open document's parser keeps the blocks of its last text: a
+    # keystroke re-parses only the block it changed.
+    parsers: dict[str, IncrementalParser] = {}
+
     def check(uri: str, text: str) -> Analysis:
-        return analyse(_path(uri), text, encoding())
+        parser = parsers.get(uri)
+        if parser is None:
+            return analyse(_path(uri), text, encoding())
+        return analyse(_path(uri), text, encoding(), parser.parse)
 
     documents = Documents(Checks(check))
 
@@ -206,6 +215,7 @@ def create_server(version: str) -> LanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(params: types.DidOpenTextDocumentParams) -> None:
         documents.opened.add(params.text_document.uri)
+        parsers[params.text_document.uri] = IncrementalParser()
         await publish(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -216,6 +226,7 @@ def create_server(version: str) -> LanguageServer:
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         documents.close(uri)
+        parsers.pop(uri, None)
         # A closed file's problems leave the editor's list with it.
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[])

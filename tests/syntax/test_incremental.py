@@ -1,0 +1,153 @@
+"""The editor's incremental parser gives exactly what `pmc check` gives.
+
+`pmc lsp` keeps one :class:`IncrementalParser` per document and, after a
+keystroke, re-parses only the top-level blocks whose text changed. Whatever
+the edit (braces, quotes, comment markers, a block split in two or merged),
+the check with it must equal the full check of the same text: the same tree
+with the same spans, the same model, the same diagnostics (codes, spans,
+messages, labels, help).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pmc.compiler import CheckResult, check_source
+from pmc.source import SourceFile, Span
+from pmc.syntax import ast
+from pmc.syntax.incremental import IncrementalParser, cut, moved_down
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.pm"))
+
+_SETTINGS = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+
+
+def assert_same_check(parser: IncrementalParser, text: str) -> CheckResult:
+    source = SourceFile("edited.pm", text)
+    incremental = check_source(source, parser.parse)
+    full = check_source(source)
+    assert incremental.diagnostics == full.diagnostics
+    assert incremental.module == full.module
+    assert incremental.model == full.model
+    return incremental
+
+
+# What an editor's user types: characters that open and close blocks,
+# strings and comments, line breaks, and whole words of the language.
+_CHARACTERS = ["{", "}", '"', "#", "\n", " ", ";", ",", "(", ")", ".", "->", "x", "1", "\\"]
+_WORDS = ["machine M {", "event E {}", "states a, b", "transition t: a -> b on E", "data."]
+_TYPED = st.sampled_from([*_CHARACTERS, *_WORDS])
+
+
+@st.composite
+def edits(draw: st.DrawFn, text: str) -> list[str]:
+    """Successive texts, each one edit (an insertion or a deletion) away from the one before."""
+    texts = []
+    for _ in range(draw(st.integers(1, 8))):
+        at = draw(st.integers(0, len(text)))
+        if draw(st.booleans()):
+            text = text[:at] + draw(_TYPED) + text[at:]
+        else:
+            text = text[:at] + text[at + draw(st.integers(1, 12)) :]
+        texts.append(text)
+    return texts
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda path: path.name)
+@settings(_SETTINGS)
+@given(data=st.data())
+def test_every_step_of_random_edits_checks_as_the_full_check(
+    path: Path, data: st.DataObject
+) -> None:
+    original = path.read_text(encoding="utf-8")
+    parser = IncrementalParser()
+    assert_same_check(parser, original)
+    for text in data.draw(edits(original)):
+        assert_same_check(parser, text)
+
+
+def test_a_keystroke_reparses_only_the_block_it_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
+    parser = IncrementalParser()
+    assert_same_check(parser, text)
+    parsed: list[str] = []
+    real = parser._chunk
+
+    def counting(column: int, chunk: str) -> object:
+        if (column, chunk) not in parser._parsed:
+            parsed.append(chunk)
+        return real(column, chunk)
+
+    monkeypatch.setattr(parser, "_chunk", counting)
+    typed = text.replace("machine Invoice {", "machine Invoice {  # typed", 1)
+    assert_same_check(parser, typed)
+    assert len(parsed) == 1 and "# typed" in parsed[0]
+
+
+def test_lines_added_above_move_the_reused_blocks_down() -> None:
+    text = (EXAMPLES / "order_fulfilment.pm").read_text(encoding="utf-8")
+    parser = IncrementalParser()
+    assert_same_check(parser, text)
+    moved = assert_same_check(parser, text.replace("{", "{\n\n\n", 1))
+    assert moved.module is not None
+
+
+def test_an_error_is_the_full_checks_own() -> None:
+    text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
+    parser = IncrementalParser()
+    assert_same_check(parser, text)
+    broken = assert_same_check(parser, text.replace("machine Invoice {", "machine Invoice {{", 1))
+    assert broken.module is None and broken.diagnostics
+    fixed = assert_same_check(parser, text)
+    assert fixed.diagnostics == ()
+
+
+# ---- the cut -------------------------------------------------------------------------------
+
+
+def chunks(text: str) -> list[str]:
+    where = cut(text)
+    assert where is not None
+    ends = (*where.chunk_starts[1:], where.body_end)
+    return [text[start:end] for start, end in zip(where.chunk_starts, ends, strict=True)]
+
+
+def test_the_body_is_cut_after_each_top_level_block() -> None:
+    text = 'process P {\n  key id\n  event E { x: str = "}" }  # }\n  machine M {\n  }\n}\n'
+    assert chunks(text) == [
+        '\n  key id\n  event E { x: str = "}" }',
+        "  # }\n  machine M {\n  }",
+        "\n",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "process P {\n  event E {\n}\n",  # a block left open
+        "process P {\n}\n}\n",  # one `}` too many
+        'process P {\n  event E { x: str = "} }\n}\n',  # a string left open
+        "process P {\n}\nevent E {}\n",  # text after the process
+        "process P\n",  # no body at all
+    ],
+)
+def test_no_cut_when_braces_or_strings_do_not_balance(text: str) -> None:
+    assert cut(text) is None
+
+
+def test_comments_and_blanks_may_follow_the_process() -> None:
+    assert cut("process P {\n}\n\n# the end\n") is not None
+
+
+def test_moved_down_moves_every_span_and_keeps_the_rest() -> None:
+    name = ast.Name("Paid", Span(3, 5, 3, 9))
+    event = ast.EventDecl(name, (), Span(3, 5, 4, 6))
+    assert moved_down(event, 10) == ast.EventDecl(
+        ast.Name("Paid", Span(13, 5, 13, 9)), (), Span(13, 5, 14, 6)
+    )
+    assert moved_down(event, 0) is event
