@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from pmc.compiler import CheckResult, check_source
 from pmc.source import SourceFile, Span
-from pmc.syntax import ast
+from pmc.syntax import ast, incremental
 from pmc.syntax.incremental import IncrementalParser, cut, moved_down
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -71,22 +71,41 @@ def test_every_step_of_random_edits_checks_as_the_full_check(
         assert_same_check(parser, text)
 
 
+def reparsed_chunks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts the incremental parser parses from now on (each chunk in its wrapper)."""
+    texts: list[str] = []
+    real = incremental.parse_process
+
+    def counting(source: SourceFile) -> object:
+        texts.append(source.text)
+        return real(source)
+
+    monkeypatch.setattr(incremental, "parse_process", counting)
+    return texts
+
+
 def test_a_keystroke_reparses_only_the_block_it_changed(monkeypatch: pytest.MonkeyPatch) -> None:
     text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
     parser = IncrementalParser()
     assert_same_check(parser, text)
-    parsed: list[str] = []
-    real = parser._chunk
+    reparsed = reparsed_chunks(monkeypatch)
+    assert_same_check(parser, text.replace("machine Invoice {", "machine Invoice {  # typed", 1))
+    assert len(reparsed) == 1 and "# typed" in reparsed[0]
 
-    def counting(column: int, chunk: str) -> object:
-        if (column, chunk) not in parser._parsed:
-            parsed.append(chunk)
-        return real(column, chunk)
 
-    monkeypatch.setattr(parser, "_chunk", counting)
-    typed = text.replace("machine Invoice {", "machine Invoice {  # typed", 1)
-    assert_same_check(parser, typed)
-    assert len(parsed) == 1 and "# typed" in parsed[0]
+def test_typing_through_a_broken_line_reparses_only_its_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
+    parser = IncrementalParser()
+    assert_same_check(parser, text)
+    reparsed = reparsed_chunks(monkeypatch)
+    for typed in ("t", "tr", "tra"):
+        broken = assert_same_check(
+            parser, text.replace("machine Invoice {", f"machine Invoice {{ {typed}", 1)
+        )
+        assert broken.module is None
+    assert len(reparsed) == 3 and all("machine Invoice" in chunk for chunk in reparsed)
 
 
 def test_lines_added_above_move_the_reused_blocks_down() -> None:

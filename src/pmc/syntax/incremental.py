@@ -30,7 +30,7 @@ compares every step with :func:`pmc.syntax.parser.parse`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import cache, lru_cache
 from typing import Any, TypeVar
 
@@ -101,17 +101,32 @@ class _Chunk:
     tokens: int
 
 
-class IncrementalParser:
-    """:func:`pmc.syntax.parser.parse`, reusing the chunks of the previous text.
+_ParsedKey = tuple[int, str]  # a chunk's column and text
+_PlacedKey = tuple[int, int, str]  # a chunk's line, column and text
 
-    One per document: it keeps the chunks of the last text it parsed (and
-    drops the rest), so its memory is that of one parse. The cache is only
-    ever replaced whole, so two threads parsing at once at worst miss it.
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """The chunks of one text: parsed (None: with an error), and their declarations placed."""
+
+    parsed: dict[_ParsedKey, _Chunk | None] = field(default_factory=dict)
+    placed: dict[_PlacedKey, tuple[ast.Declaration, ...]] = field(default_factory=dict)
+
+
+class IncrementalParser:
+    """:func:`pmc.syntax.parser.parse`, reusing the chunks of the previous texts.
+
+    One per document. It keeps the chunks of the last text that parsed, and
+    those of the last text that did not, up to its error (typing through a
+    broken line re-parses only the chunk with the error, up to the error);
+    the rest is dropped, so its memory is that of two parses. What it keeps
+    is only ever replaced whole, so two threads parsing at once at worst
+    miss it.
     """
 
     def __init__(self) -> None:
-        self._parsed: dict[tuple[int, str], _Chunk | None] = {}
-        self._placed: dict[tuple[int, int, str], tuple[ast.Declaration, ...]] = {}
+        self._good = _Kept()
+        self._attempt = _Kept()
 
     def parse(self, source: SourceFile) -> ParseResult:
         module = self._incremental(source)
@@ -130,40 +145,45 @@ class IncrementalParser:
             return None
         header_process, tokens = header
         bounds = zip(where.chunk_starts, (*where.chunk_starts[1:], where.body_end), strict=True)
-        parsed: dict[tuple[int, str], _Chunk | None] = {}
-        placed: dict[tuple[int, int, str], tuple[ast.Declaration, ...]] = {}
+        kept = _Kept()
         declarations: list[ast.Declaration] = []
         for start, end in bounds:
             line, column = source.position(start)
             chunk_text = text[start:end]
-            chunk = self._chunk(column, chunk_text)
-            parsed[column, chunk_text] = chunk
+            chunk = kept.parsed[column, chunk_text] = self._chunk(column, chunk_text)
             if chunk is None:
+                self._attempt = kept
                 return None
             tokens += chunk.tokens - _WRAPPER_TOKENS
             key = (line, column, chunk_text)
-            moved = self._placed.get(key)
+            moved = self._placed(key)
             if moved is None:
                 moved = moved_down(chunk.declarations, line - _WRAPPER_LINE)
-            placed[key] = moved
+            kept.placed[key] = moved
             declarations.extend(moved)
-        self._parsed, self._placed = parsed, placed
         if tokens + 1 > MAX_TOKENS:  # + the closing `}`
             return None
+        self._good, self._attempt = kept, _Kept()
         end_line, end_column = source.position(where.body_end + 1)
         span = Span(header_process.span.line, header_process.span.column, end_line, end_column)
         process = ast.Process(header_process.name, tuple(declarations), span)
         return ast.Module(process, scan_comments(text, source))
 
     def _chunk(self, column: int, text: str) -> _Chunk | None:
-        key = (column, text)
-        if key in self._parsed:
-            return self._parsed[key]
+        for kept in (self._good, self._attempt):
+            if (column, text) in kept.parsed:
+                return kept.parsed[column, text]
         wrapped = f"{_WRAPPER_HEAD}{' ' * (column - 1)}{text}\n}}"
         process, tokens = parse_process(SourceFile("", wrapped))
         if isinstance(process, Diagnostic):
             return None
         return _Chunk(process.declarations, tokens)
+
+    def _placed(self, key: _PlacedKey) -> tuple[ast.Declaration, ...] | None:
+        for kept in (self._good, self._attempt):
+            if key in kept.placed:
+                return kept.placed[key]
+        return None
 
 
 @lru_cache(maxsize=16)  # a few documents' headers; typing in one makes new ones
