@@ -2,8 +2,9 @@
 
 On each change the server re-checks the document as `pmc check` does, but
 re-parses only the top-level blocks the change touched (the others are
-kept by their text and moved to their new lines: pmc.syntax.incremental),
-then runs semantics on the whole tree and converts the diagnostics to LSP's
+kept by their text and moved to their new lines: pmc.syntax.incremental)
+and re-analyses only the machines that changed or read what did
+(pmc.semantics.memo), then converts the diagnostics to LSP's
 positions (the symbol index is built on the first request that needs it,
 not per keystroke). The file is ``examples/dunning.pm`` with its `Invoice`
 machine copied until the file passes 1,000 lines; each keystroke is one
@@ -37,10 +38,9 @@ from pathlib import Path
 import benchlib
 from workload import interleaved_medians
 
-from pmc.compiler import CheckResult, check_source
+from pmc.compiler import Checker, CheckResult, check_source
 from pmc.lsp.features import analyse, lsp_diagnostics
 from pmc.source import SourceFile
-from pmc.syntax.incremental import IncrementalParser
 
 REPO = Path(__file__).resolve().parents[1]
 DUNNING = REPO / "examples" / "dunning.pm"
@@ -106,10 +106,10 @@ def over_the_protocol(text: str, keystrokes: int) -> float:
 
 def editor() -> Callable[[str], object]:
     """What the server does with each new text of one document."""
-    parser = IncrementalParser()
+    checker = Checker()
 
     def keystroke(text: str) -> object:
-        analysis = analyse("dunning.pm", text, parser=parser.parse)
+        analysis = analyse("dunning.pm", text, check=checker.check)
         return lsp_diagnostics(analysis, "file:///dunning.pm")
 
     return keystroke

@@ -1,7 +1,9 @@
-"""The editor's incremental parser gives exactly what `pmc check` gives.
+"""The editor's incremental check gives exactly what `pmc check` gives.
 
-`pmc lsp` keeps one :class:`IncrementalParser` per document and, after a
-keystroke, re-parses only the top-level blocks whose text changed. Whatever
+`pmc lsp` keeps one :class:`Checker` per document and, after a keystroke,
+re-parses only the top-level blocks whose text changed
+(:class:`IncrementalParser`) and re-analyses only the machines that changed
+or read what did (:class:`MachineMemo`). Whatever
 the edit (braces, quotes, comment markers, a block split in two or merged),
 the check with it must equal the full check of the same text: the same tree
 with the same spans, the same model, the same diagnostics (codes, spans,
@@ -16,10 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pmc.compiler import CheckResult, check_source
+from pmc.compiler import Checker, CheckResult, check_source
+from pmc.semantics import memo
+from pmc.semantics.machines import MachineResult
+from pmc.semantics.scope import Scope
 from pmc.source import SourceFile, Span
 from pmc.syntax import ast, incremental
-from pmc.syntax.incremental import IncrementalParser, cut, moved_down
+from pmc.syntax.incremental import cut, moved_down
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.pm"))
@@ -27,9 +32,9 @@ EXAMPLE_FILES = sorted(EXAMPLES.glob("*.pm"))
 _SETTINGS = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 
 
-def assert_same_check(parser: IncrementalParser, text: str) -> CheckResult:
+def assert_same_check(checker: Checker, text: str) -> CheckResult:
     source = SourceFile("edited.pm", text)
-    incremental = check_source(source, parser.parse)
+    incremental = checker.check(source)
     full = check_source(source)
     assert incremental.diagnostics == full.diagnostics
     assert incremental.module == full.module
@@ -65,10 +70,10 @@ def test_every_step_of_random_edits_checks_as_the_full_check(
     path: Path, data: st.DataObject
 ) -> None:
     original = path.read_text(encoding="utf-8")
-    parser = IncrementalParser()
-    assert_same_check(parser, original)
+    checker = Checker()
+    assert_same_check(checker, original)
     for text in data.draw(edits(original)):
-        assert_same_check(parser, text)
+        assert_same_check(checker, text)
 
 
 def reparsed_chunks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -86,10 +91,10 @@ def reparsed_chunks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_a_keystroke_reparses_only_the_block_it_changed(monkeypatch: pytest.MonkeyPatch) -> None:
     text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
-    parser = IncrementalParser()
-    assert_same_check(parser, text)
+    checker = Checker()
+    assert_same_check(checker, text)
     reparsed = reparsed_chunks(monkeypatch)
-    assert_same_check(parser, text.replace("machine Invoice {", "machine Invoice {  # typed", 1))
+    assert_same_check(checker, text.replace("machine Invoice {", "machine Invoice {  # typed", 1))
     assert len(reparsed) == 1 and "# typed" in reparsed[0]
 
 
@@ -97,32 +102,77 @@ def test_typing_through_a_broken_line_reparses_only_its_block(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
-    parser = IncrementalParser()
-    assert_same_check(parser, text)
+    checker = Checker()
+    assert_same_check(checker, text)
     reparsed = reparsed_chunks(monkeypatch)
     for typed in ("t", "tr", "tra"):
         broken = assert_same_check(
-            parser, text.replace("machine Invoice {", f"machine Invoice {{ {typed}", 1)
+            checker, text.replace("machine Invoice {", f"machine Invoice {{ {typed}", 1)
         )
         assert broken.module is None
     assert len(reparsed) == 3 and all("machine Invoice" in chunk for chunk in reparsed)
 
 
+def reanalysed_machines(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The machines semantics analyses from now on, by name."""
+    names: list[str] = []
+    real = memo.analyze_machine
+
+    def counting(machine: ast.MachineDecl, scope: Scope) -> MachineResult:
+        names.append(machine.name.text)
+        return real(machine, scope)
+
+    monkeypatch.setattr(memo, "analyze_machine", counting)
+    return names
+
+
+def test_a_keystroke_in_one_machine_reanalyses_only_that_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = (EXAMPLES / "trip_booking.pm").read_text(encoding="utf-8")
+    checker = Checker()
+    first = assert_same_check(checker, text)
+    assert first.module is not None and len(first.module.process.machines) > 1
+    edited = first.module.process.machines[-1].name.text
+    reanalysed = reanalysed_machines(monkeypatch)
+    machine = f"machine {edited} {{"
+    commented = text.replace(machine, machine + "  # typed", 1)
+    assert_same_check(checker, commented)
+    assert reanalysed == []  # a comment is not in the tree
+    assert_same_check(checker, commented.replace(machine, f"machine  {edited} {{", 1))
+    assert reanalysed == [edited]  # its name moved one column
+
+
+def test_a_changed_event_reanalyses_the_machines_that_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
+    checker = Checker()
+    assert_same_check(checker, text)
+    reanalysed = reanalysed_machines(monkeypatch)
+    # `set data.paid = data.paid + event.amount` no longer adds up.
+    paid = "event PaymentReceived {\n        subscription_id: str\n        invoice_id: str\n"
+    retyped = text.replace(paid + "        amount: Decimal", paid + "        amount: str", 1)
+    assert retyped != text
+    checked = assert_same_check(checker, retyped)
+    assert checked.diagnostics and reanalysed
+
+
 def test_lines_added_above_move_the_reused_blocks_down() -> None:
     text = (EXAMPLES / "order_fulfilment.pm").read_text(encoding="utf-8")
-    parser = IncrementalParser()
-    assert_same_check(parser, text)
-    moved = assert_same_check(parser, text.replace("{", "{\n\n\n", 1))
+    checker = Checker()
+    assert_same_check(checker, text)
+    moved = assert_same_check(checker, text.replace("{", "{\n\n\n", 1))
     assert moved.module is not None
 
 
 def test_an_error_is_the_full_checks_own() -> None:
     text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
-    parser = IncrementalParser()
-    assert_same_check(parser, text)
-    broken = assert_same_check(parser, text.replace("machine Invoice {", "machine Invoice {{", 1))
+    checker = Checker()
+    assert_same_check(checker, text)
+    broken = assert_same_check(checker, text.replace("machine Invoice {", "machine Invoice {{", 1))
     assert broken.module is None and broken.diagnostics
-    fixed = assert_same_check(parser, text)
+    fixed = assert_same_check(checker, text)
     assert fixed.diagnostics == ()
 
 

@@ -16,7 +16,7 @@ from functools import cache, cached_property
 
 from lsprotocol import types
 
-from pmc.compiler import check_source
+from pmc.compiler import CheckResult, check_source
 from pmc.diagnostics import Diagnostic, Severity
 from pmc.errors import PmcError
 from pmc.lsp.completion import candidates, keywords
@@ -24,7 +24,6 @@ from pmc.lsp.index import Kind, Occurrence, Outline, SymbolId, SymbolIndex, buil
 from pmc.lsp.positions import UTF16, Positions
 from pmc.source import SourceFile, Span
 from pmc.syntax import ast
-from pmc.syntax.parser import ParseResult, parse
 from pmc.tools.explain import all_sections
 from pmc.tools.fmt import format_module
 
@@ -52,11 +51,11 @@ def analyse(
     path: str,
     text: str,
     encoding: str = UTF16,
-    parser: Callable[[SourceFile], ParseResult] = parse,
+    check: Callable[[SourceFile], CheckResult] = check_source,
 ) -> Analysis:
-    """``pmc check`` of ``text``; the server passes each document's incremental ``parser``."""
+    """``pmc check`` of ``text``; the server passes each open document's ``Checker.check``."""
     source = SourceFile(path, text)
-    checked = check_source(source, parser)
+    checked = check(source)
     return Analysis(source, checked.module, checked.diagnostics, encoding)
 
 

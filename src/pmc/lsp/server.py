@@ -2,13 +2,13 @@
 
 Documents are synchronised whole (a ``.pm`` file is small, and checking it
 costs more than sending it). Every open or change re-checks the document,
-re-parsing only the top-level blocks that changed
-(:mod:`pmc.syntax.incremental`), and publishes its diagnostics, an empty
-list once it is fixed; changes that arrive while a check runs are checked
-together, once. Each text is checked once (:class:`Checks`): a request
-awaits the check of the current text that is in flight, or reuses its
-analysis; the index of the last text that parsed is kept too, which
-completion uses while the text being typed does not parse.
+re-doing only what the change touched (:class:`pmc.compiler.Checker`),
+and publishes its diagnostics, an empty list once it is fixed; changes
+that arrive while a check runs are checked together, once. Each text is
+checked once (:class:`Checks`): a request awaits the check of the current
+text that is in flight, or reuses its analysis; the index of the last text
+that parsed is kept too, which completion uses while the text being typed
+does not parse.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from pmc.compiler import Checker
 from pmc.lsp.features import (
     Analysis,
     RenameRefused,
@@ -41,7 +42,6 @@ from pmc.lsp.features import (
 )
 from pmc.lsp.index import SymbolIndex
 from pmc.lsp.positions import UTF16
-from pmc.syntax.incremental import IncrementalParser
 
 
 @dataclass
@@ -158,15 +158,16 @@ def create_server(version: str) -> LanguageServer:
         # The column unit agreed with the client at initialize (UTF-16 unless it prefers another).
         return server.server_capabilities.position_encoding or UTF16
 
-    # Each open document's parser keeps the blocks of its last text: a
-    # keystroke re-parses only the block it changed.
-    parsers: dict[str, IncrementalParser] = {}
+    # Each open document's checker keeps what its last text's check did: a
+    # keystroke re-parses only the block it changed, and re-analyses only
+    # the machines that changed or read what did.
+    checkers: dict[str, Checker] = {}
 
     def check(uri: str, text: str) -> Analysis:
-        parser = parsers.get(uri)
-        if parser is None:
+        checker = checkers.get(uri)
+        if checker is None:
             return analyse(_path(uri), text, encoding())
-        return analyse(_path(uri), text, encoding(), parser.parse)
+        return analyse(_path(uri), text, encoding(), checker.check)
 
     documents = Documents(Checks(check))
 
@@ -215,7 +216,7 @@ def create_server(version: str) -> LanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(params: types.DidOpenTextDocumentParams) -> None:
         documents.opened.add(params.text_document.uri)
-        parsers[params.text_document.uri] = IncrementalParser()
+        checkers[params.text_document.uri] = Checker()
         await publish(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -226,7 +227,7 @@ def create_server(version: str) -> LanguageServer:
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         documents.close(uri)
-        parsers.pop(uri, None)
+        checkers.pop(uri, None)
         # A closed file's problems leave the editor's list with it.
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
