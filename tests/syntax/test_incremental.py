@@ -12,7 +12,9 @@ messages, labels, help).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,8 +22,6 @@ from hypothesis import strategies as st
 
 from pmc.compiler import Checker, CheckResult, check_source
 from pmc.semantics import memo
-from pmc.semantics.machines import MachineResult
-from pmc.semantics.scope import Scope
 from pmc.source import SourceFile, Span
 from pmc.syntax import ast, incremental
 from pmc.syntax.incremental import cut, moved_down
@@ -76,23 +76,36 @@ def test_every_step_of_random_edits_checks_as_the_full_check(
         assert_same_check(checker, text)
 
 
+def checked_example(name: str) -> tuple[str, Checker]:
+    """An example's text, and a checker that has checked it (as the full check does)."""
+    text = (EXAMPLES / name).read_text(encoding="utf-8")
+    checker = Checker()
+    assert_same_check(checker, text)
+    return text, checker
+
+
+def recorded_calls(
+    monkeypatch: pytest.MonkeyPatch, module: object, name: str, what: Callable[..., str]
+) -> list[str]:
+    """What ``what`` says of each call of ``module.name`` from now on."""
+    seen: list[str] = []
+    real = getattr(module, name)
+
+    def recording(*args: Any) -> Any:
+        seen.append(what(*args))
+        return real(*args)
+
+    monkeypatch.setattr(module, name, recording)
+    return seen
+
+
 def reparsed_chunks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The texts the incremental parser parses from now on (each chunk in its wrapper)."""
-    texts: list[str] = []
-    real = incremental.parse_process
-
-    def counting(source: SourceFile) -> object:
-        texts.append(source.text)
-        return real(source)
-
-    monkeypatch.setattr(incremental, "parse_process", counting)
-    return texts
+    return recorded_calls(monkeypatch, incremental, "parse_process", lambda source: source.text)
 
 
 def test_a_keystroke_reparses_only_the_block_it_changed(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
-    checker = Checker()
-    assert_same_check(checker, text)
+    text, checker = checked_example("dunning.pm")
     reparsed = reparsed_chunks(monkeypatch)
     assert_same_check(checker, text.replace("machine Invoice {", "machine Invoice {  # typed", 1))
     assert len(reparsed) == 1 and "# typed" in reparsed[0]
@@ -101,9 +114,7 @@ def test_a_keystroke_reparses_only_the_block_it_changed(monkeypatch: pytest.Monk
 def test_typing_through_a_broken_line_reparses_only_its_block(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
-    checker = Checker()
-    assert_same_check(checker, text)
+    text, checker = checked_example("dunning.pm")
     reparsed = reparsed_chunks(monkeypatch)
     for typed in ("t", "tr", "tra"):
         broken = assert_same_check(
@@ -115,23 +126,16 @@ def test_typing_through_a_broken_line_reparses_only_its_block(
 
 def reanalysed_machines(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The machines semantics analyses from now on, by name."""
-    names: list[str] = []
-    real = memo.analyze_machine
-
-    def counting(machine: ast.MachineDecl, scope: Scope) -> MachineResult:
-        names.append(machine.name.text)
-        return real(machine, scope)
-
-    monkeypatch.setattr(memo, "analyze_machine", counting)
-    return names
+    return recorded_calls(
+        monkeypatch, memo, "analyze_machine", lambda machine, scope: machine.name.text
+    )
 
 
 def test_a_keystroke_in_one_machine_reanalyses_only_that_machine(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    text = (EXAMPLES / "trip_booking.pm").read_text(encoding="utf-8")
-    checker = Checker()
-    first = assert_same_check(checker, text)
+    text, checker = checked_example("trip_booking.pm")
+    first = checker.check(SourceFile("edited.pm", text))
     assert first.module is not None and len(first.module.process.machines) > 1
     edited = first.module.process.machines[-1].name.text
     reanalysed = reanalysed_machines(monkeypatch)
@@ -146,9 +150,7 @@ def test_a_keystroke_in_one_machine_reanalyses_only_that_machine(
 def test_a_changed_event_reanalyses_the_machines_that_read_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
-    checker = Checker()
-    assert_same_check(checker, text)
+    text, checker = checked_example("dunning.pm")
     reanalysed = reanalysed_machines(monkeypatch)
     # `set data.paid = data.paid + event.amount` no longer adds up.
     paid = "event PaymentReceived {\n        subscription_id: str\n        invoice_id: str\n"
@@ -159,17 +161,13 @@ def test_a_changed_event_reanalyses_the_machines_that_read_it(
 
 
 def test_lines_added_above_move_the_reused_blocks_down() -> None:
-    text = (EXAMPLES / "order_fulfilment.pm").read_text(encoding="utf-8")
-    checker = Checker()
-    assert_same_check(checker, text)
+    text, checker = checked_example("order_fulfilment.pm")
     moved = assert_same_check(checker, text.replace("{", "{\n\n\n", 1))
     assert moved.module is not None
 
 
 def test_an_error_is_the_full_checks_own() -> None:
-    text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
-    checker = Checker()
-    assert_same_check(checker, text)
+    text, checker = checked_example("dunning.pm")
     broken = assert_same_check(checker, text.replace("machine Invoice {", "machine Invoice {{", 1))
     assert broken.module is None and broken.diagnostics
     fixed = assert_same_check(checker, text)
