@@ -147,6 +147,16 @@ def test_a_keystroke_in_one_machine_reanalyses_only_that_machine(
     assert reanalysed == [edited]  # its name moved one column
 
 
+def test_renaming_a_machine_reanalyses_every_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The others read which names are machines (an event named like one is an error).
+    text, checker = checked_example("dunning.pm")
+    reanalysed = reanalysed_machines(monkeypatch)
+    renamed = assert_same_check(checker, text.replace("machine Invoice {", "machine Bill {", 1))
+    assert renamed.module is not None
+    assert reanalysed == [m.name.text for m in renamed.module.process.machines]
+    assert "Bill" in reanalysed and "Invoice" not in reanalysed
+
+
 def test_a_changed_event_reanalyses_the_machines_that_read_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -62,7 +62,10 @@ class Checker:
         self._machines = MachineMemo()
 
     def check(self, source: SourceFile) -> CheckResult:
-        return _checked(source, self._parser.parse(source), self._machines)
+        checked = _checked(source, self._parser.parse(source), self._machines)
+        if checked.module is not None:
+            self._machines.keep_only(m.name.text for m in checked.module.process.machines)
+        return checked
 
 
 def _checked(

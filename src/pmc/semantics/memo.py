@@ -16,7 +16,7 @@ same objects, so comparing them takes no time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pmc.semantics.declarations import EventInfo, FieldInfo, TaskInfo
@@ -57,9 +57,10 @@ def _reads(machine: ast.MachineDecl, scope: Scope) -> _Reads:
 class MachineMemo:
     """:func:`analyze_machine`, remembering the last analysis of each machine by its name.
 
-    One per document. It keeps one result per machine name it was asked
-    about, each stored together with what it was computed from, so two
-    threads analysing at once at worst miss it.
+    One per document. It keeps one result per machine name, each stored
+    together with what it was computed from, so two threads analysing at
+    once at worst miss it; :meth:`keep_only` drops the machines a new text
+    no longer declares (each name typed on the way to a new one, say).
     """
 
     def __init__(self) -> None:
@@ -73,6 +74,10 @@ class MachineMemo:
         result = analyze_machine(machine, scope)
         self._last[machine.name.text] = (reads, result)
         return result
+
+    def keep_only(self, names: Iterable[str]) -> None:
+        kept = {name: self._last[name] for name in names if name in self._last}
+        self._last = kept
 
 
 __all__ = ["MachineMemo"]
