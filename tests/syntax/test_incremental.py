@@ -184,6 +184,40 @@ def test_an_error_is_the_full_checks_own() -> None:
     assert fixed.diagnostics == ()
 
 
+GUARD = "when data.declines < 2"
+
+
+def dunning_with_a_long_guard(terms: int) -> str:
+    """dunning.pm whose guard adds ``terms`` ones: one line of about ``4 * terms`` characters."""
+    text = (EXAMPLES / "dunning.pm").read_text(encoding="utf-8")
+    assert GUARD in text
+    return text.replace(GUARD, "when data.declines < " + " + ".join(["1"] * terms), 1)
+
+
+def test_a_long_sum_is_reported_by_the_incremental_check_as_by_pmc_check() -> None:
+    # `pmc check` reports PM0005 (nested too deeply). The incremental parser
+    # walks the parsed block's tree to move it to its line, and a 600-term
+    # sum (a 2,400-character line) is a tree 600 deep: a recursive walk
+    # overflowed Python's stack.
+    source = SourceFile("dunning.pm", dunning_with_a_long_guard(600))
+    full = check_source(source)
+    assert [d.id for d in full.diagnostics] == ["PM0005"]
+    assert Checker().check(source).diagnostics == full.diagnostics
+
+
+def test_a_keystroke_after_a_long_sum_checks_as_pmc_check() -> None:
+    # The memo compares the machine's new tree with its last one, down
+    # through the long sum: too deep for that, the text is checked whole.
+    # (Its trees are too deep for the test to compare either: diagnostics only.)
+    checker = Checker()
+    text = dunning_with_a_long_guard(600)
+    checker.check(SourceFile("dunning.pm", text))
+    later = SourceFile("dunning.pm", text.replace("on after 3d", "on after 4d", 1))
+    full = check_source(later)
+    assert [d.id for d in full.diagnostics] == ["PM0005"]
+    assert checker.check(later).diagnostics == full.diagnostics
+
+
 # ---- the cut -------------------------------------------------------------------------------
 
 

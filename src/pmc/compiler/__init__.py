@@ -54,7 +54,8 @@ class Checker:
     only the top-level blocks whose text changed
     (:class:`~pmc.syntax.incremental.IncrementalParser`) and semantics
     re-analyses only the machines that changed or read what did
-    (:class:`~pmc.semantics.memo.MachineMemo`).
+    (:class:`~pmc.semantics.memo.MachineMemo`). A text whose trees are too
+    deep to compare is checked by ``check_source`` itself.
     """
 
     def __init__(self) -> None:
@@ -62,7 +63,12 @@ class Checker:
         self._machines = MachineMemo()
 
     def check(self, source: SourceFile) -> CheckResult:
-        checked = _checked(source, self._parser.parse(source), self._machines)
+        try:
+            checked = _checked(source, self._parser.parse(source), self._machines)
+        except RecursionError:
+            # Comparing or moving kept trees walks them; one too deep for that
+            # (a long sum, which `pmc check` reports as PM0005) is checked whole.
+            return check_source(source)
         if checked.module is not None:
             self._machines.keep_only(m.name.text for m in checked.module.process.machines)
         return checked

@@ -203,15 +203,37 @@ def moved_down(node: _N, lines: int) -> _N:
     return _moved(node, lines)  # type: ignore[no-any-return]
 
 
-def _moved(node: Any, lines: int) -> Any:
-    if isinstance(node, Span):
-        return Span(node.line + lines, node.column, node.end_line + lines, node.end_column)
+def _moved(root: Any, lines: int) -> Any:
+    # A loop, not a recursion: a long sum is a tree as deep as its terms, and
+    # `pmc check` reports one that is too deep (PM0005) instead of overflowing.
+    built: list[Any] = []  # the moved nodes, children before their parent
+    todo: list[tuple[Any, int | None]] = [(root, None)]  # a node, and its parts once they are built
+    while todo:
+        node, parts = todo.pop()
+        if parts is not None:
+            children = built[len(built) - parts :]
+            del built[len(built) - parts :]
+            built.append(tuple(children) if isinstance(node, tuple) else type(node)(*children))
+        elif isinstance(node, Span):
+            built.append(
+                Span(node.line + lines, node.column, node.end_line + lines, node.end_column)
+            )
+        else:
+            items = _items(node)
+            if items is None:
+                built.append(node)  # a str, int, Decimal, enum or None
+            else:
+                todo.append((node, len(items)))
+                todo.extend((item, None) for item in reversed(items))
+    return built[0]
+
+
+def _items(node: Any) -> tuple[Any, ...] | None:
+    """A tuple's items or an AST node's fields in order; None for a value."""
     if isinstance(node, tuple):
-        return tuple(_moved(item, lines) for item in node)
+        return node
     names = _field_names(node.__class__)
-    if not names:
-        return node  # a str, int, Decimal, enum or None
-    return type(node)(*(_moved(getattr(node, name), lines) for name in names))
+    return tuple(getattr(node, name) for name in names) if names else None
 
 
 @cache
