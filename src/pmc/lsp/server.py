@@ -2,7 +2,7 @@
 
 Documents are synchronised whole (a ``.pm`` file is small, and checking it
 costs more than sending it). Every open or change re-checks the document,
-re-doing only what the change touched (:class:`pmc.compiler.Checker`),
+re-parsing only the blocks the change touched (:class:`pmc.compiler.Checker`),
 and publishes its diagnostics, an empty list once it is fixed; changes
 that arrive while a check runs are checked together, once. Each text is
 checked once (:class:`Checks`): a request awaits the check of the current
@@ -160,7 +160,7 @@ def create_server(version: str) -> LanguageServer:
 
     # Each open document's checker keeps what its last text's check did: a
     # keystroke re-parses only the block it changed, and re-analyses only
-    # the machines that changed or read what did.
+    # the machines that changed (or moved to other lines) or read what did.
     checkers: dict[str, Checker] = {}
 
     def check(uri: str, text: str) -> Analysis:
