@@ -11,6 +11,7 @@ import pytest
 
 from tests.lsp.client import LspClient, running_server
 from tests.lsp.conftest import FIXTURES, SHOP, find, lsp_position, uri_of
+from tests.syntax.test_incremental import dunning_with_a_long_guard
 
 BROKEN = SHOP.replace("data.paid == 0", "data.payd == 0")
 
@@ -419,3 +420,16 @@ def test_an_example_opens_clean_and_its_names_lead_to_their_declarations(
     assert declared["range"]["start"]["line"] < where[0]  # in the machine's `states`
     assert shown["contents"]["value"].startswith("```pmc\n")
     assert f"state {target[1]} of machine " in shown["contents"]["value"]
+
+
+def test_the_server_publishes_pmc_checks_error_for_a_long_sum(tmp_path: Path) -> None:
+    text = dunning_with_a_long_guard(600)
+    uri = (tmp_path / "dunning.pm").as_uri()
+    with running_server(tmp_path) as server:
+        diagnostics = server.open(uri, text)
+        # A keystroke after the sum: the kept tree is compared with the new one.
+        later = server.change(uri, 2, text.replace("on after 3d", "on after 4d", 1))
+        symbols = server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    assert [d["code"] for d in diagnostics] == ["PM0005"]
+    assert [d["code"] for d in later] == ["PM0005"]
+    assert symbols  # and it still answers requests

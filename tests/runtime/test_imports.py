@@ -14,8 +14,8 @@ print(json.dumps(sorted(sys.modules)))
 
 # The compiler's dependencies, the web stack of the FastAPI example (the
 # framework, its toolkit, its test client and the async library under them),
-# and the otel extra (the runtime reports to a no-op telemetry until pmc.otel
-# installs one).
+# the otel extra (the runtime reports to a no-op telemetry until pmc.otel
+# installs one), and the highlight extra's Pygments.
 COMPILER_AND_EXTRAS = (
     "lark",
     "jinja2",
@@ -27,6 +27,7 @@ COMPILER_AND_EXTRAS = (
     "anyio",
     "opentelemetry",
     "prometheus_client",
+    "pygments",
 )
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 
 from lsprotocol import types
 
-from pmc.compiler import check_source
+from pmc.compiler import CheckResult, check_source
 from pmc.diagnostics import Diagnostic, Severity
 from pmc.errors import PmcError
 from pmc.lsp.completion import candidates, keywords
@@ -46,9 +47,15 @@ class Analysis:
         return build_index(self.module, self.source) if self.module is not None else None
 
 
-def analyse(path: str, text: str, encoding: str = UTF16) -> Analysis:
+def analyse(
+    path: str,
+    text: str,
+    encoding: str = UTF16,
+    check: Callable[[SourceFile], CheckResult] = check_source,
+) -> Analysis:
+    """``pmc check`` of ``text``; the server passes each open document's ``Checker.check``."""
     source = SourceFile(path, text)
-    checked = check_source(source)
+    checked = check(source)
     return Analysis(source, checked.module, checked.diagnostics, encoding)
 
 

@@ -1,13 +1,14 @@
 """The language server: pygls speaks the protocol, :mod:`pmc.lsp.features` answers.
 
 Documents are synchronised whole (a ``.pm`` file is small, and checking it
-costs more than sending it). Every open or change re-checks the document and
-publishes its diagnostics, an empty list once it is fixed; changes that
-arrive while a check runs are checked together, once. Each text is checked
-once (:class:`Checks`): a request awaits the check of the current text that
-is in flight, or reuses its analysis; the index of the last text that
-parsed is kept too, which completion uses while the text being typed does
-not parse.
+costs more than sending it). Every open or change re-checks the document,
+re-parsing only the blocks the change touched (:class:`pmc.compiler.Checker`),
+and publishes its diagnostics, an empty list once it is fixed; changes
+that arrive while a check runs are checked together, once. Each text is
+checked once (:class:`Checks`): a request awaits the check of the current
+text that is in flight, or reuses its analysis; the index of the last text
+that parsed is kept too, which completion uses while the text being typed
+does not parse.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from pmc.compiler import Checker
 from pmc.lsp.features import (
     Analysis,
     RenameRefused,
@@ -156,8 +158,16 @@ def create_server(version: str) -> LanguageServer:
         # The column unit agreed with the client at initialize (UTF-16 unless it prefers another).
         return server.server_capabilities.position_encoding or UTF16
 
+    # Each open document's checker keeps what its last text's check did: a
+    # keystroke re-parses only the block it changed, and re-analyses only
+    # the machines that changed (or moved to other lines) or read what did.
+    checkers: dict[str, Checker] = {}
+
     def check(uri: str, text: str) -> Analysis:
-        return analyse(_path(uri), text, encoding())
+        checker = checkers.get(uri)
+        if checker is None:
+            return analyse(_path(uri), text, encoding())
+        return analyse(_path(uri), text, encoding(), checker.check)
 
     documents = Documents(Checks(check))
 
@@ -206,6 +216,7 @@ def create_server(version: str) -> LanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(params: types.DidOpenTextDocumentParams) -> None:
         documents.opened.add(params.text_document.uri)
+        checkers[params.text_document.uri] = Checker()
         await publish(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -216,6 +227,7 @@ def create_server(version: str) -> LanguageServer:
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         documents.close(uri)
+        checkers.pop(uri, None)
         # A closed file's problems leave the editor's list with it.
         server.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from pmc.diagnostics import Diagnostic, has_errors
@@ -29,8 +29,14 @@ class Analysis:
     diagnostics: tuple[Diagnostic, ...]  # sorted by position
 
 
-def analyze(module: ast.Module) -> Analysis:
-    """Resolve and check a parsed file; every problem is reported in one run."""
+def analyze(
+    module: ast.Module,
+    machine_analysis: Callable[[ast.MachineDecl, Scope], MachineResult] = analyze_machine,
+) -> Analysis:
+    """Resolve and check a parsed file; every problem is reported in one run.
+
+    ``machine_analysis`` analyses each machine (the editor's remembers them:
+    :class:`pmc.semantics.memo.MachineMemo`, with the same results)."""
     process = module.process
     declarations = collect_declarations(process)
     key = resolve_key(process, declarations)
@@ -38,7 +44,7 @@ def analyze(module: ast.Module) -> Analysis:
     diagnostics = [*declarations.diagnostics, *key.diagnostics]
     diagnostics.extend(collision_diagnostics(process))
 
-    results = [analyze_machine(machine, scope) for machine in process.machines]
+    results = [machine_analysis(machine, scope) for machine in process.machines]
     for result in results:
         diagnostics.extend(result.diagnostics)
     machines: dict[str, MachineResult] = {}

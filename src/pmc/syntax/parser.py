@@ -79,18 +79,28 @@ def parse(source: SourceFile) -> ParseResult:
 
 def parse_once(source: SourceFile) -> ast.Module | Diagnostic:
     """The module, or the first error in ``source``."""
-    tree = parse_tree(source)
+    process = parse_process(source)[0]
+    if isinstance(process, Diagnostic):
+        return process
+    return ast.Module(process, scan_comments(source.text, source))
+
+
+def parse_process(source: SourceFile) -> tuple[ast.Process | Diagnostic, int]:
+    """The process in ``source`` (or its first error) and how many tokens were read."""
+    tree, tokens = parse_tree(source)
     if isinstance(tree, Diagnostic):
-        return tree
+        return tree, tokens
     try:
         process = AstBuilder().transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, InvalidLiteral):
             invalid = error.orig_exc
-            return Diagnostic(invalid.code, invalid.message, invalid.span, help=invalid.help)
+            return Diagnostic(
+                invalid.code, invalid.message, invalid.span, help=invalid.help
+            ), tokens
         raise
     assert isinstance(process, ast.Process)
-    return ast.Module(process, scan_comments(source.text, source))
+    return process, tokens
 
 
 def more_errors(source: SourceFile, first: Diagnostic) -> list[Diagnostic]:
@@ -117,18 +127,28 @@ def more_errors(source: SourceFile, first: Diagnostic) -> list[Diagnostic]:
     return found
 
 
-def parse_tree(source: SourceFile) -> Tree[Token] | Diagnostic:
-    """Lark's parse tree of ``source``, or the one diagnostic explaining why there is none."""
+def parse_tree(source: SourceFile) -> tuple[Tree[Token] | Diagnostic, int]:
+    """Lark's parse tree of ``source``, or the one diagnostic explaining why there is none,
+    and how many tokens were read (the incremental parser adds them up)."""
+    counted = _Count()
+    return _parse_tree(source, counted), counted.tokens
+
+
+@dataclass(slots=True)
+class _Count:
+    tokens: int = 0
+
+
+def _parse_tree(source: SourceFile, counted: _Count) -> Tree[Token] | Diagnostic:
     interactive = parser().parse_interactive(source.text)
     previous: Token | None = None
-    count = 0
     depth = 0
     nots = 0  # `not`s in a row, brackets between them included
     try:
         tokens = interactive.lexer_thread.lex(interactive.parser_state)  # type: ignore[no-untyped-call]
         for token in tokens:
-            count += 1
-            if count > MAX_TOKENS:
+            counted.tokens += 1
+            if counted.tokens > MAX_TOKENS:
                 return _too_many_tokens(token)
             depth += (token.type in _OPENERS) - (token.type in _CLOSERS)
             nots = nots + 1 if token.type == "NOT" else nots if token.type in _OPENERS else 0
