@@ -19,9 +19,11 @@ The result is the full parse's, by construction:
 - declarations concatenate in the grammar (``_process_item*``) and a ``}``
   is a token of its own, so chunks that each parse, parse as one body;
 - any chunk with an error, or a header that is not ``process NAME {``, means
-  the full parse instead, so every error, its message and the recovery of
-  the errors after it (:func:`pmc.syntax.parser.more_errors`) are the full
-  parse's own.
+  the full parse instead, so every error and its message are the full
+  parse's own. The recovery of the errors after the first
+  (:func:`pmc.syntax.parser.more_errors`) parses the text again with the
+  broken statement blanked: that text goes chunk by chunk too, and only a
+  chunk that still has an error sends it to the full parse.
 
 tests/syntax/test_incremental.py applies random edits to the examples and
 compares every step with :func:`pmc.syntax.parser.parse`.
@@ -42,6 +44,7 @@ from pmc.syntax.parser import (
     MAX_TOKENS,
     ParseResult,
     parse,
+    parse_once,
     parse_process,
     scan_comments,
 )
@@ -130,7 +133,14 @@ class IncrementalParser:
 
     def parse(self, source: SourceFile) -> ParseResult:
         module = self._incremental(source)
-        return ParseResult(module, ()) if module is not None else parse(source)
+        return ParseResult(module, ()) if module is not None else parse(source, self._parse_once)
+
+    def _parse_once(self, source: SourceFile) -> ast.Module | Diagnostic:
+        """:func:`pmc.syntax.parser.parse_once`, chunk by chunk when that can tell: after a
+        syntax error, the text with the broken statement blanked differs from the last
+        one only in that statement's chunk."""
+        module = self._incremental(source)
+        return module if module is not None else parse_once(source)
 
     def _incremental(self, source: SourceFile) -> ast.Module | None:
         """The module parsed chunk by chunk, or None when only the full parse can tell."""

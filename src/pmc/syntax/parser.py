@@ -12,6 +12,7 @@ missing" belongs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,11 @@ class ParseResult:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def parse(source: SourceFile) -> ParseResult:
+def parse(
+    source: SourceFile, parse_again: Callable[[SourceFile], ast.Module | Diagnostic] | None = None
+) -> ParseResult:
+    """The module, or the syntax errors: the first, then those :func:`more_errors` finds
+    by parsing again with ``parse_again`` (by default :func:`parse_once`)."""
     size = len(source.text.encode("utf-8", errors="surrogatepass"))
     if source.truncated or size > MAX_SOURCE_BYTES:
         # A reader stops after the limit: the true size of a truncated file is unknown.
@@ -74,7 +79,7 @@ def parse(source: SourceFile) -> ParseResult:
     outcome = parse_once(source)
     if isinstance(outcome, ast.Module):
         return ParseResult(outcome, ())
-    return ParseResult(None, (outcome, *more_errors(source, outcome)))
+    return ParseResult(None, (outcome, *more_errors(source, outcome, parse_again or parse_once)))
 
 
 def parse_once(source: SourceFile) -> ast.Module | Diagnostic:
@@ -103,8 +108,14 @@ def parse_process(source: SourceFile) -> tuple[ast.Process | Diagnostic, int]:
     return process, tokens
 
 
-def more_errors(source: SourceFile, first: Diagnostic) -> list[Diagnostic]:
-    """Errors after ``first``, found by blanking each broken statement in turn."""
+def more_errors(
+    source: SourceFile,
+    first: Diagnostic,
+    parse_again: Callable[[SourceFile], ast.Module | Diagnostic],
+) -> list[Diagnostic]:
+    """Errors after ``first``, found by blanking each broken statement in turn and
+    parsing the text again with ``parse_again``, which must answer as :func:`parse_once`
+    (the editor's parser reuses the blocks the blanking left alone)."""
     found: list[Diagnostic] = []
     error = first
     text = source.text
@@ -117,7 +128,7 @@ def more_errors(source: SourceFile, first: Diagnostic) -> list[Diagnostic]:
         if blanked is None:
             break
         text = blanked.text
-        outcome = parse_once(SourceFile(source.path, text))
+        outcome = parse_again(SourceFile(source.path, text))
         # An error on the line right after the blanked ones is most likely the
         # broken statement's tail, read as the start of the next one.
         if isinstance(outcome, ast.Module) or outcome.span.line <= blanked.last_line + 1:
