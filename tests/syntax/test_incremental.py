@@ -188,6 +188,34 @@ def test_an_error_is_the_full_checks_own() -> None:
     assert fixed.diagnostics == ()
 
 
+def test_keystrokes_leaving_an_error_late_in_the_file_check_as_the_full_check() -> None:
+    # The parse resumes where the last failed one stood at the broken block's
+    # start: its first error, and those recovery finds after it, are the same.
+    text, checker = checked_example("dunning.pm")
+    last_machine = text.rindex("    machine ")
+    line_end = text.index("\n", last_machine) + 1
+    for typed in ("o", "oo", "oops", "oops x"):
+        broken = assert_same_check(checker, f"{text[:line_end]}        {typed}\n{text[line_end:]}")
+        assert broken.module is None and broken.diagnostics
+    assert assert_same_check(checker, text).diagnostics == ()
+
+
+def test_two_syntax_errors_in_different_blocks_check_as_the_full_check() -> None:
+    text, checker = checked_example("dunning.pm")
+    first_machine = text.index("    machine ")
+    last_machine = text.rindex("    machine ")
+    assert first_machine < last_machine
+    first_end = text.index("\n", first_machine) + 1
+    last_end = text.index("\n", last_machine) + 1
+    for typed in ("initial 1", "initial 12"):
+        broken = assert_same_check(
+            checker,
+            f"{text[:first_end]}        initial 1\n{text[first_end:last_end]}"
+            f"        {typed}\n{text[last_end:]}",
+        )
+        assert broken.module is None and len(broken.diagnostics) == 2
+
+
 GUARD = "when data.declines < 2"
 
 

@@ -25,6 +25,11 @@ The result is the full parse's, by construction:
   broken statement blanked: that text goes chunk by chunk too, and only a
   chunk that still has an error sends it to the full parse.
 
+The full parse itself resumes where the document's last full parse stood at
+the start of a chunk (:class:`pmc.syntax.parser.Resume`), at the last such
+checkpoint before the first character that changed: typing through a broken
+line late in the file parses from its chunk's start, not from the file's.
+
 tests/syntax/test_incremental.py applies random edits to the examples and
 compares every step with :func:`pmc.syntax.parser.parse`.
 """
@@ -43,6 +48,7 @@ from pmc.syntax.parser import (
     MAX_SOURCE_BYTES,
     MAX_TOKENS,
     ParseResult,
+    Resume,
     parse,
     parse_once,
     parse_process,
@@ -122,7 +128,9 @@ class IncrementalParser:
     One per document. It keeps the chunks of the last text that parsed, and
     those of the last text that did not, up to its error (typing through a
     broken line re-parses only the chunk with the error, up to the error);
-    the rest is dropped, so its memory is that of two parses. What it keeps
+    the rest is dropped, so its memory is that of two parses, plus the last
+    full parse's checkpoints at the chunks' starts (parser stacks that share
+    their trees: a reference per tree and chunk before it). What it keeps
     is only ever replaced whole, so two threads parsing at once at worst
     miss it.
     """
@@ -130,17 +138,20 @@ class IncrementalParser:
     def __init__(self) -> None:
         self._good = _Kept()
         self._attempt = _Kept()
+        self._resume = Resume()
 
     def parse(self, source: SourceFile) -> ParseResult:
         module = self._incremental(source)
-        return ParseResult(module, ()) if module is not None else parse(source, self._parse_once)
+        if module is not None:
+            return ParseResult(module, ())
+        return parse(source, self._parse_once, self._resume)
 
     def _parse_once(self, source: SourceFile) -> ast.Module | Diagnostic:
         """:func:`pmc.syntax.parser.parse_once`, chunk by chunk when that can tell: after a
         syntax error, the text with the broken statement blanked differs from the last
         one only in that statement's chunk."""
         module = self._incremental(source)
-        return module if module is not None else parse_once(source)
+        return module if module is not None else parse_once(source, self._resume)
 
     def _incremental(self, source: SourceFile) -> ast.Module | None:
         """The module parsed chunk by chunk, or None when only the full parse can tell."""
@@ -148,6 +159,7 @@ class IncrementalParser:
         if source.truncated or len(text.encode("utf-8", errors="surrogatepass")) > MAX_SOURCE_BYTES:
             return None
         where = cut(text)
+        self._resume.marks = where.chunk_starts if where is not None else ()
         if where is None:
             return None
         header = _header(text[: where.body_start])

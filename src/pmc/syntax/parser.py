@@ -49,6 +49,7 @@ MAX_RECOVERY_CHARACTERS = 64 * 1024
 # `not`s nests the tree as deeply, so each `not` counts as a level too.
 MAX_NESTING = 32
 
+_BEFORE_CHECKPOINT = frozenset(" \t\f\n}")
 _OPENERS = frozenset({"LBRACE", "LPAR", "LSQB"})
 _CLOSERS = frozenset({"RBRACE", "RPAR", "RSQB"})
 
@@ -60,7 +61,9 @@ class ParseResult:
 
 
 def parse(
-    source: SourceFile, parse_again: Callable[[SourceFile], ast.Module | Diagnostic] | None = None
+    source: SourceFile,
+    parse_again: Callable[[SourceFile], ast.Module | Diagnostic] | None = None,
+    resume: Resume | None = None,
 ) -> ParseResult:
     """The module, or the syntax errors: the first, then those :func:`more_errors` finds
     by parsing again with ``parse_again`` (by default :func:`parse_once`)."""
@@ -76,23 +79,25 @@ def parse(
                 help="split the process into smaller ones",
             )
         )
-    outcome = parse_once(source)
+    outcome = parse_once(source, resume)
     if isinstance(outcome, ast.Module):
         return ParseResult(outcome, ())
     return ParseResult(None, (outcome, *more_errors(source, outcome, parse_again or parse_once)))
 
 
-def parse_once(source: SourceFile) -> ast.Module | Diagnostic:
+def parse_once(source: SourceFile, resume: Resume | None = None) -> ast.Module | Diagnostic:
     """The module, or the first error in ``source``."""
-    process = parse_process(source)[0]
+    process = parse_process(source, resume)[0]
     if isinstance(process, Diagnostic):
         return process
     return ast.Module(process, scan_comments(source.text, source))
 
 
-def parse_process(source: SourceFile) -> tuple[ast.Process | Diagnostic, int]:
+def parse_process(
+    source: SourceFile, resume: Resume | None = None
+) -> tuple[ast.Process | Diagnostic, int]:
     """The process in ``source`` (or its first error) and how many tokens were read."""
-    tree, tokens = parse_tree(source)
+    tree, tokens = parse_tree(source, resume)
     if isinstance(tree, Diagnostic):
         return tree, tokens
     try:
@@ -138,11 +143,13 @@ def more_errors(
     return found
 
 
-def parse_tree(source: SourceFile) -> tuple[Tree[Token] | Diagnostic, int]:
+def parse_tree(
+    source: SourceFile, resume: Resume | None = None
+) -> tuple[Tree[Token] | Diagnostic, int]:
     """Lark's parse tree of ``source``, or the one diagnostic explaining why there is none,
     and how many tokens were read (the incremental parser adds them up)."""
     counted = _Count()
-    return _parse_tree(source, counted), counted.tokens
+    return _parse_tree(source, counted, resume), counted.tokens
 
 
 @dataclass(slots=True)
@@ -150,14 +157,100 @@ class _Count:
     tokens: int = 0
 
 
-def _parse_tree(source: SourceFile, counted: _Count) -> Tree[Token] | Diagnostic:
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The parse just before the token at ``position``, what it had read and where it stood.
+
+    Lexing and parsing go left to right and look at nothing else, so a parse of
+    any text with the same characters before ``position`` is in this very state
+    there: it can start from here, with the same outcome.
+    """
+
+    position: int
+    line: int
+    column: int
+    states: tuple[Any, ...]
+    values: tuple[Any, ...]
+    previous: Token | None
+    tokens: int
+    depth: int
+    nots: int
+
+
+@dataclass(slots=True)
+class Resume:
+    """Where to take checkpoints in the next parse of one document, and the last parse's.
+
+    ``marks`` are positions (the editor's chunk starts): a checkpoint is taken
+    at the first token at or after each, if it follows a space or a ``}`` (the
+    token before cannot have run on into it). A parse given a Resume starts
+    from the last checkpoint whose text it shares and leaves its own in
+    ``taken``, with its text; each field is only ever replaced whole.
+    """
+
+    marks: tuple[int, ...] = ()
+    taken: tuple[str, tuple[Checkpoint, ...]] = ("", ())
+
+
+def _resumed(
+    interactive: InteractiveParser, text: str, resume: Resume | None
+) -> tuple[Checkpoint | None, list[Checkpoint]]:
+    """The checkpoint ``interactive`` now stands at (None: the start), and those before it."""
+    if resume is None:
+        return None, []
+    before, checkpoints = resume.taken
+    kept = list(checkpoints)
+    while kept and not text.startswith(before[: kept[-1].position]):
+        kept.pop()
+    if not kept:
+        return None, []
+    last = kept[-1]
+    _restore(interactive, (list(last.states), list(last.values)))
+    lexer = interactive.lexer_thread.state
+    assert lexer is not None  # parse_interactive gave it the text
+    counter = lexer.line_ctr
+    counter.char_pos, counter.line, counter.column = last.position, last.line, last.column
+    counter.line_start_pos = last.position - last.column + 1
+    lexer.last_token = last.previous
+    return last, kept[:-1]
+
+
+def _parse_tree(
+    source: SourceFile, counted: _Count, resume: Resume | None
+) -> Tree[Token] | Diagnostic:
     interactive = parser().parse_interactive(source.text)
-    previous: Token | None = None
-    depth = 0
-    nots = 0  # `not`s in a row, brackets between them included
+    start, taken = _resumed(interactive, source.text, resume)
+    previous: Token | None = start.previous if start else None
+    depth = start.depth if start else 0
+    nots = start.nots if start else 0  # `not`s in a row, brackets between them included
+    counted.tokens = start.tokens if start else 0
+    marks = iter(resume.marks if resume else ())
+    mark = next(marks, None)
+    while mark is not None and start is not None and mark <= start.position:
+        mark = next(marks, None)
+    if start is not None:
+        taken.append(start)
     try:
         tokens = interactive.lexer_thread.lex(interactive.parser_state)  # type: ignore[no-untyped-call]
         for token in tokens:
+            if mark is not None and token.start_pos >= mark:
+                if source.text[token.start_pos - 1] in _BEFORE_CHECKPOINT:
+                    state = interactive.parser_state
+                    taken.append(
+                        Checkpoint(
+                            token.start_pos,
+                            token.line,
+                            token.column,
+                            tuple(state.state_stack),
+                            tuple(state.value_stack),
+                            previous,
+                            counted.tokens,
+                            depth,
+                            nots,
+                        )
+                    )
+                while mark is not None and mark <= token.start_pos:
+                    mark = next(marks, None)
             counted.tokens += 1
             if counted.tokens > MAX_TOKENS:
                 return _too_many_tokens(token)
@@ -181,6 +274,9 @@ def _parse_tree(source: SourceFile, counted: _Count) -> Tree[Token] | Diagnostic
         return explain(interactive, character_token(error, source), previous, source)
     except LarkError as error:  # pragma: no cover - lark has no other input errors for LALR
         return Diagnostic("PM0001", f"syntax error ({type(error).__name__})", _at(previous))
+    finally:
+        if resume is not None:
+            resume.taken = (source.text, tuple(taken))
     assert isinstance(result, Tree)
     return result
 
