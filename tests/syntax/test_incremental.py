@@ -25,9 +25,11 @@ from pmc.semantics import memo
 from pmc.source import SourceFile, Span
 from pmc.syntax import ast, incremental
 from pmc.syntax.incremental import cut, moved_down
+from pmc.syntax.parser import Resume, parse_once
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.pm"))
+DUNNING = EXAMPLES / "dunning.pm"
 
 _SETTINGS = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 
@@ -308,3 +310,48 @@ def test_moved_down_moves_every_span_and_keeps_the_rest() -> None:
         ast.Name("Paid", Span(13, 5, 13, 9)), (), Span(13, 5, 14, 6)
     )
     assert moved_down(event, 0) is event
+
+
+# ---- resumed parses: lark grows an `x*` list in place -----------------------------------
+
+
+def test_an_error_after_recovery_is_placed_as_pmc_check_places_it_after_a_resume() -> None:
+    """A syntax error in `task ChargeCard`, an invalid escape in `machine Invoice`
+    found by the recovery: moving the escape moves its diagnostic (a checkpoint
+    once kept lark's list of the blocks read after it, with the old escape)."""
+    text = DUNNING.read_text(encoding="utf-8")
+    k = text.index("{", text.index("    task ChargeCard {")) + 1
+    broken = text[:k] + "\n        foo\n" + text[k:]
+    first = broken.replace('"hard_decline" or', '"hard\\qdecline" or')
+    second = broken.replace('"hard_decline" or', '"hard_de\\qcline" or')
+    checker = Checker()
+    for edited in (text, first, second):
+        source = SourceFile("edited.pm", edited)
+        assert checker.check(source).diagnostics == check_source(source).diagnostics
+
+
+def test_a_resumed_parse_of_a_text_is_its_fresh_parse() -> None:
+    text = DUNNING.read_text(encoding="utf-8")
+    broken = text[:-20] + "@" + text[-20:]
+    resume = Resume(marks=tuple(range(700, len(text), 300)))
+    parse_once(SourceFile("e.pm", broken), resume)
+    assert resume.taken[1]
+    resumed = parse_once(SourceFile("e.pm", text), resume)
+    assert resumed == parse_once(SourceFile("e.pm", text))
+
+
+def test_checkpoints_do_not_grow_with_each_resumed_parse() -> None:
+    text = DUNNING.read_text(encoding="utf-8")
+    checker = Checker()
+    checker.check(SourceFile("e.pm", text))
+    for i in range(50):
+        broken = text[:-20] + "@" * (1 + i % 2) + text[-20:]
+        checker.check(SourceFile("e.pm", broken))
+    sizes = [
+        len(value.children)
+        for checkpoint in checker._parser._resume.taken[1]
+        for value in checkpoint.values
+        if hasattr(value, "children")
+    ]
+    # dunning.pm has 11 top-level declarations
+    assert max(sizes) <= 11

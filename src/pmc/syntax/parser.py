@@ -12,7 +12,7 @@ missing" belongs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,7 +205,7 @@ def _resumed(
     if not kept:
         return None, []
     last = kept[-1]
-    _restore(interactive, (list(last.states), list(last.values)))
+    _restore(interactive, (list(last.states), list(_detached(last.values))))
     lexer = interactive.lexer_thread.state
     assert lexer is not None  # parse_interactive gave it the text
     counter = lexer.line_ctr
@@ -234,7 +234,7 @@ def _parse_tree(
         tokens = interactive.lexer_thread.lex(interactive.parser_state)  # type: ignore[no-untyped-call]
         for token in tokens:
             if mark is not None and token.start_pos >= mark:
-                if source.text[token.start_pos - 1] in _BEFORE_CHECKPOINT:
+                if token.start_pos and source.text[token.start_pos - 1] in _BEFORE_CHECKPOINT:
                     state = interactive.parser_state
                     taken.append(
                         Checkpoint(
@@ -242,7 +242,7 @@ def _parse_tree(
                             token.line,
                             token.column,
                             tuple(state.state_stack),
-                            tuple(state.value_stack),
+                            _detached(state.value_stack),
                             previous,
                             counted.tokens,
                             depth,
@@ -312,6 +312,21 @@ def _try_feed(interactive: InteractiveParser, token: Token) -> bool:
     except UnexpectedToken:
         return False
     return True
+
+
+def _detached(values: Iterable[Any]) -> tuple[Any, ...]:
+    """``values`` with each tree copied one level down.
+
+    Lark builds an ``x*`` list by appending each new item to the children of
+    the list tree before it, so a parse that goes on from a value stack would
+    grow the lists a checkpoint holds (and a checkpoint reused would carry
+    the items of the parse it was last resumed in). Only the trees on the
+    stack can still grow: those inside them are finished.
+    """
+    return tuple(
+        Tree(value.data, list(value.children), value.meta) if isinstance(value, Tree) else value
+        for value in values
+    )
 
 
 def _restore(interactive: InteractiveParser, saved: tuple[list[Any], list[Any]]) -> None:
